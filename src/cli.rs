@@ -1,0 +1,345 @@
+//! The `tavla` command line. Every command takes the same settings as `serve`.
+
+use std::io::{BufRead, Read};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+
+use crate::access::{hash_password, new_token, Role};
+use crate::app::{shutdown_signal, Application};
+use crate::ingest::{normalised, Ingestor};
+use crate::model::Platform;
+use crate::settings::Settings;
+use crate::store::channels::NewChannel;
+use crate::store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "tavla",
+    version,
+    about = "Inbox and moderation for a municipality's social-media channels"
+)]
+pub struct Cli {
+    /// A settings file layered over config/default.toml (environment TAVLA_* wins over both).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the service.
+    Serve {
+        /// Fill an empty store with Swedish demo data first.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Create or update the database schema.
+    Migrate,
+    /// Fill an empty store with Swedish demo data.
+    Demo,
+    /// Staff accounts.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// The channel registry.
+    Channel {
+        #[command(subcommand)]
+        command: ChannelCommand,
+    },
+    /// Import normalised messages from a JSON Lines file (one message per line).
+    Import { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+pub enum StaffCommand {
+    /// Add a staff member.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// agent, communicator, moderator, admin or auditor
+        #[arg(long)]
+        role: String,
+        /// Read the password from standard input (first line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for a staff member; prints only the token.
+    Create {
+        #[arg(long)]
+        username: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ChannelCommand {
+    /// Register and approve a channel.
+    Add(ChannelAdd),
+    /// List registered channels.
+    List,
+}
+
+#[derive(Args)]
+pub struct ChannelAdd {
+    /// facebook, instagram or linkedin
+    #[arg(long)]
+    platform: String,
+    /// The page's or account's id on the platform.
+    #[arg(long)]
+    platform_id: String,
+    #[arg(long)]
+    name: String,
+    /// The unit that owns the account (e.g. "Biblioteket").
+    #[arg(long)]
+    unit: Option<String>,
+    #[arg(long)]
+    purpose: Option<String>,
+    #[arg(long)]
+    responsible: Option<String>,
+    #[arg(long)]
+    personal_data_handling: Option<String>,
+    /// A file holding the page access token used for delivery.
+    #[arg(long)]
+    access_token_file: Option<PathBuf>,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    crate::telemetry::init(&settings);
+    match cli.command {
+        Command::Serve { demo } => serve(settings, demo).await,
+        Command::Migrate => {
+            open_store(&settings).await?;
+            eprintln!("the database is up to date");
+            Ok(())
+        }
+        Command::Demo => {
+            let store = open_store(&settings).await?;
+            crate::demo::fill(&store, &settings).await
+        }
+        Command::Staff {
+            command:
+                StaffCommand::Add {
+                    username,
+                    role,
+                    password_stdin,
+                },
+        } => {
+            let role = Role::parse(&role).with_context(|| {
+                format!(
+                    "unknown role {role:?}; use agent, communicator, moderator, admin or auditor"
+                )
+            })?;
+            let username = username.trim();
+            if username.is_empty() || username.len() > 64 {
+                bail!("the username must be 1 to 64 characters");
+            }
+            let password_hash = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                let password = line.trim_end_matches(['\r', '\n']);
+                if password.chars().count() < 12 {
+                    bail!("the password must have at least 12 characters");
+                }
+                Some(hash_password(password)?)
+            } else {
+                None
+            };
+            let store = open_store(&settings).await?;
+            let staff = store
+                .add_staff(username, role.as_str(), password_hash.as_deref())
+                .await?;
+            eprintln!(
+                "added {} as {}; create an API token with `tavla token create --username {}`",
+                staff.username, staff.role, staff.username
+            );
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Create { username },
+        } => {
+            let store = open_store(&settings).await?;
+            let staff = store.staff_by_username(&username).await?.with_context(|| {
+                format!(
+                    "no active staff member is named {username:?}; add one with `tavla staff add`"
+                )
+            })?;
+            let token = new_token();
+            store.add_api_token(staff.id, &token).await?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Channel {
+            command: ChannelCommand::Add(add),
+        } => add_channel(&settings, add).await,
+        Command::Channel {
+            command: ChannelCommand::List,
+        } => {
+            let store = open_store(&settings).await?;
+            for c in store.channels().await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    c.id,
+                    c.platform,
+                    c.platform_id,
+                    if c.approved {
+                        "approved"
+                    } else {
+                        "not approved"
+                    },
+                    c.name
+                );
+            }
+            Ok(())
+        }
+        Command::Import { file } => import(&settings, &file).await,
+    }
+}
+
+async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store = Store::connect(&settings.database_url)
+        .await
+        .with_context(|| "cannot open the database named by database_url (TAVLA_DATABASE_URL)")?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    settings.require_webhook_secret()?;
+    let store = open_store(&settings).await?;
+    if demo {
+        crate::demo::fill(&store, &settings).await?;
+    }
+    if store.staff_count().await? == 0 {
+        eprintln!(
+            "\nNo staff accounts yet. Create the first administrator and a token:\n\
+             \n    echo 'a long passphrase' | tavla staff add --username admin --role admin --password-stdin\
+             \n    tavla token create --username admin\n"
+        );
+    }
+    let app = Application::build_with_store(settings, store).await?;
+    tracing::info!(address = %app.local_addr(), backend = ?app.store().backend, "tavla is listening");
+    app.run_until(shutdown_signal()).await
+}
+
+async fn add_channel(settings: &Settings, add: ChannelAdd) -> anyhow::Result<()> {
+    let platform = Platform::parse(&add.platform).with_context(|| {
+        format!(
+            "unknown platform {:?}; use facebook, instagram or linkedin",
+            add.platform
+        )
+    })?;
+    let token_file = match &add.access_token_file {
+        Some(path) => {
+            let mut content = String::new();
+            std::fs::File::open(path)
+                .and_then(|mut f| f.read_to_string(&mut content))
+                .with_context(|| format!("cannot read the access token file {}", path.display()))?;
+            if content.trim().is_empty() {
+                bail!("the access token file {} is empty", path.display());
+            }
+            let absolute = std::fs::canonicalize(path)?;
+            Some(absolute.to_string_lossy().into_owned())
+        }
+        None => None,
+    };
+    let store = open_store(settings).await?;
+    let channel = store
+        .add_channel(&NewChannel {
+            platform: Some(platform),
+            platform_id: add.platform_id,
+            name: add.name,
+            unit: add.unit,
+            purpose: add.purpose,
+            responsible: add.responsible,
+            personal_data_handling: add.personal_data_handling,
+            approved: true,
+            access_token_file: token_file,
+        })
+        .await?;
+    let ingestor = Ingestor::start(
+        store.clone(),
+        settings.max_text_chars,
+        settings.ingest_batch_max,
+    );
+    let released = crate::ingest::release_quarantine(&store, &ingestor, &channel).await?;
+    eprintln!(
+        "registered and approved channel {} ({} {}); {released} item(s) released from quarantine",
+        channel.id, channel.platform, channel.platform_id
+    );
+    Ok(())
+}
+
+/// Imports JSON Lines: each good line is kept, each bad line is reported with its number.
+async fn import(settings: &Settings, file: &PathBuf) -> anyhow::Result<()> {
+    let handle =
+        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let total_bytes = handle.metadata().map(|m| m.len()).unwrap_or(0);
+    let store = open_store(settings).await?;
+    let ingestor = Ingestor::start(
+        store.clone(),
+        settings.max_text_chars,
+        settings.ingest_batch_max,
+    );
+    let reader = std::io::BufReader::new(handle);
+    let started = Instant::now();
+    let mut last_report = Instant::now();
+    let (mut lines, mut bad, mut bytes) = (0usize, 0usize, 0u64);
+    let mut outcome = crate::store::ingest::Outcome::default();
+    let mut chunk = Vec::with_capacity(500);
+    for (index, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("cannot read line {}", index + 1))?;
+        bytes += line.len() as u64 + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        lines += 1;
+        let parsed = serde_json::from_str::<serde_json::Value>(&line)
+            .map_err(|e| format!("not JSON: {e}"))
+            .and_then(normalised::parse);
+        match parsed {
+            Ok(item) => chunk.push(item),
+            Err(error) => {
+                bad += 1;
+                eprintln!("line {}: {error}", index + 1);
+            }
+        }
+        if chunk.len() >= 500 {
+            outcome.add(ingestor.submit(std::mem::take(&mut chunk)).await?);
+        }
+        if last_report.elapsed().as_secs() >= 2 {
+            last_report = Instant::now();
+            let percent = (bytes * 100).checked_div(total_bytes).unwrap_or(0);
+            eprintln!(
+                "… {lines} lines read ({percent}%), {} stored, {bad} bad",
+                outcome.stored
+            );
+        }
+    }
+    outcome.add(ingestor.submit(chunk).await?);
+    eprintln!(
+        "imported {} in {:.1}s: {lines} lines, {} stored, {} already there, {} quarantined (channel not registered), {bad} bad",
+        file.display(),
+        started.elapsed().as_secs_f64(),
+        outcome.stored,
+        outcome.duplicates,
+        outcome.quarantined,
+    );
+    if bad > 0 {
+        bail!("{bad} line(s) could not be imported (listed above); the other lines were kept, so fix those lines and import the file again");
+    }
+    Ok(())
+}

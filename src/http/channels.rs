@@ -1,0 +1,103 @@
+//! The channel registry and the quarantine of items for unregistered channels.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::Caller;
+use super::error::{AppError, Result};
+use super::extract::Json;
+use super::AppState;
+use crate::access::Capability;
+use crate::model::Platform;
+use crate::store::channels::NewChannel;
+
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse> {
+    // Everyone signed in may see which accounts exist; their messages are guarded elsewhere.
+    let _ = caller;
+    Ok(axum::Json(json!({"items": state.store.channels().await?})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    platform: String,
+    platform_id: String,
+    name: String,
+    unit: Option<String>,
+    purpose: Option<String>,
+    responsible: Option<String>,
+    personal_data_handling: Option<String>,
+    #[serde(default)]
+    approved: bool,
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(r): Json<Registration>,
+) -> Result<impl IntoResponse> {
+    caller.require(Capability::ManageChannels)?;
+    let platform = Platform::parse(&r.platform).ok_or_else(|| {
+        AppError::unprocessable("platform must be facebook, instagram or linkedin")
+    })?;
+    if r.platform_id.trim().is_empty() || r.name.trim().is_empty() {
+        return Err(AppError::unprocessable(
+            "platform_id and name must not be empty",
+        ));
+    }
+    let channel = state
+        .store
+        .add_channel(&NewChannel {
+            platform: Some(platform),
+            platform_id: r.platform_id.trim().to_string(),
+            name: r.name.trim().to_string(),
+            unit: r.unit,
+            purpose: r.purpose,
+            responsible: r.responsible,
+            personal_data_handling: r.personal_data_handling,
+            approved: r.approved,
+            access_token_file: None,
+        })
+        .await?;
+    let released = if channel.approved {
+        crate::ingest::release_quarantine(&state.store, &state.ingestor, &channel).await?
+    } else {
+        0
+    };
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"channel": channel, "released_from_quarantine": released})),
+    ))
+}
+
+/// Approves a registered channel and releases what waited for it in quarantine.
+pub async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse> {
+    caller.require(Capability::ManageChannels)?;
+    state.store.approve_channel(id).await?;
+    let channel = state
+        .store
+        .channel(id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("there is no channel {id}")))?;
+    let released =
+        crate::ingest::release_quarantine(&state.store, &state.ingestor, &channel).await?;
+    Ok(axum::Json(
+        json!({"channel": channel, "released_from_quarantine": released}),
+    ))
+}
+
+pub async fn quarantine(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<impl IntoResponse> {
+    caller.require(Capability::ManageChannels)?;
+    let items = state.store.quarantined(500).await?;
+    Ok(axum::Json(json!({"items": items})))
+}

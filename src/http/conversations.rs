@@ -1,0 +1,224 @@
+//! The queue and the work on one conversation: read, claim, release, reply, set status.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::Caller;
+use super::error::{AppError, Result};
+use super::extract::{Json, Query};
+use super::AppState;
+use crate::access::{answer_capability, read_capability, readable_kinds};
+use crate::store::conversations::{ClaimInfo, ClaimOutcome, QueueFilter, ReplyOutcome};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// dm or comments; both (those the caller may read) when absent.
+    queue: Option<String>,
+    channel: Option<i64>,
+    status: Option<String>,
+    person: Option<i64>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+const STATUSES: [&str; 3] = ["open", "waiting", "resolved"];
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<impl IntoResponse> {
+    let mut kinds = readable_kinds(caller.role);
+    if let Some(queue) = q.queue.as_deref() {
+        if queue != "dm" && queue != "comments" {
+            return Err(AppError::bad_request("queue must be dm or comments"));
+        }
+        if !kinds.contains(&queue) {
+            return Err(AppError::forbidden(format!(
+                "the role {} may not read the {queue} queue",
+                caller.role.as_str()
+            )));
+        }
+        kinds.retain(|k| *k == queue);
+    }
+    if kinds.is_empty() {
+        return Err(AppError::forbidden(format!(
+            "the role {} reads no conversations",
+            caller.role.as_str()
+        )));
+    }
+    if let Some(status) = q.status.as_deref() {
+        if !STATUSES.contains(&status) {
+            return Err(AppError::bad_request(
+                "status must be open, waiting or resolved",
+            ));
+        }
+    }
+    let filter = QueueFilter {
+        kinds,
+        channel_id: q.channel,
+        status: q.status,
+        person_id: q.person,
+        limit: q.limit.unwrap_or(50).clamp(1, 200),
+        offset: q.offset.unwrap_or(0).max(0),
+    };
+    let (items, total) = state.store.queue(&filter).await?;
+    Ok(axum::Json(json!({
+        "items": items,
+        "total": total,
+        "limit": filter.limit,
+        "offset": filter.offset,
+    })))
+}
+
+/// Loads the conversation's kind and checks that the caller may read it.
+async fn readable(state: &AppState, caller: &Caller, id: i64) -> Result<String> {
+    let summary = state
+        .store
+        .conversation_summary(id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("there is no conversation {id}")))?;
+    caller.require(read_capability(&summary.kind))?;
+    Ok(summary.kind)
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse> {
+    readable(&state, &caller, id).await?;
+    let detail = state
+        .store
+        .conversation(id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("there is no conversation {id}")))?;
+    Ok(axum::Json(detail))
+}
+
+fn held_by(claim: ClaimInfo) -> AppError {
+    AppError::conflict(
+        format!(
+            "{} is working on this conversation until their claim ends; pick another one or ask them",
+            claim.username
+        ),
+        json!({"holder": claim.username, "expires_at": claim.expires_at}),
+    )
+}
+
+pub async fn claim(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse> {
+    let kind = readable(&state, &caller, id).await?;
+    caller.require(answer_capability(&kind))?;
+    let lease_ms = state.settings.claim_lease_seconds * 1000;
+    match state.store.claim(id, caller.staff.id, lease_ms).await? {
+        ClaimOutcome::Claimed(c) => Ok(axum::Json(json!({"claim": c}))),
+        ClaimOutcome::HeldBy(c) => Err(held_by(c)),
+        ClaimOutcome::NotFound => Err(AppError::not_found(format!(
+            "there is no conversation {id}"
+        ))),
+    }
+}
+
+pub async fn release(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse> {
+    readable(&state, &caller, id).await?;
+    match state.store.release(id, caller.staff.id).await? {
+        ClaimOutcome::Claimed(_) => Ok(StatusCode::NO_CONTENT),
+        ClaimOutcome::HeldBy(c) => Err(held_by(c)),
+        ClaimOutcome::NotFound => Err(AppError::not_found(format!(
+            "there is no conversation {id}"
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusBody {
+    status: String,
+}
+
+pub async fn set_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<StatusBody>,
+) -> Result<impl IntoResponse> {
+    let kind = readable(&state, &caller, id).await?;
+    caller.require(answer_capability(&kind))?;
+    if !STATUSES.contains(&body.status.as_str()) {
+        return Err(AppError::unprocessable(
+            "status must be open, waiting or resolved",
+        ));
+    }
+    state
+        .store
+        .set_status(id, caller.staff.id, &body.status)
+        .await?;
+    Ok(axum::Json(json!({"status": body.status})))
+}
+
+/// Messenger refuses text over 2,000 characters; comments take 8,000.
+const MAX_DM_REPLY: usize = 2000;
+const MAX_COMMENT_REPLY: usize = 8000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyBody {
+    text: String,
+    /// For comment threads: the comment (tavla message id) answered; the newest when absent.
+    in_reply_to: Option<i64>,
+}
+
+pub async fn reply(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<ReplyBody>,
+) -> Result<impl IntoResponse> {
+    let kind = readable(&state, &caller, id).await?;
+    caller.require(answer_capability(&kind))?;
+    let text = body.text.trim();
+    if text.is_empty() {
+        return Err(AppError::unprocessable(
+            "the reply is empty; write something to send",
+        ));
+    }
+    let max = if kind == "dm" {
+        MAX_DM_REPLY
+    } else {
+        MAX_COMMENT_REPLY
+    };
+    let length = text.chars().count();
+    if length > max {
+        return Err(AppError::unprocessable(format!(
+            "the reply has {length} characters; the platform takes at most {max}: shorten it or split it in two"
+        )));
+    }
+    let lease_ms = state.settings.claim_lease_seconds * 1000;
+    match state
+        .store
+        .add_reply(id, caller.staff.id, text, body.in_reply_to, lease_ms)
+        .await?
+    {
+        ReplyOutcome::Queued { message_id } => Ok((
+            StatusCode::CREATED,
+            axum::Json(json!({"message_id": message_id, "delivery": "pending"})),
+        )),
+        ReplyOutcome::HeldBy(c) => Err(held_by(c)),
+        ReplyOutcome::NotFound => Err(AppError::not_found(format!("there is no conversation {id}"))),
+        ReplyOutcome::NothingToAnswer => Err(AppError::unprocessable(
+            "this thread has no comment to answer (or in_reply_to names a message of another thread)",
+        )),
+    }
+}

@@ -1,0 +1,52 @@
+//! Health, metrics, the OpenAPI document, who-am-I and the fallback.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use serde_json::json;
+
+use super::auth::Caller;
+use super::error::{AppError, Result};
+use super::AppState;
+
+/// 200 when the store answers; 503 otherwise, so a load balancer stops sending traffic here.
+pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match sqlx::query("select 1").execute(&state.store.pool).await {
+        Ok(_) => (StatusCode::OK, axum::Json(json!({"status": "ok"}))),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: the database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"status": "database unavailable"})),
+            )
+        }
+    }
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse> {
+    let depth = state.store.queue_depth().await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::metrics::render(&depth),
+    ))
+}
+
+pub async fn me(caller: Caller) -> impl IntoResponse {
+    axum::Json(json!({
+        "id": caller.staff.id,
+        "username": caller.staff.username,
+        "role": caller.role,
+        "capabilities": caller.role.capabilities(),
+    }))
+}
+
+pub async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+}
+
+pub async fn not_found() -> AppError {
+    AppError::not_found("no such route; the API is described at /api/v1/openapi.json")
+}

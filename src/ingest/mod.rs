@@ -1,0 +1,157 @@
+//! Ingestion: everything that arrives (Meta webhooks, the ingest API, import files) becomes
+//! normalised items that one group committer writes to the store. A caller is answered only
+//! after the transaction holding its items has committed: acknowledged means durable.
+
+pub mod meta;
+pub mod normalised;
+pub mod signature;
+
+pub use crate::model;
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::metrics;
+use crate::model::Inbound;
+use crate::store::ingest::{apply, BatchCache, Limits, Outcome};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("the store could not save the items: {0}")]
+    Store(String),
+    #[error("the service is shutting down; deliver again later")]
+    ShuttingDown,
+}
+
+struct Job {
+    items: Vec<Inbound>,
+    done: oneshot::Sender<Result<Outcome, IngestError>>,
+}
+
+/// A handle to the group committer. Cheap to clone.
+#[derive(Clone)]
+pub struct Ingestor {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Ingestor {
+    /// Starts the committer task. It ends when every handle is dropped.
+    pub fn start(store: Store, max_text_chars: usize, batch_max: usize) -> Ingestor {
+        let (jobs, rx) = mpsc::channel(4096);
+        tokio::spawn(run(store, Limits { max_text_chars }, batch_max.max(1), rx));
+        Ingestor { jobs }
+    }
+
+    /// Stores the items durably and says what happened to them.
+    pub async fn submit(&self, items: Vec<Inbound>) -> Result<Outcome, IngestError> {
+        if items.is_empty() {
+            return Ok(Outcome::default());
+        }
+        let (done, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { items, done })
+            .await
+            .map_err(|_| IngestError::ShuttingDown)?;
+        answer.await.map_err(|_| IngestError::ShuttingDown)?
+    }
+}
+
+async fn run(store: Store, limits: Limits, batch_max: usize, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        // Group whatever else is already waiting: one commit for many requests.
+        let mut count = first.items.len();
+        let mut group = vec![first];
+        while count < batch_max {
+            match rx.try_recv() {
+                Ok(job) => {
+                    count += job.items.len();
+                    group.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let started = Instant::now();
+        match commit(&store, &limits, &group).await {
+            Ok(outcomes) => {
+                metrics::COMMIT_LATENCY.observe(started.elapsed());
+                for (job, outcome) in group.into_iter().zip(outcomes) {
+                    record(&outcome);
+                    let _ = job.done.send(Ok(outcome));
+                }
+            }
+            Err(group_error) => {
+                // One bad job must not fail its neighbours: retry each alone.
+                tracing::warn!(error = %group_error, jobs = group.len(), "group commit failed; committing jobs one by one");
+                for job in group {
+                    let result = commit(&store, &limits, std::slice::from_ref(&job))
+                        .await
+                        .map(|mut o| o.remove(0))
+                        .map_err(|e| IngestError::Store(e.to_string()));
+                    if let Ok(outcome) = &result {
+                        record(outcome);
+                    }
+                    let _ = job.done.send(result);
+                }
+            }
+        }
+    }
+}
+
+async fn commit(store: &Store, limits: &Limits, group: &[Job]) -> Result<Vec<Outcome>, StoreError> {
+    let mut tx = store.begin().await?;
+    let mut cache = BatchCache::default();
+    let mut outcomes = Vec::with_capacity(group.len());
+    for job in group {
+        let mut outcome = Outcome::default();
+        for item in &job.items {
+            outcome.add(apply(&mut tx, &mut cache, limits, item).await?);
+        }
+        outcomes.push(outcome);
+    }
+    store.commit(tx).await?;
+    Ok(outcomes)
+}
+
+fn record(outcome: &Outcome) {
+    metrics::INGESTED_MESSAGES.fetch_add(outcome.new_messages as u64, Ordering::Relaxed);
+    metrics::INGESTED_DUPLICATES.fetch_add(outcome.duplicates as u64, Ordering::Relaxed);
+    metrics::QUARANTINED_ITEMS.fetch_add(outcome.quarantined as u64, Ordering::Relaxed);
+}
+
+/// Re-ingests what waited in quarantine for a channel that is now registered and approved.
+/// Returns how many items were released. Safe to repeat: ingestion is idempotent.
+pub async fn release_quarantine(
+    store: &Store,
+    ingestor: &Ingestor,
+    channel: &crate::store::channels::Channel,
+) -> Result<usize, StoreError> {
+    if !channel.approved {
+        return Err(StoreError::Invalid(format!(
+            "channel {} is not approved yet; approve it first",
+            channel.id
+        )));
+    }
+    let mut released = 0;
+    let mut after = 0;
+    loop {
+        let page = store
+            .quarantined_for(&channel.platform, &channel.platform_id, after, 500)
+            .await?;
+        let Some((last, _)) = page.last() else {
+            break;
+        };
+        after = *last;
+        let ids: Vec<i64> = page.iter().map(|(id, _)| *id).collect();
+        let items = page.into_iter().map(|(_, item)| item).collect();
+        ingestor
+            .submit(items)
+            .await
+            .map_err(|e| StoreError::Invalid(format!("{e}; release again")))?;
+        store.mark_released(&ids).await?;
+        released += ids.len();
+    }
+    Ok(released)
+}

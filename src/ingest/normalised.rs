@@ -1,0 +1,164 @@
+//! The normalised message format of `POST /api/v1/messages` and `tavla import` (one per line):
+//! for channels without webhooks and for moving history over from another tool.
+//!
+//! ```json
+//! {"platform": "facebook", "channel": "PAGE_ID", "kind": "dm", "direction": "inbound",
+//!  "id": "platform-message-id", "author": {"id": "person-id", "name": "Anna"},
+//!  "text": "Hej!", "time": "2026-11-02T09:15:00+01:00", "post_id": null, "parent_id": null,
+//!  "attachments": [{"kind": "image", "url": "https://…", "name": "bild.jpg"}]}
+//! ```
+
+use serde::Deserialize;
+
+use crate::model::{
+    Attachment, Change, ChannelRef, Direction, Inbound, Item, MessageItem, MessageKind, Person,
+    Platform,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NormalisedMessage {
+    pub platform: String,
+    pub channel: String,
+    pub kind: MessageKind,
+    #[serde(default = "inbound")]
+    pub direction: Direction,
+    pub id: String,
+    pub author: NormalisedAuthor,
+    #[serde(default)]
+    pub text: Option<String>,
+    pub time: Time,
+    #[serde(default)]
+    pub post_id: Option<String>,
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+fn inbound() -> Direction {
+    Direction::Inbound
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NormalisedAuthor {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// RFC 3339 text or milliseconds since the epoch.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Time {
+    Millis(i64),
+    Text(String),
+}
+
+/// Longest platform id accepted; real ids are far shorter.
+const MAX_ID: usize = 256;
+
+impl NormalisedMessage {
+    /// Checks the message and turns it into an arrival. The error says what to fix.
+    pub fn into_inbound(self, raw: serde_json::Value) -> Result<Inbound, String> {
+        let platform = Platform::parse(&self.platform).ok_or_else(|| {
+            format!(
+                "platform must be facebook, instagram or linkedin, not {:?}",
+                self.platform
+            )
+        })?;
+        for (field, value) in [
+            ("channel", &self.channel),
+            ("id", &self.id),
+            ("author.id", &self.author.id),
+        ] {
+            if value.trim().is_empty() {
+                return Err(format!("{field} must not be empty"));
+            }
+            if value.len() > MAX_ID {
+                return Err(format!("{field} is longer than {MAX_ID} characters"));
+            }
+        }
+        if !self.kind.is_direct() && self.post_id.is_none() {
+            return Err("a comment needs post_id: the post it was written under".into());
+        }
+        let platform_time = match self.time {
+            Time::Millis(ms) => ms,
+            Time::Text(text) => chrono::DateTime::parse_from_rfc3339(&text)
+                .map_err(|_| {
+                    format!("time must be RFC 3339 (2026-11-02T09:15:00+01:00), not {text:?}")
+                })?
+                .timestamp_millis(),
+        };
+        Ok(Inbound {
+            channel: ChannelRef {
+                platform,
+                platform_id: self.channel,
+            },
+            item: Item::Message(MessageItem {
+                change: Change::Created,
+                kind: self.kind,
+                direction: self.direction,
+                platform_id: self.id,
+                person: Person {
+                    platform_id: self.author.id,
+                    name: self.author.name,
+                },
+                post_id: self.post_id,
+                parent_id: self.parent_id,
+                text: self.text,
+                attachments: self.attachments,
+                platform_time,
+                revision: String::new(),
+                extra: None,
+            }),
+            raw,
+        })
+    }
+}
+
+/// Parses one JSON value as a normalised message.
+pub fn parse(value: serde_json::Value) -> Result<Inbound, String> {
+    let message: NormalisedMessage =
+        serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+    message.into_inbound(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dm_with_rfc3339_time() {
+        let v = serde_json::json!({
+            "platform": "facebook", "channel": "p1", "kind": "dm", "id": "m1",
+            "author": {"id": "u1", "name": "Anna"}, "text": "Hej", "time": "2026-11-02T09:15:00+01:00"
+        });
+        let inbound = parse(v).unwrap();
+        let Item::Message(m) = inbound.item else {
+            panic!("not a message")
+        };
+        assert_eq!(m.platform_time, 1_762_071_300_000);
+        assert_eq!(m.direction, Direction::Inbound);
+    }
+
+    #[test]
+    fn errors_say_what_to_fix() {
+        let no_post = serde_json::json!({
+            "platform": "facebook", "channel": "p1", "kind": "comment", "id": "c1",
+            "author": {"id": "u1"}, "time": 0
+        });
+        assert!(parse(no_post).unwrap_err().contains("post_id"));
+        let bad_platform = serde_json::json!({
+            "platform": "myspace", "channel": "p1", "kind": "dm", "id": "m1",
+            "author": {"id": "u1"}, "time": 0
+        });
+        assert!(parse(bad_platform).unwrap_err().contains("platform"));
+        let extra_field = serde_json::json!({
+            "platform": "facebook", "channel": "p1", "kind": "dm", "id": "m1",
+            "author": {"id": "u1"}, "time": 0, "role": "admin"
+        });
+        assert!(parse(extra_field).unwrap_err().contains("role"));
+    }
+}

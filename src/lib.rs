@@ -1,0 +1,14 @@
+//! tavla: an inbox and moderation service for a municipality's social-media channels.
+#![forbid(unsafe_code)]
+
+pub mod access;
+pub mod app;
+pub mod cli;
+pub mod demo;
+pub mod http;
+pub mod ingest;
+pub mod metrics;
+pub mod model;
+pub mod settings;
+pub mod store;
+pub mod telemetry;

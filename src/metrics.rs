@@ -1,0 +1,131 @@
+//! Prometheus text metrics, kept in process-wide atomics: cheap to bump on hot paths, no registry
+//! to thread through every call.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub static INGESTED_MESSAGES: AtomicU64 = AtomicU64::new(0);
+pub static INGESTED_DUPLICATES: AtomicU64 = AtomicU64::new(0);
+pub static QUARANTINED_ITEMS: AtomicU64 = AtomicU64::new(0);
+pub static WEBHOOKS_REFUSED: AtomicU64 = AtomicU64::new(0);
+
+/// Upper bounds of the commit-latency buckets, in seconds.
+const BUCKETS: [f64; 10] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0];
+
+pub struct Histogram {
+    counts: [AtomicU64; BUCKETS.len()],
+    total: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const ZERO: AtomicU64 = AtomicU64::new(0);
+
+impl Histogram {
+    const fn new() -> Histogram {
+        Histogram {
+            counts: [ZERO; BUCKETS.len()],
+            total: AtomicU64::new(0),
+            sum_micros: AtomicU64::new(0),
+        }
+    }
+
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.counts[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.total.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, name: &str, help: &str, out: &mut String) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            let n = self.counts[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {n}");
+        }
+        let total = self.total.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {total}");
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {total}");
+    }
+}
+
+pub static COMMIT_LATENCY: Histogram = Histogram::new();
+
+/// Requests by route pattern and status; the route is the matched pattern, never the raw path,
+/// so ids and hostile paths cannot blow up the label set.
+static REQUESTS: Mutex<BTreeMap<(String, u16), u64>> = Mutex::new(BTreeMap::new());
+
+pub fn count_request(route: &str, status: u16) {
+    if let Ok(mut map) = REQUESTS.lock() {
+        *map.entry((route.to_string(), status)).or_insert(0) += 1;
+    }
+}
+
+/// Renders everything; `queue_depth` is read from the store by the caller at scrape time.
+pub fn render(queue_depth: &[(String, i64)]) -> String {
+    let mut out = String::new();
+    out.push_str("# HELP tavla_http_requests_total HTTP requests by route and status.\n");
+    out.push_str("# TYPE tavla_http_requests_total counter\n");
+    if let Ok(map) = REQUESTS.lock() {
+        for ((route, status), n) in map.iter() {
+            let _ = writeln!(
+                out,
+                "tavla_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
+                route.replace('\\', "\\\\").replace('"', "\\\"")
+            );
+        }
+    }
+    for (name, help, value) in [
+        (
+            "tavla_ingested_messages_total",
+            "New inbound messages stored.",
+            &INGESTED_MESSAGES,
+        ),
+        (
+            "tavla_ingested_duplicates_total",
+            "Redelivered items recognised and not stored again.",
+            &INGESTED_DUPLICATES,
+        ),
+        (
+            "tavla_quarantined_items_total",
+            "Items kept in quarantine for unregistered channels.",
+            &QUARANTINED_ITEMS,
+        ),
+        (
+            "tavla_webhooks_refused_total",
+            "Webhook deliveries refused for a missing or wrong signature.",
+            &WEBHOOKS_REFUSED,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+            value.load(Ordering::Relaxed)
+        );
+    }
+    out.push_str("# HELP tavla_queue_depth Open conversations with an unanswered message.\n");
+    out.push_str("# TYPE tavla_queue_depth gauge\n");
+    for kind in ["dm", "comments"] {
+        let n = queue_depth
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map(|(_, n)| *n)
+            .unwrap_or(0);
+        let _ = writeln!(out, "tavla_queue_depth{{queue=\"{kind}\"}} {n}");
+    }
+    COMMIT_LATENCY.render(
+        "tavla_ingest_commit_seconds",
+        "Time to commit one group of ingested items.",
+        &mut out,
+    );
+    out
+}

@@ -1,0 +1,197 @@
+//! The normalised shape of everything that arrives, whatever the source (Meta webhooks, the ingest API,
+//! an import file). The store only ever sees these types, so that every way in is handled one way.
+
+use serde::{Deserialize, Serialize};
+
+/// The platform a channel lives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Facebook,
+    Instagram,
+    Linkedin,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Facebook => "facebook",
+            Platform::Instagram => "instagram",
+            Platform::Linkedin => "linkedin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Platform> {
+        match s {
+            "facebook" => Some(Platform::Facebook),
+            "instagram" => Some(Platform::Instagram),
+            "linkedin" => Some(Platform::Linkedin),
+            _ => None,
+        }
+    }
+}
+
+/// Which registered account an item belongs to: the page or Instagram account id on the platform.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChannelRef {
+    pub platform: Platform,
+    pub platform_id: String,
+}
+
+/// A person or account on the platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub platform_id: String,
+    pub name: Option<String>,
+}
+
+/// A direct message, a comment, a visitor's post on the page or a mention of the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    Dm,
+    Comment,
+    VisitorPost,
+    Mention,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Dm => "dm",
+            MessageKind::Comment => "comment",
+            MessageKind::VisitorPost => "visitor_post",
+            MessageKind::Mention => "mention",
+        }
+    }
+
+    /// DMs form one conversation per person; everything else is part of a thread under a post.
+    pub fn is_direct(self) -> bool {
+        matches!(self, MessageKind::Dm)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// image, video, audio, file, sticker, fallback, unsupported_type, ...
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// What happened to a message. A message first seen through an edit, hide or removal is still
+/// stored as that message (DESIGN.md §2): the change says which state it is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    Created,
+    Edited,
+    Hidden,
+    Unhidden,
+    Removed,
+    Deleted,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Created => "created",
+            Change::Edited => "edited",
+            Change::Hidden => "hidden",
+            Change::Unhidden => "unhidden",
+            Change::Removed => "removed",
+            Change::Deleted => "deleted",
+        }
+    }
+}
+
+/// One message as the platform describes it, plus what happened to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageItem {
+    pub change: Change,
+    pub kind: MessageKind,
+    pub direction: Direction,
+    /// The platform's id of the message or comment (`mid`, `comment_id`, ...).
+    pub platform_id: String,
+    /// For DMs: the person the page talks with (never the page). For comments: the comment's author.
+    pub person: Person,
+    /// The post a comment belongs to (platform id), when the platform says.
+    pub post_id: Option<String>,
+    /// The comment or message this one answers (platform id).
+    pub parent_id: Option<String>,
+    pub text: Option<String>,
+    pub attachments: Vec<Attachment>,
+    /// Milliseconds since the Unix epoch, as the platform reports the event.
+    pub platform_time: i64,
+    /// Distinguishes two revisions of the same kind (an edit counter, a timestamp): idempotency key.
+    pub revision: String,
+    /// Extra platform facts worth keeping (quick reply payload, sticker id, postback), as JSON.
+    pub extra: Option<serde_json::Value>,
+}
+
+/// Something that arrived for one channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Item {
+    Message(MessageItem),
+    /// A post on the account, by the account itself (visitors' posts are messages).
+    Post {
+        platform_id: String,
+        author: Option<Person>,
+        text: Option<String>,
+        platform_time: i64,
+        removed: bool,
+    },
+    Reaction {
+        /// The message, comment or post reacted to.
+        target_id: String,
+        person: Person,
+        reaction: String,
+        /// add / remove (Meta says react/unreact for DMs, add/remove for the feed)
+        removed: bool,
+        platform_time: i64,
+    },
+    /// The person has read the conversation up to a time (watermark) or a message.
+    Read {
+        person: Person,
+        watermark: Option<i64>,
+        message_id: Option<String>,
+        platform_time: i64,
+    },
+    /// Our outbound messages reached the person.
+    Delivery {
+        person: Person,
+        message_ids: Vec<String>,
+        watermark: Option<i64>,
+    },
+    /// Acknowledged but not understood: kept verbatim so nothing acknowledged is lost.
+    Unrecognised {
+        reason: String,
+    },
+}
+
+/// One item for one channel, with the platform's raw JSON for it (evidence, later re-parsing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inbound {
+    pub channel: ChannelRef,
+    pub item: Item,
+    pub raw: serde_json::Value,
+}

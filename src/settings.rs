@@ -1,0 +1,63 @@
+//! Settings, layered: `config/default.toml`, then the file named by `--config`, then `TAVLA_<KEY>`
+//! environment variables. Built-in defaults make the first two optional, so a binary alone starts.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub database_url: String,
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub meta_app_secret: String,
+    pub meta_verify_token: String,
+    pub graph_base_url: String,
+    pub max_body_bytes: usize,
+    pub max_text_chars: usize,
+    pub claim_lease_seconds: i64,
+    pub ingest_batch_max: usize,
+    pub secure_cookies: bool,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+const BUILT_IN: &str = include_str!("../config/default.toml");
+
+impl Settings {
+    /// Loads the layers. `config/default.toml` in the working directory wins over the copy built
+    /// into the binary, so an operator can edit it in place.
+    pub fn load(extra_file: Option<&Path>) -> anyhow::Result<Settings> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(BUILT_IN, config::FileFormat::Toml))
+            .add_source(config::File::with_name("config/default.toml").required(false));
+        if let Some(path) = extra_file {
+            builder = builder.add_source(config::File::from(path).required(true));
+        }
+        let built = builder
+            .add_source(config::Environment::with_prefix("TAVLA").try_parsing(true))
+            .build()?;
+        let settings: Settings = built
+            .try_deserialize()
+            .map_err(|e| anyhow::anyhow!("the settings are not valid: {e}"))?;
+        Ok(settings)
+    }
+
+    /// The check that `serve` makes before it binds: no app secret, no start (DESIGN.md §8).
+    pub fn require_webhook_secret(&self) -> anyhow::Result<()> {
+        if self.meta_app_secret.trim().is_empty() {
+            anyhow::bail!(
+                "no Meta app secret is set, so webhooks could not be verified. Set TAVLA_META_APP_SECRET \
+                 (the app secret from your Meta app's settings) or meta_app_secret in a --config file"
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,233 @@
+//! The channel registry (approved accounts) and the quarantine of items for unknown channels.
+
+use sqlx::Row;
+
+use super::events::{append, EventKind, NewEvent};
+use super::{now_ms, Result, Store, StoreError};
+use crate::model::{Inbound, Platform};
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Channel {
+    pub id: i64,
+    pub platform: String,
+    pub platform_id: String,
+    pub name: String,
+    pub unit: Option<String>,
+    pub purpose: Option<String>,
+    pub responsible: Option<String>,
+    pub personal_data_handling: Option<String>,
+    pub approved: bool,
+    pub has_access_token: bool,
+}
+
+/// What an administrator registers. Approval is a separate, deliberate step in the API; the CLI's
+/// `channel add` registers and approves at once (DESIGN.md §5).
+#[derive(Debug, Clone, Default)]
+pub struct NewChannel {
+    pub platform: Option<Platform>,
+    pub platform_id: String,
+    pub name: String,
+    pub unit: Option<String>,
+    pub purpose: Option<String>,
+    pub responsible: Option<String>,
+    pub personal_data_handling: Option<String>,
+    pub approved: bool,
+    pub access_token_file: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QuarantinedItem {
+    pub id: i64,
+    pub platform: String,
+    pub channel_platform_id: String,
+    pub received_at: i64,
+    pub item: serde_json::Value,
+}
+
+const CHANNEL_COLUMNS: &str = "id, platform, platform_id, name, unit, purpose, responsible, \
+     personal_data_handling, approved, access_token_file";
+
+impl Store {
+    pub async fn add_channel(&self, new: &NewChannel) -> Result<Channel> {
+        let platform = new
+            .platform
+            .ok_or_else(|| StoreError::Invalid("a channel needs a platform".into()))?;
+        let mut tx = self.begin().await?;
+        let id: Option<i64> = sqlx::query_scalar(
+            "insert into channels (platform, platform_id, name, unit, purpose, responsible, \
+             personal_data_handling, approved, access_token_file, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             on conflict (platform, platform_id) do nothing returning id",
+        )
+        .bind(platform.as_str())
+        .bind(&new.platform_id)
+        .bind(&new.name)
+        .bind(new.unit.as_deref())
+        .bind(new.purpose.as_deref())
+        .bind(new.responsible.as_deref())
+        .bind(new.personal_data_handling.as_deref())
+        .bind(new.approved as i64)
+        .bind(new.access_token_file.as_deref())
+        .bind(now_ms())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else {
+            return Err(StoreError::Invalid(format!(
+                "a {} channel with platform id {} is already registered",
+                platform.as_str(),
+                new.platform_id
+            )));
+        };
+        append(
+            &mut tx,
+            NewEvent {
+                kind: EventKind::ChannelChanged,
+                channel_id: Some(id),
+                conversation_id: None,
+                message_id: None,
+                payload: serde_json::json!({"registered": true, "approved": new.approved}),
+            },
+        )
+        .await?;
+        self.commit(tx).await?;
+        self.channel(id)
+            .await?
+            .ok_or_else(|| StoreError::Invalid("channel vanished".into()))
+    }
+
+    pub async fn channel(&self, id: i64) -> Result<Option<Channel>> {
+        let row = sqlx::query(&format!(
+            "select {CHANNEL_COLUMNS} from channels where id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| channel_from_row(&r)).transpose()
+    }
+
+    pub async fn channels(&self) -> Result<Vec<Channel>> {
+        let rows = sqlx::query(&format!(
+            "select {CHANNEL_COLUMNS} from channels order by name, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(channel_from_row).collect()
+    }
+
+    pub async fn approve_channel(&self, id: i64) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let changed =
+            sqlx::query("update channels set approved = 1 where id = $1 and approved = 0")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if changed > 0 {
+            append(
+                &mut tx,
+                NewEvent {
+                    kind: EventKind::ChannelChanged,
+                    channel_id: Some(id),
+                    conversation_id: None,
+                    message_id: None,
+                    payload: serde_json::json!({"approved": true}),
+                },
+            )
+            .await?;
+        }
+        self.commit(tx).await?;
+        Ok(changed > 0)
+    }
+
+    pub async fn quarantined(&self, limit: i64) -> Result<Vec<QuarantinedItem>> {
+        let rows = sqlx::query(
+            "select id, platform, channel_platform_id, received_at, item from quarantine \
+             where released_at is null order by id limit $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let item: String = r.try_get("item")?;
+                Ok(QuarantinedItem {
+                    id: r.try_get("id")?,
+                    platform: r.try_get("platform")?,
+                    channel_platform_id: r.try_get("channel_platform_id")?,
+                    received_at: r.try_get("received_at")?,
+                    item: serde_json::from_str(&item).unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .collect()
+    }
+
+    /// Items waiting for one channel, oldest first, in pages (release re-ingests them).
+    pub async fn quarantined_for(
+        &self,
+        platform: &str,
+        platform_id: &str,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Inbound)>> {
+        let rows = sqlx::query(
+            "select id, item from quarantine where platform = $1 and channel_platform_id = $2 \
+             and released_at is null and id > $3 order by id limit $4",
+        )
+        .bind(platform)
+        .bind(platform_id)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: i64 = r.try_get("id")?;
+            let item: String = r.try_get("item")?;
+            let inbound: Inbound = serde_json::from_str(&item).map_err(|e| {
+                StoreError::Invalid(format!("quarantined item {id} cannot be read: {e}"))
+            })?;
+            out.push((id, inbound));
+        }
+        Ok(out)
+    }
+
+    pub async fn mark_released(&self, ids: &[i64]) -> Result<()> {
+        let now = now_ms();
+        for id in ids {
+            sqlx::query("update quarantine set released_at = $1 where id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The page access token file of a channel, for delivery.
+    pub async fn channel_token_file(&self, id: i64) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("select access_token_file from channels where id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten(),
+        )
+    }
+}
+
+fn channel_from_row(row: &sqlx::any::AnyRow) -> Result<Channel> {
+    let approved: i64 = row.try_get("approved")?;
+    let token_file: Option<String> = row.try_get("access_token_file")?;
+    Ok(Channel {
+        id: row.try_get("id")?,
+        platform: row.try_get("platform")?,
+        platform_id: row.try_get("platform_id")?,
+        name: row.try_get("name")?,
+        unit: row.try_get("unit")?,
+        purpose: row.try_get("purpose")?,
+        responsible: row.try_get("responsible")?,
+        personal_data_handling: row.try_get("personal_data_handling")?,
+        approved: approved == 1,
+        has_access_token: token_file.is_some(),
+    })
+}

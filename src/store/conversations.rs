@@ -1,0 +1,648 @@
+//! The queue: conversations listed by urgency, one conversation with its messages, claims with a
+//! lease, status changes and replies recorded for the outbox.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::events::{append, EventKind, NewEvent};
+use super::ingest::note_message;
+use super::{now_ms, Result, Store};
+use crate::model::Direction;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationSummary {
+    pub id: i64,
+    pub channel_id: i64,
+    pub channel_name: String,
+    pub platform: String,
+    pub kind: String,
+    pub status: String,
+    pub person: Option<PersonRef>,
+    pub post: Option<PostRef>,
+    pub oldest_unanswered_at: Option<i64>,
+    pub last_inbound_at: Option<i64>,
+    pub last_message_at: Option<i64>,
+    pub message_count: i64,
+    pub claim: Option<ClaimInfo>,
+    pub preview: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonRef {
+    pub id: i64,
+    pub platform_id: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PostRef {
+    pub id: i64,
+    pub platform_id: String,
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClaimInfo {
+    pub staff_id: i64,
+    pub username: String,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    pub id: i64,
+    pub kind: String,
+    pub direction: String,
+    pub platform_id: Option<String>,
+    pub author: Option<PersonRef>,
+    pub sent_by: Option<String>,
+    pub text: Option<String>,
+    pub attachments: serde_json::Value,
+    pub parent_platform_id: Option<String>,
+    pub state: String,
+    pub edited: bool,
+    pub delivery: Option<String>,
+    pub platform_time: i64,
+    pub received_at: i64,
+    pub history: Vec<Revision>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Revision {
+    pub change: String,
+    pub text: Option<String>,
+    pub platform_time: i64,
+    pub received_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationDetail {
+    #[serde(flatten)]
+    pub summary: ConversationSummary,
+    pub person_read_at: Option<i64>,
+    pub messages: Vec<MessageView>,
+    /// The same person's other conversations on any channel of this platform.
+    pub earlier_conversations: Vec<ConversationSummary>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    /// Conversation kinds the caller may see and asked for ("dm", "comments").
+    pub kinds: Vec<&'static str>,
+    pub channel_id: Option<i64>,
+    pub status: Option<String>,
+    pub person_id: Option<i64>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug)]
+pub enum ClaimOutcome {
+    Claimed(ClaimInfo),
+    HeldBy(ClaimInfo),
+    NotFound,
+}
+
+/// Values bound to a query assembled from optional filters; every value is bound, never spliced.
+enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+const SUMMARY_SELECT: &str = "select c.id, c.channel_id, ch.name as channel_name, ch.platform, c.kind, c.status, \
+     c.person_id, a.platform_id as person_platform_id, a.name as person_name, \
+     c.post_id, p.platform_id as post_platform_id, p.text as post_text, \
+     c.oldest_unanswered_at, c.last_inbound_at, c.last_message_at, c.message_count, \
+     c.claimed_by, s.username as claimed_by_username, c.claim_expires_at, \
+     (select m.text from messages m where m.conversation_id = c.id order by m.platform_time desc, m.id desc limit 1) as preview \
+     from conversations c join channels ch on ch.id = c.channel_id \
+     left join authors a on a.id = c.person_id left join posts p on p.id = c.post_id \
+     left join staff s on s.id = c.claimed_by";
+
+/// Most urgent first: the oldest unanswered inbound message, then the most recent activity.
+const QUEUE_ORDER: &str = " order by case when c.oldest_unanswered_at is null then 1 else 0 end, \
+     c.oldest_unanswered_at, c.last_message_at desc, c.id";
+
+impl Store {
+    /// One page of the queue and the total number of conversations matching the filter.
+    pub async fn queue(&self, filter: &QueueFilter) -> Result<(Vec<ConversationSummary>, i64)> {
+        if filter.kinds.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        let mut args = Vec::new();
+        let mut conditions = Vec::new();
+        let kinds: Vec<String> = filter
+            .kinds
+            .iter()
+            .map(|k| {
+                args.push(Arg::Text(k.to_string()));
+                format!("${}", args.len())
+            })
+            .collect();
+        conditions.push(format!("c.kind in ({})", kinds.join(", ")));
+        conditions.push("ch.approved = 1".to_string());
+        if let Some(channel) = filter.channel_id {
+            args.push(Arg::Int(channel));
+            conditions.push(format!("c.channel_id = ${}", args.len()));
+        }
+        if let Some(status) = &filter.status {
+            args.push(Arg::Text(status.clone()));
+            conditions.push(format!("c.status = ${}", args.len()));
+        }
+        if let Some(person) = filter.person_id {
+            args.push(Arg::Int(person));
+            conditions.push(format!("c.person_id = ${}", args.len()));
+        }
+        let where_clause = format!(" where {}", conditions.join(" and "));
+
+        let count_sql = format!(
+            "select count(*) from conversations c join channels ch on ch.id = c.channel_id{where_clause}"
+        );
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+        for a in &args {
+            count = match a {
+                Arg::Int(v) => count.bind(*v),
+                Arg::Text(v) => count.bind(v.clone()),
+            };
+        }
+        let total = count.fetch_one(&self.pool).await?;
+
+        let n = args.len();
+        let sql = format!(
+            "{SUMMARY_SELECT}{where_clause}{QUEUE_ORDER} limit ${} offset ${}",
+            n + 1,
+            n + 2
+        );
+        let mut query = sqlx::query(&sql);
+        for a in &args {
+            query = match a {
+                Arg::Int(v) => query.bind(*v),
+                Arg::Text(v) => query.bind(v.clone()),
+            };
+        }
+        let rows = query
+            .bind(filter.limit)
+            .bind(filter.offset)
+            .fetch_all(&self.pool)
+            .await?;
+        let items = rows.iter().map(summary_from_row).collect::<Result<_>>()?;
+        Ok((items, total))
+    }
+
+    pub async fn conversation_summary(&self, id: i64) -> Result<Option<ConversationSummary>> {
+        let row = sqlx::query(&format!("{SUMMARY_SELECT} where c.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| summary_from_row(&r)).transpose()
+    }
+
+    /// Number of open conversations with an unanswered inbound message, per kind.
+    pub async fn queue_depth(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "select kind, count(*) as n from conversations \
+             where status = 'open' and oldest_unanswered_at is not null group by kind",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("kind")?, r.try_get("n")?)))
+            .collect()
+    }
+
+    pub async fn conversation(&self, id: i64) -> Result<Option<ConversationDetail>> {
+        let Some(summary) = self.conversation_summary(id).await? else {
+            return Ok(None);
+        };
+        let person_read_at: Option<i64> =
+            sqlx::query_scalar("select person_read_at from conversations where id = $1")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+        let rows = sqlx::query(
+            "select m.id, m.kind, m.direction, m.platform_id, m.author_id, a.platform_id as author_platform_id, \
+             a.name as author_name, s.username as sent_by, m.text, m.attachments, m.parent_platform_id, \
+             m.state, m.edited, m.delivery, m.platform_time, m.received_at \
+             from messages m left join authors a on a.id = m.author_id left join staff s on s.id = m.sent_by \
+             where m.conversation_id = $1 order by m.platform_time, m.id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let revisions = sqlx::query(
+            "select r.message_id, r.change, r.text, r.platform_time, r.received_at \
+             from message_revisions r join messages m on m.id = r.message_id \
+             where m.conversation_id = $1 order by r.id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut messages = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let author_id: Option<i64> = r.try_get("author_id")?;
+            let attachments: String = r.try_get("attachments")?;
+            let edited: i64 = r.try_get("edited")?;
+            let message_id: i64 = r.try_get("id")?;
+            let mut history = Vec::new();
+            for rev in &revisions {
+                let of: i64 = rev.try_get("message_id")?;
+                if of == message_id {
+                    history.push(Revision {
+                        change: rev.try_get("change")?,
+                        text: rev.try_get("text")?,
+                        platform_time: rev.try_get("platform_time")?,
+                        received_at: rev.try_get("received_at")?,
+                    });
+                }
+            }
+            messages.push(MessageView {
+                id: message_id,
+                kind: r.try_get("kind")?,
+                direction: r.try_get("direction")?,
+                platform_id: r.try_get("platform_id")?,
+                author: match author_id {
+                    Some(id) => Some(PersonRef {
+                        id,
+                        platform_id: r.try_get("author_platform_id")?,
+                        name: r.try_get("author_name")?,
+                    }),
+                    None => None,
+                },
+                sent_by: r.try_get("sent_by")?,
+                text: r.try_get("text")?,
+                attachments: serde_json::from_str(&attachments).unwrap_or_default(),
+                parent_platform_id: r.try_get("parent_platform_id")?,
+                state: r.try_get("state")?,
+                edited: edited == 1,
+                delivery: r.try_get("delivery")?,
+                platform_time: r.try_get("platform_time")?,
+                received_at: r.try_get("received_at")?,
+                history,
+            });
+        }
+        let earlier_conversations = match &summary.person {
+            Some(person) if summary.kind == "dm" => {
+                let rows = sqlx::query(&format!(
+                    "{SUMMARY_SELECT} where c.person_id = $1 and c.id <> $2 order by c.last_message_at desc limit 20"
+                ))
+                .bind(person.id)
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(summary_from_row).collect::<Result<_>>()?
+            }
+            _ => Vec::new(),
+        };
+        Ok(Some(ConversationDetail {
+            summary,
+            person_read_at,
+            messages,
+            earlier_conversations,
+        }))
+    }
+
+    /// Claims or renews a claim. Exactly one holder: the check and the write happen under the
+    /// write lock that every writing transaction takes (see `Store::begin`).
+    pub async fn claim(&self, id: i64, staff_id: i64, lease_ms: i64) -> Result<ClaimOutcome> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(
+            "select c.channel_id, c.claimed_by, c.claim_expires_at, s.username from conversations c \
+             left join staff s on s.id = c.claimed_by where c.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(ClaimOutcome::NotFound);
+        };
+        let channel_id: i64 = row.try_get("channel_id")?;
+        let holder: Option<i64> = row.try_get("claimed_by")?;
+        let expires: Option<i64> = row.try_get("claim_expires_at")?;
+        if let (Some(holder), Some(expires)) = (holder, expires) {
+            if holder != staff_id && expires > now {
+                return Ok(ClaimOutcome::HeldBy(ClaimInfo {
+                    staff_id: holder,
+                    username: row.try_get("username")?,
+                    expires_at: expires,
+                }));
+            }
+        }
+        let until = now + lease_ms;
+        let changed = sqlx::query(
+            "update conversations set claimed_by = $1, claim_expires_at = $2 where id = $3 \
+             and (claimed_by is null or claimed_by = $4 or claim_expires_at <= $5)",
+        )
+        .bind(staff_id)
+        .bind(until)
+        .bind(id)
+        .bind(staff_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed != 1 {
+            return Err(super::StoreError::Invalid(
+                "the claim changed while it was being taken; try again".into(),
+            ));
+        }
+        let renewed = holder == Some(staff_id) && expires.is_some_and(|e| e > now);
+        if !renewed {
+            append(
+                &mut tx,
+                NewEvent {
+                    kind: EventKind::Claimed,
+                    channel_id: Some(channel_id),
+                    conversation_id: Some(id),
+                    message_id: None,
+                    payload: serde_json::json!({"staff_id": staff_id, "until": until}),
+                },
+            )
+            .await?;
+        }
+        self.commit(tx).await?;
+        let username: String = sqlx::query_scalar("select username from staff where id = $1")
+            .bind(staff_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(ClaimOutcome::Claimed(ClaimInfo {
+            staff_id,
+            username,
+            expires_at: until,
+        }))
+    }
+
+    /// Releases the caller's claim. Returns the other holder when the caller does not hold it.
+    pub async fn release(&self, id: i64, staff_id: i64) -> Result<ClaimOutcome> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(
+            "select c.channel_id, c.claimed_by, c.claim_expires_at, s.username from conversations c \
+             left join staff s on s.id = c.claimed_by where c.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(ClaimOutcome::NotFound);
+        };
+        let channel_id: i64 = row.try_get("channel_id")?;
+        let holder: Option<i64> = row.try_get("claimed_by")?;
+        let expires: Option<i64> = row.try_get("claim_expires_at")?;
+        match (holder, expires) {
+            (Some(h), Some(e)) if h != staff_id && e > now => {
+                return Ok(ClaimOutcome::HeldBy(ClaimInfo {
+                    staff_id: h,
+                    username: row.try_get("username")?,
+                    expires_at: e,
+                }))
+            }
+            (Some(_), _) => {
+                release_in(&mut tx, id, channel_id, staff_id).await?;
+            }
+            (None, _) => {}
+        }
+        self.commit(tx).await?;
+        Ok(ClaimOutcome::Claimed(ClaimInfo {
+            staff_id,
+            username: String::new(),
+            expires_at: now,
+        }))
+    }
+
+    /// Sets open / waiting / resolved. Resolving releases the claim: the work is done.
+    pub async fn set_status(&self, id: i64, staff_id: i64, status: &str) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let row =
+            sqlx::query("select channel_id, status, claimed_by from conversations where id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let channel_id: i64 = row.try_get("channel_id")?;
+        let old: String = row.try_get("status")?;
+        let holder: Option<i64> = row.try_get("claimed_by")?;
+        if old != status {
+            sqlx::query("update conversations set status = $1, updated_at = $2 where id = $3")
+                .bind(status)
+                .bind(now_ms())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            append(
+                &mut tx,
+                NewEvent {
+                    kind: EventKind::StatusChanged,
+                    channel_id: Some(channel_id),
+                    conversation_id: Some(id),
+                    message_id: None,
+                    payload: serde_json::json!({"from": old, "to": status, "staff_id": staff_id}),
+                },
+            )
+            .await?;
+        }
+        if status == "resolved" && holder.is_some() {
+            release_in(&mut tx, id, channel_id, staff_id).await?;
+        }
+        self.commit(tx).await?;
+        Ok(true)
+    }
+
+    /// Records an agent's reply as an outbound message and queues it for delivery, in one
+    /// transaction. The recipient is the stored one, never one named by the caller.
+    pub async fn add_reply(
+        &self,
+        id: i64,
+        staff_id: i64,
+        text: &str,
+        in_reply_to: Option<i64>,
+        lease_ms: i64,
+    ) -> Result<ReplyOutcome> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(
+            "select c.channel_id, c.kind, c.claimed_by, c.claim_expires_at, s.username, a.platform_id as person \
+             from conversations c left join staff s on s.id = c.claimed_by \
+             left join authors a on a.id = c.person_id where c.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(ReplyOutcome::NotFound);
+        };
+        let channel_id: i64 = row.try_get("channel_id")?;
+        let kind: String = row.try_get("kind")?;
+        let holder: Option<i64> = row.try_get("claimed_by")?;
+        let expires: Option<i64> = row.try_get("claim_expires_at")?;
+        if let (Some(h), Some(e)) = (holder, expires) {
+            if h != staff_id && e > now {
+                return Ok(ReplyOutcome::HeldBy(ClaimInfo {
+                    staff_id: h,
+                    username: row.try_get("username")?,
+                    expires_at: e,
+                }));
+            }
+        }
+        // A comment reply answers one comment: the one named, or the newest inbound comment.
+        let target: Option<(i64, Option<String>)> =
+            if kind == "comments" {
+                let found = match in_reply_to {
+                Some(mid) => sqlx::query(
+                    "select id, platform_id from messages where id = $1 and conversation_id = $2",
+                )
+                .bind(mid)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?,
+                None => sqlx::query(
+                    "select id, platform_id from messages where conversation_id = $1 \
+                     and direction = 'inbound' order by platform_time desc, id desc limit 1",
+                )
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?,
+            };
+                match found {
+                    Some(r) => Some((r.try_get("id")?, r.try_get("platform_id")?)),
+                    None => return Ok(ReplyOutcome::NothingToAnswer),
+                }
+            } else {
+                None
+            };
+        let message_kind = if kind == "dm" { "dm" } else { "comment" };
+        let parent = target.as_ref().and_then(|t| t.1.clone());
+        let message_id: i64 = sqlx::query_scalar(
+            "insert into messages (conversation_id, channel_id, kind, direction, sent_by, text, \
+             parent_platform_id, state, delivery, platform_time, received_at) \
+             values ($1, $2, $3, 'outbound', $4, $5, $6, 'visible', 'pending', $7, $8) returning id",
+        )
+        .bind(id)
+        .bind(channel_id)
+        .bind(message_kind)
+        .bind(staff_id)
+        .bind(text)
+        .bind(parent.as_deref())
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let person: Option<String> = row.try_get("person")?;
+        let payload = serde_json::json!({
+            "conversation_kind": kind,
+            "recipient": person,
+            "comment_id": parent,
+            "text": text,
+        });
+        sqlx::query(
+            "insert into outbox (message_id, action, payload, status, next_attempt_at, created_at) \
+             values ($1, 'reply', $2, 'pending', $3, $4)",
+        )
+        .bind(message_id)
+        .bind(payload.to_string())
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        note_message(&mut tx, id, Direction::Outbound, now, false).await?;
+        // Working on a conversation renews the claim, so a long answer does not lose it.
+        sqlx::query(
+            "update conversations set claimed_by = $1, claim_expires_at = $2 where id = $3",
+        )
+        .bind(staff_id)
+        .bind(now + lease_ms)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        append(
+            &mut tx,
+            NewEvent {
+                kind: EventKind::Replied,
+                channel_id: Some(channel_id),
+                conversation_id: Some(id),
+                message_id: Some(message_id),
+                payload: serde_json::json!({"staff_id": staff_id}),
+            },
+        )
+        .await?;
+        self.commit(tx).await?;
+        Ok(ReplyOutcome::Queued { message_id })
+    }
+}
+
+#[derive(Debug)]
+pub enum ReplyOutcome {
+    Queued { message_id: i64 },
+    HeldBy(ClaimInfo),
+    NotFound,
+    NothingToAnswer,
+}
+
+async fn release_in(tx: &mut super::Tx<'_>, id: i64, channel_id: i64, staff_id: i64) -> Result<()> {
+    sqlx::query(
+        "update conversations set claimed_by = null, claim_expires_at = null where id = $1",
+    )
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    append(
+        tx,
+        NewEvent {
+            kind: EventKind::Released,
+            channel_id: Some(channel_id),
+            conversation_id: Some(id),
+            message_id: None,
+            payload: serde_json::json!({"staff_id": staff_id}),
+        },
+    )
+    .await
+}
+
+fn summary_from_row(r: &sqlx::any::AnyRow) -> Result<ConversationSummary> {
+    let person_id: Option<i64> = r.try_get("person_id")?;
+    let post_id: Option<i64> = r.try_get("post_id")?;
+    let claimed_by: Option<i64> = r.try_get("claimed_by")?;
+    let expires: Option<i64> = r.try_get("claim_expires_at")?;
+    let now = now_ms();
+    let claim = match (claimed_by, expires) {
+        (Some(staff_id), Some(expires_at)) if expires_at > now => Some(ClaimInfo {
+            staff_id,
+            username: r.try_get("claimed_by_username")?,
+            expires_at,
+        }),
+        _ => None,
+    };
+    let preview: Option<String> = r.try_get("preview")?;
+    Ok(ConversationSummary {
+        id: r.try_get("id")?,
+        channel_id: r.try_get("channel_id")?,
+        channel_name: r.try_get("channel_name")?,
+        platform: r.try_get("platform")?,
+        kind: r.try_get("kind")?,
+        status: r.try_get("status")?,
+        person: match person_id {
+            Some(id) => Some(PersonRef {
+                id,
+                platform_id: r.try_get("person_platform_id")?,
+                name: r.try_get("person_name")?,
+            }),
+            None => None,
+        },
+        post: match post_id {
+            Some(id) => Some(PostRef {
+                id,
+                platform_id: r.try_get("post_platform_id")?,
+                text: r.try_get("post_text")?,
+            }),
+            None => None,
+        },
+        oldest_unanswered_at: r.try_get("oldest_unanswered_at")?,
+        last_inbound_at: r.try_get("last_inbound_at")?,
+        last_message_at: r.try_get("last_message_at")?,
+        message_count: r.try_get("message_count")?,
+        claim,
+        preview: preview.map(|p| p.chars().take(140).collect()),
+    })
+}

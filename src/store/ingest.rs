@@ -1,0 +1,745 @@
+//! Applying normalised arrivals to the store: idempotent on the platform's ids, history kept, the
+//! event log appended in the same transaction. Called by the group committer with many items.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::events::{append, EventKind, NewEvent};
+use super::{now_ms, Result, Tx};
+use crate::model::{Change, Direction, Inbound, Item, MessageItem, Person, Platform};
+
+/// What one batch did, for the acknowledgement and the metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Outcome {
+    /// New messages, posts, changes and state updates stored.
+    pub stored: usize,
+    /// Items seen before (Meta redelivers): nothing written.
+    pub duplicates: usize,
+    /// Items for channels that are not registered and approved.
+    pub quarantined: usize,
+    /// Items kept verbatim because tavla does not understand them.
+    pub unrecognised: usize,
+    /// New inbound messages among `stored` (for the ingested-messages counter).
+    pub new_messages: usize,
+}
+
+impl Outcome {
+    pub fn add(&mut self, other: Outcome) {
+        self.stored += other.stored;
+        self.duplicates += other.duplicates;
+        self.quarantined += other.quarantined;
+        self.unrecognised += other.unrecognised;
+        self.new_messages += other.new_messages;
+    }
+}
+
+/// Ids looked up earlier in the same transaction: a burst of comments under one post, or a batch
+/// of one page's messages, would otherwise ask the same questions again and again.
+#[derive(Default)]
+pub struct BatchCache {
+    channels: HashMap<(Platform, String), Option<i64>>,
+    authors: HashMap<(Platform, String), i64>,
+    conversations: HashMap<(i64, String), i64>,
+}
+
+pub struct Limits {
+    pub max_text_chars: usize,
+}
+
+pub async fn apply(
+    tx: &mut Tx<'_>,
+    cache: &mut BatchCache,
+    limits: &Limits,
+    inbound: &Inbound,
+) -> Result<Outcome> {
+    let mut out = Outcome::default();
+    let Some(channel_id) = approved_channel(tx, cache, inbound).await? else {
+        if quarantine(tx, inbound).await? {
+            out.quarantined += 1;
+        } else {
+            out.duplicates += 1;
+        }
+        return Ok(out);
+    };
+    let platform = inbound.channel.platform;
+    let stored = match &inbound.item {
+        Item::Message(m) => {
+            let r = apply_message(tx, cache, limits, platform, channel_id, m, &inbound.raw).await?;
+            if r == Applied::NewInbound {
+                out.new_messages += 1;
+            }
+            r != Applied::Duplicate
+        }
+        Item::Post {
+            platform_id,
+            author,
+            text,
+            platform_time,
+            removed,
+        } => {
+            let author_id = match author {
+                Some(a) => Some(upsert_author(tx, cache, platform, a).await?),
+                None => None,
+            };
+            let (post_id, changed) = upsert_post(
+                tx,
+                channel_id,
+                platform_id,
+                author_id,
+                text.as_deref(),
+                Some(*platform_time),
+                *removed,
+            )
+            .await?;
+            if changed {
+                append(
+                    tx,
+                    NewEvent {
+                        kind: EventKind::PostChanged,
+                        channel_id: Some(channel_id),
+                        conversation_id: None,
+                        message_id: None,
+                        payload: serde_json::json!({"post_id": post_id, "removed": removed}),
+                    },
+                )
+                .await?;
+            }
+            changed
+        }
+        Item::Reaction {
+            target_id,
+            person,
+            reaction,
+            removed,
+            platform_time,
+        } => {
+            let author_id = upsert_author(tx, cache, platform, person).await?;
+            let inserted = sqlx::query(
+                "insert into reactions (channel_id, target_platform_id, author_id, reaction, removed, \
+                 platform_time, received_at) values ($1, $2, $3, $4, $5, $6, $7) \
+                 on conflict do nothing returning id",
+            )
+            .bind(channel_id)
+            .bind(target_id)
+            .bind(author_id)
+            .bind(reaction)
+            .bind(*removed as i64)
+            .bind(*platform_time)
+            .bind(now_ms())
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some();
+            if inserted {
+                append(
+                    tx,
+                    NewEvent {
+                        kind: EventKind::ReactionChanged,
+                        channel_id: Some(channel_id),
+                        conversation_id: None,
+                        message_id: None,
+                        payload: serde_json::json!({
+                            "target": target_id, "reaction": reaction, "removed": removed
+                        }),
+                    },
+                )
+                .await?;
+            }
+            inserted
+        }
+        Item::Read {
+            person,
+            watermark,
+            message_id,
+            platform_time,
+        } => {
+            let read_at = match (watermark, message_id) {
+                (Some(w), _) => Some(*w),
+                (None, Some(mid)) => sqlx::query_scalar::<_, i64>(
+                    "select platform_time from messages where channel_id = $1 and platform_id = $2",
+                )
+                .bind(channel_id)
+                .bind(mid)
+                .fetch_optional(&mut **tx)
+                .await?,
+                (None, None) => Some(*platform_time),
+            }
+            .unwrap_or(*platform_time);
+            let updated = sqlx::query(
+                "update conversations set person_read_at = $1 \
+                 where channel_id = $2 and thread_key = $3 \
+                 and (person_read_at is null or person_read_at < $4) returning id",
+            )
+            .bind(read_at)
+            .bind(channel_id)
+            .bind(dm_thread_key(person))
+            .bind(read_at)
+            .fetch_optional(&mut **tx)
+            .await?;
+            if let Some(row) = &updated {
+                let conversation_id: i64 = row.try_get("id")?;
+                append(
+                    tx,
+                    NewEvent {
+                        kind: EventKind::ConversationRead,
+                        channel_id: Some(channel_id),
+                        conversation_id: Some(conversation_id),
+                        message_id: None,
+                        payload: serde_json::json!({"read_at": read_at}),
+                    },
+                )
+                .await?;
+            }
+            updated.is_some()
+        }
+        Item::Delivery {
+            person,
+            message_ids,
+            watermark,
+        } => apply_delivery(tx, channel_id, person, message_ids, *watermark).await?,
+        Item::Unrecognised { reason } => {
+            keep_unrecognised(tx, Some(channel_id), reason, &inbound.raw).await?;
+            tracing::info!(channel_id, reason = %reason, "kept a webhook item that tavla does not handle");
+            out.unrecognised += 1;
+            return Ok(out);
+        }
+    };
+    if stored {
+        out.stored += 1;
+    } else {
+        out.duplicates += 1;
+    }
+    Ok(out)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Applied {
+    NewInbound,
+    Stored,
+    Duplicate,
+}
+
+async fn apply_message(
+    tx: &mut Tx<'_>,
+    cache: &mut BatchCache,
+    limits: &Limits,
+    platform: Platform,
+    channel_id: i64,
+    m: &MessageItem,
+    raw: &serde_json::Value,
+) -> Result<Applied> {
+    let author_id = upsert_author(tx, cache, platform, &m.person).await?;
+    let text = m.text.as_deref().map(|t| bounded(t, limits.max_text_chars));
+    let state = state_after(m.change, "visible");
+    let counts_as_unanswered = m.direction == Direction::Inbound && state == "visible";
+
+    let conversation_id = if m.kind.is_direct() {
+        let key = dm_thread_key(&m.person);
+        upsert_conversation(
+            tx,
+            cache,
+            channel_id,
+            "dm",
+            &key,
+            Some(author_id),
+            None,
+            m.direction,
+        )
+        .await?
+    } else {
+        let post_db_id = match &m.post_id {
+            Some(post) => Some(
+                upsert_post(tx, channel_id, post, None, None, None, false)
+                    .await?
+                    .0,
+            ),
+            None => None,
+        };
+        // Instagram sometimes omits the media: such comments share one thread per channel.
+        let key = format!("post:{}", m.post_id.as_deref().unwrap_or("unknown"));
+        upsert_conversation(
+            tx,
+            cache,
+            channel_id,
+            "comments",
+            &key,
+            None,
+            post_db_id,
+            m.direction,
+        )
+        .await?
+    };
+
+    let now = now_ms();
+    let extra = m.extra.as_ref().map(|v| v.to_string());
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "insert into messages (conversation_id, channel_id, kind, direction, platform_id, author_id, text, \
+         attachments, parent_platform_id, extra, state, edited, platform_time, received_at, raw) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+         on conflict (channel_id, platform_id) do nothing returning id",
+    )
+    .bind(conversation_id)
+    .bind(channel_id)
+    .bind(m.kind.as_str())
+    .bind(m.direction.as_str())
+    .bind(&m.platform_id)
+    .bind(author_id)
+    .bind(text.as_deref())
+    .bind(serde_json::to_string(&m.attachments).unwrap_or_else(|_| "[]".into()))
+    .bind(m.parent_id.as_deref())
+    .bind(extra)
+    .bind(state)
+    .bind((m.change == Change::Edited) as i64)
+    .bind(m.platform_time)
+    .bind(now)
+    .bind(raw.to_string())
+    .fetch_optional(&mut **tx)
+    .await?;
+
+    if let Some(message_id) = inserted {
+        if m.change != Change::Created {
+            // First seen through a change: the change itself is the first piece of history.
+            insert_revision(tx, message_id, m, text.as_deref(), raw).await?;
+        }
+        note_message(
+            tx,
+            conversation_id,
+            m.direction,
+            m.platform_time,
+            counts_as_unanswered,
+        )
+        .await?;
+        let kind = match m.direction {
+            Direction::Inbound => EventKind::MessageReceived,
+            Direction::Outbound => EventKind::MessageSent,
+        };
+        append(
+            tx,
+            NewEvent {
+                kind,
+                channel_id: Some(channel_id),
+                conversation_id: Some(conversation_id),
+                message_id: Some(message_id),
+                payload: serde_json::json!({"kind": m.kind, "state": state, "change": m.change}),
+            },
+        )
+        .await?;
+        return Ok(if counts_as_unanswered {
+            Applied::NewInbound
+        } else {
+            Applied::Stored
+        });
+    }
+
+    if m.change == Change::Created {
+        return Ok(Applied::Duplicate);
+    }
+    let row = sqlx::query(
+        "select id, state, text from messages where channel_id = $1 and platform_id = $2",
+    )
+    .bind(channel_id)
+    .bind(&m.platform_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let message_id: i64 = row.try_get("id")?;
+    let current_state: String = row.try_get("state")?;
+    let current_text: Option<String> = row.try_get("text")?;
+    // Keep what the message said before its first change, so history is never overwritten.
+    sqlx::query(
+        "insert into message_revisions (message_id, change, revision, text, platform_time, received_at) \
+         values ($1, 'created', '', $2, $3, $4) on conflict do nothing",
+    )
+    .bind(message_id)
+    .bind(current_text.as_deref())
+    .bind(m.platform_time)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    if !insert_revision(tx, message_id, m, text.as_deref(), raw).await? {
+        return Ok(Applied::Duplicate);
+    }
+    let new_state = state_after(m.change, &current_state);
+    if m.change == Change::Edited {
+        sqlx::query("update messages set text = $1, edited = 1 where id = $2")
+            .bind(text.as_deref())
+            .bind(message_id)
+            .execute(&mut **tx)
+            .await?;
+    } else {
+        sqlx::query("update messages set state = $1 where id = $2")
+            .bind(new_state)
+            .bind(message_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    append(
+        tx,
+        NewEvent {
+            kind: EventKind::MessageChanged,
+            channel_id: Some(channel_id),
+            conversation_id: Some(conversation_id),
+            message_id: Some(message_id),
+            payload: serde_json::json!({"change": m.change, "state": new_state}),
+        },
+    )
+    .await?;
+    Ok(Applied::Stored)
+}
+
+/// The visibility a message has after a change. Edits do not change visibility; a deletion by the
+/// author is final, so nothing brings such a message back.
+fn state_after(change: Change, current: &str) -> &str {
+    match (change, current) {
+        (_, "deleted") => "deleted",
+        (Change::Hidden, _) => "hidden",
+        (Change::Unhidden, "hidden") => "visible",
+        (Change::Removed, _) => "removed",
+        (Change::Deleted, _) => "deleted",
+        (_, state) => state,
+    }
+}
+
+async fn insert_revision(
+    tx: &mut Tx<'_>,
+    message_id: i64,
+    m: &MessageItem,
+    text: Option<&str>,
+    raw: &serde_json::Value,
+) -> Result<bool> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "insert into message_revisions (message_id, change, revision, text, platform_time, received_at, raw) \
+         values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing returning id",
+    )
+    .bind(message_id)
+    .bind(m.change.as_str())
+    .bind(&m.revision)
+    .bind(text)
+    .bind(m.platform_time)
+    .bind(now_ms())
+    .bind(raw.to_string())
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(id.is_some())
+}
+
+/// A new message moves its conversation: inbound reopens it and may start the "unanswered" clock,
+/// outbound stops the clock for everything it answers.
+pub(super) async fn note_message(
+    tx: &mut Tx<'_>,
+    conversation_id: i64,
+    direction: Direction,
+    t: i64,
+    counts_as_unanswered: bool,
+) -> Result<()> {
+    let sql = if direction == Direction::Inbound {
+        if counts_as_unanswered {
+            // Unanswered only if no reply of ours is newer (webhooks may arrive out of order).
+            "update conversations set \
+               status = 'open', \
+               oldest_unanswered_at = case \
+                 when last_outbound_at is not null and last_outbound_at >= $1 then oldest_unanswered_at \
+                 when oldest_unanswered_at is null or oldest_unanswered_at > $1 then $1 \
+                 else oldest_unanswered_at end, \
+               last_inbound_at = case when last_inbound_at is null or last_inbound_at < $1 then $1 else last_inbound_at end, \
+               last_message_at = case when last_message_at is null or last_message_at < $1 then $1 else last_message_at end, \
+               message_count = message_count + 1, updated_at = $2 \
+             where id = $3"
+        } else {
+            "update conversations set \
+               last_message_at = case when last_message_at is null or last_message_at < $1 then $1 else last_message_at end, \
+               message_count = message_count + 1, updated_at = $2 \
+             where id = $3"
+        }
+    } else {
+        "update conversations set \
+           oldest_unanswered_at = case when oldest_unanswered_at is not null and oldest_unanswered_at <= $1 then null \
+             else oldest_unanswered_at end, \
+           last_outbound_at = case when last_outbound_at is null or last_outbound_at < $1 then $1 else last_outbound_at end, \
+           last_message_at = case when last_message_at is null or last_message_at < $1 then $1 else last_message_at end, \
+           message_count = message_count + 1, updated_at = $2 \
+         where id = $3"
+    };
+    sqlx::query(sql)
+        .bind(t)
+        .bind(now_ms())
+        .bind(conversation_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn apply_delivery(
+    tx: &mut Tx<'_>,
+    channel_id: i64,
+    person: &Person,
+    message_ids: &[String],
+    watermark: Option<i64>,
+) -> Result<bool> {
+    let mut changed = 0u64;
+    for mid in message_ids {
+        changed += sqlx::query(
+            "update messages set delivery = 'delivered' where channel_id = $1 and platform_id = $2 \
+             and direction = 'outbound' and (delivery is null or delivery <> 'delivered')",
+        )
+        .bind(channel_id)
+        .bind(mid)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    if let Some(w) = watermark {
+        changed += sqlx::query(
+            "update messages set delivery = 'delivered' where conversation_id in \
+               (select id from conversations where channel_id = $1 and thread_key = $2) \
+             and direction = 'outbound' and platform_time <= $3 \
+             and (delivery is null or delivery <> 'delivered')",
+        )
+        .bind(channel_id)
+        .bind(dm_thread_key(person))
+        .bind(w)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    if changed > 0 {
+        append(
+            tx,
+            NewEvent {
+                kind: EventKind::MessagesDelivered,
+                channel_id: Some(channel_id),
+                conversation_id: None,
+                message_id: None,
+                payload: serde_json::json!({"messages": changed, "watermark": watermark}),
+            },
+        )
+        .await?;
+    }
+    Ok(changed > 0)
+}
+
+fn dm_thread_key(person: &Person) -> String {
+    format!("dm:{}", person.platform_id)
+}
+
+/// Cuts text beyond the configured size on a character boundary. The raw payload keeps the whole.
+fn bounded(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((at, _)) => text[..at].to_string(),
+        None => text.to_string(),
+    }
+}
+
+async fn approved_channel(
+    tx: &mut Tx<'_>,
+    cache: &mut BatchCache,
+    inbound: &Inbound,
+) -> Result<Option<i64>> {
+    let key = (
+        inbound.channel.platform,
+        inbound.channel.platform_id.clone(),
+    );
+    if let Some(hit) = cache.channels.get(&key) {
+        return Ok(*hit);
+    }
+    let id: Option<i64> = sqlx::query_scalar(
+        "select id from channels where platform = $1 and platform_id = $2 and approved = 1",
+    )
+    .bind(inbound.channel.platform.as_str())
+    .bind(&inbound.channel.platform_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    cache.channels.insert(key, id);
+    Ok(id)
+}
+
+/// Returns false when the same item was quarantined before.
+async fn quarantine(tx: &mut Tx<'_>, inbound: &Inbound) -> Result<bool> {
+    let item = serde_json::to_string(inbound).unwrap_or_default();
+    let digest = hex::encode(Sha256::digest(item.as_bytes()));
+    let id: Option<i64> = sqlx::query_scalar(
+        "insert into quarantine (platform, channel_platform_id, digest, item, received_at) \
+         values ($1, $2, $3, $4, $5) on conflict (digest) do nothing returning id",
+    )
+    .bind(inbound.channel.platform.as_str())
+    .bind(&inbound.channel.platform_id)
+    .bind(digest)
+    .bind(item)
+    .bind(now_ms())
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(id) = id {
+        append(
+            tx,
+            NewEvent {
+                kind: EventKind::Quarantined,
+                channel_id: None,
+                conversation_id: None,
+                message_id: None,
+                payload: serde_json::json!({
+                    "quarantine_id": id,
+                    "platform": inbound.channel.platform,
+                    "channel_platform_id": inbound.channel.platform_id,
+                }),
+            },
+        )
+        .await?;
+    }
+    Ok(id.is_some())
+}
+
+pub async fn keep_unrecognised(
+    tx: &mut Tx<'_>,
+    channel_id: Option<i64>,
+    reason: &str,
+    raw: &serde_json::Value,
+) -> Result<()> {
+    let raw = raw.to_string();
+    let digest = hex::encode(Sha256::digest(raw.as_bytes()));
+    sqlx::query(
+        "insert into unrecognised (channel_id, digest, reason, raw, received_at) \
+         values ($1, $2, $3, $4, $5) on conflict (digest) do nothing",
+    )
+    .bind(channel_id)
+    .bind(digest)
+    .bind(reason)
+    .bind(raw)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_author(
+    tx: &mut Tx<'_>,
+    cache: &mut BatchCache,
+    platform: Platform,
+    person: &Person,
+) -> Result<i64> {
+    let key = (platform, person.platform_id.clone());
+    if person.name.is_none() {
+        if let Some(id) = cache.authors.get(&key) {
+            return Ok(*id);
+        }
+    }
+    let id: i64 = sqlx::query_scalar(
+        "insert into authors (platform, platform_id, name, first_seen_at) values ($1, $2, $3, $4) \
+         on conflict (platform, platform_id) do update set name = coalesce(excluded.name, authors.name) \
+         returning id",
+    )
+    .bind(platform.as_str())
+    .bind(&person.platform_id)
+    .bind(person.name.as_deref())
+    .bind(now_ms())
+    .fetch_one(&mut **tx)
+    .await?;
+    cache.authors.insert(key, id);
+    Ok(id)
+}
+
+/// Returns the post's id and whether anything about it changed.
+async fn upsert_post(
+    tx: &mut Tx<'_>,
+    channel_id: i64,
+    platform_id: &str,
+    author_id: Option<i64>,
+    text: Option<&str>,
+    platform_time: Option<i64>,
+    removed: bool,
+) -> Result<(i64, bool)> {
+    let existing = sqlx::query(
+        "select id, text, removed, author_id from posts where channel_id = $1 and platform_id = $2",
+    )
+    .bind(channel_id)
+    .bind(platform_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(row) = existing {
+        let id: i64 = row.try_get("id")?;
+        let old_text: Option<String> = row.try_get("text")?;
+        let old_removed: i64 = row.try_get("removed")?;
+        let old_author: Option<i64> = row.try_get("author_id")?;
+        let text_changed = text.is_some() && text != old_text.as_deref();
+        let removed_now = removed && old_removed == 0;
+        let author_new = author_id.is_some() && old_author.is_none();
+        if !(text_changed || removed_now || author_new) {
+            return Ok((id, false));
+        }
+        sqlx::query(
+            "update posts set text = coalesce($1, text), author_id = coalesce($2, author_id), \
+             removed = case when $3 = 1 then 1 else removed end where id = $4",
+        )
+        .bind(text)
+        .bind(author_id)
+        .bind(removed as i64)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        return Ok((id, true));
+    }
+    let id: i64 = sqlx::query_scalar(
+        "insert into posts (channel_id, platform_id, author_id, text, platform_time, removed, created_at) \
+         values ($1, $2, $3, $4, $5, $6, $7) returning id",
+    )
+    .bind(channel_id)
+    .bind(platform_id)
+    .bind(author_id)
+    .bind(text)
+    .bind(platform_time)
+    .bind(removed as i64)
+    .bind(now_ms())
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((id, true))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn upsert_conversation(
+    tx: &mut Tx<'_>,
+    cache: &mut BatchCache,
+    channel_id: i64,
+    kind: &str,
+    thread_key: &str,
+    person_id: Option<i64>,
+    post_id: Option<i64>,
+    first_direction: Direction,
+) -> Result<i64> {
+    let key = (channel_id, thread_key.to_string());
+    if let Some(id) = cache.conversations.get(&key) {
+        return Ok(*id);
+    }
+    let existing: Option<i64> = sqlx::query_scalar(
+        "select id from conversations where channel_id = $1 and thread_key = $2",
+    )
+    .bind(channel_id)
+    .bind(thread_key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let id = match existing {
+        Some(id) => id,
+        None => {
+            // A thread the page started waits on the person; one the person started is open.
+            let status = match first_direction {
+                Direction::Inbound => "open",
+                Direction::Outbound => "waiting",
+            };
+            let now = now_ms();
+            sqlx::query_scalar(
+                "insert into conversations (channel_id, kind, thread_key, person_id, post_id, status, \
+                 created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $8) returning id",
+            )
+            .bind(channel_id)
+            .bind(kind)
+            .bind(thread_key)
+            .bind(person_id)
+            .bind(post_id)
+            .bind(status)
+            .bind(now)
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await?
+        }
+    };
+    cache.conversations.insert(key, id);
+    Ok(id)
+}

@@ -1,0 +1,172 @@
+//! The store owns all SQL. One set of `$1` statements serves SQLite and PostgreSQL through sqlx's
+//! `Any` driver; where the dialects differ (locking), the backend is asked explicitly.
+//! Times are milliseconds since the Unix epoch, booleans are 0/1 integers: both fit both engines.
+
+pub mod channels;
+pub mod conversations;
+pub mod events;
+pub mod ingest;
+pub mod staff;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use tokio::sync::Notify;
+
+pub use events::{EventKind, NewEvent, StoredEvent};
+
+pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Clone)]
+pub struct Store {
+    pub pool: AnyPool,
+    pub backend: Backend,
+    /// Woken after every commit that appended to the event log, so live streams need not poll.
+    pub committed: Arc<Notify>,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+impl Store {
+    /// Opens the database named by `url`, creating a SQLite file (and its folder) when missing.
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Invalid(format!(
+                "database_url must start with sqlite:// or postgres://, not {:?}",
+                url.split(':').next().unwrap_or("")
+            )));
+        };
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = sqlite_url_with_create(url)?;
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL lets readers work beside the writer; FULL keeps every commit durable.
+                            conn.execute("pragma journal_mode = wal").await?;
+                            conn.execute("pragma synchronous = full").await?;
+                            conn.execute("pragma busy_timeout = 10000").await?;
+                            conn.execute("pragma foreign_keys = on").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(AnyConnectOptions::from_str(&url)?)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?
+            }
+        };
+        Ok(Store {
+            pool,
+            backend,
+            committed: Arc::new(Notify::new()),
+        })
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    pub async fn begin(&self) -> Result<Tx<'static>> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            // On PostgreSQL a sequence value is not commit order: a reader that has seen event 11
+            // could miss event 10 committing later. Writers that append to the log serialise on
+            // this transaction-scoped lock, so the log's order is commit order (DESIGN.md §4).
+            sqlx::query("select pg_advisory_xact_lock(7261001)")
+                .execute(&mut *tx)
+                .await?;
+        }
+        if self.backend == Backend::Sqlite {
+            // Take the write lock at once rather than upgrading later, which SQLite may refuse
+            // with SQLITE_BUSY that busy_timeout cannot wait out.
+            // sqlx has already sent BEGIN; a write that touches nothing takes the lock.
+            sqlx::query("update staff set id = id where 0 = 1")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
+    /// Commits and wakes the readers of the event log.
+    pub async fn commit(&self, tx: Tx<'_>) -> Result<()> {
+        tx.commit().await?;
+        self.committed.notify_waiters();
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// `sqlite://data/tavla.db` → make sure `data/` exists and ask sqlx to create the file.
+fn sqlite_url_with_create(url: &str) -> Result<String> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = rest.split('?').next().unwrap_or("");
+    if path.is_empty() || path == ":memory:" {
+        return Err(StoreError::Invalid(
+            "database_url names no SQLite file; use sqlite://data/tavla.db or another path".into(),
+        ));
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Invalid(format!(
+                    "cannot create the folder {} for the database: {e}",
+                    parent.display()
+                ))
+            })?;
+        }
+    }
+    if url.contains("mode=") {
+        Ok(url.to_string())
+    } else if url.contains('?') {
+        Ok(format!("{url}&mode=rwc"))
+    } else {
+        Ok(format!("{url}?mode=rwc"))
+    }
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,96 @@
+//! Staff accounts and their API tokens. Tokens are stored only as SHA-256 digests.
+
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::{now_ms, Result, Store, StoreError};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StaffMember {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+}
+
+impl Store {
+    pub async fn add_staff(
+        &self,
+        username: &str,
+        role: &str,
+        password_hash: Option<&str>,
+    ) -> Result<StaffMember> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "insert into staff (username, role, password_hash, created_at) values ($1, $2, $3, $4) \
+             on conflict (username) do nothing returning id",
+        )
+        .bind(username)
+        .bind(role)
+        .bind(password_hash)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        match id {
+            Some(id) => Ok(StaffMember {
+                id,
+                username: username.to_string(),
+                role: role.to_string(),
+            }),
+            None => Err(StoreError::Invalid(format!(
+                "a staff member named {username:?} already exists"
+            ))),
+        }
+    }
+
+    pub async fn staff_by_username(&self, username: &str) -> Result<Option<StaffMember>> {
+        let row = sqlx::query(
+            "select id, username, role from staff where username = $1 and disabled_at is null",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| staff_from_row(&r)).transpose()
+    }
+
+    pub async fn staff_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("select count(*) from staff")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Stores a new token for the staff member; the caller shows the token once and forgets it.
+    pub async fn add_api_token(&self, staff_id: i64, token: &str) -> Result<()> {
+        sqlx::query(
+            "insert into api_tokens (staff_id, token_hash, created_at) values ($1, $2, $3)",
+        )
+        .bind(staff_id)
+        .bind(token_digest(token))
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn staff_by_token(&self, token: &str) -> Result<Option<StaffMember>> {
+        let row = sqlx::query(
+            "select s.id, s.username, s.role from api_tokens t join staff s on s.id = t.staff_id \
+             where t.token_hash = $1 and t.revoked_at is null and s.disabled_at is null",
+        )
+        .bind(token_digest(token))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| staff_from_row(&r)).transpose()
+    }
+}
+
+fn staff_from_row(row: &sqlx::any::AnyRow) -> Result<StaffMember> {
+    Ok(StaffMember {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        role: row.try_get("role")?,
+    })
+}
+
+/// Tokens are long random strings, so a fast digest suffices (no dictionary to guard against).
+pub fn token_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
