@@ -336,7 +336,7 @@ async fn apply_message(
         return Ok(Applied::Duplicate);
     }
     let row = sqlx::query(
-        "select id, state, text from messages where channel_id = $1 and platform_id = $2",
+        "select id, state, text, platform_time from messages where channel_id = $1 and platform_id = $2",
     )
     .bind(channel_id)
     .bind(&m.platform_id)
@@ -345,15 +345,18 @@ async fn apply_message(
     let message_id: i64 = row.try_get("id")?;
     let current_state: String = row.try_get("state")?;
     let current_text: Option<String> = row.try_get("text")?;
+    let created_at: i64 = row.try_get("platform_time")?;
     // Keep what the message said before its first change, so history is never overwritten.
     sqlx::query(
         "insert into message_revisions (message_id, change, revision, text, platform_time, received_at) \
-         values ($1, 'created', '', $2, $3, $4) on conflict do nothing",
+         select $1, 'created', '', $2, $3, $4 \
+         where not exists (select 1 from message_revisions where message_id = $5)",
     )
     .bind(message_id)
     .bind(current_text.as_deref())
-    .bind(m.platform_time)
+    .bind(created_at)
     .bind(now)
+    .bind(message_id)
     .execute(&mut **tx)
     .await?;
     if !insert_revision(tx, message_id, m, text.as_deref(), raw).await? {

@@ -1,0 +1,292 @@
+//! Spawns the real service on port 0 over a fresh database: a SQLite file in a temporary folder,
+//! or a new PostgreSQL database. Tests talk to it over HTTP only.
+
+use std::future::Future;
+
+use serde_json::Value;
+use tavla::app::Application;
+use tavla::settings::Settings;
+use tavla::store::Store;
+use tokio::sync::oneshot;
+
+pub const SECRET: &str = "test-app-secret";
+pub const VERIFY_TOKEN: &str = "test-verify-token";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub store: Store,
+    pub settings: Settings,
+    pub backend: Backend,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Settings for a test: a fresh database, port 0, known secrets.
+fn test_settings(database_url: String, dir: &std::path::Path) -> Settings {
+    let mut settings = Settings::load(None).expect("default settings load");
+    settings.database_url = database_url;
+    settings.listen = "127.0.0.1:0".into();
+    settings.data_dir = dir.to_path_buf();
+    settings.meta_app_secret = SECRET.into();
+    settings.meta_verify_token = VERIFY_TOKEN.into();
+    settings.graph_base_url = "http://127.0.0.1:9".into();
+    settings.max_body_bytes = 256 * 1024;
+    settings
+}
+
+/// The PostgreSQL server for tests, or None with a printed reason when it is missing locally.
+/// Under CI=true a missing server fails the test: CI must prove both backends.
+pub async fn postgres_admin_url() -> Option<String> {
+    let url = std::env::var("TAVLA_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    sqlx::any::install_default_drivers();
+    match sqlx::AnyPool::connect(&url).await {
+        Ok(pool) => {
+            pool.close().await;
+            Some(url)
+        }
+        Err(e) => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("PostgreSQL is required in CI but {url} does not answer: {e}");
+            }
+            eprintln!("skipping the PostgreSQL variant: {url} does not answer ({e})");
+            None
+        }
+    }
+}
+
+async fn fresh_postgres_database() -> Option<String> {
+    let admin = postgres_admin_url().await?;
+    let name = format!("tavla_test_{}", random_suffix());
+    let pool = sqlx::AnyPool::connect(&admin)
+        .await
+        .expect("postgres admin");
+    sqlx::query(&format!("create database {name}"))
+        .execute(&pool)
+        .await
+        .expect("create test database");
+    pool.close().await;
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    Some(format!("{base}/{name}"))
+}
+
+fn random_suffix() -> String {
+    use rand::Rng;
+    let n: u64 = rand::thread_rng().gen();
+    format!("{n:016x}")
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Spawns with settings adjusted by `adjust`. None when the backend is unavailable locally.
+    pub async fn spawn_with(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Option<TestApp> {
+        // Logs only when asked (TEST_LOG=debug cargo test), so failures can be read.
+        if let Ok(level) = std::env::var("TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(level)
+                .with_test_writer()
+                .try_init();
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = match backend {
+            Backend::Sqlite => format!("sqlite://{}/tavla.db", dir.path().display()),
+            Backend::Postgres => fresh_postgres_database().await?,
+        };
+        let mut settings = test_settings(url, dir.path());
+        adjust(&mut settings);
+        let mut app = TestApp {
+            address: String::new(),
+            client: reqwest::Client::new(),
+            store: Store::connect(&settings.database_url)
+                .await
+                .expect("connect"),
+            settings,
+            backend,
+            stop: None,
+            server: None,
+            _dir: dir,
+        };
+        app.start().await;
+        Some(app)
+    }
+
+    async fn start(&mut self) {
+        let application = Application::build(self.settings.clone())
+            .await
+            .expect("the application builds");
+        self.address = format!("http://{}", application.local_addr());
+        let (stop, stopped) = oneshot::channel::<()>();
+        self.server = Some(tokio::spawn(async move {
+            application
+                .run_until(async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("the server runs");
+        }));
+        self.stop = Some(stop);
+    }
+
+    /// Stops the server and starts a new one on the same database.
+    pub async fn restart(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("the server stops cleanly");
+        }
+        self.start().await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A staff member with the role and an API token for them.
+    pub async fn token(&self, username: &str, role: &str) -> String {
+        let staff = self
+            .store
+            .add_staff(username, role, None)
+            .await
+            .expect("add staff");
+        let token = tavla::access::new_token();
+        self.store
+            .add_api_token(staff.id, &token)
+            .await
+            .expect("token");
+        token
+    }
+
+    pub async fn register_channel(&self, platform: &str, platform_id: &str, name: &str) {
+        self.store
+            .add_channel(&tavla::store::channels::NewChannel {
+                platform: tavla::model::Platform::parse(platform),
+                platform_id: platform_id.into(),
+                name: name.into(),
+                approved: true,
+                ..Default::default()
+            })
+            .await
+            .expect("register channel");
+    }
+
+    /// Posts a webhook body signed with the test secret.
+    pub async fn webhook(&self, body: &[u8]) -> reqwest::Response {
+        let signature = tavla::ingest::signature::sign(SECRET.as_bytes(), body);
+        self.webhook_with_signature(body, Some(&signature)).await
+    }
+
+    pub async fn webhook_with_signature(
+        &self,
+        body: &[u8],
+        signature: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url("/webhooks/meta"))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        if let Some(s) = signature {
+            request = request.header("x-hub-signature-256", s);
+        }
+        request.send().await.expect("request")
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_json(&self, token: &str, path: &str) -> Value {
+        let response = self.get(token, path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("json")
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Counts rows in a table straight from the store (what is durable, not what the API says).
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("select count(*) from {table}"))
+            .fetch_one(&self.store.pool)
+            .await
+            .expect("count")
+    }
+
+    /// The conversation list as an agent or communicator sees it.
+    pub async fn conversations(&self, token: &str, query: &str) -> Vec<Value> {
+        let v = self
+            .get_json(token, &format!("/api/v1/conversations?{query}"))
+            .await;
+        v["items"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// Runs a scenario on SQLite and on PostgreSQL, as two tests.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $scenario:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite)
+                    .await
+                    .expect("sqlite is always there");
+                ($scenario)(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) =
+                    $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await
+                {
+                    ($scenario)(app).await;
+                }
+            }
+        }
+    };
+}
+
+/// Waits for a condition that becomes true shortly (eventual effects such as SSE delivery).
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
