@@ -1,4 +1,9 @@
 //! Black-box tests of tavla over HTTP, each scenario on SQLite and on PostgreSQL.
 
+mod events;
 mod helpers;
+mod ingest_api;
 mod meta_fixtures;
+mod queue;
+mod system;
+mod webhooks;

@@ -1,0 +1,163 @@
+//! Other ways in: the ingest API and `tavla import`, with per-line errors and the good lines kept.
+
+use serde_json::json;
+
+use crate::helpers::TestApp;
+use crate::on_both_backends;
+
+const PAGE: &str = "400000000000001";
+
+fn message(id: &str, text: &str) -> serde_json::Value {
+    json!({"platform": "facebook", "channel": PAGE, "kind": "dm", "id": id,
+           "author": {"id": format!("person-{id}"), "name": "Anna"}, "text": text,
+           "time": "2026-11-02T09:15:00+01:00"})
+}
+
+on_both_backends!(
+    ingest_api_keeps_good_items_and_names_bad_ones,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let admin = app.token("admin", "admin").await;
+        let agent = app.token("agent", "agent").await;
+        let body = json!({"messages": [
+            message("a1", "Hej"),
+            {"platform": "facebook", "channel": PAGE, "kind": "comment", "id": "c1", "author": {"id": "p"}, "time": 0},
+            message("a2", "Hallå"),
+            {"platform": "myspace"},
+            {"platform": "instagram", "channel": "unknown-account", "kind": "dm", "id": "q1", "author": {"id": "p"}, "time": 0},
+        ]});
+        let r = app.post(&admin, "/api/v1/messages", body.clone()).await;
+        assert_eq!(r.status(), 200);
+        let outcome: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(outcome["accepted"], 3);
+        assert_eq!(outcome["stored"], 2);
+        assert_eq!(outcome["quarantined"], 1);
+        let errors = outcome["errors"].as_array().unwrap();
+        assert_eq!(
+            errors
+                .iter()
+                .map(|e| e["index"].as_i64().unwrap())
+                .collect::<Vec<_>>(),
+            [1, 3]
+        );
+        assert!(errors[0]["error"].as_str().unwrap().contains("post_id"));
+
+        let again: serde_json::Value = app
+            .post(&admin, "/api/v1/messages", body)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(again["stored"], 0);
+        assert_eq!(again["duplicates"], 3);
+        assert_eq!(app.conversations(&agent, "").await.len(), 2);
+
+        assert_eq!(
+            app.post(&agent, "/api/v1/messages", json!({"messages": []}))
+                .await
+                .status(),
+            403
+        );
+        let all_bad = app
+            .post(&admin, "/api/v1/messages", json!({"messages": [{"x": 1}]}))
+            .await;
+        assert_eq!(all_bad.status(), 422);
+        let not_json = app
+            .client
+            .post(app.url("/api/v1/messages"))
+            .bearer_auth(&admin)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(not_json.status(), 400);
+        assert_eq!(
+            not_json.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+);
+
+on_both_backends!(
+    import_file_reports_bad_lines_and_keeps_the_rest,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("export.jsonl");
+        let mut lines = Vec::new();
+        for i in 0..1200 {
+            lines.push(message(&format!("imp-{i}"), &format!("Fråga nummer {i}")).to_string());
+            if i == 500 {
+                lines.push("{this is not json".to_string());
+            }
+            if i == 700 {
+                lines.push(json!({"platform": "facebook"}).to_string());
+            }
+        }
+        std::fs::write(&file, lines.join("\n")).unwrap();
+        let run = || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_tavla"))
+                .arg("import")
+                .arg(&file)
+                .env("TAVLA_DATABASE_URL", &app.settings.database_url)
+                .env("TAVLA_LOG_LEVEL", "warn")
+                .output()
+                .unwrap()
+        };
+        let output = run();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success(),
+            "bad lines make the exit code non-zero"
+        );
+        assert!(stderr.contains("line 502: not JSON"), "{stderr}");
+        assert!(stderr.contains("line 703:"), "{stderr}");
+        assert!(stderr.contains("1200 stored"), "{stderr}");
+        assert_eq!(app.count("messages").await, 1200);
+
+        let again = run();
+        assert!(String::from_utf8_lossy(&again.stderr).contains("1200 already there"));
+        assert_eq!(app.count("messages").await, 1200);
+    }
+);
+
+on_both_backends!(
+    everything_is_still_there_after_a_restart,
+    |mut app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let admin = app.token("admin", "admin").await;
+        let batch = json!({"messages": (0..50).map(|i| message(&format!("r-{i}"), "Hej")).collect::<Vec<_>>()});
+        assert_eq!(
+            app.post(&admin, "/api/v1/messages", batch).await.status(),
+            200
+        );
+        let agent = app.token("agent", "agent").await;
+        let id = app.conversations(&agent, "").await[0]["id"]
+            .as_i64()
+            .unwrap();
+        assert_eq!(
+            app.post(
+                &agent,
+                &format!("/api/v1/conversations/{id}/claim"),
+                json!({})
+            )
+            .await
+            .status(),
+            200
+        );
+        app.restart().await;
+        assert_eq!(app.count("messages").await, 50);
+        let list = app
+            .get_json(&agent, "/api/v1/conversations?limit=200")
+            .await;
+        assert_eq!(list["total"], 50);
+        let detail = app
+            .get_json(&agent, &format!("/api/v1/conversations/{id}"))
+            .await;
+        assert_eq!(
+            detail["claim"]["username"], "agent",
+            "claims survive a restart"
+        );
+    }
+);
