@@ -201,6 +201,10 @@ fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
     sorted[at].as_secs_f64() * 1000.0
 }
 
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
 /// The service in-process on its own port, with the page registered and approved (otherwise every
 /// message would go to quarantine, which is not the path being measured).
 struct Server {
@@ -219,13 +223,16 @@ async fn start(database_url: String, dir: &std::path::Path) -> anyhow::Result<Se
     let app = Application::build(settings).await?;
     let store = app.store().clone();
     store
-        .add_channel(&NewChannel {
-            platform: Some(Platform::Facebook),
-            platform_id: PAGE_ID.into(),
-            name: "Kommunen (benchmark)".into(),
-            approved: true,
-            ..Default::default()
-        })
+        .add_channel(
+            &NewChannel {
+                platform: Some(Platform::Facebook),
+                platform_id: PAGE_ID.into(),
+                name: "Kommunen (benchmark)".into(),
+                approved: true,
+                ..Default::default()
+            },
+            &tavla::store::audit::Actor::command_line(),
+        )
         .await?;
     let url = format!("http://{}/webhooks/meta", app.local_addr());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -304,10 +311,10 @@ async fn bench_backend(
         results.push(json!({
             "backend": backend, "scenario": name, "offered_req_s": rate,
             "clients": if rate.is_none() { Some(CLIENTS) } else { None },
-            "messages_per_request": per_request, "seconds": secs_run,
+            "messages_per_request": per_request, "seconds": round1(secs_run),
             "ok": run.latencies.len(), "failed": run.failed,
             "req_s": req_s.round(), "msg_s": msg_s.round(),
-            "p50_ms": p50, "p99_ms": p99, "max_ms": max,
+            "p50_ms": round1(p50), "p99_ms": round1(p99), "max_ms": round1(max),
             "rows": rows, "acked_messages": acked_total, "durable": durable,
         }));
     }

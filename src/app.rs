@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::access::training::TrainingConfig;
 use crate::http::{router, AppState};
 use crate::ingest::Ingestor;
 use crate::settings::Settings;
@@ -35,11 +36,13 @@ impl Application {
             settings.max_text_chars,
             settings.ingest_batch_max,
         );
+        let training = TrainingConfig::load(&settings.training_file)?;
         let (shutdown_tx, shutdown) = watch::channel(false);
         let state = AppState {
             store,
             ingestor,
             settings: Arc::new(settings),
+            training: Arc::new(training),
             shutdown,
         };
         Ok(Application {

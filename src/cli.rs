@@ -7,11 +7,13 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 
+use crate::access::training::TrainingConfig;
 use crate::access::{hash_password, new_token, Role};
 use crate::app::{shutdown_signal, Application};
 use crate::ingest::{normalised, Ingestor};
 use crate::model::Platform;
 use crate::settings::Settings;
+use crate::store::audit::Actor;
 use crate::store::channels::NewChannel;
 use crate::store::Store;
 
@@ -58,6 +60,37 @@ pub enum Command {
     },
     /// Import normalised messages from a JSON Lines file (one message per line).
     Import { file: PathBuf },
+    /// Training records.
+    Training {
+        #[command(subcommand)]
+        command: TrainingCommand,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TrainingCommand {
+    /// Record that a staff member completed a module (or every module).
+    Grant {
+        #[arg(long)]
+        username: String,
+        #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+        module: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// List the training modules.
+    Modules,
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain; exits non-zero and names the first broken entry when it fails.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -160,7 +193,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let store = open_store(&settings).await?;
             let staff = store
-                .add_staff(username, role.as_str(), password_hash.as_deref())
+                .add_staff(
+                    username,
+                    role.as_str(),
+                    password_hash.as_deref(),
+                    &Actor::command_line(),
+                )
                 .await?;
             eprintln!(
                 "added {} as {}; create an API token with `tavla token create --username {}`",
@@ -178,7 +216,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             })?;
             let token = new_token();
-            store.add_api_token(staff.id, &token).await?;
+            store
+                .add_api_token(staff.id, &token, &Actor::command_line())
+                .await?;
             println!("{token}");
             Ok(())
         }
@@ -206,6 +246,72 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import { file } => import(&settings, &file).await,
+        Command::Training { command } => training(&settings, command).await,
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let store = open_store(&settings).await?;
+            match store.verify_audit().await? {
+                Ok(n) => {
+                    println!("the audit trail is intact: {n} entries checked");
+                    Ok(())
+                }
+                Err(broken) => bail!(
+                    "the audit trail is broken at entry {}: {}",
+                    broken.id,
+                    broken.reason
+                ),
+            }
+        }
+    }
+}
+
+async fn training(settings: &Settings, command: TrainingCommand) -> anyhow::Result<()> {
+    let config = TrainingConfig::load(&settings.training_file)?;
+    match command {
+        TrainingCommand::Modules => {
+            for m in &config.modules {
+                let validity = if m.valid_days > 0 {
+                    format!("{} days", m.valid_days)
+                } else {
+                    "no expiry".into()
+                };
+                println!("{}\t{}\t{}", m.id, validity, m.title_sv);
+            }
+            Ok(())
+        }
+        TrainingCommand::Grant {
+            username,
+            module,
+            all,
+        } => {
+            let modules: Vec<String> = if all {
+                config.modules.iter().map(|m| m.id.clone()).collect()
+            } else {
+                let m = module.unwrap_or_default();
+                if config.module(&m).is_none() {
+                    bail!("there is no training module {m:?}; `tavla training modules` lists them");
+                }
+                vec![m]
+            };
+            let store = open_store(settings).await?;
+            let staff = store
+                .staff_by_username(&username)
+                .await?
+                .with_context(|| format!("no active staff member is named {username:?}"))?;
+            let now = crate::store::now_ms();
+            for m in &modules {
+                store
+                    .record_completion(staff.id, m, now, &Actor::command_line())
+                    .await?;
+            }
+            eprintln!(
+                "recorded {} module(s) for {username}: {}",
+                modules.len(),
+                modules.join(", ")
+            );
+            Ok(())
+        }
     }
 }
 
@@ -258,17 +364,20 @@ async fn add_channel(settings: &Settings, add: ChannelAdd) -> anyhow::Result<()>
     };
     let store = open_store(settings).await?;
     let channel = store
-        .add_channel(&NewChannel {
-            platform: Some(platform),
-            platform_id: add.platform_id,
-            name: add.name,
-            unit: add.unit,
-            purpose: add.purpose,
-            responsible: add.responsible,
-            personal_data_handling: add.personal_data_handling,
-            approved: true,
-            access_token_file: token_file,
-        })
+        .add_channel(
+            &NewChannel {
+                platform: Some(platform),
+                platform_id: add.platform_id,
+                name: add.name,
+                unit: add.unit,
+                purpose: add.purpose,
+                responsible: add.responsible,
+                personal_data_handling: add.personal_data_handling,
+                approved: true,
+                access_token_file: token_file,
+            },
+            &Actor::command_line(),
+        )
         .await?;
     let ingestor = Ingestor::start(
         store.clone(),

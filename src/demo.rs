@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::ingest::{normalised, Ingestor};
 use crate::model::Platform;
 use crate::settings::Settings;
+use crate::store::audit::Actor;
 use crate::store::channels::NewChannel;
 use crate::store::{now_ms, Store};
 
@@ -156,19 +157,26 @@ pub async fn fill(store: &Store, settings: &Settings) -> anyhow::Result<()> {
             .any(|c| c.platform_id == id);
         if !known {
             store
-                .add_channel(&NewChannel {
-                    platform: Some(platform),
-                    platform_id: id.to_string(),
-                    name: name.to_string(),
-                    unit: Some(unit.to_string()),
-                    purpose: Some("Information och dialog med invånare".into()),
-                    responsible: Some("Kommunikationschef".into()),
-                    personal_data_handling: Some(
-                        "Allmänna handlingar; gallras enligt dokumenthanteringsplan".into(),
-                    ),
-                    approved: true,
-                    access_token_file: None,
-                })
+                .add_channel(
+                    &NewChannel {
+                        platform: Some(platform),
+                        platform_id: id.to_string(),
+                        name: name.to_string(),
+                        unit: Some(unit.to_string()),
+                        purpose: Some("Information och dialog med invånare".into()),
+                        responsible: Some("Kommunikationschef".into()),
+                        personal_data_handling: Some(
+                            "Allmänna handlingar; gallras enligt dokumenthanteringsplan".into(),
+                        ),
+                        approved: true,
+                        access_token_file: None,
+                    },
+                    &Actor {
+                        staff_id: None,
+                        name: "demo".into(),
+                        address: None,
+                    },
+                )
                 .await?;
         }
     }

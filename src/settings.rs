@@ -20,6 +20,13 @@ pub struct Settings {
     pub claim_lease_seconds: i64,
     pub ingest_batch_max: usize,
     pub secure_cookies: bool,
+    pub training_file: PathBuf,
+    pub session_idle_minutes: i64,
+    pub session_absolute_hours: i64,
+    pub signin_max_failures_per_account: usize,
+    pub signin_max_failures_per_address: usize,
+    pub signin_window_minutes: i64,
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -42,7 +49,12 @@ impl Settings {
             builder = builder.add_source(config::File::from(path).required(true));
         }
         let built = builder
-            .add_source(config::Environment::with_prefix("TAVLA").try_parsing(true))
+            .add_source(
+                config::Environment::with_prefix("TAVLA")
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("trusted_proxies"),
+            )
             .build()?;
         let settings: Settings = built
             .try_deserialize()

@@ -1,9 +1,11 @@
 //! Who may do what. Roles grant capabilities; every route asks for the capability it needs.
 //! (Training gates and channel scopes narrow these further: see the staff-access work.)
 
-use serde::Serialize;
+pub mod training;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Capability {
     ReadDms,
@@ -17,6 +19,52 @@ pub enum Capability {
     ReadAudit,
     /// Submit messages through `POST /api/v1/messages` (integrations, migrations).
     Ingest,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 10] = [
+        Capability::ReadDms,
+        Capability::AnswerDms,
+        Capability::ReadComments,
+        Capability::AnswerComments,
+        Capability::SeeFaq,
+        Capability::Moderate,
+        Capability::ManageStaff,
+        Capability::ManageChannels,
+        Capability::ReadAudit,
+        Capability::Ingest,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::ReadDms => "read_dms",
+            Capability::AnswerDms => "answer_dms",
+            Capability::ReadComments => "read_comments",
+            Capability::AnswerComments => "answer_comments",
+            Capability::SeeFaq => "see_faq",
+            Capability::Moderate => "moderate",
+            Capability::ManageStaff => "manage_staff",
+            Capability::ManageChannels => "manage_channels",
+            Capability::ReadAudit => "read_audit",
+            Capability::Ingest => "ingest",
+        }
+    }
+
+    /// In words, for error messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Capability::ReadDms => "reading direct messages",
+            Capability::AnswerDms => "answering direct messages",
+            Capability::ReadComments => "reading comments",
+            Capability::AnswerComments => "answering comments",
+            Capability::SeeFaq => "seeing FAQ signals",
+            Capability::Moderate => "moderating",
+            Capability::ManageStaff => "managing staff",
+            Capability::ManageChannels => "managing channels",
+            Capability::ReadAudit => "reading the audit trail",
+            Capability::Ingest => "submitting messages",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -71,13 +119,13 @@ impl Role {
     }
 }
 
-/// The conversation kinds ("dm", "comments") a role may read.
-pub fn readable_kinds(role: Role) -> Vec<&'static str> {
+/// The conversation kinds ("dm", "comments") readable with these capabilities.
+pub fn readable_kinds(capabilities: &[Capability]) -> Vec<&'static str> {
     let mut kinds = Vec::new();
-    if role.can(Capability::ReadDms) {
+    if capabilities.contains(&Capability::ReadDms) {
         kinds.push("dm");
     }
-    if role.can(Capability::ReadComments) {
+    if capabilities.contains(&Capability::ReadComments) {
         kinds.push("comments");
     }
     kinds
@@ -118,15 +166,34 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("could not hash the password: {e}"))
 }
 
+/// Checks a password against a stored argon2 hash. Without a hash (no such account, or no
+/// password set) a fixed dummy hash is checked, so the time taken does not tell them apart.
+pub fn verify_password(password: &str, hash: Option<&str>) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default());
+    let parsed = match PasswordHash::new(hash.unwrap_or(dummy)) {
+        Ok(p) => p,
+        Err(_) => return false,
+    };
+    let ok = argon2::Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok();
+    ok && hash.is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn agents_read_dms_and_not_comments() {
-        assert_eq!(readable_kinds(Role::Agent), vec!["dm"]);
-        assert_eq!(readable_kinds(Role::Communicator), vec!["comments"]);
-        assert!(readable_kinds(Role::Auditor).is_empty());
+        assert_eq!(readable_kinds(Role::Agent.capabilities()), vec!["dm"]);
+        assert_eq!(
+            readable_kinds(Role::Communicator.capabilities()),
+            vec!["comments"]
+        );
+        assert!(readable_kinds(Role::Auditor.capabilities()).is_empty());
         assert!(!Role::Agent.can(Capability::ManageChannels));
     }
 }

@@ -1,35 +1,94 @@
-//! Who is calling. Until staff sign-in lands, every API route needs `Authorization: Bearer` with a
-//! token from `tavla token create`; the webhook routes are authenticated by their signature.
+//! Who is calling, and may they? Every API route carries a `Rule`; the `enforce` middleware
+//! authenticates (an API token as `Authorization: Bearer`, or the session cookie with its CSRF
+//! header for changes), computes the caller's effective capabilities (role AND valid training),
+//! and refuses before the handler runs. Handlers then narrow by conversation kind and channel scope.
 
-use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 
 use super::error::AppError;
 use super::AppState;
+use crate::access::training::Effective;
 use crate::access::{Capability, Role};
+use crate::store::audit::Actor;
+use crate::store::now_ms;
 use crate::store::staff::StaffMember;
+
+/// What a route demands of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// No sign-in (health, metrics, sign-in itself; webhooks carry their own signature).
+    Public,
+    /// Any signed-in staff member; the handler shows only what they may see.
+    SignedIn,
+    /// One capability.
+    Needs(Capability),
+    /// At least one of these; the handler decides per item (a DM or a comment).
+    AnyOf(&'static [Capability]),
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRef {
+    pub id: i64,
+}
 
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub staff: StaffMember,
     pub role: Role,
+    pub effective: Effective,
+    /// Channels the caller is limited to; None for every channel.
+    pub scope: Option<Vec<i64>>,
+    pub session: Option<SessionRef>,
+    pub address: Option<String>,
 }
 
 impl Caller {
+    pub fn can(&self, capability: Capability) -> bool {
+        self.effective.has(capability)
+    }
+
+    /// Refuses with a message that says whether the role or the training is missing, and which
+    /// training modules.
     pub fn require(&self, capability: Capability) -> Result<(), AppError> {
-        if self.role.can(capability) {
-            Ok(())
-        } else {
-            Err(AppError::forbidden(format!(
-                "the role {} does not include {}; ask an administrator if your work needs it",
+        if self.can(capability) {
+            return Ok(());
+        }
+        let missing = self.effective.missing_for(capability);
+        if missing.is_empty() {
+            return Err(AppError::forbidden(format!(
+                "your role ({}) does not include {}; ask an administrator if your work needs it",
                 self.role.as_str(),
-                serde_json::to_value(capability)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-                    .replace('_', " ")
-            )))
+                capability.describe()
+            )));
+        }
+        Err(AppError {
+            extra: Some(serde_json::json!({"missing_training": missing})),
+            ..AppError::forbidden(format!(
+                "{} needs training you have not completed (or that has expired): {}; ask your trainer to sign it off",
+                capability.describe(),
+                missing.join(", ")
+            ))
+        })
+    }
+
+    pub fn may_see_channel(&self, channel_id: i64) -> bool {
+        self.scope
+            .as_ref()
+            .is_none_or(|channels| channels.contains(&channel_id))
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor {
+            staff_id: Some(self.staff.id),
+            name: self.staff.username.clone(),
+            address: self.address.clone(),
         }
     }
 }
@@ -37,33 +96,180 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                AppError::unauthorized(
-                    "send Authorization: Bearer <token>; an administrator creates one with `tavla token create --username NAME`",
-                )
-            })?;
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| AppError::internal("a route that needs a caller has no access rule"))
+    }
+}
+
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-tavla_session"
+    } else {
+        "tavla_session"
+    }
+}
+
+/// The client's address: the peer, or the forwarded address when the peer is a trusted proxy.
+pub fn client_address(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Option<String> {
+    let peer_ip = peer.map(|p| p.ip())?;
+    let trusted = |ip: &IpAddr| {
+        state
+            .settings
+            .trusted_proxies
+            .iter()
+            .any(|t| t.parse::<IpAddr>().ok() == Some(*ip))
+    };
+    if trusted(&peer_ip) {
+        if let Some(forwarded) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            // The nearest address that is not one of our proxies is the client.
+            for hop in forwarded.rsplit(',') {
+                if let Ok(ip) = hop.trim().parse::<IpAddr>() {
+                    if !trusted(&ip) {
+                        return Some(ip.to_string());
+                    }
+                }
+            }
+        }
+    }
+    Some(peer_ip.to_string())
+}
+
+fn session_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Authenticates a request. Cookie-authenticated changes must carry the session's CSRF token.
+pub async fn authenticate(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Result<Caller, AppError> {
+    let address = client_address(state, headers, peer);
+    let (staff, session) = if let Some(header) = headers.get(AUTHORIZATION) {
         let token = header
-            .strip_prefix("Bearer ")
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty() && t.len() <= 200)
             .ok_or_else(|| {
                 AppError::unauthorized("the Authorization header must be `Bearer <token>`")
             })?;
         let staff = state.store.staff_by_token(token).await?.ok_or_else(|| {
-            AppError::unauthorized(
-                "the token is not valid (revoked, or the account is disabled); ask for a new one",
-            )
+            AppError::unauthorized("the token is not valid (revoked, or the account is disabled); ask an administrator for a new one")
         })?;
-        let role = Role::parse(&staff.role)
-            .ok_or_else(|| AppError::internal(format!("staff {} has an unknown role", staff.id)))?;
-        Ok(Caller { staff, role })
+        (staff, None)
+    } else if let Some(token) = session_cookie(headers, cookie_name(state.settings.secure_cookies))
+    {
+        let session = state
+            .store
+            .session_by_token(token)
+            .await?
+            .ok_or_else(|| AppError::unauthorized("your session has ended; sign in again"))?;
+        let now = now_ms();
+        let idle_ms = state.settings.session_idle_minutes * 60_000;
+        let absolute_ms = state.settings.session_absolute_hours * 3_600_000;
+        if now - session.last_seen_at > idle_ms || now - session.created_at > absolute_ms {
+            let actor = Actor {
+                staff_id: Some(session.staff.id),
+                name: session.staff.username.clone(),
+                address: address.clone(),
+            };
+            state
+                .store
+                .end_session(session.id, &actor, "session.expired")
+                .await?;
+            return Err(AppError::unauthorized(
+                "your session has timed out; sign in again",
+            ));
+        }
+        let changes_state = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if changes_state {
+            let given = headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !constant_time_eq(given.as_bytes(), session.csrf_token.as_bytes()) {
+                return Err(AppError::forbidden(
+                    "this change needs the X-CSRF-Token header with the token given at sign-in; reload the page and try again",
+                ));
+            }
+        }
+        state.store.touch_session(session.id).await?;
+        (session.staff, Some(SessionRef { id: session.id }))
+    } else {
+        return Err(AppError::unauthorized(
+            "sign in (POST /api/v1/session) or send Authorization: Bearer <token> from `tavla token create`",
+        ));
+    };
+    let role = Role::parse(&staff.role)
+        .ok_or_else(|| AppError::internal(format!("staff {} has an unknown role", staff.id)))?;
+    let completions = state.store.completions(staff.id).await?;
+    let effective = state.training.effective(role, &completions, now_ms());
+    let scope = state.store.channel_scope(staff.id).await?;
+    Ok(Caller {
+        staff,
+        role,
+        effective,
+        scope,
+        session,
+        address,
+    })
+}
+
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The middleware every API route passes through, with its rule in the request's extensions.
+pub async fn enforce(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let rule = request.extensions().get::<Rule>().copied();
+    let Some(rule) = rule else {
+        return AppError::internal("a route has no access rule").into_response();
+    };
+    if rule == Rule::Public {
+        return next.run(request).await;
     }
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let caller = match authenticate(&state, request.method(), request.headers(), peer).await {
+        Ok(caller) => caller,
+        Err(e) => return e.into_response(),
+    };
+    let allowed = match rule {
+        Rule::Public | Rule::SignedIn => Ok(()),
+        Rule::Needs(capability) => caller.require(capability),
+        Rule::AnyOf(capabilities) => {
+            if capabilities.iter().any(|c| caller.can(*c)) {
+                Ok(())
+            } else {
+                // Name what is missing for the first capability the role grants, if any.
+                let granted = capabilities.iter().find(|c| caller.role.can(**c)).copied();
+                caller.require(granted.unwrap_or(capabilities[0]))
+            }
+        }
+    };
+    if let Err(e) = allowed {
+        return e.into_response();
+    }
+    request.extensions_mut().insert(caller);
+    next.run(request).await
 }

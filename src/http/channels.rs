@@ -1,6 +1,6 @@
 //! The channel registry and the quarantine of items for unregistered channels.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
@@ -8,16 +8,22 @@ use serde_json::json;
 
 use super::auth::Caller;
 use super::error::{AppError, Result};
-use super::extract::Json;
+use super::extract::{Json, Path};
 use super::AppState;
-use crate::access::Capability;
+
 use crate::model::Platform;
 use crate::store::channels::NewChannel;
 
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse> {
-    // Everyone signed in may see which accounts exist; their messages are guarded elsewhere.
-    let _ = caller;
-    Ok(axum::Json(json!({"items": state.store.channels().await?})))
+    // Everyone signed in may see the accounts in their scope; messages are guarded elsewhere.
+    let items: Vec<_> = state
+        .store
+        .channels()
+        .await?
+        .into_iter()
+        .filter(|c| caller.may_see_channel(c.id))
+        .collect();
+    Ok(axum::Json(json!({"items": items})))
 }
 
 #[derive(Deserialize)]
@@ -39,7 +45,6 @@ pub async fn register(
     caller: Caller,
     Json(r): Json<Registration>,
 ) -> Result<impl IntoResponse> {
-    caller.require(Capability::ManageChannels)?;
     let platform = Platform::parse(&r.platform).ok_or_else(|| {
         AppError::unprocessable("platform must be facebook, instagram or linkedin")
     })?;
@@ -50,17 +55,20 @@ pub async fn register(
     }
     let channel = state
         .store
-        .add_channel(&NewChannel {
-            platform: Some(platform),
-            platform_id: r.platform_id.trim().to_string(),
-            name: r.name.trim().to_string(),
-            unit: r.unit,
-            purpose: r.purpose,
-            responsible: r.responsible,
-            personal_data_handling: r.personal_data_handling,
-            approved: r.approved,
-            access_token_file: None,
-        })
+        .add_channel(
+            &NewChannel {
+                platform: Some(platform),
+                platform_id: r.platform_id.trim().to_string(),
+                name: r.name.trim().to_string(),
+                unit: r.unit,
+                purpose: r.purpose,
+                responsible: r.responsible,
+                personal_data_handling: r.personal_data_handling,
+                approved: r.approved,
+                access_token_file: None,
+            },
+            &caller.actor(),
+        )
         .await?;
     let released = if channel.approved {
         crate::ingest::release_quarantine(&state.store, &state.ingestor, &channel).await?
@@ -79,8 +87,7 @@ pub async fn approve(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse> {
-    caller.require(Capability::ManageChannels)?;
-    state.store.approve_channel(id).await?;
+    state.store.approve_channel(id, &caller.actor()).await?;
     let channel = state
         .store
         .channel(id)
@@ -95,9 +102,8 @@ pub async fn approve(
 
 pub async fn quarantine(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: Caller,
 ) -> Result<impl IntoResponse> {
-    caller.require(Capability::ManageChannels)?;
     let items = state.store.quarantined(500).await?;
     Ok(axum::Json(json!({"items": items})))
 }

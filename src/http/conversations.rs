@@ -1,6 +1,6 @@
 //! The queue and the work on one conversation: read, claim, release, reply, set status.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::auth::Caller;
 use super::error::{AppError, Result};
-use super::extract::{Json, Query};
+use super::extract::{Json, Path, Query};
 use super::AppState;
 use crate::access::{answer_capability, read_capability, readable_kinds};
 use crate::store::conversations::{ClaimInfo, ClaimOutcome, QueueFilter, ReplyOutcome};
@@ -32,24 +32,23 @@ pub async fn list(
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> Result<impl IntoResponse> {
-    let mut kinds = readable_kinds(caller.role);
+    let mut kinds = readable_kinds(&caller.effective.capabilities);
     if let Some(queue) = q.queue.as_deref() {
         if queue != "dm" && queue != "comments" {
             return Err(AppError::bad_request("queue must be dm or comments"));
         }
         if !kinds.contains(&queue) {
-            return Err(AppError::forbidden(format!(
-                "the role {} may not read the {queue} queue",
-                caller.role.as_str()
-            )));
+            return Err(caller
+                .require(crate::access::read_capability(queue))
+                .err()
+                .unwrap_or_else(|| {
+                    AppError::forbidden(format!("you may not read the {queue} queue"))
+                }));
         }
         kinds.retain(|k| *k == queue);
     }
     if kinds.is_empty() {
-        return Err(AppError::forbidden(format!(
-            "the role {} reads no conversations",
-            caller.role.as_str()
-        )));
+        return Err(AppError::forbidden("you may not read any conversations"));
     }
     if let Some(status) = q.status.as_deref() {
         if !STATUSES.contains(&status) {
@@ -60,6 +59,7 @@ pub async fn list(
     }
     let filter = QueueFilter {
         kinds,
+        scope: caller.scope.clone(),
         channel_id: q.channel,
         status: q.status,
         person_id: q.person,
@@ -67,6 +67,18 @@ pub async fn list(
         offset: q.offset.unwrap_or(0).max(0),
     };
     let (items, total) = state.store.queue(&filter).await?;
+    state
+        .store
+        .audit(
+            &caller.actor(),
+            "queue.read",
+            None,
+            json!({
+                "kinds": filter.kinds, "channel": filter.channel_id, "status": filter.status,
+                "person": filter.person_id, "offset": filter.offset, "shown": items.len(),
+            }),
+        )
+        .await?;
     Ok(axum::Json(json!({
         "items": items,
         "total": total,
@@ -75,12 +87,14 @@ pub async fn list(
     })))
 }
 
-/// Loads the conversation's kind and checks that the caller may read it.
+/// Loads the conversation's kind and checks that the caller may read it. Outside the caller's
+/// channel scope a conversation does not exist for them.
 async fn readable(state: &AppState, caller: &Caller, id: i64) -> Result<String> {
     let summary = state
         .store
         .conversation_summary(id)
         .await?
+        .filter(|s| caller.may_see_channel(s.channel_id))
         .ok_or_else(|| AppError::not_found(format!("there is no conversation {id}")))?;
     caller.require(read_capability(&summary.kind))?;
     Ok(summary.kind)
@@ -97,6 +111,15 @@ pub async fn show(
         .conversation(id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("there is no conversation {id}")))?;
+    state
+        .store
+        .audit(
+            &caller.actor(),
+            "conversation.read",
+            Some(&format!("conversation:{id}")),
+            json!({}),
+        )
+        .await?;
     Ok(axum::Json(detail))
 }
 
@@ -118,7 +141,11 @@ pub async fn claim(
     let kind = readable(&state, &caller, id).await?;
     caller.require(answer_capability(&kind))?;
     let lease_ms = state.settings.claim_lease_seconds * 1000;
-    match state.store.claim(id, caller.staff.id, lease_ms).await? {
+    match state
+        .store
+        .claim(id, caller.staff.id, lease_ms, &caller.actor())
+        .await?
+    {
         ClaimOutcome::Claimed(c) => Ok(axum::Json(json!({"claim": c}))),
         ClaimOutcome::HeldBy(c) => Err(held_by(c)),
         ClaimOutcome::NotFound => Err(AppError::not_found(format!(
@@ -133,7 +160,11 @@ pub async fn release(
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse> {
     readable(&state, &caller, id).await?;
-    match state.store.release(id, caller.staff.id).await? {
+    match state
+        .store
+        .release(id, caller.staff.id, &caller.actor())
+        .await?
+    {
         ClaimOutcome::Claimed(_) => Ok(StatusCode::NO_CONTENT),
         ClaimOutcome::HeldBy(c) => Err(held_by(c)),
         ClaimOutcome::NotFound => Err(AppError::not_found(format!(
@@ -163,7 +194,7 @@ pub async fn set_status(
     }
     state
         .store
-        .set_status(id, caller.staff.id, &body.status)
+        .set_status(id, caller.staff.id, &body.status, &caller.actor())
         .await?;
     Ok(axum::Json(json!({"status": body.status})))
 }
@@ -208,7 +239,7 @@ pub async fn reply(
     let lease_ms = state.settings.claim_lease_seconds * 1000;
     match state
         .store
-        .add_reply(id, caller.staff.id, text, body.in_reply_to, lease_ms)
+        .add_reply(id, caller.staff.id, text, body.in_reply_to, lease_ms, &caller.actor())
         .await?
     {
         ReplyOutcome::Queued { message_id } => Ok((

@@ -16,7 +16,7 @@ use super::auth::Caller;
 use super::error::Result;
 use super::extract::Query;
 use super::AppState;
-use crate::access::{Capability, Role};
+use crate::access::Capability;
 use crate::store::StoredEvent;
 
 #[derive(Deserialize)]
@@ -41,26 +41,41 @@ pub async fn stream(
         Some(seq) => seq.max(0),
         None => state.store.last_event_seq().await?,
     };
-    Ok(Sse::new(events(state, caller.role, start)).keep_alive(KeepAlive::default()))
+    state
+        .store
+        .audit(
+            &caller.actor(),
+            "events.subscribe",
+            None,
+            serde_json::json!({"after": start}),
+        )
+        .await?;
+    Ok(Sse::new(events(state, caller, start)).keep_alive(KeepAlive::default()))
 }
 
 struct Cursor {
     state: AppState,
-    role: Role,
+    caller: Caller,
     after: i64,
     ready: VecDeque<StoredEvent>,
+    checked_at: tokio::time::Instant,
 }
+
+/// How often a long-lived stream checks that its caller may still listen (session not ended by
+/// sign-out or a password or role change, account not disabled).
+const RECHECK: Duration = Duration::from_secs(2);
 
 fn events(
     state: AppState,
-    role: Role,
+    caller: Caller,
     after: i64,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let cursor = Cursor {
         state,
-        role,
+        caller,
         after,
         ready: VecDeque::new(),
+        checked_at: tokio::time::Instant::now(),
     };
     stream::unfold(cursor, |mut c| async move {
         loop {
@@ -83,6 +98,12 @@ fn events(
             if *c.state.shutdown.borrow() {
                 return None;
             }
+            if c.checked_at.elapsed() >= RECHECK {
+                if !still_allowed(&c.state, &c.caller).await {
+                    return None;
+                }
+                c.checked_at = tokio::time::Instant::now();
+            }
             // Ask to be woken before reading, so a commit between the read and the wait is not missed.
             let committed = c.state.store.committed.clone();
             let woken = committed.notified();
@@ -96,7 +117,7 @@ fn events(
                     c.ready.extend(
                         batch
                             .into_iter()
-                            .filter(|(e, kind)| may_see(c.role, e, kind.as_deref()))
+                            .filter(|(e, kind)| may_see(&c.caller, e, kind.as_deref()))
                             .map(|(e, _)| e),
                     );
                     if !c.ready.is_empty() {
@@ -118,14 +139,29 @@ fn events(
 
 /// The same rule as the routes: conversation events by the kind the role may read; channel and
 /// quarantine events for those who manage channels.
-fn may_see(role: Role, event: &StoredEvent, conversation_kind: Option<&str>) -> bool {
+fn may_see(caller: &Caller, event: &StoredEvent, conversation_kind: Option<&str>) -> bool {
+    if let Some(channel) = event.channel_id {
+        if !caller.may_see_channel(channel) {
+            return false;
+        }
+    }
     match conversation_kind {
-        Some("dm") => role.can(Capability::ReadDms),
-        Some(_) => role.can(Capability::ReadComments),
+        Some("dm") => caller.can(Capability::ReadDms),
+        Some(_) => caller.can(Capability::ReadComments),
         None => match event.kind.as_str() {
-            "post.changed" | "reaction.changed" => role.can(Capability::ReadComments),
-            "messages.delivered" => role.can(Capability::ReadDms),
-            _ => role.can(Capability::ManageChannels),
+            "post.changed" | "reaction.changed" => caller.can(Capability::ReadComments),
+            "messages.delivered" => caller.can(Capability::ReadDms),
+            _ => caller.can(Capability::ManageChannels),
         },
+    }
+}
+
+async fn still_allowed(state: &AppState, caller: &Caller) -> bool {
+    match &caller.session {
+        Some(session) => state.store.session_open(session.id).await.unwrap_or(false),
+        None => matches!(
+            state.store.staff_by_username(&caller.staff.username).await,
+            Ok(Some(s)) if s.role == caller.staff.role
+        ),
     }
 }

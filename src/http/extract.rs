@@ -94,3 +94,43 @@ where
             })
     }
 }
+
+/// Path parameters with our error format (a non-numeric id is a 400 problem, not plain text).
+pub struct Path<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Path(v))
+            .map_err(|e| AppError::bad_request(format!("the path is not valid: {}", e.body_text())))
+    }
+}
+
+/// The client's address as `auth::client_address` decides it.
+pub struct ClientAddress(pub Option<String>);
+
+impl FromRequestParts<super::AppState> for ClientAddress {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &super::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0);
+        Ok(ClientAddress(super::auth::client_address(
+            state,
+            &parts.headers,
+            peer,
+        )))
+    }
+}

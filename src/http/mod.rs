@@ -1,6 +1,7 @@
 //! The HTTP layer: translates requests into calls of the capabilities and their answers into
 //! responses. No business rules live here beyond "which capability does this route need".
 
+mod audit;
 pub mod auth;
 mod channels;
 mod conversations;
@@ -8,6 +9,8 @@ pub mod error;
 mod events;
 pub mod extract;
 mod messages;
+mod session;
+mod staff;
 mod system;
 mod webhooks;
 
@@ -15,55 +18,214 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
+use axum::routing::{delete, get, patch, post, MethodRouter};
+use axum::{Extension, Router};
 use tokio::sync::watch;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::access::training::TrainingConfig;
+use crate::access::Capability;
 use crate::ingest::Ingestor;
 use crate::settings::Settings;
 use crate::store::Store;
+pub use auth::Rule;
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub ingestor: Ingestor,
     pub settings: Arc<Settings>,
+    pub training: Arc<TrainingConfig>,
     /// Flips to true when the service begins to shut down, so long-lived streams end.
     pub shutdown: watch::Receiver<bool>,
 }
 
+/// One route: its method and path, the rule its callers must meet, and its handler.
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub rule: Rule,
+}
+
+/// Every route of the service, each with its access rule. The router is built from this table,
+/// and the access test walks the same table, so a route cannot exist without a rule.
+pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
+    use Capability::*;
+    const CONVERSATIONS: &[Capability] = &[ReadDms, ReadComments];
+    let r = |method: Method, path: &'static str, rule: Rule, handler: MethodRouter<AppState>| {
+        (RouteSpec { method, path, rule }, handler)
+    };
+    vec![
+        r(Method::GET, "/healthz", Rule::Public, get(system::healthz)),
+        r(Method::GET, "/metrics", Rule::Public, get(system::metrics)),
+        r(
+            Method::GET,
+            "/webhooks/meta",
+            Rule::Public,
+            get(webhooks::handshake),
+        ),
+        r(
+            Method::POST,
+            "/webhooks/meta",
+            Rule::Public,
+            post(webhooks::receive),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/openapi.json",
+            Rule::Public,
+            get(system::openapi),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/session",
+            Rule::Public,
+            post(session::sign_in),
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/session",
+            Rule::SignedIn,
+            delete(session::sign_out),
+        ),
+        r(Method::GET, "/api/v1/me", Rule::SignedIn, get(system::me)),
+        r(
+            Method::POST,
+            "/api/v1/me/password",
+            Rule::SignedIn,
+            post(session::change_password),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/messages",
+            Rule::Needs(Ingest),
+            post(messages::ingest),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/conversations",
+            Rule::AnyOf(CONVERSATIONS),
+            get(conversations::list),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/conversations/{id}",
+            Rule::AnyOf(CONVERSATIONS),
+            get(conversations::show),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/conversations/{id}/claim",
+            Rule::AnyOf(&[AnswerDms, AnswerComments]),
+            post(conversations::claim),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/conversations/{id}/release",
+            Rule::AnyOf(CONVERSATIONS),
+            post(conversations::release),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/conversations/{id}/status",
+            Rule::AnyOf(&[AnswerDms, AnswerComments]),
+            post(conversations::set_status),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/conversations/{id}/replies",
+            Rule::AnyOf(&[AnswerDms, AnswerComments]),
+            post(conversations::reply),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/channels",
+            Rule::SignedIn,
+            get(channels::list),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/channels",
+            Rule::Needs(ManageChannels),
+            post(channels::register),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/channels/{id}/approve",
+            Rule::Needs(ManageChannels),
+            post(channels::approve),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/quarantine",
+            Rule::Needs(ManageChannels),
+            get(channels::quarantine),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/staff",
+            Rule::Needs(ManageStaff),
+            get(staff::list),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/staff",
+            Rule::Needs(ManageStaff),
+            post(staff::add),
+        ),
+        r(
+            Method::PATCH,
+            "/api/v1/staff/{id}",
+            Rule::Needs(ManageStaff),
+            patch(staff::update),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/staff/{id}/training",
+            Rule::Needs(ManageStaff),
+            get(staff::training),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/staff/{id}/training",
+            Rule::Needs(ManageStaff),
+            post(staff::grant_training),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/staff/{id}/tokens",
+            Rule::Needs(ManageStaff),
+            post(staff::create_token),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/audit",
+            Rule::Needs(ReadAudit),
+            get(audit::list),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/events",
+            Rule::SignedIn,
+            get(events::stream),
+        ),
+    ]
+}
+
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.max_body_bytes;
-    let api = Router::new()
-        .route("/me", get(system::me))
-        .route("/openapi.json", get(system::openapi))
-        .route("/messages", post(messages::ingest))
-        .route("/conversations", get(conversations::list))
-        .route("/conversations/{id}", get(conversations::show))
-        .route("/conversations/{id}/claim", post(conversations::claim))
-        .route("/conversations/{id}/release", post(conversations::release))
-        .route(
-            "/conversations/{id}/status",
-            post(conversations::set_status),
-        )
-        .route("/conversations/{id}/replies", post(conversations::reply))
-        .route("/channels", get(channels::list).post(channels::register))
-        .route("/channels/{id}/approve", post(channels::approve))
-        .route("/quarantine", get(channels::quarantine))
-        .route("/events", get(events::stream));
-
-    Router::new()
-        .route("/healthz", get(system::healthz))
-        .route("/metrics", get(system::metrics))
-        .route(
-            "/webhooks/meta",
-            get(webhooks::handshake).post(webhooks::receive),
-        )
-        .nest("/api/v1", api)
+    let mut router = Router::new();
+    for (spec, handler) in routes() {
+        // Inner layer first: `enforce` runs inside the layer that hands it the rule.
+        let guarded = handler
+            .route_layer(middleware::from_fn_with_state(state.clone(), auth::enforce))
+            .route_layer(Extension(spec.rule));
+        router = router.route(spec.path, guarded);
+    }
+    router
         .fallback(system::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(observe))

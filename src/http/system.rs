@@ -31,12 +31,18 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse>
     ))
 }
 
+/// Who I am: role, effective capabilities, training (done, expiring soon, expired, missing),
+/// what each withheld capability still needs, and my channel scope.
 pub async fn me(caller: Caller) -> impl IntoResponse {
     axum::Json(json!({
         "id": caller.staff.id,
         "username": caller.staff.username,
         "role": caller.role,
-        "capabilities": caller.role.capabilities(),
+        "capabilities": caller.effective.capabilities,
+        "role_capabilities": caller.role.capabilities(),
+        "missing_training": caller.effective.missing,
+        "training": caller.effective.modules,
+        "channels": caller.scope,
     }))
 }
 

@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 
+use super::audit::{record, Actor};
 use super::events::{append, EventKind, NewEvent};
 use super::{now_ms, Result, Store, StoreError};
 use crate::model::{Inbound, Platform};
@@ -48,7 +49,7 @@ const CHANNEL_COLUMNS: &str = "id, platform, platform_id, name, unit, purpose, r
      personal_data_handling, approved, access_token_file";
 
 impl Store {
-    pub async fn add_channel(&self, new: &NewChannel) -> Result<Channel> {
+    pub async fn add_channel(&self, new: &NewChannel, actor: &Actor) -> Result<Channel> {
         let platform = new
             .platform
             .ok_or_else(|| StoreError::Invalid("a channel needs a platform".into()))?;
@@ -89,6 +90,16 @@ impl Store {
             },
         )
         .await?;
+        record(
+            &mut tx,
+            actor,
+            "channel.registered",
+            Some(&format!("channel:{id}")),
+            serde_json::json!({"platform": platform, "platform_id": new.platform_id, "name": new.name,
+                "approved": new.approved, "unit": new.unit, "purpose": new.purpose,
+                "responsible": new.responsible}),
+        )
+        .await?;
         self.commit(tx).await?;
         self.channel(id)
             .await?
@@ -114,7 +125,7 @@ impl Store {
         rows.iter().map(channel_from_row).collect()
     }
 
-    pub async fn approve_channel(&self, id: i64) -> Result<bool> {
+    pub async fn approve_channel(&self, id: i64, actor: &Actor) -> Result<bool> {
         let mut tx = self.begin().await?;
         let changed =
             sqlx::query("update channels set approved = 1 where id = $1 and approved = 0")
@@ -132,6 +143,14 @@ impl Store {
                     message_id: None,
                     payload: serde_json::json!({"approved": true}),
                 },
+            )
+            .await?;
+            record(
+                &mut tx,
+                actor,
+                "channel.approved",
+                Some(&format!("channel:{id}")),
+                serde_json::json!({}),
             )
             .await?;
         }

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
+use super::audit::{record, Actor};
 use super::events::{append, EventKind, NewEvent};
 use super::ingest::note_message;
 use super::{now_ms, Result, Store};
@@ -89,6 +90,8 @@ pub struct ConversationDetail {
 pub struct QueueFilter {
     /// Conversation kinds the caller may see and asked for ("dm", "comments").
     pub kinds: Vec<&'static str>,
+    /// The caller's channel scope: None for every channel.
+    pub scope: Option<Vec<i64>>,
     pub channel_id: Option<i64>,
     pub status: Option<String>,
     pub person_id: Option<i64>,
@@ -141,6 +144,19 @@ impl Store {
             .collect();
         conditions.push(format!("c.kind in ({})", kinds.join(", ")));
         conditions.push("ch.approved = 1".to_string());
+        if let Some(scope) = &filter.scope {
+            let placeholders: Vec<String> = scope
+                .iter()
+                .map(|id| {
+                    args.push(Arg::Int(*id));
+                    format!("${}", args.len())
+                })
+                .collect();
+            if placeholders.is_empty() {
+                return Ok((Vec::new(), 0));
+            }
+            conditions.push(format!("c.channel_id in ({})", placeholders.join(", ")));
+        }
         if let Some(channel) = filter.channel_id {
             args.push(Arg::Int(channel));
             conditions.push(format!("c.channel_id = ${}", args.len()));
@@ -303,7 +319,13 @@ impl Store {
 
     /// Claims or renews a claim. Exactly one holder: the check and the write happen under the
     /// write lock that every writing transaction takes (see `Store::begin`).
-    pub async fn claim(&self, id: i64, staff_id: i64, lease_ms: i64) -> Result<ClaimOutcome> {
+    pub async fn claim(
+        &self,
+        id: i64,
+        staff_id: i64,
+        lease_ms: i64,
+        actor: &Actor,
+    ) -> Result<ClaimOutcome> {
         let now = now_ms();
         let mut tx = self.begin().await?;
         let row = sqlx::query(
@@ -359,6 +381,14 @@ impl Store {
                 },
             )
             .await?;
+            record(
+                &mut tx,
+                actor,
+                "conversation.claimed",
+                Some(&format!("conversation:{id}")),
+                serde_json::json!({}),
+            )
+            .await?;
         }
         self.commit(tx).await?;
         let username: String = sqlx::query_scalar("select username from staff where id = $1")
@@ -373,7 +403,7 @@ impl Store {
     }
 
     /// Releases the caller's claim. Returns the other holder when the caller does not hold it.
-    pub async fn release(&self, id: i64, staff_id: i64) -> Result<ClaimOutcome> {
+    pub async fn release(&self, id: i64, staff_id: i64, actor: &Actor) -> Result<ClaimOutcome> {
         let now = now_ms();
         let mut tx = self.begin().await?;
         let row = sqlx::query(
@@ -399,6 +429,14 @@ impl Store {
             }
             (Some(_), _) => {
                 release_in(&mut tx, id, channel_id, staff_id).await?;
+                record(
+                    &mut tx,
+                    actor,
+                    "conversation.released",
+                    Some(&format!("conversation:{id}")),
+                    serde_json::json!({}),
+                )
+                .await?;
             }
             (None, _) => {}
         }
@@ -411,7 +449,13 @@ impl Store {
     }
 
     /// Sets open / waiting / resolved. Resolving releases the claim: the work is done.
-    pub async fn set_status(&self, id: i64, staff_id: i64, status: &str) -> Result<bool> {
+    pub async fn set_status(
+        &self,
+        id: i64,
+        staff_id: i64,
+        status: &str,
+        actor: &Actor,
+    ) -> Result<bool> {
         let mut tx = self.begin().await?;
         let row =
             sqlx::query("select channel_id, status, claimed_by from conversations where id = $1")
@@ -442,6 +486,14 @@ impl Store {
                 },
             )
             .await?;
+            record(
+                &mut tx,
+                actor,
+                "conversation.status_changed",
+                Some(&format!("conversation:{id}")),
+                serde_json::json!({"from": old, "to": status}),
+            )
+            .await?;
         }
         if status == "resolved" && holder.is_some() {
             release_in(&mut tx, id, channel_id, staff_id).await?;
@@ -459,6 +511,7 @@ impl Store {
         text: &str,
         in_reply_to: Option<i64>,
         lease_ms: i64,
+        actor: &Actor,
     ) -> Result<ReplyOutcome> {
         let now = now_ms();
         let mut tx = self.begin().await?;
@@ -565,6 +618,14 @@ impl Store {
                 message_id: Some(message_id),
                 payload: serde_json::json!({"staff_id": staff_id}),
             },
+        )
+        .await?;
+        record(
+            &mut tx,
+            actor,
+            "conversation.replied",
+            Some(&format!("conversation:{id}")),
+            serde_json::json!({"message_id": message_id}),
         )
         .await?;
         self.commit(tx).await?;

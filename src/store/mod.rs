@@ -2,6 +2,8 @@
 //! `Any` driver; where the dialects differ (locking), the backend is asked explicitly.
 //! Times are milliseconds since the Unix epoch, booleans are 0/1 integers: both fit both engines.
 
+pub mod access;
+pub mod audit;
 pub mod channels;
 pub mod conversations;
 pub mod events;

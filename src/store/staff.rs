@@ -3,6 +3,7 @@
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use super::audit::{record, Actor};
 use super::{now_ms, Result, Store, StoreError};
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -18,7 +19,9 @@ impl Store {
         username: &str,
         role: &str,
         password_hash: Option<&str>,
+        actor: &Actor,
     ) -> Result<StaffMember> {
+        let mut tx = self.begin().await?;
         let id: Option<i64> = sqlx::query_scalar(
             "insert into staff (username, role, password_hash, created_at) values ($1, $2, $3, $4) \
              on conflict (username) do nothing returning id",
@@ -27,14 +30,25 @@ impl Store {
         .bind(role)
         .bind(password_hash)
         .bind(now_ms())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
         match id {
-            Some(id) => Ok(StaffMember {
-                id,
-                username: username.to_string(),
-                role: role.to_string(),
-            }),
+            Some(id) => {
+                record(
+                    &mut tx,
+                    actor,
+                    "staff.added",
+                    Some(&format!("staff:{username}")),
+                    serde_json::json!({"role": role}),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(StaffMember {
+                    id,
+                    username: username.to_string(),
+                    role: role.to_string(),
+                })
+            }
             None => Err(StoreError::Invalid(format!(
                 "a staff member named {username:?} already exists"
             ))),
@@ -58,15 +72,25 @@ impl Store {
     }
 
     /// Stores a new token for the staff member; the caller shows the token once and forgets it.
-    pub async fn add_api_token(&self, staff_id: i64, token: &str) -> Result<()> {
+    pub async fn add_api_token(&self, staff_id: i64, token: &str, actor: &Actor) -> Result<()> {
+        let mut tx = self.begin().await?;
         sqlx::query(
             "insert into api_tokens (staff_id, token_hash, created_at) values ($1, $2, $3)",
         )
         .bind(staff_id)
         .bind(token_digest(token))
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        record(
+            &mut tx,
+            actor,
+            "token.created",
+            Some(&format!("staff:{staff_id}")),
+            serde_json::json!({}),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -1,8 +1,6 @@
 //! Spawns the real service on port 0 over a fresh database: a SQLite file in a temporary folder,
 //! or a new PostgreSQL database. Tests talk to it over HTTP only.
 
-use std::future::Future;
-
 use serde_json::Value;
 use tavla::app::Application;
 use tavla::settings::Settings;
@@ -10,6 +8,15 @@ use tavla::store::Store;
 use tokio::sync::oneshot;
 
 pub const SECRET: &str = "test-app-secret";
+
+/// The test harness acting through the store, as the command line would.
+pub fn actor() -> tavla::store::audit::Actor {
+    tavla::store::audit::Actor {
+        staff_id: None,
+        name: "test".into(),
+        address: None,
+    }
+}
 pub const VERIFY_TOKEN: &str = "test-verify-token";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +30,6 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub store: Store,
     pub settings: Settings,
-    pub backend: Backend,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -115,7 +121,6 @@ impl TestApp {
                 .await
                 .expect("connect"),
             settings,
-            backend,
             stop: None,
             server: None,
             _dir: dir,
@@ -156,30 +161,56 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
-    /// A staff member with the role and an API token for them.
+    /// A staff member with the role, every training module completed, and an API token.
     pub async fn token(&self, username: &str, role: &str) -> String {
+        let (id, token) = self.untrained_token(username, role).await;
+        self.train(id, "all").await;
+        token
+    }
+
+    /// A staff member with the role but no training, and their id.
+    pub async fn untrained_token(&self, username: &str, role: &str) -> (i64, String) {
         let staff = self
             .store
-            .add_staff(username, role, None)
+            .add_staff(username, role, None, &actor())
             .await
             .expect("add staff");
         let token = tavla::access::new_token();
         self.store
-            .add_api_token(staff.id, &token)
+            .add_api_token(staff.id, &token, &actor())
             .await
             .expect("token");
-        token
+        (staff.id, token)
+    }
+
+    /// Records a completed module (or "all") now.
+    pub async fn train(&self, staff_id: i64, module: &str) {
+        let config = tavla::access::training::TrainingConfig::built_in();
+        let now = chrono::Utc::now().timestamp_millis();
+        for m in config
+            .modules
+            .iter()
+            .filter(|m| module == "all" || m.id == module)
+        {
+            self.store
+                .record_completion(staff_id, &m.id, now, &actor())
+                .await
+                .expect("training");
+        }
     }
 
     pub async fn register_channel(&self, platform: &str, platform_id: &str, name: &str) {
         self.store
-            .add_channel(&tavla::store::channels::NewChannel {
-                platform: tavla::model::Platform::parse(platform),
-                platform_id: platform_id.into(),
-                name: name.into(),
-                approved: true,
-                ..Default::default()
-            })
+            .add_channel(
+                &tavla::store::channels::NewChannel {
+                    platform: tavla::model::Platform::parse(platform),
+                    platform_id: platform_id.into(),
+                    name: name.into(),
+                    approved: true,
+                    ..Default::default()
+                },
+                &actor(),
+            )
             .await
             .expect("register channel");
     }
@@ -274,19 +305,4 @@ macro_rules! on_both_backends {
             }
         }
     };
-}
-
-/// Waits for a condition that becomes true shortly (eventual effects such as SSE delivery).
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    for _ in 0..100 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
