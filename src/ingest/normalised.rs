@@ -139,7 +139,7 @@ mod tests {
         let Item::Message(m) = inbound.item else {
             panic!("not a message")
         };
-        assert_eq!(m.platform_time, 1_762_071_300_000);
+        assert_eq!(m.platform_time, 1_793_607_300_000);
         assert_eq!(m.direction, Direction::Inbound);
     }
 
