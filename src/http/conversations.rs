@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::auth::Caller;
 use super::error::{AppError, Result};
-use super::extract::{Json, Path, Query};
+use super::extract::{parse_json, Path, Query, RawBody};
 use super::AppState;
 use crate::access::{answer_capability, read_capability, readable_kinds};
 use crate::store::conversations::{ClaimInfo, ClaimOutcome, QueueFilter, ReplyOutcome};
@@ -183,10 +183,11 @@ pub async fn set_status(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    Json(body): Json<StatusBody>,
+    RawBody(body): RawBody,
 ) -> Result<impl IntoResponse> {
     let kind = readable(&state, &caller, id).await?;
     caller.require(answer_capability(&kind))?;
+    let body: StatusBody = parse_json(&body)?;
     if !STATUSES.contains(&body.status.as_str()) {
         return Err(AppError::unprocessable(
             "status must be open, waiting or resolved",
@@ -215,10 +216,11 @@ pub async fn reply(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    Json(body): Json<ReplyBody>,
+    RawBody(body): RawBody,
 ) -> Result<impl IntoResponse> {
     let kind = readable(&state, &caller, id).await?;
     caller.require(answer_capability(&kind))?;
+    let body: ReplyBody = parse_json(&body)?;
     let text = body.text.trim();
     if text.is_empty() {
         return Err(AppError::unprocessable(

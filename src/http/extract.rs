@@ -134,3 +134,24 @@ impl FromRequestParts<super::AppState> for ClientAddress {
         )))
     }
 }
+
+/// Parses a body read as `RawBody`, for handlers that must check access before they judge the
+/// body (so a caller who may not act learns nothing from validation errors).
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    deserialize_whole(&mut deserializer).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            AppError::bad_request(format!("the body is not valid JSON: {e}"))
+        } else {
+            AppError::unprocessable(format!("the JSON does not have the expected fields: {e}"))
+        }
+    })
+}
+
+fn deserialize_whole<'de, T: DeserializeOwned>(
+    d: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
+) -> Result<T, serde_json::Error> {
+    let value = T::deserialize(&mut *d)?;
+    d.end()?;
+    Ok(value)
+}

@@ -10,7 +10,7 @@ use crate::webhooks::dm_batch;
 const PAGE: &str = "500000000000001";
 
 /// Reads SSE frames until `count` events have arrived; returns (id, event, data) triples.
-async fn read_events(
+pub async fn read_events(
     response: reqwest::Response,
     count: usize,
 ) -> Vec<(i64, String, serde_json::Value)> {

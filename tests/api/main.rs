@@ -1,5 +1,6 @@
 //! Black-box tests of tavla over HTTP, each scenario on SQLite and on PostgreSQL.
 
+mod access;
 mod events;
 mod helpers;
 mod ingest_api;

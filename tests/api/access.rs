@@ -1,0 +1,595 @@
+//! Access is enforced on the server for every route. The first test walks the router's own route
+//! table, so a new route without an expectation here fails it.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use crate::helpers::TestApp;
+use crate::on_both_backends;
+use crate::webhooks::dm_batch;
+
+const PAGE: &str = "700000000000001";
+const ROLES: [&str; 5] = ["agent", "communicator", "moderator", "admin", "auditor"];
+
+/// Who gets past access control on each route (any status but 401/403), when fully trained and
+/// when untrained. Routes whose rule is Public are listed in PUBLIC instead.
+fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&'static str])> {
+    const ALL: &[&str] = &ROLES;
+    const NONE: &[&str] = &[];
+    const AGENT: &[&str] = &["agent"];
+    const ADMIN: &[&str] = &["admin"];
+    HashMap::from([
+        ("DELETE /api/v1/session", (ALL, ALL)),
+        ("GET /api/v1/me", (ALL, ALL)),
+        ("POST /api/v1/me/password", (ALL, ALL)),
+        ("GET /api/v1/channels", (ALL, ALL)),
+        ("GET /api/v1/events", (ALL, ALL)),
+        ("POST /api/v1/messages", (ADMIN, ADMIN)),
+        (
+            "GET /api/v1/conversations",
+            (&["agent", "communicator", "moderator"][..], NONE),
+        ),
+        // {id} is a direct message: only agents may read or work on it.
+        ("GET /api/v1/conversations/{id}", (AGENT, NONE)),
+        ("POST /api/v1/conversations/{id}/claim", (AGENT, NONE)),
+        ("POST /api/v1/conversations/{id}/release", (AGENT, NONE)),
+        ("POST /api/v1/conversations/{id}/status", (AGENT, NONE)),
+        ("POST /api/v1/conversations/{id}/replies", (AGENT, NONE)),
+        ("POST /api/v1/channels", (ADMIN, NONE)),
+        ("POST /api/v1/channels/{id}/approve", (ADMIN, NONE)),
+        ("GET /api/v1/quarantine", (ADMIN, NONE)),
+        ("GET /api/v1/staff", (ADMIN, ADMIN)),
+        ("POST /api/v1/staff", (ADMIN, ADMIN)),
+        ("PATCH /api/v1/staff/{id}", (ADMIN, ADMIN)),
+        ("GET /api/v1/staff/{id}/training", (ADMIN, ADMIN)),
+        ("POST /api/v1/staff/{id}/training", (ADMIN, ADMIN)),
+        ("POST /api/v1/staff/{id}/tokens", (ADMIN, ADMIN)),
+        ("GET /api/v1/audit", (&["admin", "auditor"][..], NONE)),
+    ])
+}
+
+/// Routes open without sign-in, each a deliberate decision.
+const PUBLIC: [&str; 6] = [
+    "GET /healthz",
+    "GET /metrics",
+    "GET /webhooks/meta",
+    "POST /webhooks/meta",
+    "GET /api/v1/openapi.json",
+    "POST /api/v1/session",
+];
+
+on_both_backends!(
+    every_route_checks_role_and_training,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        assert_eq!(
+            app.webhook(&dm_batch(&[(PAGE, "u1", "m1", "Hej")]))
+                .await
+                .status(),
+            200
+        );
+        let conversation: i64 = sqlx::query_scalar("select id from conversations")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        let channel: i64 = sqlx::query_scalar("select id from channels")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        let (target_staff, _) = app.untrained_token("target", "agent").await;
+        let mut tokens = Vec::new();
+        for role in ROLES {
+            tokens.push((
+                role,
+                true,
+                app.token(&format!("{role}-trained"), role).await,
+            ));
+            tokens.push((
+                role,
+                false,
+                app.untrained_token(&format!("{role}-untrained"), role)
+                    .await
+                    .1,
+            ));
+        }
+        let expected = expectations();
+        let mut covered = 0;
+        for (spec, _) in tavla::http::routes() {
+            let key = format!("{} {}", spec.method, spec.path);
+            let path = spec.path.replace(
+                "{id}",
+                &if spec.path.starts_with("/api/v1/conversations") {
+                    conversation.to_string()
+                } else if spec.path.starts_with("/api/v1/channels") {
+                    channel.to_string()
+                } else {
+                    target_staff.to_string()
+                },
+            );
+            let send = |token: Option<&str>| {
+                let mut request = app.client.request(spec.method.clone(), app.url(&path));
+                if let Some(t) = token {
+                    request = request.bearer_auth(t);
+                }
+                if spec.method != reqwest::Method::GET && spec.method != reqwest::Method::DELETE {
+                    request = request.json(&json!({}));
+                }
+                request.send()
+            };
+            if PUBLIC.contains(&key.as_str()) {
+                assert_eq!(
+                    spec.rule,
+                    tavla::http::Rule::Public,
+                    "{key} is listed as public"
+                );
+                // The webhook carries its own credentials (verify token, signature): tested elsewhere.
+                if !key.contains("/webhooks/") {
+                    let status = send(None).await.unwrap().status().as_u16();
+                    assert!(
+                        status != 401 && status != 403,
+                        "{key} is public, got {status}"
+                    );
+                }
+                covered += 1;
+                continue;
+            }
+            let (trained_ok, untrained_ok) = expected.get(key.as_str()).unwrap_or_else(|| {
+                panic!("the route {key} has no access expectation in tests/api/access.rs")
+            });
+            assert_eq!(
+                send(None).await.unwrap().status(),
+                401,
+                "{key} without credentials"
+            );
+            for (role, trained, token) in &tokens {
+                let status = send(Some(token)).await.unwrap().status().as_u16();
+                let ok = if *trained { trained_ok } else { untrained_ok };
+                if ok.contains(role) {
+                    assert!(
+                        status != 401 && status != 403,
+                        "{key}: {role} (trained: {trained}) got {status}"
+                    );
+                } else {
+                    assert_eq!(
+                        status, 403,
+                        "{key}: {role} (trained: {trained}) must be refused"
+                    );
+                }
+            }
+            covered += 1;
+        }
+        assert_eq!(
+            covered,
+            expected.len() + PUBLIC.len(),
+            "every expectation matches a route"
+        );
+    }
+);
+
+on_both_backends!(
+    missing_and_expired_training_is_named,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        assert_eq!(
+            app.webhook(&dm_batch(&[(PAGE, "u1", "m1", "Hej")]))
+                .await
+                .status(),
+            200
+        );
+        let (id, agent) = app.untrained_token("nyanställd", "agent").await;
+        let refused = app.get(&agent, "/api/v1/conversations").await;
+        assert_eq!(refused.status(), 403);
+        let problem: serde_json::Value = refused.json().await.unwrap();
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("contact-centre-1"),
+            "{problem}"
+        );
+        assert!(problem["missing_training"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("gdpr")));
+
+        for module in ["social-media-basics", "gdpr", "contact-centre-1"] {
+            app.train(id, module).await;
+        }
+        assert_eq!(app.get(&agent, "/api/v1/conversations").await.status(), 200);
+        let me = app.get_json(&agent, "/api/v1/me").await;
+        assert!(me["capabilities"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("read_dms")));
+        assert!(!me["capabilities"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("answer_dms")));
+        assert!(me["missing_training"]["answer_dms"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("contact-centre-2")));
+        let conversation = app.conversations(&agent, "").await[0]["id"]
+            .as_i64()
+            .unwrap();
+        let claim = app
+            .post(
+                &agent,
+                &format!("/api/v1/conversations/{conversation}/claim"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(claim.status(), 403, "reading is not answering");
+
+        // GDPR expires after its validity: a completion from two years ago no longer counts.
+        sqlx::query("update training_completions set completed_at = completed_at - $1 where module = 'gdpr'")
+        .bind(2 * 365 * 24 * 3_600_000i64)
+        .execute(&app.store.pool)
+        .await
+        .unwrap();
+        let refused = app.get(&agent, "/api/v1/conversations").await;
+        assert_eq!(refused.status(), 403);
+        let me = app.get_json(&agent, "/api/v1/me").await;
+        let gdpr = me["training"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == "gdpr")
+            .unwrap()
+            .clone();
+        assert_eq!(gdpr["state"], "expired");
+    }
+);
+
+on_both_backends!(
+    channel_scope_hides_other_channels_everywhere,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        app.register_channel("facebook", "700000000000002", "Skolan")
+            .await;
+        let admin = app.token("admin", "admin").await;
+        let (school_agent_id, _) = (0, ());
+        let _ = school_agent_id;
+        let teacher = app.token("teacher", "agent").await;
+        let teacher_id: i64 = sqlx::query_scalar("select id from staff where username = 'teacher'")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        let school: i64 = sqlx::query_scalar("select id from channels where name = 'Skolan'")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        let r = app
+            .client
+            .patch(app.url(&format!("/api/v1/staff/{teacher_id}")))
+            .bearer_auth(&admin)
+            .json(&json!({"channels": [school]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let stream = app.get(&teacher, "/api/v1/events").await;
+        assert_eq!(
+            app.webhook(&dm_batch(&[
+                (PAGE, "u1", "m1", "Till kommunen"),
+                ("700000000000002", "u2", "m2", "Till skolan")
+            ]))
+            .await
+            .status(),
+            200
+        );
+        let list = app.conversations(&teacher, "").await;
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0]["channel_name"], "Skolan");
+        let other: i64 = sqlx::query_scalar("select c.id from conversations c join channels ch on ch.id = c.channel_id where ch.name = 'Kommunen'")
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            app.get(&teacher, &format!("/api/v1/conversations/{other}"))
+                .await
+                .status(),
+            404
+        );
+        assert_eq!(
+            app.post(
+                &teacher,
+                &format!("/api/v1/conversations/{other}/claim"),
+                json!({})
+            )
+            .await
+            .status(),
+            404
+        );
+        let channels = app.get_json(&teacher, "/api/v1/channels").await;
+        assert_eq!(channels["items"].as_array().unwrap().len(), 1);
+        let events = crate::events::read_events(stream, 1).await;
+        assert_eq!(
+            events[0].2["channel_id"], school,
+            "the other channel's event was not sent"
+        );
+    }
+);
+
+/// Signs in and returns (cookie header value, csrf token).
+async fn sign_in(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn staff_with_password(app: &TestApp, username: &str, role: &str, password: &str) -> i64 {
+    let hash = tavla::access::hash_password(password).unwrap();
+    let staff = app
+        .store
+        .add_staff(username, role, Some(&hash), &crate::helpers::actor())
+        .await
+        .unwrap();
+    app.train(staff.id, "all").await;
+    staff.id
+}
+
+fn cookie_of(response: &reqwest::Response) -> String {
+    let set = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    set.split(';').next().unwrap().to_string()
+}
+
+on_both_backends!(
+    sessions_need_csrf_for_changes_and_rotate,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        assert_eq!(
+            app.webhook(&dm_batch(&[(PAGE, "u1", "m1", "Hej")]))
+                .await
+                .status(),
+            200
+        );
+        staff_with_password(&app, "anna", "agent", "ett långt lösenord").await;
+        let first = sign_in(&app, "anna", "ett långt lösenord").await;
+        assert_eq!(first.status(), 200);
+        let cookie = cookie_of(&first);
+        let csrf = first.json::<serde_json::Value>().await.unwrap()["csrf_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let get = |c: &str| {
+            app.client
+                .get(app.url("/api/v1/conversations"))
+                .header("cookie", c.to_string())
+                .send()
+        };
+        assert_eq!(get(&cookie).await.unwrap().status(), 200);
+        let id: i64 = sqlx::query_scalar("select id from conversations")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        let claim = |c: &str, csrf: Option<&str>| {
+            let mut r = app
+                .client
+                .post(app.url(&format!("/api/v1/conversations/{id}/claim")))
+                .header("cookie", c.to_string());
+            if let Some(t) = csrf {
+                r = r.header("x-csrf-token", t.to_string());
+            }
+            r.send()
+        };
+        let no_csrf = claim(&cookie, None).await.unwrap();
+        assert_eq!(no_csrf.status(), 403);
+        assert!(no_csrf.text().await.unwrap().contains("X-CSRF-Token"));
+        assert_eq!(claim(&cookie, Some("forged")).await.unwrap().status(), 403);
+        assert_eq!(claim(&cookie, Some(&csrf)).await.unwrap().status(), 200);
+
+        // Signing in again with the old cookie rotates: the old session ends.
+        let second = app
+            .client
+            .post(app.url("/api/v1/session"))
+            .header("cookie", cookie.clone())
+            .json(&json!({"username": "anna", "password": "ett långt lösenord"}))
+            .send()
+            .await
+            .unwrap();
+        let new_cookie = cookie_of(&second);
+        assert_ne!(new_cookie, cookie);
+        assert_eq!(get(&cookie).await.unwrap().status(), 401);
+        assert_eq!(get(&new_cookie).await.unwrap().status(), 200);
+
+        let out = app
+            .client
+            .delete(app.url("/api/v1/session"))
+            .header("cookie", new_cookie.clone())
+            .header(
+                "x-csrf-token",
+                second.json::<serde_json::Value>().await.unwrap()["csrf_token"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.status(), 204);
+        assert_eq!(get(&new_cookie).await.unwrap().status(), 401);
+    }
+);
+
+on_both_backends!(
+    failed_sign_ins_are_limited_with_a_clear_message,
+    |app: TestApp| async move {
+        staff_with_password(&app, "bertil", "agent", "rätt lösenord här").await;
+        for _ in 0..5 {
+            let r = sign_in(&app, "bertil", "fel lösenord").await;
+            assert_eq!(r.status(), 401);
+            assert!(r
+                .text()
+                .await
+                .unwrap()
+                .contains("username or the password is wrong"));
+        }
+        let blocked = sign_in(&app, "bertil", "rätt lösenord här").await;
+        assert_eq!(blocked.status(), 429);
+        assert!(
+            blocked.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse::<i64>()
+                .unwrap()
+                > 0
+        );
+        assert!(blocked.text().await.unwrap().contains("try again in"));
+        // An unknown name gets the same answer as a wrong password.
+        assert_eq!(sign_in(&app, "ingen-sådan", "x").await.status(), 401);
+        let audit = app
+            .get_json(
+                &app.token("granskare", "auditor").await,
+                "/api/v1/audit?action=signin.failure",
+            )
+            .await;
+        assert_eq!(audit["items"].as_array().unwrap().len(), 6);
+        assert!(audit["items"][0]["address"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1"));
+    }
+);
+
+on_both_backends!(
+    a_password_change_ends_other_sessions_and_streams,
+    |app: TestApp| async move {
+        staff_with_password(&app, "cecilia", "agent", "första lösenordet").await;
+        let a = sign_in(&app, "cecilia", "första lösenordet").await;
+        let cookie_a = cookie_of(&a);
+        let csrf_a = a.json::<serde_json::Value>().await.unwrap()["csrf_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let b = sign_in(&app, "cecilia", "första lösenordet").await;
+        let cookie_b = cookie_of(&b);
+        let stream_b = app
+            .client
+            .get(app.url("/api/v1/events"))
+            .header("cookie", cookie_b.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stream_b.status(), 200);
+        let changed = app
+        .client
+        .post(app.url("/api/v1/me/password"))
+        .header("cookie", cookie_a.clone())
+        .header("x-csrf-token", csrf_a)
+        .json(&json!({"current_password": "första lösenordet", "new_password": "andra lösenordet!"}))
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(changed.status(), 204);
+        let me = |c: String| {
+            app.client
+                .get(app.url("/api/v1/me"))
+                .header("cookie", c)
+                .send()
+        };
+        assert_eq!(
+            me(cookie_a.clone()).await.unwrap().status(),
+            200,
+            "the session that changed it stays"
+        );
+        assert_eq!(me(cookie_b.clone()).await.unwrap().status(), 401);
+        // The other session's event stream ends by itself.
+        let ended =
+            tokio::time::timeout(std::time::Duration::from_secs(10), stream_b.bytes()).await;
+        assert!(ended.is_ok(), "the stream of an ended session closes");
+        assert_eq!(
+            sign_in(&app, "cecilia", "första lösenordet").await.status(),
+            401
+        );
+        assert_eq!(
+            sign_in(&app, "cecilia", "andra lösenordet!").await.status(),
+            200
+        );
+    }
+);
+
+on_both_backends!(
+    reads_and_actions_are_audited_and_tampering_is_found,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        assert_eq!(
+            app.webhook(&dm_batch(&[(PAGE, "u1", "m1", "Hej")]))
+                .await
+                .status(),
+            200
+        );
+        let agent = app.token("agent", "agent").await;
+        let auditor = app.token("auditor", "auditor").await;
+        let id = app.conversations(&agent, "").await[0]["id"]
+            .as_i64()
+            .unwrap();
+        app.get_json(&agent, &format!("/api/v1/conversations/{id}"))
+            .await;
+        assert_eq!(
+            app.post(
+                &agent,
+                &format!("/api/v1/conversations/{id}/claim"),
+                json!({})
+            )
+            .await
+            .status(),
+            200
+        );
+        let target = format!("conversation:{id}");
+        let trail = app
+            .get_json(&auditor, &format!("/api/v1/audit?target={target}"))
+            .await;
+        let actions: Vec<_> = trail["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(actions, ["conversation.claimed", "conversation.read"]);
+        assert_eq!(trail["items"][0]["actor"], "agent");
+
+        let verify = || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_tavla"))
+                .args(["audit", "verify"])
+                .env("TAVLA_DATABASE_URL", &app.settings.database_url)
+                .env("TAVLA_LOG_LEVEL", "warn")
+                .output()
+                .unwrap()
+        };
+        let ok = verify();
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        let tampered: i64 =
+            sqlx::query_scalar("select id from audit where action = 'conversation.read'")
+                .fetch_one(&app.store.pool)
+                .await
+                .unwrap();
+        sqlx::query("update audit set actor = 'someone-else' where id = $1")
+            .bind(tampered)
+            .execute(&app.store.pool)
+            .await
+            .unwrap();
+        let broken = verify();
+        assert!(!broken.status.success());
+        let stderr = String::from_utf8_lossy(&broken.stderr);
+        assert!(
+            stderr.contains(&format!("broken at entry {tampered}")),
+            "{stderr}"
+        );
+    }
+);
