@@ -593,3 +593,46 @@ on_both_backends!(
         );
     }
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secure_cookies_idle_timeout_and_forged_forwarding_headers() {
+    let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |s| {
+        s.secure_cookies = true;
+        s.session_idle_minutes = 0;
+    })
+    .await
+    .unwrap();
+    staff_with_password(&app, "dora", "agent", "ett långt lösenord").await;
+    let r = app
+        .client
+        .post(app.url("/api/v1/session"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .json(&json!({"username": "dora", "password": "ett långt lösenord"}))
+        .send()
+        .await
+        .unwrap();
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        set.starts_with("__Host-tavla_session=") && set.contains("; Secure"),
+        "{set}"
+    );
+    // No trusted proxy is configured, so the forged header is not the logged address.
+    let address: String =
+        sqlx::query_scalar("select address from audit where action = 'signin.success'")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(address, "127.0.0.1");
+    // With an idle limit of zero minutes the session is over by the next request.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let cookie = set.split(';').next().unwrap().to_string();
+    let me = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 401);
+    assert!(me.text().await.unwrap().contains("timed out"));
+}
