@@ -115,6 +115,11 @@ pub enum TokenCommand {
         #[arg(long)]
         username: String,
     },
+    /// Revoke every API token of a staff member.
+    Revoke {
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -220,6 +225,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .add_api_token(staff.id, &token, &Actor::command_line())
                 .await?;
             println!("{token}");
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { username },
+        } => {
+            let store = open_store(&settings).await?;
+            let staff = store
+                .staff_by_username(&username)
+                .await?
+                .with_context(|| format!("no active staff member is named {username:?}"))?;
+            let n = store
+                .revoke_tokens(staff.id, &Actor::command_line())
+                .await?;
+            eprintln!("revoked {n} token(s) of {username}");
             Ok(())
         }
         Command::Channel {

@@ -261,9 +261,16 @@ pub async fn enforce(State(state): State<AppState>, mut request: Request, next: 
             if capabilities.iter().any(|c| caller.can(*c)) {
                 Ok(())
             } else {
-                // Name what is missing for the first capability the role grants, if any.
-                let granted = capabilities.iter().find(|c| caller.role.can(**c)).copied();
-                caller.require(granted.unwrap_or(capabilities[0]))
+                // Name the training missing for a capability the role grants; if the role grants
+                // none of them, say so for all of them.
+                match capabilities.iter().find(|c| caller.role.can(**c)) {
+                    Some(granted) => caller.require(*granted),
+                    None => Err(AppError::forbidden(format!(
+                        "your role ({}) does not include {}; ask an administrator if your work needs it",
+                        caller.role.as_str(),
+                        capabilities.iter().map(|c| c.describe()).collect::<Vec<_>>().join(" or ")
+                    ))),
+                }
             }
         }
     };

@@ -15,6 +15,8 @@ pub struct AppError {
     pub detail: String,
     /// Extra members of the problem document (for example who holds a claim).
     pub extra: Option<serde_json::Value>,
+    /// Seconds for a Retry-After header (429).
+    pub retry_after: Option<u64>,
 }
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
@@ -26,6 +28,7 @@ impl AppError {
             title,
             detail: detail.into(),
             extra: None,
+            retry_after: None,
         }
     }
 
@@ -100,11 +103,17 @@ impl IntoResponse for AppError {
         {
             map.extend(extra);
         }
-        (
+        let mut response = (
             self.status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+        }
+        response
     }
 }

@@ -99,9 +99,8 @@ fn events(
                 return None;
             }
             if c.checked_at.elapsed() >= RECHECK {
-                if !still_allowed(&c.state, &c.caller).await {
-                    return None;
-                }
+                // Rights are re-read, so a scope change or expired training applies at once.
+                c.caller = refreshed(&c.state, &c.caller).await?;
                 c.checked_at = tokio::time::Instant::now();
             }
             // Ask to be woken before reading, so a commit between the read and the wait is not missed.
@@ -156,12 +155,30 @@ fn may_see(caller: &Caller, event: &StoredEvent, conversation_kind: Option<&str>
     }
 }
 
-async fn still_allowed(state: &AppState, caller: &Caller) -> bool {
-    match &caller.session {
-        Some(session) => state.store.session_open(session.id).await.unwrap_or(false),
-        None => matches!(
-            state.store.staff_by_username(&caller.staff.username).await,
-            Ok(Some(s)) if s.role == caller.staff.role
-        ),
+/// The caller as they are now, or None when they may no longer listen: the session ended (sign-out,
+/// password or role change), the account was disabled or changed role.
+async fn refreshed(state: &AppState, caller: &Caller) -> Option<Caller> {
+    if let Some(session) = &caller.session {
+        if !state.store.session_open(session.id).await.ok()? {
+            return None;
+        }
     }
+    let staff = state
+        .store
+        .staff_by_username(&caller.staff.username)
+        .await
+        .ok()??;
+    if staff.role != caller.staff.role {
+        return None;
+    }
+    let completions = state.store.completions(staff.id).await.ok()?;
+    let effective = state
+        .training
+        .effective(caller.role, &completions, crate::store::now_ms());
+    let scope = state.store.channel_scope(staff.id).await.ok()?;
+    Some(Caller {
+        effective,
+        scope,
+        ..caller.clone()
+    })
 }

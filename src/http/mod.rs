@@ -201,6 +201,12 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(staff::create_token),
         ),
         r(
+            Method::DELETE,
+            "/api/v1/staff/{id}/tokens",
+            Rule::Needs(ManageStaff),
+            delete(staff::revoke_tokens),
+        ),
+        r(
             Method::GET,
             "/api/v1/audit",
             Rule::Needs(ReadAudit),

@@ -34,40 +34,7 @@ pub async fn sign_in(
         name: username.clone(),
         address: address.clone(),
     };
-    let now = now_ms();
-    let window_ms = settings.signin_window_minutes * 60_000;
-    let (by_account, by_address) = state
-        .store
-        .signin_failures(&username, address.as_deref().unwrap_or(""), now - window_ms)
-        .await?;
-    let blocked_until = [
-        (by_account, settings.signin_max_failures_per_account),
-        (by_address, settings.signin_max_failures_per_address),
-    ]
-    .into_iter()
-    .filter(|(failures, max)| failures.len() >= *max)
-    // Free again when enough of the failures have left the window.
-    .map(|(failures, max)| failures[failures.len() - max] + window_ms)
-    .max();
-    if let Some(until) = blocked_until {
-        let seconds = ((until - now) / 1000).max(1);
-        let at = chrono::DateTime::from_timestamp_millis(until)
-            .map(|t| t.format("%H:%M UTC").to_string())
-            .unwrap_or_default();
-        let mut response = AppError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed sign-ins",
-            format!(
-                "too many failed sign-ins for this account or from this address; try again in {} minute(s), at {at}, or ask an administrator to reset your password",
-                (seconds + 59) / 60
-            ),
-        )
-        .into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        return Ok(response);
-    }
+    check_limits(&state, &username, address.as_deref()).await?;
 
     let stored = state.store.password_hash(&username).await?;
     let password = credentials.password;
@@ -134,12 +101,15 @@ pub async fn sign_in(
 }
 
 pub async fn sign_out(State(state): State<AppState>, caller: Caller) -> Result<Response> {
-    if let Some(session) = &caller.session {
-        state
-            .store
-            .end_session(session.id, &caller.actor(), "signout")
-            .await?;
-    }
+    let Some(session) = &caller.session else {
+        return Err(AppError::bad_request(
+            "signing out ends a browser session; an API token is revoked by an administrator (DELETE /api/v1/staff/{id}/tokens)",
+        ));
+    };
+    state
+        .store
+        .end_session(session.id, &caller.actor(), "signout")
+        .await?;
     let cookie = format!(
         "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
         cookie_name(state.settings.secure_cookies),
@@ -175,6 +145,8 @@ pub async fn change_password(
             "the new password must have at least 12 characters",
         ));
     }
+    // Guessing the current password is limited like signing in.
+    check_limits(&state, &caller.staff.username, caller.address.as_deref()).await?;
     let stored = state.store.password_hash(&caller.staff.username).await?;
     let hash = stored.and_then(|(_, h)| h);
     let current = change.current_password;
@@ -182,6 +154,14 @@ pub async fn change_password(
         .await
         .map_err(AppError::internal)?;
     if !ok {
+        state
+            .store
+            .record_signin_failure(
+                &caller.staff.username,
+                &caller.actor(),
+                "wrong current password at a password change",
+            )
+            .await?;
         return Err(AppError::forbidden("the current password is wrong"));
     }
     let new = change.new_password;
@@ -195,4 +175,42 @@ pub async fn change_password(
         .change_password(caller.staff.id, &new_hash, keep, &caller.actor())
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Refuses with 429 and Retry-After while an account or an address has too many recent failures.
+async fn check_limits(state: &AppState, username: &str, address: Option<&str>) -> Result<()> {
+    let settings = &state.settings;
+    let now = now_ms();
+    let window_ms = settings.signin_window_minutes * 60_000;
+    let (by_account, by_address) = state
+        .store
+        .signin_failures(username, address.unwrap_or(""), now - window_ms)
+        .await?;
+    let blocked_until = [
+        (by_account, settings.signin_max_failures_per_account),
+        (by_address, settings.signin_max_failures_per_address),
+    ]
+    .into_iter()
+    .filter(|(failures, max)| *max > 0 && failures.len() >= *max)
+    // Free again when enough of the failures have left the window.
+    .map(|(failures, max)| failures[failures.len() - max] + window_ms)
+    .max();
+    let Some(until) = blocked_until else {
+        return Ok(());
+    };
+    let seconds = ((until - now) / 1000).max(1);
+    let at = chrono::DateTime::from_timestamp_millis(until)
+        .map(|t| t.format("%H:%M UTC").to_string())
+        .unwrap_or_default();
+    Err(AppError {
+        retry_after: Some(seconds as u64),
+        ..AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed sign-ins",
+            format!(
+                "too many failed sign-ins for this account or from this address; try again in {} minute(s), at {at}, or ask an administrator to reset your password",
+                (seconds + 59) / 60
+            ),
+        )
+    })
 }

@@ -87,6 +87,11 @@ pub async fn update(
     Json(change): Json<StaffChange>,
 ) -> Result<impl IntoResponse> {
     let role = change.role.as_deref().map(parse_role).transpose()?;
+    if state.store.staff_account(id).await?.is_none() {
+        return Err(AppError::not_found(format!(
+            "there is no staff member {id}"
+        )));
+    }
     if id == caller.staff.id
         && (change.disabled == Some(true) || role.is_some_and(|r| r != Role::Admin))
     {
@@ -217,4 +222,19 @@ pub async fn create_token(
         .add_api_token(id, &token, &caller.actor())
         .await?;
     Ok((StatusCode::CREATED, axum::Json(json!({"token": token}))))
+}
+
+/// Revokes every API token of a staff member (a lost laptop, a finished integration).
+pub async fn revoke_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse> {
+    if state.store.staff_account(id).await?.is_none() {
+        return Err(AppError::not_found(format!(
+            "there is no staff member {id}"
+        )));
+    }
+    let revoked = state.store.revoke_tokens(id, &caller.actor()).await?;
+    Ok(axum::Json(json!({"revoked": revoked})))
 }

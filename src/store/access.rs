@@ -89,12 +89,18 @@ impl Store {
             .bind(now_ms())
             .execute(&mut *tx)
             .await?;
+        // The target names the account by id when it exists, like every other staff entry.
+        let id: Option<i64> = sqlx::query_scalar("select id from staff where username = $1")
+            .bind(username)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let target = id.map(|id| format!("staff:{id}"));
         record(
             &mut tx,
             actor,
             "signin.failure",
-            Some(&format!("staff:{username}")),
-            serde_json::json!({"reason": reason}),
+            target.as_deref(),
+            serde_json::json!({"reason": reason, "username": username}),
         )
         .await?;
         tx.commit().await?;
@@ -132,8 +138,8 @@ impl Store {
             &mut tx,
             actor,
             "signin.success",
-            Some(&format!("staff:{}", staff.username)),
-            serde_json::json!({}),
+            Some(&format!("staff:{}", staff.id)),
+            serde_json::json!({"username": staff.username}),
         )
         .await?;
         tx.commit().await?;
@@ -370,6 +376,14 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             end_sessions |= disabled;
+            if disabled {
+                // A disabled account's tokens stay dead even if the account is enabled again.
+                sqlx::query("update api_tokens set revoked_at = $1 where staff_id = $2 and revoked_at is null")
+                    .bind(now_ms())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         if let Some(channels) = channels {
             sqlx::query("delete from staff_channels where staff_id = $1")

@@ -38,8 +38,8 @@ impl Store {
                     &mut tx,
                     actor,
                     "staff.added",
-                    Some(&format!("staff:{username}")),
-                    serde_json::json!({"role": role}),
+                    Some(&format!("staff:{id}")),
+                    serde_json::json!({"role": role, "username": username}),
                 )
                 .await?;
                 tx.commit().await?;
@@ -103,6 +103,29 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| staff_from_row(&r)).transpose()
+    }
+
+    /// Revokes every API token of a staff member; returns how many were live.
+    pub async fn revoke_tokens(&self, staff_id: i64, actor: &Actor) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(
+            "update api_tokens set revoked_at = $1 where staff_id = $2 and revoked_at is null",
+        )
+        .bind(now_ms())
+        .bind(staff_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        record(
+            &mut tx,
+            actor,
+            "token.revoked",
+            Some(&format!("staff:{staff_id}")),
+            serde_json::json!({"tokens": n}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(n)
     }
 }
 

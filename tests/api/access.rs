@@ -45,6 +45,7 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
         ("GET /api/v1/staff/{id}/training", (ADMIN, ADMIN)),
         ("POST /api/v1/staff/{id}/training", (ADMIN, ADMIN)),
         ("POST /api/v1/staff/{id}/tokens", (ADMIN, ADMIN)),
+        ("DELETE /api/v1/staff/{id}/tokens", (ADMIN, ADMIN)),
         ("GET /api/v1/audit", (&["admin", "auditor"][..], NONE)),
     ])
 }
@@ -636,3 +637,56 @@ async fn secure_cookies_idle_timeout_and_forged_forwarding_headers() {
     assert_eq!(me.status(), 401);
     assert!(me.text().await.unwrap().contains("timed out"));
 }
+
+on_both_backends!(
+    tokens_can_be_revoked_and_disabling_revokes_them,
+    |app: TestApp| async move {
+        let admin = app.token("admin", "admin").await;
+        let (id, token) = app.untrained_token("integration", "agent").await;
+        assert_eq!(app.get(&token, "/api/v1/me").await.status(), 200);
+        let revoked = app
+            .client
+            .delete(app.url(&format!("/api/v1/staff/{id}/tokens")))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            revoked.json::<serde_json::Value>().await.unwrap()["revoked"],
+            1
+        );
+        assert_eq!(app.get(&token, "/api/v1/me").await.status(), 401);
+
+        let (id2, token2) = app.untrained_token("leaver", "agent").await;
+        let patch = |body: serde_json::Value| {
+            app.client
+                .patch(app.url(&format!("/api/v1/staff/{id2}")))
+                .bearer_auth(&admin)
+                .json(&body)
+                .send()
+        };
+        assert_eq!(
+            patch(json!({"disabled": true})).await.unwrap().status(),
+            200
+        );
+        assert_eq!(
+            patch(json!({"disabled": false})).await.unwrap().status(),
+            200
+        );
+        assert_eq!(
+            app.get(&token2, "/api/v1/me").await.status(),
+            401,
+            "an old token stays dead"
+        );
+        let missing = app
+            .client
+            .patch(app.url("/api/v1/staff/999999"))
+            .bearer_auth(&admin)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), 404);
+        let _ = id;
+    }
+);
