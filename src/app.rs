@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use crate::access::training::TrainingConfig;
 use crate::http::{router, AppState};
 use crate::ingest::Ingestor;
+use crate::search::{indexer, SearchIndex};
 use crate::settings::Settings;
 use crate::store::Store;
 
@@ -17,6 +18,8 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     shutdown_tx: watch::Sender<bool>,
+    /// Tasks that end on shutdown and are awaited, so the next start finds their files free.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -38,17 +41,33 @@ impl Application {
         );
         let training = TrainingConfig::load(&settings.training_file)?;
         let (shutdown_tx, shutdown) = watch::channel(false);
+        let index = Arc::new(SearchIndex::open(&settings.data_dir.join("search"))?);
+        let (seq_tx, indexed_seq) = watch::channel(index.indexed_seq());
+        let follower = tokio::spawn(indexer::follow(
+            store.clone(),
+            index.clone(),
+            seq_tx,
+            shutdown.clone(),
+        ));
+        let delivery = crate::outbound::start(
+            store.clone(),
+            crate::outbound::DeliveryConfig::from_settings(&settings),
+            shutdown.clone(),
+        )?;
         let state = AppState {
             store,
             ingestor,
             settings: Arc::new(settings),
             training: Arc::new(training),
+            search: Some(index),
+            indexed_seq,
             shutdown,
         };
         Ok(Application {
             listener,
             state,
             shutdown_tx,
+            background: std::iter::once(follower).chain(delivery).collect(),
         })
     }
 
@@ -71,6 +90,7 @@ impl Application {
             listener,
             state,
             shutdown_tx,
+            background,
         } = self;
         let store = state.store.clone();
         let app = router(state);
@@ -84,6 +104,9 @@ impl Application {
             let _ = shutdown_tx.send(true);
         })
         .await?;
+        for task in background {
+            let _ = task.await;
+        }
         store.close().await;
         Ok(())
     }

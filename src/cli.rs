@@ -60,6 +60,8 @@ pub enum Command {
     },
     /// Import normalised messages from a JSON Lines file (one message per line).
     Import { file: PathBuf },
+    /// Rebuild the search index from the store (stop the service first).
+    Reindex,
     /// Training records.
     Training {
         #[command(subcommand)]
@@ -265,6 +267,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import { file } => import(&settings, &file).await,
+        Command::Reindex => reindex(&settings).await,
         Command::Training { command } => training(&settings, command).await,
         Command::Audit {
             command: AuditCommand::Verify,
@@ -332,6 +335,30 @@ async fn training(settings: &Settings, command: TrainingCommand) -> anyhow::Resu
             Ok(())
         }
     }
+}
+
+/// Rebuilds the search index from the messages in the store, showing progress.
+async fn reindex(settings: &Settings) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let dir = settings.data_dir.join("search");
+    let index = crate::search::SearchIndex::open(&dir)?;
+    let started = Instant::now();
+    let mut last_report = Instant::now();
+    let done = crate::search::indexer::rebuild(&store, &index, |done, total| {
+        if last_report.elapsed().as_secs() >= 2 || done == total {
+            last_report = Instant::now();
+            eprintln!("… {done} of {total} messages indexed");
+        }
+    })
+    .await?;
+    // Apply what happened while rebuilding.
+    crate::search::indexer::catch_up(&store, &index, index.indexed_seq()).await?;
+    eprintln!(
+        "the search index in {} was rebuilt: {done} messages in {:.1}s",
+        dir.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 async fn open_store(settings: &Settings) -> anyhow::Result<Store> {

@@ -15,6 +15,15 @@ pub struct Settings {
     pub meta_app_secret: String,
     pub meta_verify_token: String,
     pub graph_base_url: String,
+    /// Delivery workers per instance (0: this instance delivers nothing).
+    pub delivery_workers: usize,
+    /// How long one Graph API request may take before it counts as a timeout.
+    pub graph_timeout_seconds: u64,
+    /// Attempts before a passing fault becomes a failure the agent sees.
+    pub delivery_max_attempts: i64,
+    /// The first retry's delay; each later one doubles, up to delivery_retry_max_seconds.
+    pub delivery_retry_base_ms: i64,
+    pub delivery_retry_max_seconds: i64,
     pub max_body_bytes: usize,
     pub max_text_chars: usize,
     pub claim_lease_seconds: i64,

@@ -12,6 +12,7 @@ use super::extract::{parse_json, Path, Query, RawBody};
 use super::AppState;
 use crate::access::{answer_capability, read_capability, readable_kinds};
 use crate::store::conversations::{ClaimInfo, ClaimOutcome, QueueFilter, ReplyOutcome};
+use crate::store::reply_window::{ReplyWindow, HUMAN_AGENT};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -89,7 +90,7 @@ pub async fn list(
 
 /// Loads the conversation's kind and checks that the caller may read it. Outside the caller's
 /// channel scope a conversation does not exist for them.
-async fn readable(state: &AppState, caller: &Caller, id: i64) -> Result<String> {
+pub(super) async fn readable(state: &AppState, caller: &Caller, id: i64) -> Result<String> {
     let summary = state
         .store
         .conversation_summary(id)
@@ -210,18 +211,14 @@ pub struct ReplyBody {
     text: String,
     /// For comment threads: the comment (tavla message id) answered; the newest when absent.
     in_reply_to: Option<i64>,
+    /// DMs only: "HUMAN_AGENT" sends past the 24-hour window (up to 7 days), and says that a
+    /// person, not an automation, answers. Chosen by the agent, never added for them.
+    tag: Option<String>,
 }
 
-pub async fn reply(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<i64>,
-    RawBody(body): RawBody,
-) -> Result<impl IntoResponse> {
-    let kind = readable(&state, &caller, id).await?;
-    caller.require(answer_capability(&kind))?;
-    let body: ReplyBody = parse_json(&body)?;
-    let text = body.text.trim();
+/// The reply's text, trimmed, if the platform will take it.
+pub(super) fn reply_text<'a>(text: &'a str, kind: &str) -> Result<&'a str> {
+    let text = text.trim();
     if text.is_empty() {
         return Err(AppError::unprocessable(
             "the reply is empty; write something to send",
@@ -238,10 +235,32 @@ pub async fn reply(
             "the reply has {length} characters; the platform takes at most {max}: shorten it or split it in two"
         )));
     }
+    Ok(text)
+}
+
+pub async fn reply(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    RawBody(body): RawBody,
+) -> Result<impl IntoResponse> {
+    let kind = readable(&state, &caller, id).await?;
+    caller.require(answer_capability(&kind))?;
+    let body: ReplyBody = parse_json(&body)?;
+    let text = reply_text(&body.text, &kind)?;
+    let tag = checked_tag(body.tag.as_deref(), &kind)?;
     let lease_ms = state.settings.claim_lease_seconds * 1000;
     match state
         .store
-        .add_reply(id, caller.staff.id, text, body.in_reply_to, lease_ms, &caller.actor())
+        .add_reply(
+            id,
+            caller.staff.id,
+            text,
+            body.in_reply_to,
+            tag,
+            lease_ms,
+            &caller.actor(),
+        )
         .await?
     {
         ReplyOutcome::Queued { message_id } => Ok((
@@ -253,5 +272,58 @@ pub async fn reply(
         ReplyOutcome::NothingToAnswer => Err(AppError::unprocessable(
             "this thread has no comment to answer (or in_reply_to names a message of another thread)",
         )),
+        ReplyOutcome::NeedsHumanAgentTag(w) => Err(needs_human_agent_tag(w)),
+        ReplyOutcome::WindowClosed(w) => Err(window_closed(w)),
+    }
+}
+
+/// The only tag there is, and only for DMs.
+pub(super) fn checked_tag<'a>(tag: Option<&'a str>, kind: &str) -> Result<Option<&'a str>> {
+    match tag {
+        None => Ok(None),
+        Some(HUMAN_AGENT) if kind == "dm" => Ok(Some(HUMAN_AGENT)),
+        Some(HUMAN_AGENT) => Err(AppError::unprocessable(
+            "a tag is for direct messages only; a comment reply has no reply window",
+        )),
+        Some(_) => Err(AppError::unprocessable(
+            "the only tag an agent may choose is HUMAN_AGENT (a person answering, within 7 days)",
+        )),
+    }
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+pub(super) fn needs_human_agent_tag(w: ReplyWindow) -> AppError {
+    AppError {
+        extra: Some(json!({"reply_window": w})),
+        ..AppError::unprocessable(format!(
+            "the 24-hour reply window closed at {}. If you, a person, are answering the person's \
+             question, you may still reply until {} by sending again with \"tag\": \"HUMAN_AGENT\"; \
+             do not use it for automated or promotional messages",
+            rfc3339(w.closes_at),
+            rfc3339(w.human_agent_closes_at)
+        ))
+    }
+}
+
+pub(super) fn window_closed(w: Option<ReplyWindow>) -> AppError {
+    match w {
+        Some(w) => AppError {
+            extra: Some(json!({"reply_window": w})),
+            ..AppError::unprocessable(format!(
+                "the reply window closed at {}, 7 days after the person's last message, and the \
+                 platform allows no reply now; wait for them to write again, or reach them another \
+                 way (phone, e-mail, letter)",
+                rfc3339(w.human_agent_closes_at)
+            ))
+        },
+        None => AppError::unprocessable(
+            "the person has not written to the page, so the platform allows no message to them; \
+             wait for them to write",
+        ),
     }
 }

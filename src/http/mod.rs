@@ -5,10 +5,12 @@ mod audit;
 pub mod auth;
 mod channels;
 mod conversations;
+mod deliveries;
 pub mod error;
 mod events;
 pub mod extract;
 mod messages;
+mod search;
 mod session;
 mod staff;
 mod system;
@@ -39,6 +41,10 @@ pub struct AppState {
     pub ingestor: Ingestor,
     pub settings: Arc<Settings>,
     pub training: Arc<TrainingConfig>,
+    /// None only where the index could not be opened (the service then says so on search).
+    pub search: Option<Arc<crate::search::SearchIndex>>,
+    /// The last event sequence applied to the search index.
+    pub indexed_seq: watch::Receiver<i64>,
     /// Flips to true when the service begins to shut down, so long-lived streams end.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -141,6 +147,12 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(conversations::reply),
         ),
         r(
+            Method::POST,
+            "/api/v1/messages/{id}/retry",
+            Rule::AnyOf(&[AnswerDms, AnswerComments]),
+            post(deliveries::retry),
+        ),
+        r(
             Method::GET,
             "/api/v1/channels",
             Rule::SignedIn,
@@ -212,12 +224,8 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             Rule::Needs(ReadAudit),
             get(audit::list),
         ),
-        r(
-            Method::GET,
-            "/api/v1/events",
-            Rule::SignedIn,
-            get(events::stream),
-        ),
+        r(Method::GET, "/api/v1/events", Rule::SignedIn, get(events::stream)),
+        r(Method::GET, "/api/v1/search", Rule::AnyOf(CONVERSATIONS), get(search::search)),
     ]
 }
 

@@ -7,6 +7,8 @@ use sqlx::Row;
 use super::audit::{record, Actor};
 use super::events::{append, EventKind, NewEvent};
 use super::ingest::note_message;
+use super::outbox::{insert_row, OutboxAction};
+use super::reply_window::{ReplyWindow, Verdict};
 use super::{now_ms, Result, Store};
 use crate::model::Direction;
 
@@ -63,6 +65,8 @@ pub struct MessageView {
     pub state: String,
     pub edited: bool,
     pub delivery: Option<String>,
+    /// For our own messages and actions: how delivery to the platform stands, and why not yet.
+    pub delivery_detail: Option<super::outbox::DeliveryView>,
     pub platform_time: i64,
     pub received_at: i64,
     pub history: Vec<Revision>,
@@ -81,6 +85,8 @@ pub struct ConversationDetail {
     #[serde(flatten)]
     pub summary: ConversationSummary,
     pub person_read_at: Option<i64>,
+    /// DMs only: how long a reply may still be sent (DESIGN.md §2); null for comment threads.
+    pub reply_window: Option<ReplyWindow>,
     pub messages: Vec<MessageView>,
     /// The same person's other conversations on any channel of this platform.
     pub earlier_conversations: Vec<ConversationSummary>,
@@ -253,6 +259,7 @@ impl Store {
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
+        let mut deliveries = self.deliveries_of_conversation(id).await?;
         let mut messages = Vec::with_capacity(rows.len());
         for r in &rows {
             let author_id: Option<i64> = r.try_get("author_id")?;
@@ -291,6 +298,11 @@ impl Store {
                 state: r.try_get("state")?,
                 edited: edited == 1,
                 delivery: r.try_get("delivery")?,
+                // The newest outbox row of the message says how it stands now.
+                delivery_detail: deliveries
+                    .iter()
+                    .rposition(|(of, _)| *of == message_id)
+                    .map(|at| deliveries.swap_remove(at).1),
                 platform_time: r.try_get("platform_time")?,
                 received_at: r.try_get("received_at")?,
                 history,
@@ -309,9 +321,15 @@ impl Store {
             }
             _ => Vec::new(),
         };
+        let reply_window = if summary.kind == "dm" {
+            ReplyWindow::after(summary.last_inbound_at, now_ms())
+        } else {
+            None
+        };
         Ok(Some(ConversationDetail {
             summary,
             person_read_at,
+            reply_window,
             messages,
             earlier_conversations,
         }))
@@ -503,20 +521,24 @@ impl Store {
     }
 
     /// Records an agent's reply as an outbound message and queues it for delivery, in one
-    /// transaction. The recipient is the stored one, never one named by the caller.
+    /// transaction. The recipient is the stored one, never one named by the caller. A DM reply
+    /// must fit the reply window; `tag` is HUMAN_AGENT when the agent chose it knowingly.
+    #[allow(clippy::too_many_arguments)]
     pub async fn add_reply(
         &self,
         id: i64,
         staff_id: i64,
         text: &str,
         in_reply_to: Option<i64>,
+        tag: Option<&str>,
         lease_ms: i64,
         actor: &Actor,
     ) -> Result<ReplyOutcome> {
         let now = now_ms();
         let mut tx = self.begin().await?;
         let row = sqlx::query(
-            "select c.channel_id, c.kind, c.claimed_by, c.claim_expires_at, s.username, a.platform_id as person \
+            "select c.channel_id, c.kind, c.claimed_by, c.claim_expires_at, c.last_inbound_at, s.username, \
+             a.platform_id as person \
              from conversations c left join staff s on s.id = c.claimed_by \
              left join authors a on a.id = c.person_id where c.id = $1",
         )
@@ -537,6 +559,13 @@ impl Store {
                     username: row.try_get("username")?,
                     expires_at: e,
                 }));
+            }
+        }
+        if kind == "dm" {
+            match ReplyWindow::verdict(row.try_get("last_inbound_at")?, now, tag) {
+                Verdict::Open => {}
+                Verdict::NeedsHumanAgentTag(w) => return Ok(ReplyOutcome::NeedsHumanAgentTag(w)),
+                Verdict::Closed(w) => return Ok(ReplyOutcome::WindowClosed(w)),
             }
         }
         // A comment reply answers one comment: the one named, or the newest inbound comment.
@@ -588,17 +617,9 @@ impl Store {
             "recipient": person,
             "comment_id": parent,
             "text": text,
+            "tag": tag,
         });
-        sqlx::query(
-            "insert into outbox (message_id, action, payload, status, next_attempt_at, created_at) \
-             values ($1, 'reply', $2, 'pending', $3, $4)",
-        )
-        .bind(message_id)
-        .bind(payload.to_string())
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        insert_row(&mut tx, message_id, OutboxAction::Reply, &payload, now).await?;
         note_message(&mut tx, id, Direction::Outbound, now, false).await?;
         // Working on a conversation renews the claim, so a long answer does not lose it.
         sqlx::query(
@@ -629,6 +650,7 @@ impl Store {
         )
         .await?;
         self.commit(tx).await?;
+        self.outbox_committed();
         Ok(ReplyOutcome::Queued { message_id })
     }
 }
@@ -639,6 +661,10 @@ pub enum ReplyOutcome {
     HeldBy(ClaimInfo),
     NotFound,
     NothingToAnswer,
+    /// The DM's 24 hours are over: the agent may send with the HUMAN_AGENT tag until it closes.
+    NeedsHumanAgentTag(ReplyWindow),
+    /// Past 7 days (or the person never wrote): no reply can be sent.
+    WindowClosed(Option<ReplyWindow>),
 }
 
 async fn release_in(tx: &mut super::Tx<'_>, id: i64, channel_id: i64, staff_id: i64) -> Result<()> {

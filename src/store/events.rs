@@ -21,6 +21,7 @@ pub enum EventKind {
     Replied,
     StatusChanged,
     ChannelChanged,
+    DeliveryChanged,
 }
 
 impl EventKind {
@@ -39,6 +40,7 @@ impl EventKind {
             EventKind::Replied => "conversation.replied",
             EventKind::StatusChanged => "conversation.status_changed",
             EventKind::ChannelChanged => "channel.changed",
+            EventKind::DeliveryChanged => "message.delivery_changed",
         }
     }
 }

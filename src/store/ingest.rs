@@ -271,6 +271,15 @@ async fn apply_message(
         .await?
     };
 
+    if m.change == Change::Created
+        && super::outbox::match_echo(tx, channel_id, conversation_id, m)
+            .await?
+            .is_some()
+    {
+        // The echo of our own reply: our message now carries its id; nothing is stored twice.
+        return Ok(Applied::Stored);
+    }
+
     let now = now_ms();
     let extra = m.extra.as_ref().map(|v| v.to_string());
     let inserted: Option<i64> = sqlx::query_scalar(

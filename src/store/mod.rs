@@ -8,6 +8,10 @@ pub mod channels;
 pub mod conversations;
 pub mod events;
 pub mod ingest;
+pub mod outbox;
+pub mod reply_window;
+pub mod retry;
+pub mod search;
 pub mod staff;
 
 use std::str::FromStr;
@@ -46,6 +50,8 @@ pub struct Store {
     pub backend: Backend,
     /// Woken after every commit that appended to the event log, so live streams need not poll.
     pub committed: Arc<Notify>,
+    /// Woken after every commit that wrote an outbox row, so delivery need not wait for a poll.
+    pub outbox_written: Arc<Notify>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -95,6 +101,7 @@ impl Store {
             pool,
             backend,
             committed: Arc::new(Notify::new()),
+            outbox_written: Arc::new(Notify::new()),
         })
     }
 

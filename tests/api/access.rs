@@ -36,6 +36,8 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
         ("POST /api/v1/conversations/{id}/release", (AGENT, NONE)),
         ("POST /api/v1/conversations/{id}/status", (AGENT, NONE)),
         ("POST /api/v1/conversations/{id}/replies", (AGENT, NONE)),
+        // {id} is the DM's message: retrying needs answer_dms (409 there: nothing failed).
+        ("POST /api/v1/messages/{id}/retry", (AGENT, NONE)),
         ("POST /api/v1/channels", (ADMIN, NONE)),
         ("POST /api/v1/channels/{id}/approve", (ADMIN, NONE)),
         ("GET /api/v1/quarantine", (ADMIN, NONE)),
@@ -47,6 +49,7 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
         ("POST /api/v1/staff/{id}/tokens", (ADMIN, ADMIN)),
         ("DELETE /api/v1/staff/{id}/tokens", (ADMIN, ADMIN)),
         ("GET /api/v1/audit", (&["admin", "auditor"][..], NONE)),
+        ("GET /api/v1/search", (&["agent", "communicator", "moderator"][..], NONE)),
     ])
 }
 
@@ -78,6 +81,10 @@ on_both_backends!(
             .fetch_one(&app.store.pool)
             .await
             .unwrap();
+        let message: i64 = sqlx::query_scalar("select id from messages")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
         let (target_staff, _) = app.untrained_token("target", "agent").await;
         let mut tokens = Vec::new();
         for role in ROLES {
@@ -104,6 +111,8 @@ on_both_backends!(
                     conversation.to_string()
                 } else if spec.path.starts_with("/api/v1/channels") {
                     channel.to_string()
+                } else if spec.path.starts_with("/api/v1/messages/") {
+                    message.to_string()
                 } else {
                     target_staff.to_string()
                 },

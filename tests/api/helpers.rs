@@ -44,6 +44,8 @@ fn test_settings(database_url: String, dir: &std::path::Path) -> Settings {
     settings.meta_app_secret = SECRET.into();
     settings.meta_verify_token = VERIFY_TOKEN.into();
     settings.graph_base_url = "http://127.0.0.1:9".into();
+    // Replies wait in the outbox unless a test asks for delivery (tests/api/delivery.rs).
+    settings.delivery_workers = 0;
     settings.max_body_bytes = 256 * 1024;
     settings
 }
@@ -129,7 +131,7 @@ impl TestApp {
         Some(app)
     }
 
-    async fn start(&mut self) {
+    pub async fn start(&mut self) {
         let application = Application::build(self.settings.clone())
             .await
             .expect("the application builds");
@@ -148,13 +150,36 @@ impl TestApp {
 
     /// Stops the server and starts a new one on the same database.
     pub async fn restart(&mut self) {
+        self.stop().await;
+        self.start().await;
+    }
+
+    /// Stops the server (and its index follower) and waits until it has.
+    pub async fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(server) = self.server.take() {
             server.await.expect("the server stops cleanly");
         }
-        self.start().await;
+    }
+
+    /// Another instance on the same database, with a search index of its own.
+    pub async fn second_instance(&self) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = self.settings.clone();
+        settings.data_dir = dir.path().to_path_buf();
+        let mut app = TestApp {
+            address: String::new(),
+            client: reqwest::Client::new(),
+            store: Store::connect(&settings.database_url).await.expect("connect"),
+            settings,
+            stop: None,
+            server: None,
+            _dir: dir,
+        };
+        app.start().await;
+        app
     }
 
     pub fn url(&self, path: &str) -> String {

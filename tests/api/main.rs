@@ -6,5 +6,6 @@ mod helpers;
 mod ingest_api;
 mod meta_fixtures;
 mod queue;
+mod search;
 mod system;
 mod webhooks;

@@ -4,7 +4,6 @@ use serde_json::json;
 
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
-use crate::webhooks::dm_batch;
 
 const PAGE: &str = "300000000000001";
 
@@ -19,10 +18,10 @@ fn dm_at(sender: &str, mid: &str, text: &str, at_ms: i64) -> Vec<u8> {
 
 async fn one_conversation(app: &TestApp) -> (String, i64) {
     app.register_channel("facebook", PAGE, "Kommunen").await;
+    // Written just now, so that the reply window (24 hours) is open.
+    let now = chrono::Utc::now().timestamp_millis();
     assert_eq!(
-        app.webhook(&dm_batch(&[(PAGE, "u1", "m1", "Hej!")]))
-            .await
-            .status(),
+        app.webhook(&dm_at("u1", "m1", "Hej!", now)).await.status(),
         200
     );
     let agent = app.token("agent-a", "agent").await;

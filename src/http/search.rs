@@ -1,0 +1,216 @@
+//! `GET /api/v1/search`: full-text search over the messages the caller may read.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::Caller;
+use super::error::{AppError, Result};
+use super::extract::Query;
+use super::AppState;
+use crate::access::{read_capability, readable_kinds, Capability};
+use crate::search::query::{parse, Filters, SortOrder, MAX_QUERY_CHARS};
+use crate::search::snippet;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    q: Option<String>,
+    channel: Option<i64>,
+    platform: Option<String>,
+    /// dm or comments
+    kind: Option<String>,
+    direction: Option<String>,
+    status: Option<String>,
+    /// From this time: RFC 3339, a date (YYYY-MM-DD, Swedish time) or milliseconds.
+    from: Option<String>,
+    to: Option<String>,
+    author: Option<i64>,
+    attachments: Option<bool>,
+    /// relevance (default), newest or oldest
+    sort: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+    /// The person is still typing: the last word also matches as a prefix.
+    typing: Option<bool>,
+}
+
+fn one_of(name: &str, value: Option<String>, allowed: &[&str]) -> Result<Option<String>> {
+    match value {
+        Some(v) if !allowed.contains(&v.as_str()) => Err(AppError::bad_request(format!(
+            "{name} must be one of {}",
+            allowed.join(", ")
+        ))),
+        other => Ok(other),
+    }
+}
+
+/// RFC 3339, YYYY-MM-DD (midnight Swedish time, so "to" includes the whole day) or ms.
+fn parse_time(name: &str, value: Option<String>, end_of_day: bool) -> Result<Option<i64>> {
+    let Some(v) = value else { return Ok(None) };
+    if let Ok(ms) = v.parse::<i64>() {
+        return Ok(Some(ms));
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&v) {
+        return Ok(Some(t.timestamp_millis()));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d") {
+        let day = if end_of_day {
+            d.succ_opt().unwrap_or(d)
+        } else {
+            d
+        };
+        let local = day
+            .and_hms_opt(0, 0, 0)
+            .and_then(|t| {
+                t.and_local_timezone(crate::text::swedish_offset(&t))
+                    .single()
+            })
+            .map(|t| t.timestamp_millis() - i64::from(end_of_day));
+        if let Some(ms) = local {
+            return Ok(Some(ms));
+        }
+    }
+    Err(AppError::bad_request(format!(
+        "{name} must be a date (2026-11-01), an RFC 3339 time or milliseconds since the epoch"
+    )))
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(p): Query<SearchParams>,
+) -> Result<impl IntoResponse> {
+    let index = state
+        .search
+        .clone()
+        .ok_or_else(|| AppError::unavailable("search is not available on this instance"))?;
+    let q = p.q.unwrap_or_default();
+    if q.chars().count() > MAX_QUERY_CHARS {
+        return Err(AppError::bad_request(format!(
+            "the query is longer than {MAX_QUERY_CHARS} characters"
+        )));
+    }
+    let mut kinds: Vec<String> = readable_kinds(&caller.effective.capabilities)
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
+    if let Some(kind) = one_of("kind", p.kind, &["dm", "comments"])? {
+        caller.require(read_capability(&kind))?;
+        kinds.retain(|k| *k == kind);
+    }
+    // Hidden, removed and deleted content is for moderators only.
+    let mut states = vec!["visible".to_string()];
+    if caller.can(Capability::Moderate) {
+        states.extend(["hidden", "removed", "deleted"].map(String::from));
+    }
+    let channels = match (&caller.scope, p.channel) {
+        (Some(scope), Some(c)) => Some(if scope.contains(&c) {
+            vec![c]
+        } else {
+            Vec::new()
+        }),
+        (Some(scope), None) => Some(scope.clone()),
+        (None, Some(c)) => Some(vec![c]),
+        (None, None) => None,
+    };
+    let filters = Filters {
+        kinds,
+        states: states.clone(),
+        channels,
+        platform: one_of(
+            "platform",
+            p.platform,
+            &["facebook", "instagram", "linkedin"],
+        )?,
+        direction: one_of("direction", p.direction, &["inbound", "outbound"])?,
+        status: one_of("status", p.status, &["open", "waiting", "resolved"])?,
+        author_id: p.author,
+        from: parse_time("from", p.from, false)?,
+        to: parse_time("to", p.to, true)?,
+        attachments: p.attachments,
+    };
+    let sort = match one_of("sort", p.sort, &["relevance", "newest", "oldest"])?.as_deref() {
+        Some("newest") => SortOrder::Newest,
+        Some("oldest") => SortOrder::Oldest,
+        _ => SortOrder::Relevance,
+    };
+    let limit = p.limit.unwrap_or(20).clamp(1, 100);
+    let offset = p.offset.unwrap_or(0).min(10_000);
+    let parsed = parse(&q, p.typing.unwrap_or(false));
+    let hits = run(index, parsed, filters.clone(), sort, limit, offset).await?;
+    let ids: Vec<i64> = hits.ids.iter().map(|(id, _)| *id).collect();
+    let mut highlight_words = hits.words.clone();
+    highlight_words.retain(|w| !w.is_empty());
+    let details = state.store.hit_details(&ids).await?;
+    // The store is the truth: re-check each hit against it, in case the index lags a change.
+    let items: Vec<_> = details
+        .into_iter()
+        .filter(|d| {
+            filters.kinds.contains(&d.kind)
+                && caller.may_see_channel(d.channel_id)
+                && states.contains(&d.state)
+        })
+        .map(|d| {
+            let score = hits
+                .ids
+                .iter()
+                .find(|(id, _)| *id == d.message_id)
+                .map(|(_, s)| *s)
+                .unwrap_or(0.0);
+            let snippet = snippet::make(d.text.as_deref().unwrap_or(""), &highlight_words);
+            json!({"message": d, "score": score, "snippet": snippet})
+        })
+        .collect();
+    state
+        .store
+        .audit(
+            &caller.actor(),
+            "search.read",
+            None,
+            json!({
+                "q": q, "kinds": filters.kinds, "channels": filters.channels, "shown": items.len(),
+            }),
+        )
+        .await?;
+    Ok(axum::Json(json!({
+        "total": hits.total,
+        "items": items,
+        "limit": limit,
+        "offset": offset,
+    })))
+}
+
+struct Found {
+    total: usize,
+    ids: Vec<(i64, f32)>,
+    words: Vec<String>,
+}
+
+/// Searching is CPU work: it runs off the async threads.
+async fn run(
+    index: Arc<crate::search::SearchIndex>,
+    parsed: crate::search::query::Parsed,
+    filters: Filters,
+    sort: SortOrder,
+    limit: usize,
+    offset: usize,
+) -> Result<Found> {
+    tokio::task::spawn_blocking(move || {
+        let query = index.build(&parsed, &filters);
+        let hits = index.run(query.as_ref(), sort, limit, offset)?;
+        let mut words = parsed.words.clone();
+        words.extend(parsed.phrases.iter().flatten().cloned());
+        Ok::<_, anyhow::Error>(Found {
+            total: hits.total,
+            ids: hits.ids,
+            words,
+        })
+    })
+    .await
+    .map_err(AppError::internal)?
+    .map_err(AppError::internal)
+}

@@ -1,0 +1,281 @@
+//! The Graph API's shape: which request each outbox action becomes, and what an answer means.
+//! Pure functions, no I/O, so every rule here is unit-tested.
+//!
+//! - DM reply: `POST /{page-id}/messages` with `recipient.id`, `messaging_type` (`RESPONSE`, or
+//!   `MESSAGE_TAG` with `tag: HUMAN_AGENT`) and `message.text`; on Facebook also
+//!   `message.metadata = "tavla:outbox:ID"` so the echo names its outbox row.
+//! - Private reply: the same with `recipient.comment_id`.
+//! - Comment reply: Facebook `POST /{comment-id}/comments`, Instagram `POST /{comment-id}/replies`,
+//!   with `message`.
+//! - Hide / unhide: `POST /{comment-id}` with `is_hidden` (Instagram: `hide`).
+//! - Remove: `DELETE /{comment-id}`.
+//!
+//! The token travels in the `Authorization` header (see `worker`), never in a URL or a body.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::store::outbox::{Claimed, OutboxAction, ECHO_METADATA_PREFIX};
+use crate::store::reply_window::HUMAN_AGENT;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Post,
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphRequest {
+    pub verb: Verb,
+    /// Relative to the Graph base URL, starting with `/`; may carry a query.
+    pub path: String,
+    pub body: Option<Value>,
+}
+
+/// What an answer from the platform means for the row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judged {
+    /// Done; the id of what was created, when the platform said.
+    Sent(Option<String>),
+    /// A passing fault: try again later (no earlier than `retry_after` if the platform said).
+    Transient {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+    /// The platform refused for good; the agent must change something.
+    Refused(String),
+}
+
+/// "Facebook" or "Instagram", for the agent's messages.
+pub fn platform_name(platform: &str) -> &'static str {
+    match platform {
+        "instagram" => "Instagram",
+        "facebook" => "Facebook",
+        _ => "the platform",
+    }
+}
+
+/// Platform ids go into URL paths: anything but an id is refused, so a stored value can never
+/// steer a request elsewhere (`../`, `?`, `#`).
+fn id_segment(id: Option<&str>, what: &str) -> Result<String, String> {
+    match id {
+        Some(id)
+            if !id.is_empty()
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+                && id != "."
+                && id != ".." =>
+        {
+            Ok(id.to_string())
+        }
+        Some(id) => Err(format!(
+            "the {what} {id:?} is not a platform id, so it cannot be sent; tell an administrator"
+        )),
+        None => Err(format!(
+            "the {what} is not known, so it cannot be sent; tell an administrator"
+        )),
+    }
+}
+
+/// The request that carries out a claimed row, or why it cannot be made (a permanent failure).
+pub fn build(row: &Claimed) -> Result<GraphRequest, String> {
+    let instagram = match row.platform.as_str() {
+        "facebook" => false,
+        "instagram" => true,
+        other => {
+            return Err(format!(
+                "tavla cannot deliver to {other} yet; answer on {other} directly"
+            ))
+        }
+    };
+    let p = &row.payload;
+    let text = p["text"].as_str().unwrap_or_default();
+    let comment = || id_segment(p["comment_id"].as_str(), "comment");
+    let message = |recipient: Value| {
+        let mut message = json!({ "text": text });
+        if !instagram {
+            // Instagram's Send API has no metadata; its echoes are matched by id and words.
+            message["metadata"] = format!("{ECHO_METADATA_PREFIX}{}", row.outbox_id).into();
+        }
+        let mut body = json!({ "recipient": recipient, "message": message });
+        if p["tag"].as_str() == Some(HUMAN_AGENT) {
+            body["messaging_type"] = "MESSAGE_TAG".into();
+            body["tag"] = HUMAN_AGENT.into();
+        } else {
+            body["messaging_type"] = "RESPONSE".into();
+        }
+        body
+    };
+    let page = || id_segment(Some(&row.channel_platform_id), "page id");
+    let request = match row.action {
+        OutboxAction::Reply if p["conversation_kind"] == "dm" => {
+            let recipient = id_segment(p["recipient"].as_str(), "recipient")?;
+            GraphRequest {
+                verb: Verb::Post,
+                path: format!("/{}/messages", page()?),
+                body: Some(message(json!({ "id": recipient }))),
+            }
+        }
+        OutboxAction::Reply => GraphRequest {
+            verb: Verb::Post,
+            path: format!(
+                "/{}/{}",
+                comment()?,
+                if instagram { "replies" } else { "comments" }
+            ),
+            body: Some(json!({ "message": text })),
+        },
+        OutboxAction::PrivateReply => {
+            let mut body = message(json!({ "comment_id": comment()? }));
+            // A private reply is the page's first message to the person: no messaging type.
+            if let Some(body) = body.as_object_mut() {
+                body.remove("messaging_type");
+                body.remove("tag");
+            }
+            GraphRequest {
+                verb: Verb::Post,
+                path: format!("/{}/messages", page()?),
+                body: Some(body),
+            }
+        }
+        OutboxAction::Hide | OutboxAction::Unhide => {
+            let hidden = row.action == OutboxAction::Hide;
+            let field = if instagram { "hide" } else { "is_hidden" };
+            GraphRequest {
+                verb: Verb::Post,
+                path: format!("/{}", comment()?),
+                body: Some(json!({ field: hidden })),
+            }
+        }
+        OutboxAction::Remove => GraphRequest {
+            verb: Verb::Delete,
+            path: format!("/{}", comment()?),
+            body: None,
+        },
+    };
+    Ok(request)
+}
+
+/// For a reply whose earlier attempt may have arrived: the request that lists what the page has
+/// sent there lately, so we can find it instead of sending twice. None when the platform offers
+/// no way to look (private replies, which the platform refuses to send twice anyway).
+pub fn lookup(row: &Claimed) -> Option<GraphRequest> {
+    let p = &row.payload;
+    if row.action != OutboxAction::Reply {
+        return None;
+    }
+    let instagram = row.platform == "instagram";
+    let path = if p["conversation_kind"] == "dm" {
+        let recipient = id_segment(p["recipient"].as_str(), "recipient").ok()?;
+        format!(
+            "/{}/conversations?platform={}&user_id={recipient}&fields=messages.limit(25)%7Bid,message,from%7D",
+            id_segment(Some(&row.channel_platform_id), "page id").ok()?,
+            if instagram { "instagram" } else { "messenger" },
+        )
+    } else {
+        let comment = id_segment(p["comment_id"].as_str(), "comment").ok()?;
+        if instagram {
+            format!("/{comment}/replies?fields=id,text,from&limit=50")
+        } else {
+            format!("/{comment}/comments?fields=id,message,from&limit=50")
+        }
+    };
+    Some(GraphRequest {
+        verb: Verb::Get,
+        path,
+        body: None,
+    })
+}
+
+/// Ids in a lookup answer of messages or comments by the page with exactly our words, newest
+/// first as the platform lists them.
+pub fn candidates(row: &Claimed, answer: &Value) -> Vec<String> {
+    let text = row.payload["text"].as_str().unwrap_or_default();
+    let mut items: Vec<&Value> = Vec::new();
+    for entry in answer["data"].as_array().into_iter().flatten() {
+        match entry["messages"]["data"].as_array() {
+            Some(messages) => items.extend(messages),
+            None => items.push(entry),
+        }
+    }
+    items
+        .into_iter()
+        .filter(|item| {
+            let words = item["message"].as_str().or(item["text"].as_str());
+            let from = item["from"]["id"].as_str();
+            words == Some(text) && from.is_none_or(|from| from == row.channel_platform_id)
+        })
+        .filter_map(|item| item["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// What an HTTP answer means. `in_doubt` says an earlier attempt may have done the work, so a
+/// refusal because it is already done counts as done.
+pub fn judge(
+    row: &Claimed,
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
+) -> Judged {
+    let answer: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let name = platform_name(&row.platform);
+    if (200..300).contains(&status) {
+        let id = answer["message_id"]
+            .as_str()
+            .or(answer["id"].as_str())
+            .map(str::to_string);
+        return Judged::Sent(id);
+    }
+    let error = &answer["error"];
+    let code = error["code"].as_i64();
+    let subcode = error["error_subcode"].as_i64();
+    let said = error["error_user_msg"]
+        .as_str()
+        .or(error["message"].as_str())
+        .map(|m| m.chars().take(500).collect::<String>());
+    let quoted = match (&said, code) {
+        (Some(m), Some(c)) => format!(": \"{m}\" (code {c}{})", subcode.map(|s| format!("/{s}")).unwrap_or_default()),
+        (Some(m), None) => format!(": \"{m}\""),
+        _ => format!(" (HTTP {status})"),
+    };
+    if status == 429 || matches!(code, Some(4 | 17 | 32 | 613 | 80001..=80014)) {
+        return Judged::Transient {
+            reason: format!("{name} is limiting how fast the page may send; trying again later{quoted}"),
+            retry_after,
+        };
+    }
+    if status >= 500 || matches!(code, Some(1 | 2)) || error["is_transient"] == true {
+        return Judged::Transient {
+            reason: format!("{name} had a passing fault; trying again later{quoted}"),
+            retry_after,
+        };
+    }
+    if row.in_doubt || row.action == OutboxAction::Remove {
+        // Removing what is gone, or a private reply the earlier attempt already sent: done.
+        let gone = row.action == OutboxAction::Remove && code == Some(100);
+        let replied = row.action == OutboxAction::PrivateReply && code == Some(10900);
+        if gone || (replied && row.in_doubt) {
+            return Judged::Sent(None);
+        }
+    }
+    let advice = match (code, subcode) {
+        (Some(190), _) => " The channel's page access token is no longer valid: ask an administrator to renew it, then retry.",
+        (Some(10), Some(2018278 | 2534022)) | (Some(10), Some(2018065)) => {
+            " The reply window has closed: wait for the person to write again, or answer another way (phone, e-mail)."
+        }
+        (Some(551), _) => " The person cannot be reached on the platform now (they may have blocked the page or left).",
+        (Some(100), Some(33)) => " What this answers no longer exists on the platform (deleted or hidden by its author).",
+        (Some(10900), _) => " The comment has already had a private reply; the platform allows only one.",
+        (Some(10 | 200..=299 | 3), _) => " The page has not given tavla the permission this needs: ask an administrator.",
+        (Some(368), _) => " The platform has blocked the page from doing this for a while; try again later or contact Meta.",
+        _ => " Edit the text and retry, or ask an administrator if it happens again.",
+    };
+    Judged::Refused(format!("{name} refused it{quoted}.{advice}"))
+}
+
+#[cfg(test)]
+#[path = "graph_tests.rs"]
+mod tests;

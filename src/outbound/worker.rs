@@ -1,0 +1,257 @@
+//! One delivery worker: claim a due row, carry it out, record the outcome; sleep until the next
+//! row falls due, an outbox write wakes it, or a poll (for rows other instances retry).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode};
+use rand::Rng;
+use tokio::sync::watch;
+
+use super::graph::{self, GraphRequest, Judged, Verb};
+use super::token::{self, PageToken, TokenError};
+use super::DeliveryConfig;
+use crate::store::outbox::{Attempt, Claimed};
+use crate::store::{now_ms, Store};
+
+/// Longest sleep without looking: rows of other instances and retries are found within this.
+const POLL: Duration = Duration::from_secs(1);
+
+pub(super) async fn run(
+    n: usize,
+    store: Store,
+    client: reqwest::Client,
+    config: Arc<DeliveryConfig>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    tracing::debug!(worker = n, "delivery worker started");
+    while !*shutdown.borrow() {
+        // Listen before looking, so a row written between the look and the sleep still wakes us.
+        let written = store.outbox_written.notified();
+        tokio::pin!(written);
+        written.as_mut().enable();
+        match store.claim_delivery(config.lease_ms()).await {
+            Ok(Some(row)) => {
+                deliver(&store, &client, &config, row).await;
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not take a row from the outbox; trying again"),
+        }
+        let wait = match store.next_delivery_due().await {
+            Ok(Some(due)) if due > now_ms() => {
+                Duration::from_millis((due - now_ms()) as u64).min(POLL)
+            }
+            // Due but not claimable: it waits behind an earlier reply of its conversation.
+            _ => POLL,
+        };
+        tokio::select! {
+            _ = &mut written => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    tracing::debug!(worker = n, "delivery worker stopped");
+}
+
+async fn deliver(store: &Store, client: &reqwest::Client, config: &DeliveryConfig, row: Claimed) {
+    let attempt = attempt(store, client, config, &row).await;
+    let attempt = match attempt {
+        Attempt::Retry {
+            reason, in_doubt, ..
+        } if config.policy.gives_up_after(row.attempts) => Attempt::Failed {
+            reason: gave_up(&row, &reason, in_doubt),
+        },
+        other => other,
+    };
+    match &attempt {
+        Attempt::Sent { platform_id } => tracing::info!(
+            outbox_id = row.outbox_id, action = row.action.as_str(), attempts = row.attempts,
+            platform_id = platform_id.as_deref().unwrap_or(""), "delivered"
+        ),
+        Attempt::Retry {
+            reason, delay_ms, ..
+        } => tracing::warn!(
+            outbox_id = row.outbox_id, action = row.action.as_str(), attempts = row.attempts,
+            retry_in_ms = delay_ms, reason = %reason, "delivery will be retried"
+        ),
+        Attempt::Failed { reason } => tracing::warn!(
+            outbox_id = row.outbox_id, action = row.action.as_str(), attempts = row.attempts,
+            reason = %reason, "delivery failed; the agent can edit and retry"
+        ),
+    }
+    if let Err(e) = store.record_attempt(&row, &attempt).await {
+        // The lease runs out and the row is reconciled: nothing is lost, at worst looked up again.
+        tracing::error!(outbox_id = row.outbox_id, error = %e, "could not record a delivery's outcome");
+    }
+    // A later reply of the same conversation may have waited for this one.
+    store.outbox_committed();
+}
+
+fn gave_up(row: &Claimed, reason: &str, in_doubt: bool) -> String {
+    let name = graph::platform_name(&row.platform);
+    let doubt = if in_doubt {
+        format!(" It may have arrived all the same: look on {name} before you retry.")
+    } else {
+        String::new()
+    };
+    format!(
+        "Gave up after {} attempts. The last: {reason}.{doubt} Retry when {name} works again.",
+        row.attempts
+    )
+}
+
+/// One attempt; every reason it returns is in plain words and free of the token.
+async fn attempt(
+    store: &Store,
+    client: &reqwest::Client,
+    config: &DeliveryConfig,
+    row: &Claimed,
+) -> Attempt {
+    let token = match token::load(row.token_file.as_deref()) {
+        Ok(token) => token,
+        Err(e @ TokenError::Missing) => return Attempt::Failed { reason: e.to_string() },
+        Err(e) => return retry(config, row, e.to_string(), None, false),
+    };
+    let graph = Graph {
+        client,
+        base: &config.graph_base_url,
+        token: &token,
+    };
+    if row.in_doubt && row.action.sends_message() {
+        if let Some(id) = &row.message_platform_id {
+            // Its echo came while we were unsure: it arrived.
+            return Attempt::Sent {
+                platform_id: Some(id.clone()),
+            };
+        }
+        if let Some(lookup) = graph::lookup(row) {
+            match graph.call(&lookup).await {
+                Ok(answer) if answer.status.is_success() => {
+                    let found: serde_json::Value =
+                        serde_json::from_slice(&answer.body).unwrap_or_default();
+                    for id in graph::candidates(row, &found) {
+                        match store.platform_id_known(row.channel_id, &id).await {
+                            Ok(false) => {
+                                return Attempt::Sent {
+                                    platform_id: Some(id),
+                                }
+                            }
+                            Ok(true) => {}
+                            Err(e) => {
+                                return retry(config, row, format!("the store failed: {e}"), None, true)
+                            }
+                        }
+                    }
+                }
+                Ok(answer) => {
+                    let reason = format!(
+                        "could not check whether the earlier attempt arrived ({} answered HTTP {})",
+                        graph::platform_name(&row.platform),
+                        answer.status.as_u16()
+                    );
+                    return retry(config, row, reason, answer.retry_after, true);
+                }
+                Err(reason) => {
+                    let reason = format!("could not check whether the earlier attempt arrived: {reason}");
+                    return retry(config, row, token.redact(&reason), None, true);
+                }
+            }
+        }
+    }
+    let request = match graph::build(row) {
+        Ok(request) => request,
+        Err(reason) => return Attempt::Failed { reason },
+    };
+    match graph.call(&request).await {
+        Err(reason) => {
+            // Only a refused connection proves nothing was sent; anything later may have arrived.
+            let in_doubt = !reason.starts_with(NOT_CONNECTED);
+            retry(config, row, token.redact(&reason), None, in_doubt)
+        }
+        Ok(answer) => match graph::judge(row, answer.status.as_u16(), answer.retry_after, &answer.body) {
+            Judged::Sent(platform_id) => Attempt::Sent { platform_id },
+            Judged::Transient {
+                reason,
+                retry_after,
+            } => retry(config, row, token.redact(&reason), retry_after, false),
+            Judged::Refused(reason) => Attempt::Failed {
+                reason: token.redact(&reason),
+            },
+        },
+    }
+}
+
+fn retry(
+    config: &DeliveryConfig,
+    row: &Claimed,
+    reason: String,
+    retry_after: Option<Duration>,
+    in_doubt: bool,
+) -> Attempt {
+    let unit: f64 = rand::thread_rng().gen();
+    Attempt::Retry {
+        reason,
+        delay_ms: config.policy.wait_ms(row.attempts, retry_after, unit),
+        in_doubt,
+    }
+}
+
+const NOT_CONNECTED: &str = "could not connect";
+
+struct Answer {
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: Vec<u8>,
+}
+
+struct Graph<'a> {
+    client: &'a reqwest::Client,
+    base: &'a str,
+    token: &'a PageToken,
+}
+
+impl Graph<'_> {
+    /// Sends one request. The token goes in a header marked sensitive; errors are described
+    /// without the URL's query or any header.
+    async fn call(&self, request: &GraphRequest) -> Result<Answer, String> {
+        let url = format!("{}{}", self.base, request.path);
+        let mut builder = match request.verb {
+            Verb::Get => self.client.get(&url),
+            Verb::Post => self.client.post(&url),
+            Verb::Delete => self.client.delete(&url),
+        };
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", self.token.expose()))
+            .map_err(|_| "the access token file holds characters a token cannot have".to_string())?;
+        auth.set_sensitive(true);
+        builder = builder.header(axum::http::header::AUTHORIZATION, auth);
+        if let Some(body) = &request.body {
+            builder = builder.json(body);
+        }
+        let response = builder.send().await.map_err(describe)?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(axum::http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = response.bytes().await.map_err(describe)?.to_vec();
+        Ok(Answer {
+            status,
+            retry_after,
+            body,
+        })
+    }
+}
+
+/// A transport fault in plain words. reqwest's own text names the URL; ours does not.
+fn describe(e: reqwest::Error) -> String {
+    if e.is_connect() {
+        format!("{NOT_CONNECTED} to the Graph API; trying again later")
+    } else if e.is_timeout() {
+        "the Graph API did not answer in time; it may have done it all the same, so it is looked up before trying again".into()
+    } else {
+        "the connection to the Graph API broke off; it may have arrived, so it is looked up before trying again".into()
+    }
+}

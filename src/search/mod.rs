@@ -1,0 +1,231 @@
+//! Search: a tantivy index derived from the store. The indexer follows the event log by sequence
+//! and records the last sequence it applied in each commit, so a restart catches up and a lost
+//! index is rebuilt (`tavla reindex`), never mourned.
+
+pub mod indexer;
+pub mod query;
+pub mod snippet;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use tantivy::schema::{
+    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, STRING,
+};
+use tantivy::tokenizer::{
+    Language as StemLanguage, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
+    StopWordFilter, TextAnalyzer, WhitespaceTokenizer,
+};
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+pub use crate::store::search::IndexedMessage;
+use crate::text::{self, Language};
+
+/// The fields of one indexed message.
+#[derive(Clone, Copy)]
+pub struct Fields {
+    pub message_id: Field,
+    pub conversation_id: Field,
+    pub channel_id: Field,
+    pub author_id: Field,
+    pub time: Field,
+    pub attachments: Field,
+    pub platform: Field,
+    pub kind: Field,
+    pub direction: Field,
+    pub status: Field,
+    pub state: Field,
+    /// Swedish text, stemmed, without stop words.
+    pub sv: Field,
+    /// English text, stemmed, without stop words.
+    pub en: Field,
+    /// Every word as written (lowercased), with positions for phrases and prefixes.
+    pub words: Field,
+    /// Words with å, ä, ö (and other accents) folded, so a query typed without them still finds.
+    pub folded: Field,
+    /// Leading and trailing parts of long words (Swedish compounds).
+    pub parts: Field,
+}
+
+pub struct SearchIndex {
+    pub index: Index,
+    pub reader: IndexReader,
+    pub writer: Mutex<IndexWriter>,
+    pub fields: Fields,
+}
+
+/// Memory the writer may use before it flushes a segment.
+const WRITER_HEAP: usize = 64 * 1024 * 1024;
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let id = NumericOptions::default().set_indexed().set_fast();
+    let indexed = NumericOptions::default().set_indexed();
+    let text = |tokenizer: &str, positions: bool| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(tokenizer)
+                .set_index_option(if positions {
+                    IndexRecordOption::WithFreqsAndPositions
+                } else {
+                    IndexRecordOption::WithFreqs
+                }),
+        )
+    };
+    let fields = Fields {
+        message_id: b.add_u64_field("message_id", id.clone()),
+        conversation_id: b.add_u64_field("conversation_id", id.clone()),
+        channel_id: b.add_u64_field("channel_id", indexed.clone()),
+        author_id: b.add_u64_field("author_id", indexed.clone()),
+        time: b.add_i64_field("time", id),
+        attachments: b.add_u64_field("attachments", indexed),
+        platform: b.add_text_field("platform", STRING),
+        kind: b.add_text_field("kind", STRING),
+        direction: b.add_text_field("direction", STRING),
+        status: b.add_text_field("status", STRING),
+        state: b.add_text_field("state", STRING),
+        sv: b.add_text_field("sv", text("tavla_sv", true)),
+        en: b.add_text_field("en", text("tavla_en", true)),
+        words: b.add_text_field("words", text("tavla_words", true)),
+        folded: b.add_text_field("folded", text("tavla_words", false)),
+        parts: b.add_text_field("parts", text("tavla_parts", false)),
+    };
+    (b.build(), fields)
+}
+
+fn register_tokenizers(index: &Index) {
+    let stemmed = |language: StemLanguage| {
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(48))
+            .filter(LowerCaser)
+            .filter(StopWordFilter::new(language).expect("tantivy has stop words for sv and en"))
+            .filter(Stemmer::new(language))
+            .build()
+    };
+    let manager = index.tokenizers();
+    manager.register("tavla_sv", stemmed(StemLanguage::Swedish));
+    manager.register("tavla_en", stemmed(StemLanguage::English));
+    manager.register(
+        "tavla_words",
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(48))
+            .filter(LowerCaser)
+            .build(),
+    );
+    // Parts are computed by `text::compound_parts` and joined by spaces.
+    manager.register(
+        "tavla_parts",
+        TextAnalyzer::builder(WhitespaceTokenizer::default()).build(),
+    );
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, creating it when missing.
+    pub fn open(dir: &Path) -> anyhow::Result<SearchIndex> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create the search index folder {}: {e}",
+                dir.display()
+            )
+        })?;
+        let (schema, fields) = schema();
+        let directory = tantivy::directory::MmapDirectory::open(dir)?;
+        let index = Index::open_or_create(directory, schema.clone())?;
+        if index.schema() != schema {
+            anyhow::bail!(
+                "the search index in {} was built by another version of tavla; delete the folder and run `tavla reindex`",
+                dir.display()
+            );
+        }
+        register_tokenizers(&index);
+        let writer = index.writer(WRITER_HEAP).map_err(|e| match e {
+            tantivy::TantivyError::LockFailure(..) => anyhow::anyhow!(
+                "the search index in {} is in use by another tavla process; stop it first",
+                dir.display()
+            ),
+            other => other.into(),
+        })?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(SearchIndex {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+        })
+    }
+
+    /// The last event sequence whose effects are in the committed index.
+    pub fn indexed_seq(&self) -> i64 {
+        self.index
+            .load_metas()
+            .ok()
+            .and_then(|m| m.payload)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Builds the document of one message.
+    pub fn document(&self, m: &IndexedMessage) -> TantivyDocument {
+        let f = &self.fields;
+        let normalised = text::normalise(m.text.as_deref().unwrap_or(""));
+        let mut folded = String::with_capacity(normalised.len());
+        let mut parts = String::new();
+        for w in text::words(&normalised) {
+            folded.push_str(&text::fold(w));
+            folded.push(' ');
+            for p in text::compound_parts(w) {
+                parts.push_str(&p);
+                parts.push(' ');
+            }
+        }
+        let mut d = doc!(
+            f.message_id => m.id as u64,
+            f.conversation_id => m.conversation_id as u64,
+            f.channel_id => m.channel_id as u64,
+            f.time => m.platform_time,
+            f.attachments => m.has_attachments as u64,
+            f.platform => m.platform.as_str(),
+            f.kind => m.kind.as_str(),
+            f.direction => m.direction.as_str(),
+            f.status => m.status.as_str(),
+            f.state => m.state.as_str(),
+            f.words => normalised.as_str(),
+            f.folded => folded,
+            f.parts => parts,
+        );
+        if let Some(author) = m.author_id {
+            d.add_u64(f.author_id, author as u64);
+        }
+        match text::detect_language(&normalised) {
+            Language::Swedish => d.add_text(f.sv, &normalised),
+            Language::English => d.add_text(f.en, &normalised),
+        }
+        d
+    }
+
+    /// Replaces (or removes, when `message` is None) one message in the uncommitted index.
+    pub fn put(
+        &self,
+        writer: &IndexWriter,
+        id: i64,
+        message: Option<&IndexedMessage>,
+    ) -> anyhow::Result<()> {
+        writer.delete_term(Term::from_field_u64(self.fields.message_id, id as u64));
+        if let Some(m) = message {
+            writer.add_document(self.document(m))?;
+        }
+        Ok(())
+    }
+
+    /// Commits with the last applied sequence and makes the result visible to searches.
+    pub fn commit(&self, writer: &mut IndexWriter, seq: i64) -> anyhow::Result<()> {
+        let mut prepared = writer.prepare_commit()?;
+        prepared.set_payload(&seq.to_string());
+        prepared.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+}

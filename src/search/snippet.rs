@@ -1,0 +1,124 @@
+//! Snippets with the matched words marked. The text is hostile: it is escaped here, and the only
+//! markup in a snippet is our own `<mark>`.
+
+use serde::Serialize;
+
+use crate::text;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Snippet {
+    /// Plain text of the window shown.
+    pub text: String,
+    /// Character ranges within `text` to highlight, for clients that build the markup themselves.
+    pub highlights: Vec<(usize, usize)>,
+    /// The same, as escaped HTML with `<mark>` around matches.
+    pub html: String,
+}
+
+const WINDOW: usize = 160;
+
+fn matches(word: &str, query: &[String]) -> bool {
+    let w = text::normalise(word);
+    let folded = text::fold(&w);
+    query.iter().any(|q| {
+        w.starts_with(q.as_str())
+            || folded.starts_with(&text::fold(q))
+            || (q.chars().count() >= text::MIN_PART && w.contains(q.as_str()))
+    })
+}
+
+pub fn make(body: &str, query: &[String]) -> Snippet {
+    // Word spans in character offsets.
+    let chars: Vec<char> = body.chars().collect();
+    let mut spans = Vec::new();
+    let mut start = None;
+    for (i, c) in chars.iter().enumerate() {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                spans.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        spans.push((s, chars.len()));
+    }
+    let hits: Vec<(usize, usize)> = spans
+        .into_iter()
+        .filter(|(s, e)| matches(&chars[*s..*e].iter().collect::<String>(), query))
+        .collect();
+    let first = hits.first().map(|h| h.0).unwrap_or(0);
+    let window_start = first.saturating_sub(WINDOW / 3);
+    let window_end = (window_start + WINDOW).min(chars.len());
+    let mut out = Snippet {
+        text: String::new(),
+        highlights: Vec::new(),
+        html: String::new(),
+    };
+    let lead = if window_start > 0 { "…" } else { "" };
+    out.text.push_str(lead);
+    out.html.push_str(lead);
+    let offset = lead.chars().count();
+    let mut at = window_start;
+    for (s, e) in hits
+        .iter()
+        .filter(|(s, e)| *s >= window_start && *e <= window_end)
+    {
+        let before: String = chars[at..*s].iter().collect();
+        let word: String = chars[*s..*e].iter().collect();
+        out.html.push_str(&escape(&before));
+        out.html.push_str("<mark>");
+        out.html.push_str(&escape(&word));
+        out.html.push_str("</mark>");
+        out.highlights
+            .push((offset + s - window_start, offset + e - window_start));
+        at = *e;
+    }
+    let tail: String = chars[at..window_end].iter().collect();
+    out.html.push_str(&escape(&tail));
+    out.text.extend(&chars[window_start..window_end]);
+    if window_end < chars.len() {
+        out.text.push('…');
+        out.html.push('…');
+    }
+    out
+}
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_matches_and_escapes_everything_else() {
+        let s = make(
+            "<b>Hej</b> & parkeringstillstånd?",
+            &["parkering".to_string()],
+        );
+        assert_eq!(
+            s.html,
+            "&lt;b&gt;Hej&lt;/b&gt; &amp; <mark>parkeringstillstånd</mark>?"
+        );
+        let (a, b) = s.highlights[0];
+        let marked: String = s.text.chars().skip(a).take(b - a).collect();
+        assert_eq!(marked, "parkeringstillstånd");
+        let folded = make("Öppettider för biblioteket", &["oppettider".to_string()]);
+        assert!(folded.html.starts_with("<mark>Öppettider</mark>"));
+    }
+}

@@ -1,0 +1,169 @@
+//! What search needs from the store: messages as the index sees them, and result details.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Result, Store};
+
+/// What the indexer needs to know of one message.
+#[derive(Debug, Clone)]
+pub struct IndexedMessage {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub channel_id: i64,
+    pub author_id: Option<i64>,
+    pub platform: String,
+    /// Conversation kind: dm or comments.
+    pub kind: String,
+    pub direction: String,
+    pub status: String,
+    pub state: String,
+    pub text: Option<String>,
+    pub platform_time: i64,
+    pub has_attachments: bool,
+}
+
+const INDEXED_SELECT: &str = "select m.id, m.conversation_id, m.channel_id, m.author_id, ch.platform, \
+     c.kind, m.direction, c.status, m.state, m.text, m.platform_time, m.attachments \
+     from messages m join conversations c on c.id = m.conversation_id join channels ch on ch.id = m.channel_id";
+
+/// One search hit with what a result list shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct HitDetail {
+    pub message_id: i64,
+    pub conversation_id: i64,
+    pub channel_id: i64,
+    pub channel_name: String,
+    pub platform: String,
+    pub kind: String,
+    pub message_kind: String,
+    pub direction: String,
+    pub state: String,
+    pub status: String,
+    pub author_id: Option<i64>,
+    pub author_platform_id: Option<String>,
+    pub author_name: Option<String>,
+    pub platform_time: i64,
+    #[serde(skip)]
+    pub text: Option<String>,
+}
+
+fn indexed_from_row(r: &sqlx::any::AnyRow) -> Result<IndexedMessage> {
+    let attachments: String = r.try_get("attachments")?;
+    Ok(IndexedMessage {
+        id: r.try_get("id")?,
+        conversation_id: r.try_get("conversation_id")?,
+        channel_id: r.try_get("channel_id")?,
+        author_id: r.try_get("author_id")?,
+        platform: r.try_get("platform")?,
+        kind: r.try_get("kind")?,
+        direction: r.try_get("direction")?,
+        status: r.try_get("status")?,
+        state: r.try_get("state")?,
+        text: r.try_get("text")?,
+        platform_time: r.try_get("platform_time")?,
+        has_attachments: attachments != "[]",
+    })
+}
+
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Store {
+    /// The messages with these ids (missing ids are simply absent: deleted or erased).
+    pub async fn messages_for_index(&self, ids: &[i64]) -> Result<Vec<IndexedMessage>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "{INDEXED_SELECT} where m.id in ({})",
+                placeholders(chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(indexed_from_row(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn conversation_message_ids(&self, conversation_id: i64) -> Result<Vec<i64>> {
+        Ok(
+            sqlx::query_scalar("select id from messages where conversation_id = $1")
+                .bind(conversation_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// A page of all messages in id order, for rebuilding the index.
+    pub async fn messages_for_index_after(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<IndexedMessage>> {
+        let sql = format!("{INDEXED_SELECT} where m.id > $1 order by m.id limit $2");
+        let rows = sqlx::query(&sql)
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(indexed_from_row).collect()
+    }
+
+    pub async fn message_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("select count(*) from messages")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Details of hits, in the order of `ids`.
+    pub async fn hit_details(&self, ids: &[i64]) -> Result<Vec<HitDetail>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "select m.id, m.conversation_id, m.channel_id, ch.name as channel_name, ch.platform, c.kind, \
+             m.kind as message_kind, m.direction, m.state, c.status, m.author_id, a.platform_id as author_platform_id, \
+             a.name as author_name, m.platform_time, m.text \
+             from messages m join conversations c on c.id = m.conversation_id join channels ch on ch.id = m.channel_id \
+             left join authors a on a.id = m.author_id where m.id in ({})",
+            placeholders(ids.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        let mut details = rows
+            .iter()
+            .map(|r| {
+                Ok(HitDetail {
+                    message_id: r.try_get("id")?,
+                    conversation_id: r.try_get("conversation_id")?,
+                    channel_id: r.try_get("channel_id")?,
+                    channel_name: r.try_get("channel_name")?,
+                    platform: r.try_get("platform")?,
+                    kind: r.try_get("kind")?,
+                    message_kind: r.try_get("message_kind")?,
+                    direction: r.try_get("direction")?,
+                    state: r.try_get("state")?,
+                    status: r.try_get("status")?,
+                    author_id: r.try_get("author_id")?,
+                    author_platform_id: r.try_get("author_platform_id")?,
+                    author_name: r.try_get("author_name")?,
+                    platform_time: r.try_get("platform_time")?,
+                    text: r.try_get("text")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        details.sort_by_key(|d| ids.iter().position(|i| *i == d.message_id));
+        Ok(details)
+    }
+}

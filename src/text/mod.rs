@@ -1,0 +1,174 @@
+//! Language, handled one way everywhere: normalisation, tokens, Swedish/English detection,
+//! diacritic folding and compound parts. Search uses it now; FAQ, moderation and privacy will too.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Lowercased NFKC text without zero-width and other invisible formatting characters, so that
+/// compatibility forms (full-width letters, ligatures) and hidden joiners do not split words.
+pub fn normalise(text: &str) -> String {
+    text.nfkc()
+        .filter(|c| !is_invisible(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}')
+}
+
+/// Words of a text: runs of letters and digits (after `normalise`). URLs, emoji and punctuation
+/// separate words and never end up inside one.
+pub fn words(normalised: &str) -> impl Iterator<Item = &str> {
+    normalised
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
+/// å, ä and ö are letters of their own in Swedish; folded away, a query typed without them can
+/// still find the word (search ranks such matches lower).
+pub fn fold(word: &str) -> String {
+    word.chars()
+        .map(|c| match c {
+            'å' | 'ä' | 'á' | 'à' | 'â' => 'a',
+            'ö' | 'ø' | 'ó' | 'ò' | 'ô' => 'o',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'ü' | 'ú' | 'ù' => 'u',
+            'í' | 'ì' | 'ï' => 'i',
+            other => other,
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    Swedish,
+    English,
+}
+
+impl Language {
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::Swedish => "sv",
+            Language::English => "en",
+        }
+    }
+}
+
+const SWEDISH_MARKERS: &[&str] = &[
+    "och", "att", "det", "som", "en", "på", "är", "av", "för", "med", "till", "den", "har", "de",
+    "inte", "om", "ett", "men", "jag", "vi", "ni", "hur", "när", "var", "kan", "ska", "vill",
+    "hej", "tack", "varför", "vad", "finns", "också", "eller", "efter", "mycket",
+];
+const ENGLISH_MARKERS: &[&str] = &[
+    "the", "and", "to", "of", "is", "in", "that", "it", "for", "you", "with", "on", "are", "this",
+    "be", "was", "have", "not", "what", "how", "when", "where", "can", "will", "please", "thanks",
+    "hello", "my", "your", "do", "does", "why",
+];
+
+/// Swedish unless the text reads clearly as English: the municipality's language is the default.
+pub fn detect_language(normalised: &str) -> Language {
+    let (mut sv, mut en) = (0, 0);
+    for w in words(normalised) {
+        if SWEDISH_MARKERS.contains(&w) {
+            sv += 1;
+        }
+        if ENGLISH_MARKERS.contains(&w) {
+            en += 1;
+        }
+        if w.contains(['å', 'ä', 'ö']) {
+            sv += 2;
+        }
+    }
+    if en > sv {
+        Language::English
+    } else {
+        Language::Swedish
+    }
+}
+
+/// Shortest compound part worth indexing, and the shortest word treated as a possible compound.
+pub const MIN_PART: usize = 4;
+const MIN_COMPOUND: usize = 8;
+
+/// The leading and trailing parts of a long word, so that a search for `parkering` finds
+/// `parkeringstillstånd` and one for `sopor` finds `hushållssopor`. Swedish writes compounds as
+/// one word; without a dictionary, every prefix and suffix of at least four letters stands in
+/// for the real parts (search ranks these matches below whole-word matches).
+pub fn compound_parts(word: &str) -> Vec<String> {
+    let chars: Vec<char> = word.chars().collect();
+    if chars.len() < MIN_COMPOUND || !chars.iter().all(|c| c.is_alphabetic()) {
+        return Vec::new();
+    }
+    let mut parts = Vec::with_capacity(2 * (chars.len() - MIN_PART));
+    for end in MIN_PART..chars.len() {
+        parts.push(chars[..end].iter().collect());
+    }
+    for start in 1..=chars.len() - MIN_PART {
+        parts.push(chars[start..].iter().collect());
+    }
+    parts
+}
+
+/// Sweden's UTC offset at a local time: CET (+1) in winter, CEST (+2) from the last Sunday of
+/// March to the last Sunday of October (changing at 01:00 UTC). Reports and date filters count
+/// days in Swedish time.
+pub fn swedish_offset(local: &chrono::NaiveDateTime) -> chrono::FixedOffset {
+    use chrono::{Datelike, NaiveDate, Weekday};
+    let last_sunday = |year: i32, month: u32| {
+        let mut d =
+            NaiveDate::from_ymd_opt(year, month, 31).expect("March and October have 31 days");
+        while d.weekday() != Weekday::Sun {
+            d = d.pred_opt().expect("a date before");
+        }
+        d
+    };
+    let year = local.year();
+    let summer_starts = last_sunday(year, 3)
+        .and_hms_opt(2, 0, 0)
+        .expect("valid time");
+    let summer_ends = last_sunday(year, 10)
+        .and_hms_opt(3, 0, 0)
+        .expect("valid time");
+    let hours = if *local >= summer_starts && *local < summer_ends {
+        2
+    } else {
+        1
+    };
+    chrono::FixedOffset::east_opt(hours * 3600).expect("a valid offset")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalise_removes_hidden_characters_and_compatibility_forms() {
+        assert_eq!(normalise("Ｈej\u{200B}san ﬁne"), "hejsan fine");
+        let n = normalise("Se https://exempel.se/sida?x=1 🙂bra");
+        let w: Vec<_> = words(&n).collect();
+        assert!(w.contains(&"bra") && w.contains(&"sida"));
+    }
+
+    #[test]
+    fn languages() {
+        assert_eq!(
+            detect_language(&normalise("Hej, när töms soporna?")),
+            Language::Swedish
+        );
+        assert_eq!(
+            detect_language(&normalise("When is the library open?")),
+            Language::English
+        );
+        assert_eq!(detect_language(""), Language::Swedish);
+    }
+
+    #[test]
+    fn compounds_give_leading_and_trailing_parts() {
+        let parts = compound_parts("parkeringstillstånd");
+        assert!(parts.contains(&"parkering".to_string()));
+        assert!(parts.contains(&"parkerings".to_string()));
+        assert!(parts.contains(&"tillstånd".to_string()));
+        assert!(compound_parts("sopor").is_empty());
+        assert_eq!(fold("överförmyndarnämnden"), "overformyndarnamnden");
+    }
+}
