@@ -40,6 +40,7 @@ impl Application {
             settings.ingest_batch_max,
         );
         let training = TrainingConfig::load(&settings.training_file)?;
+        let moderation = Arc::new(crate::moderation::service::Moderation::load(&settings)?);
         let (shutdown_tx, shutdown) = watch::channel(false);
         let index = Arc::new(SearchIndex::open(&settings.data_dir.join("search"))?);
         let (seq_tx, indexed_seq) = watch::channel(index.indexed_seq());
@@ -54,11 +55,20 @@ impl Application {
             crate::outbound::DeliveryConfig::from_settings(&settings),
             shutdown.clone(),
         )?;
+        // Urgent cases reach the on-call moderator through an incoming webhook, when one is set.
+        let alerts = (!settings.moderation_alert_url.trim().is_empty()).then(|| {
+            tokio::spawn(crate::moderation::cases::alert_on_call(
+                store.clone(),
+                settings.moderation_alert_url.clone(),
+                shutdown.clone(),
+            ))
+        });
         let state = AppState {
             store,
             ingestor,
             settings: Arc::new(settings),
             training: Arc::new(training),
+            moderation,
             search: Some(index),
             indexed_seq,
             shutdown,
@@ -67,7 +77,10 @@ impl Application {
             listener,
             state,
             shutdown_tx,
-            background: std::iter::once(follower).chain(delivery).collect(),
+            background: std::iter::once(follower)
+                .chain(delivery)
+                .chain(alerts)
+                .collect(),
         })
     }
 

@@ -62,6 +62,11 @@ pub enum Command {
     Import { file: PathBuf },
     /// Rebuild the search index from the store (stop the service first).
     Reindex,
+    /// The moderation routines.
+    Routines {
+        #[command(subcommand)]
+        command: RoutinesCommand,
+    },
     /// Training records.
     Training {
         #[command(subcommand)]
@@ -87,6 +92,12 @@ pub enum TrainingCommand {
     },
     /// List the training modules.
     Modules,
+}
+
+#[derive(Subcommand)]
+pub enum RoutinesCommand {
+    /// Print the routines as a Markdown document for staff.
+    Print,
 }
 
 #[derive(Subcommand)]
@@ -268,6 +279,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import { file } => import(&settings, &file).await,
         Command::Reindex => reindex(&settings).await,
+        Command::Routines {
+            command: RoutinesCommand::Print,
+        } => {
+            let routines = crate::moderation::routines::Routines::load(&settings.routines_file)?;
+            print!("{}", routines.to_markdown());
+            Ok(())
+        }
         Command::Training { command } => training(&settings, command).await,
         Command::Audit {
             command: AuditCommand::Verify,

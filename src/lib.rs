@@ -9,6 +9,7 @@ pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
+pub mod moderation;
 pub mod outbound;
 pub mod search;
 pub mod settings;

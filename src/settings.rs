@@ -36,6 +36,14 @@ pub struct Settings {
     pub signin_max_failures_per_address: usize,
     pub signin_window_minutes: i64,
     pub trusted_proxies: Vec<String>,
+    pub routines_file: PathBuf,
+    pub moderation_dir: PathBuf,
+    pub case_threshold: String,
+    pub dm_case_threshold: String,
+    pub staffed_days: String,
+    pub staffed_from: String,
+    pub staffed_to: String,
+    pub moderation_alert_url: String,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

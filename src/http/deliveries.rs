@@ -8,7 +8,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Caller;
-use super::conversations::{checked_tag, needs_human_agent_tag, readable, reply_text, window_closed};
+use super::conversations::{
+    checked_tag, needs_human_agent_tag, readable, reply_text, window_closed,
+};
 use super::error::{AppError, Result};
 use super::extract::{parse_json, Path, RawBody};
 use super::AppState;

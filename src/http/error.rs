@@ -85,6 +85,7 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> AppError {
         match e {
             StoreError::Invalid(detail) => AppError::unprocessable(detail),
+            StoreError::Conflict(detail) => AppError::conflict(detail, serde_json::json!({})),
             other => AppError::internal(other),
         }
     }

@@ -10,6 +10,7 @@ pub mod error;
 mod events;
 pub mod extract;
 mod messages;
+mod moderation;
 mod search;
 mod session;
 mod staff;
@@ -41,6 +42,7 @@ pub struct AppState {
     pub ingestor: Ingestor,
     pub settings: Arc<Settings>,
     pub training: Arc<TrainingConfig>,
+    pub moderation: Arc<crate::moderation::service::Moderation>,
     /// None only where the index could not be opened (the service then says so on search).
     pub search: Option<Arc<crate::search::SearchIndex>>,
     /// The last event sequence applied to the search index.
@@ -226,6 +228,12 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         r(Method::GET, "/api/v1/events", Rule::SignedIn, get(events::stream)),
         r(Method::GET, "/api/v1/search", Rule::AnyOf(CONVERSATIONS), get(search::search)),
+        r(Method::POST, "/api/v1/messages/{id}/report", Rule::AnyOf(CONVERSATIONS), post(moderation::report)),
+        r(Method::GET, "/api/v1/moderation/cases", Rule::Needs(Moderate), get(moderation::list)),
+        r(Method::GET, "/api/v1/moderation/cases/{id}", Rule::Needs(Moderate), get(moderation::show)),
+        r(Method::POST, "/api/v1/moderation/cases/{id}/steps", Rule::Needs(Moderate), post(moderation::take_step)),
+        r(Method::POST, "/api/v1/moderation/cases/{id}/close", Rule::Needs(Moderate), post(moderation::close)),
+        r(Method::GET, "/api/v1/moderation/heated", Rule::Needs(Moderate), get(moderation::heated)),
     ]
 }
 

@@ -214,12 +214,7 @@ pub fn candidates(row: &Claimed, answer: &Value) -> Vec<String> {
 
 /// What an HTTP answer means. `in_doubt` says an earlier attempt may have done the work, so a
 /// refusal because it is already done counts as done.
-pub fn judge(
-    row: &Claimed,
-    status: u16,
-    retry_after: Option<Duration>,
-    body: &[u8],
-) -> Judged {
+pub fn judge(row: &Claimed, status: u16, retry_after: Option<Duration>, body: &[u8]) -> Judged {
     let answer: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let name = platform_name(&row.platform);
     if (200..300).contains(&status) {
@@ -237,13 +232,18 @@ pub fn judge(
         .or(error["message"].as_str())
         .map(|m| m.chars().take(500).collect::<String>());
     let quoted = match (&said, code) {
-        (Some(m), Some(c)) => format!(": \"{m}\" (code {c}{})", subcode.map(|s| format!("/{s}")).unwrap_or_default()),
+        (Some(m), Some(c)) => format!(
+            ": \"{m}\" (code {c}{})",
+            subcode.map(|s| format!("/{s}")).unwrap_or_default()
+        ),
         (Some(m), None) => format!(": \"{m}\""),
         _ => format!(" (HTTP {status})"),
     };
     if status == 429 || matches!(code, Some(4 | 17 | 32 | 613 | 80001..=80014)) {
         return Judged::Transient {
-            reason: format!("{name} is limiting how fast the page may send; trying again later{quoted}"),
+            reason: format!(
+                "{name} is limiting how fast the page may send; trying again later{quoted}"
+            ),
             retry_after,
         };
     }

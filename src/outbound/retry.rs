@@ -66,7 +66,11 @@ mod tests {
     fn delays_stop_growing_at_the_cap_and_never_overflow() {
         assert_eq!(POLICY.delay_ms(20, 0.0), 30_000);
         assert_eq!(POLICY.delay_ms(i64::MAX, 1.0), 60_000);
-        assert_eq!(POLICY.delay_ms(0, 0.0), 500, "attempt 0 is treated as the first");
+        assert_eq!(
+            POLICY.delay_ms(0, 0.0),
+            500,
+            "attempt 0 is treated as the first"
+        );
     }
 
     #[test]

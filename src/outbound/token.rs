@@ -80,7 +80,10 @@ mod tests {
     #[test]
     fn missing_unreadable_and_empty_files_say_what_to_do() {
         assert_eq!(load(None).unwrap_err(), TokenError::Missing);
-        assert!(load(None).unwrap_err().to_string().contains("administrator"));
+        assert!(load(None)
+            .unwrap_err()
+            .to_string()
+            .contains("administrator"));
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nothing");
         assert!(matches!(

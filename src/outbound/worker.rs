@@ -36,7 +36,9 @@ pub(super) async fn run(
                 continue;
             }
             Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "could not take a row from the outbox; trying again"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not take a row from the outbox; trying again")
+            }
         }
         let wait = match store.next_delivery_due().await {
             Ok(Some(due)) if due > now_ms() => {
@@ -66,8 +68,11 @@ async fn deliver(store: &Store, client: &reqwest::Client, config: &DeliveryConfi
     };
     match &attempt {
         Attempt::Sent { platform_id } => tracing::info!(
-            outbox_id = row.outbox_id, action = row.action.as_str(), attempts = row.attempts,
-            platform_id = platform_id.as_deref().unwrap_or(""), "delivered"
+            outbox_id = row.outbox_id,
+            action = row.action.as_str(),
+            attempts = row.attempts,
+            platform_id = platform_id.as_deref().unwrap_or(""),
+            "delivered"
         ),
         Attempt::Retry {
             reason, delay_ms, ..
@@ -110,7 +115,11 @@ async fn attempt(
 ) -> Attempt {
     let token = match token::load(row.token_file.as_deref()) {
         Ok(token) => token,
-        Err(e @ TokenError::Missing) => return Attempt::Failed { reason: e.to_string() },
+        Err(e @ TokenError::Missing) => {
+            return Attempt::Failed {
+                reason: e.to_string(),
+            }
+        }
         Err(e) => return retry(config, row, e.to_string(), None, false),
     };
     let graph = Graph {
@@ -139,7 +148,13 @@ async fn attempt(
                             }
                             Ok(true) => {}
                             Err(e) => {
-                                return retry(config, row, format!("the store failed: {e}"), None, true)
+                                return retry(
+                                    config,
+                                    row,
+                                    format!("the store failed: {e}"),
+                                    None,
+                                    true,
+                                )
                             }
                         }
                     }
@@ -153,7 +168,8 @@ async fn attempt(
                     return retry(config, row, reason, answer.retry_after, true);
                 }
                 Err(reason) => {
-                    let reason = format!("could not check whether the earlier attempt arrived: {reason}");
+                    let reason =
+                        format!("could not check whether the earlier attempt arrived: {reason}");
                     return retry(config, row, token.redact(&reason), None, true);
                 }
             }
@@ -169,7 +185,12 @@ async fn attempt(
             let in_doubt = !reason.starts_with(NOT_CONNECTED);
             retry(config, row, token.redact(&reason), None, in_doubt)
         }
-        Ok(answer) => match graph::judge(row, answer.status.as_u16(), answer.retry_after, &answer.body) {
+        Ok(answer) => match graph::judge(
+            row,
+            answer.status.as_u16(),
+            answer.retry_after,
+            &answer.body,
+        ) {
             Judged::Sent(platform_id) => Attempt::Sent { platform_id },
             Judged::Transient {
                 reason,
@@ -221,8 +242,10 @@ impl Graph<'_> {
             Verb::Post => self.client.post(&url),
             Verb::Delete => self.client.delete(&url),
         };
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", self.token.expose()))
-            .map_err(|_| "the access token file holds characters a token cannot have".to_string())?;
+        let mut auth =
+            HeaderValue::from_str(&format!("Bearer {}", self.token.expose())).map_err(|_| {
+                "the access token file holds characters a token cannot have".to_string()
+            })?;
         auth.set_sensitive(true);
         builder = builder.header(axum::http::header::AUTHORIZATION, auth);
         if let Some(body) = &request.body {

@@ -657,7 +657,9 @@ impl Store {
 
 #[derive(Debug)]
 pub enum ReplyOutcome {
-    Queued { message_id: i64 },
+    Queued {
+        message_id: i64,
+    },
     HeldBy(ClaimInfo),
     NotFound,
     NothingToAnswer,

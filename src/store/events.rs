@@ -20,6 +20,8 @@ pub enum EventKind {
     Released,
     Replied,
     StatusChanged,
+    CaseOpened,
+    CaseChanged,
     ChannelChanged,
     DeliveryChanged,
 }
@@ -39,6 +41,8 @@ impl EventKind {
             EventKind::Released => "conversation.released",
             EventKind::Replied => "conversation.replied",
             EventKind::StatusChanged => "conversation.status_changed",
+            EventKind::CaseOpened => "moderation.case_opened",
+            EventKind::CaseChanged => "moderation.case_changed",
             EventKind::ChannelChanged => "channel.changed",
             EventKind::DeliveryChanged => "message.delivery_changed",
         }

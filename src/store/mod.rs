@@ -8,6 +8,7 @@ pub mod channels;
 pub mod conversations;
 pub mod events;
 pub mod ingest;
+pub mod moderation;
 pub mod outbox;
 pub mod reply_window;
 pub mod retry;
@@ -40,6 +41,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
     Invalid(String),
+    /// The request clashes with the current state (a step already taken, a case closed).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

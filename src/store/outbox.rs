@@ -322,8 +322,7 @@ impl Store {
             .map(|r| {
                 let status: String = r.try_get("status")?;
                 let payload: String = r.try_get("payload")?;
-                let payload: serde_json::Value =
-                    serde_json::from_str(&payload).unwrap_or_default();
+                let payload: serde_json::Value = serde_json::from_str(&payload).unwrap_or_default();
                 let in_doubt: i64 = r.try_get("in_doubt")?;
                 let next: i64 = r.try_get("next_attempt_at")?;
                 let waiting = status == "pending" || status == "sending";
@@ -456,8 +455,14 @@ impl Store {
         let payload = serde_json::json!({
             "conversation_kind": "dm", "recipient": null, "comment_id": comment_id, "text": text,
         });
-        let outbox_id =
-            insert_row(&mut tx, message_id, OutboxAction::PrivateReply, &payload, now).await?;
+        let outbox_id = insert_row(
+            &mut tx,
+            message_id,
+            OutboxAction::PrivateReply,
+            &payload,
+            now,
+        )
+        .await?;
         note_message(&mut tx, conversation_id, Direction::Outbound, now, false).await?;
         append(
             &mut tx,
@@ -679,21 +684,23 @@ pub(super) async fn match_echo(
         return Ok(None);
     }
     let by_metadata = match outbox_id_in(m) {
-        Some(outbox_id) => sqlx::query_scalar::<_, i64>(
-            "select o.message_id from outbox o join messages m on m.id = o.message_id \
+        Some(outbox_id) => {
+            sqlx::query_scalar::<_, i64>(
+                "select o.message_id from outbox o join messages m on m.id = o.message_id \
              where o.id = $1 and m.channel_id = $2 and m.platform_id is null",
-        )
-        .bind(outbox_id)
-        .bind(channel_id)
-        .fetch_optional(&mut **tx)
-        .await?,
+            )
+            .bind(outbox_id)
+            .bind(channel_id)
+            .fetch_optional(&mut **tx)
+            .await?
+        }
         None => None,
     };
-    let ours = match (by_metadata, m.text.as_deref()) {
-        (Some(id), _) => Some(id),
-        // Without metadata (Instagram, comment replies): our unsent words in the same thread.
-        (None, Some(text)) => {
-            sqlx::query_scalar::<_, i64>(
+    let ours =
+        match (by_metadata, m.text.as_deref()) {
+            (Some(id), _) => Some(id),
+            // Without metadata (Instagram, comment replies): our unsent words in the same thread.
+            (None, Some(text)) => sqlx::query_scalar::<_, i64>(
                 "select id from messages where conversation_id = $1 and direction = 'outbound' \
                  and platform_id is null and sent_by is not null and text = $2 \
                  and delivery in ('pending', 'failed') order by id limit 1",
@@ -701,10 +708,9 @@ pub(super) async fn match_echo(
             .bind(conversation_id)
             .bind(text)
             .fetch_optional(&mut **tx)
-            .await?
-        }
-        (None, None) => None,
-    };
+            .await?,
+            (None, None) => None,
+        };
     let Some(message_id) = ours else {
         return Ok(None);
     };

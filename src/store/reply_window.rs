@@ -72,7 +72,10 @@ mod tests {
 
     #[test]
     fn within_a_day_anything_goes() {
-        assert_eq!(ReplyWindow::verdict(Some(0), 23 * HOUR, None), Verdict::Open);
+        assert_eq!(
+            ReplyWindow::verdict(Some(0), 23 * HOUR, None),
+            Verdict::Open
+        );
         let w = ReplyWindow::after(Some(0), 23 * HOUR).unwrap();
         assert_eq!(w.seconds_left, 3600);
         assert_eq!(w.closes_at, 24 * HOUR);

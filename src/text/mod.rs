@@ -1,6 +1,8 @@
 //! Language, handled one way everywhere: normalisation, tokens, Swedish/English detection,
 //! diacritic folding and compound parts. Search uses it now; FAQ, moderation and privacy will too.
 
+pub mod detectors;
+
 use unicode_normalization::UnicodeNormalization;
 
 /// Lowercased NFKC text without zero-width and other invisible formatting characters, so that

@@ -49,7 +49,26 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
         ("POST /api/v1/staff/{id}/tokens", (ADMIN, ADMIN)),
         ("DELETE /api/v1/staff/{id}/tokens", (ADMIN, ADMIN)),
         ("GET /api/v1/audit", (&["admin", "auditor"][..], NONE)),
-        ("GET /api/v1/search", (&["agent", "communicator", "moderator"][..], NONE)),
+        (
+            "GET /api/v1/search",
+            (&["agent", "communicator", "moderator"][..], NONE),
+        ),
+        // {id} is the DM's message: only those who read DMs may report it.
+        ("POST /api/v1/messages/{id}/report", (AGENT, NONE)),
+        ("GET /api/v1/moderation/cases", (&["moderator"][..], NONE)),
+        (
+            "GET /api/v1/moderation/cases/{id}",
+            (&["moderator"][..], NONE),
+        ),
+        (
+            "POST /api/v1/moderation/cases/{id}/steps",
+            (&["moderator"][..], NONE),
+        ),
+        (
+            "POST /api/v1/moderation/cases/{id}/close",
+            (&["moderator"][..], NONE),
+        ),
+        ("GET /api/v1/moderation/heated", (&["moderator"][..], NONE)),
     ])
 }
 
@@ -85,6 +104,19 @@ on_both_backends!(
             .fetch_one(&app.store.pool)
             .await
             .unwrap();
+        let routines = tavla::moderation::routines::Routines::built_in();
+        let opening =
+            tavla::moderation::cases::opening(&routines, "S2", vec!["insult".into()], "report")
+                .unwrap();
+        let case = app
+            .store
+            .report_message(message, &opening, &crate::helpers::actor())
+            .await
+            .unwrap();
+        let message: i64 = sqlx::query_scalar("select id from messages")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
         let (target_staff, _) = app.untrained_token("target", "agent").await;
         let mut tokens = Vec::new();
         for role in ROLES {
@@ -111,7 +143,11 @@ on_both_backends!(
                     conversation.to_string()
                 } else if spec.path.starts_with("/api/v1/channels") {
                     channel.to_string()
-                } else if spec.path.starts_with("/api/v1/messages/") {
+                } else if spec.path.starts_with("/api/v1/messages") {
+                    message.to_string()
+                } else if spec.path.starts_with("/api/v1/moderation/cases") {
+                    case.to_string()
+                } else if spec.path == "/api/v1/messages/{id}/retry" {
                     message.to_string()
                 } else {
                     target_staff.to_string()

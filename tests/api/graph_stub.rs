@@ -112,12 +112,6 @@ impl GraphStub {
             .filter(|r| r.method != "GET")
             .collect()
     }
-
-    /// Ids of what the stand-in created, oldest first.
-    pub fn created_ids(&self) -> Vec<String> {
-        let created = self.state.created.lock().unwrap();
-        created.iter().map(|c| c.id.clone()).collect()
-    }
 }
 
 async fn handle(
@@ -173,7 +167,12 @@ async fn handle(
             std::future::pending::<()>().await;
             unreachable!()
         }
-        Answer::ServerError => meta_error(500, 2, None, "An unexpected error has occurred. Please retry your request later."),
+        Answer::ServerError => meta_error(
+            500,
+            2,
+            None,
+            "An unexpected error has occurred. Please retry your request later.",
+        ),
         Answer::RateLimited(after) => {
             let mut response = meta_error(429, 4, None, "(#4) Application request limit reached");
             if let Some(seconds) = after {

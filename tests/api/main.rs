@@ -1,10 +1,13 @@
 //! Black-box tests of tavla over HTTP, each scenario on SQLite and on PostgreSQL.
 
 mod access;
+mod delivery;
 mod events;
+mod graph_stub;
 mod helpers;
 mod ingest_api;
 mod meta_fixtures;
+mod moderation;
 mod queue;
 mod search;
 mod system;

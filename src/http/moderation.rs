@@ -1,0 +1,274 @@
+//! Moderation: the queue of cases, one case with its routine and evidence, steps, closing,
+//! reports from any staff member and heated threads.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::Caller;
+use super::error::{AppError, Result};
+use super::extract::{parse_json, Json, Path, Query, RawBody};
+use super::AppState;
+use crate::access::read_capability;
+use crate::moderation::cases::{missing, opening, rules, step_kinds};
+use crate::moderation::routines::LEVELS;
+use crate::store::now_ms;
+use crate::store::outbox::OutboxAction;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseQuery {
+    status: Option<String>,
+    level: Option<String>,
+    limit: Option<i64>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<CaseQuery>,
+) -> Result<impl IntoResponse> {
+    let status = q.status.unwrap_or_else(|| "open".into());
+    if status != "open" && status != "closed" {
+        return Err(AppError::bad_request("status must be open or closed"));
+    }
+    if let Some(level) = &q.level {
+        if !LEVELS.contains(&level.as_str()) {
+            return Err(AppError::bad_request("level must be one of S0..S5"));
+        }
+    }
+    let cases = state
+        .store
+        .cases(
+            &status,
+            q.level.as_deref(),
+            caller.scope.as_deref(),
+            q.limit.unwrap_or(200).clamp(1, 1000),
+        )
+        .await?;
+    state
+        .store
+        .audit(
+            &caller.actor(),
+            "moderation.queue_read",
+            None,
+            json!({"status": status}),
+        )
+        .await?;
+    Ok(axum::Json(json!({"items": cases})))
+}
+
+async fn case_in_scope(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> Result<crate::store::moderation::CaseSummary> {
+    state
+        .store
+        .case(id)
+        .await?
+        .filter(|c| caller.may_see_channel(c.channel_id))
+        .ok_or_else(|| AppError::not_found(format!("there is no case {id}")))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse> {
+    let case = case_in_scope(&state, &caller, id).await?;
+    let routine = state.moderation.routines.for_level(&case.level).cloned();
+    let steps = state.store.case_steps(id).await?;
+    let evidence = state.store.case_evidence(id).await?;
+    let flag = state.store.message_flag(case.message_id).await?;
+    let missing = missing(&state.store, &state.moderation.routines, id, &case.level)
+        .await
+        .map_err(AppError::internal)?;
+    // S5: metadata only, never the content (DESIGN.md §3).
+    let message = if case.level == "S5" {
+        None
+    } else {
+        state
+            .store
+            .conversation(case.conversation_id)
+            .await?
+            .and_then(|c| c.messages.into_iter().find(|m| m.id == case.message_id))
+    };
+    state
+        .store
+        .audit(
+            &caller.actor(),
+            "moderation.case_read",
+            Some(&format!("case:{id}")),
+            json!({}),
+        )
+        .await?;
+    Ok(axum::Json(json!({
+        "case": case, "routine": routine, "steps": steps, "missing": missing,
+        "evidence": evidence, "triage": flag, "message": message,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepBody {
+    step: String,
+    /// The police's reference for police_report; the register number for register.
+    reference: Option<String>,
+    note: Option<String>,
+    /// The notice template used for notify_poster.
+    template: Option<String>,
+    /// The text sent to the poster for notify_poster.
+    text: Option<String>,
+}
+
+pub async fn take_step(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<StepBody>,
+) -> Result<impl IntoResponse> {
+    let case = case_in_scope(&state, &caller, id).await?;
+    for (name, value, max) in [
+        ("reference", &body.reference, 100),
+        ("note", &body.note, 2000),
+        ("template", &body.template, 100),
+        ("text", &body.text, 2000),
+    ] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > max) {
+            return Err(AppError::unprocessable(format!(
+                "{name} is longer than {max} characters"
+            )));
+        }
+    }
+    let kinds = step_kinds(&state.moderation.routines, &case.level);
+    let detail = json!({"reference": body.reference, "note": body.note, "template": body.template, "text": body.text});
+    let outcome = state
+        .store
+        .take_step(id, &body.step, detail, &rules(&kinds), &caller.actor())
+        .await?;
+    // The platform follows the local record through the outbox; the local record never goes.
+    let mut platform = json!(null);
+    if let Some(action) = outcome
+        .platform_action
+        .as_deref()
+        .and_then(OutboxAction::parse)
+    {
+        platform = match state
+            .store
+            .enqueue_visibility(outcome.message_id, action, &caller.actor())
+            .await
+        {
+            Ok(outbox_id) => json!({"queued": true, "outbox_id": outbox_id}),
+            Err(e) => json!({"queued": false, "reason": e.to_string()}),
+        };
+    }
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"step": outcome, "platform": platform})),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseBody {
+    decision: String,
+}
+
+pub async fn close(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<CloseBody>,
+) -> Result<impl IntoResponse> {
+    let case = case_in_scope(&state, &caller, id).await?;
+    let decision = body.decision.trim();
+    if decision.is_empty() || decision.chars().count() > 2000 {
+        return Err(AppError::unprocessable(
+            "write the decision (1 to 2000 characters): what was done and why",
+        ));
+    }
+    let missing = missing(&state.store, &state.moderation.routines, id, &case.level)
+        .await
+        .map_err(AppError::internal)?;
+    state
+        .store
+        .close_case(id, &missing, decision, &caller.actor())
+        .await?;
+    Ok(axum::Json(json!({"closed": id})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportBody {
+    reason: String,
+    /// The reporter's view of the severity (S0..S5); S1 when absent. Triage may raise it.
+    level: Option<String>,
+}
+
+/// Any staff member who can read a message may report it to moderation.
+pub async fn report(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(message_id): Path<i64>,
+    RawBody(body): RawBody,
+) -> Result<impl IntoResponse> {
+    let hit = state
+        .store
+        .hit_details(&[message_id])
+        .await?
+        .into_iter()
+        .next();
+    let hit = hit
+        .filter(|h| caller.may_see_channel(h.channel_id))
+        .ok_or_else(|| AppError::not_found(format!("there is no message {message_id}")))?;
+    caller.require(read_capability(&hit.kind))?;
+    let body: ReportBody = parse_json(&body)?;
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 2000 {
+        return Err(AppError::unprocessable(
+            "say why you report it (1 to 2000 characters)",
+        ));
+    }
+    let mut level = body.level.unwrap_or_else(|| "S1".into());
+    if !LEVELS.contains(&level.as_str()) {
+        return Err(AppError::unprocessable("level must be one of S0..S5"));
+    }
+    // Severity is the highest that applies: the reporter's or triage's.
+    let mut categories = vec!["reported".to_string()];
+    if let Some(flag) = state.store.message_flag(message_id).await? {
+        if let Some(s) = flag["severity"].as_str() {
+            if s > level.as_str() {
+                level = s.to_string();
+            }
+        }
+        if let Some(c) = flag["categories"].as_array() {
+            categories.extend(c.iter().filter_map(|v| v.as_str().map(String::from)));
+        }
+    }
+    let mut open = opening(&state.moderation.routines, &level, categories, "report")
+        .ok_or_else(|| AppError::internal(format!("no routine for {level}")))?;
+    open.reported_by = Some(caller.staff.id);
+    open.reason = Some(reason.to_string());
+    let case_id = state
+        .store
+        .report_message(message_id, &open, &caller.actor())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"case_id": case_id, "level": level})),
+    ))
+}
+
+pub async fn heated(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse> {
+    let threads: Vec<_> = state
+        .store
+        .heated_threads(now_ms())
+        .await?
+        .into_iter()
+        .filter(|t| caller.may_see_channel(t.channel_id))
+        .collect();
+    Ok(axum::Json(json!({"items": threads})))
+}

@@ -1,0 +1,8 @@
+//! Moderation: triage of what arrives, cases that walk documented routines, evidence first.
+
+pub mod cases;
+pub mod eval;
+pub mod lexicon;
+pub mod routines;
+pub mod service;
+pub mod triage;

@@ -1,0 +1,231 @@
+//! Routines as data: loaded from `config/routines.toml`, enforced by cases, printed for staff.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+const BUILT_IN: &str = include_str!("../../config/routines.toml");
+
+pub const LEVELS: [&str; 6] = ["S0", "S1", "S2", "S3", "S4", "S5"];
+
+/// What a step does; some have effects beyond being recorded.
+pub const STEP_KINDS: [&str; 13] = [
+    "capture_evidence",
+    "hide",
+    "unhide",
+    "remove",
+    "reply",
+    "refer_secure_channel",
+    "notify_poster",
+    "register",
+    "police_report",
+    "block",
+    "incident_report",
+    "alert",
+    "second_confirmation",
+];
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Step {
+    pub kind: String,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub group: Option<String>,
+    pub title_sv: String,
+    pub title_en: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Routine {
+    pub level: String,
+    pub title_sv: String,
+    pub title_en: String,
+    pub due_minutes: i64,
+    pub summary_sv: String,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Routines {
+    pub version: String,
+    #[serde(rename = "routine")]
+    pub routines: Vec<Routine>,
+}
+
+impl Routines {
+    pub fn load(path: &Path) -> anyhow::Result<Routines> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BUILT_IN.to_string(),
+            Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
+        };
+        Self::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    pub fn built_in() -> Routines {
+        Self::parse(BUILT_IN).expect("the built-in routines are valid")
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Routines> {
+        let r: Routines = toml::from_str(text)?;
+        for level in LEVELS {
+            if r.routines.iter().filter(|x| x.level == level).count() != 1 {
+                anyhow::bail!("there must be exactly one routine for level {level}");
+            }
+        }
+        for routine in &r.routines {
+            for step in &routine.steps {
+                if !STEP_KINDS.contains(&step.kind.as_str()) {
+                    anyhow::bail!(
+                        "routine {}: unknown step kind {:?}",
+                        routine.level,
+                        step.kind
+                    );
+                }
+            }
+            let kinds: Vec<_> = routine.steps.iter().map(|s| &s.kind).collect();
+            let mut unique = kinds.clone();
+            unique.sort();
+            unique.dedup();
+            if unique.len() != kinds.len() {
+                anyhow::bail!("routine {}: a step kind appears twice", routine.level);
+            }
+            if routine.due_minutes <= 0 {
+                anyhow::bail!("routine {}: due_minutes must be positive", routine.level);
+            }
+        }
+        Ok(r)
+    }
+
+    pub fn for_level(&self, level: &str) -> Option<&Routine> {
+        self.routines.iter().find(|r| r.level == level)
+    }
+
+    /// The routines as a Markdown document for staff.
+    pub fn to_markdown(&self) -> String {
+        let mut out = format!(
+            "# Rutiner för moderering\n\nVersion {}. Automatisk granskning ger bara förslag: en utbildad moderator beslutar. \
+             Bevis säkras alltid innan ett inlägg döljs eller tas bort, och inget raderas ur arkivet av en moderering.\n",
+            self.version
+        );
+        for r in &self.routines {
+            out.push_str(&format!(
+                "\n## {} — {}\n\n*{}*\n\n{}\n\nSka vara klart inom {}.\n\n| steg | krävs |\n|---|---|\n",
+                r.level,
+                r.title_sv,
+                r.title_en,
+                r.summary_sv,
+                human_minutes(r.due_minutes)
+            ));
+            for s in &r.steps {
+                let required = match (&s.group, s.required) {
+                    (_, true) => "ja".to_string(),
+                    (Some(g), false) => format!("minst ett av gruppen \"{g}\""),
+                    (None, false) => "vid behov".to_string(),
+                };
+                out.push_str(&format!(
+                    "| {} ({}) | {required} |\n",
+                    s.title_sv, s.title_en
+                ));
+            }
+        }
+        out
+    }
+}
+
+fn human_minutes(m: i64) -> String {
+    match m {
+        m if m % 1440 == 0 => format!("{} dygn", m / 1440),
+        m if m % 60 == 0 => format!("{} timmar", m / 60),
+        m => format!("{m} minuter"),
+    }
+}
+
+/// Which required steps (and groups) are still missing, given the kinds done.
+pub fn missing_steps(routine: &Routine, done: &[String]) -> Vec<String> {
+    let mut missing: Vec<String> = routine
+        .steps
+        .iter()
+        .filter(|s| s.required && !done.contains(&s.kind))
+        .map(|s| s.kind.clone())
+        .collect();
+    let mut groups: Vec<&String> = routine
+        .steps
+        .iter()
+        .filter_map(|s| s.group.as_ref())
+        .collect();
+    groups.sort();
+    groups.dedup();
+    for g in groups {
+        let members: Vec<&String> = routine
+            .steps
+            .iter()
+            .filter(|s| s.group.as_ref() == Some(g))
+            .map(|s| &s.kind)
+            .collect();
+        if !members.iter().any(|k| done.contains(k)) {
+            missing.push(format!(
+                "one of {}",
+                members
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ));
+        }
+    }
+    missing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_routines_are_whole_and_print() {
+        let r = Routines::built_in();
+        let s4 = r.for_level("S4").unwrap();
+        assert!(s4
+            .steps
+            .iter()
+            .any(|s| s.kind == "second_confirmation" && s.required));
+        let md = r.to_markdown();
+        assert!(md.contains("## S4") && md.contains("Polisanmäl"));
+    }
+
+    #[test]
+    fn missing_counts_required_steps_and_groups() {
+        let r = Routines::built_in();
+        let s2 = r.for_level("S2").unwrap();
+        let missing = missing_steps(s2, &["capture_evidence".into()]);
+        assert_eq!(
+            missing,
+            vec![
+                "notify_poster".to_string(),
+                "one of hide or remove".to_string()
+            ]
+        );
+        assert!(missing_steps(
+            s2,
+            &[
+                "capture_evidence".into(),
+                "remove".into(),
+                "notify_poster".into()
+            ]
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn invalid_routines_are_refused() {
+        let text = BUILT_IN.replace(
+            "kind = \"block\", required",
+            "kind = \"teleport\", required",
+        );
+        assert!(Routines::parse(&text)
+            .unwrap_err()
+            .to_string()
+            .contains("teleport"));
+    }
+}

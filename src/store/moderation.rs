@@ -1,0 +1,889 @@
+//! Moderation's SQL: triage flags, cases, steps and immutable evidence.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::audit::{record, Actor};
+use super::events::{append, EventKind, NewEvent};
+use super::{now_ms, Result, Store, StoreError, Tx};
+
+/// Triage's advice for one new message, decided by the moderation capability before the write.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlagInput {
+    pub severity: String,
+    pub score: f64,
+    pub categories: Vec<String>,
+    pub findings: serde_json::Value,
+    /// Open a case at once (the advice is above the configured threshold).
+    pub open_case: Option<CaseOpening>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseOpening {
+    pub level: String,
+    pub categories: Vec<String>,
+    pub routine_version: String,
+    pub due_minutes: i64,
+    pub source: String,
+    pub reported_by: Option<i64>,
+    pub reason: Option<String>,
+    /// Outside staffed hours an S4+ comment is hidden at once, reversibly, until reviewed.
+    pub auto_hide: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseSummary {
+    pub id: i64,
+    pub message_id: i64,
+    pub conversation_id: i64,
+    pub channel_id: i64,
+    pub channel_name: String,
+    pub level: String,
+    pub categories: Vec<String>,
+    pub source: String,
+    pub reason: Option<String>,
+    pub routine_version: String,
+    pub status: String,
+    pub opened_at: i64,
+    pub due_at: i64,
+    pub overdue: bool,
+    pub closed_at: Option<i64>,
+    pub decision: Option<String>,
+    pub message_state: String,
+    pub preview: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRecord {
+    pub step: String,
+    pub actor_id: Option<i64>,
+    pub actor: String,
+    pub at: i64,
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    pub id: i64,
+    pub message_id: i64,
+    pub captured_at: i64,
+    pub captured_by: String,
+    pub permalink: Option<String>,
+    pub author_platform_id: Option<String>,
+    pub author_name: Option<String>,
+    pub platform_time: i64,
+    pub content: Option<serde_json::Value>,
+    pub sha256: String,
+    /// The stored hash matches the record (computed when read).
+    pub verified: bool,
+}
+
+const CASE_SELECT: &str = "select k.id, k.message_id, k.conversation_id, k.channel_id, ch.name as channel_name, \
+     k.level, k.categories, k.source, k.reason, k.routine_version, k.status, k.opened_at, k.due_at, \
+     k.closed_at, k.decision, m.state as message_state, m.text \
+     from moderation_cases k join channels ch on ch.id = k.channel_id join messages m on m.id = k.message_id";
+
+fn case_from_row(r: &sqlx::any::AnyRow, now: i64) -> Result<CaseSummary> {
+    let categories: String = r.try_get("categories")?;
+    let status: String = r.try_get("status")?;
+    let due_at: i64 = r.try_get("due_at")?;
+    let level: String = r.try_get("level")?;
+    let text: Option<String> = r.try_get("text")?;
+    Ok(CaseSummary {
+        id: r.try_get("id")?,
+        message_id: r.try_get("message_id")?,
+        conversation_id: r.try_get("conversation_id")?,
+        channel_id: r.try_get("channel_id")?,
+        channel_name: r.try_get("channel_name")?,
+        categories: serde_json::from_str(&categories).unwrap_or_default(),
+        source: r.try_get("source")?,
+        reason: r.try_get("reason")?,
+        routine_version: r.try_get("routine_version")?,
+        overdue: status == "open" && due_at < now,
+        status,
+        opened_at: r.try_get("opened_at")?,
+        due_at,
+        closed_at: r.try_get("closed_at")?,
+        decision: r.try_get("decision")?,
+        message_state: r.try_get("message_state")?,
+        // S5 content is never shown in lists.
+        preview: if level == "S5" {
+            None
+        } else {
+            text.map(|t| t.chars().take(140).collect())
+        },
+        level,
+    })
+}
+
+/// Records triage flags for a new message and opens its case when advised. Runs inside the
+/// ingesting transaction, so a flagged message never exists without its flag.
+pub async fn flag_message(
+    tx: &mut Tx<'_>,
+    message_id: i64,
+    flag: &FlagInput,
+) -> Result<Option<i64>> {
+    sqlx::query(
+        "insert into message_flags (message_id, severity, score, categories, findings, flagged_at) \
+         values ($1, $2, $3, $4, $5, $6) on conflict (message_id) do nothing",
+    )
+    .bind(message_id)
+    .bind(&flag.severity)
+    .bind(flag.score)
+    .bind(serde_json::to_string(&flag.categories).unwrap_or_default())
+    .bind(flag.findings.to_string())
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    match &flag.open_case {
+        Some(opening) => open_case_in(tx, message_id, opening, &system_actor()).await,
+        None => Ok(None),
+    }
+}
+
+fn system_actor() -> Actor {
+    Actor {
+        staff_id: None,
+        name: "tavla:triage".into(),
+        address: None,
+    }
+}
+
+/// Opens a case unless the message already has an open one (returns None then).
+pub async fn open_case_in(
+    tx: &mut Tx<'_>,
+    message_id: i64,
+    opening: &CaseOpening,
+    actor: &Actor,
+) -> Result<Option<i64>> {
+    let row = sqlx::query("select conversation_id, channel_id from messages where id = $1")
+        .bind(message_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::Invalid(format!("there is no message {message_id}")))?;
+    let conversation_id: i64 = row.try_get("conversation_id")?;
+    let channel_id: i64 = row.try_get("channel_id")?;
+    let open: Option<i64> = sqlx::query_scalar(
+        "select id from moderation_cases where message_id = $1 and status = 'open'",
+    )
+    .bind(message_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if open.is_some() {
+        return Ok(None);
+    }
+    let now = now_ms();
+    let case_id: i64 = sqlx::query_scalar(
+        "insert into moderation_cases (message_id, conversation_id, channel_id, level, categories, source, \
+         reported_by, reason, routine_id, routine_version, status, opened_at, due_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, $12) returning id",
+    )
+    .bind(message_id)
+    .bind(conversation_id)
+    .bind(channel_id)
+    .bind(&opening.level)
+    .bind(serde_json::to_string(&opening.categories).unwrap_or_default())
+    .bind(&opening.source)
+    .bind(opening.reported_by)
+    .bind(opening.reason.as_deref())
+    .bind(&opening.level)
+    .bind(&opening.routine_version)
+    .bind(now)
+    .bind(now + opening.due_minutes * 60_000)
+    .fetch_one(&mut **tx)
+    .await?;
+    append(
+        tx,
+        NewEvent {
+            kind: EventKind::CaseOpened,
+            channel_id: Some(channel_id),
+            conversation_id: Some(conversation_id),
+            message_id: Some(message_id),
+            payload: serde_json::json!({"case_id": case_id, "level": opening.level, "source": opening.source}),
+        },
+    )
+    .await?;
+    record(
+        tx,
+        actor,
+        "moderation.case_opened",
+        Some(&format!("case:{case_id}")),
+        serde_json::json!({"message_id": message_id, "level": opening.level, "source": opening.source}),
+    )
+    .await?;
+    if opening.auto_hide {
+        capture_evidence_in(tx, case_id, &opening.level, actor).await?;
+        set_visibility_in(tx, case_id, message_id, "hidden", actor).await?;
+        insert_step(
+            tx,
+            case_id,
+            "capture_evidence",
+            actor,
+            serde_json::json!({"automatic": true}),
+        )
+        .await?;
+        insert_step(
+            tx,
+            case_id,
+            "hide",
+            actor,
+            serde_json::json!({"automatic": true, "note": "hidden outside staffed hours until a moderator reviews it"}),
+        )
+        .await?;
+    }
+    Ok(Some(case_id))
+}
+
+pub async fn insert_step(
+    tx: &mut Tx<'_>,
+    case_id: i64,
+    step: &str,
+    actor: &Actor,
+    detail: serde_json::Value,
+) -> Result<bool> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "insert into moderation_steps (case_id, step, actor_id, actor, at, detail) values ($1, $2, $3, $4, $5, $6) \
+         on conflict (case_id, step) do nothing returning id",
+    )
+    .bind(case_id)
+    .bind(step)
+    .bind(actor.staff_id)
+    .bind(&actor.name)
+    .bind(now_ms())
+    .bind(detail.to_string())
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(id.is_some())
+}
+
+/// Captures the evidence record of a case's message: immutable, hashed. For S5 only metadata.
+pub async fn capture_evidence_in(
+    tx: &mut Tx<'_>,
+    case_id: i64,
+    level: &str,
+    actor: &Actor,
+) -> Result<i64> {
+    let existing: Option<i64> = sqlx::query_scalar("select id from evidence where case_id = $1")
+        .bind(case_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    let r = sqlx::query(
+        "select m.id, m.platform_id, m.kind, m.text, m.attachments, m.raw, m.platform_time, m.parent_platform_id, \
+         a.platform_id as author_platform_id, a.name as author_name, p.platform_id as post_platform_id, ch.platform \
+         from moderation_cases k join messages m on m.id = k.message_id join channels ch on ch.id = m.channel_id \
+         left join authors a on a.id = m.author_id left join conversations c on c.id = m.conversation_id \
+         left join posts p on p.id = c.post_id where k.id = $1",
+    )
+    .bind(case_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let message_id: i64 = r.try_get("id")?;
+    let platform_id: Option<String> = r.try_get("platform_id")?;
+    let post: Option<String> = r.try_get("post_platform_id")?;
+    let platform: String = r.try_get("platform")?;
+    let permalink = match (platform.as_str(), &post, &platform_id) {
+        ("facebook", Some(post), Some(comment)) => Some(format!(
+            "https://www.facebook.com/{post}?comment_id={comment}"
+        )),
+        ("facebook", None, Some(id)) => Some(format!("https://www.facebook.com/{id}")),
+        _ => None,
+    };
+    let content = if level == "S5" {
+        None
+    } else {
+        let text: Option<String> = r.try_get("text")?;
+        let attachments: String = r.try_get("attachments")?;
+        let raw: Option<String> = r.try_get("raw")?;
+        Some(serde_json::json!({
+            "text": text,
+            "attachments": serde_json::from_str::<serde_json::Value>(&attachments).unwrap_or_default(),
+            "raw": raw.and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok()),
+        }))
+    };
+    let captured_at = now_ms();
+    let author_platform_id: Option<String> = r.try_get("author_platform_id")?;
+    let author_name: Option<String> = r.try_get("author_name")?;
+    let platform_time: i64 = r.try_get("platform_time")?;
+    let content_text = content.as_ref().map(|c| c.to_string());
+    let digest = evidence_digest(
+        message_id,
+        captured_at,
+        &actor.name,
+        permalink.as_deref(),
+        author_platform_id.as_deref(),
+        author_name.as_deref(),
+        platform_time,
+        content_text.as_deref(),
+    );
+    let id: i64 = sqlx::query_scalar(
+        "insert into evidence (case_id, message_id, captured_at, captured_by, permalink, author_platform_id, \
+         author_name, platform_time, content, sha256) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id",
+    )
+    .bind(case_id)
+    .bind(message_id)
+    .bind(captured_at)
+    .bind(&actor.name)
+    .bind(permalink.as_deref())
+    .bind(author_platform_id.as_deref())
+    .bind(author_name.as_deref())
+    .bind(platform_time)
+    .bind(content_text.as_deref())
+    .bind(&digest)
+    .fetch_one(&mut **tx)
+    .await?;
+    record(
+        tx,
+        actor,
+        "moderation.evidence_captured",
+        Some(&format!("case:{case_id}")),
+        serde_json::json!({"evidence_id": id, "sha256": digest}),
+    )
+    .await?;
+    Ok(id)
+}
+
+/// SHA-256 over the evidence record's fields, length-prefixed so no two records hash alike.
+#[allow(clippy::too_many_arguments)]
+pub fn evidence_digest(
+    message_id: i64,
+    captured_at: i64,
+    captured_by: &str,
+    permalink: Option<&str>,
+    author_platform_id: Option<&str>,
+    author_name: Option<&str>,
+    platform_time: i64,
+    content: Option<&str>,
+) -> String {
+    let mut h = Sha256::new();
+    for field in [
+        message_id.to_string().as_str(),
+        captured_at.to_string().as_str(),
+        captured_by,
+        permalink.unwrap_or(""),
+        author_platform_id.unwrap_or(""),
+        author_name.unwrap_or(""),
+        platform_time.to_string().as_str(),
+        content.unwrap_or(""),
+    ] {
+        h.update((field.len() as u64).to_be_bytes());
+        h.update(field.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// Marks the local message hidden, removed or visible again, keeping the change as history.
+/// The record itself is never deleted by moderation (public records).
+pub async fn set_visibility_in(
+    tx: &mut Tx<'_>,
+    case_id: i64,
+    message_id: i64,
+    state: &str,
+    actor: &Actor,
+) -> Result<()> {
+    let change = match state {
+        "hidden" => "hidden",
+        "removed" => "removed",
+        _ => "unhidden",
+    };
+    let row =
+        sqlx::query("select text, channel_id, conversation_id, state from messages where id = $1")
+            .bind(message_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    let text: Option<String> = row.try_get("text")?;
+    let channel_id: i64 = row.try_get("channel_id")?;
+    let conversation_id: i64 = row.try_get("conversation_id")?;
+    let now = now_ms();
+    sqlx::query(
+        "insert into message_revisions (message_id, change, revision, text, platform_time, received_at) \
+         values ($1, $2, $3, $4, $5, $6) on conflict do nothing",
+    )
+    .bind(message_id)
+    .bind(change)
+    .bind(format!("tavla:case:{case_id}"))
+    .bind(text.as_deref())
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("update messages set state = $1 where id = $2")
+        .bind(state)
+        .bind(message_id)
+        .execute(&mut **tx)
+        .await?;
+    append(
+        tx,
+        NewEvent {
+            kind: EventKind::MessageChanged,
+            channel_id: Some(channel_id),
+            conversation_id: Some(conversation_id),
+            message_id: Some(message_id),
+            payload: serde_json::json!({"change": change, "state": state, "case_id": case_id}),
+        },
+    )
+    .await?;
+    record(
+        tx,
+        actor,
+        &format!("message.{change}"),
+        Some(&format!("message:{message_id}")),
+        serde_json::json!({"case_id": case_id}),
+    )
+    .await
+}
+
+impl Store {
+    /// Open cases first by severity (S5 first), then oldest first.
+    pub async fn cases(
+        &self,
+        status: &str,
+        level: Option<&str>,
+        scope: Option<&[i64]>,
+        limit: i64,
+    ) -> Result<Vec<CaseSummary>> {
+        let rows = sqlx::query(&format!(
+            "{CASE_SELECT} where k.status = $1 and ($2 = '' or k.level = $3) \
+             order by k.level desc, k.opened_at limit $4"
+        ))
+        .bind(status)
+        .bind(level.unwrap_or(""))
+        .bind(level.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let now = now_ms();
+        let cases = rows
+            .iter()
+            .map(|r| case_from_row(r, now))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(cases
+            .into_iter()
+            .filter(|c| scope.is_none_or(|s| s.contains(&c.channel_id)))
+            .collect())
+    }
+
+    pub async fn case(&self, id: i64) -> Result<Option<CaseSummary>> {
+        let row = sqlx::query(&format!("{CASE_SELECT} where k.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| case_from_row(&r, now_ms())).transpose()
+    }
+
+    pub async fn case_steps(&self, id: i64) -> Result<Vec<StepRecord>> {
+        let rows = sqlx::query("select step, actor_id, actor, at, detail from moderation_steps where case_id = $1 order by id")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let detail: String = r.try_get("detail")?;
+                Ok(StepRecord {
+                    step: r.try_get("step")?,
+                    actor_id: r.try_get("actor_id")?,
+                    actor: r.try_get("actor")?,
+                    at: r.try_get("at")?,
+                    detail: serde_json::from_str(&detail).unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn case_evidence(&self, id: i64) -> Result<Vec<Evidence>> {
+        let rows = sqlx::query(
+            "select id, message_id, captured_at, captured_by, permalink, author_platform_id, author_name, \
+             platform_time, content, sha256 from evidence where case_id = $1 order by id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let content: Option<String> = r.try_get("content")?;
+                let e = Evidence {
+                    id: r.try_get("id")?,
+                    message_id: r.try_get("message_id")?,
+                    captured_at: r.try_get("captured_at")?,
+                    captured_by: r.try_get("captured_by")?,
+                    permalink: r.try_get("permalink")?,
+                    author_platform_id: r.try_get("author_platform_id")?,
+                    author_name: r.try_get("author_name")?,
+                    platform_time: r.try_get("platform_time")?,
+                    content: content
+                        .as_deref()
+                        .and_then(|c| serde_json::from_str(c).ok()),
+                    sha256: r.try_get("sha256")?,
+                    verified: false,
+                };
+                let expected = evidence_digest(
+                    e.message_id,
+                    e.captured_at,
+                    &e.captured_by,
+                    e.permalink.as_deref(),
+                    e.author_platform_id.as_deref(),
+                    e.author_name.as_deref(),
+                    e.platform_time,
+                    content.as_deref(),
+                );
+                Ok(Evidence {
+                    verified: expected == e.sha256,
+                    ..e
+                })
+            })
+            .collect()
+    }
+
+    pub async fn message_flag(&self, message_id: i64) -> Result<Option<serde_json::Value>> {
+        let row = sqlx::query(
+            "select severity, score, categories, findings from message_flags where message_id = $1",
+        )
+        .bind(message_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let categories: String = r.try_get("categories")?;
+            let findings: String = r.try_get("findings")?;
+            let score: f64 = r.try_get("score")?;
+            let severity: String = r.try_get("severity")?;
+            Ok(serde_json::json!({
+                "severity": severity, "score": score,
+                "categories": serde_json::from_str::<serde_json::Value>(&categories).unwrap_or_default(),
+                "findings": serde_json::from_str::<serde_json::Value>(&findings).unwrap_or_default(),
+            }))
+        })
+        .transpose()
+    }
+
+    /// Opens a case on a staff member's report (or returns the open one).
+    pub async fn report_message(
+        &self,
+        message_id: i64,
+        opening: &CaseOpening,
+        actor: &Actor,
+    ) -> Result<i64> {
+        let mut tx = self.begin().await?;
+        let id = match open_case_in(&mut tx, message_id, opening, actor).await? {
+            Some(id) => id,
+            None => {
+                sqlx::query_scalar(
+                    "select id from moderation_cases where message_id = $1 and status = 'open'",
+                )
+                .bind(message_id)
+                .fetch_one(&mut *tx)
+                .await?
+            }
+        };
+        self.commit(tx).await?;
+        Ok(id)
+    }
+
+    /// S4/S5 cases whose on-call alert has not gone out, oldest first.
+    pub async fn cases_to_alert(&self, max_attempts: i64) -> Result<Vec<CaseSummary>> {
+        let rows = sqlx::query(&format!(
+            "{CASE_SELECT} where k.level in ('S4', 'S5') and k.alerted_at is null and k.alert_attempts < $1 order by k.id limit 50"
+        ))
+        .bind(max_attempts)
+        .fetch_all(&self.pool)
+        .await?;
+        let now = now_ms();
+        rows.iter().map(|r| case_from_row(r, now)).collect()
+    }
+
+    pub async fn mark_alert(&self, case_id: i64, delivered: bool) -> Result<()> {
+        let alerted_at = delivered.then(now_ms);
+        sqlx::query(
+            "update moderation_cases set alerted_at = $1, alert_attempts = alert_attempts + 1 where id = $2",
+        )
+        .bind(alerted_at)
+        .bind(case_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+/// What a step needs from the routine, as plain data (the store knows no routines).
+pub struct StepRules<'a> {
+    /// Step kinds of the case's routine.
+    pub kinds: &'a [String],
+    /// Whether the routine has a capture_evidence step to record when evidence is taken first.
+    pub records_evidence_step: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepOutcome {
+    pub case_id: i64,
+    pub message_id: i64,
+    pub step: String,
+    /// The platform action to queue after the commit (hide, unhide, remove).
+    pub platform_action: Option<String>,
+}
+
+impl Store {
+    /// Takes one step of a case's routine, in one transaction: evidence before any visibility
+    /// change, the local record marked (never deleted), the step, the audit entry and the event.
+    pub async fn take_step(
+        &self,
+        case_id: i64,
+        step: &str,
+        detail: serde_json::Value,
+        rules: &StepRules<'_>,
+        actor: &Actor,
+    ) -> Result<StepOutcome> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query("select message_id, level, status, channel_id, conversation_id from moderation_cases where id = $1")
+            .bind(case_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::Invalid(format!("there is no case {case_id}")))?;
+        let message_id: i64 = row.try_get("message_id")?;
+        let level: String = row.try_get("level")?;
+        let status: String = row.try_get("status")?;
+        if status != "open" {
+            return Err(StoreError::Conflict(format!(
+                "case {case_id} is closed; open a new case by reporting the message again"
+            )));
+        }
+        if !rules.kinds.iter().any(|k| k == step) {
+            return Err(StoreError::Invalid(format!(
+                "the {level} routine has no step {step:?}; its steps are {}",
+                rules.kinds.join(", ")
+            )));
+        }
+        let done = sqlx::query(
+            "select step, actor_id, actor, at from moderation_steps where case_id = $1",
+        )
+        .bind(case_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let find = |kind: &str| {
+            done.iter()
+                .find(|r| r.try_get::<String, _>("step").ok().as_deref() == Some(kind))
+        };
+        if let Some(r) = find(step) {
+            let by: String = r.try_get("actor")?;
+            return Err(StoreError::Conflict(format!(
+                "the step {step} was already taken by {by}"
+            )));
+        }
+        let text = |key: &str| {
+            detail
+                .get(key)
+                .and_then(|v| v.as_str())
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
+        match step {
+            "police_report" if text("reference").is_none() => return Err(StoreError::Invalid(
+                "a police report needs its reference (the police's diarienummer) in `reference`"
+                    .into(),
+            )),
+            "notify_poster" if text("template").is_none() && text("text").is_none() => {
+                return Err(StoreError::Invalid(
+                    "say what the poster was told: a `template` id or the `text` sent".into(),
+                ))
+            }
+            "second_confirmation" => {
+                let decided = find("remove").or_else(|| find("hide"));
+                let Some(decided) = decided else {
+                    return Err(StoreError::Invalid(
+                        "confirm after the message was removed or hidden".into(),
+                    ));
+                };
+                let decider: Option<i64> = decided.try_get("actor_id")?;
+                if decider.is_some() && decider == actor.staff_id {
+                    return Err(StoreError::Invalid(
+                        "the confirmation must come from a second moderator, not the one who removed or hid the message".into(),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        let mut platform_action = None;
+        if matches!(step, "hide" | "unhide" | "remove") {
+            // Evidence first: captured before any visibility change, in the same transaction.
+            capture_evidence_in(&mut tx, case_id, &level, actor).await?;
+            if rules.records_evidence_step && find("capture_evidence").is_none() {
+                insert_step(
+                    &mut tx,
+                    case_id,
+                    "capture_evidence",
+                    actor,
+                    serde_json::json!({"automatic": true}),
+                )
+                .await?;
+            }
+            let state = match step {
+                "hide" => "hidden",
+                "remove" => "removed",
+                _ => "visible",
+            };
+            set_visibility_in(&mut tx, case_id, message_id, state, actor).await?;
+            platform_action = Some(step.to_string());
+        }
+        if step == "capture_evidence" {
+            capture_evidence_in(&mut tx, case_id, &level, actor).await?;
+        }
+        insert_step(&mut tx, case_id, step, actor, detail.clone()).await?;
+        let channel_id: i64 = row.try_get("channel_id")?;
+        let conversation_id: i64 = row.try_get("conversation_id")?;
+        append(
+            &mut tx,
+            NewEvent {
+                kind: EventKind::CaseChanged,
+                channel_id: Some(channel_id),
+                conversation_id: Some(conversation_id),
+                message_id: Some(message_id),
+                payload: serde_json::json!({"case_id": case_id, "step": step}),
+            },
+        )
+        .await?;
+        record(
+            &mut tx,
+            actor,
+            &format!("moderation.step.{step}"),
+            Some(&format!("case:{case_id}")),
+            detail,
+        )
+        .await?;
+        self.commit(tx).await?;
+        Ok(StepOutcome {
+            case_id,
+            message_id,
+            step: step.to_string(),
+            platform_action,
+        })
+    }
+
+    /// Closes a case once nothing required is missing (`missing` is computed from the routine).
+    pub async fn close_case(
+        &self,
+        case_id: i64,
+        missing: &[String],
+        decision: &str,
+        actor: &Actor,
+    ) -> Result<()> {
+        if !missing.is_empty() {
+            return Err(StoreError::Invalid(format!(
+                "the case cannot close yet: the routine still requires {}",
+                missing.join(", ")
+            )));
+        }
+        let mut tx = self.begin().await?;
+        let row = sqlx::query("select status, channel_id, conversation_id, message_id from moderation_cases where id = $1")
+            .bind(case_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::Invalid(format!("there is no case {case_id}")))?;
+        let status: String = row.try_get("status")?;
+        if status != "open" {
+            return Err(StoreError::Conflict(format!(
+                "case {case_id} is already closed"
+            )));
+        }
+        sqlx::query("update moderation_cases set status = 'closed', closed_at = $1, closed_by = $2, decision = $3 where id = $4")
+            .bind(now_ms())
+            .bind(actor.staff_id)
+            .bind(decision)
+            .bind(case_id)
+            .execute(&mut *tx)
+            .await?;
+        append(
+            &mut tx,
+            NewEvent {
+                kind: EventKind::CaseChanged,
+                channel_id: Some(row.try_get("channel_id")?),
+                conversation_id: Some(row.try_get("conversation_id")?),
+                message_id: Some(row.try_get("message_id")?),
+                payload: serde_json::json!({"case_id": case_id, "closed": true}),
+            },
+        )
+        .await?;
+        record(
+            &mut tx,
+            actor,
+            "moderation.case_closed",
+            Some(&format!("case:{case_id}")),
+            serde_json::json!({"decision": decision}),
+        )
+        .await?;
+        self.commit(tx).await?;
+        Ok(())
+    }
+
+    pub async fn case_step_kinds(&self, case_id: i64) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("select step from moderation_steps where case_id = $1")
+                .bind(case_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HeatedThread {
+    pub conversation_id: i64,
+    pub channel_id: i64,
+    pub channel_name: String,
+    pub post_platform_id: Option<String>,
+    pub post_text: Option<String>,
+    /// Inbound comments in the last hour.
+    pub last_hour: i64,
+    /// Average per hour over the day before.
+    pub baseline_per_hour: f64,
+    /// Of the last hour's comments, how many triage flagged at S2 or above.
+    pub flagged: i64,
+}
+
+impl Store {
+    /// Comment threads whose rate jumped against their own baseline, or that fill with flagged
+    /// comments: where a debate is catching fire.
+    pub async fn heated_threads(&self, now: i64) -> Result<Vec<HeatedThread>> {
+        let hour = 3_600_000;
+        let rows = sqlx::query(
+            "select c.id, c.channel_id, ch.name as channel_name, p.platform_id as post_platform_id, p.text as post_text, \
+             sum(case when m.platform_time >= $1 then 1 else 0 end) as last_hour, \
+             sum(case when m.platform_time < $2 and m.platform_time >= $3 then 1 else 0 end) as day_before, \
+             sum(case when m.platform_time >= $4 and f.severity >= 'S2' then 1 else 0 end) as flagged \
+             from conversations c join channels ch on ch.id = c.channel_id left join posts p on p.id = c.post_id \
+             join messages m on m.conversation_id = c.id left join message_flags f on f.message_id = m.id \
+             where c.kind = 'comments' and m.direction = 'inbound' and m.platform_time >= $5 \
+             group by c.id, c.channel_id, ch.name, p.platform_id, p.text",
+        )
+        .bind(now - hour)
+        .bind(now - hour)
+        .bind(now - 25 * hour)
+        .bind(now - hour)
+        .bind(now - 25 * hour)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let last_hour: i64 = r.try_get("last_hour")?;
+            let day_before: i64 = r.try_get("day_before")?;
+            let flagged: i64 = r.try_get("flagged")?;
+            let baseline = day_before as f64 / 24.0;
+            let jumped = last_hour >= 10 && last_hour as f64 >= 3.0 * baseline.max(1.0);
+            let hostile = last_hour >= 5 && flagged * 5 >= last_hour;
+            if jumped || hostile {
+                out.push(HeatedThread {
+                    conversation_id: r.try_get("id")?,
+                    channel_id: r.try_get("channel_id")?,
+                    channel_name: r.try_get("channel_name")?,
+                    post_platform_id: r.try_get("post_platform_id")?,
+                    post_text: r.try_get("post_text")?,
+                    last_hour,
+                    baseline_per_hour: baseline,
+                    flagged,
+                });
+            }
+        }
+        out.sort_by_key(|t| std::cmp::Reverse(t.last_hour));
+        Ok(out)
+    }
+}

@@ -1,0 +1,251 @@
+//! Moderation cases walk their routine: evidence first, nothing destroyed, required steps
+//! enforced, a second moderator for S4/S5.
+
+use serde_json::{json, Value};
+
+use crate::helpers::TestApp;
+use crate::on_both_backends;
+
+const PAGE: &str = "900000000000001";
+
+async fn comment(app: &TestApp, id: &str, text: &str) -> i64 {
+    let admin = app.token(&format!("admin-{id}"), "admin").await;
+    let body = json!({"messages": [{"platform": "facebook", "channel": PAGE, "kind": "comment", "id": id,
+        "author": {"id": "troll", "name": "Troll Trollsson"}, "text": text, "time": "2026-11-20T21:00:00+01:00",
+        "post_id": format!("{PAGE}_42")}]});
+    assert_eq!(
+        app.post(&admin, "/api/v1/messages", body).await.status(),
+        200
+    );
+    sqlx::query_scalar("select id from messages where platform_id = $1")
+        .bind(id)
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap()
+}
+
+async fn step(app: &TestApp, token: &str, case: i64, body: Value) -> reqwest::Response {
+    app.post(
+        token,
+        &format!("/api/v1/moderation/cases/{case}/steps"),
+        body,
+    )
+    .await
+}
+
+on_both_backends!(
+    an_s4_case_walks_its_routine_with_a_second_moderator,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let message = comment(&app, "c1", "Ni borde alla skjutas, vi vet var ni bor").await;
+        let communicator = app.token("comm", "communicator").await;
+        let first = app.token("moderator-1", "moderator").await;
+        let second = app.token("moderator-2", "moderator").await;
+        // Any staff member who reads comments may report; the case gets the S4 routine.
+        let r = app
+            .post(
+                &communicator,
+                &format!("/api/v1/messages/{message}/report"),
+                json!({"reason": "Hot", "level": "S4"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let case = r.json::<Value>().await.unwrap()["case_id"]
+            .as_i64()
+            .unwrap();
+        assert_eq!(
+            app.get(&communicator, "/api/v1/moderation/cases")
+                .await
+                .status(),
+            403
+        );
+        let queue = app.get_json(&first, "/api/v1/moderation/cases").await;
+        assert_eq!(queue["items"][0]["id"], case);
+        assert_eq!(queue["items"][0]["level"], "S4");
+
+        // Closing early names what is missing.
+        let early = app
+            .post(
+                &first,
+                &format!("/api/v1/moderation/cases/{case}/close"),
+                json!({"decision": "Klart"}),
+            )
+            .await;
+        assert_eq!(early.status(), 422);
+        let detail = early.text().await.unwrap();
+        assert!(
+            detail.contains("police_report") && detail.contains("second_confirmation"),
+            "{detail}"
+        );
+
+        assert_eq!(
+            step(&app, &first, case, json!({"step": "remove"}))
+                .await
+                .status(),
+            201
+        );
+        // Evidence was captured before the removal, and it verifies.
+        let view = app
+            .get_json(&first, &format!("/api/v1/moderation/cases/{case}"))
+            .await;
+        let evidence = &view["evidence"][0];
+        assert_eq!(evidence["verified"], true);
+        assert_eq!(
+            evidence["content"]["text"],
+            "Ni borde alla skjutas, vi vet var ni bor"
+        );
+        let steps: Vec<_> = view["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["step"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(steps, ["capture_evidence", "remove"]);
+        // The message is marked removed, never deleted, and the platform removal is queued.
+        let (state, text): (String, Option<String>) = {
+            let row: (String, Option<String>) =
+                sqlx::query_as("select state, text from messages where id = $1")
+                    .bind(message)
+                    .fetch_one(&app.store.pool)
+                    .await
+                    .unwrap();
+            row
+        };
+        assert_eq!(state, "removed");
+        assert_eq!(
+            text.as_deref(),
+            Some("Ni borde alla skjutas, vi vet var ni bor")
+        );
+        let queued: i64 = sqlx::query_scalar(
+            "select count(*) from outbox where message_id = $1 and action = 'remove'",
+        )
+        .bind(message)
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+        assert_eq!(queued, 1);
+
+        let r = step(&app, &first, case, json!({"step": "police_report"})).await;
+        assert_eq!(r.status(), 422, "a police report needs its reference");
+        assert_eq!(
+            step(
+                &app,
+                &first,
+                case,
+                json!({"step": "police_report", "reference": "5000-K123456-26"})
+            )
+            .await
+            .status(),
+            201
+        );
+        assert_eq!(
+            step(
+                &app,
+                &first,
+                case,
+                json!({"step": "register", "reference": "KS 2026/123"})
+            )
+            .await
+            .status(),
+            201
+        );
+        assert_eq!(
+            step(&app, &first, case, json!({"step": "block"}))
+                .await
+                .status(),
+            201
+        );
+        assert_eq!(
+            step(&app, &first, case, json!({"step": "block"}))
+                .await
+                .status(),
+            409,
+            "a step is taken once"
+        );
+        let own = step(&app, &first, case, json!({"step": "second_confirmation"})).await;
+        assert_eq!(own.status(), 422);
+        assert!(own.text().await.unwrap().contains("second moderator"));
+        assert_eq!(
+            step(&app, &second, case, json!({"step": "second_confirmation"}))
+                .await
+                .status(),
+            201
+        );
+        assert_eq!(
+            step(&app, &second, case, json!({"step": "teleport"}))
+                .await
+                .status(),
+            422
+        );
+        let close = app
+            .post(
+                &first,
+                &format!("/api/v1/moderation/cases/{case}/close"),
+                json!({"decision": "Borttaget och polisanmält"}),
+            )
+            .await;
+        assert_eq!(close.status(), 200);
+        let closed = app
+            .get_json(&first, "/api/v1/moderation/cases?status=closed")
+            .await;
+        assert_eq!(
+            closed["items"][0]["routine_version"],
+            tavla::moderation::routines::Routines::built_in().version
+        );
+        // Tampering with the evidence is visible.
+        sqlx::query("update evidence set author_name = 'someone else'")
+            .execute(&app.store.pool)
+            .await
+            .unwrap();
+        let view = app
+            .get_json(&first, &format!("/api/v1/moderation/cases/{case}"))
+            .await;
+        assert_eq!(view["evidence"][0]["verified"], false);
+    }
+);
+
+on_both_backends!(s5_keeps_metadata_only, |app: TestApp| async move {
+    app.register_channel("facebook", PAGE, "Kommunen").await;
+    let message = comment(&app, "c5", "[material som inte får sparas]").await;
+    let moderator = app.token("moderator", "moderator").await;
+    let r = app
+        .post(
+            &moderator,
+            &format!("/api/v1/messages/{message}/report"),
+            json!({"reason": "Övergreppsmaterial", "level": "S5"}),
+        )
+        .await;
+    let case = r.json::<Value>().await.unwrap()["case_id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        step(&app, &moderator, case, json!({"step": "remove"}))
+            .await
+            .status(),
+        201
+    );
+    let view = app
+        .get_json(&moderator, &format!("/api/v1/moderation/cases/{case}"))
+        .await;
+    assert!(
+        view["evidence"][0]["content"].is_null(),
+        "no copy of the content"
+    );
+    assert_eq!(view["evidence"][0]["author_platform_id"], "troll");
+    assert!(view["message"].is_null());
+    assert!(view["case"]["preview"].is_null());
+});
+
+#[test]
+fn routines_print_as_a_document() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tavla"))
+        .args(["routines", "print"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("# Rutiner för moderering"));
+    for level in ["S0", "S1", "S2", "S3", "S4", "S5"] {
+        assert!(text.contains(&format!("## {level}")), "{level}");
+    }
+}
