@@ -62,7 +62,7 @@ async fn deliver(store: &Store, client: &reqwest::Client, config: &DeliveryConfi
         Attempt::Retry {
             reason, in_doubt, ..
         } if config.policy.gives_up_after(row.attempts) => Attempt::Failed {
-            reason: gave_up(&row, &reason, in_doubt),
+            reason: gave_up(&row, &reason, in_doubt || row.in_doubt),
         },
         other => other,
     };

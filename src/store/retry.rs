@@ -109,9 +109,10 @@ impl Store {
             payload["text"] = text.into();
         }
         payload["tag"] = tag.clone().into();
-        // A fresh start: the platform refused the last attempt, so nothing of it arrived.
+        // A fresh count of attempts. `in_doubt` stays: a reply that gave up after timeouts may
+        // have arrived, and the worker looks for it before sending it again.
         sqlx::query(
-            "update outbox set status = 'pending', attempts = 0, in_doubt = 0, last_error = null, \
+            "update outbox set status = 'pending', attempts = 0, last_error = null, \
              next_attempt_at = $1, payload = $2, updated_at = $3 where id = $4",
         )
         .bind(now)
