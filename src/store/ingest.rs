@@ -272,7 +272,7 @@ async fn apply_message(
     };
 
     if m.change == Change::Created
-        && super::outbox::match_echo(tx, channel_id, conversation_id, m)
+        && super::echo::match_echo(tx, channel_id, conversation_id, m)
             .await?
             .is_some()
     {

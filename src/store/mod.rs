@@ -6,6 +6,7 @@ pub mod access;
 pub mod audit;
 pub mod channels;
 pub mod conversations;
+pub mod echo;
 pub mod events;
 pub mod ingest;
 pub mod moderation;

@@ -5,7 +5,7 @@
 //! worker's lease → `sent`, `failed`, or back to `pending` with a later `next_attempt_at`.
 //! A worker that dies mid-send leaves its row `sending` with a lease that runs out; the next claim
 //! marks it `in_doubt` (the platform may have it), and the worker reconciles before sending again.
-//! Echoes of our own messages are matched here too (see [`match_echo`]).
+//! Echoes of our own messages are matched to their rows in `echo`.
 
 use serde::Serialize;
 use sqlx::Row;
@@ -14,7 +14,7 @@ use super::audit::{record, Actor};
 use super::events::{append, EventKind, NewEvent};
 use super::ingest::note_message;
 use super::{now_ms, Backend, Result, Store, StoreError, Tx};
-use crate::model::{Direction, MessageItem};
+use crate::model::Direction;
 
 /// What an outbox row asks the platform to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -543,7 +543,7 @@ async fn dm_conversation(
     .await?)
 }
 
-async fn mark_message_sent(tx: &mut Tx<'_>, message_id: i64) -> Result<()> {
+pub(super) async fn mark_message_sent(tx: &mut Tx<'_>, message_id: i64) -> Result<()> {
     // A delivery receipt may have come first (webhooks race the worker): never go back from it.
     sqlx::query(
         "update messages set delivery = 'sent' where id = $1 \
@@ -657,97 +657,4 @@ pub(super) async fn delivery_event(
         },
     )
     .await
-}
-
-/// An echo of something the page sent. When it is ours (its metadata names our outbox row, or
-/// it carries our words in the same conversation while we wait for the platform's answer), our
-/// own message takes the platform's id and counts as sent, and the echo is not stored again.
-/// Returns our message's id when matched. Handles the race where the echo arrives before the
-/// worker has recorded the platform's answer: the worker's later record finds the row sent.
-pub(super) async fn match_echo(
-    tx: &mut Tx<'_>,
-    channel_id: i64,
-    conversation_id: i64,
-    m: &MessageItem,
-) -> Result<Option<i64>> {
-    if m.direction != Direction::Outbound {
-        return Ok(None);
-    }
-    let already: Option<i64> =
-        sqlx::query_scalar("select id from messages where channel_id = $1 and platform_id = $2")
-            .bind(channel_id)
-            .bind(&m.platform_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    if already.is_some() {
-        // Recorded by the worker (or a redelivered echo): the insert will see the duplicate.
-        return Ok(None);
-    }
-    let by_metadata = match outbox_id_in(m) {
-        Some(outbox_id) => {
-            sqlx::query_scalar::<_, i64>(
-                "select o.message_id from outbox o join messages m on m.id = o.message_id \
-             where o.id = $1 and m.channel_id = $2 and m.platform_id is null",
-            )
-            .bind(outbox_id)
-            .bind(channel_id)
-            .fetch_optional(&mut **tx)
-            .await?
-        }
-        None => None,
-    };
-    let ours =
-        match (by_metadata, m.text.as_deref()) {
-            (Some(id), _) => Some(id),
-            // Without metadata (Instagram, comment replies): our unsent words in the same thread.
-            (None, Some(text)) => sqlx::query_scalar::<_, i64>(
-                "select id from messages where conversation_id = $1 and direction = 'outbound' \
-                 and platform_id is null and sent_by is not null and text = $2 \
-                 and delivery in ('pending', 'failed') order by id limit 1",
-            )
-            .bind(conversation_id)
-            .bind(text)
-            .fetch_optional(&mut **tx)
-            .await?,
-            (None, None) => None,
-        };
-    let Some(message_id) = ours else {
-        return Ok(None);
-    };
-    let now = now_ms();
-    sqlx::query("update messages set platform_id = $1 where id = $2")
-        .bind(&m.platform_id)
-        .bind(message_id)
-        .execute(&mut **tx)
-        .await?;
-    mark_message_sent(tx, message_id).await?;
-    sqlx::query(
-        "update outbox set status = 'sent', platform_id = coalesce(platform_id, $1), \
-         sent_at = coalesce(sent_at, $2), last_error = null, updated_at = $3 \
-         where message_id = $4 and action in ('reply', 'private_reply') and status <> 'sent'",
-    )
-    .bind(&m.platform_id)
-    .bind(now)
-    .bind(now)
-    .bind(message_id)
-    .execute(&mut **tx)
-    .await?;
-    delivery_event(
-        tx,
-        message_id,
-        serde_json::json!({"status": "sent", "by": "echo"}),
-    )
-    .await?;
-    Ok(Some(message_id))
-}
-
-/// The outbox id in an echo's metadata (`tavla:outbox:123`), if it is ours.
-fn outbox_id_in(m: &MessageItem) -> Option<i64> {
-    m.extra
-        .as_ref()?
-        .get("metadata")?
-        .as_str()?
-        .strip_prefix(ECHO_METADATA_PREFIX)?
-        .parse()
-        .ok()
 }

@@ -113,10 +113,6 @@ on_both_backends!(
             .report_message(message, &opening, &crate::helpers::actor())
             .await
             .unwrap();
-        let message: i64 = sqlx::query_scalar("select id from messages")
-            .fetch_one(&app.store.pool)
-            .await
-            .unwrap();
         let (target_staff, _) = app.untrained_token("target", "agent").await;
         let mut tokens = Vec::new();
         for role in ROLES {
@@ -147,8 +143,6 @@ on_both_backends!(
                     message.to_string()
                 } else if spec.path.starts_with("/api/v1/moderation/cases") {
                     case.to_string()
-                } else if spec.path == "/api/v1/messages/{id}/retry" {
-                    message.to_string()
                 } else {
                     target_staff.to_string()
                 },
