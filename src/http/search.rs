@@ -30,6 +30,8 @@ pub struct SearchParams {
     to: Option<String>,
     author: Option<i64>,
     attachments: Option<bool>,
+    /// Only messages triage flagged at this severity or above (S1..S5).
+    severity: Option<String>,
     /// relevance (default), newest or oldest
     sort: Option<String>,
     limit: Option<usize>,
@@ -132,6 +134,7 @@ pub async fn search(
         from: parse_time("from", p.from, false)?,
         to: parse_time("to", p.to, true)?,
         attachments: p.attachments,
+        min_severity: one_of("severity", p.severity, &["S1", "S2", "S3", "S4", "S5"])?,
     };
     let sort = match one_of("sort", p.sort, &["relevance", "newest", "oldest"])?.as_deref() {
         Some("newest") => SortOrder::Newest,

@@ -60,6 +60,7 @@ impl Ingestor {
 }
 
 async fn run(store: Store, limits: Limits, batch_max: usize, mut rx: mpsc::Receiver<Job>) {
+    let mut cache = BatchCache::default();
     while let Some(first) = rx.recv().await {
         // Group whatever else is already waiting: one commit for many requests.
         let mut count = first.items.len();
@@ -74,7 +75,7 @@ async fn run(store: Store, limits: Limits, batch_max: usize, mut rx: mpsc::Recei
             }
         }
         let started = Instant::now();
-        match commit(&store, &limits, &group).await {
+        match commit(&store, &limits, &group, &mut cache).await {
             Ok(outcomes) => {
                 metrics::COMMIT_LATENCY.observe(started.elapsed());
                 for (job, outcome) in group.into_iter().zip(outcomes) {
@@ -86,7 +87,8 @@ async fn run(store: Store, limits: Limits, batch_max: usize, mut rx: mpsc::Recei
                 // One bad job must not fail its neighbours: retry each alone.
                 tracing::warn!(error = %group_error, jobs = group.len(), "group commit failed; committing jobs one by one");
                 for job in group {
-                    let result = commit(&store, &limits, std::slice::from_ref(&job))
+                    cache = BatchCache::default();
+                    let result = commit(&store, &limits, std::slice::from_ref(&job), &mut cache)
                         .await
                         .map(|mut o| o.remove(0))
                         .map_err(|e| IngestError::Store(e.to_string()));
@@ -100,14 +102,20 @@ async fn run(store: Store, limits: Limits, batch_max: usize, mut rx: mpsc::Recei
     }
 }
 
-async fn commit(store: &Store, limits: &Limits, group: &[Job]) -> Result<Vec<Outcome>, StoreError> {
+async fn commit(
+    store: &Store,
+    limits: &Limits,
+    group: &[Job],
+    cache: &mut BatchCache,
+) -> Result<Vec<Outcome>, StoreError> {
+    cache.next_group();
     let mut tx = store.begin().await?;
-    let mut cache = BatchCache::default();
+
     let mut outcomes = Vec::with_capacity(group.len());
     for job in group {
         let mut outcome = Outcome::default();
         for item in &job.items {
-            outcome.add(apply(&mut tx, &mut cache, limits, item).await?);
+            outcome.add(apply(&mut tx, cache, limits, item).await?);
         }
         outcomes.push(outcome);
     }

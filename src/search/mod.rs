@@ -35,6 +35,8 @@ pub struct Fields {
     pub direction: Field,
     pub status: Field,
     pub state: Field,
+    /// Triage's severity, S0 when not flagged.
+    pub severity: Field,
     /// Swedish text, stemmed, without stop words.
     pub sv: Field,
     /// English text, stemmed, without stop words.
@@ -84,6 +86,7 @@ fn schema() -> (Schema, Fields) {
         direction: b.add_text_field("direction", STRING),
         status: b.add_text_field("status", STRING),
         state: b.add_text_field("state", STRING),
+        severity: b.add_text_field("severity", STRING),
         sv: b.add_text_field("sv", text("tavla_sv", true)),
         en: b.add_text_field("en", text("tavla_en", true)),
         words: b.add_text_field("words", text("tavla_words", true)),
@@ -130,12 +133,16 @@ impl SearchIndex {
         })?;
         let (schema, fields) = schema();
         let directory = tantivy::directory::MmapDirectory::open(dir)?;
-        let index = Index::open_or_create(directory, schema.clone())?;
+        let mut index = Index::open_or_create(directory, schema.clone())?;
         if index.schema() != schema {
-            anyhow::bail!(
-                "the search index in {} was built by another version of tavla; delete the folder and run `tavla reindex`",
-                dir.display()
-            );
+            // The index is derived data: one built by another version is dropped and rebuilt
+            // from the event log by the follower, which starts again from sequence 0.
+            tracing::warn!(dir = %dir.display(), "the search index was built by another version of tavla; rebuilding it");
+            drop(index);
+            std::fs::remove_dir_all(dir)?;
+            std::fs::create_dir_all(dir)?;
+            let directory = tantivy::directory::MmapDirectory::open(dir)?;
+            index = Index::create(directory, schema.clone(), tantivy::IndexSettings::default())?;
         }
         register_tokenizers(&index);
         let writer = index.writer(WRITER_HEAP).map_err(|e| match e {
@@ -192,6 +199,7 @@ impl SearchIndex {
             f.direction => m.direction.as_str(),
             f.status => m.status.as_str(),
             f.state => m.state.as_str(),
+            f.severity => m.severity.as_deref().unwrap_or("S0"),
             f.words => normalised.as_str(),
             f.folded => folded,
             f.parts => parts,

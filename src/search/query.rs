@@ -98,6 +98,8 @@ pub struct Filters {
     pub from: Option<i64>,
     pub to: Option<i64>,
     pub attachments: Option<bool>,
+    /// Only messages triage flagged at this severity or above (S1..S5).
+    pub min_severity: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,6 +242,14 @@ impl SearchIndex {
                 t,
                 IndexRecordOption::Basic,
             ))));
+        }
+        if let Some(min) = &filters.min_severity {
+            let levels: Vec<String> = ["S1", "S2", "S3", "S4", "S5"]
+                .iter()
+                .filter(|l| **l >= min.as_str())
+                .map(|l| l.to_string())
+                .collect();
+            clauses.push(filter(any_of(f.severity, &levels)));
         }
         if filters.from.is_some() || filters.to.is_some() {
             let bound = |v: Option<i64>| match v {

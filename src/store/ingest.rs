@@ -44,6 +44,23 @@ pub struct BatchCache {
     conversations: HashMap<(i64, String), i64>,
 }
 
+/// Most authors and conversations remembered between groups.
+const CACHE_LIMIT: usize = 200_000;
+
+impl BatchCache {
+    /// Starts a new group. Author and conversation ids never change once committed, so they are
+    /// kept across groups (repeat senders are the rule); channel approval can change at any time,
+    /// so it is asked again in every group. After a failed group, start from `default()`: ids
+    /// from a rolled-back transaction must not survive it.
+    pub fn next_group(&mut self) {
+        self.channels.clear();
+        if self.authors.len() > CACHE_LIMIT || self.conversations.len() > CACHE_LIMIT {
+            self.authors.clear();
+            self.conversations.clear();
+        }
+    }
+}
+
 pub struct Limits {
     pub max_text_chars: usize,
 }

@@ -21,11 +21,14 @@ pub struct IndexedMessage {
     pub text: Option<String>,
     pub platform_time: i64,
     pub has_attachments: bool,
+    /// Triage's severity (S1..S5) when the message was flagged.
+    pub severity: Option<String>,
 }
 
 const INDEXED_SELECT: &str = "select m.id, m.conversation_id, m.channel_id, m.author_id, ch.platform, \
-     c.kind, m.direction, c.status, m.state, m.text, m.platform_time, m.attachments \
-     from messages m join conversations c on c.id = m.conversation_id join channels ch on ch.id = m.channel_id";
+     c.kind, m.direction, c.status, m.state, m.text, m.platform_time, m.attachments, f.severity \
+     from messages m join conversations c on c.id = m.conversation_id join channels ch on ch.id = m.channel_id \
+     left join message_flags f on f.message_id = m.id";
 
 /// One search hit with what a result list shows.
 #[derive(Debug, Clone, Serialize)]
@@ -63,6 +66,7 @@ fn indexed_from_row(r: &sqlx::any::AnyRow) -> Result<IndexedMessage> {
         text: r.try_get("text")?,
         platform_time: r.try_get("platform_time")?,
         has_attachments: attachments != "[]",
+        severity: r.try_get("severity")?,
     })
 }
 
