@@ -34,13 +34,14 @@ impl Application {
         let listener = TcpListener::bind(&settings.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+        let moderation = Arc::new(crate::moderation::service::Moderation::load(&settings)?);
         let ingestor = Ingestor::start(
             store.clone(),
             settings.max_text_chars,
             settings.ingest_batch_max,
+            Some(moderation.clone()),
         );
         let training = TrainingConfig::load(&settings.training_file)?;
-        let moderation = Arc::new(crate::moderation::service::Moderation::load(&settings)?);
         let (shutdown_tx, shutdown) = watch::channel(false);
         let index = Arc::new(SearchIndex::open(&settings.data_dir.join("search"))?);
         let (seq_tx, indexed_seq) = watch::channel(index.indexed_seq());

@@ -447,6 +447,9 @@ async fn add_channel(settings: &Settings, add: ChannelAdd) -> anyhow::Result<()>
         store.clone(),
         settings.max_text_chars,
         settings.ingest_batch_max,
+        Some(std::sync::Arc::new(
+            crate::moderation::service::Moderation::load(settings)?,
+        )),
     );
     let released = crate::ingest::release_quarantine(&store, &ingestor, &channel).await?;
     eprintln!(
@@ -466,6 +469,9 @@ async fn import(settings: &Settings, file: &PathBuf) -> anyhow::Result<()> {
         store.clone(),
         settings.max_text_chars,
         settings.ingest_batch_max,
+        Some(std::sync::Arc::new(
+            crate::moderation::service::Moderation::load(settings)?,
+        )),
     );
     let reader = std::io::BufReader::new(handle);
     let started = Instant::now();

@@ -219,6 +219,9 @@ pub async fn fill(store: &Store, settings: &Settings) -> anyhow::Result<()> {
         store.clone(),
         settings.max_text_chars,
         settings.ingest_batch_max,
+        Some(std::sync::Arc::new(
+            crate::moderation::service::Moderation::load(settings)?,
+        )),
     );
     let outcome = ingestor.submit(items).await?;
     if outcome.stored == 0 {

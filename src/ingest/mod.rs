@@ -15,8 +15,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics;
 use crate::model::Inbound;
+use crate::moderation::service::Moderation;
 use crate::store::ingest::{apply, BatchCache, Limits, Outcome};
+use crate::store::moderation::FlagInput;
 use crate::store::{Store, StoreError};
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -28,6 +31,8 @@ pub enum IngestError {
 
 struct Job {
     items: Vec<Inbound>,
+    /// Triage's advice per item (same order), decided before the write.
+    flags: Vec<Option<FlagInput>>,
     done: oneshot::Sender<Result<Outcome, IngestError>>,
 }
 
@@ -35,14 +40,21 @@ struct Job {
 #[derive(Clone)]
 pub struct Ingestor {
     jobs: mpsc::Sender<Job>,
+    moderation: Option<Arc<Moderation>>,
 }
 
 impl Ingestor {
     /// Starts the committer task. It ends when every handle is dropped.
-    pub fn start(store: Store, max_text_chars: usize, batch_max: usize) -> Ingestor {
+    /// With `moderation`, every new inbound message is triaged before it is written.
+    pub fn start(
+        store: Store,
+        max_text_chars: usize,
+        batch_max: usize,
+        moderation: Option<Arc<Moderation>>,
+    ) -> Ingestor {
         let (jobs, rx) = mpsc::channel(4096);
         tokio::spawn(run(store, Limits { max_text_chars }, batch_max.max(1), rx));
-        Ingestor { jobs }
+        Ingestor { jobs, moderation }
     }
 
     /// Stores the items durably and says what happened to them.
@@ -50,9 +62,19 @@ impl Ingestor {
         if items.is_empty() {
             return Ok(Outcome::default());
         }
+        // Triage runs here, in the caller's task, so the single committer only writes.
+        let now = crate::store::now_ms();
+        let flags = items
+            .iter()
+            .map(|item| {
+                self.moderation
+                    .as_ref()
+                    .and_then(|m| crate::moderation::advice::advise(m, item, now))
+            })
+            .collect();
         let (done, answer) = oneshot::channel();
         self.jobs
-            .send(Job { items, done })
+            .send(Job { items, flags, done })
             .await
             .map_err(|_| IngestError::ShuttingDown)?;
         answer.await.map_err(|_| IngestError::ShuttingDown)?
@@ -114,8 +136,8 @@ async fn commit(
     let mut outcomes = Vec::with_capacity(group.len());
     for job in group {
         let mut outcome = Outcome::default();
-        for item in &job.items {
-            outcome.add(apply(&mut tx, cache, limits, item).await?);
+        for (item, flag) in job.items.iter().zip(&job.flags) {
+            outcome.add(apply(&mut tx, cache, limits, item, flag.as_ref()).await?);
         }
         outcomes.push(outcome);
     }

@@ -1,5 +1,6 @@
 //! Moderation: triage of what arrives, cases that walk documented routines, evidence first.
 
+pub mod advice;
 pub mod cases;
 pub mod eval;
 pub mod lexicon;

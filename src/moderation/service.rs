@@ -3,9 +3,11 @@
 
 use super::cases::StaffedHours;
 use super::routines::{Routines, LEVELS};
+use super::triage::Engine;
 use crate::settings::Settings;
 
 pub struct Moderation {
+    pub engine: Engine,
     pub routines: Routines,
     pub staffed: StaffedHours,
     pub case_threshold: String,
@@ -23,6 +25,7 @@ impl Moderation {
             }
         }
         Ok(Moderation {
+            engine: Engine::load(&settings.moderation_dir)?,
             routines: Routines::load(&settings.routines_file)?,
             staffed: StaffedHours::parse(
                 &settings.staffed_days,

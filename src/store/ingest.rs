@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::events::{append, EventKind, NewEvent};
+use super::moderation::FlagInput;
 use super::{now_ms, Result, Tx};
 use crate::model::{Change, Direction, Inbound, Item, MessageItem, Person, Platform};
 
@@ -70,6 +71,7 @@ pub async fn apply(
     cache: &mut BatchCache,
     limits: &Limits,
     inbound: &Inbound,
+    flag: Option<&FlagInput>,
 ) -> Result<Outcome> {
     let mut out = Outcome::default();
     let Some(channel_id) = approved_channel(tx, cache, inbound).await? else {
@@ -83,7 +85,17 @@ pub async fn apply(
     let platform = inbound.channel.platform;
     let stored = match &inbound.item {
         Item::Message(m) => {
-            let r = apply_message(tx, cache, limits, platform, channel_id, m, &inbound.raw).await?;
+            let r = apply_message(
+                tx,
+                cache,
+                limits,
+                platform,
+                channel_id,
+                m,
+                &inbound.raw,
+                flag,
+            )
+            .await?;
             if r == Applied::NewInbound {
                 out.new_messages += 1;
             }
@@ -237,6 +249,7 @@ enum Applied {
     Duplicate,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn apply_message(
     tx: &mut Tx<'_>,
     cache: &mut BatchCache,
@@ -245,6 +258,7 @@ async fn apply_message(
     channel_id: i64,
     m: &MessageItem,
     raw: &serde_json::Value,
+    flag: Option<&FlagInput>,
 ) -> Result<Applied> {
     let author_id = upsert_author(tx, cache, platform, &m.person).await?;
     let text = m.text.as_deref().map(|t| bounded(t, limits.max_text_chars));
@@ -324,6 +338,10 @@ async fn apply_message(
     .await?;
 
     if let Some(message_id) = inserted {
+        // Triage's flags (and a case, when advised) belong to the message from its first moment.
+        if let Some(flag) = flag {
+            super::moderation::flag_message(tx, message_id, flag).await?;
+        }
         if m.change != Change::Created {
             // First seen through a change: the change itself is the first piece of history.
             insert_revision(tx, message_id, m, text.as_deref(), raw).await?;

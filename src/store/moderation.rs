@@ -215,6 +215,22 @@ pub async fn open_case_in(
     if opening.auto_hide {
         capture_evidence_in(tx, case_id, &opening.level, actor).await?;
         set_visibility_in(tx, case_id, message_id, "hidden", actor).await?;
+        // And on the platform, through the outbox, when the platform knows the comment.
+        let platform_id: Option<String> =
+            sqlx::query_scalar("select platform_id from messages where id = $1")
+                .bind(message_id)
+                .fetch_one(&mut **tx)
+                .await?;
+        if let Some(comment_id) = platform_id {
+            super::outbox::insert_row(
+                tx,
+                message_id,
+                super::outbox::OutboxAction::Hide,
+                &serde_json::json!({ "comment_id": comment_id }),
+                now_ms(),
+            )
+            .await?;
+        }
         insert_step(
             tx,
             case_id,

@@ -144,9 +144,10 @@ pub fn identity_numbers(text: &str) -> Vec<Detection> {
         let run = digit_run(b, i);
         let candidate = match run {
             10 | 12 => Some((i + run, &b[i..i + run], false)),
-            6 | 8 if i + run + 5 <= b.len()
-                && matches!(b[i + run], b'-' | b'+')
-                && digit_run(b, i + run + 1) == 4 =>
+            6 | 8
+                if i + run + 5 <= b.len()
+                    && matches!(b[i + run], b'-' | b'+')
+                    && digit_run(b, i + run + 1) == 4 =>
             {
                 let end = i + run + 5;
                 Some((end, &b[i..end], b[i + run] == b'+'))
@@ -370,9 +371,10 @@ pub fn emails(text: &str) -> Vec<Detection> {
         }
         let domain = &text[at + 1..end];
         let labels_ok = domain.split('.').all(|l| !l.is_empty());
-        let tld_ok = domain.rsplit('.').next().is_some_and(|t| {
-            t.chars().count() >= 2 && t.chars().all(char::is_alphabetic)
-        });
+        let tld_ok = domain
+            .rsplit('.')
+            .next()
+            .is_some_and(|t| t.chars().count() >= 2 && t.chars().all(char::is_alphabetic));
         if start < at && domain.contains('.') && labels_ok && tld_ok {
             found.push(Detection {
                 kind: Kind::Email,
@@ -420,11 +422,7 @@ mod tests {
             "811218-9876",
             "000229-1235", // 29 February 2000 existed
         ] {
-            assert_eq!(
-                identity_number_kind(pnr),
-                Some(Kind::Personnummer),
-                "{pnr}"
-            );
+            assert_eq!(identity_number_kind(pnr), Some(Kind::Personnummer), "{pnr}");
         }
         assert_eq!(
             identity_number_kind("121212+1212"),
@@ -482,11 +480,7 @@ mod tests {
             ("0046 70 123 45 67", "0046 70 123 45 67"),
             ("ring 070-123 45 67 2 gånger", "070-123 45 67"),
         ] {
-            assert_eq!(
-                kinds(text),
-                vec![(Kind::Phone, number)],
-                "{text}"
-            );
+            assert_eq!(kinds(text), vec![(Kind::Phone, number)], "{text}");
         }
         for not_phone in [
             "år 2024-01-15",
@@ -522,7 +516,10 @@ mod tests {
         assert_eq!(mask("ring 070-123 45 12"), "ring 070-*** ** 12");
         assert_eq!(mask("+46 70 123 45 12"), "+46 70 *** ** 12");
         assert_eq!(mask("08-123 456 78"), "08-*** *** 78");
-        assert_eq!(mask("skriv till anna@example.se"), "skriv till a***@example.se");
+        assert_eq!(
+            mask("skriv till anna@example.se"),
+            "skriv till a***@example.se"
+        );
         assert_eq!(mask("inget här 123"), "inget här 123");
         // An invalid number is not personal data and stays as it is.
         assert_eq!(mask("19850312-1234"), "19850312-1234");

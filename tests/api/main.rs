@@ -11,4 +11,5 @@ mod moderation;
 mod queue;
 mod search;
 mod system;
+mod triage;
 mod webhooks;
