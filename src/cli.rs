@@ -62,6 +62,11 @@ pub enum Command {
     Import { file: PathBuf },
     /// Rebuild the search index from the store (stop the service first).
     Reindex,
+    /// Moderation triage.
+    Moderation {
+        #[command(subcommand)]
+        command: ModerationCommand,
+    },
     /// The moderation routines.
     Routines {
         #[command(subcommand)]
@@ -92,6 +97,17 @@ pub enum TrainingCommand {
     },
     /// List the training modules.
     Modules,
+}
+
+#[derive(Subcommand)]
+pub enum ModerationCommand {
+    /// Precision, recall and F1 of triage on a labelled TSV (`text<TAB>label`; `none` = not to flag).
+    Eval {
+        file: PathBuf,
+        /// Also print one JSON object as the last line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -279,6 +295,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import { file } => import(&settings, &file).await,
         Command::Reindex => reindex(&settings).await,
+        Command::Moderation {
+            command: ModerationCommand::Eval { file, json },
+        } => {
+            let engine = crate::moderation::triage::Engine::load(&settings.moderation_dir)?;
+            let report = crate::moderation::eval::evaluate_file(&engine, &file)?;
+            print!("{}", report.summary());
+            if json {
+                println!("{}", report.to_json());
+            }
+            Ok(())
+        }
         Command::Routines {
             command: RoutinesCommand::Print,
         } => {

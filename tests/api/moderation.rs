@@ -249,3 +249,27 @@ fn routines_print_as_a_document() {
         assert!(text.contains(&format!("## {level}")), "{level}");
     }
 }
+
+#[test]
+fn moderation_eval_reports_per_label_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("labelled.tsv");
+    std::fs::write(
+        &file,
+        "text\tlabel\nDu är en jävla idiot\toffensive\nNär öppnar biblioteket?\tnone\nJag ska döda dig\toffensive\nTack för hjälpen!\tnone\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tavla"))
+        .args(["moderation", "eval", file.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["messages"], 4);
+    for key in ["precision", "recall", "f1"] {
+        let v = last[key].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{key} = {v}");
+    }
+    assert!(last["labels"]["offensive"]["recall"].as_f64().unwrap() > 0.0);
+}
