@@ -71,7 +71,7 @@ pub async fn retry(
                 "the delivery is {status}, not failed; only a failed delivery can be retried \
                  (a pending one is retried by itself)"
             ),
-            json!({ "status": status }),
+            json!({ "delivery_status": status }),
         )),
         RetryOutcome::NeedsHumanAgentTag(w) => Err(needs_human_agent_tag(w)),
         RetryOutcome::WindowClosed(w) => Err(window_closed(w)),

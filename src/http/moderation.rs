@@ -82,7 +82,15 @@ pub async fn show(
     let routine = state.moderation.routines.for_level(&case.level).cloned();
     let steps = state.store.case_steps(id).await?;
     let evidence = state.store.case_evidence(id).await?;
-    let flag = state.store.message_flag(case.message_id).await?;
+    let mut flag = state.store.message_flag(case.message_id).await?;
+    // S5: no content anywhere, not even the words triage matched.
+    if case.level == "S5" {
+        if let Some(findings) = flag.as_mut().and_then(|f| f["findings"].as_array_mut()) {
+            for f in findings {
+                f["matched"] = json!(null);
+            }
+        }
+    }
     let missing = missing(&state.store, &state.moderation.routines, id, &case.level)
         .await
         .map_err(AppError::internal)?;
@@ -270,5 +278,14 @@ pub async fn heated(State(state): State<AppState>, caller: Caller) -> Result<imp
         .into_iter()
         .filter(|t| caller.may_see_channel(t.channel_id))
         .collect();
+    state
+        .store
+        .audit(
+            &caller.actor(),
+            "moderation.heated_read",
+            None,
+            json!({"shown": threads.len()}),
+        )
+        .await?;
     Ok(axum::Json(json!({"items": threads})))
 }

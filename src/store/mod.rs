@@ -8,6 +8,7 @@ pub mod channels;
 pub mod conversations;
 pub mod echo;
 pub mod events;
+pub mod faq;
 pub mod ingest;
 pub mod moderation;
 pub mod outbox;

@@ -704,14 +704,26 @@ impl Store {
                 ))
             }
             "second_confirmation" => {
-                let decided = find("remove").or_else(|| find("hide"));
+                // The decision confirmed is the removal when the routine has one, else the hiding;
+                // it must have been taken by a moderator (not automatically) and by another one.
+                let decisive = if rules.kinds.iter().any(|k| k == "remove") {
+                    "remove"
+                } else {
+                    "hide"
+                };
+                let decided = find(decisive).filter(|r| {
+                    r.try_get::<Option<i64>, _>("actor_id")
+                        .ok()
+                        .flatten()
+                        .is_some()
+                });
                 let Some(decided) = decided else {
-                    return Err(StoreError::Invalid(
-                        "confirm after the message was removed or hidden".into(),
-                    ));
+                    return Err(StoreError::Invalid(format!(
+                        "confirm after a moderator has taken the step {decisive}"
+                    )));
                 };
                 let decider: Option<i64> = decided.try_get("actor_id")?;
-                if decider.is_some() && decider == actor.staff_id {
+                if decider == actor.staff_id {
                     return Err(StoreError::Invalid(
                         "the confirmation must come from a second moderator, not the one who removed or hid the message".into(),
                     ));

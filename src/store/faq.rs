@@ -1,0 +1,123 @@
+//! FAQ: the questions clustering reads, and the curation that outlives re-clustering.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::audit::{record, Actor};
+use super::{now_ms, Result, Store};
+
+/// One inbound question-like message as clustering sees it.
+#[derive(Debug, Clone)]
+pub struct QuestionRow {
+    pub id: i64,
+    pub text: String,
+    pub time: i64,
+    pub author: String,
+    pub channel_id: i64,
+    pub post_id: Option<String>,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Curation {
+    pub cluster_id: i64,
+    pub name: Option<String>,
+    pub pinned: bool,
+    pub dismissed: bool,
+    pub answered_url: Option<String>,
+    pub answered_at: Option<i64>,
+}
+
+const QUESTION_SELECT: &str = "select m.id, m.text, m.platform_time, coalesce(a.platform_id, '') as author, m.channel_id, \
+     p.platform_id as post, c.kind from messages m join conversations c on c.id = m.conversation_id \
+     left join authors a on a.id = m.author_id left join posts p on p.id = c.post_id \
+     where m.direction = 'inbound' and m.state = 'visible' and m.text is not null";
+
+fn question_from_row(r: &sqlx::any::AnyRow) -> Result<QuestionRow> {
+    Ok(QuestionRow {
+        id: r.try_get("id")?,
+        text: r.try_get("text")?,
+        time: r.try_get("platform_time")?,
+        author: r.try_get("author")?,
+        channel_id: r.try_get("channel_id")?,
+        post_id: r.try_get("post")?,
+        kind: r.try_get("kind")?,
+    })
+}
+
+impl Store {
+    /// A page of inbound messages in id order (the caller keeps the questions).
+    pub async fn question_candidates_after(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<QuestionRow>> {
+        let rows = sqlx::query(&format!(
+            "{QUESTION_SELECT} and m.id > $1 order by m.id limit $2"
+        ))
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(question_from_row).collect()
+    }
+
+    pub async fn question_candidate(&self, id: i64) -> Result<Option<QuestionRow>> {
+        let row = sqlx::query(&format!("{QUESTION_SELECT} and m.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| question_from_row(&r)).transpose()
+    }
+
+    pub async fn curations(&self) -> Result<Vec<Curation>> {
+        let rows = sqlx::query("select cluster_id, name, pinned, dismissed, answered_url, answered_at from faq_curation")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let pinned: i64 = r.try_get("pinned")?;
+                let dismissed: i64 = r.try_get("dismissed")?;
+                Ok(Curation {
+                    cluster_id: r.try_get("cluster_id")?,
+                    name: r.try_get("name")?,
+                    pinned: pinned == 1,
+                    dismissed: dismissed == 1,
+                    answered_url: r.try_get("answered_url")?,
+                    answered_at: r.try_get("answered_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn save_curation(&self, c: &Curation, actor: &Actor) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let now = now_ms();
+        sqlx::query(
+            "insert into faq_curation (cluster_id, name, pinned, dismissed, answered_url, answered_at, updated_by, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (cluster_id) do update set name = excluded.name, \
+             pinned = excluded.pinned, dismissed = excluded.dismissed, answered_url = excluded.answered_url, \
+             answered_at = excluded.answered_at, updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+        )
+        .bind(c.cluster_id)
+        .bind(c.name.as_deref())
+        .bind(c.pinned as i64)
+        .bind(c.dismissed as i64)
+        .bind(c.answered_url.as_deref())
+        .bind(c.answered_at)
+        .bind(&actor.name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        record(
+            &mut tx,
+            actor,
+            "faq.curated",
+            Some(&format!("faq_cluster:{}", c.cluster_id)),
+            serde_json::to_value(c).unwrap_or_default(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
