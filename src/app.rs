@@ -56,6 +56,20 @@ impl Application {
             crate::outbound::DeliveryConfig::from_settings(&settings),
             shutdown.clone(),
         )?;
+        // FAQ clusters are derived: built from the store now, then kept current from the log.
+        let faq = Arc::new(
+            crate::faq::signals::FaqSignals::build(
+                &store,
+                crate::faq::cluster::ClusterConfig::default(),
+            )
+            .await?,
+        );
+        let faq_follower = tokio::spawn(crate::faq::signals::follow(
+            store.clone(),
+            faq.clone(),
+            std::time::Duration::from_secs(600),
+            shutdown.clone(),
+        ));
         // Urgent cases reach the on-call moderator through an incoming webhook, when one is set.
         let alerts = (!settings.moderation_alert_url.trim().is_empty()).then(|| {
             tokio::spawn(crate::moderation::cases::alert_on_call(
@@ -70,6 +84,7 @@ impl Application {
             settings: Arc::new(settings),
             training: Arc::new(training),
             moderation,
+            faq,
             search: Some(index),
             indexed_seq,
             shutdown,
@@ -81,6 +96,7 @@ impl Application {
             background: std::iter::once(follower)
                 .chain(delivery)
                 .chain(alerts)
+                .chain(Some(faq_follower))
                 .collect(),
         })
     }

@@ -62,6 +62,11 @@ pub enum Command {
     Import { file: PathBuf },
     /// Rebuild the search index from the store (stop the service first).
     Reindex,
+    /// FAQ signals.
+    Faq {
+        #[command(subcommand)]
+        command: FaqCommand,
+    },
     /// Moderation triage.
     Moderation {
         #[command(subcommand)]
@@ -97,6 +102,17 @@ pub enum TrainingCommand {
     },
     /// List the training modules.
     Modules,
+}
+
+#[derive(Subcommand)]
+pub enum FaqCommand {
+    /// NMI and ARI of the clustering on a labelled TSV (`text<TAB>label`).
+    Eval {
+        file: PathBuf,
+        /// Also print one JSON object as the last line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -295,6 +311,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import { file } => import(&settings, &file).await,
         Command::Reindex => reindex(&settings).await,
+        Command::Faq {
+            command: FaqCommand::Eval { file, json },
+        } => {
+            println!("{}", crate::faq::eval::eval_file(&file, json)?);
+            Ok(())
+        }
         Command::Moderation {
             command: ModerationCommand::Eval { file, json },
         } => {

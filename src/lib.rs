@@ -5,6 +5,7 @@ pub mod access;
 pub mod app;
 pub mod cli;
 pub mod demo;
+pub mod faq;
 pub mod http;
 pub mod ingest;
 pub mod metrics;

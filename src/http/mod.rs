@@ -9,6 +9,7 @@ mod deliveries;
 pub mod error;
 mod events;
 pub mod extract;
+mod faq;
 mod messages;
 mod moderation;
 mod search;
@@ -43,6 +44,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub training: Arc<TrainingConfig>,
     pub moderation: Arc<crate::moderation::service::Moderation>,
+    pub faq: Arc<crate::faq::signals::FaqSignals>,
     /// None only where the index could not be opened (the service then says so on search).
     pub search: Option<Arc<crate::search::SearchIndex>>,
     /// The last event sequence applied to the search index.
@@ -226,14 +228,66 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             Rule::Needs(ReadAudit),
             get(audit::list),
         ),
-        r(Method::GET, "/api/v1/events", Rule::SignedIn, get(events::stream)),
-        r(Method::GET, "/api/v1/search", Rule::AnyOf(CONVERSATIONS), get(search::search)),
-        r(Method::POST, "/api/v1/messages/{id}/report", Rule::AnyOf(CONVERSATIONS), post(moderation::report)),
-        r(Method::GET, "/api/v1/moderation/cases", Rule::Needs(Moderate), get(moderation::list)),
-        r(Method::GET, "/api/v1/moderation/cases/{id}", Rule::Needs(Moderate), get(moderation::show)),
-        r(Method::POST, "/api/v1/moderation/cases/{id}/steps", Rule::Needs(Moderate), post(moderation::take_step)),
-        r(Method::POST, "/api/v1/moderation/cases/{id}/close", Rule::Needs(Moderate), post(moderation::close)),
-        r(Method::GET, "/api/v1/moderation/heated", Rule::Needs(Moderate), get(moderation::heated)),
+        r(
+            Method::GET,
+            "/api/v1/events",
+            Rule::SignedIn,
+            get(events::stream),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/search",
+            Rule::AnyOf(CONVERSATIONS),
+            get(search::search),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/messages/{id}/report",
+            Rule::AnyOf(CONVERSATIONS),
+            post(moderation::report),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/moderation/cases",
+            Rule::Needs(Moderate),
+            get(moderation::list),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/moderation/cases/{id}",
+            Rule::Needs(Moderate),
+            get(moderation::show),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/moderation/cases/{id}/steps",
+            Rule::Needs(Moderate),
+            post(moderation::take_step),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/moderation/cases/{id}/close",
+            Rule::Needs(Moderate),
+            post(moderation::close),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/moderation/heated",
+            Rule::Needs(Moderate),
+            get(moderation::heated),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/faq/clusters",
+            Rule::Needs(SeeFaq),
+            get(faq::clusters),
+        ),
+        r(
+            Method::PATCH,
+            "/api/v1/faq/clusters/{id}",
+            Rule::Needs(SeeFaq),
+            patch(faq::curate),
+        ),
     ]
 }
 

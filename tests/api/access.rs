@@ -69,6 +69,11 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
             (&["moderator"][..], NONE),
         ),
         ("GET /api/v1/moderation/heated", (&["moderator"][..], NONE)),
+        ("GET /api/v1/faq/clusters", (&["communicator"][..], NONE)),
+        (
+            "PATCH /api/v1/faq/clusters/{id}",
+            (&["communicator"][..], NONE),
+        ),
     ])
 }
 

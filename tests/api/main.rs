@@ -3,6 +3,7 @@
 mod access;
 mod delivery;
 mod events;
+mod faq;
 mod graph_stub;
 mod helpers;
 mod ingest_api;

@@ -1,0 +1,359 @@
+//! FAQ signals: the clusterer fed from the store and the event log, and per-period figures
+//! (messages, distinct people, channels, posts, change against the previous period with a
+//! significance test) for communicators. Clusters are derived data: rebuilt from the store at
+//! start; curation (names, pins, answers) lives in the store and outlives re-clustering.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::watch;
+
+use super::cluster::{ClusterConfig, Clusterer, Row};
+use super::question::is_question;
+use crate::store::faq::{Curation, QuestionRow};
+use crate::store::Store;
+
+/// What is known of each clustered message, for per-period counts and access filters.
+#[derive(Debug, Clone)]
+struct Member {
+    time: i64,
+    author: String,
+    channel_id: i64,
+    post_id: Option<String>,
+}
+
+pub struct FaqSignals {
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    clusterer: Clusterer,
+    members: HashMap<u64, Member>,
+    /// Last event sequence applied.
+    seq: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Day,
+    Week,
+    Month,
+    Quarter,
+}
+
+impl Period {
+    pub fn parse(s: &str) -> Option<Period> {
+        match s {
+            "day" => Some(Period::Day),
+            "week" => Some(Period::Week),
+            "month" => Some(Period::Month),
+            "quarter" => Some(Period::Quarter),
+            _ => None,
+        }
+    }
+
+    pub fn millis(self) -> i64 {
+        let day = 86_400_000;
+        match self {
+            Period::Day => day,
+            Period::Week => 7 * day,
+            Period::Month => 30 * day,
+            Period::Quarter => 91 * day,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Signal {
+    pub id: u64,
+    pub topic: Option<u64>,
+    /// The curated name, or the most central question.
+    pub name: String,
+    pub label: String,
+    pub top_terms: Vec<String>,
+    /// Messages in the period, and in the period before.
+    pub count: usize,
+    pub previous: usize,
+    /// Distinct people in the period: one person asking ten times is one signal.
+    pub people: usize,
+    pub change: i64,
+    /// z of the change (counts as Poisson; conditional binomial test, normal approximation).
+    pub z: f64,
+    /// |z| ≥ 1.96 with at least five messages across both periods.
+    pub significant: bool,
+    /// The cluster's first question fell in this period and it already has five.
+    pub new_and_fast: bool,
+    pub channels: Vec<i64>,
+    pub posts: Vec<String>,
+    pub examples: Vec<String>,
+    pub total_members: usize,
+    pub pinned: bool,
+    pub dismissed: bool,
+    pub answered_url: Option<String>,
+    /// Still growing (three or more new questions) after it was marked answered.
+    pub growing_after_answer: bool,
+}
+
+/// Only comments, visitors' posts and mentions: public questions. Direct messages stay out of
+/// communicators' view (they do not read DMs).
+fn is_public(kind: &str) -> bool {
+    kind == "comments"
+}
+
+impl FaqSignals {
+    /// Builds the clusters from every public question in the store.
+    pub async fn build(store: &Store, config: ClusterConfig) -> anyhow::Result<FaqSignals> {
+        let seq = store.last_event_seq().await?;
+        let mut rows: Vec<QuestionRow> = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = store.question_candidates_after(after, 5000).await?;
+            let Some(last) = page.last().map(|r| r.id) else {
+                break;
+            };
+            after = last;
+            rows.extend(
+                page.into_iter()
+                    .filter(|r| is_public(&r.kind) && is_question(&r.text)),
+            );
+        }
+        let batch: Vec<Row<'_>> = rows
+            .iter()
+            .map(|r| Row {
+                id: r.id as u64,
+                text: &r.text,
+                time_ms: r.time,
+                author: &r.author,
+            })
+            .collect();
+        let clusterer = tokio::task::block_in_place(|| Clusterer::recluster_all(&batch, &config));
+        let members = rows
+            .into_iter()
+            .map(|r| {
+                (
+                    r.id as u64,
+                    Member {
+                        time: r.time,
+                        author: r.author,
+                        channel_id: r.channel_id,
+                        post_id: r.post_id,
+                    },
+                )
+            })
+            .collect();
+        Ok(FaqSignals {
+            inner: Mutex::new(Inner {
+                clusterer,
+                members,
+                seq,
+            }),
+        })
+    }
+
+    /// Adds one new message if it is a public question. Under a millisecond (DESIGN.md §6).
+    pub fn add(&self, row: &QuestionRow) -> bool {
+        if !is_public(&row.kind) || !is_question(&row.text) {
+            return false;
+        }
+        let Ok(mut inner) = self.inner.lock() else {
+            return false;
+        };
+        inner
+            .clusterer
+            .assign(row.id as u64, &row.text, row.time, &row.author);
+        inner.members.insert(
+            row.id as u64,
+            Member {
+                time: row.time,
+                author: row.author.clone(),
+                channel_id: row.channel_id,
+                post_id: row.post_id.clone(),
+            },
+        );
+        true
+    }
+
+    pub fn consolidate(&self) {
+        if let Ok(mut inner) = self.inner.lock() {
+            let c = inner.clusterer.consolidate();
+            tracing::debug!(
+                merges = c.merges.len(),
+                moved = c.moved,
+                "FAQ clusters consolidated"
+            );
+        }
+    }
+
+    pub fn seq(&self) -> i64 {
+        self.inner.lock().map(|i| i.seq).unwrap_or(0)
+    }
+
+    /// Signals for the period ending at `now`, for the channels `scope` allows (None: all).
+    pub fn signals(
+        &self,
+        period: Period,
+        now: i64,
+        scope: Option<&[i64]>,
+        curations: &[Curation],
+    ) -> Vec<Signal> {
+        let Ok(inner) = self.inner.lock() else {
+            return Vec::new();
+        };
+        let start = now - period.millis();
+        let before = start - period.millis();
+        #[derive(Default)]
+        struct Acc {
+            count: usize,
+            previous: usize,
+            people: BTreeSet<String>,
+            channels: BTreeSet<i64>,
+            posts: BTreeMap<String, usize>,
+            total: usize,
+            after_answer: usize,
+        }
+        let answered: HashMap<i64, i64> = curations
+            .iter()
+            .filter_map(|c| c.answered_at.map(|a| (c.cluster_id, a)))
+            .collect();
+        let mut acc: HashMap<u64, Acc> = HashMap::new();
+        for (id, m) in &inner.members {
+            if scope.is_some_and(|s| !s.contains(&m.channel_id)) {
+                continue;
+            }
+            let Some(cluster) = inner.clusterer.cluster_of(*id) else {
+                continue;
+            };
+            let a = acc.entry(cluster).or_default();
+            a.total += 1;
+            if answered
+                .get(&(cluster as i64))
+                .is_some_and(|at| m.time > *at)
+            {
+                a.after_answer += 1;
+            }
+            if m.time > start && m.time <= now {
+                a.count += 1;
+                a.people.insert(m.author.clone());
+                a.channels.insert(m.channel_id);
+                if let Some(p) = &m.post_id {
+                    *a.posts.entry(p.clone()).or_default() += 1;
+                }
+            } else if m.time > before && m.time <= start {
+                a.previous += 1;
+            }
+        }
+        let mut out: Vec<Signal> = acc
+            .into_iter()
+            .filter(|(_, a)| a.count > 0 || a.previous > 0)
+            .filter_map(|(id, a)| {
+                let summary = inner.clusterer.cluster(id)?;
+                let curation = curations.iter().find(|c| c.cluster_id == id as i64);
+                let (c1, c0) = (a.count as f64, a.previous as f64);
+                let z = if c1 + c0 > 0.0 {
+                    (c1 - c0) / (c1 + c0).sqrt()
+                } else {
+                    0.0
+                };
+                let mut posts: Vec<(String, usize)> = a.posts.into_iter().collect();
+                posts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+                Some(Signal {
+                    id,
+                    topic: summary.topic,
+                    name: curation
+                        .and_then(|c| c.name.clone())
+                        .unwrap_or_else(|| summary.label.clone()),
+                    label: summary.label,
+                    top_terms: summary.top_terms,
+                    count: a.count,
+                    previous: a.previous,
+                    people: a.people.len(),
+                    change: a.count as i64 - a.previous as i64,
+                    z,
+                    significant: z.abs() >= 1.96 && c1 + c0 >= 5.0,
+                    new_and_fast: summary.first_ms > start && a.count >= 5,
+                    channels: a.channels.into_iter().collect(),
+                    posts: posts.into_iter().take(5).map(|(p, _)| p).collect(),
+                    // Examples are shown only when every member is in the caller's scope.
+                    examples: if a.total == summary.members {
+                        summary.examples
+                    } else {
+                        Vec::new()
+                    },
+                    total_members: a.total,
+                    pinned: curation.is_some_and(|c| c.pinned),
+                    dismissed: curation.is_some_and(|c| c.dismissed),
+                    answered_url: curation.and_then(|c| c.answered_url.clone()),
+                    growing_after_answer: a.after_answer >= 3,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.pinned
+                .cmp(&a.pinned)
+                .then(b.people.cmp(&a.people))
+                .then(b.count.cmp(&a.count))
+        });
+        out
+    }
+
+    pub fn exists(&self, cluster: u64) -> bool {
+        self.inner
+            .lock()
+            .map(|i| i.clusterer.cluster(cluster).is_some())
+            .unwrap_or(false)
+    }
+}
+
+/// Follows the event log: new messages join their cluster; consolidation runs periodically.
+pub async fn follow(
+    store: Store,
+    faq: Arc<FaqSignals>,
+    consolidate_every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut after = faq.seq();
+    let mut last_consolidation = tokio::time::Instant::now();
+    loop {
+        let committed = store.committed.clone();
+        let woken = committed.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        match store.events_after(after, 1000).await {
+            Ok(events) if !events.is_empty() => {
+                for e in &events {
+                    if e.kind == "message.received" {
+                        if let Some(id) = e.message_id {
+                            match store.question_candidate(id).await {
+                                Ok(Some(row)) => {
+                                    faq.add(&row);
+                                }
+                                Ok(None) => {}
+                                Err(err) => {
+                                    tracing::warn!(error = %err, "FAQ could not read a message")
+                                }
+                            }
+                        }
+                    }
+                    after = e.seq;
+                }
+                if let Ok(mut inner) = faq.inner.lock() {
+                    inner.seq = after;
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "FAQ could not read the event log"),
+        }
+        if last_consolidation.elapsed() >= consolidate_every {
+            faq.consolidate();
+            last_consolidation = tokio::time::Instant::now();
+        }
+        tokio::select! {
+            _ = &mut woken => {}
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! FAQ signals for communicators: the questions that come again and again, and their curation.
+
+use axum::extract::State;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::Caller;
+use super::error::{AppError, Result};
+use super::extract::{Json, Path, Query};
+use super::AppState;
+use crate::faq::signals::Period;
+use crate::store::faq::Curation;
+use crate::store::now_ms;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalQuery {
+    /// day, week (default), month or quarter: the period counted, against the one before.
+    period: Option<String>,
+    /// Also list dismissed clusters.
+    include_dismissed: Option<bool>,
+    limit: Option<usize>,
+}
+
+pub async fn clusters(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<SignalQuery>,
+) -> Result<impl IntoResponse> {
+    let period = match q.period.as_deref() {
+        None => Period::Week,
+        Some(p) => Period::parse(p)
+            .ok_or_else(|| AppError::bad_request("period must be day, week, month or quarter"))?,
+    };
+    let curations = state.store.curations().await?;
+    let faq = state.faq.clone();
+    let scope = caller.scope.clone();
+    let mut items = tokio::task::spawn_blocking(move || {
+        faq.signals(period, now_ms(), scope.as_deref(), &curations)
+    })
+    .await
+    .map_err(AppError::internal)?;
+    if !q.include_dismissed.unwrap_or(false) {
+        items.retain(|s| !s.dismissed);
+    }
+    items.truncate(q.limit.unwrap_or(50).clamp(1, 500));
+    state
+        .store
+        .audit(
+            &caller.actor(),
+            "faq.read",
+            None,
+            json!({"shown": items.len()}),
+        )
+        .await?;
+    Ok(axum::Json(
+        json!({"items": items, "period": q.period.unwrap_or_else(|| "week".into())}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CurationBody {
+    name: Option<String>,
+    pinned: Option<bool>,
+    dismissed: Option<bool>,
+    /// The web page or saved reply that answers the question; an empty string clears it.
+    answered_url: Option<String>,
+}
+
+pub async fn curate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<CurationBody>,
+) -> Result<impl IntoResponse> {
+    if id < 0 || !state.faq.exists(id as u64) {
+        return Err(AppError::not_found(format!("there is no FAQ cluster {id}")));
+    }
+    let mut c = state
+        .store
+        .curations()
+        .await?
+        .into_iter()
+        .find(|c| c.cluster_id == id)
+        .unwrap_or(Curation {
+            cluster_id: id,
+            ..Default::default()
+        });
+    if let Some(name) = body.name {
+        let name = name.trim().to_string();
+        if name.chars().count() > 200 {
+            return Err(AppError::unprocessable(
+                "the name is longer than 200 characters",
+            ));
+        }
+        c.name = (!name.is_empty()).then_some(name);
+    }
+    if let Some(p) = body.pinned {
+        c.pinned = p;
+    }
+    if let Some(d) = body.dismissed {
+        c.dismissed = d;
+    }
+    if let Some(url) = body.answered_url {
+        let url = url.trim().to_string();
+        let allowed = ["https://", "http://", "saved-reply:"];
+        if !url.is_empty() && !allowed.iter().any(|p| url.starts_with(p)) {
+            return Err(AppError::unprocessable(
+                "answered_url must be a web address (https://…) or saved-reply:ID",
+            ));
+        }
+        c.answered_at = (!url.is_empty()).then(now_ms);
+        c.answered_url = (!url.is_empty()).then_some(url);
+    }
+    state.store.save_curation(&c, &caller.actor()).await?;
+    Ok(axum::Json(json!({"curation": c})))
+}

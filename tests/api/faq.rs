@@ -1,0 +1,132 @@
+//! FAQ signals: recurring questions clustered, counted per period and per person, curated.
+
+use serde_json::{json, Value};
+
+use crate::helpers::TestApp;
+use crate::on_both_backends;
+
+const PAGE: &str = "920000000000001";
+
+async fn wait_for_clusters(app: &TestApp, token: &str, min: usize) -> Vec<Value> {
+    for _ in 0..100 {
+        let v = app
+            .get_json(token, "/api/v1/faq/clusters?period=week")
+            .await;
+        let items = v["items"].as_array().cloned().unwrap_or_default();
+        if items
+            .iter()
+            .any(|c| c["count"].as_u64().unwrap_or(0) as usize >= min)
+        {
+            return items;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no FAQ cluster with {min} questions appeared");
+}
+
+on_both_backends!(
+    recurring_questions_become_a_signal_that_curation_names,
+    |mut app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let admin = app.token("admin", "admin").await;
+        let communicator = app.token("comm", "communicator").await;
+        let now = chrono::Utc::now().timestamp_millis();
+        let questions = [
+            ("a", "Hur länge är Storgatan avstängd?"),
+            ("b", "Hur länge blir Storgatan avstängd för bilar?"),
+            ("c", "Hur länge kommer Storgatan vara avstängd?"),
+            ("c", "Hur länge är Storgatan avstängd nu då?"),
+            ("d", "När öppnar simhallen igen?"),
+            ("e", "Tack för informationen!"),
+        ];
+        let messages: Vec<Value> = questions
+        .iter()
+        .enumerate()
+        .map(|(i, (who, text))| json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": format!("q{i}"),
+            "author": {"id": who}, "text": text, "time": now - (i as i64) * 60_000, "post_id": "storgatan"}))
+        .collect();
+        assert_eq!(
+            app.post(&admin, "/api/v1/messages", json!({"messages": messages}))
+                .await
+                .status(),
+            200
+        );
+        let items = wait_for_clusters(&app, &communicator, 4).await;
+        let storgatan = items
+            .iter()
+            .find(|c| c["count"] == 4)
+            .expect("the Storgatan cluster");
+        assert_eq!(
+            storgatan["people"], 3,
+            "one person asking twice is one person"
+        );
+        assert_eq!(storgatan["previous"], 0);
+        assert!(storgatan["posts"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("storgatan")));
+        assert!(storgatan["label"].as_str().unwrap().contains("Storgatan"));
+        assert!(
+            !items
+                .iter()
+                .any(|c| c["label"].as_str().unwrap_or("").contains("Tack")),
+            "thanks is no question"
+        );
+        // Agents do not see FAQ signals; communicators curate.
+        let agent = app.token("agent", "agent").await;
+        assert_eq!(app.get(&agent, "/api/v1/faq/clusters").await.status(), 403);
+        let id = storgatan["id"].as_i64().unwrap();
+        let r = app
+        .client
+        .patch(app.url(&format!("/api/v1/faq/clusters/{id}")))
+        .bearer_auth(&communicator)
+        .json(&json!({"name": "Avstängningen av Storgatan", "pinned": true, "answered_url": "https://exempelby.se/storgatan"}))
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200);
+        let bad = app
+            .client
+            .patch(app.url(&format!("/api/v1/faq/clusters/{id}")))
+            .bearer_auth(&communicator)
+            .json(&json!({"answered_url": "javascript:alert(1)"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), 422);
+        // Curation survives a restart (the clusters are rebuilt from the store).
+        app.restart().await;
+        let items = wait_for_clusters(&app, &communicator, 4).await;
+        let first = &items[0];
+        assert_eq!(first["name"], "Avstängningen av Storgatan");
+        assert_eq!(first["pinned"], true);
+        assert_eq!(first["answered_url"], "https://exempelby.se/storgatan");
+    }
+);
+
+#[test]
+fn faq_eval_prints_nmi_and_ari() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("questions.tsv");
+    std::fs::write(
+        &file,
+        "text\tlabel\nHur länge är Storgatan avstängd?\tstorgatan\nNär öppnar Storgatan igen?\tstorgatan\n\
+         Hur länge blir Storgatan avstängd?\tstorgatan\nNär öppnar simhallen?\tsimhall\nVilka tider har simhallen öppet?\tsimhall\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tavla"))
+        .args(["faq", "eval", file.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    for key in ["nmi", "ari", "clusters", "seconds"] {
+        assert!(last.get(key).is_some(), "{key} in {last}");
+    }
+    assert!(last["nmi"].as_f64().unwrap() <= 1.0);
+}
