@@ -175,15 +175,18 @@ impl FaqSignals {
         true
     }
 
-    pub fn consolidate(&self) {
-        if let Ok(mut inner) = self.inner.lock() {
-            let c = inner.clusterer.consolidate();
-            tracing::debug!(
-                merges = c.merges.len(),
-                moved = c.moved,
-                "FAQ clusters consolidated"
-            );
-        }
+    /// Merges clusters that have grown together; returns the merges as (from, into).
+    pub fn consolidate(&self) -> Vec<(u64, u64)> {
+        let Ok(mut inner) = self.inner.lock() else {
+            return Vec::new();
+        };
+        let c = inner.clusterer.consolidate();
+        tracing::debug!(
+            merges = c.merges.len(),
+            moved = c.moved,
+            "FAQ clusters consolidated"
+        );
+        c.merges
     }
 
     pub fn seq(&self) -> i64 {
@@ -347,7 +350,12 @@ pub async fn follow(
             Err(e) => tracing::warn!(error = %e, "FAQ could not read the event log"),
         }
         if last_consolidation.elapsed() >= consolidate_every {
-            faq.consolidate();
+            // Curation follows a merged cluster to the one it joined.
+            for (from, into) in faq.consolidate() {
+                if let Err(e) = store.move_curation(from as i64, into as i64).await {
+                    tracing::warn!(error = %e, "cannot move a FAQ curation after a merge");
+                }
+            }
             last_consolidation = tokio::time::Instant::now();
         }
         tokio::select! {

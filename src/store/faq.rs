@@ -121,3 +121,25 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// After consolidation merged cluster `from` into `into`, its curation follows, unless
+    /// `into` has one of its own (then the older decision of `into` stands).
+    pub async fn move_curation(&self, from: i64, into: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let taken: Option<i64> =
+            sqlx::query_scalar("select cluster_id from faq_curation where cluster_id = $1")
+                .bind(into)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if taken.is_none() {
+            sqlx::query("update faq_curation set cluster_id = $1 where cluster_id = $2")
+                .bind(into)
+                .bind(from)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
