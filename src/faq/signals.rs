@@ -301,6 +301,20 @@ impl FaqSignals {
         out
     }
 
+    /// The messages of a cluster (for the search filter), at most `limit`.
+    pub fn members_of(&self, cluster: u64, limit: usize) -> Vec<i64> {
+        let Ok(inner) = self.inner.lock() else {
+            return Vec::new();
+        };
+        inner
+            .members
+            .keys()
+            .filter(|id| inner.clusterer.cluster_of(**id) == Some(cluster))
+            .take(limit)
+            .map(|id| *id as i64)
+            .collect()
+    }
+
     pub fn exists(&self, cluster: u64) -> bool {
         self.inner
             .lock()

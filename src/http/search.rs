@@ -32,6 +32,8 @@ pub struct SearchParams {
     attachments: Option<bool>,
     /// Only messages triage flagged at this severity or above (S1..S5).
     severity: Option<String>,
+    /// Only the questions of this FAQ cluster.
+    faq_cluster: Option<u64>,
     /// relevance (default), newest or oldest
     sort: Option<String>,
     limit: Option<usize>,
@@ -135,6 +137,7 @@ pub async fn search(
         to: parse_time("to", p.to, true)?,
         attachments: p.attachments,
         min_severity: one_of("severity", p.severity, &["S1", "S2", "S3", "S4", "S5"])?,
+        message_ids: p.faq_cluster.map(|c| state.faq.members_of(c, 10_000)),
     };
     let sort = match one_of("sort", p.sort, &["relevance", "newest", "oldest"])?.as_deref() {
         Some("newest") => SortOrder::Newest,

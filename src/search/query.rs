@@ -100,6 +100,8 @@ pub struct Filters {
     pub attachments: Option<bool>,
     /// Only messages triage flagged at this severity or above (S1..S5).
     pub min_severity: Option<String>,
+    /// Only these messages (an FAQ cluster's members).
+    pub message_ids: Option<Vec<i64>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,13 +209,27 @@ impl SearchIndex {
         if parsed.words.is_empty() && parsed.phrases.is_empty() {
             clauses.push((Occur::Must, Box::new(AllQuery)));
         }
+        // One value is a plain term (read lazily); a set is built into a bitset per segment on
+        // every query, so a filter that allows every value is left out altogether.
         let any_of = |field: Field, values: &[String]| -> Box<dyn Query> {
-            Box::new(TermSetQuery::new(
-                values.iter().map(|v| Term::from_field_text(field, v)),
-            ))
+            match values {
+                [one] => term_text(field, one),
+                many => Box::new(TermSetQuery::new(
+                    many.iter().map(|v| Term::from_field_text(field, v)),
+                )),
+            }
         };
-        clauses.push(filter(any_of(f.kind, &filters.kinds)));
-        clauses.push(filter(any_of(f.state, &filters.states)));
+        let covers =
+            |values: &[String], all: &[&str]| all.iter().all(|a| values.iter().any(|v| v == a));
+        if !covers(&filters.kinds, &["dm", "comments"]) {
+            clauses.push(filter(any_of(f.kind, &filters.kinds)));
+        }
+        if !covers(
+            &filters.states,
+            &["visible", "hidden", "removed", "deleted"],
+        ) {
+            clauses.push(filter(any_of(f.state, &filters.states)));
+        }
         if let Some(channels) = &filters.channels {
             let terms = channels
                 .iter()
@@ -242,6 +258,12 @@ impl SearchIndex {
                 t,
                 IndexRecordOption::Basic,
             ))));
+        }
+        if let Some(ids) = &filters.message_ids {
+            let terms = ids
+                .iter()
+                .map(|id| Term::from_field_u64(f.message_id, *id as u64));
+            clauses.push(filter(Box::new(TermSetQuery::new(terms))));
         }
         if let Some(min) = &filters.min_severity {
             let levels: Vec<String> = ["S1", "S2", "S3", "S4", "S5"]

@@ -130,3 +130,43 @@ fn faq_eval_prints_nmi_and_ari() {
     }
     assert!(last["nmi"].as_f64().unwrap() <= 1.0);
 }
+
+on_both_backends!(search_filters_by_faq_cluster, |app: TestApp| async move {
+    app.register_channel("facebook", PAGE, "Kommunen").await;
+    let admin = app.token("admin", "admin").await;
+    let communicator = app.token("comm", "communicator").await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let texts = [
+        "Hur länge är Storgatan avstängd?",
+        "Hur länge blir Storgatan avstängd?",
+        "När öppnar simhallen igen?",
+    ];
+    let messages: Vec<Value> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": format!("s{i}"),
+            "author": {"id": format!("p{i}")}, "text": text, "time": now - (i as i64) * 60_000, "post_id": "p"}))
+        .collect();
+    assert_eq!(
+        app.post(&admin, "/api/v1/messages", json!({"messages": messages}))
+            .await
+            .status(),
+        200
+    );
+    let items = wait_for_clusters(&app, &communicator, 2).await;
+    let id = items.iter().find(|c| c["count"] == 2).unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let mut total = Value::Null;
+    for _ in 0..100 {
+        total = app
+            .get_json(&communicator, &format!("/api/v1/search?faq_cluster={id}"))
+            .await["total"]
+            .clone();
+        if total == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(total, 2);
+});

@@ -172,7 +172,9 @@ impl TestApp {
         let mut app = TestApp {
             address: String::new(),
             client: reqwest::Client::new(),
-            store: Store::connect(&settings.database_url).await.expect("connect"),
+            store: Store::connect(&settings.database_url)
+                .await
+                .expect("connect"),
             settings,
             stop: None,
             server: None,

@@ -263,7 +263,11 @@ fn moderation_eval_reports_per_label_figures() {
         .args(["moderation", "eval", file.to_str().unwrap(), "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(last["messages"], 4);
@@ -274,25 +278,33 @@ fn moderation_eval_reports_per_label_figures() {
     assert!(last["labels"]["offensive"]["recall"].as_f64().unwrap() > 0.0);
 }
 
-on_both_backends!(a_thread_that_catches_fire_is_shown_as_heated, |app: TestApp| async move {
-    app.register_channel("facebook", PAGE, "Kommunen").await;
-    let admin = app.token("admin", "admin").await;
-    let moderator = app.token("moderator", "moderator").await;
-    let now = chrono::Utc::now().timestamp_millis();
-    let mut messages = Vec::new();
-    // A quiet thread: two comments yesterday. A heated one: twelve in the last hour.
-    for i in 0..2 {
-        messages.push(json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": format!("quiet-{i}"),
+on_both_backends!(
+    a_thread_that_catches_fire_is_shown_as_heated,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let admin = app.token("admin", "admin").await;
+        let moderator = app.token("moderator", "moderator").await;
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut messages = Vec::new();
+        // A quiet thread: two comments yesterday. A heated one: twelve in the last hour.
+        for i in 0..2 {
+            messages.push(json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": format!("quiet-{i}"),
             "author": {"id": format!("p{i}")}, "text": "Bra initiativ", "time": now - 20 * 3_600_000, "post_id": "quiet"}));
-    }
-    for i in 0..12 {
-        messages.push(json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": format!("hot-{i}"),
+        }
+        for i in 0..12 {
+            messages.push(json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": format!("hot-{i}"),
             "author": {"id": format!("h{i}")}, "text": "Varför bygger ni om korsningen?", "time": now - i * 60_000, "post_id": "cykelkorsning"}));
+        }
+        assert_eq!(
+            app.post(&admin, "/api/v1/messages", json!({"messages": messages}))
+                .await
+                .status(),
+            200
+        );
+        let heated = app.get_json(&moderator, "/api/v1/moderation/heated").await;
+        let items = heated["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{heated}");
+        assert_eq!(items[0]["post_platform_id"], "cykelkorsning");
+        assert_eq!(items[0]["last_hour"], 12);
     }
-    assert_eq!(app.post(&admin, "/api/v1/messages", json!({"messages": messages})).await.status(), 200);
-    let heated = app.get_json(&moderator, "/api/v1/moderation/heated").await;
-    let items = heated["items"].as_array().unwrap();
-    assert_eq!(items.len(), 1, "{heated}");
-    assert_eq!(items[0]["post_platform_id"], "cykelkorsning");
-    assert_eq!(items[0]["last_hour"], 12);
-});
+);
