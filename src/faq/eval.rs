@@ -31,6 +31,10 @@ pub struct EvalReport {
     /// Agreement of question clusters with the labels.
     pub nmi: f64,
     pub ari: f64,
+    /// Of the pairs put in one cluster, the share that share a label; of the pairs that share a
+    /// label, the share put in one cluster.
+    pub pairwise_precision: f64,
+    pub pairwise_recall: f64,
     /// Topics found, and their agreement with the labels (labels that group different
     /// questions on one subject, like SweFAQ's, are topics rather than questions).
     pub topics: usize,
@@ -46,7 +50,7 @@ impl EvalReport {
     pub fn summary(&self) -> String {
         format!(
             "FAQ clustering of {} questions with {} labels\n\
-             \x20 question clusters: {:>5} ({} singletons)   NMI {:.3}   ARI {:.3}\n\
+             \x20 question clusters: {:>5} ({} singletons)   NMI {:.3}   ARI {:.3}   pairwise P {:.3} R {:.3}\n\
              \x20 topics:            {:>5}                  NMI {:.3}   ARI {:.3}\n\
              \x20 thresholds: join {:.2}, topic {:.2}; {:.2} s",
             self.questions,
@@ -55,6 +59,8 @@ impl EvalReport {
             self.singletons,
             self.nmi,
             self.ari,
+            self.pairwise_precision,
+            self.pairwise_recall,
             self.topics,
             self.topic_nmi,
             self.topic_ari,
@@ -115,6 +121,8 @@ pub fn evaluate(tsv: &str, config: &ClusterConfig) -> anyhow::Result<EvalReport>
         singletons: sizes.values().filter(|&&n| n == 1).count(),
         nmi: nmi(&labels, &clusters),
         ari: ari(&labels, &clusters),
+        pairwise_precision: pairwise(&labels, &clusters).0,
+        pairwise_recall: pairwise(&labels, &clusters).1,
         topics: count_distinct(&topics),
         topic_nmi: nmi(&labels, &topics),
         topic_ari: ari(&labels, &topics),
@@ -225,6 +233,17 @@ pub fn nmi(a: &[usize], b: &[usize]) -> f64 {
     (mi / ((ha + hb) / 2.0)).clamp(0.0, 1.0)
 }
 
+/// Pairwise precision and recall of `found` against `truth` (dense ids).
+pub fn pairwise(truth: &[usize], found: &[usize]) -> (f64, f64) {
+    let c = contingency(found, truth);
+    let pairs = |x: f64| x * (x - 1.0) / 2.0;
+    let together: f64 = c.cells.iter().map(|&(_, _, n)| pairs(n)).sum();
+    let found_pairs: f64 = c.a.iter().map(|&n| pairs(n)).sum();
+    let true_pairs: f64 = c.b.iter().map(|&n| pairs(n)).sum();
+    let ratio = |x: f64, y: f64| if y == 0.0 { 1.0 } else { x / y };
+    (ratio(together, found_pairs), ratio(together, true_pairs))
+}
+
 /// Adjusted Rand index of two labelings (dense ids): 1 for identical partitions, about 0 for
 /// chance agreement, negative for worse than chance.
 pub fn ari(a: &[usize], b: &[usize]) -> f64 {
@@ -249,6 +268,15 @@ pub fn ari(a: &[usize], b: &[usize]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pairwise_precision_and_recall_by_hand() {
+        // Truth {0,1,2} {3}; found {0,1} {2,3}: found pairs (0,1),(2,3); true pairs (0,1),(0,2),(1,2).
+        let truth = dense([0, 0, 0, 1].iter());
+        let found = dense([0, 0, 1, 1].iter());
+        let (p, r) = pairwise(&truth, &found);
+        assert!((p - 0.5).abs() < 1e-12 && (r - 1.0 / 3.0).abs() < 1e-12, "{p} {r}");
+    }
 
     #[test]
     fn identical_partitions_score_one_whatever_the_names() {
