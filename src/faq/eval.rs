@@ -275,7 +275,10 @@ mod tests {
         let truth = dense([0, 0, 0, 1].iter());
         let found = dense([0, 0, 1, 1].iter());
         let (p, r) = pairwise(&truth, &found);
-        assert!((p - 0.5).abs() < 1e-12 && (r - 1.0 / 3.0).abs() < 1e-12, "{p} {r}");
+        assert!(
+            (p - 0.5).abs() < 1e-12 && (r - 1.0 / 3.0).abs() < 1e-12,
+            "{p} {r}"
+        );
     }
 
     #[test]

@@ -220,12 +220,16 @@ impl FaqSignals {
             .iter()
             .filter_map(|c| c.answered_at.map(|a| (c.cluster_id, a)))
             .collect();
+        let merged: HashMap<u64, u64> = curations
+            .iter()
+            .filter_map(|c| c.merged_into.map(|into| (c.cluster_id as u64, into as u64)))
+            .collect();
         let mut acc: HashMap<u64, Acc> = HashMap::new();
         for (id, m) in &inner.members {
             if scope.is_some_and(|s| !s.contains(&m.channel_id)) {
                 continue;
             }
-            let Some(cluster) = inner.clusterer.cluster_of(*id) else {
+            let Some(cluster) = inner.clusterer.cluster_of(*id).map(|c| resolve(&merged, c)) else {
                 continue;
             };
             let a = acc.entry(cluster).or_default();
@@ -250,6 +254,7 @@ impl FaqSignals {
         let mut out: Vec<Signal> = acc
             .into_iter()
             .filter(|(_, a)| a.count > 0 || a.previous > 0)
+            .filter(|(id, _)| !merged.contains_key(id))
             .filter_map(|(id, a)| {
                 let summary = inner.clusterer.cluster(id)?;
                 let curation = curations.iter().find(|c| c.cluster_id == id as i64);
@@ -315,12 +320,36 @@ impl FaqSignals {
             .collect()
     }
 
+    /// The cluster a message belongs to, after communicators' merges.
+    pub fn cluster_of_message(&self, message: i64, curations: &[Curation]) -> Option<u64> {
+        let merged: HashMap<u64, u64> = curations
+            .iter()
+            .filter_map(|c| c.merged_into.map(|into| (c.cluster_id as u64, into as u64)))
+            .collect();
+        let inner = self.inner.lock().ok()?;
+        inner
+            .clusterer
+            .cluster_of(message as u64)
+            .map(|c| resolve(&merged, c))
+    }
+
     pub fn exists(&self, cluster: u64) -> bool {
         self.inner
             .lock()
             .map(|i| i.clusterer.cluster(cluster).is_some())
             .unwrap_or(false)
     }
+}
+
+/// Where a cluster's questions count after communicators' merges (chains followed, cycles cut).
+fn resolve(merged: &HashMap<u64, u64>, mut cluster: u64) -> u64 {
+    for _ in 0..8 {
+        match merged.get(&cluster) {
+            Some(into) if *into != cluster => cluster = *into,
+            _ => break,
+        }
+    }
+    cluster
 }
 
 /// Follows the event log: new messages join their cluster; consolidation runs periodically.

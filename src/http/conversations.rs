@@ -121,7 +121,43 @@ pub async fn show(
             json!({}),
         )
         .await?;
-    Ok(axum::Json(detail))
+    let suggested = suggested_reply(&state, &detail).await?;
+    let mut body = serde_json::to_value(&detail).map_err(AppError::internal)?;
+    body["suggested_reply"] = suggested;
+    Ok(axum::Json(body))
+}
+
+/// When the newest question of the thread belongs to a FAQ cluster answered by a saved reply,
+/// that reply is suggested to whoever answers.
+async fn suggested_reply(
+    state: &AppState,
+    detail: &crate::store::conversations::ConversationDetail,
+) -> Result<serde_json::Value> {
+    let Some(last) = detail
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.direction == "inbound")
+    else {
+        return Ok(serde_json::Value::Null);
+    };
+    let curations = state.store.curations().await?;
+    let Some(cluster) = state.faq.cluster_of_message(last.id, &curations) else {
+        return Ok(serde_json::Value::Null);
+    };
+    let reply_id = curations
+        .iter()
+        .find(|c| c.cluster_id == cluster as i64)
+        .and_then(|c| c.answered_url.as_deref())
+        .and_then(|u| u.strip_prefix("saved-reply:"))
+        .and_then(|id| id.parse::<i64>().ok());
+    let Some(reply_id) = reply_id else {
+        return Ok(serde_json::Value::Null);
+    };
+    Ok(match state.store.saved_reply(reply_id).await? {
+        Some(r) if !r.archived => json!({"faq_cluster": cluster, "saved_reply": r}),
+        _ => serde_json::Value::Null,
+    })
 }
 
 fn held_by(claim: ClaimInfo) -> AppError {

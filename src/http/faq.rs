@@ -67,6 +67,8 @@ pub struct CurationBody {
     dismissed: Option<bool>,
     /// The web page or saved reply that answers the question; an empty string clears it.
     answered_url: Option<String>,
+    /// Merge this cluster into another (its questions count there from now on); 0 undoes it.
+    merged_into: Option<i64>,
 }
 
 pub async fn curate(
@@ -113,6 +115,17 @@ pub async fn curate(
         }
         c.answered_at = (!url.is_empty()).then(now_ms);
         c.answered_url = (!url.is_empty()).then_some(url);
+    }
+    if let Some(into) = body.merged_into {
+        if into == 0 {
+            c.merged_into = None;
+        } else if into == id || into < 0 || !state.faq.exists(into as u64) {
+            return Err(AppError::unprocessable(
+                "merged_into must name another existing FAQ cluster (0 undoes a merge)",
+            ));
+        } else {
+            c.merged_into = Some(into);
+        }
     }
     state.store.save_curation(&c, &caller.actor()).await?;
     Ok(axum::Json(json!({"curation": c})))

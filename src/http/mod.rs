@@ -12,6 +12,7 @@ pub mod extract;
 mod faq;
 mod messages;
 mod moderation;
+mod saved_replies;
 mod search;
 mod session;
 mod staff;
@@ -281,6 +282,24 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/faq/clusters",
             Rule::Needs(SeeFaq),
             get(faq::clusters),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/saved-replies",
+            Rule::AnyOf(&[AnswerDms, AnswerComments, SeeFaq]),
+            get(saved_replies::list),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/saved-replies",
+            Rule::Needs(SeeFaq),
+            post(saved_replies::add),
+        ),
+        r(
+            Method::PATCH,
+            "/api/v1/saved-replies/{id}",
+            Rule::Needs(SeeFaq),
+            patch(saved_replies::update),
         ),
         r(
             Method::PATCH,

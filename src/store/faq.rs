@@ -26,6 +26,8 @@ pub struct Curation {
     pub dismissed: bool,
     pub answered_url: Option<String>,
     pub answered_at: Option<i64>,
+    /// A communicator merged this cluster into another: its questions count there.
+    pub merged_into: Option<i64>,
 }
 
 const QUESTION_SELECT: &str = "select m.id, m.text, m.platform_time, coalesce(a.platform_id, '') as author, m.channel_id, \
@@ -71,7 +73,7 @@ impl Store {
     }
 
     pub async fn curations(&self) -> Result<Vec<Curation>> {
-        let rows = sqlx::query("select cluster_id, name, pinned, dismissed, answered_url, answered_at from faq_curation")
+        let rows = sqlx::query("select cluster_id, name, pinned, dismissed, answered_url, answered_at, merged_into from faq_curation")
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
@@ -85,6 +87,7 @@ impl Store {
                     dismissed: dismissed == 1,
                     answered_url: r.try_get("answered_url")?,
                     answered_at: r.try_get("answered_at")?,
+                    merged_into: r.try_get("merged_into")?,
                 })
             })
             .collect()
@@ -94,10 +97,11 @@ impl Store {
         let mut tx = self.begin().await?;
         let now = now_ms();
         sqlx::query(
-            "insert into faq_curation (cluster_id, name, pinned, dismissed, answered_url, answered_at, updated_by, updated_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (cluster_id) do update set name = excluded.name, \
+            "insert into faq_curation (cluster_id, name, pinned, dismissed, answered_url, answered_at, merged_into, updated_by, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9) on conflict (cluster_id) do update set name = excluded.name, \
              pinned = excluded.pinned, dismissed = excluded.dismissed, answered_url = excluded.answered_url, \
-             answered_at = excluded.answered_at, updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+             answered_at = excluded.answered_at, merged_into = excluded.merged_into, updated_by = excluded.updated_by, \
+             updated_at = excluded.updated_at",
         )
         .bind(c.cluster_id)
         .bind(c.name.as_deref())
@@ -105,6 +109,7 @@ impl Store {
         .bind(c.dismissed as i64)
         .bind(c.answered_url.as_deref())
         .bind(c.answered_at)
+        .bind(c.merged_into)
         .bind(&actor.name)
         .bind(now)
         .execute(&mut *tx)

@@ -14,6 +14,7 @@ pub mod moderation;
 pub mod outbox;
 pub mod reply_window;
 pub mod retry;
+pub mod saved_replies;
 pub mod search;
 pub mod staff;
 

@@ -71,6 +71,15 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
         ("GET /api/v1/moderation/heated", (&["moderator"][..], NONE)),
         ("GET /api/v1/faq/clusters", (&["communicator"][..], NONE)),
         (
+            "GET /api/v1/saved-replies",
+            (&["agent", "communicator"][..], NONE),
+        ),
+        ("POST /api/v1/saved-replies", (&["communicator"][..], NONE)),
+        (
+            "PATCH /api/v1/saved-replies/{id}",
+            (&["communicator"][..], NONE),
+        ),
+        (
             "PATCH /api/v1/faq/clusters/{id}",
             (&["communicator"][..], NONE),
         ),

@@ -170,3 +170,142 @@ on_both_backends!(search_filters_by_faq_cluster, |app: TestApp| async move {
     }
     assert_eq!(total, 2);
 });
+
+on_both_backends!(
+    saved_replies_merges_and_the_suggested_answer,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let admin = app.token("admin", "admin").await;
+        let communicator = app.token("comm", "communicator").await;
+        let agent = app.token("agent", "agent").await;
+        // Communicators keep the library; agents read it.
+        let r = app
+            .post(
+                &communicator,
+                "/api/v1/saved-replies",
+                json!({"title": "Storgatan", "language": "sv",
+            "body": "Storgatan är avstängd till mars. Läs mer på exempelby.se/storgatan."}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let reply_id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+        assert_eq!(
+            app.post(
+                &agent,
+                "/api/v1/saved-replies",
+                json!({"title": "x", "language": "sv", "body": "y"})
+            )
+            .await
+            .status(),
+            403
+        );
+        assert_eq!(
+            app.post(
+                &communicator,
+                "/api/v1/saved-replies",
+                json!({"title": "x", "language": "fi", "body": "y"})
+            )
+            .await
+            .status(),
+            422
+        );
+        let library = app
+            .get_json(&agent, "/api/v1/saved-replies?language=sv")
+            .await;
+        assert_eq!(library["items"][0]["title"], "Storgatan");
+
+        let now = chrono::Utc::now().timestamp_millis();
+        let texts = [
+            "Hur länge är Storgatan avstängd?",
+            "Hur länge blir Storgatan avstängd?",
+            "Vilka dagar är simhallen öppen?",
+            "Vilka tider är simhallen öppen?",
+        ];
+        let messages: Vec<Value> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": format!("m{i}"),
+            "author": {"id": format!("p{i}")}, "text": text, "time": now - (i as i64) * 60_000, "post_id": format!("post{}", i / 2)}))
+        .collect();
+        assert_eq!(
+            app.post(&admin, "/api/v1/messages", json!({"messages": messages}))
+                .await
+                .status(),
+            200
+        );
+        let items = wait_for_clusters(&app, &communicator, 2).await;
+        let pairs: Vec<&Value> = items.iter().filter(|c| c["count"] == 2).collect();
+        assert_eq!(pairs.len(), 2, "{items:?}");
+        let storgatan = pairs
+            .iter()
+            .find(|c| c["label"].as_str().unwrap().contains("Storgatan"))
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let simhallen = pairs
+            .iter()
+            .find(|c| c["label"].as_str().unwrap().contains("simhallen"))
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let patch = |id: i64, body: Value| {
+            app.client
+                .patch(app.url(&format!("/api/v1/faq/clusters/{id}")))
+                .bearer_auth(&communicator)
+                .json(&body)
+                .send()
+        };
+        assert_eq!(
+            patch(
+                storgatan,
+                json!({"answered_url": format!("saved-reply:{reply_id}")})
+            )
+            .await
+            .unwrap()
+            .status(),
+            200
+        );
+        // A comment thread whose newest question is in the answered cluster suggests the reply.
+        let thread: i64 =
+            sqlx::query_scalar("select conversation_id from messages where platform_id = 'm0'")
+                .fetch_one(&app.store.pool)
+                .await
+                .unwrap();
+        let detail = app
+            .get_json(&communicator, &format!("/api/v1/conversations/{thread}"))
+            .await;
+        assert_eq!(
+            detail["suggested_reply"]["saved_reply"]["id"], reply_id,
+            "{detail}"
+        );
+        // Merging: the simhallen questions now count in the Storgatan cluster (a deliberate, if odd, merge).
+        assert_eq!(
+            patch(simhallen, json!({"merged_into": simhallen}))
+                .await
+                .unwrap()
+                .status(),
+            422
+        );
+        assert_eq!(
+            patch(simhallen, json!({"merged_into": storgatan}))
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        let after = app.get_json(&communicator, "/api/v1/faq/clusters").await;
+        let merged = after["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == storgatan)
+            .unwrap()
+            .clone();
+        assert_eq!(merged["count"], 4);
+        assert!(!after["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == simhallen));
+    }
+);

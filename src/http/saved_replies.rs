@@ -1,0 +1,128 @@
+//! The library of saved replies: kept by communicators, used by agents and communicators.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::Caller;
+use super::error::{AppError, Result};
+use super::extract::{Json, Path, Query};
+use super::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    channel: Option<i64>,
+    /// sv or en
+    language: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<impl IntoResponse> {
+    if let Some(c) = q.channel {
+        if !caller.may_see_channel(c) {
+            return Err(AppError::not_found(format!("there is no channel {c}")));
+        }
+    }
+    let items: Vec<_> = state
+        .store
+        .saved_replies(q.channel, q.language.as_deref())
+        .await?
+        .into_iter()
+        .filter(|r| r.channel_id.is_none_or(|c| caller.may_see_channel(c)))
+        .collect();
+    Ok(axum::Json(json!({"items": items})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewReply {
+    title: String,
+    body: String,
+    language: String,
+    /// The channel it is for; every channel when absent.
+    channel_id: Option<i64>,
+}
+
+fn check(title: &str, body: &str, language: &str) -> Result<()> {
+    if title.trim().is_empty() || title.chars().count() > 200 {
+        return Err(AppError::unprocessable(
+            "the title must be 1 to 200 characters",
+        ));
+    }
+    if body.trim().is_empty() || body.chars().count() > 2000 {
+        return Err(AppError::unprocessable(
+            "the reply must be 1 to 2000 characters (Messenger's limit)",
+        ));
+    }
+    if language != "sv" && language != "en" {
+        return Err(AppError::unprocessable("language must be sv or en"));
+    }
+    Ok(())
+}
+
+pub async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(r): Json<NewReply>,
+) -> Result<impl IntoResponse> {
+    check(&r.title, &r.body, &r.language)?;
+    if let Some(c) = r.channel_id {
+        if !caller.may_see_channel(c) {
+            return Err(AppError::not_found(format!("there is no channel {c}")));
+        }
+    }
+    let id = state
+        .store
+        .add_saved_reply(
+            r.channel_id,
+            &r.language,
+            r.title.trim(),
+            r.body.trim(),
+            &caller.actor(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(json!({"id": id}))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyChange {
+    title: Option<String>,
+    body: Option<String>,
+    archived: Option<bool>,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(change): Json<ReplyChange>,
+) -> Result<impl IntoResponse> {
+    let mut reply = state
+        .store
+        .saved_reply(id)
+        .await?
+        .filter(|r| r.channel_id.is_none_or(|c| caller.may_see_channel(c)))
+        .ok_or_else(|| AppError::not_found(format!("there is no saved reply {id}")))?;
+    if let Some(t) = change.title {
+        reply.title = t.trim().to_string();
+    }
+    if let Some(b) = change.body {
+        reply.body = b.trim().to_string();
+    }
+    if let Some(a) = change.archived {
+        reply.archived = a;
+    }
+    check(&reply.title, &reply.body, &reply.language)?;
+    state
+        .store
+        .update_saved_reply(&reply, &caller.actor())
+        .await?;
+    Ok(axum::Json(json!({"saved_reply": reply})))
+}
