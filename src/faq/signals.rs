@@ -200,6 +200,7 @@ impl FaqSignals {
         now: i64,
         scope: Option<&[i64]>,
         curations: &[Curation],
+        moves: &HashMap<i64, i64>,
     ) -> Vec<Signal> {
         let Ok(inner) = self.inner.lock() else {
             return Vec::new();
@@ -229,7 +230,12 @@ impl FaqSignals {
             if scope.is_some_and(|s| !s.contains(&m.channel_id)) {
                 continue;
             }
-            let Some(cluster) = inner.clusterer.cluster_of(*id).map(|c| resolve(&merged, c)) else {
+            // A communicator's move wins over clustering, then merges apply.
+            let placed = moves
+                .get(&(*id as i64))
+                .map(|c| *c as u64)
+                .or_else(|| inner.clusterer.cluster_of(*id));
+            let Some(cluster) = placed.map(|c| resolve(&merged, c)) else {
                 continue;
             };
             let a = acc.entry(cluster).or_default();
@@ -331,6 +337,21 @@ impl FaqSignals {
             .clusterer
             .cluster_of(message as u64)
             .map(|c| resolve(&merged, c))
+    }
+
+    pub fn topics(&self) -> Vec<super::cluster::TopicSummary> {
+        self.inner
+            .lock()
+            .map(|i| i.clusterer.topics())
+            .unwrap_or_default()
+    }
+
+    /// Is this message one of the clustered questions?
+    pub fn has_question(&self, message: i64) -> bool {
+        self.inner
+            .lock()
+            .map(|i| i.members.contains_key(&(message as u64)))
+            .unwrap_or(false)
     }
 
     pub fn exists(&self, cluster: u64) -> bool {

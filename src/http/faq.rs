@@ -34,10 +34,12 @@ pub async fn clusters(
             .ok_or_else(|| AppError::bad_request("period must be day, week, month or quarter"))?,
     };
     let curations = state.store.curations().await?;
+    let moves: std::collections::HashMap<i64, i64> =
+        state.store.faq_moves().await?.into_iter().collect();
     let faq = state.faq.clone();
     let scope = caller.scope.clone();
     let mut items = tokio::task::spawn_blocking(move || {
-        faq.signals(period, now_ms(), scope.as_deref(), &curations)
+        faq.signals(period, now_ms(), scope.as_deref(), &curations, &moves)
     })
     .await
     .map_err(AppError::internal)?;
@@ -129,4 +131,55 @@ pub async fn curate(
     }
     state.store.save_curation(&c, &caller.actor()).await?;
     Ok(axum::Json(json!({"curation": c})))
+}
+
+/// The coarse level: topics that group question clusters.
+pub async fn topics(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse> {
+    // Topic labels are drawn from every channel, so staff limited to some channels get the
+    // question clusters (which honour the scope) instead.
+    if caller.scope.is_some() {
+        return Ok(axum::Json(
+            json!({"items": [], "note": "topics span every channel; use /api/v1/faq/clusters"}),
+        ));
+    }
+    let faq = state.faq.clone();
+    let topics = tokio::task::spawn_blocking(move || faq.topics())
+        .await
+        .map_err(AppError::internal)?;
+    Ok(axum::Json(json!({"items": topics})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoveBody {
+    /// Questions (message ids) to move into this cluster: a split, or a fix of one question.
+    messages: Vec<i64>,
+}
+
+pub async fn move_questions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<MoveBody>,
+) -> Result<impl IntoResponse> {
+    if id < 0 || !state.faq.exists(id as u64) {
+        return Err(AppError::not_found(format!("there is no FAQ cluster {id}")));
+    }
+    if body.messages.is_empty() || body.messages.len() > 1000 {
+        return Err(AppError::unprocessable(
+            "name 1 to 1000 questions (message ids) to move",
+        ));
+    }
+    if let Some(m) = body.messages.iter().find(|m| !state.faq.has_question(**m)) {
+        return Err(AppError::unprocessable(format!(
+            "message {m} is not one of the clustered questions"
+        )));
+    }
+    state
+        .store
+        .move_questions(&body.messages, id, &caller.actor())
+        .await?;
+    Ok(axum::Json(
+        json!({"moved": body.messages.len(), "into": id}),
+    ))
 }

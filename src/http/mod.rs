@@ -307,6 +307,18 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             Rule::Needs(SeeFaq),
             patch(faq::curate),
         ),
+        r(
+            Method::POST,
+            "/api/v1/faq/clusters/{id}/questions",
+            Rule::Needs(SeeFaq),
+            post(faq::move_questions),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/faq/topics",
+            Rule::Needs(SeeFaq),
+            get(faq::topics),
+        ),
     ]
 }
 

@@ -148,3 +148,48 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Communicators' moves of single questions to another cluster (message id → cluster id).
+    pub async fn faq_moves(&self) -> Result<Vec<(i64, i64)>> {
+        let rows = sqlx::query("select message_id, cluster_id from faq_moves")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("message_id")?, r.try_get("cluster_id")?)))
+            .collect()
+    }
+
+    pub async fn move_questions(
+        &self,
+        messages: &[i64],
+        cluster: i64,
+        actor: &Actor,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let now = now_ms();
+        for m in messages {
+            sqlx::query(
+                "insert into faq_moves (message_id, cluster_id, moved_by, moved_at) values ($1, $2, $3, $4) \
+                 on conflict (message_id) do update set cluster_id = excluded.cluster_id, moved_by = excluded.moved_by, \
+                 moved_at = excluded.moved_at",
+            )
+            .bind(m)
+            .bind(cluster)
+            .bind(&actor.name)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        record(
+            &mut tx,
+            actor,
+            "faq.questions_moved",
+            Some(&format!("faq_cluster:{cluster}")),
+            serde_json::json!({"messages": messages}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -83,6 +83,11 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
             "PATCH /api/v1/faq/clusters/{id}",
             (&["communicator"][..], NONE),
         ),
+        (
+            "POST /api/v1/faq/clusters/{id}/questions",
+            (&["communicator"][..], NONE),
+        ),
+        ("GET /api/v1/faq/topics", (&["communicator"][..], NONE)),
     ])
 }
 

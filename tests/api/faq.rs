@@ -309,3 +309,72 @@ on_both_backends!(
             .any(|c| c["id"] == simhallen));
     }
 );
+
+on_both_backends!(
+    communicators_split_a_cluster_by_moving_questions,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let admin = app.token("admin", "admin").await;
+        let communicator = app.token("comm", "communicator").await;
+        let now = chrono::Utc::now().timestamp_millis();
+        let texts = [
+            "Hur länge är Storgatan avstängd?",
+            "Hur länge blir Storgatan avstängd?",
+            "Hur länge är Storgatan avstängd för cyklar?",
+            "När öppnar simhallen igen?",
+        ];
+        let messages: Vec<Value> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": format!("k{i}"),
+            "author": {"id": format!("p{i}")}, "text": text, "time": now - (i as i64) * 60_000, "post_id": "p"}))
+        .collect();
+        assert_eq!(
+            app.post(&admin, "/api/v1/messages", json!({"messages": messages}))
+                .await
+                .status(),
+            200
+        );
+        let items = wait_for_clusters(&app, &communicator, 3).await;
+        let storgatan = items.iter().find(|c| c["count"] == 3).unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let simhallen = items.iter().find(|c| c["count"] == 1).unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let cyklar: i64 = sqlx::query_scalar("select id from messages where platform_id = 'k2'")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        let r = app
+            .post(
+                &communicator,
+                &format!("/api/v1/faq/clusters/{simhallen}/questions"),
+                json!({"messages": [cyklar]}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let after = app.get_json(&communicator, "/api/v1/faq/clusters").await;
+        let count = |id: i64| {
+            after["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == id)
+                .unwrap()["count"]
+                .clone()
+        };
+        assert_eq!(count(storgatan), 2);
+        assert_eq!(count(simhallen), 2);
+        let bad = app
+            .post(
+                &communicator,
+                &format!("/api/v1/faq/clusters/{simhallen}/questions"),
+                json!({"messages": [999999]}),
+            )
+            .await;
+        assert_eq!(bad.status(), 422);
+        let topics = app.get_json(&communicator, "/api/v1/faq/topics").await;
+        assert!(!topics["items"].as_array().unwrap().is_empty());
+    }
+);
