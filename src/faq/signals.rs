@@ -389,21 +389,26 @@ pub async fn follow(
         woken.as_mut().enable();
         match store.events_after(after, 1000).await {
             Ok(events) if !events.is_empty() => {
-                for e in &events {
-                    if e.kind == "message.received" {
-                        if let Some(id) = e.message_id {
-                            match store.question_candidate(id).await {
-                                Ok(Some(row)) => {
-                                    faq.add(&row);
-                                }
-                                Ok(None) => {}
-                                Err(err) => {
-                                    tracing::warn!(error = %err, "FAQ could not read a message")
-                                }
-                            }
+                // One query for the page's new messages, not one per event.
+                let ids: Vec<i64> = events
+                    .iter()
+                    .filter(|e| e.kind == "message.received")
+                    .filter_map(|e| e.message_id)
+                    .collect();
+                match store.question_candidates(&ids).await {
+                    Ok(rows) => {
+                        for row in &rows {
+                            faq.add(row);
                         }
                     }
-                    after = e.seq;
+                    Err(err) => {
+                        tracing::warn!(error = %err, "FAQ could not read new messages; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                }
+                if let Some(last) = events.last() {
+                    after = last.seq;
                 }
                 if let Ok(mut inner) = faq.inner.lock() {
                     inner.seq = after;

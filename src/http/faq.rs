@@ -79,6 +79,12 @@ pub async fn curate(
     Path(id): Path<i64>,
     Json(body): Json<CurationBody>,
 ) -> Result<impl IntoResponse> {
+    // Clusters span channels: curating them is for staff without a channel limit.
+    if caller.scope.is_some() {
+        return Err(AppError::forbidden(
+            "FAQ clusters span every channel, so curating them needs an account without a channel limit; ask an administrator",
+        ));
+    }
     if id < 0 || !state.faq.exists(id as u64) {
         return Err(AppError::not_found(format!("there is no FAQ cluster {id}")));
     }
@@ -162,6 +168,12 @@ pub async fn move_questions(
     Path(id): Path<i64>,
     Json(body): Json<MoveBody>,
 ) -> Result<impl IntoResponse> {
+    // Clusters span channels: curating them is for staff without a channel limit.
+    if caller.scope.is_some() {
+        return Err(AppError::forbidden(
+            "FAQ clusters span every channel, so curating them needs an account without a channel limit; ask an administrator",
+        ));
+    }
     if id < 0 || !state.faq.exists(id as u64) {
         return Err(AppError::not_found(format!("there is no FAQ cluster {id}")));
     }

@@ -64,6 +64,26 @@ impl Store {
         rows.iter().map(question_from_row).collect()
     }
 
+    /// The public question candidates among these messages, in one query.
+    pub async fn question_candidates(&self, ids: &[i64]) -> Result<Vec<QuestionRow>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "{QUESTION_SELECT} and c.kind = 'comments' and m.id in ({}) order by m.id",
+                list.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(question_from_row(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn question_candidate(&self, id: i64) -> Result<Option<QuestionRow>> {
         let row = sqlx::query(&format!("{QUESTION_SELECT} and m.id = $1"))
             .bind(id)
