@@ -39,6 +39,7 @@ pub async fn list(
             return Err(AppError::bad_request("level must be one of S0..S5"));
         }
     }
+    let may_read_dms = caller.can(crate::access::Capability::ReadDms);
     let cases = state
         .store
         .cases(
@@ -47,7 +48,16 @@ pub async fn list(
             caller.scope.as_deref(),
             q.limit.unwrap_or(200).clamp(1, 1000),
         )
-        .await?;
+        .await?
+        .into_iter()
+        .map(|mut c| {
+            // A DM's words only for those who may read DMs.
+            if c.conversation_kind == "dm" && !may_read_dms {
+                c.preview = None;
+            }
+            c
+        })
+        .collect::<Vec<_>>();
     state
         .store
         .audit(
@@ -78,13 +88,24 @@ pub async fn show(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse> {
-    let case = case_in_scope(&state, &caller, id).await?;
+    let mut case = case_in_scope(&state, &caller, id).await?;
+    // S5: metadata only, never the content (DESIGN.md §3); a DM's words only for DM readers.
+    let hide_words = case.level == "S5"
+        || (case.conversation_kind == "dm" && !caller.can(crate::access::Capability::ReadDms));
+    if hide_words {
+        case.preview = None;
+    }
     let routine = state.moderation.routines.for_level(&case.level).cloned();
     let steps = state.store.case_steps(id).await?;
-    let evidence = state.store.case_evidence(id).await?;
+    let mut evidence = state.store.case_evidence(id).await?;
+    if hide_words {
+        for e in &mut evidence {
+            e.content = None;
+        }
+    }
     let mut flag = state.store.message_flag(case.message_id).await?;
-    // S5: no content anywhere, not even the words triage matched.
-    if case.level == "S5" {
+    // No content anywhere, not even the words triage matched.
+    if hide_words {
         if let Some(findings) = flag.as_mut().and_then(|f| f["findings"].as_array_mut()) {
             for f in findings {
                 f["matched"] = json!(null);
@@ -94,8 +115,7 @@ pub async fn show(
     let missing = missing(&state.store, &state.moderation.routines, id, &case.level)
         .await
         .map_err(AppError::internal)?;
-    // S5: metadata only, never the content (DESIGN.md §3).
-    let message = if case.level == "S5" {
+    let message = if hide_words {
         None
     } else {
         state

@@ -37,6 +37,8 @@ pub struct CaseSummary {
     pub id: i64,
     pub message_id: i64,
     pub conversation_id: i64,
+    /// dm or comments: a DM's words are shown only to those who may read DMs.
+    pub conversation_kind: String,
     pub channel_id: i64,
     pub channel_name: String,
     pub level: String,
@@ -81,8 +83,9 @@ pub struct Evidence {
 
 const CASE_SELECT: &str = "select k.id, k.message_id, k.conversation_id, k.channel_id, ch.name as channel_name, \
      k.level, k.categories, k.source, k.reason, k.routine_version, k.status, k.opened_at, k.due_at, \
-     k.closed_at, k.decision, m.state as message_state, m.text \
-     from moderation_cases k join channels ch on ch.id = k.channel_id join messages m on m.id = k.message_id";
+     k.closed_at, k.decision, m.state as message_state, m.text, c.kind as conversation_kind \
+     from moderation_cases k join channels ch on ch.id = k.channel_id join messages m on m.id = k.message_id \
+     join conversations c on c.id = k.conversation_id";
 
 fn case_from_row(r: &sqlx::any::AnyRow, now: i64) -> Result<CaseSummary> {
     let categories: String = r.try_get("categories")?;
@@ -94,6 +97,7 @@ fn case_from_row(r: &sqlx::any::AnyRow, now: i64) -> Result<CaseSummary> {
         id: r.try_get("id")?,
         message_id: r.try_get("message_id")?,
         conversation_id: r.try_get("conversation_id")?,
+        conversation_kind: r.try_get("conversation_kind")?,
         channel_id: r.try_get("channel_id")?,
         channel_name: r.try_get("channel_name")?,
         categories: serde_json::from_str(&categories).unwrap_or_default(),
@@ -461,25 +465,32 @@ impl Store {
         scope: Option<&[i64]>,
         limit: i64,
     ) -> Result<Vec<CaseSummary>> {
-        let rows = sqlx::query(&format!(
-            "{CASE_SELECT} where k.status = $1 and ($2 = '' or k.level = $3) \
-             order by k.level desc, k.opened_at limit $4"
-        ))
-        .bind(status)
-        .bind(level.unwrap_or(""))
-        .bind(level.unwrap_or(""))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        // The channel scope is part of the query, so a limited moderator gets a full page.
+        let scope_clause = match scope {
+            Some(channels) if channels.is_empty() => return Ok(Vec::new()),
+            Some(channels) => format!(
+                " and k.channel_id in ({})",
+                (0..channels.len())
+                    .map(|i| format!("${}", i + 4))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => String::new(),
+        };
+        let sql = format!(
+            "{CASE_SELECT} where k.status = $1 and ($2 = '' or k.level = $3){scope_clause} \
+             order by k.level desc, k.opened_at limit {limit}"
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(status)
+            .bind(level.unwrap_or(""))
+            .bind(level.unwrap_or(""));
+        for c in scope.unwrap_or(&[]) {
+            q = q.bind(*c);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         let now = now_ms();
-        let cases = rows
-            .iter()
-            .map(|r| case_from_row(r, now))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(cases
-            .into_iter()
-            .filter(|c| scope.is_none_or(|s| s.contains(&c.channel_id)))
-            .collect())
+        rows.iter().map(|r| case_from_row(r, now)).collect()
     }
 
     pub async fn case(&self, id: i64) -> Result<Option<CaseSummary>> {

@@ -161,3 +161,32 @@ async fn off_hours_hide_s4_comments_until_reviewed_and_alert_on_call() {
         "no content in the alert"
     );
 }
+
+on_both_backends!(
+    a_threatening_dm_opens_a_case_without_showing_its_words_to_moderators,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let dm = serde_json::to_vec(
+            &json!({"object": "page", "entry": [{"id": PAGE, "time": 1, "messaging": [{
+        "sender": {"id": "user-9"}, "recipient": {"id": PAGE}, "timestamp": 1_764_000_000_000i64,
+        "message": {"mid": "dm-threat", "text": "Jag ska döda dig"}}]}]}),
+        )
+        .unwrap();
+        assert_eq!(app.webhook(&dm).await.status(), 200);
+        let moderator = app.token("moderator", "moderator").await;
+        let open = cases(&app, &moderator).await;
+        assert_eq!(open.len(), 1, "{open:?}");
+        assert!(open[0]["preview"].is_null(), "moderators do not read DMs");
+        let view = app
+            .get_json(
+                &moderator,
+                &format!("/api/v1/moderation/cases/{}", open[0]["id"]),
+            )
+            .await;
+        assert!(view["message"].is_null());
+        assert!(
+            !view.to_string().contains("döda"),
+            "no words of the DM anywhere: {view}"
+        );
+    }
+);
