@@ -467,7 +467,7 @@ impl Store {
     ) -> Result<Vec<CaseSummary>> {
         // The channel scope is part of the query, so a limited moderator gets a full page.
         let scope_clause = match scope {
-            Some(channels) if channels.is_empty() => return Ok(Vec::new()),
+            Some([]) => return Ok(Vec::new()),
             Some(channels) => format!(
                 " and k.channel_id in ({})",
                 (0..channels.len())
