@@ -206,6 +206,25 @@ impl Clusterer {
         self.place(id, vector, meta, text, None)
     }
 
+    /// The question cluster a text would join, without joining it (no learning, no change):
+    /// how a direct message is matched to the public questions without ever being shown in them.
+    pub fn nearest_cluster(&self, text: &str) -> Option<(u64, f32)> {
+        let raw = extract(text, &self.config.features);
+        if raw.is_empty() {
+            return None;
+        }
+        let vector = self.analyzer.weigh(&raw, &self.config.features);
+        let mut scratch = Scratch::default();
+        let (slot, similarity) =
+            self.questions
+                .nearest(&vector, None, &self.config, &mut scratch)?;
+        if similarity < self.config.threshold {
+            return None;
+        }
+        let node = self.questions.nodes.get(slot as usize)?.as_ref()?;
+        Some((node.id, similarity))
+    }
+
     fn existing(&self, id: u64) -> Option<Assignment> {
         let cluster = self.cluster_of(id)?;
         Some(Assignment {

@@ -326,6 +326,19 @@ impl FaqSignals {
             .collect()
     }
 
+    /// The cluster a text would belong to (a direct message, say), after merges; nothing changes.
+    pub fn nearest_cluster(&self, text: &str, curations: &[Curation]) -> Option<u64> {
+        let merged: HashMap<u64, u64> = curations
+            .iter()
+            .filter_map(|c| c.merged_into.map(|into| (c.cluster_id as u64, into as u64)))
+            .collect();
+        let inner = self.inner.lock().ok()?;
+        inner
+            .clusterer
+            .nearest_cluster(text)
+            .map(|(c, _)| resolve(&merged, c))
+    }
+
     /// The cluster a message belongs to, after communicators' merges.
     pub fn cluster_of_message(&self, message: i64, curations: &[Curation]) -> Option<u64> {
         let merged: HashMap<u64, u64> = curations

@@ -142,7 +142,18 @@ async fn suggested_reply(
         return Ok(serde_json::Value::Null);
     };
     let curations = state.store.curations().await?;
-    let Some(cluster) = state.faq.cluster_of_message(last.id, &curations) else {
+    // A public question is in its cluster; a direct message is matched to the nearest one
+    // without joining it (communicators never see DM text).
+    let cluster = state
+        .faq
+        .cluster_of_message(last.id, &curations)
+        .or_else(|| {
+            last.text
+                .as_deref()
+                .filter(|t| crate::faq::question::is_question(t))
+                .and_then(|t| state.faq.nearest_cluster(t, &curations))
+        });
+    let Some(cluster) = cluster else {
         return Ok(serde_json::Value::Null);
     };
     let reply_id = curations

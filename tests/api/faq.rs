@@ -378,3 +378,62 @@ on_both_backends!(
         assert!(!topics["items"].as_array().unwrap().is_empty());
     }
 );
+
+on_both_backends!(
+    an_agent_sees_the_saved_reply_for_a_dm_without_the_dm_joining_the_cluster,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let admin = app.token("admin", "admin").await;
+        let communicator = app.token("comm", "communicator").await;
+        let agent = app.token("agent", "agent").await;
+        let reply = app
+        .post(&communicator, "/api/v1/saved-replies", json!({"title": "Storgatan", "language": "sv", "body": "Storgatan är avstängd till mars."}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+        let now = chrono::Utc::now().timestamp_millis();
+        let comments: Vec<Value> = ["Hur länge är Storgatan avstängd?", "Hur länge blir Storgatan avstängd?"]
+        .iter()
+        .enumerate()
+        .map(|(i, text)| json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": format!("c{i}"),
+            "author": {"id": format!("p{i}")}, "text": text, "time": now - (i as i64) * 60_000, "post_id": "p"}))
+        .collect();
+        assert_eq!(
+            app.post(&admin, "/api/v1/messages", json!({"messages": comments}))
+                .await
+                .status(),
+            200
+        );
+        let items = wait_for_clusters(&app, &communicator, 2).await;
+        let cluster = items[0]["id"].as_i64().unwrap();
+        let r = app
+            .client
+            .patch(app.url(&format!("/api/v1/faq/clusters/{cluster}")))
+            .bearer_auth(&communicator)
+            .json(&json!({"answered_url": format!("saved-reply:{reply}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let dm = json!({"messages": [{"platform": "facebook", "channel": PAGE, "kind": "dm", "id": "dm1",
+        "author": {"id": "citizen"}, "text": "Hej! Hur länge är Storgatan avstängd?", "time": now}]});
+        assert_eq!(app.post(&admin, "/api/v1/messages", dm).await.status(), 200);
+        let conversation = app.conversations(&agent, "queue=dm").await[0]["id"]
+            .as_i64()
+            .unwrap();
+        let detail = app
+            .get_json(&agent, &format!("/api/v1/conversations/{conversation}"))
+            .await;
+        assert_eq!(
+            detail["suggested_reply"]["saved_reply"]["id"], reply,
+            "{detail}"
+        );
+        // The DM did not join the public cluster.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let after = app.get_json(&communicator, "/api/v1/faq/clusters").await;
+        assert_eq!(after["items"][0]["count"], 2);
+    }
+);
