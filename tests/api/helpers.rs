@@ -47,6 +47,10 @@ fn test_settings(database_url: String, dir: &std::path::Path) -> Settings {
     // Replies wait in the outbox unless a test asks for delivery (tests/api/delivery.rs).
     settings.delivery_workers = 0;
     settings.max_body_bytes = 256 * 1024;
+    // Always staffed, so no test depends on the hour it runs at (off-hours tests set their own).
+    settings.staffed_days = "mon-sun".into();
+    settings.staffed_from = "00:00".into();
+    settings.staffed_to = "24:00".into();
     settings
 }
 
