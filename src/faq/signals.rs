@@ -221,21 +221,13 @@ impl FaqSignals {
             .iter()
             .filter_map(|c| c.answered_at.map(|a| (c.cluster_id, a)))
             .collect();
-        let merged: HashMap<u64, u64> = curations
-            .iter()
-            .filter_map(|c| c.merged_into.map(|into| (c.cluster_id as u64, into as u64)))
-            .collect();
+        let merged = merges(curations);
         let mut acc: HashMap<u64, Acc> = HashMap::new();
         for (id, m) in &inner.members {
             if scope.is_some_and(|s| !s.contains(&m.channel_id)) {
                 continue;
             }
-            // A communicator's move wins over clustering, then merges apply.
-            let placed = moves
-                .get(&(*id as i64))
-                .map(|c| *c as u64)
-                .or_else(|| inner.clusterer.cluster_of(*id));
-            let Some(cluster) = placed.map(|c| resolve(&merged, c)) else {
+            let Some(cluster) = place(&inner.clusterer, *id, &merged, moves) else {
                 continue;
             };
             let a = acc.entry(cluster).or_default();
@@ -313,14 +305,21 @@ impl FaqSignals {
     }
 
     /// The messages of a cluster (for the search filter), at most `limit`.
-    pub fn members_of(&self, cluster: u64, limit: usize) -> Vec<i64> {
+    pub fn members_of(
+        &self,
+        cluster: u64,
+        curations: &[Curation],
+        moves: &HashMap<i64, i64>,
+        limit: usize,
+    ) -> Vec<i64> {
+        let merged = merges(curations);
         let Ok(inner) = self.inner.lock() else {
             return Vec::new();
         };
         inner
             .members
             .keys()
-            .filter(|id| inner.clusterer.cluster_of(**id) == Some(cluster))
+            .filter(|id| place(&inner.clusterer, **id, &merged, moves) == Some(cluster))
             .take(limit)
             .map(|id| *id as i64)
             .collect()
@@ -328,10 +327,7 @@ impl FaqSignals {
 
     /// The cluster a text would belong to (a direct message, say), after merges; nothing changes.
     pub fn nearest_cluster(&self, text: &str, curations: &[Curation]) -> Option<u64> {
-        let merged: HashMap<u64, u64> = curations
-            .iter()
-            .filter_map(|c| c.merged_into.map(|into| (c.cluster_id as u64, into as u64)))
-            .collect();
+        let merged = merges(curations);
         let inner = self.inner.lock().ok()?;
         inner
             .clusterer
@@ -339,17 +335,16 @@ impl FaqSignals {
             .map(|(c, _)| resolve(&merged, c))
     }
 
-    /// The cluster a message belongs to, after communicators' merges.
-    pub fn cluster_of_message(&self, message: i64, curations: &[Curation]) -> Option<u64> {
-        let merged: HashMap<u64, u64> = curations
-            .iter()
-            .filter_map(|c| c.merged_into.map(|into| (c.cluster_id as u64, into as u64)))
-            .collect();
+    /// The cluster a message belongs to, after communicators' moves and merges.
+    pub fn cluster_of_message(
+        &self,
+        message: i64,
+        curations: &[Curation],
+        moves: &HashMap<i64, i64>,
+    ) -> Option<u64> {
+        let merged = merges(curations);
         let inner = self.inner.lock().ok()?;
-        inner
-            .clusterer
-            .cluster_of(message as u64)
-            .map(|c| resolve(&merged, c))
+        place(&inner.clusterer, message as u64, &merged, moves)
     }
 
     pub fn topics(&self) -> Vec<super::cluster::TopicSummary> {
@@ -373,6 +368,29 @@ impl FaqSignals {
             .map(|i| i.clusterer.cluster(cluster).is_some())
             .unwrap_or(false)
     }
+}
+
+/// Communicators' merges: cluster → the cluster it was merged into.
+fn merges(curations: &[Curation]) -> HashMap<u64, u64> {
+    curations
+        .iter()
+        .filter_map(|c| c.merged_into.map(|into| (c.cluster_id as u64, into as u64)))
+        .collect()
+}
+
+/// Where a question counts: a communicator's move wins over clustering, then merges apply.
+/// Signals, the search filter and suggestions all place questions this one way.
+fn place(
+    clusterer: &Clusterer,
+    message: u64,
+    merged: &HashMap<u64, u64>,
+    moves: &HashMap<i64, i64>,
+) -> Option<u64> {
+    moves
+        .get(&(message as i64))
+        .map(|c| *c as u64)
+        .or_else(|| clusterer.cluster_of(message))
+        .map(|c| resolve(merged, c))
 }
 
 /// Where a cluster's questions count after communicators' merges (chains followed, cycles cut).

@@ -142,11 +142,12 @@ async fn suggested_reply(
         return Ok(serde_json::Value::Null);
     };
     let curations = state.store.curations().await?;
+    let moves = state.store.faq_moves().await?;
     // A public question is in its cluster; a direct message is matched to the nearest one
     // without joining it (communicators never see DM text).
     let cluster = state
         .faq
-        .cluster_of_message(last.id, &curations)
+        .cluster_of_message(last.id, &curations, &moves)
         .or_else(|| {
             last.text
                 .as_deref()

@@ -34,8 +34,7 @@ pub async fn clusters(
             .ok_or_else(|| AppError::bad_request("period must be day, week, month or quarter"))?,
     };
     let curations = state.store.curations().await?;
-    let moves: std::collections::HashMap<i64, i64> =
-        state.store.faq_moves().await?.into_iter().collect();
+    let moves: std::collections::HashMap<i64, i64> = state.store.faq_moves().await?;
     let faq = state.faq.clone();
     let scope = caller.scope.clone();
     let mut items = tokio::task::spawn_blocking(move || {

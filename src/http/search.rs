@@ -137,7 +137,14 @@ pub async fn search(
         to: parse_time("to", p.to, true)?,
         attachments: p.attachments,
         min_severity: one_of("severity", p.severity, &["S1", "S2", "S3", "S4", "S5"])?,
-        message_ids: p.faq_cluster.map(|c| state.faq.members_of(c, 10_000)),
+        message_ids: match p.faq_cluster {
+            Some(c) => {
+                let curations = state.store.curations().await?;
+                let moves = state.store.faq_moves().await?;
+                Some(state.faq.members_of(c, &curations, &moves, 10_000))
+            }
+            None => None,
+        },
     };
     let sort = match one_of("sort", p.sort, &["relevance", "newest", "oldest"])?.as_deref() {
         Some("newest") => SortOrder::Newest,

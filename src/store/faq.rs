@@ -171,7 +171,7 @@ impl Store {
 
 impl Store {
     /// Communicators' moves of single questions to another cluster (message id → cluster id).
-    pub async fn faq_moves(&self) -> Result<Vec<(i64, i64)>> {
+    pub async fn faq_moves(&self) -> Result<std::collections::HashMap<i64, i64>> {
         let rows = sqlx::query("select message_id, cluster_id from faq_moves")
             .fetch_all(&self.pool)
             .await?;

@@ -7,6 +7,17 @@ use crate::on_both_backends;
 
 const PAGE: &str = "920000000000001";
 
+/// Public questions written in the last minutes: `{prefix}{i}` by person `p{i}` under `post(i)`.
+fn comments_now(prefix: &str, texts: &[&str], post: impl Fn(usize) -> String) -> Vec<Value> {
+    let now = chrono::Utc::now().timestamp_millis();
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": format!("{prefix}{i}"),
+            "author": {"id": format!("p{i}")}, "text": text, "time": now - (i as i64) * 60_000, "post_id": post(i)}))
+        .collect()
+}
+
 async fn wait_for_clusters(app: &TestApp, token: &str, min: usize) -> Vec<Value> {
     for _ in 0..100 {
         let v = app
@@ -135,18 +146,12 @@ on_both_backends!(search_filters_by_faq_cluster, |app: TestApp| async move {
     app.register_channel("facebook", PAGE, "Kommunen").await;
     let admin = app.token("admin", "admin").await;
     let communicator = app.token("comm", "communicator").await;
-    let now = chrono::Utc::now().timestamp_millis();
     let texts = [
         "Hur länge är Storgatan avstängd?",
         "Hur länge blir Storgatan avstängd?",
         "När öppnar simhallen igen?",
     ];
-    let messages: Vec<Value> = texts
-        .iter()
-        .enumerate()
-        .map(|(i, text)| json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": format!("s{i}"),
-            "author": {"id": format!("p{i}")}, "text": text, "time": now - (i as i64) * 60_000, "post_id": "p"}))
-        .collect();
+    let messages = comments_now("s", &texts, |_| "p".to_string());
     assert_eq!(
         app.post(&admin, "/api/v1/messages", json!({"messages": messages}))
             .await
@@ -214,19 +219,13 @@ on_both_backends!(
             .await;
         assert_eq!(library["items"][0]["title"], "Storgatan");
 
-        let now = chrono::Utc::now().timestamp_millis();
         let texts = [
             "Hur länge är Storgatan avstängd?",
             "Hur länge blir Storgatan avstängd?",
             "Vilka dagar är simhallen öppen?",
             "Vilka tider är simhallen öppen?",
         ];
-        let messages: Vec<Value> = texts
-        .iter()
-        .enumerate()
-        .map(|(i, text)| json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": format!("m{i}"),
-            "author": {"id": format!("p{i}")}, "text": text, "time": now - (i as i64) * 60_000, "post_id": format!("post{}", i / 2)}))
-        .collect();
+        let messages = comments_now("m", &texts, |i| format!("post{}", i / 2));
         assert_eq!(
             app.post(&admin, "/api/v1/messages", json!({"messages": messages}))
                 .await
@@ -316,19 +315,13 @@ on_both_backends!(
         app.register_channel("facebook", PAGE, "Kommunen").await;
         let admin = app.token("admin", "admin").await;
         let communicator = app.token("comm", "communicator").await;
-        let now = chrono::Utc::now().timestamp_millis();
         let texts = [
             "Hur länge är Storgatan avstängd?",
             "Hur länge blir Storgatan avstängd?",
             "Hur länge är Storgatan avstängd för cyklar?",
             "När öppnar simhallen igen?",
         ];
-        let messages: Vec<Value> = texts
-        .iter()
-        .enumerate()
-        .map(|(i, text)| json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": format!("k{i}"),
-            "author": {"id": format!("p{i}")}, "text": text, "time": now - (i as i64) * 60_000, "post_id": "p"}))
-        .collect();
+        let messages = comments_now("k", &texts, |_| "p".to_string());
         assert_eq!(
             app.post(&admin, "/api/v1/messages", json!({"messages": messages}))
                 .await
@@ -395,12 +388,14 @@ on_both_backends!(
         .as_i64()
         .unwrap();
         let now = chrono::Utc::now().timestamp_millis();
-        let comments: Vec<Value> = ["Hur länge är Storgatan avstängd?", "Hur länge blir Storgatan avstängd?"]
-        .iter()
-        .enumerate()
-        .map(|(i, text)| json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": format!("c{i}"),
-            "author": {"id": format!("p{i}")}, "text": text, "time": now - (i as i64) * 60_000, "post_id": "p"}))
-        .collect();
+        let comments = comments_now(
+            "c",
+            &[
+                "Hur länge är Storgatan avstängd?",
+                "Hur länge blir Storgatan avstängd?",
+            ],
+            |_| "p".to_string(),
+        );
         assert_eq!(
             app.post(&admin, "/api/v1/messages", json!({"messages": comments}))
                 .await
