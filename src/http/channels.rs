@@ -45,6 +45,12 @@ pub async fn register(
     caller: Caller,
     Json(r): Json<Registration>,
 ) -> Result<impl IntoResponse> {
+    // A new channel is outside every channel limit, so only an unlimited administrator may add it.
+    if caller.scope.is_some() {
+        return Err(AppError::forbidden(
+            "you administer only some channels, so you cannot register new ones; ask an administrator without a channel limit",
+        ));
+    }
     let platform = Platform::parse(&r.platform).ok_or_else(|| {
         AppError::unprocessable("platform must be facebook, instagram or linkedin")
     })?;
@@ -87,6 +93,9 @@ pub async fn approve(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse> {
+    if !caller.may_see_channel(id) {
+        return Err(AppError::not_found(format!("there is no channel {id}")));
+    }
     state.store.approve_channel(id, &caller.actor()).await?;
     let channel = state
         .store
@@ -102,8 +111,24 @@ pub async fn approve(
 
 pub async fn quarantine(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
 ) -> Result<impl IntoResponse> {
-    let items = state.store.quarantined(500).await?;
+    let mut items = state.store.quarantined(500).await?;
+    // With a channel limit, only what waits for one's own registered channels; items for pages
+    // nobody has registered belong to the unlimited administrators.
+    if caller.scope.is_some() {
+        let mine: Vec<(String, String)> = state
+            .store
+            .channels()
+            .await?
+            .into_iter()
+            .filter(|c| caller.may_see_channel(c.id))
+            .map(|c| (c.platform, c.platform_id))
+            .collect();
+        items.retain(|i| {
+            mine.iter()
+                .any(|(p, id)| *p == i.platform && *id == i.channel_platform_id)
+        });
+    }
     Ok(axum::Json(json!({"items": items})))
 }

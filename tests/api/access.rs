@@ -371,6 +371,93 @@ on_both_backends!(
     }
 );
 
+on_both_backends!(
+    channel_limited_administrator_works_only_on_own_channels,
+    |app: TestApp| async move {
+        let admin = app.token("admin", "admin").await;
+        let regional = app.token("regional", "admin").await;
+        let register = |platform_id: &'static str, name: &'static str| json!({"platform": "facebook", "platform_id": platform_id, "name": name});
+        for (id, name) in [
+            ("700000000000011", "Biblioteket"),
+            ("700000000000012", "Simhallen"),
+        ] {
+            let r = app
+                .post(&admin, "/api/v1/channels", register(id, name))
+                .await;
+            assert_eq!(r.status(), 201);
+        }
+        let channel_id = |name: &'static str| {
+            let pool = app.store.pool.clone();
+            async move {
+                sqlx::query_scalar::<_, i64>("select id from channels where name = $1")
+                    .bind(name)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+            }
+        };
+        let library = channel_id("Biblioteket").await;
+        let pool_hall = channel_id("Simhallen").await;
+        let regional_id: i64 =
+            sqlx::query_scalar("select id from staff where username = 'regional'")
+                .fetch_one(&app.store.pool)
+                .await
+                .unwrap();
+        let r = app
+            .client
+            .patch(app.url(&format!("/api/v1/staff/{regional_id}")))
+            .bearer_auth(&admin)
+            .json(&json!({"channels": [library]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        // One message waits for each unapproved channel, one for a page nobody registered.
+        let batch = dm_batch(&[
+            ("700000000000011", "u1", "m1", "Till biblioteket"),
+            ("700000000000012", "u2", "m2", "Till simhallen"),
+            ("700000000000013", "u3", "m3", "Till en okänd sida"),
+        ]);
+        assert_eq!(app.webhook(&batch).await.status(), 200);
+
+        let everything = app.get_json(&admin, "/api/v1/quarantine").await;
+        assert_eq!(everything["items"].as_array().unwrap().len(), 3);
+        let own = app.get_json(&regional, "/api/v1/quarantine").await;
+        let own = own["items"].as_array().unwrap();
+        assert_eq!(own.len(), 1, "{own:?}");
+        assert_eq!(own[0]["channel_platform_id"], "700000000000011");
+
+        let other = app
+            .post(
+                &regional,
+                &format!("/api/v1/channels/{pool_hall}/approve"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(other.status(), 404);
+        let new = app
+            .post(
+                &regional,
+                "/api/v1/channels",
+                register("700000000000013", "Okänd"),
+            )
+            .await;
+        assert_eq!(new.status(), 403);
+        let mine = app
+            .post(
+                &regional,
+                &format!("/api/v1/channels/{library}/approve"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(mine.status(), 200);
+        assert_eq!(
+            mine.json::<serde_json::Value>().await.unwrap()["released_from_quarantine"],
+            1
+        );
+    }
+);
+
 /// Signs in and returns (cookie header value, csrf token).
 async fn sign_in(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
     app.client
