@@ -46,6 +46,8 @@ pub struct Caller {
     /// Channels the caller is limited to; None for every channel.
     pub scope: Option<Vec<i64>>,
     pub session: Option<SessionRef>,
+    /// The digest of the API token used, so a long-lived stream can see it revoked.
+    pub token_digest: Option<String>,
     pub address: Option<String>,
 }
 
@@ -161,7 +163,7 @@ pub async fn authenticate(
     peer: Option<SocketAddr>,
 ) -> Result<Caller, AppError> {
     let address = client_address(state, headers, peer);
-    let (staff, session) = if let Some(header) = headers.get(AUTHORIZATION) {
+    let (staff, session, token_digest) = if let Some(header) = headers.get(AUTHORIZATION) {
         let token = header
             .to_str()
             .ok()
@@ -171,10 +173,11 @@ pub async fn authenticate(
             .ok_or_else(|| {
                 AppError::unauthorized("the Authorization header must be `Bearer <token>`")
             })?;
-        let staff = state.store.staff_by_token(token).await?.ok_or_else(|| {
+        let digest = crate::store::staff::token_digest(token);
+        let staff = state.store.staff_by_token_digest(&digest).await?.ok_or_else(|| {
             AppError::unauthorized("the token is not valid (revoked, or the account is disabled); ask an administrator for a new one")
         })?;
-        (staff, None)
+        (staff, None, Some(digest))
     } else if let Some(token) = session_cookie(headers, cookie_name(state.settings.secure_cookies))
     {
         let session = state
@@ -212,7 +215,7 @@ pub async fn authenticate(
             }
         }
         state.store.touch_session(session.id).await?;
-        (session.staff, Some(SessionRef { id: session.id }))
+        (session.staff, Some(SessionRef { id: session.id }), None)
     } else {
         return Err(AppError::unauthorized(
             "sign in (POST /api/v1/session) or send Authorization: Bearer <token> from `tavla token create`",
@@ -229,6 +232,7 @@ pub async fn authenticate(
         effective,
         scope,
         session,
+        token_digest,
         address,
     })
 }

@@ -156,18 +156,22 @@ fn may_see(caller: &Caller, event: &StoredEvent, conversation_kind: Option<&str>
 }
 
 /// The caller as they are now, or None when they may no longer listen: the session ended (sign-out,
-/// password or role change), the account was disabled or changed role.
+/// password or role change), the API token was revoked, the account was disabled or changed role.
 async fn refreshed(state: &AppState, caller: &Caller) -> Option<Caller> {
     if let Some(session) = &caller.session {
         if !state.store.session_open(session.id).await.ok()? {
             return None;
         }
     }
-    let staff = state
-        .store
-        .staff_by_username(&caller.staff.username)
-        .await
-        .ok()??;
+    let staff = match &caller.token_digest {
+        // A revoked token (or a disabled account) ends the stream opened with it.
+        Some(digest) => state.store.staff_by_token_digest(digest).await.ok()??,
+        None => state
+            .store
+            .staff_by_username(&caller.staff.username)
+            .await
+            .ok()??,
+    };
     if staff.role != caller.staff.role {
         return None;
     }

@@ -95,11 +95,16 @@ impl Store {
     }
 
     pub async fn staff_by_token(&self, token: &str) -> Result<Option<StaffMember>> {
+        self.staff_by_token_digest(&token_digest(token)).await
+    }
+
+    /// The live token's holder by the token's digest (long-lived streams keep only the digest).
+    pub async fn staff_by_token_digest(&self, digest: &str) -> Result<Option<StaffMember>> {
         let row = sqlx::query(
             "select s.id, s.username, s.role from api_tokens t join staff s on s.id = t.staff_id \
              where t.token_hash = $1 and t.revoked_at is null and s.disabled_at is null",
         )
-        .bind(token_digest(token))
+        .bind(digest)
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| staff_from_row(&r)).transpose()

@@ -789,6 +789,8 @@ on_both_backends!(
         let admin = app.token("admin", "admin").await;
         let (id, token) = app.untrained_token("integration", "agent").await;
         assert_eq!(app.get(&token, "/api/v1/me").await.status(), 200);
+        let stream = app.get(&token, "/api/v1/events").await;
+        assert_eq!(stream.status(), 200);
         let revoked = app
             .client
             .delete(app.url(&format!("/api/v1/staff/{id}/tokens")))
@@ -801,6 +803,9 @@ on_both_backends!(
             1
         );
         assert_eq!(app.get(&token, "/api/v1/me").await.status(), 401);
+        // The stream opened with the revoked token ends by itself.
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(10), stream.bytes()).await;
+        assert!(ended.is_ok(), "the stream of a revoked token closes");
 
         let (id2, token2) = app.untrained_token("leaver", "agent").await;
         let patch = |body: serde_json::Value| {
