@@ -136,6 +136,7 @@ pub async fn show(
     Ok(axum::Json(json!({
         "case": case, "routine": routine, "steps": steps, "missing": missing,
         "evidence": evidence, "triage": flag, "message": message,
+        "notices": state.moderation.routines.notices,
     })))
 }
 
@@ -146,10 +147,14 @@ pub struct StepBody {
     /// The police's reference for police_report; the register number for register.
     reference: Option<String>,
     note: Option<String>,
-    /// The notice template used for notify_poster.
+    /// The notice used for notify_poster (an id from config/routines.toml's notices).
     template: Option<String>,
-    /// The text sent to the poster for notify_poster.
+    /// The text sent to the poster for notify_poster (instead of the notice's own text).
     text: Option<String>,
+    /// The notice's language: "sv" (default) or "en".
+    language: Option<String>,
+    /// For notify_poster: false when the poster was told some other way, so nothing is sent.
+    send: Option<bool>,
 }
 
 pub async fn take_step(
@@ -171,8 +176,27 @@ pub async fn take_step(
             )));
         }
     }
+    let notifying = body.step == "notify_poster";
+    let mut text = body.text.clone();
+    if let (true, Some(id)) = (notifying, body.template.as_deref()) {
+        let notices = &state.moderation.routines.notices;
+        let notice = state.moderation.routines.notice(id).ok_or_else(|| {
+            let ids: Vec<_> = notices.iter().map(|n| n.id.as_str()).collect();
+            AppError::unprocessable(format!(
+                "there is no notice {id:?}; the notices in config/routines.toml are: {}",
+                ids.join(", ")
+            ))
+        })?;
+        if text.as_deref().is_none_or(|t| t.trim().is_empty()) {
+            text = Some(
+                notice
+                    .text(body.language.as_deref().unwrap_or("sv"))
+                    .to_string(),
+            );
+        }
+    }
     let kinds = step_kinds(&state.moderation.routines, &case.level);
-    let detail = json!({"reference": body.reference, "note": body.note, "template": body.template, "text": body.text});
+    let detail = json!({"reference": body.reference, "note": body.note, "template": body.template, "text": text});
     let outcome = state
         .store
         .take_step(id, &body.step, detail, &rules(&kinds), &caller.actor())
@@ -193,9 +217,22 @@ pub async fn take_step(
             Err(e) => json!({"queued": false, "reason": e.to_string()}),
         };
     }
+    // The notice goes to the poster as a private reply, when the platform allows one.
+    let mut notice = json!(null);
+    if let (true, Some(text)) = (notifying && body.send != Some(false), text.as_deref()) {
+        notice = match state
+            .store
+            .enqueue_private_reply(outcome.message_id, caller.staff.id, text, &caller.actor())
+            .await
+        {
+            // The notice is a message of its own, in the DM conversation with the poster.
+            Ok(message_id) => json!({"queued": true, "message_id": message_id}),
+            Err(e) => json!({"queued": false, "reason": e.to_string()}),
+        };
+    }
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({"step": outcome, "platform": platform})),
+        axum::Json(json!({"step": outcome, "platform": platform, "notice": notice})),
     ))
 }
 

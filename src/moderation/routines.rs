@@ -46,11 +46,38 @@ pub struct Routine {
     pub steps: Vec<Step>,
 }
 
+/// A notice to the poster, written once by communications so that every moderator says the
+/// same thing in plain words (the `notify_poster` step sends it as a private reply).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Notice {
+    pub id: String,
+    pub title_sv: String,
+    pub title_en: String,
+    pub text_sv: String,
+    pub text_en: String,
+}
+
+impl Notice {
+    /// The text in a language ("en" for English; Swedish otherwise).
+    pub fn text(&self, language: &str) -> &str {
+        if language == "en" {
+            &self.text_en
+        } else {
+            &self.text_sv
+        }
+    }
+}
+
+/// The longest notice text, as for a notice written by hand.
+pub const NOTICE_MAX_CHARS: usize = 2000;
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Routines {
     pub version: String,
     #[serde(rename = "routine")]
     pub routines: Vec<Routine>,
+    #[serde(rename = "notice", default)]
+    pub notices: Vec<Notice>,
 }
 
 impl Routines {
@@ -95,7 +122,30 @@ impl Routines {
                 anyhow::bail!("routine {}: due_minutes must be positive", routine.level);
             }
         }
+        let mut ids: Vec<_> = r.notices.iter().map(|n| n.id.as_str()).collect();
+        ids.sort();
+        ids.dedup();
+        if ids.len() != r.notices.len() {
+            anyhow::bail!("a notice id appears twice");
+        }
+        for notice in &r.notices {
+            if notice.id.trim().is_empty() || notice.id.chars().count() > 100 {
+                anyhow::bail!("notice ids must have 1 to 100 characters");
+            }
+            for text in [&notice.text_sv, &notice.text_en] {
+                if text.trim().is_empty() || text.chars().count() > NOTICE_MAX_CHARS {
+                    anyhow::bail!(
+                        "notice {}: each text must have 1 to {NOTICE_MAX_CHARS} characters",
+                        notice.id
+                    );
+                }
+            }
+        }
         Ok(r)
+    }
+
+    pub fn notice(&self, id: &str) -> Option<&Notice> {
+        self.notices.iter().find(|n| n.id == id)
     }
 
     pub fn for_level(&self, level: &str) -> Option<&Routine> {

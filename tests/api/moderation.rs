@@ -308,3 +308,140 @@ on_both_backends!(
         assert_eq!(items[0]["last_hour"], 12);
     }
 );
+
+on_both_backends!(
+    a_notice_to_the_poster_goes_out_as_a_private_reply,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let admin = app.token("admin", "admin").await;
+        let moderator = app.token("moderator", "moderator").await;
+        let now = chrono::Utc::now().timestamp_millis();
+        let body = json!({"messages": [{"platform": "facebook", "channel": PAGE, "kind": "comment",
+            "id": "c-notice", "author": {"id": "poster-1", "name": "Pelle"},
+            "text": "Ni på kommunen är idioter", "time": now - 60_000, "post_id": format!("{PAGE}_7")}]});
+        assert_eq!(
+            app.post(&admin, "/api/v1/messages", body).await.status(),
+            200
+        );
+        let message: i64 =
+            sqlx::query_scalar("select id from messages where platform_id = 'c-notice'")
+                .fetch_one(&app.store.pool)
+                .await
+                .unwrap();
+        let r = app
+            .post(
+                &moderator,
+                &format!("/api/v1/messages/{message}/report"),
+                json!({"reason": "Förolämpning", "level": "S2"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let case = r.json::<Value>().await.unwrap()["case_id"]
+            .as_i64()
+            .unwrap();
+        // The case view offers the notices communications wrote.
+        let view = app
+            .get_json(&moderator, &format!("/api/v1/moderation/cases/{case}"))
+            .await;
+        let ids: Vec<_> = view["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["id"].as_str().unwrap().to_string())
+            .collect();
+        assert!(ids.contains(&"kränkande".to_string()), "{ids:?}");
+
+        let unknown = step(
+            &app,
+            &moderator,
+            case,
+            json!({"step": "notify_poster", "template": "påhittad"}),
+        )
+        .await;
+        assert_eq!(unknown.status(), 422);
+        assert!(unknown.text().await.unwrap().contains("kränkande"));
+
+        let sent = step(
+            &app,
+            &moderator,
+            case,
+            json!({"step": "notify_poster", "template": "kränkande"}),
+        )
+        .await;
+        assert_eq!(sent.status(), 201);
+        let sent: Value = sent.json().await.unwrap();
+        assert_eq!(sent["notice"]["queued"], true, "{sent}");
+        // The private reply waits in the outbox with the notice's Swedish text, to the comment.
+        let (action, payload): (String, String) =
+            sqlx::query_as("select action, payload from outbox where message_id = $1")
+                .bind(sent["notice"]["message_id"].as_i64().unwrap())
+                .fetch_one(&app.store.pool)
+                .await
+                .unwrap();
+        assert_eq!(action, "private_reply");
+        let payload: Value = serde_json::from_str(&payload).unwrap();
+        assert_eq!(payload["comment_id"], "c-notice");
+        assert!(payload["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Hej! Vi har dolt din kommentar"));
+        // The step records what was said.
+        let view = app
+            .get_json(&moderator, &format!("/api/v1/moderation/cases/{case}"))
+            .await;
+        let taken = view["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == "notify_poster")
+            .unwrap()
+            .clone();
+        assert!(
+            taken.to_string().contains("Hej! Vi har dolt din kommentar"),
+            "{taken}"
+        );
+        let again = step(
+            &app,
+            &moderator,
+            case,
+            json!({"step": "notify_poster", "text": "Igen"}),
+        )
+        .await;
+        assert_eq!(again.status(), 409, "a step is taken once");
+    }
+);
+
+on_both_backends!(
+    a_notice_given_another_way_is_recorded_without_sending,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let message = comment(&app, "c-phone", "Ni är idioter allihop").await;
+        let moderator = app.token("moderator", "moderator").await;
+        let r = app
+            .post(
+                &moderator,
+                &format!("/api/v1/messages/{message}/report"),
+                json!({"reason": "Förolämpning", "level": "S2"}),
+            )
+            .await;
+        let case = r.json::<Value>().await.unwrap()["case_id"]
+            .as_i64()
+            .unwrap();
+        let r = step(
+            &app,
+            &moderator,
+            case,
+            json!({"step": "notify_poster",
+            "text": "Ringde upp personen och förklarade reglerna", "send": false}),
+        )
+        .await;
+        assert_eq!(r.status(), 201);
+        assert_eq!(r.json::<Value>().await.unwrap()["notice"], Value::Null);
+        let queued: i64 =
+            sqlx::query_scalar("select count(*) from outbox where action = 'private_reply'")
+                .fetch_one(&app.store.pool)
+                .await
+                .unwrap();
+        assert_eq!(queued, 0);
+    }
+);
