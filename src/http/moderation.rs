@@ -321,6 +321,13 @@ pub async fn report(
         .store
         .report_message(message_id, &open, &caller.actor())
         .await?;
+    // A case that was already open may have stayed at a higher level than this report's.
+    let level = state
+        .store
+        .case(case_id)
+        .await?
+        .map(|c| c.level)
+        .unwrap_or(level);
     Ok((
         StatusCode::CREATED,
         axum::Json(json!({"case_id": case_id, "level": level})),

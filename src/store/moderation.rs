@@ -595,14 +595,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let id = match open_case_in(&mut tx, message_id, opening, actor).await? {
             Some(id) => id,
-            None => {
-                sqlx::query_scalar(
-                    "select id from moderation_cases where message_id = $1 and status = 'open'",
-                )
-                .bind(message_id)
-                .fetch_one(&mut *tx)
-                .await?
-            }
+            None => add_report_in(&mut tx, message_id, opening, actor).await?,
         };
         self.commit(tx).await?;
         Ok(id)
@@ -631,6 +624,91 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+/// The longest a case's collected report reasons may grow.
+const REASONS_MAX_CHARS: usize = 20_000;
+
+/// A further report on a message whose case is open: the case keeps every reason, takes the
+/// new categories and, when the report is more severe, the higher level with its routine and
+/// the sooner due time (so an S4 report on an S2 case is alerted and due like any S4 case).
+async fn add_report_in(
+    tx: &mut Tx<'_>,
+    message_id: i64,
+    report: &CaseOpening,
+    actor: &Actor,
+) -> Result<i64> {
+    let row = sqlx::query(
+        "select id, channel_id, conversation_id, level, categories, reason, due_at \
+         from moderation_cases where message_id = $1 and status = 'open'",
+    )
+    .bind(message_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let case_id: i64 = row.try_get("id")?;
+    let level: String = row.try_get("level")?;
+    let mut categories: Vec<String> =
+        serde_json::from_str(&row.try_get::<String, _>("categories")?).unwrap_or_default();
+    for c in &report.categories {
+        if !categories.contains(c) {
+            categories.push(c.clone());
+        }
+    }
+    let mut reason: String = row
+        .try_get::<Option<String>, _>("reason")?
+        .unwrap_or_default();
+    if let Some(new) = report.reason.as_deref() {
+        let entry = format!("{}: {new}", actor.name);
+        if reason.chars().count() + entry.chars().count() < REASONS_MAX_CHARS {
+            if !reason.is_empty() {
+                reason.push_str("\n\n");
+            }
+            reason.push_str(&entry);
+        }
+    }
+    let escalated = report.level > level;
+    let now = now_ms();
+    let mut due_at: i64 = row.try_get("due_at")?;
+    let new_level = if escalated {
+        due_at = due_at.min(now + report.due_minutes * 60_000);
+        report.level.clone()
+    } else {
+        level.clone()
+    };
+    let routine_version = escalated.then_some(report.routine_version.as_str());
+    sqlx::query(
+        "update moderation_cases set level = $1, routine_id = $2, categories = $3, reason = $4, \
+         due_at = $5, routine_version = coalesce($6, routine_version) where id = $7",
+    )
+    .bind(&new_level)
+    .bind(&new_level)
+    .bind(serde_json::to_string(&categories).unwrap_or_default())
+    .bind(&reason)
+    .bind(due_at)
+    .bind(routine_version)
+    .bind(case_id)
+    .execute(&mut **tx)
+    .await?;
+    append(
+        tx,
+        NewEvent {
+            kind: EventKind::CaseChanged,
+            channel_id: Some(row.try_get("channel_id")?),
+            conversation_id: Some(row.try_get("conversation_id")?),
+            message_id: Some(message_id),
+            payload: serde_json::json!({"case_id": case_id, "reported": true, "level": new_level}),
+        },
+    )
+    .await?;
+    record(
+        tx,
+        actor,
+        "moderation.case_reported",
+        Some(&format!("case:{case_id}")),
+        serde_json::json!({"message_id": message_id, "level": new_level, "escalated_from": escalated.then_some(level)}),
+    )
+    .await?;
+    Ok(case_id)
 }
 
 /// What a step needs from the routine, as plain data (the store knows no routines).

@@ -445,3 +445,69 @@ on_both_backends!(
         assert_eq!(queued, 0);
     }
 );
+
+on_both_backends!(
+    a_second_report_adds_its_reason_and_can_raise_the_level,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let message = comment(&app, "c-twice", "Varför plogar ni aldrig vår gata?").await;
+        let communicator = app.token("comm", "communicator").await;
+        let moderator = app.token("moderator", "moderator").await;
+        let report = |token: String, body: Value| {
+            let app = &app;
+            async move {
+                let r = app
+                    .post(&token, &format!("/api/v1/messages/{message}/report"), body)
+                    .await;
+                assert_eq!(r.status(), 201);
+                r.json::<Value>().await.unwrap()
+            }
+        };
+        let first = report(
+            communicator.clone(),
+            json!({"reason": "Förolämpning", "level": "S2"}),
+        )
+        .await;
+        let case = first["case_id"].as_i64().unwrap();
+        let before = app
+            .get_json(&moderator, &format!("/api/v1/moderation/cases/{case}"))
+            .await;
+        assert_eq!(before["case"]["level"], "S2");
+        // A milder report later keeps the level and adds its reason.
+        let milder = report(moderator.clone(), json!({"reason": "Spam?", "level": "S1"})).await;
+        assert_eq!(milder["case_id"], case);
+        assert_eq!(milder["level"], before["case"]["level"]);
+        // A more severe one raises the case to its level and routine, due sooner.
+        let severe = report(
+            moderator.clone(),
+            json!({"reason": "Hot: skriver att hen vet var personen bor", "level": "S4"}),
+        )
+        .await;
+        assert_eq!(severe["case_id"], case, "still one case for one message");
+        assert_eq!(severe["level"], "S4");
+        let after = app
+            .get_json(&moderator, &format!("/api/v1/moderation/cases/{case}"))
+            .await;
+        assert_eq!(after["case"]["level"], "S4");
+        assert_eq!(after["routine"]["level"], "S4");
+        assert!(
+            after["case"]["due_at"].as_i64().unwrap() < before["case"]["due_at"].as_i64().unwrap()
+        );
+        let reason = after["case"]["reason"].as_str().unwrap();
+        for said in [
+            "Förolämpning",
+            "Spam?",
+            "Hot: skriver att hen vet var personen bor",
+        ] {
+            assert!(reason.contains(said), "{reason}");
+        }
+        let open: i64 = sqlx::query_scalar(
+            "select count(*) from moderation_cases where message_id = $1 and status = 'open'",
+        )
+        .bind(message)
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+        assert_eq!(open, 1);
+    }
+);
