@@ -70,8 +70,29 @@ pub fn count_request(route: &str, status: u16) {
     }
 }
 
-/// Renders everything; `queue_depth` is read from the store by the caller at scrape time.
-pub fn render(queue_depth: &[(String, i64)]) -> String {
+/// Delivery attempts by action (reply, hide, …) and outcome (sent, retry, failed).
+static DELIVERIES: Mutex<BTreeMap<(&'static str, &'static str), u64>> = Mutex::new(BTreeMap::new());
+
+pub fn count_delivery(action: &'static str, outcome: &'static str) {
+    if let Ok(mut map) = DELIVERIES.lock() {
+        *map.entry((action, outcome)).or_insert(0) += 1;
+    }
+}
+
+/// What is read from the store at scrape time.
+#[derive(Debug, Default)]
+pub struct StoreGauges {
+    /// Open conversations with an unanswered message, by queue ("dm", "comments").
+    pub queue_depth: Vec<(String, i64)>,
+    /// Outbox rows by status (pending, sending, sent, failed).
+    pub outbox: Vec<(String, i64)>,
+    /// Age of the oldest row still waiting to be delivered, in milliseconds.
+    pub oldest_pending_ms: Option<i64>,
+}
+
+/// Renders everything; the gauges are read from the store by the caller at scrape time.
+pub fn render(gauges: &StoreGauges) -> String {
+    let queue_depth = &gauges.queue_depth;
     let mut out = String::new();
     out.push_str("# HELP tavla_http_requests_total HTTP requests by route and status.\n");
     out.push_str("# TYPE tavla_http_requests_total counter\n");
@@ -122,6 +143,36 @@ pub fn render(queue_depth: &[(String, i64)]) -> String {
             .unwrap_or(0);
         let _ = writeln!(out, "tavla_queue_depth{{queue=\"{kind}\"}} {n}");
     }
+    out.push_str("# HELP tavla_delivery_attempts_total Delivery attempts to the platforms by action and outcome.\n");
+    out.push_str("# TYPE tavla_delivery_attempts_total counter\n");
+    if let Ok(map) = DELIVERIES.lock() {
+        for ((action, outcome), n) in map.iter() {
+            let _ = writeln!(
+                out,
+                "tavla_delivery_attempts_total{{action=\"{action}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
+    }
+    out.push_str(
+        "# HELP tavla_outbox_rows Outbox rows by status; failed ones wait for an agent.\n",
+    );
+    out.push_str("# TYPE tavla_outbox_rows gauge\n");
+    for status in ["pending", "sending", "sent", "failed"] {
+        let n = gauges
+            .outbox
+            .iter()
+            .find(|(s, _)| s == status)
+            .map(|(_, n)| *n)
+            .unwrap_or(0);
+        let _ = writeln!(out, "tavla_outbox_rows{{status=\"{status}\"}} {n}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP tavla_outbox_oldest_pending_seconds Age of the oldest undelivered outbox row (0 when none).\n\
+         # TYPE tavla_outbox_oldest_pending_seconds gauge\n\
+         tavla_outbox_oldest_pending_seconds {}",
+        gauges.oldest_pending_ms.unwrap_or(0).max(0) as f64 / 1000.0
+    );
     COMMIT_LATENCY.render(
         "tavla_ingest_commit_seconds",
         "Time to commit one group of ingested items.",

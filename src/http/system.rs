@@ -24,10 +24,15 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse> {
-    let depth = state.store.queue_depth().await?;
+    let (outbox, oldest_pending_ms) = state.store.outbox_gauges().await?;
+    let gauges = crate::metrics::StoreGauges {
+        queue_depth: state.store.queue_depth().await?,
+        outbox,
+        oldest_pending_ms,
+    };
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::metrics::render(&depth),
+        crate::metrics::render(&gauges),
     ))
 }
 

@@ -66,6 +66,12 @@ async fn deliver(store: &Store, client: &reqwest::Client, config: &DeliveryConfi
         },
         other => other,
     };
+    let outcome = match &attempt {
+        Attempt::Sent { .. } => "sent",
+        Attempt::Retry { .. } => "retry",
+        Attempt::Failed { .. } => "failed",
+    };
+    crate::metrics::count_delivery(row.action.as_str(), outcome);
     match &attempt {
         Attempt::Sent { platform_id } => tracing::info!(
             outbox_id = row.outbox_id,

@@ -489,6 +489,25 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Rows by status, and the age of the oldest row not yet delivered (for /metrics).
+    pub async fn outbox_gauges(&self) -> Result<(Vec<(String, i64)>, Option<i64>)> {
+        let rows = sqlx::query("select status, count(*) as n from outbox group by status")
+            .fetch_all(&self.pool)
+            .await?;
+        let by_status = rows
+            .iter()
+            .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
+            .collect::<Result<Vec<(String, i64)>>>()?;
+        let oldest: Option<i64> = sqlx::query_scalar(
+            "select min(created_at) from outbox where status in ('pending', 'sending')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((by_status, oldest.map(|t| now_ms() - t)))
+    }
+}
+
 /// Inserts an outbox row due now; returns its id.
 pub(super) async fn insert_row(
     tx: &mut Tx<'_>,

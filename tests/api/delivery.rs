@@ -280,6 +280,27 @@ delivery_test!(
         assert_eq!(in_doubt, 0, "a 500 proves nothing was done");
         assert_eq!(b.stub.changes().len(), 3);
         assert_eq!(platform_id(&b.app, id).await.as_deref(), Some("m_1"));
+        // Operators see it in /metrics: the outbox by status (this store's rows) and the
+        // attempts (process-wide counters, which other tests in this process also bump).
+        let metrics = b
+            .app
+            .client
+            .get(b.app.url("/metrics"))
+            .send()
+            .await
+            .unwrap();
+        let metrics = metrics.text().await.unwrap();
+        let value = |series: &str| -> f64 {
+            metrics
+                .lines()
+                .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+                .unwrap_or_else(|| panic!("{series} missing from /metrics:\n{metrics}"))
+        };
+        assert_eq!(value("tavla_outbox_rows{status=\"sent\"}"), 1.0);
+        assert_eq!(value("tavla_outbox_rows{status=\"pending\"}"), 0.0);
+        assert_eq!(value("tavla_outbox_oldest_pending_seconds"), 0.0);
+        assert!(value("tavla_delivery_attempts_total{action=\"reply\",outcome=\"retry\"}") >= 2.0);
+        assert!(value("tavla_delivery_attempts_total{action=\"reply\",outcome=\"sent\"}") >= 1.0);
     }
 );
 
