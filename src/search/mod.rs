@@ -90,7 +90,7 @@ fn schema() -> (Schema, Fields) {
         sv: b.add_text_field("sv", text("tavla_sv", true)),
         en: b.add_text_field("en", text("tavla_en", true)),
         words: b.add_text_field("words", text("tavla_words", true)),
-        folded: b.add_text_field("folded", text("tavla_words", false)),
+        folded: b.add_text_field("folded", text("tavla_folded", false)),
         parts: b.add_text_field("parts", text("tavla_parts", false)),
     };
     (b.build(), fields)
@@ -110,6 +110,15 @@ fn register_tokenizers(index: &Index) {
     manager.register("tavla_en", stemmed(StemLanguage::English));
     manager.register(
         "tavla_words",
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(48))
+            .filter(LowerCaser)
+            .build(),
+    );
+    // Folded words and folded Swedish stems, computed by `document` and joined by spaces.
+    // (A name of its own, so an index whose folded field lacks the stems is rebuilt.)
+    manager.register(
+        "tavla_folded",
         TextAnalyzer::builder(SimpleTokenizer::default())
             .filter(RemoveLongFilter::limit(48))
             .filter(LowerCaser)
@@ -188,6 +197,16 @@ impl SearchIndex {
                 parts.push(' ');
             }
         }
+        let language = text::detect_language(&normalised);
+        if language == Language::Swedish {
+            // Stems folded too, so `snorojning` typed without å/ä/ö finds `snöröjningen`.
+            for stem in self.analysed(f.sv, &normalised) {
+                if let Some(stem) = stem.value().as_str() {
+                    folded.push_str(&text::fold(stem));
+                    folded.push(' ');
+                }
+            }
+        }
         let mut d = doc!(
             f.message_id => m.id as u64,
             f.conversation_id => m.conversation_id as u64,
@@ -207,7 +226,7 @@ impl SearchIndex {
         if let Some(author) = m.author_id {
             d.add_u64(f.author_id, author as u64);
         }
-        match text::detect_language(&normalised) {
+        match language {
             Language::Swedish => d.add_text(f.sv, &normalised),
             Language::English => d.add_text(f.en, &normalised),
         }

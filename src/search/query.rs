@@ -130,7 +130,7 @@ fn filter(q: Box<dyn Query>) -> (Occur, Box<dyn Query>) {
 
 impl SearchIndex {
     /// The terms an analyzer of `field` makes of `word` (stemmed, or nothing for a stop word).
-    fn analysed(&self, field: Field, word: &str) -> Vec<Term> {
+    pub(super) fn analysed(&self, field: Field, word: &str) -> Vec<Term> {
         let Ok(mut analyzer) = self.index.tokenizer_for_field(field) else {
             return Vec::new();
         };
@@ -161,6 +161,12 @@ impl SearchIndex {
         ];
         if word.chars().count() >= text::MIN_PART {
             clauses.push(boosted(term(f.parts, word), 0.8));
+        }
+        // The word's Swedish stem without diacritics (documents index their folded stems).
+        for t in self.analysed(f.sv, word) {
+            if let Some(stem) = t.value().as_str() {
+                clauses.push(boosted(term(f.folded, &text::fold(stem)), 0.9));
+            }
         }
         for field in [f.sv, f.en] {
             for t in self.analysed(field, word) {

@@ -130,6 +130,12 @@ on_both_backends!(
             ids(&search(&app, &agent, "q=oppettiderna", 1).await),
             ["cia"]
         );
+        // Without diacritics and in another inflection: the folded stem finds it too.
+        assert_eq!(ids(&search(&app, &agent, "q=oppettid", 1).await), ["cia"]);
+        assert_eq!(
+            ids(&search(&app, &agent, "q=sopornas%20norrby", 1).await),
+            ["bo"]
+        );
         // English stemming for English text.
         assert_eq!(ids(&search(&app, &agent, "q=libraries", 1).await), ["dan"]);
         // Comments: a compound tail (hushållssopor ← sopor), and a URL or emoji breaks nothing.
