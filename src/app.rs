@@ -35,6 +35,7 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
         let moderation = Arc::new(crate::moderation::service::Moderation::load(&settings)?);
+        moderation.remember_routines(&store).await?;
         let ingestor = Ingestor::start(
             store.clone(),
             settings.max_text_chars,

@@ -70,6 +70,18 @@ pub async fn list(
     Ok(axum::Json(json!({"items": cases})))
 }
 
+/// The routines a case follows (the version it was opened or raised under).
+async fn case_routines(
+    state: &AppState,
+    case: &crate::store::moderation::CaseSummary,
+) -> Result<std::sync::Arc<crate::moderation::routines::Routines>> {
+    state
+        .moderation
+        .routines_for(&state.store, &case.routine_version)
+        .await
+        .map_err(AppError::internal)
+}
+
 async fn case_in_scope(
     state: &AppState,
     caller: &Caller,
@@ -95,7 +107,8 @@ pub async fn show(
     if hide_words {
         case.preview = None;
     }
-    let routine = state.moderation.routines.for_level(&case.level).cloned();
+    let routines = case_routines(&state, &case).await?;
+    let routine = routines.for_level(&case.level).cloned();
     let steps = state.store.case_steps(id).await?;
     let mut evidence = state.store.case_evidence(id).await?;
     if hide_words {
@@ -112,7 +125,7 @@ pub async fn show(
             }
         }
     }
-    let missing = missing(&state.store, &state.moderation.routines, id, &case.level)
+    let missing = missing(&state.store, &routines, id, &case.level)
         .await
         .map_err(AppError::internal)?;
     let message = if hide_words {
@@ -195,7 +208,8 @@ pub async fn take_step(
             );
         }
     }
-    let kinds = step_kinds(&state.moderation.routines, &case.level);
+    let routines = case_routines(&state, &case).await?;
+    let kinds = step_kinds(&routines, &case.level);
     let detail = json!({"reference": body.reference, "note": body.note, "template": body.template, "text": text});
     let outcome = state
         .store
@@ -249,13 +263,14 @@ pub async fn close(
     Json(body): Json<CloseBody>,
 ) -> Result<impl IntoResponse> {
     let case = case_in_scope(&state, &caller, id).await?;
+    let routines = case_routines(&state, &case).await?;
     let decision = body.decision.trim();
     if decision.is_empty() || decision.chars().count() > 2000 {
         return Err(AppError::unprocessable(
             "write the decision (1 to 2000 characters): what was done and why",
         ));
     }
-    let missing = missing(&state.store, &state.moderation.routines, id, &case.level)
+    let missing = missing(&state.store, &routines, id, &case.level)
         .await
         .map_err(AppError::internal)?;
     state

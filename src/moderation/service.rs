@@ -5,10 +5,16 @@ use super::cases::StaffedHours;
 use super::routines::{Routines, LEVELS};
 use super::triage::Engine;
 use crate::settings::Settings;
+use crate::store::Store;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 pub struct Moderation {
     pub engine: Engine,
+    /// The routines loaded now: new cases follow them.
     pub routines: Routines,
+    /// Earlier versions that open cases still follow, read from the store once each.
+    earlier: Mutex<HashMap<String, Arc<Routines>>>,
     pub staffed: StaffedHours,
     pub case_threshold: String,
     pub dm_case_threshold: String,
@@ -27,6 +33,7 @@ impl Moderation {
         Ok(Moderation {
             engine: Engine::load(&settings.moderation_dir)?,
             routines: Routines::load(&settings.routines_file)?,
+            earlier: Mutex::new(HashMap::new()),
             staffed: StaffedHours::parse(
                 &settings.staffed_days,
                 &settings.staffed_from,
@@ -36,5 +43,44 @@ impl Moderation {
             case_threshold: settings.case_threshold.clone(),
             dm_case_threshold: settings.dm_case_threshold.clone(),
         })
+    }
+}
+
+impl Moderation {
+    /// Records the loaded routines' version in the store (at start), refusing changed routines
+    /// that kept their version.
+    pub async fn remember_routines(&self, store: &Store) -> anyhow::Result<()> {
+        let document = serde_json::to_string(&self.routines)?;
+        store
+            .remember_routines(&self.routines.version, &document)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// The routines a case follows: those of the version it was opened (or last raised) under.
+    pub async fn routines_for(
+        &self,
+        store: &Store,
+        version: &str,
+    ) -> anyhow::Result<Arc<Routines>> {
+        if version == self.routines.version {
+            return Ok(Arc::new(self.routines.clone()));
+        }
+        if let Some(known) = self
+            .earlier
+            .lock()
+            .ok()
+            .and_then(|m| m.get(version).cloned())
+        {
+            return Ok(known);
+        }
+        let document = store.routines_document(version).await?.ok_or_else(|| {
+            anyhow::anyhow!("the routines of version {version:?} are not in the store")
+        })?;
+        let routines: Arc<Routines> = Arc::new(serde_json::from_str(&document)?);
+        if let Ok(mut map) = self.earlier.lock() {
+            map.insert(version.to_string(), routines.clone());
+        }
+        Ok(routines)
     }
 }

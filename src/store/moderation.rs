@@ -626,6 +626,50 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Keeps this version of the routines (as JSON). The same version with other contents is a
+    /// conflict: cases name their routine by version, so a changed routine needs a new one.
+    pub async fn remember_routines(&self, version: &str, document: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let known: Option<String> =
+            sqlx::query_scalar("select document from routine_versions where version = $1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+        match known {
+            Some(known) if known == document => {}
+            Some(_) => {
+                return Err(StoreError::Conflict(format!(
+                    "config/routines.toml differs from the routines of version {version:?} that \
+                     cases already follow; give the changed routines a new `version`"
+                )))
+            }
+            None => {
+                sqlx::query(
+                    "insert into routine_versions (version, document, first_loaded_at) values ($1, $2, $3)",
+                )
+                .bind(version)
+                .bind(document)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        self.commit(tx).await?;
+        Ok(())
+    }
+
+    /// The routines of an earlier version, as JSON.
+    pub async fn routines_document(&self, version: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("select document from routine_versions where version = $1")
+                .bind(version)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+}
+
 /// The longest a case's collected report reasons may grow.
 const REASONS_MAX_CHARS: usize = 20_000;
 

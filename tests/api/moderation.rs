@@ -511,3 +511,99 @@ on_both_backends!(
         assert_eq!(open, 1);
     }
 );
+
+async fn report_s2(app: &TestApp, token: &str, message: i64) -> i64 {
+    let r = app
+        .post(
+            token,
+            &format!("/api/v1/messages/{message}/report"),
+            json!({"reason": "Förolämpning", "level": "S2"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    r.json::<Value>().await.unwrap()["case_id"]
+        .as_i64()
+        .unwrap()
+}
+
+on_both_backends!(
+    an_open_case_keeps_the_routine_it_was_opened_under,
+    |mut app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let first = comment(&app, "c-old", "Varför plogar ni inte?").await;
+        let moderator = app.token("moderator", "moderator").await;
+        let old_case = report_s2(&app, &moderator, first).await;
+        let shipped = std::fs::read_to_string("config/routines.toml").unwrap();
+        let version = app
+            .get_json(&moderator, &format!("/api/v1/moderation/cases/{old_case}"))
+            .await["case"]["routine_version"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // The municipality changes S2: the notice to the poster is no longer a step.
+        let changed = shipped.replace(
+            "  { kind = \"notify_poster\", required = true, title_sv = \"Meddela den som skrev (mall)\", title_en = \"Notify the poster (template)\" },\n",
+            "",
+        );
+        assert_ne!(changed, shipped, "the test edits the S2 routine");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("routines.toml");
+
+        // Changed routines under the same version are refused at start, with what to do.
+        std::fs::write(&file, &changed).unwrap();
+        app.stop().await;
+        app.settings.routines_file = file.clone();
+        let refused = tavla::app::Application::build(app.settings.clone()).await;
+        let error = refused
+            .err()
+            .expect("changed routines with the old version")
+            .to_string();
+        assert!(error.contains("new `version`"), "{error}");
+
+        std::fs::write(
+            &file,
+            changed.replace(&format!("version = \"{version}\""), "version = \"test-2\""),
+        )
+        .unwrap();
+        app.start().await;
+        let steps = |view: &Value| -> Vec<String> {
+            view["routine"]["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["kind"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let old_view = app
+            .get_json(&moderator, &format!("/api/v1/moderation/cases/{old_case}"))
+            .await;
+        assert_eq!(old_view["case"]["routine_version"], version.as_str());
+        assert!(steps(&old_view).contains(&"notify_poster".to_string()));
+        assert!(old_view["missing"].to_string().contains("notify_poster"));
+
+        let second = comment(&app, "c-new", "Varför sandar ni inte?").await;
+        let new_case = report_s2(&app, &moderator, second).await;
+        let new_view = app
+            .get_json(&moderator, &format!("/api/v1/moderation/cases/{new_case}"))
+            .await;
+        assert_eq!(new_view["case"]["routine_version"], "test-2");
+        assert!(!steps(&new_view).contains(&"notify_poster".to_string()));
+        // The old case still takes the step its routine has; the new one refuses it.
+        let taken = step(
+            &app,
+            &moderator,
+            old_case,
+            json!({"step": "notify_poster", "text": "Hej", "send": false}),
+        )
+        .await;
+        assert_eq!(taken.status(), 201);
+        let refused = step(
+            &app,
+            &moderator,
+            new_case,
+            json!({"step": "notify_poster", "text": "Hej", "send": false}),
+        )
+        .await;
+        assert_eq!(refused.status(), 422);
+    }
+);
