@@ -17,7 +17,7 @@ use crate::settings::Settings;
 use crate::store::reports::ReportChannel;
 use crate::store::Store;
 use crate::text::detectors::mask;
-pub use period::ReportPeriod;
+pub use period::{PeriodKind, ReportPeriod};
 
 const HOUR_MS: i64 = 3_600_000;
 pub const LEVELS: [&str; 6] = ["S0", "S1", "S2", "S3", "S4", "S5"];
