@@ -461,7 +461,9 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
     let period = ReportPeriod::parse(text)
         .filter(|p| p.kind == kind)
         .ok_or_else(|| match kind {
-            PeriodKind::Month => anyhow::anyhow!("--month takes a month like 2026-10, not {text:?}"),
+            PeriodKind::Month => {
+                anyhow::anyhow!("--month takes a month like 2026-10, not {text:?}")
+            }
             PeriodKind::Quarter => {
                 anyhow::anyhow!("--quarter takes a quarter like 2026Q3, not {text:?}")
             }

