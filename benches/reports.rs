@@ -67,19 +67,37 @@ async fn fill(store: &Store, messages: u64) -> anyhow::Result<()> {
         let ch = 1 + p % CHANNELS;
         rows.push(format!("({p}, {ch}, 'post{p}', 'Kommunen informerar om ändrade öppettider för simhallen nummer {p}.', 0, 0)"));
         if rows.len() == 1000 {
-            insert(store, &mut tx, "insert into posts (id, channel_id, platform_id, text, removed, created_at)", &rows).await;
+            insert(
+                store,
+                &mut tx,
+                "insert into posts (id, channel_id, platform_id, text, removed, created_at)",
+                &rows,
+            )
+            .await;
             rows.clear();
         }
     }
-    insert(store, &mut tx, "insert into posts (id, channel_id, platform_id, text, removed, created_at)", &rows).await;
+    insert(
+        store,
+        &mut tx,
+        "insert into posts (id, channel_id, platform_id, text, removed, created_at)",
+        &rows,
+    )
+    .await;
     rows.clear();
     let head = "insert into conversations (id, channel_id, kind, thread_key, post_id, status, message_count, created_at, updated_at)";
     for id in 1..=DM_PEOPLE + POSTS {
         let row = if id <= DM_PEOPLE {
-            format!("({id}, {}, 'dm', 'dm:p{id}', null, 'open', 0, 0, 0)", 1 + id % CHANNELS)
+            format!(
+                "({id}, {}, 'dm', 'dm:p{id}', null, 'open', 0, 0, 0)",
+                1 + id % CHANNELS
+            )
         } else {
             let p = id - DM_PEOPLE;
-            format!("({id}, {}, 'comments', 'post:post{p}', {p}, 'open', 0, 0, 0)", 1 + p % CHANNELS)
+            format!(
+                "({id}, {}, 'comments', 'post:post{p}', {p}, 'open', 0, 0, 0)",
+                1 + p % CHANNELS
+            )
         };
         rows.push(row);
         if rows.len() == 1000 {
@@ -93,7 +111,8 @@ async fn fill(store: &Store, messages: u64) -> anyhow::Result<()> {
     // Messages: 65 % direct messages, 35 % comments bunched after their post (debates flare up).
     let raw = "x".repeat(300);
     let mhead = "insert into messages (id, conversation_id, channel_id, kind, direction, platform_id, text, attachments, state, delivery, platform_time, received_at, raw)";
-    let ehead = "insert into events (kind, channel_id, conversation_id, message_id, payload, created_at)";
+    let ehead =
+        "insert into events (kind, channel_id, conversation_id, message_id, payload, created_at)";
     let mut id = 0u64;
     for (period, count) in [(q3, messages), (q2, messages / 4)] {
         let (start, end) = (period.start_ms(), period.end_ms());
@@ -177,18 +196,22 @@ async fn fill(store: &Store, messages: u64) -> anyhow::Result<()> {
     };
     let (mut frows, mut crows, mut steps) = (Vec::new(), Vec::new(), Vec::new());
     for (n, (mid, conversation, channel, t)) in comments.iter().enumerate() {
-        frows.push(format!(
-            "({mid}, 'S2', 0.8, '[\"insult\"]', '[]', {t})"
-        ));
+        frows.push(format!("({mid}, 'S2', 0.8, '[\"insult\"]', '[]', {t})"));
         if n % 4 == 0 {
             let case = n / 4 + 1;
             let level = ["S1", "S2", "S3", "S4"][case % 4];
             crows.push(format!(
                 "({case}, {mid}, {conversation}, {channel}, '{level}', '[\"insult\"]', 'triage', '{level}', '1', 'closed', {t}, {t})"
             ));
-            steps.push(format!("({case}, 'remove', 1, 'mod', {}, '{{}}')", t + 1_800_000));
+            steps.push(format!(
+                "({case}, 'remove', 1, 'mod', {}, '{{}}')",
+                t + 1_800_000
+            ));
             if case % 4 == 0 {
-                steps.push(format!("({case}, 'police_report', 1, 'mod', {}, '{{\"reference\":\"5000-K1\"}}')", t + 3_600_000));
+                steps.push(format!(
+                    "({case}, 'police_report', 1, 'mod', {}, '{{\"reference\":\"5000-K1\"}}')",
+                    t + 3_600_000
+                ));
             }
         }
     }
@@ -199,12 +222,24 @@ async fn fill(store: &Store, messages: u64) -> anyhow::Result<()> {
         insert(store, &mut tx, "insert into moderation_cases (id, message_id, conversation_id, channel_id, level, categories, source, routine_id, routine_version, status, opened_at, due_at)", chunk).await;
     }
     for chunk in steps.chunks(1000) {
-        insert(store, &mut tx, "insert into moderation_steps (case_id, step, actor_id, actor, at, detail)", chunk).await;
+        insert(
+            store,
+            &mut tx,
+            "insert into moderation_steps (case_id, step, actor_id, actor, at, detail)",
+            chunk,
+        )
+        .await;
     }
     store.commit(tx).await?;
     if store.backend == tavla::store::Backend::Postgres {
         // Explicit ids were inserted: move the sequences on, and give the planner statistics.
-        for table in ["channels", "posts", "conversations", "messages", "moderation_cases"] {
+        for table in [
+            "channels",
+            "posts",
+            "conversations",
+            "messages",
+            "moderation_cases",
+        ] {
             sqlx::query(&format!(
                 "select setval(pg_get_serial_sequence('{table}', 'id'), (select max(id) from {table}))"
             ))
@@ -221,8 +256,11 @@ async fn fill(store: &Store, messages: u64) -> anyhow::Result<()> {
 async fn measure(name: &str, store: Store, messages: u64) -> anyhow::Result<serde_json::Value> {
     let started = Instant::now();
     let faq = Arc::new(
-        tavla::faq::signals::FaqSignals::build(&store, tavla::faq::cluster::ClusterConfig::default())
-            .await?,
+        tavla::faq::signals::FaqSignals::build(
+            &store,
+            tavla::faq::cluster::ClusterConfig::default(),
+        )
+        .await?,
     );
     fill(&store, messages).await?;
     let fill_s = started.elapsed().as_secs_f64();
@@ -239,7 +277,12 @@ async fn measure(name: &str, store: Store, messages: u64) -> anyhow::Result<serd
     let q3 = ReportPeriod::quarter(2026, 3);
     // Each part once, to see where the time goes.
     let (s, e) = (q3.start_ms(), q3.end_ms());
-    let part = |label: &'static str, t: Instant| println!("  {label:<28} {:>7.0} ms", t.elapsed().as_secs_f64() * 1000.0);
+    let part = |label: &'static str, t: Instant| {
+        println!(
+            "  {label:<28} {:>7.0} ms",
+            t.elapsed().as_secs_f64() * 1000.0
+        )
+    };
     let t = Instant::now();
     let hours = store.report_hours(s, e, None).await?;
     part("hours (traffic, heat map)", t);
@@ -256,7 +299,9 @@ async fn measure(name: &str, store: Store, messages: u64) -> anyhow::Result<serd
     let cases = store.report_cases(s, e, None).await?;
     part("moderation cases", t);
     let t = Instant::now();
-    let busy = store.report_busy_thread_hours(s - 86_400_000, e, 5, None).await?;
+    let busy = store
+        .report_busy_thread_hours(s - 86_400_000, e, 5, None)
+        .await?;
     part("busy thread hours", t);
     println!(
         "  rows: {} hour groups, {} waits, {} resolutions, {} cases, {} busy thread hours",
@@ -287,8 +332,10 @@ async fn measure(name: &str, store: Store, messages: u64) -> anyhow::Result<serd
         times[0].as_secs_f64(),
         report.moderation.heated_threads.value.unwrap_or(0.0)
     );
-    Ok(serde_json::json!({"backend": name, "messages": total, "fill_s": fill_s,
-        "report_median_s": median.as_secs_f64(), "report_best_s": times[0].as_secs_f64()}))
+    Ok(
+        serde_json::json!({"backend": name, "messages": total, "fill_s": fill_s,
+        "report_median_s": median.as_secs_f64(), "report_best_s": times[0].as_secs_f64()}),
+    )
 }
 
 fn main() -> anyhow::Result<()> {

@@ -203,9 +203,9 @@ pub struct Report {
     pub heated: Vec<HeatedThread>,
 }
 
-/// dm stays dm; comments, visitors' posts and mentions are comment threads.
-fn conversation_kind(message_kind: &str) -> &'static str {
-    if message_kind == "dm" {
+/// dm stays dm; comments, visitors' posts and mentions (and their threads) are comments.
+fn conversation_kind(kind: &str) -> &'static str {
+    if kind == "dm" {
         "dm"
     } else {
         "comments"
@@ -332,20 +332,12 @@ async fn side(
         });
     }
     for r in store.report_resolutions(start, end, scope).await? {
-        let kind = conversation_kind(if r.conversation_kind == "dm" {
-            "dm"
-        } else {
-            "comment"
-        });
+        let kind = conversation_kind(&r.conversation_kind);
         let took = (r.resolved_at - r.asked_at).max(0);
         both(r.channel_id, kind, &mut |a| a.resolutions.push(took));
     }
     for w in store.report_waiting(end, scope).await? {
-        let kind = if w.conversation_kind == "dm" {
-            "dm"
-        } else {
-            "comments"
-        };
+        let kind = conversation_kind(&w.conversation_kind);
         both(w.channel_id, kind, &mut |a| a.waiting += w.count);
     }
     let cases = store.report_cases(start, end, scope).await?;
