@@ -87,6 +87,27 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// A follow-up report for a month or a quarter (Swedish time), beside the period before.
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// A calendar month, e.g. 2026-10.
+    #[arg(long, conflicts_with = "quarter", required_unless_present = "quarter")]
+    month: Option<String>,
+    /// A quarter, e.g. 2026Q3.
+    #[arg(long)]
+    quarter: Option<String>,
+    /// json, csv or html.
+    #[arg(long, default_value = "json")]
+    format: String,
+    /// Labels of the HTML page: sv or en.
+    #[arg(long, default_value = "sv")]
+    lang: String,
+    /// Write here instead of standard output.
+    #[arg(long)]
+    output: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -336,6 +357,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Training { command } => training(&settings, command).await,
+        Command::Report(args) => report(&settings, args).await,
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
@@ -425,6 +447,61 @@ async fn reindex(settings: &Settings) -> anyhow::Result<()> {
         dir.display(),
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
+    use crate::reports::render::{self, Lang};
+    use crate::reports::{PeriodKind, ReportOptions, ReportPeriod};
+    let (text, kind) = match (&args.month, &args.quarter) {
+        (Some(m), _) => (m.as_str(), PeriodKind::Month),
+        (_, Some(q)) => (q.as_str(), PeriodKind::Quarter),
+        _ => bail!("name a period: --month 2026-10 or --quarter 2026Q3"),
+    };
+    let period = ReportPeriod::parse(text)
+        .filter(|p| p.kind == kind)
+        .ok_or_else(|| match kind {
+            PeriodKind::Month => {
+                anyhow::anyhow!("--month takes a month like 2026-10, not {text:?}")
+            }
+            PeriodKind::Quarter => {
+                anyhow::anyhow!("--quarter takes a quarter like 2026Q3, not {text:?}")
+            }
+        })?;
+    if !["json", "csv", "html"].contains(&args.format.as_str()) {
+        bail!("--format must be json, csv or html");
+    }
+    if !["sv", "en"].contains(&args.lang.as_str()) {
+        bail!("--lang must be sv or en");
+    }
+    let store = open_store(settings).await?;
+    let faq = std::sync::Arc::new(
+        crate::faq::signals::FaqSignals::build(
+            &store,
+            crate::faq::cluster::ClusterConfig::default(),
+        )
+        .await?,
+    );
+    let options = ReportOptions::from_settings(settings);
+    let report = crate::reports::build(&store, faq, period, None, &options).await?;
+    store
+        .audit(
+            &Actor::command_line(),
+            "report.read",
+            None,
+            serde_json::json!({"period": report.period.label, "format": args.format}),
+        )
+        .await?;
+    let text = match args.format.as_str() {
+        "csv" => render::csv(&report),
+        "html" => render::html(&report, Lang::parse(Some(&args.lang))),
+        _ => render::json(&report),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => println!("{text}"),
+    }
     Ok(())
 }
 

@@ -44,6 +44,14 @@ pub struct Settings {
     pub staffed_from: String,
     pub staffed_to: String,
     pub moderation_alert_url: String,
+    /// Hours within which a direct message should have its first reply (reports).
+    pub service_level_hours: i64,
+    /// Hours within which a comment should have its first reply (reports).
+    pub comment_service_level_hours: i64,
+    /// Inbound comments in an hour that make a thread a candidate for "heated" in reports.
+    pub heated_min_comments: i64,
+    /// FAQ clusters listed in a report.
+    pub report_faq_top: usize,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

@@ -19,10 +19,12 @@ pub enum Capability {
     ReadAudit,
     /// Submit messages through `POST /api/v1/messages` (integrations, migrations).
     Ingest,
+    /// Follow-up reports: aggregate figures per channel, FAQ and moderation (no staff ranking).
+    SeeReports,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 10] = [
+    pub const ALL: [Capability; 11] = [
         Capability::ReadDms,
         Capability::AnswerDms,
         Capability::ReadComments,
@@ -33,6 +35,7 @@ impl Capability {
         Capability::ManageChannels,
         Capability::ReadAudit,
         Capability::Ingest,
+        Capability::SeeReports,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +50,7 @@ impl Capability {
             Capability::ManageChannels => "manage_channels",
             Capability::ReadAudit => "read_audit",
             Capability::Ingest => "ingest",
+            Capability::SeeReports => "see_reports",
         }
     }
 
@@ -63,6 +67,7 @@ impl Capability {
             Capability::ManageChannels => "managing channels",
             Capability::ReadAudit => "reading the audit trail",
             Capability::Ingest => "submitting messages",
+            Capability::SeeReports => "seeing follow-up reports",
         }
     }
 }
@@ -107,10 +112,10 @@ impl Role {
         use Capability::*;
         match self {
             Role::Agent => &[ReadDms, AnswerDms],
-            Role::Communicator => &[ReadComments, AnswerComments, SeeFaq],
+            Role::Communicator => &[ReadComments, AnswerComments, SeeFaq, SeeReports],
             Role::Moderator => &[ReadComments, Moderate],
-            Role::Admin => &[ManageStaff, ManageChannels, ReadAudit, Ingest],
-            Role::Auditor => &[ReadAudit],
+            Role::Admin => &[ManageStaff, ManageChannels, ReadAudit, Ingest, SeeReports],
+            Role::Auditor => &[ReadAudit, SeeReports],
         }
     }
 

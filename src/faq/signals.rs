@@ -202,11 +202,32 @@ impl FaqSignals {
         curations: &[Curation],
         moves: &HashMap<i64, i64>,
     ) -> Vec<Signal> {
+        let start = now - period.millis();
+        let before = start - period.millis();
+        // (start, now] against (before, start]: the half-open windows one millisecond later.
+        self.signals_between(
+            (start + 1, now + 1),
+            (before + 1, start + 1),
+            scope,
+            curations,
+            moves,
+        )
+    }
+
+    /// Signals for the window [from, to) against the window `previous` (also [from, to)): what
+    /// follow-up reports count per calendar month or quarter.
+    pub fn signals_between(
+        &self,
+        window: (i64, i64),
+        previous: (i64, i64),
+        scope: Option<&[i64]>,
+        curations: &[Curation],
+        moves: &HashMap<i64, i64>,
+    ) -> Vec<Signal> {
         let Ok(inner) = self.inner.lock() else {
             return Vec::new();
         };
-        let start = now - period.millis();
-        let before = start - period.millis();
+        let start = window.0;
         #[derive(Default)]
         struct Acc {
             count: usize,
@@ -238,14 +259,14 @@ impl FaqSignals {
             {
                 a.after_answer += 1;
             }
-            if m.time > start && m.time <= now {
+            if m.time >= window.0 && m.time < window.1 {
                 a.count += 1;
                 a.people.insert(m.author.clone());
                 a.channels.insert(m.channel_id);
                 if let Some(p) = &m.post_id {
                     *a.posts.entry(p.clone()).or_default() += 1;
                 }
-            } else if m.time > before && m.time <= start {
+            } else if m.time >= previous.0 && m.time < previous.1 {
                 a.previous += 1;
             }
         }
@@ -278,7 +299,7 @@ impl FaqSignals {
                     change: a.count as i64 - a.previous as i64,
                     z,
                     significant: z.abs() >= 1.96 && c1 + c0 >= 5.0,
-                    new_and_fast: summary.first_ms > start && a.count >= 5,
+                    new_and_fast: summary.first_ms >= start && a.count >= 5,
                     channels: a.channels.into_iter().collect(),
                     posts: posts.into_iter().take(5).map(|(p, _)| p).collect(),
                     // Examples are shown only when every member is in the caller's scope.

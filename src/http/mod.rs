@@ -12,6 +12,7 @@ pub mod extract;
 mod faq;
 mod messages;
 mod moderation;
+mod reports;
 mod saved_replies;
 mod search;
 mod session;
@@ -318,6 +319,12 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/faq/topics",
             Rule::Needs(SeeFaq),
             get(faq::topics),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/reports",
+            Rule::Needs(SeeReports),
+            get(reports::report),
         ),
     ]
 }

@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod moderation;
 pub mod outbox;
 pub mod reply_window;
+pub mod reports;
 pub mod retry;
 pub mod saved_replies;
 pub mod search;

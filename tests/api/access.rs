@@ -88,6 +88,10 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
             (&["communicator"][..], NONE),
         ),
         ("GET /api/v1/faq/topics", (&["communicator"][..], NONE)),
+        (
+            "GET /api/v1/reports",
+            (&["communicator", "admin", "auditor"][..], NONE),
+        ),
     ])
 }
 

@@ -10,6 +10,7 @@ mod ingest_api;
 mod meta_fixtures;
 mod moderation;
 mod queue;
+mod reports;
 mod search;
 mod system;
 mod triage;

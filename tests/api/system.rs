@@ -41,6 +41,7 @@ on_both_backends!(health_metrics_and_openapi, |app: TestApp| async move {
         "/api/v1/conversations/{id}/claim",
         "/webhooks/meta",
         "/api/v1/events",
+        "/api/v1/reports",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }

@@ -1,0 +1,679 @@
+//! Follow-up reports: the month's or quarter's figures per channel and kind (traffic, response and
+//! resolution times, the service level), the week's busy hours, the top recurring questions,
+//! moderation and heated threads — every figure beside the previous period's. Aggregates only:
+//! nothing is grouped by staff member (employees' data is personal data too).
+//! Counting is done by the store's SQL; percentiles here, from the durations it returns.
+
+pub mod period;
+pub mod render;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
+
+use crate::faq::signals::FaqSignals;
+use crate::settings::Settings;
+use crate::store::reports::ReportChannel;
+use crate::store::Store;
+use crate::text::detectors::mask;
+pub use period::{PeriodKind, ReportPeriod};
+
+const HOUR_MS: i64 = 3_600_000;
+pub const LEVELS: [&str; 6] = ["S0", "S1", "S2", "S3", "S4", "S5"];
+
+/// The figures shown per channel and kind, in the order reports show them.
+pub const METRICS: [&str; 11] = [
+    "inbound",
+    "replies",
+    "questions",
+    "answered",
+    "first_response_median_seconds",
+    "first_response_p90_seconds",
+    "within_service_level",
+    "resolved",
+    "resolution_median_seconds",
+    "resolution_p90_seconds",
+    "waiting_on_person",
+];
+
+/// What an operator sets for reports (config/default.toml).
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    pub dm_service_level_hours: i64,
+    pub comment_service_level_hours: i64,
+    pub heated_min_comments: i64,
+    pub faq_top: usize,
+}
+
+impl ReportOptions {
+    pub fn from_settings(s: &Settings) -> ReportOptions {
+        ReportOptions {
+            dm_service_level_hours: s.service_level_hours.max(1),
+            comment_service_level_hours: s.comment_service_level_hours.max(1),
+            heated_min_comments: s.heated_min_comments.max(1),
+            faq_top: s.report_faq_top.clamp(1, 100),
+        }
+    }
+
+    fn service_level_ms(&self, kind: &str) -> i64 {
+        let hours = if kind == "dm" {
+            self.dm_service_level_hours
+        } else {
+            self.comment_service_level_hours
+        };
+        hours * HOUR_MS
+    }
+}
+
+/// One figure and the same figure for the period before. None: nothing to measure (a median of
+/// no replies), which is not the same as zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Figure {
+    #[serde(serialize_with = "number")]
+    pub value: Option<f64>,
+    #[serde(serialize_with = "number")]
+    pub previous: Option<f64>,
+}
+
+/// Whole numbers as integers (counts, whole seconds), the rest as decimals.
+fn number<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(x) if x.fract() == 0.0 && x.abs() < 9e15 => s.serialize_i64(*x as i64),
+        Some(x) => s.serialize_f64(*x),
+        None => s.serialize_none(),
+    }
+}
+
+impl Figure {
+    pub fn counts(value: i64, previous: i64) -> Figure {
+        Figure {
+            value: Some(value as f64),
+            previous: Some(previous as f64),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PeriodInfo {
+    pub label: String,
+    pub kind: &'static str,
+    /// Epoch milliseconds; `end` is exclusive. Both are midnights in Swedish time.
+    pub start: i64,
+    pub end: i64,
+}
+
+impl PeriodInfo {
+    fn of(p: &ReportPeriod) -> PeriodInfo {
+        PeriodInfo {
+            label: p.label(),
+            kind: p.kind_name(),
+            start: p.start_ms(),
+            end: p.end_ms(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelFigures {
+    /// None in the totals (every channel in the caller's scope).
+    pub channel_id: Option<i64>,
+    pub channel_name: Option<String>,
+    pub platform: Option<String>,
+    /// dm or comments (comments, visitors' posts and mentions).
+    pub kind: String,
+    pub figures: BTreeMap<&'static str, Figure>,
+}
+
+/// Inbound messages per weekday (Monday first) and hour, Swedish time.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct HeatMap {
+    pub value: Vec<Vec<i64>>,
+    pub previous: Vec<Vec<i64>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FaqFigure {
+    pub cluster_id: u64,
+    pub name: String,
+    pub count: Figure,
+    /// Distinct people who asked in the period.
+    pub people: usize,
+    pub change: i64,
+    pub significant: bool,
+    pub answered: bool,
+    pub answered_url: Option<String>,
+    /// Up to three questions, personal data masked.
+    pub examples: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModerationFigures {
+    pub cases: Figure,
+    pub by_level: BTreeMap<String, Figure>,
+    pub by_category: BTreeMap<String, Figure>,
+    /// From the message's arrival to a moderator's first step.
+    pub time_to_action_median_seconds: Figure,
+    pub time_to_action_p90_seconds: Figure,
+    pub police_reports: Figure,
+    /// Comments hidden automatically outside staffed hours.
+    pub hidden_off_hours: Figure,
+    pub heated_threads: Figure,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HeatedThread {
+    pub conversation_id: i64,
+    pub channel_id: i64,
+    pub channel_name: String,
+    pub post_platform_id: Option<String>,
+    /// The post that started the thread, cut and with personal data masked.
+    pub post_excerpt: Option<String>,
+    /// The busiest heated hour: when it began, its comments, the thread's average per hour over
+    /// the day before, and how many of its comments triage flagged at S2 or above.
+    pub peak_hour_start: i64,
+    pub peak_comments: i64,
+    pub baseline_per_hour: f64,
+    pub peak_flagged: i64,
+    pub heated_hours: i64,
+    /// Inbound comments in the thread over the whole period.
+    pub comments: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceLevel {
+    pub dm_hours: i64,
+    pub comment_hours: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub period: PeriodInfo,
+    pub previous_period: PeriodInfo,
+    pub generated_at: i64,
+    pub service_level: ServiceLevel,
+    /// The channels the figures are limited to (the caller's scope); None: every channel.
+    pub scope: Option<Vec<i64>>,
+    pub channels: Vec<ChannelFigures>,
+    pub totals: Vec<ChannelFigures>,
+    /// Per kind: dm, comments.
+    pub heatmap: BTreeMap<String, HeatMap>,
+    pub faq: Vec<FaqFigure>,
+    pub moderation: ModerationFigures,
+    pub heated: Vec<HeatedThread>,
+}
+
+/// dm stays dm; comments, visitors' posts and mentions (and their threads) are comments.
+fn conversation_kind(kind: &str) -> &'static str {
+    if kind == "dm" {
+        "dm"
+    } else {
+        "comments"
+    }
+}
+
+/// The middle value (the mean of the two middle ones for an even count).
+pub fn median(sorted: &[i64]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2] as f64),
+        _ => Some((sorted[n / 2 - 1] as f64 + sorted[n / 2] as f64) / 2.0),
+    }
+}
+
+/// The nearest-rank percentile: the smallest value with at least p of the values at or below it.
+pub fn percentile(sorted: &[i64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (p * sorted.len() as f64).ceil().max(1.0) as usize;
+    Some(sorted[rank.min(sorted.len()) - 1] as f64)
+}
+
+fn seconds(ms: Option<f64>) -> Option<f64> {
+    ms.map(|v| v / 1000.0)
+}
+
+type Key = (Option<i64>, &'static str);
+
+/// One period's raw figures per (channel or None for the totals, kind).
+#[derive(Default)]
+struct Acc {
+    inbound: i64,
+    replies: i64,
+    questions: i64,
+    within: i64,
+    responses: Vec<i64>,
+    resolutions: Vec<i64>,
+    waiting: i64,
+}
+
+impl Acc {
+    fn figures(&mut self) -> BTreeMap<&'static str, Option<f64>> {
+        self.responses.sort_unstable();
+        self.resolutions.sort_unstable();
+        let count = |n: i64| Some(n as f64);
+        BTreeMap::from([
+            ("inbound", count(self.inbound)),
+            ("replies", count(self.replies)),
+            ("questions", count(self.questions)),
+            ("answered", count(self.responses.len() as i64)),
+            (
+                "first_response_median_seconds",
+                seconds(median(&self.responses)),
+            ),
+            (
+                "first_response_p90_seconds",
+                seconds(percentile(&self.responses, 0.9)),
+            ),
+            (
+                "within_service_level",
+                (self.questions > 0).then(|| self.within as f64 / self.questions as f64),
+            ),
+            ("resolved", count(self.resolutions.len() as i64)),
+            (
+                "resolution_median_seconds",
+                seconds(median(&self.resolutions)),
+            ),
+            (
+                "resolution_p90_seconds",
+                seconds(percentile(&self.resolutions, 0.9)),
+            ),
+            ("waiting_on_person", count(self.waiting)),
+        ])
+    }
+}
+
+struct Side {
+    acc: HashMap<Key, Acc>,
+    heat: BTreeMap<String, Vec<Vec<i64>>>,
+    cases: Vec<crate::store::reports::CaseFacts>,
+    heated: Vec<HeatedThread>,
+}
+
+async fn side(
+    store: &Store,
+    period: &ReportPeriod,
+    scope: Option<&[i64]>,
+    options: &ReportOptions,
+    channels: &[ReportChannel],
+) -> crate::store::Result<Side> {
+    let (start, end) = (period.start_ms(), period.end_ms());
+    let mut acc: HashMap<Key, Acc> = HashMap::new();
+    let mut heat: BTreeMap<String, Vec<Vec<i64>>> = BTreeMap::new();
+    let mut both = |channel: i64, kind: &'static str, f: &mut dyn FnMut(&mut Acc)| {
+        f(acc.entry((Some(channel), kind)).or_default());
+        f(acc.entry((None, kind)).or_default());
+    };
+    for h in store.report_hours(start, end, scope).await? {
+        let kind = conversation_kind(&h.message_kind);
+        if h.direction == "inbound" {
+            both(h.channel_id, kind, &mut |a| a.inbound += h.count);
+            let (day, hour) = period::week_cell(h.hour * HOUR_MS);
+            heat.entry(kind.to_string())
+                .or_insert_with(|| vec![vec![0; 24]; 7])[day][hour] += h.count;
+        } else {
+            both(h.channel_id, kind, &mut |a| a.replies += h.count);
+        }
+    }
+    for w in store.report_waits(start, end, scope).await? {
+        let kind = conversation_kind(&w.message_kind);
+        let level = options.service_level_ms(kind);
+        let took = w.answered_at.map(|a| (a - w.asked_at).max(0));
+        both(w.channel_id, kind, &mut |a| {
+            a.questions += 1;
+            if let Some(t) = took {
+                a.responses.push(t);
+                if t <= level {
+                    a.within += 1;
+                }
+            }
+        });
+    }
+    for r in store.report_resolutions(start, end, scope).await? {
+        let kind = conversation_kind(&r.conversation_kind);
+        let took = (r.resolved_at - r.asked_at).max(0);
+        both(r.channel_id, kind, &mut |a| a.resolutions.push(took));
+    }
+    for w in store.report_waiting(end, scope).await? {
+        let kind = conversation_kind(&w.conversation_kind);
+        both(w.channel_id, kind, &mut |a| a.waiting += w.count);
+    }
+    let cases = store.report_cases(start, end, scope).await?;
+    let heated = heated_threads(store, start, end, scope, options, channels).await?;
+    Ok(Side {
+        acc,
+        heat,
+        cases,
+        heated,
+    })
+}
+
+/// Threads that caught fire in the period, by the rule of `GET /api/v1/moderation/heated` applied
+/// to every hour: a jump to at least `heated_min_comments` and three times the thread's own
+/// average over the day before, or at least five comments of which a fifth were flagged S2+.
+async fn heated_threads(
+    store: &Store,
+    start: i64,
+    end: i64,
+    scope: Option<&[i64]>,
+    options: &ReportOptions,
+    channels: &[ReportChannel],
+) -> crate::store::Result<Vec<HeatedThread>> {
+    let base = start - 24 * HOUR_MS;
+    let threshold = options.heated_min_comments.min(5);
+    let busy = store
+        .report_busy_thread_hours(base, end, threshold, scope)
+        .await?;
+    let candidates: BTreeSet<i64> = busy
+        .iter()
+        .filter(|h| h.hour >= 24)
+        .map(|h| h.conversation_id)
+        .collect();
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = candidates.iter().copied().collect();
+    let mut hours: HashMap<i64, BTreeMap<i64, i64>> = HashMap::new();
+    for h in store.report_thread_hours(base, end, &ids).await? {
+        hours
+            .entry(h.conversation_id)
+            .or_default()
+            .insert(h.hour, h.count);
+    }
+    struct Heat {
+        heated_hours: i64,
+        peak: (i64, i64, f64, i64),
+    }
+    let mut found: BTreeMap<i64, Heat> = BTreeMap::new();
+    for h in busy.iter().filter(|h| h.hour >= 24) {
+        let thread = hours.get(&h.conversation_id);
+        let day_before: i64 = thread
+            .map(|t| t.range(h.hour - 24..h.hour).map(|(_, n)| n).sum())
+            .unwrap_or(0);
+        let baseline = day_before as f64 / 24.0;
+        let jumped =
+            h.count >= options.heated_min_comments && h.count as f64 >= 3.0 * baseline.max(1.0);
+        let hostile = h.count >= 5 && h.flagged * 5 >= h.count;
+        if !(jumped || hostile) {
+            continue;
+        }
+        let e = found.entry(h.conversation_id).or_insert(Heat {
+            heated_hours: 0,
+            peak: (h.hour, 0, baseline, 0),
+        });
+        e.heated_hours += 1;
+        if h.count > e.peak.1 || (h.count == e.peak.1 && h.hour < e.peak.0) {
+            e.peak = (h.hour, h.count, baseline, h.flagged);
+        }
+    }
+    let ids: Vec<i64> = found.keys().copied().collect();
+    let infos = store.report_threads(&ids).await?;
+    let mut out: Vec<HeatedThread> = infos
+        .into_iter()
+        .filter_map(|info| {
+            let heat = found.get(&info.conversation_id)?;
+            let comments = hours
+                .get(&info.conversation_id)
+                .map(|t| t.range(24..).map(|(_, n)| n).sum())
+                .unwrap_or(0);
+            let channel_name = channels
+                .iter()
+                .find(|c| c.id == info.channel_id)
+                .map(|c| c.name.clone())
+                .unwrap_or_default();
+            Some(HeatedThread {
+                conversation_id: info.conversation_id,
+                channel_id: info.channel_id,
+                channel_name,
+                post_platform_id: info.post_platform_id,
+                post_excerpt: info.post_text.map(|t| excerpt(&t, 200)),
+                peak_hour_start: base + heat.peak.0 * HOUR_MS,
+                peak_comments: heat.peak.1,
+                baseline_per_hour: (heat.peak.2 * 100.0).round() / 100.0,
+                peak_flagged: heat.peak.3,
+                heated_hours: heat.heated_hours,
+                comments,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.peak_comments
+            .cmp(&a.peak_comments)
+            .then(a.peak_hour_start.cmp(&b.peak_hour_start))
+    });
+    Ok(out)
+}
+
+/// At most `max` characters, personal data masked (masked first, so a cut never reveals a part).
+pub fn excerpt(text: &str, max: usize) -> String {
+    let masked = mask(text);
+    let mut out: String = masked.chars().take(max).collect();
+    if masked.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+/// Builds the report for `period` against the one before, limited to `scope` (None: every channel).
+pub async fn build(
+    store: &Store,
+    faq: Arc<FaqSignals>,
+    period: ReportPeriod,
+    scope: Option<Vec<i64>>,
+    options: &ReportOptions,
+) -> anyhow::Result<Report> {
+    let previous = period.previous();
+    let channels = store.report_channels().await?;
+    let scope_ref = scope.as_deref();
+    let mut now = side(store, &period, scope_ref, options, &channels).await?;
+    let mut before = side(store, &previous, scope_ref, options, &channels).await?;
+
+    let keys: BTreeSet<(Option<i64>, &'static str)> =
+        now.acc.keys().chain(before.acc.keys()).copied().collect();
+    let mut rows = Vec::new();
+    let mut totals = Vec::new();
+    for key in keys {
+        let current = now.acc.entry(key).or_default().figures();
+        let earlier = before.acc.entry(key).or_default().figures();
+        let figures = METRICS
+            .iter()
+            .map(|m| {
+                (
+                    *m,
+                    Figure {
+                        value: current.get(m).copied().flatten(),
+                        previous: earlier.get(m).copied().flatten(),
+                    },
+                )
+            })
+            .collect();
+        let channel = key.0.and_then(|id| channels.iter().find(|c| c.id == id));
+        let row = ChannelFigures {
+            channel_id: key.0,
+            channel_name: channel.map(|c| c.name.clone()),
+            platform: channel.map(|c| c.platform.clone()),
+            kind: key.1.to_string(),
+            figures,
+        };
+        if key.0.is_some() {
+            rows.push(row);
+        } else {
+            totals.push(row);
+        }
+    }
+
+    let mut heatmap = BTreeMap::new();
+    for kind in ["dm", "comments"] {
+        let empty = || vec![vec![0; 24]; 7];
+        let value = now.heat.remove(kind).unwrap_or_else(empty);
+        let prev = before.heat.remove(kind).unwrap_or_else(empty);
+        heatmap.insert(
+            kind.to_string(),
+            HeatMap {
+                value,
+                previous: prev,
+            },
+        );
+    }
+
+    let moderation = moderation_figures(&now, &before);
+    let faq = faq_figures(store, faq, &period, &previous, scope.clone(), options).await?;
+    Ok(Report {
+        period: PeriodInfo::of(&period),
+        previous_period: PeriodInfo::of(&previous),
+        generated_at: crate::store::now_ms(),
+        service_level: ServiceLevel {
+            dm_hours: options.dm_service_level_hours,
+            comment_hours: options.comment_service_level_hours,
+        },
+        scope,
+        channels: rows,
+        totals,
+        heatmap,
+        faq,
+        moderation,
+        heated: now.heated.into_iter().take(10).collect(),
+    })
+}
+
+fn moderation_figures(now: &Side, before: &Side) -> ModerationFigures {
+    let level_counts = |s: &Side| {
+        let mut m: BTreeMap<String, i64> = LEVELS.iter().map(|l| (l.to_string(), 0)).collect();
+        for c in &s.cases {
+            *m.entry(c.level.clone()).or_default() += 1;
+        }
+        m
+    };
+    let category_counts = |s: &Side| {
+        let mut m: BTreeMap<String, i64> = BTreeMap::new();
+        for c in &s.cases {
+            for cat in &c.categories {
+                *m.entry(cat.clone()).or_default() += 1;
+            }
+        }
+        m
+    };
+    let pair = |a: BTreeMap<String, i64>, b: BTreeMap<String, i64>| {
+        let names: BTreeSet<String> = a.keys().chain(b.keys()).cloned().collect();
+        names
+            .into_iter()
+            .map(|n| {
+                let f = Figure::counts(
+                    a.get(&n).copied().unwrap_or(0),
+                    b.get(&n).copied().unwrap_or(0),
+                );
+                (n, f)
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
+    let actions = |s: &Side| {
+        let mut v: Vec<i64> = s
+            .cases
+            .iter()
+            .filter_map(|c| c.acted_at.map(|a| (a - c.arrived_at).max(0)))
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let (a_now, a_before) = (actions(now), actions(before));
+    let sum = |s: &Side, f: &dyn Fn(&crate::store::reports::CaseFacts) -> i64| {
+        s.cases.iter().map(f).sum::<i64>()
+    };
+    ModerationFigures {
+        cases: Figure::counts(now.cases.len() as i64, before.cases.len() as i64),
+        by_level: pair(level_counts(now), level_counts(before)),
+        by_category: pair(category_counts(now), category_counts(before)),
+        time_to_action_median_seconds: Figure {
+            value: seconds(median(&a_now)),
+            previous: seconds(median(&a_before)),
+        },
+        time_to_action_p90_seconds: Figure {
+            value: seconds(percentile(&a_now, 0.9)),
+            previous: seconds(percentile(&a_before, 0.9)),
+        },
+        police_reports: Figure::counts(
+            sum(now, &|c| c.police_reports),
+            sum(before, &|c| c.police_reports),
+        ),
+        hidden_off_hours: Figure::counts(
+            sum(now, &|c| i64::from(c.auto_hidden)),
+            sum(before, &|c| i64::from(c.auto_hidden)),
+        ),
+        heated_threads: Figure::counts(now.heated.len() as i64, before.heated.len() as i64),
+    }
+}
+
+async fn faq_figures(
+    store: &Store,
+    faq: Arc<FaqSignals>,
+    period: &ReportPeriod,
+    previous: &ReportPeriod,
+    scope: Option<Vec<i64>>,
+    options: &ReportOptions,
+) -> anyhow::Result<Vec<FaqFigure>> {
+    let curations = store.curations().await?;
+    let moves = store.faq_moves().await?;
+    let window = (period.start_ms(), period.end_ms());
+    let before = (previous.start_ms(), previous.end_ms());
+    let mut signals = tokio::task::spawn_blocking(move || {
+        faq.signals_between(window, before, scope.as_deref(), &curations, &moves)
+    })
+    .await?;
+    signals.retain(|s| !s.dismissed && s.count > 0);
+    signals.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then(b.people.cmp(&a.people))
+            .then(a.id.cmp(&b.id))
+    });
+    Ok(signals
+        .into_iter()
+        .take(options.faq_top)
+        .map(|s| FaqFigure {
+            cluster_id: s.id,
+            name: excerpt(&s.name, 200),
+            count: Figure::counts(s.count as i64, s.previous as i64),
+            people: s.people,
+            change: s.change,
+            significant: s.significant,
+            answered: s.answered_url.is_some(),
+            answered_url: s.answered_url,
+            examples: s.examples.iter().take(3).map(|e| excerpt(e, 200)).collect(),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_and_nearest_rank_percentiles() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[5]), Some(5.0));
+        assert_eq!(median(&[1, 2, 3, 10]), Some(2.5));
+        let ten: Vec<i64> = (1..=10).collect();
+        assert_eq!(percentile(&ten, 0.9), Some(9.0));
+        assert_eq!(percentile(&[1, 2, 3], 0.9), Some(3.0));
+        assert_eq!(percentile(&[7], 0.9), Some(7.0));
+    }
+
+    #[test]
+    fn whole_figures_serialise_as_integers() {
+        let f = Figure {
+            value: Some(3.0),
+            previous: Some(2.5),
+        };
+        assert_eq!(
+            serde_json::to_string(&f).unwrap(),
+            r#"{"value":3,"previous":2.5}"#
+        );
+        let none = Figure::default();
+        assert_eq!(
+            serde_json::to_string(&none).unwrap(),
+            r#"{"value":null,"previous":null}"#
+        );
+    }
+}

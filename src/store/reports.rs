@@ -1,0 +1,429 @@
+//! The aggregate SQL behind follow-up reports. Counting and grouping happen in the database (one
+//! set of statements for SQLite and PostgreSQL); percentiles are computed by the caller from the
+//! durations returned here, since SQLite has no percentile function.
+//! Every query takes the caller's channel scope (None: every channel) into its `where` clause.
+
+use sqlx::Row;
+
+use super::{Result, Store};
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+/// How far before a period a conversation's earlier messages are read, to know whether its first
+/// message in the period starts a new wait or continues one.
+pub const LOOKBACK_MS: i64 = 7 * DAY_MS;
+/// How far after a period a reply still counts as the answer to a question asked in it.
+pub const LOOKAHEAD_MS: i64 = 7 * DAY_MS;
+
+/// Messages of one channel, message kind and direction in one hour (epoch hours, UTC).
+#[derive(Debug, Clone)]
+pub struct HourCount {
+    pub channel_id: i64,
+    pub message_kind: String,
+    pub direction: String,
+    pub hour: i64,
+    pub count: i64,
+}
+
+/// A question that started a wait: the first inbound message after our last reply.
+#[derive(Debug, Clone)]
+pub struct Wait {
+    pub channel_id: i64,
+    pub message_kind: String,
+    pub asked_at: i64,
+    /// Our first reply after it, if any (within the look-ahead).
+    pub answered_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    pub channel_id: i64,
+    pub conversation_kind: String,
+    /// The first message from the person since the conversation was last resolved.
+    pub asked_at: i64,
+    pub resolved_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChannelKindCount {
+    pub channel_id: i64,
+    pub conversation_kind: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct CaseFacts {
+    pub channel_id: i64,
+    pub level: String,
+    pub categories: Vec<String>,
+    /// When the message was posted (the platform's time): from then on it was public.
+    pub arrived_at: i64,
+    /// A moderator's first step (automatic steps are not a moderator's action).
+    pub acted_at: Option<i64>,
+    pub police_reports: i64,
+    /// Hidden automatically outside staffed hours.
+    pub auto_hidden: bool,
+}
+
+/// Inbound comments in one hour of one thread (hours counted from `base`).
+#[derive(Debug, Clone)]
+pub struct ThreadHour {
+    pub conversation_id: i64,
+    pub hour: i64,
+    pub count: i64,
+    pub flagged: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ThreadInfo {
+    pub conversation_id: i64,
+    pub channel_id: i64,
+    pub post_platform_id: Option<String>,
+    pub post_text: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReportChannel {
+    pub id: i64,
+    pub name: String,
+    pub platform: String,
+}
+
+/// ` and {column} in ($n, …)` for a scope, numbered from `first`; None when the scope is empty
+/// (nothing to count).
+fn scope_clause(column: &str, scope: Option<&[i64]>, first: usize) -> Option<String> {
+    match scope {
+        None => Some(String::new()),
+        Some([]) => None,
+        Some(channels) => Some(format!(
+            " and {column} in ({})",
+            (0..channels.len())
+                .map(|i| format!("${}", first + i))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+fn bind_scope<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    scope: Option<&[i64]>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for c in scope.unwrap_or(&[]) {
+        q = q.bind(*c);
+    }
+    q
+}
+
+impl Store {
+    pub async fn report_channels(&self) -> Result<Vec<ReportChannel>> {
+        let rows = sqlx::query("select id, name, platform from channels order by id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ReportChannel {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    platform: r.try_get("platform")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Messages per channel, kind, direction and hour in [start, end). Outbound messages whose
+    /// delivery failed never reached anyone and are not counted as replies.
+    pub async fn report_hours(
+        &self,
+        start: i64,
+        end: i64,
+        scope: Option<&[i64]>,
+    ) -> Result<Vec<HourCount>> {
+        let Some(clause) = scope_clause("m.channel_id", scope, 4) else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "select m.channel_id, m.kind, m.direction, m.platform_time / $1 as hour, count(*) as n \
+             from messages m where m.platform_time >= $2 and m.platform_time < $3 \
+             and (m.delivery is null or m.delivery <> 'failed'){clause} \
+             group by 1, 2, 3, 4"
+        );
+        let q = sqlx::query(&sql).bind(HOUR_MS).bind(start).bind(end);
+        let rows = bind_scope(q, scope).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HourCount {
+                    channel_id: r.try_get("channel_id")?,
+                    message_kind: r.try_get("kind")?,
+                    direction: r.try_get("direction")?,
+                    hour: r.try_get("hour")?,
+                    count: r.try_get("n")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every wait that started in [start, end): an inbound message (still visible: a hidden or
+    /// removed comment awaits no answer) whose previous message in the conversation is ours or
+    /// absent, with our first reply after it.
+    pub async fn report_waits(
+        &self,
+        start: i64,
+        end: i64,
+        scope: Option<&[i64]>,
+    ) -> Result<Vec<Wait>> {
+        let Some(clause) = scope_clause("m.channel_id", scope, 5) else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "select channel_id, kind, platform_time, answered_at from ( \
+               select m.channel_id, m.kind, m.direction, m.state, m.platform_time, \
+                 lag(m.direction) over (partition by m.conversation_id order by m.platform_time, m.id) as previous_direction, \
+                 min(case when m.direction = 'outbound' then m.platform_time end) over ( \
+                   partition by m.conversation_id order by m.platform_time, m.id \
+                   rows between current row and unbounded following) as answered_at \
+               from messages m where m.platform_time >= $1 and m.platform_time < $2 \
+               and (m.delivery is null or m.delivery <> 'failed'){clause} \
+             ) t where direction = 'inbound' and state = 'visible' \
+             and (previous_direction is null or previous_direction = 'outbound') \
+             and platform_time >= $3 and platform_time < $4"
+        );
+        let q = sqlx::query(&sql)
+            .bind(start - LOOKBACK_MS)
+            .bind(end + LOOKAHEAD_MS)
+            .bind(start)
+            .bind(end);
+        let rows = bind_scope(q, scope).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Wait {
+                    channel_id: r.try_get("channel_id")?,
+                    message_kind: r.try_get("kind")?,
+                    asked_at: r.try_get("platform_time")?,
+                    answered_at: r.try_get("answered_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Conversations resolved in [start, end), each with the first message from the person since
+    /// the resolution before (looked for up to a year back).
+    pub async fn report_resolutions(
+        &self,
+        start: i64,
+        end: i64,
+        scope: Option<&[i64]>,
+    ) -> Result<Vec<Resolution>> {
+        let Some(clause) = scope_clause("c.channel_id", scope, 6) else {
+            return Ok(Vec::new());
+        };
+        // The kind is written out (not bound) so the partial index events_status_changes applies.
+        let sql = format!(
+            "select c.channel_id, c.kind, r.created_at as resolved_at, \
+               (select min(m.platform_time) from messages m where m.conversation_id = r.conversation_id \
+                and m.direction = 'inbound' and m.platform_time <= r.created_at \
+                and m.platform_time > coalesce(r.previous_at, $1)) as asked_at \
+             from ( \
+               select e.conversation_id, e.created_at, \
+                 lag(e.created_at) over (partition by e.conversation_id order by e.created_at, e.seq) as previous_at \
+               from events e where e.kind = 'conversation.status_changed' \
+               and e.payload like '%\"to\":\"resolved\"%' and e.created_at >= $2 and e.created_at < $3 \
+             ) r join conversations c on c.id = r.conversation_id \
+             where r.created_at >= $4 and r.created_at < $5{clause}"
+        );
+        let year_back = start - 365 * DAY_MS;
+        let q = sqlx::query(&sql)
+            .bind(year_back)
+            .bind(year_back)
+            .bind(end)
+            .bind(start)
+            .bind(end);
+        let rows = bind_scope(q, scope).fetch_all(&self.pool).await?;
+        let mut out = Vec::new();
+        for r in rows {
+            // Resolved twice without a word from the person in between: nothing was asked.
+            let asked_at: Option<i64> = r.try_get("asked_at")?;
+            if let Some(asked_at) = asked_at {
+                out.push(Resolution {
+                    channel_id: r.try_get("channel_id")?,
+                    conversation_kind: r.try_get("kind")?,
+                    asked_at,
+                    resolved_at: r.try_get("resolved_at")?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Conversations waiting on the person at `at`: their last status change before it was to
+    /// "waiting", and the person has not written since (a new message reopens a conversation).
+    pub async fn report_waiting(
+        &self,
+        at: i64,
+        scope: Option<&[i64]>,
+    ) -> Result<Vec<ChannelKindCount>> {
+        let Some(clause) = scope_clause("c.channel_id", scope, 3) else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "select c.channel_id, c.kind, count(*) as n from ( \
+               select e.conversation_id, e.created_at, e.payload, \
+                 row_number() over (partition by e.conversation_id order by e.created_at desc, e.seq desc) as latest \
+               from events e where e.kind = 'conversation.status_changed' and e.created_at < $1 \
+             ) s join conversations c on c.id = s.conversation_id \
+             where s.latest = 1 and s.payload like '%\"to\":\"waiting\"%' \
+             and not exists (select 1 from messages m where m.conversation_id = s.conversation_id \
+               and m.direction = 'inbound' and m.platform_time > s.created_at and m.platform_time < $2){clause} \
+             group by c.channel_id, c.kind"
+        );
+        let q = sqlx::query(&sql).bind(at).bind(at);
+        let rows = bind_scope(q, scope).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ChannelKindCount {
+                    channel_id: r.try_get("channel_id")?,
+                    conversation_kind: r.try_get("kind")?,
+                    count: r.try_get("n")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Moderation cases opened in [start, end) with what happened to them.
+    pub async fn report_cases(
+        &self,
+        start: i64,
+        end: i64,
+        scope: Option<&[i64]>,
+    ) -> Result<Vec<CaseFacts>> {
+        let Some(clause) = scope_clause("k.channel_id", scope, 3) else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "select k.channel_id, k.level, k.categories, m.platform_time, \
+               (select min(s.at) from moderation_steps s where s.case_id = k.id and s.actor_id is not null) as acted_at, \
+               (select count(*) from moderation_steps s where s.case_id = k.id and s.step = 'police_report') as police_reports, \
+               (select count(*) from moderation_steps s where s.case_id = k.id and s.step = 'hide' \
+                  and s.actor_id is null and s.detail like '%\"automatic\":true%') as auto_hidden \
+             from moderation_cases k join messages m on m.id = k.message_id \
+             where k.opened_at >= $1 and k.opened_at < $2{clause}"
+        );
+        let q = sqlx::query(&sql).bind(start).bind(end);
+        let rows = bind_scope(q, scope).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let categories: String = r.try_get("categories")?;
+                let auto_hidden: i64 = r.try_get("auto_hidden")?;
+                Ok(CaseFacts {
+                    channel_id: r.try_get("channel_id")?,
+                    level: r.try_get("level")?,
+                    categories: serde_json::from_str(&categories).unwrap_or_default(),
+                    arrived_at: r.try_get("platform_time")?,
+                    acted_at: r.try_get("acted_at")?,
+                    police_reports: r.try_get("police_reports")?,
+                    auto_hidden: auto_hidden > 0,
+                })
+            })
+            .collect()
+    }
+
+    /// Busy hours of comment threads in [start, end): inbound comments per thread and hour
+    /// (hours counted from `start`), only hours with at least `min_count` comments.
+    pub async fn report_busy_thread_hours(
+        &self,
+        start: i64,
+        end: i64,
+        min_count: i64,
+        scope: Option<&[i64]>,
+    ) -> Result<Vec<ThreadHour>> {
+        let Some(clause) = scope_clause("m.channel_id", scope, 5) else {
+            return Ok(Vec::new());
+        };
+        // The threshold is our own integer, written into the statement.
+        let sql = format!(
+            "select m.conversation_id, (m.platform_time - $1) / $2 as hour, count(*) as n, \
+               sum(case when f.severity >= 'S2' then 1 else 0 end) as flagged \
+             from messages m left join message_flags f on f.message_id = m.id \
+             where m.kind <> 'dm' and m.direction = 'inbound' and m.platform_time >= $3 and m.platform_time < $4{clause} \
+             group by 1, 2 having count(*) >= {min_count}"
+        );
+        let q = sqlx::query(&sql)
+            .bind(start)
+            .bind(HOUR_MS)
+            .bind(start)
+            .bind(end);
+        thread_hours(bind_scope(q, scope).fetch_all(&self.pool).await?)
+    }
+
+    /// Every hour's inbound comments of some threads in [start, end) (hours counted from `start`).
+    pub async fn report_thread_hours(
+        &self,
+        start: i64,
+        end: i64,
+        conversations: &[i64],
+    ) -> Result<Vec<ThreadHour>> {
+        let mut out = Vec::new();
+        for chunk in conversations.chunks(500) {
+            let list = (0..chunk.len())
+                .map(|i| format!("${}", 5 + i))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "select m.conversation_id, (m.platform_time - $1) / $2 as hour, count(*) as n, cast(0 as bigint) as flagged \
+                 from messages m where m.direction = 'inbound' and m.platform_time >= $3 and m.platform_time < $4 \
+                 and m.conversation_id in ({list}) \
+                 group by 1, 2"
+            );
+            let mut q = sqlx::query(&sql)
+                .bind(start)
+                .bind(HOUR_MS)
+                .bind(start)
+                .bind(end);
+            for c in chunk {
+                q = q.bind(*c);
+            }
+            out.extend(thread_hours(q.fetch_all(&self.pool).await?)?);
+        }
+        Ok(out)
+    }
+
+    pub async fn report_threads(&self, conversations: &[i64]) -> Result<Vec<ThreadInfo>> {
+        let mut out = Vec::new();
+        for chunk in conversations.chunks(500) {
+            let list = (0..chunk.len())
+                .map(|i| format!("${}", 1 + i))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "select c.id, c.channel_id, p.platform_id, p.text from conversations c \
+                 left join posts p on p.id = c.post_id where c.id in ({list})"
+            );
+            let mut q = sqlx::query(&sql);
+            for c in chunk {
+                q = q.bind(*c);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(ThreadInfo {
+                    conversation_id: r.try_get("id")?,
+                    channel_id: r.try_get("channel_id")?,
+                    post_platform_id: r.try_get("platform_id")?,
+                    post_text: r.try_get("text")?,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn thread_hours(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<ThreadHour>> {
+    rows.iter()
+        .map(|r| {
+            Ok(ThreadHour {
+                conversation_id: r.try_get("conversation_id")?,
+                hour: r.try_get("hour")?,
+                count: r.try_get("n")?,
+                flagged: r.try_get("flagged")?,
+            })
+        })
+        .collect()
+}
