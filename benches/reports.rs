@@ -151,7 +151,7 @@ async fn fill(store: &Store, messages: u64) -> anyhow::Result<()> {
                 mrows.clear();
                 erows.clear();
             }
-            if id % 100_000 == 0 {
+            if id.is_multiple_of(100_000) {
                 store.commit(tx).await?;
                 tx = store.begin().await?;
             }
@@ -387,7 +387,9 @@ async fn fresh_postgres() -> Result<(String, String, String), String> {
         .await
         .map_err(|e| format!("cannot create {name}: {e}"))?;
     pool.close().await;
-    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.clone(), |(b, _)| b.to_string());
     Ok((admin, name.clone(), format!("{base}/{name}")))
 }
 
