@@ -19,10 +19,16 @@ pub enum Capability {
     ReadAudit,
     /// Submit messages through `POST /api/v1/messages` (integrations, migrations).
     Ingest,
+    /// Answer a person's request: export all data about them, erase what the law allows (the DPO).
+    HandlePrivacyRequests,
+    /// Run retention (gallring) and place or lift legal holds (the archivist's rules, applied).
+    ManageRetention,
+    /// Show one masked personal identity number, phone number or e-mail address, audited.
+    RevealPersonalData,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 10] = [
+    pub const ALL: [Capability; 13] = [
         Capability::ReadDms,
         Capability::AnswerDms,
         Capability::ReadComments,
@@ -33,6 +39,9 @@ impl Capability {
         Capability::ManageChannels,
         Capability::ReadAudit,
         Capability::Ingest,
+        Capability::HandlePrivacyRequests,
+        Capability::ManageRetention,
+        Capability::RevealPersonalData,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +56,9 @@ impl Capability {
             Capability::ManageChannels => "manage_channels",
             Capability::ReadAudit => "read_audit",
             Capability::Ingest => "ingest",
+            Capability::HandlePrivacyRequests => "handle_privacy_requests",
+            Capability::ManageRetention => "manage_retention",
+            Capability::RevealPersonalData => "reveal_personal_data",
         }
     }
 
@@ -63,6 +75,9 @@ impl Capability {
             Capability::ManageChannels => "managing channels",
             Capability::ReadAudit => "reading the audit trail",
             Capability::Ingest => "submitting messages",
+            Capability::HandlePrivacyRequests => "handling a person's requests about their data",
+            Capability::ManageRetention => "running retention and legal holds",
+            Capability::RevealPersonalData => "revealing masked personal data",
         }
     }
 }
@@ -106,11 +121,12 @@ impl Role {
     pub fn capabilities(self) -> &'static [Capability] {
         use Capability::*;
         match self {
-            Role::Agent => &[ReadDms, AnswerDms],
+            Role::Agent => &[ReadDms, AnswerDms, RevealPersonalData],
             Role::Communicator => &[ReadComments, AnswerComments, SeeFaq],
-            Role::Moderator => &[ReadComments, Moderate],
-            Role::Admin => &[ManageStaff, ManageChannels, ReadAudit, Ingest],
-            Role::Auditor => &[ReadAudit],
+            Role::Moderator => &[ReadComments, Moderate, RevealPersonalData],
+            Role::Admin => &[ManageStaff, ManageChannels, ReadAudit, Ingest, ManageRetention],
+            // The auditor is also the data-protection officer (DESIGN.md §1).
+            Role::Auditor => &[ReadAudit, HandlePrivacyRequests, RevealPersonalData],
         }
     }
 
