@@ -87,6 +87,47 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// A person's data: export and erasure (the data-protection officer's work).
+    Privacy {
+        #[command(subcommand)]
+        command: PrivacyCommand,
+    },
+    /// Retention (gallring) by the rules in retention_file.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PrivacyCommand {
+    /// Everything stored about one person, as JSON on standard output.
+    Export {
+        /// The person's platform id (as in a message's author).
+        #[arg(long)]
+        author: String,
+    },
+    /// Erase what the law allows about one person; prints what was done and what was kept, and why.
+    Erase {
+        #[arg(long)]
+        author: String,
+        /// Show what would happen and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RetentionCommand {
+    /// Apply the rules now (the service also does this daily).
+    Run {
+        /// Show what would happen and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -336,6 +377,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Training { command } => training(&settings, command).await,
+        Command::Privacy { command } => privacy(&settings, command).await,
+        Command::Retention {
+            command: RetentionCommand::Run { dry_run, json },
+        } => retention(&settings, dry_run, json).await,
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
@@ -353,6 +398,86 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+async fn privacy(settings: &Settings, command: PrivacyCommand) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let actor = Actor::command_line();
+    match command {
+        PrivacyCommand::Export { author } => {
+            let export = crate::privacy::export::export(&store, &author)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("nothing is stored about {author}"))?;
+            store
+                .audit(
+                    &actor,
+                    "privacy.exported",
+                    Some(&format!("author:{author}")),
+                    serde_json::json!({"people": export["people"].as_array().map(Vec::len)}),
+                )
+                .await?;
+            println!("{}", serde_json::to_string_pretty(&export)?);
+        }
+        PrivacyCommand::Erase { author, dry_run } => {
+            let rules = crate::privacy::rules::RetentionRules::load(&settings.retention_file)?;
+            let report = crate::privacy::erasure::erase(
+                &store,
+                &rules,
+                &author,
+                crate::store::now_ms(),
+                dry_run,
+                &actor,
+            )
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("nothing is stored about {author}"))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+    }
+    Ok(())
+}
+
+async fn retention(settings: &Settings, dry_run: bool, json: bool) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let rules = crate::privacy::rules::RetentionRules::load(&settings.retention_file)?;
+    let report = crate::privacy::retention::run(
+        &store,
+        &rules,
+        crate::store::now_ms(),
+        dry_run,
+        &Actor::command_line(),
+    )
+    .await?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    let verb = if dry_run { "would be" } else { "were" };
+    println!(
+        "{} records {verb} deleted, {} {verb} pseudonymised; {} kept by a hold or an open case{}",
+        report.deleted,
+        report.pseudonymised,
+        report.kept_count,
+        if dry_run {
+            " (dry run: nothing changed)"
+        } else {
+            ""
+        }
+    );
+    for a in &report.actions {
+        println!(
+            "  message {} (conversation {}): {:?} by rule {}",
+            a.message_id, a.conversation_id, a.action, a.rule
+        );
+    }
+    for k in &report.kept {
+        println!(
+            "  message {} (conversation {}): kept, {}",
+            k.message_id,
+            k.conversation_id,
+            crate::privacy::explain(k.reason)
+        );
+    }
+    Ok(())
 }
 
 async fn training(settings: &Settings, command: TrainingCommand) -> anyhow::Result<()> {

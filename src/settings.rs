@@ -44,6 +44,9 @@ pub struct Settings {
     pub staffed_from: String,
     pub staffed_to: String,
     pub moderation_alert_url: String,
+    pub retention_file: PathBuf,
+    pub retention_every_hours: u64,
+    pub retention_first_run_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

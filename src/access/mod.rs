@@ -124,7 +124,13 @@ impl Role {
             Role::Agent => &[ReadDms, AnswerDms, RevealPersonalData],
             Role::Communicator => &[ReadComments, AnswerComments, SeeFaq],
             Role::Moderator => &[ReadComments, Moderate, RevealPersonalData],
-            Role::Admin => &[ManageStaff, ManageChannels, ReadAudit, Ingest, ManageRetention],
+            Role::Admin => &[
+                ManageStaff,
+                ManageChannels,
+                ReadAudit,
+                Ingest,
+                ManageRetention,
+            ],
             // The auditor is also the data-protection officer (DESIGN.md §1).
             Role::Auditor => &[ReadAudit, HandlePrivacyRequests, RevealPersonalData],
         }

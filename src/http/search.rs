@@ -174,8 +174,11 @@ pub async fn search(
                 .find(|(id, _)| *id == d.message_id)
                 .map(|(_, s)| *s)
                 .unwrap_or(0.0);
-            let snippet = snippet::make(d.text.as_deref().unwrap_or(""), &highlight_words);
-            json!({"message": d, "score": score, "snippet": snippet})
+            // Masked before the snippet is cut, so highlights point at the shown characters.
+            let mut message = serde_json::to_value(&d).unwrap_or_default();
+            crate::privacy::masking::message_json(&mut message);
+            let snippet = snippet::make(message["text"].as_str().unwrap_or(""), &highlight_words);
+            json!({"message": message, "score": score, "snippet": snippet})
         })
         .collect();
     state
@@ -185,7 +188,8 @@ pub async fn search(
             "search.read",
             None,
             json!({
-                "q": q, "kinds": filters.kinds, "channels": filters.channels, "shown": items.len(),
+                // The query may hold a personal identity number: the trail keeps it masked.
+                "q": crate::text::detectors::mask(&q), "kinds": filters.kinds, "channels": filters.channels, "shown": items.len(),
             }),
         )
         .await?;

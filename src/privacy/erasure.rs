@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::rules::{due_at, OnRequest, RetentionRules};
 use super::Kept;
 use crate::store::audit::Actor;
-use crate::store::privacy::{Dispose, Disposal as Why, RecordState};
+use crate::store::privacy::{Disposal as Why, Dispose, RecordState};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Serialize)]

@@ -31,10 +31,7 @@ pub async fn export(store: &Store, platform_id: &str) -> Result<Option<Value>, S
             messages.push(v);
         }
         let conversations = store.person_conversations(author.id).await?;
-        let message_ids: Vec<i64> = messages
-            .iter()
-            .filter_map(|m| m["id"].as_i64())
-            .collect();
+        let message_ids: Vec<i64> = messages.iter().filter_map(|m| m["id"].as_i64()).collect();
         let conversation_ids: Vec<i64> = conversations.iter().map(|c| c.id).collect();
         let on_hold: Vec<_> = holds
             .iter()

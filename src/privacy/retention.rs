@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::rules::{due_at, Disposal, RetentionRules};
 use super::Kept;
 use crate::store::audit::Actor;
-use crate::store::privacy::{Dispose, Disposal as Why, RecordState};
+use crate::store::privacy::{Disposal as Why, Dispose, RecordState};
 use crate::store::Store;
 
 /// Records read per page and disposed of per transaction.
@@ -216,7 +216,9 @@ pub async fn daily(
             Err(RetentionError::Busy) => {
                 tracing::info!("retention: another instance applies it this time")
             }
-            Err(e) => tracing::error!(error = %e, "retention could not run; it tries again at the next interval"),
+            Err(e) => {
+                tracing::error!(error = %e, "retention could not run; it tries again at the next interval")
+            }
         }
     }
 }

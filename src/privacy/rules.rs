@@ -119,10 +119,7 @@ mod tests {
         assert_eq!((comment.keep_days, comment.then), (365, Disposal::Delete));
         assert_eq!(due_at(comment, Some(0), None), Some(365 * DAY_MS));
         // Under a case closed later: two years from the closing.
-        assert_eq!(
-            due_at(comment, Some(0), Some(10)),
-            Some(10 + 730 * DAY_MS)
-        );
+        assert_eq!(due_at(comment, Some(0), Some(10)), Some(10 + 730 * DAY_MS));
         assert_eq!(due_at(comment, None, None), None);
         assert_eq!(rules.for_message("linkedin", "reel").name(), "*/*");
     }

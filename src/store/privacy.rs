@@ -382,7 +382,9 @@ impl Store {
 
     /// On PostgreSQL with several instances, only one applies retention at a time: a session
     /// advisory lock held by the caller's connection for the run. SQLite has one writer anyway.
-    pub async fn try_retention_lock(&self) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Any>>> {
+    pub async fn try_retention_lock(
+        &self,
+    ) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Any>>> {
         let mut conn = self.pool.acquire().await?;
         if self.backend == super::Backend::Postgres {
             let got: bool = sqlx::query_scalar("select pg_try_advisory_lock(7261008)")
@@ -441,11 +443,10 @@ async fn delete_message(tx: &mut Tx<'_>, id: i64, conversation_id: i64) -> Resul
     .bind(conversation_id)
     .execute(&mut **tx)
     .await?;
-    let left: i64 =
-        sqlx::query_scalar("select count(*) from messages where conversation_id = $1")
-            .bind(conversation_id)
-            .fetch_one(&mut **tx)
-            .await?;
+    let left: i64 = sqlx::query_scalar("select count(*) from messages where conversation_id = $1")
+        .bind(conversation_id)
+        .fetch_one(&mut **tx)
+        .await?;
     let cases: i64 =
         sqlx::query_scalar("select count(*) from moderation_cases where conversation_id = $1")
             .bind(conversation_id)
@@ -576,4 +577,16 @@ async fn pseudonym_for(tx: &mut Tx<'_>, author_id: i64) -> Result<i64> {
     .execute(&mut **tx)
     .await?;
     Ok(id)
+}
+
+impl Store {
+    /// The current text of a message (for an audited reveal of one value).
+    pub async fn message_text(&self, id: i64) -> Result<Option<String>> {
+        let text: Option<Option<String>> =
+            sqlx::query_scalar("select text from messages where id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(text.flatten())
+    }
 }
