@@ -127,6 +127,10 @@ pub enum RetentionCommand {
         /// Print the report as one JSON object.
         #[arg(long)]
         json: bool,
+        /// With --dry-run: the rules as they will stand at this moment (RFC 3339), e.g. to see
+        /// what the year's end will dispose of.
+        #[arg(long, requires = "dry_run")]
+        at: Option<String>,
     },
 }
 
@@ -379,8 +383,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Training { command } => training(&settings, command).await,
         Command::Privacy { command } => privacy(&settings, command).await,
         Command::Retention {
-            command: RetentionCommand::Run { dry_run, json },
-        } => retention(&settings, dry_run, json).await,
+            command: RetentionCommand::Run { dry_run, json, at },
+        } => retention(&settings, dry_run, json, at.as_deref()).await,
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
@@ -436,17 +440,25 @@ async fn privacy(settings: &Settings, command: PrivacyCommand) -> anyhow::Result
     Ok(())
 }
 
-async fn retention(settings: &Settings, dry_run: bool, json: bool) -> anyhow::Result<()> {
+async fn retention(
+    settings: &Settings,
+    dry_run: bool,
+    json: bool,
+    at: Option<&str>,
+) -> anyhow::Result<()> {
+    let now = match at {
+        Some(at) => chrono::DateTime::parse_from_rfc3339(at)
+            .with_context(|| {
+                format!("--at {at:?} is not an RFC 3339 time like 2027-01-01T00:00:00+01:00")
+            })?
+            .timestamp_millis(),
+        None => crate::store::now_ms(),
+    };
     let store = open_store(settings).await?;
     let rules = crate::privacy::rules::RetentionRules::load(&settings.retention_file)?;
-    let report = crate::privacy::retention::run(
-        &store,
-        &rules,
-        crate::store::now_ms(),
-        dry_run,
-        &Actor::command_line(),
-    )
-    .await?;
+    let report =
+        crate::privacy::retention::run(&store, &rules, now, dry_run, &Actor::command_line())
+            .await?;
     if json {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());

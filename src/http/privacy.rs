@@ -10,7 +10,7 @@ use tracing::instrument;
 
 use super::auth::Caller;
 use super::error::{AppError, Result};
-use super::extract::{Json, Path, Query};
+use super::extract::{parse_json, Json, Path, Query, RawBody};
 use super::AppState;
 use crate::access::{read_capability, Capability};
 use crate::privacy::retention::RetentionError;
@@ -251,7 +251,7 @@ pub async fn reveal(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    Json(body): Json<RevealBody>,
+    body: RawBody,
 ) -> Result<impl IntoResponse> {
     let place = state
         .store
@@ -262,6 +262,8 @@ pub async fn reveal(
     if !caller.can(Capability::HandlePrivacyRequests) {
         caller.require(read_capability(&place.kind))?;
     }
+    // The body is read after the access check, so a caller who may not read learns nothing.
+    let body: RevealBody = parse_json(&body.0)?;
     let text = state.store.message_text(id).await?.unwrap_or_default();
     let (kind, value) = crate::privacy::masking::reveal(&text, body.index).ok_or_else(|| {
         AppError::not_found(format!(

@@ -175,10 +175,9 @@ pub async fn search(
                 .map(|(_, s)| *s)
                 .unwrap_or(0.0);
             // Masked before the snippet is cut, so highlights point at the shown characters.
-            let mut message = serde_json::to_value(&d).unwrap_or_default();
-            crate::privacy::masking::message_json(&mut message);
-            let snippet = snippet::make(message["text"].as_str().unwrap_or(""), &highlight_words);
-            json!({"message": message, "score": score, "snippet": snippet})
+            let (masked, _) = crate::privacy::masking::mask(d.text.as_deref().unwrap_or(""));
+            let snippet = snippet::make(&masked, &highlight_words);
+            json!({"message": d, "score": score, "snippet": snippet})
         })
         .collect();
     state
