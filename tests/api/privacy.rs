@@ -794,6 +794,18 @@ on_both_backends!(
             .find(|e| e["target"] == format!("message:{dm}"))
             .unwrap();
         assert_eq!(dm_reveal["detail"], json!({"index": 1, "kind": "email"}));
+        let doc = app.get_json(&agent, "/api/v1/openapi.json").await;
+        for path in [
+            "/api/v1/privacy/authors",
+            "/api/v1/privacy/authors/{platform_id}",
+            "/api/v1/privacy/authors/{platform_id}/erase",
+            "/api/v1/legal-holds",
+            "/api/v1/legal-holds/{id}",
+            "/api/v1/retention/runs",
+            "/api/v1/messages/{id}/reveal",
+        ] {
+            assert!(doc["paths"].get(path).is_some(), "{path} is documented");
+        }
         let whole = app
             .get_json(&auditor, "/api/v1/audit?limit=500")
             .await
