@@ -126,10 +126,13 @@ pub async fn erase(
         .await?;
     report.deleted = deleted;
     report.pseudonymised = pseudonymised;
-    let mut removed = true;
-    for author in &authors {
-        removed &= store.forget_author(author.id).await?;
+    // Under a legal hold nothing else about the person goes either (their reactions, their name).
+    if !report.kept.iter().any(|k| k.kept.reason == "legal_hold") {
+        let mut removed = true;
+        for author in &authors {
+            removed &= store.forget_author(author.id).await?;
+        }
+        report.author_removed = removed;
     }
-    report.author_removed = removed;
     Ok(Some(report))
 }

@@ -625,7 +625,54 @@ on_both_backends!(
         }
         let after = after.expect("the Storgatan cluster without the erased question");
         assert!(!after.to_string().contains("för trafik"), "{after}");
+        // Someone with nothing kept disappears altogether: no author record, nothing to export.
+        ingest(
+            &app,
+            &admin,
+            vec![message(
+                "x-q1",
+                "comment",
+                "p7",
+                "Kim Ek",
+                "Finns det lediga kolonilotter?",
+            )],
+        )
+        .await;
+        let erased = app
+            .post(
+                &auditor,
+                "/api/v1/privacy/authors/p7/erase",
+                json!({"dry_run": false}),
+            )
+            .await;
+        let erased: Value = erased.json().await.unwrap();
+        assert_eq!(
+            (
+                erased["deleted"].as_i64(),
+                erased["author_removed"].as_bool()
+            ),
+            (Some(1), Some(true))
+        );
+        assert_eq!(
+            app.get(&auditor, "/api/v1/privacy/authors/p7")
+                .await
+                .status(),
+            404
+        );
+        assert_eq!(
+            scalar(
+                &app,
+                "select count(*) from authors where platform_id = 'p7'"
+            )
+            .await,
+            0
+        );
         let trail = audit(&app, &auditor, "privacy.erased").await;
+        assert_eq!(trail.len(), 2);
+        let trail: Vec<Value> = trail
+            .into_iter()
+            .filter(|e| e["target"] == "author:p1")
+            .collect();
         assert_eq!(trail.len(), 1);
         assert_eq!(trail[0]["detail"]["deleted"], 1);
         assert!(!trail[0].to_string().contains("Storgatan"));
