@@ -10,8 +10,11 @@ use crate::store::audit::Actor;
 use crate::store::privacy::{Disposal as Why, Dispose, RecordState};
 use crate::store::Store;
 
-/// Records read per page and disposed of per transaction.
+/// Records read per page.
 const PAGE: i64 = 1000;
+/// Records disposed of per transaction: each transaction holds the store's write lock, so a
+/// large run leaves room for ingestion between its transactions.
+const CHUNK: usize = 200;
 /// Report lists are capped; counts are always whole.
 const LISTED: usize = 1000;
 
@@ -147,7 +150,7 @@ async fn apply(
     }
     if !dry_run {
         let (mut deleted, mut pseudonymised) = (0, 0);
-        for chunk in planned.chunks(PAGE as usize) {
+        for chunk in planned.chunks(CHUNK) {
             let items: Vec<(i64, Dispose)> =
                 chunk.iter().map(|p| (p.message_id, p.action)).collect();
             let ids: Vec<i64> = chunk.iter().map(|p| p.message_id).collect();
