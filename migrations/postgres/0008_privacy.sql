@@ -41,3 +41,8 @@ create table retention_runs (
     kept bigint not null,
     finished_at bigint not null
 );
+
+-- Retention asks per message for its moderation cases; export and erasure look a person up.
+create index moderation_cases_message on moderation_cases (message_id);
+create index messages_author on messages (author_id);
+create index conversations_person on conversations (person_id);
