@@ -79,6 +79,19 @@ impl Application {
                 shutdown.clone(),
             ))
         });
+        let retention = Arc::new(crate::privacy::rules::RetentionRules::load(
+            &settings.retention_file,
+        )?);
+        // Gallring by rule, daily with the real clock (tests call the function with their own).
+        let retention_job = (settings.retention_every_hours > 0).then(|| {
+            tokio::spawn(crate::privacy::retention::daily(
+                store.clone(),
+                retention.clone(),
+                std::time::Duration::from_secs(settings.retention_first_run_seconds),
+                std::time::Duration::from_secs(settings.retention_every_hours * 3600),
+                shutdown.clone(),
+            ))
+        });
         let state = AppState {
             store,
             ingestor,
@@ -86,6 +99,7 @@ impl Application {
             training: Arc::new(training),
             moderation,
             faq,
+            retention,
             search: Some(index),
             indexed_seq,
             shutdown,
@@ -97,6 +111,7 @@ impl Application {
             background: std::iter::once(follower)
                 .chain(delivery)
                 .chain(alerts)
+                .chain(retention_job)
                 .chain(Some(faq_follower))
                 .collect(),
         })

@@ -89,6 +89,51 @@ pub enum Command {
     },
     /// A follow-up report for a month or a quarter (Swedish time), beside the period before.
     Report(ReportArgs),
+    /// A person's data: export and erasure (the data-protection officer's work).
+    Privacy {
+        #[command(subcommand)]
+        command: PrivacyCommand,
+    },
+    /// Retention (gallring) by the rules in retention_file.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PrivacyCommand {
+    /// Everything stored about one person, as JSON on standard output.
+    Export {
+        /// The person's platform id (as in a message's author).
+        #[arg(long)]
+        author: String,
+    },
+    /// Erase what the law allows about one person; prints what was done and what was kept, and why.
+    Erase {
+        #[arg(long)]
+        author: String,
+        /// Show what would happen and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RetentionCommand {
+    /// Apply the rules now (the service also does this daily).
+    Run {
+        /// Show what would happen and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// With --dry-run: the rules as they will stand at this moment (RFC 3339), e.g. to see
+        /// what the year's end will dispose of.
+        #[arg(long, requires = "dry_run")]
+        at: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -358,6 +403,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Training { command } => training(&settings, command).await,
         Command::Report(args) => report(&settings, args).await,
+        Command::Privacy { command } => privacy(&settings, command).await,
+        Command::Retention {
+            command: RetentionCommand::Run { dry_run, json, at },
+        } => retention(&settings, dry_run, json, at.as_deref()).await,
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
@@ -375,6 +424,94 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+async fn privacy(settings: &Settings, command: PrivacyCommand) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let actor = Actor::command_line();
+    match command {
+        PrivacyCommand::Export { author } => {
+            let export = crate::privacy::export::export(&store, &author)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("nothing is stored about {author}"))?;
+            store
+                .audit(
+                    &actor,
+                    "privacy.exported",
+                    Some(&format!("author:{author}")),
+                    serde_json::json!({"people": export["people"].as_array().map(Vec::len)}),
+                )
+                .await?;
+            println!("{}", serde_json::to_string_pretty(&export)?);
+        }
+        PrivacyCommand::Erase { author, dry_run } => {
+            let rules = crate::privacy::rules::RetentionRules::load(&settings.retention_file)?;
+            let report = crate::privacy::erasure::erase(
+                &store,
+                &rules,
+                &author,
+                crate::store::now_ms(),
+                dry_run,
+                &actor,
+            )
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("nothing is stored about {author}"))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+    }
+    Ok(())
+}
+
+async fn retention(
+    settings: &Settings,
+    dry_run: bool,
+    json: bool,
+    at: Option<&str>,
+) -> anyhow::Result<()> {
+    let now = match at {
+        Some(at) => chrono::DateTime::parse_from_rfc3339(at)
+            .with_context(|| {
+                format!("--at {at:?} is not an RFC 3339 time like 2027-01-01T00:00:00+01:00")
+            })?
+            .timestamp_millis(),
+        None => crate::store::now_ms(),
+    };
+    let store = open_store(settings).await?;
+    let rules = crate::privacy::rules::RetentionRules::load(&settings.retention_file)?;
+    let report =
+        crate::privacy::retention::run(&store, &rules, now, dry_run, &Actor::command_line())
+            .await?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    let verb = if dry_run { "would be" } else { "were" };
+    println!(
+        "{} records {verb} deleted, {} {verb} pseudonymised; {} kept by a hold or an open case{}",
+        report.deleted,
+        report.pseudonymised,
+        report.kept_count,
+        if dry_run {
+            " (dry run: nothing changed)"
+        } else {
+            ""
+        }
+    );
+    for a in &report.actions {
+        println!(
+            "  message {} (conversation {}): {:?} by rule {}",
+            a.message_id, a.conversation_id, a.action, a.rule
+        );
+    }
+    for k in &report.kept {
+        println!(
+            "  message {} (conversation {}): kept, {}",
+            k.message_id,
+            k.conversation_id,
+            crate::privacy::explain(k.reason)
+        );
+    }
+    Ok(())
 }
 
 async fn training(settings: &Settings, command: TrainingCommand) -> anyhow::Result<()> {

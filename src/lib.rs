@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod model;
 pub mod moderation;
 pub mod outbound;
+pub mod privacy;
 pub mod reports;
 pub mod search;
 pub mod settings;

@@ -52,6 +52,9 @@ pub struct Settings {
     pub heated_min_comments: i64,
     /// FAQ clusters listed in a report.
     pub report_faq_top: usize,
+    pub retention_file: PathBuf,
+    pub retention_every_hours: u64,
+    pub retention_first_run_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

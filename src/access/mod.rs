@@ -21,10 +21,16 @@ pub enum Capability {
     Ingest,
     /// Follow-up reports: aggregate figures per channel, FAQ and moderation (no staff ranking).
     SeeReports,
+    /// Answer a person's request: export all data about them, erase what the law allows (the DPO).
+    HandlePrivacyRequests,
+    /// Run retention (gallring) and place or lift legal holds (the archivist's rules, applied).
+    ManageRetention,
+    /// Show one masked personal identity number, phone number or e-mail address, audited.
+    RevealPersonalData,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 11] = [
+    pub const ALL: [Capability; 14] = [
         Capability::ReadDms,
         Capability::AnswerDms,
         Capability::ReadComments,
@@ -36,6 +42,9 @@ impl Capability {
         Capability::ReadAudit,
         Capability::Ingest,
         Capability::SeeReports,
+        Capability::HandlePrivacyRequests,
+        Capability::ManageRetention,
+        Capability::RevealPersonalData,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +60,9 @@ impl Capability {
             Capability::ReadAudit => "read_audit",
             Capability::Ingest => "ingest",
             Capability::SeeReports => "see_reports",
+            Capability::HandlePrivacyRequests => "handle_privacy_requests",
+            Capability::ManageRetention => "manage_retention",
+            Capability::RevealPersonalData => "reveal_personal_data",
         }
     }
 
@@ -68,6 +80,9 @@ impl Capability {
             Capability::ReadAudit => "reading the audit trail",
             Capability::Ingest => "submitting messages",
             Capability::SeeReports => "seeing follow-up reports",
+            Capability::HandlePrivacyRequests => "handling a person's requests about their data",
+            Capability::ManageRetention => "running retention and legal holds",
+            Capability::RevealPersonalData => "revealing masked personal data",
         }
     }
 }
@@ -111,11 +126,24 @@ impl Role {
     pub fn capabilities(self) -> &'static [Capability] {
         use Capability::*;
         match self {
-            Role::Agent => &[ReadDms, AnswerDms],
+            Role::Agent => &[ReadDms, AnswerDms, RevealPersonalData],
             Role::Communicator => &[ReadComments, AnswerComments, SeeFaq, SeeReports],
-            Role::Moderator => &[ReadComments, Moderate],
-            Role::Admin => &[ManageStaff, ManageChannels, ReadAudit, Ingest, SeeReports],
-            Role::Auditor => &[ReadAudit, SeeReports],
+            Role::Moderator => &[ReadComments, Moderate, RevealPersonalData],
+            Role::Admin => &[
+                ManageStaff,
+                ManageChannels,
+                ReadAudit,
+                Ingest,
+                SeeReports,
+                ManageRetention,
+            ],
+            // The auditor is also the data-protection officer (DESIGN.md §1).
+            Role::Auditor => &[
+                ReadAudit,
+                SeeReports,
+                HandlePrivacyRequests,
+                RevealPersonalData,
+            ],
         }
     }
 

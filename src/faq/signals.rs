@@ -175,6 +175,16 @@ impl FaqSignals {
         true
     }
 
+    /// Forgets a message (erased or pseudonymised by retention or a person's request): it leaves
+    /// its cluster, its counts and the examples.
+    pub fn forget(&self, message: i64) -> bool {
+        let Ok(mut inner) = self.inner.lock() else {
+            return false;
+        };
+        inner.members.remove(&(message as u64));
+        inner.clusterer.remove(message as u64)
+    }
+
     /// Merges clusters that have grown together; returns the merges as (from, into).
     pub fn consolidate(&self) -> Vec<(u64, u64)> {
         let Ok(mut inner) = self.inner.lock() else {
@@ -441,10 +451,19 @@ pub async fn follow(
         woken.as_mut().enable();
         match store.events_after(after, 1000).await {
             Ok(events) if !events.is_empty() => {
+                // Disposed records leave the clusters; a pseudonymised one comes back below
+                // with its masked text and its pseudonym as author.
+                for e in &events {
+                    if e.kind == "message.erased" || e.kind == "message.pseudonymised" {
+                        if let Some(id) = e.message_id {
+                            faq.forget(id);
+                        }
+                    }
+                }
                 // One query for the page's new messages, not one per event.
                 let ids: Vec<i64> = events
                     .iter()
-                    .filter(|e| e.kind == "message.received")
+                    .filter(|e| e.kind == "message.received" || e.kind == "message.pseudonymised")
                     .filter_map(|e| e.message_id)
                     .collect();
                 match store.question_candidates(&ids).await {

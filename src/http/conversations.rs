@@ -11,6 +11,7 @@ use super::error::{AppError, Result};
 use super::extract::{parse_json, Path, Query, RawBody};
 use super::AppState;
 use crate::access::{answer_capability, read_capability, readable_kinds};
+use crate::privacy::masking;
 use crate::store::conversations::{ClaimInfo, ClaimOutcome, QueueFilter, ReplyOutcome};
 use crate::store::reply_window::{ReplyWindow, HUMAN_AGENT};
 
@@ -68,6 +69,10 @@ pub async fn list(
         offset: q.offset.unwrap_or(0).max(0),
     };
     let (items, total) = state.store.queue(&filter).await?;
+    let mut items = serde_json::to_value(&items).map_err(AppError::internal)?;
+    if let Some(list) = items.as_array_mut() {
+        list.iter_mut().for_each(masking::summary_json);
+    }
     state
         .store
         .audit(
@@ -76,7 +81,8 @@ pub async fn list(
             None,
             json!({
                 "kinds": filter.kinds, "channel": filter.channel_id, "status": filter.status,
-                "person": filter.person_id, "offset": filter.offset, "shown": items.len(),
+                "person": filter.person_id, "offset": filter.offset,
+                "shown": items.as_array().map_or(0, Vec::len),
             }),
         )
         .await?;
@@ -123,6 +129,8 @@ pub async fn show(
         .await?;
     let suggested = suggested_reply(&state, &detail).await?;
     let mut body = serde_json::to_value(&detail).map_err(AppError::internal)?;
+    // Personal data masked; `masked` on each message says where, for an audited reveal.
+    masking::conversation_json(&mut body);
     body["suggested_reply"] = suggested;
     Ok(axum::Json(body))
 }

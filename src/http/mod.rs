@@ -12,6 +12,7 @@ pub mod extract;
 mod faq;
 mod messages;
 mod moderation;
+mod privacy;
 mod reports;
 mod saved_replies;
 mod search;
@@ -47,6 +48,7 @@ pub struct AppState {
     pub training: Arc<TrainingConfig>,
     pub moderation: Arc<crate::moderation::service::Moderation>,
     pub faq: Arc<crate::faq::signals::FaqSignals>,
+    pub retention: Arc<crate::privacy::rules::RetentionRules>,
     /// None only where the index could not be opened (the service then says so on search).
     pub search: Option<Arc<crate::search::SearchIndex>>,
     /// The last event sequence applied to the search index.
@@ -67,6 +69,8 @@ pub struct RouteSpec {
 pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     use Capability::*;
     const CONVERSATIONS: &[Capability] = &[ReadDms, ReadComments];
+    // The archivist's work (admin) and the DPO's (auditor) meet at holds and retention.
+    const RECORDS: &[Capability] = &[ManageRetention, HandlePrivacyRequests];
     let r = |method: Method, path: &'static str, rule: Rule, handler: MethodRouter<AppState>| {
         (RouteSpec { method, path, rule }, handler)
     };
@@ -325,6 +329,54 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/reports",
             Rule::Needs(SeeReports),
             get(reports::report),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/privacy/authors",
+            Rule::Needs(HandlePrivacyRequests),
+            get(privacy::find),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/privacy/authors/{platform_id}",
+            Rule::Needs(HandlePrivacyRequests),
+            get(privacy::export),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/privacy/authors/{platform_id}/erase",
+            Rule::Needs(HandlePrivacyRequests),
+            post(privacy::erase),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/legal-holds",
+            Rule::AnyOf(RECORDS),
+            get(privacy::holds),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/legal-holds",
+            Rule::AnyOf(RECORDS),
+            post(privacy::place_hold),
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/legal-holds/{id}",
+            Rule::AnyOf(RECORDS),
+            delete(privacy::lift_hold),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/retention/runs",
+            Rule::AnyOf(RECORDS),
+            post(privacy::run_retention),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/messages/{id}/reveal",
+            Rule::Needs(RevealPersonalData),
+            post(privacy::reveal),
         ),
     ]
 }

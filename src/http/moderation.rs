@@ -14,6 +14,7 @@ use super::AppState;
 use crate::access::read_capability;
 use crate::moderation::cases::{missing, opening, rules, step_kinds};
 use crate::moderation::routines::LEVELS;
+use crate::privacy::masking;
 use crate::store::now_ms;
 use crate::store::outbox::OutboxAction;
 
@@ -55,6 +56,7 @@ pub async fn list(
             if c.conversation_kind == "dm" && !may_read_dms {
                 c.preview = None;
             }
+            c.preview = c.preview.map(|p| crate::text::detectors::mask(&p));
             c
         })
         .collect::<Vec<_>>();
@@ -146,11 +148,28 @@ pub async fn show(
             json!({}),
         )
         .await?;
-    Ok(axum::Json(json!({
+    let mut body = json!({
         "case": case, "routine": routine, "steps": steps, "missing": missing,
         "evidence": evidence, "triage": flag, "message": message,
         "notices": state.moderation.routines.notices,
-    })))
+    });
+    // Personal data masked in the preview, the evidence copy and the message (DESIGN.md §2);
+    // a moderator reveals one value through the message when the case needs it.
+    masking::summary_json(&mut body["case"]);
+    if let Some(items) = body["evidence"].as_array_mut() {
+        for e in items {
+            masking::every_string(&mut e["content"]);
+        }
+    }
+    if let Some(findings) = body["triage"]["findings"].as_array_mut() {
+        for f in findings {
+            masking::every_string(&mut f["matched"]);
+        }
+    }
+    if !body["message"].is_null() {
+        masking::message_json(&mut body["message"]);
+    }
+    Ok(axum::Json(body))
 }
 
 #[derive(Deserialize)]

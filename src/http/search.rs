@@ -174,7 +174,9 @@ pub async fn search(
                 .find(|(id, _)| *id == d.message_id)
                 .map(|(_, s)| *s)
                 .unwrap_or(0.0);
-            let snippet = snippet::make(d.text.as_deref().unwrap_or(""), &highlight_words);
+            // Masked before the snippet is cut, so highlights point at the shown characters.
+            let (masked, _) = crate::privacy::masking::mask(d.text.as_deref().unwrap_or(""));
+            let snippet = snippet::make(&masked, &highlight_words);
             json!({"message": d, "score": score, "snippet": snippet})
         })
         .collect();
@@ -185,7 +187,8 @@ pub async fn search(
             "search.read",
             None,
             json!({
-                "q": q, "kinds": filters.kinds, "channels": filters.channels, "shown": items.len(),
+                // The query may hold a personal identity number: the trail keeps it masked.
+                "q": crate::text::detectors::mask(&q), "kinds": filters.kinds, "channels": filters.channels, "shown": items.len(),
             }),
         )
         .await?;

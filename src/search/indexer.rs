@@ -93,7 +93,8 @@ async fn affected(store: &Store, e: &StoredEvent, out: &mut BTreeSet<i64>) -> an
         | "message.sent"
         | "message.changed"
         | "conversation.replied"
-        | "message.erased" => {
+        | "message.erased"
+        | "message.pseudonymised" => {
             if let Some(id) = e.message_id {
                 out.insert(id);
             }

@@ -26,6 +26,8 @@ pub struct ConversationSummary {
     pub last_inbound_at: Option<i64>,
     pub last_message_at: Option<i64>,
     pub message_count: i64,
+    /// When it was last resolved: the start of its retention period.
+    pub resolved_at: Option<i64>,
     pub claim: Option<ClaimInfo>,
     pub preview: Option<String>,
 }
@@ -121,7 +123,7 @@ enum Arg {
 const SUMMARY_SELECT: &str = "select c.id, c.channel_id, ch.name as channel_name, ch.platform, c.kind, c.status, \
      c.person_id, a.platform_id as person_platform_id, a.name as person_name, \
      c.post_id, p.platform_id as post_platform_id, p.text as post_text, \
-     c.oldest_unanswered_at, c.last_inbound_at, c.last_message_at, c.message_count, \
+     c.oldest_unanswered_at, c.last_inbound_at, c.last_message_at, c.message_count, c.resolved_at, \
      c.claimed_by, s.username as claimed_by_username, c.claim_expires_at, \
      (select m.text from messages m where m.conversation_id = c.id order by m.platform_time desc, m.id desc limit 1) as preview \
      from conversations c join channels ch on ch.id = c.channel_id \
@@ -487,10 +489,17 @@ impl Store {
         let old: String = row.try_get("status")?;
         let holder: Option<i64> = row.try_get("claimed_by")?;
         if old != status {
-            sqlx::query("update conversations set status = $1, updated_at = $2 where id = $3")
-                .bind(status)
-                .bind(now_ms())
-                .bind(id)
+            // Retention counts from the resolution (DESIGN.md §2, config/retention.toml).
+            let now = now_ms();
+            sqlx::query(
+                "update conversations set status = $1, updated_at = $2, \
+                 resolved_at = case when $3 = 'resolved' then $4 else resolved_at end where id = $5",
+            )
+            .bind(status)
+            .bind(now)
+            .bind(status)
+            .bind(now)
+            .bind(id)
                 .execute(&mut *tx)
                 .await?;
             append(
@@ -731,6 +740,7 @@ fn summary_from_row(r: &sqlx::any::AnyRow) -> Result<ConversationSummary> {
         last_inbound_at: r.try_get("last_inbound_at")?,
         last_message_at: r.try_get("last_message_at")?,
         message_count: r.try_get("message_count")?,
+        resolved_at: r.try_get("resolved_at")?,
         claim,
         preview: preview.map(|p| p.chars().take(140).collect()),
     })

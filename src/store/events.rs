@@ -24,6 +24,10 @@ pub enum EventKind {
     CaseChanged,
     ChannelChanged,
     DeliveryChanged,
+    /// A record disposed of (retention or erasure): its rows are gone; the index drops it.
+    MessageErased,
+    /// A record kept with its personal data masked and its author replaced by a pseudonym.
+    MessagePseudonymised,
 }
 
 impl EventKind {
@@ -45,6 +49,8 @@ impl EventKind {
             EventKind::CaseChanged => "moderation.case_changed",
             EventKind::ChannelChanged => "channel.changed",
             EventKind::DeliveryChanged => "message.delivery_changed",
+            EventKind::MessageErased => "message.erased",
+            EventKind::MessagePseudonymised => "message.pseudonymised",
         }
     }
 }

@@ -12,6 +12,8 @@ pub mod faq;
 pub mod ingest;
 pub mod moderation;
 pub mod outbox;
+pub mod person;
+pub mod privacy;
 pub mod reply_window;
 pub mod reports;
 pub mod retry;

@@ -92,6 +92,36 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
             "GET /api/v1/reports",
             (&["communicator", "admin", "auditor"][..], NONE),
         ),
+        // The DPO (auditor) answers a person's requests; all of privacy needs the GDPR module.
+        ("GET /api/v1/privacy/authors", (&["auditor"][..], NONE)),
+        (
+            "GET /api/v1/privacy/authors/{platform_id}",
+            (&["auditor"][..], NONE),
+        ),
+        (
+            "POST /api/v1/privacy/authors/{platform_id}/erase",
+            (&["auditor"][..], NONE),
+        ),
+        // Holds and retention: the archivist's administrator and the DPO.
+        ("GET /api/v1/legal-holds", (&["admin", "auditor"][..], NONE)),
+        (
+            "POST /api/v1/legal-holds",
+            (&["admin", "auditor"][..], NONE),
+        ),
+        (
+            "DELETE /api/v1/legal-holds/{id}",
+            (&["admin", "auditor"][..], NONE),
+        ),
+        (
+            "POST /api/v1/retention/runs",
+            (&["admin", "auditor"][..], NONE),
+        ),
+        // {id} is the DM's message: revealing needs reveal_personal_data and reading the DM
+        // (agent), or the DPO's privacy work (auditor); a moderator reads no DMs.
+        (
+            "POST /api/v1/messages/{id}/reveal",
+            (&["agent", "auditor"][..], NONE),
+        ),
     ])
 }
 

@@ -9,6 +9,7 @@ mod helpers;
 mod ingest_api;
 mod meta_fixtures;
 mod moderation;
+mod privacy;
 mod queue;
 mod reports;
 mod search;

@@ -1,0 +1,170 @@
+//! The masking policy (DESIGN.md §2, minimise): personal identity numbers, phone numbers and
+//! e-mail addresses are shown masked in every output that carries message text — conversations,
+//! message lists, search snippets, FAQ examples, moderation previews and evidence. A role with
+//! `reveal_personal_data` may ask for one value by its index among the message's detections
+//! (audited). Detection and the masks themselves live in `crate::text::detectors`, so Swedish is
+//! handled one way everywhere.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::text::detectors::{self, Kind};
+
+/// One masked span of the shown text: which detection it was (its index, for reveal) and where
+/// the mask now stands, in characters of the masked text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MaskedSpan {
+    pub index: usize,
+    pub kind: Kind,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// `text` masked, with where each mask stands.
+pub fn mask(text: &str) -> (String, Vec<MaskedSpan>) {
+    let found = detectors::detect(text);
+    if found.is_empty() {
+        return (text.to_string(), Vec::new());
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut spans = Vec::with_capacity(found.len());
+    let mut at = 0;
+    let mut chars = 0;
+    for (index, d) in found.iter().enumerate() {
+        let before = &text[at..d.start];
+        out.push_str(before);
+        chars += before.chars().count();
+        // The masks of the detectors, one item at a time, so each keeps its own shape.
+        let masked = detectors::mask(&text[d.start..d.end]);
+        let len = masked.chars().count();
+        spans.push(MaskedSpan {
+            index,
+            kind: d.kind,
+            start: chars,
+            end: chars + len,
+        });
+        out.push_str(&masked);
+        chars += len;
+        at = d.end;
+    }
+    out.push_str(&text[at..]);
+    (out, spans)
+}
+
+/// The `index`th detected value in `text`, unmasked (for an audited reveal).
+pub fn reveal(text: &str, index: usize) -> Option<(Kind, String)> {
+    detectors::detect(text)
+        .get(index)
+        .map(|d| (d.kind, text[d.start..d.end].to_string()))
+}
+
+/// Masks a string value in place.
+fn mask_str(v: &mut Value) {
+    if let Some(s) = v.as_str() {
+        let masked = detectors::mask(s);
+        if masked != s {
+            *v = Value::String(masked);
+        }
+    }
+}
+
+/// A message as JSON (`text`, `history[].text`): masked, with `masked` saying where.
+pub fn message_json(message: &mut Value) {
+    let spans = match message.get("text").and_then(Value::as_str) {
+        Some(text) => {
+            let (masked, spans) = mask(text);
+            message["text"] = Value::String(masked);
+            spans
+        }
+        None => Vec::new(),
+    };
+    if let Some(obj) = message.as_object_mut() {
+        obj.insert(
+            "masked".into(),
+            serde_json::to_value(spans).unwrap_or_default(),
+        );
+    }
+    if let Some(history) = message.get_mut("history").and_then(Value::as_array_mut) {
+        for revision in history {
+            if let Some(t) = revision.get_mut("text") {
+                mask_str(t);
+            }
+        }
+    }
+}
+
+/// A conversation summary as JSON: its preview and the post's text.
+pub fn summary_json(summary: &mut Value) {
+    if let Some(p) = summary.get_mut("preview") {
+        mask_str(p);
+    }
+    if let Some(t) = summary.get_mut("post").and_then(|p| p.get_mut("text")) {
+        mask_str(t);
+    }
+}
+
+/// A conversation with its messages and the person's earlier conversations.
+pub fn conversation_json(conversation: &mut Value) {
+    summary_json(conversation);
+    if let Some(messages) = conversation
+        .get_mut("messages")
+        .and_then(Value::as_array_mut)
+    {
+        messages.iter_mut().for_each(message_json);
+    }
+    if let Some(earlier) = conversation
+        .get_mut("earlier_conversations")
+        .and_then(Value::as_array_mut)
+    {
+        earlier.iter_mut().for_each(summary_json);
+    }
+}
+
+/// Every string anywhere in `v` (evidence content, raw payloads).
+pub fn every_string(v: &mut Value) {
+    match v {
+        Value::String(_) => mask_str(v),
+        Value::Array(items) => items.iter_mut().for_each(every_string),
+        Value::Object(map) => map.values_mut().for_each(every_string),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_point_at_the_masks_in_characters() {
+        let text = "Hej, jag är 811218-9876 och nås på anna.berg@exempel.se eller 070-123 45 67.";
+        let (masked, spans) = mask(text);
+        assert_eq!(
+            masked,
+            "Hej, jag är 811218-**** och nås på a***@exempel.se eller 070-*** ** 67."
+        );
+        let chars: Vec<char> = masked.chars().collect();
+        let shown: Vec<String> = spans
+            .iter()
+            .map(|s| chars[s.start..s.end].iter().collect())
+            .collect();
+        assert_eq!(shown, ["811218-****", "a***@exempel.se", "070-*** ** 67"]);
+        assert_eq!(
+            spans.iter().map(|s| s.kind).collect::<Vec<_>>(),
+            [Kind::Personnummer, Kind::Email, Kind::Phone]
+        );
+        assert_eq!(
+            reveal(text, 1),
+            Some((Kind::Email, "anna.berg@exempel.se".into()))
+        );
+        assert_eq!(reveal(text, 3), None);
+    }
+
+    #[test]
+    fn json_strings_are_masked_everywhere() {
+        let mut v = serde_json::json!({"text": "ring 070-123 45 67", "raw": {"m": ["811218-9876"]}, "n": 3});
+        every_string(&mut v);
+        assert_eq!(v["text"], "ring 070-*** ** 67");
+        assert_eq!(v["raw"]["m"][0], "811218-****");
+        assert_eq!(v["n"], 3);
+    }
+}

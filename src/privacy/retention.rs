@@ -1,0 +1,227 @@
+//! The retention job: applies `config/retention.toml` at a given moment. Idempotent (a second
+//! run at the same moment finds nothing to do), audited, and written to the event log so search
+//! and FAQ follow. The clock is a parameter, so tests choose it and the daily job passes the real one.
+
+use serde::Serialize;
+
+use super::rules::{due_at, Disposal, RetentionRules};
+use super::Kept;
+use crate::store::audit::Actor;
+use crate::store::privacy::{Disposal as Why, Dispose, RecordState};
+use crate::store::Store;
+
+/// Records read per page.
+const PAGE: i64 = 1000;
+/// Records disposed of per transaction: each transaction holds the store's write lock, so a
+/// large run leaves room for ingestion between its transactions.
+const CHUNK: usize = 200;
+/// Report lists are capped; counts are always whole.
+const LISTED: usize = 1000;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Planned {
+    pub message_id: i64,
+    pub conversation_id: i64,
+    pub rule: String,
+    pub action: Dispose,
+    pub due_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RetentionReport {
+    pub clock: i64,
+    pub dry_run: bool,
+    /// The stored run (null for a dry run, which writes nothing).
+    pub run_id: Option<i64>,
+    pub deleted: i64,
+    pub pseudonymised: i64,
+    pub kept_count: i64,
+    /// What was (or, in a dry run, would be) done; at most 1000 listed.
+    pub actions: Vec<Planned>,
+    pub kept: Vec<Kept>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetentionError {
+    #[error("another instance is applying retention right now; try again in a minute")]
+    Busy,
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// What the rules say about one record at `now`: nothing yet, dispose, or keep (and why).
+pub fn decide(rules: &RetentionRules, r: &RecordState, now: i64) -> Option<Result<Planned, Kept>> {
+    let rule = rules.for_message(&r.platform, &r.message_kind);
+    let due = due_at(rule, r.resolved_at, r.case_closed_at)?;
+    if due > now {
+        return None;
+    }
+    let kept = |reason| {
+        Some(Err(Kept {
+            message_id: r.message_id,
+            conversation_id: r.conversation_id,
+            rule: rule.name(),
+            reason,
+            until: Some(due),
+        }))
+    };
+    if r.holds > 0 {
+        return kept("legal_hold");
+    }
+    if r.open_cases > 0 {
+        return kept("open_moderation_case");
+    }
+    let action = match rule.then {
+        Disposal::Delete => Dispose::Delete,
+        Disposal::Pseudonymise if r.disposal.is_some() => return None,
+        Disposal::Pseudonymise => Dispose::Pseudonymise,
+    };
+    Some(Ok(Planned {
+        message_id: r.message_id,
+        conversation_id: r.conversation_id,
+        rule: rule.name(),
+        action,
+        due_at: due,
+    }))
+}
+
+/// Applies the rules as they stand at `now` (epoch ms). With `dry_run` nothing is written.
+pub async fn run(
+    store: &Store,
+    rules: &RetentionRules,
+    now: i64,
+    dry_run: bool,
+    actor: &Actor,
+) -> Result<RetentionReport, RetentionError> {
+    let lock = store
+        .try_retention_lock()
+        .await?
+        .ok_or(RetentionError::Busy)?;
+    let result = apply(store, rules, now, dry_run, actor).await;
+    store.release_retention_lock(lock).await?;
+    result
+}
+
+async fn apply(
+    store: &Store,
+    rules: &RetentionRules,
+    now: i64,
+    dry_run: bool,
+    actor: &Actor,
+) -> Result<RetentionReport, RetentionError> {
+    let started = crate::store::now_ms();
+    let mut report = RetentionReport {
+        clock: now,
+        dry_run,
+        run_id: None,
+        deleted: 0,
+        pseudonymised: 0,
+        kept_count: 0,
+        actions: Vec::new(),
+        kept: Vec::new(),
+    };
+    // Plan first, then dispose: deleting while paging would move the pages.
+    let mut planned = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.retention_records(now, after, PAGE).await?;
+        let Some(last) = page.last().map(|r| r.message_id) else {
+            break;
+        };
+        after = last;
+        for record in &page {
+            match decide(rules, record, now) {
+                Some(Ok(p)) => planned.push(p),
+                Some(Err(k)) => {
+                    report.kept_count += 1;
+                    if report.kept.len() < LISTED {
+                        report.kept.push(k);
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+    for p in &planned {
+        match p.action {
+            Dispose::Delete => report.deleted += 1,
+            Dispose::Pseudonymise => report.pseudonymised += 1,
+        }
+    }
+    if !dry_run {
+        let (mut deleted, mut pseudonymised) = (0, 0);
+        for chunk in planned.chunks(CHUNK) {
+            let items: Vec<(i64, Dispose)> =
+                chunk.iter().map(|p| (p.message_id, p.action)).collect();
+            let ids: Vec<i64> = chunk.iter().map(|p| p.message_id).collect();
+            let (d, p) = store
+                .dispose(
+                    &items,
+                    Why {
+                        reason: "retention",
+                        audit_action: "retention.disposed",
+                        audit_target: None,
+                        audit_detail: serde_json::json!({"clock": now, "messages": ids}),
+                    },
+                    actor,
+                )
+                .await?;
+            deleted += d;
+            pseudonymised += p;
+        }
+        report.deleted = deleted;
+        report.pseudonymised = pseudonymised;
+        report.run_id = Some(
+            store
+                .record_retention_run(
+                    started,
+                    now,
+                    (deleted, pseudonymised, report.kept_count),
+                    actor,
+                )
+                .await?,
+        );
+        tracing::info!(
+            deleted,
+            pseudonymised,
+            kept = report.kept_count,
+            "retention applied"
+        );
+    }
+    planned.truncate(LISTED);
+    report.actions = planned;
+    Ok(report)
+}
+
+/// The daily job: applies the rules with the real clock every `every`, the first time shortly
+/// after start. On PostgreSQL several instances may run it; the advisory lock lets one apply.
+pub async fn daily(
+    store: Store,
+    rules: std::sync::Arc<RetentionRules>,
+    first: std::time::Duration,
+    every: std::time::Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let actor = Actor {
+        staff_id: None,
+        name: "system:retention".into(),
+        address: None,
+    };
+    let mut wait = first;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+        wait = every;
+        match run(&store, &rules, crate::store::now_ms(), false, &actor).await {
+            Ok(_) => {}
+            Err(RetentionError::Busy) => {
+                tracing::info!("retention: another instance applies it this time")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "retention could not run; it tries again at the next interval")
+            }
+        }
+    }
+}

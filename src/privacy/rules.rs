@@ -1,0 +1,135 @@
+//! Retention rules from `config/retention.toml` (the archivist's dokumenthanteringsplan as data).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+const BUILT_IN: &str = include_str!("../../config/retention.toml");
+pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Disposal {
+    Delete,
+    Pseudonymise,
+}
+
+/// What an erasure request does to a record whose period has not run out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnRequest {
+    Keep,
+    Pseudonymise,
+    Delete,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub platform: String,
+    pub message_kind: String,
+    pub keep_days: i64,
+    /// For a message that was under a moderation case: counted from the case's closing.
+    pub case_keep_days: Option<i64>,
+    pub then: Disposal,
+    pub on_request: OnRequest,
+}
+
+impl Rule {
+    /// A short name for reports: `facebook/comment`, `*/dm`.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.platform, self.message_kind)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRules {
+    #[serde(rename = "rule")]
+    pub rules: Vec<Rule>,
+}
+
+impl RetentionRules {
+    pub fn load(path: &Path) -> anyhow::Result<RetentionRules> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BUILT_IN.to_string(),
+            Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
+        };
+        Self::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    pub fn built_in() -> RetentionRules {
+        Self::parse(BUILT_IN).expect("the built-in retention rules are valid")
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<RetentionRules> {
+        let r: RetentionRules = toml::from_str(text)?;
+        for rule in &r.rules {
+            if rule.keep_days < 0 || rule.case_keep_days.is_some_and(|d| d < 0) {
+                anyhow::bail!("rule {}: a period cannot be negative", rule.name());
+            }
+        }
+        if !r
+            .rules
+            .iter()
+            .any(|x| x.platform == "*" && x.message_kind == "*")
+        {
+            anyhow::bail!(
+                "add a last rule with platform = \"*\" and message_kind = \"*\", so every record has a period"
+            );
+        }
+        Ok(r)
+    }
+
+    /// The first rule for a platform and message kind.
+    pub fn for_message(&self, platform: &str, message_kind: &str) -> &Rule {
+        self.rules
+            .iter()
+            .find(|r| {
+                (r.platform == "*" || r.platform == platform)
+                    && (r.message_kind == "*" || r.message_kind == message_kind)
+            })
+            .unwrap_or_else(|| self.rules.last().expect("parse requires a catch-all rule"))
+    }
+}
+
+/// When a record's period runs out: its conversation's resolution (or its case's closing, when it
+/// had one and that came later) plus the rule's period. None while the conversation is open.
+pub fn due_at(rule: &Rule, resolved_at: Option<i64>, case_closed_at: Option<i64>) -> Option<i64> {
+    let resolved = resolved_at?;
+    Some(match case_closed_at {
+        Some(closed) => {
+            resolved.max(closed) + rule.case_keep_days.unwrap_or(rule.keep_days) * DAY_MS
+        }
+        None => resolved + rule.keep_days * DAY_MS,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_rules_give_dms_two_years_and_comments_one() {
+        let rules = RetentionRules::built_in();
+        let dm = rules.for_message("facebook", "dm");
+        assert_eq!((dm.keep_days, dm.then), (730, Disposal::Pseudonymise));
+        let comment = rules.for_message("instagram", "comment");
+        assert_eq!((comment.keep_days, comment.then), (365, Disposal::Delete));
+        assert_eq!(due_at(comment, Some(0), None), Some(365 * DAY_MS));
+        // Under a case closed later: two years from the closing.
+        assert_eq!(due_at(comment, Some(0), Some(10)), Some(10 + 730 * DAY_MS));
+        assert_eq!(due_at(comment, None, None), None);
+        assert_eq!(rules.for_message("linkedin", "reel").name(), "*/*");
+    }
+
+    #[test]
+    fn rules_without_a_catch_all_are_refused() {
+        let err = RetentionRules::parse(
+            "[[rule]]\nplatform = \"*\"\nmessage_kind = \"dm\"\nkeep_days = 1\nthen = \"delete\"\non_request = \"keep\"\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("message_kind = \"*\""), "{err}");
+    }
+}

@@ -1,0 +1,862 @@
+//! Privacy and records: retention by rule with a clock the test controls, a person's data
+//! exported and erased where the law allows, personal data masked in every output and revealed
+//! one value at a time, audited.
+
+use serde_json::{json, Value};
+use tavla::privacy::retention::run;
+use tavla::privacy::rules::{RetentionRules, DAY_MS};
+
+use crate::helpers::{actor, TestApp};
+use crate::on_both_backends;
+
+const PAGE: &str = "880000000000001";
+const PNR: &str = "811218-9876";
+
+fn message(id: &str, kind: &str, author: &str, name: &str, text: &str) -> Value {
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut m = json!({"platform": "facebook", "channel": PAGE, "kind": kind, "id": id,
+        "author": {"id": author, "name": name}, "text": text, "time": now - 60_000});
+    if kind == "comment" {
+        m["post_id"] = json!(format!("post-{id}"));
+    }
+    m
+}
+
+async fn ingest(app: &TestApp, admin: &str, messages: Vec<Value>) {
+    let r = app
+        .post(admin, "/api/v1/messages", json!({"messages": messages}))
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+async fn id_of(app: &TestApp, platform_id: &str) -> (i64, i64) {
+    let row: (i64, i64) =
+        sqlx::query_as("select id, conversation_id from messages where platform_id = $1")
+            .bind(platform_id)
+            .fetch_one(&app.store.pool)
+            .await
+            .expect("message stored");
+    row
+}
+
+/// Resolves a conversation through the API and returns when it was resolved, as the API says.
+async fn resolve(app: &TestApp, token: &str, conversation: i64) -> i64 {
+    let r = app
+        .post(
+            token,
+            &format!("/api/v1/conversations/{conversation}/status"),
+            json!({"status": "resolved"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let c = app
+        .get_json(token, &format!("/api/v1/conversations/{conversation}"))
+        .await;
+    c["resolved_at"].as_i64().expect("resolved_at")
+}
+
+async fn search(app: &TestApp, token: &str, q: &str, expected: usize) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        last = app.get_json(token, &format!("/api/v1/search?q={q}")).await;
+        if last["items"].as_array().unwrap().len() == expected {
+            return last;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("search {q} did not give {expected} hits: {last}");
+}
+
+async fn scalar(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(&app.store.pool)
+        .await
+        .expect(sql)
+}
+
+async fn audit(app: &TestApp, token: &str, action: &str) -> Vec<Value> {
+    let v = app
+        .get_json(token, &format!("/api/v1/audit?action={action}&limit=100"))
+        .await;
+    v["items"].as_array().cloned().unwrap_or_default()
+}
+
+on_both_backends!(
+    retention_disposes_at_the_limit_and_keeps_what_is_held,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let admin = app.token("admin", "admin").await;
+        let agent = app.token("agent", "agent").await;
+        let communicator = app.token("comm", "communicator").await;
+        let auditor = app.token("dpo", "auditor").await;
+        ingest(
+            &app,
+            &admin,
+            vec![
+                message(
+                    "r-dm",
+                    "dm",
+                    "p1",
+                    "Per Persson",
+                    &format!(
+                        "Hej, mitt personnummer är {PNR}, hur går det med bygglovet för garaget?"
+                    ),
+                ),
+                message(
+                    "r-c1",
+                    "comment",
+                    "p2",
+                    "Pia",
+                    "Varför stänger biblioteket i Norrby?",
+                ),
+                message(
+                    "r-c2",
+                    "comment",
+                    "p3",
+                    "Pål",
+                    "Bra jobbat med snöröjningen i Kvarnbyn",
+                ),
+            ],
+        )
+        .await;
+        let (dm, dm_conv) = id_of(&app, "r-dm").await;
+        let (c1, c1_conv) = id_of(&app, "r-c1").await;
+        let (c2, c2_conv) = id_of(&app, "r-c2").await;
+        search(&app, &communicator, "biblioteket", 1).await;
+        // c2 first, so c1 is resolved last and "at the limit" is exact for it.
+        let c2_resolved = resolve(&app, &communicator, c2_conv).await;
+        let c1_resolved = resolve(&app, &communicator, c1_conv).await;
+        let dm_resolved = resolve(&app, &agent, dm_conv).await;
+        let hold = app
+            .post(
+                &auditor,
+                "/api/v1/legal-holds",
+                json!({"scope": "message", "id": c2, "reason": "Överklagande, mål 1234-26"}),
+            )
+            .await;
+        assert_eq!(hold.status(), 201);
+        let hold: i64 = hold.json::<Value>().await.unwrap()["ids"][0]
+            .as_i64()
+            .unwrap();
+        let rules = RetentionRules::built_in();
+        let year = 365 * DAY_MS;
+
+        // Before the limit: nothing is due.
+        let r = run(&app.store, &rules, c2_resolved + year - 1, false, &actor())
+            .await
+            .unwrap();
+        assert_eq!((r.deleted, r.pseudonymised, r.kept_count), (0, 0, 0));
+
+        // At the limit: the comment goes; the held one stays, and the report says why.
+        let r = run(&app.store, &rules, c1_resolved + year, false, &actor())
+            .await
+            .unwrap();
+        assert_eq!((r.deleted, r.pseudonymised, r.kept_count), (1, 0, 1));
+        assert_eq!(r.actions[0].message_id, c1);
+        assert_eq!(r.actions[0].rule, "*/comment");
+        assert_eq!((r.kept[0].message_id, r.kept[0].reason), (c2, "legal_hold"));
+        // A second run at the same moment does nothing.
+        let again = run(&app.store, &rules, c1_resolved + year, false, &actor())
+            .await
+            .unwrap();
+        assert_eq!(
+            (again.deleted, again.pseudonymised, again.kept_count),
+            (0, 0, 1)
+        );
+
+        // Through the API: the comment and its thread are gone from the store and the index.
+        let gone = app
+            .get(&communicator, &format!("/api/v1/conversations/{c1_conv}"))
+            .await;
+        assert_eq!(gone.status(), 404);
+        search(&app, &communicator, "biblioteket", 0).await;
+        search(&app, &communicator, "snöröjningen", 1).await;
+        assert_eq!(
+            scalar(
+                &app,
+                &format!("select count(*) from messages where id = {c1}")
+            )
+            .await,
+            0
+        );
+
+        // The DM is not due after one year; after two it is pseudonymised, not deleted.
+        let view = app
+            .get_json(&agent, &format!("/api/v1/conversations/{dm_conv}"))
+            .await;
+        assert_eq!(view["messages"][0]["author"]["name"], "Per Persson");
+        let r = run(
+            &app.store,
+            &rules,
+            dm_resolved + 730 * DAY_MS - 1,
+            false,
+            &actor(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.pseudonymised, 0);
+        let r = run(
+            &app.store,
+            &rules,
+            dm_resolved + 730 * DAY_MS,
+            false,
+            &actor(),
+        )
+        .await
+        .unwrap();
+        assert_eq!((r.deleted, r.pseudonymised), (0, 1));
+        let view = app
+            .get_json(&agent, &format!("/api/v1/conversations/{dm_conv}"))
+            .await;
+        let m = &view["messages"][0];
+        assert_eq!(
+            m["text"],
+            "Hej, mitt personnummer är 811218-****, hur går det med bygglovet för garaget?"
+        );
+        assert!(
+            m["author"]["name"].as_str().unwrap().starts_with("Person "),
+            "{m}"
+        );
+        assert!(view["person"]["platform_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("pseudonym:"));
+        // Stored masked, not only shown masked: nothing can reveal it any more.
+        let stored: String = sqlx::query_scalar("select text from messages where id = $1")
+            .bind(dm)
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        assert!(!stored.contains(PNR) && stored.contains("811218-****"));
+        search(&app, &agent, "bygglovet", 1).await;
+        let again = run(
+            &app.store,
+            &rules,
+            dm_resolved + 731 * DAY_MS,
+            false,
+            &actor(),
+        )
+        .await
+        .unwrap();
+        assert_eq!((again.deleted, again.pseudonymised), (0, 0));
+
+        // Lifting the hold lets the rule apply.
+        let lifted = app
+            .client
+            .delete(app.url(&format!("/api/v1/legal-holds/{hold}")))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(lifted.status(), 204);
+        let r = run(&app.store, &rules, c1_resolved + year, false, &actor())
+            .await
+            .unwrap();
+        assert_eq!((r.deleted, r.kept_count), (1, 0));
+        assert_eq!(r.actions[0].message_id, c2);
+        search(&app, &communicator, "snöröjningen", 0).await;
+
+        // Every run is in the audit trail and the event log; neither holds message text.
+        let runs = audit(&app, &auditor, "retention.run").await;
+        assert_eq!(runs.len(), 7);
+        let trail = app
+            .get_json(&auditor, "/api/v1/audit?limit=500")
+            .await
+            .to_string();
+        // (Searches are audited with their query, so only words nobody searched for are checked.)
+        assert!(!trail.contains("Norrby") && !trail.contains(PNR));
+        assert_eq!(
+            scalar(
+                &app,
+                "select count(*) from events where kind = 'message.erased'"
+            )
+            .await,
+            2
+        );
+        assert_eq!(
+            scalar(
+                &app,
+                "select count(*) from events where kind = 'message.pseudonymised'"
+            )
+            .await,
+            1
+        );
+        let payloads: Vec<String> = sqlx::query_scalar("select payload from events")
+            .fetch_all(&app.store.pool)
+            .await
+            .unwrap();
+        assert!(payloads
+            .iter()
+            .all(|p| !p.contains("Norrby") && !p.contains(PNR)));
+    }
+);
+
+on_both_backends!(a_dry_run_changes_nothing, |app: TestApp| async move {
+    app.register_channel("facebook", PAGE, "Kommunen").await;
+    let admin = app.token("admin", "admin").await;
+    let communicator = app.token("comm", "communicator").await;
+    ingest(
+        &app,
+        &admin,
+        vec![message(
+            "d-c1",
+            "comment",
+            "p2",
+            "Pia",
+            "När öppnar badhuset?",
+        )],
+    )
+    .await;
+    let (c1, conv) = id_of(&app, "d-c1").await;
+    let resolved = resolve(&app, &communicator, conv).await;
+    let counts = || async {
+        let mut out = Vec::new();
+        for table in [
+            "messages",
+            "conversations",
+            "events",
+            "audit",
+            "retention_runs",
+        ] {
+            out.push(app.count(table).await);
+        }
+        out
+    };
+    let before = counts().await;
+    let rules = RetentionRules::built_in();
+    let r = run(&app.store, &rules, resolved + 400 * DAY_MS, true, &actor())
+        .await
+        .unwrap();
+    assert!(r.dry_run && r.run_id.is_none());
+    assert_eq!((r.deleted, r.actions.len()), (1, 1));
+    assert_eq!(r.actions[0].message_id, c1);
+    assert_eq!(counts().await, before);
+
+    // Over HTTP with the real clock: nothing is due yet.
+    let r = app
+        .post(&admin, "/api/v1/retention/runs", json!({"dry_run": true}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let r: Value = r.json().await.unwrap();
+    assert_eq!(
+        (r["dry_run"].clone(), r["deleted"].clone()),
+        (json!(true), json!(0))
+    );
+    // A run must say whether it is a dry run: an empty body is refused.
+    let r = app.post(&admin, "/api/v1/retention/runs", json!({})).await;
+    assert_eq!(r.status(), 422);
+
+    // The command line shows what a run at a later moment would do, and changes nothing.
+    let before = counts().await;
+    let at = chrono::DateTime::from_timestamp_millis(resolved + 400 * DAY_MS)
+        .unwrap()
+        .to_rfc3339();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tavla"))
+        .args(["retention", "run", "--dry-run", "--at", &at])
+        .env("TAVLA_DATABASE_URL", &app.settings.database_url)
+        .env("TAVLA_LOG_LEVEL", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("1 records would be deleted, 0 would be pseudonymised; 0 kept")
+            && stdout.contains(&format!(
+                "message {c1} (conversation {conv}): Delete by rule */comment"
+            )),
+        "{stdout}"
+    );
+    assert_eq!(counts().await, before);
+});
+
+on_both_backends!(
+    an_export_holds_everything_about_the_person_and_masks_others,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let admin = app.token("admin", "admin").await;
+        let agent = app.token("agent", "agent").await;
+        let moderator = app.token("mod", "moderator").await;
+        let auditor = app.token("dpo", "auditor").await;
+        ingest(
+            &app,
+            &admin,
+            vec![
+                message(
+                    "e-dm",
+                    "dm",
+                    "p1",
+                    "Per Persson",
+                    "Ring mig på 070-123 45 67 om hemtjänsten",
+                ),
+                message(
+                    "e-c1",
+                    "comment",
+                    "p1",
+                    "Per Persson",
+                    "Ni är helt värdelösa idioter",
+                ),
+                message("e-c2", "comment", "p9", "Nils", "Håller med om detta"),
+            ],
+        )
+        .await;
+        let (_, dm_conv) = id_of(&app, "e-dm").await;
+        let (c1, _) = id_of(&app, "e-c1").await;
+        let reply = app
+            .post(
+                &agent,
+                &format!("/api/v1/conversations/{dm_conv}/claim"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(reply.status(), 200);
+        let reply = app
+            .post(
+                &agent,
+                &format!("/api/v1/conversations/{dm_conv}/replies"),
+                json!({"text": "Hej! Din handläggare nås på lena.berg@kommun.se"}),
+            )
+            .await;
+        assert!(
+            reply.status().is_success(),
+            "{}",
+            reply.text().await.unwrap()
+        );
+        let report = app
+            .post(
+                &moderator,
+                &format!("/api/v1/messages/{c1}/report"),
+                json!({"reason": "förolämpning", "level": "S2"}),
+            )
+            .await;
+        assert!(report.status().is_success());
+
+        assert_eq!(
+            app.get(&agent, "/api/v1/privacy/authors/p1").await.status(),
+            403
+        );
+        let found = app
+            .get_json(&auditor, "/api/v1/privacy/authors?name=persson")
+            .await;
+        assert_eq!(found["items"][0]["platform_id"], "p1");
+        let export = app.get_json(&auditor, "/api/v1/privacy/authors/p1").await;
+        let person = &export["people"][0];
+        assert_eq!(person["author"]["name"], "Per Persson");
+        let messages = person["messages"].as_array().unwrap();
+        let texts: Vec<&str> = messages
+            .iter()
+            .map(|m| m["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "Ring mig på 070-123 45 67 om hemtjänsten",
+                "Ni är helt värdelösa idioter",
+                "Hej! Din handläggare nås på l***@kommun.se",
+            ]
+        );
+        assert_eq!(messages[2]["written_by_person"], false);
+        assert_eq!(messages[2]["masked"][0]["kind"], "email");
+        assert_eq!(person["conversations"].as_array().unwrap().len(), 2);
+        let cases = person["moderation_cases"].as_array().unwrap();
+        assert_eq!(
+            (cases.len(), cases[0]["message_id"].as_i64()),
+            (1, Some(c1))
+        );
+        // Nothing of the other commenter.
+        assert!(!export.to_string().contains("Håller med"));
+        assert_eq!(
+            app.get(&auditor, "/api/v1/privacy/authors/nobody")
+                .await
+                .status(),
+            404
+        );
+        let trail = audit(&app, &auditor, "privacy.exported").await;
+        assert_eq!(trail.len(), 1);
+        assert_eq!(trail[0]["target"], "author:p1");
+    }
+);
+
+on_both_backends!(
+    erasure_removes_from_store_index_and_faq_and_keeps_what_the_law_keeps,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let admin = app.token("admin", "admin").await;
+        let agent = app.token("agent", "agent").await;
+        let communicator = app.token("comm", "communicator").await;
+        let auditor = app.token("dpo", "auditor").await;
+        let mut messages = vec![
+            message(
+                "x-dm",
+                "dm",
+                "p1",
+                "Per Persson",
+                "Hej, jag har frågor om min bostadsanpassning",
+            ),
+            message(
+                "x-c1",
+                "comment",
+                "p1",
+                "Per Persson",
+                "Hur länge är Storgatan avstängd för trafik?",
+            ),
+            message(
+                "x-c2",
+                "comment",
+                "p1",
+                "Per Persson",
+                "Varför sänks lönerna för undersköterskor?",
+            ),
+        ];
+        for (i, who) in ["p5", "p6"].iter().enumerate() {
+            messages.push(message(
+                &format!("x-o{i}"),
+                "comment",
+                who,
+                "Annan",
+                "Hur länge blir Storgatan avstängd?",
+            ));
+        }
+        ingest(&app, &admin, messages).await;
+        let (dm, _) = id_of(&app, "x-dm").await;
+        let (c1, _) = id_of(&app, "x-c1").await;
+        let (c2, _) = id_of(&app, "x-c2").await;
+        let hold = app
+            .post(
+                &admin,
+                "/api/v1/legal-holds",
+                json!({"scope": "message", "id": c2, "reason": "Begäran om allmän handling, dnr KS 2026/88"}),
+            )
+            .await;
+        assert_eq!(hold.status(), 201);
+        search(&app, &communicator, "trafik", 1).await;
+        let storgatan = |clusters: &Value| {
+            clusters["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["label"].as_str().unwrap_or("").contains("Storgatan"))
+                .cloned()
+        };
+        let mut before = None;
+        for _ in 0..100 {
+            let v = app
+                .get_json(&communicator, "/api/v1/faq/clusters?period=week")
+                .await;
+            if let Some(c) = storgatan(&v).filter(|c| c["count"] == 3) {
+                before = Some(c);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let before = before.expect("a Storgatan cluster of three");
+        assert!(before.to_string().contains("för trafik"), "{before}");
+
+        // A dry run says what would happen and changes nothing.
+        let preview = app
+            .post(
+                &auditor,
+                "/api/v1/privacy/authors/p1/erase",
+                json!({"dry_run": true}),
+            )
+            .await;
+        assert_eq!(preview.status(), 200);
+        let preview: Value = preview.json().await.unwrap();
+        assert_eq!(preview["deleted"], 1);
+        assert_eq!(app.count("messages").await, 5);
+
+        let erased = app
+            .post(
+                &auditor,
+                "/api/v1/privacy/authors/p1/erase",
+                json!({"dry_run": false}),
+            )
+            .await;
+        assert_eq!(erased.status(), 200);
+        let erased: Value = erased.json().await.unwrap();
+        assert_eq!(
+            (erased["deleted"].as_i64(), erased["pseudonymised"].as_i64()),
+            (Some(1), Some(0))
+        );
+        assert_eq!(erased["actions"], json!([[c1, "delete"]]));
+        let kept: Vec<(i64, &str)> = erased["kept"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                (
+                    k["message_id"].as_i64().unwrap(),
+                    k["reason"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(kept, [(dm, "public_record"), (c2, "legal_hold")]);
+        assert!(erased["kept"][0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("allmän handling"));
+        assert_eq!(erased["author_removed"], false);
+
+        // Gone from the store, the index and the FAQ examples; the held record and the DM stay.
+        assert_eq!(
+            scalar(
+                &app,
+                &format!("select count(*) from messages where id = {c1}")
+            )
+            .await,
+            0
+        );
+        search(&app, &communicator, "trafik", 0).await;
+        search(&app, &communicator, "undersköterskor", 1).await;
+        search(&app, &agent, "bostadsanpassning", 1).await;
+        let mut after = None;
+        for _ in 0..100 {
+            let v = app
+                .get_json(&communicator, "/api/v1/faq/clusters?period=week")
+                .await;
+            if let Some(c) = storgatan(&v).filter(|c| c["count"] == 2) {
+                after = Some(c);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let after = after.expect("the Storgatan cluster without the erased question");
+        assert!(!after.to_string().contains("för trafik"), "{after}");
+        // Someone with nothing kept disappears altogether: no author record, nothing to export.
+        ingest(
+            &app,
+            &admin,
+            vec![message(
+                "x-q1",
+                "comment",
+                "p7",
+                "Kim Ek",
+                "Finns det lediga kolonilotter?",
+            )],
+        )
+        .await;
+        let erased = app
+            .post(
+                &auditor,
+                "/api/v1/privacy/authors/p7/erase",
+                json!({"dry_run": false}),
+            )
+            .await;
+        let erased: Value = erased.json().await.unwrap();
+        assert_eq!(
+            (
+                erased["deleted"].as_i64(),
+                erased["author_removed"].as_bool()
+            ),
+            (Some(1), Some(true))
+        );
+        assert_eq!(
+            app.get(&auditor, "/api/v1/privacy/authors/p7")
+                .await
+                .status(),
+            404
+        );
+        assert_eq!(
+            scalar(
+                &app,
+                "select count(*) from authors where platform_id = 'p7'"
+            )
+            .await,
+            0
+        );
+        let trail = audit(&app, &auditor, "privacy.erased").await;
+        assert_eq!(trail.len(), 2);
+        let trail: Vec<Value> = trail
+            .into_iter()
+            .filter(|e| e["target"] == "author:p1")
+            .collect();
+        assert_eq!(trail.len(), 1);
+        assert_eq!(trail[0]["detail"]["deleted"], 1);
+        assert!(!trail[0].to_string().contains("Storgatan"));
+    }
+);
+
+on_both_backends!(
+    personal_data_is_masked_in_every_output_and_a_reveal_is_audited,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let admin = app.token("admin", "admin").await;
+        let agent = app.token("agent", "agent").await;
+        let communicator = app.token("comm", "communicator").await;
+        let moderator = app.token("mod", "moderator").await;
+        let auditor = app.token("dpo", "auditor").await;
+        let text = format!(
+            "Jag heter Anna, pnr {PNR}, mejla anna.lund@exempel.se eller ring 070-123 45 67 om färdtjänsten"
+        );
+        ingest(
+            &app,
+            &admin,
+            vec![
+                message("m-dm", "dm", "p1", "Anna Lund", &text),
+                message(
+                    "m-c1",
+                    "comment",
+                    "p2",
+                    "Bo",
+                    "Ring Kalle på 070-765 43 21, han är en idiot",
+                ),
+            ],
+        )
+        .await;
+        let (dm, dm_conv) = id_of(&app, "m-dm").await;
+        let (c1, _) = id_of(&app, "m-c1").await;
+        let masked = "Jag heter Anna, pnr 811218-****, mejla a***@exempel.se eller ring 070-*** ** 67 om färdtjänsten";
+
+        // The conversation view and the queue.
+        let view = app
+            .get_json(&agent, &format!("/api/v1/conversations/{dm_conv}"))
+            .await;
+        let m = &view["messages"][0];
+        assert_eq!(m["text"], masked);
+        let spans: Vec<(String, String)> = m["masked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let chars: Vec<char> = masked.chars().collect();
+                let (a, b) = (
+                    s["start"].as_u64().unwrap() as usize,
+                    s["end"].as_u64().unwrap() as usize,
+                );
+                (
+                    s["kind"].as_str().unwrap().to_string(),
+                    chars[a..b].iter().collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                ("personnummer".to_string(), "811218-****".to_string()),
+                ("email".to_string(), "a***@exempel.se".to_string()),
+                ("phone".to_string(), "070-*** ** 67".to_string()),
+            ]
+        );
+        assert_eq!(view["preview"], masked);
+        let queue = app.conversations(&agent, "queue=dm").await;
+        assert_eq!(queue[0]["preview"], masked);
+
+        // Search: message and snippet masked; the highlight still marks the searched word.
+        let found = search(&app, &agent, "färdtjänsten", 1).await;
+        let item = &found["items"][0];
+        let snippet = item["snippet"]["text"].as_str().unwrap();
+        assert!(!snippet.contains(PNR) && !snippet.contains("anna.lund"));
+        let chars: Vec<char> = snippet.chars().collect();
+        let h = &item["snippet"]["highlights"][0];
+        let marked: String = chars
+            [h[0].as_u64().unwrap() as usize..h[1].as_u64().unwrap() as usize]
+            .iter()
+            .collect();
+        assert_eq!(marked, "färdtjänsten");
+        assert!(item["snippet"]["html"]
+            .as_str()
+            .unwrap()
+            .contains("<mark>färdtjänsten</mark>"));
+
+        // Moderation: the case preview and the evidence are masked too.
+        let report = app
+            .post(
+                &communicator,
+                &format!("/api/v1/messages/{c1}/report"),
+                json!({"reason": "uppgifter om annan", "level": "S2"}),
+            )
+            .await;
+        assert!(report.status().is_success());
+        let cases = app.get_json(&moderator, "/api/v1/moderation/cases").await;
+        let case = cases["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["message_id"] == c1)
+            .unwrap()
+            .clone();
+        assert_eq!(
+            case["preview"],
+            "Ring Kalle på 070-*** ** 21, han är en idiot"
+        );
+        let shown = app
+            .get_json(
+                &moderator,
+                &format!("/api/v1/moderation/cases/{}", case["id"]),
+            )
+            .await;
+        assert!(!shown.to_string().contains("070-765 43 21"), "{shown}");
+        assert_eq!(
+            shown["message"]["text"],
+            "Ring Kalle på 070-*** ** 21, han är en idiot"
+        );
+
+        // Reveal: one value, for those who may, audited without the value.
+        let r = app
+            .post(
+                &agent,
+                &format!("/api/v1/messages/{dm}/reveal"),
+                json!({"index": 1}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let r: Value = r.json().await.unwrap();
+        assert_eq!(
+            (r["kind"].as_str(), r["value"].as_str()),
+            (Some("email"), Some("anna.lund@exempel.se"))
+        );
+        let none = app
+            .post(
+                &agent,
+                &format!("/api/v1/messages/{dm}/reveal"),
+                json!({"index": 3}),
+            )
+            .await;
+        assert_eq!(none.status(), 404);
+        for (token, status) in [(&communicator, 403), (&moderator, 403)] {
+            let r = app
+                .post(
+                    token,
+                    &format!("/api/v1/messages/{dm}/reveal"),
+                    json!({"index": 0}),
+                )
+                .await;
+            assert_eq!(r.status(), status);
+        }
+        let r = app
+            .post(
+                &moderator,
+                &format!("/api/v1/messages/{c1}/reveal"),
+                json!({"index": 0}),
+            )
+            .await;
+        assert_eq!(r.json::<Value>().await.unwrap()["value"], "070-765 43 21");
+        let trail = audit(&app, &auditor, "personal_data.revealed").await;
+        assert_eq!(trail.len(), 2);
+        let dm_reveal = trail
+            .iter()
+            .find(|e| e["target"] == format!("message:{dm}"))
+            .unwrap();
+        assert_eq!(dm_reveal["detail"], json!({"index": 1, "kind": "email"}));
+        let doc = app.get_json(&agent, "/api/v1/openapi.json").await;
+        for path in [
+            "/api/v1/privacy/authors",
+            "/api/v1/privacy/authors/{platform_id}",
+            "/api/v1/privacy/authors/{platform_id}/erase",
+            "/api/v1/legal-holds",
+            "/api/v1/legal-holds/{id}",
+            "/api/v1/retention/runs",
+            "/api/v1/messages/{id}/reveal",
+        ] {
+            assert!(doc["paths"].get(path).is_some(), "{path} is documented");
+        }
+        let whole = app
+            .get_json(&auditor, "/api/v1/audit?limit=500")
+            .await
+            .to_string();
+        assert!(!whole.contains("anna.lund") && !whole.contains(PNR) && !whole.contains("765 43"));
+    }
+);
