@@ -388,7 +388,8 @@ async fn fresh_postgres() -> Result<(String, String, String), String> {
         .map_err(|e| format!("cannot create {name}: {e}"))?;
     pool.close().await;
     let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-    Ok((admin, name.clone(), format!("{base}/{name}")))
+    let url = format!("{base}/{name}");
+    Ok((admin, name, url))
 }
 
 async fn drop_postgres(admin: &str, name: &str) {

@@ -17,6 +17,7 @@ fn ms(rfc3339: &str) -> i64 {
 }
 
 /// A normalised message: (id, page, kind, direction, person or page, text, time, post).
+#[allow(clippy::too_many_arguments)]
 fn msg(
     id: &str,
     page: &str,
