@@ -151,7 +151,7 @@ async fn fill(store: &Store, messages: u64) -> anyhow::Result<()> {
                 mrows.clear();
                 erows.clear();
             }
-            if id % 100_000 == 0 {
+            if id.is_multiple_of(100_000) {
                 store.commit(tx).await?;
                 tx = store.begin().await?;
             }
