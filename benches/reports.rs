@@ -387,10 +387,9 @@ async fn fresh_postgres() -> Result<(String, String, String), String> {
         .await
         .map_err(|e| format!("cannot create {name}: {e}"))?;
     pool.close().await;
-    let base = admin
-        .rsplit_once('/')
-        .map_or(admin.clone(), |(b, _)| b.to_string());
-    Ok((admin, name.clone(), format!("{base}/{name}")))
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    let url = format!("{base}/{name}");
+    Ok((admin, name, url))
 }
 
 async fn drop_postgres(admin: &str, name: &str) {

@@ -16,10 +16,13 @@ fn ms(rfc3339: &str) -> i64 {
         .timestamp_millis()
 }
 
-/// A normalised message: id, where it is (page, kind, direction), person or page, text, time, post.
+/// A normalised message: (id, page, kind, direction, person or page, text, time, post).
+#[allow(clippy::too_many_arguments)]
 fn msg(
     id: &str,
-    (page, kind, direction): (&str, &str, &str),
+    page: &str,
+    kind: &str,
+    direction: &str,
     who: &str,
     text: &str,
     time: &str,
@@ -95,7 +98,7 @@ async fn known_months(app: &TestApp) -> (String, String) {
     let admin = app.token("admin", "admin").await;
     let agent = app.token("agent", "agent").await;
     let dm = |id: &str, dir: &str, who: &str, text: &str, t: &str| {
-        msg(id, (KOMMUN, "dm", dir), who, text, t, None)
+        msg(id, KOMMUN, "dm", dir, who, text, t, None)
     };
     ingest(
         app,
@@ -183,7 +186,9 @@ async fn known_months(app: &TestApp) -> (String, String) {
     let c = |id: &str, dir: &str, who: &str, text: &str, t: &str| {
         msg(
             id,
-            (SKOLAN, "comment", dir),
+            SKOLAN,
+            "comment",
+            dir,
             who,
             text,
             t,
@@ -517,7 +522,9 @@ on_both_backends!(
             vec![
                 msg(
                     "h1",
-                    (KOMMUN, "dm", "inbound"),
+                    KOMMUN,
+                    "dm",
+                    "inbound",
                     "p1",
                     "Hej",
                     "2026-10-05T08:00:00Z",
@@ -525,7 +532,9 @@ on_both_backends!(
                 ),
                 msg(
                     "h2",
-                    (SKOLAN, "comment", "inbound"),
+                    SKOLAN,
+                    "comment",
+                    "inbound",
                     "p2",
                     "@SUM(1+1)*cmd|' /C calc'!A0 ringer 070-123 45 67?",
                     "2026-10-05T08:00:00Z",
@@ -533,7 +542,9 @@ on_both_backends!(
                 ),
                 msg(
                     "h3",
-                    (SKOLAN, "comment", "inbound"),
+                    SKOLAN,
+                    "comment",
+                    "inbound",
                     "p3",
                     "+46 70 123 45 67 vad gäller?",
                     "2026-10-05T08:01:00Z",
