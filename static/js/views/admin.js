@@ -130,6 +130,8 @@ class Admin {
     this.staffBox = h('div', { id: 'admin-staff' });
     this.channelBox = h('div', { id: 'admin-channels' });
     this.quarantineBox = h('div', { id: 'admin-quarantine' });
+    // Outside the table it reports on, so reloading the table keeps the message.
+    this.channelStatus = h('div', { id: 'channel-status', role: 'status' });
     this.panel = h('section', { class: 'panel', id: 'admin-person', 'aria-labelledby': 'person-heading' });
     this.person = new StaffView(this.panel, ctx, () => this.loadStaff());
     const staff = ctx.can('manage_staff');
@@ -140,7 +142,7 @@ class Admin {
           heading(t('admin.title'), 'admin-heading'),
           staff ? [h('h2', { id: 'admin-staff-heading' }, t('admin.staff')), this.staffBox, this.addForm()] : null,
           channels
-            ? [h('h2', { id: 'admin-channels-heading' }, t('admin.channels')), this.channelBox, this.registerForm(),
+            ? [h('h2', { id: 'admin-channels-heading' }, t('admin.channels')), this.channelStatus, this.channelBox, this.registerForm(),
                h('h2', { id: 'admin-quarantine-heading' }, t('admin.quarantine')), h('p', { class: 'muted' }, t('admin.quarantineHint')), this.quarantineBox]
             : null),
         staff ? this.panel : null),
@@ -245,7 +247,6 @@ class Admin {
     const yes = (b) => (b ? t('admin.yes') : t('admin.no'));
     replace(
       this.channelBox,
-      h('div', { id: 'channel-status', role: 'status' }),
       h('table', { class: 'table', 'aria-labelledby': 'admin-channels-heading', id: 'channel-table' },
         h('thead', {}, h('tr', {}, ['name', 'platform', 'platformId', 'unit', 'approved', 'token'].map((k) => h('th', { scope: 'col' }, t(`admin.col.${k}`))))),
         h('tbody', {}, this.channels.map((c) =>
@@ -260,12 +261,12 @@ class Admin {
   }
 
   async approve(c) {
-    const status = this.channelBox.querySelector('#channel-status');
+    const status = this.channelStatus;
     try {
       const result = await this.ctx.api('POST', `/api/v1/channels/${c.id}/approve`);
       const said = t('admin.approved', { name: c.name, n: result.released_from_quarantine });
       await this.loadChannels();
-      replace(this.channelBox.querySelector('#channel-status'), h('p', { class: 'ok' }, said));
+      replace(status, h('p', { class: 'ok' }, said));
       this.ctx.announce(said);
       this.loadQuarantine();
     } catch (e) {

@@ -53,6 +53,7 @@ addStrings({
     'case.needReference': 'Skriv polisens diarienummer först.',
     'case.needText': 'Välj en mall eller skriv en text till personen.',
     'case.secondHint': 'Ska bekräftas av en annan moderator än den som tog bort eller dolde meddelandet.',
+    'case.secondRefused': 'Bekräftelsen måste göras av en annan moderator än den som tog bort eller dolde meddelandet. Be en kollega öppna ärendet.',
     'case.stepTaken': 'Steget ”{step}” är registrerat.',
     'case.noticeQueued': 'Beskedet skickas som privat svar.',
     'case.noticeNot': 'Beskedet skickades inte: {reason}',
@@ -111,6 +112,7 @@ addStrings({
     'case.needReference': 'Enter the police reference number first.',
     'case.needText': 'Pick a template or write a text to the person.',
     'case.secondHint': 'Must be confirmed by another moderator than the one who removed or hid the message.',
+    'case.secondRefused': 'The confirmation must come from another moderator than the one who removed or hid the message. Ask a colleague to open the case.',
     'case.stepTaken': 'The step “{step}” is recorded.',
     'case.noticeQueued': 'The notice is sent as a private reply.',
     'case.noticeNot': 'The notice was not sent: {reason}',
@@ -141,10 +143,17 @@ export class CaseView {
     this.onChanged = onChanged;
     this.id = null;
     this.detail = null;
+    // Kept across re-renders (a live update re-renders the case), cleared for another case.
+    this.status = h('div', { id: 'case-status', role: 'status' });
+    this.closeStatus = h('div', { id: 'case-close-status', role: 'status' });
   }
 
   async open(id) {
-    if (id !== this.id) this.detail = null;
+    if (id !== this.id) {
+      this.detail = null;
+      replace(this.status);
+      replace(this.closeStatus);
+    }
     this.id = id;
     if (!id) {
       replace(this.panel, h('h2', { id: 'case-heading' }, t('mod.queue')), h('p', { class: 'muted' }, t('case.pick')));
@@ -189,7 +198,6 @@ export class CaseView {
     const d = this.detail;
     const c = d.case;
     const active = document.activeElement?.id;
-    this.status = h('div', { id: 'case-status', role: 'status' });
     replace(
       this.panel,
       h('h2', { id: 'case-heading', tabindex: '-1' }, t('case.heading', { id: c.id, level: c.level })),
@@ -370,7 +378,12 @@ export class CaseView {
       this.ctx.announce(said.join(' '));
       this.onChanged();
     } catch (e) {
-      showError(this.status, e);
+      if (e.status === 422 && kind === 'second_confirmation') {
+        // The usual reason: the same moderator removed it. Say who may do it instead.
+        showError(this.status, Object.assign(new Error(t('case.secondRefused')), { detail: e.detail }));
+      } else {
+        showError(this.status, e);
+      }
     }
   }
 
@@ -379,8 +392,9 @@ export class CaseView {
     if (c.status === 'closed') {
       return h('p', { class: 'ok', id: 'case-closed' }, t('case.closedText', { at: formatTime(c.closed_at) }), h('span', { class: 'user-text' }, c.decision || ''));
     }
-    const decision = h('textarea', { id: 'case-decision', maxlength: 2000, 'aria-describedby': 'case-missing' });
-    this.closeStatus = h('div', { id: 'case-close-status', role: 'status' });
+    // The draft decision survives a live re-render.
+    const draft = this.panel.querySelector('#case-decision')?.value || '';
+    const decision = h('textarea', { id: 'case-decision', maxlength: 2000, 'aria-describedby': 'case-missing', value: draft });
     return h('section', { 'aria-labelledby': 'case-close-heading' },
       h('h3', { id: 'case-close-heading' }, t('case.close')),
       h('p', { id: 'case-missing', class: d.missing.length ? 'notice' : 'ok' },
@@ -405,12 +419,9 @@ export class CaseView {
     } catch (e) {
       if (e.status === 422 && /requires/.test(e.detail)) {
         // Say what is missing in the routine's words, from a fresh read of the case.
-        const text = decision.value;
         await this.refresh();
-        const box = this.panel.querySelector('#case-close-status');
         const field = this.panel.querySelector('#case-decision');
-        if (field) field.value = text;
-        showError(box, Object.assign(new Error(t('case.cannotClose', { list: this.missingText(this.detail.missing) })), { detail: '' }));
+        showError(this.closeStatus, Object.assign(new Error(t('case.cannotClose', { list: this.missingText(this.detail.missing) })), { detail: '' }));
         field?.focus();
       } else {
         showError(this.closeStatus, e);

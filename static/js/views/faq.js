@@ -193,6 +193,8 @@ class Faq {
     this.table = h('div', { id: 'faq-list' });
     this.detail = h('section', { class: 'panel', id: 'faq-cluster', 'aria-labelledby': 'faq-cluster-heading' });
     this.topics = h('div', { id: 'faq-topics' });
+    // Kept across re-renders of the panel, so a live update does not wipe what was just said.
+    this.status = h('div', { id: 'faq-status', role: 'status' });
     this.savedBox = h('div', { id: 'faq-saved-replies' });
     root.append(
       h(
@@ -371,9 +373,9 @@ class Faq {
       replace(this.facts, this.factsOf(c));
       return;
     }
+    if (this.shown !== c.id) replace(this.status);
     this.shown = c.id;
     this.facts = h('div', {}, this.factsOf(c));
-    this.status = h('div', { id: 'faq-status', role: 'status' });
     this.questions = h('div', { id: 'faq-questions' });
     this.trend = h('div', { id: 'faq-trend' });
     replace(
