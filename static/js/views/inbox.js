@@ -182,6 +182,8 @@ class Inbox {
     const id = params[0] ? Number(params[0]) : null;
     if (id === this.selected) return;
     this.selected = id;
+    this.neighbour = null;
+    this.rememberNeighbour();
     this.markSelected();
     this.conversation.open(id);
   }
@@ -227,6 +229,7 @@ class Inbox {
       this.list,
       this.items.length === 0 ? h('li', { class: 'muted empty' }, t('inbox.empty')) : this.items.map((c) => this.row(c)),
     );
+    this.rememberNeighbour();
     this.count.textContent = t('inbox.count', { shown: this.items.length, total: this.total });
     this.more.hidden = this.items.length >= this.total;
     if (this.focusAfterLoad) {
@@ -312,13 +315,22 @@ class Inbox {
     }
   }
 
-  afterResolve() {
+  /** The conversation to go to once the selected one is resolved: the next in the queue, else
+   * the previous. Kept from before the change, because live updates may already have removed the
+   * resolved one from the list by the time the call returns. */
+  rememberNeighbour() {
     const index = this.items.findIndex((c) => c.id === this.selected);
-    const next = this.items.filter((c) => c.id !== this.selected)[Math.max(0, index)] || null;
+    if (index < 0) return;
+    const next = this.items[index + 1] || this.items[index - 1] || null;
+    this.neighbour = next ? next.id : null;
+  }
+
+  afterResolve() {
+    const next = this.neighbour;
     this.load();
     if (next && filters.status !== 'resolved') {
-      this.focusAfterLoad = next.id;
-      this.ctx.navigate(`#/inbox/${next.id}`);
+      this.focusAfterLoad = next;
+      this.ctx.navigate(`#/inbox/${next}`);
     }
   }
 

@@ -21,7 +21,7 @@ use crate::helpers::{actor, TestApp};
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long a condition may take before the test fails (generous: CI shares two cores).
-pub const WAIT: Duration = Duration::from_secs(15);
+pub const WAIT: Duration = Duration::from_secs(30);
 /// The password every browser-test account gets.
 pub const PASSWORD: &str = "ett långt testlösenord";
 

@@ -90,18 +90,20 @@ async fn hostile_text_is_shown_as_text_and_never_runs() {
         );
     }
     // The long word wraps instead of widening the page.
-    let overflow = b
+    let wide = b
         .js(
-            "return document.documentElement.scrollWidth <= window.innerWidth + 1",
+            "const w = document.documentElement.clientWidth;
+             return [...document.querySelectorAll('body *')]
+               .filter(e => e.getBoundingClientRect().right > w + 1)
+               .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));",
             vec![],
         )
         .await;
     assert_eq!(
-        overflow,
-        json!(true),
+        wide,
+        json!([]),
         "a long word makes the page scroll sideways"
     );
-    // Search snippets and earlier conversations carry the same text.
     b.audit("a conversation with hostile text").await;
     browser::assert_no_csp_violations(&app).await;
     b.close().await;
