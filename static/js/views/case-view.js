@@ -151,6 +151,7 @@ export class CaseView {
   async open(id) {
     if (id !== this.id) {
       this.detail = null;
+      this.json = null;
       replace(this.status);
       replace(this.closeStatus);
     }
@@ -168,6 +169,11 @@ export class CaseView {
     try {
       const detail = await this.ctx.api('GET', `/api/v1/moderation/cases/${id}`);
       if (id !== this.id) return;
+      // A live update that changed nothing (often the echo of our own step) leaves the page
+      // alone, so the control someone is about to use stays where it is.
+      const json = JSON.stringify(detail);
+      if (json === this.json && !focusAfter) return;
+      this.json = json;
       this.detail = detail;
       this.render();
       if (focusAfter) this.panel.querySelector(focusAfter)?.focus();
@@ -298,7 +304,7 @@ export class CaseView {
     let reference = null;
     let notice = null;
     if (k === 'police_report' || k === 'register') {
-      reference = h('input', { type: 'text', id: `step-${k}-reference`, maxlength: 100, required: k === 'police_report' });
+      reference = h('input', { type: 'text', id: `step-${k}-reference`, maxlength: 100, 'aria-required': k === 'police_report' ? 'true' : null });
       controls.push(field(reference.id, k === 'police_report' ? t('case.reference') : t('case.registerRef'), reference));
     }
     if (k === 'notify_poster') {

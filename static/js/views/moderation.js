@@ -126,10 +126,14 @@ class Moderation {
   async load() {
     try {
       const list = await this.ctx.api('GET', '/api/v1/moderation/cases', undefined, { query: filters });
+      const json = JSON.stringify(list.items);
+      if (json === this.json) return;
+      this.json = json;
       this.items = list.items || [];
       showError(this.errors, null);
       this.renderList();
     } catch (e) {
+      this.json = null;
       showError(this.errors, e);
     }
   }
