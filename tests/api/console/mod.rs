@@ -2,8 +2,12 @@
 //! service: serving and headers, the inbox flow by keyboard, search, hostile text, accessibility
 //! and CSP. Helpers for more views are in `browser.rs`.
 
+mod actions;
+mod admin;
 pub mod browser;
+mod faq;
 mod inbox;
+mod moderation;
 mod screenshot;
 mod search;
 mod security;
