@@ -3,7 +3,7 @@
 // queue, c claims, r goes to the reply, Ctrl+Enter sends, w marks waiting, e resolves, ? helps.
 
 import { h, replace, userText } from '../dom.js';
-import { t, addStrings, formatAgo } from '../i18n.js';
+import { t, addStrings, formatDuration } from '../i18n.js';
 import { showError, heading, typing } from '../ui.js';
 import { Conversation } from './conversation.js';
 
@@ -27,7 +27,7 @@ addStrings({
     'inbox.more': 'Visa fler',
     'inbox.unknownPerson': 'Okänd person',
     'inbox.claimedBy': 'Tagen av {name}',
-    'inbox.waitingSince': 'väntat {ago}',
+    'inbox.waitingSince': 'har väntat {d}',
     'inbox.messages': '{n} meddelanden',
     'inbox.pick': 'Välj en konversation i kön (j och k för nästa och föregående).',
     'inbox.position': 'Konversation {i} av {n}: {name}',
@@ -60,7 +60,7 @@ addStrings({
     'inbox.more': 'Show more',
     'inbox.unknownPerson': 'Unknown person',
     'inbox.claimedBy': 'Claimed by {name}',
-    'inbox.waitingSince': 'waiting {ago}',
+    'inbox.waitingSince': 'waiting for {d}',
     'inbox.messages': '{n} messages',
     'inbox.pick': 'Pick a conversation in the queue (j and k for next and previous).',
     'inbox.position': 'Conversation {i} of {n}: {name}',
@@ -264,7 +264,7 @@ class Inbox {
           { class: 'meta' },
           h('span', {}, c.channel_name),
           h('span', {}, t(`inbox.kind.${c.kind === 'dm' ? 'dm' : 'comments'}`)),
-          c.oldest_unanswered_at ? h('span', {}, t('inbox.waitingSince', { ago: formatAgo(c.oldest_unanswered_at) })) : null,
+          c.oldest_unanswered_at ? h('span', {}, t('inbox.waitingSince', { d: formatDuration((Date.now() - c.oldest_unanswered_at) / 1000) })) : null,
           claim,
         ),
       ),
