@@ -95,7 +95,8 @@ async fn main() -> anyhow::Result<()> {
     }));
     let client = reqwest::Client::new();
 
-    // 10,000 people, each with one open conversation, through the ingest API.
+    // 10,000 people, each with one open conversation, through the ingest API (batches under the
+    // 1 MiB body limit).
     let started = Instant::now();
     let texts = [
         "Hej! När töms soporna i Norrby nästa vecka?",
@@ -103,7 +104,7 @@ async fn main() -> anyhow::Result<()> {
         "När öppnar simhallen igen efter renoveringen?",
         "Gatlampan utanför Björkvägen 12 har varit trasig i två veckor.",
     ];
-    for chunk in (0..conversations).collect::<Vec<_>>().chunks(5000) {
+    for chunk in (0..conversations).collect::<Vec<_>>().chunks(2000) {
         let messages: Vec<Value> = chunk
             .iter()
             .map(|i| {
