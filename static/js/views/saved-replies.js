@@ -52,7 +52,7 @@ export class SavedReplies {
       h('h2', { id: 'saved-heading' }, t('saved.title')),
       this.list,
       h('details', {},
-        h('summary', {}, t('saved.add')),
+        h('summary', { id: 'saved-add-open' }, t('saved.add')),
         h('form', { on: { submit: (e) => { e.preventDefault(); this.add(title, body, language); } } },
           field('saved-title', t('saved.titleField'), title),
           field('saved-body', t('saved.body'), body),

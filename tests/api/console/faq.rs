@@ -136,6 +136,34 @@ async fn a_communicator_opens_names_answers_and_splits_a_faq_cluster() {
     assert_eq!(cluster["name"], name.as_str());
     assert_eq!(cluster["answered_url"], "https://exempelby.se/storgatan");
 
+    // A saved reply written here can answer the cluster instead of the web page.
+    click(&b, "#saved-add-open").await;
+    fill(&b, "#saved-title", "Storgatan").await;
+    fill(&b, "#saved-body", "Storgatan är avstängd till mars.").await;
+    click(&b, "#saved-save").await;
+    b.wait_text("#saved-list", "Storgatan är avstängd till mars.")
+        .await;
+    let replies = app.get_json(&token, "/api/v1/saved-replies").await;
+    let reply = replies["items"][0]["id"].as_i64().expect("the saved reply");
+    b.wait_js(
+        "the saved reply to choose",
+        &format!("return !!document.querySelector('#faq-reply option[value=\"{reply}\"]')"),
+    )
+    .await;
+    actions::choose(&b, "#faq-reply", &reply.to_string()).await;
+    click(&b, "#faq-answer").await;
+    b.wait_text("#faq-answered", "sparat svar Storgatan").await;
+    let stored = app
+        .get_json(&token, "/api/v1/faq/clusters?period=week")
+        .await;
+    let answered = stored["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .map(|c| c["answered_url"].clone());
+    assert_eq!(answered, Some(json!(format!("saved-reply:{reply}"))));
+
     // Split: move one question into the other cluster; the counts follow.
     let other = stored["items"]
         .as_array()
