@@ -137,7 +137,7 @@ class Admin {
     const staff = ctx.can('manage_staff');
     const channels = ctx.can('manage_channels');
     root.append(
-      h('div', { class: staff ? 'split' : null },
+      h('div', { class: staff ? 'split split-wide' : null },
         h('section', { 'aria-labelledby': 'admin-heading' },
           heading(t('admin.title'), 'admin-heading'),
           staff ? [h('h2', { id: 'admin-staff-heading' }, t('admin.staff')), this.staffBox, this.addForm()] : null,

@@ -8,7 +8,7 @@ import { h, s, uid } from '../dom.js';
 const W = 640;
 
 /** Cuts a label to fit beside a bar (the whole label is in the bar's <title>). */
-function short(text, max = 34) {
+function short(text, max = 30) {
   const chars = Array.from(String(text ?? ''));
   return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : chars.join('');
 }

@@ -199,7 +199,7 @@ class Faq {
     root.append(
       h(
         'div',
-        { class: 'split' },
+        { class: 'split split-wide' },
         h(
           'section',
           { 'aria-labelledby': 'faq-heading' },

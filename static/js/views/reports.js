@@ -146,11 +146,7 @@ class Reports {
     this.select = h('select', { id: 'rep-period' },
       h('optgroup', { label: t('rep.months') }, months.map((m) => h('option', { value: m }, m))),
       h('optgroup', { label: t('rep.quarters') }, quarters.map((x) => h('option', { value: x }, x))));
-    const wanted = ctx.params[0];
-    if (wanted && /^\d{4}(-\d{2}|-?Q[1-4])$/.test(wanted)) {
-      if (![...months, ...quarters].includes(wanted)) this.select.prepend(h('option', { value: wanted }, wanted));
-      this.select.value = wanted;
-    }
+    this.pick(ctx.params[0]);
     this.errors = h('div', { id: 'rep-errors' });
     this.links = h('p', { class: 'actions', id: 'rep-links' });
     this.body = h('div', { id: 'rep-body' });
@@ -165,8 +161,15 @@ class Reports {
     this.load(this.select.value);
   }
 
+  /** Selects a period from the hash (#/reports/2025-06), adding it when it is not listed. */
+  pick(wanted) {
+    if (!wanted || !/^\d{4}(-\d{2}|-?Q[1-4])$/.test(wanted)) return;
+    if (![...this.select.options].some((o) => o.value === wanted)) this.select.prepend(h('option', { value: wanted }, wanted));
+    this.select.value = wanted;
+  }
+
   route(params) {
-    if (params[0]) this.select.value = params[0];
+    this.pick(params[0]);
     this.load(this.select.value);
   }
 
