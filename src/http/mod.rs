@@ -4,7 +4,9 @@
 mod audit;
 pub mod auth;
 mod channels;
+mod console;
 mod conversations;
+pub mod csp;
 mod deliveries;
 pub mod error;
 mod events;
@@ -75,6 +77,20 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (RouteSpec { method, path, rule }, handler)
     };
     vec![
+        // The console: its page and files are public; everything it shows comes from the API.
+        r(Method::GET, "/", Rule::Public, get(console::index)),
+        r(
+            Method::GET,
+            "/static/{*path}",
+            Rule::Public,
+            get(console::asset),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/csp-reports",
+            Rule::Public,
+            post(csp::receive),
+        ),
         r(Method::GET, "/healthz", Rule::Public, get(system::healthz)),
         r(Method::GET, "/metrics", Rule::Public, get(system::metrics)),
         r(
@@ -391,27 +407,57 @@ pub fn router(state: AppState) -> Router {
             .route_layer(Extension(spec.rule));
         router = router.route(spec.path, guarded);
     }
-    router
+    let secure = state.settings.secure_cookies;
+    let router = router
         .fallback(system::not_found)
+        .layer(Extension(csp::CspReports::default()))
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn(observe))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        .layer(middleware::from_fn(observe));
+    let mut router = security_headers(router);
+    if secure {
+        // Served over TLS: browsers must not fall back to plain HTTP for a year.
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ));
+    }
+    router.with_state(state)
+}
+
+/// Only our own files, no inline script or style, no framing, no plugins, and no string may
+/// become HTML through a DOM sink (Trusted Types with no policy): the console builds its DOM from
+/// text only. Violations are reported to `/api/v1/csp-reports`.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; base-uri 'none'; \
+     frame-ancestors 'none'; form-action 'self'; object-src 'none'; \
+     require-trusted-types-for 'script'; trusted-types 'none'; report-uri /api/v1/csp-reports";
+
+/// The same strict headers on every response, the API's as the console's.
+fn security_headers(router: Router<AppState>) -> Router<AppState> {
+    let headers = [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            header::HeaderName::from_static("permissions-policy"),
+            "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), \
+             microphone=(), payment=(), usb=(), interest-cohort=()",
+        ),
+        (
+            header::HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+        (
+            header::HeaderName::from_static("cross-origin-resource-policy"),
+            "same-origin",
+        ),
+    ];
+    headers.into_iter().fold(router, |router, (name, value)| {
+        router.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
         ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .with_state(state)
+    })
 }
 
 /// Counts and logs each request by its route pattern (never the raw path: ids and hostile paths

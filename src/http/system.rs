@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
+use axum::Extension;
 use serde_json::json;
 
 use super::auth::Caller;
@@ -23,17 +24,23 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse> {
+pub async fn metrics(
+    State(state): State<AppState>,
+    Extension(csp): Extension<super::csp::CspReports>,
+) -> Result<impl IntoResponse> {
     let (outbox, oldest_pending_ms) = state.store.outbox_gauges().await?;
     let gauges = crate::metrics::StoreGauges {
         queue_depth: state.store.queue_depth().await?,
         outbox,
         oldest_pending_ms,
     };
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::metrics::render(&gauges),
-    ))
+    let mut text = crate::metrics::render(&gauges);
+    text.push_str(&format!(
+        "# HELP tavla_csp_violations_total Content-Security-Policy violations reported by browsers.\n\
+         # TYPE tavla_csp_violations_total counter\ntavla_csp_violations_total {}\n",
+        csp.violations.load(std::sync::atomic::Ordering::Relaxed)
+    ));
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }
 
 /// Who I am: role, effective capabilities, training (done, expiring soon, expired, missing),

@@ -126,7 +126,12 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
 }
 
 /// Routes open without sign-in, each a deliberate decision.
-const PUBLIC: [&str; 6] = [
+const PUBLIC: [&str; 9] = [
+    // The console's page and files: everything it shows comes from the API.
+    "GET /",
+    "GET /static/{*path}",
+    // Browsers report CSP violations without credentials (size-bounded, rate-limited).
+    "POST /api/v1/csp-reports",
     "GET /healthz",
     "GET /metrics",
     "GET /webhooks/meta",

@@ -1,0 +1,248 @@
+// The console's shell: who is signed in (GET /api/v1/me), the navigation (only the views whose
+// capability the person has), the hash router (#/<view>/<params...>), the language switch, the
+// keyboard help and the live event stream. Views live in views/ and are listed in views/index.js.
+
+import { h, replace } from './dom.js';
+import { t, lang, setLang, pick } from './i18n.js';
+import { api, onSignedOut, setCsrf } from './api.js';
+import { announce, errorBox, typing } from './ui.js';
+import { LiveEvents } from './events.js';
+import { views } from './views/index.js';
+import { renderSignIn } from './views/signin.js';
+
+const main = document.getElementById('main');
+const nav = document.getElementById('nav');
+const tools = document.getElementById('top-tools');
+
+const state = { me: null, view: null, handle: null, live: null, help: null };
+
+/** Whether the signed-in person may use a view: any one of its capabilities is enough. */
+export function allowed(view, me) {
+  return !view.needs?.length || view.needs.some((c) => me.capabilities.includes(c));
+}
+
+function visibleViews() {
+  return views.filter((v) => allowed(v, state.me));
+}
+
+function parseHash() {
+  const parts = location.hash
+    .replace(/^#\/?/, '')
+    .split('/')
+    .filter(Boolean)
+    .map((p) => {
+      try {
+        return decodeURIComponent(p);
+      } catch {
+        return '';
+      }
+    });
+  return { id: parts[0] || '', params: parts.slice(1) };
+}
+
+/** The first view with work in it; the training view when the person can do nothing yet. */
+function defaultView() {
+  const usable = visibleViews();
+  return usable.find((v) => !v.fallback) || usable[0];
+}
+
+function context(params) {
+  return {
+    me: state.me,
+    params,
+    t,
+    lang: lang(),
+    api,
+    events: state.live,
+    announce,
+    can: (capability) => state.me.capabilities.includes(capability),
+    navigate: (hash) => {
+      if (location.hash === hash) route();
+      else location.hash = hash;
+    },
+  };
+}
+
+function destroyCurrent() {
+  try {
+    state.handle?.destroy?.();
+  } catch (e) {
+    console.error(e);
+  }
+  state.handle = null;
+  state.view = null;
+}
+
+function route() {
+  if (!state.me) return;
+  const { id, params } = parseHash();
+  const view = visibleViews().find((v) => v.id === id);
+  if (!view) {
+    const fallback = defaultView();
+    location.replace(`#/${fallback.id}`);
+    if (state.view !== fallback) show(fallback, []);
+    return;
+  }
+  if (state.view === view && state.handle?.route) {
+    state.handle.route(params);
+    return;
+  }
+  show(view, params);
+}
+
+function show(view, params) {
+  destroyCurrent();
+  replace(main);
+  state.view = view;
+  document.title = `${pick(view.title)} – tavla`;
+  renderNav();
+  try {
+    state.handle = view.render(main, context(params)) || {};
+  } catch (e) {
+    console.error(e);
+    replace(main, errorBox(e));
+  }
+  main.querySelector('.view-heading')?.focus();
+}
+
+function renderNav() {
+  const { id } = parseHash();
+  replace(
+    nav,
+    h(
+      'ul',
+      {},
+      visibleViews().map((v) =>
+        h(
+          'li',
+          {},
+          h('a', { href: `#/${v.id}`, 'aria-current': v.id === id || state.view === v ? 'page' : null }, pick(v.title)),
+        ),
+      ),
+    ),
+  );
+  nav.setAttribute('aria-label', t('app.nav'));
+}
+
+function renderTools() {
+  const other = lang() === 'sv' ? 'en' : 'sv';
+  replace(
+    tools,
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'link-button',
+        lang: other,
+        on: { click: () => switchLanguage(other) },
+      },
+      t('app.language'),
+    ),
+    state.me
+      ? [
+          h('span', { class: 'who' }, t('app.signedInAs', { name: state.me.username, role: t(`role.${state.me.role}`) })),
+          h('button', { type: 'button', class: 'link-button', on: { click: () => openHelp() } }, t('app.help')),
+          h('button', { type: 'button', class: 'secondary', on: { click: signOut } }, t('app.signOut')),
+        ]
+      : null,
+  );
+  document.getElementById('skip-link').textContent = t('app.skip');
+}
+
+function switchLanguage(l) {
+  setLang(l);
+  renderTools();
+  if (state.me) {
+    const view = state.view;
+    const { params } = parseHash();
+    if (view) show(view, params);
+    tools.querySelector('button')?.focus();
+  } else {
+    showSignIn();
+  }
+}
+
+function openHelp() {
+  state.help?.remove();
+  const keys = [...(state.view?.keys || [])];
+  const dialog = h(
+    'dialog',
+    { class: 'help', 'aria-labelledby': 'help-title' },
+    h('h2', { id: 'help-title' }, t('app.help')),
+    h('p', {}, t('app.helpGlobal')),
+    keys.length
+      ? h(
+          'dl',
+          { class: 'keys' },
+          keys.map((k) => [h('dt', {}, h('kbd', {}, k.keys)), h('dd', {}, pick(k))]),
+        )
+      : null,
+    h('form', { method: 'dialog' }, h('button', { type: 'submit' }, t('app.helpClose'))),
+  );
+  dialog.addEventListener('close', () => dialog.remove());
+  document.body.appendChild(dialog);
+  state.help = dialog;
+  dialog.showModal();
+}
+
+document.addEventListener('keydown', (e) => {
+  if (e.key === '?' && !typing(e) && !e.ctrlKey && !e.metaKey && !e.altKey && state.me) {
+    e.preventDefault();
+    openHelp();
+  }
+});
+
+async function signOut() {
+  try {
+    await api('DELETE', '/api/v1/session');
+  } catch {
+    // Signed out already, or the service is away: the page forgets the session either way.
+  }
+  signedOut();
+}
+
+function signedOut() {
+  setCsrf(null);
+  state.live?.stop();
+  state.me = null;
+  destroyCurrent();
+  showSignIn();
+}
+
+function showSignIn() {
+  destroyCurrent();
+  replace(nav);
+  renderTools();
+  document.title = 'tavla';
+  renderSignIn(main, { onSignedIn: () => boot() });
+}
+
+async function boot() {
+  renderTools();
+  if (!sessionStorage.getItem('tavla.csrf')) {
+    // Without the token of this session no change can be made: sign in (again) first.
+    showSignIn();
+    return;
+  }
+  try {
+    state.me = await api('GET', '/api/v1/me');
+  } catch (e) {
+    if (e.status === 401) showSignIn();
+    else replace(main, errorBox(e));
+    return;
+  }
+  state.live?.stop();
+  state.live = new LiveEvents({
+    onLost: () => announce(t('app.live.lost')),
+    onBack: () => announce(t('app.live.back')),
+  });
+  state.live.start();
+  renderTools();
+  route();
+}
+
+onSignedOut(() => {
+  if (state.me) signedOut();
+});
+window.addEventListener('hashchange', route);
+boot();

@@ -1,0 +1,436 @@
+// One conversation in the inbox: the person and channel, the reply window's time left, claim and
+// release, the messages (every piece of their text as text), the suggested saved reply and the
+// library, the reply form, waiting/resolved, and the person's earlier conversations. The reply
+// field is built once per conversation and never re-rendered, so a live update keeps the draft.
+
+import { h, replace, userText, safeUrl } from '../dom.js';
+import { t, addStrings, formatTime, formatDuration, formatClock } from '../i18n.js';
+import { showError, heading } from '../ui.js';
+
+addStrings({
+  sv: {
+    'conv.pick': 'Välj en konversation i kön (j och k för nästa och föregående).',
+    'conv.loading': 'Hämtar konversationen …',
+    'conv.channel': 'Kanal: {name} ({platform})',
+    'conv.status': 'Status: {status}',
+    'conv.claim': 'Ta konversationen',
+    'conv.release': 'Släpp',
+    'conv.claimedByMe': 'Du har tagit konversationen till kl. {at}.',
+    'conv.claimedBy': '{name} arbetar med konversationen till kl. {at}.',
+    'conv.unclaimed': 'Ingen har tagit konversationen.',
+    'conv.claimed': 'Du har tagit konversationen.',
+    'conv.released': 'Du har släppt konversationen.',
+    'conv.waiting': 'Väntar',
+    'conv.resolve': 'Löst',
+    'conv.reopen': 'Öppna igen',
+    'conv.status.waiting': 'Markerad som väntar.',
+    'conv.status.resolved': 'Markerad som löst.',
+    'conv.status.open': 'Öppnad igen.',
+    'conv.messages': 'Meddelanden',
+    'conv.you': 'Kommunen',
+    'conv.sentBy': 'skickat av {name}',
+    'conv.delivery.pending': 'väntar på att skickas',
+    'conv.delivery.sending': 'skickas',
+    'conv.delivery.sent': 'skickat',
+    'conv.delivery.failed': 'kunde inte skickas',
+    'conv.state.hidden': 'dold',
+    'conv.state.removed': 'borttagen',
+    'conv.state.deleted': 'raderad',
+    'conv.edited': 'redigerad',
+    'conv.attachments': 'Bilagor',
+    'conv.attachment': '{kind}: {name}',
+    'conv.noText': '(utan text)',
+    'conv.window.open': 'Svarsfönstret är öppet i {left} till (stänger kl. {at}).',
+    'conv.window.tagged': 'Svarsfönstret på 24 timmar har stängt. Som person som svarar på frågan kan du svara i {left} till med taggen HUMAN_AGENT.',
+    'conv.window.closed': 'Svarsfönstret har stängt. Plattformen tillåter inget svar nu; vänta tills personen skriver igen eller nå hen på annat sätt (telefon, e-post, brev).',
+    'conv.window.never': 'Personen har inte skrivit till sidan, så plattformen tillåter inget meddelande.',
+    'conv.humanAgent': 'Jag är en person som svarar på personens fråga (HUMAN_AGENT)',
+    'conv.reply': 'Ditt svar',
+    'conv.replyHint': 'Ctrl+Enter skickar.',
+    'conv.send': 'Skicka',
+    'conv.sent': 'Svaret ligger i utkorgen och skickas.',
+    'conv.readOnly': 'Du kan läsa men inte svara på den här konversationen.',
+    'conv.suggested': 'Föreslaget svar: {title}',
+    'conv.use': 'Använd',
+    'conv.library': 'Sparade svar',
+    'conv.libraryEmpty': 'Inga sparade svar.',
+    'conv.inserted': 'Det sparade svaret står nu i svarsfältet.',
+    'conv.earlier': 'Personens tidigare konversationer',
+    'conv.earlierNone': 'Inga tidigare konversationer.',
+    'conv.post': 'Inlägg: {text}',
+  },
+  en: {
+    'conv.pick': 'Pick a conversation in the queue (j and k for next and previous).',
+    'conv.loading': 'Loading the conversation …',
+    'conv.channel': 'Channel: {name} ({platform})',
+    'conv.status': 'Status: {status}',
+    'conv.claim': 'Claim',
+    'conv.release': 'Release',
+    'conv.claimedByMe': 'You have claimed this conversation until {at}.',
+    'conv.claimedBy': '{name} is working on this conversation until {at}.',
+    'conv.unclaimed': 'Nobody has claimed this conversation.',
+    'conv.claimed': 'You have claimed the conversation.',
+    'conv.released': 'You have released the conversation.',
+    'conv.waiting': 'Waiting',
+    'conv.resolve': 'Resolved',
+    'conv.reopen': 'Reopen',
+    'conv.status.waiting': 'Marked as waiting.',
+    'conv.status.resolved': 'Marked as resolved.',
+    'conv.status.open': 'Reopened.',
+    'conv.messages': 'Messages',
+    'conv.you': 'The municipality',
+    'conv.sentBy': 'sent by {name}',
+    'conv.delivery.pending': 'waiting to be sent',
+    'conv.delivery.sending': 'sending',
+    'conv.delivery.sent': 'sent',
+    'conv.delivery.failed': 'could not be sent',
+    'conv.state.hidden': 'hidden',
+    'conv.state.removed': 'removed',
+    'conv.state.deleted': 'deleted',
+    'conv.edited': 'edited',
+    'conv.attachments': 'Attachments',
+    'conv.attachment': '{kind}: {name}',
+    'conv.noText': '(no text)',
+    'conv.window.open': 'The reply window is open for {left} more (closes at {at}).',
+    'conv.window.tagged': 'The 24-hour reply window has closed. As a person answering the question you may reply for {left} more with the HUMAN_AGENT tag.',
+    'conv.window.closed': 'The reply window has closed. The platform allows no reply now; wait for the person to write again or reach them another way (phone, e-mail, letter).',
+    'conv.window.never': 'The person has not written to the page, so the platform allows no message.',
+    'conv.humanAgent': 'I am a person answering their question (HUMAN_AGENT)',
+    'conv.reply': 'Your reply',
+    'conv.replyHint': 'Ctrl+Enter sends.',
+    'conv.send': 'Send',
+    'conv.sent': 'The reply is in the outbox and being sent.',
+    'conv.readOnly': 'You may read but not answer this conversation.',
+    'conv.suggested': 'Suggested reply: {title}',
+    'conv.use': 'Use',
+    'conv.library': 'Saved replies',
+    'conv.libraryEmpty': 'No saved replies.',
+    'conv.inserted': 'The saved reply is now in the reply field.',
+    'conv.earlier': 'Earlier conversations of this person',
+    'conv.earlierNone': 'No earlier conversations.',
+    'conv.post': 'Post: {text}',
+  },
+});
+
+function personName(s) {
+  return s.person?.name || s.person?.platform_id || '?';
+}
+
+export class Conversation {
+  constructor(root, ctx, { onResolved, onChanged }) {
+    this.root = root;
+    this.ctx = ctx;
+    this.onResolved = onResolved;
+    this.onChanged = onChanged;
+    this.id = null;
+    this.detail = null;
+    this.ticker = null;
+    this.request = null;
+    this.library = null;
+  }
+
+  destroy() {
+    clearInterval(this.ticker);
+    this.request?.abort();
+  }
+
+  mayAnswer() {
+    if (!this.detail) return false;
+    return this.ctx.can(this.detail.kind === 'dm' ? 'answer_dms' : 'answer_comments');
+  }
+
+  mine() {
+    return this.detail?.claim?.username === this.ctx.me.username;
+  }
+
+  open(id) {
+    this.request?.abort();
+    clearInterval(this.ticker);
+    this.id = id;
+    this.detail = null;
+    if (!id) {
+      replace(this.root, h('p', { class: 'muted' }, t('conv.pick')));
+      return;
+    }
+    this.errors = h('div', { class: 'conv-errors' });
+    this.header = h('header', {});
+    this.windowBox = h('div', {});
+    this.actions = h('div', { class: 'actions' });
+    this.messages = h('ol', { class: 'messages', 'aria-label': t('conv.messages') });
+    this.suggestions = h('div', {});
+    this.earlier = h('div', { class: 'earlier' });
+    this.replyText = h('textarea', { id: 'reply-text', name: 'reply', 'aria-describedby': 'reply-hint' });
+    this.humanAgent = h('input', { type: 'checkbox', id: 'reply-human-agent' });
+    this.humanAgentField = h('div', { class: 'row', hidden: true }, this.humanAgent, h('label', { for: 'reply-human-agent' }, t('conv.humanAgent')));
+    this.sendButton = h('button', { type: 'submit', class: 'primary', id: 'reply-send' }, t('conv.send'));
+    this.replyForm = h(
+      'form',
+      { class: 'reply', hidden: true, on: { submit: (e) => { e.preventDefault(); this.send(); } } },
+      h('div', { class: 'field' }, h('label', { for: 'reply-text' }, t('conv.reply')), this.replyText, h('span', { id: 'reply-hint', class: 'muted' }, t('conv.replyHint'))),
+      this.humanAgentField,
+      this.sendButton,
+    );
+    this.readOnly = h('p', { class: 'muted', hidden: true }, t('conv.readOnly'));
+    replace(
+      this.root,
+      h('p', { class: 'muted loading' }, t('conv.loading')),
+    );
+    this.refresh(true);
+  }
+
+  async refresh(first = false) {
+    const id = this.id;
+    if (!id) return;
+    this.request?.abort();
+    const controller = new AbortController();
+    this.request = controller;
+    try {
+      const detail = await this.ctx.api('GET', `/api/v1/conversations/${id}`, undefined, { signal: controller.signal });
+      if (id !== this.id) return;
+      this.detail = detail;
+      if (first) this.mount();
+      this.render();
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      if (first) replace(this.root, this.errors);
+      showError(this.errors, e);
+    }
+  }
+
+  mount() {
+    replace(
+      this.root,
+      this.header,
+      this.errors,
+      this.windowBox,
+      this.actions,
+      this.messages,
+      this.suggestions,
+      this.readOnly,
+      this.replyForm,
+      this.earlier,
+    );
+    this.ticker = setInterval(() => this.renderWindow(), 30000);
+    if (this.mayAnswer()) this.loadLibrary();
+  }
+
+  render() {
+    const d = this.detail;
+    replace(
+      this.header,
+      heading(personName(d), 'conversation-heading', 2),
+      h('p', { class: 'muted' }, t('conv.channel', { name: d.channel_name, platform: d.platform }), ' · ', t('conv.status', { status: t(`inbox.status.${d.status}`) })),
+      d.post?.text ? h('p', { class: 'user-text muted' }, t('conv.post', { text: d.post.text })) : null,
+    );
+    this.root.setAttribute('aria-labelledby', 'conversation-heading');
+    this.root.removeAttribute('aria-label');
+    this.renderWindow();
+    this.renderActions();
+    replace(this.messages, d.messages.map((m) => this.message(m)));
+    this.renderSuggestions();
+    this.renderEarlier();
+    const answer = this.mayAnswer();
+    this.replyForm.hidden = !answer;
+    this.readOnly.hidden = answer;
+  }
+
+  /** The reply window of a DM, counted down while the page is open. */
+  renderWindow() {
+    const d = this.detail;
+    if (!d || d.kind !== 'dm') {
+      replace(this.windowBox);
+      return;
+    }
+    const w = d.reply_window;
+    let box;
+    if (!w) {
+      box = h('p', { class: 'window closed', id: 'reply-window' }, t('conv.window.never'));
+    } else {
+      const now = Date.now();
+      const left = (w.closes_at - now) / 1000;
+      const taggedLeft = (w.human_agent_closes_at - now) / 1000;
+      if (left > 0) {
+        box = h('p', { class: 'window open', id: 'reply-window' }, t('conv.window.open', { left: formatDuration(left), at: formatTime(w.closes_at) }));
+      } else if (taggedLeft > 0) {
+        box = h('p', { class: 'window tagged', id: 'reply-window' }, t('conv.window.tagged', { left: formatDuration(taggedLeft) }));
+      } else {
+        box = h('p', { class: 'window closed', id: 'reply-window' }, t('conv.window.closed'));
+      }
+      this.humanAgentField.hidden = !(left <= 0 && taggedLeft > 0);
+      this.sendButton.disabled = left <= 0 && taggedLeft <= 0;
+    }
+    replace(this.windowBox, box);
+  }
+
+  renderActions() {
+    const d = this.detail;
+    const claim = d.claim;
+    const status = claim
+      ? this.mine()
+        ? t('conv.claimedByMe', { at: formatClock(claim.expires_at) })
+        : t('conv.claimedBy', { name: claim.username, at: formatClock(claim.expires_at) })
+      : t('conv.unclaimed');
+    const answer = this.mayAnswer();
+    const button = (id, text, handler, attrs = {}) => h('button', { type: 'button', id, on: { click: handler }, ...attrs }, text);
+    replace(
+      this.actions,
+      h('p', { class: claim && !this.mine() ? 'claimed' : 'muted', id: 'claim-state' }, status),
+      answer && !this.mine() ? button('claim', t('conv.claim'), () => this.claim(), { class: 'primary', disabled: Boolean(claim) }) : null,
+      this.mine() ? button('release', t('conv.release'), () => this.release()) : null,
+      answer && d.status !== 'waiting' ? button('mark-waiting', t('conv.waiting'), () => this.setStatus('waiting')) : null,
+      answer && d.status !== 'resolved' ? button('mark-resolved', t('conv.resolve'), () => this.setStatus('resolved')) : null,
+      answer && d.status !== 'open' ? button('mark-open', t('conv.reopen'), () => this.setStatus('open')) : null,
+    );
+  }
+
+  message(m) {
+    const inbound = m.direction === 'inbound';
+    const who = inbound ? userText(m.author?.name || m.author?.platform_id || '?') : t('conv.you');
+    const notes = [
+      m.sent_by ? t('conv.sentBy', { name: m.sent_by }) : null,
+      m.delivery ? t(`conv.delivery.${m.delivery}`) : null,
+      m.state && m.state !== 'visible' ? t(`conv.state.${m.state}`) : null,
+      m.edited ? t('conv.edited') : null,
+    ].filter(Boolean);
+    const attachments = Array.isArray(m.attachments) ? m.attachments : [];
+    return h(
+      'li',
+      { class: ['message', inbound ? 'inbound' : 'outbound'], 'data-message-id': String(m.id) },
+      h('p', { class: 'row' }, h('span', { class: 'who' }, who), h('span', { class: 'when' }, formatTime(m.platform_time)), notes.length ? h('span', { class: 'when' }, notes.join(' · ')) : null),
+      h('p', { class: 'user-text text' }, m.text ?? t('conv.noText')),
+      attachments.length
+        ? h(
+            'ul',
+            { class: 'attachments', 'aria-label': t('conv.attachments') },
+            attachments.map((a) => {
+              const label = t('conv.attachment', { kind: a.kind || '?', name: a.name || a.url || '' });
+              const url = safeUrl(a.url || '');
+              // Links go out to the platform's https address only, opened without our origin.
+              return h('li', {}, url && url.startsWith('https:') ? h('a', { href: url, rel: 'noopener noreferrer', target: '_blank' }, h('bdi', {}, label)) : h('bdi', {}, label));
+            }),
+          )
+        : null,
+    );
+  }
+
+  renderSuggestions() {
+    const s = this.detail.suggested_reply;
+    if (!s?.saved_reply || !this.mayAnswer()) {
+      replace(this.suggestions, this.libraryBox());
+      return;
+    }
+    replace(
+      this.suggestions,
+      h(
+        'div',
+        { class: 'suggestion', id: 'suggested-reply' },
+        h('p', {}, t('conv.suggested', { title: s.saved_reply.title })),
+        h('p', { class: 'user-text muted' }, s.saved_reply.body),
+        h('button', { type: 'button', on: { click: () => this.insert(s.saved_reply.body) } }, t('conv.use')),
+      ),
+      this.libraryBox(),
+    );
+  }
+
+  libraryBox() {
+    if (!this.mayAnswer() || !this.library) return null;
+    const items = this.library.filter((r) => !r.archived && (r.channel_id === null || r.channel_id === undefined || r.channel_id === this.detail.channel_id));
+    return h(
+      'details',
+      { class: 'library' },
+      h('summary', {}, t('conv.library')),
+      items.length
+        ? h(
+            'ul',
+            {},
+            items.map((r) =>
+              h('li', {}, h('span', {}, r.title, ' '), h('button', { type: 'button', class: 'link-button', on: { click: () => this.insert(r.body) } }, t('conv.use'))),
+            ),
+          )
+        : h('p', { class: 'muted' }, t('conv.libraryEmpty')),
+    );
+  }
+
+  async loadLibrary() {
+    try {
+      const result = await this.ctx.api('GET', '/api/v1/saved-replies', undefined, { query: { language: this.ctx.lang } });
+      this.library = result.items || [];
+      if (this.detail) this.renderSuggestions();
+    } catch {
+      this.library = null;
+    }
+  }
+
+  insert(text) {
+    this.replyText.value = text;
+    this.replyText.focus();
+    this.ctx.announce(t('conv.inserted'));
+  }
+
+  renderEarlier() {
+    const earlier = this.detail.earlier_conversations || [];
+    replace(
+      this.earlier,
+      h('h3', {}, t('conv.earlier')),
+      earlier.length
+        ? h('ul', {}, earlier.map((c) => h('li', {}, h('a', { href: `#/inbox/${c.id}` }, formatTime(c.last_message_at), ' – ', h('bdi', {}, c.preview || '')), ' ', h('span', { class: `badge badge-${c.status}` }, t(`inbox.status.${c.status}`)))))
+        : h('p', { class: 'muted' }, t('conv.earlierNone')),
+    );
+  }
+
+  canSend() {
+    return Boolean(this.detail && this.mayAnswer() && !this.replyForm.hidden);
+  }
+
+  focusReply() {
+    if (this.canSend()) this.replyText.focus();
+  }
+
+  async act(method, path, body, message) {
+    try {
+      const result = await this.ctx.api(method, path, body);
+      showError(this.errors, null);
+      if (message) this.ctx.announce(message);
+      await this.refresh();
+      this.onChanged?.();
+      return result ?? true;
+    } catch (e) {
+      showError(this.errors, e);
+      return null;
+    }
+  }
+
+  async claim() {
+    if (!this.detail || !this.mayAnswer() || this.mine()) return;
+    await this.act('POST', `/api/v1/conversations/${this.id}/claim`, undefined, t('conv.claimed'));
+    if (this.mine()) this.replyText.focus();
+  }
+
+  async release() {
+    await this.act('POST', `/api/v1/conversations/${this.id}/release`, undefined, t('conv.released'));
+  }
+
+  async setStatus(status) {
+    if (!this.detail || !this.mayAnswer() || this.detail.status === status) return;
+    const done = await this.act('POST', `/api/v1/conversations/${this.id}/status`, { status }, t(`conv.status.${status}`));
+    if (done && status === 'resolved') this.onResolved?.();
+  }
+
+  async send() {
+    if (!this.canSend() || this.sending) return;
+    const text = this.replyText.value;
+    const body = { text };
+    if (!this.humanAgentField.hidden && this.humanAgent.checked) body.tag = 'HUMAN_AGENT';
+    this.sending = true;
+    this.sendButton.disabled = true;
+    const done = await this.act('POST', `/api/v1/conversations/${this.id}/replies`, body, t('conv.sent'));
+    this.sending = false;
+    this.sendButton.disabled = false;
+    if (done) {
+      this.replyText.value = '';
+      this.humanAgent.checked = false;
+    } else {
+      this.replyText.focus();
+    }
+  }
+}
