@@ -40,6 +40,13 @@ addStrings({
     'conv.attachments': 'Bilagor',
     'conv.attachment': '{kind}: {name}',
     'conv.noText': '(utan text)',
+    'conv.masked': 'Dolda personuppgifter',
+    'conv.reveal': 'Visa {kind} {n}',
+    'conv.revealed': '{kind} {n}: {value}',
+    'conv.kind.personnummer': 'personnummer',
+    'conv.kind.samordningsnummer': 'samordningsnummer',
+    'conv.kind.phone': 'telefonnummer',
+    'conv.kind.email': 'e-postadress',
     'conv.window.open': 'Svarsfönstret är öppet i {left} till (stänger kl. {at}).',
     'conv.window.tagged': 'Svarsfönstret på 24 timmar har stängt. Som person som svarar på frågan kan du svara i {left} till med taggen HUMAN_AGENT.',
     'conv.window.closed': 'Svarsfönstret har stängt. Plattformen tillåter inget svar nu; vänta tills personen skriver igen eller nå hen på annat sätt (telefon, e-post, brev).',
@@ -91,6 +98,13 @@ addStrings({
     'conv.attachments': 'Attachments',
     'conv.attachment': '{kind}: {name}',
     'conv.noText': '(no text)',
+    'conv.masked': 'Masked personal data',
+    'conv.reveal': 'Show {kind} {n}',
+    'conv.revealed': '{kind} {n}: {value}',
+    'conv.kind.personnummer': 'personal identity number',
+    'conv.kind.samordningsnummer': 'coordination number',
+    'conv.kind.phone': 'phone number',
+    'conv.kind.email': 'e-mail address',
     'conv.window.open': 'The reply window is open for {left} more (closes at {at}).',
     'conv.window.tagged': 'The 24-hour reply window has closed. As a person answering the question you may reply for {left} more with the HUMAN_AGENT tag.',
     'conv.window.closed': 'The reply window has closed. The platform allows no reply now; wait for the person to write again or reach them another way (phone, e-mail, letter).',
@@ -283,6 +297,32 @@ export class Conversation {
     );
   }
 
+  /** Buttons that reveal one masked value each (audited on the server), for those who may. */
+  maskedValues(m) {
+    const masked = Array.isArray(m.masked) ? m.masked : [];
+    if (!masked.length || !this.ctx.can('reveal_personal_data')) return null;
+    const kind = (k) => t(`conv.kind.${k}`);
+    return h(
+      'ul',
+      { class: 'attachments', 'aria-label': t('conv.masked') },
+      masked.map((span, i) => {
+        const item = h('li', {});
+        const show = async () => {
+          try {
+            const r = await this.ctx.api('POST', `/api/v1/messages/${m.id}/reveal`, { index: span.index });
+            const text = t('conv.revealed', { kind: kind(r.kind), n: i + 1, value: r.value });
+            replace(item, userText(text));
+            this.ctx.announce(text);
+          } catch (error) {
+            showError(item, error);
+          }
+        };
+        replace(item, h('button', { type: 'button', class: 'link-button', on: { click: show } }, t('conv.reveal', { kind: kind(span.kind), n: i + 1 })));
+        return item;
+      }),
+    );
+  }
+
   message(m) {
     const inbound = m.direction === 'inbound';
     const who = inbound ? userText(m.author?.name || m.author?.platform_id || '?') : t('conv.you');
@@ -298,6 +338,7 @@ export class Conversation {
       { class: ['message', inbound ? 'inbound' : 'outbound'], 'data-message-id': String(m.id) },
       h('p', { class: 'row' }, h('span', { class: 'who' }, who), h('span', { class: 'when' }, formatTime(m.platform_time)), notes.length ? h('span', { class: 'when' }, notes.join(' · ')) : null),
       h('p', { class: 'user-text text' }, m.text ?? t('conv.noText')),
+      this.maskedValues(m),
       attachments.length
         ? h(
             'ul',

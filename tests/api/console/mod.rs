@@ -8,6 +8,7 @@ pub mod browser;
 mod faq;
 mod inbox;
 mod moderation;
+mod privacy;
 mod screenshot;
 mod search;
 mod security;
