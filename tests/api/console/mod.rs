@@ -9,6 +9,7 @@ mod faq;
 mod inbox;
 mod moderation;
 mod privacy;
+mod reports;
 mod screenshot;
 mod search;
 mod security;
