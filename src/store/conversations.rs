@@ -366,14 +366,8 @@ impl Store {
         let channel_id: i64 = row.try_get("channel_id")?;
         let holder: Option<i64> = row.try_get("claimed_by")?;
         let expires: Option<i64> = row.try_get("claim_expires_at")?;
-        if let (Some(holder), Some(expires)) = (holder, expires) {
-            if holder != staff_id && expires > now {
-                return Ok(ClaimOutcome::HeldBy(ClaimInfo {
-                    staff_id: holder,
-                    username: row.try_get("username")?,
-                    expires_at: expires,
-                }));
-            }
+        if let Some(claim) = held_by_another(&row, staff_id, now)? {
+            return Ok(ClaimOutcome::HeldBy(claim));
         }
         let until = now + lease_ms;
         let changed = sqlx::query(
@@ -564,16 +558,8 @@ impl Store {
         };
         let channel_id: i64 = row.try_get("channel_id")?;
         let kind: String = row.try_get("kind")?;
-        let holder: Option<i64> = row.try_get("claimed_by")?;
-        let expires: Option<i64> = row.try_get("claim_expires_at")?;
-        if let (Some(h), Some(e)) = (holder, expires) {
-            if h != staff_id && e > now {
-                return Ok(ReplyOutcome::HeldBy(ClaimInfo {
-                    staff_id: h,
-                    username: row.try_get("username")?,
-                    expires_at: e,
-                }));
-            }
+        if let Some(claim) = held_by_another(&row, staff_id, now)? {
+            return Ok(ReplyOutcome::HeldBy(claim));
         }
         if kind == "dm" {
             match ReplyWindow::verdict(row.try_get("last_inbound_at")?, now, tag) {
@@ -749,4 +735,21 @@ fn summary_from_row(r: &sqlx::any::AnyRow) -> Result<ConversationSummary> {
         claim,
         preview: preview.map(|p| p.chars().take(140).collect()),
     })
+}
+
+/// The live claim of someone other than `staff_id` on a conversation row (with `claimed_by`,
+/// `claim_expires_at` and the holder's `username`), if there is one.
+fn held_by_another(row: &sqlx::any::AnyRow, staff_id: i64, now: i64) -> Result<Option<ClaimInfo>> {
+    let holder: Option<i64> = row.try_get("claimed_by")?;
+    let expires: Option<i64> = row.try_get("claim_expires_at")?;
+    match (holder, expires) {
+        (Some(holder), Some(expires)) if holder != staff_id && expires > now => {
+            Ok(Some(ClaimInfo {
+                staff_id: holder,
+                username: row.try_get("username")?,
+                expires_at: expires,
+            }))
+        }
+        _ => Ok(None),
+    }
 }
