@@ -54,6 +54,12 @@ async fn fill(store: &Store, messages: u64) -> anyhow::Result<()> {
     let q3 = ReportPeriod::quarter(2026, 3);
     let q2 = q3.previous();
     let mut tx = store.begin().await?;
+    // The moderator whose steps the cases record (steps refer to staff).
+    sqlx::query(
+        "insert into staff (id, username, role, created_at) values (1, 'mod', 'moderator', 0)",
+    )
+    .execute(&mut *tx)
+    .await?;
     for c in 1..=CHANNELS {
         sqlx::query(&format!(
             "insert into channels (id, platform, platform_id, name, approved, created_at) values ({c}, 'facebook', 'page{c}', 'Kanal {c}', 1, 0)"
@@ -234,6 +240,7 @@ async fn fill(store: &Store, messages: u64) -> anyhow::Result<()> {
     if store.backend == tavla::store::Backend::Postgres {
         // Explicit ids were inserted: move the sequences on, and give the planner statistics.
         for table in [
+            "staff",
             "channels",
             "posts",
             "conversations",
