@@ -2,7 +2,8 @@
 //! resolution times, the service level), the week's busy hours, the top recurring questions,
 //! moderation and heated threads — every figure beside the previous period's. Aggregates only:
 //! nothing is grouped by staff member (employees' data is personal data too).
-//! Counting is done by the store's SQL; percentiles here, from the durations it returns.
+//! The period's messages are read once, in order, and counted here (see `Pass`); the rarer facts
+//! come grouped from the store's SQL. Percentiles here, from the durations.
 
 pub mod period;
 pub mod render;
@@ -14,7 +15,7 @@ use serde::{Serialize, Serializer};
 
 use crate::faq::signals::FaqSignals;
 use crate::settings::Settings;
-use crate::store::reports::ReportChannel;
+use crate::store::reports::{MessageFact, ReportChannel, LOOKAHEAD_MS, LOOKBACK_MS};
 use crate::store::Store;
 use crate::text::detectors::mask;
 pub use period::{PeriodKind, ReportPeriod};
@@ -300,112 +301,192 @@ async fn side(
     channels: &[ReportChannel],
 ) -> crate::store::Result<Side> {
     let (start, end) = (period.start_ms(), period.end_ms());
-    let mut acc: HashMap<Key, Acc> = HashMap::new();
-    let mut heat: BTreeMap<String, Vec<Vec<i64>>> = BTreeMap::new();
+    // The busy hours and the waits look back before the period; the pass reads from the
+    // earlier of the two (the wait's week is the longer).
+    let base = start - 24 * HOUR_MS;
+    let from = start - LOOKBACK_MS;
+    let to = end + LOOKAHEAD_MS;
+    let mut pass = Pass::new(start, end, base, options);
+    let (read, flagged, resolutions, waiting, cases) = tokio::join!(
+        store.report_messages(from, to, scope, |m| pass.see(m)),
+        store.report_flagged(base, end, scope),
+        store.report_resolutions(start, end, scope),
+        store.report_waiting(end, scope),
+        store.report_cases(start, end, scope),
+    );
+    read?;
+    let Pass {
+        mut acc,
+        heat_hours,
+        mut threads,
+        ..
+    } = pass;
+    for (conversation, hour, n) in flagged? {
+        if let Some(cell) = threads
+            .get_mut(&conversation)
+            .and_then(|hours| hours.get_mut(&hour))
+        {
+            cell.1 += n;
+        }
+    }
     let mut both = |channel: i64, kind: &'static str, f: &mut dyn FnMut(&mut Acc)| {
         f(acc.entry((Some(channel), kind)).or_default());
         f(acc.entry((None, kind)).or_default());
     };
-    for h in store.report_hours(start, end, scope).await? {
-        let kind = conversation_kind(&h.message_kind);
-        if h.direction == "inbound" {
-            both(h.channel_id, kind, &mut |a| a.inbound += h.count);
-            let (day, hour) = period::week_cell(h.hour * HOUR_MS);
-            heat.entry(kind.to_string())
-                .or_insert_with(|| vec![vec![0; 24]; 7])[day][hour] += h.count;
-        } else {
-            both(h.channel_id, kind, &mut |a| a.replies += h.count);
-        }
-    }
-    for w in store.report_waits(start, end, scope).await? {
-        let kind = conversation_kind(&w.message_kind);
-        let level = options.service_level_ms(kind);
-        let took = w.answered_at.map(|a| (a - w.asked_at).max(0));
-        both(w.channel_id, kind, &mut |a| {
-            a.questions += 1;
-            if let Some(t) = took {
-                a.responses.push(t);
-                if t <= level {
-                    a.within += 1;
-                }
-            }
-        });
-    }
-    for r in store.report_resolutions(start, end, scope).await? {
+    for r in resolutions? {
         let kind = conversation_kind(&r.conversation_kind);
         let took = (r.resolved_at - r.asked_at).max(0);
         both(r.channel_id, kind, &mut |a| a.resolutions.push(took));
     }
-    for w in store.report_waiting(end, scope).await? {
+    for w in waiting? {
         let kind = conversation_kind(&w.conversation_kind);
         both(w.channel_id, kind, &mut |a| a.waiting += w.count);
     }
-    let cases = store.report_cases(start, end, scope).await?;
-    let heated = heated_threads(store, start, end, scope, options, channels).await?;
+    let mut heat: BTreeMap<String, Vec<Vec<i64>>> = BTreeMap::new();
+    for ((kind, hour), count) in heat_hours {
+        let (day, hour) = period::week_cell(hour * HOUR_MS);
+        heat.entry(kind.to_string())
+            .or_insert_with(|| vec![vec![0; 24]; 7])[day][hour] += count;
+    }
+    let heated = heated_threads(store, base, &threads, options, channels).await?;
     Ok(Side {
         acc,
         heat,
-        cases,
+        cases: cases?,
         heated,
     })
+}
+
+/// Where a conversation stands as the pass reads its messages in order.
+#[derive(Default)]
+struct Thread {
+    /// The direction of its last message read (None: none read yet).
+    last_inbound: Option<bool>,
+    /// The question that started the wait now running: when it was asked, its channel and kind.
+    waiting_since: Option<(i64, i64, &'static str)>,
+}
+
+/// One ordered pass over a period's messages (and the week around it): traffic per channel and
+/// kind, the heat map, every wait with its first answer, and comments per thread and hour.
+struct Pass<'a> {
+    start: i64,
+    end: i64,
+    /// Busy hours are counted from here: the day before the period, for each hour's baseline.
+    base: i64,
+    options: &'a ReportOptions,
+    acc: HashMap<Key, Acc>,
+    /// Inbound messages per kind and epoch hour (turned into the week's heat map at the end).
+    heat_hours: HashMap<(&'static str, i64), i64>,
+    conversations: HashMap<i64, Thread>,
+    /// Inbound comments (and how many were flagged S2+) per thread and hour from `base`.
+    threads: HashMap<i64, BTreeMap<i64, (i64, i64)>>,
+}
+
+impl<'a> Pass<'a> {
+    fn new(start: i64, end: i64, base: i64, options: &'a ReportOptions) -> Pass<'a> {
+        Pass {
+            start,
+            end,
+            base,
+            options,
+            acc: HashMap::new(),
+            heat_hours: HashMap::new(),
+            conversations: HashMap::new(),
+            threads: HashMap::new(),
+        }
+    }
+
+    fn both(&mut self, channel: i64, kind: &'static str, f: impl Fn(&mut Acc)) {
+        f(self.acc.entry((Some(channel), kind)).or_default());
+        f(self.acc.entry((None, kind)).or_default());
+    }
+
+    fn see(&mut self, m: MessageFact) {
+        // A reply that failed to deliver never reached anyone: it neither counts nor answers.
+        if m.failed {
+            return;
+        }
+        let kind = if m.dm { "dm" } else { "comments" };
+        let in_period = m.at >= self.start && m.at < self.end;
+        if in_period {
+            if m.inbound {
+                self.both(m.channel_id, kind, |a| a.inbound += 1);
+                *self.heat_hours.entry((kind, m.at / HOUR_MS)).or_default() += 1;
+            } else {
+                self.both(m.channel_id, kind, |a| a.replies += 1);
+            }
+        }
+        if m.inbound && !m.dm && m.at >= self.base && m.at < self.end {
+            let hour = (m.at - self.base) / HOUR_MS;
+            // The flagged among them are added after the pass (`report_flagged`).
+            self.threads
+                .entry(m.conversation_id)
+                .or_default()
+                .entry(hour)
+                .or_default()
+                .0 += 1;
+        }
+        self.follow_wait(m, kind, in_period);
+    }
+
+    /// A wait starts with a visible question asked in the period whose previous message in the
+    /// conversation is ours (or that has none in the week before); a hidden or removed comment
+    /// awaits no answer. Our first reply after it, up to a week past the period, ends it.
+    fn follow_wait(&mut self, m: MessageFact, kind: &'static str, in_period: bool) {
+        let thread = self.conversations.entry(m.conversation_id).or_default();
+        let previous_inbound = thread.last_inbound.replace(m.inbound);
+        if !m.inbound {
+            if let Some((asked_at, channel, kind)) = thread.waiting_since.take() {
+                let took = (m.at - asked_at).max(0);
+                let within = took <= self.options.service_level_ms(kind);
+                self.both(channel, kind, |a| {
+                    a.responses.push(took);
+                    a.within += i64::from(within);
+                });
+            }
+        } else if m.visible && in_period && previous_inbound != Some(true) {
+            thread.waiting_since = Some((m.at, m.channel_id, kind));
+            self.both(m.channel_id, kind, |a| a.questions += 1);
+        }
+    }
 }
 
 /// Threads that caught fire in the period, by the rule of `GET /api/v1/moderation/heated` applied
 /// to every hour: a jump to at least `heated_min_comments` and three times the thread's own
 /// average over the day before, or at least five comments of which a fifth were flagged S2+.
+/// `threads` holds each thread's comments per hour counted from `base`, the day before the period.
 async fn heated_threads(
     store: &Store,
-    start: i64,
-    end: i64,
-    scope: Option<&[i64]>,
+    base: i64,
+    threads: &HashMap<i64, BTreeMap<i64, (i64, i64)>>,
     options: &ReportOptions,
     channels: &[ReportChannel],
 ) -> crate::store::Result<Vec<HeatedThread>> {
-    let base = start - 24 * HOUR_MS;
-    let threshold = options.heated_min_comments.min(5);
-    let busy = store
-        .report_busy_thread_hours(base, end, threshold, scope)
-        .await?;
-    let candidates: BTreeSet<i64> = busy
-        .iter()
-        .filter(|h| h.hour >= 24)
-        .map(|h| h.conversation_id)
-        .collect();
-    if candidates.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<i64> = candidates.iter().copied().collect();
-    let mut hours: HashMap<i64, BTreeMap<i64, i64>> = HashMap::new();
-    for h in store.report_thread_hours(base, end, &ids).await? {
-        hours
-            .entry(h.conversation_id)
-            .or_default()
-            .insert(h.hour, h.count);
-    }
     struct Heat {
         heated_hours: i64,
         peak: (i64, i64, f64, i64),
+        comments: i64,
     }
     let mut found: BTreeMap<i64, Heat> = BTreeMap::new();
-    for h in busy.iter().filter(|h| h.hour >= 24) {
-        let thread = hours.get(&h.conversation_id);
-        let day_before: i64 = thread
-            .map(|t| t.range(h.hour - 24..h.hour).map(|(_, n)| n).sum())
-            .unwrap_or(0);
-        let baseline = day_before as f64 / 24.0;
-        let jumped =
-            h.count >= options.heated_min_comments && h.count as f64 >= 3.0 * baseline.max(1.0);
-        let hostile = h.count >= 5 && h.flagged * 5 >= h.count;
-        if !(jumped || hostile) {
-            continue;
-        }
-        let e = found.entry(h.conversation_id).or_insert(Heat {
-            heated_hours: 0,
-            peak: (h.hour, 0, baseline, 0),
-        });
-        e.heated_hours += 1;
-        if h.count > e.peak.1 || (h.count == e.peak.1 && h.hour < e.peak.0) {
-            e.peak = (h.hour, h.count, baseline, h.flagged);
+    for (&conversation, hours) in threads {
+        for (&hour, &(count, flagged)) in hours.range(24..) {
+            let day_before: i64 = hours.range(hour - 24..hour).map(|(_, n)| n.0).sum();
+            let baseline = day_before as f64 / 24.0;
+            let jumped =
+                count >= options.heated_min_comments && count as f64 >= 3.0 * baseline.max(1.0);
+            let hostile = count >= 5 && flagged * 5 >= count;
+            if !(jumped || hostile) {
+                continue;
+            }
+            let e = found.entry(conversation).or_insert_with(|| Heat {
+                heated_hours: 0,
+                peak: (hour, 0, baseline, 0),
+                comments: hours.range(24..).map(|(_, n)| n.0).sum(),
+            });
+            e.heated_hours += 1;
+            if count > e.peak.1 || (count == e.peak.1 && hour < e.peak.0) {
+                e.peak = (hour, count, baseline, flagged);
+            }
         }
     }
     let ids: Vec<i64> = found.keys().copied().collect();
@@ -414,10 +495,6 @@ async fn heated_threads(
         .into_iter()
         .filter_map(|info| {
             let heat = found.get(&info.conversation_id)?;
-            let comments = hours
-                .get(&info.conversation_id)
-                .map(|t| t.range(24..).map(|(_, n)| n).sum())
-                .unwrap_or(0);
             let channel_name = channels
                 .iter()
                 .find(|c| c.id == info.channel_id)
@@ -434,7 +511,7 @@ async fn heated_threads(
                 baseline_per_hour: (heat.peak.2 * 100.0).round() / 100.0,
                 peak_flagged: heat.peak.3,
                 heated_hours: heat.heated_hours,
-                comments,
+                comments: heat.comments,
             })
         })
         .collect();
@@ -467,8 +544,12 @@ pub async fn build(
     let previous = period.previous();
     let channels = store.report_channels().await?;
     let scope_ref = scope.as_deref();
-    let mut now = side(store, &period, scope_ref, options, &channels).await?;
-    let mut before = side(store, &previous, scope_ref, options, &channels).await?;
+    // The two periods are independent reads: on separate connections at once.
+    let (now, before) = tokio::join!(
+        side(store, &period, scope_ref, options, &channels),
+        side(store, &previous, scope_ref, options, &channels),
+    );
+    let (mut now, mut before) = (now?, before?);
 
     let keys: BTreeSet<(Option<i64>, &'static str)> =
         now.acc.keys().chain(before.acc.keys()).copied().collect();

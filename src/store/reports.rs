@@ -1,8 +1,10 @@
-//! The aggregate SQL behind follow-up reports. Counting and grouping happen in the database (one
-//! set of statements for SQLite and PostgreSQL); percentiles are computed by the caller from the
-//! durations returned here, since SQLite has no percentile function.
+//! The SQL behind follow-up reports (one set of statements for SQLite and PostgreSQL). The
+//! period's messages are read once, in order, and counted by the caller (traffic, waits and busy
+//! thread hours all come from that one pass); the rarer facts (resolutions, cases) are grouped
+//! here. Percentiles are computed by the caller, since SQLite has no percentile function.
 //! Every query takes the caller's channel scope (None: every channel) into its `where` clause.
 
+use futures::TryStreamExt;
 use sqlx::Row;
 
 use super::{Result, Store};
@@ -15,24 +17,19 @@ pub const LOOKBACK_MS: i64 = 7 * DAY_MS;
 /// How far after a period a reply still counts as the answer to a question asked in it.
 pub const LOOKAHEAD_MS: i64 = 7 * DAY_MS;
 
-/// Messages of one channel, message kind and direction in one hour (epoch hours, UTC).
-#[derive(Debug, Clone)]
-pub struct HourCount {
+/// One message as a report's pass over the period sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageFact {
+    pub conversation_id: i64,
     pub channel_id: i64,
-    pub message_kind: String,
-    pub direction: String,
-    pub hour: i64,
-    pub count: i64,
-}
-
-/// A question that started a wait: the first inbound message after our last reply.
-#[derive(Debug, Clone)]
-pub struct Wait {
-    pub channel_id: i64,
-    pub message_kind: String,
-    pub asked_at: i64,
-    /// Our first reply after it, if any (within the look-ahead).
-    pub answered_at: Option<i64>,
+    /// The platform's time (epoch ms).
+    pub at: i64,
+    pub dm: bool,
+    pub inbound: bool,
+    /// Not hidden or removed.
+    pub visible: bool,
+    /// An outbound message whose delivery failed: it never reached anyone.
+    pub failed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -63,15 +60,6 @@ pub struct CaseFacts {
     pub police_reports: i64,
     /// Hidden automatically outside staffed hours.
     pub auto_hidden: bool,
-}
-
-/// Inbound comments in one hour of one thread (hours counted from `base`).
-#[derive(Debug, Clone)]
-pub struct ThreadHour {
-    pub conversation_id: i64,
-    pub hour: i64,
-    pub count: i64,
-    pub flagged: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -131,78 +119,74 @@ impl Store {
             .collect()
     }
 
-    /// Messages per channel, kind, direction and hour in [start, end). Outbound messages whose
-    /// delivery failed never reached anyone and are not counted as replies.
-    pub async fn report_hours(
+    /// Every message in [from, to), oldest first (ties by id, the order they were stored in), as
+    /// a report's single pass reads it: a covering index (messages_report_pass) gives them in
+    /// that order without touching the rows' text. Each column crossing from the database costs
+    /// more than the row around it, so kind, direction, state and delivery travel folded into
+    /// the conversation's number (four low bits).
+    pub async fn report_messages(
         &self,
-        start: i64,
-        end: i64,
+        from: i64,
+        to: i64,
         scope: Option<&[i64]>,
-    ) -> Result<Vec<HourCount>> {
-        let Some(clause) = scope_clause("m.channel_id", scope, 4) else {
-            return Ok(Vec::new());
+        mut each: impl FnMut(MessageFact),
+    ) -> Result<()> {
+        let Some(clause) = scope_clause("m.channel_id", scope, 3) else {
+            return Ok(());
         };
         let sql = format!(
-            "select m.channel_id, m.kind, m.direction, m.platform_time / $1 as hour, count(*) as n \
-             from messages m where m.platform_time >= $2 and m.platform_time < $3 \
-             and (m.delivery is null or m.delivery <> 'failed'){clause} \
-             group by 1, 2, 3, 4"
+            "select m.platform_time, cast(m.conversation_id * 16 \
+               + (case when m.kind = 'dm' then 1 else 0 end) \
+               + (case when m.direction = 'inbound' then 2 else 0 end) \
+               + (case when m.state = 'visible' then 4 else 0 end) \
+               + (case when m.delivery = 'failed' then 8 else 0 end) as bigint) as facts, \
+               m.channel_id \
+             from messages m where m.platform_time >= $1 and m.platform_time < $2{clause} \
+             order by m.platform_time, m.id"
         );
-        let q = sqlx::query(&sql).bind(HOUR_MS).bind(start).bind(end);
-        let rows = bind_scope(q, scope).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(HourCount {
-                    channel_id: r.try_get("channel_id")?,
-                    message_kind: r.try_get("kind")?,
-                    direction: r.try_get("direction")?,
-                    hour: r.try_get("hour")?,
-                    count: r.try_get("n")?,
-                })
-            })
-            .collect()
+        let q = sqlx::query(&sql).bind(from).bind(to);
+        let mut rows = bind_scope(q, scope).fetch(&self.pool);
+        while let Some(r) = rows.try_next().await? {
+            let facts: i64 = r.try_get(1)?;
+            each(MessageFact {
+                at: r.try_get(0)?,
+                conversation_id: facts >> 4,
+                channel_id: r.try_get(2)?,
+                dm: facts & 1 != 0,
+                inbound: facts & 2 != 0,
+                visible: facts & 4 != 0,
+                failed: facts & 8 != 0,
+            });
+        }
+        Ok(())
     }
 
-    /// Every wait that started in [start, end): an inbound message (still visible: a hidden or
-    /// removed comment awaits no answer) whose previous message in the conversation is ours or
-    /// absent, with our first reply after it.
-    pub async fn report_waits(
+    /// Inbound comments in [from, to) that triage flagged at S2 or above, per thread and hour
+    /// (hours counted from `from`).
+    pub async fn report_flagged(
         &self,
-        start: i64,
-        end: i64,
+        from: i64,
+        to: i64,
         scope: Option<&[i64]>,
-    ) -> Result<Vec<Wait>> {
+    ) -> Result<Vec<(i64, i64, i64)>> {
         let Some(clause) = scope_clause("m.channel_id", scope, 5) else {
             return Ok(Vec::new());
         };
         let sql = format!(
-            "select channel_id, kind, platform_time, answered_at from ( \
-               select m.channel_id, m.kind, m.direction, m.state, m.platform_time, \
-                 lag(m.direction) over (partition by m.conversation_id order by m.platform_time, m.id) as previous_direction, \
-                 min(case when m.direction = 'outbound' then m.platform_time end) over ( \
-                   partition by m.conversation_id order by m.platform_time, m.id \
-                   rows between current row and unbounded following) as answered_at \
-               from messages m where m.platform_time >= $1 and m.platform_time < $2 \
-               and (m.delivery is null or m.delivery <> 'failed'){clause} \
-             ) t where direction = 'inbound' and state = 'visible' \
-             and (previous_direction is null or previous_direction = 'outbound') \
-             and platform_time >= $3 and platform_time < $4"
+            "select m.conversation_id, (m.platform_time - $1) / $2 as hour, count(*) as n \
+             from message_flags f join messages m on m.id = f.message_id \
+             where f.severity >= 'S2' and m.direction = 'inbound' and m.kind <> 'dm' \
+             and m.platform_time >= $3 and m.platform_time < $4{clause} \
+             group by 1, 2"
         );
         let q = sqlx::query(&sql)
-            .bind(start - LOOKBACK_MS)
-            .bind(end + LOOKAHEAD_MS)
-            .bind(start)
-            .bind(end);
+            .bind(from)
+            .bind(HOUR_MS)
+            .bind(from)
+            .bind(to);
         let rows = bind_scope(q, scope).fetch_all(&self.pool).await?;
         rows.iter()
-            .map(|r| {
-                Ok(Wait {
-                    channel_id: r.try_get("channel_id")?,
-                    message_kind: r.try_get("kind")?,
-                    asked_at: r.try_get("platform_time")?,
-                    answered_at: r.try_get("answered_at")?,
-                })
-            })
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
             .collect()
     }
 
@@ -327,66 +311,6 @@ impl Store {
             .collect()
     }
 
-    /// Busy hours of comment threads in [start, end): inbound comments per thread and hour
-    /// (hours counted from `start`), only hours with at least `min_count` comments.
-    pub async fn report_busy_thread_hours(
-        &self,
-        start: i64,
-        end: i64,
-        min_count: i64,
-        scope: Option<&[i64]>,
-    ) -> Result<Vec<ThreadHour>> {
-        let Some(clause) = scope_clause("m.channel_id", scope, 5) else {
-            return Ok(Vec::new());
-        };
-        // The threshold is our own integer, written into the statement.
-        let sql = format!(
-            "select m.conversation_id, (m.platform_time - $1) / $2 as hour, count(*) as n, \
-               sum(case when f.severity >= 'S2' then 1 else 0 end) as flagged \
-             from messages m left join message_flags f on f.message_id = m.id \
-             where m.kind <> 'dm' and m.direction = 'inbound' and m.platform_time >= $3 and m.platform_time < $4{clause} \
-             group by 1, 2 having count(*) >= {min_count}"
-        );
-        let q = sqlx::query(&sql)
-            .bind(start)
-            .bind(HOUR_MS)
-            .bind(start)
-            .bind(end);
-        thread_hours(bind_scope(q, scope).fetch_all(&self.pool).await?)
-    }
-
-    /// Every hour's inbound comments of some threads in [start, end) (hours counted from `start`).
-    pub async fn report_thread_hours(
-        &self,
-        start: i64,
-        end: i64,
-        conversations: &[i64],
-    ) -> Result<Vec<ThreadHour>> {
-        let mut out = Vec::new();
-        for chunk in conversations.chunks(500) {
-            let list = (0..chunk.len())
-                .map(|i| format!("${}", 5 + i))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "select m.conversation_id, (m.platform_time - $1) / $2 as hour, count(*) as n, cast(0 as bigint) as flagged \
-                 from messages m where m.direction = 'inbound' and m.platform_time >= $3 and m.platform_time < $4 \
-                 and m.conversation_id in ({list}) \
-                 group by 1, 2"
-            );
-            let mut q = sqlx::query(&sql)
-                .bind(start)
-                .bind(HOUR_MS)
-                .bind(start)
-                .bind(end);
-            for c in chunk {
-                q = q.bind(*c);
-            }
-            out.extend(thread_hours(q.fetch_all(&self.pool).await?)?);
-        }
-        Ok(out)
-    }
-
     pub async fn report_threads(&self, conversations: &[i64]) -> Result<Vec<ThreadInfo>> {
         let mut out = Vec::new();
         for chunk in conversations.chunks(500) {
@@ -413,17 +337,4 @@ impl Store {
         }
         Ok(out)
     }
-}
-
-fn thread_hours(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<ThreadHour>> {
-    rows.iter()
-        .map(|r| {
-            Ok(ThreadHour {
-                conversation_id: r.try_get("conversation_id")?,
-                hour: r.try_get("hour")?,
-                count: r.try_get("n")?,
-                flagged: r.try_get("flagged")?,
-            })
-        })
-        .collect()
 }

@@ -23,8 +23,21 @@ export function setLang(l) {
 }
 
 export function t(key, params = {}) {
-  const text = strings[current][key] ?? strings.sv[key] ?? key;
+  const text = plural(strings[current][key] ?? strings.sv[key] ?? key, params);
   return text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
+}
+
+const pluralRules = {};
+
+/**
+ * A string with a count in it may be given as {one, other}: the form is chosen by the language's
+ * plural rules from the count (`n`, or `total` where a string has no `n`): "1 träff", "2 träffar".
+ */
+function plural(text, params) {
+  if (typeof text !== 'object' || text === null) return text;
+  const count = Number(params.n ?? params.total ?? 0);
+  pluralRules[current] ??= new Intl.PluralRules(current === 'sv' ? 'sv-SE' : 'en-GB');
+  return text[pluralRules[current].select(count)] ?? text.other;
 }
 
 /** A title given as {sv, en}. */

@@ -456,6 +456,125 @@ on_both_backends!(
     }
 );
 
+/// Comments on one post of Skolan's, at the given UTC times, all saying the same thing.
+fn comments_at(prefix: &str, post: &str, text: &str, times: &[String]) -> Vec<Value> {
+    times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            msg(
+                &format!("{prefix}{i}"),
+                SKOLAN,
+                "comment",
+                "inbound",
+                &format!("{prefix}-person-{i}"),
+                text,
+                t,
+                Some(post),
+            )
+        })
+        .collect()
+}
+
+on_both_backends!(
+    a_thread_that_caught_fire_is_reported_with_its_post,
+    |app: TestApp| async move {
+        app.register_channel("facebook", SKOLAN, "Skolan").await;
+        let admin = app.token("admin", "admin").await;
+        let communicator = app.token("comm", "communicator").await;
+        let post = format!("{SKOLAN}_900");
+        // The page's post that started it, with a telephone number that must not reach a report.
+        let body = json!({"object": "page", "entry": [{"id": SKOLAN, "time": ms("2026-10-14T08:00:00Z"),
+            "changes": [{"field": "feed", "value": {"item": "status", "verb": "add", "post_id": post,
+            "from": {"id": SKOLAN}, "message": "Biblioteket i Norrby stänger i januari. Frågor: ring 070-123 45 67.",
+            "created_time": ms("2026-10-14T08:00:00Z") / 1000}}]}]});
+        let r = app.webhook(&serde_json::to_vec(&body).unwrap()).await;
+        assert_eq!(r.status(), 200);
+        let hours = |day: &str, times: &[&str]| -> Vec<String> {
+            times
+                .iter()
+                .map(|t| format!("2026-10-{day}T{t}:00Z"))
+                .collect()
+        };
+        let mut messages = Vec::new();
+        // The day before: four comments, 10:00 to 16:00 UTC.
+        messages.extend(comments_at(
+            "calm",
+            &post,
+            "Tråkigt, men jag förstår.",
+            &hours("14", &["10:00", "12:00", "14:00", "16:00"]),
+        ));
+        // 09:00 the next morning: twelve in one hour, at least ten and three times the thread's
+        // average over the day before (4/24 an hour, counted as at least 1).
+        let fire: Vec<String> = (0..12)
+            .map(|i| format!("2026-10-15T09:{:02}:00Z", i * 4))
+            .collect();
+        messages.extend(comments_at(
+            "fire",
+            &post,
+            "Varför stänger ni biblioteket?",
+            &fire,
+        ));
+        // 14:00: six comments, two of them insults (triage S2): hostile, though not a jump.
+        let hostile: Vec<String> = (0..6)
+            .map(|i| format!("2026-10-15T14:{:02}:00Z", i * 5))
+            .collect();
+        let (insults, rest) = hostile.split_at(2);
+        messages.extend(comments_at("insult", &post, "din jävla idiot", insults));
+        messages.extend(comments_at("angry", &post, "Det här är fel beslut.", rest));
+        ingest(&app, &admin, messages).await;
+        // Triage flags the insults as the messages are followed.
+        for _ in 0..200 {
+            let flagged: i64 =
+                sqlx::query_scalar("select count(*) from message_flags where severity >= 'S2'")
+                    .fetch_one(&app.store.pool)
+                    .await
+                    .unwrap();
+            if flagged >= 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+
+        let report = app
+            .get_json(&communicator, "/api/v1/reports?period=2026-10")
+            .await;
+        assert_eq!(
+            report["moderation"]["heated_threads"],
+            f(json!(1), json!(0))
+        );
+        let heated = report["heated"].as_array().unwrap();
+        assert_eq!(heated.len(), 1, "{report}");
+        let thread = &heated[0];
+        assert_eq!(thread["channel_name"], "Skolan");
+        assert_eq!(thread["post_platform_id"], post.as_str());
+        let excerpt = thread["post_excerpt"].as_str().unwrap();
+        assert!(
+            excerpt.starts_with("Biblioteket i Norrby stänger"),
+            "{excerpt}"
+        );
+        assert!(
+            !excerpt.contains("070-123"),
+            "personal data masked: {excerpt}"
+        );
+        // The busiest heated hour: 09:00 with 12 comments against 4 over the day before.
+        assert_eq!(thread["peak_hour_start"], ms("2026-10-15T09:00:00Z"));
+        assert_eq!(thread["peak_comments"], 12);
+        assert_eq!(thread["baseline_per_hour"], json!(0.17));
+        assert_eq!(thread["peak_flagged"], 0);
+        // 09:00 (the jump) and 14:00 (two of six flagged); the day before was calm.
+        assert_eq!(thread["heated_hours"], 2);
+        assert_eq!(thread["comments"], 22);
+
+        // September had no fire, and the quarter sees the same thread.
+        let september = app.get_json(&admin, "/api/v1/reports?period=2026-09").await;
+        assert_eq!(september["heated"], json!([]));
+        let q4 = app.get_json(&admin, "/api/v1/reports?period=2026Q4").await;
+        assert_eq!(q4["heated"][0]["peak_comments"], 12);
+        assert_eq!(q4["heated"][0]["heated_hours"], 2);
+    }
+);
+
 on_both_backends!(
     a_channel_limited_reader_sees_only_their_channels,
     |app: TestApp| async move {

@@ -40,7 +40,10 @@ addStrings({
     'admin.yes': 'Ja',
     'admin.no': 'Nej',
     'admin.approve': 'Godkänn {name}',
-    'admin.approved': '{name} är godkänd. {n} väntande meddelanden släpptes till kön.',
+    'admin.approved': {
+      one: '{name} är godkänd. {n} väntande meddelande släpptes till kön.',
+      other: '{name} är godkänd. {n} väntande meddelanden släpptes till kön.',
+    },
     'admin.register': 'Registrera en kanal',
     'admin.platform': 'Plattform',
     'admin.platformId': 'Sidans eller kontots id på plattformen',
@@ -90,7 +93,10 @@ addStrings({
     'admin.yes': 'Yes',
     'admin.no': 'No',
     'admin.approve': 'Approve {name}',
-    'admin.approved': '{name} is approved. {n} waiting messages were released into the queue.',
+    'admin.approved': {
+      one: '{name} is approved. {n} waiting message was released into the queue.',
+      other: '{name} is approved. {n} waiting messages were released into the queue.',
+    },
     'admin.register': 'Register a channel',
     'admin.platform': 'Platform',
     'admin.platformId': 'The page or account id on the platform',

@@ -36,7 +36,7 @@ addStrings({
     'person.createToken': 'Skapa en API-nyckel',
     'person.revokeTokens': 'Återkalla alla API-nycklar',
     'person.token': 'Den nya nyckeln (kopiera den nu, den visas aldrig igen):',
-    'person.revoked': '{n} nycklar återkallade.',
+    'person.revoked': { one: '{n} nyckel återkallad.', other: '{n} nycklar återkallade.' },
   },
   en: {
     'person.pick': 'Pick a person in the list.',
@@ -67,7 +67,7 @@ addStrings({
     'person.createToken': 'Create an API token',
     'person.revokeTokens': 'Revoke every API token',
     'person.token': 'The new token (copy it now, it is never shown again):',
-    'person.revoked': '{n} tokens revoked.',
+    'person.revoked': { one: '{n} token revoked.', other: '{n} tokens revoked.' },
   },
 });
 

@@ -77,7 +77,7 @@ async fn an_admin_adds_staff_grants_training_and_approves_a_channel() {
     let me: Value = app.get_json(token.trim(), "/api/v1/me").await;
     assert_eq!(me["username"], "nyinge");
     click(&b, "#person-token-revoke").await;
-    b.wait_text("#person-token", "1 nycklar återkallade").await;
+    b.wait_text("#person-token", "1 nyckel återkallad").await;
     assert_eq!(app.get(token.trim(), "/api/v1/me").await.status(), 401);
 
     // Register the page of the quarantined message and approve it: the message is released.
@@ -95,7 +95,7 @@ async fn an_admin_adds_staff_grants_training_and_approves_a_channel() {
         )
         .await;
     click(&b, &format!("#{}", approve.as_str().unwrap())).await;
-    b.wait_text("#channel-status", "1 väntande meddelanden")
+    b.wait_text("#channel-status", "1 väntande meddelande släpptes")
         .await;
     b.wait_text("#admin-quarantine", "Inget väntar").await;
 

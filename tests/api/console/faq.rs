@@ -181,7 +181,7 @@ async fn a_communicator_opens_names_answers_and_splits_a_faq_cluster() {
     click(&b, "#faq-questions input[type=checkbox]").await;
     actions::choose(&b, "#faq-move-to", &other.to_string()).await;
     click(&b, "#faq-move").await;
-    b.wait_text("#faq-status", "1 frågor flyttade").await;
+    b.wait_text("#faq-status", "1 fråga flyttad").await;
     let after = app
         .get_json(&token, "/api/v1/faq/clusters?period=week")
         .await;

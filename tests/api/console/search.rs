@@ -57,7 +57,8 @@ async fn search_shows_highlighted_snippets_and_opens_the_conversation() {
         .await
         .unwrap();
     b.find("#search-submit").await.click().await.unwrap();
-    b.wait_text("#search-count", "1 träffar").await;
+    let count = b.wait_text("#search-count", "1 träff").await;
+    assert_eq!(count.trim(), "1 träff", "one hit is singular");
     let mark = b.find("#search-results mark").await.text().await.unwrap();
     assert_eq!(mark, "bygglov");
     let snippet = b.text("#search-results .snippet").await.unwrap();

@@ -34,7 +34,52 @@ async fn the_console_is_served_with_strict_headers() {
         .contains("camera=()"));
     assert_eq!(headers["cache-control"], "no-cache");
     let html = index.text().await.unwrap();
-    assert!(html.contains(r#"<script type="module" src="/static/js/app.js">"#));
+    // The page asks for this release's files, which may then be cached for good.
+    let script = html
+        .split(r#"<script type="module" src=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page loads its module")
+        .to_string();
+    let release = script
+        .strip_prefix("/static/v/")
+        .and_then(|rest| rest.strip_suffix("/js/app.js"))
+        .unwrap_or_else(|| panic!("a release in the module's address: {script}"));
+    assert!(
+        release.len() == 16 && release.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{release}"
+    );
+    let released = app.client.get(app.url(&script)).send().await.unwrap();
+    assert_eq!(released.status(), 200);
+    assert_eq!(
+        released.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    // An address naming another release (a page from before an upgrade) still works, but is
+    // revalidated rather than cached for good.
+    let other = app
+        .client
+        .get(app.url("/static/v/0000000000000000/js/app.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+    assert_eq!(other.headers()["cache-control"], "no-cache");
+    assert_eq!(
+        other.bytes().await.unwrap(),
+        released.bytes().await.unwrap()
+    );
+    let notes = app
+        .client
+        .get(app.url(&format!("/static/v/{release}/README.md")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        notes.status(),
+        404,
+        "only the site's kinds, under a release too"
+    );
     assert!(!html.contains("style="), "no inline styles");
     assert!(
         !html.contains("http://") && !html.contains("https://"),
