@@ -206,6 +206,7 @@ async fn browser(base: &str, conversations: usize) -> anyhow::Result<()> {
         .await?;
     b.wait().for_element(Locator::Css("#queue a")).await?;
     let mut first_row = Vec::new();
+    let mut breakdown: Vec<Vec<f64>> = vec![Vec::new(); 6];
     for _ in 0..BROWSER_ROUNDS {
         b.refresh().await?;
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -224,6 +225,24 @@ async fn browser(base: &str, conversations: usize) -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
         first_row.push(ms);
+        // Where the time went: the page, its scripts and the two API calls before the row.
+        let steps = b
+            .execute(
+                "const nav = performance.getEntriesByType('navigation')[0];
+                 const res = performance.getEntriesByType('resource');
+                 const api = (p) => res.find((r) => new URL(r.name).pathname === p);
+                 const me = api('/api/v1/me'), queue = api('/api/v1/conversations');
+                 return [nav.responseEnd, nav.domInteractive,
+                         me ? me.startTime : null, me ? me.responseEnd : null,
+                         queue ? queue.startTime : null, queue ? queue.responseEnd : null];",
+                vec![],
+            )
+            .await?;
+        for (i, v) in steps.as_array().into_iter().flatten().enumerate() {
+            if let (Some(ms), Some(list)) = (v.as_f64(), breakdown.get_mut(i)) {
+                list.push(ms);
+            }
+        }
     }
     let rows = b.find_all(Locator::Css("#queue a")).await?.len();
     println!("browser: {rows} rows on the first page of {conversations}");
@@ -231,6 +250,24 @@ async fn browser(base: &str, conversations: usize) -> anyhow::Result<()> {
         "browser: navigation start to the first inbox row",
         first_row,
     );
+    let names = [
+        "page received",
+        "page parsed",
+        "GET /api/v1/me sent",
+        "GET /api/v1/me answered",
+        "queue sent",
+        "queue answered",
+    ];
+    for (name, mut list) in names.iter().zip(breakdown) {
+        if list.is_empty() {
+            continue;
+        }
+        list.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "  {name:<24} p50 {:>6.1} ms after navigation start",
+            percentile(&list, 0.5)
+        );
+    }
     b.close().await?;
     driver.kill().await?;
     Ok(())

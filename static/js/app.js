@@ -16,6 +16,11 @@ const tools = document.getElementById('top-tools');
 
 const state = { me: null, view: null, handle: null, live: null, help: null };
 
+// Who was signed in when this tab last loaded the console. A reload starts the view from it while
+// GET /api/v1/me confirms, so the first page does not wait for that round trip; the server checks
+// every call regardless, and the view is drawn again if anything changed.
+const ME_KEY = 'tavla.me';
+
 /** Whether the signed-in person may use a view: any one of its capabilities is enough. */
 export function allowed(view, me) {
   return !view.needs?.length || view.needs.some((c) => me.capabilities.includes(c));
@@ -203,6 +208,7 @@ async function signOut() {
 
 function signedOut() {
   setCsrf(null);
+  sessionStorage.removeItem(ME_KEY);
   state.live?.stop();
   state.me = null;
   destroyCurrent();
@@ -217,6 +223,24 @@ function showSignIn() {
   renderSignIn(main, { onSignedIn: () => boot() });
 }
 
+function rememberedMe() {
+  try {
+    const me = JSON.parse(sessionStorage.getItem(ME_KEY) || 'null');
+    return Array.isArray(me?.capabilities) ? me : null;
+  } catch {
+    return null;
+  }
+}
+
+function startLive() {
+  state.live?.stop();
+  state.live = new LiveEvents({
+    onLost: () => announce(t('app.live.lost')),
+    onBack: () => announce(t('app.live.back')),
+  });
+  state.live.start();
+}
+
 async function boot() {
   renderTools();
   if (!sessionStorage.getItem('tavla.csrf')) {
@@ -224,21 +248,40 @@ async function boot() {
     showSignIn();
     return;
   }
+  const confirming = api('GET', '/api/v1/me');
+  const remembered = rememberedMe();
+  if (remembered) {
+    state.me = remembered;
+    startLive();
+    renderTools();
+    route();
+  }
+  let me;
   try {
-    state.me = await api('GET', '/api/v1/me');
+    me = await confirming;
   } catch (e) {
-    if (e.status === 401) showSignIn();
-    else replace(main, errorBox(e));
+    if (e.status === 401) {
+      // onSignedOut has already run if a view was showing; otherwise the sign-in is shown here.
+      if (state.me) signedOut();
+      else if (!main.querySelector('#signin-username')) showSignIn();
+    } else if (!state.me) {
+      replace(main, errorBox(e));
+    }
     return;
   }
-  state.live?.stop();
-  state.live = new LiveEvents({
-    onLost: () => announce(t('app.live.lost')),
-    onBack: () => announce(t('app.live.back')),
-  });
-  state.live.start();
-  renderTools();
-  route();
+  sessionStorage.setItem(ME_KEY, JSON.stringify(me));
+  const changed = JSON.stringify(me) !== JSON.stringify(remembered);
+  state.me = me;
+  if (!remembered) {
+    startLive();
+    renderTools();
+    route();
+  } else if (changed) {
+    // Roles, training or channels changed since: the navigation and the view follow.
+    renderTools();
+    destroyCurrent();
+    route();
+  }
 }
 
 onSignedOut(() => {

@@ -32,7 +32,7 @@ async fn an_agent_claims_replies_and_resolves_by_keyboard() {
         ],
     )
     .await;
-    browser::staff(&app, "agneta", "agent").await;
+    let agneta = browser::staff(&app, "agneta", "agent").await;
     let Some(b) = Browser::start(&app).await else {
         return;
     };
@@ -157,6 +157,28 @@ async fn an_agent_claims_replies_and_resolves_by_keyboard() {
     b.wait_text("#inbox-heading", "Inbox").await;
     b.client.refresh().await.unwrap();
     b.wait_text("#inbox-heading", "Inbox").await;
+
+    let nav = b.text("#nav").await.unwrap_or_default();
+    assert!(!nav.contains("FAQ"), "an agent has no FAQ signals: {nav}");
+    // A role change ends the session: a reload must not keep showing the inbox from the
+    // remembered identity, but ask to sign in; signed in again, agneta is a communicator.
+    let admin = app.token("chefen", "admin").await;
+    let r = app
+        .client
+        .patch(app.url(&format!("/api/v1/staff/{agneta}")))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"role": "communicator"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    b.client.refresh().await.unwrap();
+    b.find("#signin-username").await;
+    assert!(b.text("#inbox-heading").await.is_none(), "no inbox shown");
+    assert!(b.text("#queue").await.is_none(), "no queue shown");
+    b.sign_in("agneta").await;
+    b.wait_text("#nav", "FAQ").await;
+
     b.goto("/#/training").await;
     b.wait_text("#training-heading", "My training").await;
     b.audit("the training view").await;
@@ -217,6 +239,16 @@ async fn an_untrained_newcomer_sees_what_training_is_missing() {
         "no inbox before the training: {nav}"
     );
     b.audit("the training view of a newcomer").await;
+
+    // Trained meanwhile (the session goes on): a reload starts from the remembered identity and
+    // follows what the service says now, so the inbox joins the navigation.
+    let newcomer: i64 = sqlx::query_scalar("select id from staff where username = 'nyanstalld'")
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    app.train(newcomer, "all").await;
+    b.client.refresh().await.unwrap();
+    b.wait_text("#nav", "Inkorg").await;
     browser::assert_no_csp_violations(&app).await;
     b.close().await;
 }
