@@ -11,6 +11,7 @@ pub mod render;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
 use serde::{Serialize, Serializer};
 
 use crate::faq::signals::FaqSignals;
@@ -251,6 +252,17 @@ struct Acc {
 }
 
 impl Acc {
+    /// Adds a channel's figures into the totals.
+    fn add(&mut self, other: &Acc) {
+        self.inbound += other.inbound;
+        self.replies += other.replies;
+        self.questions += other.questions;
+        self.within += other.within;
+        self.responses.extend_from_slice(&other.responses);
+        self.resolutions.extend_from_slice(&other.resolutions);
+        self.waiting += other.waiting;
+    }
+
     fn figures(&mut self) -> BTreeMap<&'static str, Option<f64>> {
         self.responses.sort_unstable();
         self.resolutions.sort_unstable();
@@ -316,11 +328,17 @@ async fn side(
     );
     read?;
     let Pass {
-        mut acc,
+        channels: per_channel,
         heat_hours,
         mut threads,
         ..
     } = pass;
+    let mut acc: HashMap<Key, Acc> = HashMap::new();
+    for ((channel, dm), a) in per_channel {
+        let kind = if dm { "dm" } else { "comments" };
+        acc.entry((None, kind)).or_default().add(&a);
+        acc.insert((Some(channel), kind), a);
+    }
     for (conversation, hour, n) in flagged? {
         if let Some(cell) = threads
             .get_mut(&conversation)
@@ -343,10 +361,14 @@ async fn side(
         both(w.channel_id, kind, &mut |a| a.waiting += w.count);
     }
     let mut heat: BTreeMap<String, Vec<Vec<i64>>> = BTreeMap::new();
-    for ((kind, hour), count) in heat_hours {
-        let (day, hour) = period::week_cell(hour * HOUR_MS);
-        heat.entry(kind.to_string())
-            .or_insert_with(|| vec![vec![0; 24]; 7])[day][hour] += count;
+    for (hour, counts) in heat_hours.iter().enumerate() {
+        for (kind, count) in ["dm", "comments"].into_iter().zip(counts) {
+            if *count > 0 {
+                let (day, hour) = period::week_cell(start + hour as i64 * HOUR_MS);
+                heat.entry(kind.to_string())
+                    .or_insert_with(|| vec![vec![0; 24]; 7])[day][hour] += count;
+            }
+        }
     }
     let heated = heated_threads(store, base, &threads, options, channels).await?;
     Ok(Side {
@@ -363,21 +385,24 @@ struct Thread {
     /// The direction of its last message read (None: none read yet).
     last_inbound: Option<bool>,
     /// The question that started the wait now running: when it was asked, its channel and kind.
-    waiting_since: Option<(i64, i64, &'static str)>,
+    waiting_since: Option<(i64, i64, bool)>,
 }
 
 /// One ordered pass over a period's messages (and the week around it): traffic per channel and
 /// kind, the heat map, every wait with its first answer, and comments per thread and hour.
+/// It runs once per message of the quarter, so it keeps to cheap steps: a fast hasher, figures
+/// per channel only (the totals are summed once at the end), hours in a flat array.
 struct Pass<'a> {
     start: i64,
     end: i64,
     /// Busy hours are counted from here: the day before the period, for each hour's baseline.
     base: i64,
     options: &'a ReportOptions,
-    acc: HashMap<Key, Acc>,
-    /// Inbound messages per kind and epoch hour (turned into the week's heat map at the end).
-    heat_hours: HashMap<(&'static str, i64), i64>,
-    conversations: HashMap<i64, Thread>,
+    /// Figures per channel and kind (true: direct messages).
+    channels: FxHashMap<(i64, bool), Acc>,
+    /// Inbound messages per hour of the period (from `start`): direct messages, comments.
+    heat_hours: Vec<[i64; 2]>,
+    conversations: FxHashMap<i64, Thread>,
     /// Inbound comments (and how many were flagged S2+) per thread and hour from `base`.
     threads: HashMap<i64, BTreeMap<i64, (i64, i64)>>,
 }
@@ -389,16 +414,15 @@ impl<'a> Pass<'a> {
             end,
             base,
             options,
-            acc: HashMap::new(),
-            heat_hours: HashMap::new(),
-            conversations: HashMap::new(),
+            channels: FxHashMap::default(),
+            heat_hours: vec![[0; 2]; ((end - start) / HOUR_MS + 1) as usize],
+            conversations: FxHashMap::default(),
             threads: HashMap::new(),
         }
     }
 
-    fn both(&mut self, channel: i64, kind: &'static str, f: impl Fn(&mut Acc)) {
-        f(self.acc.entry((Some(channel), kind)).or_default());
-        f(self.acc.entry((None, kind)).or_default());
+    fn acc(&mut self, channel: i64, dm: bool) -> &mut Acc {
+        self.channels.entry((channel, dm)).or_default()
     }
 
     fn see(&mut self, m: MessageFact) {
@@ -406,14 +430,14 @@ impl<'a> Pass<'a> {
         if m.failed {
             return;
         }
-        let kind = if m.dm { "dm" } else { "comments" };
         let in_period = m.at >= self.start && m.at < self.end;
         if in_period {
             if m.inbound {
-                self.both(m.channel_id, kind, |a| a.inbound += 1);
-                *self.heat_hours.entry((kind, m.at / HOUR_MS)).or_default() += 1;
+                self.acc(m.channel_id, m.dm).inbound += 1;
+                let hour = ((m.at - self.start) / HOUR_MS) as usize;
+                self.heat_hours[hour][usize::from(!m.dm)] += 1;
             } else {
-                self.both(m.channel_id, kind, |a| a.replies += 1);
+                self.acc(m.channel_id, m.dm).replies += 1;
             }
         }
         if m.inbound && !m.dm && m.at >= self.base && m.at < self.end {
@@ -426,27 +450,27 @@ impl<'a> Pass<'a> {
                 .or_default()
                 .0 += 1;
         }
-        self.follow_wait(m, kind, in_period);
+        self.follow_wait(m, in_period);
     }
 
     /// A wait starts with a visible question asked in the period whose previous message in the
     /// conversation is ours (or that has none in the week before); a hidden or removed comment
     /// awaits no answer. Our first reply after it, up to a week past the period, ends it.
-    fn follow_wait(&mut self, m: MessageFact, kind: &'static str, in_period: bool) {
+    fn follow_wait(&mut self, m: MessageFact, in_period: bool) {
         let thread = self.conversations.entry(m.conversation_id).or_default();
         let previous_inbound = thread.last_inbound.replace(m.inbound);
         if !m.inbound {
-            if let Some((asked_at, channel, kind)) = thread.waiting_since.take() {
+            if let Some((asked_at, channel, dm)) = thread.waiting_since.take() {
                 let took = (m.at - asked_at).max(0);
+                let kind = if dm { "dm" } else { "comments" };
                 let within = took <= self.options.service_level_ms(kind);
-                self.both(channel, kind, |a| {
-                    a.responses.push(took);
-                    a.within += i64::from(within);
-                });
+                let acc = self.acc(channel, dm);
+                acc.responses.push(took);
+                acc.within += i64::from(within);
             }
         } else if m.visible && in_period && previous_inbound != Some(true) {
-            thread.waiting_since = Some((m.at, m.channel_id, kind));
-            self.both(m.channel_id, kind, |a| a.questions += 1);
+            thread.waiting_since = Some((m.at, m.channel_id, m.dm));
+            self.acc(m.channel_id, m.dm).questions += 1;
         }
     }
 }
