@@ -21,7 +21,7 @@ use tavla::store::Store;
 const CHANNELS: u64 = 20;
 const DM_PEOPLE: u64 = 80_000;
 const POSTS: u64 = 6_000;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 struct Rng(u64);
 impl Rng {

@@ -299,6 +299,9 @@ impl Acc {
 }
 
 struct Side {
+    /// The pass's figures per conversation: whether it is a DM conversation, and its figures.
+    conversations: FxHashMap<i64, Thread>,
+    /// Figures known per channel already (resolutions, waiting on the person).
     acc: HashMap<Key, Acc>,
     heat: BTreeMap<String, Vec<Vec<i64>>>,
     cases: Vec<crate::store::reports::CaseFacts>,
@@ -328,17 +331,12 @@ async fn side(
     );
     read?;
     let Pass {
-        channels: per_channel,
+        conversations,
         heat_hours,
         mut threads,
         ..
     } = pass;
     let mut acc: HashMap<Key, Acc> = HashMap::new();
-    for ((channel, dm), a) in per_channel {
-        let kind = if dm { "dm" } else { "comments" };
-        acc.entry((None, kind)).or_default().add(&a);
-        acc.insert((Some(channel), kind), a);
-    }
     for (conversation, hour, n) in flagged? {
         if let Some(cell) = threads
             .get_mut(&conversation)
@@ -372,6 +370,7 @@ async fn side(
     }
     let heated = heated_threads(store, base, &threads, options, channels).await?;
     Ok(Side {
+        conversations,
         acc,
         heat,
         cases: cases?,
@@ -379,27 +378,27 @@ async fn side(
     })
 }
 
-/// Where a conversation stands as the pass reads its messages in order.
+/// Where a conversation stands as the pass reads its messages in order, and its figures.
 #[derive(Default)]
 struct Thread {
+    dm: bool,
     /// The direction of its last message read (None: none read yet).
     last_inbound: Option<bool>,
-    /// The question that started the wait now running: when it was asked, its channel and kind.
-    waiting_since: Option<(i64, i64, bool)>,
+    /// When the question that started the wait now running was asked.
+    waiting_since: Option<i64>,
+    acc: Acc,
 }
 
-/// One ordered pass over a period's messages (and the week around it): traffic per channel and
-/// kind, the heat map, every wait with its first answer, and comments per thread and hour.
-/// It runs once per message of the quarter, so it keeps to cheap steps: a fast hasher, figures
-/// per channel only (the totals are summed once at the end), hours in a flat array.
+/// One ordered pass over a period's messages (and the week around it): traffic per conversation,
+/// the heat map, every wait with its first answer, and comments per thread and hour. It runs
+/// once per message of the quarter, so it keeps to cheap steps: one lookup in a map with a fast
+/// hasher, hours in a flat array; conversations are summed into channels once, at the end.
 struct Pass<'a> {
     start: i64,
     end: i64,
     /// Busy hours are counted from here: the day before the period, for each hour's baseline.
     base: i64,
     options: &'a ReportOptions,
-    /// Figures per channel and kind (true: direct messages).
-    channels: FxHashMap<(i64, bool), Acc>,
     /// Inbound messages per hour of the period (from `start`): direct messages, comments.
     heat_hours: Vec<[i64; 2]>,
     conversations: FxHashMap<i64, Thread>,
@@ -414,15 +413,10 @@ impl<'a> Pass<'a> {
             end,
             base,
             options,
-            channels: FxHashMap::default(),
             heat_hours: vec![[0; 2]; ((end - start) / HOUR_MS + 1) as usize],
             conversations: FxHashMap::default(),
             threads: HashMap::new(),
         }
-    }
-
-    fn acc(&mut self, channel: i64, dm: bool) -> &mut Acc {
-        self.channels.entry((channel, dm)).or_default()
     }
 
     fn see(&mut self, m: MessageFact) {
@@ -431,15 +425,6 @@ impl<'a> Pass<'a> {
             return;
         }
         let in_period = m.at >= self.start && m.at < self.end;
-        if in_period {
-            if m.inbound {
-                self.acc(m.channel_id, m.dm).inbound += 1;
-                let hour = ((m.at - self.start) / HOUR_MS) as usize;
-                self.heat_hours[hour][usize::from(!m.dm)] += 1;
-            } else {
-                self.acc(m.channel_id, m.dm).replies += 1;
-            }
-        }
         if m.inbound && !m.dm && m.at >= self.base && m.at < self.end {
             let hour = (m.at - self.base) / HOUR_MS;
             // The flagged among them are added after the pass (`report_flagged`).
@@ -450,28 +435,50 @@ impl<'a> Pass<'a> {
                 .or_default()
                 .0 += 1;
         }
-        self.follow_wait(m, in_period);
-    }
-
-    /// A wait starts with a visible question asked in the period whose previous message in the
-    /// conversation is ours (or that has none in the week before); a hidden or removed comment
-    /// awaits no answer. Our first reply after it, up to a week past the period, ends it.
-    fn follow_wait(&mut self, m: MessageFact, in_period: bool) {
+        if in_period && m.inbound {
+            let hour = ((m.at - self.start) / HOUR_MS) as usize;
+            self.heat_hours[hour][usize::from(!m.dm)] += 1;
+        }
         let thread = self.conversations.entry(m.conversation_id).or_default();
+        thread.dm = m.dm;
+        if in_period {
+            if m.inbound {
+                thread.acc.inbound += 1;
+            } else {
+                thread.acc.replies += 1;
+            }
+        }
+        // A wait starts with a visible question asked in the period whose previous message in
+        // the conversation is ours (or that has none in the week before); a hidden or removed
+        // comment awaits no answer. Our first reply after it, up to a week past the period,
+        // ends it.
         let previous_inbound = thread.last_inbound.replace(m.inbound);
         if !m.inbound {
-            if let Some((asked_at, channel, dm)) = thread.waiting_since.take() {
+            if let Some(asked_at) = thread.waiting_since.take() {
                 let took = (m.at - asked_at).max(0);
-                let kind = if dm { "dm" } else { "comments" };
-                let within = took <= self.options.service_level_ms(kind);
-                let acc = self.acc(channel, dm);
-                acc.responses.push(took);
-                acc.within += i64::from(within);
+                let kind = if m.dm { "dm" } else { "comments" };
+                thread.acc.responses.push(took);
+                thread.acc.within += i64::from(took <= self.options.service_level_ms(kind));
             }
         } else if m.visible && in_period && previous_inbound != Some(true) {
-            thread.waiting_since = Some((m.at, m.channel_id, m.dm));
-            self.acc(m.channel_id, m.dm).questions += 1;
+            thread.waiting_since = Some(m.at);
+            thread.acc.questions += 1;
         }
+    }
+}
+
+/// Sums each conversation's figures into its channel's and the totals.
+fn by_channel(side: &mut Side, channel_of: &FxHashMap<i64, i64>) {
+    for (conversation, thread) in side.conversations.drain() {
+        let Some(&channel) = channel_of.get(&conversation) else {
+            continue;
+        };
+        let kind = if thread.dm { "dm" } else { "comments" };
+        side.acc.entry((None, kind)).or_default().add(&thread.acc);
+        side.acc
+            .entry((Some(channel), kind))
+            .or_default()
+            .add(&thread.acc);
     }
 }
 
@@ -569,11 +576,15 @@ pub async fn build(
     let channels = store.report_channels().await?;
     let scope_ref = scope.as_deref();
     // The two periods are independent reads: on separate connections at once.
-    let (now, before) = tokio::join!(
+    let (channel_of, now, before) = tokio::join!(
+        store.report_conversation_channels(),
         side(store, &period, scope_ref, options, &channels),
         side(store, &previous, scope_ref, options, &channels),
     );
+    let channel_of: FxHashMap<i64, i64> = channel_of?.into_iter().collect();
     let (mut now, mut before) = (now?, before?);
+    by_channel(&mut now, &channel_of);
+    by_channel(&mut before, &channel_of);
 
     let keys: BTreeSet<(Option<i64>, &'static str)> =
         now.acc.keys().chain(before.acc.keys()).copied().collect();

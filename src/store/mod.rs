@@ -93,6 +93,9 @@ impl Store {
                             conn.execute("pragma synchronous = full").await?;
                             conn.execute("pragma busy_timeout = 10000").await?;
                             conn.execute("pragma foreign_keys = on").await?;
+                            // Reads of large ranges (reports, the index rebuild) map the file
+                            // instead of copying every page through the page cache.
+                            conn.execute("pragma mmap_size = 268435456").await?;
                             Ok(())
                         })
                     })

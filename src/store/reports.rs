@@ -21,7 +21,6 @@ pub const LOOKAHEAD_MS: i64 = 7 * DAY_MS;
 #[derive(Debug, Clone, Copy)]
 pub struct MessageFact {
     pub conversation_id: i64,
-    pub channel_id: i64,
     /// The platform's time (epoch ms).
     pub at: i64,
     pub dm: bool,
@@ -123,7 +122,8 @@ impl Store {
     /// a report's single pass reads it: a covering index (messages_report_pass) gives them in
     /// that order without touching the rows' text. Each column crossing from the database costs
     /// more than the row around it, so kind, direction, state and delivery travel folded into
-    /// the conversation's number (four low bits).
+    /// the conversation's number (four low bits), and the channel is not sent at all: a
+    /// conversation belongs to one channel (`report_conversation_channels`).
     pub async fn report_messages(
         &self,
         from: i64,
@@ -139,8 +139,7 @@ impl Store {
                + (case when m.kind = 'dm' then 1 else 0 end) \
                + (case when m.direction = 'inbound' then 2 else 0 end) \
                + (case when m.state = 'visible' then 4 else 0 end) \
-               + (case when m.delivery = 'failed' then 8 else 0 end) as bigint) as facts, \
-               m.channel_id \
+               + (case when m.delivery = 'failed' then 8 else 0 end) as bigint) as facts \
              from messages m where m.platform_time >= $1 and m.platform_time < $2{clause} \
              order by m.platform_time, m.id"
         );
@@ -151,7 +150,6 @@ impl Store {
             each(MessageFact {
                 at: r.try_get(0)?,
                 conversation_id: facts >> 4,
-                channel_id: r.try_get(2)?,
                 dm: facts & 1 != 0,
                 inbound: facts & 2 != 0,
                 visible: facts & 4 != 0,
@@ -159,6 +157,16 @@ impl Store {
             });
         }
         Ok(())
+    }
+
+    /// Every conversation's channel (a conversation never changes channel).
+    pub async fn report_conversation_channels(&self) -> Result<Vec<(i64, i64)>> {
+        let rows = sqlx::query("select id, channel_id from conversations")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
     }
 
     /// Inbound comments in [from, to) that triage flagged at S2 or above, per thread and hour
