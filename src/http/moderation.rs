@@ -371,7 +371,7 @@ pub async fn report(
 pub async fn heated(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse> {
     let threads: Vec<_> = state
         .store
-        .heated_threads(now_ms())
+        .heated_threads(now_ms(), state.settings.heated_min_comments.max(1))
         .await?
         .into_iter()
         .filter(|t| caller.may_see_channel(t.channel_id))

@@ -3,6 +3,7 @@
 pub mod advice;
 pub mod cases;
 pub mod eval;
+pub mod heat;
 pub mod lexicon;
 pub mod routines;
 pub mod service;

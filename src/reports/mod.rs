@@ -15,6 +15,7 @@ use rustc_hash::FxHashMap;
 use serde::{Serialize, Serializer};
 
 use crate::faq::signals::FaqSignals;
+use crate::moderation::heat;
 use crate::settings::Settings;
 use crate::store::reports::{MessageFact, ReportChannel, LOOKAHEAD_MS, LOOKBACK_MS};
 use crate::store::Store;
@@ -482,10 +483,9 @@ fn by_channel(side: &mut Side, channel_of: &FxHashMap<i64, i64>) {
     }
 }
 
-/// Threads that caught fire in the period, by the rule of `GET /api/v1/moderation/heated` applied
-/// to every hour: a jump to at least `heated_min_comments` and three times the thread's own
-/// average over the day before, or at least five comments of which a fifth were flagged S2+.
-/// `threads` holds each thread's comments per hour counted from `base`, the day before the period.
+/// Threads that caught fire in the period: the rule of `GET /api/v1/moderation/heated`
+/// (`moderation::heat::is_heated`) applied to every hour. `threads` holds each thread's comments
+/// and flagged comments per hour counted from `base`, the day before the period.
 async fn heated_threads(
     store: &Store,
     base: i64,
@@ -502,13 +502,10 @@ async fn heated_threads(
     for (&conversation, hours) in threads {
         for (&hour, &(count, flagged)) in hours.range(24..) {
             let day_before: i64 = hours.range(hour - 24..hour).map(|(_, n)| n.0).sum();
-            let baseline = day_before as f64 / 24.0;
-            let jumped =
-                count >= options.heated_min_comments && count as f64 >= 3.0 * baseline.max(1.0);
-            let hostile = count >= 5 && flagged * 5 >= count;
-            if !(jumped || hostile) {
+            if !heat::is_heated(count, flagged, day_before, options.heated_min_comments) {
                 continue;
             }
+            let baseline = heat::baseline_per_hour(day_before);
             let e = found.entry(conversation).or_insert_with(|| Heat {
                 heated_hours: 0,
                 peak: (hour, 0, baseline, 0),

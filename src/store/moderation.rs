@@ -7,6 +7,7 @@ use sqlx::Row;
 use super::audit::{record, Actor};
 use super::events::{append, EventKind, NewEvent};
 use super::{now_ms, Result, Store, StoreError, Tx};
+use crate::moderation::heat;
 
 /// Triage's advice for one new message, decided by the moderation capability before the write.
 #[derive(Debug, Clone, Serialize)]
@@ -1003,8 +1004,9 @@ pub struct HeatedThread {
 
 impl Store {
     /// Comment threads whose rate jumped against their own baseline, or that fill with flagged
-    /// comments: where a debate is catching fire.
-    pub async fn heated_threads(&self, now: i64) -> Result<Vec<HeatedThread>> {
+    /// comments: where a debate is catching fire (`moderation::heat::is_heated`, with the
+    /// operator's `min_comments`).
+    pub async fn heated_threads(&self, now: i64, min_comments: i64) -> Result<Vec<HeatedThread>> {
         let hour = 3_600_000;
         let rows = sqlx::query(
             "select c.id, c.channel_id, ch.name as channel_name, p.platform_id as post_platform_id, p.text as post_text, \
@@ -1028,10 +1030,7 @@ impl Store {
             let last_hour: i64 = r.try_get("last_hour")?;
             let day_before: i64 = r.try_get("day_before")?;
             let flagged: i64 = r.try_get("flagged")?;
-            let baseline = day_before as f64 / 24.0;
-            let jumped = last_hour >= 10 && last_hour as f64 >= 3.0 * baseline.max(1.0);
-            let hostile = last_hour >= 5 && flagged * 5 >= last_hour;
-            if jumped || hostile {
+            if heat::is_heated(last_hour, flagged, day_before, min_comments) {
                 out.push(HeatedThread {
                     conversation_id: r.try_get("id")?,
                     channel_id: r.try_get("channel_id")?,
@@ -1039,7 +1038,7 @@ impl Store {
                     post_platform_id: r.try_get("post_platform_id")?,
                     post_text: r.try_get("post_text")?,
                     last_hour,
-                    baseline_per_hour: baseline,
+                    baseline_per_hour: heat::baseline_per_hour(day_before),
                     flagged,
                 });
             }

@@ -309,6 +309,40 @@ on_both_backends!(
     }
 );
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_heated_view_follows_the_operators_threshold() {
+    // Six comments in an hour after a quiet day: heated when the operator sets six, not at ten.
+    for (min_comments, expected) in [(6, 1), (10, 0)] {
+        let Some(app) = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |s| {
+            s.heated_min_comments = min_comments;
+        })
+        .await
+        else {
+            return;
+        };
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let admin = app.token("admin", "admin").await;
+        let moderator = app.token("moderator", "moderator").await;
+        let now = chrono::Utc::now().timestamp_millis();
+        let messages: Vec<_> = (0..6)
+            .map(|i| json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": format!("six-{i}"),
+                "author": {"id": format!("s{i}")}, "text": "Varför stänger badet?", "time": now - i * 60_000, "post_id": "badet"}))
+            .collect();
+        assert_eq!(
+            app.post(&admin, "/api/v1/messages", json!({"messages": messages}))
+                .await
+                .status(),
+            200
+        );
+        let heated = app.get_json(&moderator, "/api/v1/moderation/heated").await;
+        assert_eq!(
+            heated["items"].as_array().unwrap().len(),
+            expected,
+            "heated_min_comments = {min_comments}: {heated}"
+        );
+    }
+}
+
 on_both_backends!(
     a_notice_to_the_poster_goes_out_as_a_private_reply,
     |app: TestApp| async move {

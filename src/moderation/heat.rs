@@ -1,0 +1,39 @@
+//! When a comment thread is heated in an hour: the one rule behind the live view
+//! (`GET /api/v1/moderation/heated`) and the follow-up reports' heated threads, so the two never
+//! disagree. `min_comments` is `heated_min_comments` in config/default.toml.
+
+/// The thread's average inbound comments per hour over the 24 hours before the hour.
+pub fn baseline_per_hour(day_before: i64) -> f64 {
+    day_before as f64 / 24.0
+}
+
+/// A jump to at least `min_comments` comments and three times the thread's own average over the
+/// day before (counted as at least one an hour), or at least five comments of which a fifth or
+/// more were flagged S2 or above.
+pub fn is_heated(comments: i64, flagged: i64, day_before: i64, min_comments: i64) -> bool {
+    let jumped =
+        comments >= min_comments && comments as f64 >= 3.0 * baseline_per_hour(day_before).max(1.0);
+    let hostile = comments >= 5 && flagged * 5 >= comments;
+    jumped || hostile
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_jump_against_the_threads_own_day_or_a_fifth_flagged() {
+        // Ten in an hour after a quiet day: heated; nine is not enough.
+        assert!(is_heated(10, 0, 4, 10));
+        assert!(!is_heated(9, 0, 4, 10));
+        // A thread that has had 96 an hour all day (4 per hour × 24): 10 is no jump, 12 is.
+        assert!(!is_heated(10, 0, 96, 10));
+        assert!(is_heated(12, 0, 96, 10));
+        // Five comments, one flagged: hostile; six with one flagged: not.
+        assert!(is_heated(5, 1, 0, 10));
+        assert!(!is_heated(6, 1, 0, 10));
+        // The threshold is the operator's.
+        assert!(is_heated(6, 0, 0, 6));
+        assert_eq!(baseline_per_hour(12), 0.5);
+    }
+}
