@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use sha2::{Digest, Sha256};
 
 use super::{Figure, Report, METRICS};
+use crate::text::escape_html as escape;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -167,22 +168,6 @@ pub fn csv(report: &Report) -> String {
                 &v.to_string(),
                 "",
             ]);
-        }
-    }
-    out
-}
-
-/// Text from data, safe inside HTML text and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
         }
     }
     out

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::text;
+use crate::text::escape_html as escape;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Snippet {
@@ -82,21 +83,6 @@ pub fn make(body: &str, query: &[String]) -> Snippet {
     if window_end < chars.len() {
         out.text.push('…');
         out.html.push('…');
-    }
-    out
-}
-
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
     }
     out
 }

@@ -139,6 +139,23 @@ pub fn swedish_offset(local: &chrono::NaiveDateTime) -> chrono::FixedOffset {
     chrono::FixedOffset::east_opt(hours * 3600).expect("a valid offset")
 }
 
+/// Text from data, safe inside HTML text and attribute values: the one escape for every page the
+/// service writes itself (search snippets, the printable report).
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
