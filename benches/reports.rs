@@ -11,7 +11,7 @@
 //! names one filled before).
 
 mod common;
-use common::{drop_postgres, fresh_postgres};
+use common::{drop_postgres, fresh_postgres, Rng};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,22 +22,6 @@ const CHANNELS: u64 = 20;
 const DM_PEOPLE: u64 = 80_000;
 const POSTS: u64 = 6_000;
 const ROUNDS: usize = 5;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let z = (self.0 ^ (self.0 >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        let z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// Executes one multi-row insert of generated (never user-supplied) values.
 async fn insert(store: &Store, tx: &mut tavla::store::Tx<'_>, head: &str, rows: &[String]) {

@@ -7,6 +7,8 @@
 //! tavla is measured in-process (parse + build + run: what `GET /api/v1/search` does before it reads
 //! hit details from the store); PostgreSQL over a local socket; freshness through the real service.
 
+mod common;
+use common::Rng;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -23,34 +25,6 @@ const AUTHORS: u64 = 200_000;
 const START_MS: i64 = 1_735_689_600_000;
 const MONTH_MS: i64 = 2_629_800_000;
 const ROUNDS: usize = 5;
-
-/// splitmix64: tiny and seedable. Each message has its own stream, so the PostgreSQL pass
-/// regenerates message i exactly instead of keeping a million strings (which would inflate RSS).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let z = (self.0 ^ (self.0 >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        let z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len() as u64) as usize]
-    }
-    /// Skewed towards small values: a few channels and authors write most, as in life.
-    fn skewed(&mut self, n: u64, power: f64) -> u64 {
-        ((n as f64 * self.unit().powf(power)) as u64).min(n - 1)
-    }
-}
 
 // Templates: `{a|b|c}` picks one alternative (inflections, synonyms, compounds); `$slot` fills in
 // one of SLOTS (streets, areas, schools, names, days, dates) or, for `$word`, a made-up rare word.

@@ -1,4 +1,6 @@
-//! What several benchmarks share: a throwaway PostgreSQL database.
+//! What several benchmarks share: a throwaway PostgreSQL database and a seedable generator.
+//! Each benchmark compiles this module on its own and uses part of it.
+#![allow(dead_code)]
 
 use std::time::Duration;
 
@@ -36,5 +38,40 @@ pub async fn drop_postgres(admin: &str, name: &str) {
     };
     if let Err(e) = dropped.await {
         eprintln!("could not drop the benchmark database {name}: {e}; drop it by hand");
+    }
+}
+
+/// splitmix64: tiny and seedable. A generator per item lets a benchmark regenerate item i exactly
+/// (the search bench's PostgreSQL pass) instead of keeping a million strings in memory.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let z = (self.0 ^ (self.0 >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        let z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    pub fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+
+    /// Skewed towards small values: a few channels and authors write most, as in life.
+    pub fn skewed(&mut self, n: u64, power: f64) -> u64 {
+        ((n as f64 * self.unit().powf(power)) as u64).min(n - 1)
     }
 }
