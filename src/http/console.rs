@@ -93,8 +93,9 @@ fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
         .is_some_and(|given| given.split(',').any(|t| t.trim() == etag))
 }
 
+/// The files are embedded (and the page built once), so bodies are served without a copy.
 fn respond(
-    body: Vec<u8>,
+    body: &'static [u8],
     kind: &'static str,
     etag: String,
     cache: &'static str,
@@ -123,19 +124,13 @@ fn serve(path: &str, headers: &HeaderMap, cache: &'static str) -> Result<Respons
     let kind = content_type(path).ok_or_else(missing)?;
     let file = STATIC.get_file(path).ok_or_else(missing)?;
     let etag = etags().get(path).cloned().unwrap_or_default();
-    Ok(respond(
-        file.contents().to_vec(),
-        kind,
-        etag,
-        cache,
-        headers,
-    ))
+    Ok(respond(file.contents(), kind, etag, cache, headers))
 }
 
 pub async fn index(headers: HeaderMap) -> Result<Response, AppError> {
     let (html, etag) = page();
     Ok(respond(
-        html.clone().into_bytes(),
+        html.as_bytes(),
         "text/html; charset=utf-8",
         etag.clone(),
         REVALIDATE,
