@@ -189,29 +189,48 @@ export class Conversation {
       this.root,
       h('p', { class: 'muted loading' }, t('conv.loading')),
     );
-    this.refresh(true);
+    this.mounted = false;
+    this.loading = null;
+    this.refresh();
   }
 
-  async refresh(first = false) {
+  /**
+   * Loads the conversation again and draws it. A newer call (a live update, say) supersedes one in
+   * flight; the older caller then waits for the newer one, so code after `await refresh()` always
+   * sees the latest state (claiming focuses the reply only once the claim shows as ours).
+   */
+  async refresh() {
     const id = this.id;
     if (!id) return;
     this.request?.abort();
     const controller = new AbortController();
     this.request = controller;
+    let loading = this.load(id, controller.signal);
+    this.loading = loading;
+    await loading;
+    while (this.loading !== loading && this.id === id) {
+      loading = this.loading;
+      await loading;
+    }
+  }
+
+  async load(id, signal) {
     try {
-      const detail = await this.ctx.api('GET', `/api/v1/conversations/${id}`, undefined, { signal: controller.signal });
+      const detail = await this.ctx.api('GET', `/api/v1/conversations/${id}`, undefined, { signal });
       if (id !== this.id) return;
       this.detail = detail;
-      if (first) this.mount();
+      // Mounted by whichever load comes back first: the first one may have been superseded.
+      if (!this.mounted) this.mount();
       this.render();
     } catch (e) {
       if (e.name === 'AbortError') return;
-      if (first) replace(this.root, this.errors);
+      if (!this.mounted) replace(this.root, this.errors);
       showError(this.errors, e);
     }
   }
 
   mount() {
+    this.mounted = true;
     replace(
       this.root,
       this.header,
