@@ -80,7 +80,12 @@ impl Browser {
                 "binary": CHROMIUM,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                          "--window-size=1280,900", "--lang=sv-SE", "--no-first-run",
-                         "--disable-extensions", "--disable-background-networking"],
+                         "--disable-extensions", "--disable-background-networking",
+                         "--password-store=basic"],
+                // No password manager: a saved or offered sign-in must not fill the form the
+                // test types into.
+                "prefs": {"credentials_enable_service": false,
+                          "profile.password_manager_enabled": false},
             }),
         );
         let deadline = Instant::now() + WAIT;
@@ -214,12 +219,11 @@ impl Browser {
     pub async fn sign_in(&self, username: &str) {
         self.goto("/").await;
         let user = self.find("#signin-username").await;
+        user.clear().await.expect("clear");
         user.send_keys(username).await.expect("type");
-        self.find("#signin-password")
-            .await
-            .send_keys(PASSWORD)
-            .await
-            .expect("type");
+        let password = self.find("#signin-password").await;
+        password.clear().await.expect("clear");
+        password.send_keys(PASSWORD).await.expect("type");
         self.find("#signin-submit")
             .await
             .click()
