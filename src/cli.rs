@@ -497,6 +497,11 @@ async fn retention(
             ""
         }
     );
+    let o = &report.other;
+    println!(
+        "beside the messages, {verb} deleted: {} reactions, {} quarantined and {} unrecognised deliveries, {} staff sessions, {} failed sign-ins, {} people nothing refers to any more",
+        o.reactions, o.quarantine, o.unrecognised, o.sessions, o.signin_failures, o.people
+    );
     for a in &report.actions {
         println!(
             "  message {} (conversation {}): {:?} by rule {}",

@@ -4,10 +4,11 @@
 
 use serde::Serialize;
 
-use super::rules::{due_at, Disposal, RetentionRules};
+use super::rules::{due_at, Disposal, OtherRecords, RetentionRules, DAY_MS};
 use super::Kept;
 use crate::store::audit::Actor;
 use crate::store::privacy::{Disposal as Why, Dispose, RecordState};
+use crate::store::sweep::{OtherCounts, OtherCutoffs};
 use crate::store::Store;
 
 /// Records read per page.
@@ -39,6 +40,8 @@ pub struct RetentionReport {
     /// What was (or, in a dry run, would be) done; at most 1000 listed.
     pub actions: Vec<Planned>,
     pub kept: Vec<Kept>,
+    /// The records beside the messages deleted (or that would be) by `[other]`.
+    pub other: OtherCounts,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +122,7 @@ async fn apply(
         kept_count: 0,
         actions: Vec::new(),
         kept: Vec::new(),
+        other: OtherCounts::default(),
     };
     // Plan first, then dispose: deleting while paging would move the pages.
     let mut planned = Vec::new();
@@ -171,12 +175,17 @@ async fn apply(
         }
         report.deleted = deleted;
         report.pseudonymised = pseudonymised;
+        // After the messages, so people whose last record just went are counted too.
+        report.other = store
+            .sweep_other_records(&cutoffs(&rules.other, now), false)
+            .await?;
         report.run_id = Some(
             store
                 .record_retention_run(
                     started,
                     now,
                     (deleted, pseudonymised, report.kept_count),
+                    &report.other,
                     actor,
                 )
                 .await?,
@@ -185,12 +194,31 @@ async fn apply(
             deleted,
             pseudonymised,
             kept = report.kept_count,
+            other = ?report.other,
             "retention applied"
         );
+    } else {
+        report.other = store
+            .sweep_other_records(&cutoffs(&rules.other, now), true)
+            .await?;
     }
     planned.truncate(LISTED);
     report.actions = planned;
     Ok(report)
+}
+
+/// The moments before which each kind of record beside the messages has had its period.
+fn cutoffs(periods: &OtherRecords, now: i64) -> OtherCutoffs {
+    let before = |days: i64| now - days * DAY_MS;
+    OtherCutoffs {
+        reactions: before(periods.reactions_days),
+        quarantine_waiting: before(periods.quarantine_waiting_days),
+        quarantine_released: before(periods.quarantine_released_days),
+        unrecognised: before(periods.unrecognised_days),
+        sessions: before(periods.sessions_days),
+        signin_failures: before(periods.signin_failures_days),
+        people: before(periods.people_days),
+    }
 }
 
 /// The daily job: applies the rules with the real clock every `every`, the first time shortly

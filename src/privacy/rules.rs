@@ -47,6 +47,60 @@ impl Rule {
 pub struct RetentionRules {
     #[serde(rename = "rule")]
     pub rules: Vec<Rule>,
+    /// The records beside the messages; a file without the section gets the shipped periods.
+    #[serde(default)]
+    pub other: OtherRecords,
+}
+
+/// Periods, in days, of the records that are not messages but still name or trace a person.
+/// Each is deleted when its period has run; 0 deletes at the next run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtherRecords {
+    /// Who reacted to what, from the reaction's time. A legal hold on the person keeps theirs.
+    pub reactions_days: i64,
+    /// Deliveries for a channel nobody has approved, from their arrival.
+    pub quarantine_waiting_days: i64,
+    /// Deliveries already released into the store, from their release: the raw copy must not
+    /// outlive the record's own period.
+    pub quarantine_released_days: i64,
+    /// Deliveries tavla could not understand, kept verbatim, from their arrival.
+    pub unrecognised_days: i64,
+    /// Staff sessions (with the address they came from), from their end or last use.
+    pub sessions_days: i64,
+    /// Failed sign-ins (the name tried and the address), from the attempt.
+    pub signin_failures_days: i64,
+    /// A person (name and platform id) no message, conversation, post or reaction refers to any
+    /// more and no legal hold names, from when tavla first saw them.
+    pub people_days: i64,
+}
+
+impl Default for OtherRecords {
+    fn default() -> Self {
+        OtherRecords {
+            reactions_days: 365,
+            quarantine_waiting_days: 365,
+            quarantine_released_days: 30,
+            unrecognised_days: 180,
+            sessions_days: 365,
+            signin_failures_days: 365,
+            people_days: 30,
+        }
+    }
+}
+
+impl OtherRecords {
+    fn periods(&self) -> [(&'static str, i64); 7] {
+        [
+            ("reactions_days", self.reactions_days),
+            ("quarantine_waiting_days", self.quarantine_waiting_days),
+            ("quarantine_released_days", self.quarantine_released_days),
+            ("unrecognised_days", self.unrecognised_days),
+            ("sessions_days", self.sessions_days),
+            ("signin_failures_days", self.signin_failures_days),
+            ("people_days", self.people_days),
+        ]
+    }
 }
 
 impl RetentionRules {
@@ -69,6 +123,9 @@ impl RetentionRules {
             if rule.keep_days < 0 || rule.case_keep_days.is_some_and(|d| d < 0) {
                 anyhow::bail!("rule {}: a period cannot be negative", rule.name());
             }
+        }
+        if let Some((name, _)) = r.other.periods().into_iter().find(|(_, days)| *days < 0) {
+            anyhow::bail!("[other] {name}: a period cannot be negative");
         }
         if !r
             .rules
@@ -131,5 +188,23 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("message_kind = \"*\""), "{err}");
+    }
+
+    const CATCH_ALL: &str = "[[rule]]\nplatform = \"*\"\nmessage_kind = \"*\"\nkeep_days = 1\nthen = \"delete\"\non_request = \"keep\"\n";
+
+    #[test]
+    fn the_other_records_take_the_shipped_periods_unless_set() {
+        // The shipped file states the same periods as a file without the section gets.
+        assert_eq!(RetentionRules::built_in().other, OtherRecords::default());
+        let own =
+            RetentionRules::parse(&format!("{CATCH_ALL}[other]\nreactions_days = 30\n")).unwrap();
+        assert_eq!(own.other.reactions_days, 30);
+        assert_eq!(own.other.sessions_days, 365);
+        let negative = RetentionRules::parse(&format!("{CATCH_ALL}[other]\nsessions_days = -1\n"))
+            .unwrap_err();
+        assert!(negative.to_string().contains("sessions_days"), "{negative}");
+        let unknown =
+            RetentionRules::parse(&format!("{CATCH_ALL}[other]\nreaction_days = 3\n")).unwrap_err();
+        assert!(unknown.to_string().contains("reaction_days"), "{unknown}");
     }
 }

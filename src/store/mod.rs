@@ -20,6 +20,7 @@ pub mod retry;
 pub mod saved_replies;
 pub mod search;
 pub mod staff;
+pub mod sweep;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -352,6 +352,7 @@ impl Store {
         started_at: i64,
         clock: i64,
         counts: (i64, i64, i64),
+        other: &super::sweep::OtherCounts,
         actor: &Actor,
     ) -> Result<i64> {
         let mut tx = self.begin().await?;
@@ -373,7 +374,7 @@ impl Store {
             actor,
             "retention.run",
             Some(&format!("retention_run:{id}")),
-            serde_json::json!({"clock": clock, "deleted": counts.0, "pseudonymised": counts.1, "kept": counts.2}),
+            serde_json::json!({"clock": clock, "deleted": counts.0, "pseudonymised": counts.1, "kept": counts.2, "other": other}),
         )
         .await?;
         self.commit(tx).await?;

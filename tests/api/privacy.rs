@@ -860,3 +860,176 @@ on_both_backends!(
         assert!(!whole.contains("anna.lund") && !whole.contains(PNR) && !whole.contains("765 43"));
     }
 );
+
+/// One Messenger event, timed now, for `page` from `sender`.
+fn messenger(page: &str, sender: &str, event: (&str, Value)) -> Value {
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut item = json!({"sender": {"id": sender}, "recipient": {"id": page}, "timestamp": now});
+    item[event.0] = event.1;
+    json!({"id": page, "time": now, "messaging": [item]})
+}
+
+on_both_backends!(
+    retention_forgets_the_records_beside_the_messages,
+    |app: TestApp| async move {
+        const WAITING: &str = "880000000000002";
+        const RELEASED: &str = "880000000000003";
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let admin = app.token("admin", "admin").await;
+        let communicator = app.token("comm", "communicator").await;
+        let auditor = app.token("dpo", "auditor").await;
+        // A DM that stays open, two reactions to it, a delivery tavla cannot read, and DMs for
+        // two pages nobody approved (one approved later, which releases it).
+        let now = chrono::Utc::now().timestamp_millis();
+        let delivery = json!({"object": "page", "entry": [
+            messenger(PAGE, "p1", ("message", json!({"mid": "b-m1", "text": "Hej, när öppnar simhallen?"}))),
+            messenger(PAGE, "p2", ("reaction", json!({"mid": "b-m1", "action": "react", "emoji": "👍"}))),
+            messenger(PAGE, "p3", ("reaction", json!({"mid": "b-m1", "action": "react", "emoji": "❤"}))),
+            {"id": PAGE, "time": now, "changes": [{"field": "ratings", "value": {"reviewer_id": "p5", "review_text": "Bra service"}}]},
+            messenger(WAITING, "p6", ("message", json!({"mid": "b-q1", "text": "Finns ni kvar?"}))),
+            messenger(RELEASED, "p7", ("message", json!({"mid": "b-q2", "text": "Hallå?"}))),
+        ]});
+        let r = app.webhook(&serde_json::to_vec(&delivery).unwrap()).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(app.count("reactions").await, 2);
+        assert_eq!(app.count("unrecognised").await, 1);
+        assert_eq!(app.count("quarantine").await, 2);
+        let r = app
+            .post(&admin, "/api/v1/channels", json!({"platform": "facebook", "platform_id": RELEASED,
+                "name": "Biblioteket", "unit": "Kultur", "purpose": "Frågor om lån", "responsible": "Bibliotekschefen"}))
+            .await;
+        assert_eq!(r.status(), 201);
+        let channel = r.json::<Value>().await.unwrap()["channel"]["id"]
+            .as_i64()
+            .unwrap();
+        let approved = app
+            .post(
+                &admin,
+                &format!("/api/v1/channels/{channel}/approve"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            approved.json::<Value>().await.unwrap()["released_from_quarantine"],
+            1
+        );
+        // A comment whose thread is resolved: its author is forgotten when it goes.
+        ingest(
+            &app,
+            &admin,
+            vec![message(
+                "b-c1",
+                "comment",
+                "p4",
+                "Per Kommentar",
+                "Stängt i jul?",
+            )],
+        )
+        .await;
+        let (_, comment_conv) = id_of(&app, "b-c1").await;
+        let resolved = resolve(&app, &communicator, comment_conv).await;
+        // A person under a legal hold keeps their reaction, and so their name.
+        let hold = app
+            .post(
+                &auditor,
+                "/api/v1/legal-holds",
+                json!({"scope": "author", "platform_id": "p3", "reason": "JO-anmälan 55-26"}),
+            )
+            .await;
+        assert_eq!(hold.status(), 201);
+        // A staff member signs in, and someone guesses at a name that does not exist (a
+        // successful sign-in clears the failures of its own name).
+        let hash = tavla::access::hash_password("ett långt lösenord här").unwrap();
+        app.store
+            .add_staff("sara", "agent", Some(&hash), &actor())
+            .await
+            .unwrap();
+        for (username, status) in [("okand", 401), ("sara", 200)] {
+            let r = app
+                .client
+                .post(app.url("/api/v1/session"))
+                .json(&json!({"username": username, "password": "ett långt lösenord här"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), status);
+        }
+        let sessions = app.count("sessions").await;
+        assert!(sessions >= 1);
+        let people = app.count("authors").await;
+
+        let rules = RetentionRules::built_in();
+        let at = |days: i64| resolved + days * DAY_MS;
+        // 200 days on: the unreadable delivery (180 days) and the released copy (30) are gone;
+        // reactions, the waiting delivery, sessions and failed sign-ins (365) stay.
+        let r = run(&app.store, &rules, at(200), false, &actor())
+            .await
+            .unwrap();
+        assert_eq!(
+            serde_json::to_value(r.other).unwrap(),
+            json!({"reactions": 0, "quarantine": 1, "unrecognised": 1, "sessions": 0, "signin_failures": 0, "people": 0})
+        );
+        assert_eq!(app.count("unrecognised").await, 0);
+        let left: Vec<String> = sqlx::query_scalar("select channel_platform_id from quarantine")
+            .fetch_all(&app.store.pool)
+            .await
+            .unwrap();
+        assert_eq!(left, vec![WAITING.to_string()]);
+
+        // 400 days on, first as a dry run: counted, nothing changed. People are counted as they
+        // stand, before the run would dispose of the comment and the reaction naming them.
+        let dry = run(&app.store, &rules, at(400), true, &actor())
+            .await
+            .unwrap();
+        let expected = json!({"reactions": 1, "quarantine": 1, "unrecognised": 0, "sessions": sessions, "signin_failures": 1, "people": 0});
+        assert_eq!(serde_json::to_value(dry.other).unwrap(), expected);
+        assert_eq!(app.count("reactions").await, 2);
+        assert_eq!(app.count("authors").await, people);
+
+        let r = run(&app.store, &rules, at(400), false, &actor())
+            .await
+            .unwrap();
+        assert_eq!(r.deleted, 1, "the comment");
+        let mut expected = expected;
+        expected["people"] = json!(2);
+        assert_eq!(
+            serde_json::to_value(r.other).unwrap(),
+            expected,
+            "p2 and p4 forgotten"
+        );
+        let names: Vec<String> =
+            sqlx::query_scalar("select platform_id from authors order by platform_id")
+                .fetch_all(&app.store.pool)
+                .await
+                .unwrap();
+        assert!(
+            !names.contains(&"p2".to_string()) && !names.contains(&"p4".to_string()),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"p1".to_string()),
+            "the open DM's person stays: {names:?}"
+        );
+        assert!(
+            names.contains(&"p3".to_string()),
+            "the held person stays: {names:?}"
+        );
+        let reactions: Vec<String> = sqlx::query_scalar("select reaction from reactions")
+            .fetch_all(&app.store.pool)
+            .await
+            .unwrap();
+        assert_eq!(reactions, vec!["❤".to_string()]);
+        for table in ["quarantine", "unrecognised", "sessions", "signin_failures"] {
+            assert_eq!(app.count(table).await, 0, "{table}");
+        }
+        // The run's audit row says what went beside the messages.
+        let runs = audit(&app, &auditor, "retention.run").await;
+        assert_eq!(runs[0]["detail"]["other"], expected, "{runs:?}");
+
+        // A second run at the same moment finds nothing more.
+        let again = run(&app.store, &rules, at(400), false, &actor())
+            .await
+            .unwrap();
+        assert_eq!(again.other, Default::default());
+    }
+);
