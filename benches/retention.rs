@@ -2,9 +2,11 @@
 //!
 //! A SQLite store with BENCH_MESSAGES messages in resolved conversations, half direct messages
 //! (pseudonymised after two years by the shipped rules) and half comments (deleted after one),
-//! one in ten carrying a personnummer, one conversation in fifty under a legal hold. Measures the
-//! dry run, the run that deletes the comments, the idempotent second run and the run that
-//! pseudonymises the DMs, each with the real retention function and the shipped rules.
+//! one in ten carrying a personnummer, one conversation in fifty under a legal hold, and one
+//! reaction per message by its author. Measures the dry run, the run that deletes the comments
+//! (and, by `[other]`, the reactions and the people nothing refers to any more), the idempotent
+//! second run and the run that pseudonymises the DMs, each with the real retention function and
+//! the shipped rules.
 
 use std::time::Instant;
 
@@ -60,10 +62,11 @@ async fn main() -> anyhow::Result<()> {
         let s = t.elapsed().as_secs_f64();
         let done = r.deleted + r.pseudonymised;
         println!(
-            "{label}: {s:.2} s, deleted {}, pseudonymised {}, kept {}{}",
+            "{label}: {s:.2} s, deleted {}, pseudonymised {}, kept {}, beside them {:?}{}",
             r.deleted,
             r.pseudonymised,
             r.kept_count,
+            r.other,
             if done > 0 && !dry {
                 format!(", {:.0} records/s", done as f64 / s)
             } else {
@@ -129,6 +132,17 @@ async fn seed(store: &Store, n: usize) -> anyhow::Result<()> {
             .bind(author)
             .bind(text)
             .bind(format!("{{\"text\": \"{text}\"}}"))
+            .bind(RESOLVED_AT - 1000)
+            .bind(RESOLVED_AT - 1000)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "insert into reactions (channel_id, target_platform_id, author_id, reaction, platform_time, received_at) \
+                 values ($1, $2, $3, 'like', $4, $5)",
+            )
+            .bind(channel)
+            .bind(format!("m{c}-{i}"))
+            .bind(author)
             .bind(RESOLVED_AT - 1000)
             .bind(RESOLVED_AT - 1000)
             .execute(&mut *tx)

@@ -146,7 +146,10 @@ impl Store {
     }
 
     /// Deletes the people nothing refers to, with the link to their pseudonym (and pseudonyms
-    /// whose records are all gone), batch by batch.
+    /// whose records are all gone), batch by batch. Ingestion remembers people's ids between
+    /// groups; a remembered id of someone deleted here fails its group on the foreign key, and
+    /// the committer commits the jobs again with nothing remembered (src/ingest/mod.rs), so a
+    /// person who writes again simply becomes a new row (tested in tests/api/privacy.rs).
     async fn forget_people(&self, first_seen_before: i64) -> Result<i64> {
         let select = format!("select t.id from authors t where {NOBODY_REFERS} limit {BATCH}");
         let mut total = 0;

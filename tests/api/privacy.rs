@@ -1031,5 +1031,20 @@ on_both_backends!(
             .await
             .unwrap();
         assert_eq!(again.other, Default::default());
+
+        // A forgotten person who writes again is a new person to tavla (the ingestion's
+        // remembered ids of people that are gone must not be used).
+        let back = json!({"object": "page", "entry": [
+            messenger(PAGE, "p2", ("message", json!({"mid": "b-m2", "text": "Hej igen!"}))),
+        ]});
+        let r = app.webhook(&serde_json::to_vec(&back).unwrap()).await;
+        assert_eq!(r.status(), 200);
+        let author: Option<String> = sqlx::query_scalar(
+            "select a.platform_id from messages m join authors a on a.id = m.author_id where m.platform_id = 'b-m2'",
+        )
+        .fetch_optional(&app.store.pool)
+        .await
+        .unwrap();
+        assert_eq!(author.as_deref(), Some("p2"));
     }
 );
