@@ -351,7 +351,7 @@ pub async fn report(
         .ok_or_else(|| AppError::internal(format!("no routine for {level}")))?;
     open.reported_by = Some(caller.staff.id);
     open.reason = Some(reason.to_string());
-    let case_id = state
+    let (case_id, reason_kept) = state
         .store
         .report_message(message_id, &open, &caller.actor())
         .await?;
@@ -362,10 +362,14 @@ pub async fn report(
         .await?
         .map(|c| c.level)
         .unwrap_or(level);
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(json!({"case_id": case_id, "level": level})),
-    ))
+    let mut answer = json!({"case_id": case_id, "level": level, "reason_kept": reason_kept});
+    if !reason_kept {
+        answer["note"] = json!(format!(
+            "the report counts, but the case already holds {} characters of reasons, so yours was not added; tell the moderators another way if it says something new",
+            crate::store::moderation::REASONS_MAX_CHARS
+        ));
+    }
+    Ok((StatusCode::CREATED, axum::Json(answer)))
 }
 
 pub async fn heated(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse> {

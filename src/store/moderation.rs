@@ -586,20 +586,21 @@ impl Store {
         .transpose()
     }
 
-    /// Opens a case on a staff member's report (or returns the open one).
+    /// Opens a case on a staff member's report (or adds the report to the open one). Returns
+    /// the case and whether the report's reason was kept with it (see `REASONS_MAX_CHARS`).
     pub async fn report_message(
         &self,
         message_id: i64,
         opening: &CaseOpening,
         actor: &Actor,
-    ) -> Result<i64> {
+    ) -> Result<(i64, bool)> {
         let mut tx = self.begin().await?;
-        let id = match open_case_in(&mut tx, message_id, opening, actor).await? {
-            Some(id) => id,
+        let outcome = match open_case_in(&mut tx, message_id, opening, actor).await? {
+            Some(id) => (id, true),
             None => add_report_in(&mut tx, message_id, opening, actor).await?,
         };
         self.commit(tx).await?;
-        Ok(id)
+        Ok(outcome)
     }
 
     /// S4/S5 cases whose on-call alert has not gone out, oldest first.
@@ -671,8 +672,10 @@ impl Store {
     }
 }
 
-/// The longest a case's collected report reasons may grow.
-const REASONS_MAX_CHARS: usize = 20_000;
+/// The longest a case's collected report reasons may grow: a bound on what a flood of reports
+/// can store. A report beyond it still counts (categories, level, audit row); the reporter is
+/// told its reason was not added.
+pub const REASONS_MAX_CHARS: usize = 20_000;
 
 /// A further report on a message whose case is open: the case keeps every reason, takes the
 /// new categories and, when the report is more severe, the higher level with its routine and
@@ -682,7 +685,7 @@ async fn add_report_in(
     message_id: i64,
     report: &CaseOpening,
     actor: &Actor,
-) -> Result<i64> {
+) -> Result<(i64, bool)> {
     let row = sqlx::query(
         "select id, channel_id, conversation_id, level, categories, reason, due_at \
          from moderation_cases where message_id = $1 and status = 'open'",
@@ -702,6 +705,7 @@ async fn add_report_in(
     let mut reason: String = row
         .try_get::<Option<String>, _>("reason")?
         .unwrap_or_default();
+    let mut reason_kept = true;
     if let Some(new) = report.reason.as_deref() {
         let entry = format!("{}: {new}", actor.name);
         if reason.chars().count() + entry.chars().count() < REASONS_MAX_CHARS {
@@ -709,6 +713,8 @@ async fn add_report_in(
                 reason.push_str("\n\n");
             }
             reason.push_str(&entry);
+        } else {
+            reason_kept = false;
         }
     }
     let escalated = report.level > level;
@@ -750,10 +756,11 @@ async fn add_report_in(
         actor,
         "moderation.case_reported",
         Some(&format!("case:{case_id}")),
-        serde_json::json!({"message_id": message_id, "level": new_level, "escalated_from": escalated.then_some(level)}),
+        serde_json::json!({"message_id": message_id, "level": new_level,
+            "escalated_from": escalated.then_some(level), "reason_kept": reason_kept}),
     )
     .await?;
-    Ok(case_id)
+    Ok((case_id, reason_kept))
 }
 
 /// What a step needs from the routine, as plain data (the store knows no routines).

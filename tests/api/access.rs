@@ -166,7 +166,7 @@ on_both_backends!(
         let opening =
             tavla::moderation::cases::opening(&routines, "S2", vec!["insult".into()], "report")
                 .unwrap();
-        let case = app
+        let (case, _) = app
             .store
             .report_message(message, &opening, &crate::helpers::actor())
             .await

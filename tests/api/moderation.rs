@@ -535,6 +535,42 @@ on_both_backends!(
         ] {
             assert!(reason.contains(said), "{reason}");
         }
+        assert_eq!(severe["reason_kept"], true);
+        // A flood of long reports fills the case's reasons; one beyond still counts (here it
+        // raises the level) and its reporter is told that the reason was not added (a short
+        // one that still fits is added).
+        let long = "Lång motivering. ".repeat(117);
+        let mut kept = 0;
+        let beyond = loop {
+            let r = report(moderator.clone(), json!({"reason": long, "level": "S2"})).await;
+            if r["reason_kept"] == false {
+                break r;
+            }
+            kept += 1;
+            assert!(kept < 20, "the reasons never filled: {r}");
+        };
+        assert_eq!(
+            kept, 9,
+            "20,000 characters hold the first reports and nine of these"
+        );
+        assert!(
+            beyond["note"].as_str().unwrap().contains("20000"),
+            "{beyond}"
+        );
+        let last = report(
+            moderator.clone(),
+            json!({"reason": format!("Hot mot namngiven person. {}", "x".repeat(1900)), "level": "S5"}),
+        )
+        .await;
+        assert_eq!(
+            (last["level"].as_str(), last["reason_kept"].as_bool()),
+            (Some("S5"), Some(false))
+        );
+        let full = app
+            .get_json(&moderator, &format!("/api/v1/moderation/cases/{case}"))
+            .await;
+        assert_eq!(full["case"]["level"], "S5");
+        assert!(full["case"]["reason"].as_str().unwrap().chars().count() < 20_000);
         let open: i64 = sqlx::query_scalar(
             "select count(*) from moderation_cases where message_id = $1 and status = 'open'",
         )
