@@ -4,7 +4,10 @@
 //! conversations in the store. Measured two ways over the real service (SQLite):
 //! 1. the call the inbox makes, `GET /api/v1/conversations?status=open&limit=50`, p50/p99;
 //! 2. with Chromium present, navigation start to the first queue row on screen (the page's
-//!    `tavla-inbox-first-row` performance mark, read through WebDriver), after a reload each round.
+//!    `tavla-inbox-first-row` performance mark, read through WebDriver), after a reload each round;
+//! 3. the same for a first visit: the browser's cache emptied (Chrome DevTools'
+//!    `Network.clearBrowserCache` through chromedriver) and no identity remembered in the tab,
+//!    still signed in: every file is fetched again, as after an upgrade or on a new machine.
 
 use std::time::{Duration, Instant};
 
@@ -205,26 +208,54 @@ async fn browser(base: &str, conversations: usize) -> anyhow::Result<()> {
         .click()
         .await?;
     b.wait().for_element(Locator::Css("#queue a")).await?;
+    // A first visit: nothing cached, nothing remembered in the tab (the session cookie stays).
+    let session = b.session_id().await?.unwrap_or_default();
+    let cdp = format!("http://127.0.0.1:{port}/session/{session}/goog/cdp/execute");
+    let http = reqwest::Client::new();
+    let mut cold = Vec::new();
+    let mut files = Vec::new();
+    for _ in 0..BROWSER_ROUNDS {
+        let cleared = http
+            .post(&cdp)
+            .json(&json!({"cmd": "Network.clearBrowserCache", "params": {}}))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            cleared.status().is_success(),
+            "chromedriver would not clear the cache: {}",
+            cleared.text().await?
+        );
+        b.execute("sessionStorage.removeItem('tavla.me')", vec![])
+            .await?;
+        b.refresh().await?;
+        cold.push(first_row_ms(&b).await?);
+        let fetched = b
+            .execute(
+                "return performance.getEntriesByType('resource')
+                   .filter((r) => new URL(r.name).pathname.startsWith('/static/') && r.transferSize > 0).length",
+                vec![],
+            )
+            .await?;
+        files.push(fetched.as_f64().unwrap_or(0.0));
+    }
+    files.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "browser, first visit: {} files fetched from the service (median)",
+        percentile(&files, 0.5)
+    );
+    summary(
+        "browser, first visit: navigation start to the first inbox row",
+        cold,
+    );
+
     let mut first_row = Vec::new();
     let mut breakdown: Vec<Vec<f64>> = vec![Vec::new(); 6];
+    // The first reload after the cold rounds fills the cache again and is not counted.
+    b.refresh().await?;
+    first_row_ms(&b).await?;
     for _ in 0..BROWSER_ROUNDS {
         b.refresh().await?;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let ms = loop {
-            let v = b
-                .execute(
-                    "const m = performance.getEntriesByName('tavla-inbox-first-row')[0];
-                     return m ? m.startTime : null;",
-                    vec![],
-                )
-                .await?;
-            if let Some(ms) = v.as_f64() {
-                break ms;
-            }
-            anyhow::ensure!(Instant::now() < deadline, "the inbox never showed a row");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        first_row.push(ms);
+        first_row.push(first_row_ms(&b).await?);
         // Where the time went: the page, its scripts and the two API calls before the row.
         let steps = b
             .execute(
@@ -271,4 +302,23 @@ async fn browser(base: &str, conversations: usize) -> anyhow::Result<()> {
     b.close().await?;
     driver.kill().await?;
     Ok(())
+}
+
+/// Waits for the page's `tavla-inbox-first-row` mark and returns its time after navigation start.
+async fn first_row_ms(b: &fantoccini::Client) -> anyhow::Result<f64> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = b
+            .execute(
+                "const m = performance.getEntriesByName('tavla-inbox-first-row')[0];
+                 return m ? m.startTime : null;",
+                vec![],
+            )
+            .await?;
+        if let Some(ms) = v.as_f64() {
+            return Ok(ms);
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the inbox never showed a row");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
