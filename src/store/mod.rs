@@ -85,7 +85,7 @@ impl Store {
         let pool = match backend {
             Backend::Sqlite => {
                 let url = sqlite_url_with_create(url)?;
-                AnyPoolOptions::new()
+                let pool = AnyPoolOptions::new()
                     .max_connections(8)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
@@ -97,11 +97,16 @@ impl Store {
                             // Reads of large ranges (reports, the index rebuild) map the file
                             // instead of copying every page through the page cache.
                             conn.execute("pragma mmap_size = 268435456").await?;
+                            // Checkpoints run beside the writer (`checkpoint_in_background`),
+                            // not inside whichever commit happens to fill the log.
+                            conn.execute("pragma wal_autocheckpoint = 0").await?;
                             Ok(())
                         })
                     })
                     .connect_with(AnyConnectOptions::from_str(&url)?)
-                    .await?
+                    .await?;
+                checkpoint_in_background(pool.clone());
+                pool
             }
             Backend::Postgres => {
                 AnyPoolOptions::new()
@@ -158,6 +163,32 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Copies the SQLite log into the database file every half second, beside the writer. SQLite's
+/// own automatic checkpoint runs inside the commit that crosses its threshold, so that commit
+/// (and every webhook waiting on its group) would wait for the copy and its fsync; a checkpoint
+/// here never blocks the writer. Ends when the pool is closed.
+fn checkpoint_in_background(pool: AnyPool) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if pool.is_closed() {
+                return;
+            }
+            if let Err(e) = sqlx::query("pragma wal_checkpoint(passive)")
+                .execute(&pool)
+                .await
+            {
+                if pool.is_closed() {
+                    return;
+                }
+                tracing::warn!(error = %e, "the SQLite checkpoint failed; it is tried again");
+            }
+        }
+    });
 }
 
 /// `sqlite://data/tavla.db` → make sure `data/` exists and ask sqlx to create the file.
