@@ -151,37 +151,54 @@ impl Store {
     /// the committer commits the jobs again with nothing remembered (src/ingest/mod.rs), so a
     /// person who writes again simply becomes a new row (tested in tests/api/privacy.rs).
     async fn forget_people(&self, first_seen_before: i64) -> Result<i64> {
-        let select = format!("select t.id from authors t where {NOBODY_REFERS} limit {BATCH}");
         let mut total = 0;
         loop {
-            let mut tx = self.pool.begin().await?;
-            let ids: Vec<i64> = sqlx::query(&select)
-                .bind(first_seen_before)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| r.try_get(0))
-                .collect::<std::result::Result<_, _>>()?;
-            if ids.is_empty() {
-                tx.commit().await?;
-                return Ok(total);
-            }
-            // The ids come from the store itself, never from a request.
-            let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-            sqlx::query(&format!(
-                "delete from pseudonyms where author_id in ({list}) or pseudonym_author_id in ({list})"
-            ))
-            .execute(&mut *tx)
-            .await?;
-            let gone = sqlx::query(&format!("delete from authors where id in ({list})"))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected() as i64;
-            tx.commit().await?;
+            let (seen, gone) = match self.forget_people_batch(first_seen_before).await {
+                Ok(batch) => batch,
+                // Someone wrote again while their row was going (PostgreSQL, another instance):
+                // the batch is rolled back whole, and the next run looks again.
+                Err(super::StoreError::Db(sqlx::Error::Database(e)))
+                    if e.is_foreign_key_violation() =>
+                {
+                    tracing::info!("retention: a person came back while being forgotten; the rest waits for the next run");
+                    return Ok(total);
+                }
+                Err(e) => return Err(e),
+            };
             total += gone;
-            if (ids.len() as i64) < BATCH {
+            if seen < BATCH {
                 return Ok(total);
             }
         }
+    }
+
+    /// One batch of `forget_people`: how many were found and how many went.
+    async fn forget_people_batch(&self, first_seen_before: i64) -> Result<(i64, i64)> {
+        let select = format!("select t.id from authors t where {NOBODY_REFERS} limit {BATCH}");
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<i64> = sqlx::query(&select)
+            .bind(first_seen_before)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<_, _>>()?;
+        if ids.is_empty() {
+            tx.commit().await?;
+            return Ok((0, 0));
+        }
+        // The ids come from the store itself, never from a request.
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        sqlx::query(&format!(
+            "delete from pseudonyms where author_id in ({list}) or pseudonym_author_id in ({list})"
+        ))
+        .execute(&mut *tx)
+        .await?;
+        let gone = sqlx::query(&format!("delete from authors where id in ({list})"))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() as i64;
+        tx.commit().await?;
+        Ok((ids.len() as i64, gone))
     }
 }
