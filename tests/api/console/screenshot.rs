@@ -1,4 +1,4 @@
-//! The inbox with the Swedish demo data, as the README shows it. Saved under target/ on every
+//! The inbox with the Swedish demo data, as the README shows it. Saved under target/tmp/ on every
 //! run; `TAVLA_UPDATE_SCREENSHOT=1 cargo test --test api console::screenshot` also writes
 //! docs/console-inbox.png.
 
@@ -22,7 +22,9 @@ async fn the_inbox_with_demo_data() {
     b.find("#reply-window").await;
     let png = b.screenshot().await;
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
-    let target = concat!(env!("CARGO_MANIFEST_DIR"), "/target/console-inbox.png");
+    // Cargo's scratch directory for integration tests (under the target directory, wherever
+    // CARGO_TARGET_DIR puts it).
+    let target = concat!(env!("CARGO_TARGET_TMPDIR"), "/console-inbox.png");
     std::fs::write(target, &png).expect("write the screenshot");
     if std::env::var("TAVLA_UPDATE_SCREENSHOT").as_deref() == Ok("1") {
         let docs = concat!(env!("CARGO_MANIFEST_DIR"), "/docs");
