@@ -175,32 +175,30 @@ async fn apply(
         }
         report.deleted = deleted;
         report.pseudonymised = pseudonymised;
-        // After the messages, so people whose last record just went are counted too.
-        report.other = store
-            .sweep_other_records(&cutoffs(&rules.other, now), false)
-            .await?;
+    }
+    // After the messages, so people whose last record just went are counted too.
+    report.other = store
+        .sweep_other_records(&cutoffs(&rules.other, now), dry_run)
+        .await?;
+    if !dry_run {
         report.run_id = Some(
             store
                 .record_retention_run(
                     started,
                     now,
-                    (deleted, pseudonymised, report.kept_count),
+                    (report.deleted, report.pseudonymised, report.kept_count),
                     &report.other,
                     actor,
                 )
                 .await?,
         );
         tracing::info!(
-            deleted,
-            pseudonymised,
+            deleted = report.deleted,
+            pseudonymised = report.pseudonymised,
             kept = report.kept_count,
             other = ?report.other,
             "retention applied"
         );
-    } else {
-        report.other = store
-            .sweep_other_records(&cutoffs(&rules.other, now), true)
-            .await?;
     }
     planned.truncate(LISTED);
     report.actions = planned;

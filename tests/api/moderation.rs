@@ -24,6 +24,19 @@ async fn comment(app: &TestApp, id: &str, text: &str) -> i64 {
         .unwrap()
 }
 
+/// A comment under `post` at `time` (epoch ms), as the ingest API takes it.
+fn thread_comment(id: String, author: String, text: &str, time: i64, post: &str) -> Value {
+    json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": id,
+        "author": {"id": author}, "text": text, "time": time, "post_id": post})
+}
+
+async fn ingest(app: &TestApp, token: &str, messages: Vec<Value>) {
+    let r = app
+        .post(token, "/api/v1/messages", json!({"messages": messages}))
+        .await;
+    assert_eq!(r.status(), 200);
+}
+
 async fn step(app: &TestApp, token: &str, case: i64, body: Value) -> reqwest::Response {
     app.post(
         token,
@@ -288,19 +301,24 @@ on_both_backends!(
         let mut messages = Vec::new();
         // A quiet thread: two comments yesterday. A heated one: twelve in the last hour.
         for i in 0..2 {
-            messages.push(json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": format!("quiet-{i}"),
-            "author": {"id": format!("p{i}")}, "text": "Bra initiativ", "time": now - 20 * 3_600_000, "post_id": "quiet"}));
+            messages.push(thread_comment(
+                format!("quiet-{i}"),
+                format!("p{i}"),
+                "Bra initiativ",
+                now - 20 * 3_600_000,
+                "quiet",
+            ));
         }
         for i in 0..12 {
-            messages.push(json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": format!("hot-{i}"),
-            "author": {"id": format!("h{i}")}, "text": "Varför bygger ni om korsningen?", "time": now - i * 60_000, "post_id": "cykelkorsning"}));
+            messages.push(thread_comment(
+                format!("hot-{i}"),
+                format!("h{i}"),
+                "Varför bygger ni om korsningen?",
+                now - i * 60_000,
+                "cykelkorsning",
+            ));
         }
-        assert_eq!(
-            app.post(&admin, "/api/v1/messages", json!({"messages": messages}))
-                .await
-                .status(),
-            200
-        );
+        ingest(&app, &admin, messages).await;
         let heated = app.get_json(&moderator, "/api/v1/moderation/heated").await;
         let items = heated["items"].as_array().unwrap();
         assert_eq!(items.len(), 1, "{heated}");
@@ -324,16 +342,18 @@ async fn the_heated_view_follows_the_operators_threshold() {
         let admin = app.token("admin", "admin").await;
         let moderator = app.token("moderator", "moderator").await;
         let now = chrono::Utc::now().timestamp_millis();
-        let messages: Vec<_> = (0..6)
-            .map(|i| json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": format!("six-{i}"),
-                "author": {"id": format!("s{i}")}, "text": "Varför stänger badet?", "time": now - i * 60_000, "post_id": "badet"}))
+        let messages = (0..6)
+            .map(|i| {
+                thread_comment(
+                    format!("six-{i}"),
+                    format!("s{i}"),
+                    "Varför stänger badet?",
+                    now - i * 60_000,
+                    "badet",
+                )
+            })
             .collect();
-        assert_eq!(
-            app.post(&admin, "/api/v1/messages", json!({"messages": messages}))
-                .await
-                .status(),
-            200
-        );
+        ingest(&app, &admin, messages).await;
         let heated = app.get_json(&moderator, "/api/v1/moderation/heated").await;
         assert_eq!(
             heated["items"].as_array().unwrap().len(),
