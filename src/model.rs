@@ -32,6 +32,10 @@ impl Platform {
 }
 
 /// Which registered account an item belongs to: the page or Instagram account id on the platform.
+/// Longest platform id accepted (in bytes) from any source; real ids are far shorter, and the
+/// store keeps ids in indexed columns, so a hostile one must not reach it.
+pub const MAX_PLATFORM_ID: usize = 256;
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ChannelRef {
     pub platform: Platform,

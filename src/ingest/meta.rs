@@ -790,7 +790,13 @@ fn unrecognised(reason: impl Into<String>) -> Item {
 /// integer digits (never float formatting such as `1.2e12`). Empty strings and non-integral or
 /// imprecise numbers are no id.
 fn id_of(value: Option<&Value>) -> Option<String> {
-    match value? {
+    id_text(value?).filter(|id| id.len() <= crate::model::MAX_PLATFORM_ID)
+}
+
+/// The id's text, whatever its length (`id_of` refuses the absurd ones: an item without a usable
+/// id is kept as unrecognised, verbatim).
+fn id_text(value: &Value) -> Option<String> {
+    match value {
         Value::String(id) if !id.is_empty() => Some(id.clone()),
         Value::Number(number) => {
             if let Some(id) = number.as_u64() {
@@ -825,7 +831,7 @@ fn to_millis(value: &Value) -> Option<i64> {
         },
         _ => return None,
     };
-    if number.abs() < MILLIS_THRESHOLD {
+    if number.unsigned_abs() < MILLIS_THRESHOLD as u64 {
         Some(number.saturating_mul(1000))
     } else {
         Some(number)

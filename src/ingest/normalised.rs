@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::model::{
     Attachment, Change, ChannelRef, Direction, Inbound, Item, MessageItem, MessageKind, Person,
-    Platform,
+    Platform, MAX_PLATFORM_ID as MAX_ID,
 };
 
 #[derive(Debug, Deserialize)]
@@ -56,9 +56,6 @@ pub enum Time {
     Text(String),
 }
 
-/// Longest platform id accepted; real ids are far shorter.
-const MAX_ID: usize = 256;
-
 impl NormalisedMessage {
     /// Checks the message and turns it into an arrival. The error says what to fix.
     pub fn into_inbound(self, raw: serde_json::Value) -> Result<Inbound, String> {
@@ -68,6 +65,12 @@ impl NormalisedMessage {
                 self.platform
             )
         })?;
+        let optional = [("post_id", &self.post_id), ("parent_id", &self.parent_id)];
+        for (field, value) in optional {
+            if value.as_ref().is_some_and(|v| v.len() > MAX_ID) {
+                return Err(format!("{field} is longer than {MAX_ID} characters"));
+            }
+        }
         for (field, value) in [
             ("channel", &self.channel),
             ("id", &self.id),

@@ -39,6 +39,7 @@ pub fn parse(query: &str, typing: bool) -> Parsed {
         match after.find('"') {
             Some(end) => {
                 let phrase: Vec<String> = text::words(&text::normalise(&after[..end]))
+                    .take(MAX_TERMS)
                     .map(str::to_string)
                     .collect();
                 match phrase.len() {

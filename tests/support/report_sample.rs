@@ -1,0 +1,91 @@
+//! A report whose every text field carries the given hostile text, for the renderers' property
+//! tests (tests/properties.rs) and their fuzz target (fuzz/fuzz_targets/report_render.rs): the
+//! renderers must neutralise whatever a channel name, a FAQ label or a post says.
+
+use std::collections::BTreeMap;
+
+use tavla::reports::{
+    ChannelFigures, FaqFigure, Figure, HeatMap, HeatedThread, ModerationFigures, PeriodInfo,
+    Report, ServiceLevel, METRICS,
+};
+
+/// `text` in every field a person can write into (channel names, FAQ names and examples, post
+/// excerpts, categories, answered links), with figures that exercise each number format.
+pub fn report_with(text: &str, number: f64) -> Report {
+    let figure = Figure {
+        value: Some(number),
+        previous: Some(number / 3.0),
+    };
+    let figures: BTreeMap<&'static str, Figure> = METRICS.iter().map(|m| (*m, figure)).collect();
+    let channel = ChannelFigures {
+        channel_id: Some(1),
+        channel_name: Some(text.to_string()),
+        platform: Some(text.to_string()),
+        kind: "dm".into(),
+        figures: figures.clone(),
+    };
+    let period = |label: &str| PeriodInfo {
+        label: label.to_string(),
+        kind: "month",
+        start: 1_790_000_000_000,
+        end: 1_792_000_000_000,
+    };
+    let by = |key: &str| BTreeMap::from([(key.to_string(), figure)]);
+    Report {
+        period: period("2026-11"),
+        previous_period: period("2026-10"),
+        generated_at: 1_792_000_000_000,
+        service_level: ServiceLevel {
+            dm_hours: 24,
+            comment_hours: 48,
+        },
+        scope: None,
+        channels: vec![channel.clone()],
+        totals: vec![ChannelFigures {
+            channel_id: None,
+            channel_name: None,
+            ..channel
+        }],
+        heatmap: BTreeMap::from([(
+            "dm".to_string(),
+            HeatMap {
+                value: vec![vec![number as i64; 24]; 7],
+                previous: vec![vec![0; 24]; 7],
+            },
+        )]),
+        faq: vec![FaqFigure {
+            cluster_id: 7,
+            name: text.to_string(),
+            count: figure,
+            people: 3,
+            change: -2,
+            significant: true,
+            answered: true,
+            answered_url: Some(text.to_string()),
+            examples: vec![text.to_string(), format!("{text}?")],
+        }],
+        moderation: ModerationFigures {
+            cases: figure,
+            by_level: by("S4"),
+            by_category: by(text),
+            time_to_action_median_seconds: figure,
+            time_to_action_p90_seconds: figure,
+            police_reports: figure,
+            hidden_off_hours: figure,
+            heated_threads: figure,
+        },
+        heated: vec![HeatedThread {
+            conversation_id: 9,
+            channel_id: 1,
+            channel_name: text.to_string(),
+            post_platform_id: Some(text.to_string()),
+            post_excerpt: Some(text.to_string()),
+            peak_hour_start: 1_791_000_000_000,
+            peak_comments: 40,
+            baseline_per_hour: number,
+            peak_flagged: 5,
+            heated_hours: 2,
+            comments: 120,
+        }],
+    }
+}
