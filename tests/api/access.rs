@@ -913,3 +913,35 @@ on_both_backends!(
         let _ = id;
     }
 );
+
+/// The OpenAPI document states each API route's access rule as `x-access`, the same as the
+/// route table's, so a route added or changed without its documentation fails here.
+#[test]
+fn every_api_route_is_documented_with_its_access_rule() {
+    let doc: serde_json::Value = serde_json::from_str(include_str!("../../src/http/openapi.json"))
+        .expect("the OpenAPI document is JSON");
+    let names = |capabilities: &[tavla::access::Capability]| {
+        capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>()
+    };
+    for (spec, _) in tavla::http::routes() {
+        // The console's page and files are not API.
+        if spec.path == "/" || spec.path.starts_with("/static/") {
+            continue;
+        }
+        let (rule, capabilities) = match spec.rule {
+            tavla::http::Rule::Public => ("public", vec![]),
+            tavla::http::Rule::SignedIn => ("signed_in", vec![]),
+            tavla::http::Rule::Needs(c) => ("needs", names(&[c])),
+            tavla::http::Rule::AnyOf(cs) => ("any_of", names(cs)),
+        };
+        let method = spec.method.as_str().to_lowercase();
+        let documented = &doc["paths"][spec.path][&method]["x-access"];
+        assert_eq!(
+            documented,
+            &json!({"rule": rule, "capabilities": capabilities}),
+            "{} {} in src/http/openapi.json",
+            spec.method,
+            spec.path
+        );
+    }
+}
