@@ -401,6 +401,9 @@ pub async fn revoke_tokens(
     Ok(axum::Json(json!({"revoked": revoked})))
 }
 
+/// Live tokens a person may hold at once: enough for a few scripts, and a bound on the table.
+const MAX_OWN_TOKENS: i64 = 10;
+
 /// A token of one's own, for one's scripts: it acts as oneself (role, training, channels).
 pub async fn create_own_token(
     State(state): State<AppState>,
@@ -415,6 +418,11 @@ pub async fn create_own_token(
         return Err(AppError::forbidden(format!(
             "a service account's token is rotated by an administrator (POST /api/v1/staff/{}/tokens)",
             account.id
+        )));
+    }
+    if state.store.live_tokens(account.id).await? >= MAX_OWN_TOKENS {
+        return Err(AppError::unprocessable(format!(
+            "you already have {MAX_OWN_TOKENS} API tokens that work; revoke them (DELETE /api/v1/me/tokens) and create the ones you need"
         )));
     }
     let token = new_token();

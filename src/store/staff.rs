@@ -15,7 +15,7 @@ pub struct StaffMember {
 
 /// An account to add: a person, or a service account (kind "service", no password) that gets
 /// its first token in the same transaction.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NewAccount<'a> {
     pub username: &'a str,
     pub role: &'a str,
@@ -25,6 +25,20 @@ pub struct NewAccount<'a> {
     /// The channels it is limited to; empty: every channel.
     pub channels: &'a [i64],
     pub token: Option<&'a str>,
+}
+
+impl Default for NewAccount<'_> {
+    /// A person without a password, a limit or a token.
+    fn default() -> Self {
+        NewAccount {
+            username: "",
+            role: "",
+            kind: "person",
+            password_hash: None,
+            channels: &[],
+            token: None,
+        }
+    }
 }
 
 impl Store {
@@ -40,7 +54,6 @@ impl Store {
             &NewAccount {
                 username,
                 role,
-                kind: "person",
                 password_hash,
                 ..Default::default()
             },
@@ -113,6 +126,16 @@ impl Store {
         insert_token(&mut tx, staff_id, token, actor).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// How many of an account's tokens still work.
+    pub async fn live_tokens(&self, staff_id: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "select count(*) from api_tokens where staff_id = $1 and revoked_at is null",
+        )
+        .bind(staff_id)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Replaces every live token of an account with a new one (a service account's rotation):

@@ -303,9 +303,21 @@ on_both_backends!(
             .await;
         assert_eq!(created["items"].as_array().unwrap().len(), 1);
         assert_eq!(created["items"][0]["actor"], "anna");
+        // A bounded number at once.
+        for _ in 2..10 {
+            assert_eq!(
+                app.post(&own, "/api/v1/me/tokens", json!({}))
+                    .await
+                    .status(),
+                201
+            );
+        }
+        let eleventh = app.post(&own, "/api/v1/me/tokens", json!({})).await;
+        assert_eq!(eleventh.status(), 422);
+        assert!(detail(eleventh).await.contains("DELETE /api/v1/me/tokens"));
         let revoked = delete(&app, &own, "/api/v1/me/tokens").await;
         assert_eq!(revoked.status(), 200);
-        assert_eq!(revoked.json::<Value>().await.unwrap()["revoked"], 2);
+        assert_eq!(revoked.json::<Value>().await.unwrap()["revoked"], 10);
         assert_eq!(app.get(&own, "/api/v1/me").await.status(), 401);
         assert_eq!(app.get(&anna_token, "/api/v1/me").await.status(), 401);
 
