@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 
 use crate::access::training::TrainingConfig;
-use crate::access::{hash_password, new_token, Role};
+use crate::access::{hash_password, new_token, AccountKind, Role};
 use crate::app::{shutdown_signal, Application};
 use crate::ingest::{normalised, Ingestor};
 use crate::model::Platform;
@@ -48,7 +48,9 @@ pub enum Command {
         #[command(subcommand)]
         command: StaffCommand,
     },
-    /// API tokens.
+    /// API tokens, as the operator on the machine (who can act as anyone here: the database is
+    /// theirs). Through the API a token is minted only by its holder (`POST /api/v1/me/tokens`)
+    /// or, for a service account, by an administrator.
     Token {
         #[command(subcommand)]
         command: TokenCommand,
@@ -210,7 +212,8 @@ pub enum StaffCommand {
     Add {
         #[arg(long)]
         username: String,
-        /// agent, communicator, moderator, admin or auditor
+        /// agent, communicator, moderator, admin or auditor (integrations get a service
+        /// account through the API: POST /api/v1/service-accounts)
         #[arg(long)]
         role: String,
         /// Read the password from standard input (first line).
@@ -221,7 +224,9 @@ pub enum StaffCommand {
 
 #[derive(Subcommand)]
 pub enum TokenCommand {
-    /// Create an API token for a staff member; prints only the token.
+    /// Create an API token for a staff member; prints only the token. The operator's tool (the
+    /// first administrator's token, a service account's when the API is out of reach): the token
+    /// acts as the account it belongs to, so hand it only to that person or integration.
     Create {
         #[arg(long)]
         username: String,
@@ -287,14 +292,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     password_stdin,
                 },
         } => {
-            let role = Role::parse(&role).with_context(|| {
-                format!(
-                    "unknown role {role:?}; use agent, communicator, moderator, admin or auditor"
-                )
-            })?;
+            let role = Role::parse(&role)
+                .filter(|r| r.fits(AccountKind::Person))
+                .with_context(|| {
+                    format!(
+                        "{role:?} is not a role for a person; use agent, communicator, moderator, admin or auditor (an integration gets a service account: POST /api/v1/service-accounts)"
+                    )
+                })?;
             let username = username.trim();
             if username.is_empty() || username.len() > 64 {
                 bail!("the username must be 1 to 64 characters");
+            }
+            if username.starts_with(AccountKind::SERVICE_PREFIX) {
+                bail!(
+                    "names beginning with service: are service accounts'; choose another username"
+                );
             }
             let password_hash = if password_stdin {
                 let mut line = String::new();

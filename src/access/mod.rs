@@ -95,15 +95,18 @@ pub enum Role {
     Moderator,
     Admin,
     Auditor,
+    /// A service account's role for an integration: it submits messages and reads nothing.
+    Integration,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Agent,
         Role::Communicator,
         Role::Moderator,
         Role::Admin,
         Role::Auditor,
+        Role::Integration,
     ];
 
     pub fn parse(s: &str) -> Option<Role> {
@@ -117,6 +120,18 @@ impl Role {
             Role::Moderator => "moderator",
             Role::Admin => "admin",
             Role::Auditor => "auditor",
+            Role::Integration => "integration",
+        }
+    }
+
+    /// Whether an account of this kind may hold the role. Administrators are people, accountable
+    /// by name, so no service account administers; the integration role is for service accounts
+    /// only, so no person's account passes for an integration. A service account may be given a
+    /// reading role deliberately (and then needs its training signed off like anyone).
+    pub fn fits(self, kind: AccountKind) -> bool {
+        match kind {
+            AccountKind::Person => self != Role::Integration,
+            AccountKind::Service => self != Role::Admin,
         }
     }
 
@@ -144,11 +159,42 @@ impl Role {
                 HandlePrivacyRequests,
                 RevealPersonalData,
             ],
+            Role::Integration => &[Ingest],
         }
     }
 
     pub fn can(self, capability: Capability) -> bool {
         self.capabilities().contains(&capability)
+    }
+}
+
+/// Who holds an account: a person, who signs in and is accountable by name, or a service
+/// account for an integration, which has no password and is audited under its own name
+/// (`service:<name>`, never a person's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountKind {
+    Person,
+    Service,
+}
+
+impl AccountKind {
+    /// Service accounts' usernames carry this prefix, so the audit trail tells them from people.
+    pub const SERVICE_PREFIX: &'static str = "service:";
+
+    pub fn parse(s: &str) -> Option<AccountKind> {
+        match s {
+            "person" => Some(AccountKind::Person),
+            "service" => Some(AccountKind::Service),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Person => "person",
+            AccountKind::Service => "service",
+        }
     }
 }
 
@@ -228,5 +274,15 @@ mod tests {
         );
         assert!(readable_kinds(Role::Auditor.capabilities()).is_empty());
         assert!(!Role::Agent.can(Capability::ManageChannels));
+    }
+
+    #[test]
+    fn integrations_only_ingest_and_administrators_are_people() {
+        assert_eq!(Role::Integration.capabilities(), &[Capability::Ingest]);
+        assert!(readable_kinds(Role::Integration.capabilities()).is_empty());
+        assert!(!Role::Integration.fits(AccountKind::Person));
+        assert!(!Role::Admin.fits(AccountKind::Service));
+        assert!(Role::Agent.fits(AccountKind::Service));
+        assert!(Role::Admin.fits(AccountKind::Person));
     }
 }

@@ -1,5 +1,8 @@
 //! Training gates: which modules exist, how long a completion stays valid, and which modules each
 //! capability requires. Loaded from `config/training.toml` (the built-in copy when absent).
+//! The gate fails closed: every capability must be listed under `[requirements]` (an empty list
+//! says, deliberately, that it needs no training), and a file that leaves one out is refused at
+//! start, so a capability added to the code is never granted untrained by omission.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -25,6 +28,8 @@ pub struct TrainingConfig {
     pub expiring_soon_days: i64,
     #[serde(rename = "module")]
     pub modules: Vec<Module>,
+    /// Absent as a whole, it is refused by `parse` with the first capability it lacks named.
+    #[serde(default)]
     pub requirements: HashMap<Capability, Vec<String>>,
 }
 
@@ -94,6 +99,18 @@ impl TrainingConfig {
 
     pub fn parse(text: &str) -> anyhow::Result<TrainingConfig> {
         let config: TrainingConfig = toml::from_str(text)?;
+        if let Some(unlisted) = Capability::ALL
+            .into_iter()
+            .find(|c| !config.requirements.contains_key(c))
+        {
+            let name = unlisted.as_str();
+            anyhow::bail!(
+                "[requirements] does not list the capability {name} ({}); every capability must be \
+                 listed, so none is granted without training by omission: add `{name} = [\"gdpr\"]` \
+                 with the modules it needs, or `{name} = []` if it deliberately needs no training",
+                unlisted.describe()
+            );
+        }
         for (capability, modules) in &config.requirements {
             for m in modules {
                 if !config.modules.iter().any(|known| &known.id == m) {
@@ -156,11 +173,15 @@ impl TrainingConfig {
         let mut capabilities = Vec::new();
         let mut missing = BTreeMap::new();
         for capability in role.capabilities() {
-            let lacking: Vec<String> = self
-                .requirements
-                .get(capability)
-                .map(|required| required.iter().filter(|m| !valid(m)).cloned().collect())
-                .unwrap_or_default();
+            // `parse` refuses a config without the capability; should one be built otherwise,
+            // the capability is withheld rather than granted untrained.
+            let lacking: Vec<String> = match self.requirements.get(capability) {
+                Some(required) => required.iter().filter(|m| !valid(m)).cloned().collect(),
+                None => vec![format!(
+                    "(config/training.toml lists no requirements for {})",
+                    capability.as_str()
+                )],
+            };
             if lacking.is_empty() {
                 capabilities.push(*capability);
             } else {
@@ -237,10 +258,64 @@ mod tests {
         );
     }
 
+    const ONE_MODULE: &str = "expiring_soon_days = 1\n[[module]]\nid = \"a\"\ntitle_sv = \"A\"\ntitle_en = \"A\"\nvalid_days = 0\n";
+
+    /// Requirements for every capability but `left_out`, each needing module "a".
+    fn requirements_without(left_out: Option<Capability>) -> String {
+        let mut text = format!("{ONE_MODULE}[requirements]\n");
+        for c in Capability::ALL.into_iter().filter(|c| Some(*c) != left_out) {
+            text.push_str(&format!("{} = [\"a\"]\n", c.as_str()));
+        }
+        text
+    }
+
+    #[test]
+    fn the_shipped_config_lists_every_capability() {
+        let config = TrainingConfig::built_in();
+        for capability in Capability::ALL {
+            assert!(
+                config.requirements.contains_key(&capability),
+                "config/training.toml lists no requirements for {}",
+                capability.as_str()
+            );
+        }
+    }
+
+    #[test]
+    fn a_capability_left_out_of_requirements_refuses_to_load() {
+        for left_out in Capability::ALL {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("training.toml");
+            std::fs::write(&path, requirements_without(Some(left_out))).unwrap();
+            let error = TrainingConfig::load(&path).unwrap_err().to_string();
+            let name = left_out.as_str();
+            assert!(error.contains(&path.display().to_string()), "{error}");
+            assert!(error.contains(&format!("capability {name} ")), "{error}");
+            assert!(error.contains(&format!("`{name} = []`")), "{error}");
+        }
+        // No [requirements] at all is the same omission, for every capability.
+        let error = TrainingConfig::parse(ONE_MODULE).unwrap_err().to_string();
+        assert!(error.contains("does not list the capability"), "{error}");
+        // Listed, even as empty, it loads; an empty list grants without training, deliberately.
+        let text = requirements_without(None).replace("ingest = [\"a\"]", "ingest = []");
+        let config = TrainingConfig::parse(&text).unwrap();
+        let admin = config.effective(Role::Admin, &[], 0);
+        assert_eq!(admin.capabilities, vec![Capability::Ingest]);
+    }
+
+    #[test]
+    fn a_capability_without_requirements_is_withheld() {
+        let mut config = TrainingConfig::built_in();
+        config.requirements.remove(&Capability::ManageStaff);
+        let admin = config.effective(Role::Admin, &[], 0);
+        assert!(!admin.has(Capability::ManageStaff));
+        assert!(!admin.missing_for(Capability::ManageStaff).is_empty());
+    }
+
     #[test]
     fn unknown_modules_in_requirements_are_refused() {
-        let text = "expiring_soon_days = 1\n[[module]]\nid = \"a\"\ntitle_sv = \"A\"\ntitle_en = \"A\"\nvalid_days = 0\n[requirements]\nread_dms = [\"b\"]\n";
-        assert!(TrainingConfig::parse(text)
+        let text = requirements_without(None).replace("read_dms = [\"a\"]", "read_dms = [\"b\"]");
+        assert!(TrainingConfig::parse(&text)
             .unwrap_err()
             .to_string()
             .contains("\"b\""));

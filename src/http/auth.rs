@@ -86,6 +86,27 @@ impl Caller {
             .is_none_or(|channels| channels.contains(&channel_id))
     }
 
+    /// Whether an account limited to `channels` (empty: every channel) lies inside the caller's
+    /// own limit. An unlimited caller reaches every account; a limited caller only accounts
+    /// limited to channels inside their own limit, so no one widens a limit through another.
+    pub fn reaches(&self, channels: &[i64]) -> bool {
+        match &self.scope {
+            None => true,
+            Some(own) => !channels.is_empty() && channels.iter().all(|c| own.contains(c)),
+        }
+    }
+
+    /// Refuses a channel-limited caller work that spans every channel (a person's data in every
+    /// channel, retention, legal holds), as FAQ curation does.
+    pub fn require_every_channel(&self, what: &str) -> Result<(), AppError> {
+        if self.scope.is_some() {
+            return Err(AppError::forbidden(format!(
+                "{what} spans every channel, so it needs an account without a channel limit; ask someone without one"
+            )));
+        }
+        Ok(())
+    }
+
     pub fn actor(&self) -> Actor {
         Actor {
             staff_id: Some(self.staff.id),

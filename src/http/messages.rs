@@ -1,4 +1,6 @@
 //! `POST /api/v1/messages`: a batch of normalised messages from other channels or another tool.
+//! An integration submits with its own service account; each batch is audited under the
+//! submitter's name, and a channel-limited submitter may submit only for its own channels.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -27,9 +29,48 @@ struct LineError {
 /// Most items accepted in one request; larger migrations go through `tavla import`.
 const MAX_BATCH: usize = 5000;
 
+/// Refuses a batch with messages for channels outside the caller's limit (or for pages nobody
+/// registered, which would wait in quarantine for someone without a limit), naming them.
+async fn check_channels(
+    state: &AppState,
+    caller: &Caller,
+    items: &[crate::model::Inbound],
+) -> Result<()> {
+    let Some(scope) = &caller.scope else {
+        return Ok(());
+    };
+    let channels = state.store.channels().await?;
+    let mut outside: Vec<String> = items
+        .iter()
+        .filter(|item| {
+            !channels.iter().any(|c| {
+                scope.contains(&c.id)
+                    && c.platform == item.channel.platform.as_str()
+                    && c.platform_id == item.channel.platform_id
+            })
+        })
+        .map(|item| {
+            format!(
+                "{} {}",
+                item.channel.platform.as_str(),
+                item.channel.platform_id
+            )
+        })
+        .collect();
+    if outside.is_empty() {
+        return Ok(());
+    }
+    outside.sort();
+    outside.dedup();
+    Err(AppError::forbidden(format!(
+        "you may submit messages only for the channels you are limited to; nothing was stored, as these are not among them: {}",
+        outside.join(", ")
+    )))
+}
+
 pub async fn ingest(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Json(batch): Json<Batch>,
 ) -> Result<impl IntoResponse> {
     if batch.messages.len() > MAX_BATCH {
@@ -45,12 +86,26 @@ pub async fn ingest(
             Err(error) => errors.push(LineError { index, error }),
         }
     }
+    check_channels(&state, &caller, &good).await?;
     let accepted = good.len();
     let outcome = state
         .ingestor
         .submit(good)
         .await
         .map_err(|e| AppError::unavailable(format!("{e}; send the batch again")))?;
+    // Who put these messages in the inbox: the integration by its own name.
+    state
+        .store
+        .audit(
+            &caller.actor(),
+            "messages.submitted",
+            None,
+            serde_json::json!({
+                "accepted": accepted, "stored": outcome.stored, "duplicates": outcome.duplicates,
+                "quarantined": outcome.quarantined, "refused": errors.len(),
+            }),
+        )
+        .await?;
     let status = if accepted == 0 && !errors.is_empty() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {

@@ -130,6 +130,19 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             Rule::SignedIn,
             post(session::change_password),
         ),
+        // A person's own API tokens: only the holder mints a token that acts as them.
+        r(
+            Method::POST,
+            "/api/v1/me/tokens",
+            Rule::SignedIn,
+            post(staff::create_own_token),
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/me/tokens",
+            Rule::SignedIn,
+            delete(staff::revoke_own_tokens),
+        ),
         r(
             Method::POST,
             "/api/v1/messages",
@@ -213,6 +226,12 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/staff",
             Rule::Needs(ManageStaff),
             post(staff::add),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/service-accounts",
+            Rule::Needs(ManageStaff),
+            post(staff::add_service_account),
         ),
         r(
             Method::PATCH,

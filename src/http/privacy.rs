@@ -99,6 +99,7 @@ pub async fn erase(
     Path(id): Path<String>,
     Json(body): Json<RunBody>,
 ) -> Result<impl IntoResponse> {
+    caller.require_every_channel("erasing a person's data (in every channel they wrote to)")?;
     let id = platform_id(&id)?;
     let report = crate::privacy::erasure::erase(
         &state.store,
@@ -147,6 +148,10 @@ pub async fn place_hold(
     caller: Caller,
     Json(body): Json<NewHold>,
 ) -> Result<impl IntoResponse> {
+    // Holds are the registry's, kept and lifted centrally: a hold on a person covers them in
+    // every channel, and one placed by someone without a limit must not be lifted by someone
+    // with one.
+    caller.require_every_channel("placing a legal hold")?;
     let reason = body.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(AppError::unprocessable(
@@ -204,6 +209,7 @@ pub async fn lift_hold(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse> {
+    caller.require_every_channel("lifting a legal hold")?;
     if state.store.lift_hold(id, &caller.actor()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -219,6 +225,7 @@ pub async fn run_retention(
     caller: Caller,
     Json(body): Json<RunBody>,
 ) -> Result<impl IntoResponse> {
+    caller.require_every_channel("a retention run")?;
     match crate::privacy::retention::run(
         &state.store,
         &state.retention,

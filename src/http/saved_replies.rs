@@ -1,4 +1,7 @@
 //! The library of saved replies: kept by communicators, used by agents and communicators.
+//! A channel-limited communicator keeps the replies of their own channels only: a reply for
+//! every channel is read-only for them (others' channels use it too), and another channel's
+//! reply does not exist for them.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -66,16 +69,28 @@ fn check(title: &str, body: &str, language: &str) -> Result<()> {
     Ok(())
 }
 
+/// A reply for every channel is changed only by someone who works with every channel.
+fn every_channel(caller: &Caller) -> Result<()> {
+    if caller.scope.is_some() {
+        return Err(AppError::forbidden(
+            "a reply for every channel is used in channels outside your limit, so it is read-only for you; give channel_id of one of your channels, or ask a communicator without a channel limit",
+        ));
+    }
+    Ok(())
+}
+
 pub async fn add(
     State(state): State<AppState>,
     caller: Caller,
     Json(r): Json<NewReply>,
 ) -> Result<impl IntoResponse> {
     check(&r.title, &r.body, &r.language)?;
-    if let Some(c) = r.channel_id {
-        if !caller.may_see_channel(c) {
+    match r.channel_id {
+        Some(c) if !caller.may_see_channel(c) => {
             return Err(AppError::not_found(format!("there is no channel {c}")));
         }
+        None => every_channel(&caller)?,
+        Some(_) => {}
     }
     let id = state
         .store
@@ -110,6 +125,9 @@ pub async fn update(
         .await?
         .filter(|r| r.channel_id.is_none_or(|c| caller.may_see_channel(c)))
         .ok_or_else(|| AppError::not_found(format!("there is no saved reply {id}")))?;
+    if reply.channel_id.is_none() {
+        every_channel(&caller)?;
+    }
     if let Some(t) = change.title {
         reply.title = t.trim().to_string();
     }

@@ -1,4 +1,20 @@
-//! Staff administration: accounts, roles, channel scopes, training records and API tokens.
+//! Staff administration: accounts, roles, channel limits, training records and API tokens, and
+//! service accounts for integrations.
+//!
+//! An administrator's powers are bounded, so that no one widens what they may see:
+//! - a channel-limited administrator reaches only accounts limited to channels inside their own
+//!   limit. Everyone else does not exist for them: 404 on every route, and left out of the list.
+//!   Hidden rather than shown read-only, as every other object outside a channel limit is hidden,
+//!   and because such an account's channels and training record concern work the administrator
+//!   has no part in (staff's personal data, kept to those who need it);
+//! - nobody changes their own channel limit, and a limited administrator gives only channels
+//!   inside their own limit, never "every channel" (an empty list);
+//! - nobody signs off their own training (another administrator does: the trainer's job);
+//! - an API token acts as its holder, so only the holder mints one (`POST /api/v1/me/tokens`).
+//!   An integration gets a service account: created by an administrator with only the role it
+//!   needs, no password, its token shown once at creation and rotation, and everything it does
+//!   audited under its own name (`service:<name>`), never a person's. The operator on the
+//!   machine keeps `tavla token create` (src/cli.rs).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,18 +26,74 @@ use super::auth::Caller;
 use super::error::{AppError, Result};
 use super::extract::{Json, Path};
 use super::AppState;
-use crate::access::{hash_password, new_token, Role};
+use crate::access::{hash_password, new_token, AccountKind, Role};
+use crate::store::access::StaffAccount;
 use crate::store::now_ms;
+use crate::store::staff::NewAccount;
 
-pub async fn list(State(state): State<AppState>, _caller: Caller) -> Result<impl IntoResponse> {
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse> {
     let now = now_ms();
     let mut items = Vec::new();
     for account in state.store.staff_accounts().await? {
+        if !caller.reaches(&account.channels) {
+            continue;
+        }
         let completions = state.store.completions(account.id).await?;
         let training = state.training.statuses(&completions, now);
         items.push(json!({"account": account, "training": training}));
     }
     Ok(axum::Json(json!({"items": items})))
+}
+
+/// The account, if the caller may administer it; otherwise, as when there is none, 404.
+async fn reachable(state: &AppState, caller: &Caller, id: i64) -> Result<StaffAccount> {
+    state
+        .store
+        .staff_account(id)
+        .await?
+        .filter(|a| caller.reaches(&a.channels))
+        .ok_or_else(|| AppError::not_found(format!("there is no staff member {id}")))
+}
+
+fn kind_of(account: &StaffAccount) -> AccountKind {
+    AccountKind::parse(&account.kind).unwrap_or(AccountKind::Person)
+}
+
+/// The channels to give an account, if the caller may give them: anything for an unlimited
+/// caller; for a limited one, some channels, all inside their own limit.
+fn grantable(caller: &Caller, channels: &[i64]) -> Result<Vec<i64>> {
+    let mut channels = channels.to_vec();
+    channels.sort_unstable();
+    channels.dedup();
+    if caller.reaches(&channels) {
+        return Ok(channels);
+    }
+    let own = caller
+        .scope
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(AppError::forbidden(if channels.is_empty() {
+        format!(
+            "an account without channels works with every channel, and you administer only channels {own}; give `channels` from those"
+        )
+    } else {
+        format!("you can give only channels inside your own limit: {own}")
+    }))
+}
+
+/// Refuses a role the account's kind may not hold.
+fn check_fit(role: Role, kind: AccountKind) -> Result<()> {
+    if role.fits(kind) {
+        return Ok(());
+    }
+    Err(AppError::unprocessable(match kind {
+        AccountKind::Person => "the integration role is for service accounts (POST /api/v1/service-accounts); a person's account cannot pass for an integration",
+        AccountKind::Service => "a service account cannot be an administrator: administrators are people, accountable by name; give it the role its work needs (integration to submit messages)",
+    }))
 }
 
 #[derive(Deserialize)]
@@ -30,11 +102,16 @@ pub struct NewStaff {
     username: String,
     role: String,
     password: Option<String>,
+    /// The channels the person is limited to; every channel when absent or empty (which only an
+    /// administrator without a limit may give).
+    channels: Option<Vec<i64>>,
 }
 
 fn parse_role(role: &str) -> Result<Role> {
     Role::parse(role).ok_or_else(|| {
-        AppError::unprocessable("role must be agent, communicator, moderator, admin or auditor")
+        AppError::unprocessable(
+            "role must be agent, communicator, moderator, admin or auditor (integration for service accounts)",
+        )
     })
 }
 
@@ -43,11 +120,18 @@ pub async fn add(
     caller: Caller,
     Json(new): Json<NewStaff>,
 ) -> Result<impl IntoResponse> {
+    let channels = grantable(&caller, new.channels.as_deref().unwrap_or_default())?;
     let role = parse_role(&new.role)?;
+    check_fit(role, AccountKind::Person)?;
     let username = new.username.trim().to_string();
     if username.is_empty() || username.chars().count() > 64 {
         return Err(AppError::unprocessable(
             "the username must be 1 to 64 characters",
+        ));
+    }
+    if username.starts_with(AccountKind::SERVICE_PREFIX) {
+        return Err(AppError::unprocessable(
+            "names beginning with service: are service accounts' (POST /api/v1/service-accounts); choose another username",
         ));
     }
     let hash = match new.password {
@@ -66,9 +150,79 @@ pub async fn add(
     };
     let staff = state
         .store
-        .add_staff(&username, role.as_str(), hash.as_deref(), &caller.actor())
+        .add_account(
+            &NewAccount {
+                username: &username,
+                role: role.as_str(),
+                kind: AccountKind::Person.as_str(),
+                password_hash: hash.as_deref(),
+                channels: &channels,
+                token: None,
+            },
+            &caller.actor(),
+        )
         .await?;
     Ok((StatusCode::CREATED, axum::Json(json!({"staff": staff}))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewServiceAccount {
+    /// Lowercase letters, digits and hyphens (2 to 48): the account is named `service:<name>`.
+    name: String,
+    /// `integration` when absent: it submits messages and reads nothing. Another role only
+    /// deliberately (a reading role also needs its training signed off); never admin.
+    role: Option<String>,
+    /// The channels it is limited to; every channel when absent or empty.
+    channels: Option<Vec<i64>>,
+}
+
+fn valid_service_name(name: &str) -> bool {
+    (2..=48).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+}
+
+/// Creates an integration's own account and shows its token this once.
+pub async fn add_service_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(new): Json<NewServiceAccount>,
+) -> Result<impl IntoResponse> {
+    let channels = grantable(&caller, new.channels.as_deref().unwrap_or_default())?;
+    let role = match new.role.as_deref() {
+        Some(role) => parse_role(role)?,
+        None => Role::Integration,
+    };
+    check_fit(role, AccountKind::Service)?;
+    if !valid_service_name(&new.name) {
+        return Err(AppError::unprocessable(
+            "the name must be 2 to 48 lowercase letters, digits and hyphens, e.g. crm-import",
+        ));
+    }
+    let username = format!("{}{}", AccountKind::SERVICE_PREFIX, new.name);
+    let token = new_token();
+    let staff = state
+        .store
+        .add_account(
+            &NewAccount {
+                username: &username,
+                role: role.as_str(),
+                kind: AccountKind::Service.as_str(),
+                password_hash: None,
+                channels: &channels,
+                token: Some(&token),
+            },
+            &caller.actor(),
+        )
+        .await?;
+    let account = reachable(&state, &caller, staff.id).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"account": account, "token": token})),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -87,17 +241,25 @@ pub async fn update(
     Json(change): Json<StaffChange>,
 ) -> Result<impl IntoResponse> {
     let role = change.role.as_deref().map(parse_role).transpose()?;
-    if state.store.staff_account(id).await?.is_none() {
-        return Err(AppError::not_found(format!(
-            "there is no staff member {id}"
-        )));
+    let account = reachable(&state, &caller, id).await?;
+    let own = id == caller.staff.id;
+    if own && change.channels.is_some() {
+        return Err(AppError::forbidden(
+            "nobody changes their own channel limit; ask another administrator",
+        ));
     }
-    if id == caller.staff.id
-        && (change.disabled == Some(true) || role.is_some_and(|r| r != Role::Admin))
-    {
+    if own && (change.disabled == Some(true) || role.is_some_and(|r| r != Role::Admin)) {
         return Err(AppError::unprocessable(
             "you cannot disable yourself or take away your own administrator role; ask another administrator",
         ));
+    }
+    let channels = change
+        .channels
+        .as_deref()
+        .map(|c| grantable(&caller, c))
+        .transpose()?;
+    if let Some(role) = role {
+        check_fit(role, kind_of(&account))?;
     }
     state
         .store
@@ -105,7 +267,7 @@ pub async fn update(
             id,
             role.map(Role::as_str),
             change.disabled,
-            change.channels.as_deref(),
+            channels.as_deref(),
             &caller.actor(),
         )
         .await?;
@@ -119,14 +281,10 @@ pub async fn update(
 
 pub async fn training(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse> {
-    let account = state
-        .store
-        .staff_account(id)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("there is no staff member {id}")))?;
+    let account = reachable(&state, &caller, id).await?;
     let completions = state.store.completions(id).await?;
     let role = parse_role(&account.role)?;
     let effective = state.training.effective(role, &completions, now_ms());
@@ -144,16 +302,18 @@ pub struct Completed {
     completed_at: Option<i64>,
 }
 
+/// Signs off someone else's training: an administrator's own is signed off by another.
 pub async fn grant_training(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
     Json(done): Json<Completed>,
 ) -> Result<impl IntoResponse> {
-    if state.store.staff_account(id).await?.is_none() {
-        return Err(AppError::not_found(format!(
-            "there is no staff member {id}"
-        )));
+    reachable(&state, &caller, id).await?;
+    if id == caller.staff.id {
+        return Err(AppError::forbidden(
+            "nobody signs off their own training; ask another administrator (your trainer) to sign it off",
+        ));
     }
     let modules: Vec<String> = if done.modules.iter().any(|m| m == "all") {
         state
@@ -201,27 +361,33 @@ pub async fn grant_training(
     ))
 }
 
+/// A service account's new token: the old ones stop working. A person's tokens are theirs to
+/// mint, so this refuses every account but a service account.
 pub async fn create_token(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse> {
-    let account = state
-        .store
-        .staff_account(id)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("there is no staff member {id}")))?;
+    let account = reachable(&state, &caller, id).await?;
+    if kind_of(&account) != AccountKind::Service {
+        return Err(AppError::forbidden(
+            "an API token acts as the person who holds it, so only they can create one (POST /api/v1/me/tokens, signed in as themselves); an integration gets a service account of its own: POST /api/v1/service-accounts",
+        ));
+    }
     if account.disabled {
         return Err(AppError::unprocessable(
             "the account is disabled; enable it first",
         ));
     }
     let token = new_token();
-    state
+    let revoked = state
         .store
-        .add_api_token(id, &token, &caller.actor())
+        .rotate_token(id, &token, &caller.actor())
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(json!({"token": token}))))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"token": token, "revoked": revoked})),
+    ))
 }
 
 /// Revokes every API token of a staff member (a lost laptop, a finished integration).
@@ -230,11 +396,51 @@ pub async fn revoke_tokens(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse> {
-    if state.store.staff_account(id).await?.is_none() {
-        return Err(AppError::not_found(format!(
-            "there is no staff member {id}"
+    reachable(&state, &caller, id).await?;
+    let revoked = state.store.revoke_tokens(id, &caller.actor()).await?;
+    Ok(axum::Json(json!({"revoked": revoked})))
+}
+
+/// Live tokens a person may hold at once: enough for a few scripts, and a bound on the table.
+const MAX_OWN_TOKENS: i64 = 10;
+
+/// A token of one's own, for one's scripts: it acts as oneself (role, training, channels).
+pub async fn create_own_token(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<impl IntoResponse> {
+    let account = state
+        .store
+        .staff_account(caller.staff.id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("your account no longer exists"))?;
+    if kind_of(&account) == AccountKind::Service {
+        return Err(AppError::forbidden(format!(
+            "a service account's token is rotated by an administrator (POST /api/v1/staff/{}/tokens)",
+            account.id
         )));
     }
-    let revoked = state.store.revoke_tokens(id, &caller.actor()).await?;
+    if state.store.live_tokens(account.id).await? >= MAX_OWN_TOKENS {
+        return Err(AppError::unprocessable(format!(
+            "you already have {MAX_OWN_TOKENS} API tokens that work; revoke them (DELETE /api/v1/me/tokens) and create the ones you need"
+        )));
+    }
+    let token = new_token();
+    state
+        .store
+        .add_api_token(account.id, &token, &caller.actor())
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(json!({"token": token}))))
+}
+
+/// Revokes every API token of one's own (sessions stay).
+pub async fn revoke_own_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<impl IntoResponse> {
+    let revoked = state
+        .store
+        .revoke_tokens(caller.staff.id, &caller.actor())
+        .await?;
     Ok(axum::Json(json!({"revoked": revoked})))
 }

@@ -26,6 +26,8 @@ pub struct StaffAccount {
     pub has_password: bool,
     /// Empty: every channel.
     pub channels: Vec<i64>,
+    /// "person" or "service" (an integration's account: no password, audited under its name).
+    pub kind: String,
 }
 
 impl Store {
@@ -298,14 +300,31 @@ impl Store {
     }
 
     pub async fn staff_accounts(&self) -> Result<Vec<StaffAccount>> {
+        self.accounts(None).await
+    }
+
+    pub async fn staff_account(&self, id: i64) -> Result<Option<StaffAccount>> {
+        Ok(self.accounts(Some(id)).await?.into_iter().next())
+    }
+
+    /// Every account, or the one with `id`.
+    async fn accounts(&self, id: Option<i64>) -> Result<Vec<StaffAccount>> {
         let rows = sqlx::query(
-            "select id, username, role, disabled_at, password_hash from staff order by username",
+            "select id, username, role, kind, disabled_at, password_hash from staff \
+             where ($1 = -1 or id = $2) order by username",
         )
+        .bind(id.unwrap_or(-1))
+        .bind(id.unwrap_or(-1))
         .fetch_all(&self.pool)
         .await?;
-        let scopes = sqlx::query("select staff_id, channel_id from staff_channels")
-            .fetch_all(&self.pool)
-            .await?;
+        let scopes = sqlx::query(
+            "select staff_id, channel_id from staff_channels where ($1 = -1 or staff_id = $2) \
+             order by channel_id",
+        )
+        .bind(id.unwrap_or(-1))
+        .bind(id.unwrap_or(-1))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 let id: i64 = r.try_get("id")?;
@@ -324,17 +343,10 @@ impl Store {
                     disabled: disabled.is_some(),
                     has_password: password.is_some(),
                     channels,
+                    kind: r.try_get("kind")?,
                 })
             })
             .collect()
-    }
-
-    pub async fn staff_account(&self, id: i64) -> Result<Option<StaffAccount>> {
-        Ok(self
-            .staff_accounts()
-            .await?
-            .into_iter()
-            .find(|s| s.id == id))
     }
 
     /// Changes role, disabled state and channel scope. A role change or disabling ends the
@@ -390,23 +402,7 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            for channel in channels {
-                let known: Option<i64> =
-                    sqlx::query_scalar("select id from channels where id = $1")
-                        .bind(channel)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if known.is_none() {
-                    return Err(StoreError::Invalid(format!(
-                        "there is no channel {channel}"
-                    )));
-                }
-                sqlx::query("insert into staff_channels (staff_id, channel_id) values ($1, $2)")
-                    .bind(id)
-                    .bind(channel)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            limit_to_channels(&mut tx, id, channels).await?;
         }
         if end_sessions {
             end_sessions_in(&mut tx, id, None).await?;
@@ -422,6 +418,32 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Adds channels to an account's limit (none: the limit stays as it is); an unknown channel
+/// rolls the whole change back.
+pub(super) async fn limit_to_channels(
+    tx: &mut super::Tx<'_>,
+    staff_id: i64,
+    channels: &[i64],
+) -> Result<()> {
+    for channel in channels {
+        let known: Option<i64> = sqlx::query_scalar("select id from channels where id = $1")
+            .bind(channel)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if known.is_none() {
+            return Err(StoreError::Invalid(format!(
+                "there is no channel {channel}"
+            )));
+        }
+        sqlx::query("insert into staff_channels (staff_id, channel_id) values ($1, $2)")
+            .bind(staff_id)
+            .bind(channel)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn end_sessions_in(tx: &mut super::Tx<'_>, staff_id: i64, keep: Option<i64>) -> Result<()> {

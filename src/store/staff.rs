@@ -13,7 +13,36 @@ pub struct StaffMember {
     pub role: String,
 }
 
+/// An account to add: a person, or a service account (kind "service", no password) that gets
+/// its first token in the same transaction.
+#[derive(Debug, Clone)]
+pub struct NewAccount<'a> {
+    pub username: &'a str,
+    pub role: &'a str,
+    /// "person" or "service".
+    pub kind: &'a str,
+    pub password_hash: Option<&'a str>,
+    /// The channels it is limited to; empty: every channel.
+    pub channels: &'a [i64],
+    pub token: Option<&'a str>,
+}
+
+impl Default for NewAccount<'_> {
+    /// A person without a password, a limit or a token.
+    fn default() -> Self {
+        NewAccount {
+            username: "",
+            role: "",
+            kind: "person",
+            password_hash: None,
+            channels: &[],
+            token: None,
+        }
+    }
+}
+
 impl Store {
+    /// Adds a person (the command line and tests; the API adds with `add_account`).
     pub async fn add_staff(
         &self,
         username: &str,
@@ -21,38 +50,58 @@ impl Store {
         password_hash: Option<&str>,
         actor: &Actor,
     ) -> Result<StaffMember> {
+        self.add_account(
+            &NewAccount {
+                username,
+                role,
+                password_hash,
+                ..Default::default()
+            },
+            actor,
+        )
+        .await
+    }
+
+    /// Adds an account with its channel limit (and a service account's token) at once, so an
+    /// account never exists, even for a moment, with every channel when it was meant to have some.
+    pub async fn add_account(&self, new: &NewAccount<'_>, actor: &Actor) -> Result<StaffMember> {
         let mut tx = self.begin().await?;
         let id: Option<i64> = sqlx::query_scalar(
-            "insert into staff (username, role, password_hash, created_at) values ($1, $2, $3, $4) \
+            "insert into staff (username, role, kind, password_hash, created_at) values ($1, $2, $3, $4, $5) \
              on conflict (username) do nothing returning id",
         )
-        .bind(username)
-        .bind(role)
-        .bind(password_hash)
+        .bind(new.username)
+        .bind(new.role)
+        .bind(new.kind)
+        .bind(new.password_hash)
         .bind(now_ms())
         .fetch_optional(&mut *tx)
         .await?;
-        match id {
-            Some(id) => {
-                record(
-                    &mut tx,
-                    actor,
-                    "staff.added",
-                    Some(&format!("staff:{id}")),
-                    serde_json::json!({"role": role, "username": username}),
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(StaffMember {
-                    id,
-                    username: username.to_string(),
-                    role: role.to_string(),
-                })
-            }
-            None => Err(StoreError::Invalid(format!(
-                "a staff member named {username:?} already exists"
-            ))),
+        let Some(id) = id else {
+            return Err(StoreError::Invalid(format!(
+                "a staff member named {:?} already exists",
+                new.username
+            )));
+        };
+        super::access::limit_to_channels(&mut tx, id, new.channels).await?;
+        record(
+            &mut tx,
+            actor,
+            "staff.added",
+            Some(&format!("staff:{id}")),
+            serde_json::json!({"role": new.role, "username": new.username, "kind": new.kind,
+                               "channels": new.channels}),
+        )
+        .await?;
+        if let Some(token) = new.token {
+            insert_token(&mut tx, id, token, actor).await?;
         }
+        tx.commit().await?;
+        Ok(StaffMember {
+            id,
+            username: new.username.to_string(),
+            role: new.role.to_string(),
+        })
     }
 
     pub async fn staff_by_username(&self, username: &str) -> Result<Option<StaffMember>> {
@@ -74,24 +123,37 @@ impl Store {
     /// Stores a new token for the staff member; the caller shows the token once and forgets it.
     pub async fn add_api_token(&self, staff_id: i64, token: &str, actor: &Actor) -> Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "insert into api_tokens (staff_id, token_hash, created_at) values ($1, $2, $3)",
+        insert_token(&mut tx, staff_id, token, actor).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// How many of an account's tokens still work.
+    pub async fn live_tokens(&self, staff_id: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "select count(*) from api_tokens where staff_id = $1 and revoked_at is null",
         )
         .bind(staff_id)
-        .bind(token_digest(token))
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Replaces every live token of an account with a new one (a service account's rotation):
+    /// the old ones stop working in the same transaction. Returns how many were revoked.
+    pub async fn rotate_token(&self, staff_id: i64, token: &str, actor: &Actor) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let revoked = revoke_in(&mut tx, staff_id).await?;
+        insert_token(&mut tx, staff_id, token, actor).await?;
         record(
             &mut tx,
             actor,
-            "token.created",
+            "token.revoked",
             Some(&format!("staff:{staff_id}")),
-            serde_json::json!({}),
+            serde_json::json!({"tokens": revoked, "rotated": true}),
         )
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(revoked)
     }
 
     pub async fn staff_by_token(&self, token: &str) -> Result<Option<StaffMember>> {
@@ -113,14 +175,7 @@ impl Store {
     /// Revokes every API token of a staff member; returns how many were live.
     pub async fn revoke_tokens(&self, staff_id: i64, actor: &Actor) -> Result<u64> {
         let mut tx = self.begin().await?;
-        let n = sqlx::query(
-            "update api_tokens set revoked_at = $1 where staff_id = $2 and revoked_at is null",
-        )
-        .bind(now_ms())
-        .bind(staff_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let n = revoke_in(&mut tx, staff_id).await?;
         record(
             &mut tx,
             actor,
@@ -132,6 +187,39 @@ impl Store {
         tx.commit().await?;
         Ok(n)
     }
+}
+
+async fn insert_token(
+    tx: &mut super::Tx<'_>,
+    staff_id: i64,
+    token: &str,
+    actor: &Actor,
+) -> Result<()> {
+    sqlx::query("insert into api_tokens (staff_id, token_hash, created_at) values ($1, $2, $3)")
+        .bind(staff_id)
+        .bind(token_digest(token))
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+    record(
+        tx,
+        actor,
+        "token.created",
+        Some(&format!("staff:{staff_id}")),
+        serde_json::json!({}),
+    )
+    .await
+}
+
+async fn revoke_in(tx: &mut super::Tx<'_>, staff_id: i64) -> Result<u64> {
+    Ok(sqlx::query(
+        "update api_tokens set revoked_at = $1 where staff_id = $2 and revoked_at is null",
+    )
+    .bind(now_ms())
+    .bind(staff_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
 }
 
 fn staff_from_row(row: &sqlx::any::AnyRow) -> Result<StaffMember> {

@@ -10,7 +10,16 @@ use crate::on_both_backends;
 use crate::webhooks::dm_batch;
 
 const PAGE: &str = "700000000000001";
-const ROLES: [&str; 5] = ["agent", "communicator", "moderator", "admin", "auditor"];
+const ROLES: [&str; 6] = [
+    "agent",
+    "communicator",
+    "moderator",
+    "admin",
+    "auditor",
+    "integration",
+];
+/// Every role a person may hold (integration is for service accounts only).
+const PEOPLE: [&str; 5] = ["agent", "communicator", "moderator", "admin", "auditor"];
 
 /// Who gets past access control on each route (any status but 401/403), when fully trained and
 /// when untrained. Routes whose rule is Public are listed in PUBLIC instead.
@@ -19,13 +28,17 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
     const NONE: &[&str] = &[];
     const AGENT: &[&str] = &["agent"];
     const ADMIN: &[&str] = &["admin"];
+    const INGEST: &[&str] = &["admin", "integration"];
     HashMap::from([
         ("DELETE /api/v1/session", (ALL, ALL)),
         ("GET /api/v1/me", (ALL, ALL)),
         ("POST /api/v1/me/password", (ALL, ALL)),
+        // A person mints their own tokens; a service account's are rotated by an administrator.
+        ("POST /api/v1/me/tokens", (&PEOPLE[..], &PEOPLE[..])),
+        ("DELETE /api/v1/me/tokens", (ALL, ALL)),
         ("GET /api/v1/channels", (ALL, ALL)),
         ("GET /api/v1/events", (ALL, ALL)),
-        ("POST /api/v1/messages", (ADMIN, ADMIN)),
+        ("POST /api/v1/messages", (INGEST, INGEST)),
         (
             "GET /api/v1/conversations",
             (&["agent", "communicator", "moderator"][..], NONE),
@@ -43,6 +56,7 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
         ("GET /api/v1/quarantine", (ADMIN, NONE)),
         ("GET /api/v1/staff", (ADMIN, ADMIN)),
         ("POST /api/v1/staff", (ADMIN, ADMIN)),
+        ("POST /api/v1/service-accounts", (ADMIN, ADMIN)),
         ("PATCH /api/v1/staff/{id}", (ADMIN, ADMIN)),
         ("GET /api/v1/staff/{id}/training", (ADMIN, ADMIN)),
         ("POST /api/v1/staff/{id}/training", (ADMIN, ADMIN)),
@@ -125,6 +139,29 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
     ])
 }
 
+/// A token for every role, trained and untrained (service accounts for integration).
+async fn role_tokens(app: &TestApp, suffix: &str) -> Vec<(&'static str, bool, String)> {
+    let mut tokens = Vec::new();
+    for role in ROLES {
+        for trained in [true, false] {
+            let name = format!(
+                "{role}-{}{suffix}",
+                if trained { "trained" } else { "untrained" }
+            );
+            let (id, token) = if role == "integration" {
+                app.service_token(&name, role).await
+            } else {
+                app.untrained_token(&name, role).await
+            };
+            if trained {
+                app.train(id, "all").await;
+            }
+            tokens.push((role, trained, token));
+        }
+    }
+    tokens
+}
+
 /// Routes open without sign-in, each a deliberate decision.
 const PUBLIC: [&str; 9] = [
     // The console's page and files: everything it shows comes from the API.
@@ -172,21 +209,11 @@ on_both_backends!(
             .await
             .unwrap();
         let (target_staff, _) = app.untrained_token("target", "agent").await;
-        let mut tokens = Vec::new();
-        for role in ROLES {
-            tokens.push((
-                role,
-                true,
-                app.token(&format!("{role}-trained"), role).await,
-            ));
-            tokens.push((
-                role,
-                false,
-                app.untrained_token(&format!("{role}-untrained"), role)
-                    .await
-                    .1,
-            ));
-        }
+        // Tokens are minted (and rotated) by an administrator for service accounts only.
+        let (target_service, _) = app.service_token("target", "integration").await;
+        let tokens = role_tokens(&app, "").await;
+        // Revoking one's own tokens would end those the rest of the walk uses.
+        let throwaway = role_tokens(&app, "-throwaway").await;
         let expected = expectations();
         let mut covered = 0;
         for (spec, _) in tavla::http::routes() {
@@ -201,6 +228,8 @@ on_both_backends!(
                     message.to_string()
                 } else if spec.path.starts_with("/api/v1/moderation/cases") {
                     case.to_string()
+                } else if spec.path.ends_with("/tokens") {
+                    target_service.to_string()
                 } else {
                     target_staff.to_string()
                 },
@@ -240,7 +269,12 @@ on_both_backends!(
                 401,
                 "{key} without credentials"
             );
-            for (role, trained, token) in &tokens {
+            let tokens = if key == "DELETE /api/v1/me/tokens" {
+                &throwaway
+            } else {
+                &tokens
+            };
+            for (role, trained, token) in tokens {
                 let status = send(Some(token)).await.unwrap().status().as_u16();
                 let ok = if *trained { trained_ok } else { untrained_ok };
                 if ok.contains(role) {
@@ -879,3 +913,35 @@ on_both_backends!(
         let _ = id;
     }
 );
+
+/// The OpenAPI document states each API route's access rule as `x-access`, the same as the
+/// route table's, so a route added or changed without its documentation fails here.
+#[test]
+fn every_api_route_is_documented_with_its_access_rule() {
+    let doc: serde_json::Value = serde_json::from_str(include_str!("../../src/http/openapi.json"))
+        .expect("the OpenAPI document is JSON");
+    let names = |capabilities: &[tavla::access::Capability]| {
+        capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>()
+    };
+    for (spec, _) in tavla::http::routes() {
+        // The console's page and files are not API.
+        if spec.path == "/" || spec.path.starts_with("/static/") {
+            continue;
+        }
+        let (rule, capabilities) = match spec.rule {
+            tavla::http::Rule::Public => ("public", vec![]),
+            tavla::http::Rule::SignedIn => ("signed_in", vec![]),
+            tavla::http::Rule::Needs(c) => ("needs", names(&[c])),
+            tavla::http::Rule::AnyOf(cs) => ("any_of", names(cs)),
+        };
+        let method = spec.method.as_str().to_lowercase();
+        let documented = &doc["paths"][spec.path][&method]["x-access"];
+        assert_eq!(
+            documented,
+            &json!({"rule": rule, "capabilities": capabilities}),
+            "{} {} in src/http/openapi.json",
+            spec.method,
+            spec.path
+        );
+    }
+}

@@ -216,6 +216,27 @@ impl TestApp {
         (staff.id, token)
     }
 
+    /// A service account (named `service:<name>`) with the role, and its token.
+    pub async fn service_token(&self, name: &str, role: &str) -> (i64, String) {
+        let token = tavla::access::new_token();
+        let username = format!("service:{name}");
+        let staff = self
+            .store
+            .add_account(
+                &tavla::store::staff::NewAccount {
+                    username: &username,
+                    role,
+                    kind: "service",
+                    token: Some(&token),
+                    ..Default::default()
+                },
+                &actor(),
+            )
+            .await
+            .expect("add service account");
+        (staff.id, token)
+    }
+
     /// Records a completed module (or "all") now.
     pub async fn train(&self, staff_id: i64, module: &str) {
         let config = tavla::access::training::TrainingConfig::built_in();

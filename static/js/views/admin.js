@@ -1,12 +1,13 @@
-// Administration: staff (list, add, and at #/admin/staff/<id> role, disabling, channel scope,
-// training and API tokens: staff-view.js) for manage_staff; channels (register, approve) and the
+// Administration: staff (list, add people and service accounts for integrations, and at
+// #/admin/staff/<id> role, disabling, channel scope, training and API tokens: staff-view.js) for
+// manage_staff; channels (register, approve) and the
 // quarantine of items for unregistered channels for manage_channels. Each part shows only to
 // those whose capability allows it.
 
 import { h, replace } from '../dom.js';
 import { t, addStrings, formatTime } from '../i18n.js';
 import { showError, heading } from '../ui.js';
-import { StaffView, ROLES } from './staff-view.js';
+import { StaffView, ROLES, SERVICE_ROLES } from './staff-view.js';
 
 addStrings({
   sv: {
@@ -30,6 +31,11 @@ addStrings({
     'admin.added': '{name} är tillagd. Signera utbildningen innan hen kan arbeta.',
     'admin.needUsername': 'Skriv ett användarnamn.',
     'admin.shortPassword': 'Lösenordet måste ha minst 12 tecken (eller lämnas tomt).',
+    'admin.service': 'Lägg till ett tjänstekonto för en integration',
+    'admin.serviceHint': 'En integration (t.ex. inläsning av meddelanden) får ett eget konto, service:namn, utan lösenord. Allt den gör loggas under det namnet.',
+    'admin.serviceName': 'Namn (små bokstäver, siffror och bindestreck)',
+    'admin.serviceDo': 'Skapa tjänstekontot',
+    'admin.serviceToken': '{name} är skapat. Dess nyckel (kopiera den nu, den visas aldrig igen):',
     'admin.channels': 'Kanaler',
     'admin.col.name': 'Namn',
     'admin.col.platform': 'Plattform',
@@ -83,6 +89,11 @@ addStrings({
     'admin.added': '{name} was added. Sign off their training before they can work.',
     'admin.needUsername': 'Enter a username.',
     'admin.shortPassword': 'The password needs at least 12 characters (or leave it empty).',
+    'admin.service': 'Add a service account for an integration',
+    'admin.serviceHint': 'An integration (e.g. submitting messages) gets an account of its own, service:name, without a password. Everything it does is logged under that name.',
+    'admin.serviceName': 'Name (lowercase letters, digits and hyphens)',
+    'admin.serviceDo': 'Create the service account',
+    'admin.serviceToken': '{name} is created. Its token (copy it now, it is never shown again):',
     'admin.channels': 'Channels',
     'admin.col.name': 'Name',
     'admin.col.platform': 'Platform',
@@ -146,7 +157,7 @@ class Admin {
       h('div', { class: staff ? 'split split-wide' : null },
         h('section', { 'aria-labelledby': 'admin-heading' },
           heading(t('admin.title'), 'admin-heading'),
-          staff ? [h('h2', { id: 'admin-staff-heading' }, t('admin.staff')), this.staffBox, this.addForm()] : null,
+          staff ? [h('h2', { id: 'admin-staff-heading' }, t('admin.staff')), this.staffBox, this.addForm(), this.serviceForm()] : null,
           channels
             ? [h('h2', { id: 'admin-channels-heading' }, t('admin.channels')), this.channelStatus, this.channelBox, this.registerForm(),
                h('h2', { id: 'admin-quarantine-heading' }, t('admin.quarantine')), h('p', { class: 'muted' }, t('admin.quarantineHint')), this.quarantineBox]
@@ -236,6 +247,35 @@ class Admin {
         field('staff-role', t('admin.role'), role),
         field('staff-password', t('admin.password'), password, t('admin.passwordHint')),
         h('button', { type: 'submit', id: 'staff-add', class: 'primary' }, t('admin.addDo'))),
+      status);
+  }
+
+  serviceForm() {
+    const name = h('input', { id: 'service-name', type: 'text', maxlength: 48, autocomplete: 'off' });
+    const role = h('select', { id: 'service-role' }, SERVICE_ROLES.map((r) => h('option', { value: r }, t(`role.${r}`))));
+    const status = h('div', { id: 'service-add-status', role: 'status' });
+    const submit = async (e) => {
+      e.preventDefault();
+      try {
+        const created = await this.ctx.api('POST', '/api/v1/service-accounts', { name: name.value.trim(), role: role.value });
+        name.value = '';
+        replace(status,
+          h('p', { class: 'ok' }, t('admin.serviceToken', { name: created.account.username })),
+          h('code', { class: 'token', id: 'service-token-value', tabindex: '0' }, created.token));
+        status.querySelector('code').focus();
+        await this.loadStaff();
+        this.ctx.navigate(`#/admin/staff/${created.account.id}`);
+      } catch (err) {
+        showError(status, err);
+      }
+    };
+    return h('details', {},
+      h('summary', { id: 'service-add-open' }, t('admin.service')),
+      h('p', { class: 'muted' }, t('admin.serviceHint')),
+      h('form', { on: { submit } },
+        field('service-name', t('admin.serviceName'), name),
+        field('service-role', t('admin.role'), role),
+        h('button', { type: 'submit', id: 'service-add', class: 'primary' }, t('admin.serviceDo'))),
       status);
   }
 

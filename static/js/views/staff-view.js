@@ -1,6 +1,8 @@
 // One staff member in the administration view (#/admin/staff/<id>): role, disabling, channel
 // scope (PATCH /api/v1/staff/{id}), training records (GET/POST .../training) and API tokens
-// (POST creates one and shows it this once; DELETE revokes them all).
+// (DELETE revokes them all; for a service account POST rotates its token and shows the new one
+// this once: a person's token is theirs to create, so no one else is offered it). One's own
+// channels and training are changed by another administrator, so they are not offered either.
 
 import { h, replace } from '../dom.js';
 import { t, addStrings, lang, formatTime } from '../i18n.js';
@@ -32,8 +34,12 @@ addStrings({
     'person.moduleLine': '{title}: {state}',
     'person.moduleDone': '{title}: {state}, {at} (signerad av {by})',
     'person.tokens': 'API-nycklar',
-    'person.tokensHint': 'En nyckel agerar som personen (roll, utbildning, kanaler). Den visas bara en gång.',
-    'person.createToken': 'Skapa en API-nyckel',
+    'person.tokensHint': 'En nyckel agerar som personen (roll, utbildning, kanaler), så bara personen själv kan skapa en. Du kan återkalla dem.',
+    'person.serviceTokensHint': 'Tjänstekontots nyckel agerar som tjänstekontot. En ny nyckel visas bara en gång, och den gamla slutar gälla.',
+    'person.service': 'Tjänstekonto för en integration: inget lösenord, kan inte logga in.',
+    'person.ownScope': 'Dina egna kanaler ändras av en annan administratör.',
+    'person.ownTraining': 'Din egen utbildning signeras av en annan administratör.',
+    'person.createToken': 'Skapa en ny nyckel (den gamla slutar gälla)',
     'person.revokeTokens': 'Återkalla alla API-nycklar',
     'person.token': 'Den nya nyckeln (kopiera den nu, den visas aldrig igen):',
     'person.revoked': { one: '{n} nyckel återkallad.', other: '{n} nycklar återkallade.' },
@@ -63,8 +69,12 @@ addStrings({
     'person.moduleLine': '{title}: {state}',
     'person.moduleDone': '{title}: {state}, {at} (signed off by {by})',
     'person.tokens': 'API tokens',
-    'person.tokensHint': 'A token acts as the person (role, training, channels). It is shown only once.',
-    'person.createToken': 'Create an API token',
+    'person.tokensHint': 'A token acts as the person (role, training, channels), so only the person can create one. You can revoke them.',
+    'person.serviceTokensHint': "The service account's token acts as the service account. A new token is shown only once, and the old one stops working.",
+    'person.service': 'Service account for an integration: no password, cannot sign in.',
+    'person.ownScope': 'Your own channels are changed by another administrator.',
+    'person.ownTraining': 'Your own training is signed off by another administrator.',
+    'person.createToken': 'Create a new token (the old one stops working)',
     'person.revokeTokens': 'Revoke every API token',
     'person.token': 'The new token (copy it now, it is never shown again):',
     'person.revoked': { one: '{n} token revoked.', other: '{n} tokens revoked.' },
@@ -72,6 +82,8 @@ addStrings({
 });
 
 export const ROLES = ['agent', 'communicator', 'moderator', 'admin', 'auditor'];
+// A service account never administers; the integration role is for service accounts only.
+export const SERVICE_ROLES = ['integration', 'agent', 'communicator', 'moderator', 'auditor'];
 
 const field = (id, label, control) => h('div', { class: 'field' }, h('label', { for: id }, label), control);
 
@@ -130,8 +142,11 @@ export class StaffView {
 
   render() {
     const { account: a, training } = this.data;
+    const service = a.kind === 'service';
+    const own = a.id === this.ctx.me?.id;
     this.status = h('div', { id: 'person-status', role: 'status' });
-    const role = h('select', { id: 'person-role' }, ROLES.map((r) => h('option', { value: r, selected: r === a.role }, t(`role.${r}`))));
+    const roles = service ? SERVICE_ROLES : ROLES;
+    const role = h('select', { id: 'person-role' }, roles.map((r) => h('option', { value: r, selected: r === a.role }, t(`role.${r}`))));
     const caps = training.capabilities.map((c) => t(`cap.${c}`)).join(', ') || t('person.nothing');
     replace(
       this.panel,
@@ -139,7 +154,8 @@ export class StaffView {
       this.status,
       h('h3', {}, t('person.account')),
       a.disabled ? h('p', { class: 'notice' }, t('person.disabledNow')) : null,
-      a.has_password ? null : h('p', { class: 'muted' }, t('person.noPassword')),
+      service ? h('p', { class: 'muted', id: 'person-service' }, t('person.service'))
+        : a.has_password ? null : h('p', { class: 'muted' }, t('person.noPassword')),
       h('p', { id: 'person-can' }, t('person.can', { caps })),
       h('form', { class: 'filters', on: { submit: (e) => { e.preventDefault(); this.change({ role: role.value }, '#person-role'); } } },
         field('person-role', t('person.role'), role),
@@ -147,9 +163,9 @@ export class StaffView {
       h('div', { class: 'actions' },
         h('button', { type: 'button', id: 'person-disable', class: a.disabled ? null : 'danger', on: { click: () => this.change({ disabled: !a.disabled }, '#person-disable') } },
           a.disabled ? t('person.enable') : t('person.disable'))),
-      this.scopeForm(a),
-      this.trainingForm(training),
-      this.tokens(),
+      own ? h('p', { class: 'muted' }, t('person.ownScope')) : this.scopeForm(a),
+      own ? h('p', { class: 'muted', id: 'person-own-training' }, t('person.ownTraining')) : this.trainingForm(training),
+      this.tokens(service),
     );
   }
 
@@ -206,7 +222,7 @@ export class StaffView {
         h('button', { type: 'submit', id: 'person-training-save', class: 'primary' }, t('person.grant'))));
   }
 
-  tokens() {
+  tokens(service) {
     const out = h('div', { id: 'person-token', 'aria-live': 'polite' });
     const create = async () => {
       try {
@@ -228,9 +244,9 @@ export class StaffView {
     };
     return h('section', { 'aria-labelledby': 'person-tokens-heading' },
       h('h3', { id: 'person-tokens-heading' }, t('person.tokens')),
-      h('p', { class: 'muted' }, t('person.tokensHint')),
+      h('p', { class: 'muted' }, t(service ? 'person.serviceTokensHint' : 'person.tokensHint')),
       h('div', { class: 'actions' },
-        h('button', { type: 'button', id: 'person-token-create', on: { click: create } }, t('person.createToken')),
+        service ? h('button', { type: 'button', id: 'person-token-create', on: { click: create } }, t('person.createToken')) : null,
         h('button', { type: 'button', id: 'person-token-revoke', class: 'danger', on: { click: revoke } }, t('person.revokeTokens'))),
       out);
   }

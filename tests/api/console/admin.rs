@@ -1,7 +1,7 @@
 //! Administration in the browser: an administrator adds a staff member, signs off training,
-//! creates and revokes an API token, registers and approves a channel (its quarantined
-//! message is released), and reads the audit trail. A channel name with an XSS payload shows
-//! as text; axe and the CSP counter stay clean.
+//! adds a service account for an integration and rotates and revokes its token, registers and
+//! approves a channel (its quarantined message is released), and reads the audit trail. A
+//! channel name with an XSS payload shows as text; axe and the CSP counter stay clean.
 
 use serde_json::{json, Value};
 
@@ -71,11 +71,25 @@ async fn an_admin_adds_staff_grants_training_and_approves_a_channel() {
         "{training}"
     );
 
-    // A token is shown once and works; revoked, it stops working.
+    // A person's token is theirs to create: the administrator is offered only revoking.
+    assert!(b.text("#person-token-create").await.is_none());
+
+    // An integration gets a service account: its token is shown once and works; a new one
+    // ends it; revoked, the new one stops working too.
+    click(&b, "#service-add-open").await;
+    fill(&b, "#service-name", "crm-import").await;
+    click(&b, "#service-add").await;
+    let first = b.wait_text("#service-token-value", "tavla_").await;
+    let me: Value = app.get_json(first.trim(), "/api/v1/me").await;
+    assert_eq!(me["username"], "service:crm-import");
+    assert_eq!(me["role"], "integration");
+    b.wait_text("#person-heading", "service:crm-import").await;
+    b.wait_text("#person-service", "Tjänstekonto").await;
+    b.audit("a service account").await;
     click(&b, "#person-token-create").await;
     let token = b.wait_text("#person-token-value", "tavla_").await;
-    let me: Value = app.get_json(token.trim(), "/api/v1/me").await;
-    assert_eq!(me["username"], "nyinge");
+    assert_eq!(app.get(first.trim(), "/api/v1/me").await.status(), 401);
+    assert_eq!(app.get(token.trim(), "/api/v1/me").await.status(), 200);
     click(&b, "#person-token-revoke").await;
     b.wait_text("#person-token", "1 nyckel återkallad").await;
     assert_eq!(app.get(token.trim(), "/api/v1/me").await.status(), 401);
