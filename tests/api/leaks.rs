@@ -1048,6 +1048,43 @@ on_both_backends!(
             .get_json(&moderator, &format!("/api/v1/conversations/{thread}"))
             .await;
         assert!(!view.to_string().contains("informationen"), "{view}");
+
+        // A question raised to S5 leaves its FAQ cluster (its words were a label or an example).
+        let members = async || {
+            let v = app
+                .get_json(&communicator, "/api/v1/faq/clusters?period=week")
+                .await;
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["total_members"].as_i64().unwrap())
+                .max()
+        };
+        until("the four questions are clustered", async || {
+            members().await == Some(4)
+        })
+        .await;
+        let (question, _) = message_id(&app, "leak-c-a1").await;
+        let r = app
+            .post(
+                &communicator,
+                &format!("/api/v1/messages/{question}/report"),
+                json!({"reason": "fara", "level": "S5"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        until("the question leaves its cluster", async || {
+            members().await == Some(3)
+        })
+        .await;
+        let clusters = app
+            .get_json(&communicator, "/api/v1/faq/clusters?period=week")
+            .await;
+        assert!(
+            !clusters.to_string().contains(Marker::CommentA.text()),
+            "{clusters}"
+        );
     }
 );
 
