@@ -839,6 +839,19 @@ async fn message_id(app: &TestApp, platform_id: &str) -> (i64, i64) {
     row
 }
 
+/// A staff member reports a planted message as S5 (imminent danger).
+async fn report_s5(app: &TestApp, token: &str, platform_id: &str) {
+    let (message, _) = message_id(app, platform_id).await;
+    let r = app
+        .post(
+            token,
+            &format!("/api/v1/messages/{message}/report"),
+            json!({"reason": "fara", "level": "S5"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+}
+
 on_both_backends!(
     earlier_conversations_stay_within_the_readers_channels,
     |app: TestApp| async move {
@@ -1023,19 +1036,11 @@ on_both_backends!(
             assert_eq!(hits["items"], json!([]), "{hits}");
         }
         // A message reported as S5 after it was indexed leaves the index.
-        let (thanks, _) = message_id(&app, "leak-c-a2").await;
         let found = app
             .get_json(&communicator, "/api/v1/search?q=informationen")
             .await;
         assert_eq!(found["items"].as_array().unwrap().len(), 1);
-        let r = app
-            .post(
-                &communicator,
-                &format!("/api/v1/messages/{thanks}/report"),
-                json!({"reason": "fara", "level": "S5"}),
-            )
-            .await;
-        assert_eq!(r.status(), 201);
+        report_s5(&app, &communicator, "leak-c-a2").await;
         until("the reported message leaves the index", async || {
             let v = app
                 .get_json(&communicator, "/api/v1/search?q=informationen")
@@ -1065,15 +1070,7 @@ on_both_backends!(
             members().await == Some(4)
         })
         .await;
-        let (question, _) = message_id(&app, "leak-c-a1").await;
-        let r = app
-            .post(
-                &communicator,
-                &format!("/api/v1/messages/{question}/report"),
-                json!({"reason": "fara", "level": "S5"}),
-            )
-            .await;
-        assert_eq!(r.status(), 201);
+        report_s5(&app, &communicator, "leak-c-a1").await;
         until("the question leaves its cluster", async || {
             members().await == Some(3)
         })
