@@ -327,7 +327,16 @@ async fn measure(name: &str, store: Store, messages: u64) -> anyhow::Result<serd
     let mut report = None;
     for _ in 0..ROUNDS {
         let t = Instant::now();
-        report = Some(tavla::reports::build(&store, faq.clone(), q3, None, &options).await?);
+        report = Some(
+            tavla::reports::build(
+                &store,
+                faq.clone(),
+                q3,
+                &tavla::store::scope::ReadScope::operator(),
+                &options,
+            )
+            .await?,
+        );
         times.push(t.elapsed());
     }
     times.sort();

@@ -443,9 +443,14 @@ async fn privacy(settings: &Settings, command: PrivacyCommand) -> anyhow::Result
     let actor = Actor::command_line();
     match command {
         PrivacyCommand::Export { author } => {
-            let export = crate::privacy::export::export(&store, &author)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("nothing is stored about {author}"))?;
+            // The operator on the command line holds the database already.
+            let export = crate::privacy::export::export(
+                &store,
+                &crate::store::scope::ReadScope::operator(),
+                &author,
+            )
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("nothing is stored about {author}"))?;
             store
                 .audit(
                     &actor,
@@ -637,7 +642,15 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
         .await?,
     );
     let options = ReportOptions::from_settings(settings);
-    let report = crate::reports::build(&store, faq, period, None, &options).await?;
+    // The operator on the command line reads every channel (the S5 rule still holds).
+    let report = crate::reports::build(
+        &store,
+        faq,
+        period,
+        &crate::store::scope::ReadScope::operator(),
+        &options,
+    )
+    .await?;
     store
         .audit(
             &Actor::command_line(),

@@ -575,14 +575,36 @@ impl Clusterer {
     }
 
     pub fn cluster(&self, id: u64) -> Option<ClusterSummary> {
+        self.cluster_among(id, &|_| true)
+    }
+
+    /// The cluster's summary drawn only from the members `readable` allows: its label, examples
+    /// and top terms come from those questions alone (a reader limited to some channels must not
+    /// see another channel's question as the cluster's name). Counts stay the whole cluster's.
+    pub fn cluster_among(&self, id: u64, readable: &dyn Fn(u64) -> bool) -> Option<ClusterSummary> {
         let node = self.questions.node(id)?;
         let (authors, first_ms, last_ms) = self.activity(&node.members);
-        let pool = self.pools.get(&id).map(Vec::as_slice).unwrap_or(&[]);
+        let pool: Vec<&Exemplar> = self
+            .pools
+            .get(&id)
+            .into_iter()
+            .flatten()
+            .filter(|e| readable(e.id))
+            .collect();
         let vectors: Vec<&[(u32, f32)]> = pool
             .iter()
             .map(|e| self.questions.vector(e.id).unwrap_or(&[]))
             .collect();
         let chosen = diverse(&vectors, node, self.config.examples);
+        let top_terms = if node.members.iter().all(|m| readable(*m)) {
+            self.top_terms(node)
+        } else {
+            let mut sum: SparseVec = Vec::new();
+            for member in node.members.iter().filter(|m| readable(**m)) {
+                sum = add_scaled(&sum, self.questions.vector(*member).unwrap_or(&[]), 1.0);
+            }
+            self.top_terms_of(&sum)
+        };
         Some(ClusterSummary {
             id,
             topic: self.topic_of(id),
@@ -590,7 +612,7 @@ impl Clusterer {
                 .first()
                 .map(|&i| pool[i].text.clone())
                 .unwrap_or_default(),
-            top_terms: self.top_terms(node),
+            top_terms,
             members: node.members.len(),
             authors,
             first_ms,
@@ -661,7 +683,12 @@ impl Clusterer {
     }
 
     fn top_terms(&self, node: &Node) -> Vec<String> {
-        let mut stems: Vec<&(u32, f32)> = node.sum.iter().filter(|f| f.0 & STEM_BIT != 0).collect();
+        self.top_terms_of(&node.sum)
+    }
+
+    /// The heaviest stems of a summed vector, as they are most often written.
+    fn top_terms_of(&self, sum: &[(u32, f32)]) -> Vec<String> {
+        let mut stems: Vec<&(u32, f32)> = sum.iter().filter(|f| f.0 & STEM_BIT != 0).collect();
         stems.sort_by(|a, b| b.1.total_cmp(&a.1));
         let mut out: Vec<String> = Vec::new();
         for (stem, _) in stems {
@@ -1380,6 +1407,40 @@ mod tests {
         assert_eq!(first.cluster, again.cluster);
         assert!(!again.new_cluster);
         assert_eq!(c.cluster(first.cluster).map(|s| s.members), Some(1));
+    }
+
+    #[test]
+    fn a_summary_among_some_members_shows_only_their_words() {
+        let mut c = clusterer();
+        // Three questions from one channel (ids 0-2, "Åby") and one from another (id 3, "Böle").
+        for (i, t) in [
+            "När töms soporna i Åby?",
+            "När töms soporna i Åby i vinter?",
+            "När töms soporna i Åby nästa vecka?",
+            "När töms soporna i Böle?",
+        ]
+        .iter()
+        .enumerate()
+        {
+            c.assign(i as u64, t, 1_000 * i as i64, &format!("p{i}"));
+        }
+        let all = c.clusters();
+        assert_eq!(all.len(), 1, "{all:?}");
+        let id = all[0].id;
+        let only_bole = c.cluster_among(id, &|m| m == 3).unwrap();
+        assert_eq!(only_bole.label, "När töms soporna i Böle?");
+        assert_eq!(only_bole.examples, vec![only_bole.label.clone()]);
+        let names_aby = |terms: &[String]| terms.iter().any(|t| t.to_lowercase() == "åby");
+        assert!(names_aby(&all[0].top_terms), "{:?}", all[0].top_terms);
+        assert!(
+            !names_aby(&only_bole.top_terms),
+            "{:?}",
+            only_bole.top_terms
+        );
+        assert_eq!(only_bole.members, 4, "counts stay the cluster's");
+        let none = c.cluster_among(id, &|_| false).unwrap();
+        assert!(none.label.is_empty() && none.examples.is_empty() && none.top_terms.is_empty());
+        assert_eq!(c.cluster_among(id, &|_| true).unwrap().label, all[0].label);
     }
 
     #[test]

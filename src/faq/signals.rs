@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use super::cluster::{ClusterConfig, Clusterer, Row};
 use super::question::is_question;
 use crate::store::faq::{Curation, QuestionRow};
+use crate::store::scope::{ReadScope, COMMENTS};
 use crate::store::Store;
 
 /// What is known of each clustered message, for per-period counts and access filters.
@@ -69,9 +70,12 @@ impl Period {
 pub struct Signal {
     pub id: u64,
     pub topic: Option<u64>,
-    /// The curated name, or the most central question.
+    /// The curated name, or the most central question the reader may read, or `#id` when they
+    /// may read none of its questions.
     pub name: String,
+    /// The most central question the reader may read; empty when none.
     pub label: String,
+    /// From the questions the reader may read.
     pub top_terms: Vec<String>,
     /// Messages in the period, and in the period before.
     pub count: usize,
@@ -87,6 +91,7 @@ pub struct Signal {
     pub new_and_fast: bool,
     pub channels: Vec<i64>,
     pub posts: Vec<String>,
+    /// Questions the reader may read, personal data masked.
     pub examples: Vec<String>,
     pub total_members: usize,
     pub pinned: bool,
@@ -109,7 +114,9 @@ impl FaqSignals {
         let mut rows: Vec<QuestionRow> = Vec::new();
         let mut after = 0;
         loop {
-            let page = store.question_candidates_after(after, 5000).await?;
+            let page = store
+                .question_candidates_after(&ReadScope::operator(), after, 5000)
+                .await?;
             let Some(last) = page.last().map(|r| r.id) else {
                 break;
             };
@@ -203,12 +210,13 @@ impl FaqSignals {
         self.inner.lock().map(|i| i.seq).unwrap_or(0)
     }
 
-    /// Signals for the period ending at `now`, for the channels `scope` allows (None: all).
+    /// Signals for the period ending at `now`, counted within the reader's channel limit; names,
+    /// labels, terms and examples drawn only from questions the reader may read.
     pub fn signals(
         &self,
         period: Period,
         now: i64,
-        scope: Option<&[i64]>,
+        scope: &ReadScope,
         curations: &[Curation],
         moves: &HashMap<i64, i64>,
     ) -> Vec<Signal> {
@@ -230,7 +238,7 @@ impl FaqSignals {
         &self,
         window: (i64, i64),
         previous: (i64, i64),
-        scope: Option<&[i64]>,
+        scope: &ReadScope,
         curations: &[Curation],
         moves: &HashMap<i64, i64>,
     ) -> Vec<Signal> {
@@ -255,7 +263,7 @@ impl FaqSignals {
         let merged = merges(curations);
         let mut acc: HashMap<u64, Acc> = HashMap::new();
         for (id, m) in &inner.members {
-            if scope.is_some_and(|s| !s.contains(&m.channel_id)) {
+            if !scope.within_channel(m.channel_id) {
                 continue;
             }
             let Some(cluster) = place(&inner.clusterer, *id, &merged, moves) else {
@@ -285,7 +293,14 @@ impl FaqSignals {
             .filter(|(_, a)| a.count > 0 || a.previous > 0)
             .filter(|(id, _)| !merged.contains_key(id))
             .filter_map(|(id, a)| {
-                let summary = inner.clusterer.cluster(id)?;
+                // A question is readable when the reader reads comments on its channel.
+                let readable = |message: u64| {
+                    inner
+                        .members
+                        .get(&message)
+                        .is_some_and(|m| scope.may_read(COMMENTS, m.channel_id))
+                };
+                let summary = inner.clusterer.cluster_among(id, &readable)?;
                 let curation = curations.iter().find(|c| c.cluster_id == id as i64);
                 let (c1, c0) = (a.count as f64, a.previous as f64);
                 let z = if c1 + c0 > 0.0 {
@@ -300,7 +315,8 @@ impl FaqSignals {
                     topic: summary.topic,
                     name: curation
                         .and_then(|c| c.name.clone())
-                        .unwrap_or_else(|| summary.label.clone()),
+                        .or_else(|| Some(summary.label.clone()).filter(|l| !l.is_empty()))
+                        .unwrap_or_else(|| format!("#{id}")),
                     label: summary.label,
                     top_terms: summary.top_terms,
                     count: a.count,
@@ -312,12 +328,7 @@ impl FaqSignals {
                     new_and_fast: summary.first_ms >= start && a.count >= 5,
                     channels: a.channels.into_iter().collect(),
                     posts: posts.into_iter().take(5).map(|(p, _)| p).collect(),
-                    // Examples are shown only when every member is in the caller's scope.
-                    examples: if a.total == summary.members {
-                        summary.examples
-                    } else {
-                        Vec::new()
-                    },
+                    examples: summary.examples,
                     total_members: a.total,
                     pinned: curation.is_some_and(|c| c.pinned),
                     dismissed: curation.is_some_and(|c| c.dismissed),
@@ -378,7 +389,13 @@ impl FaqSignals {
         place(&inner.clusterer, message as u64, &merged, moves)
     }
 
-    pub fn topics(&self) -> Vec<super::cluster::TopicSummary> {
+    /// Topics group question clusters across every channel, and their labels are questions: only
+    /// for a reader of comments without a channel limit (others use the clusters, which honour
+    /// the scope).
+    pub fn topics(&self, scope: &ReadScope) -> Vec<super::cluster::TopicSummary> {
+        if !scope.every_channel() || !scope.may_read_kind(COMMENTS) {
+            return Vec::new();
+        }
         self.inner
             .lock()
             .map(|i| i.clusterer.topics())
@@ -435,6 +452,21 @@ fn resolve(merged: &HashMap<u64, u64>, mut cluster: u64) -> u64 {
     cluster
 }
 
+/// Whether an event takes its message out of the clusters: disposed records (a pseudonymised one
+/// comes back with its masked text and its pseudonym as author), S5 content (a case opened or
+/// raised to S5: metadata only), and what was hidden, removed or deleted (labels and examples
+/// are shown to staff who do not moderate).
+fn leaves_clusters(e: &crate::store::StoredEvent) -> bool {
+    match e.kind.as_str() {
+        "message.erased" | "message.pseudonymised" => true,
+        "moderation.case_opened" | "moderation.case_changed" => e.payload["level"] == "S5",
+        "message.changed" => e.payload["state"]
+            .as_str()
+            .is_some_and(|state| state != "visible"),
+        _ => false,
+    }
+}
+
 /// Follows the event log: new messages join their cluster; consolidation runs periodically.
 pub async fn follow(
     store: Store,
@@ -451,22 +483,27 @@ pub async fn follow(
         woken.as_mut().enable();
         match store.events_after(after, 1000).await {
             Ok(events) if !events.is_empty() => {
-                // Disposed records leave the clusters; a pseudonymised one comes back below
-                // with its masked text and its pseudonym as author.
-                for e in &events {
-                    if e.kind == "message.erased" || e.kind == "message.pseudonymised" {
-                        if let Some(id) = e.message_id {
-                            faq.forget(id);
-                        }
+                for e in events.iter().filter(|e| leaves_clusters(e)) {
+                    if let Some(id) = e.message_id {
+                        faq.forget(id);
                     }
                 }
-                // One query for the page's new messages, not one per event.
+                // One query for the page's new messages, not one per event. A message shown
+                // again (unhidden) comes back; the store leaves out what may not be clustered.
                 let ids: Vec<i64> = events
                     .iter()
-                    .filter(|e| e.kind == "message.received" || e.kind == "message.pseudonymised")
+                    .filter(|e| {
+                        matches!(
+                            e.kind.as_str(),
+                            "message.received" | "message.pseudonymised" | "message.changed"
+                        )
+                    })
                     .filter_map(|e| e.message_id)
                     .collect();
-                match store.question_candidates(&ids).await {
+                match store
+                    .question_candidates(&ReadScope::operator(), &ids)
+                    .await
+                {
                     Ok(rows) => {
                         for row in &rows {
                             faq.add(row);

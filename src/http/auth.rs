@@ -18,6 +18,7 @@ use crate::access::training::Effective;
 use crate::access::{Capability, Role};
 use crate::store::audit::Actor;
 use crate::store::now_ms;
+use crate::store::scope::{ReadScope, StaffReading};
 use crate::store::staff::StaffMember;
 
 /// What a route demands of its caller.
@@ -78,6 +79,25 @@ impl Caller {
                 missing.join(", ")
             ))
         })
+    }
+
+    /// What this caller may read of what people wrote: the kinds their effective capabilities
+    /// allow, their channel limit, and hidden content when they moderate. Every store read of
+    /// message text takes it (src/store/scope.rs).
+    pub fn read_scope(&self) -> ReadScope {
+        ReadScope::for_staff(StaffReading {
+            read_dms: self.can(Capability::ReadDms),
+            read_comments: self.can(Capability::ReadComments),
+            moderate: self.can(Capability::Moderate),
+            channels: self.scope.clone(),
+        })
+    }
+
+    /// For answering one person's request for their data (the DPO): their words in any kind
+    /// of conversation, within the caller's channel limit.
+    pub fn privacy_request_scope(&self) -> Result<ReadScope, AppError> {
+        self.require(Capability::HandlePrivacyRequests)?;
+        Ok(ReadScope::privacy_request(self.scope.clone()))
     }
 
     pub fn may_see_channel(&self, channel_id: i64) -> bool {

@@ -109,26 +109,30 @@ pub async fn approve(
     ))
 }
 
+/// What waits in quarantine: for administrators, what and why (platform, page, kind, count,
+/// received time); the words only for a caller who reads that kind of conversation, masked, and
+/// the reading audited. A channel-limited administrator sees only what waits for their channels.
 pub async fn quarantine(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<impl IntoResponse> {
-    let mut items = state.store.quarantined(500).await?;
-    // With a channel limit, only what waits for one's own registered channels; items for pages
-    // nobody has registered belong to the unlimited administrators.
-    if caller.scope.is_some() {
-        let mine: Vec<(String, String)> = state
-            .store
-            .channels()
-            .await?
-            .into_iter()
-            .filter(|c| caller.may_see_channel(c.id))
-            .map(|c| (c.platform, c.platform_id))
-            .collect();
-        items.retain(|i| {
-            mine.iter()
-                .any(|(p, id)| *p == i.platform && *id == i.channel_platform_id)
-        });
+    let scope = caller.read_scope();
+    let mut items = state.store.quarantined(&scope, 500).await?;
+    let pages = state.store.quarantined_pages(&scope).await?;
+    for item in &mut items {
+        item.text = item.text.as_deref().map(crate::text::detectors::mask);
     }
-    Ok(axum::Json(json!({"items": items})))
+    state
+        .store
+        .audit(
+            &caller.actor(),
+            "quarantine.read",
+            None,
+            json!({
+                "shown": items.len(),
+                "with_text": items.iter().filter(|i| i.text.is_some()).count(),
+            }),
+        )
+        .await?;
+    Ok(axum::Json(json!({"pages": pages, "items": items})))
 }

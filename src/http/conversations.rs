@@ -59,16 +59,17 @@ pub async fn list(
             ));
         }
     }
+    let scope = caller.read_scope();
     let filter = QueueFilter {
-        kinds,
-        scope: caller.scope.clone(),
+        // Narrowed to the one asked for above.
+        kind: q.queue.as_ref().map(|_| kinds[0]),
         channel_id: q.channel,
         status: q.status,
         person_id: q.person,
         limit: q.limit.unwrap_or(50).clamp(1, 200),
         offset: q.offset.unwrap_or(0).max(0),
     };
-    let (items, total) = state.store.queue(&filter).await?;
+    let (items, total) = state.store.queue(&scope, &filter).await?;
     let mut items = serde_json::to_value(&items).map_err(AppError::internal)?;
     if let Some(list) = items.as_array_mut() {
         list.iter_mut().for_each(masking::summary_json);
@@ -80,7 +81,7 @@ pub async fn list(
             "queue.read",
             None,
             json!({
-                "kinds": filter.kinds, "channel": filter.channel_id, "status": filter.status,
+                "kinds": kinds, "channel": filter.channel_id, "status": filter.status,
                 "person": filter.person_id, "offset": filter.offset,
                 "shown": items.as_array().map_or(0, Vec::len),
             }),
@@ -97,14 +98,14 @@ pub async fn list(
 /// Loads the conversation's kind and checks that the caller may read it. Outside the caller's
 /// channel scope a conversation does not exist for them.
 pub(super) async fn readable(state: &AppState, caller: &Caller, id: i64) -> Result<String> {
-    let summary = state
+    let place = state
         .store
-        .conversation_summary(id)
+        .conversation_place(id)
         .await?
-        .filter(|s| caller.may_see_channel(s.channel_id))
+        .filter(|p| caller.may_see_channel(p.channel_id))
         .ok_or_else(|| AppError::not_found(format!("there is no conversation {id}")))?;
-    caller.require(read_capability(&summary.kind))?;
-    Ok(summary.kind)
+    caller.require(read_capability(&place.kind))?;
+    Ok(place.kind)
 }
 
 pub async fn show(
@@ -115,7 +116,7 @@ pub async fn show(
     readable(&state, &caller, id).await?;
     let detail = state
         .store
-        .conversation(id)
+        .conversation(&caller.read_scope(), id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("there is no conversation {id}")))?;
     state

@@ -36,9 +36,9 @@ pub async fn clusters(
     let curations = state.store.curations().await?;
     let moves: std::collections::HashMap<i64, i64> = state.store.faq_moves().await?;
     let faq = state.faq.clone();
-    let scope = caller.scope.clone();
+    let scope = caller.read_scope();
     let mut items = tokio::task::spawn_blocking(move || {
-        faq.signals(period, now_ms(), scope.as_deref(), &curations, &moves)
+        faq.signals(period, now_ms(), &scope, &curations, &moves)
     })
     .await
     .map_err(AppError::internal)?;
@@ -148,7 +148,8 @@ pub async fn topics(State(state): State<AppState>, caller: Caller) -> Result<imp
         ));
     }
     let faq = state.faq.clone();
-    let topics = tokio::task::spawn_blocking(move || faq.topics())
+    let scope = caller.read_scope();
+    let topics = tokio::task::spawn_blocking(move || faq.topics(&scope))
         .await
         .map_err(AppError::internal)?;
     Ok(axum::Json(json!({"items": topics})))

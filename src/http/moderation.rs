@@ -40,22 +40,18 @@ pub async fn list(
             return Err(AppError::bad_request("level must be one of S0..S5"));
         }
     }
-    let may_read_dms = caller.can(crate::access::Capability::ReadDms);
+    // A DM's words only for those who may read DMs; S5 content for nobody (the store's scope).
     let cases = state
         .store
         .cases(
+            &caller.read_scope(),
             &status,
             q.level.as_deref(),
-            caller.scope.as_deref(),
             q.limit.unwrap_or(200).clamp(1, 1000),
         )
         .await?
         .into_iter()
         .map(|mut c| {
-            // A DM's words only for those who may read DMs.
-            if c.conversation_kind == "dm" && !may_read_dms {
-                c.preview = None;
-            }
             c.preview = c.preview.map(|p| crate::text::detectors::mask(&p));
             c
         })
@@ -91,9 +87,8 @@ async fn case_in_scope(
 ) -> Result<crate::store::moderation::CaseSummary> {
     state
         .store
-        .case(id)
+        .case(&caller.read_scope(), id)
         .await?
-        .filter(|c| caller.may_see_channel(c.channel_id))
         .ok_or_else(|| AppError::not_found(format!("there is no case {id}")))
 }
 
@@ -102,43 +97,24 @@ pub async fn show(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse> {
-    let mut case = case_in_scope(&state, &caller, id).await?;
-    // S5: metadata only, never the content (DESIGN.md §3); a DM's words only for DM readers.
-    let hide_words = case.level == "S5"
-        || (case.conversation_kind == "dm" && !caller.can(crate::access::Capability::ReadDms));
-    if hide_words {
-        case.preview = None;
-    }
+    let scope = caller.read_scope();
+    // S5: metadata only, never the content (DESIGN.md §3); a DM's words only for DM readers. The
+    // store leaves out what the scope withholds: the preview, the evidence copy, the words
+    // triage matched, and the message itself.
+    let case = case_in_scope(&state, &caller, id).await?;
     let routines = case_routines(&state, &case).await?;
     let routine = routines.for_level(&case.level).cloned();
     let steps = state.store.case_steps(id).await?;
-    let mut evidence = state.store.case_evidence(id).await?;
-    if hide_words {
-        for e in &mut evidence {
-            e.content = None;
-        }
-    }
-    let mut flag = state.store.message_flag(case.message_id).await?;
-    // No content anywhere, not even the words triage matched.
-    if hide_words {
-        if let Some(findings) = flag.as_mut().and_then(|f| f["findings"].as_array_mut()) {
-            for f in findings {
-                f["matched"] = json!(null);
-            }
-        }
-    }
+    let evidence = state.store.case_evidence(&scope, id).await?;
+    let flag = state.store.message_flag(&scope, case.message_id).await?;
     let missing = missing(&state.store, &routines, id, &case.level)
         .await
         .map_err(AppError::internal)?;
-    let message = if hide_words {
-        None
-    } else {
-        state
-            .store
-            .conversation(case.conversation_id)
-            .await?
-            .and_then(|c| c.messages.into_iter().find(|m| m.id == case.message_id))
-    };
+    let message = state
+        .store
+        .conversation(&scope, case.conversation_id)
+        .await?
+        .and_then(|c| c.messages.into_iter().find(|m| m.id == case.message_id));
     state
         .store
         .audit(
@@ -314,16 +290,13 @@ pub async fn report(
     Path(message_id): Path<i64>,
     RawBody(body): RawBody,
 ) -> Result<impl IntoResponse> {
-    let hit = state
+    let place = state
         .store
-        .hit_details(&[message_id])
+        .message_place(message_id)
         .await?
-        .into_iter()
-        .next();
-    let hit = hit
-        .filter(|h| caller.may_see_channel(h.channel_id))
+        .filter(|p| caller.may_see_channel(p.channel_id))
         .ok_or_else(|| AppError::not_found(format!("there is no message {message_id}")))?;
-    caller.require(read_capability(&hit.kind))?;
+    caller.require(read_capability(&place.kind))?;
     let body: ReportBody = parse_json(&body)?;
     let reason = body.reason.trim();
     if reason.is_empty() || reason.chars().count() > 2000 {
@@ -337,7 +310,11 @@ pub async fn report(
     }
     // Severity is the highest that applies: the reporter's or triage's.
     let mut categories = vec!["reported".to_string()];
-    if let Some(flag) = state.store.message_flag(message_id).await? {
+    if let Some(flag) = state
+        .store
+        .message_flag(&caller.read_scope(), message_id)
+        .await?
+    {
         if let Some(s) = flag["severity"].as_str() {
             if s > level.as_str() {
                 level = s.to_string();
@@ -358,7 +335,7 @@ pub async fn report(
     // A case that was already open may have stayed at a higher level than this report's.
     let level = state
         .store
-        .case(case_id)
+        .case(&caller.read_scope(), case_id)
         .await?
         .map(|c| c.level)
         .unwrap_or(level);
@@ -373,13 +350,14 @@ pub async fn report(
 }
 
 pub async fn heated(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse> {
-    let threads: Vec<_> = state
+    let threads = state
         .store
-        .heated_threads(now_ms(), state.settings.heated_min_comments.max(1))
-        .await?
-        .into_iter()
-        .filter(|t| caller.may_see_channel(t.channel_id))
-        .collect();
+        .heated_threads(
+            &caller.read_scope(),
+            now_ms(),
+            state.settings.heated_min_comments.max(1),
+        )
+        .await?;
     state
         .store
         .audit(

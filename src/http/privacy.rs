@@ -69,7 +69,8 @@ pub async fn export(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse> {
     let id = platform_id(&id)?;
-    let export = crate::privacy::export::export(&state.store, id)
+    let scope = caller.privacy_request_scope()?;
+    let export = crate::privacy::export::export(&state.store, &scope, id)
         .await?
         .ok_or_else(|| AppError::not_found(format!("nothing is stored about {id}")))?;
     state
@@ -187,7 +188,7 @@ pub async fn place_hold(
             ("conversation", Some(id), None) => {
                 state
                     .store
-                    .conversation_summary(id)
+                    .conversation_place(id)
                     .await?
                     .ok_or_else(|| AppError::not_found(format!("there is no conversation {id}")))?;
                 vec![id]
@@ -266,12 +267,20 @@ pub async fn reveal(
         .await?
         .filter(|p| caller.may_see_channel(p.channel_id))
         .ok_or_else(|| AppError::not_found(format!("there is no message {id}")))?;
-    if !caller.can(Capability::HandlePrivacyRequests) {
+    let scope = if caller.can(Capability::HandlePrivacyRequests) {
+        caller.privacy_request_scope()?
+    } else {
         caller.require(read_capability(&place.kind))?;
-    }
+        caller.read_scope()
+    };
     // The body is read after the access check, so a caller who may not read learns nothing.
     let body: RevealBody = parse_json(&body.0)?;
-    let text = state.store.message_text(id).await?.unwrap_or_default();
+    // Words the scope withholds (S5 content, hidden content for non-moderators) reveal nothing.
+    let text = state
+        .store
+        .message_text(&scope, id)
+        .await?
+        .unwrap_or_default();
     let (kind, value) = crate::privacy::masking::reveal(&text, body.index).ok_or_else(|| {
         AppError::not_found(format!(
             "message {id} has no masked value {}; use an index from its `masked` list",

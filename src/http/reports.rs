@@ -79,7 +79,7 @@ pub async fn report(
         &state.store,
         state.faq.clone(),
         period,
-        caller.scope.clone(),
+        &caller.read_scope(),
         &options,
     )
     .await

@@ -11,7 +11,7 @@ use super::auth::Caller;
 use super::error::{AppError, Result};
 use super::extract::Query;
 use super::AppState;
-use crate::access::{read_capability, readable_kinds, Capability};
+use crate::access::read_capability;
 use crate::search::query::{parse, Filters, SortOrder, MAX_QUERY_CHARS};
 use crate::search::snippet;
 
@@ -98,26 +98,25 @@ pub async fn search(
             "the query is longer than {MAX_QUERY_CHARS} characters"
         )));
     }
-    let mut kinds: Vec<String> = readable_kinds(&caller.effective.capabilities)
-        .iter()
-        .map(|k| k.to_string())
-        .collect();
+    let scope = caller.read_scope();
+    let mut kinds: Vec<String> = scope.kinds().iter().map(|k| k.to_string()).collect();
     if let Some(kind) = one_of("kind", p.kind, &["dm", "comments"])? {
         caller.require(read_capability(&kind))?;
         kinds.retain(|k| *k == kind);
     }
     // Hidden, removed and deleted content is for moderators only.
-    let mut states = vec!["visible".to_string()];
-    if caller.can(Capability::Moderate) {
-        states.extend(["hidden", "removed", "deleted"].map(String::from));
-    }
-    let channels = match (&caller.scope, p.channel) {
-        (Some(scope), Some(c)) => Some(if scope.contains(&c) {
+    let states: Vec<String> = scope
+        .readable_states()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let channels = match (scope.channels(), p.channel) {
+        (Some(limit), Some(c)) => Some(if limit.contains(&c) {
             vec![c]
         } else {
             Vec::new()
         }),
-        (Some(scope), None) => Some(scope.clone()),
+        (Some(limit), None) => Some(limit.to_vec()),
         (None, Some(c)) => Some(vec![c]),
         (None, None) => None,
     };
@@ -158,15 +157,12 @@ pub async fn search(
     let ids: Vec<i64> = hits.ids.iter().map(|(id, _)| *id).collect();
     let mut highlight_words = hits.words.clone();
     highlight_words.retain(|w| !w.is_empty());
-    let details = state.store.hit_details(&ids).await?;
-    // The store is the truth: re-check each hit against it, in case the index lags a change.
+    // The store is the truth: each hit is read again within the reader's scope, in case the
+    // index lags a change (a hit that was hidden since is not shown).
+    let details = state.store.hit_details(&scope, &ids).await?;
     let items: Vec<_> = details
         .into_iter()
-        .filter(|d| {
-            filters.kinds.contains(&d.kind)
-                && caller.may_see_channel(d.channel_id)
-                && states.contains(&d.state)
-        })
+        .filter(|d| filters.kinds.contains(&d.kind) && states.contains(&d.state))
         .map(|d| {
             let score = hits
                 .ids

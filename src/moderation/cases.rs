@@ -131,7 +131,10 @@ pub async fn alert_on_call(
         }
     };
     loop {
-        match store.cases_to_alert(5).await {
+        match store
+            .cases_to_alert(&crate::store::scope::ReadScope::operator(), 5)
+            .await
+        {
             Ok(cases) => {
                 for case in cases {
                     let text = format!(

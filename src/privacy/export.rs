@@ -4,10 +4,17 @@
 
 use serde_json::{json, Value};
 
+use crate::store::scope::ReadScope;
 use crate::store::{Store, StoreError};
 
-/// The export for a platform id; None when no such person is stored.
-pub async fn export(store: &Store, platform_id: &str) -> Result<Option<Value>, StoreError> {
+/// The export for a platform id, within `scope` (a DPO's `ReadScope::privacy_request`, or the
+/// operator's on the command line); None when no such person is stored. S5 content is kept as
+/// metadata only: its words are not exported either.
+pub async fn export(
+    store: &Store,
+    scope: &ReadScope,
+    platform_id: &str,
+) -> Result<Option<Value>, StoreError> {
     let authors: Vec<_> = store
         .authors_by_platform_id(platform_id)
         .await?
@@ -21,7 +28,7 @@ pub async fn export(store: &Store, platform_id: &str) -> Result<Option<Value>, S
     let mut people = Vec::new();
     for author in &authors {
         let mut messages = Vec::new();
-        for m in store.person_messages(author.id).await? {
+        for m in store.person_messages(scope, author.id).await? {
             let own = m.author_id == Some(author.id);
             let mut v = serde_json::to_value(&m).unwrap_or_default();
             v["written_by_person"] = own.into();
@@ -30,7 +37,7 @@ pub async fn export(store: &Store, platform_id: &str) -> Result<Option<Value>, S
             }
             messages.push(v);
         }
-        let conversations = store.person_conversations(author.id).await?;
+        let conversations = store.person_conversations(scope, author.id).await?;
         let message_ids: Vec<i64> = messages.iter().filter_map(|m| m["id"].as_i64()).collect();
         let conversation_ids: Vec<i64> = conversations.iter().map(|c| c.id).collect();
         let on_hold: Vec<_> = holds

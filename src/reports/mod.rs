@@ -18,6 +18,7 @@ use crate::faq::signals::FaqSignals;
 use crate::moderation::heat;
 use crate::settings::Settings;
 use crate::store::reports::{MessageFact, ReportChannel, LOOKAHEAD_MS, LOOKBACK_MS};
+use crate::store::scope::ReadScope;
 use crate::store::Store;
 use crate::text::detectors::mask;
 pub use period::{PeriodKind, ReportPeriod};
@@ -312,10 +313,11 @@ struct Side {
 async fn side(
     store: &Store,
     period: &ReportPeriod,
-    scope: Option<&[i64]>,
+    scope: &ReadScope,
     options: &ReportOptions,
     channels: &[ReportChannel],
 ) -> crate::store::Result<Side> {
+    let limit = scope.channels();
     let (start, end) = (period.start_ms(), period.end_ms());
     // The busy hours and the waits look back before the period; the pass reads from the
     // earlier of the two (the wait's week is the longer).
@@ -324,11 +326,11 @@ async fn side(
     let to = end + LOOKAHEAD_MS;
     let mut pass = Pass::new(start, end, base, options);
     let (read, flagged, resolutions, waiting, cases) = tokio::join!(
-        store.report_messages(from, to, scope, |m| pass.see(m)),
-        store.report_flagged(base, end, scope),
-        store.report_resolutions(start, end, scope),
-        store.report_waiting(end, scope),
-        store.report_cases(start, end, scope),
+        store.report_messages(from, to, limit, |m| pass.see(m)),
+        store.report_flagged(base, end, limit),
+        store.report_resolutions(start, end, limit),
+        store.report_waiting(end, limit),
+        store.report_cases(start, end, limit),
     );
     read?;
     let Pass {
@@ -369,7 +371,7 @@ async fn side(
             }
         }
     }
-    let heated = heated_threads(store, base, &threads, options, channels).await?;
+    let heated = heated_threads(store, scope, base, &threads, options, channels).await?;
     Ok(Side {
         conversations,
         acc,
@@ -488,6 +490,7 @@ fn by_channel(side: &mut Side, channel_of: &FxHashMap<i64, i64>) {
 /// and flagged comments per hour counted from `base`, the day before the period.
 async fn heated_threads(
     store: &Store,
+    scope: &ReadScope,
     base: i64,
     threads: &HashMap<i64, BTreeMap<i64, (i64, i64)>>,
     options: &ReportOptions,
@@ -518,7 +521,7 @@ async fn heated_threads(
         }
     }
     let ids: Vec<i64> = found.keys().copied().collect();
-    let infos = store.report_threads(&ids).await?;
+    let infos = store.report_threads(scope, &ids).await?;
     let mut out: Vec<HeatedThread> = infos
         .into_iter()
         .filter_map(|info| {
@@ -561,22 +564,22 @@ pub fn excerpt(text: &str, max: usize) -> String {
     out
 }
 
-/// Builds the report for `period` against the one before, limited to `scope` (None: every channel).
+/// Builds the report for `period` against the one before: figures within the reader's channel
+/// limit, and words (questions, posts) only where the reader may read them.
 pub async fn build(
     store: &Store,
     faq: Arc<FaqSignals>,
     period: ReportPeriod,
-    scope: Option<Vec<i64>>,
+    scope: &ReadScope,
     options: &ReportOptions,
 ) -> anyhow::Result<Report> {
     let previous = period.previous();
     let channels = store.report_channels().await?;
-    let scope_ref = scope.as_deref();
     // The two periods are independent reads: on separate connections at once.
     let (channel_of, now, before) = tokio::join!(
         store.report_conversation_channels(),
-        side(store, &period, scope_ref, options, &channels),
-        side(store, &previous, scope_ref, options, &channels),
+        side(store, &period, scope, options, &channels),
+        side(store, &previous, scope, options, &channels),
     );
     let channel_of: FxHashMap<i64, i64> = channel_of?.into_iter().collect();
     let (mut now, mut before) = (now?, before?);
@@ -633,6 +636,7 @@ pub async fn build(
 
     let moderation = moderation_figures(&now, &before);
     let faq = faq_figures(store, faq, &period, &previous, scope.clone(), options).await?;
+    let scope = scope.channels().map(<[i64]>::to_vec);
     Ok(Report {
         period: PeriodInfo::of(&period),
         previous_period: PeriodInfo::of(&previous),
@@ -723,7 +727,7 @@ async fn faq_figures(
     faq: Arc<FaqSignals>,
     period: &ReportPeriod,
     previous: &ReportPeriod,
-    scope: Option<Vec<i64>>,
+    scope: ReadScope,
     options: &ReportOptions,
 ) -> anyhow::Result<Vec<FaqFigure>> {
     let curations = store.curations().await?;
@@ -731,7 +735,7 @@ async fn faq_figures(
     let window = (period.start_ms(), period.end_ms());
     let before = (previous.start_ms(), previous.end_ms());
     let mut signals = tokio::task::spawn_blocking(move || {
-        faq.signals_between(window, before, scope.as_deref(), &curations, &moves)
+        faq.signals_between(window, before, &scope, &curations, &moves)
     })
     .await?;
     signals.retain(|s| !s.dismissed && s.count > 0);

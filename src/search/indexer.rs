@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::SearchIndex;
+use crate::store::scope::ReadScope;
 use crate::store::{Store, StoredEvent};
 
 /// Events read per round.
@@ -74,7 +75,9 @@ pub async fn catch_up(store: &Store, index: &SearchIndex, after: i64) -> anyhow:
         return Ok(after);
     }
     let ids: Vec<i64> = messages.into_iter().collect();
-    let rows = store.messages_for_index(&ids).await?;
+    let rows = store
+        .messages_for_index(&ReadScope::operator(), &ids)
+        .await?;
     let mut writer = index
         .writer
         .lock()
@@ -94,7 +97,10 @@ async fn affected(store: &Store, e: &StoredEvent, out: &mut BTreeSet<i64>) -> an
         | "message.changed"
         | "conversation.replied"
         | "message.erased"
-        | "message.pseudonymised" => {
+        | "message.pseudonymised"
+        // A case opened or raised to S5 takes the message's words out of the index.
+        | "moderation.case_opened"
+        | "moderation.case_changed" => {
             if let Some(id) = e.message_id {
                 out.insert(id);
             }
@@ -130,7 +136,9 @@ pub async fn rebuild(
     let mut done = 0;
     let started = Instant::now();
     loop {
-        let page = store.messages_for_index_after(after, 5000).await?;
+        let page = store
+            .messages_for_index_after(&ReadScope::operator(), after, 5000)
+            .await?;
         let Some(last) = page.last().map(|m| m.id) else {
             break;
         };

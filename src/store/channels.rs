@@ -4,8 +4,9 @@ use sqlx::Row;
 
 use super::audit::{record, Actor};
 use super::events::{append, EventKind, NewEvent};
+use super::scope::{Args, ReadScope, Withheld, COMMENTS, DM};
 use super::{now_ms, Result, Store, StoreError};
-use crate::model::{Inbound, Platform};
+use crate::model::{Inbound, Item, Platform};
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Channel {
@@ -36,13 +37,65 @@ pub struct NewChannel {
     pub access_token_file: Option<String>,
 }
 
+/// One item waiting in quarantine: what waits and why, and the words only for a reader of its
+/// kind of conversation.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct QuarantinedItem {
     pub id: i64,
     pub platform: String,
     pub channel_platform_id: String,
+    /// The registered channel it waits for; None when nobody registered the page.
+    pub channel_id: Option<i64>,
+    /// "unregistered" (no channel for the page) or "not_approved".
+    pub waiting_because: &'static str,
     pub received_at: i64,
-    pub item: serde_json::Value,
+    /// message, post, reaction, read, delivery or unrecognised.
+    pub item_type: &'static str,
+    /// For a message or a post: the kind of conversation it would join (dm or comments).
+    pub kind: Option<&'static str>,
+    /// The words, for a reader of that kind; None otherwise (then `withheld` says why).
+    pub text: Option<String>,
+    pub withheld: Option<Withheld>,
+}
+
+/// What waits for one page: how much, since when, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QuarantinedPage {
+    pub platform: String,
+    pub channel_platform_id: String,
+    pub channel_id: Option<i64>,
+    pub waiting_because: &'static str,
+    pub items: i64,
+    pub first_received_at: i64,
+    pub last_received_at: i64,
+}
+
+/// Quarantine rows joined with the channel registered for their page (if any), within the
+/// reader's channel limit: a limited reader sees only what waits for their own channels.
+const QUARANTINE_FROM: &str = "from quarantine q left join channels ch \
+     on ch.platform = q.platform and ch.platform_id = q.channel_platform_id";
+
+fn waiting_because(channel_id: Option<i64>) -> &'static str {
+    match channel_id {
+        Some(_) => "not_approved",
+        None => "unregistered",
+    }
+}
+
+/// The item's type, the conversation kind it would join and its words.
+fn described(item: &Item) -> (&'static str, Option<&'static str>, Option<&str>) {
+    match item {
+        Item::Message(m) => (
+            "message",
+            Some(if m.kind.is_direct() { DM } else { COMMENTS }),
+            m.text.as_deref(),
+        ),
+        Item::Post { text, .. } => ("post", Some(COMMENTS), text.as_deref()),
+        Item::Reaction { .. } => ("reaction", None, None),
+        Item::Read { .. } => ("read", None, None),
+        Item::Delivery { .. } => ("delivery", None, None),
+        Item::Unrecognised { .. } => ("unrecognised", None, None),
+    }
 }
 
 const CHANNEL_COLUMNS: &str = "id, platform, platform_id, name, unit, purpose, responsible, \
@@ -158,23 +211,75 @@ impl Store {
         Ok(changed > 0)
     }
 
-    pub async fn quarantined(&self, limit: i64) -> Result<Vec<QuarantinedItem>> {
-        let rows = sqlx::query(
-            "select id, platform, channel_platform_id, received_at, item from quarantine \
-             where released_at is null order by id limit $1",
-        )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+    /// What waits in quarantine within the reader's channel limit, oldest first. Items for pages
+    /// nobody registered belong to no channel: only readers without a limit see them.
+    pub async fn quarantined(&self, scope: &ReadScope, limit: i64) -> Result<Vec<QuarantinedItem>> {
+        let mut args = Args::default();
+        let mut conditions = vec!["q.released_at is null".to_string()];
+        if !scope.limit_channels("ch.id", &mut args, &mut conditions) {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "select q.id, q.platform, q.channel_platform_id, q.received_at, q.item, ch.id as channel_id \
+             {QUARANTINE_FROM} where {} order by q.id limit {}",
+            conditions.join(" and "),
+            args.int(limit)
+        );
+        let rows = args.bind(sqlx::query(&sql)).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 let item: String = r.try_get("item")?;
+                let channel_id: Option<i64> = r.try_get("channel_id")?;
+                let inbound: Option<Inbound> = serde_json::from_str(&item).ok();
+                let (item_type, kind, text) = inbound
+                    .as_ref()
+                    .map(|i| described(&i.item))
+                    .unwrap_or(("unrecognised", None, None));
+                let readable = kind.is_some_and(|k| scope.may_read_kind(k))
+                    && channel_id.map_or(scope.every_channel(), |c| scope.within_channel(c));
+                let withheld = (text.is_some() && !readable).then_some(Withheld::Kind);
                 Ok(QuarantinedItem {
                     id: r.try_get("id")?,
                     platform: r.try_get("platform")?,
                     channel_platform_id: r.try_get("channel_platform_id")?,
+                    channel_id,
+                    waiting_because: waiting_because(channel_id),
                     received_at: r.try_get("received_at")?,
-                    item: serde_json::from_str(&item).unwrap_or(serde_json::Value::Null),
+                    item_type,
+                    kind,
+                    text: text.filter(|_| readable).map(str::to_string),
+                    withheld,
+                })
+            })
+            .collect()
+    }
+
+    /// What waits per page within the reader's channel limit, the longest-waiting first.
+    pub async fn quarantined_pages(&self, scope: &ReadScope) -> Result<Vec<QuarantinedPage>> {
+        let mut args = Args::default();
+        let mut conditions = vec!["q.released_at is null".to_string()];
+        if !scope.limit_channels("ch.id", &mut args, &mut conditions) {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "select q.platform, q.channel_platform_id, ch.id as channel_id, count(*) as items, \
+             min(q.received_at) as first_received_at, max(q.received_at) as last_received_at \
+             {QUARANTINE_FROM} where {} group by q.platform, q.channel_platform_id, ch.id \
+             order by min(q.received_at), q.platform, q.channel_platform_id",
+            conditions.join(" and ")
+        );
+        let rows = args.bind(sqlx::query(&sql)).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let channel_id: Option<i64> = r.try_get("channel_id")?;
+                Ok(QuarantinedPage {
+                    platform: r.try_get("platform")?,
+                    channel_platform_id: r.try_get("channel_platform_id")?,
+                    channel_id,
+                    waiting_because: waiting_because(channel_id),
+                    items: r.try_get("items")?,
+                    first_received_at: r.try_get("first_received_at")?,
+                    last_received_at: r.try_get("last_received_at")?,
                 })
             })
             .collect()

@@ -9,6 +9,7 @@ use super::events::{append, EventKind, NewEvent};
 use super::ingest::note_message;
 use super::outbox::{insert_row, OutboxAction};
 use super::reply_window::{ReplyWindow, Verdict};
+use super::scope::{s5_column, Args, ReadScope, Withheld};
 use super::{now_ms, Result, Store};
 use crate::model::Direction;
 
@@ -61,7 +62,9 @@ pub struct MessageView {
     pub platform_id: Option<String>,
     pub author: Option<PersonRef>,
     pub sent_by: Option<String>,
+    /// Null when withheld from this reader (then `withheld` says why), or when there was none.
     pub text: Option<String>,
+    pub withheld: Option<Withheld>,
     pub attachments: serde_json::Value,
     pub parent_platform_id: Option<String>,
     pub state: String,
@@ -90,16 +93,15 @@ pub struct ConversationDetail {
     /// DMs only: how long a reply may still be sent (DESIGN.md §2); null for comment threads.
     pub reply_window: Option<ReplyWindow>,
     pub messages: Vec<MessageView>,
-    /// The same person's other conversations on any channel of this platform.
+    /// The same person's other conversations of this platform that the reader may read.
     pub earlier_conversations: Vec<ConversationSummary>,
 }
 
+/// What a reader asked of the queue; the read scope limits it further.
 #[derive(Debug, Clone, Default)]
 pub struct QueueFilter {
-    /// Conversation kinds the caller may see and asked for ("dm", "comments").
-    pub kinds: Vec<&'static str>,
-    /// The caller's channel scope: None for every channel.
-    pub scope: Option<Vec<i64>>,
+    /// One kind ("dm" or "comments"); every readable kind when None.
+    pub kind: Option<&'static str>,
     pub channel_id: Option<i64>,
     pub status: Option<String>,
     pub person_id: Option<i64>,
@@ -114,102 +116,82 @@ pub enum ClaimOutcome {
     NotFound,
 }
 
-/// Values bound to a query assembled from optional filters; every value is bound, never spliced.
-enum Arg {
-    Int(i64),
-    Text(String),
+/// The summary's columns. The preview is the newest message whose words this reader may read.
+fn summary_select(scope: &ReadScope) -> String {
+    format!(
+        "select c.id, c.channel_id, ch.name as channel_name, ch.platform, c.kind, c.status, \
+         c.person_id, a.platform_id as person_platform_id, a.name as person_name, \
+         c.post_id, p.platform_id as post_platform_id, p.text as post_text, \
+         c.oldest_unanswered_at, c.last_inbound_at, c.last_message_at, c.message_count, c.resolved_at, \
+         c.claimed_by, s.username as claimed_by_username, c.claim_expires_at, \
+         (select m.text from messages m where m.conversation_id = c.id and {} \
+          order by m.platform_time desc, m.id desc limit 1) as preview \
+         from conversations c join channels ch on ch.id = c.channel_id \
+         left join authors a on a.id = c.person_id left join posts p on p.id = c.post_id \
+         left join staff s on s.id = c.claimed_by",
+        scope.readable_message("m")
+    )
 }
 
-const SUMMARY_SELECT: &str = "select c.id, c.channel_id, ch.name as channel_name, ch.platform, c.kind, c.status, \
-     c.person_id, a.platform_id as person_platform_id, a.name as person_name, \
-     c.post_id, p.platform_id as post_platform_id, p.text as post_text, \
-     c.oldest_unanswered_at, c.last_inbound_at, c.last_message_at, c.message_count, c.resolved_at, \
-     c.claimed_by, s.username as claimed_by_username, c.claim_expires_at, \
-     (select m.text from messages m where m.conversation_id = c.id order by m.platform_time desc, m.id desc limit 1) as preview \
-     from conversations c join channels ch on ch.id = c.channel_id \
-     left join authors a on a.id = c.person_id left join posts p on p.id = c.post_id \
-     left join staff s on s.id = c.claimed_by";
+/// Where a conversation lives, for access checks: no words.
+#[derive(Debug, Clone)]
+pub struct ConversationPlace {
+    pub kind: String,
+    pub channel_id: i64,
+}
 
 /// Most urgent first: the oldest unanswered inbound message, then the most recent activity.
 const QUEUE_ORDER: &str = " order by case when c.oldest_unanswered_at is null then 1 else 0 end, \
      c.oldest_unanswered_at, c.last_message_at desc, c.id";
 
 impl Store {
-    /// One page of the queue and the total number of conversations matching the filter.
-    pub async fn queue(&self, filter: &QueueFilter) -> Result<(Vec<ConversationSummary>, i64)> {
-        if filter.kinds.is_empty() {
+    /// One page of the queue within the reader's scope, and the total number matching.
+    pub async fn queue(
+        &self,
+        scope: &ReadScope,
+        filter: &QueueFilter,
+    ) -> Result<(Vec<ConversationSummary>, i64)> {
+        let mut args = Args::default();
+        let Some(within) = scope.conditions("c.kind", "c.channel_id", &mut args) else {
             return Ok((Vec::new(), 0));
-        }
-        let mut args = Vec::new();
-        let mut conditions = Vec::new();
-        let kinds: Vec<String> = filter
-            .kinds
-            .iter()
-            .map(|k| {
-                args.push(Arg::Text(k.to_string()));
-                format!("${}", args.len())
-            })
-            .collect();
-        conditions.push(format!("c.kind in ({})", kinds.join(", ")));
-        conditions.push("ch.approved = 1".to_string());
-        if let Some(scope) = &filter.scope {
-            let placeholders: Vec<String> = scope
-                .iter()
-                .map(|id| {
-                    args.push(Arg::Int(*id));
-                    format!("${}", args.len())
-                })
-                .collect();
-            if placeholders.is_empty() {
-                return Ok((Vec::new(), 0));
-            }
-            conditions.push(format!("c.channel_id in ({})", placeholders.join(", ")));
+        };
+        let mut conditions = vec![within, "ch.approved = 1".to_string()];
+        if let Some(kind) = filter.kind {
+            conditions.push(format!("c.kind = {}", args.text(kind)));
         }
         if let Some(channel) = filter.channel_id {
-            args.push(Arg::Int(channel));
-            conditions.push(format!("c.channel_id = ${}", args.len()));
+            conditions.push(format!("c.channel_id = {}", args.int(channel)));
         }
         if let Some(status) = &filter.status {
-            args.push(Arg::Text(status.clone()));
-            conditions.push(format!("c.status = ${}", args.len()));
+            conditions.push(format!("c.status = {}", args.text(status)));
         }
         if let Some(person) = filter.person_id {
-            args.push(Arg::Int(person));
-            conditions.push(format!("c.person_id = ${}", args.len()));
+            conditions.push(format!("c.person_id = {}", args.int(person)));
         }
         let where_clause = format!(" where {}", conditions.join(" and "));
 
         let count_sql = format!(
             "select count(*) from conversations c join channels ch on ch.id = c.channel_id{where_clause}"
         );
-        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
-        for a in &args {
-            count = match a {
-                Arg::Int(v) => count.bind(*v),
-                Arg::Text(v) => count.bind(v.clone()),
-            };
-        }
-        let total = count.fetch_one(&self.pool).await?;
+        let total = args
+            .bind_scalar(sqlx::query_scalar::<_, i64>(&count_sql))
+            .fetch_one(&self.pool)
+            .await?;
 
         let n = args.len();
         // The page is chosen first, on the conversation columns alone, so that the per-row work of
         // the summary (the preview's subquery, the joins) is done for its rows only, not for
         // every open conversation before the sort (10,000 of them in the console bench).
         let sql = format!(
-            "{SUMMARY_SELECT} join (select c.id as page_id from conversations c \
+            "{} join (select c.id as page_id from conversations c \
              join channels ch on ch.id = c.channel_id{where_clause}{QUEUE_ORDER} limit ${} offset ${}) page \
              on page.page_id = c.id{QUEUE_ORDER}",
+            summary_select(scope),
             n + 1,
             n + 2
         );
-        let mut query = sqlx::query(&sql);
-        for a in &args {
-            query = match a {
-                Arg::Int(v) => query.bind(*v),
-                Arg::Text(v) => query.bind(v.clone()),
-            };
-        }
-        let rows = query
+        let rows = args
+            .bind(sqlx::query(&sql))
             .bind(filter.limit)
             .bind(filter.offset)
             .fetch_all(&self.pool)
@@ -218,9 +200,35 @@ impl Store {
         Ok((items, total))
     }
 
-    pub async fn conversation_summary(&self, id: i64) -> Result<Option<ConversationSummary>> {
-        let row = sqlx::query(&format!("{SUMMARY_SELECT} where c.id = $1"))
+    /// A conversation's kind and channel, for access checks (no words).
+    pub async fn conversation_place(&self, id: i64) -> Result<Option<ConversationPlace>> {
+        let row = sqlx::query("select kind, channel_id from conversations where id = $1")
             .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(ConversationPlace {
+                kind: r.try_get("kind")?,
+                channel_id: r.try_get("channel_id")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// One conversation's summary; None when there is none in the reader's scope.
+    pub async fn conversation_summary(
+        &self,
+        scope: &ReadScope,
+        id: i64,
+    ) -> Result<Option<ConversationSummary>> {
+        let Some((filter, args)) = scope.where_readable("c.kind", "c.channel_id", |a| {
+            format!("c.id = {}", a.int(id))
+        }) else {
+            return Ok(None);
+        };
+        let sql = format!("{} where {filter}", summary_select(scope));
+        let row = args
+            .bind(sqlx::query(&sql))
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| summary_from_row(&r)).transpose()
@@ -239,8 +247,14 @@ impl Store {
             .collect()
     }
 
-    pub async fn conversation(&self, id: i64) -> Result<Option<ConversationDetail>> {
-        let Some(summary) = self.conversation_summary(id).await? else {
+    /// A conversation with its messages, as this reader may see it: None outside their scope;
+    /// words withheld where the scope says so (S5 for everyone, hidden for non-moderators).
+    pub async fn conversation(
+        &self,
+        scope: &ReadScope,
+        id: i64,
+    ) -> Result<Option<ConversationDetail>> {
+        let Some(summary) = self.conversation_summary(scope, id).await? else {
             return Ok(None);
         };
         let person_read_at: Option<i64> =
@@ -248,13 +262,14 @@ impl Store {
                 .bind(id)
                 .fetch_one(&self.pool)
                 .await?;
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "select m.id, m.kind, m.direction, m.platform_id, m.author_id, a.platform_id as author_platform_id, \
              a.name as author_name, s.username as sent_by, m.text, m.attachments, m.parent_platform_id, \
-             m.state, m.edited, m.delivery, m.platform_time, m.received_at \
+             m.state, m.edited, m.delivery, m.platform_time, m.received_at, {} \
              from messages m left join authors a on a.id = m.author_id left join staff s on s.id = m.sent_by \
              where m.conversation_id = $1 order by m.platform_time, m.id",
-        )
+            s5_column("m")
+        ))
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
@@ -273,13 +288,18 @@ impl Store {
             let attachments: String = r.try_get("attachments")?;
             let edited: i64 = r.try_get("edited")?;
             let message_id: i64 = r.try_get("id")?;
+            let state: String = r.try_get("state")?;
+            let s5: i64 = r.try_get("s5")?;
+            let withheld = scope.withheld(&state, s5 == 1);
+            // Withheld words are withheld in every revision too.
+            let shown = |text: Option<String>| if withheld.is_some() { None } else { text };
             let mut history = Vec::new();
             for rev in &revisions {
                 let of: i64 = rev.try_get("message_id")?;
                 if of == message_id {
                     history.push(Revision {
                         change: rev.try_get("change")?,
-                        text: rev.try_get("text")?,
+                        text: shown(rev.try_get("text")?),
                         platform_time: rev.try_get("platform_time")?,
                         received_at: rev.try_get("received_at")?,
                     });
@@ -299,10 +319,15 @@ impl Store {
                     None => None,
                 },
                 sent_by: r.try_get("sent_by")?,
-                text: r.try_get("text")?,
-                attachments: serde_json::from_str(&attachments).unwrap_or_default(),
+                text: shown(r.try_get("text")?),
+                withheld,
+                // An S5 item is often an image: attachments are withheld with the words.
+                attachments: match withheld {
+                    Some(_) => serde_json::json!([]),
+                    None => serde_json::from_str(&attachments).unwrap_or_default(),
+                },
                 parent_platform_id: r.try_get("parent_platform_id")?,
-                state: r.try_get("state")?,
+                state,
                 edited: edited == 1,
                 delivery: r.try_get("delivery")?,
                 // The newest outbox row of the message says how it stands now.
@@ -317,14 +342,7 @@ impl Store {
         }
         let earlier_conversations = match &summary.person {
             Some(person) if summary.kind == "dm" => {
-                let rows = sqlx::query(&format!(
-                    "{SUMMARY_SELECT} where c.person_id = $1 and c.id <> $2 order by c.last_message_at desc limit 20"
-                ))
-                .bind(person.id)
-                .bind(id)
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter().map(summary_from_row).collect::<Result<_>>()?
+                self.earlier_conversations(scope, person.id, id).await?
             }
             _ => Vec::new(),
         };
@@ -340,6 +358,30 @@ impl Store {
             messages,
             earlier_conversations,
         }))
+    }
+
+    /// The person's other conversations that the reader may read, newest first.
+    async fn earlier_conversations(
+        &self,
+        scope: &ReadScope,
+        person: i64,
+        except: i64,
+    ) -> Result<Vec<ConversationSummary>> {
+        let Some((filter, args)) = scope.where_readable("c.kind", "c.channel_id", |a| {
+            format!(
+                "c.person_id = {} and c.id <> {}",
+                a.int(person),
+                a.int(except)
+            )
+        }) else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "{} where {filter} order by c.last_message_at desc limit 20",
+            summary_select(scope)
+        );
+        let rows = args.bind(sqlx::query(&sql)).fetch_all(&self.pool).await?;
+        rows.iter().map(summary_from_row).collect()
     }
 
     /// Claims or renews a claim. Exactly one holder: the check and the write happen under the

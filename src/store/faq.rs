@@ -4,6 +4,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::audit::{record, Actor};
+use super::scope::ReadScope;
 use super::{now_ms, Result, Store};
 
 /// One inbound question-like message as clustering sees it.
@@ -30,10 +31,18 @@ pub struct Curation {
     pub merged_into: Option<i64>,
 }
 
-const QUESTION_SELECT: &str = "select m.id, m.text, m.platform_time, coalesce(a.platform_id, '') as author, m.channel_id, \
-     p.platform_id as post, c.kind from messages m join conversations c on c.id = m.conversation_id \
-     left join authors a on a.id = m.author_id left join posts p on p.id = c.post_id \
-     where m.direction = 'inbound' and m.state = 'visible' and m.text is not null";
+/// Visible inbound messages with words, as clustering reads them. Clusters are shown to
+/// communicators (labels, examples), so hidden content never joins them, and neither does S5
+/// content, whatever the scope.
+fn question_select(scope: &ReadScope) -> String {
+    format!(
+        "select m.id, m.text, m.platform_time, coalesce(a.platform_id, '') as author, m.channel_id, \
+         p.platform_id as post, c.kind from messages m join conversations c on c.id = m.conversation_id \
+         left join authors a on a.id = m.author_id left join posts p on p.id = c.post_id \
+         where m.direction = 'inbound' and m.state = 'visible' and m.text is not null and {}",
+        scope.readable_message("m")
+    )
+}
 
 fn question_from_row(r: &sqlx::any::AnyRow) -> Result<QuestionRow> {
     Ok(QuestionRow {
@@ -51,11 +60,13 @@ impl Store {
     /// A page of inbound messages in id order (the caller keeps the questions).
     pub async fn question_candidates_after(
         &self,
+        scope: &ReadScope,
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<QuestionRow>> {
         let rows = sqlx::query(&format!(
-            "{QUESTION_SELECT} and m.id > $1 order by m.id limit $2"
+            "{} and m.id > $1 order by m.id limit $2",
+            question_select(scope)
         ))
         .bind(after_id)
         .bind(limit)
@@ -65,12 +76,17 @@ impl Store {
     }
 
     /// The public question candidates among these messages, in one query.
-    pub async fn question_candidates(&self, ids: &[i64]) -> Result<Vec<QuestionRow>> {
+    pub async fn question_candidates(
+        &self,
+        scope: &ReadScope,
+        ids: &[i64],
+    ) -> Result<Vec<QuestionRow>> {
         let mut out = Vec::new();
         for chunk in ids.chunks(500) {
             let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
-                "{QUESTION_SELECT} and c.kind = 'comments' and m.id in ({}) order by m.id",
+                "{} and c.kind = 'comments' and m.id in ({}) order by m.id",
+                question_select(scope),
                 list.join(", ")
             );
             let mut q = sqlx::query(&sql);
@@ -84,8 +100,12 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn question_candidate(&self, id: i64) -> Result<Option<QuestionRow>> {
-        let row = sqlx::query(&format!("{QUESTION_SELECT} and m.id = $1"))
+    pub async fn question_candidate(
+        &self,
+        scope: &ReadScope,
+        id: i64,
+    ) -> Result<Option<QuestionRow>> {
+        let row = sqlx::query(&format!("{} and m.id = $1", question_select(scope)))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;

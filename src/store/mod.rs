@@ -18,6 +18,7 @@ pub mod reply_window;
 pub mod reports;
 pub mod retry;
 pub mod saved_replies;
+pub mod scope;
 pub mod search;
 pub mod staff;
 pub mod sweep;

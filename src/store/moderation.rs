@@ -6,6 +6,7 @@ use sqlx::Row;
 
 use super::audit::{record, Actor};
 use super::events::{append, EventKind, NewEvent};
+use super::scope::{s5_column, Args, ReadScope};
 use super::{now_ms, Result, Store, StoreError, Tx};
 use crate::moderation::heat;
 
@@ -54,6 +55,8 @@ pub struct CaseSummary {
     pub closed_at: Option<i64>,
     pub decision: Option<String>,
     pub message_state: String,
+    /// The message's words, cut; None for S5 content (metadata only, DESIGN.md §3) and where the
+    /// reader may not read the conversation's kind.
     pub preview: Option<String>,
 }
 
@@ -82,23 +85,33 @@ pub struct Evidence {
     pub verified: bool,
 }
 
-const CASE_SELECT: &str = "select k.id, k.message_id, k.conversation_id, k.channel_id, ch.name as channel_name, \
-     k.level, k.categories, k.source, k.reason, k.routine_version, k.status, k.opened_at, k.due_at, \
-     k.closed_at, k.decision, m.state as message_state, m.text, c.kind as conversation_kind \
-     from moderation_cases k join channels ch on ch.id = k.channel_id join messages m on m.id = k.message_id \
-     join conversations c on c.id = k.conversation_id";
+fn case_select() -> String {
+    format!(
+        "select k.id, k.message_id, k.conversation_id, k.channel_id, ch.name as channel_name, \
+         k.level, k.categories, k.source, k.reason, k.routine_version, k.status, k.opened_at, k.due_at, \
+         k.closed_at, k.decision, m.state as message_state, m.text, c.kind as conversation_kind, {} \
+         from moderation_cases k join channels ch on ch.id = k.channel_id join messages m on m.id = k.message_id \
+         join conversations c on c.id = k.conversation_id",
+        s5_column("m")
+    )
+}
 
-fn case_from_row(r: &sqlx::any::AnyRow, now: i64) -> Result<CaseSummary> {
+fn case_from_row(scope: &ReadScope, r: &sqlx::any::AnyRow, now: i64) -> Result<CaseSummary> {
     let categories: String = r.try_get("categories")?;
     let status: String = r.try_get("status")?;
     let due_at: i64 = r.try_get("due_at")?;
     let level: String = r.try_get("level")?;
-    let text: Option<String> = r.try_get("text")?;
+    let kind: String = r.try_get("conversation_kind")?;
+    let state: String = r.try_get("message_state")?;
+    let s5: i64 = r.try_get("s5")?;
+    // A case's list entry shows the words only to a reader of its kind, and never S5 content.
+    let readable = scope.may_read_kind(&kind) && scope.withheld(&state, s5 == 1).is_none();
+    let text: Option<String> = if readable { r.try_get("text")? } else { None };
     Ok(CaseSummary {
         id: r.try_get("id")?,
         message_id: r.try_get("message_id")?,
         conversation_id: r.try_get("conversation_id")?,
-        conversation_kind: r.try_get("conversation_kind")?,
+        conversation_kind: kind,
         channel_id: r.try_get("channel_id")?,
         channel_name: r.try_get("channel_name")?,
         categories: serde_json::from_str(&categories).unwrap_or_default(),
@@ -111,13 +124,8 @@ fn case_from_row(r: &sqlx::any::AnyRow, now: i64) -> Result<CaseSummary> {
         due_at,
         closed_at: r.try_get("closed_at")?,
         decision: r.try_get("decision")?,
-        message_state: r.try_get("message_state")?,
-        // S5 content is never shown in lists.
-        preview: if level == "S5" {
-            None
-        } else {
-            text.map(|t| t.chars().take(140).collect())
-        },
+        message_state: state,
+        preview: text.map(|t| t.chars().take(140).collect()),
         level,
     })
 }
@@ -458,48 +466,47 @@ pub async fn set_visibility_in(
 }
 
 impl Store {
-    /// Open cases first by severity (S5 first), then oldest first.
+    /// Open cases first by severity (S5 first), then oldest first, within the reader's channels.
     pub async fn cases(
         &self,
+        scope: &ReadScope,
         status: &str,
         level: Option<&str>,
-        scope: Option<&[i64]>,
         limit: i64,
     ) -> Result<Vec<CaseSummary>> {
-        // The channel scope is part of the query, so a limited moderator gets a full page.
-        let scope_clause = match scope {
-            Some([]) => return Ok(Vec::new()),
-            Some(channels) => format!(
-                " and k.channel_id in ({})",
-                (0..channels.len())
-                    .map(|i| format!("${}", i + 4))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            None => String::new(),
-        };
-        let sql = format!(
-            "{CASE_SELECT} where k.status = $1 and ($2 = '' or k.level = $3){scope_clause} \
-             order by k.level desc, k.opened_at limit {limit}"
-        );
-        let mut q = sqlx::query(&sql)
-            .bind(status)
-            .bind(level.unwrap_or(""))
-            .bind(level.unwrap_or(""));
-        for c in scope.unwrap_or(&[]) {
-            q = q.bind(*c);
+        // The channel limit is part of the query, so a limited moderator gets a full page.
+        let mut args = Args::default();
+        let mut conditions = vec![format!("k.status = {}", args.text(status))];
+        if let Some(level) = level {
+            conditions.push(format!("k.level = {}", args.text(level)));
         }
-        let rows = q.fetch_all(&self.pool).await?;
+        if !scope.limit_channels("k.channel_id", &mut args, &mut conditions) {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "{} where {} order by k.level desc, k.opened_at limit {}",
+            case_select(),
+            conditions.join(" and "),
+            args.int(limit)
+        );
+        let rows = args.bind(sqlx::query(&sql)).fetch_all(&self.pool).await?;
         let now = now_ms();
-        rows.iter().map(|r| case_from_row(r, now)).collect()
+        rows.iter().map(|r| case_from_row(scope, r, now)).collect()
     }
 
-    pub async fn case(&self, id: i64) -> Result<Option<CaseSummary>> {
-        let row = sqlx::query(&format!("{CASE_SELECT} where k.id = $1"))
-            .bind(id)
+    /// One case; None when there is none within the reader's channels.
+    pub async fn case(&self, scope: &ReadScope, id: i64) -> Result<Option<CaseSummary>> {
+        let mut args = Args::default();
+        let mut conditions = vec![format!("k.id = {}", args.int(id))];
+        if !scope.limit_channels("k.channel_id", &mut args, &mut conditions) {
+            return Ok(None);
+        }
+        let sql = format!("{} where {}", case_select(), conditions.join(" and "));
+        let row = args
+            .bind(sqlx::query(&sql))
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| case_from_row(&r, now_ms())).transpose()
+        row.map(|r| case_from_row(scope, &r, now_ms())).transpose()
     }
 
     pub async fn case_steps(&self, id: i64) -> Result<Vec<StepRecord>> {
@@ -521,17 +528,26 @@ impl Store {
             .collect()
     }
 
-    pub async fn case_evidence(&self, id: i64) -> Result<Vec<Evidence>> {
-        let rows = sqlx::query(
-            "select id, message_id, captured_at, captured_by, permalink, author_platform_id, author_name, \
-             platform_time, content, sha256 from evidence where case_id = $1 order by id",
-        )
+    /// A case's evidence records. The copy of the content is left out where the reader may not
+    /// read the conversation's kind (S5 evidence has no copy at all); the hash is still checked.
+    pub async fn case_evidence(&self, scope: &ReadScope, id: i64) -> Result<Vec<Evidence>> {
+        let rows = sqlx::query(&format!(
+            "select e.id, e.message_id, e.captured_at, e.captured_by, e.permalink, e.author_platform_id, \
+             e.author_name, e.platform_time, e.content, e.sha256, c.kind, m.state, {} \
+             from evidence e join messages m on m.id = e.message_id \
+             join conversations c on c.id = m.conversation_id where e.case_id = $1 order by e.id",
+            s5_column("m")
+        ))
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
                 let content: Option<String> = r.try_get("content")?;
+                let kind: String = r.try_get("kind")?;
+                let state: String = r.try_get("state")?;
+                let s5: i64 = r.try_get("s5")?;
+                let shown = scope.may_read_kind(&kind) && scope.withheld(&state, s5 == 1).is_none();
                 let e = Evidence {
                     id: r.try_get("id")?,
                     message_id: r.try_get("message_id")?,
@@ -543,6 +559,7 @@ impl Store {
                     platform_time: r.try_get("platform_time")?,
                     content: content
                         .as_deref()
+                        .filter(|_| shown)
                         .and_then(|c| serde_json::from_str(c).ok()),
                     sha256: r.try_get("sha256")?,
                     verified: false,
@@ -565,10 +582,19 @@ impl Store {
             .collect()
     }
 
-    pub async fn message_flag(&self, message_id: i64) -> Result<Option<serde_json::Value>> {
-        let row = sqlx::query(
-            "select severity, score, categories, findings from message_flags where message_id = $1",
-        )
+    /// Triage's flag of a message. The words each finding matched are left out (null) where the
+    /// reader may not read the message's words.
+    pub async fn message_flag(
+        &self,
+        scope: &ReadScope,
+        message_id: i64,
+    ) -> Result<Option<serde_json::Value>> {
+        let row = sqlx::query(&format!(
+            "select f.severity, f.score, f.categories, f.findings, c.kind, m.state, {} \
+             from message_flags f join messages m on m.id = f.message_id \
+             join conversations c on c.id = m.conversation_id where f.message_id = $1",
+            s5_column("m")
+        ))
         .bind(message_id)
         .fetch_optional(&self.pool)
         .await?;
@@ -577,10 +603,21 @@ impl Store {
             let findings: String = r.try_get("findings")?;
             let score: f64 = r.try_get("score")?;
             let severity: String = r.try_get("severity")?;
+            let kind: String = r.try_get("kind")?;
+            let state: String = r.try_get("state")?;
+            let s5: i64 = r.try_get("s5")?;
+            let shown = scope.may_read_kind(&kind) && scope.withheld(&state, s5 == 1).is_none();
+            let mut findings =
+                serde_json::from_str::<serde_json::Value>(&findings).unwrap_or_default();
+            if !shown {
+                for f in findings.as_array_mut().into_iter().flatten() {
+                    f["matched"] = serde_json::Value::Null;
+                }
+            }
             Ok(serde_json::json!({
                 "severity": severity, "score": score,
                 "categories": serde_json::from_str::<serde_json::Value>(&categories).unwrap_or_default(),
-                "findings": serde_json::from_str::<serde_json::Value>(&findings).unwrap_or_default(),
+                "findings": findings,
             }))
         })
         .transpose()
@@ -603,16 +640,22 @@ impl Store {
         Ok(outcome)
     }
 
-    /// S4/S5 cases whose on-call alert has not gone out, oldest first.
-    pub async fn cases_to_alert(&self, max_attempts: i64) -> Result<Vec<CaseSummary>> {
+    /// S4/S5 cases whose on-call alert has not gone out, oldest first. The alert names the case,
+    /// never its content; the scope is the service's own (the S5 rule holds).
+    pub async fn cases_to_alert(
+        &self,
+        scope: &ReadScope,
+        max_attempts: i64,
+    ) -> Result<Vec<CaseSummary>> {
         let rows = sqlx::query(&format!(
-            "{CASE_SELECT} where k.level in ('S4', 'S5') and k.alerted_at is null and k.alert_attempts < $1 order by k.id limit 50"
+            "{} where k.level in ('S4', 'S5') and k.alerted_at is null and k.alert_attempts < $1 order by k.id limit 50",
+            case_select()
         ))
         .bind(max_attempts)
         .fetch_all(&self.pool)
         .await?;
         let now = now_ms();
-        rows.iter().map(|r| case_from_row(r, now)).collect()
+        rows.iter().map(|r| case_from_row(scope, r, now)).collect()
     }
 
     pub async fn mark_alert(&self, case_id: i64, delivered: bool) -> Result<()> {
@@ -1013,25 +1056,42 @@ impl Store {
     /// Comment threads whose rate jumped against their own baseline, or that fill with flagged
     /// comments: where a debate is catching fire (`moderation::heat::is_heated`, with the
     /// operator's `min_comments`).
-    pub async fn heated_threads(&self, now: i64, min_comments: i64) -> Result<Vec<HeatedThread>> {
+    pub async fn heated_threads(
+        &self,
+        scope: &ReadScope,
+        now: i64,
+        min_comments: i64,
+    ) -> Result<Vec<HeatedThread>> {
         let hour = 3_600_000;
-        let rows = sqlx::query(
+        let mut args = Args::default();
+        // Each value bound where it is used (no placeholder appears twice).
+        let counts = format!(
+            "sum(case when m.platform_time >= {} then 1 else 0 end) as last_hour, \
+             sum(case when m.platform_time < {} then 1 else 0 end) as day_before, \
+             sum(case when m.platform_time >= {} and f.severity >= 'S2' then 1 else 0 end) as flagged",
+            args.int(now - hour),
+            args.int(now - hour),
+            args.int(now - hour)
+        );
+        let mut conditions = vec![
+            "c.kind = 'comments'".to_string(),
+            "m.direction = 'inbound'".to_string(),
+            format!("m.platform_time >= {}", args.int(now - 25 * hour)),
+        ];
+        if !scope.limit_channels("c.channel_id", &mut args, &mut conditions) {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
             "select c.id, c.channel_id, ch.name as channel_name, p.platform_id as post_platform_id, p.text as post_text, \
-             sum(case when m.platform_time >= $1 then 1 else 0 end) as last_hour, \
-             sum(case when m.platform_time < $2 and m.platform_time >= $3 then 1 else 0 end) as day_before, \
-             sum(case when m.platform_time >= $4 and f.severity >= 'S2' then 1 else 0 end) as flagged \
+             {counts} \
              from conversations c join channels ch on ch.id = c.channel_id left join posts p on p.id = c.post_id \
              join messages m on m.conversation_id = c.id left join message_flags f on f.message_id = m.id \
-             where c.kind = 'comments' and m.direction = 'inbound' and m.platform_time >= $5 \
-             group by c.id, c.channel_id, ch.name, p.platform_id, p.text",
-        )
-        .bind(now - hour)
-        .bind(now - hour)
-        .bind(now - 25 * hour)
-        .bind(now - hour)
-        .bind(now - 25 * hour)
-        .fetch_all(&self.pool)
-        .await?;
+             where {} group by c.id, c.channel_id, ch.name, p.platform_id, p.text",
+            conditions.join(" and ")
+        );
+        let rows = args.bind(sqlx::query(&sql)).fetch_all(&self.pool).await?;
+        // The post's words are for readers of comments.
+        let post_readable = scope.may_read_kind("comments");
         let mut out = Vec::new();
         for r in rows {
             let last_hour: i64 = r.try_get("last_hour")?;
@@ -1043,7 +1103,11 @@ impl Store {
                     channel_id: r.try_get("channel_id")?,
                     channel_name: r.try_get("channel_name")?,
                     post_platform_id: r.try_get("post_platform_id")?,
-                    post_text: r.try_get("post_text")?,
+                    post_text: if post_readable {
+                        r.try_get("post_text")?
+                    } else {
+                        None
+                    },
                     last_hour,
                     baseline_per_hour: heat::baseline_per_hour(day_before),
                     flagged,

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
+use super::scope::{s5_column, ReadScope, Withheld};
 use super::{Result, Store};
 
 #[derive(Debug, Clone, Serialize)]
@@ -16,7 +17,9 @@ pub struct PersonMessage {
     /// Who wrote it: the person themselves, or staff (by username) in the person's DMs.
     pub author_id: Option<i64>,
     pub sent_by: Option<String>,
+    /// None when withheld (S5 content is kept as metadata only); `withheld` says why.
     pub text: Option<String>,
+    pub withheld: Option<Withheld>,
     pub attachments: serde_json::Value,
     pub state: String,
     pub edited: bool,
@@ -64,21 +67,32 @@ pub struct PersonReaction {
 }
 
 impl Store {
-    /// The person's own messages and every message of their DM conversations, oldest first.
-    pub async fn person_messages(&self, author_id: i64) -> Result<Vec<PersonMessage>> {
-        let rows = sqlx::query(
+    /// The person's own messages and every message of their DM conversations, oldest first,
+    /// within the reader's scope.
+    pub async fn person_messages(
+        &self,
+        scope: &ReadScope,
+        author_id: i64,
+    ) -> Result<Vec<PersonMessage>> {
+        let Some((filter, args)) = scope.where_readable("c.kind", "m.channel_id", |a| {
+            format!(
+                "(m.author_id = {} or (c.kind = 'dm' and c.person_id = {}))",
+                a.int(author_id),
+                a.int(author_id)
+            )
+        }) else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
             "select m.id, m.conversation_id, ch.name as channel, ch.platform, m.kind, m.direction, \
              m.author_id, s.username as sent_by, m.text, m.attachments, m.state, m.edited, m.disposal, \
-             m.platform_time, m.received_at \
+             m.platform_time, m.received_at, {} \
              from messages m join conversations c on c.id = m.conversation_id \
              join channels ch on ch.id = m.channel_id left join staff s on s.id = m.sent_by \
-             where m.author_id = $1 or (c.kind = 'dm' and c.person_id = $2) \
-             order by m.platform_time, m.id",
-        )
-        .bind(author_id)
-        .bind(author_id)
-        .fetch_all(&self.pool)
-        .await?;
+             where {filter} order by m.platform_time, m.id",
+            s5_column("m")
+        );
+        let rows = args.bind(sqlx::query(&sql)).fetch_all(&self.pool).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: i64 = r.try_get("id")?;
@@ -90,6 +104,10 @@ impl Store {
             .await?;
             let attachments: String = r.try_get("attachments")?;
             let edited: i64 = r.try_get("edited")?;
+            let state: String = r.try_get("state")?;
+            let s5: i64 = r.try_get("s5")?;
+            let withheld = scope.withheld(&state, s5 == 1);
+            let shown = |text: Option<String>| if withheld.is_some() { None } else { text };
             out.push(PersonMessage {
                 id,
                 conversation_id: r.try_get("conversation_id")?,
@@ -99,9 +117,13 @@ impl Store {
                 direction: r.try_get("direction")?,
                 author_id: r.try_get("author_id")?,
                 sent_by: r.try_get("sent_by")?,
-                text: r.try_get("text")?,
-                attachments: serde_json::from_str(&attachments).unwrap_or_default(),
-                state: r.try_get("state")?,
+                text: shown(r.try_get("text")?),
+                withheld,
+                attachments: match withheld {
+                    Some(_) => serde_json::json!([]),
+                    None => serde_json::from_str(&attachments).unwrap_or_default(),
+                },
+                state,
                 edited: edited == 1,
                 disposal: r.try_get("disposal")?,
                 platform_time: r.try_get("platform_time")?,
@@ -111,7 +133,7 @@ impl Store {
                     .map(|v| {
                         Ok(PersonRevision {
                             change: v.try_get("change")?,
-                            text: v.try_get("text")?,
+                            text: shown(v.try_get("text")?),
                             platform_time: v.try_get("platform_time")?,
                         })
                     })
@@ -121,17 +143,26 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn person_conversations(&self, author_id: i64) -> Result<Vec<PersonConversation>> {
-        let rows = sqlx::query(
+    pub async fn person_conversations(
+        &self,
+        scope: &ReadScope,
+        author_id: i64,
+    ) -> Result<Vec<PersonConversation>> {
+        let Some((filter, args)) = scope.where_readable("c.kind", "c.channel_id", |a| {
+            format!(
+                "(c.person_id = {} or c.id in (select conversation_id from messages where author_id = {}))",
+                a.int(author_id),
+                a.int(author_id)
+            )
+        }) else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
             "select c.id, ch.name as channel, c.kind, c.status, c.created_at, c.resolved_at \
              from conversations c join channels ch on ch.id = c.channel_id \
-             where c.person_id = $1 or c.id in (select conversation_id from messages where author_id = $2) \
-             order by c.id",
-        )
-        .bind(author_id)
-        .bind(author_id)
-        .fetch_all(&self.pool)
-        .await?;
+             where {filter} order by c.id"
+        );
+        let rows = args.bind(sqlx::query(&sql)).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(PersonConversation {

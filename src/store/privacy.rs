@@ -581,13 +581,27 @@ async fn pseudonym_for(tx: &mut Tx<'_>, author_id: i64) -> Result<i64> {
 }
 
 impl Store {
-    /// The current text of a message (for an audited reveal of one value).
-    pub async fn message_text(&self, id: i64) -> Result<Option<String>> {
-        let text: Option<Option<String>> =
-            sqlx::query_scalar("select text from messages where id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+    /// The current text of a message, for an audited reveal of one value: only if the reader may
+    /// read it (kind, channel, state and the S5 rule).
+    pub async fn message_text(
+        &self,
+        scope: &super::scope::ReadScope,
+        id: i64,
+    ) -> Result<Option<String>> {
+        let Some((filter, args)) = scope.where_readable("c.kind", "m.channel_id", |a| {
+            format!("m.id = {}", a.int(id))
+        }) else {
+            return Ok(None);
+        };
+        let sql = format!(
+            "select m.text from messages m join conversations c on c.id = m.conversation_id \
+             where {filter} and {}",
+            scope.readable_message("m")
+        );
+        let text: Option<Option<String>> = args
+            .bind_scalar(sqlx::query_scalar(&sql))
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(text.flatten())
     }
 }

@@ -319,7 +319,12 @@ impl Store {
             .collect()
     }
 
-    pub async fn report_threads(&self, conversations: &[i64]) -> Result<Vec<ThreadInfo>> {
+    /// The threads' posts; a post's words only for a reader of comments on its channel.
+    pub async fn report_threads(
+        &self,
+        scope: &super::scope::ReadScope,
+        conversations: &[i64],
+    ) -> Result<Vec<ThreadInfo>> {
         let mut out = Vec::new();
         for chunk in conversations.chunks(500) {
             let list = (0..chunk.len())
@@ -335,11 +340,16 @@ impl Store {
                 q = q.bind(*c);
             }
             for r in q.fetch_all(&self.pool).await? {
+                let channel_id: i64 = r.try_get("channel_id")?;
                 out.push(ThreadInfo {
                     conversation_id: r.try_get("id")?,
-                    channel_id: r.try_get("channel_id")?,
+                    channel_id,
                     post_platform_id: r.try_get("platform_id")?,
-                    post_text: r.try_get("text")?,
+                    post_text: if scope.may_read(super::scope::COMMENTS, channel_id) {
+                        r.try_get("text")?
+                    } else {
+                        None
+                    },
                 });
             }
         }

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
+use super::scope::{s5_column, ReadScope, Withheld};
 use super::{Result, Store};
 
 /// What the indexer needs to know of one message.
@@ -18,6 +19,7 @@ pub struct IndexedMessage {
     pub direction: String,
     pub status: String,
     pub state: String,
+    /// None when the index may not hold the words (S5 content is never indexed).
     pub text: Option<String>,
     pub platform_time: i64,
     pub has_attachments: bool,
@@ -25,10 +27,17 @@ pub struct IndexedMessage {
     pub severity: Option<String>,
 }
 
-const INDEXED_SELECT: &str = "select m.id, m.conversation_id, m.channel_id, m.author_id, ch.platform, \
-     c.kind, m.direction, c.status, m.state, m.text, m.platform_time, m.attachments, f.severity \
-     from messages m join conversations c on c.id = m.conversation_id join channels ch on ch.id = m.channel_id \
-     left join message_flags f on f.message_id = m.id";
+/// What the index reads of messages. Words the scope withholds are not indexed, so search can
+/// neither show nor match them.
+fn indexed_select() -> String {
+    format!(
+        "select m.id, m.conversation_id, m.channel_id, m.author_id, ch.platform, \
+         c.kind, m.direction, c.status, m.state, m.text, m.platform_time, m.attachments, f.severity, {} \
+         from messages m join conversations c on c.id = m.conversation_id join channels ch on ch.id = m.channel_id \
+         left join message_flags f on f.message_id = m.id",
+        s5_column("m")
+    )
+}
 
 /// One search hit with what a result list shows.
 #[derive(Debug, Clone, Serialize)]
@@ -47,12 +56,18 @@ pub struct HitDetail {
     pub author_platform_id: Option<String>,
     pub author_name: Option<String>,
     pub platform_time: i64,
+    /// The words, for the snippet (never serialised whole); None when withheld.
     #[serde(skip)]
     pub text: Option<String>,
+    /// Why the words are not shown to this reader, if they are not.
+    pub withheld: Option<Withheld>,
 }
 
-fn indexed_from_row(r: &sqlx::any::AnyRow) -> Result<IndexedMessage> {
+fn indexed_from_row(scope: &ReadScope, r: &sqlx::any::AnyRow) -> Result<IndexedMessage> {
     let attachments: String = r.try_get("attachments")?;
+    let state: String = r.try_get("state")?;
+    let s5: i64 = r.try_get("s5")?;
+    let withheld = scope.withheld(&state, s5 == 1).is_some();
     Ok(IndexedMessage {
         id: r.try_get("id")?,
         conversation_id: r.try_get("conversation_id")?,
@@ -62,8 +77,8 @@ fn indexed_from_row(r: &sqlx::any::AnyRow) -> Result<IndexedMessage> {
         kind: r.try_get("kind")?,
         direction: r.try_get("direction")?,
         status: r.try_get("status")?,
-        state: r.try_get("state")?,
-        text: r.try_get("text")?,
+        state,
+        text: if withheld { None } else { r.try_get("text")? },
         platform_time: r.try_get("platform_time")?,
         has_attachments: attachments != "[]",
         severity: r.try_get("severity")?,
@@ -78,12 +93,19 @@ fn placeholders(n: usize) -> String {
 }
 
 impl Store {
-    /// The messages with these ids (missing ids are simply absent: deleted or erased).
-    pub async fn messages_for_index(&self, ids: &[i64]) -> Result<Vec<IndexedMessage>> {
+    /// The messages with these ids (missing ids are simply absent: deleted or erased). The index
+    /// serves every reader, so it reads as the service (`ReadScope::operator()`); search applies
+    /// each reader's scope to its hits.
+    pub async fn messages_for_index(
+        &self,
+        scope: &ReadScope,
+        ids: &[i64],
+    ) -> Result<Vec<IndexedMessage>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
             let sql = format!(
-                "{INDEXED_SELECT} where m.id in ({})",
+                "{} where m.id in ({})",
+                indexed_select(),
                 placeholders(chunk.len())
             );
             let mut q = sqlx::query(&sql);
@@ -91,7 +113,7 @@ impl Store {
                 q = q.bind(*id);
             }
             for r in q.fetch_all(&self.pool).await? {
-                out.push(indexed_from_row(&r)?);
+                out.push(indexed_from_row(scope, &r)?);
             }
         }
         Ok(out)
@@ -109,16 +131,20 @@ impl Store {
     /// A page of all messages in id order, for rebuilding the index.
     pub async fn messages_for_index_after(
         &self,
+        scope: &ReadScope,
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<IndexedMessage>> {
-        let sql = format!("{INDEXED_SELECT} where m.id > $1 order by m.id limit $2");
+        let sql = format!(
+            "{} where m.id > $1 order by m.id limit $2",
+            indexed_select()
+        );
         let rows = sqlx::query(&sql)
             .bind(after_id)
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(indexed_from_row).collect()
+        rows.iter().map(|r| indexed_from_row(scope, r)).collect()
     }
 
     pub async fn message_count(&self) -> Result<i64> {
@@ -127,27 +153,33 @@ impl Store {
             .await?)
     }
 
-    /// Details of hits, in the order of `ids`.
-    pub async fn hit_details(&self, ids: &[i64]) -> Result<Vec<HitDetail>> {
+    /// Details of hits within the reader's scope, in the order of `ids`: hits of a kind or channel
+    /// outside it are not loaded; withheld words are not returned.
+    pub async fn hit_details(&self, scope: &ReadScope, ids: &[i64]) -> Result<Vec<HitDetail>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        let Some((filter, args)) = scope.where_readable("c.kind", "m.channel_id", |a| {
+            let listed: Vec<String> = ids.iter().map(|id| a.int(*id)).collect();
+            format!("m.id in ({})", listed.join(", "))
+        }) else {
+            return Ok(Vec::new());
+        };
         let sql = format!(
             "select m.id, m.conversation_id, m.channel_id, ch.name as channel_name, ch.platform, c.kind, \
              m.kind as message_kind, m.direction, m.state, c.status, m.author_id, a.platform_id as author_platform_id, \
-             a.name as author_name, m.platform_time, m.text \
+             a.name as author_name, m.platform_time, m.text, {} \
              from messages m join conversations c on c.id = m.conversation_id join channels ch on ch.id = m.channel_id \
-             left join authors a on a.id = m.author_id where m.id in ({})",
-            placeholders(ids.len())
+             left join authors a on a.id = m.author_id where {filter}",
+            s5_column("m")
         );
-        let mut q = sqlx::query(&sql);
-        for id in ids {
-            q = q.bind(*id);
-        }
-        let rows = q.fetch_all(&self.pool).await?;
+        let rows = args.bind(sqlx::query(&sql)).fetch_all(&self.pool).await?;
         let mut details = rows
             .iter()
             .map(|r| {
+                let state: String = r.try_get("state")?;
+                let s5: i64 = r.try_get("s5")?;
+                let withheld = scope.withheld(&state, s5 == 1);
                 Ok(HitDetail {
                     message_id: r.try_get("id")?,
                     conversation_id: r.try_get("conversation_id")?,
@@ -157,13 +189,17 @@ impl Store {
                     kind: r.try_get("kind")?,
                     message_kind: r.try_get("message_kind")?,
                     direction: r.try_get("direction")?,
-                    state: r.try_get("state")?,
                     status: r.try_get("status")?,
                     author_id: r.try_get("author_id")?,
                     author_platform_id: r.try_get("author_platform_id")?,
                     author_name: r.try_get("author_name")?,
                     platform_time: r.try_get("platform_time")?,
-                    text: r.try_get("text")?,
+                    text: match withheld {
+                        Some(_) => None,
+                        None => r.try_get("text")?,
+                    },
+                    withheld,
+                    state,
                 })
             })
             .collect::<Result<Vec<_>>>()?;

@@ -9,6 +9,7 @@ mod faq;
 mod graph_stub;
 mod helpers;
 mod ingest_api;
+mod leaks;
 mod meta_fixtures;
 mod moderation;
 mod privacy;

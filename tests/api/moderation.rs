@@ -245,8 +245,14 @@ on_both_backends!(s5_keeps_metadata_only, |app: TestApp| async move {
         "no copy of the content"
     );
     assert_eq!(view["evidence"][0]["author_platform_id"], "troll");
-    assert!(view["message"].is_null());
+    // The message is there as a placeholder that says why its words are not.
+    assert!(view["message"]["text"].is_null());
+    assert_eq!(view["message"]["withheld"], "s5");
     assert!(view["case"]["preview"].is_null());
+    assert!(
+        !view.to_string().contains("material som inte"),
+        "no words anywhere: {view}"
+    );
 });
 
 #[test]

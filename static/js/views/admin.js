@@ -373,15 +373,12 @@ class Admin {
         list.items.length
           ? h('table', { class: 'table', 'aria-labelledby': 'admin-quarantine-heading' },
               h('thead', {}, h('tr', {}, ['platform', 'platformId', 'received', 'what'].map((k) => h('th', { scope: 'col' }, t(`admin.col.${k}`))))),
-              h('tbody', {}, list.items.map((q) => {
-                const item = q.item?.item || {};
-                const who = item.person?.name || item.person?.platform_id || '';
-                return h('tr', {},
-                  h('td', {}, q.platform),
-                  h('td', { class: 'user-text' }, q.channel_platform_id),
-                  h('td', {}, formatTime(q.received_at)),
-                  h('td', { class: 'user-text' }, [item.type, who, item.text].filter(Boolean).join(' · ')));
-              })))
+              // What waits and why; its words only when the caller reads that kind (the server decides).
+              h('tbody', {}, list.items.map((q) => h('tr', {},
+                h('td', {}, q.platform),
+                h('td', { class: 'user-text' }, q.channel_platform_id),
+                h('td', {}, formatTime(q.received_at)),
+                h('td', { class: 'user-text' }, [q.item_type, q.kind, q.waiting_because, q.text].filter(Boolean).join(' · '))))))
           : h('p', { class: 'muted' }, t('admin.quarantineNone')),
       );
     } catch (e) {

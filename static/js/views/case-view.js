@@ -229,7 +229,7 @@ export class CaseView {
   }
 
   message(d) {
-    if (d.case.level === 'S5' || !d.message) {
+    if (d.case.level === 'S5' || !d.message || d.message.withheld === 's5') {
       return [h('h3', {}, t('case.message')), h('p', { class: 'notice' }, t('case.s5'))];
     }
     const m = d.message;

@@ -40,6 +40,10 @@ addStrings({
     'conv.attachments': 'Bilagor',
     'conv.attachment': '{kind}: {name}',
     'conv.noText': '(utan text)',
+    'conv.withheld.s5': '(innehållet visas inte: S5, bara uppgifter om meddelandet sparas)',
+    'conv.withheld.hidden': '(dold: texten visas för moderatorer)',
+    'conv.withheld.removed': '(borttagen: texten visas för moderatorer)',
+    'conv.withheld.deleted': '(raderad av avsändaren: texten visas för moderatorer)',
     'conv.masked': 'Dolda personuppgifter',
     'conv.reveal': 'Visa {kind} {n}',
     'conv.revealed': '{kind} {n}: {value}',
@@ -98,6 +102,10 @@ addStrings({
     'conv.attachments': 'Attachments',
     'conv.attachment': '{kind}: {name}',
     'conv.noText': '(no text)',
+    'conv.withheld.s5': '(content not shown: S5, only facts about the message are kept)',
+    'conv.withheld.hidden': '(hidden: the text is shown to moderators)',
+    'conv.withheld.removed': '(removed: the text is shown to moderators)',
+    'conv.withheld.deleted': '(deleted by the sender: the text is shown to moderators)',
     'conv.masked': 'Masked personal data',
     'conv.reveal': 'Show {kind} {n}',
     'conv.revealed': '{kind} {n}: {value}',
@@ -356,7 +364,8 @@ export class Conversation {
       'li',
       { class: ['message', inbound ? 'inbound' : 'outbound'], 'data-message-id': String(m.id) },
       h('p', { class: 'row' }, h('span', { class: 'who' }, who), h('span', { class: 'when' }, formatTime(m.platform_time)), notes.length ? h('span', { class: 'when' }, notes.join(' · ')) : null),
-      h('p', { class: 'user-text text' }, m.text ?? t('conv.noText')),
+      // Words the server withholds (S5, or hidden for non-moderators) say why instead.
+      h('p', { class: 'user-text text' }, m.text ?? (m.withheld ? t(`conv.withheld.${m.withheld}`) : t('conv.noText'))),
       this.maskedValues(m),
       attachments.length
         ? h(
