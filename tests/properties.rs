@@ -9,7 +9,8 @@ mod invariants;
 #[path = "support/report_sample.rs"]
 mod report_sample;
 
-use invariants::{assert_ids_bounded, assert_query_bounded, assert_report_neutralises};
+use invariants::{assert_ids_bounded, assert_query_bounded};
+use report_sample::assert_report_neutralises;
 
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};

@@ -1,6 +1,8 @@
 //! A report whose every text field carries the given hostile text, for the renderers' property
 //! tests (tests/properties.rs) and their fuzz target (fuzz/fuzz_targets/report_render.rs): the
-//! renderers must neutralise whatever a channel name, a FAQ label or a post says.
+//! renderers must neutralise whatever a channel name, a FAQ label or a post says; and the check
+//! that they do.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 
@@ -88,4 +90,58 @@ pub fn report_with(text: &str, number: f64) -> Report {
             comments: 120,
         }],
     }
+}
+
+/// With `text` in every field people write into: the printable page has exactly the markup of
+/// the same report with harmless text (escaping adds none), no CSV cell but a number starts like
+/// a formula, and the JSON carries the text as it was.
+pub fn assert_report_neutralises(text: &str, number: f64) {
+    use tavla::reports::render;
+    let report = report_with(text, number);
+    let tame: String = (text.chars())
+        .map(|c| if "<>\"'&".contains(c) { 'x' } else { c })
+        .collect();
+    let lang = render::Lang::parse(Some("sv"));
+    let hostile = render::html(&report, lang);
+    let plain = render::html(&report_with(&tame, number), lang);
+    for c in ['<', '>', '"', '\''] {
+        assert_eq!(
+            hostile.matches(c).count(),
+            plain.matches(c).count(),
+            "{c:?} from {text:?}"
+        );
+    }
+    for cell in csv_cells(&render::csv(&report)) {
+        let formula = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+        assert!(
+            !formula || cell.parse::<f64>().is_ok(),
+            "cell {cell:?} from {text:?}"
+        );
+    }
+    let json: serde_json::Value = serde_json::from_str(&render::json(&report)).expect("JSON");
+    assert_eq!(json["channels"][0]["channel_name"].as_str(), Some(text));
+}
+
+/// The cells of an RFC 4180 document (quoted cells may hold commas, quotes and newlines).
+pub fn csv_cells(csv: &str) -> Vec<String> {
+    let mut cells = Vec::new();
+    let mut cell = String::new();
+    let mut quoted = false;
+    let mut chars = csv.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                cell.push('"');
+                chars.next();
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') if cell.is_empty() => quoted = true,
+            (false, ',' | '\n') => cells.push(std::mem::take(&mut cell)),
+            (false, '\r') if chars.peek() == Some(&'\n') => {}
+            (false, c) => cell.push(c),
+        }
+    }
+    cells.push(cell);
+    cells
 }
