@@ -25,7 +25,7 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.require_webhook_secret()?;
-        let store = Store::connect(&settings.database_url).await?;
+        let store = Store::connect(settings.database_url.expose()).await?;
         store.migrate().await?;
         Self::build_with_store(settings, store).await
     }
@@ -72,10 +72,10 @@ impl Application {
             shutdown.clone(),
         ));
         // Urgent cases reach the on-call moderator through an incoming webhook, when one is set.
-        let alerts = (!settings.moderation_alert_url.trim().is_empty()).then(|| {
+        let alerts = (!settings.moderation_alert_url.is_blank()).then(|| {
             tokio::spawn(crate::moderation::cases::alert_on_call(
                 store.clone(),
-                settings.moderation_alert_url.clone(),
+                settings.moderation_alert_url.expose().clone(),
                 shutdown.clone(),
             ))
         });

@@ -748,7 +748,7 @@ on_both_backends!(
         let verify = || {
             std::process::Command::new(env!("CARGO_BIN_EXE_tavla"))
                 .args(["audit", "verify"])
-                .env("TAVLA_DATABASE_URL", &app.settings.database_url)
+                .env("TAVLA_DATABASE_URL", app.settings.database_url.expose())
                 .env("TAVLA_LOG_LEVEL", "warn")
                 .output()
                 .unwrap()

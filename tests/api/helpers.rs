@@ -38,7 +38,7 @@ pub struct TestApp {
 /// Settings for a test: a fresh database, port 0, known secrets.
 fn test_settings(database_url: String, dir: &std::path::Path) -> Settings {
     let mut settings = Settings::load(None).expect("default settings load");
-    settings.database_url = database_url;
+    settings.database_url = database_url.into();
     settings.listen = "127.0.0.1:0".into();
     settings.data_dir = dir.to_path_buf();
     settings.meta_app_secret = SECRET.into();
@@ -125,7 +125,7 @@ impl TestApp {
         let mut app = TestApp {
             address: String::new(),
             client: reqwest::Client::new(),
-            store: Store::connect(&settings.database_url)
+            store: Store::connect(settings.database_url.expose())
                 .await
                 .expect("connect"),
             settings,
@@ -178,7 +178,7 @@ impl TestApp {
         let mut app = TestApp {
             address: String::new(),
             client: reqwest::Client::new(),
-            store: Store::connect(&settings.database_url)
+            store: Store::connect(settings.database_url.expose())
                 .await
                 .expect("connect"),
             settings,
