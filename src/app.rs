@@ -92,6 +92,9 @@ impl Application {
                 shutdown.clone(),
             ))
         });
+        let (feed, feed_task) =
+            crate::http::feed::LiveFeed::start(store.clone(), shutdown.clone()).await?;
+        let limits = Arc::new(crate::http::overload::Limits::from_settings(&settings));
         let state = AppState {
             store,
             ingestor,
@@ -103,6 +106,8 @@ impl Application {
             search: Some(index),
             indexed_seq,
             shutdown,
+            limits,
+            feed,
         };
         Ok(Application {
             listener,
@@ -113,6 +118,7 @@ impl Application {
                 .chain(alerts)
                 .chain(retention_job)
                 .chain(Some(faq_follower))
+                .chain(Some(feed_task))
                 .collect(),
         })
     }

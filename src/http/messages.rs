@@ -50,7 +50,7 @@ pub async fn ingest(
         .ingestor
         .submit(good)
         .await
-        .map_err(|e| AppError::unavailable(format!("{e}; send the batch again")))?;
+        .map_err(|e| AppError::fault(e, "the batch was not stored; send it again"))?;
     let status = if accepted == 0 && !errors.is_empty() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {

@@ -133,6 +133,8 @@ const PUBLIC: [&str; 9] = [
     // Browsers report CSP violations without credentials (size-bounded, rate-limited).
     "POST /api/v1/csp-reports",
     "GET /healthz",
+    // No staff sign-in, but not open to all: a scrape token or an allowed address (loopback by
+    // default, which is where this test calls from); refusals in tests/api/hardening.rs.
     "GET /metrics",
     "GET /webhooks/meta",
     "POST /webhooks/meta",

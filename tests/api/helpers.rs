@@ -316,22 +316,34 @@ impl TestApp {
 #[macro_export]
 macro_rules! on_both_backends {
     ($name:ident, $scenario:expr) => {
+        $crate::on_both_backends_with!($name, |_| {}, $scenario);
+    };
+}
+
+/// Like `on_both_backends!`, on a service whose settings `$adjust` changes first.
+#[macro_export]
+macro_rules! on_both_backends_with {
+    ($name:ident, $adjust:expr, $scenario:expr) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite)
-                    .await
-                    .expect("sqlite is always there");
+                let app =
+                    $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, $adjust)
+                        .await
+                        .expect("sqlite is always there");
                 ($scenario)(app).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(app) =
-                    $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await
+                if let Some(app) = $crate::helpers::TestApp::spawn_with(
+                    $crate::helpers::Backend::Postgres,
+                    $adjust,
+                )
+                .await
                 {
                     ($scenario)(app).await;
                 }
