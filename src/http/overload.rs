@@ -9,6 +9,7 @@
 //!   (cutting it would only make Meta deliver again);
 //! - the event stream: its setup takes an API place; the open stream then holds a stream slot
 //!   (a few per person, a cap in all) until it ends, and no timeout applies to it;
+//! - long jobs an administrator starts (a retention run): an API place, no timeout;
 //! - the health check: never limited, so a load balancer sees a busy instance as alive.
 
 use std::collections::HashMap;
@@ -85,6 +86,7 @@ enum Lane {
     Api,
     Webhook,
     Stream,
+    Job,
     Health,
 }
 
@@ -92,6 +94,7 @@ fn lane(route: &str) -> Lane {
     match route {
         "/webhooks/meta" => Lane::Webhook,
         "/api/v1/events" => Lane::Stream,
+        "/api/v1/retention/runs" => Lane::Job,
         "/healthz" => Lane::Health,
         _ => Lane::Api,
     }
@@ -107,9 +110,9 @@ pub async fn admit(State(state): State<AppState>, request: Request, next: Next) 
     let limits = &state.limits;
     let answer = match lane(route) {
         Lane::Health => Ok(next.run(request).await),
-        Lane::Stream => match limits.place(&limits.api).await {
-            // The place is held while the stream is set up, not while it runs: the response
-            // returns as soon as its head is ready, and the body streams on after.
+        // For a stream, the place is held while it is set up, not while it runs: the response
+        // returns as soon as its head is ready, and the body streams on after.
+        Lane::Stream | Lane::Job => match limits.place(&limits.api).await {
             Ok(_place) => Ok(next.run(request).await),
             Err(e) => Err(e),
         },
@@ -243,6 +246,7 @@ mod tests {
     fn every_route_has_a_lane() {
         assert_eq!(lane("/webhooks/meta"), Lane::Webhook);
         assert_eq!(lane("/api/v1/events"), Lane::Stream);
+        assert_eq!(lane("/api/v1/retention/runs"), Lane::Job);
         assert_eq!(lane("/healthz"), Lane::Health);
         assert_eq!(lane("/api/v1/conversations/{id}"), Lane::Api);
         assert_eq!(lane(""), Lane::Api);

@@ -219,15 +219,19 @@ pub async fn run_retention(
     caller: Caller,
     Json(body): Json<RunBody>,
 ) -> Result<impl IntoResponse> {
-    match crate::privacy::retention::run(
-        &state.store,
-        &state.retention,
-        crate::store::now_ms(),
-        body.dry_run,
-        &caller.actor(),
-    )
-    .await
-    {
+    // A run goes on to its end even if the caller goes away: stopped half-way, it would leave
+    // the retention lock held on a pooled connection (the route is also exempt from the timeout).
+    let run = tokio::spawn(async move {
+        crate::privacy::retention::run(
+            &state.store,
+            &state.retention,
+            crate::store::now_ms(),
+            body.dry_run,
+            &caller.actor(),
+        )
+        .await
+    });
+    match run.await.map_err(AppError::internal)? {
         Ok(report) => Ok(axum::Json(report)),
         Err(RetentionError::Busy) => Err(AppError::conflict(
             RetentionError::Busy.to_string(),

@@ -11,8 +11,8 @@ use tokio::net::TcpStream;
 
 use crate::events::read_events;
 use crate::helpers::TestApp;
-use crate::on_both_backends_with;
 use crate::webhooks::dm_batch;
+use crate::{on_both_backends, on_both_backends_with};
 
 const PAGE: &str = "510000000000001";
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -191,5 +191,53 @@ on_both_backends_with!(
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         drop(second);
+    }
+);
+
+on_both_backends!(
+    every_stream_gets_every_event_once_in_order,
+    |app: TestApp| async move {
+        // Many streams share one reader of the log; one that resumes from an older position
+        // reads the log itself, page by page, and then joins the others.
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let agent = app.token("agent", "agent").await;
+        let start: i64 = sqlx::query_scalar("select max(seq) from events")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        let after = format!("/api/v1/events?after={start}");
+        let live = join_all((0..3).map(|_| app.get(&agent, &after))).await;
+        let bodies: Vec<Vec<u8>> = (0..12)
+            .map(|batch| {
+                let ids: Vec<_> = (0..100)
+                    .map(|i| (format!("u{batch}-{i}"), format!("m{batch}-{i}")))
+                    .collect();
+                let items: Vec<_> = ids
+                    .iter()
+                    .map(|(sender, mid)| (PAGE, sender.as_str(), mid.as_str(), "Hej"))
+                    .collect();
+                dm_batch(&items)
+            })
+            .collect();
+        for response in join_all(bodies.iter().map(|b| app.webhook(b))).await {
+            assert_eq!(response.status(), 200);
+        }
+        let logged: Vec<i64> =
+            sqlx::query_scalar("select seq from events where seq > $1 order by seq")
+                .bind(start)
+                .fetch_all(&app.store.pool)
+                .await
+                .unwrap();
+        assert!(logged.len() >= 1200);
+        let resumed = app.get(&agent, &after).await;
+        for stream in live.into_iter().chain(std::iter::once(resumed)) {
+            assert_eq!(stream.status(), 200);
+            let seqs: Vec<i64> = read_events(stream, logged.len())
+                .await
+                .into_iter()
+                .map(|(id, _, _)| id)
+                .collect();
+            assert_eq!(seqs, logged);
+        }
     }
 );
