@@ -44,7 +44,7 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or(10_000);
     let dir = tempfile::tempdir()?;
     let mut settings = tavla::settings::Settings::load(None)?;
-    settings.database_url = format!("sqlite://{}/tavla.db", dir.path().display());
+    settings.database_url = format!("sqlite://{}/tavla.db", dir.path().display()).into();
     settings.listen = "127.0.0.1:0".into();
     settings.meta_app_secret = "bench-app-secret".into();
     settings.data_dir = dir.path().to_path_buf();

@@ -218,7 +218,7 @@ struct Server {
 
 async fn start(database_url: String, dir: &std::path::Path) -> anyhow::Result<Server> {
     let mut settings = Settings::load(None)?;
-    settings.database_url = database_url;
+    settings.database_url = database_url.into();
     settings.listen = "127.0.0.1:0".into();
     settings.meta_app_secret = SECRET.into();
     settings.data_dir = dir.to_path_buf();

@@ -574,7 +574,7 @@ async fn freshness() -> anyhow::Result<(Vec<Duration>, usize)> {
     const PAGE_ID: &str = "104857600123456";
     let dir = tempfile::tempdir()?;
     let mut settings = tavla::settings::Settings::load(None)?;
-    settings.database_url = format!("sqlite://{}/tavla.db", dir.path().display());
+    settings.database_url = format!("sqlite://{}/tavla.db", dir.path().display()).into();
     settings.listen = "127.0.0.1:0".into();
     settings.meta_app_secret = SECRET.into();
     settings.data_dir = dir.path().to_path_buf();

@@ -25,7 +25,7 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.require_webhook_secret()?;
-        let store = Store::connect(&settings.database_url).await?;
+        let store = Store::connect(settings.database_url.expose()).await?;
         store.migrate().await?;
         Self::build_with_store(settings, store).await
     }
@@ -72,10 +72,10 @@ impl Application {
             shutdown.clone(),
         ));
         // Urgent cases reach the on-call moderator through an incoming webhook, when one is set.
-        let alerts = (!settings.moderation_alert_url.trim().is_empty()).then(|| {
+        let alerts = (!settings.moderation_alert_url.is_blank()).then(|| {
             tokio::spawn(crate::moderation::cases::alert_on_call(
                 store.clone(),
-                settings.moderation_alert_url.clone(),
+                settings.moderation_alert_url.expose().clone(),
                 shutdown.clone(),
             ))
         });
@@ -92,6 +92,9 @@ impl Application {
                 shutdown.clone(),
             ))
         });
+        let (feed, feed_task) =
+            crate::http::feed::LiveFeed::start(store.clone(), shutdown.clone()).await?;
+        let limits = Arc::new(crate::http::overload::Limits::from_settings(&settings));
         let state = AppState {
             store,
             ingestor,
@@ -103,6 +106,8 @@ impl Application {
             search: Some(index),
             indexed_seq,
             shutdown,
+            limits,
+            feed,
         };
         Ok(Application {
             listener,
@@ -113,6 +118,7 @@ impl Application {
                 .chain(alerts)
                 .chain(retention_job)
                 .chain(Some(faq_follower))
+                .chain(Some(feed_task))
                 .collect(),
         })
     }

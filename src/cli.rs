@@ -673,7 +673,7 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
 }
 
 async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    let store = Store::connect(&settings.database_url)
+    let store = Store::connect(settings.database_url.expose())
         .await
         .with_context(|| "cannot open the database named by database_url (TAVLA_DATABASE_URL)")?;
     store.migrate().await?;

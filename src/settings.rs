@@ -1,19 +1,68 @@
 //! Settings, layered: `config/default.toml`, then the file named by `--config`, then `TAVLA_<KEY>`
 //! environment variables. Built-in defaults make the first two optional, so a binary alone starts.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+/// A value that must not reach logs or error output: its Debug and Display print `[redacted]`,
+/// and code that needs the value says so with `expose()`, which is easy to find in review.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Secret<T> {
+        Secret(value)
+    }
+
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl Secret<String> {
+    /// Unset (empty or blank), without exposing the value.
+    pub fn is_blank(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl<T> fmt::Display for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl From<&str> for Secret<String> {
+    fn from(value: &str) -> Self {
+        Secret(value.to_string())
+    }
+}
+
+impl From<String> for Secret<String> {
+    fn from(value: String) -> Self {
+        Secret(value)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
-    pub database_url: String,
+    /// May carry a password (postgres://user:password@host/db).
+    pub database_url: Secret<String>,
     pub listen: String,
     pub data_dir: PathBuf,
     pub log_format: LogFormat,
     pub log_level: String,
-    pub meta_app_secret: String,
-    pub meta_verify_token: String,
+    pub meta_app_secret: Secret<String>,
+    pub meta_verify_token: Secret<String>,
     pub graph_base_url: String,
     /// Delivery workers per instance (0: this instance delivers nothing).
     pub delivery_workers: usize,
@@ -43,7 +92,8 @@ pub struct Settings {
     pub staffed_days: String,
     pub staffed_from: String,
     pub staffed_to: String,
-    pub moderation_alert_url: String,
+    /// An incoming-webhook URL: whoever knows it may post to the channel, so it is a secret.
+    pub moderation_alert_url: Secret<String>,
     /// Hours within which a direct message should have its first reply (reports).
     pub service_level_hours: i64,
     /// Hours within which a comment should have its first reply (reports).
@@ -55,6 +105,20 @@ pub struct Settings {
     pub retention_file: PathBuf,
     pub retention_every_hours: u64,
     pub retention_first_run_seconds: u64,
+    /// API requests handled at once per instance; more wait up to api_queue_wait_ms, then 503.
+    pub api_max_concurrent: usize,
+    pub api_queue_wait_ms: u64,
+    /// An API request (not the event stream, not the webhook) is stopped after this long.
+    pub request_timeout_seconds: u64,
+    /// Webhook deliveries handled at once, beside (never behind) the API's requests.
+    pub webhook_max_concurrent: usize,
+    /// Live event streams per person, and in all per instance.
+    pub event_streams_per_person: usize,
+    pub event_streams_max: usize,
+    /// A bearer token that lets a scraper read /metrics from anywhere. Empty: none.
+    pub metrics_token: Secret<String>,
+    /// Addresses that may read /metrics without the token (loopback by default).
+    pub metrics_addresses: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -81,7 +145,8 @@ impl Settings {
                 config::Environment::with_prefix("TAVLA")
                     .try_parsing(true)
                     .list_separator(",")
-                    .with_list_parse_key("trusted_proxies"),
+                    .with_list_parse_key("trusted_proxies")
+                    .with_list_parse_key("metrics_addresses"),
             )
             .build()?;
         let settings: Settings = built
@@ -92,12 +157,46 @@ impl Settings {
 
     /// The check that `serve` makes before it binds: no app secret, no start (DESIGN.md §8).
     pub fn require_webhook_secret(&self) -> anyhow::Result<()> {
-        if self.meta_app_secret.trim().is_empty() {
+        if self.meta_app_secret.is_blank() {
             anyhow::bail!(
                 "no Meta app secret is set, so webhooks could not be verified. Set TAVLA_META_APP_SECRET \
                  (the app secret from your Meta app's settings) or meta_app_secret in a --config file"
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let mut settings = Settings::load(None).expect("the defaults load");
+        settings.database_url = "postgres://tavla:pg-password-4711@db/tavla".into();
+        settings.meta_app_secret = "app-secret-4711".into();
+        settings.meta_verify_token = "verify-token-4711".into();
+        settings.moderation_alert_url = "https://hooks.example/alert-4711".into();
+        settings.metrics_token = "metrics-token-4711".into();
+        let printed = format!("{settings:?} {settings:#?}");
+        assert!(!printed.contains("4711"), "{printed}");
+        assert!(printed.contains("[redacted]"));
+        assert_eq!(settings.meta_app_secret.expose(), "app-secret-4711");
+        assert_eq!(format!("{}", settings.metrics_token), "[redacted]");
+    }
+
+    #[test]
+    fn secrets_load_from_the_environment_layer_like_any_setting() {
+        let built = config::Config::builder()
+            .add_source(config::File::from_str(BUILT_IN, config::FileFormat::Toml))
+            .set_override("meta_app_secret", "from-env")
+            .unwrap()
+            .build()
+            .unwrap();
+        let settings: Settings = built.try_deserialize().unwrap();
+        assert_eq!(settings.meta_app_secret.expose(), "from-env");
+        assert!(settings.metrics_token.is_blank());
+        assert_eq!(settings.metrics_addresses, ["127.0.0.1", "::1"]);
     }
 }

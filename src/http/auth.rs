@@ -16,6 +16,7 @@ use super::error::AppError;
 use super::AppState;
 use crate::access::training::Effective;
 use crate::access::{Capability, Role};
+use crate::settings::Settings;
 use crate::store::audit::Actor;
 use crate::store::now_ms;
 use crate::store::scope::{ReadScope, StaffReading};
@@ -24,7 +25,8 @@ use crate::store::staff::StaffMember;
 /// What a route demands of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
-    /// No sign-in (health, metrics, sign-in itself; webhooks carry their own signature).
+    /// No staff sign-in (health, the console's files, sign-in itself). Some carry their own
+    /// credential: webhooks their signature, metrics a scrape token or an allowed address.
     Public,
     /// Any signed-in staff member; the handler shows only what they may see.
     SignedIn,
@@ -226,10 +228,7 @@ pub async fn authenticate(
             .session_by_token(token)
             .await?
             .ok_or_else(|| AppError::unauthorized("your session has ended; sign in again"))?;
-        let now = now_ms();
-        let idle_ms = state.settings.session_idle_minutes * 60_000;
-        let absolute_ms = state.settings.session_absolute_hours * 3_600_000;
-        if now - session.last_seen_at > idle_ms || now - session.created_at > absolute_ms {
+        if session_expired(&state.settings, session.created_at, session.last_seen_at) {
             let actor = Actor {
                 staff_id: Some(session.staff.id),
                 name: session.staff.username.clone(),
@@ -276,6 +275,15 @@ pub async fn authenticate(
         token_digest,
         address,
     })
+}
+
+/// A session ends after `session_idle_minutes` without use, and in any case
+/// `session_absolute_hours` after sign-in. The same rule for requests and for open event streams.
+pub fn session_expired(settings: &Settings, created_at: i64, last_seen_at: i64) -> bool {
+    let now = now_ms();
+    let idle_ms = settings.session_idle_minutes * 60_000;
+    let absolute_ms = settings.session_absolute_hours * 3_600_000;
+    now - last_seen_at > idle_ms || now - created_at > absolute_ms
 }
 
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

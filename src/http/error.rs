@@ -1,6 +1,6 @@
 //! One error type for every route, rendered as `application/problem+json` with a `detail` that
-//! says what to do. Server faults are logged here, once, with their cause; the caller sees no
-//! internals.
+//! says what to do. Server faults are logged here, once, with their cause and an error id; the
+//! caller sees no internals, only the id to quote to the administrator.
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -71,13 +71,56 @@ impl AppError {
         )
     }
 
+    /// Service overloaded or a request cut short: try again after `seconds`.
+    pub fn busy(detail: impl Into<String>, seconds: u64) -> AppError {
+        AppError {
+            retry_after: Some(seconds),
+            ..AppError::unavailable(detail)
+        }
+    }
+
     pub fn internal(cause: impl std::fmt::Display) -> AppError {
-        tracing::error!(error = %cause, "request failed");
-        AppError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Internal error",
-            "something went wrong on our side; try again, and tell the administrator if it persists",
-        )
+        let id = logged_fault(&cause, "request failed");
+        AppError {
+            extra: Some(json!({"error_id": id})),
+            ..AppError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal error",
+                format!("something went wrong on our side; try again, and if it persists tell the administrator error id {id}"),
+            )
+        }
+    }
+
+    /// A passing fault on our side (503): logged with an id; `what_to_do` tells the caller.
+    pub fn fault(cause: impl std::fmt::Display, what_to_do: &str) -> AppError {
+        let id = logged_fault(&cause, "request failed");
+        AppError {
+            extra: Some(json!({"error_id": id})),
+            ..AppError::unavailable(format!("{what_to_do} (error id {id})"))
+        }
+    }
+}
+
+/// Logs a fault under a short random id that the caller can quote; returns the id.
+fn logged_fault(cause: &impl std::fmt::Display, message: &str) -> String {
+    let id = format!("{:08x}", rand::random::<u32>());
+    tracing::error!(error_id = %id, error = %cause, "{message}");
+    id
+}
+
+/// What a caller may read of a store failure that does not fail the whole request (a side effect
+/// reported in the answer): a validation's or conflict's own words, which say what to do, or, for
+/// a fault, a generic line with the id it was logged under. The store's text (SQL, paths,
+/// constraint names) stays in the log.
+pub fn store_failure_text(e: &StoreError) -> String {
+    match e {
+        StoreError::Invalid(detail) | StoreError::Conflict(detail) => detail.clone(),
+        fault => {
+            let id = logged_fault(fault, "a store write beside the request failed");
+            format!(
+                "it failed on our side; try again, and if it persists tell the administrator error id {id}"
+            )
+        }
     }
 }
 
@@ -116,5 +159,27 @@ impl IntoResponse for AppError {
                 .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_keeps_its_words_and_a_fault_shows_only_an_id() {
+        let invalid = StoreError::Invalid("only a comment can be hidden".into());
+        assert_eq!(store_failure_text(&invalid), "only a comment can be hidden");
+        let fault = StoreError::Db(sqlx::Error::Protocol("disk full at /srv/secret".into()));
+        let text = store_failure_text(&fault);
+        assert!(!text.contains("disk") && !text.contains("secret"), "{text}");
+        assert!(text.contains("error id"), "{text}");
+        let answer = AppError::internal("disk full at /srv/secret");
+        assert!(!answer.detail.contains("disk") && answer.detail.contains("error id"));
+        assert!(AppError::from(fault).detail.contains("error id"));
+        assert_eq!(
+            AppError::from(StoreError::Invalid("say why".into())).detail,
+            "say why"
+        );
     }
 }

@@ -5,6 +5,8 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
+use tokio::sync::broadcast;
+
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -15,6 +17,8 @@ use serde::Deserialize;
 use super::auth::Caller;
 use super::error::Result;
 use super::extract::Query;
+use super::feed::{Batch, PAGE};
+use super::overload::StreamSlot;
 use super::AppState;
 use crate::access::Capability;
 use crate::store::StoredEvent;
@@ -37,6 +41,10 @@ pub async fn stream(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok())
         .or(q.after);
+    // A place among the instance's streams first (refused with 429 or 503 when full), then
+    // listening, then the starting point: what commits in between comes from the log.
+    let slot = state.limits.streams.take(caller.staff.id)?;
+    let feed = state.feed.subscribe();
     let start = match resume {
         Some(seq) => seq.max(0),
         None => state.store.last_event_seq().await?,
@@ -50,7 +58,17 @@ pub async fn stream(
             serde_json::json!({"after": start}),
         )
         .await?;
-    Ok(Sse::new(events(state, caller, start)).keep_alive(KeepAlive::default()))
+    let cursor = Cursor {
+        state,
+        caller,
+        after: start,
+        ready: VecDeque::new(),
+        checked_at: tokio::time::Instant::now(),
+        feed,
+        caught_up: false,
+        _slot: slot,
+    };
+    Ok(Sse::new(events(cursor)).keep_alive(KeepAlive::default()))
 }
 
 struct Cursor {
@@ -59,24 +77,32 @@ struct Cursor {
     after: i64,
     ready: VecDeque<StoredEvent>,
     checked_at: tokio::time::Instant,
+    /// The instance's one reader of the log (src/http/feed.rs).
+    feed: broadcast::Receiver<Batch>,
+    /// True once this stream has read the log itself up to where the feed took over.
+    caught_up: bool,
+    /// Freed when the stream ends, whatever ends it.
+    _slot: StreamSlot,
+}
+
+impl Cursor {
+    /// Takes the events after the cursor's position that the listener may see.
+    fn take(&mut self, batch: &[(StoredEvent, Option<String>)]) {
+        let from = self.after;
+        for (e, kind) in batch.iter().filter(|(e, _)| e.seq > from) {
+            self.after = e.seq;
+            if may_see(&self.caller, e, kind.as_deref()) {
+                self.ready.push_back(e.clone());
+            }
+        }
+    }
 }
 
 /// How often a long-lived stream checks that its caller may still listen (session not ended by
-/// sign-out or a password or role change, account not disabled).
+/// sign-out, expiry or a password or role change, token not revoked, account not disabled).
 const RECHECK: Duration = Duration::from_secs(2);
 
-fn events(
-    state: AppState,
-    caller: Caller,
-    after: i64,
-) -> impl Stream<Item = Result<Event, Infallible>> {
-    let cursor = Cursor {
-        state,
-        caller,
-        after,
-        ready: VecDeque::new(),
-        checked_at: tokio::time::Instant::now(),
-    };
+fn events(cursor: Cursor) -> impl Stream<Item = Result<Event, Infallible>> {
     stream::unfold(cursor, |mut c| async move {
         loop {
             if let Some(e) = c.ready.pop_front() {
@@ -103,33 +129,31 @@ fn events(
                 c.caller = refreshed(&c.state, &c.caller).await?;
                 c.checked_at = tokio::time::Instant::now();
             }
-            // Ask to be woken before reading, so a commit between the read and the wait is not missed.
-            let committed = c.state.store.committed.clone();
-            let woken = committed.notified();
-            tokio::pin!(woken);
-            woken.as_mut().enable();
-            match c.state.store.events_visible_after(c.after, 500).await {
-                Ok(batch) => {
-                    if let Some(last) = batch.last() {
-                        c.after = last.0.seq;
+            let mut shutdown = c.state.shutdown.clone();
+            if !c.caught_up {
+                // Resuming, or fallen behind the feed: read the log until its end.
+                match c.state.store.events_visible_after(c.after, PAGE).await {
+                    Ok(batch) => {
+                        c.caught_up = (batch.len() as i64) < PAGE;
+                        c.take(&batch);
                     }
-                    c.ready.extend(
-                        batch
-                            .into_iter()
-                            .filter(|(e, kind)| may_see(&c.caller, e, kind.as_deref()))
-                            .map(|(e, _)| e),
-                    );
-                    if !c.ready.is_empty() {
-                        continue;
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event stream could not read the log");
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                            _ = shutdown.changed() => return None,
+                        }
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "event stream could not read the log"),
+                continue;
             }
-            let mut shutdown = c.state.shutdown.clone();
-            // Other instances write to the same log: look again at least every second.
             tokio::select! {
-                _ = &mut woken => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                received = c.feed.recv() => match received {
+                    Ok(batch) => c.take(&batch),
+                    Err(broadcast::error::RecvError::Lagged(_)) => c.caught_up = false,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                _ = tokio::time::sleep_until(c.checked_at + RECHECK) => {}
                 _ = shutdown.changed() => return None,
             }
         }
@@ -160,9 +184,14 @@ fn may_see(caller: &Caller, event: &StoredEvent, conversation_kind: Option<&str>
 
 /// The caller as they are now, or None when they may no longer listen: the session ended (sign-out,
 /// password or role change), the API token was revoked, the account was disabled or changed role.
+///
+/// A session's stream ends at the session's idle expiry too: the stream itself is not use. An
+/// open console tab must not keep a session alive, or a workstation left signed in would stay
+/// so until the absolute limit; the person's own actions (each API request) keep it alive.
 async fn refreshed(state: &AppState, caller: &Caller) -> Option<Caller> {
     if let Some(session) = &caller.session {
-        if !state.store.session_open(session.id).await.ok()? {
+        let times = state.store.open_session_times(session.id).await.ok()??;
+        if super::auth::session_expired(&state.settings, times.created_at, times.last_seen_at) {
             return None;
         }
     }

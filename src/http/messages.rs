@@ -92,7 +92,7 @@ pub async fn ingest(
         .ingestor
         .submit(good)
         .await
-        .map_err(|e| AppError::unavailable(format!("{e}; send the batch again")))?;
+        .map_err(|e| AppError::fault(e, "the batch was not stored; send it again"))?;
     // Who put these messages in the inbox: the integration by its own name.
     state
         .store

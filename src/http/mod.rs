@@ -12,8 +12,10 @@ pub mod error;
 mod events;
 pub mod extract;
 mod faq;
+pub mod feed;
 mod messages;
 mod moderation;
+pub mod overload;
 mod privacy;
 mod reports;
 mod saved_replies;
@@ -57,6 +59,10 @@ pub struct AppState {
     pub indexed_seq: watch::Receiver<i64>,
     /// Flips to true when the service begins to shut down, so long-lived streams end.
     pub shutdown: watch::Receiver<bool>,
+    /// Places for API requests, webhooks and event streams (src/http/overload.rs).
+    pub limits: Arc<overload::Limits>,
+    /// The instance's one reader of the event log, which live streams listen to.
+    pub feed: feed::LiveFeed,
 }
 
 /// One route: its method and path, the rule its callers must meet, and its handler.
@@ -430,8 +436,14 @@ pub fn router(state: AppState) -> Router {
     let router = router
         .fallback(system::not_found)
         .layer(Extension(csp::CspReports::default()))
+        .layer(Extension(system::ScrapeCache::default()))
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn(observe));
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            overload::admit,
+        ))
+        .layer(middleware::from_fn(observe))
+        .layer(middleware::from_fn(no_store));
     let mut router = security_headers(router);
     if secure {
         // Served over TLS: browsers must not fall back to plain HTTP for a year.
@@ -477,6 +489,21 @@ fn security_headers(router: Router<AppState>) -> Router<AppState> {
             HeaderValue::from_static(value),
         ))
     })
+}
+
+/// API and webhook answers carry people's messages and credentials: no cache (browser or proxy)
+/// may keep them, so they are `no-store` whatever the handler said (the event stream's `no-cache`
+/// included). Other answers keep a rule their handler set (the console's files revalidate by
+/// ETag or are immutable) and are `no-store` otherwise.
+async fn no_store(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let api = path.starts_with("/api/") || path.starts_with("/webhooks/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if api || !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// Counts and logs each request by its route pattern (never the raw path: ids and hostile paths

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Caller;
-use super::error::{AppError, Result};
+use super::error::{store_failure_text, AppError, Result};
 use super::extract::{parse_json, Json, Path, Query, RawBody};
 use super::AppState;
 use crate::access::read_capability;
@@ -223,7 +223,7 @@ pub async fn take_step(
             .await
         {
             Ok(outbox_id) => json!({"queued": true, "outbox_id": outbox_id}),
-            Err(e) => json!({"queued": false, "reason": e.to_string()}),
+            Err(e) => json!({"queued": false, "reason": store_failure_text(&e)}),
         };
     }
     // The notice goes to the poster as a private reply, when the platform allows one.
@@ -236,7 +236,7 @@ pub async fn take_step(
         {
             // The notice is a message of its own, in the DM conversation with the poster.
             Ok(message_id) => json!({"queued": true, "message_id": message_id}),
-            Err(e) => json!({"queued": false, "reason": e.to_string()}),
+            Err(e) => json!({"queued": false, "reason": store_failure_text(&e)}),
         };
     }
     Ok((

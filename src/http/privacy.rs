@@ -227,15 +227,19 @@ pub async fn run_retention(
     Json(body): Json<RunBody>,
 ) -> Result<impl IntoResponse> {
     caller.require_every_channel("a retention run")?;
-    match crate::privacy::retention::run(
-        &state.store,
-        &state.retention,
-        crate::store::now_ms(),
-        body.dry_run,
-        &caller.actor(),
-    )
-    .await
-    {
+    // A run goes on to its end even if the caller goes away: stopped half-way, it would leave
+    // the retention lock held on a pooled connection (the route is also exempt from the timeout).
+    let run = tokio::spawn(async move {
+        crate::privacy::retention::run(
+            &state.store,
+            &state.retention,
+            crate::store::now_ms(),
+            body.dry_run,
+            &caller.actor(),
+        )
+        .await
+    });
+    match run.await.map_err(AppError::internal)? {
         Ok(report) => Ok(axum::Json(report)),
         Err(RetentionError::Busy) => Err(AppError::conflict(
             RetentionError::Busy.to_string(),

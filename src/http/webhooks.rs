@@ -28,7 +28,7 @@ pub async fn handshake(
     State(state): State<AppState>,
     Query(q): Query<Handshake>,
 ) -> Result<impl IntoResponse> {
-    let expected = state.settings.meta_verify_token.as_bytes();
+    let expected = state.settings.meta_verify_token.expose().as_bytes();
     if expected.is_empty() {
         return Err(AppError::forbidden(
             "no verify token is configured; set TAVLA_META_VERIFY_TOKEN to the token you give Meta",
@@ -78,7 +78,11 @@ pub async fn receive(
     let header = headers
         .get("x-hub-signature-256")
         .and_then(|v| v.to_str().ok());
-    if let Err(e) = signature::verify(state.settings.meta_app_secret.as_bytes(), &body, header) {
+    if let Err(e) = signature::verify(
+        state.settings.meta_app_secret.expose().as_bytes(),
+        &body,
+        header,
+    ) {
         crate::metrics::WEBHOOKS_REFUSED.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(reason = %e, "refused a webhook delivery");
         return Err(AppError::unauthorized(format!(

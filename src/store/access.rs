@@ -17,6 +17,12 @@ pub struct Session {
     pub last_seen_at: i64,
 }
 
+#[derive(Debug, Clone, Copy)]
+pub struct SessionTimes {
+    pub created_at: i64,
+    pub last_seen_at: i64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct StaffAccount {
     pub id: i64,
@@ -173,14 +179,22 @@ impl Store {
         .transpose()
     }
 
-    /// Is the session still open (not signed out, not ended by a password or role change)?
-    pub async fn session_open(&self, id: i64) -> Result<bool> {
-        let n: i64 =
-            sqlx::query_scalar("select count(*) from sessions where id = $1 and ended_at is null")
-                .bind(id)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(n == 1)
+    /// When an open session began and was last used; None once it has ended (sign-out, a
+    /// password or role change, disabling). Expiry by time is for the caller to judge.
+    pub async fn open_session_times(&self, id: i64) -> Result<Option<SessionTimes>> {
+        let row = sqlx::query(
+            "select created_at, last_seen_at from sessions where id = $1 and ended_at is null",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(SessionTimes {
+                created_at: r.try_get("created_at")?,
+                last_seen_at: r.try_get("last_seen_at")?,
+            })
+        })
+        .transpose()
     }
 
     pub async fn touch_session(&self, id: i64) -> Result<()> {

@@ -170,6 +170,8 @@ const PUBLIC: [&str; 9] = [
     // Browsers report CSP violations without credentials (size-bounded, rate-limited).
     "POST /api/v1/csp-reports",
     "GET /healthz",
+    // No staff sign-in, but not open to all: a scrape token or an allowed address (loopback by
+    // default, which is where this test calls from); refusals in tests/api/hardening.rs.
     "GET /metrics",
     "GET /webhooks/meta",
     "POST /webhooks/meta",
@@ -782,7 +784,7 @@ on_both_backends!(
         let verify = || {
             std::process::Command::new(env!("CARGO_BIN_EXE_tavla"))
                 .args(["audit", "verify"])
-                .env("TAVLA_DATABASE_URL", &app.settings.database_url)
+                .env("TAVLA_DATABASE_URL", app.settings.database_url.expose())
                 .env("TAVLA_LOG_LEVEL", "warn")
                 .output()
                 .unwrap()

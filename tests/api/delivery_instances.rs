@@ -107,7 +107,7 @@ async fn crash_between_send_and_record(backend: Backend) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tavla"))
         .arg("serve")
         .env_remove("RUST_LOG")
-        .env("TAVLA_DATABASE_URL", &b.app.settings.database_url)
+        .env("TAVLA_DATABASE_URL", b.app.settings.database_url.expose())
         .env("TAVLA_LISTEN", "127.0.0.1:0")
         .env("TAVLA_DATA_DIR", data.path())
         .env("TAVLA_META_APP_SECRET", SECRET)

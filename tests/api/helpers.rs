@@ -38,7 +38,7 @@ pub struct TestApp {
 /// Settings for a test: a fresh database, port 0, known secrets.
 fn test_settings(database_url: String, dir: &std::path::Path) -> Settings {
     let mut settings = Settings::load(None).expect("default settings load");
-    settings.database_url = database_url;
+    settings.database_url = database_url.into();
     settings.listen = "127.0.0.1:0".into();
     settings.data_dir = dir.to_path_buf();
     settings.meta_app_secret = SECRET.into();
@@ -125,7 +125,7 @@ impl TestApp {
         let mut app = TestApp {
             address: String::new(),
             client: reqwest::Client::new(),
-            store: Store::connect(&settings.database_url)
+            store: Store::connect(settings.database_url.expose())
                 .await
                 .expect("connect"),
             settings,
@@ -178,7 +178,7 @@ impl TestApp {
         let mut app = TestApp {
             address: String::new(),
             client: reqwest::Client::new(),
-            store: Store::connect(&settings.database_url)
+            store: Store::connect(settings.database_url.expose())
                 .await
                 .expect("connect"),
             settings,
@@ -337,22 +337,34 @@ impl TestApp {
 #[macro_export]
 macro_rules! on_both_backends {
     ($name:ident, $scenario:expr) => {
+        $crate::on_both_backends_with!($name, |_| {}, $scenario);
+    };
+}
+
+/// Like `on_both_backends!`, on a service whose settings `$adjust` changes first.
+#[macro_export]
+macro_rules! on_both_backends_with {
+    ($name:ident, $adjust:expr, $scenario:expr) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite)
-                    .await
-                    .expect("sqlite is always there");
+                let app =
+                    $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, $adjust)
+                        .await
+                        .expect("sqlite is always there");
                 ($scenario)(app).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(app) =
-                    $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await
+                if let Some(app) = $crate::helpers::TestApp::spawn_with(
+                    $crate::helpers::Backend::Postgres,
+                    $adjust,
+                )
+                .await
                 {
                     ($scenario)(app).await;
                 }

@@ -100,7 +100,7 @@ on_both_backends!(
             std::process::Command::new(env!("CARGO_BIN_EXE_tavla"))
                 .arg("import")
                 .arg(&file)
-                .env("TAVLA_DATABASE_URL", &app.settings.database_url)
+                .env("TAVLA_DATABASE_URL", app.settings.database_url.expose())
                 .env("TAVLA_LOG_LEVEL", "warn")
                 .output()
                 .unwrap()

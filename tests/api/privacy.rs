@@ -353,7 +353,7 @@ on_both_backends!(a_dry_run_changes_nothing, |app: TestApp| async move {
         .to_rfc3339();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_tavla"))
         .args(["retention", "run", "--dry-run", "--at", &at])
-        .env("TAVLA_DATABASE_URL", &app.settings.database_url)
+        .env("TAVLA_DATABASE_URL", app.settings.database_url.expose())
         .env("TAVLA_LOG_LEVEL", "warn")
         .output()
         .unwrap();

@@ -342,7 +342,7 @@ async fn rebuild_and_catch_up(backend: Backend) {
     )
     .unwrap();
     let (database_url, data_dir) = (
-        app.settings.database_url.clone(),
+        app.settings.database_url.expose().clone(),
         app.settings.data_dir.clone(),
     );
     let run = |args: &[&str]| {

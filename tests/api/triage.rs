@@ -102,7 +102,7 @@ async fn off_hours_hide_s4_comments_until_reviewed_and_alert_on_call() {
         // Never staffed: every moment is off-hours.
         s.staffed_from = "00:00".into();
         s.staffed_to = "00:00".into();
-        s.moderation_alert_url = hook.clone();
+        s.moderation_alert_url = hook.clone().into();
     })
     .await
     .unwrap();
