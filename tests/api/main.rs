@@ -3,6 +3,7 @@
 mod access;
 mod console;
 mod delivery;
+mod edit_order;
 mod events;
 mod faq;
 mod graph_stub;
