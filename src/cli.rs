@@ -200,8 +200,17 @@ pub enum RoutinesCommand {
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Check the hash chain; exits non-zero and names the first broken entry when it fails.
-    Verify,
+    /// Check the hash chain up to its anchored head; exits non-zero and names the first broken
+    /// entry when it fails (a changed entry, a broken link, deleted newest entries).
+    Verify {
+        /// A head printed earlier by `tavla audit head` and kept outside the database: the
+        /// trail must still contain it, unchanged.
+        #[arg(long, value_name = "ID:HASH")]
+        expect: Option<String>,
+    },
+    /// Print the trail's newest entry as ID:HASH, to keep outside the database (a ticket, a log
+    /// shipped elsewhere) and give to `verify --expect` later.
+    Head,
 }
 
 #[derive(Subcommand)]
@@ -407,22 +416,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Retention {
             command: RetentionCommand::Run { dry_run, json, at },
         } => retention(&settings, dry_run, json, at.as_deref()).await,
-        Command::Audit {
-            command: AuditCommand::Verify,
-        } => {
-            let store = open_store(&settings).await?;
-            match store.verify_audit().await? {
-                Ok(n) => {
-                    println!("the audit trail is intact: {n} entries checked");
-                    Ok(())
-                }
-                Err(broken) => bail!(
-                    "the audit trail is broken at entry {}: {}",
-                    broken.id,
-                    broken.reason
-                ),
-            }
+        Command::Audit { command } => audit(&settings, command).await,
+    }
+}
+
+async fn audit(settings: &Settings, command: AuditCommand) -> anyhow::Result<()> {
+    use crate::store::audit::Head;
+    let kept = match &command {
+        AuditCommand::Verify {
+            expect: Some(expect),
+        } => Some(expect.parse::<Head>().map_err(anyhow::Error::msg)?),
+        _ => None,
+    };
+    let store = open_store(settings).await?;
+    if let AuditCommand::Head = command {
+        let head = store.audit_head().await?.context(
+            "the trail's anchor (table audit_head) is missing; run `tavla audit verify`",
+        )?;
+        println!("{head}");
+        return Ok(());
+    }
+    match store.verify_audit_with(kept.as_ref()).await? {
+        Ok(n) => {
+            println!("the audit trail is intact: {n} entries checked");
+            Ok(())
         }
+        Err(broken) => bail!(
+            "the audit trail is broken at entry {}: {}",
+            broken.id,
+            broken.reason
+        ),
     }
 }
 

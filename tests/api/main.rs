@@ -1,6 +1,7 @@
 //! Black-box tests of tavla over HTTP, each scenario on SQLite and on PostgreSQL.
 
 mod access;
+mod audit_trail;
 mod console;
 mod delivery;
 mod edit_order;
