@@ -60,7 +60,8 @@ pub enum Command {
     },
     /// Import normalised messages from a JSON Lines file (one message per line).
     Import { file: PathBuf },
-    /// Rebuild the search index from the store (stop the service first).
+    /// Rebuild the search index from the store (stop the service first). A damaged index is set
+    /// aside (search.damaged-<time>, beside it) and a fresh one is built.
     Reindex,
     /// FAQ signals.
     Faq {
@@ -596,6 +597,13 @@ async fn reindex(settings: &Settings) -> anyhow::Result<()> {
     let store = open_store(settings).await?;
     let dir = settings.data_dir.join("search");
     let index = crate::search::SearchIndex::open(&dir)?;
+    if let Some(aside) = index.set_aside_to() {
+        eprintln!(
+            "the search index in {} could not be opened: it was set aside as {} and is rebuilt from the store",
+            dir.display(),
+            aside.display()
+        );
+    }
     let started = Instant::now();
     let mut last_report = Instant::now();
     let done = crate::search::indexer::rebuild(&store, &index, |done, total| {

@@ -9,6 +9,7 @@ mod events;
 mod faq;
 mod graph_stub;
 mod helpers;
+mod index_healing;
 mod ingest_api;
 mod meta_fixtures;
 mod moderation;
