@@ -176,3 +176,60 @@ on_both_backends!(
         assert!(err.contains("ID:HASH"), "{err}");
     }
 );
+
+on_both_backends!(
+    erasure_and_retention_leave_the_trail_whole,
+    |app: TestApp| async move {
+        const PAGE: &str = "940000000000001";
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let admin = app.token("admin", "admin").await;
+        let messages: Vec<_> = ["p1", "p2"]
+            .iter()
+            .map(|person| {
+                serde_json::json!({"platform": "facebook", "channel": PAGE, "kind": "dm",
+                    "id": format!("m-{person}"), "author": {"id": person}, "text": "Hej",
+                    "time": 1_700_000_000_000i64})
+            })
+            .collect();
+        let r = app
+            .post(
+                &admin,
+                "/api/v1/messages",
+                serde_json::json!({ "messages": messages }),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        many_entries(&app, 5).await;
+        let auditor = app.token("auditor", "auditor").await;
+        let erased = app
+            .post(
+                &auditor,
+                "/api/v1/privacy/authors/p1/erase",
+                serde_json::json!({"dry_run": false}),
+            )
+            .await;
+        assert_eq!(erased.status(), 200);
+        let far_later = chrono::Utc::now().timestamp_millis() + 30 * 365 * 86_400_000;
+        tavla::privacy::retention::run(
+            &app.store,
+            &tavla::privacy::rules::RetentionRules::built_in(),
+            far_later,
+            false,
+            &crate::helpers::actor(),
+        )
+        .await
+        .unwrap();
+        let erasures: i64 =
+            sqlx::query_scalar("select count(*) from audit where action = 'privacy.erased'")
+                .fetch_one(&app.store.pool)
+                .await
+                .unwrap();
+        assert_eq!(erasures, 1);
+        let entries = app.count("audit").await;
+        assert_eq!(
+            app.store.verify_audit().await.unwrap(),
+            Ok(entries),
+            "no audit entry was removed"
+        );
+    }
+);
