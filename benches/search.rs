@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use sqlx::postgres::{PgPool, PgPoolCopyExt, PgPoolOptions};
 use sqlx::Row;
 use tavla::search::query::{parse, Filters, SortOrder};
-use tavla::search::{IndexedMessage, SearchIndex};
+use tavla::search::{IndexedMessage, OpenIndex};
 
 const SEED: u64 = 0x7a61_766c_6131;
 const CHANNELS: u64 = 20;
@@ -408,7 +408,7 @@ fn tavla_side(n: u64, dir: &Path) -> anyhow::Result<(Value, Measured)> {
         anyhow::anyhow!("the writer lock is poisoned")
     }
     let started = Instant::now();
-    let index = SearchIndex::open(dir)?;
+    let index = OpenIndex::open(dir)?;
     {
         // One commit at the end, as `tavla reindex` does; the writer flushes segments by itself.
         let mut writer = index.writer.lock().map_err(poisoned)?;
@@ -421,14 +421,14 @@ fn tavla_side(n: u64, dir: &Path) -> anyhow::Result<(Value, Measured)> {
     let segments_at_commit = index.reader.searcher().segment_readers().len();
     let after_build = memory();
     // Let the background merges finish, then open the folder afresh as the service would.
-    let SearchIndex { writer, .. } = index;
+    let OpenIndex { writer, .. } = index;
     writer
         .into_inner()
         .map_err(poisoned)?
         .wait_merging_threads()?;
     let merged_s = started.elapsed().as_secs_f64();
     give_back_freed_memory();
-    let index = SearchIndex::open(dir)?;
+    let index = OpenIndex::open(dir)?;
     let files = std::fs::read_dir(dir)?
         .flatten()
         .filter_map(|e| e.metadata().ok());

@@ -62,7 +62,8 @@ pub enum Command {
     },
     /// Import normalised messages from a JSON Lines file (one message per line).
     Import { file: PathBuf },
-    /// Rebuild the search index from the store (stop the service first).
+    /// Rebuild the search index from the store (stop the service first). A damaged index is set
+    /// aside (search.damaged-<time>, beside it) and a fresh one is built.
     Reindex,
     /// FAQ signals.
     Faq {
@@ -202,8 +203,17 @@ pub enum RoutinesCommand {
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Check the hash chain; exits non-zero and names the first broken entry when it fails.
-    Verify,
+    /// Check the hash chain up to its anchored head; exits non-zero and names the first broken
+    /// entry when it fails (a changed entry, a broken link, deleted newest entries).
+    Verify {
+        /// A head printed earlier by `tavla audit head` and kept outside the database: the
+        /// trail must still contain it, unchanged.
+        #[arg(long, value_name = "ID:HASH")]
+        expect: Option<String>,
+    },
+    /// Print the trail's newest entry as ID:HASH, to keep outside the database (a ticket, a log
+    /// shipped elsewhere) and give to `verify --expect` later.
+    Head,
 }
 
 #[derive(Subcommand)]
@@ -419,22 +429,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Retention {
             command: RetentionCommand::Run { dry_run, json, at },
         } => retention(&settings, dry_run, json, at.as_deref()).await,
-        Command::Audit {
-            command: AuditCommand::Verify,
-        } => {
-            let store = open_store(&settings).await?;
-            match store.verify_audit().await? {
-                Ok(n) => {
-                    println!("the audit trail is intact: {n} entries checked");
-                    Ok(())
-                }
-                Err(broken) => bail!(
-                    "the audit trail is broken at entry {}: {}",
-                    broken.id,
-                    broken.reason
-                ),
-            }
+        Command::Audit { command } => audit(&settings, command).await,
+    }
+}
+
+async fn audit(settings: &Settings, command: AuditCommand) -> anyhow::Result<()> {
+    use crate::store::audit::Head;
+    let kept = match &command {
+        AuditCommand::Verify {
+            expect: Some(expect),
+        } => Some(expect.parse::<Head>().map_err(anyhow::Error::msg)?),
+        _ => None,
+    };
+    let store = open_store(settings).await?;
+    if let AuditCommand::Head = command {
+        let head = store.audit_head().await?.context(
+            "the trail's anchor (table audit_head) is missing; run `tavla audit verify`",
+        )?;
+        println!("{head}");
+        return Ok(());
+    }
+    match store.verify_audit_with(kept.as_ref()).await? {
+        Ok(n) => {
+            println!("the audit trail is intact: {n} entries checked");
+            Ok(())
         }
+        Err(broken) => bail!(
+            "the audit trail is broken at entry {}: {}",
+            broken.id,
+            broken.reason
+        ),
     }
 }
 
@@ -590,6 +614,13 @@ async fn reindex(settings: &Settings) -> anyhow::Result<()> {
     let store = open_store(settings).await?;
     let dir = settings.data_dir.join("search");
     let index = crate::search::SearchIndex::open(&dir)?;
+    if let Some(aside) = index.set_aside_to() {
+        eprintln!(
+            "the search index in {} could not be opened: it was set aside as {} and is rebuilt from the store",
+            dir.display(),
+            aside.display()
+        );
+    }
     let started = Instant::now();
     let mut last_report = Instant::now();
     let done = crate::search::indexer::rebuild(&store, &index, |done, total| {

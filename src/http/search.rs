@@ -224,5 +224,22 @@ async fn run(
     })
     .await
     .map_err(AppError::internal)?
-    .map_err(AppError::internal)
+    .map_err(searching_failed)
+}
+
+/// While the index is rebuilt from the store (after damage), search says so and how far it is,
+/// rather than answering from a part of the index.
+fn searching_failed(e: anyhow::Error) -> AppError {
+    let Some(r) = e.downcast_ref::<crate::search::Rebuilding>() else {
+        return AppError::internal(e);
+    };
+    AppError {
+        extra: Some(json!({"rebuilding": {"done": r.done, "total": r.total}})),
+        retry_after: Some(5),
+        ..AppError::unavailable(format!(
+            "the search index is being rebuilt from the store ({} of {} messages so far); \
+             try again in a few seconds. Everything else works meanwhile.",
+            r.done, r.total
+        ))
+    }
 }

@@ -1,12 +1,15 @@
-//! The projection from the event log into the index, and the rebuild from the store.
+//! The projection from the event log into the index, and the rebuild from the store (which is
+//! also how a damaged index heals: see `healing`).
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
+use tantivy::IndexWriter;
 use tokio::sync::watch;
 
-use super::SearchIndex;
+use super::healing::is_damage;
+use super::{OpenIndex, SearchIndex};
 use crate::store::scope::ReadScope;
 use crate::store::{Store, StoredEvent};
 
@@ -18,7 +21,9 @@ const PAGE: i64 = 2000;
 const GATHER: Duration = Duration::from_millis(300);
 
 /// Follows the event log until `shutdown` flips. Publishes the last applied sequence on
-/// `progress`, so callers (and tests) can wait for freshness.
+/// `progress`, so callers (and tests) can wait for freshness. An index that is not whole (set
+/// aside at start, damaged while running, or empty while the store is not) is rebuilt from the
+/// store first, while the service answers.
 pub async fn follow(
     store: Store,
     index: Arc<SearchIndex>,
@@ -27,7 +32,34 @@ pub async fn follow(
 ) {
     let mut after = index.indexed_seq();
     let _ = progress.send(after);
+    lost_while_stopped(&store, &index).await;
+    let mut pause = Duration::from_secs(1);
     loop {
+        if index.needs_filling() {
+            let filled = tokio::select! {
+                filled = fill(&store, &index) => filled,
+                _ = shutdown.changed() => return,
+            };
+            match filled {
+                Ok(seq) => {
+                    after = seq;
+                    let _ = progress.send(after);
+                    pause = Duration::from_secs(1);
+                }
+                Err(e) => {
+                    if is_damage(&e) {
+                        index.found_damage(&e);
+                    }
+                    tracing::error!(error = %e, retry_in = ?pause, "the search index could not be rebuilt from the store; trying again");
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                    pause = (pause * 2).min(Duration::from_secs(60));
+                    continue;
+                }
+            }
+        }
         // Ask to be woken before reading, so a commit in between is not missed.
         let committed = store.committed.clone();
         let woken = committed.notified();
@@ -40,6 +72,10 @@ pub async fn follow(
                 continue;
             }
             Ok(_) => {}
+            Err(e) if is_damage(&e) => {
+                index.found_damage(&e);
+                continue;
+            }
             Err(e) => {
                 tracing::error!(error = %e, "the search index could not follow the event log; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -49,13 +85,53 @@ pub async fn follow(
         tokio::select! {
             _ = &mut woken => tokio::time::sleep(GATHER).await,
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = index.damage_found.notified() => {}
             _ = shutdown.changed() => return,
         }
     }
 }
 
+/// An index that has applied nothing while the store holds messages was lost while the service
+/// was stopped (its folder deleted, a restore): it is filled from the store rather than
+/// replayed from the log with searches answered from a part of it.
+async fn lost_while_stopped(store: &Store, index: &SearchIndex) {
+    if index.needs_filling() || index.indexed_seq() > 0 {
+        return;
+    }
+    match store.message_count().await {
+        Ok(n) if n > 0 => index.progress(0, n as u64),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot count the messages to see whether the search index is whole")
+        }
+    }
+}
+
+/// Rebuilds the index in use from the store, logging the progress; returns the sequence the
+/// rebuilt index covers.
+async fn fill(store: &Store, index: &SearchIndex) -> anyhow::Result<i64> {
+    let mut last_log = Instant::now();
+    rebuild(store, index, |done, total| {
+        if last_log.elapsed() >= Duration::from_secs(2) {
+            last_log = Instant::now();
+            tracing::info!(done, total, "rebuilding the search index from the store");
+        }
+    })
+    .await?;
+    Ok(index.indexed_seq())
+}
+
+/// The writer of an index; a writer poisoned by a panic counts as damage, which heals.
+fn writer(index: &OpenIndex) -> Result<MutexGuard<'_, IndexWriter>, tantivy::TantivyError> {
+    index
+        .writer
+        .lock()
+        .map_err(|_| tantivy::TantivyError::Poisoned)
+}
+
 /// Applies every event after `after` in one index commit; returns the new last sequence.
 pub async fn catch_up(store: &Store, index: &SearchIndex, after: i64) -> anyhow::Result<i64> {
+    let open = index.current();
     let mut last = after;
     let mut messages = BTreeSet::new();
     loop {
@@ -78,14 +154,11 @@ pub async fn catch_up(store: &Store, index: &SearchIndex, after: i64) -> anyhow:
     let rows = store
         .messages_for_index(&ReadScope::operator(), &ids)
         .await?;
-    let mut writer = index
-        .writer
-        .lock()
-        .map_err(|_| anyhow::anyhow!("the index writer lock is poisoned"))?;
+    let mut writer = writer(&open)?;
     for id in &ids {
-        index.put(&writer, *id, rows.iter().find(|m| m.id == *id))?;
+        open.put(&writer, *id, rows.iter().find(|m| m.id == *id))?;
     }
-    index.commit(&mut writer, last)?;
+    open.commit(&mut writer, last)?;
     Ok(last)
 }
 
@@ -116,8 +189,10 @@ async fn affected(store: &Store, e: &StoredEvent, out: &mut BTreeSet<i64>) -> an
     Ok(())
 }
 
-/// Rebuilds the index from the store: every message, in pages, with progress. The events up to
-/// the sequence read at the start are covered; later ones are applied by the follower.
+/// Rebuilds the index from the store: every message, in pages, with progress (kept on the index
+/// too, for the searches refused meanwhile). A damaged index is first set aside for a fresh one.
+/// The events up to the sequence read at the start are covered; later ones are applied by the
+/// follower. Returns the number of messages indexed.
 pub async fn rebuild(
     store: &Store,
     index: &SearchIndex,
@@ -125,13 +200,8 @@ pub async fn rebuild(
 ) -> anyhow::Result<i64> {
     let seq = store.last_event_seq().await?;
     let total = store.message_count().await?;
-    {
-        let writer = index
-            .writer
-            .lock()
-            .map_err(|_| anyhow::anyhow!("the index writer lock is poisoned"))?;
-        writer.delete_all_documents()?;
-    }
+    let open = index.prepare_filling(total as u64)?;
+    writer(&open)?.delete_all_documents()?;
     let mut after = 0;
     let mut done = 0;
     let started = Instant::now();
@@ -143,23 +213,18 @@ pub async fn rebuild(
             break;
         };
         {
-            let writer = index
-                .writer
-                .lock()
-                .map_err(|_| anyhow::anyhow!("the index writer lock is poisoned"))?;
+            let writer = writer(&open)?;
             for m in &page {
-                writer.add_document(index.document(m))?;
+                writer.add_document(open.document(m))?;
             }
         }
         done += page.len() as i64;
         after = last;
+        index.progress(done as u64, total.max(done) as u64);
         progress(done, total);
     }
-    let mut writer = index
-        .writer
-        .lock()
-        .map_err(|_| anyhow::anyhow!("the index writer lock is poisoned"))?;
-    index.commit(&mut writer, seq)?;
+    open.commit(&mut *writer(&open)?, seq)?;
+    index.filled();
     tracing::info!(
         messages = done,
         seconds = started.elapsed().as_secs_f64(),

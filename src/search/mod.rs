@@ -1,7 +1,8 @@
 //! Search: a tantivy index derived from the store. The indexer follows the event log by sequence
-//! and records the last sequence it applied in each commit, so a restart catches up and a lost
-//! index is rebuilt (`tavla reindex`), never mourned.
+//! and records the last sequence it applied in each commit, so a restart catches up; a lost or
+//! damaged index is set aside and rebuilt from the store (`healing`), never mourned.
 
+pub mod healing;
 pub mod indexer;
 pub mod query;
 pub mod snippet;
@@ -20,6 +21,7 @@ use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocumen
 
 pub use crate::store::search::IndexedMessage;
 use crate::text::{self, Language};
+pub use healing::{Rebuilding, SearchIndex};
 
 /// The fields of one indexed message.
 #[derive(Clone, Copy)]
@@ -49,7 +51,9 @@ pub struct Fields {
     pub parts: Field,
 }
 
-pub struct SearchIndex {
+/// One index folder, opened: what searches read and the indexer writes. `SearchIndex` holds the
+/// one in use and replaces it when it is damaged.
+pub struct OpenIndex {
     pub index: Index,
     pub reader: IndexReader,
     pub writer: Mutex<IndexWriter>,
@@ -131,9 +135,9 @@ fn register_tokenizers(index: &Index) {
     );
 }
 
-impl SearchIndex {
-    /// Opens the index in `dir`, creating it when missing.
-    pub fn open(dir: &Path) -> anyhow::Result<SearchIndex> {
+impl OpenIndex {
+    /// Opens the index in `dir`, creating it when missing. Fails on damage (see `check`).
+    pub fn open(dir: &Path) -> anyhow::Result<OpenIndex> {
         std::fs::create_dir_all(dir).map_err(|e| {
             anyhow::anyhow!(
                 "cannot create the search index folder {}: {e}",
@@ -165,12 +169,25 @@ impl SearchIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        Ok(SearchIndex {
+        Ok(OpenIndex {
             index,
             reader,
             writer: Mutex::new(writer),
             fields,
         })
+    }
+
+    /// A quick check that every segment can be read: opening the reader has opened each
+    /// segment's files (and checked their footers); this also opens the parts a search touches
+    /// first (the ids, the word dictionary). A full checksum would read the whole index.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let searcher = self.reader.searcher();
+        for segment in searcher.segment_readers() {
+            segment.fast_fields().u64("message_id")?;
+            segment.inverted_index(self.fields.words)?;
+        }
+        self.index.load_metas()?;
+        Ok(())
     }
 
     /// The last event sequence whose effects are in the committed index.

@@ -12,7 +12,7 @@ use tantivy::query::{
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, Order, Term};
 
-use super::SearchIndex;
+use super::OpenIndex;
 use crate::text;
 
 /// The query text, parsed.
@@ -112,6 +112,7 @@ pub enum SortOrder {
     Oldest,
 }
 
+#[derive(Debug)]
 pub struct Hits {
     pub total: usize,
     /// Message ids with their score (0 when sorted by time), best first.
@@ -129,7 +130,7 @@ fn filter(q: Box<dyn Query>) -> (Occur, Box<dyn Query>) {
     (Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0)))
 }
 
-impl SearchIndex {
+impl OpenIndex {
     /// The terms an analyzer of `field` makes of `word` (stemmed, or nothing for a stop word).
     pub(super) fn analysed(&self, field: Field, word: &str) -> Vec<Term> {
         let Ok(mut analyzer) = self.index.tokenizer_for_field(field) else {

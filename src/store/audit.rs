@@ -71,8 +71,12 @@ fn chain_hash(
     hex::encode(h.finalize())
 }
 
-/// Appends an entry inside the caller's transaction. Writers are serialised (see
-/// `Store::begin`), so reading the last hash and appending cannot interleave.
+/// Appends an entry inside the caller's transaction and moves the anchored head to it.
+///
+/// The head row (`audit_head`) is updated first: on PostgreSQL that takes its row lock, so
+/// appends are serialised by the row they all change, even in a transaction that did not come
+/// from `Store::begin` (whose advisory lock serialises the event log's writers); on SQLite
+/// `Store::begin` holds the write lock already. The head's hash is the previous entry's.
 pub async fn record(
     tx: &mut Tx<'_>,
     actor: &Actor,
@@ -80,11 +84,19 @@ pub async fn record(
     target: Option<&str>,
     detail: serde_json::Value,
 ) -> Result<()> {
-    let prev: Option<String> =
-        sqlx::query_scalar("select hash from audit order by id desc limit 1")
-            .fetch_optional(&mut **tx)
-            .await?;
-    let prev = prev.unwrap_or_else(|| GENESIS.to_string());
+    let head = sqlx::query(
+        "update audit_head set entries = entries + 1 where id = 1 returning last_id, entries, hash",
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(head) = head else {
+        tracing::error!(
+            "the audit trail's anchor (table audit_head) is gone: audited actions are refused; \
+             run `tavla audit verify` and restore the database from a backup"
+        );
+        return Err(sqlx::Error::RowNotFound.into());
+    };
+    let prev: String = head.try_get("hash")?;
     let at = now_ms();
     let detail = detail.to_string();
     let hash = chain_hash(
@@ -97,9 +109,9 @@ pub async fn record(
         actor.address.as_deref(),
         &detail,
     );
-    sqlx::query(
+    let id: i64 = sqlx::query_scalar(
         "insert into audit (at, actor_id, actor, action, target, address, detail, prev_hash, hash) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id",
     )
     .bind(at)
     .bind(actor.staff_id)
@@ -109,10 +121,112 @@ pub async fn record(
     .bind(actor.address.as_deref())
     .bind(detail)
     .bind(prev)
-    .bind(hash)
-    .execute(&mut **tx)
+    .bind(&hash)
+    .fetch_one(&mut **tx)
     .await?;
+    sqlx::query("update audit_head set last_id = $1, hash = $2 where id = 1")
+        .bind(id)
+        .bind(hash)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
+}
+
+/// The newest entry of the trail: as anchored beside it, or as an operator kept it elsewhere
+/// (`tavla audit head` prints it, `tavla audit verify --expect ID:HASH` checks it is still there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub id: i64,
+    pub hash: String,
+    /// Entries up to and including `id`, when known (the anchor counts; a kept copy need not).
+    pub entries: Option<i64>,
+}
+
+impl std::fmt::Display for Head {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.id, self.hash)
+    }
+}
+
+impl std::str::FromStr for Head {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Head, String> {
+        let wrong = || format!("{s:?} is not a head: give ID:HASH as `tavla audit head` prints it");
+        let (id, hash) = s.trim().split_once(':').ok_or_else(wrong)?;
+        let id = id.parse().map_err(|_| wrong())?;
+        let hash = hash.trim().to_ascii_lowercase();
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(wrong());
+        }
+        Ok(Head {
+            id,
+            hash,
+            entries: None,
+        })
+    }
+}
+
+/// One head the walk must pass through, and where the trust in it comes from.
+struct Checkpoint<'a> {
+    head: &'a Head,
+    source: &'static str,
+    seen: bool,
+}
+
+impl Checkpoint<'_> {
+    /// Checks the entry at the head's id, once the walk reaches it.
+    fn check(&mut self, id: i64, hash: &str, checked: i64) -> Option<Broken> {
+        if id != self.head.id {
+            return None;
+        }
+        self.seen = true;
+        if hash != self.head.hash {
+            return Some(Broken {
+                id,
+                reason: format!(
+                    "its hash is not the one {} names (the trail was cut and written again)",
+                    self.source
+                ),
+            });
+        }
+        match self.head.entries {
+            Some(entries) if entries != checked => Some(Broken {
+                id,
+                reason: format!(
+                    "{} counts {entries} entries up to it, the trail has {checked} (entries before it were removed)",
+                    self.source
+                ),
+            }),
+            _ => None,
+        }
+    }
+
+    /// A head the walk went past (`next` is the entry after `last`, None at the end) without
+    /// meeting it was deleted: at the end, the newest entries were cut off.
+    fn missing(&self, last: Option<i64>, next: Option<i64>) -> Option<Broken> {
+        if self.seen || self.head.id == 0 || next.is_some_and(|n| n <= self.head.id) {
+            return None;
+        }
+        let trail = match (last, next) {
+            (Some(last), Some(next)) => format!("the trail goes from entry {last} to entry {next}"),
+            (None, Some(next)) => format!("the trail starts at entry {next}"),
+            (Some(last), None) => format!("the trail ends at entry {last}"),
+            (None, None) => "the trail is empty".to_string(),
+        };
+        let cut = if next.is_none() {
+            "the newest entries were deleted"
+        } else {
+            "entries were deleted and the chain written again"
+        };
+        Some(Broken {
+            id: self.head.id,
+            reason: format!(
+                "it is missing: {trail}, but {} names entry {} as the head; {cut}",
+                self.source, self.head.id
+            ),
+        })
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -185,9 +299,50 @@ impl Store {
             .collect()
     }
 
-    /// Walks the whole chain in order. Returns the number of entries checked, or the first
-    /// entry whose content or link does not match.
+    /// The head anchored beside the trail (None when the anchor itself was deleted).
+    pub async fn audit_head(&self) -> Result<Option<Head>> {
+        let row = sqlx::query("select last_id, entries, hash from audit_head where id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(Head {
+                id: r.try_get("last_id")?,
+                hash: r.try_get("hash")?,
+                entries: Some(r.try_get("entries")?),
+            })
+        })
+        .transpose()
+    }
+
+    /// Walks the whole chain in order and checks that it reaches its anchored head. Returns the
+    /// number of entries checked, or the first entry whose content or link does not match, or
+    /// the head that is missing.
     pub async fn verify_audit(&self) -> Result<Result<i64, Broken>> {
+        self.verify_audit_with(None).await
+    }
+
+    /// As `verify_audit`, and the chain must also still contain `kept`: a head an operator kept
+    /// outside the database, which someone able to rewrite the anchor cannot change.
+    pub async fn verify_audit_with(&self, kept: Option<&Head>) -> Result<Result<i64, Broken>> {
+        // Read before the walk: entries appended meanwhile come after it and are walked too.
+        let Some(anchored) = self.audit_head().await? else {
+            return Ok(Err(Broken {
+                id: 0,
+                reason: "the anchor of the trail's head (table audit_head) was deleted".into(),
+            }));
+        };
+        let mut checkpoints = vec![Checkpoint {
+            head: &anchored,
+            source: "the anchor beside the trail (audit_head)",
+            seen: false,
+        }];
+        if let Some(kept) = kept {
+            checkpoints.push(Checkpoint {
+                head: kept,
+                source: "the head kept outside the database",
+                seen: false,
+            });
+        }
         let mut prev = GENESIS.to_string();
         let mut after = 0i64;
         let mut checked = 0i64;
@@ -200,44 +355,146 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
             if rows.is_empty() {
+                let last = (checked > 0).then_some(after);
+                if let Some(broken) = checkpoints.iter().find_map(|c| c.missing(last, None)) {
+                    return Ok(Err(broken));
+                }
                 return Ok(Ok(checked));
             }
             for r in &rows {
                 let id: i64 = r.try_get("id")?;
-                let stored_prev: String = r.try_get("prev_hash")?;
-                let stored_hash: String = r.try_get("hash")?;
-                if stored_prev != prev {
-                    return Ok(Err(Broken {
-                        id,
-                        reason: "its link to the previous entry does not match (an entry before it was changed or removed)".into(),
-                    }));
+                let last = (checked > 0).then_some(after);
+                if let Some(broken) = checkpoints.iter().find_map(|c| c.missing(last, Some(id))) {
+                    return Ok(Err(broken));
                 }
-                let target: Option<String> = r.try_get("target")?;
-                let address: Option<String> = r.try_get("address")?;
-                let detail: String = r.try_get("detail")?;
-                let actor: String = r.try_get("actor")?;
-                let action: String = r.try_get("action")?;
-                let expected = chain_hash(
-                    &stored_prev,
-                    r.try_get("at")?,
-                    r.try_get("actor_id")?,
-                    &actor,
-                    &action,
-                    target.as_deref(),
-                    address.as_deref(),
-                    &detail,
-                );
-                if expected != stored_hash {
-                    return Ok(Err(Broken {
-                        id,
-                        reason: "its content does not match its hash (the entry was changed)"
-                            .into(),
-                    }));
+                let stored_hash = match check_entry(r, &prev)? {
+                    Ok(hash) => hash,
+                    Err(reason) => return Ok(Err(Broken { id, reason })),
+                };
+                checked += 1;
+                for c in &mut checkpoints {
+                    if let Some(broken) = c.check(id, &stored_hash, checked) {
+                        return Ok(Err(broken));
+                    }
                 }
                 prev = stored_hash;
                 after = id;
-                checked += 1;
             }
+        }
+    }
+}
+
+/// One entry against the previous entry's hash: its own hash, or why it does not match.
+fn check_entry(r: &sqlx::any::AnyRow, prev: &str) -> Result<std::result::Result<String, String>> {
+    let stored_prev: String = r.try_get("prev_hash")?;
+    let stored_hash: String = r.try_get("hash")?;
+    if stored_prev != prev {
+        return Ok(Err("its link to the previous entry does not match (an entry before it was changed or removed)".into()));
+    }
+    let target: Option<String> = r.try_get("target")?;
+    let address: Option<String> = r.try_get("address")?;
+    let detail: String = r.try_get("detail")?;
+    let actor: String = r.try_get("actor")?;
+    let action: String = r.try_get("action")?;
+    let expected = chain_hash(
+        &stored_prev,
+        r.try_get("at")?,
+        r.try_get("actor_id")?,
+        &actor,
+        &action,
+        target.as_deref(),
+        address.as_deref(),
+        &detail,
+    );
+    if expected != stored_hash {
+        return Ok(Err(
+            "its content does not match its hash (the entry was changed)".into(),
+        ));
+    }
+    Ok(Ok(stored_hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A trail written before the anchor existed: the migration anchors it at its last entry.
+    #[tokio::test]
+    async fn the_migration_anchors_an_existing_trail_at_its_last_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let earlier = dir.path().join("earlier");
+        std::fs::create_dir(&earlier).unwrap();
+        let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        for file in std::fs::read_dir(&source).unwrap().flatten() {
+            let name = file.file_name().into_string().unwrap();
+            if name.as_str() < "0016" {
+                std::fs::copy(file.path(), earlier.join(&name)).unwrap();
+            }
+        }
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        sqlx::migrate::Migrator::new(earlier.as_path())
+            .await
+            .unwrap()
+            .run(&store.pool)
+            .await
+            .unwrap();
+        // Three entries chained as `record` wrote them before 0016.
+        let mut prev = GENESIS.to_string();
+        for at in 1..=3 {
+            let hash = chain_hash(&prev, at, None, "cli:test", "staff.added", None, None, "{}");
+            sqlx::query(
+                "insert into audit (at, actor, action, detail, prev_hash, hash) \
+                 values ($1, 'cli:test', 'staff.added', '{}', $2, $3)",
+            )
+            .bind(at)
+            .bind(&prev)
+            .bind(&hash)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+            prev = hash;
+        }
+        store.migrate().await.unwrap();
+        let head = store.audit_head().await.unwrap().unwrap();
+        assert_eq!((head.id, head.entries, &head.hash), (3, Some(3), &prev));
+        assert_eq!(store.verify_audit().await.unwrap(), Ok(3));
+        // New entries follow on from it.
+        store
+            .audit(
+                &Actor::command_line(),
+                "audit.checked",
+                None,
+                serde_json::json!({}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.verify_audit().await.unwrap(), Ok(4));
+        sqlx::query("delete from audit where id = 4")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(store.verify_audit().await.unwrap().unwrap_err().id, 4);
+        store.close().await;
+    }
+
+    #[test]
+    fn a_kept_head_reads_as_it_is_printed() {
+        let head = Head {
+            id: 42,
+            hash: "ab".repeat(32),
+            entries: None,
+        };
+        assert_eq!(head.to_string().parse::<Head>(), Ok(head));
+        for wrong in [
+            "",
+            "42",
+            "x:abab",
+            "42:abc",
+            &format!("42:{}", "zz".repeat(32)),
+        ] {
+            assert!(wrong.parse::<Head>().is_err(), "{wrong}");
         }
     }
 }

@@ -276,7 +276,7 @@ impl Store {
         let revisions = sqlx::query(
             "select r.message_id, r.change, r.text, r.platform_time, r.received_at \
              from message_revisions r join messages m on m.id = r.message_id \
-             where m.conversation_id = $1 order by r.id",
+             where m.conversation_id = $1 order by r.platform_time, r.id",
         )
         .bind(id)
         .fetch_all(&self.pool)

@@ -262,7 +262,7 @@ async fn apply_message(
 ) -> Result<Applied> {
     let author_id = upsert_author(tx, cache, platform, &m.person).await?;
     let text = m.text.as_deref().map(|t| bounded(t, limits.max_text_chars));
-    let state = state_after(m.change, "visible");
+    let state = state_after(m.change, "visible", true);
     let counts_as_unanswered = m.direction == Direction::Inbound && state == "visible";
 
     let conversation_id = if m.kind.is_direct() {
@@ -376,9 +376,6 @@ async fn apply_message(
         });
     }
 
-    if m.change == Change::Created {
-        return Ok(Applied::Duplicate);
-    }
     let row = sqlx::query(
         "select id, state, text, platform_time from messages where channel_id = $1 and platform_id = $2",
     )
@@ -386,63 +383,217 @@ async fn apply_message(
     .bind(&m.platform_id)
     .fetch_one(&mut **tx)
     .await?;
-    let message_id: i64 = row.try_get("id")?;
-    let current_state: String = row.try_get("state")?;
-    let current_text: Option<String> = row.try_get("text")?;
-    let created_at: i64 = row.try_get("platform_time")?;
+    let known = Known {
+        id: row.try_get("id")?,
+        conversation_id,
+        channel_id,
+        state: row.try_get("state")?,
+        text: row.try_get("text")?,
+        created_at: row.try_get("platform_time")?,
+    };
+    if m.change == Change::Created {
+        return late_creation(tx, &known, m, text.as_deref(), raw).await;
+    }
+    apply_change(tx, &known, m, text.as_deref(), raw).await
+}
+
+/// A message already stored, as it stands before a change is applied.
+struct Known {
+    id: i64,
+    conversation_id: i64,
+    channel_id: i64,
+    state: String,
+    text: Option<String>,
+    /// The platform time the message row carries (its creation, or the change it was first
+    /// seen through).
+    created_at: i64,
+}
+
+/// The platform times of the changes that decided a message's current text and visibility.
+/// Derived from the history (which every writer keeps, tavla's own hides included), so nothing
+/// else has to remember them.
+struct Decided {
+    text_at: i64,
+    state_at: Option<i64>,
+}
+
+impl Decided {
+    async fn of(tx: &mut Tx<'_>, known: &Known) -> Result<Decided> {
+        let row = sqlx::query(
+            "select \
+               (select max(platform_time) from message_revisions \
+                 where message_id = $1 and change in ('created', 'edited')) as text_at, \
+               (select max(platform_time) from message_revisions \
+                 where message_id = $2 and change in ('hidden', 'unhidden', 'removed', 'deleted')) as state_at",
+        )
+        .bind(known.id)
+        .bind(known.id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let text_at: Option<i64> = row.try_get("text_at")?;
+        Ok(Decided {
+            text_at: text_at.map_or(known.created_at, |t| t.max(known.created_at)),
+            state_at: row.try_get("state_at")?,
+        })
+    }
+
+    /// Whether a text carried by a change at `t` replaces the current text. Ties go to the
+    /// change received later: the platform reports seconds, and two changes in one second are
+    /// most likely delivered in the order they happened.
+    fn text_is_replaced_at(&self, t: i64) -> bool {
+        t >= self.text_at
+    }
+
+    /// Whether a reversible change (hide, unhide) at `t` is newer than the current visibility.
+    fn state_is_replaced_at(&self, t: i64) -> bool {
+        self.state_at.is_none_or(|at| t >= at)
+    }
+}
+
+/// An edit, hide, unhide, removal or deletion of a stored message. Every change joins the
+/// history; only one newer (by the platform's time) than the current text or visibility
+/// replaces it, so a late retry of an older change never undoes a newer one.
+async fn apply_change(
+    tx: &mut Tx<'_>,
+    known: &Known,
+    m: &MessageItem,
+    text: Option<&str>,
+    raw: &serde_json::Value,
+) -> Result<Applied> {
+    let now = now_ms();
     // Keep what the message said before its first change, so history is never overwritten.
     sqlx::query(
         "insert into message_revisions (message_id, change, revision, text, platform_time, received_at) \
          select $1, 'created', '', $2, $3, $4 \
          where not exists (select 1 from message_revisions where message_id = $5)",
     )
-    .bind(message_id)
-    .bind(current_text.as_deref())
-    .bind(created_at)
+    .bind(known.id)
+    .bind(known.text.as_deref())
+    .bind(known.created_at)
     .bind(now)
-    .bind(message_id)
+    .bind(known.id)
     .execute(&mut **tx)
     .await?;
-    if !insert_revision(tx, message_id, m, text.as_deref(), raw).await? {
+    let decided = Decided::of(tx, known).await?;
+    if !insert_revision(tx, known.id, m, text, raw).await? {
         return Ok(Applied::Duplicate);
     }
-    let new_state = state_after(m.change, &current_state);
-    if m.change == Change::Edited {
-        sqlx::query("update messages set text = $1, edited = 1 where id = $2")
-            .bind(text.as_deref())
-            .bind(message_id)
-            .execute(&mut **tx)
-            .await?;
+    let mut text_changed = false;
+    let new_state = if m.change == Change::Edited {
+        text_changed = decided.text_is_replaced_at(m.platform_time);
+        edit_text(tx, known.id, text, text_changed).await?;
+        known.state.as_str()
     } else {
-        sqlx::query("update messages set state = $1 where id = $2")
-            .bind(new_state)
-            .bind(message_id)
+        let newest = decided.state_is_replaced_at(m.platform_time);
+        let state = state_after(m.change, &known.state, newest);
+        if state != known.state {
+            sqlx::query("update messages set state = $1 where id = $2")
+                .bind(state)
+                .bind(known.id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        state
+    };
+    changed_event(tx, known, m.change, new_state, text_changed).await?;
+    Ok(Applied::Stored)
+}
+
+/// An edit is kept as history; its text becomes the message's text only when it is the newest.
+/// This is the one place where ingestion changes a message's current text: whatever must follow
+/// the text (search, FAQ and triage of the new wording) keys on `text_changed` in the event.
+async fn edit_text(
+    tx: &mut Tx<'_>,
+    message_id: i64,
+    text: Option<&str>,
+    is_newest: bool,
+) -> Result<()> {
+    let query = if is_newest {
+        sqlx::query("update messages set text = $1, edited = 1 where id = $2").bind(text)
+    } else {
+        sqlx::query("update messages set edited = 1 where id = $1")
+    };
+    query.bind(message_id).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// The creation of a message that was first seen through a change (Meta delivered the edit or
+/// hide before the comment itself): its first version joins the history. Any other repeat of a
+/// creation is a redelivery. A message is "first seen through a change" when it has history from
+/// the platform (rows with the platform's payload) but no first version.
+async fn late_creation(
+    tx: &mut Tx<'_>,
+    known: &Known,
+    m: &MessageItem,
+    text: Option<&str>,
+    raw: &serde_json::Value,
+) -> Result<Applied> {
+    let decided = Decided::of(tx, known).await?;
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "insert into message_revisions (message_id, change, revision, text, platform_time, received_at, raw) \
+         select $1, 'created', '', $2, $3, $4, $5 \
+         where not exists (select 1 from message_revisions where message_id = $6 and change = 'created') \
+         and exists (select 1 from message_revisions where message_id = $7 and raw is not null) \
+         on conflict do nothing returning id",
+    )
+    .bind(known.id)
+    .bind(text)
+    .bind(m.platform_time)
+    .bind(now_ms())
+    .bind(raw.to_string())
+    .bind(known.id)
+    .bind(known.id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if inserted.is_none() {
+        return Ok(Applied::Duplicate);
+    }
+    // Only a platform whose clock says the creation came after the change would make this the
+    // current text; the rule is the same as for edits.
+    let text_changed = decided.text_is_replaced_at(m.platform_time);
+    if text_changed {
+        sqlx::query("update messages set text = $1 where id = $2")
+            .bind(text)
+            .bind(known.id)
             .execute(&mut **tx)
             .await?;
     }
+    changed_event(tx, known, Change::Created, &known.state, text_changed).await?;
+    Ok(Applied::Stored)
+}
+
+/// `text_changed` tells the log's readers whether the message's current text is new (an older
+/// change only grew the history).
+async fn changed_event(
+    tx: &mut Tx<'_>,
+    known: &Known,
+    change: Change,
+    state: &str,
+    text_changed: bool,
+) -> Result<()> {
     append(
         tx,
         NewEvent {
             kind: EventKind::MessageChanged,
-            channel_id: Some(channel_id),
-            conversation_id: Some(conversation_id),
-            message_id: Some(message_id),
-            payload: serde_json::json!({"change": m.change, "state": new_state}),
+            channel_id: Some(known.channel_id),
+            conversation_id: Some(known.conversation_id),
+            message_id: Some(known.id),
+            payload: serde_json::json!({"change": change, "state": state, "text_changed": text_changed}),
         },
     )
     .await?;
-    Ok(Applied::Stored)
+    Ok(())
 }
 
-/// The visibility a message has after a change. Edits do not change visibility; a deletion by the
-/// author is final, so nothing brings such a message back.
-fn state_after(change: Change, current: &str) -> &str {
+/// The visibility a message has after a change. Edits do not change visibility. A deletion by
+/// the author and a removal are final, whenever they happened, so nothing brings such a message
+/// back; a hide or unhide decides only when it is newer than the current visibility (`newest`).
+fn state_after(change: Change, current: &str, newest: bool) -> &str {
     match (change, current) {
-        (_, "deleted") => "deleted",
-        (Change::Hidden, _) => "hidden",
-        (Change::Unhidden, "hidden") => "visible",
-        (Change::Removed, _) => "removed",
-        (Change::Deleted, _) => "deleted",
+        (_, "deleted") | (Change::Deleted, _) => "deleted",
+        (_, "removed") | (Change::Removed, _) => "removed",
+        (Change::Hidden, _) if newest => "hidden",
+        (Change::Unhidden, "hidden") if newest => "visible",
         (_, state) => state,
     }
 }
@@ -789,4 +940,42 @@ async fn upsert_conversation(
     };
     cache.conversations.insert(key, id);
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removal_and_deletion_are_final_and_only_a_newer_hide_or_unhide_decides() {
+        use Change::*;
+        for newest in [true, false] {
+            assert_eq!(state_after(Removed, "hidden", newest), "removed");
+            assert_eq!(state_after(Deleted, "removed", newest), "deleted");
+            assert_eq!(state_after(Unhidden, "removed", newest), "removed");
+            assert_eq!(state_after(Hidden, "deleted", newest), "deleted");
+            assert_eq!(state_after(Edited, "hidden", newest), "hidden");
+        }
+        assert_eq!(state_after(Hidden, "visible", true), "hidden");
+        assert_eq!(state_after(Hidden, "visible", false), "visible");
+        assert_eq!(state_after(Unhidden, "hidden", true), "visible");
+        assert_eq!(state_after(Unhidden, "hidden", false), "hidden");
+    }
+
+    #[test]
+    fn ties_go_to_the_change_received_later() {
+        let decided = Decided {
+            text_at: 1000,
+            state_at: Some(2000),
+        };
+        assert!(decided.text_is_replaced_at(1000));
+        assert!(!decided.text_is_replaced_at(999));
+        assert!(decided.state_is_replaced_at(2000));
+        assert!(!decided.state_is_replaced_at(1999));
+        let never_changed = Decided {
+            text_at: 0,
+            state_at: None,
+        };
+        assert!(never_changed.state_is_replaced_at(i64::MIN));
+    }
 }

@@ -2,13 +2,16 @@
 
 mod access;
 mod admin_powers;
+mod audit_trail;
 mod console;
 mod delivery;
+mod edit_order;
 mod events;
 mod faq;
 mod graph_stub;
 mod hardening;
 mod helpers;
+mod index_healing;
 mod ingest_api;
 mod leaks;
 mod meta_fixtures;
