@@ -467,6 +467,11 @@ fn leaves_clusters(e: &crate::store::StoredEvent) -> bool {
     }
 }
 
+/// Whether an event says its message's current text changed (an edit newer than the text).
+fn new_wording(e: &crate::store::StoredEvent) -> bool {
+    e.kind == "message.changed" && e.payload["text_changed"] == true
+}
+
 /// Follows the event log: new messages join their cluster; consolidation runs periodically.
 pub async fn follow(
     store: Store,
@@ -483,7 +488,12 @@ pub async fn follow(
         woken.as_mut().enable();
         match store.events_after(after, 1000).await {
             Ok(events) if !events.is_empty() => {
-                for e in events.iter().filter(|e| leaves_clusters(e)) {
+                // An edit's new wording is placed afresh: the message leaves with its old text
+                // and, if it is still a question, comes back below with the new one.
+                for e in events
+                    .iter()
+                    .filter(|e| leaves_clusters(e) || new_wording(e))
+                {
                     if let Some(id) = e.message_id {
                         faq.forget(id);
                     }

@@ -19,7 +19,8 @@
 //! - A comment or post author that Meta does not name (a removal, an Instagram test payload) is the
 //!   unknown person `Person { platform_id: "unknown", name: None }` ([`UNKNOWN_PERSON_ID`]).
 //! - `revision` is empty for `Created` (a message is created once); every later state is keyed by
-//!   the time Meta reports for it, in milliseconds, or by the edit counter for DM edits.
+//!   the time Meta reports for it, in milliseconds (a comment edit adds a digest of its wording:
+//!   see `key_edit_by_wording`), or by the edit counter for DM edits.
 
 use serde_json::{Map, Value};
 
@@ -72,7 +73,24 @@ pub fn parse_webhook(body: &Value) -> Result<Vec<Inbound>, MetaError> {
         };
         parse_entry(&ctx, entry, fields, &mut out);
     }
+    out.iter_mut().for_each(key_edit_by_wording);
     Ok(out)
+}
+
+/// A comment's edits are keyed by their reported time, and Meta may report the same time for
+/// several edits (its `created_time` can be the comment's own): the wording joins the key, so a
+/// second edit is a new revision, not a redelivery of the first (which would let a harmless
+/// first edit shield a hateful second one from triage). DM edits carry their own counter.
+fn key_edit_by_wording(inbound: &mut Inbound) {
+    use sha2::{Digest, Sha256};
+    let Item::Message(m) = &mut inbound.item else {
+        return;
+    };
+    if m.change != Change::Edited || m.revision != m.platform_time.to_string() {
+        return;
+    }
+    let digest = Sha256::digest(m.text.as_deref().unwrap_or("").as_bytes());
+    m.revision = format!("{}:{}", m.platform_time, hex::encode(&digest[..6]));
 }
 
 fn platform_of(body: &Map<String, Value>) -> Result<Platform, MetaError> {
@@ -1337,6 +1355,23 @@ mod tests {
     }
 
     #[test]
+    fn edits_reported_at_one_time_are_told_apart_by_their_wording() {
+        let edit = |text: &str| {
+            only_message(feed(json!({
+                "item": "comment", "verb": "edited", "comment_id": "5_6", "post_id": "1000_5",
+                "sender_id": 2000, "created_time": 1_700_000_200, "message": text
+            })))
+            .revision
+        };
+        assert_ne!(edit("Fint väder"), edit("Jag ska döda dig"));
+        assert_eq!(
+            edit("Fint väder"),
+            edit("Fint väder"),
+            "a redelivery stays one"
+        );
+    }
+
+    #[test]
     fn comment_verbs_and_revisions() {
         let with_verb = |verb: &str| {
             only_message(feed(json!({
@@ -1353,7 +1388,8 @@ mod tests {
         ] {
             let comment = with_verb(verb);
             assert_eq!(comment.change, change, "{verb}");
-            assert_eq!(comment.revision, "1700000200000", "{verb}");
+            // An edit's key also carries its wording (see `key_edit_by_wording`).
+            assert!(comment.revision.starts_with("1700000200000"), "{verb}");
         }
         let reason = reason_of(only(feed(
             json!({ "item": "comment", "verb": "block", "comment_id": "5_6" }),

@@ -392,9 +392,9 @@ async fn apply_message(
         created_at: row.try_get("platform_time")?,
     };
     if m.change == Change::Created {
-        return late_creation(tx, &known, m, text.as_deref(), raw).await;
+        return late_creation(tx, &known, m, text.as_deref(), raw, flag).await;
     }
-    apply_change(tx, &known, m, text.as_deref(), raw).await
+    apply_change(tx, &known, m, text.as_deref(), raw, flag).await
 }
 
 /// A message already stored, as it stands before a change is applied.
@@ -459,6 +459,7 @@ async fn apply_change(
     m: &MessageItem,
     text: Option<&str>,
     raw: &serde_json::Value,
+    flag: Option<&FlagInput>,
 ) -> Result<Applied> {
     let now = now_ms();
     // Keep what the message said before its first change, so history is never overwritten.
@@ -475,13 +476,16 @@ async fn apply_change(
     .execute(&mut **tx)
     .await?;
     let decided = Decided::of(tx, known).await?;
-    if !insert_revision(tx, known.id, m, text, raw).await? {
+    let Some(revision_id) = insert_revision(tx, known.id, m, text, raw).await? else {
         return Ok(Applied::Duplicate);
-    }
+    };
     let mut text_changed = false;
     let new_state = if m.change == Change::Edited {
         text_changed = decided.text_is_replaced_at(m.platform_time);
         edit_text(tx, known.id, text, text_changed).await?;
+        if let Some(flag) = flag.filter(|_| text_changed) {
+            super::moderation::flag_edit(tx, known.id, revision_id, flag).await?;
+        }
         known.state.as_str()
     } else {
         let newest = decided.state_is_replaced_at(m.platform_time);
@@ -527,6 +531,7 @@ async fn late_creation(
     m: &MessageItem,
     text: Option<&str>,
     raw: &serde_json::Value,
+    flag: Option<&FlagInput>,
 ) -> Result<Applied> {
     let decided = Decided::of(tx, known).await?;
     let inserted: Option<i64> = sqlx::query_scalar(
@@ -557,6 +562,9 @@ async fn late_creation(
             .bind(known.id)
             .execute(&mut **tx)
             .await?;
+        if let Some((flag, revision_id)) = flag.zip(inserted) {
+            super::moderation::flag_edit(tx, known.id, revision_id, flag).await?;
+        }
     }
     changed_event(tx, known, Change::Created, &known.state, text_changed).await?;
     Ok(Applied::Stored)
@@ -598,13 +606,14 @@ fn state_after(change: Change, current: &str, newest: bool) -> &str {
     }
 }
 
+/// Records a change as history; its id, or None when the same change was already recorded.
 async fn insert_revision(
     tx: &mut Tx<'_>,
     message_id: i64,
     m: &MessageItem,
     text: Option<&str>,
     raw: &serde_json::Value,
-) -> Result<bool> {
+) -> Result<Option<i64>> {
     let id: Option<i64> = sqlx::query_scalar(
         "insert into message_revisions (message_id, change, revision, text, platform_time, received_at, raw) \
          values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing returning id",
@@ -618,7 +627,7 @@ async fn insert_revision(
     .bind(raw.to_string())
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(id.is_some())
+    Ok(id)
 }
 
 /// A new message moves its conversation: inbound reopens it and may start the "unanswered" clock,

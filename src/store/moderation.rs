@@ -137,9 +137,27 @@ pub async fn flag_message(
     message_id: i64,
     flag: &FlagInput,
 ) -> Result<Option<i64>> {
+    write_flag(tx, message_id, flag, None).await?;
+    match &flag.open_case {
+        Some(opening) => open_case_in(tx, message_id, opening, &system_actor()).await,
+        None => Ok(None),
+    }
+}
+
+/// Records a flag, or raises the message's flag to it; never lowers one. `revision_id` names
+/// the edit whose text was triaged (None: the message as it first arrived).
+async fn write_flag(
+    tx: &mut Tx<'_>,
+    message_id: i64,
+    flag: &FlagInput,
+    revision_id: Option<i64>,
+) -> Result<()> {
     sqlx::query(
-        "insert into message_flags (message_id, severity, score, categories, findings, flagged_at) \
-         values ($1, $2, $3, $4, $5, $6) on conflict (message_id) do nothing",
+        "insert into message_flags (message_id, severity, score, categories, findings, flagged_at, revision_id) \
+         values ($1, $2, $3, $4, $5, $6, $7) on conflict (message_id) do update set \
+         severity = excluded.severity, score = excluded.score, categories = excluded.categories, \
+         findings = excluded.findings, flagged_at = excluded.flagged_at, revision_id = excluded.revision_id \
+         where message_flags.severity < excluded.severity",
     )
     .bind(message_id)
     .bind(&flag.severity)
@@ -147,12 +165,42 @@ pub async fn flag_message(
     .bind(serde_json::to_string(&flag.categories).unwrap_or_default())
     .bind(flag.findings.to_string())
     .bind(now_ms())
+    .bind(revision_id)
     .execute(&mut **tx)
     .await?;
-    match &flag.open_case {
-        Some(opening) => open_case_in(tx, message_id, opening, &system_actor()).await,
-        None => Ok(None),
+    Ok(())
+}
+
+/// Triages a message's new current text (an edit): triaged like a new message, so an edit
+/// cannot slip past moderation. The flag rises with the text and never falls (a moderator, not
+/// an edit, decides that a message is harmless), and records the revision that raised it. A
+/// case opens, or the open one takes the higher level and the reason, as for a further report;
+/// outside staffed hours an obvious crime is hidden until reviewed.
+pub async fn flag_edit(
+    tx: &mut Tx<'_>,
+    message_id: i64,
+    revision_id: i64,
+    flag: &FlagInput,
+) -> Result<()> {
+    write_flag(tx, message_id, flag, Some(revision_id)).await?;
+    let Some(opening) = &flag.open_case else {
+        return Ok(());
+    };
+    let opening = CaseOpening {
+        reason: Some(format!(
+            "an edit (revision {revision_id}) was triaged at {}: {}",
+            flag.severity,
+            flag.categories.join(", ")
+        )),
+        ..opening.clone()
+    };
+    if open_case_in(tx, message_id, &opening, &system_actor())
+        .await?
+        .is_none()
+    {
+        add_report_in(tx, message_id, &opening, &system_actor()).await?;
     }
+    Ok(())
 }
 
 fn system_actor() -> Actor {
@@ -226,42 +274,56 @@ pub async fn open_case_in(
     )
     .await?;
     if opening.auto_hide {
-        capture_evidence_in(tx, case_id, &opening.level, actor).await?;
-        set_visibility_in(tx, case_id, message_id, "hidden", actor).await?;
-        // And on the platform, through the outbox, when the platform knows the comment.
-        let platform_id: Option<String> =
-            sqlx::query_scalar("select platform_id from messages where id = $1")
-                .bind(message_id)
-                .fetch_one(&mut **tx)
-                .await?;
-        if let Some(comment_id) = platform_id {
-            super::outbox::insert_row(
-                tx,
-                message_id,
-                super::outbox::OutboxAction::Hide,
-                &serde_json::json!({ "comment_id": comment_id }),
-                now_ms(),
-            )
+        hide_until_reviewed(tx, case_id, message_id, &opening.level, actor).await?;
+    }
+    Ok(Some(case_id))
+}
+
+/// Outside staffed hours an obviously criminal comment is hidden at once, reversibly, until a
+/// moderator reviews it: evidence first, the local record marked, the hide queued for the
+/// platform, and the steps recorded as automatic.
+async fn hide_until_reviewed(
+    tx: &mut Tx<'_>,
+    case_id: i64,
+    message_id: i64,
+    level: &str,
+    actor: &Actor,
+) -> Result<()> {
+    capture_evidence_in(tx, case_id, level, actor).await?;
+    set_visibility_in(tx, case_id, message_id, "hidden", actor).await?;
+    // And on the platform, through the outbox, when the platform knows the comment.
+    let platform_id: Option<String> =
+        sqlx::query_scalar("select platform_id from messages where id = $1")
+            .bind(message_id)
+            .fetch_one(&mut **tx)
             .await?;
-        }
-        insert_step(
+    if let Some(comment_id) = platform_id {
+        super::outbox::insert_row(
             tx,
-            case_id,
-            "capture_evidence",
-            actor,
-            serde_json::json!({"automatic": true}),
-        )
-        .await?;
-        insert_step(
-            tx,
-            case_id,
-            "hide",
-            actor,
-            serde_json::json!({"automatic": true, "note": "hidden outside staffed hours until a moderator reviews it"}),
+            message_id,
+            super::outbox::OutboxAction::Hide,
+            &serde_json::json!({ "comment_id": comment_id }),
+            now_ms(),
         )
         .await?;
     }
-    Ok(Some(case_id))
+    insert_step(
+        tx,
+        case_id,
+        "capture_evidence",
+        actor,
+        serde_json::json!({"automatic": true}),
+    )
+    .await?;
+    insert_step(
+        tx,
+        case_id,
+        "hide",
+        actor,
+        serde_json::json!({"automatic": true, "note": "hidden outside staffed hours until a moderator reviews it"}),
+    )
+    .await?;
+    Ok(())
 }
 
 pub async fn insert_step(
@@ -590,9 +652,11 @@ impl Store {
         message_id: i64,
     ) -> Result<Option<serde_json::Value>> {
         let row = sqlx::query(&format!(
-            "select f.severity, f.score, f.categories, f.findings, c.kind, m.state, {} \
+            "select f.severity, f.score, f.categories, f.findings, f.revision_id, \
+             r.platform_time as revision_time, c.kind, m.state, {} \
              from message_flags f join messages m on m.id = f.message_id \
-             join conversations c on c.id = m.conversation_id where f.message_id = $1",
+             join conversations c on c.id = m.conversation_id \
+             left join message_revisions r on r.id = f.revision_id where f.message_id = $1",
             s5_column("m")
         ))
         .bind(message_id)
@@ -614,10 +678,18 @@ impl Store {
                     f["matched"] = serde_json::Value::Null;
                 }
             }
+            // Which version of the text raised the flag: the first (null) or an edit.
+            let revision_id: Option<i64> = r.try_get("revision_id")?;
+            let revision = match revision_id {
+                Some(id) => serde_json::json!({
+                    "id": id, "platform_time": r.try_get::<Option<i64>, _>("revision_time")?,
+                }),
+                None => serde_json::Value::Null,
+            };
             Ok(serde_json::json!({
                 "severity": severity, "score": score,
                 "categories": serde_json::from_str::<serde_json::Value>(&categories).unwrap_or_default(),
-                "findings": findings,
+                "findings": findings, "flagged_revision": revision,
             }))
         })
         .transpose()
@@ -790,19 +862,33 @@ async fn add_report_in(
             channel_id: Some(row.try_get("channel_id")?),
             conversation_id: Some(row.try_get("conversation_id")?),
             message_id: Some(message_id),
-            payload: serde_json::json!({"case_id": case_id, "reported": true, "level": new_level}),
+            payload: serde_json::json!({"case_id": case_id, "reported": report.source != "triage", "level": new_level}),
         },
     )
     .await?;
+    // A staff member's report, or triage of an edit that made the message worse.
+    let action = if report.source == "triage" {
+        "moderation.case_retriaged"
+    } else {
+        "moderation.case_reported"
+    };
     record(
         tx,
         actor,
-        "moderation.case_reported",
+        action,
         Some(&format!("case:{case_id}")),
         serde_json::json!({"message_id": message_id, "level": new_level,
             "escalated_from": escalated.then_some(level), "reason_kept": reason_kept}),
     )
     .await?;
+    let visible: Option<String> =
+        sqlx::query_scalar("select state from messages where id = $1 and state = 'visible'")
+            .bind(message_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if escalated && report.auto_hide && visible.is_some() {
+        hide_until_reviewed(tx, case_id, message_id, &new_level, actor).await?;
+    }
     Ok((case_id, reason_kept))
 }
 

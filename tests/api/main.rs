@@ -6,6 +6,7 @@ mod audit_trail;
 mod console;
 mod delivery;
 mod edit_order;
+mod edit_triage;
 mod events;
 mod faq;
 mod graph_stub;

@@ -1,0 +1,3 @@
+-- Every text change is triaged: a flag records which revision of the message raised it (null:
+-- the message as it first arrived), so a case opened or raised by an edit shows what was flagged.
+alter table message_flags add column revision_id integer references message_revisions (id);
