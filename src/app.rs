@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::access::hashing::PasswordHashing;
 use crate::access::training::TrainingConfig;
 use crate::http::{router, AppState};
 use crate::ingest::Ingestor;
@@ -92,6 +93,10 @@ impl Application {
                 shutdown.clone(),
             ))
         });
+        let password_hashing = Arc::new(PasswordHashing::new(
+            settings.password_hash_concurrency,
+            std::time::Duration::from_millis(settings.password_hash_wait_ms),
+        ));
         let state = AppState {
             store,
             ingestor,
@@ -103,6 +108,7 @@ impl Application {
             search: Some(index),
             indexed_seq,
             shutdown,
+            password_hashing,
         };
         Ok(Application {
             listener,

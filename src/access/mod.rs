@@ -1,6 +1,7 @@
 //! Who may do what. Roles grant capabilities; every route asks for the capability it needs.
 //! (Training gates and channel scopes narrow these further: see the staff-access work.)
 
+pub mod hashing;
 pub mod training;
 
 use serde::{Deserialize, Serialize};
@@ -188,6 +189,13 @@ pub fn new_token() -> String {
     rand::thread_rng().fill_bytes(&mut bytes);
     format!("tavla_{}", hex::encode(bytes))
 }
+
+/// The longest username: as staff creation allows. Longer ones are refused before anything is
+/// stored, so an anonymous caller cannot write megabytes into the failure table or the audit trail.
+pub const MAX_USERNAME_CHARS: usize = 64;
+
+/// The longest password checked: argon2's cost grows with the input, and no passphrase needs more.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// argon2id with the library's defaults (memory-hard; OWASP's recommendation).
 pub fn hash_password(password: &str) -> anyhow::Result<String> {

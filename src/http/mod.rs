@@ -57,6 +57,8 @@ pub struct AppState {
     pub indexed_seq: watch::Receiver<i64>,
     /// Flips to true when the service begins to shut down, so long-lived streams end.
     pub shutdown: watch::Receiver<bool>,
+    /// The few slots in which password hashes run (sign-in, password change).
+    pub password_hashing: Arc<crate::access::hashing::PasswordHashing>,
 }
 
 /// One route: its method and path, the rule its callers must meet, and its handler.

@@ -35,6 +35,7 @@ pub async fn metrics(
         oldest_pending_ms,
     };
     let mut text = crate::metrics::render(&gauges);
+    state.password_hashing.render(&mut text);
     text.push_str(&format!(
         "# HELP tavla_csp_violations_total Content-Security-Policy violations reported by browsers.\n\
          # TYPE tavla_csp_violations_total counter\ntavla_csp_violations_total {}\n",

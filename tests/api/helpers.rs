@@ -295,6 +295,18 @@ impl TestApp {
             .expect("request")
     }
 
+    /// The Prometheus text of /metrics.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// Counts rows in a table straight from the store (what is durable, not what the API says).
     pub async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(&format!("select count(*) from {table}"))
@@ -316,22 +328,34 @@ impl TestApp {
 #[macro_export]
 macro_rules! on_both_backends {
     ($name:ident, $scenario:expr) => {
+        $crate::on_both_backends_with!($name, |_| {}, $scenario);
+    };
+}
+
+/// Runs a scenario on SQLite and on PostgreSQL with settings adjusted for it, as two tests.
+#[macro_export]
+macro_rules! on_both_backends_with {
+    ($name:ident, $adjust:expr, $scenario:expr) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite)
-                    .await
-                    .expect("sqlite is always there");
+                let app =
+                    $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, $adjust)
+                        .await
+                        .expect("sqlite is always there");
                 ($scenario)(app).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(app) =
-                    $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await
+                if let Some(app) = $crate::helpers::TestApp::spawn_with(
+                    $crate::helpers::Backend::Postgres,
+                    $adjust,
+                )
+                .await
                 {
                     ($scenario)(app).await;
                 }

@@ -14,6 +14,7 @@ mod privacy;
 mod queue;
 mod reports;
 mod search;
+mod signin;
 mod system;
 mod triage;
 mod webhooks;
