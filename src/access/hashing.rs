@@ -2,18 +2,23 @@
 //! for tens of milliseconds, even for a name that does not exist), so unbounded concurrent sign-ins
 //! were an anonymous way to exhaust memory: more hashes than cores finish no sooner and only add
 //! memory. A hash waits briefly for a free slot; after that the caller is told to come back.
+//! Each slot keeps argon2's working memory and reuses it, so what hashing holds is the slots'
+//! memory and no more, however many sign-ins come and go.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
+use super::HashMemory;
+
 /// The slots for password hashes, and what they have seen (for /metrics).
-#[derive(Debug)]
 pub struct PasswordHashing {
     slots: Arc<Semaphore>,
+    /// Working memory of the slots not in use (at most one per slot).
+    memory: Arc<Mutex<Vec<HashMemory>>>,
     limit: usize,
     wait: Duration,
     in_progress: Arc<AtomicU64>,
@@ -34,6 +39,7 @@ impl PasswordHashing {
     pub fn new(limit: usize, wait: Duration) -> PasswordHashing {
         PasswordHashing {
             slots: Arc::new(Semaphore::new(limit)),
+            memory: Arc::default(),
             limit,
             wait,
             in_progress: Arc::default(),
@@ -42,12 +48,12 @@ impl PasswordHashing {
         }
     }
 
-    /// Runs `work` (verifying or hashing passwords) on the blocking pool once a slot is free,
-    /// waiting at most the configured time for one. The slot is held until the work ends, even
-    /// if the caller stops waiting for it.
+    /// Runs `work` (verifying or hashing passwords, in the slot's working memory) on the blocking
+    /// pool once a slot is free, waiting at most the configured time for one. The slot is held
+    /// until the work ends, even if the caller stops waiting for it.
     pub async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce(&mut HashMemory) -> T + Send + 'static,
     ) -> Result<T, Unavailable> {
         let acquired = tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await;
         let Ok(Ok(slot)) = acquired else {
@@ -56,13 +62,20 @@ impl PasswordHashing {
         };
         let in_progress = self.in_progress.clone();
         let in_progress_max = self.in_progress_max.clone();
+        let pool = self.memory.clone();
         tokio::task::spawn_blocking(move || {
             let _slot = slot;
             // Counted where the hash actually runs, so the gauge shows real concurrency.
             let now = in_progress.fetch_add(1, Ordering::SeqCst) + 1;
             in_progress_max.fetch_max(now, Ordering::SeqCst);
             let _done = Decrement(&in_progress);
-            work()
+            let taken = pool.lock().ok().and_then(|mut free| free.pop());
+            let mut memory = taken.unwrap_or_default();
+            let result = work(&mut memory);
+            if let Ok(mut free) = pool.lock() {
+                free.push(memory);
+            }
+            result
         })
         .await
         .map_err(|e| Unavailable::Failed(e.to_string()))
@@ -123,16 +136,21 @@ mod tests {
         let (release, hold) = std::sync::mpsc::channel::<()>();
         let busy = {
             let hashing = hashing.clone();
-            tokio::spawn(async move { hashing.run(move || hold.recv().is_ok()).await })
+            tokio::spawn(async move { hashing.run(move |_| hold.recv().is_ok()).await })
         };
         // Wait until the first work holds the only slot.
         while hashing.in_progress.load(Ordering::SeqCst) == 0 {
             tokio::task::yield_now().await;
         }
-        assert_eq!(hashing.run(|| ()).await, Err(Unavailable::Busy));
+        assert_eq!(hashing.run(|_| ()).await, Err(Unavailable::Busy));
         release.send(()).unwrap();
         assert_eq!(busy.await.unwrap(), Ok(true));
-        assert_eq!(hashing.run(|| 7).await, Ok(7));
+        assert_eq!(hashing.run(|_| 7).await, Ok(7));
+        assert_eq!(
+            hashing.memory.lock().unwrap().len(),
+            1,
+            "one slot, one memory, reused"
+        );
         let mut text = String::new();
         hashing.render(&mut text);
         assert!(

@@ -13,7 +13,8 @@ use super::extract::{ClientAddress, Json};
 use super::AppState;
 use crate::access::hashing::Unavailable;
 use crate::access::{
-    hash_password, new_token, verify_password, MAX_PASSWORD_BYTES, MAX_USERNAME_CHARS,
+    hash_password_in, new_token, verify_password_in, HashMemory, MAX_PASSWORD_BYTES,
+    MAX_USERNAME_CHARS,
 };
 use crate::settings::Settings;
 use crate::store::access::{Attempt, LockScope, Locked, SigninLimits};
@@ -50,7 +51,7 @@ pub async fn sign_in(
         &username,
         actor.clone(),
         "wrong username or password",
-        move |hash| verify_password(&password, hash).then_some(()),
+        move |hash, memory| verify_password_in(&password, hash, memory).then_some(()),
     )
     .await?;
     let Some((attempt, staff, ())) = checked else {
@@ -157,7 +158,9 @@ pub async fn change_password(
         &caller.staff.username,
         caller.actor(),
         "wrong current password at a password change",
-        move |hash| verify_password(&current, hash).then(|| hash_password(&new)),
+        move |hash, memory| {
+            verify_password_in(&current, hash, memory).then(|| hash_password_in(&new, memory))
+        },
     )
     .await?;
     let Some((attempt, _, new_hash)) = checked else {
@@ -208,7 +211,7 @@ async fn check_password<T: Send + 'static>(
     username: &str,
     actor: Actor,
     reason: &'static str,
-    check: impl FnOnce(Option<&str>) -> Option<T> + Send + 'static,
+    check: impl FnOnce(Option<&str>, &mut HashMemory) -> Option<T> + Send + 'static,
 ) -> Result<Option<Passed<T>>> {
     let (state, username) = (state.clone(), username.to_string());
     tokio::spawn(async move { check_reserved(state, username, actor, reason, check).await })
@@ -221,7 +224,7 @@ async fn check_reserved<T: Send + 'static>(
     username: String,
     actor: Actor,
     reason: &'static str,
-    check: impl FnOnce(Option<&str>) -> Option<T> + Send + 'static,
+    check: impl FnOnce(Option<&str>, &mut HashMemory) -> Option<T> + Send + 'static,
 ) -> Result<Option<Passed<T>>> {
     let limits = signin_limits(&state.settings);
     let address = actor.address.clone().unwrap_or_default();
@@ -233,7 +236,7 @@ async fn check_reserved<T: Send + 'static>(
     let hash = attempt.password_hash.clone();
     let verdict = match state
         .password_hashing
-        .run(move || check(hash.as_deref()))
+        .run(move |memory| check(hash.as_deref(), memory))
         .await
     {
         Ok(verdict) => verdict,
