@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::access::hashing::PasswordHashing;
 use crate::access::training::TrainingConfig;
 use crate::http::{router, AppState};
 use crate::ingest::Ingestor;
@@ -95,6 +96,10 @@ impl Application {
         let (feed, feed_task) =
             crate::http::feed::LiveFeed::start(store.clone(), shutdown.clone()).await?;
         let limits = Arc::new(crate::http::overload::Limits::from_settings(&settings));
+        let password_hashing = Arc::new(PasswordHashing::new(
+            settings.password_hash_concurrency,
+            std::time::Duration::from_millis(settings.password_hash_wait_ms),
+        ));
         let state = AppState {
             store,
             ingestor,
@@ -108,6 +113,7 @@ impl Application {
             shutdown,
             limits,
             feed,
+            password_hashing,
         };
         Ok(Application {
             listener,

@@ -2,6 +2,7 @@
 //! environment variables. Built-in defaults make the first two optional, so a binary alone starts.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -81,9 +82,19 @@ pub struct Settings {
     pub training_file: PathBuf,
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
+    /// Failed sign-ins for one account, from all addresses together, within the window.
     pub signin_max_failures_per_account: usize,
-    pub signin_max_failures_per_address: usize,
+    /// Failed sign-ins for one account from one address within the window.
+    pub signin_max_failures_per_account_and_address: usize,
     pub signin_window_minutes: i64,
+    /// Failed sign-ins for unknown usernames recorded one by one (a row and an audit entry each)
+    /// per window; beyond it they are only counted, so an anonymous flood stores a bounded amount.
+    pub signin_unknown_recorded_per_window: usize,
+    /// Password hashes (argon2, about 19 MiB each) computed at once by this instance.
+    pub password_hash_concurrency: usize,
+    /// How long a sign-in waits for a free hash before it is answered 503.
+    pub password_hash_wait_ms: u64,
+    /// Reverse proxies whose X-Forwarded-For is believed: addresses or networks (10.0.0.0/8).
     pub trusted_proxies: Vec<String>,
     pub routines_file: PathBuf,
     pub moderation_dir: PathBuf,
@@ -121,6 +132,18 @@ pub struct Settings {
     pub metrics_addresses: Vec<String>,
 }
 
+/// One `trusted_proxies` entry: an address (a network of one) or a network in CIDR notation.
+pub fn parse_trusted_proxy(entry: &str) -> Option<(IpAddr, u8)> {
+    let (address, bits) = match entry.trim().split_once('/') {
+        Some((address, bits)) => (address, Some(bits.parse::<u8>().ok()?)),
+        None => (entry.trim(), None),
+    };
+    let address = address.parse::<IpAddr>().ok()?.to_canonical();
+    let width = if address.is_ipv4() { 32 } else { 128 };
+    let bits = bits.unwrap_or(width);
+    (bits <= width).then_some((address, bits))
+}
+
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -152,6 +175,16 @@ impl Settings {
         let settings: Settings = built
             .try_deserialize()
             .map_err(|e| anyhow::anyhow!("the settings are not valid: {e}"))?;
+        if let Some(bad) = settings
+            .trusted_proxies
+            .iter()
+            .find(|p| parse_trusted_proxy(p).is_none())
+        {
+            anyhow::bail!(
+                "trusted_proxies has {bad:?}, which is neither an address (10.0.0.7, fd00::7) nor a \
+                 network (10.0.0.0/8, fd00::/8); list the addresses of your reverse proxies"
+            );
+        }
         Ok(settings)
     }
 

@@ -1,6 +1,7 @@
 //! Who may do what. Roles grant capabilities; every route asks for the capability it needs.
 //! (Training gates and channel scopes narrow these further: see the staff-access work.)
 
+pub mod hashing;
 pub mod training;
 
 use serde::{Deserialize, Serialize};
@@ -235,30 +236,109 @@ pub fn new_token() -> String {
     format!("tavla_{}", hex::encode(bytes))
 }
 
+/// The longest username: as staff creation allows. Longer ones are refused before anything is
+/// stored, so an anonymous caller cannot write megabytes into the failure table or the audit trail.
+pub const MAX_USERNAME_CHARS: usize = 64;
+
+/// The longest password checked: argon2's cost grows with the input, and no passphrase needs more.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// argon2's working memory (about 19 MiB with the default parameters), kept by a hash slot and
+/// reused for every check it runs. Allocated afresh for each check, the freed blocks stayed with
+/// the allocator: 200 sign-ins through two slots still left the process at 520 MB.
+#[derive(Default)]
+pub struct HashMemory(Vec<argon2::Block>);
+
+impl HashMemory {
+    fn blocks(&mut self, count: usize) -> &mut [argon2::Block] {
+        if self.0.len() < count {
+            self.0.resize(count, argon2::Block::default());
+        }
+        &mut self.0[..count]
+    }
+}
+
 /// argon2id with the library's defaults (memory-hard; OWASP's recommendation).
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
-    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    hash_password_in(password, &mut HashMemory::default())
+}
+
+/// Hashes a password in the given working memory, as a PHC string (`$argon2id$v=19$m=…`).
+pub fn hash_password_in(password: &str, memory: &mut HashMemory) -> anyhow::Result<String> {
+    use argon2::password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash, SaltString};
+    let failed = |e: &dyn std::fmt::Display| anyhow::anyhow!("could not hash the password: {e}");
     let salt = SaltString::generate(&mut OsRng);
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(|e| failed(&e))?;
+    let params = argon2::Params::default();
+    let mut out = [0u8; argon2::Params::DEFAULT_OUTPUT_LEN];
     argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("could not hash the password: {e}"))
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            salt_bytes,
+            &mut out,
+            memory.blocks(params.block_count()),
+        )
+        .map_err(|e| failed(&e))?;
+    let hash = PasswordHash {
+        algorithm: argon2::Algorithm::default().ident(),
+        version: Some(argon2::Version::default().into()),
+        params: ParamsString::try_from(&params).map_err(|e| failed(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| failed(&e))?),
+    };
+    Ok(hash.to_string())
 }
 
 /// Checks a password against a stored argon2 hash. Without a hash (no such account, or no
 /// password set) a fixed dummy hash is checked, so the time taken does not tell them apart.
 pub fn verify_password(password: &str, hash: Option<&str>) -> bool {
-    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    verify_password_in(password, hash, &mut HashMemory::default())
+}
+
+/// `verify_password` in the given working memory.
+pub fn verify_password_in(password: &str, hash: Option<&str>, memory: &mut HashMemory) -> bool {
+    use argon2::password_hash::PasswordHash;
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let dummy = DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default());
-    let parsed = match PasswordHash::new(hash.unwrap_or(dummy)) {
-        Ok(p) => p,
-        Err(_) => return false,
+    let Ok(parsed) = PasswordHash::new(hash.unwrap_or(dummy)) else {
+        return false;
     };
-    let ok = argon2::Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok();
+    let ok = matches(password, &parsed, memory).unwrap_or(false);
     ok && hash.is_some()
+}
+
+/// Recomputes the hash with the stored algorithm, version, parameters and salt, and compares in
+/// constant time (`Output`'s equality), as argon2's own verifier does.
+fn matches(
+    password: &str,
+    stored: &argon2::password_hash::PasswordHash<'_>,
+    memory: &mut HashMemory,
+) -> Result<bool, argon2::password_hash::Error> {
+    use argon2::password_hash::Output;
+    let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else {
+        return Ok(false);
+    };
+    let algorithm = argon2::Algorithm::try_from(stored.algorithm)?;
+    let version = stored
+        .version
+        .map(argon2::Version::try_from)
+        .transpose()?
+        .unwrap_or_default();
+    let params = argon2::Params::try_from(stored)?;
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
+    let mut out = vec![0u8; expected.len()];
+    let blocks = params.block_count();
+    argon2::Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            salt_bytes,
+            &mut out,
+            memory.blocks(blocks),
+        )
+        .map_err(argon2::password_hash::Error::from)?;
+    Ok(Output::new(&out)? == expected)
 }
 
 #[cfg(test)]
@@ -284,5 +364,43 @@ mod tests {
         assert!(!Role::Admin.fits(AccountKind::Service));
         assert!(Role::Agent.fits(AccountKind::Service));
         assert!(Role::Admin.fits(AccountKind::Person));
+    }
+
+    #[test]
+    fn hashes_in_reused_memory_agree_with_argon2s_own() {
+        use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+        let mut memory = HashMemory::default();
+        let ours = hash_password_in("ett långt lösenord", &mut memory).unwrap();
+        assert!(
+            ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{ours}"
+        );
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(argon2::Argon2::default()
+            .verify_password("ett långt lösenord".as_bytes(), &parsed)
+            .is_ok());
+        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+        let theirs = argon2::Argon2::default()
+            .hash_password("ett långt lösenord".as_bytes(), &salt)
+            .unwrap()
+            .to_string();
+        for stored in [&ours, &theirs] {
+            assert!(verify_password_in(
+                "ett långt lösenord",
+                Some(stored),
+                &mut memory
+            ));
+            assert!(!verify_password_in(
+                "ett annat lösenord",
+                Some(stored),
+                &mut memory
+            ));
+        }
+        assert!(!verify_password_in(
+            "not a real password",
+            None,
+            &mut memory
+        ));
+        assert!(!verify_password_in("x", Some("not a hash"), &mut memory));
     }
 }

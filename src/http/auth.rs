@@ -17,6 +17,7 @@ use super::AppState;
 use crate::access::training::Effective;
 use crate::access::{Capability, Role};
 use crate::settings::Settings;
+use crate::settings::parse_trusted_proxy;
 use crate::store::audit::Actor;
 use crate::store::now_ms;
 use crate::store::scope::{ReadScope, StaffReading};
@@ -158,33 +159,70 @@ pub fn cookie_name(secure: bool) -> &'static str {
     }
 }
 
-/// The client's address: the peer, or the forwarded address when the peer is a trusted proxy.
+/// The client's address: the peer, or, when the peer is a trusted proxy, the nearest address in
+/// X-Forwarded-For that is not one (README, "Behind a reverse proxy").
 pub fn client_address(
     state: &AppState,
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
 ) -> Option<String> {
-    let peer_ip = peer.map(|p| p.ip())?;
-    let trusted = |ip: &IpAddr| {
-        state
-            .settings
-            .trusted_proxies
+    let peer = peer?.ip();
+    Some(forwarded_client(&state.settings.trusted_proxies, headers, peer).to_string())
+}
+
+/// Reads X-Forwarded-For from the right, across all its header lines (a proxy may add a line of
+/// its own rather than append): each trusted proxy names the hop before it, and the first hop that
+/// is not a trusted proxy is the client. A hop that is not an address ends the walk, since what
+/// lies left of it may be forged; without a trusted peer the header is ignored entirely.
+fn forwarded_client(trusted: &[String], headers: &HeaderMap, peer: IpAddr) -> IpAddr {
+    // An IPv4 peer seen through an IPv6 socket is logged and matched as IPv4.
+    let peer = peer.to_canonical();
+    let is_trusted = |ip: IpAddr| {
+        trusted
             .iter()
-            .any(|t| t.parse::<IpAddr>().ok() == Some(*ip))
+            .filter_map(|entry| parse_trusted_proxy(entry))
+            .any(|(net, bits)| in_network(ip, net, bits))
     };
-    if trusted(&peer_ip) {
-        if let Some(forwarded) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-            // The nearest address that is not one of our proxies is the client.
-            for hop in forwarded.rsplit(',') {
-                if let Ok(ip) = hop.trim().parse::<IpAddr>() {
-                    if !trusted(&ip) {
-                        return Some(ip.to_string());
-                    }
-                }
-            }
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let hops: Vec<Option<IpAddr>> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .flat_map(|line| match line.to_str() {
+            Ok(line) => line.split(',').map(parse_hop).collect::<Vec<_>>(),
+            Err(_) => vec![None],
+        })
+        .collect();
+    let mut client = peer;
+    for hop in hops.into_iter().rev() {
+        let Some(ip) = hop else { break };
+        client = ip;
+        if !is_trusted(ip) {
+            break;
         }
     }
-    Some(peer_ip.to_string())
+    client
+}
+
+/// One hop: an address, possibly with a port (`203.0.113.5:4711`, `[2001:db8::1]:443`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    hop.parse::<IpAddr>()
+        .or_else(|_| hop.parse::<SocketAddr>().map(|s| s.ip()))
+        .ok()
+        .map(|ip| ip.to_canonical())
+}
+
+/// Is `ip` within `net`/`bits`?
+fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    let (ip, net, width) = match (ip, net) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) => (u32::from(ip) as u128, u32::from(net) as u128, 32),
+        (IpAddr::V6(ip), IpAddr::V6(net)) => (u128::from(ip), u128::from(net), 128),
+        _ => return false,
+    };
+    let shift = width - u32::from(bits);
+    shift >= width || (ip >> shift) == (net >> shift)
 }
 
 fn session_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -332,4 +370,69 @@ pub async fn enforce(State(state): State<AppState>, mut request: Request, next: 
     }
     request.extensions_mut().insert(caller);
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(trusted: &[&str], lines: &[&str], peer: &str) -> String {
+        let trusted: Vec<String> = trusted.iter().map(|t| t.to_string()).collect();
+        let mut headers = HeaderMap::new();
+        for line in lines {
+            headers.append("x-forwarded-for", line.parse().unwrap());
+        }
+        forwarded_client(&trusted, &headers, peer.parse().unwrap()).to_string()
+    }
+
+    #[test]
+    fn the_client_is_the_nearest_hop_that_is_not_a_trusted_proxy() {
+        // No trusted peer: the header is anyone's to write.
+        assert_eq!(client(&[], &["203.0.113.1"], "192.0.2.9"), "192.0.2.9");
+        assert_eq!(
+            client(&["10.0.0.1"], &["203.0.113.1"], "192.0.2.9"),
+            "192.0.2.9"
+        );
+        // A forged hop on the left is passed over; networks and ports are understood.
+        assert_eq!(
+            client(
+                &["10.0.0.0/8"],
+                &["6.6.6.6, 203.0.113.1, 10.2.3.4"],
+                "10.0.0.1"
+            ),
+            "203.0.113.1"
+        );
+        assert_eq!(
+            client(&["10.0.0.1"], &["6.6.6.6", "203.0.113.1:4711"], "10.0.0.1"),
+            "203.0.113.1"
+        );
+        assert_eq!(
+            client(&["fd00::/8"], &["[2001:db8::5]:443"], "fd00::1"),
+            "2001:db8::5"
+        );
+        // A hop that is no address ends the walk at the last believed one.
+        assert_eq!(
+            client(&["10.0.0.1"], &["6.6.6.6, junk"], "10.0.0.1"),
+            "10.0.0.1"
+        );
+        // An IPv4 peer seen through an IPv6 socket is the same peer.
+        assert_eq!(
+            client(&["10.0.0.1"], &["203.0.113.1"], "::ffff:10.0.0.1"),
+            "203.0.113.1"
+        );
+    }
+
+    #[test]
+    fn networks_match_by_their_prefix() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(in_network(ip("10.9.8.7"), ip("10.0.0.0"), 8));
+        assert!(!in_network(ip("11.0.0.1"), ip("10.0.0.0"), 8));
+        assert!(in_network(ip("11.0.0.1"), ip("0.0.0.0"), 0));
+        assert!(in_network(ip("10.0.0.7"), ip("10.0.0.7"), 32));
+        assert!(!in_network(ip("10.0.0.8"), ip("10.0.0.7"), 32));
+        assert!(!in_network(ip("fd00::1"), ip("10.0.0.0"), 8));
+        assert_eq!(parse_trusted_proxy("10.0.0.0/33"), None);
+        assert_eq!(parse_trusted_proxy("proxy.example"), None);
+        assert_eq!(parse_trusted_proxy(" fd00::/8 "), Some((ip("fd00::"), 8)));
+    }
 }

@@ -63,6 +63,8 @@ pub struct AppState {
     pub limits: Arc<overload::Limits>,
     /// The instance's one reader of the event log, which live streams listen to.
     pub feed: feed::LiveFeed,
+    /// The few slots in which password hashes run (sign-in, password change).
+    pub password_hashing: Arc<crate::access::hashing::PasswordHashing>,
 }
 
 /// One route: its method and path, the rule its callers must meet, and its handler.

@@ -1,4 +1,5 @@
-//! Signing in and out, and changing one's password.
+//! Signing in and out, and changing one's password. A password is checked only after its attempt
+//! is reserved against the limits, and only in one of the few hash slots (README, "Signing in").
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -10,9 +11,16 @@ use super::auth::{cookie_name, Caller};
 use super::error::{AppError, Result};
 use super::extract::{ClientAddress, Json};
 use super::AppState;
-use crate::access::{hash_password, new_token, verify_password};
+use crate::access::hashing::Unavailable;
+use crate::access::{
+    hash_password_in, new_token, verify_password_in, HashMemory, MAX_PASSWORD_BYTES,
+    MAX_USERNAME_CHARS,
+};
+use crate::settings::Settings;
+use crate::store::access::{Attempt, LockScope, Locked, SigninLimits};
 use crate::store::audit::Actor;
 use crate::store::now_ms;
+use crate::store::staff::StaffMember;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,31 +37,27 @@ pub async fn sign_in(
 ) -> Result<Response> {
     let settings = &state.settings;
     let username = credentials.username.trim().to_string();
+    check_username(&username)?;
+    check_length(&credentials.password, "the password")?;
     let actor = Actor {
         staff_id: None,
         name: username.clone(),
         address: address.clone(),
     };
-    check_limits(&state, &username, address.as_deref()).await?;
-
-    let stored = state.store.password_hash(&username).await?;
     let password = credentials.password;
-    let hash = stored.as_ref().and_then(|(_, h)| h.clone());
-    // Verify even when the account does not exist, so timing does not reveal which names do.
-    let matches = tokio::task::spawn_blocking(move || verify_password(&password, hash.as_deref()))
-        .await
-        .map_err(AppError::internal)?;
-    let staff = match (stored, matches) {
-        (Some((staff, _)), true) => staff,
-        _ => {
-            state
-                .store
-                .record_signin_failure(&username, &actor, "wrong username or password")
-                .await?;
-            return Err(AppError::unauthorized(
-                "the username or the password is wrong",
-            ));
-        }
+    // An unknown name is checked against a dummy hash, so timing does not tell which names exist.
+    let checked = check_password(
+        &state,
+        &username,
+        actor.clone(),
+        "wrong username or password",
+        move |hash, memory| verify_password_in(&password, hash, memory).then_some(()),
+    )
+    .await?;
+    let Some((attempt, staff, ())) = checked else {
+        return Err(AppError::unauthorized(
+            "the username or the password is wrong",
+        ));
     };
 
     // Rotate: a session presented at sign-in ends, and a new one begins.
@@ -75,7 +79,7 @@ pub async fn sign_in(
     };
     state
         .store
-        .start_session(&staff, &token, &csrf, &actor)
+        .start_session(&staff, &token, &csrf, &actor, &attempt)
         .await?;
     let cookie = format!(
         "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
@@ -140,35 +144,30 @@ pub async fn change_password(
     caller: Caller,
     Json(change): Json<PasswordChange>,
 ) -> Result<impl IntoResponse> {
+    check_length(&change.current_password, "the current password")?;
+    check_length(&change.new_password, "the new password")?;
     if change.new_password.chars().count() < 12 {
         return Err(AppError::unprocessable(
             "the new password must have at least 12 characters",
         ));
     }
-    // Guessing the current password is limited like signing in.
-    check_limits(&state, &caller.staff.username, caller.address.as_deref()).await?;
-    let stored = state.store.password_hash(&caller.staff.username).await?;
-    let hash = stored.and_then(|(_, h)| h);
-    let current = change.current_password;
-    let ok = tokio::task::spawn_blocking(move || verify_password(&current, hash.as_deref()))
-        .await
-        .map_err(AppError::internal)?;
-    if !ok {
-        state
-            .store
-            .record_signin_failure(
-                &caller.staff.username,
-                &caller.actor(),
-                "wrong current password at a password change",
-            )
-            .await?;
+    let (current, new) = (change.current_password, change.new_password);
+    // Guessing the current password is limited like signing in, and counts against it.
+    let checked = check_password(
+        &state,
+        &caller.staff.username,
+        caller.actor(),
+        "wrong current password at a password change",
+        move |hash, memory| {
+            verify_password_in(&current, hash, memory).then(|| hash_password_in(&new, memory))
+        },
+    )
+    .await?;
+    let Some((attempt, _, new_hash)) = checked else {
         return Err(AppError::forbidden("the current password is wrong"));
-    }
-    let new = change.new_password;
-    let new_hash = tokio::task::spawn_blocking(move || hash_password(&new))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(AppError::internal)?;
+    };
+    state.store.record_signin_success(&attempt).await?;
+    let new_hash = new_hash.map_err(AppError::internal)?;
     let keep = caller.session.as_ref().map(|s| s.id);
     state
         .store
@@ -177,40 +176,128 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Refuses with 429 and Retry-After while an account or an address has too many recent failures.
-async fn check_limits(state: &AppState, username: &str, address: Option<&str>) -> Result<()> {
-    let settings = &state.settings;
-    let now = now_ms();
-    let window_ms = settings.signin_window_minutes * 60_000;
-    let (by_account, by_address) = state
+/// A username within bounds, before anything is stored or hashed.
+fn check_username(username: &str) -> Result<()> {
+    if username.is_empty() {
+        return Err(AppError::unprocessable("enter your username"));
+    }
+    if username.chars().count() > MAX_USERNAME_CHARS {
+        return Err(AppError::unprocessable(format!(
+            "a username has at most {MAX_USERNAME_CHARS} characters; check what was typed"
+        )));
+    }
+    Ok(())
+}
+
+/// A password within bounds, before it is hashed: argon2's cost grows with its length.
+fn check_length(password: &str, what: &str) -> Result<()> {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(AppError::unprocessable(format!(
+            "{what} is longer than {MAX_PASSWORD_BYTES} bytes, the most tavla checks; use a shorter passphrase"
+        )));
+    }
+    Ok(())
+}
+
+/// A check that passed: the reserved attempt, the account, and what the check returned.
+type Passed<T> = (Attempt, StaffMember, T);
+
+/// Checks a password for `username`: reserves the attempt against the limits (429 while they
+/// hold), runs `check` on the stored hash in a hash slot (503 when none frees in time), and
+/// records a failure. `check` returns Some when the password is right. Runs as a task of its own,
+/// so a caller who hangs up mid-check still has the outcome recorded.
+async fn check_password<T: Send + 'static>(
+    state: &AppState,
+    username: &str,
+    actor: Actor,
+    reason: &'static str,
+    check: impl FnOnce(Option<&str>, &mut HashMemory) -> Option<T> + Send + 'static,
+) -> Result<Option<Passed<T>>> {
+    let (state, username) = (state.clone(), username.to_string());
+    tokio::spawn(async move { check_reserved(state, username, actor, reason, check).await })
+        .await
+        .map_err(AppError::internal)?
+}
+
+async fn check_reserved<T: Send + 'static>(
+    state: AppState,
+    username: String,
+    actor: Actor,
+    reason: &'static str,
+    check: impl FnOnce(Option<&str>, &mut HashMemory) -> Option<T> + Send + 'static,
+) -> Result<Option<Passed<T>>> {
+    let limits = signin_limits(&state.settings);
+    let address = actor.address.clone().unwrap_or_default();
+    let reserved = state
         .store
-        .signin_failures(username, address.unwrap_or(""), now - window_ms)
+        .reserve_signin(&username, &address, &limits, now_ms())
         .await?;
-    let blocked_until = [
-        (by_account, settings.signin_max_failures_per_account),
-        (by_address, settings.signin_max_failures_per_address),
-    ]
-    .into_iter()
-    .filter(|(failures, max)| *max > 0 && failures.len() >= *max)
-    // Free again when enough of the failures have left the window.
-    .map(|(failures, max)| failures[failures.len() - max] + window_ms)
-    .max();
-    let Some(until) = blocked_until else {
-        return Ok(());
+    let attempt = reserved.map_err(too_many)?;
+    let hash = attempt.password_hash.clone();
+    let verdict = match state
+        .password_hashing
+        .run(move |memory| check(hash.as_deref(), memory))
+        .await
+    {
+        Ok(verdict) => verdict,
+        Err(unavailable) => {
+            state.store.release_signin(&attempt).await?;
+            return Err(busy(unavailable, &state.settings));
+        }
     };
-    let seconds = ((until - now) / 1000).max(1);
-    let at = chrono::DateTime::from_timestamp_millis(until)
+    match (verdict, attempt.staff.clone()) {
+        (Some(value), Some(staff)) => Ok(Some((attempt, staff, value))),
+        _ => {
+            state
+                .store
+                .record_signin_failure(&attempt, &actor, reason, &limits, now_ms())
+                .await?;
+            Ok(None)
+        }
+    }
+}
+
+fn signin_limits(settings: &Settings) -> SigninLimits {
+    SigninLimits {
+        window_ms: settings.signin_window_minutes * 60_000,
+        per_account: settings.signin_max_failures_per_account,
+        per_account_and_address: settings.signin_max_failures_per_account_and_address,
+        unknown_recorded: settings.signin_unknown_recorded_per_window,
+    }
+}
+
+/// 429 with Retry-After while an account's limit holds, saying when it is free again.
+fn too_many(locked: Locked) -> AppError {
+    let seconds = ((locked.until - now_ms() + 999) / 1000).max(1);
+    let at = chrono::DateTime::from_timestamp_millis(locked.until)
         .map(|t| t.format("%H:%M UTC").to_string())
         .unwrap_or_default();
-    Err(AppError {
+    let whose = match locked.scope {
+        LockScope::FromAddress => "for this account from your address",
+        LockScope::Account => "for this account from several addresses",
+    };
+    AppError {
         retry_after: Some(seconds as u64),
         ..AppError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many failed sign-ins",
             format!(
-                "too many failed sign-ins for this account or from this address; try again in {} minute(s), at {at}, or ask an administrator to reset your password",
+                "too many failed sign-ins {whose}; try again in {} minute(s), at {at}; if the password is forgotten, ask an administrator to set a new one",
                 (seconds + 59) / 60
             ),
         )
-    })
+    }
+}
+
+/// 503 with Retry-After when every hash slot stayed busy for the whole wait.
+fn busy(unavailable: Unavailable, settings: &Settings) -> AppError {
+    match unavailable {
+        Unavailable::Busy => AppError {
+            retry_after: Some(settings.password_hash_wait_ms.div_ceil(1000).max(1)),
+            ..AppError::unavailable(
+                "many sign-ins are being checked right now; try again in a few seconds",
+            )
+        },
+        Unavailable::Failed(cause) => AppError::internal(cause),
+    }
 }

@@ -44,6 +44,7 @@ pub async fn metrics(
     may_scrape(&state, &headers, peer.map(|p| p.0 .0))?;
     let gauges = cache.gauges(&state.store).await?;
     let mut text = crate::metrics::render(&gauges);
+    state.password_hashing.render(&mut text);
     text.push_str(&format!(
         "# HELP tavla_csp_violations_total Content-Security-Policy violations reported by browsers.\n\
          # TYPE tavla_csp_violations_total counter\ntavla_csp_violations_total {}\n",

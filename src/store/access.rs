@@ -36,92 +36,248 @@ pub struct StaffAccount {
     pub kind: String,
 }
 
-impl Store {
-    pub async fn password_hash(
-        &self,
-        username: &str,
-    ) -> Result<Option<(StaffMember, Option<String>)>> {
-        let row = sqlx::query(
-            "select id, username, role, password_hash from staff where username = $1 and disabled_at is null",
-        )
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            Some(r) => Ok(Some((
-                StaffMember {
-                    id: r.try_get("id")?,
-                    username: r.try_get("username")?,
-                    role: r.try_get("role")?,
-                },
-                r.try_get("password_hash")?,
-            ))),
-            None => Ok(None),
-        }
+/// The sign-in limits (README, "Signing in"), in the store's terms. A maximum of 0 means no limit.
+#[derive(Debug, Clone, Copy)]
+pub struct SigninLimits {
+    pub window_ms: i64,
+    /// Failures and pending attempts for one account, from all addresses together.
+    pub per_account: usize,
+    /// Failures and pending attempts for one account from one address.
+    pub per_account_and_address: usize,
+    /// Failures for unknown usernames recorded one by one in a window (see `window_start`).
+    pub unknown_recorded: usize,
+}
+
+impl SigninLimits {
+    /// When the account is free again, if one of its limits holds: once enough of the counted
+    /// attempts have left the window. `from_here` and `all` are times in order.
+    pub fn locked(&self, from_here: &[i64], all: &[i64]) -> Option<Locked> {
+        [
+            (
+                from_here,
+                self.per_account_and_address,
+                LockScope::FromAddress,
+            ),
+            (all, self.per_account, LockScope::Account),
+        ]
+        .into_iter()
+        .filter(|(ats, max, _)| *max > 0 && ats.len() >= *max)
+        .map(|(ats, max, scope)| Locked {
+            until: ats[ats.len() - max] + self.window_ms,
+            scope,
+        })
+        .max_by_key(|l| l.until)
     }
 
-    /// Failed sign-ins since `since`, for one account and for one address.
-    pub async fn signin_failures(
+    /// The start of the fixed window that caps unknown names (a sliding one would need a row per
+    /// failure to know when each leaves it).
+    pub fn window_start(&self, now: i64) -> i64 {
+        now - now.rem_euclid(self.window_ms.max(1))
+    }
+}
+
+/// Which limit holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockScope {
+    /// Too many failures for the account from this address.
+    FromAddress,
+    /// Too many failures for the account from all addresses together.
+    Account,
+}
+
+/// A refused attempt: free again at `until` (epoch ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Locked {
+    pub until: i64,
+    pub scope: LockScope,
+}
+
+/// A sign-in attempt, reserved before its password is checked.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// Its pending row; None for an unknown name beyond the window's cap (only counted).
+    pub id: Option<i64>,
+    pub username: String,
+    pub address: String,
+    /// The enabled account of that name, if any, and its password hash (None: no password set).
+    pub staff: Option<StaffMember>,
+    pub password_hash: Option<String>,
+}
+
+impl Store {
+    /// Reserves a sign-in attempt before its password is checked, or refuses it while the account
+    /// has too many recent failures (from this address, or from all together). Reservations are
+    /// serialised with every other writer (`Store::begin`), on every instance, so the limit holds
+    /// however many guesses arrive at once: a pending attempt counts like a failure until its
+    /// outcome is recorded.
+    pub async fn reserve_signin(
         &self,
         username: &str,
         address: &str,
-        since: i64,
-    ) -> Result<(Vec<i64>, Vec<i64>)> {
-        let by_account: Vec<i64> = sqlx::query_scalar(
-            "select at from signin_failures where username = $1 and at >= $2 order by at",
+        limits: &SigninLimits,
+        now: i64,
+    ) -> Result<Result<Attempt, Locked>> {
+        let mut tx = self.begin().await?;
+        let account = enabled_account(&mut tx, username).await?;
+        let recent = sqlx::query(
+            "select at, address from signin_failures \
+             where username = $1 and kind <> 'overflow' and at >= $2 order by at",
         )
         .bind(username)
-        .bind(since)
-        .fetch_all(&self.pool)
+        .bind(now - limits.window_ms)
+        .fetch_all(&mut *tx)
         .await?;
-        let by_address: Vec<i64> = sqlx::query_scalar(
-            "select at from signin_failures where address = $1 and at >= $2 order by at",
-        )
-        .bind(address)
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok((by_account, by_address))
+        let mut all = Vec::with_capacity(recent.len());
+        let mut from_here = Vec::new();
+        for row in &recent {
+            let at: i64 = row.try_get("at")?;
+            all.push(at);
+            if row.try_get::<String, _>("address")? == address {
+                from_here.push(at);
+            }
+        }
+        if let Some(locked) = limits.locked(&from_here, &all) {
+            tx.rollback().await?;
+            return Ok(Err(locked));
+        }
+        let kind = if account.is_some() {
+            Some("pending")
+        } else if unknown_recorded_since(&mut tx, limits.window_start(now)).await?
+            < limits.unknown_recorded as i64
+        {
+            Some("unknown_pending")
+        } else {
+            // Beyond the window's cap an unknown name is only counted (after its check).
+            None
+        };
+        let id = match kind {
+            Some(kind) => Some(
+                sqlx::query_scalar::<_, i64>(
+                    "insert into signin_failures (username, address, at, kind) \
+                     values ($1, $2, $3, $4) returning id",
+                )
+                .bind(username)
+                .bind(address)
+                .bind(now)
+                .bind(kind)
+                .fetch_one(&mut *tx)
+                .await?,
+            ),
+            None => None,
+        };
+        tx.commit().await?;
+        let (staff, password_hash) = match account {
+            Some((staff, hash)) => (Some(staff), hash),
+            None => (None, None),
+        };
+        Ok(Ok(Attempt {
+            id,
+            username: username.to_string(),
+            address: address.to_string(),
+            staff,
+            password_hash,
+        }))
     }
 
+    /// Gives a reservation back unchecked (the password could not be checked in time).
+    pub async fn release_signin(&self, attempt: &Attempt) -> Result<()> {
+        if let Some(id) = attempt.id {
+            sqlx::query("delete from signin_failures where id = $1")
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Records a checked attempt that failed: its reservation becomes a failure with an audit
+    /// entry; an unknown name beyond the window's cap is added to the window's count, and the
+    /// trail hears of that count at its 1st, 10th, 100th, ... failure.
     pub async fn record_signin_failure(
         &self,
-        username: &str,
+        attempt: &Attempt,
         actor: &Actor,
         reason: &str,
+        limits: &SigninLimits,
+        now: i64,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("insert into signin_failures (username, address, at) values ($1, $2, $3)")
-            .bind(username)
-            .bind(actor.address.as_deref().unwrap_or(""))
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
-        // The target names the account by id when it exists, like every other staff entry.
-        let id: Option<i64> = sqlx::query_scalar("select id from staff where username = $1")
-            .bind(username)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let target = id.map(|id| format!("staff:{id}"));
-        record(
-            &mut tx,
-            actor,
-            "signin.failure",
-            target.as_deref(),
-            serde_json::json!({"reason": reason, "username": username}),
-        )
-        .await?;
+        match attempt.id {
+            Some(id) => {
+                let kind = if attempt.staff.is_some() {
+                    "failed"
+                } else {
+                    "unknown"
+                };
+                sqlx::query("update signin_failures set kind = $1 where id = $2")
+                    .bind(kind)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                // The target names the account by id when it exists (a disabled one too), like
+                // every other staff entry.
+                let id: Option<i64> =
+                    sqlx::query_scalar("select id from staff where username = $1")
+                        .bind(&attempt.username)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let target = id.map(|id| format!("staff:{id}"));
+                record(
+                    &mut tx,
+                    actor,
+                    "signin.failure",
+                    target.as_deref(),
+                    serde_json::json!({"reason": reason, "username": attempt.username}),
+                )
+                .await?;
+            }
+            None => {
+                let since = limits.window_start(now);
+                let failures = count_overflow(&mut tx, since).await?;
+                if is_power_of_ten(failures) {
+                    let anonymous = Actor {
+                        staff_id: None,
+                        name: "anonymous".into(),
+                        address: None,
+                    };
+                    record(
+                        &mut tx,
+                        &anonymous,
+                        "signin.failure.flood",
+                        None,
+                        serde_json::json!({
+                            "failures": failures,
+                            "since": since,
+                            "until": since + limits.window_ms,
+                            "recorded_one_by_one": limits.unknown_recorded,
+                            "note": "failed sign-ins for unknown usernames beyond those recorded one by one in this window, from any address; the full count is in signin_failures (kind overflow)",
+                        }),
+                    )
+                    .await?;
+                }
+            }
+        }
         tx.commit().await?;
         Ok(())
     }
 
-    /// Starts a session; the caller hands out `token` once as a cookie.
+    /// A right password at a password change: the reservation and this address's failures for
+    /// the account are cleared.
+    pub async fn record_signin_success(&self, attempt: &Attempt) -> Result<()> {
+        let mut tx = self.begin().await?;
+        clear_attempt(&mut tx, attempt).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Starts a session for a checked attempt; the caller hands out `token` once as a cookie.
     pub async fn start_session(
         &self,
         staff: &StaffMember,
         token: &str,
         csrf: &str,
         actor: &Actor,
+        attempt: &Attempt,
     ) -> Result<()> {
         let now = now_ms();
         let mut tx = self.begin().await?;
@@ -137,11 +293,7 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        // A successful sign-in clears the account's failures.
-        sqlx::query("delete from signin_failures where username = $1")
-            .bind(&staff.username)
-            .execute(&mut *tx)
-            .await?;
+        clear_attempt(&mut tx, attempt).await?;
         record(
             &mut tx,
             actor,
@@ -470,4 +622,140 @@ async fn end_sessions_in(tx: &mut super::Tx<'_>, staff_id: i64, keep: Option<i64
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The enabled account of a name and its password hash.
+async fn enabled_account(
+    tx: &mut super::Tx<'_>,
+    username: &str,
+) -> Result<Option<(StaffMember, Option<String>)>> {
+    let row = sqlx::query(
+        "select id, username, role, password_hash from staff where username = $1 and disabled_at is null",
+    )
+    .bind(username)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|r| {
+        Ok((
+            StaffMember {
+                id: r.try_get("id")?,
+                username: r.try_get("username")?,
+                role: r.try_get("role")?,
+            },
+            r.try_get("password_hash")?,
+        ))
+    })
+    .transpose()
+}
+
+/// Failures (and pending attempts) for unknown names recorded one by one since `since`.
+async fn unknown_recorded_since(tx: &mut super::Tx<'_>, since: i64) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "select count(*) from signin_failures where kind in ('unknown', 'unknown_pending') and at >= $1",
+    )
+    .bind(since)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// Adds one to the window's count of unknown names beyond the cap; returns the new count.
+async fn count_overflow(tx: &mut super::Tx<'_>, window_start: i64) -> Result<i64> {
+    let counted: Option<i64> = sqlx::query_scalar(
+        "update signin_failures set attempts = attempts + 1 \
+         where kind = 'overflow' and at = $1 returning attempts",
+    )
+    .bind(window_start)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(n) = counted {
+        return Ok(n);
+    }
+    sqlx::query(
+        "insert into signin_failures (username, address, at, kind, attempts) \
+         values ('', '', $1, 'overflow', 1)",
+    )
+    .bind(window_start)
+    .execute(&mut **tx)
+    .await?;
+    Ok(1)
+}
+
+fn is_power_of_ten(mut n: i64) -> bool {
+    while n >= 10 && n % 10 == 0 {
+        n /= 10;
+    }
+    n == 1
+}
+
+/// A right password clears its reservation and the account's failures from that address. The
+/// failures from other addresses stay: a right password here says nothing about guesses made
+/// elsewhere, and their pending attempts must still become failures.
+async fn clear_attempt(tx: &mut super::Tx<'_>, attempt: &Attempt) -> Result<()> {
+    if let Some(id) = attempt.id {
+        sqlx::query("delete from signin_failures where id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query(
+        "delete from signin_failures where username = $1 and address = $2 and kind in ('failed', 'unknown')",
+    )
+    .bind(&attempt.username)
+    .bind(&attempt.address)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: SigninLimits = SigninLimits {
+        window_ms: 1000,
+        per_account: 4,
+        per_account_and_address: 2,
+        unknown_recorded: 10,
+    };
+
+    #[test]
+    fn an_account_is_free_again_when_enough_failures_have_left_the_window() {
+        assert_eq!(LIMITS.locked(&[5], &[1, 2, 5]), None);
+        assert_eq!(
+            LIMITS.locked(&[3, 5], &[3, 5]),
+            Some(Locked {
+                until: 1003,
+                scope: LockScope::FromAddress
+            })
+        );
+        // The later of the two limits decides.
+        assert_eq!(
+            LIMITS.locked(&[3, 9], &[1, 2, 3, 9]),
+            Some(Locked {
+                until: 1003,
+                scope: LockScope::FromAddress
+            })
+        );
+        assert_eq!(
+            LIMITS.locked(&[9], &[1, 2, 7, 9, 11]),
+            Some(Locked {
+                until: 1002,
+                scope: LockScope::Account
+            })
+        );
+        let unlimited = SigninLimits {
+            per_account: 0,
+            per_account_and_address: 0,
+            ..LIMITS
+        };
+        assert_eq!(unlimited.locked(&[1, 2, 3], &[1, 2, 3]), None);
+    }
+
+    #[test]
+    fn unknown_names_are_capped_in_fixed_windows_and_counted_in_powers_of_ten() {
+        assert_eq!(LIMITS.window_start(2500), 2000);
+        assert_eq!(LIMITS.window_start(2000), 2000);
+        let marks: Vec<i64> = (1..=2000).filter(|n| is_power_of_ten(*n)).collect();
+        assert_eq!(marks, [1, 10, 100, 1000]);
+    }
 }

@@ -534,7 +534,7 @@ on_both_backends!(
 );
 
 /// Signs in and returns (cookie header value, csrf token).
-async fn sign_in(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+pub(crate) async fn sign_in(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
     app.client
         .post(app.url("/api/v1/session"))
         .json(&json!({"username": username, "password": password}))
@@ -543,7 +543,12 @@ async fn sign_in(app: &TestApp, username: &str, password: &str) -> reqwest::Resp
         .unwrap()
 }
 
-async fn staff_with_password(app: &TestApp, username: &str, role: &str, password: &str) -> i64 {
+pub(crate) async fn staff_with_password(
+    app: &TestApp,
+    username: &str,
+    role: &str,
+    password: &str,
+) -> i64 {
     let hash = tavla::access::hash_password(password).unwrap();
     let staff = app
         .store

@@ -316,6 +316,18 @@ impl TestApp {
             .expect("request")
     }
 
+    /// The Prometheus text of /metrics.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// Counts rows in a table straight from the store (what is durable, not what the API says).
     pub async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(&format!("select count(*) from {table}"))

@@ -22,6 +22,7 @@ mod privacy;
 mod queue;
 mod reports;
 mod search;
+mod signin;
 mod stream_endings;
 mod system;
 mod triage;

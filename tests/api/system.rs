@@ -18,15 +18,7 @@ on_both_backends!(health_metrics_and_openapi, |app: TestApp| async move {
         .await;
     let body = dm_batch(&[("600000000000001", "u1", "m1", "Hej")]);
     assert_eq!(app.webhook(&body).await.status(), 200);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("tavla_queue_depth{queue=\"dm\"} 1"),
         "{metrics}"
