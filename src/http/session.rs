@@ -190,7 +190,7 @@ fn check_username(username: &str) -> Result<()> {
 }
 
 /// A password within bounds, before it is hashed: argon2's cost grows with its length.
-fn check_length(password: &str, what: &str) -> Result<()> {
+pub(super) fn check_length(password: &str, what: &str) -> Result<()> {
     if password.len() > MAX_PASSWORD_BYTES {
         return Err(AppError::unprocessable(format!(
             "{what} is longer than {MAX_PASSWORD_BYTES} bytes, the most tavla checks; use a shorter passphrase"
@@ -290,7 +290,7 @@ fn too_many(locked: Locked) -> AppError {
 }
 
 /// 503 with Retry-After when every hash slot stayed busy for the whole wait.
-fn busy(unavailable: Unavailable, settings: &Settings) -> AppError {
+pub(super) fn busy(unavailable: Unavailable, settings: &Settings) -> AppError {
     match unavailable {
         Unavailable::Busy => AppError {
             retry_after: Some(settings.password_hash_wait_ms.div_ceil(1000).max(1)),

@@ -26,7 +26,7 @@ use super::auth::Caller;
 use super::error::{AppError, Result};
 use super::extract::{Json, Path};
 use super::AppState;
-use crate::access::{hash_password, new_token, AccountKind, Role};
+use crate::access::{hash_password_in, new_token, AccountKind, Role};
 use crate::store::access::StaffAccount;
 use crate::store::now_ms;
 use crate::store::staff::NewAccount;
@@ -140,12 +140,17 @@ pub async fn add(
                 "the password must have at least 12 characters",
             ))
         }
-        Some(p) => Some(
-            tokio::task::spawn_blocking(move || hash_password(&p))
+        Some(p) => {
+            // Hashed in the same few slots as sign-ins, so administrators cannot be used to
+            // exhaust memory either.
+            super::session::check_length(&p, "the password")?;
+            let hashed = state
+                .password_hashing
+                .run(move |memory| hash_password_in(&p, memory))
                 .await
-                .map_err(AppError::internal)?
-                .map_err(AppError::internal)?,
-        ),
+                .map_err(|e| super::session::busy(e, &state.settings))?;
+            Some(hashed.map_err(AppError::internal)?)
+        }
         None => None,
     };
     let staff = state

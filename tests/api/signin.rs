@@ -221,6 +221,7 @@ on_both_backends!(
     |app: TestApp| async move {
         let id = staff_with_password(&app, "cecilia", "agent", RIGHT).await;
         let token = token_for(&app, id).await;
+        let admin = app.token("admin", "admin").await;
         let stored = || async { (app.count("audit").await, app.count("signin_failures").await) };
         let before = stored().await;
         let refusals = [
@@ -250,6 +251,16 @@ on_both_backends!(
             ),
             (
                 change_password(&app, &token, RIGHT, &"x".repeat(100_000)).await,
+                "1024 bytes",
+            ),
+            // An administrator's new account is held to the same bound (and the same slots).
+            (
+                app.post(
+                    &admin,
+                    "/api/v1/staff",
+                    json!({"username": "dora", "role": "agent", "password": "x".repeat(100_000)}),
+                )
+                .await,
                 "1024 bytes",
             ),
         ];
