@@ -73,9 +73,15 @@ impl Application {
         ));
         // Urgent cases reach the on-call moderator through an incoming webhook, when one is set.
         let alerts = (!settings.moderation_alert_url.trim().is_empty()).then(|| {
+            let delivery = crate::outbound::DeliveryConfig::from_settings(&settings);
             tokio::spawn(crate::moderation::cases::alert_on_call(
                 store.clone(),
                 settings.moderation_alert_url.clone(),
+                // Backoff as for deliveries, but never giving up: an urgent case is not dropped.
+                crate::outbound::RetryPolicy {
+                    max_attempts: i64::MAX,
+                    ..delivery.policy
+                },
                 shutdown.clone(),
             ))
         });
