@@ -213,20 +213,28 @@ pub async fn alert_on_call(
         let written = committed.notified();
         tokio::pin!(written);
         written.as_mut().enable();
-        match store.claim_alert(ALERT_LEASE_MS).await {
-            Ok(Some(alert)) => {
-                send_alert(&store, &client, &url, &policy, &alert).await;
-                continue;
-            }
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "cannot take an on-call alert from the store"),
-        }
+        // A cheap read first: every commit wakes this loop, and a claim takes SQLite's write lock.
         let wait = match store.next_alert_due().await {
             Ok(Some(due)) if due > now_ms() => {
                 Duration::from_millis((due - now_ms()) as u64).min(ALERT_POLL)
             }
-            Ok(Some(_)) => Duration::from_millis(50),
-            _ => ALERT_POLL,
+            Ok(Some(_)) => match store.claim_alert(ALERT_LEASE_MS).await {
+                Ok(Some(alert)) => {
+                    send_alert(&store, &client, &url, &policy, &alert).await;
+                    continue;
+                }
+                // Another instance holds it, about to record its claim.
+                Ok(None) => Duration::from_millis(50),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot take an on-call alert from the store");
+                    ALERT_POLL
+                }
+            },
+            Ok(None) => ALERT_POLL,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the on-call alerts");
+                ALERT_POLL
+            }
         };
         tokio::select! {
             _ = &mut written => {}

@@ -119,7 +119,8 @@ impl Store {
     /// When the next alert falls due (a lease running out counts), if any waits.
     pub async fn next_alert_due(&self) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar(
-            "select min(next_attempt_at) from on_call_alerts where status <> 'sent'",
+            "select min(next_attempt_at) from on_call_alerts \
+             where status in ('pending', 'retrying', 'sending')",
         )
         .fetch_one(&self.pool)
         .await?)
