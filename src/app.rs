@@ -74,9 +74,15 @@ impl Application {
         ));
         // Urgent cases reach the on-call moderator through an incoming webhook, when one is set.
         let alerts = (!settings.moderation_alert_url.is_blank()).then(|| {
+            let delivery = crate::outbound::DeliveryConfig::from_settings(&settings);
             tokio::spawn(crate::moderation::cases::alert_on_call(
                 store.clone(),
                 settings.moderation_alert_url.expose().clone(),
+                // Backoff as for deliveries, but never giving up: an urgent case is not dropped.
+                crate::outbound::RetryPolicy {
+                    max_attempts: i64::MAX,
+                    ..delivery.policy
+                },
                 shutdown.clone(),
             ))
         });

@@ -103,6 +103,10 @@ pub struct Settings {
     pub staffed_days: String,
     pub staffed_from: String,
     pub staffed_to: String,
+    /// Swedish public holidays (and midsommarafton, julafton, nyårsafton) count as off-hours.
+    pub staffed_holidays_closed: bool,
+    /// The organisation's own closing days: "2026-12-23" (that day) or "12-23" (every year).
+    pub staffed_closed_days: Vec<String>,
     /// An incoming-webhook URL: whoever knows it may post to the channel, so it is a secret.
     pub moderation_alert_url: Secret<String>,
     /// Hours within which a direct message should have its first reply (reports).
@@ -169,7 +173,8 @@ impl Settings {
                     .try_parsing(true)
                     .list_separator(",")
                     .with_list_parse_key("trusted_proxies")
-                    .with_list_parse_key("metrics_addresses"),
+                    .with_list_parse_key("metrics_addresses")
+                    .with_list_parse_key("staffed_closed_days"),
             )
             .build()?;
         let settings: Settings = built

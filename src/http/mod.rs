@@ -81,6 +81,8 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     const CONVERSATIONS: &[Capability] = &[ReadDms, ReadComments];
     // The archivist's work (admin) and the DPO's (auditor) meet at holds and retention.
     const RECORDS: &[Capability] = &[ManageRetention, HandlePrivacyRequests];
+    // Routine steps: moderators, and those who answer, for the steps routines.toml gives them.
+    const STEP_TAKERS: &[Capability] = &[Moderate, AnswerComments, AnswerDms];
     let r = |method: Method, path: &'static str, rule: Rule, handler: MethodRouter<AppState>| {
         (RouteSpec { method, path, rule }, handler)
     };
@@ -310,7 +312,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         r(
             Method::POST,
             "/api/v1/moderation/cases/{id}/steps",
-            Rule::Needs(Moderate),
+            Rule::AnyOf(STEP_TAKERS),
             post(moderation::take_step),
         ),
         r(

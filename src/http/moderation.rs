@@ -8,15 +8,14 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Caller;
-use super::error::{store_failure_text, AppError, Result};
+use super::error::{AppError, Result};
 use super::extract::{parse_json, Json, Path, Query, RawBody};
 use super::AppState;
-use crate::access::read_capability;
-use crate::moderation::cases::{missing, opening, rules, step_kinds};
+use crate::access::{answer_capability, read_capability, Capability};
+use crate::moderation::cases::{missing, rules, step_kinds};
 use crate::moderation::routines::LEVELS;
 use crate::privacy::masking;
 use crate::store::now_ms;
-use crate::store::outbox::OutboxAction;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,6 +104,7 @@ pub async fn show(
     let routines = case_routines(&state, &case).await?;
     let routine = routines.for_level(&case.level).cloned();
     let steps = state.store.case_steps(id).await?;
+    let alert = state.store.case_alert(id).await?;
     let evidence = state.store.case_evidence(&scope, id).await?;
     let flag = state.store.message_flag(&scope, case.message_id).await?;
     let missing = missing(&state.store, &routines, id, &case.level)
@@ -124,10 +124,12 @@ pub async fn show(
             json!({}),
         )
         .await?;
+    // The routine, its text and its notices are those of the version the case follows.
     let mut body = json!({
-        "case": case, "routine": routine, "steps": steps, "missing": missing,
+        "case": case, "routine": routine, "routine_text": routines.level_markdown(&case.level),
+        "steps": steps, "missing": missing, "on_call_alert": alert,
         "evidence": evidence, "triage": flag, "message": message,
-        "notices": state.moderation.routines.notices,
+        "notices": routines.notices,
     });
     // Personal data masked in the preview, the evidence copy and the message (DESIGN.md §2);
     // a moderator reveals one value through the message when the case needs it.
@@ -165,13 +167,20 @@ pub struct StepBody {
     send: Option<bool>,
 }
 
+/// A step of the case's routine. Moderators take the steps given to them; communicators and
+/// agents those given to their role (answering a question, say), on cases in the conversations
+/// they answer. What the step decides for the platform is queued with it, in one transaction.
 pub async fn take_step(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    Json(body): Json<StepBody>,
+    RawBody(raw): RawBody,
 ) -> Result<impl IntoResponse> {
     let case = case_in_scope(&state, &caller, id).await?;
+    if !caller.can(Capability::Moderate) {
+        caller.require(answer_capability(&case.conversation_kind))?;
+    }
+    let body: StepBody = parse_json(&raw)?;
     for (name, value, max) in [
         ("reference", &body.reference, 100),
         ("note", &body.note, 2000),
@@ -184,14 +193,30 @@ pub async fn take_step(
             )));
         }
     }
+    let routines = case_routines(&state, &case).await?;
+    if let Some(step) = routines
+        .for_level(&case.level)
+        .and_then(|r| r.steps.iter().find(|s| s.kind == body.step))
+    {
+        if !step.may_be_taken_by(caller.role.as_str()) {
+            return Err(AppError::forbidden(format!(
+                "the step {} ({}) of the {} routine may be taken by {} only, and your role is {}; ask one of them",
+                step.kind,
+                step.title_en,
+                case.level,
+                step.roles.join(", "),
+                caller.role.as_str()
+            )));
+        }
+    }
     let notifying = body.step == "notify_poster";
     let mut text = body.text.clone();
     if let (true, Some(id)) = (notifying, body.template.as_deref()) {
-        let notices = &state.moderation.routines.notices;
-        let notice = state.moderation.routines.notice(id).ok_or_else(|| {
-            let ids: Vec<_> = notices.iter().map(|n| n.id.as_str()).collect();
+        // The notices of the routines the case follows.
+        let notice = routines.notice(id).ok_or_else(|| {
+            let ids: Vec<_> = routines.notices.iter().map(|n| n.id.as_str()).collect();
             AppError::unprocessable(format!(
-                "there is no notice {id:?}; the notices in config/routines.toml are: {}",
+                "there is no notice {id:?}; the notices of the routines this case follows are: {}",
                 ids.join(", ")
             ))
         })?;
@@ -203,42 +228,35 @@ pub async fn take_step(
             );
         }
     }
-    let routines = case_routines(&state, &case).await?;
     let kinds = step_kinds(&routines, &case.level);
     let detail = json!({"reference": body.reference, "note": body.note, "template": body.template, "text": text});
+    // The notice goes to the poster as a private reply, queued with the step.
+    let send = text
+        .as_deref()
+        .filter(|_| notifying && body.send != Some(false));
     let outcome = state
         .store
-        .take_step(id, &body.step, detail, &rules(&kinds), &caller.actor())
+        .take_step(
+            id,
+            &body.step,
+            detail,
+            &rules(&kinds),
+            send,
+            &caller.actor(),
+        )
         .await?;
-    // The platform follows the local record through the outbox; the local record never goes.
-    let mut platform = json!(null);
-    if let Some(action) = outcome
-        .platform_action
-        .as_deref()
-        .and_then(OutboxAction::parse)
-    {
-        platform = match state
-            .store
-            .enqueue_visibility(outcome.message_id, action, &caller.actor())
-            .await
-        {
-            Ok(outbox_id) => json!({"queued": true, "outbox_id": outbox_id}),
-            Err(e) => json!({"queued": false, "reason": store_failure_text(&e)}),
-        };
-    }
-    // The notice goes to the poster as a private reply, when the platform allows one.
-    let mut notice = json!(null);
-    if let (true, Some(text)) = (notifying && body.send != Some(false), text.as_deref()) {
-        notice = match state
-            .store
-            .enqueue_private_reply(outcome.message_id, caller.staff.id, text, &caller.actor())
-            .await
-        {
-            // The notice is a message of its own, in the DM conversation with the poster.
-            Ok(message_id) => json!({"queued": true, "message_id": message_id}),
-            Err(e) => json!({"queued": false, "reason": store_failure_text(&e)}),
-        };
-    }
+    let platform = match &outcome.platform {
+        Some(Ok(outbox_id)) => json!({"queued": true, "outbox_id": outbox_id}),
+        Some(Err(reason)) => json!({"queued": false, "reason": reason}),
+        None => json!(null),
+    };
+    // The notice is a message of its own, in the DM conversation with the poster.
+    let notice = match outcome.notice {
+        Some((message_id, outbox_id)) => {
+            json!({"queued": true, "message_id": message_id, "outbox_id": outbox_id})
+        }
+        None => json!(null),
+    };
     Ok((
         StatusCode::CREATED,
         axum::Json(json!({"step": outcome, "platform": platform, "notice": notice})),
@@ -324,10 +342,23 @@ pub async fn report(
             categories.extend(c.iter().filter_map(|v| v.as_str().map(String::from)));
         }
     }
-    let mut open = opening(&state.moderation.routines, &level, categories, "report")
+    let mut open = state
+        .moderation
+        .opening(&level, categories, "report")
         .ok_or_else(|| AppError::internal(format!("no routine for {level}")))?;
     open.reported_by = Some(caller.staff.id);
     open.reason = Some(reason.to_string());
+    // A report on a message whose case is open joins that case, which keeps its routines.
+    if let Some((_, version)) = state.store.open_case_of_message(message_id).await? {
+        let routines = state
+            .moderation
+            .routines_for(&state.store, &version)
+            .await
+            .map_err(AppError::internal)?;
+        if let Some(routine) = routines.for_level(&level) {
+            open.raise_under = Some((version, routine.due_minutes));
+        }
+    }
     let (case_id, reason_kept) = state
         .store
         .report_message(message_id, &open, &caller.actor())

@@ -1,7 +1,6 @@
 //! Triage's advice at ingestion: flags for a new message and, above the threshold, a case.
 //! Triage only triages: a trained moderator decides (DESIGN.md §3).
 
-use super::cases::opening;
 use super::service::Moderation;
 use crate::model::{Change, Direction, Inbound, Item};
 use crate::store::moderation::FlagInput;
@@ -30,20 +29,16 @@ pub fn advise(moderation: &Moderation, inbound: &Inbound, now_ms: i64) -> Option
         &moderation.case_threshold
     };
     let open_case = (severity.as_str() >= threshold.as_str()).then(|| {
-        opening(
-            &moderation.routines,
-            &severity,
-            triage.categories.clone(),
-            "triage",
-        )
-        .map(|mut o| {
-            // Outside staffed hours an obviously criminal comment is hidden at once, reversibly,
-            // until a moderator reviews it (the Bulletin Board Act asks for supervision).
-            o.auto_hide = !m.kind.is_direct()
-                && severity.as_str() >= "S4"
-                && !moderation.staffed.is_staffed(now_ms);
-            o
-        })
+        moderation
+            .opening(&severity, triage.categories.clone(), "triage")
+            .map(|mut o| {
+                // Outside staffed hours an obviously criminal comment is hidden at once, reversibly,
+                // until a moderator reviews it (the Bulletin Board Act asks for supervision).
+                o.auto_hide = !m.kind.is_direct()
+                    && severity.as_str() >= "S4"
+                    && !moderation.staffed.is_staffed(now_ms);
+                o
+            })
     });
     Some(FlagInput {
         severity,

@@ -2,11 +2,13 @@
 
 use std::time::Duration;
 
-use chrono::{Datelike, Timelike};
+use chrono::{Datelike, NaiveDate, Timelike};
 
 use super::routines::{missing_steps, Routines};
+use crate::outbound::RetryPolicy;
 use crate::store::moderation::{CaseOpening, StepRules};
-use crate::store::Store;
+use crate::store::on_call::ClaimedAlert;
+use crate::store::{now_ms, Store};
 
 /// When moderators are at work, in Swedish local time (DESIGN.md §2: off-hours auto-hide).
 #[derive(Debug, Clone)]
@@ -15,6 +17,44 @@ pub struct StaffedHours {
     pub days: Vec<u32>,
     pub from_minute: u32,
     pub to_minute: u32,
+    /// Swedish public holidays (and midsommarafton, julafton, nyårsafton) are not staffed.
+    pub holidays_closed: bool,
+    /// The organisation's own closing days (a "klämdag", a staff day).
+    pub closed_days: Vec<ClosedDay>,
+}
+
+/// A closing day: one date, or a day of the year every year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClosedDay {
+    Date(NaiveDate),
+    EveryYear { month: u32, day: u32 },
+}
+
+impl ClosedDay {
+    /// "2026-12-23" (that day) or "12-23" (every year).
+    pub fn parse(text: &str) -> anyhow::Result<ClosedDay> {
+        let text = text.trim();
+        if let Ok(date) = text.parse::<NaiveDate>() {
+            return Ok(ClosedDay::Date(date));
+        }
+        let every_year = text.split_once('-').and_then(|(m, d)| {
+            let (month, day) = (m.parse::<u32>().ok()?, d.parse::<u32>().ok()?);
+            // 2024 is a leap year: 02-29 is a day of the year too.
+            NaiveDate::from_ymd_opt(2024, month, day).map(|_| ClosedDay::EveryYear { month, day })
+        });
+        every_year.ok_or_else(|| {
+            anyhow::anyhow!(
+                "closing days are dates like \"2026-12-23\" (that day) or \"12-23\" (every year), not {text:?}"
+            )
+        })
+    }
+
+    fn is(&self, date: NaiveDate) -> bool {
+        match *self {
+            ClosedDay::Date(d) => d == date,
+            ClosedDay::EveryYear { month, day } => date.month() == month && date.day() == day,
+        }
+    }
 }
 
 impl StaffedHours {
@@ -48,7 +88,24 @@ impl StaffedHours {
             days: list,
             from_minute: minute(from)?,
             to_minute: minute(to)?,
+            holidays_closed: true,
+            closed_days: Vec::new(),
         })
+    }
+
+    /// The days off besides the weekly schedule: public holidays (when `holidays_closed`) and the
+    /// organisation's own closing days.
+    pub fn closing(
+        mut self,
+        holidays_closed: bool,
+        closed_days: &[String],
+    ) -> anyhow::Result<Self> {
+        self.holidays_closed = holidays_closed;
+        self.closed_days = closed_days
+            .iter()
+            .map(|d| ClosedDay::parse(d))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(self)
     }
 
     pub fn is_staffed(&self, at_ms: i64) -> bool {
@@ -61,6 +118,13 @@ impl StaffedHours {
         self.days.contains(&local.weekday().number_from_monday())
             && minute >= self.from_minute
             && minute < self.to_minute
+            && !self.is_closed(local.date())
+    }
+
+    /// Whether the whole (Swedish) day is a day off.
+    pub fn is_closed(&self, date: NaiveDate) -> bool {
+        (self.holidays_closed && super::holidays::holiday(date).is_some())
+            || self.closed_days.iter().any(|c| c.is(date))
     }
 }
 
@@ -81,6 +145,8 @@ pub fn opening(
         reported_by: None,
         reason: None,
         auto_hide: false,
+        alert_on_call: false,
+        raise_under: None,
     })
 }
 
@@ -113,15 +179,26 @@ pub async fn missing(
         .unwrap_or_default())
 }
 
+/// How long a claimed alert is this instance's: the request's timeout and a margin. An instance
+/// that dies mid-send leaves the alert to be taken over after this.
+const ALERT_TIMEOUT: Duration = Duration::from_secs(10);
+const ALERT_LEASE_MS: i64 = 30_000;
+/// Longest sleep without looking: alerts other instances wrote or gave back are found within this.
+const ALERT_POLL: Duration = Duration::from_secs(5);
+
 /// Posts urgent (S4/S5) cases to an incoming-webhook URL (Teams- or Slack-style JSON) so the
-/// on-call moderator hears of them. The alert names the case, never the message's content.
+/// on-call moderator hears of them: each alert claimed in the store before it is sent, so one
+/// instance of many sends it, and retried with backoff (`policy`) until the receiver accepts.
+/// The alert names the case, never the message's content.
 pub async fn alert_on_call(
     store: Store,
     url: String,
+    policy: RetryPolicy,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
+        .timeout(ALERT_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
         .build()
     {
         Ok(c) => c,
@@ -130,48 +207,88 @@ pub async fn alert_on_call(
             return;
         }
     };
-    loop {
-        match store
-            .cases_to_alert(&crate::store::scope::ReadScope::operator(), 5)
-            .await
-        {
-            Ok(cases) => {
-                for case in cases {
-                    let text = format!(
-                        "tavla: brådskande modereringsärende {} ({}, {}) i kanalen {}. Öppna ärendet i tavla och följ rutinen.",
-                        case.id,
-                        case.level,
-                        case.categories.join(", "),
-                        case.channel_name
-                    );
-                    let body =
-                        serde_json::json!({"text": text, "case_id": case.id, "level": case.level});
-                    let delivered = client
-                        .post(&url)
-                        .json(&body)
-                        .send()
-                        .await
-                        .map(|r| r.status().is_success())
-                        .unwrap_or(false);
-                    if !delivered {
-                        tracing::warn!(
-                            case_id = case.id,
-                            "the on-call alert was not accepted; it will be tried again"
-                        );
-                    }
-                    if let Err(e) = store.mark_alert(case.id, delivered).await {
-                        tracing::error!(error = %e, "cannot record the alert");
-                    }
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "cannot read cases to alert"),
-        }
+    while !*shutdown.borrow() {
+        // Listen before looking, so a case committed between the look and the sleep wakes us.
         let committed = store.committed.clone();
+        let written = committed.notified();
+        tokio::pin!(written);
+        written.as_mut().enable();
+        // A cheap read first: every commit wakes this loop, and a claim takes SQLite's write lock.
+        let wait = match store.next_alert_due().await {
+            Ok(Some(due)) if due > now_ms() => {
+                Duration::from_millis((due - now_ms()) as u64).min(ALERT_POLL)
+            }
+            Ok(Some(_)) => match store.claim_alert(ALERT_LEASE_MS).await {
+                Ok(Some(alert)) => {
+                    send_alert(&store, &client, &url, &policy, &alert).await;
+                    continue;
+                }
+                // Another instance holds it, about to record its claim.
+                Ok(None) => Duration::from_millis(50),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot take an on-call alert from the store");
+                    ALERT_POLL
+                }
+            },
+            Ok(None) => ALERT_POLL,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the on-call alerts");
+                ALERT_POLL
+            }
+        };
         tokio::select! {
-            _ = committed.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-            _ = shutdown.changed() => return,
+            _ = &mut written => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => {}
         }
+    }
+}
+
+async fn send_alert(
+    store: &Store,
+    client: &reqwest::Client,
+    url: &str,
+    policy: &RetryPolicy,
+    alert: &ClaimedAlert,
+) {
+    let text = format!(
+        "tavla: brådskande modereringsärende {} ({}, {}) i kanalen {}. Öppna ärendet i tavla och följ rutinen.",
+        alert.case_id,
+        alert.level,
+        alert.categories.join(", "),
+        alert.channel_name
+    );
+    let body = serde_json::json!({"text": text, "case_id": alert.case_id, "level": alert.level});
+    // The URL may carry the receiver's secret: no error below names it.
+    let refused = match client.post(url).json(&body).send().await {
+        Ok(r) if r.status().is_success() => None,
+        Ok(r) => Some(format!(
+            "the alert receiver answered HTTP {}",
+            r.status().as_u16()
+        )),
+        Err(e) if e.is_timeout() => Some("the alert receiver did not answer in time".into()),
+        Err(e) if e.is_connect() => Some("could not connect to the alert receiver".into()),
+        Err(_) => Some("the connection to the alert receiver broke off".into()),
+    };
+    let recorded = match &refused {
+        None => {
+            tracing::info!(
+                case_id = alert.case_id,
+                attempts = alert.attempts,
+                "on-call alert sent"
+            );
+            store.alert_sent(alert).await
+        }
+        Some(reason) => {
+            let delay = policy.delay_ms(alert.attempts, rand::random::<f64>());
+            tracing::warn!(case_id = alert.case_id, attempts = alert.attempts, retry_in_ms = delay,
+                reason = %reason, "the on-call alert was not accepted; it will be tried again");
+            store.alert_not_accepted(alert, reason, delay).await
+        }
+    };
+    if let Err(e) = recorded {
+        // The lease runs out and the alert is taken again: not lost, at worst sent twice.
+        tracing::error!(case_id = alert.case_id, error = %e, "cannot record the on-call alert");
     }
 }
 
@@ -202,5 +319,48 @@ mod tests {
             .timestamp_millis();
         assert!(hours.is_staffed(june));
         assert!(StaffedHours::parse("mon-fri", "8", "17:00").is_err());
+    }
+
+    fn at(rfc3339: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(rfc3339)
+            .unwrap()
+            .timestamp_millis()
+    }
+
+    #[test]
+    fn holidays_and_closing_days_are_off_hours() {
+        let hours = StaffedHours::parse("mon-fri", "08:00", "17:00").unwrap();
+        // Långfredagen 2026 (3 April) and midsommarafton (19 June), mid-morning: nobody there.
+        assert!(!hours.is_staffed(at("2026-04-03T08:00:00Z")));
+        assert!(!hours.is_staffed(at("2026-06-19T08:00:00Z")));
+        assert!(!hours.is_staffed(at("2026-12-24T09:00:00Z")));
+        // The Thursday before Easter and the day after midsummer's weekend are ordinary days.
+        assert!(hours.is_staffed(at("2026-04-02T08:00:00Z")));
+        assert!(hours.is_staffed(at("2026-06-22T08:00:00Z")));
+        // 23:30 UTC on 5 January is already trettondedag jul in Sweden.
+        let weekend = StaffedHours::parse("mon-sun", "00:00", "24:00").unwrap();
+        assert!(!weekend.is_staffed(at("2026-01-05T23:30:00Z")));
+        assert!(weekend.is_staffed(at("2026-01-05T22:30:00Z")));
+
+        // An operator who staffs holidays, with closing days of their own.
+        let own = StaffedHours::parse("mon-fri", "08:00", "17:00")
+            .unwrap()
+            .closing(false, &["2026-05-15".into(), "12-23".into()])
+            .unwrap();
+        assert!(
+            own.is_staffed(at("2026-04-03T08:00:00Z")),
+            "långfredagen staffed"
+        );
+        assert!(!own.is_staffed(at("2026-05-15T08:00:00Z")), "klämdag");
+        assert!(!own.is_staffed(at("2027-12-23T09:00:00Z")), "every year");
+        assert!(own.is_staffed(at("2027-05-14T08:00:00Z")));
+        for bad in ["2026-02-30", "13-01", "fredag"] {
+            let error = StaffedHours::parse("mon-fri", "08:00", "17:00")
+                .unwrap()
+                .closing(true, &[bad.into()])
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("12-23"), "{bad}: {error}");
+        }
     }
 }

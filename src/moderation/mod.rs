@@ -4,6 +4,7 @@ pub mod advice;
 pub mod cases;
 pub mod eval;
 pub mod heat;
+pub mod holidays;
 pub mod lexicon;
 pub mod routines;
 pub mod service;

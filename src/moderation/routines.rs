@@ -25,6 +25,10 @@ pub const STEP_KINDS: [&str; 13] = [
     "second_confirmation",
 ];
 
+/// The roles that may take routine steps: moderators, and for steps such as answering a question
+/// (S0) the communicators and contact-centre agents who answer in the channel.
+pub const STEP_ROLES: [&str; 3] = ["moderator", "communicator", "agent"];
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Step {
     pub kind: String,
@@ -32,8 +36,31 @@ pub struct Step {
     pub required: bool,
     #[serde(default)]
     pub group: Option<String>,
+    /// Who may take the step (roles); a moderator's alone when the file does not say.
+    #[serde(default = "moderators_only")]
+    pub roles: Vec<String>,
     pub title_sv: String,
     pub title_en: String,
+}
+
+fn moderators_only() -> Vec<String> {
+    vec!["moderator".to_string()]
+}
+
+impl Step {
+    pub fn may_be_taken_by(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// A role as staff call it, for the printed routines.
+fn role_sv(role: &str) -> &str {
+    match role {
+        "moderator" => "moderator",
+        "communicator" => "kommunikatör",
+        "agent" => "kontaktcenter",
+        other => other,
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -111,6 +138,9 @@ impl Routines {
                     );
                 }
             }
+            for step in &routine.steps {
+                check_roles(&routine.level, step)?;
+            }
             let kinds: Vec<_> = routine.steps.iter().map(|s| &s.kind).collect();
             let mut unique = kinds.clone();
             unique.sort();
@@ -156,32 +186,81 @@ impl Routines {
     pub fn to_markdown(&self) -> String {
         let mut out = format!(
             "# Rutiner för moderering\n\nVersion {}. Automatisk granskning ger bara förslag: en utbildad moderator beslutar. \
-             Bevis säkras alltid innan ett inlägg döljs eller tas bort, och inget raderas ur arkivet av en moderering.\n",
+             Bevis säkras alltid innan ett inlägg döljs eller tas bort, och inget raderas ur arkivet av en moderering. \
+             Varje steg tas bara av de roller som står vid steget; tjänsten släpper inte fram någon annan.\n",
             self.version
         );
         for r in &self.routines {
-            out.push_str(&format!(
-                "\n## {} — {}\n\n*{}*\n\n{}\n\nSka vara klart inom {}.\n\n| steg | krävs |\n|---|---|\n",
-                r.level,
-                r.title_sv,
-                r.title_en,
-                r.summary_sv,
-                human_minutes(r.due_minutes)
-            ));
-            for s in &r.steps {
-                let required = match (&s.group, s.required) {
-                    (_, true) => "ja".to_string(),
-                    (Some(g), false) => format!("minst ett av gruppen \"{g}\""),
-                    (None, false) => "vid behov".to_string(),
-                };
-                out.push_str(&format!(
-                    "| {} ({}) | {required} |\n",
-                    s.title_sv, s.title_en
-                ));
-            }
+            out.push('\n');
+            out.push_str(&routine_markdown(r));
         }
         out
     }
+
+    /// One level's routine as the document prints it, headed by the version: what a case of
+    /// that level follows, in the words staff read.
+    pub fn level_markdown(&self, level: &str) -> Option<String> {
+        self.for_level(level).map(|r| {
+            format!(
+                "# Rutin {} (version {})\n\n{}",
+                r.level,
+                self.version,
+                routine_markdown(r)
+            )
+        })
+    }
+}
+
+fn routine_markdown(r: &Routine) -> String {
+    let mut out = format!(
+        "## {} — {}\n\n*{}*\n\n{}\n\nSka vara klart inom {}.\n\n| steg | krävs | vem får ta steget |\n|---|---|---|\n",
+        r.level,
+        r.title_sv,
+        r.title_en,
+        r.summary_sv,
+        human_minutes(r.due_minutes)
+    );
+    for s in &r.steps {
+        let required = match (&s.group, s.required) {
+            (_, true) => "ja".to_string(),
+            (Some(g), false) => format!("minst ett av gruppen \"{g}\""),
+            (None, false) => "vid behov".to_string(),
+        };
+        let who: Vec<&str> = s.roles.iter().map(|r| role_sv(r)).collect();
+        out.push_str(&format!(
+            "| {} ({}) | {required} | {} |\n",
+            s.title_sv,
+            s.title_en,
+            who.join(", ")
+        ));
+    }
+    out
+}
+
+/// A step names at least one role, each one that can take steps; a second moderator's
+/// confirmation is a moderator's (DESIGN.md §3).
+fn check_roles(level: &str, step: &Step) -> anyhow::Result<()> {
+    if step.roles.is_empty() {
+        anyhow::bail!(
+            "routine {level}: step {} names no role that may take it; write e.g. roles = [\"moderator\"]",
+            step.kind
+        );
+    }
+    for role in &step.roles {
+        if !STEP_ROLES.contains(&role.as_str()) {
+            anyhow::bail!(
+                "routine {level}: step {} names the role {role:?}; steps are taken by {}",
+                step.kind,
+                STEP_ROLES.join(", ")
+            );
+        }
+    }
+    if step.kind == "second_confirmation" && step.roles != moderators_only() {
+        anyhow::bail!(
+            "routine {level}: the second confirmation is a second moderator's: roles = [\"moderator\"]"
+        );
+    }
+    Ok(())
 }
 
 fn human_minutes(m: i64) -> String {
@@ -265,6 +344,50 @@ mod tests {
             ]
         )
         .is_empty());
+    }
+
+    #[test]
+    fn each_step_names_who_may_take_it() {
+        let r = Routines::built_in();
+        let s0 = r.for_level("S0").unwrap();
+        let reply = s0.steps.iter().find(|s| s.kind == "reply").unwrap();
+        assert!(reply.may_be_taken_by("communicator") && reply.may_be_taken_by("moderator"));
+        let hide = s0.steps.iter().find(|s| s.kind == "hide").unwrap();
+        assert!(hide.may_be_taken_by("moderator") && !hide.may_be_taken_by("communicator"));
+        let md = r.level_markdown("S0").unwrap();
+        assert!(md.contains("| vem får ta steget |") && md.contains("kommunikatör"));
+        // A file that leaves roles out gives the step to moderators.
+        let text = BUILT_IN.replace(", roles = [\"moderator\"]", "");
+        let bare = Routines::parse(&text).unwrap();
+        let s4 = bare.for_level("S4").unwrap();
+        assert!(s4.steps.iter().all(|s| s.roles == ["moderator"]));
+    }
+
+    #[test]
+    fn roles_that_cannot_take_steps_are_refused() {
+        let text = BUILT_IN.replacen(
+            "kind = \"block\", required = true, roles = [\"moderator\"]",
+            "kind = \"block\", required = true, roles = [\"auditor\"]",
+            1,
+        );
+        let error = Routines::parse(&text).unwrap_err().to_string();
+        assert!(
+            error.contains("auditor") && error.contains("block"),
+            "{error}"
+        );
+        let text = BUILT_IN.replacen(
+            "kind = \"second_confirmation\", required = true, roles = [\"moderator\"]",
+            "kind = \"second_confirmation\", required = true, roles = [\"moderator\", \"communicator\"]",
+            1,
+        );
+        let error = Routines::parse(&text).unwrap_err().to_string();
+        assert!(error.contains("second moderator"), "{error}");
+        let text = BUILT_IN.replacen(
+            "kind = \"block\", required = true, roles = [\"moderator\"]",
+            "kind = \"block\", required = true, roles = []",
+            1,
+        );
+        assert!(Routines::parse(&text).is_err());
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! What the rest of tavla holds of moderation: routines, staffed hours and thresholds, loaded
 //! once from the settings.
 
-use super::cases::StaffedHours;
+use super::cases::{opening, StaffedHours};
 use super::routines::{Routines, LEVELS};
 use super::triage::Engine;
 use crate::settings::Settings;
+use crate::store::moderation::CaseOpening;
 use crate::store::Store;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,6 +19,8 @@ pub struct Moderation {
     pub staffed: StaffedHours,
     pub case_threshold: String,
     pub dm_case_threshold: String,
+    /// An on-call receiver is configured: S4/S5 cases get an alert to send.
+    pub on_call: bool,
 }
 
 impl Moderation {
@@ -39,9 +42,30 @@ impl Moderation {
                 &settings.staffed_from,
                 &settings.staffed_to,
             )
+            .and_then(|h| {
+                h.closing(
+                    settings.staffed_holidays_closed,
+                    &settings.staffed_closed_days,
+                )
+            })
             .map_err(|e| anyhow::anyhow!("staffed hours: {e}"))?,
             case_threshold: settings.case_threshold.clone(),
             dm_case_threshold: settings.dm_case_threshold.clone(),
+            on_call: !settings.moderation_alert_url.is_blank(),
+        })
+    }
+
+    /// How a case opens now, under the loaded routines: with an on-call alert to send when it
+    /// is urgent (S4/S5) and a receiver is configured.
+    pub fn opening(
+        &self,
+        level: &str,
+        categories: Vec<String>,
+        source: &str,
+    ) -> Option<CaseOpening> {
+        opening(&self.routines, level, categories, source).map(|mut o| {
+            o.alert_on_call = self.on_call;
+            o
         })
     }
 }
@@ -51,8 +75,13 @@ impl Moderation {
     /// that kept their version.
     pub async fn remember_routines(&self, store: &Store) -> anyhow::Result<()> {
         let document = serde_json::to_string(&self.routines)?;
+        // The same routines read back (with today's defaults for what an older document left
+        // out, such as who may take each step) are the same version.
+        let same = |known: &str| {
+            serde_json::from_str::<Routines>(known).is_ok_and(|known| known == self.routines)
+        };
         store
-            .remember_routines(&self.routines.version, &document)
+            .remember_routines(&self.routines.version, &document, same)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))
     }

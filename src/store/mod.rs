@@ -11,6 +11,7 @@ pub mod events;
 pub mod faq;
 pub mod ingest;
 pub mod moderation;
+pub mod on_call;
 pub mod outbox;
 pub mod person;
 pub mod privacy;
@@ -152,6 +153,31 @@ impl Store {
                 .await?;
         }
         Ok(tx)
+    }
+
+    /// Begins a claim of one due row by `select` (which ends in `limit 1`), for work queues that
+    /// several instances share (the outbox, on-call alerts): on PostgreSQL `for update skip
+    /// locked` (with `lock_of`, e.g. " of o", where the select joins) lets each instance take a
+    /// different row without waiting; on SQLite the write lock taken by `begin` serialises them.
+    /// No event is appended, so PostgreSQL needs no log lock. Returns the transaction and the id.
+    pub(crate) async fn claim_one(
+        &self,
+        select: &str,
+        lock_of: &str,
+        now: i64,
+    ) -> Result<(Tx<'static>, Option<i64>)> {
+        let (mut tx, sql) = match self.backend {
+            Backend::Postgres => (
+                self.pool.begin().await?,
+                format!("{select} for update{lock_of} skip locked"),
+            ),
+            Backend::Sqlite => (self.begin().await?, select.to_string()),
+        };
+        let id = sqlx::query_scalar(&sql)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        Ok((tx, id))
     }
 
     /// Commits and wakes the readers of the event log.

@@ -6,6 +6,7 @@ use sqlx::Row;
 
 use super::audit::{record, Actor};
 use super::events::{append, EventKind, NewEvent};
+use super::outbox::{queue_private_reply_in, queue_visibility_in, DeliveryView, OutboxAction};
 use super::scope::{s5_column, Args, ReadScope};
 use super::{now_ms, Result, Store, StoreError, Tx};
 use crate::moderation::heat;
@@ -32,6 +33,11 @@ pub struct CaseOpening {
     pub reason: Option<String>,
     /// Outside staffed hours an S4+ comment is hidden at once, reversibly, until reviewed.
     pub auto_hide: bool,
+    /// An S4/S5 case gets an on-call alert to send (a receiver is configured).
+    pub alert_on_call: bool,
+    /// For a report on a message whose case is open: that case's routine version and its time
+    /// limit for the reported level. A case keeps the version it opened under, raised or not.
+    pub raise_under: Option<(String, i64)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -67,6 +73,9 @@ pub struct StepRecord {
     pub actor: String,
     pub at: i64,
     pub detail: serde_json::Value,
+    /// What the step asked of the platform (a hide, a removal, the notice to the poster) and
+    /// how its delivery stands; None when it asked nothing.
+    pub delivery: Option<DeliveryView>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -273,6 +282,9 @@ pub async fn open_case_in(
         serde_json::json!({"message_id": message_id, "level": opening.level, "source": opening.source}),
     )
     .await?;
+    if opening.alert_on_call && is_urgent(&opening.level) {
+        insert_alert(tx, case_id, now).await?;
+    }
     if opening.auto_hide {
         hide_until_reviewed(tx, case_id, message_id, &opening.level, actor).await?;
     }
@@ -297,15 +309,18 @@ async fn hide_until_reviewed(
             .bind(message_id)
             .fetch_one(&mut **tx)
             .await?;
+    let mut outbox_id = None;
     if let Some(comment_id) = platform_id {
-        super::outbox::insert_row(
-            tx,
-            message_id,
-            super::outbox::OutboxAction::Hide,
-            &serde_json::json!({ "comment_id": comment_id }),
-            now_ms(),
-        )
-        .await?;
+        outbox_id = Some(
+            super::outbox::insert_row(
+                tx,
+                message_id,
+                OutboxAction::Hide,
+                &serde_json::json!({ "comment_id": comment_id }),
+                now_ms(),
+            )
+            .await?,
+        );
     }
     insert_step(
         tx,
@@ -320,8 +335,29 @@ async fn hide_until_reviewed(
         case_id,
         "hide",
         actor,
-        serde_json::json!({"automatic": true, "note": "hidden outside staffed hours until a moderator reviews it"}),
+        serde_json::json!({"automatic": true, "outbox_id": outbox_id,
+            "note": "hidden outside staffed hours until a moderator reviews it"}),
     )
+    .await?;
+    Ok(())
+}
+
+/// S4 and S5: the levels whose cases alert the on-call moderator.
+fn is_urgent(level: &str) -> bool {
+    level >= "S4"
+}
+
+/// The case's on-call alert, waiting to be claimed by one instance (once per case).
+async fn insert_alert(tx: &mut Tx<'_>, case_id: i64, now: i64) -> Result<()> {
+    sqlx::query(
+        "insert into on_call_alerts (case_id, status, attempts, next_attempt_at, created_at, updated_at) \
+         values ($1, 'pending', 0, $2, $3, $4) on conflict (case_id) do nothing",
+    )
+    .bind(case_id)
+    .bind(now)
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
     .await?;
     Ok(())
 }
@@ -576,18 +612,24 @@ impl Store {
             .bind(id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                let detail: String = r.try_get("detail")?;
-                Ok(StepRecord {
-                    step: r.try_get("step")?,
-                    actor_id: r.try_get("actor_id")?,
-                    actor: r.try_get("actor")?,
-                    at: r.try_get("at")?,
-                    detail: serde_json::from_str(&detail).unwrap_or_default(),
-                })
-            })
-            .collect()
+        let mut steps = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let detail: String = r.try_get("detail")?;
+            let detail: serde_json::Value = serde_json::from_str(&detail).unwrap_or_default();
+            let delivery = match detail["outbox_id"].as_i64() {
+                Some(outbox_id) => self.delivery_by_outbox_id(outbox_id).await?,
+                None => None,
+            };
+            steps.push(StepRecord {
+                step: r.try_get("step")?,
+                actor_id: r.try_get("actor_id")?,
+                actor: r.try_get("actor")?,
+                at: r.try_get("at")?,
+                detail,
+                delivery,
+            });
+        }
+        Ok(steps)
     }
 
     /// A case's evidence records. The copy of the content is left out where the reader may not
@@ -712,41 +754,29 @@ impl Store {
         Ok(outcome)
     }
 
-    /// S4/S5 cases whose on-call alert has not gone out, oldest first. The alert names the case,
-    /// never its content; the scope is the service's own (the S5 rule holds).
-    pub async fn cases_to_alert(
-        &self,
-        scope: &ReadScope,
-        max_attempts: i64,
-    ) -> Result<Vec<CaseSummary>> {
-        let rows = sqlx::query(&format!(
-            "{} where k.level in ('S4', 'S5') and k.alerted_at is null and k.alert_attempts < $1 order by k.id limit 50",
-            case_select()
-        ))
-        .bind(max_attempts)
-        .fetch_all(&self.pool)
-        .await?;
-        let now = now_ms();
-        rows.iter().map(|r| case_from_row(scope, r, now)).collect()
-    }
-
-    pub async fn mark_alert(&self, case_id: i64, delivered: bool) -> Result<()> {
-        let alerted_at = delivered.then(now_ms);
-        sqlx::query(
-            "update moderation_cases set alerted_at = $1, alert_attempts = alert_attempts + 1 where id = $2",
+    /// The open case of a message, with the routine version it follows.
+    pub async fn open_case_of_message(&self, message_id: i64) -> Result<Option<(i64, String)>> {
+        let row = sqlx::query(
+            "select id, routine_version from moderation_cases where message_id = $1 and status = 'open'",
         )
-        .bind(alerted_at)
-        .bind(case_id)
-        .execute(&self.pool)
+        .bind(message_id)
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(())
+        row.map(|r| Ok((r.try_get("id")?, r.try_get("routine_version")?)))
+            .transpose()
     }
 }
 
 impl Store {
     /// Keeps this version of the routines (as JSON). The same version with other contents is a
     /// conflict: cases name their routine by version, so a changed routine needs a new one.
-    pub async fn remember_routines(&self, version: &str, document: &str) -> Result<()> {
+    /// `same` judges a document already kept under the version (the capability reads it back).
+    pub async fn remember_routines(
+        &self,
+        version: &str,
+        document: &str,
+        same: impl Fn(&str) -> bool,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         let known: Option<String> =
             sqlx::query_scalar("select document from routine_versions where version = $1")
@@ -754,7 +784,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
         match known {
-            Some(known) if known == document => {}
+            Some(known) if same(&known) => {}
             Some(_) => {
                 return Err(StoreError::Conflict(format!(
                     "config/routines.toml differs from the routines of version {version:?} that \
@@ -802,7 +832,7 @@ async fn add_report_in(
     actor: &Actor,
 ) -> Result<(i64, bool)> {
     let row = sqlx::query(
-        "select id, channel_id, conversation_id, level, categories, reason, due_at \
+        "select id, channel_id, conversation_id, level, categories, reason, due_at, routine_version \
          from moderation_cases where message_id = $1 and status = 'open'",
     )
     .bind(message_id)
@@ -835,26 +865,33 @@ async fn add_report_in(
     let escalated = report.level > level;
     let now = now_ms();
     let mut due_at: i64 = row.try_get("due_at")?;
+    let version: String = row.try_get("routine_version")?;
+    // The case keeps its routine version: the raised level's time limit is that version's.
+    let due_minutes = match &report.raise_under {
+        Some((under, minutes)) if *under == version => *minutes,
+        _ => report.due_minutes,
+    };
     let new_level = if escalated {
-        due_at = due_at.min(now + report.due_minutes * 60_000);
+        due_at = due_at.min(now + due_minutes * 60_000);
         report.level.clone()
     } else {
         level.clone()
     };
-    let routine_version = escalated.then_some(report.routine_version.as_str());
     sqlx::query(
         "update moderation_cases set level = $1, routine_id = $2, categories = $3, reason = $4, \
-         due_at = $5, routine_version = coalesce($6, routine_version) where id = $7",
+         due_at = $5 where id = $6",
     )
     .bind(&new_level)
     .bind(&new_level)
     .bind(serde_json::to_string(&categories).unwrap_or_default())
     .bind(&reason)
     .bind(due_at)
-    .bind(routine_version)
     .bind(case_id)
     .execute(&mut **tx)
     .await?;
+    if report.alert_on_call && is_urgent(&new_level) {
+        insert_alert(tx, case_id, now).await?;
+    }
     append(
         tx,
         NewEvent {
@@ -905,19 +942,29 @@ pub struct StepOutcome {
     pub case_id: i64,
     pub message_id: i64,
     pub step: String,
-    /// The platform action to queue after the commit (hide, unhide, remove).
+    /// The platform action the step decided (hide, unhide, remove).
     pub platform_action: Option<String>,
+    /// That action, queued in the outbox with the step; or why the platform cannot be asked
+    /// (a DM, a message the platform never named): then the change is local only.
+    #[serde(skip)]
+    pub platform: Option<std::result::Result<i64, String>>,
+    /// The notice to the poster queued with the step: (its message, its outbox row).
+    #[serde(skip)]
+    pub notice: Option<(i64, i64)>,
 }
 
 impl Store {
     /// Takes one step of a case's routine, in one transaction: evidence before any visibility
-    /// change, the local record marked (never deleted), the step, the audit entry and the event.
+    /// change, the local record marked (never deleted), the platform's hide or removal and the
+    /// notice to the poster (`notice`: its text, for notify_poster) queued in the outbox, the
+    /// step, the audit entry and the event. All of it or, when any part fails, none of it.
     pub async fn take_step(
         &self,
         case_id: i64,
         step: &str,
-        detail: serde_json::Value,
+        mut detail: serde_json::Value,
         rules: &StepRules<'_>,
+        notice: Option<&str>,
         actor: &Actor,
     ) -> Result<StepOutcome> {
         let mut tx = self.begin().await?;
@@ -1026,6 +1073,33 @@ impl Store {
         if step == "capture_evidence" {
             capture_evidence_in(&mut tx, case_id, &level, actor).await?;
         }
+        // The platform follows the decision through the outbox, written in this transaction.
+        let mut platform = None;
+        if let Some(action) = platform_action.as_deref().and_then(OutboxAction::parse) {
+            let queued = queue_visibility_in(&mut tx, message_id, action, actor).await?;
+            if let Ok(outbox_id) = queued {
+                detail["outbox_id"] = outbox_id.into();
+            }
+            platform = Some(queued);
+        }
+        let mut notice_queued = None;
+        if let (Some(text), "notify_poster") = (notice, step) {
+            let staff_id = actor.staff_id.ok_or_else(|| {
+                StoreError::Invalid("a notice to the poster is sent by a person".into())
+            })?;
+            let (notice_message, outbox_id) =
+                queue_private_reply_in(&mut tx, message_id, staff_id, text, actor)
+                    .await
+                    .map_err(|e| match e {
+                        StoreError::Invalid(why) => StoreError::Invalid(format!(
+                            "the notice cannot be sent: {why}. Tell the poster another way and record it with \"send\": false"
+                        )),
+                        other => other,
+                    })?;
+            detail["notice_message_id"] = notice_message.into();
+            detail["outbox_id"] = outbox_id.into();
+            notice_queued = Some((notice_message, outbox_id));
+        }
         insert_step(&mut tx, case_id, step, actor, detail.clone()).await?;
         let channel_id: i64 = row.try_get("channel_id")?;
         let conversation_id: i64 = row.try_get("conversation_id")?;
@@ -1049,11 +1123,16 @@ impl Store {
         )
         .await?;
         self.commit(tx).await?;
+        if matches!(platform, Some(Ok(_))) || notice_queued.is_some() {
+            self.outbox_committed();
+        }
         Ok(StepOutcome {
             case_id,
             message_id,
             step: step.to_string(),
             platform_action,
+            platform,
+            notice: notice_queued,
         })
     }
 

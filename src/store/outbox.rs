@@ -13,7 +13,7 @@ use sqlx::Row;
 use super::audit::{record, Actor};
 use super::events::{append, EventKind, NewEvent};
 use super::ingest::note_message;
-use super::{now_ms, Backend, Result, Store, StoreError, Tx};
+use super::{now_ms, Result, Store, StoreError, Tx};
 use crate::model::Direction;
 
 /// What an outbox row asks the platform to do.
@@ -151,24 +151,11 @@ impl Store {
         .await?)
     }
 
-    /// Takes one due row for this worker for `lease_ms`. On PostgreSQL several instances claim
-    /// at once: `for update skip locked` lets each take a different row without waiting. On
-    /// SQLite the write lock taken by `begin` already serialises claims.
+    /// Takes one due row for this worker for `lease_ms`; several instances claim at once, each
+    /// a different row (`Store::claim_one`).
     pub async fn claim_delivery(&self, lease_ms: i64) -> Result<Option<Claimed>> {
         let now = now_ms();
-        let mut tx = match self.backend {
-            // No event is appended, so the log's advisory lock is not needed here.
-            Backend::Postgres => self.pool.begin().await?,
-            Backend::Sqlite => self.begin().await?,
-        };
-        let sql = match self.backend {
-            Backend::Postgres => format!("{CLAIMABLE} for update of o skip locked"),
-            Backend::Sqlite => CLAIMABLE.to_string(),
-        };
-        let id: Option<i64> = sqlx::query_scalar(&sql)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let (mut tx, id) = self.claim_one(CLAIMABLE, " of o", now).await?;
         let Some(id) = id else {
             return Ok(None);
         };
@@ -319,28 +306,20 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| {
-                let status: String = r.try_get("status")?;
-                let payload: String = r.try_get("payload")?;
-                let payload: serde_json::Value = serde_json::from_str(&payload).unwrap_or_default();
-                let in_doubt: i64 = r.try_get("in_doubt")?;
-                let next: i64 = r.try_get("next_attempt_at")?;
-                let waiting = status == "pending" || status == "sending";
-                Ok((
-                    r.try_get("message_id")?,
-                    DeliveryView {
-                        action: r.try_get("action")?,
-                        attempts: r.try_get("attempts")?,
-                        failure: r.try_get("last_error")?,
-                        next_attempt_at: waiting.then_some(next),
-                        tag: payload["tag"].as_str().map(str::to_string),
-                        in_doubt: in_doubt == 1,
-                        sent_at: r.try_get("sent_at")?,
-                        status,
-                    },
-                ))
-            })
+            .map(|r| Ok((r.try_get("message_id")?, delivery_view(r)?)))
             .collect()
+    }
+
+    /// How one outbox row stands (a moderation step shows the hide, removal or notice it queued).
+    pub async fn delivery_by_outbox_id(&self, outbox_id: i64) -> Result<Option<DeliveryView>> {
+        let row = sqlx::query(
+            "select o.message_id, o.action, o.status, o.attempts, o.last_error, o.next_attempt_at, \
+             o.payload, o.in_doubt, o.sent_at from outbox o where o.id = $1",
+        )
+        .bind(outbox_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| delivery_view(&r)).transpose()
     }
 
     /// Queues a hide, unhide or removal of a comment on the platform (moderation). The comment
@@ -351,42 +330,10 @@ impl Store {
         action: OutboxAction,
         actor: &Actor,
     ) -> Result<i64> {
-        if action.sends_message() {
-            return Err(StoreError::Invalid(
-                "only hide, unhide and remove change a comment's visibility".into(),
-            ));
-        }
-        let now = now_ms();
         let mut tx = self.begin().await?;
-        let row = sqlx::query("select kind, platform_id from messages where id = $1")
-            .bind(message_id)
-            .fetch_optional(&mut *tx)
+        let outbox_id = queue_visibility_in(&mut tx, message_id, action, actor)
             .await?
-            .ok_or_else(|| StoreError::Invalid(format!("there is no message {message_id}")))?;
-        let kind: String = row.try_get("kind")?;
-        let platform_id: Option<String> = row.try_get("platform_id")?;
-        let Some(comment_id) = platform_id.filter(|_| kind != "dm") else {
-            return Err(StoreError::Invalid(
-                "only a comment or a visitor's post that the platform knows can be hidden or removed"
-                    .into(),
-            ));
-        };
-        let payload = serde_json::json!({ "comment_id": comment_id });
-        let outbox_id = insert_row(&mut tx, message_id, action, &payload, now).await?;
-        delivery_event(
-            &mut tx,
-            message_id,
-            serde_json::json!({"outbox_id": outbox_id, "action": action, "status": "pending"}),
-        )
-        .await?;
-        record(
-            &mut tx,
-            actor,
-            &format!("message.{}_requested", action.as_str()),
-            Some(&format!("message:{message_id}")),
-            serde_json::json!({ "outbox_id": outbox_id }),
-        )
-        .await?;
+            .map_err(StoreError::Invalid)?;
         self.commit(tx).await?;
         self.outbox_committed();
         Ok(outbox_id)
@@ -401,92 +348,163 @@ impl Store {
         text: &str,
         actor: &Actor,
     ) -> Result<i64> {
-        let now = now_ms();
         let mut tx = self.begin().await?;
-        let row = sqlx::query(
-            "select m.channel_id, m.kind, m.direction, m.platform_id, m.author_id, m.platform_time, \
-             a.platform_id as author_platform_id from messages m \
-             left join authors a on a.id = m.author_id where m.id = $1",
-        )
-        .bind(comment_message_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::Invalid(format!("there is no message {comment_message_id}")))?;
-        let kind: String = row.try_get("kind")?;
-        let direction: String = row.try_get("direction")?;
-        let comment_id: Option<String> = row.try_get("platform_id")?;
-        let author_id: Option<i64> = row.try_get("author_id")?;
-        let author: Option<String> = row.try_get("author_platform_id")?;
-        let written_at: i64 = row.try_get("platform_time")?;
-        let (Some(comment_id), Some(author_id), Some(author)) = (comment_id, author_id, author)
-        else {
-            return Err(StoreError::Invalid(
-                "a private reply needs a comment that the platform knows, with its author".into(),
-            ));
-        };
-        if kind == "dm" || direction != "inbound" {
-            return Err(StoreError::Invalid(
-                "a private reply answers someone else's comment; answer a DM with a reply".into(),
-            ));
-        }
-        if now - written_at >= super::reply_window::HUMAN_AGENT_MS {
-            return Err(StoreError::Invalid(
-                "the comment is more than 7 days old, and the platform allows a private reply only \
-                 within 7 days; answer in the comment thread instead"
-                    .into(),
-            ));
-        }
-        let channel_id: i64 = row.try_get("channel_id")?;
-        let conversation_id = dm_conversation(&mut tx, channel_id, author_id, &author, now).await?;
-        let message_id: i64 = sqlx::query_scalar(
-            "insert into messages (conversation_id, channel_id, kind, direction, sent_by, text, \
-             parent_platform_id, state, delivery, platform_time, received_at) \
-             values ($1, $2, 'dm', 'outbound', $3, $4, $5, 'visible', 'pending', $6, $7) returning id",
-        )
-        .bind(conversation_id)
-        .bind(channel_id)
-        .bind(staff_id)
-        .bind(text)
-        .bind(&comment_id)
-        .bind(now)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let payload = serde_json::json!({
-            "conversation_kind": "dm", "recipient": null, "comment_id": comment_id, "text": text,
-        });
-        let outbox_id = insert_row(
-            &mut tx,
-            message_id,
-            OutboxAction::PrivateReply,
-            &payload,
-            now,
-        )
-        .await?;
-        note_message(&mut tx, conversation_id, Direction::Outbound, now, false).await?;
-        append(
-            &mut tx,
-            NewEvent {
-                kind: EventKind::Replied,
-                channel_id: Some(channel_id),
-                conversation_id: Some(conversation_id),
-                message_id: Some(message_id),
-                payload: serde_json::json!({"staff_id": staff_id, "private_reply_to": comment_message_id}),
-            },
-        )
-        .await?;
-        record(
-            &mut tx,
-            actor,
-            "comment.private_reply",
-            Some(&format!("message:{comment_message_id}")),
-            serde_json::json!({ "message_id": message_id, "outbox_id": outbox_id }),
-        )
-        .await?;
+        let (message_id, _) =
+            queue_private_reply_in(&mut tx, comment_message_id, staff_id, text, actor).await?;
         self.commit(tx).await?;
         self.outbox_committed();
         Ok(message_id)
     }
+}
+
+/// Queues a hide, unhide or removal of a comment in the caller's transaction, so the decision
+/// and its platform action are written together or not at all. `Ok(Err(reason))` when the
+/// platform cannot be asked (a DM, or a message the platform never named); nothing is written.
+pub(super) async fn queue_visibility_in(
+    tx: &mut Tx<'_>,
+    message_id: i64,
+    action: OutboxAction,
+    actor: &Actor,
+) -> Result<std::result::Result<i64, String>> {
+    if action.sends_message() {
+        return Err(StoreError::Invalid(
+            "only hide, unhide and remove change a comment's visibility".into(),
+        ));
+    }
+    let row = sqlx::query("select kind, platform_id from messages where id = $1")
+        .bind(message_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::Invalid(format!("there is no message {message_id}")))?;
+    let kind: String = row.try_get("kind")?;
+    let platform_id: Option<String> = row.try_get("platform_id")?;
+    let Some(comment_id) = platform_id.filter(|_| kind != "dm") else {
+        return Ok(Err(
+            "only a comment or a visitor's post that the platform knows can be hidden or removed"
+                .into(),
+        ));
+    };
+    let payload = serde_json::json!({ "comment_id": comment_id });
+    let outbox_id = insert_row(tx, message_id, action, &payload, now_ms()).await?;
+    delivery_event(
+        tx,
+        message_id,
+        serde_json::json!({"outbox_id": outbox_id, "action": action, "status": "pending"}),
+    )
+    .await?;
+    record(
+        tx,
+        actor,
+        &format!("message.{}_requested", action.as_str()),
+        Some(&format!("message:{message_id}")),
+        serde_json::json!({ "outbox_id": outbox_id }),
+    )
+    .await?;
+    Ok(Ok(outbox_id))
+}
+
+/// Queues a private reply in the caller's transaction; returns the new message and its outbox
+/// row. Refused (Invalid, nothing written) where the platform allows none.
+pub(super) async fn queue_private_reply_in(
+    tx: &mut Tx<'_>,
+    comment_message_id: i64,
+    staff_id: i64,
+    text: &str,
+    actor: &Actor,
+) -> Result<(i64, i64)> {
+    let now = now_ms();
+    let row = sqlx::query(
+        "select m.channel_id, m.kind, m.direction, m.platform_id, m.author_id, m.platform_time, \
+         a.platform_id as author_platform_id from messages m \
+         left join authors a on a.id = m.author_id where m.id = $1",
+    )
+    .bind(comment_message_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| StoreError::Invalid(format!("there is no message {comment_message_id}")))?;
+    let kind: String = row.try_get("kind")?;
+    let direction: String = row.try_get("direction")?;
+    let comment_id: Option<String> = row.try_get("platform_id")?;
+    let author_id: Option<i64> = row.try_get("author_id")?;
+    let author: Option<String> = row.try_get("author_platform_id")?;
+    let written_at: i64 = row.try_get("platform_time")?;
+    let (Some(comment_id), Some(author_id), Some(author)) = (comment_id, author_id, author) else {
+        return Err(StoreError::Invalid(
+            "a private reply needs a comment that the platform knows, with its author".into(),
+        ));
+    };
+    if kind == "dm" || direction != "inbound" {
+        return Err(StoreError::Invalid(
+            "a private reply answers someone else's comment; answer a DM with a reply".into(),
+        ));
+    }
+    if now - written_at >= super::reply_window::HUMAN_AGENT_MS {
+        return Err(StoreError::Invalid(
+            "the comment is more than 7 days old, and the platform allows a private reply only \
+             within 7 days; answer in the comment thread instead"
+                .into(),
+        ));
+    }
+    let channel_id: i64 = row.try_get("channel_id")?;
+    let conversation_id = dm_conversation(tx, channel_id, author_id, &author, now).await?;
+    let message_id: i64 = sqlx::query_scalar(
+        "insert into messages (conversation_id, channel_id, kind, direction, sent_by, text, \
+         parent_platform_id, state, delivery, platform_time, received_at) \
+         values ($1, $2, 'dm', 'outbound', $3, $4, $5, 'visible', 'pending', $6, $7) returning id",
+    )
+    .bind(conversation_id)
+    .bind(channel_id)
+    .bind(staff_id)
+    .bind(text)
+    .bind(&comment_id)
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    let payload = serde_json::json!({
+        "conversation_kind": "dm", "recipient": null, "comment_id": comment_id, "text": text,
+    });
+    let outbox_id = insert_row(tx, message_id, OutboxAction::PrivateReply, &payload, now).await?;
+    note_message(tx, conversation_id, Direction::Outbound, now, false).await?;
+    append(
+        tx,
+        NewEvent {
+            kind: EventKind::Replied,
+            channel_id: Some(channel_id),
+            conversation_id: Some(conversation_id),
+            message_id: Some(message_id),
+            payload: serde_json::json!({"staff_id": staff_id, "private_reply_to": comment_message_id}),
+        },
+    )
+    .await?;
+    record(
+        tx,
+        actor,
+        "comment.private_reply",
+        Some(&format!("message:{comment_message_id}")),
+        serde_json::json!({ "message_id": message_id, "outbox_id": outbox_id }),
+    )
+    .await?;
+    Ok((message_id, outbox_id))
+}
+
+fn delivery_view(r: &sqlx::any::AnyRow) -> Result<DeliveryView> {
+    let status: String = r.try_get("status")?;
+    let payload: String = r.try_get("payload")?;
+    let payload: serde_json::Value = serde_json::from_str(&payload).unwrap_or_default();
+    let in_doubt: i64 = r.try_get("in_doubt")?;
+    let next: i64 = r.try_get("next_attempt_at")?;
+    let waiting = status == "pending" || status == "sending";
+    Ok(DeliveryView {
+        action: r.try_get("action")?,
+        attempts: r.try_get("attempts")?,
+        failure: r.try_get("last_error")?,
+        next_attempt_at: waiting.then_some(next),
+        tag: payload["tag"].as_str().map(str::to_string),
+        in_doubt: in_doubt == 1,
+        sent_at: r.try_get("sent_at")?,
+        status,
+    })
 }
 
 impl Store {

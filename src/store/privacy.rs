@@ -429,6 +429,7 @@ async fn delete_message(tx: &mut Tx<'_>, id: i64, conversation_id: i64) -> Resul
     for sql in [
         "delete from evidence where message_id = $1",
         "delete from moderation_steps where case_id in (select id from moderation_cases where message_id = $1)",
+        "delete from on_call_alerts where case_id in (select id from moderation_cases where message_id = $1)",
         "delete from moderation_cases where message_id = $1",
         "delete from message_flags where message_id = $1",
         "delete from message_revisions where message_id = $1",

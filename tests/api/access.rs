@@ -74,9 +74,11 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
             "GET /api/v1/moderation/cases/{id}",
             (&["moderator"][..], NONE),
         ),
+        // {id} is a DM's case: moderators, and agents (who answer DMs) for the steps
+        // routines.toml gives them; a communicator answers no DMs.
         (
             "POST /api/v1/moderation/cases/{id}/steps",
-            (&["moderator"][..], NONE),
+            (&["moderator", "agent"][..], NONE),
         ),
         (
             "POST /api/v1/moderation/cases/{id}/close",

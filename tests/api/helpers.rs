@@ -51,6 +51,7 @@ fn test_settings(database_url: String, dir: &std::path::Path) -> Settings {
     settings.staffed_days = "mon-sun".into();
     settings.staffed_from = "00:00".into();
     settings.staffed_to = "24:00".into();
+    settings.staffed_holidays_closed = false;
     // Retention runs only when a test calls it with its own clock (tests/api/privacy.rs).
     settings.retention_every_hours = 0;
     settings

@@ -6,12 +6,18 @@ use serde_json::{json, Value};
 use crate::helpers::TestApp;
 use crate::on_both_backends;
 
-const PAGE: &str = "900000000000001";
+pub const PAGE: &str = "900000000000001";
 
 async fn comment(app: &TestApp, id: &str, text: &str) -> i64 {
+    comment_at(app, id, text, json!("2026-11-20T21:00:00+01:00")).await
+}
+
+/// A comment `id` under the page's post, written at `time` (RFC 3339 or epoch ms), through the
+/// ingest API; returns the message.
+pub async fn comment_at(app: &TestApp, id: &str, text: &str, time: Value) -> i64 {
     let admin = app.token(&format!("admin-{id}"), "admin").await;
     let body = json!({"messages": [{"platform": "facebook", "channel": PAGE, "kind": "comment", "id": id,
-        "author": {"id": "troll", "name": "Troll Trollsson"}, "text": text, "time": "2026-11-20T21:00:00+01:00",
+        "author": {"id": "troll", "name": "Troll Trollsson"}, "text": text, "time": time,
         "post_id": format!("{PAGE}_42")}]});
     assert_eq!(
         app.post(&admin, "/api/v1/messages", body).await.status(),
@@ -37,7 +43,7 @@ async fn ingest(app: &TestApp, token: &str, messages: Vec<Value>) {
     assert_eq!(r.status(), 200);
 }
 
-async fn step(app: &TestApp, token: &str, case: i64, body: Value) -> reqwest::Response {
+pub async fn step(app: &TestApp, token: &str, case: i64, body: Value) -> reqwest::Response {
     app.post(
         token,
         &format!("/api/v1/moderation/cases/{case}/steps"),
@@ -267,6 +273,16 @@ fn routines_print_as_a_document() {
     for level in ["S0", "S1", "S2", "S3", "S4", "S5"] {
         assert!(text.contains(&format!("## {level}")), "{level}");
     }
+    // Who may take each step: S0's reply is the communicators' and agents' too, hiding is not.
+    assert!(
+        text.contains("| steg | krävs | vem får ta steget |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| Svara (Reply) | vid behov | moderator, kommunikatör, kontaktcenter |"),
+        "{text}"
+    );
+    assert!(text.contains("| Dölj (Hide) | ja | moderator |"), "{text}");
 }
 
 #[test]
@@ -609,11 +625,16 @@ on_both_backends!(
 );
 
 async fn report_s2(app: &TestApp, token: &str, message: i64) -> i64 {
+    report(app, token, message, "S2", "Förolämpning").await
+}
+
+/// Reports a message at `level`; returns its case.
+pub async fn report(app: &TestApp, token: &str, message: i64, level: &str, reason: &str) -> i64 {
     let r = app
         .post(
             token,
             &format!("/api/v1/messages/{message}/report"),
-            json!({"reason": "Förolämpning", "level": "S2"}),
+            json!({"reason": reason, "level": level}),
         )
         .await;
     assert_eq!(r.status(), 201);
@@ -628,7 +649,28 @@ on_both_backends!(
         app.register_channel("facebook", PAGE, "Kommunen").await;
         let first = comment(&app, "c-old", "Varför plogar ni inte?").await;
         let moderator = app.token("moderator", "moderator").await;
+        let second_moderator = app.token("moderator-2", "moderator").await;
         let old_case = report_s2(&app, &moderator, first).await;
+        // A case closed under the shipped routines.
+        let done = comment(&app, "c-done", "Ni är idioter").await;
+        let closed_case = report_s2(&app, &moderator, done).await;
+        for body in [
+            json!({"step": "hide"}),
+            json!({"step": "notify_poster", "text": "Ringde", "send": false}),
+        ] {
+            assert_eq!(
+                step(&app, &moderator, closed_case, body).await.status(),
+                201
+            );
+        }
+        let r = app
+            .post(
+                &moderator,
+                &format!("/api/v1/moderation/cases/{closed_case}/close"),
+                json!({"decision": "Dold, personen informerad"}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
         let shipped = std::fs::read_to_string("config/routines.toml").unwrap();
         let version = app
             .get_json(&moderator, &format!("/api/v1/moderation/cases/{old_case}"))
@@ -636,12 +678,26 @@ on_both_backends!(
             .as_str()
             .unwrap()
             .to_string();
-        // The municipality changes S2: the notice to the poster is no longer a step.
-        let changed = shipped.replace(
-            "  { kind = \"notify_poster\", required = true, title_sv = \"Meddela den som skrev (mall)\", title_en = \"Notify the poster (template)\" },\n",
-            "",
-        );
-        assert_ne!(changed, shipped, "the test edits the S2 routine");
+        // The municipality changes S2 (the notice to the poster is no longer a step), S4 (a new
+        // title, due sooner) and the wording of a notice.
+        let changed: String = shipped
+            .lines()
+            .filter(|l| !l.contains("kind = \"notify_poster\""))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+            .replace(
+                "Uppenbart brottsligt enligt BBS-lagen",
+                "Brott enligt BBS-lagen (ny lydelse)",
+            )
+            .replace("due_minutes = 60\n", "due_minutes = 30\n")
+            .replace(
+                "Hej! Vi har dolt din kommentar eftersom den innehöll kränkande ord.",
+                "Hej! Din kommentar är dold (ny lydelse).",
+            );
+        for new in ["ny lydelse)", "due_minutes = 30", "Din kommentar är dold"] {
+            assert!(changed.contains(new), "the test edits the routines: {new}");
+        }
+        assert!(!changed.contains("notify_poster\""));
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("routines.toml");
 
@@ -676,6 +732,29 @@ on_both_backends!(
         assert_eq!(old_view["case"]["routine_version"], version.as_str());
         assert!(steps(&old_view).contains(&"notify_poster".to_string()));
         assert!(old_view["missing"].to_string().contains("notify_poster"));
+        // The case shows its routine as staff read it, in the text of its version, and the
+        // notices of its version.
+        let text = old_view["routine_text"].as_str().unwrap();
+        assert!(
+            text.contains("## S2") && text.contains("Meddela den som skrev"),
+            "{text}"
+        );
+        assert!(old_view["notices"]
+            .to_string()
+            .contains("eftersom den innehöll kränkande ord"));
+        // The closed case still shows what applied when it was handled.
+        let closed_view = app
+            .get_json(
+                &moderator,
+                &format!("/api/v1/moderation/cases/{closed_case}"),
+            )
+            .await;
+        assert_eq!(closed_view["case"]["routine_version"], version.as_str());
+        assert!(steps(&closed_view).contains(&"notify_poster".to_string()));
+        assert!(closed_view["routine_text"]
+            .as_str()
+            .unwrap()
+            .contains("Meddela den som skrev"));
 
         let second = comment(&app, "c-new", "Varför sandar ni inte?").await;
         let new_case = report_s2(&app, &moderator, second).await;
@@ -684,15 +763,29 @@ on_both_backends!(
             .await;
         assert_eq!(new_view["case"]["routine_version"], "test-2");
         assert!(!steps(&new_view).contains(&"notify_poster".to_string()));
-        // The old case still takes the step its routine has; the new one refuses it.
+        assert!(new_view["notices"]
+            .to_string()
+            .contains("Din kommentar är dold"));
+        // The old case still takes the step its routine has, with its version's notice; the
+        // new one refuses it.
         let taken = step(
             &app,
             &moderator,
             old_case,
-            json!({"step": "notify_poster", "text": "Hej", "send": false}),
+            json!({"step": "notify_poster", "template": "kränkande", "send": false}),
         )
         .await;
         assert_eq!(taken.status(), 201);
+        let old_view = app
+            .get_json(&moderator, &format!("/api/v1/moderation/cases/{old_case}"))
+            .await;
+        assert!(
+            old_view["steps"]
+                .to_string()
+                .contains("eftersom den innehöll kränkande ord"),
+            "{}",
+            old_view["steps"]
+        );
         let refused = step(
             &app,
             &moderator,
@@ -701,5 +794,31 @@ on_both_backends!(
         )
         .await;
         assert_eq!(refused.status(), 422);
+
+        // Raised to S4, the old case walks its own version's S4 routine: the old title, due
+        // within the old hour.
+        let before_raise = chrono::Utc::now().timestamp_millis();
+        let r = app
+            .post(
+                &second_moderator,
+                &format!("/api/v1/messages/{first}/report"),
+                json!({"reason": "Hot", "level": "S4"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let raised = app
+            .get_json(&moderator, &format!("/api/v1/moderation/cases/{old_case}"))
+            .await;
+        assert_eq!(raised["case"]["level"], "S4");
+        assert_eq!(raised["case"]["routine_version"], version.as_str());
+        assert_eq!(
+            raised["routine"]["title_sv"],
+            "Uppenbart brottsligt enligt BBS-lagen (olaga hot, hets mot folkgrupp …)"
+        );
+        let due = raised["case"]["due_at"].as_i64().unwrap();
+        assert!(
+            due >= before_raise + 60 * 60_000,
+            "due within the old routine's hour, not the new half hour"
+        );
     }
 );
