@@ -185,12 +185,17 @@ pub enum FaqCommand {
 
 #[derive(Subcommand)]
 pub enum ModerationCommand {
-    /// Precision, recall and F1 of triage on a labelled TSV (`text<TAB>label`; `none` = not to flag).
+    /// Precision, recall and F1 of triage on a labelled TSV (`text<TAB>label`; `none` = not to
+    /// flag; several labels separated by commas), per label and per category.
     Eval {
         file: PathBuf,
         /// Also print one JSON object as the last line.
         #[arg(long)]
         json: bool,
+        /// List the messages judged wrongly (for a set you build your lexicon on, never for the
+        /// one you report).
+        #[arg(long)]
+        errors: bool,
     },
 }
 
@@ -396,11 +401,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Moderation {
-            command: ModerationCommand::Eval { file, json },
+            command: ModerationCommand::Eval { file, json, errors },
         } => {
             let engine = crate::moderation::triage::Engine::load(&settings.moderation_dir)?;
             let report = crate::moderation::eval::evaluate_file(&engine, &file)?;
             print!("{}", report.summary());
+            if errors {
+                print!("{}", report.errors());
+            }
             if json {
                 println!("{}", report.to_json());
             }

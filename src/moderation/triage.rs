@@ -156,6 +156,7 @@ impl Engine {
         m.masked();
         m.exact_words();
         m.patterns();
+        m.mentions();
         m.detectors();
         m
     }
@@ -231,7 +232,13 @@ struct Raw {
     rule: Rule,
     start: u32,
     end: u32,
+    /// The first token (`NO_TOKEN` for detectors), for the mention checks.
+    tok: u32,
+    /// Read as a mention ("någon skrev 'hora'"), not a use: its weight was lowered.
+    mention: bool,
 }
+
+const NO_TOKEN: u32 = u32::MAX;
 
 struct Matcher<'a> {
     c: &'a Compiled,
@@ -295,27 +302,51 @@ impl Matcher<'_> {
 
     /// Where a hit sits in its word. Inside a word never counts (`Scunthorpe`); a compound part
     /// only when the term may be one and the rest is long enough to be a word (`idiotpolitiker`,
-    /// `pundarjävel`); otherwise the whole word, possibly with an inflection ending.
-    fn place(&self, hs: usize, he: usize, compound: bool, lang: u8) -> Option<Place> {
+    /// `pundarjävel`); otherwise the whole word, possibly with an inflection ending. A stem
+    /// (`hor` of `hora`) needs one of its own endings (`horor`, `hororna`) and is never a
+    /// compound head (`horisont`). The flag says the word is an adjective made of the term
+    /// (`idiotiskt`), which describes a thing more often than it insults a person.
+    fn place(
+        &self,
+        hs: usize,
+        he: usize,
+        compound: bool,
+        lang: u8,
+        stem: Option<u8>,
+    ) -> Option<(Place, bool)> {
         let p = self.p;
         let tok = p.tokens[self.token_at(hs)];
         let end_tok = p.tokens[self.token_at(he - 1)];
         let at_start = hs == tok.sk.0 as usize;
         let rest = &p.skeleton[he..end_tok.sk.1 as usize];
         let l = &self.c.langs[lang as usize];
+        let tail = || {
+            let head_len = p.runs[self.run_at(hs) as usize].from - p.runs[tok.runs.0 as usize].from;
+            (compound && head_len >= 2).then_some((Place::Tail, false))
+        };
+        if let Some(i) = stem {
+            if !l.stems[i as usize].1.contains(rest) {
+                return None;
+            }
+            return if at_start {
+                Some((Place::Whole, false))
+            } else {
+                tail()
+            };
+        }
         let inflected = rest.is_empty()
             || l.suffixes.contains(rest)
             || (compound && l.open_suffixes.contains(rest));
         if inflected {
             if at_start {
-                return Some(Place::Whole);
+                let adjective = !l.suffixes.contains(rest) && l.adjective_suffixes.contains(rest);
+                return Some((Place::Whole, adjective));
             }
-            let head_len = p.runs[self.run_at(hs) as usize].from - p.runs[tok.runs.0 as usize].from;
-            return (compound && head_len >= 2).then_some(Place::Tail);
+            return tail();
         }
         let rest_len =
             p.runs[end_tok.runs.1 as usize - 1].to - p.runs[self.run_at(he) as usize].from;
-        (at_start && compound && rest_len >= 3).then_some(Place::Head)
+        (at_start && compound && rest_len >= 3).then_some((Place::Head, false))
     }
 
     /// Whether the message is written in `lang`: detected once, and only when a term that is
@@ -352,11 +383,16 @@ impl Matcher<'_> {
                         compound,
                         only_in_language,
                         lang,
+                        stem,
                         ..
                     } => {
-                        let Some(place) = self.place(hs, he, compound, lang) else {
+                        let Some((place, adjective)) = self.place(hs, he, compound, lang, stem)
+                        else {
                             continue;
                         };
+                        // "idiotiskt planerat" criticises a plan: half the weight, so it is
+                        // flagged only in company ("era idiotiska politiker" by the pattern).
+                        let weight = if adjective { weight * 0.5 } else { weight };
                         let word = &p.skeleton[tok.sk.0 as usize..tok.sk.1 as usize];
                         if !self.verify(hs, &entry.runs)
                             || c.allow.contains(word)
@@ -372,11 +408,13 @@ impl Matcher<'_> {
                             rule: Rule::Term(e, place),
                             start,
                             end,
+                            tok: tok.origin,
+                            mention: false,
                         });
                         self.tok_cats[tok.origin as usize] |= 1 << category;
                     }
                     EntryKind::CompoundTail { rule, lang } => {
-                        if self.place(hs, he, true, lang) != Some(Place::Tail)
+                        if self.place(hs, he, true, lang, None).map(|p| p.0) != Some(Place::Tail)
                             || !self.verify(hs, &entry.runs)
                         {
                             continue;
@@ -394,6 +432,8 @@ impl Matcher<'_> {
                                 rule: Rule::Compound(rule),
                                 start,
                                 end,
+                                tok: tok.origin,
+                                mention: false,
                             });
                             self.tok_cats[tok.origin as usize] |= 1 << r.category;
                         }
@@ -415,6 +455,7 @@ impl Matcher<'_> {
                     weight,
                     only_in_language,
                     lang,
+                    stem: None,
                     ..
                 } = entry.kind
                 else {
@@ -436,6 +477,8 @@ impl Matcher<'_> {
                     rule: Rule::Term(e, Place::Whole),
                     start: m.start,
                     end: m.end,
+                    tok: NO_TOKEN,
+                    mention: false,
                 });
             }
         }
@@ -567,6 +610,8 @@ impl Matcher<'_> {
                         rule: Rule::Pattern(pi),
                         start,
                         end: stop,
+                        tok: p.seq[pos],
+                        mention: false,
                     });
                 }
             }
@@ -609,6 +654,79 @@ impl Matcher<'_> {
         None
     }
 
+    /// Lowers the findings that are mentions, not uses (see `[mentions]` in sv_patterns.toml):
+    /// a quoted term in a message that reports what was written or said, a term right after
+    /// "kallade henne för", and a group naming itself ("vi gamla kärringar").
+    fn mentions(&mut self) {
+        let (c, p) = (self.c, self.p);
+        let m = &c.mentions;
+        if self.raw.is_empty() {
+            return;
+        }
+        let role =
+            |t: u32, table: &[bool]| self.words_of(t).iter().any(|&(_, w)| table[w as usize]);
+        let reported = p.seq.iter().any(|&t| role(t, &m.quote_cue));
+        // Reading position of each token (virtual readings stand where their origin stands).
+        let mut pos = vec![usize::MAX; p.tokens.len()];
+        for (i, &t) in p.seq.iter().enumerate() {
+            pos[t as usize] = i;
+        }
+        let mut lowered = vec![false; self.raw.len()];
+        let mut cancelled = vec![false; self.raw.len()];
+        for (k, r) in self.raw.iter().enumerate() {
+            if r.tok == NO_TOKEN {
+                continue;
+            }
+            let tok = p.tokens[r.tok as usize];
+            let at = pos[tok.origin as usize];
+            if at == usize::MAX {
+                continue;
+            }
+            if let Rule::Term(e, _) = r.rule {
+                if let EntryKind::Term {
+                    unless_after: Some(u),
+                    ..
+                } = c.entries[e as usize].kind
+                {
+                    let before = &c.unless_after[u as usize];
+                    if at >= 1
+                        && self
+                            .words_of(p.seq[at - 1])
+                            .iter()
+                            .any(|(_, w)| before.contains(w))
+                    {
+                        cancelled[k] = true;
+                        continue;
+                    }
+                }
+            }
+            let quoted = reported && tok.quoted;
+            let seq = &p.seq;
+            let after_cue = (1..=m.window.min(at)).any(|back| {
+                role(seq[at - back], &m.before)
+                    && !(at - back + 1..at).any(|i| role(seq[i], &m.addressed))
+            });
+            let is_term = matches!(r.rule, Rule::Term(..) | Rule::Compound(_));
+            let self_named = is_term
+                && ((at >= 1 && role(seq[at - 1], &m.self_reference))
+                    || (at >= 2
+                        && role(seq[at - 1], &m.self_adjective)
+                        && role(seq[at - 2], &m.self_reference)));
+            lowered[k] = quoted || after_cue || self_named;
+        }
+        for (r, low) in self.raw.iter_mut().zip(lowered) {
+            if low {
+                r.weight *= m.factor;
+                r.mention = true;
+            }
+        }
+        let mut k = 0;
+        self.raw.retain(|_| {
+            k += 1;
+            !cancelled[k - 1]
+        });
+    }
+
     fn detectors(&mut self) {
         if self.c.detectors.is_empty()
             || !self.text.bytes().any(|b| b.is_ascii_digit() || b == b'@')
@@ -625,6 +743,8 @@ impl Matcher<'_> {
                         rule: Rule::Detector(kind),
                         start: self.p.char_index(d.start),
                         end: self.p.char_index(d.end),
+                        tok: NO_TOKEN,
+                        mention: false,
                     });
                 }
             }
@@ -651,6 +771,11 @@ impl Matcher<'_> {
             Rule::Pattern(i) => format!("pattern:{}", c.patterns[i as usize].id),
             Rule::Compound(i) => format!("compound:{}", c.compounds[i as usize].id),
             Rule::Detector(k) => format!("detector:{}", k.name()),
+        };
+        let rule = if r.mention {
+            format!("{rule} (mention)")
+        } else {
+            rule
         };
         Finding {
             category: c.categories[r.cat as usize].name.clone(),
