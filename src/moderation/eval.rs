@@ -125,6 +125,14 @@ impl LabelMap {
             .map_or(NONE, |(label, _)| label.as_str())
     }
 
+    /// The categories that predict a label, in order.
+    pub fn categories_of(&self, label: &str) -> &[String] {
+        self.rows
+            .iter()
+            .find(|(l, _)| l == label)
+            .map_or(&[], |(_, cats)| cats.as_slice())
+    }
+
     /// Whether a category predicts one of these labels.
     fn predicts_any(&self, category: &str, labels: &[String]) -> bool {
         self.rows
@@ -241,6 +249,43 @@ impl Labelled {
         let tsv =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         Labelled::parse(&tsv).with_context(|| format!("reading {}", path.display()))
+    }
+
+    /// Takes out a share of the rows, chosen by a seeded shuffle, and returns them: a held-out
+    /// part to evaluate a model on rows it was not trained on.
+    pub fn hold_out(&mut self, share: f64, seed: u64) -> Labelled {
+        let mut keys: Vec<(u64, usize)> = (0..self.rows.len())
+            .map(|i| {
+                (
+                    super::model::mix(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+                    i,
+                )
+            })
+            .collect();
+        keys.sort_unstable();
+        let take = (self.rows.len() as f64 * share).round() as usize;
+        let mut held: Vec<usize> = keys[..take].iter().map(|&(_, i)| i).collect();
+        held.sort_unstable();
+        let mut out = Vec::with_capacity(take);
+        for (k, &i) in held.iter().enumerate() {
+            out.push(self.rows.remove(i - k));
+        }
+        Labelled {
+            rows: out,
+            skipped_lines: 0,
+        }
+    }
+
+    /// The rows as a TSV with the header `text<TAB>label`.
+    pub fn to_tsv(&self) -> String {
+        let mut s = String::from("text\tlabel\n");
+        for r in &self.rows {
+            s.push_str(&r.text.replace(['\t', '\n'], " "));
+            s.push('\t');
+            s.push_str(&r.labels.join(","));
+            s.push('\n');
+        }
+        s
     }
 
     /// Every label of the file.

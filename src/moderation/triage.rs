@@ -20,10 +20,12 @@
 //! a category is flagged at its threshold.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::lexicon::{self, compatible, Compiled, Elem, EntryKind, Prepared, TermRun, NO_RUN};
+use super::model::{self, Model};
 use crate::text::detectors;
 
 /// How serious a message is (DESIGN §3). Ordered: `S5` is the most serious.
@@ -87,6 +89,9 @@ pub struct Triage {
     pub score: f32,
     pub severity: Severity,
     pub findings: Vec<Finding>,
+    /// The version of the trained model that added its score (None: rules alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<String>,
 }
 
 impl Triage {
@@ -96,10 +101,34 @@ impl Triage {
     }
 }
 
-/// The compiled rules. Cheap to share (`Arc<Engine>`); `triage` takes `&self`.
+/// The compiled rules, and the trained model when there is one. Cheap to share
+/// (`Arc<Engine>`); `triage` takes `&self`.
 #[derive(Debug, Clone)]
 pub struct Engine {
     c: Compiled,
+    learned: Option<Learned>,
+}
+
+/// A model bound to the configured categories: per model class, its category (None for a
+/// category the configuration no longer has).
+#[derive(Debug, Clone)]
+struct Learned {
+    model: Arc<Model>,
+    categories: Vec<Option<u8>>,
+}
+
+/// How much a model's probability weighs as evidence: its threshold maps to the category's
+/// threshold, so the model alone flags at its own threshold, and below it adds to the rules'
+/// evidence. Weights under this are not worth a finding.
+const MODEL_MIN_WEIGHT: f32 = 0.1;
+/// The features shown for a model's score.
+const MODEL_REASONS: usize = 3;
+
+/// A model's evidence for one category (of model class `class`).
+struct ModelEvidence {
+    cat: u8,
+    class: usize,
+    weight: f32,
 }
 
 impl Engine {
@@ -109,7 +138,32 @@ impl Engine {
         let files = lexicon::read_dir(dir)?;
         Ok(Engine {
             c: lexicon::compile(&files)?,
+            learned: None,
         })
+    }
+
+    /// This engine with a trained model beside its rules. Model classes whose category is not
+    /// configured any more are left out.
+    pub fn with_model(mut self, model: Arc<Model>) -> Engine {
+        let categories = model
+            .classes()
+            .iter()
+            .map(|h| self.c.category(&h.category))
+            .collect();
+        self.learned = Some(Learned { model, categories });
+        self
+    }
+
+    /// This engine with its rules alone.
+    pub fn without_model(&self) -> Engine {
+        Engine {
+            c: self.c.clone(),
+            learned: None,
+        }
+    }
+
+    pub fn model(&self) -> Option<&Arc<Model>> {
+        self.learned.as_ref().map(|l| &l.model)
     }
 
     /// The built-in configuration (a copy of `config/moderation/` compiled into the binary).
@@ -121,6 +175,7 @@ impl Engine {
         // The built-in files are part of the program and tested; failing here is a build error.
         Engine {
             c: lexicon::compile(&files).expect("the built-in moderation configuration compiles"),
+            learned: None,
         }
     }
 
@@ -138,7 +193,67 @@ impl Engine {
 
     pub fn triage(&self, text: &str) -> Triage {
         let p = Prepared::new(text);
-        self.run(&p, text).finish()
+        let Some(l) = &self.learned else {
+            return self.run(&p, text).finish(&[]);
+        };
+        let mut feats = Vec::with_capacity(p.skeleton.len() * 4);
+        model::features(&p, &mut feats);
+        let evidence = self.model_evidence(l, &feats);
+        let mut t = self.run(&p, text).finish(&evidence);
+        // Why, for the categories the model helped flag: the n-grams that pushed it most.
+        let mut explained = false;
+        for e in &evidence {
+            let category = &self.c.categories[e.cat as usize].name;
+            if !t.categories.contains(category) {
+                continue;
+            }
+            for reason in l.model.reasons(&p, text, &feats, e.class, MODEL_REASONS) {
+                t.findings.push(Finding {
+                    category: category.clone(),
+                    rule: format!(
+                        "model:{category} {} (+{:.2})",
+                        reason.feature, reason.contribution
+                    ),
+                    start: reason.start as usize,
+                    end: reason.end as usize,
+                    matched: reason.matched,
+                });
+                explained = true;
+            }
+        }
+        if explained {
+            t.findings.sort_by_key(|f| (f.start, f.end));
+        }
+        t.model_version = Some(l.model.version.clone());
+        t
+    }
+
+    fn model_evidence(&self, l: &Learned, feats: &[model::Feat]) -> Vec<ModelEvidence> {
+        let mut scores = Vec::with_capacity(l.categories.len());
+        l.model.score_features(feats, &mut scores);
+        let heads = l.model.classes();
+        let mut out = Vec::new();
+        for s in scores {
+            let Some(cat) = l.categories[s.class] else {
+                continue;
+            };
+            let t = heads[s.class].threshold.clamp(0.01, 0.99);
+            let ct = self.c.categories[cat as usize].threshold;
+            let prob = s.probability;
+            let weight = if prob < t {
+                ct * prob / t
+            } else {
+                ct + (1.0 - ct) * (prob - t) / (1.0 - t)
+            };
+            if weight >= MODEL_MIN_WEIGHT {
+                out.push(ModelEvidence {
+                    cat,
+                    class: s.class,
+                    weight: weight.min(0.999),
+                });
+            }
+        }
+        out
     }
 
     fn run<'a>(&'a self, p: &'a Prepared, text: &'a str) -> Matcher<'a> {
@@ -786,16 +901,19 @@ impl Matcher<'_> {
         }
     }
 
-    /// Scores: per category 1 − Π(1 − weight) over its distinct findings; flagged at the
-    /// category's threshold; overall the same over flagged categories.
-    fn finish(mut self) -> Triage {
+    /// Scores: per category 1 − Π(1 − weight) over its distinct findings and the model's
+    /// evidence; flagged at the category's threshold; overall the same over flagged categories.
+    /// A category that only the model flags is at most S3: the rules, which point at the words,
+    /// must agree before triage calls anything S4 or S5.
+    fn finish(mut self, model: &[ModelEvidence]) -> Triage {
         let c = self.c;
-        if self.raw.is_empty() {
+        if self.raw.is_empty() && model.is_empty() {
             return Triage {
                 categories: Vec::new(),
                 score: 0.0,
                 severity: Severity::S0,
                 findings: Vec::new(),
+                model_version: None,
             };
         }
         // The same span found twice for one category (a term and its variant reading, two
@@ -816,10 +934,19 @@ impl Matcher<'_> {
                 sev[r.cat as usize] = sev[r.cat as usize].max(s);
             }
         }
+        for e in model {
+            keep[e.cat as usize] *= 1.0 - e.weight;
+        }
         let mut flagged: Vec<(usize, f32)> = (0..n)
             .map(|i| (i, 1.0 - keep[i]))
             .filter(|&(i, s)| s > 0.0 && s + 1e-6 >= c.categories[i].threshold)
             .collect();
+        for &(i, _) in &flagged {
+            // Flagged only with the model's help: at most S3.
+            if rules_score(&self.raw, i) + 1e-6 < c.categories[i].threshold {
+                sev[i] = sev[i].min(Severity::S3);
+            }
+        }
         flagged.sort_by(|a, b| sev[b.0].cmp(&sev[a.0]).then(b.1.total_cmp(&a.1)));
         let severity = flagged
             .iter()
@@ -834,6 +961,7 @@ impl Matcher<'_> {
             .copied()
             .collect();
         raw.sort_by_key(|r| (r.start, r.end, r.cat));
+        let findings = raw.iter().map(|r| self.finding(r)).collect();
         Triage {
             categories: flagged
                 .iter()
@@ -841,9 +969,19 @@ impl Matcher<'_> {
                 .collect(),
             score: score.clamp(0.0, 1.0),
             severity,
-            findings: raw.iter().map(|r| self.finding(r)).collect(),
+            findings,
+            model_version: None,
         }
     }
+}
+
+/// A category's score from the rules' findings alone.
+fn rules_score(raw: &[Raw], cat: usize) -> f32 {
+    1.0 - raw
+        .iter()
+        .filter(|r| r.cat as usize == cat)
+        .map(|r| 1.0 - r.weight)
+        .product::<f32>()
 }
 
 #[cfg(test)]
