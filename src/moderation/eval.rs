@@ -623,6 +623,60 @@ mod tests {
         assert_eq!(unquote("\"a\" b \""), "\"a\" b \"");
     }
 
+    #[test]
+    fn several_labels_and_per_category_figures() {
+        let engine = Engine::built_in();
+        let tsv = "text\tlabel\n\
+            Jag ska våldta dig, din lilla hora\tmisogyny,threat\n\
+            din jävla idiot\tinsult\n\
+            kärringdynga\tmisogyny\n\
+            När öppnar simhallen?\tnone\n\
+            Tack för hjälpen\tnone\n";
+        let r = evaluate(&engine, tsv).expect("report");
+        // A message with two labels counts for each; its prediction is right if it is either.
+        assert_eq!(r.labels["misogyny"].support, 2);
+        assert_eq!(r.labels["threat"].support, 1);
+        assert_eq!(r.confusion["misogyny,threat"].values().sum::<usize>(), 1);
+        assert!((r.accuracy - 1.0).abs() < 1e-9, "{}", r.summary());
+        // Per category: flagged at all, not only first. "jävla idiot" also swears.
+        assert_eq!(r.categories["misogyny"].true_positives, 2);
+        assert_eq!(r.categories["threat"].recall, 1.0);
+        assert_eq!(r.categories["insult"].support, 1);
+        assert!(r.summary().contains("category"));
+        let json: serde_json::Value = serde_json::from_str(&r.to_json()).expect("json");
+        assert!(json["categories"]["misogyny"]["precision"].is_number());
+    }
+
+    #[test]
+    fn a_held_out_part_is_chosen_by_the_seed_and_kept_apart() {
+        let tsv: String = std::iter::once("text\tlabel\n".to_string())
+            .chain((0..100).map(|i| {
+                format!(
+                    "meddelande {i}\t{}\n",
+                    if i % 3 == 0 { "insult" } else { "none" }
+                )
+            }))
+            .collect();
+        let mut a = Labelled::parse(&tsv).expect("parses");
+        let held = a.hold_out(0.2, 42);
+        assert_eq!((held.rows.len(), a.rows.len()), (20, 80));
+        let mut b = Labelled::parse(&tsv).expect("parses");
+        assert_eq!(
+            b.hold_out(0.2, 42).to_tsv(),
+            held.to_tsv(),
+            "the same seed holds out the same rows"
+        );
+        for r in &held.rows {
+            assert!(
+                !a.rows.iter().any(|x| x.text == r.text),
+                "{} is in both",
+                r.text
+            );
+        }
+        let again = Labelled::parse(&held.to_tsv()).expect("the held-out file parses");
+        assert_eq!(again.rows.len(), 20);
+    }
+
     /// The Davidson et al. (2017) tweets, when the shared data is there. With CI=true a missing
     /// file fails the test instead of skipping it.
     #[test]
