@@ -480,6 +480,21 @@ fn unquote(text: &str) -> String {
     text.to_string()
 }
 
+/// A table of scores, one row per label or category.
+fn table(what: &str, predicted: &str, note: &str, rows: &BTreeMap<String, Scores>) -> String {
+    let mut s = format!(
+        "{what:<14} {:>8} {predicted:>9} {:>9} {:>7} {:>7}{note}\n",
+        "support", "precision", "recall", "F1"
+    );
+    for (name, sc) in rows {
+        s.push_str(&format!(
+            "{:<14} {:>8} {:>9} {:>9.3} {:>7.3} {:>7.3}\n",
+            name, sc.support, sc.predicted, sc.precision, sc.recall, sc.f1
+        ));
+    }
+    s
+}
+
 impl Report {
     /// A readable summary for people.
     pub fn summary(&self) -> String {
@@ -498,27 +513,15 @@ impl Report {
             "flagged vs none: precision {:.3}  recall {:.3}  F1 {:.3}   (label accuracy {:.3}, macro F1 {:.3})\n\n",
             self.precision, self.recall, self.f1, self.accuracy, self.macro_f1
         ));
-        s.push_str(&format!(
-            "{:<14} {:>8} {:>9} {:>9} {:>7} {:>7}\n",
-            "label", "support", "predicted", "precision", "recall", "F1"
-        ));
-        for (label, sc) in &self.labels {
-            s.push_str(&format!(
-                "{:<14} {:>8} {:>9} {:>9.3} {:>7.3} {:>7.3}\n",
-                label, sc.support, sc.predicted, sc.precision, sc.recall, sc.f1
-            ));
-        }
+        s.push_str(&table("label", "predicted", "", &self.labels));
         if !self.categories.is_empty() {
-            s.push_str(&format!(
-                "\n{:<14} {:>8} {:>9} {:>9} {:>7} {:>7}   (flagged at all; right when a label is the category or one it predicts)\n",
-                "category", "support", "flagged", "precision", "recall", "F1"
+            s.push('\n');
+            s.push_str(&table(
+                "category",
+                "flagged",
+                "   (flagged at all; right when a label is the category or one it predicts)",
+                &self.categories,
             ));
-            for (category, sc) in &self.categories {
-                s.push_str(&format!(
-                    "{:<14} {:>8} {:>9} {:>9.3} {:>7.3} {:>7.3}\n",
-                    category, sc.support, sc.predicted, sc.precision, sc.recall, sc.f1
-                ));
-            }
         }
         s.push_str("\npredicted label: that of the first flagged category (most serious, then strongest):\n");
         for (label, cats) in &self.mapping {

@@ -527,38 +527,13 @@ impl Builder {
                     _ => None,
                 };
                 let weight = check_weight(weight, term)?;
-                let (sk, mut runs) = skeleton_of(term)?;
-                if strict {
-                    for r in &mut runs {
-                        r.strict = true;
-                    }
-                }
-                if let Some((stem, index)) = self.stem_of(term, lang) {
-                    let (stem_sk, mut stem_runs) = skeleton_of(&stem)?;
+                let (sk, runs) = skeleton_of(term)?;
+                let entry = |stem: Option<u8>, mut runs: Vec<TermRun>| {
                     if strict {
-                        for r in &mut stem_runs {
+                        for r in &mut runs {
                             r.strict = true;
                         }
                     }
-                    self.push_entry(
-                        stem_sk,
-                        Entry {
-                            kind: EntryKind::Term {
-                                category,
-                                weight,
-                                compound: !whole,
-                                only_in_language: only,
-                                lang,
-                                term: term.to_string(),
-                                stem: Some(index),
-                                unless_after,
-                            },
-                            runs: stem_runs,
-                        },
-                    );
-                }
-                self.push_entry(
-                    sk,
                     Entry {
                         kind: EntryKind::Term {
                             category,
@@ -567,12 +542,17 @@ impl Builder {
                             only_in_language: only,
                             lang,
                             term: term.to_string(),
-                            stem: None,
+                            stem,
                             unless_after,
                         },
                         runs,
-                    },
-                );
+                    }
+                };
+                if let Some((stem, index)) = self.stem_of(term, lang) {
+                    let (stem_sk, stem_runs) = skeleton_of(&stem)?;
+                    self.push_entry(stem_sk, entry(Some(index), stem_runs));
+                }
+                self.push_entry(sk, entry(None, runs));
             }
         }
         for n in &f.negations {
@@ -947,6 +927,9 @@ pub(crate) struct Masked {
 
 pub(crate) const NO_RUN: u32 = u32::MAX;
 
+/// A range of normalised characters.
+type Span = (u32, u32);
+
 impl Prepared {
     pub fn new(text: &str) -> Prepared {
         let mut p = Prepared::default();
@@ -1059,7 +1042,7 @@ impl Prepared {
     /// `@ $ !` inside a word. An `@name` handle is someone else's name, not the writer's words,
     /// and is skipped; of a URL only the host counts (`bit.ly` is a spam cue, its path is noise).
     /// Also returns the URLs' character ranges.
-    fn word_spans(&self) -> (Vec<(u32, u32)>, Vec<(u32, u32)>) {
+    fn word_spans(&self) -> (Vec<Span>, Vec<Span>) {
         let n = self.chars.len();
         let c = |i: usize| self.chars.get(i).map_or(' ', |x| x.c);
         let mut spans = Vec::new();

@@ -110,6 +110,20 @@ fn fnv(mut h: u64, c: char) -> u64 {
 
 const FNV_START: u64 = 0xCBF2_9CE4_8422_2325;
 
+/// The hash of a feature of kind `tag` made of words (separated by a space).
+fn hash_words(tag: char, words: &[&[char]]) -> u64 {
+    let mut h = fnv(FNV_START, tag);
+    for (k, word) in words.iter().enumerate() {
+        if k > 0 {
+            h = fnv(h, ' ');
+        }
+        for &c in *word {
+            h = fnv(h, c);
+        }
+    }
+    mix(h)
+}
+
 /// The features of a prepared message, appended to `out`.
 pub(crate) fn features(p: &Prepared, out: &mut Vec<Feat>) {
     let w = Words::of(p);
@@ -119,28 +133,16 @@ pub(crate) fn features(p: &Prepared, out: &mut Vec<Feat>) {
         if word.is_empty() {
             continue;
         }
-        let mut h = fnv(FNV_START, 'w');
-        for &c in word {
-            h = fnv(h, c);
-        }
         out.push(Feat {
-            hash: mix(h),
+            hash: hash_words('w', &[word]),
             kind: Kind::Word,
             word: i as u32,
             from: 0,
             to: 0,
         });
         if i > 0 {
-            let mut b = fnv(FNV_START, 'b');
-            for &c in w.word(i - 1) {
-                b = fnv(b, c);
-            }
-            b = fnv(b, ' ');
-            for &c in word {
-                b = fnv(b, c);
-            }
             out.push(Feat {
-                hash: mix(b),
+                hash: hash_words('b', &[w.word(i - 1), word]),
                 kind: Kind::Bigram,
                 word: i as u32,
                 from: 0,
@@ -156,12 +158,8 @@ pub(crate) fn features(p: &Prepared, out: &mut Vec<Feat>) {
                 break;
             }
             for start in 0..=padded.len() - n {
-                let mut h = fnv(FNV_START, 'c');
-                for &c in &padded[start..start + n] {
-                    h = fnv(h, c);
-                }
                 out.push(Feat {
-                    hash: mix(h),
+                    hash: hash_words('c', &[&padded[start..start + n]]),
                     kind: Kind::Chars,
                     word: i as u32,
                     from: start as u16,
@@ -524,7 +522,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            seed: 0x7461_766C_61,
+            seed: 0x0074_6176_6C61,
             epochs: 10,
             l2: 1e-5,
             learning_rate: 0.5,
@@ -786,10 +784,15 @@ impl Fitter {
             self.bias[c] -= (eta * grad[c]) as f32;
             self.scale[c] *= 1.0 - eta * self.l2;
         }
+        let step: Vec<f32> = grad
+            .iter()
+            .zip(&self.scale)
+            .map(|(g, s)| (eta * g * x / s) as f32)
+            .collect();
         for &h in hashes {
             let b = (h & mask) as usize * n;
-            for c in 0..n {
-                self.values[b + c] -= (eta * grad[c] * x / self.scale[c]) as f32;
+            for (v, d) in self.values[b..b + n].iter_mut().zip(&step) {
+                *v -= d;
             }
         }
         for c in 0..n {
