@@ -6,7 +6,11 @@
 //! - synthetic comments in Swedish and English, generated with a seeded PRNG from templates a
 //!   municipality's channels see (questions, complaints, thanks), with a share of abusive ones
 //!   (insults, threats, hate, spam, personal data, evasions such as `1d10t` and `i d i o t`);
-//! - the texts of `../shared/data/moderation/davidson.tsv` (English tweets) when present.
+//! - the texts of `../shared/data/moderation/davidson.tsv` (English tweets) when present;
+//!
+//! first with the rules alone, then with a trained model beside them (`tavla moderation train`;
+//! here trained on Davidson's tweets, or on the synthetic comments when that file is missing),
+//! because the bar holds with the model on.
 //!
 //! Prints a readable figure per corpus and one JSON line at the end.
 
@@ -14,6 +18,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use tavla::moderation::model::{self, Example, Model, Options};
 use tavla::moderation::triage::Engine;
 
 const SEED: u64 = 0x7472_6961_6765;
@@ -118,6 +123,11 @@ const TAILS: &[&str] = &[
 ];
 
 fn synthetic(n: usize) -> Vec<String> {
+    synthetic_labelled(n).into_iter().map(|(t, _)| t).collect()
+}
+
+/// Synthetic comments and whether an abusive part was added.
+fn synthetic_labelled(n: usize) -> Vec<(String, bool)> {
     let mut rng = Rng(SEED);
     (0..n)
         .map(|_| {
@@ -147,21 +157,54 @@ fn synthetic(n: usize) -> Vec<String> {
                 }
             }
             s.push_str(rng.pick(TAILS));
-            s
+            (s, abusive)
         })
         .collect()
 }
 
-fn davidson() -> Option<Vec<String>> {
+fn davidson() -> Option<Vec<(String, String)>> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/data/moderation/davidson.tsv");
     let tsv = std::fs::read_to_string(path).ok()?;
     Some(
         tsv.lines()
             .skip(1)
-            .filter_map(|l| l.rsplit_once('\t').map(|(t, _)| t.to_string()))
+            .filter_map(|l| {
+                l.rsplit_once('\t')
+                    .map(|(t, label)| (t.to_string(), label.to_string()))
+            })
             .collect(),
     )
+}
+
+/// A model as `tavla moderation train` makes one: on Davidson's tweets (hate → hate, offensive
+/// → insult), or on the synthetic comments.
+fn trained_model(davidson: Option<&[(String, String)]>, n: usize) -> Model {
+    let examples: Vec<Example> = match davidson {
+        Some(rows) => rows
+            .iter()
+            .map(|(text, label)| Example {
+                text: text.clone(),
+                categories: match label.as_str() {
+                    "hate" => vec!["hate".into()],
+                    "offensive" => vec!["insult".into()],
+                    _ => vec![],
+                },
+            })
+            .collect(),
+        None => synthetic_labelled(n.min(20_000))
+            .into_iter()
+            .map(|(text, abusive)| Example {
+                text,
+                categories: if abusive {
+                    vec!["insult".into()]
+                } else {
+                    vec![]
+                },
+            })
+            .collect(),
+    };
+    model::train(&examples, &Options::default()).expect("the model trains")
 }
 
 /// Triage the corpus over and over on this thread for `seconds`; messages per second.
@@ -226,16 +269,37 @@ fn main() {
     );
     let synthetic_texts = synthetic(n);
     let synthetic = measure(&engine, "synthetic", &synthetic_texts, seconds);
-    let davidson = match davidson() {
-        Some(texts) => measure(&engine, "davidson", &texts, seconds),
+    let labelled = davidson();
+    let davidson_texts: Option<Vec<String>> = labelled
+        .as_ref()
+        .map(|rows| rows.iter().map(|(t, _)| t.clone()).collect());
+    let davidson = match &davidson_texts {
+        Some(texts) => measure(&engine, "davidson", texts, seconds),
         None => {
             println!("davidson   skipped: ../shared/data/moderation/davidson.tsv not found");
             json!({"skipped": "davidson.tsv not found"})
         }
     };
+    let started = Instant::now();
+    let model = trained_model(labelled.as_deref(), n);
+    println!(
+        "with a model: version {}, {} categories, {} buckets, trained on {} examples in {:.1} s",
+        model.version,
+        model.classes().len(),
+        model.buckets(),
+        model.training().examples,
+        started.elapsed().as_secs_f64()
+    );
+    let with_model = engine.clone().with_model(std::sync::Arc::new(model));
+    let synthetic_model = measure(&with_model, "synth+model", &synthetic_texts, seconds);
+    let davidson_model = match &davidson_texts {
+        Some(texts) => measure(&with_model, "dav+model", texts, seconds),
+        None => json!({"skipped": "davidson.tsv not found"}),
+    };
     println!(
         "{}",
         json!({"bench": "triage", "bar_messages_per_second": BAR, "threads": 1,
-               "synthetic": synthetic, "davidson": davidson})
+               "synthetic": synthetic, "davidson": davidson,
+               "synthetic_with_model": synthetic_model, "davidson_with_model": davidson_model})
     );
 }

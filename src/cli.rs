@@ -186,13 +186,50 @@ pub enum FaqCommand {
 
 #[derive(Subcommand)]
 pub enum ModerationCommand {
-    /// Precision, recall and F1 of triage on a labelled TSV (`text<TAB>label`; `none` = not to flag).
+    /// Precision, recall and F1 of triage on a labelled TSV (`text<TAB>label`; `none` = not to
+    /// flag; several labels separated by commas), per label and per category.
     Eval {
         file: PathBuf,
         /// Also print one JSON object as the last line.
         #[arg(long)]
         json: bool,
+        /// List the messages judged wrongly (for a set you build your lexicon on, never for the
+        /// one you report).
+        #[arg(long)]
+        errors: bool,
+        /// A trained model (`tavla moderation train`): report the rules alone, the model alone
+        /// and both together (what triage does with it).
+        #[arg(long)]
+        model: Option<PathBuf>,
     },
+    /// Train the triage model on a labelled TSV and/or the moderators' closed cases; writes
+    /// `moderation-model-<version>.bin` into the data directory.
+    Train(TrainArgs),
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// A labelled TSV (`text<TAB>label`, as for eval).
+    file: Option<PathBuf>,
+    /// Learn from the closed cases in the database: removed, hidden or reported to the police
+    /// is abusive (in the case's categories), dismissed or no action is not.
+    #[arg(long)]
+    from_cases: bool,
+    /// Hold this percentage of FILE's rows out of training (chosen by the seed) and write them
+    /// to --hold-out-file, to evaluate the model on rows it never saw.
+    #[arg(long, requires = "hold_out_file")]
+    hold_out: Option<f64>,
+    #[arg(long)]
+    hold_out_file: Option<PathBuf>,
+    /// The seed that shuffles the examples (the same data and seed give the same model).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Passes over the examples.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Where to write the model (default: the data directory, where the service looks).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -406,16 +443,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Moderation {
-            command: ModerationCommand::Eval { file, json },
-        } => {
-            let engine = crate::moderation::triage::Engine::load(&settings.moderation_dir)?;
-            let report = crate::moderation::eval::evaluate_file(&engine, &file)?;
-            print!("{}", report.summary());
-            if json {
-                println!("{}", report.to_json());
-            }
-            Ok(())
-        }
+            command:
+                ModerationCommand::Eval {
+                    file,
+                    json,
+                    errors,
+                    model,
+                },
+        } => moderation_eval(&settings, &file, json, errors, model.as_deref()),
+        Command::Moderation {
+            command: ModerationCommand::Train(args),
+        } => moderation_train(&settings, args).await,
         Command::Routines {
             command: RoutinesCommand::Print,
         } => {
@@ -844,5 +882,182 @@ async fn import(settings: &Settings, file: &PathBuf) -> anyhow::Result<()> {
     if bad > 0 {
         bail!("{bad} line(s) could not be imported (listed above); the other lines were kept, so fix those lines and import the file again");
     }
+    Ok(())
+}
+
+/// `tavla moderation eval FILE [--json] [--errors] [--model M]`: the rules alone, or with a
+/// model the rules, the model and both (what triage does), each per label and per category.
+fn moderation_eval(
+    settings: &Settings,
+    file: &std::path::Path,
+    json: bool,
+    errors: bool,
+    model: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use crate::moderation::eval::{evaluate_with, Labelled};
+    use crate::moderation::model::Model;
+    use crate::moderation::triage::Engine;
+    let rules = Engine::load(&settings.moderation_dir)?;
+    let labelled = Labelled::read(file)?;
+    let by_rules =
+        |engine: &Engine| evaluate_with(engine, &labelled, |text| engine.triage(text).categories);
+    let Some(path) = model else {
+        let report = by_rules(&rules);
+        print!("{}", report.summary());
+        if errors {
+            print!("{}", report.errors());
+        }
+        if json {
+            println!("{}", report.to_json());
+        }
+        return Ok(());
+    };
+    let model = std::sync::Arc::new(Model::load(path)?);
+    let both = rules.clone().with_model(model.clone());
+    let reports = [
+        ("rules alone", by_rules(&rules)),
+        (
+            "model alone",
+            evaluate_with(&rules, &labelled, |text| {
+                model.classify(text).into_iter().map(|(c, _)| c).collect()
+            }),
+        ),
+        ("rules and model (triage)", by_rules(&both)),
+    ];
+    println!(
+        "model {} ({} categories, trained on {} examples)\n",
+        model.version,
+        model.classes().len(),
+        model.training().examples
+    );
+    for (name, report) in &reports {
+        println!("=== {name} ===");
+        print!("{}", report.summary());
+        if errors {
+            print!("{}", report.errors());
+        }
+        println!();
+    }
+    if json {
+        // The object of what triage does (both), with each mode beside it.
+        let mut out = serde_json::to_value(&reports[2].1)?;
+        out["model_version"] = serde_json::json!(model.version);
+        out["modes"] = serde_json::json!({
+            "rules": reports[0].1,
+            "model": reports[1].1,
+            "both": reports[2].1,
+        });
+        println!("{out}");
+    }
+    Ok(())
+}
+
+/// `tavla moderation train [--from-cases] [FILE]`: fits the model and writes its file.
+async fn moderation_train(settings: &Settings, args: TrainArgs) -> anyhow::Result<()> {
+    use crate::moderation::eval::Labelled;
+    use crate::moderation::learning;
+    use crate::moderation::model::{self, Options};
+    use crate::moderation::triage::Engine;
+    if args.file.is_none() && !args.from_cases {
+        bail!("give a labelled FILE, --from-cases, or both");
+    }
+    let engine = Engine::load(&settings.moderation_dir)?;
+    let mut options = Options::default();
+    if let Some(seed) = args.seed {
+        options.seed = seed;
+    }
+    if let Some(epochs) = args.epochs {
+        options.epochs = epochs.max(1);
+    }
+    let mut examples = Vec::new();
+    if let Some(path) = &args.file {
+        let mut labelled = Labelled::read(path)?;
+        if let Some(percent) = args.hold_out {
+            if !(0.0..100.0).contains(&percent) {
+                bail!("--hold-out is a percentage between 0 and 100");
+            }
+            let held = labelled.hold_out(percent / 100.0, options.seed);
+            let out = args
+                .hold_out_file
+                .as_deref()
+                .context("--hold-out needs --hold-out-file")?;
+            std::fs::write(out, held.to_tsv())
+                .with_context(|| format!("writing {}", out.display()))?;
+            eprintln!(
+                "held out {} of {} rows into {} (not trained on)",
+                held.rows.len(),
+                held.rows.len() + labelled.rows.len(),
+                out.display()
+            );
+        }
+        let from_file = learning::from_file(&engine, &labelled)?;
+        options.sources.push(format!(
+            "{} ({} rows{})",
+            path.file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default(),
+            from_file.len(),
+            args.hold_out
+                .map(|p| format!(", {p}% held out with seed {}", options.seed))
+                .unwrap_or_default()
+        ));
+        examples.extend(from_file);
+    }
+    if args.from_cases {
+        let store = open_store(settings).await?;
+        let cases = store.closed_cases().await?;
+        let (from_cases, lessons) = learning::from_cases(&engine, &cases);
+        eprintln!(
+            "closed cases: {} abusive (removed, hidden or reported; {} learnt by their level), {} not (dismissed or no action), {} without words",
+            lessons.positives, lessons.by_level, lessons.negatives, lessons.without_text
+        );
+        options.sources.push(format!(
+            "closed cases ({} abusive, {} not)",
+            lessons.positives, lessons.negatives
+        ));
+        examples.extend(from_cases);
+    }
+    let started = Instant::now();
+    let trained = model::train(&examples, &options)?;
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| settings.data_dir.clone());
+    let path = trained.save_in(&dir)?;
+    let t = trained.training();
+    println!(
+        "trained on {} examples in {:.1} s ({} held out to choose thresholds), seed {}, {} passes",
+        t.examples,
+        started.elapsed().as_secs_f64(),
+        t.validation_examples,
+        t.seed,
+        t.epochs
+    );
+    for head in trained.classes() {
+        let validation = t
+            .validation
+            .iter()
+            .find(|(c, _, _)| c == &head.category)
+            .map(|(_, p, r)| format!(", on the held-out examples precision {p:.2} recall {r:.2}"))
+            .unwrap_or_default();
+        println!(
+            "  {:<14} {:>6} examples, flags alone at p >= {:.2}{validation}",
+            head.category, head.positives, head.threshold
+        );
+    }
+    println!(
+        "wrote {} (version {}, {} KiB)",
+        path.display(),
+        trained.version,
+        trained.to_bytes().len() / 1024
+    );
+    println!(
+        "To use it: check it with `tavla moderation eval FILE --model {}`, then restart `tavla serve`: \
+         with moderation_model = \"newest\" (the default) it loads the newest model in {} at start. \
+         To pin this one set moderation_model = \"{}\" (TAVLA_MODERATION_MODEL); \"none\" turns the model off.",
+        path.display(),
+        dir.display(),
+        path.display()
+    );
     Ok(())
 }

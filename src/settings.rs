@@ -98,6 +98,9 @@ pub struct Settings {
     pub trusted_proxies: Vec<String>,
     pub routines_file: PathBuf,
     pub moderation_dir: PathBuf,
+    /// The trained triage model: "newest" (the newest `moderation-model-*.bin` in data_dir),
+    /// "none" (rules alone), or the path of a model file.
+    pub moderation_model: String,
     pub case_threshold: String,
     pub dm_case_threshold: String,
     pub staffed_days: String,

@@ -45,6 +45,7 @@ pub fn advise(moderation: &Moderation, inbound: &Inbound, now_ms: i64) -> Option
         score: f64::from(triage.score),
         categories: triage.categories.clone(),
         findings: serde_json::to_value(&triage.findings).unwrap_or_default(),
+        model_version: triage.model_version.clone(),
         open_case: open_case.flatten(),
     })
 }

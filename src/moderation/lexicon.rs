@@ -118,6 +118,10 @@ struct LanguageFile {
     suffixes: Vec<String>,
     #[serde(default)]
     open_suffixes: Vec<String>,
+    /// Of the open suffixes, those that make an adjective (`idiot-iskt`): such a word describes
+    /// a thing more often than it insults a person, so it weighs half.
+    #[serde(default)]
+    adjective_suffixes: Vec<String>,
     #[serde(default)]
     allow: Vec<String>,
     #[serde(default)]
@@ -130,6 +134,39 @@ struct LanguageFile {
     pattern: Vec<PatternSpec>,
     #[serde(default)]
     compound: Vec<CompoundSpec>,
+    /// Stem changes: a term with a key's ending also matches its stem (the ending without its
+    /// first letter) followed by one of these endings (`hora` → `hor|or`, `jävel` → `jävl|ar`).
+    #[serde(default)]
+    stems: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    mentions: Option<MentionSpec>,
+}
+
+/// Words that show a term is mentioned, not used: a report of what someone else wrote
+/// ("någon skrev 'hora' till min dotter", "han kallade mig svartskalle") or a group naming
+/// itself ("vi gamla kärringar på gympan"). Such findings keep their span but weigh `factor` of
+/// their weight, so a mention alone is not flagged; a moderator can still see it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MentionSpec {
+    /// Anywhere in the message, these make a term inside quotation marks a mention.
+    quote_cues: Vec<String>,
+    /// Within `window` words before a term (and no `addressed` word between), these make it a
+    /// mention: "kallade henne för …", "blev kallad …".
+    before: Vec<String>,
+    #[serde(default = "default_window")]
+    window: usize,
+    /// Words that aim the term at the reader after all ("jag kallar dig …").
+    addressed: Vec<String>,
+    /// A group naming itself: these right before the term, or with one of `self_adjectives`
+    /// between ("vi kärringar", "vi gamla kärringar").
+    self_reference: Vec<String>,
+    self_adjectives: Vec<String>,
+    factor: f32,
+}
+
+fn default_window() -> usize {
+    3
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,6 +190,9 @@ struct TermDetail {
     /// The text must have the term's å, ä, ö (without them it is another word).
     #[serde(default)]
     keep_diacritics: bool,
+    /// Not when one of these words stands right before it (`vill hora` is `vill höra`).
+    #[serde(default)]
+    unless_after: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -225,6 +265,11 @@ pub(crate) enum EntryKind {
         only_in_language: bool,
         lang: u8,
         term: String,
+        /// A stem reading (`hor` of `hora`): what follows must be one of the language's stem
+        /// endings of this index, and the stem is never a compound head.
+        stem: Option<u8>,
+        /// Index into `Compiled::unless_after`: words that cancel the term right before it.
+        unless_after: Option<u32>,
     },
     /// A pattern word ending in `*`: any token starting with it.
     PrefixWord { word: u32 },
@@ -243,6 +288,9 @@ pub(crate) struct Lang {
     pub code: String,
     pub suffixes: HashSet<String>,
     pub open_suffixes: HashSet<String>,
+    pub adjective_suffixes: HashSet<String>,
+    /// Per stem ending (`a`, `e`, `el`, `er`): the endings its stem takes.
+    pub stems: Vec<(String, HashSet<String>)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -294,6 +342,20 @@ pub(crate) struct Compiled {
     pub starts_by_cat: Vec<Vec<u32>>,
     pub compounds: Vec<CompoundRule>,
     pub detectors: Vec<(Kind, u8, f32)>,
+    pub mentions: Mentions,
+    pub unless_after: Vec<Vec<u32>>,
+}
+
+/// The compiled `[mentions]` of the language files: per pattern word, its roles.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Mentions {
+    pub quote_cue: Vec<bool>,
+    pub before: Vec<bool>,
+    pub addressed: Vec<bool>,
+    pub self_reference: Vec<bool>,
+    pub self_adjective: Vec<bool>,
+    pub window: usize,
+    pub factor: f32,
 }
 
 /// Categories are tracked as bits per token.
@@ -375,6 +437,10 @@ struct Builder {
     patterns: Vec<Pattern>,
     compounds: Vec<CompoundRule>,
     detectors: Vec<(Kind, u8, f32)>,
+    mention_words: [HashSet<u32>; 5],
+    unless_after: Vec<Vec<u32>>,
+    mention_window: usize,
+    mention_factor: Option<f32>,
 }
 
 impl Builder {
@@ -394,6 +460,8 @@ impl Builder {
             code: code.to_string(),
             suffixes: HashSet::new(),
             open_suffixes: HashSet::new(),
+            adjective_suffixes: HashSet::new(),
+            stems: Vec::new(),
         });
         (self.langs.len() - 1) as u8
     }
@@ -408,8 +476,27 @@ impl Builder {
             let sk = skeleton_of(s)?.0;
             self.langs[lang as usize].open_suffixes.insert(sk);
         }
+        for s in &f.adjective_suffixes {
+            let sk = skeleton_of(s)?.0;
+            self.langs[lang as usize].open_suffixes.insert(sk.clone());
+            self.langs[lang as usize].adjective_suffixes.insert(sk);
+        }
         for a in &f.allow {
             self.allow.insert(skeleton_of(a)?.0);
+        }
+        for (ending, endings) in &f.stems {
+            let mut set = HashSet::new();
+            for e in endings {
+                set.insert(skeleton_of(e)?.0);
+            }
+            self.langs[lang as usize].stems.push((ending.clone(), set));
+        }
+        // Longest ending first, so `el` is tried before `l` would be.
+        self.langs[lang as usize]
+            .stems
+            .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        if let Some(m) = &f.mentions {
+            self.add_mentions(m)?;
         }
         for (cat_name, terms) in &f.lexicon {
             let category = self.category(cat_name)?;
@@ -425,15 +512,28 @@ impl Builder {
                         d.keep_diacritics,
                     ),
                 };
-                let weight = check_weight(weight, term)?;
-                let (sk, mut runs) = skeleton_of(term)?;
-                if strict {
-                    for r in &mut runs {
-                        r.strict = true;
+                let unless_after = match spec {
+                    TermSpec::Detailed(d) if !d.unless_after.is_empty() => {
+                        let mut ids = Vec::new();
+                        for w in &d.unless_after {
+                            match self.phrase(w)?.as_slice() {
+                                [Elem::Word(id)] => ids.push(*id),
+                                _ => bail!("{term}: unless_after takes single words: {w:?}"),
+                            }
+                        }
+                        self.unless_after.push(ids);
+                        Some(self.unless_after.len() as u32 - 1)
                     }
-                }
-                self.push_entry(
-                    sk,
+                    _ => None,
+                };
+                let weight = check_weight(weight, term)?;
+                let (sk, runs) = skeleton_of(term)?;
+                let entry = |stem: Option<u8>, mut runs: Vec<TermRun>| {
+                    if strict {
+                        for r in &mut runs {
+                            r.strict = true;
+                        }
+                    }
                     Entry {
                         kind: EntryKind::Term {
                             category,
@@ -442,10 +542,17 @@ impl Builder {
                             only_in_language: only,
                             lang,
                             term: term.to_string(),
+                            stem,
+                            unless_after,
                         },
                         runs,
-                    },
-                );
+                    }
+                };
+                if let Some((stem, index)) = self.stem_of(term, lang) {
+                    let (stem_sk, stem_runs) = skeleton_of(&stem)?;
+                    self.push_entry(stem_sk, entry(Some(index), stem_runs));
+                }
+                self.push_entry(sk, entry(None, runs));
             }
         }
         for n in &f.negations {
@@ -484,6 +591,50 @@ impl Builder {
                 examples: c.examples.clone(),
             });
         }
+        Ok(())
+    }
+
+    /// The stem of a one-word term whose ending changes when inflected (`hora` → `hor`, `jävel`
+    /// → `jävl`), with the index of its endings; None for other terms.
+    fn stem_of(&self, term: &str, lang: u8) -> Option<(String, u8)> {
+        if term.contains(char::is_whitespace) || term.contains('-') {
+            return None;
+        }
+        let l = &self.langs[lang as usize];
+        let (i, (ending, _)) = l
+            .stems
+            .iter()
+            .enumerate()
+            .find(|(_, (e, _))| term.ends_with(e.as_str()))?;
+        let base = &term[..term.len() - ending.len()];
+        // What stays must still be a word: `hor` of `hora`, not `fa` of `fan`.
+        if base.chars().count() < 3 {
+            return None;
+        }
+        let kept: String = ending.chars().skip(1).collect();
+        Some((format!("{base}{kept}"), i as u8))
+    }
+
+    fn add_mentions(&mut self, m: &MentionSpec) -> anyhow::Result<()> {
+        let lists = [
+            &m.quote_cues,
+            &m.before,
+            &m.addressed,
+            &m.self_reference,
+            &m.self_adjectives,
+        ];
+        for (k, list) in lists.into_iter().enumerate() {
+            for w in list {
+                match self.phrase(w)?.as_slice() {
+                    [Elem::Word(id)] => {
+                        self.mention_words[k].insert(*id);
+                    }
+                    _ => bail!("[mentions] takes single words (a trailing * for a prefix): {w:?}"),
+                }
+            }
+        }
+        self.mention_window = self.mention_window.max(m.window);
+        self.mention_factor = Some(check_weight(m.factor, "[mentions] factor")?);
         Ok(())
     }
 
@@ -629,6 +780,20 @@ impl Builder {
         let negation = (0..self.words.len() as u32)
             .map(|w| self.negation.contains(&w))
             .collect();
+        let role = |k: usize| -> Vec<bool> {
+            (0..self.words.len() as u32)
+                .map(|w| self.mention_words[k].contains(&w))
+                .collect()
+        };
+        let mentions = Mentions {
+            quote_cue: role(0),
+            before: role(1),
+            addressed: role(2),
+            self_reference: role(3),
+            self_adjective: role(4),
+            window: self.mention_window,
+            factor: self.mention_factor.unwrap_or(1.0),
+        };
         Ok(Compiled {
             categories: self.categories,
             langs: self.langs,
@@ -644,6 +809,8 @@ impl Builder {
             starts_by_cat,
             compounds: self.compounds,
             detectors: self.detectors,
+            mentions,
+            unless_after: self.unless_after,
         })
     }
 }
@@ -722,6 +889,8 @@ pub(crate) struct Token {
     pub origin: u32,
     /// Not a word of the text as written: a variant reading or spaced-out letters joined.
     pub virtual_: bool,
+    /// Inside quotation marks.
+    pub quoted: bool,
 }
 
 /// A text prepared for matching. The skeleton is the tokens' reduced forms joined by single
@@ -743,6 +912,8 @@ pub(crate) struct Prepared {
     pub seq: Vec<u32>,
     /// Words with letters masked by `*` (`f*ck`, `j*vla`, `sh**`).
     pub masked: Vec<Masked>,
+    /// Ranges of normalised characters inside quotation marks.
+    pub quotes: Vec<(u32, u32)>,
 }
 
 /// A word with masked letters: each slot is a normalised character or `None` for a `*`; the
@@ -756,11 +927,15 @@ pub(crate) struct Masked {
 
 pub(crate) const NO_RUN: u32 = u32::MAX;
 
+/// A range of normalised characters.
+type Span = (u32, u32);
+
 impl Prepared {
     pub fn new(text: &str) -> Prepared {
         let mut p = Prepared::default();
         p.normalise(text);
-        let spans = p.word_spans();
+        p.quotes = quote_ranges(&p.chars);
+        let (spans, urls) = p.word_spans();
         for (i, &(a, b)) in spans.iter().enumerate() {
             p.push_token(a..b, i as u32, false, false);
         }
@@ -785,6 +960,12 @@ impl Prepared {
             let idx = p.tokens.len() as u32;
             p.push_token_members(&members, idx, true, false);
             joined.push(idx);
+        }
+        // A word split by punctuation (`svart-skallar`, `idi.ot`, `h_o_r_o_r`) is also read
+        // whole, for the lexicon; patterns keep reading its parts.
+        for (g0, g1) in punctuated_groups(&spans, &p.chars, &urls) {
+            let members: Vec<u32> = spans[g0..g1].iter().flat_map(|s| s.0..s.1).collect();
+            p.push_token_members(&members, g0 as u32, true, false);
         }
         if p.chars.iter().any(|c| c.c == '*') {
             p.masked = p.masked_words();
@@ -860,10 +1041,12 @@ impl Prepared {
     /// Word spans over the normalised characters: letters and digits, with the leet symbols
     /// `@ $ !` inside a word. An `@name` handle is someone else's name, not the writer's words,
     /// and is skipped; of a URL only the host counts (`bit.ly` is a spam cue, its path is noise).
-    fn word_spans(&self) -> Vec<(u32, u32)> {
+    /// Also returns the URLs' character ranges.
+    fn word_spans(&self) -> (Vec<Span>, Vec<Span>) {
         let n = self.chars.len();
         let c = |i: usize| self.chars.get(i).map_or(' ', |x| x.c);
         let mut spans = Vec::new();
+        let mut urls = Vec::new();
         let mut i = 0;
         while i < n {
             let ch = c(i);
@@ -875,6 +1058,7 @@ impl Prepared {
                 continue;
             }
             if let Some(end) = self.url_at(i, &mut spans) {
+                urls.push((i as u32, end as u32));
                 i = end;
                 continue;
             }
@@ -895,7 +1079,7 @@ impl Prepared {
             }
             i += 1;
         }
-        spans
+        (spans, urls)
     }
 
     /// Words where `*` stands for letters: a letter or digit first, at least two visible
@@ -1019,11 +1203,14 @@ impl Prepared {
                 }
             }
         }
+        let first = members.first().copied().unwrap_or(0);
+        let quoted = self.quotes.iter().any(|&(a, b)| a < first && first < b);
         self.tokens.push(Token {
             runs: (run_start, self.runs.len() as u32),
             sk: (sk_start, self.skeleton.len() as u32),
             origin,
             virtual_: virt,
+            quoted,
         });
     }
 
@@ -1076,6 +1263,69 @@ fn spaced_groups(spans: &[(u32, u32)], chars: &[NChar]) -> Vec<(usize, usize)> {
         }
     }
     groups
+}
+
+/// Groups of words joined by one punctuation mark each, with no space (`svart-skallar`,
+/// `i.d.i.o.t.e.r`, `k_u_k`): `(first span, end span)`. At most eight parts.
+fn punctuated_groups(
+    spans: &[(u32, u32)],
+    chars: &[NChar],
+    urls: &[(u32, u32)],
+) -> Vec<(usize, usize)> {
+    let in_url = |s: &(u32, u32)| urls.iter().any(|&(a, b)| a <= s.0 && s.1 <= b);
+    let joins = |a: &(u32, u32), b: &(u32, u32)| {
+        b.0 == a.1 + 1
+            && !in_url(a)
+            && matches!(
+                chars[a.1 as usize].c,
+                '.' | '-' | '_' | '*' | '·' | '\'' | '’' | '|' | '/' | '+' | '~'
+            )
+    };
+    let mut groups = Vec::new();
+    let mut i = 0;
+    while i < spans.len() {
+        let mut j = i + 1;
+        while j < spans.len() && j - i < 8 && joins(&spans[j - 1], &spans[j]) {
+            j += 1;
+        }
+        if j - i >= 2 {
+            groups.push((i, j));
+        }
+        i = j;
+    }
+    groups
+}
+
+/// Ranges of characters inside quotation marks: straight and typographic double quotes and
+/// guillemets pair up in order; a single quote counts only at a word's edge (`'hora'`, not
+/// `it's`).
+fn quote_ranges(chars: &[NChar]) -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    let mut open_double: Option<usize> = None;
+    let mut open_single: Option<usize> = None;
+    let at = |i: usize| chars.get(i).map_or(' ', |c| c.c);
+    for (i, c) in chars.iter().enumerate() {
+        match c.c {
+            '"' | '“' | '”' | '„' | '«' | '»' => match open_double.take() {
+                Some(o) => out.push((o as u32, i as u32)),
+                None => open_double = Some(i),
+            },
+            '\'' | '‘' | '’' => {
+                let before = i > 0 && at(i - 1).is_alphanumeric();
+                let after = at(i + 1).is_alphanumeric();
+                match open_single {
+                    Some(o) if before && !after => {
+                        out.push((o as u32, i as u32));
+                        open_single = None;
+                    }
+                    None if !before && after => open_single = Some(i),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 fn is_invisible(c: char) -> bool {

@@ -1,13 +1,15 @@
-//! What the rest of tavla holds of moderation: routines, staffed hours and thresholds, loaded
-//! once from the settings.
+//! What the rest of tavla holds of moderation: triage (rules and the trained model), routines,
+//! staffed hours and thresholds, loaded once from the settings.
 
 use super::cases::{opening, StaffedHours};
+use super::model::Model;
 use super::routines::{Routines, LEVELS};
 use super::triage::Engine;
 use crate::settings::Settings;
 use crate::store::moderation::CaseOpening;
 use crate::store::Store;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 pub struct Moderation {
@@ -34,7 +36,7 @@ impl Moderation {
             }
         }
         Ok(Moderation {
-            engine: Engine::load(&settings.moderation_dir)?,
+            engine: load_engine(settings)?,
             routines: Routines::load(&settings.routines_file)?,
             earlier: Mutex::new(HashMap::new()),
             staffed: StaffedHours::parse(
@@ -67,6 +69,30 @@ impl Moderation {
             o.alert_on_call = self.on_call;
             o
         })
+    }
+}
+
+/// The rules, and the trained model that `moderation_model` names, if any.
+pub fn load_engine(settings: &Settings) -> anyhow::Result<Engine> {
+    let engine = Engine::load(&settings.moderation_dir)?;
+    let Some(path) = model_path(settings)? else {
+        return Ok(engine);
+    };
+    let model = Model::load(&path)?;
+    tracing::info!(
+        version = %model.version,
+        path = %path.display(),
+        "triage adds the trained model to its rules"
+    );
+    Ok(engine.with_model(Arc::new(model)))
+}
+
+/// The model file `moderation_model` names: None for "none" or when "newest" finds none.
+pub fn model_path(settings: &Settings) -> anyhow::Result<Option<PathBuf>> {
+    match settings.moderation_model.trim() {
+        "" | "none" => Ok(None),
+        "newest" => Model::newest_in(&settings.data_dir),
+        path => Ok(Some(PathBuf::from(path))),
     }
 }
 

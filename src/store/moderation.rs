@@ -18,6 +18,8 @@ pub struct FlagInput {
     pub score: f64,
     pub categories: Vec<String>,
     pub findings: serde_json::Value,
+    /// The version of the trained model that scored the message (None: rules alone).
+    pub model_version: Option<String>,
     /// Open a case at once (the advice is above the configured threshold).
     pub open_case: Option<CaseOpening>,
 }
@@ -162,10 +164,11 @@ async fn write_flag(
     revision_id: Option<i64>,
 ) -> Result<()> {
     sqlx::query(
-        "insert into message_flags (message_id, severity, score, categories, findings, flagged_at, revision_id) \
-         values ($1, $2, $3, $4, $5, $6, $7) on conflict (message_id) do update set \
+        "insert into message_flags (message_id, severity, score, categories, findings, flagged_at, revision_id, model_version) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (message_id) do update set \
          severity = excluded.severity, score = excluded.score, categories = excluded.categories, \
-         findings = excluded.findings, flagged_at = excluded.flagged_at, revision_id = excluded.revision_id \
+         findings = excluded.findings, flagged_at = excluded.flagged_at, revision_id = excluded.revision_id, \
+         model_version = excluded.model_version \
          where message_flags.severity < excluded.severity",
     )
     .bind(message_id)
@@ -175,6 +178,7 @@ async fn write_flag(
     .bind(flag.findings.to_string())
     .bind(now_ms())
     .bind(revision_id)
+    .bind(flag.model_version.as_deref())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -694,7 +698,7 @@ impl Store {
         message_id: i64,
     ) -> Result<Option<serde_json::Value>> {
         let row = sqlx::query(&format!(
-            "select f.severity, f.score, f.categories, f.findings, f.revision_id, \
+            "select f.severity, f.score, f.categories, f.findings, f.revision_id, f.model_version, \
              r.platform_time as revision_time, c.kind, m.state, {} \
              from message_flags f join messages m on m.id = f.message_id \
              join conversations c on c.id = m.conversation_id \
@@ -712,6 +716,7 @@ impl Store {
             let kind: String = r.try_get("kind")?;
             let state: String = r.try_get("state")?;
             let s5: i64 = r.try_get("s5")?;
+            let model_version: Option<String> = r.try_get("model_version")?;
             let shown = scope.may_read_kind(&kind) && scope.withheld(&state, s5 == 1).is_none();
             let mut findings =
                 serde_json::from_str::<serde_json::Value>(&findings).unwrap_or_default();
@@ -732,6 +737,7 @@ impl Store {
                 "severity": severity, "score": score,
                 "categories": serde_json::from_str::<serde_json::Value>(&categories).unwrap_or_default(),
                 "findings": findings, "flagged_revision": revision,
+                "model_version": model_version,
             }))
         })
         .transpose()
@@ -1281,5 +1287,63 @@ impl Store {
         }
         out.sort_by_key(|t| std::cmp::Reverse(t.last_hour));
         Ok(out)
+    }
+}
+
+/// A closed case as a lesson for the model: what the message said, what the moderators did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClosedCase {
+    pub case_id: i64,
+    pub message_id: i64,
+    pub level: String,
+    pub categories: Vec<String>,
+    /// The kinds of the steps taken (remove, hide, unhide, police_report, …).
+    pub steps: Vec<String>,
+    /// The message's words as stored now (None when erased).
+    pub text: Option<String>,
+}
+
+impl Store {
+    /// The latest closed case of each message, with its steps and the message's words, oldest
+    /// first: what `tavla moderation train --from-cases` learns from. S5 cases are left out:
+    /// their content is kept as metadata only (DESIGN.md §3), so no model learns from it.
+    pub async fn closed_cases(&self) -> Result<Vec<ClosedCase>> {
+        let rows = sqlx::query(
+            "select k.id, k.message_id, k.level, k.categories, m.text from moderation_cases k \
+             join messages m on m.id = k.message_id \
+             where k.status = 'closed' and k.level <> 'S5' and k.id = \
+             (select max(k2.id) from moderation_cases k2 where k2.message_id = k.message_id and k2.status = 'closed') \
+             order by k.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let steps = sqlx::query(
+            "select s.case_id, s.step from moderation_steps s join moderation_cases k on k.id = s.case_id \
+             where k.status = 'closed' order by s.case_id, s.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut by_case: std::collections::HashMap<i64, Vec<String>> =
+            std::collections::HashMap::new();
+        for r in steps {
+            by_case
+                .entry(r.try_get("case_id")?)
+                .or_default()
+                .push(r.try_get("step")?);
+        }
+        rows.iter()
+            .map(|r| {
+                let case_id: i64 = r.try_get("id")?;
+                let categories: String = r.try_get("categories")?;
+                Ok(ClosedCase {
+                    case_id,
+                    message_id: r.try_get("message_id")?,
+                    level: r.try_get("level")?,
+                    categories: serde_json::from_str(&categories).unwrap_or_default(),
+                    steps: by_case.remove(&case_id).unwrap_or_default(),
+                    text: r.try_get("text")?,
+                })
+            })
+            .collect()
     }
 }

@@ -190,3 +190,139 @@ on_both_backends!(
         );
     }
 );
+
+async fn message_id(app: &TestApp, platform_id: &str) -> i64 {
+    sqlx::query_scalar("select id from messages where platform_id = $1")
+        .bind(platform_id)
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap()
+}
+
+async fn flag_model_version(app: &TestApp, platform_id: &str) -> Option<String> {
+    sqlx::query_scalar(
+        "select f.model_version from message_flags f join messages m on m.id = f.message_id \
+         where m.platform_id = $1",
+    )
+    .bind(platform_id)
+    .fetch_one(&app.store.pool)
+    .await
+    .unwrap()
+}
+
+/// Runs `tavla ARGS…` in this process with the test app's database and data directory.
+async fn tavla(app: &TestApp, args: &[&str]) {
+    use clap::Parser;
+    let config = app.settings.data_dir.join("cli.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database_url = {:?}\ndata_dir = {:?}\nlog_level = \"error\"\n",
+            app.settings.database_url.expose(),
+            app.settings.data_dir.display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut argv = vec!["tavla", "--config", config.to_str().unwrap()];
+    argv.extend(args);
+    tavla::cli::run(tavla::cli::Cli::try_parse_from(argv).unwrap())
+        .await
+        .expect("the command succeeds");
+}
+
+on_both_backends!(
+    a_model_trained_on_closed_cases_scores_new_comments_and_its_version_is_kept_with_the_flag,
+    |mut app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let moderator = app.token("moderator", "moderator").await;
+        // Before any model: the rules alone, and no model version with the flag.
+        app.webhook(&comment("c1", "Din jävla idiot")).await;
+        app.webhook(&comment("c2", "När öppnar simhallen igen?"))
+            .await;
+        assert_eq!(flag_model_version(&app, "c1").await, None);
+
+        // The moderators' decisions: the insult removed (abusive), the question reported and
+        // dismissed (not abusive).
+        let insult_case = cases(&app, &moderator).await[0]["id"].as_i64().unwrap();
+        for body in [
+            json!({"step": "remove"}),
+            json!({"step": "notify_poster", "template": "kränkande", "send": false}),
+        ] {
+            let r = app
+                .post(
+                    &moderator,
+                    &format!("/api/v1/moderation/cases/{insult_case}/steps"),
+                    body,
+                )
+                .await;
+            assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        }
+        let question = message_id(&app, "c2").await;
+        let r = app
+            .post(
+                &moderator,
+                &format!("/api/v1/messages/{question}/report"),
+                json!({"reason": "Kolla om det är spam", "level": "S0"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let question_case = r.json::<Value>().await.unwrap()["case_id"]
+            .as_i64()
+            .unwrap();
+        for (case, decision) in [
+            (insult_case, "Borttagen: förolämpning"),
+            (question_case, "Ingen åtgärd: en vanlig fråga"),
+        ] {
+            let r = app
+                .post(
+                    &moderator,
+                    &format!("/api/v1/moderation/cases/{case}/close"),
+                    json!({"decision": decision}),
+                )
+                .await;
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        }
+
+        // The store gives both closed cases as lessons, with the moderators' steps.
+        let closed = app.store.closed_cases().await.unwrap();
+        assert_eq!(closed.len(), 2, "{closed:?}");
+        let removed = closed.iter().find(|c| c.case_id == insult_case).unwrap();
+        assert!(removed.steps.contains(&"remove".to_string()));
+        assert!(removed.categories.contains(&"insult".to_string()));
+
+        // `tavla moderation train --from-cases` writes a model into the data directory ...
+        tavla(&app, &["moderation", "train", "--from-cases"]).await;
+        let path = tavla::moderation::model::Model::newest_in(&app.settings.data_dir)
+            .unwrap()
+            .expect("a model file");
+        let model = tavla::moderation::model::Model::load(&path).unwrap();
+        assert!(path.to_string_lossy().contains(&model.version));
+        assert_eq!(model.training().examples, 2);
+
+        // ... which the service loads when it starts, and names with every flag it helps make.
+        app.restart().await;
+        app.webhook(&comment("c3", "Din idiot, svara nu")).await;
+        assert_eq!(
+            flag_model_version(&app, "c3").await.as_deref(),
+            Some(model.version.as_str())
+        );
+        assert_eq!(
+            flag_model_version(&app, "c1").await,
+            None,
+            "older flags keep theirs"
+        );
+        let c3 = json!(message_id(&app, "c3").await);
+        let case = cases(&app, &moderator)
+            .await
+            .into_iter()
+            .find(|c| c["message_id"] == c3)
+            .expect("a case for the new insult");
+        let view = app
+            .get_json(
+                &moderator,
+                &format!("/api/v1/moderation/cases/{}", case["id"]),
+            )
+            .await;
+        assert_eq!(view["triage"]["model_version"], json!(model.version));
+    }
+);
