@@ -60,6 +60,11 @@ pub struct OpenIndex {
     pub fields: Fields,
 }
 
+/// What goes into the index, beyond its schema: raised when the rules change so that an index
+/// built under the old ones is rebuilt at start. 2: S5 words are left out (metadata only).
+const CONTENT_VERSION: &str = "2";
+const CONTENT_VERSION_FILE: &str = "tavla-content-version";
+
 /// Memory the writer may use before it flushes a segment.
 const WRITER_HEAP: usize = 64 * 1024 * 1024;
 
@@ -147,9 +152,12 @@ impl OpenIndex {
         let (schema, fields) = schema();
         let directory = tantivy::directory::MmapDirectory::open(dir)?;
         let mut index = Index::open_or_create(directory, schema.clone())?;
-        if index.schema() != schema {
-            // The index is derived data: one built by another version is dropped and rebuilt
-            // from the event log by the follower, which starts again from sequence 0.
+        let version_file = dir.join(CONTENT_VERSION_FILE);
+        let built_for = std::fs::read_to_string(&version_file).unwrap_or_default();
+        let fresh = index.searchable_segment_ids()?.is_empty();
+        if index.schema() != schema || (built_for.trim() != CONTENT_VERSION && !fresh) {
+            // The index is derived data: one built by another version (another schema, or other
+            // rules for what goes in) is dropped and rebuilt from the store by the follower.
             tracing::warn!(dir = %dir.display(), "the search index was built by another version of tavla; rebuilding it");
             drop(index);
             std::fs::remove_dir_all(dir)?;
@@ -157,6 +165,7 @@ impl OpenIndex {
             let directory = tantivy::directory::MmapDirectory::open(dir)?;
             index = Index::create(directory, schema.clone(), tantivy::IndexSettings::default())?;
         }
+        std::fs::write(&version_file, CONTENT_VERSION)?;
         register_tokenizers(&index);
         let writer = index.writer(WRITER_HEAP).map_err(|e| match e {
             tantivy::TantivyError::LockFailure(..) => anyhow::anyhow!(
@@ -271,5 +280,59 @@ impl OpenIndex {
         prepared.commit()?;
         self.reader.reload()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::search::IndexedMessage;
+
+    fn message(id: i64, text: &str) -> IndexedMessage {
+        IndexedMessage {
+            id,
+            conversation_id: 1,
+            channel_id: 1,
+            author_id: None,
+            platform: "facebook".into(),
+            kind: "comments".into(),
+            direction: "inbound".into(),
+            status: "open".into(),
+            state: "visible".into(),
+            text: Some(text.into()),
+            platform_time: 0,
+            has_attachments: false,
+            severity: None,
+        }
+    }
+
+    fn documents(dir: &Path) -> u64 {
+        let open = OpenIndex::open(dir).unwrap();
+        open.reader.reload().unwrap();
+        open.reader.searcher().num_docs()
+    }
+
+    #[test]
+    fn an_index_built_under_other_content_rules_is_rebuilt_and_a_new_one_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let open = OpenIndex::open(dir.path()).unwrap();
+            let mut writer = open.writer.lock().unwrap();
+            open.put(&writer, 1, Some(&message(1, "Hej på er")))
+                .unwrap();
+            open.commit(&mut writer, 1).unwrap();
+        }
+        assert_eq!(documents(dir.path()), 1, "this version's index is kept");
+        // As an index written before the content rules had a version (S5 words indexed).
+        std::fs::remove_file(dir.path().join(CONTENT_VERSION_FILE)).unwrap();
+        assert_eq!(
+            documents(dir.path()),
+            0,
+            "set aside, to be rebuilt from the store"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(CONTENT_VERSION_FILE)).unwrap(),
+            CONTENT_VERSION
+        );
     }
 }
