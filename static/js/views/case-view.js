@@ -67,6 +67,17 @@ addStrings({
     'case.cannotClose': 'Ärendet kan inte stängas ännu. Det här saknas: {list}. Ta stegen ovan först.',
     'case.closed': 'Ärendet är stängt.',
     'case.closedText': 'Stängt {at}. Beslut: ',
+    'case.alert.pending': 'Jourlarm: väntar på att skickas.',
+    'case.alert.sending': 'Jourlarm: skickas nu.',
+    'case.alert.retrying': 'Jourlarm: inte mottaget ({error}); nytt försök {at} (försök {n}).',
+    'case.alert.sent': 'Jourlarm: skickat {at}.',
+    'case.delivery': 'Till plattformen: {status}',
+    'case.delivery.pending': 'väntar på att skickas',
+    'case.delivery.sending': 'skickas',
+    'case.delivery.sent': 'skickat',
+    'case.delivery.failed': 'kunde inte skickas ({failure})',
+    'case.flaggedEdit': 'Flaggat efter en redigering ({at}).',
+    'case.model': 'Med den tränade modellen, version {v}.',
   },
   en: {
     'case.pick': 'Pick a case in the list.',
@@ -126,6 +137,17 @@ addStrings({
     'case.cannotClose': 'The case cannot close yet. Missing: {list}. Take those steps above first.',
     'case.closed': 'The case is closed.',
     'case.closedText': 'Closed {at}. Decision: ',
+    'case.alert.pending': 'On-call alert: waiting to be sent.',
+    'case.alert.sending': 'On-call alert: being sent.',
+    'case.alert.retrying': 'On-call alert: not accepted ({error}); next try {at} (attempt {n}).',
+    'case.alert.sent': 'On-call alert: sent {at}.',
+    'case.delivery': 'To the platform: {status}',
+    'case.delivery.pending': 'waiting to be sent',
+    'case.delivery.sending': 'being sent',
+    'case.delivery.sent': 'sent',
+    'case.delivery.failed': 'could not be sent ({failure})',
+    'case.flaggedEdit': 'Flagged after an edit ({at}).',
+    'case.model': 'With the trained model, version {v}.',
   },
 });
 
@@ -215,6 +237,7 @@ export class CaseView {
       d.routine?.summary_sv ? h('p', { class: 'muted', lang: 'sv' }, d.routine.summary_sv) : null,
       h('p', { class: 'muted' }, t('case.routineVersion', { v: c.routine_version })),
       c.reason ? h('p', {}, h('strong', {}, t('case.reason')), h('span', { class: 'user-text' }, c.reason)) : null,
+      this.alert(d.on_call_alert),
       this.message(d),
       this.findings(d),
       this.evidence(d),
@@ -253,6 +276,10 @@ export class CaseView {
     return [
       h('h3', {}, t('case.findings')),
       h('p', {}, t('case.score', { level: f.severity, score: f.score.toFixed(2) }), ' · ', f.categories.join(', ')),
+      f.flagged_revision
+        ? h('p', { class: 'muted', id: 'case-flagged-edit' }, t('case.flaggedEdit', { at: formatTime(f.flagged_revision.platform_time) }))
+        : null,
+      f.model_version ? h('p', { class: 'muted' }, t('case.model', { v: f.model_version })) : null,
       f.findings.length
         ? h('table', { class: 'table', id: 'case-findings' },
             h('thead', {}, h('tr', {}, ['category', 'rule', 'matched'].map((k) => h('th', { scope: 'col' }, t(`case.col.${k}`))))),
@@ -292,7 +319,22 @@ export class CaseView {
 
   takenDetail(r) {
     const parts = ['reference', 'template', 'text', 'note'].filter((k) => r.detail?.[k]).map((k) => `${k}: ${r.detail[k]}`);
-    return parts.length ? h('p', { class: 'user-text muted' }, parts.join(' · ')) : null;
+    const what = parts.length ? h('p', { class: 'user-text muted' }, parts.join(' · ')) : null;
+    // What the step sent to the platform (a hide, a removal, the notice), and how it stands.
+    const d = r.delivery;
+    const sent = d
+      ? h('p', { class: d.status === 'failed' ? 'error' : 'muted', id: `step-${r.step}-delivery` },
+          t('case.delivery', { status: t(`case.delivery.${d.status}`, { failure: d.failure || '' }) }))
+      : null;
+    return what || sent ? [what, sent] : null;
+  }
+
+  /** The on-call alert of an S4/S5 case, in words (null when none is configured). */
+  alert(a) {
+    if (!a) return null;
+    const at = formatTime(a.status === 'sent' ? a.sent_at : a.next_attempt_at);
+    return h('p', { id: 'case-alert', class: a.status === 'retrying' ? 'error' : 'muted' },
+      t(`case.alert.${a.status}`, { at, n: a.attempts, error: a.last_error || '' }));
   }
 
   form(s) {

@@ -11,7 +11,12 @@ use super::{channel, ingest, PAGE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_moderators_walk_an_s4_case_to_closing() {
-    let app = browser::app().await;
+    // An on-call receiver nobody answers: the case shows its alert being retried.
+    let app = crate::helpers::TestApp::spawn_with(crate::helpers::Backend::Sqlite, |s| {
+        s.moderation_alert_url = "http://127.0.0.1:9/jour".to_string().into();
+    })
+    .await
+    .expect("sqlite is always there");
     channel(&app).await;
     let text = format!("Ni borde alla skjutas, vi vet var ni bor {XSS}");
     ingest(
@@ -58,6 +63,7 @@ async fn two_moderators_walk_an_s4_case_to_closing() {
         .await;
     b.wait_text("#case-missing", "Kvar innan ärendet kan stängas")
         .await;
+    b.wait_text("#case-alert", "Jourlarm").await;
     b.audit("an S4 case").await;
 
     // Evidence first; removal, registration.
@@ -67,6 +73,9 @@ async fn two_moderators_walk_an_s4_case_to_closing() {
     click(&b, "#step-remove-do").await;
     b.wait_text("#step-remove", "Klart: mona").await;
     b.wait_text("#case-state", "borttagen").await;
+    // The removal goes to the platform through the outbox (no delivery runs in tests).
+    b.wait_text("#step-remove-delivery", "väntar på att skickas")
+        .await;
     fill(&b, "#step-register-reference", "KS 2026/118").await;
     click(&b, "#step-register-do").await;
     b.wait_text("#step-register", "KS 2026/118").await;
