@@ -128,6 +128,8 @@ pub async fn show(
     let mut body = json!({
         "case": case, "routine": routine, "routine_text": routines.level_markdown(&case.level),
         "steps": steps, "missing": missing, "on_call_alert": alert,
+        // What a moderator may say the message was when closing (training learns from it).
+        "categories_known": state.moderation.engine.categories(),
         "evidence": evidence, "triage": flag, "message": message,
         "notices": routines.notices,
     });
@@ -267,6 +269,9 @@ pub async fn take_step(
 #[serde(deny_unknown_fields)]
 pub struct CloseBody {
     decision: String,
+    /// What the message was, in the moderator's judgement: triage's category names, or an empty
+    /// list for nothing wrong. Optional; training learns from it before anything else.
+    categories: Option<Vec<String>>,
 }
 
 pub async fn close(
@@ -283,12 +288,27 @@ pub async fn close(
             "write the decision (1 to 2000 characters): what was done and why",
         ));
     }
+    if let Some(categories) = &body.categories {
+        let known = state.moderation.engine.categories();
+        if let Some(unknown) = categories.iter().find(|c| !known.contains(c)) {
+            return Err(AppError::unprocessable(format!(
+                "{unknown:?} is not a moderation category; use some of {} (or an empty list: nothing wrong)",
+                known.join(", ")
+            )));
+        }
+    }
     let missing = missing(&state.store, &routines, id, &case.level)
         .await
         .map_err(AppError::internal)?;
     state
         .store
-        .close_case(id, &missing, decision, &caller.actor())
+        .close_case(
+            id,
+            &missing,
+            decision,
+            body.categories.as_deref(),
+            &caller.actor(),
+        )
         .await?;
     Ok(axum::Json(json!({"closed": id})))
 }

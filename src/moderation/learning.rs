@@ -7,7 +7,8 @@
 //! was not: a negative example. A case that has no category triage knows (a staff member's
 //! report of something triage missed has only `reported`) is learnt as the general category of
 //! its level, because those misses are what the model most needs to learn. S0 cases (questions,
-//! own case details) are negatives; S5 cases are never read (metadata only, DESIGN.md §3).
+//! own case details) are negatives; S5 cases are never read (metadata only, DESIGN.md §3). What
+//! the closing moderator said the message was (`categories` when closing) overrides all of this.
 
 use super::eval::{Labelled, NONE};
 use super::model::Example;
@@ -52,6 +53,24 @@ pub fn from_cases(engine: &Engine, cases: &[ClosedCase]) -> (Vec<Example>, CaseL
             lessons.without_text += 1;
             continue;
         };
+        // The moderator's own judgement, when they gave it at closing, comes first.
+        if let Some(decided) = &case.decided {
+            let categories: Vec<String> = decided
+                .iter()
+                .filter(|c| known.contains(c))
+                .cloned()
+                .collect();
+            if categories.is_empty() {
+                lessons.negatives += 1;
+            } else {
+                lessons.positives += 1;
+            }
+            out.push(Example {
+                text: text.to_string(),
+                categories,
+            });
+            continue;
+        }
         let positive = case.level != "S0" && case.level != "S5" && acted(&case.steps);
         let categories = if positive {
             let mut cats: Vec<String> = case
@@ -137,9 +156,29 @@ mod tests {
             message_id: 1,
             level: level.into(),
             categories: categories.iter().map(|c| c.to_string()).collect(),
+            decided: None,
             steps: steps.iter().map(|s| s.to_string()).collect(),
             text: text.map(String::from),
         }
+    }
+
+    #[test]
+    fn the_closing_moderators_judgement_comes_first() {
+        let engine = Engine::built_in();
+        let decided = |d: &[&str], steps: &[&str]| ClosedCase {
+            decided: Some(d.iter().map(|c| c.to_string()).collect()),
+            ..case("S2", &["insult"], steps, Some("text"))
+        };
+        let cases = [
+            // Triage said insult and it was removed, but the moderator says: misogyny.
+            decided(&["misogyny"], &["remove"]),
+            // Hidden, yet the moderator says nothing was wrong with it.
+            decided(&[], &["hide"]),
+        ];
+        let (examples, lessons) = from_cases(&engine, &cases);
+        assert_eq!(examples[0].categories, vec!["misogyny".to_string()]);
+        assert!(examples[1].categories.is_empty());
+        assert_eq!((lessons.positives, lessons.negatives), (1, 1));
     }
 
     #[test]

@@ -1143,11 +1143,14 @@ impl Store {
     }
 
     /// Closes a case once nothing required is missing (`missing` is computed from the routine).
+    /// Closes a case with the decision in words and, when the moderator says it, what the
+    /// message was (`decided`: categories; empty for nothing wrong), which training learns from.
     pub async fn close_case(
         &self,
         case_id: i64,
         missing: &[String],
         decision: &str,
+        decided: Option<&[String]>,
         actor: &Actor,
     ) -> Result<()> {
         if !missing.is_empty() {
@@ -1168,11 +1171,16 @@ impl Store {
                 "case {case_id} is already closed"
             )));
         }
-        sqlx::query("update moderation_cases set status = 'closed', closed_at = $1, closed_by = $2, decision = $3 where id = $4")
-            .bind(now_ms())
-            .bind(actor.staff_id)
-            .bind(decision)
-            .bind(case_id)
+        let decided = decided.map(|d| serde_json::to_string(d).unwrap_or_default());
+        sqlx::query(
+            "update moderation_cases set status = 'closed', closed_at = $1, closed_by = $2, decision = $3, \
+             decided_categories = $4 where id = $5",
+        )
+        .bind(now_ms())
+        .bind(actor.staff_id)
+        .bind(decision)
+        .bind(decided.as_deref())
+        .bind(case_id)
             .execute(&mut *tx)
             .await?;
         append(
@@ -1191,7 +1199,7 @@ impl Store {
             actor,
             "moderation.case_closed",
             Some(&format!("case:{case_id}")),
-            serde_json::json!({"decision": decision}),
+            serde_json::json!({"decision": decision, "decided_categories": decided}),
         )
         .await?;
         self.commit(tx).await?;
@@ -1297,6 +1305,8 @@ pub struct ClosedCase {
     pub message_id: i64,
     pub level: String,
     pub categories: Vec<String>,
+    /// What the moderator who closed it judged it to be, when they said (empty: nothing wrong).
+    pub decided: Option<Vec<String>>,
     /// The kinds of the steps taken (remove, hide, unhide, police_report, …).
     pub steps: Vec<String>,
     /// The message's words as stored now (None when erased).
@@ -1309,7 +1319,7 @@ impl Store {
     /// their content is kept as metadata only (DESIGN.md §3), so no model learns from it.
     pub async fn closed_cases(&self) -> Result<Vec<ClosedCase>> {
         let rows = sqlx::query(
-            "select k.id, k.message_id, k.level, k.categories, m.text from moderation_cases k \
+            "select k.id, k.message_id, k.level, k.categories, k.decided_categories, m.text from moderation_cases k \
              join messages m on m.id = k.message_id \
              where k.status = 'closed' and k.level <> 'S5' and k.id = \
              (select max(k2.id) from moderation_cases k2 where k2.message_id = k.message_id and k2.status = 'closed') \
@@ -1340,6 +1350,9 @@ impl Store {
                     message_id: r.try_get("message_id")?,
                     level: r.try_get("level")?,
                     categories: serde_json::from_str(&categories).unwrap_or_default(),
+                    decided: r
+                        .try_get::<Option<String>, _>("decided_categories")?
+                        .and_then(|d| serde_json::from_str(&d).ok()),
                     steps: by_case.remove(&case_id).unwrap_or_default(),
                     text: r.try_get("text")?,
                 })

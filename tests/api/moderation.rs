@@ -196,14 +196,35 @@ on_both_backends!(
                 .status(),
             422
         );
+        // What the message was, in the moderator's judgement: only triage's categories.
+        let unknown = app
+            .post(
+                &first,
+                &format!("/api/v1/moderation/cases/{case}/close"),
+                json!({"decision": "Borttaget", "categories": ["elakt"]}),
+            )
+            .await;
+        assert_eq!(unknown.status(), 422);
+        assert!(unknown.text().await.unwrap().contains("misogyny"));
         let close = app
             .post(
                 &first,
                 &format!("/api/v1/moderation/cases/{case}/close"),
-                json!({"decision": "Borttaget och polisanmält"}),
+                json!({"decision": "Borttaget och polisanmält", "categories": ["threat"]}),
             )
             .await;
         assert_eq!(close.status(), 200);
+        let decided: Option<String> =
+            sqlx::query_scalar("select decided_categories from moderation_cases where id = $1")
+                .bind(case)
+                .fetch_one(&app.store.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            decided.as_deref(),
+            Some("[\"threat\"]"),
+            "kept for training"
+        );
         let closed = app
             .get_json(&first, "/api/v1/moderation/cases?status=closed")
             .await;

@@ -78,6 +78,10 @@ addStrings({
     'case.delivery.failed': 'kunde inte skickas ({failure})',
     'case.flaggedEdit': 'Flaggat efter en redigering ({at}).',
     'case.model': 'Med den tränade modellen, version {v}.',
+    'case.judgement': 'Vad var det?',
+    'case.judgement.unsaid': '(säger inget)',
+    'case.judgement.nothing': 'Inget fel med meddelandet',
+    'case.judgement.hint': 'Frivilligt. Den automatiska granskningen lär sig av ditt svar.',
   },
   en: {
     'case.pick': 'Pick a case in the list.',
@@ -148,6 +152,10 @@ addStrings({
     'case.delivery.failed': 'could not be sent ({failure})',
     'case.flaggedEdit': 'Flagged after an edit ({at}).',
     'case.model': 'With the trained model, version {v}.',
+    'case.judgement': 'What was it?',
+    'case.judgement.unsaid': '(not saying)',
+    'case.judgement.nothing': 'Nothing wrong with the message',
+    'case.judgement.hint': 'Optional. Automatic triage learns from your answer.',
   },
 });
 
@@ -443,24 +451,34 @@ export class CaseView {
     // The draft decision survives a live re-render.
     const draft = this.panel.querySelector('#case-decision')?.value || '';
     const decision = h('textarea', { id: 'case-decision', maxlength: 2000, 'aria-describedby': 'case-missing', value: draft });
+    // What it was, in the moderator's judgement: what triage learns from (optional).
+    const judged = this.panel.querySelector('#case-judgement')?.value || '';
+    const judgement = h('select', { id: 'case-judgement', 'aria-describedby': 'case-judgement-hint' },
+      h('option', { value: '' }, t('case.judgement.unsaid')),
+      h('option', { value: '-', selected: judged === '-' }, t('case.judgement.nothing')),
+      (d.categories_known || []).map((k) => h('option', { value: k, selected: judged === k }, k)));
     return h('section', { 'aria-labelledby': 'case-close-heading' },
       h('h3', { id: 'case-close-heading' }, t('case.close')),
       h('p', { id: 'case-missing', class: d.missing.length ? 'notice' : 'ok' },
         d.missing.length ? t('case.missing', { list: this.missingText(d.missing) }) : t('case.ready')),
-      h('form', { on: { submit: (e) => { e.preventDefault(); this.close(decision); } } },
+      h('form', { on: { submit: (e) => { e.preventDefault(); this.close(decision, judgement); } } },
         h('div', { class: 'field' }, h('label', { for: 'case-decision' }, t('case.decision')), decision),
+        h('div', { class: 'field' }, h('label', { for: 'case-judgement' }, t('case.judgement')), judgement,
+          h('p', { class: 'muted', id: 'case-judgement-hint' }, t('case.judgement.hint'))),
         h('button', { type: 'submit', class: 'primary', id: 'case-close' }, t('case.close'))),
       this.closeStatus);
   }
 
-  async close(decision) {
+  async close(decision, judgement) {
     if (!decision.value.trim()) {
       showError(this.closeStatus, new Error(t('case.needDecision')));
       decision.focus();
       return;
     }
+    const body = { decision: decision.value };
+    if (judgement.value) body.categories = judgement.value === '-' ? [] : [judgement.value];
     try {
-      await this.ctx.api('POST', `/api/v1/moderation/cases/${this.id}/close`, { decision: decision.value });
+      await this.ctx.api('POST', `/api/v1/moderation/cases/${this.id}/close`, body);
       await this.refresh('#case-heading');
       this.ctx.announce(t('case.closed'));
       this.onChanged();

@@ -124,6 +124,11 @@ async fn two_moderators_walk_an_s4_case_to_closing() {
         "Hot: borttaget, registrerat, polisanmält, blockerat.",
     )
     .await;
+    b.js(
+        "document.querySelector('#case-judgement').value = 'threat'",
+        vec![],
+    )
+    .await;
     click(&b, "#case-close").await;
     b.wait_text("#case-closed", "Beslut").await;
 
@@ -132,6 +137,17 @@ async fn two_moderators_walk_an_s4_case_to_closing() {
         .get_json(&token, &format!("/api/v1/moderation/cases/{case}"))
         .await;
     assert_eq!(detail["case"]["status"], "closed", "{detail}");
+    let judged: Option<String> =
+        sqlx::query_scalar("select decided_categories from moderation_cases where id = $1")
+            .bind(case)
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        judged.as_deref(),
+        Some("[\"threat\"]"),
+        "the moderator's judgement"
+    );
     assert!(detail["missing"].as_array().unwrap().is_empty());
     let steps: Vec<&str> = detail["steps"]
         .as_array()
