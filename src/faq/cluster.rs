@@ -283,6 +283,173 @@ impl Clusterer {
         }
     }
 
+    /// A question's weighted vector, its term frequencies learned first (as `assign` does): the
+    /// first half of placing a message whose cluster is decided elsewhere (see [`Self::put`]).
+    pub fn learn(&mut self, text: &str) -> SparseVec {
+        let raw = extract(text, &self.config.features);
+        self.analyzer.learn(&raw);
+        self.analyzer.weigh(&raw, &self.config.features)
+    }
+
+    /// The question cluster a learned vector would join (cosine at least `threshold`), without
+    /// joining it; None when it would start a cluster of its own.
+    pub fn nearest_to(&mut self, vector: &[(u32, f32)]) -> Option<u64> {
+        let (slot, similarity) =
+            self.questions
+                .nearest(vector, None, &self.config, &mut self.scratch)?;
+        if similarity < self.config.threshold {
+            return None;
+        }
+        Some(self.questions.nodes.get(slot as usize)?.as_ref()?.id)
+    }
+
+    /// Puts message `id` in the question cluster `cluster` (started under that id when there is
+    /// none), leaving the cluster it was in: how a placement decided elsewhere (the store,
+    /// another instance, a consolidation) is followed. Cluster ids then come from the caller.
+    pub fn put(
+        &mut self,
+        id: u64,
+        vector: SparseVec,
+        (time_ms, author): (i64, &str),
+        text: &str,
+        cluster: u64,
+    ) {
+        if self.cluster_of(id) == Some(cluster) {
+            return;
+        }
+        self.remove(id);
+        let meta = Meta {
+            time_ms,
+            author: hash64(author),
+        };
+        let new_cluster = self
+            .questions
+            .insert_into(id, vector, meta, cluster, &self.config);
+        if new_cluster {
+            let first = self
+                .questions
+                .vector(id)
+                .map(<[_]>::to_vec)
+                .unwrap_or_default();
+            let config = &self.config;
+            self.topics.insert(
+                cluster,
+                first,
+                (),
+                (config.topic_threshold, None),
+                config,
+                &mut self.scratch,
+            );
+        }
+        self.offer_example(cluster, id, text);
+    }
+
+    /// Moves a held message to another cluster with the vector it was placed with (a
+    /// consolidation elsewhere moved it); false when it is not held.
+    pub fn move_to(&mut self, id: u64, cluster: u64) -> bool {
+        if self.cluster_of(id) == Some(cluster) {
+            return true;
+        }
+        let Some(item) = self.questions.items.get(&id) else {
+            return false;
+        };
+        let (vector, meta) = (item.vector.to_vec(), item.meta);
+        let text = self
+            .pools
+            .values()
+            .flatten()
+            .find(|e| e.id == id)
+            .map(|e| e.text.clone());
+        self.remove(id);
+        let new_cluster = self
+            .questions
+            .insert_into(id, vector, meta, cluster, &self.config);
+        if new_cluster {
+            let first = self
+                .questions
+                .vector(id)
+                .map(<[_]>::to_vec)
+                .unwrap_or_default();
+            let config = &self.config;
+            self.topics.insert(
+                cluster,
+                first,
+                (),
+                (config.topic_threshold, None),
+                config,
+                &mut self.scratch,
+            );
+        }
+        // An example follows its message (its text is already masked).
+        if let Some(text) = text {
+            let capacity = self.pool_capacity();
+            let pool = self.pools.entry(cluster).or_default();
+            if pool.len() < capacity {
+                pool.push(Exemplar { id, text });
+            }
+        }
+        true
+    }
+
+    /// Rebuilds the state of stored placements: frequencies learned from every row first, then
+    /// each row put in its cluster (in id order), then the topics. Nothing moves: which cluster
+    /// a question is in is the store's, so every instance and every restart agree.
+    pub fn restore(rows: &[(Row<'_>, u64)], config: &ClusterConfig) -> Clusterer {
+        let threads = threads(config);
+        let mut order: Vec<&(Row<'_>, u64)> = rows.iter().collect();
+        order.sort_by_key(|(r, _)| r.id);
+        order.dedup_by_key(|(r, _)| r.id);
+        let chunks = par_map(&order, threads, Analyzer::default, |a, (row, _)| {
+            a.learn(&extract(row.text, &config.features));
+        });
+        let mut analyzer = Analyzer::default();
+        for chunk in chunks {
+            analyzer.absorb(chunk.state);
+        }
+        let vectors: Vec<SparseVec> = par_map(
+            &order,
+            threads,
+            || (),
+            |_, (row, _)| analyzer.weigh(&extract(row.text, &config.features), &config.features),
+        )
+        .into_iter()
+        .flatten()
+        .collect();
+        let mut clusterer = Clusterer::new(config.clone());
+        clusterer.analyzer = analyzer;
+        for ((row, cluster), vector) in order.into_iter().zip(vectors) {
+            let meta = Meta {
+                time_ms: row.time_ms,
+                author: hash64(row.author),
+            };
+            clusterer
+                .questions
+                .insert_into(row.id, vector, meta, *cluster, &clusterer.config);
+            clusterer.offer_example(*cluster, row.id, row.text);
+        }
+        clusterer.questions.rebuild(config, threads);
+        clusterer.rehome_examples();
+        clusterer.rebuild_topics();
+        clusterer
+    }
+
+    /// Every held message with its question cluster.
+    pub fn placements(&self) -> Vec<(u64, u64)> {
+        let mut out: Vec<(u64, u64)> = self
+            .questions
+            .items
+            .keys()
+            .filter_map(|&m| Some((m, self.cluster_of(m)?)))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// The highest question cluster id held (ids handed out elsewhere must pass it).
+    pub fn highest_cluster_id(&self) -> u64 {
+        self.questions.nodes().map(|n| n.id).max().unwrap_or(0)
+    }
+
     /// Forgets a message (erasure, retention). Returns whether it was there.
     pub fn remove(&mut self, id: u64) -> bool {
         let Some((cluster, emptied)) = self.questions.remove(id, &self.config) else {
@@ -429,6 +596,11 @@ impl Clusterer {
         gone
     }
 
+    /// Regroups the question clusters into topics (after moves made elsewhere).
+    pub fn regroup_topics(&mut self) {
+        self.rebuild_topics();
+    }
+
     /// Rebuilds the topic level from the question clusters' centroids (largest first), then
     /// carries the previous topic ids over by overlap.
     fn rebuild_topics(&mut self) {
@@ -558,9 +730,19 @@ impl Clusterer {
         self.questions.cluster_of(message)
     }
 
-    /// The topic of a question cluster.
+    /// The topic of a question cluster, named by its largest question cluster (then the oldest):
+    /// question cluster ids are the store's, so instances grouping alike name topics alike.
     pub fn topic_of(&self, cluster: u64) -> Option<u64> {
-        self.topics.cluster_of(cluster)
+        let topic = self.topics.node(self.topics.cluster_of(cluster)?)?;
+        self.topic_name(topic)
+    }
+
+    fn topic_name(&self, topic: &Node) -> Option<u64> {
+        topic
+            .members
+            .iter()
+            .max_by_key(|&&q| (self.questions.size(q), std::cmp::Reverse(q)))
+            .copied()
     }
 
     /// Every question cluster, largest first.
@@ -645,7 +827,7 @@ impl Clusterer {
                     .filter_map(|&q| self.questions.node(q))
                     .max_by(|a, b| topic.cosine(&a.unit()).total_cmp(&topic.cosine(&b.unit())));
                 TopicSummary {
-                    id: topic.id,
+                    id: self.topic_name(topic).unwrap_or(topic.id),
                     label: central
                         .and_then(|n| self.cluster(n.id))
                         .map(|c| c.label)
@@ -993,6 +1175,36 @@ impl<M: Clone + Send + Sync> Level<M> {
         self.add(slot, key, vector, meta, config);
         let id = self.nodes[slot as usize].as_ref().map_or(0, |n| n.id);
         (id, similarity, new)
+    }
+
+    /// Adds an item to the cluster with id `cluster`, starting it under that id if there is none.
+    /// Returns whether it was started.
+    fn insert_into(
+        &mut self,
+        key: u64,
+        vector: SparseVec,
+        meta: M,
+        cluster: u64,
+        config: &ClusterConfig,
+    ) -> bool {
+        let (slot, new) = match self.slot_of.get(&cluster) {
+            Some(&slot) => (slot, false),
+            None => {
+                let slot = self.nodes.len() as u32;
+                self.nodes.push(Some(Node {
+                    id: cluster,
+                    sum: Vec::new(),
+                    norm: 0.0,
+                    members: Vec::new(),
+                    indexed: Vec::new(),
+                }));
+                self.slot_of.insert(cluster, slot);
+                self.next_id = self.next_id.max(cluster + 1);
+                (slot, true)
+            }
+        };
+        self.add(slot, key, vector, meta, config);
+        new
     }
 
     fn new_node(&mut self) -> u32 {

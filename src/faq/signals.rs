@@ -1,9 +1,17 @@
 //! FAQ signals: the clusterer fed from the store and the event log, and per-period figures
 //! (messages, distinct people, channels, posts, change against the previous period with a
-//! significance test) for communicators. Clusters are derived data: rebuilt from the store at
-//! start; curation (names, pins, answers) lives in the store and outlives re-clustering.
+//! significance test) for communicators.
+//!
+//! Which cluster a question is in is stored (`faq_members`), because curation (names, pins,
+//! merges, answers) is keyed by cluster id and several instances may share one store: each
+//! instance follows the event log and places new questions by its own centroids, but a placement
+//! is written to the store before it counts, and a placement already stored for the same event by
+//! another instance wins. A restart rebuilds the centroids from the stored placements, so every
+//! instance and every restart shows the same id for the same questions. Consolidation (merging
+//! clusters that grew together) runs on one instance at a time, under a lease; the others reload
+//! the placements when its generation changes.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,7 +20,7 @@ use tokio::sync::watch;
 
 use super::cluster::{ClusterConfig, Clusterer, Row};
 use super::question::is_question;
-use crate::store::faq::{Curation, QuestionRow};
+use crate::store::faq::{Consolidated, Curation, Placement, PlacementChange, QuestionRow};
 use crate::store::scope::{ReadScope, COMMENTS};
 use crate::store::Store;
 
@@ -23,6 +31,20 @@ struct Member {
     author: String,
     channel_id: i64,
     post_id: Option<String>,
+    /// The event whose handling placed it (the stored placement's).
+    placed_seq: i64,
+}
+
+impl Member {
+    fn of(row: &QuestionRow, placed_seq: i64) -> Member {
+        Member {
+            time: row.time,
+            author: row.author.clone(),
+            channel_id: row.channel_id,
+            post_id: row.post_id.clone(),
+            placed_seq,
+        }
+    }
 }
 
 pub struct FaqSignals {
@@ -34,6 +56,25 @@ struct Inner {
     members: HashMap<u64, Member>,
     /// Last event sequence applied.
     seq: i64,
+    /// The store's generation of placements this state follows.
+    generation: i64,
+    /// Clusters consolidation merged away, and where they went.
+    merged: HashMap<u64, u64>,
+    /// Cluster ids the store handed to this instance and not used yet.
+    ids: std::ops::Range<u64>,
+}
+
+/// Cluster ids taken from the store at a time.
+const ID_BLOCK: i64 = 64;
+
+/// One message to settle after events (or at start): the latest event about it, whether that
+/// event changed its wording or took it out (it is placed afresh), and the message as it is now
+/// if it is a public question (None: it is not, or no longer, one).
+struct Handling {
+    message: i64,
+    seq: i64,
+    fresh: bool,
+    question: Option<QuestionRow>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,102 +149,275 @@ fn is_public(kind: &str) -> bool {
 }
 
 impl FaqSignals {
-    /// Builds the clusters from every public question in the store.
+    /// Builds the clusters from the stored placements of every public question in the store;
+    /// questions not placed yet are placed (and stored) as new ones would be.
     pub async fn build(store: &Store, config: ClusterConfig) -> anyhow::Result<FaqSignals> {
         let seq = store.last_event_seq().await?;
-        let mut rows: Vec<QuestionRow> = Vec::new();
-        let mut after = 0;
-        loop {
-            let page = store
-                .question_candidates_after(&ReadScope::operator(), after, 5000)
-                .await?;
-            let Some(last) = page.last().map(|r| r.id) else {
-                break;
-            };
-            after = last;
-            rows.extend(
-                page.into_iter()
-                    .filter(|r| is_public(&r.kind) && is_question(&r.text)),
-            );
+        let rows = public_questions(store).await?;
+        let mut generation = store.faq_generation().await?;
+        let mut stored = store.all_faq_placements().await?;
+        if stored.is_empty() && generation == 0 && !rows.is_empty() {
+            // A store from before clusters were stored: cluster as then, and store the result.
+            let batch = batch_of(&rows);
+            let seeded = tokio::task::block_in_place(|| Clusterer::recluster_all(&batch, &config));
+            let placements: Vec<(i64, i64)> = seeded
+                .placements()
+                .into_iter()
+                .map(|(m, c)| (m as i64, c as i64))
+                .collect();
+            store.seed_faq_placements(&placements, seq).await?;
+            generation = store.faq_generation().await?;
+            stored = store.all_faq_placements().await?;
         }
-        let batch: Vec<Row<'_>> = rows
+        let merged = as_u64(store.faq_cluster_merges().await?);
+        let at: HashMap<i64, Placement> = stored.iter().map(|p| (p.message_id, *p)).collect();
+        let placed: Vec<(Row<'_>, u64)> = rows
             .iter()
-            .map(|r| Row {
-                id: r.id as u64,
-                text: &r.text,
-                time_ms: r.time,
-                author: &r.author,
+            .filter_map(|r| {
+                let p = at.get(&r.id)?;
+                Some((row_of(r), resolve(&merged, p.cluster_id as u64)))
             })
             .collect();
-        let clusterer = tokio::task::block_in_place(|| Clusterer::recluster_all(&batch, &config));
+        let clusterer = tokio::task::block_in_place(|| Clusterer::restore(&placed, &config));
         let members = rows
-            .into_iter()
-            .map(|r| {
-                (
-                    r.id as u64,
-                    Member {
-                        time: r.time,
-                        author: r.author,
-                        channel_id: r.channel_id,
-                        post_id: r.post_id,
-                    },
-                )
-            })
+            .iter()
+            .filter_map(|r| Some((r.id as u64, Member::of(r, at.get(&r.id)?.placed_seq))))
             .collect();
-        Ok(FaqSignals {
+        let faq = FaqSignals {
             inner: Mutex::new(Inner {
                 clusterer,
                 members,
                 seq,
+                generation,
+                merged,
+                ids: 0..0,
             }),
-        })
-    }
-
-    /// Adds one new message if it is a public question. Under a millisecond (DESIGN.md §6).
-    pub fn add(&self, row: &QuestionRow) -> bool {
-        if !is_public(&row.kind) || !is_question(&row.text) {
-            return false;
-        }
-        let Ok(mut inner) = self.inner.lock() else {
-            return false;
         };
-        inner
-            .clusterer
-            .assign(row.id as u64, &row.text, row.time, &row.author);
-        inner.members.insert(
-            row.id as u64,
-            Member {
-                time: row.time,
-                author: row.author.clone(),
-                channel_id: row.channel_id,
-                post_id: row.post_id.clone(),
-            },
+        // Questions nobody placed yet (they arrived while no instance followed the log), and
+        // placements of messages that are no questions any more, are settled as of now.
+        let questions: HashSet<i64> = rows.iter().map(|r| r.id).collect();
+        let mut settle: Vec<Handling> = rows
+            .into_iter()
+            .filter(|r| !at.contains_key(&r.id))
+            .map(|r| Handling {
+                message: r.id,
+                seq,
+                fresh: false,
+                question: Some(r),
+            })
+            .collect();
+        settle.extend(
+            stored
+                .iter()
+                .filter(|p| !questions.contains(&p.message_id))
+                .map(|p| Handling {
+                    message: p.message_id,
+                    seq,
+                    fresh: true,
+                    question: None,
+                }),
         );
-        true
+        for chunk in settle.chunks(1000) {
+            faq.settle(store, chunk).await?;
+        }
+        Ok(faq)
     }
 
-    /// Forgets a message (erased or pseudonymised by retention or a person's request): it leaves
-    /// its cluster, its counts and the examples.
-    pub fn forget(&self, message: i64) -> bool {
-        let Ok(mut inner) = self.inner.lock() else {
-            return false;
-        };
-        inner.members.remove(&(message as u64));
-        inner.clusterer.remove(message as u64)
+    /// Settles messages after events: decides the placement of those whose stored placement is
+    /// older than their event, stores the decisions (an instance that stored first for the same
+    /// event wins), then follows what is stored.
+    async fn settle(&self, store: &Store, handlings: &[Handling]) -> anyhow::Result<()> {
+        if handlings.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = handlings.iter().map(|h| h.message).collect();
+        let stored = by_message(store.faq_placements(&ids).await?);
+        let mut changes = Vec::new();
+        let mut placed_here = HashSet::new();
+        let mut next = 0;
+        while next < handlings.len() {
+            next += self.decide(&handlings[next..], &stored, &mut changes, &mut placed_here)?;
+            if next < handlings.len() {
+                // Out of cluster ids: take another block from the store.
+                let above = self.lock()?.clusterer.highest_cluster_id() as i64;
+                let first = store.reserve_faq_cluster_ids(ID_BLOCK, above).await? as u64;
+                self.lock()?.ids = first..first + ID_BLOCK as u64;
+            }
+        }
+        store.change_faq_placements(&changes).await?;
+        let stored = by_message(store.faq_placements(&ids).await?);
+        let redirects = self.follow_stored(handlings, &stored, &placed_here)?;
+        store.change_faq_placements(&redirects).await?;
+        Ok(())
     }
 
-    /// Merges clusters that have grown together; returns the merges as (from, into).
-    pub fn consolidate(&self) -> Vec<(u64, u64)> {
-        let Ok(mut inner) = self.inner.lock() else {
-            return Vec::new();
-        };
+    fn lock(&self) -> anyhow::Result<std::sync::MutexGuard<'_, Inner>> {
+        self.inner
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the FAQ state was poisoned by a panic"))
+    }
+
+    /// Decides placements in order until a new cluster needs an id and none is left; returns
+    /// how many handlings were decided. Each placement is made here at once, so the next
+    /// question sees the cluster the previous one started.
+    fn decide(
+        &self,
+        handlings: &[Handling],
+        stored: &HashMap<i64, Placement>,
+        changes: &mut Vec<PlacementChange>,
+        placed_here: &mut HashSet<i64>,
+    ) -> anyhow::Result<usize> {
+        let mut inner = self.lock()?;
+        let inner = &mut *inner;
+        for (done, h) in handlings.iter().enumerate() {
+            let known = stored.get(&h.message);
+            if known.is_some_and(|p| p.placed_seq >= h.seq) {
+                continue;
+            }
+            let Some(q) = &h.question else {
+                if known.is_some() || inner.members.contains_key(&(h.message as u64)) {
+                    changes.push(PlacementChange::Remove {
+                        message_id: h.message,
+                        seq: h.seq,
+                    });
+                }
+                continue;
+            };
+            if known.is_some() && !h.fresh {
+                continue;
+            }
+            let id = h.message as u64;
+            inner.clusterer.remove(id);
+            let vector = inner.clusterer.learn(&q.text);
+            let cluster = match inner.clusterer.nearest_to(&vector) {
+                Some(c) => c,
+                None => match inner.ids.next() {
+                    Some(c) => c,
+                    None => return Ok(done),
+                },
+            };
+            inner
+                .clusterer
+                .put(id, vector, (q.time, &q.author), &q.text, cluster);
+            inner.members.insert(id, Member::of(q, h.seq));
+            placed_here.insert(h.message);
+            changes.push(PlacementChange::Place {
+                message_id: h.message,
+                cluster_id: cluster as i64,
+                seq: h.seq,
+            });
+        }
+        Ok(handlings.len())
+    }
+
+    /// Makes this state follow the stored placements of these messages; returns the
+    /// placements that still name a cluster consolidation merged away, redirected.
+    fn follow_stored(
+        &self,
+        handlings: &[Handling],
+        stored: &HashMap<i64, Placement>,
+        placed_here: &HashSet<i64>,
+    ) -> anyhow::Result<Vec<PlacementChange>> {
+        let mut inner = self.lock()?;
+        let inner = &mut *inner;
+        let mut redirects = Vec::new();
+        for h in handlings {
+            let id = h.message as u64;
+            let (Some(p), Some(q)) = (stored.get(&h.message), &h.question) else {
+                inner.clusterer.remove(id);
+                inner.members.remove(&id);
+                continue;
+            };
+            let cluster = resolve(&inner.merged, p.cluster_id as u64);
+            if cluster != p.cluster_id as u64 {
+                redirects.push(PlacementChange::Redirect {
+                    message_id: p.message_id,
+                    from: p.cluster_id,
+                    into: cluster as i64,
+                });
+            }
+            let stale_wording = h.fresh && !placed_here.contains(&h.message);
+            if stale_wording || !inner.clusterer.move_to(id, cluster) {
+                inner.clusterer.remove(id);
+                let vector = inner.clusterer.learn(&q.text);
+                inner
+                    .clusterer
+                    .put(id, vector, (q.time, &q.author), &q.text, cluster);
+            }
+            inner.members.insert(id, Member::of(q, p.placed_seq));
+        }
+        Ok(redirects)
+    }
+
+    /// Follows a consolidation another instance stored: every held question to its stored
+    /// cluster (or out, when its placement is gone).
+    async fn reload(&self, store: &Store, generation: i64) -> anyhow::Result<()> {
+        let stored = by_message(store.all_faq_placements().await?);
+        let merged = as_u64(store.faq_cluster_merges().await?);
+        let mut inner = self.lock()?;
+        let inner = &mut *inner;
+        for (message, held) in inner.clusterer.placements() {
+            match stored.get(&(message as i64)) {
+                Some(p) => {
+                    let cluster = resolve(&merged, p.cluster_id as u64);
+                    if cluster != held {
+                        inner.clusterer.move_to(message, cluster);
+                    }
+                    if let Some(m) = inner.members.get_mut(&message) {
+                        m.placed_seq = p.placed_seq;
+                    }
+                }
+                None => {
+                    inner.clusterer.remove(message);
+                    inner.members.remove(&message);
+                }
+            }
+        }
+        inner.clusterer.regroup_topics();
+        inner.merged = merged;
+        inner.generation = generation;
+        Ok(())
+    }
+
+    /// Consolidates this instance's clusters (merges clusters that have grown together, moves
+    /// questions that fit another better) and says what changed, for the store.
+    fn consolidate(&self) -> anyhow::Result<Consolidated> {
+        let mut inner = self.lock()?;
+        let inner = &mut *inner;
+        let before: HashMap<u64, u64> = inner.clusterer.placements().into_iter().collect();
         let c = inner.clusterer.consolidate();
         tracing::debug!(
             merges = c.merges.len(),
             moved = c.moved,
             "FAQ clusters consolidated"
         );
-        c.merges
+        let mut out = Consolidated::default();
+        for (message, cluster) in inner.clusterer.placements() {
+            let Some(&was) = before.get(&message) else {
+                continue;
+            };
+            if was != cluster {
+                let placed_seq = inner.members.get(&message).map_or(0, |m| m.placed_seq);
+                let from = Placement {
+                    message_id: message as i64,
+                    cluster_id: was as i64,
+                    placed_seq,
+                };
+                out.moves.push((from, cluster as i64));
+            }
+        }
+        for (from, into) in c.merges {
+            inner.merged.insert(from, into);
+        }
+        // Chains (a into b, b into c) are stored as where each ends now.
+        let merged = inner.merged.clone();
+        out.merges = merged
+            .keys()
+            .map(|&from| (from as i64, resolve(&merged, from) as i64))
+            .filter(|(from, into)| from != into)
+            .collect();
+        out.merges.sort_unstable();
+        Ok(out)
     }
 
     pub fn seq(&self) -> i64 {
@@ -401,21 +615,6 @@ impl FaqSignals {
             .map(|i| i.clusterer.topics())
             .unwrap_or_default()
     }
-
-    /// Is this message one of the clustered questions?
-    pub fn has_question(&self, message: i64) -> bool {
-        self.inner
-            .lock()
-            .map(|i| i.members.contains_key(&(message as u64)))
-            .unwrap_or(false)
-    }
-
-    pub fn exists(&self, cluster: u64) -> bool {
-        self.inner
-            .lock()
-            .map(|i| i.clusterer.cluster(cluster).is_some())
-            .unwrap_or(false)
-    }
 }
 
 /// Communicators' merges: cluster → the cluster it was merged into.
@@ -472,7 +671,8 @@ fn new_wording(e: &crate::store::StoredEvent) -> bool {
     e.kind == "message.changed" && e.payload["text_changed"] == true
 }
 
-/// Follows the event log: new messages join their cluster; consolidation runs periodically.
+/// Follows the event log: new questions are placed (and stored), edited ones placed afresh,
+/// those taken out leave; consolidation runs on whichever instance takes its lease when due.
 pub async fn follow(
     store: Store,
     faq: Arc<FaqSignals>,
@@ -480,50 +680,28 @@ pub async fn follow(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut after = faq.seq();
-    let mut last_consolidation = tokio::time::Instant::now();
+    let mut next_consolidation = tokio::time::Instant::now() + consolidate_every;
+    let mut generation_checked = tokio::time::Instant::now();
     loop {
         let committed = store.committed.clone();
         let woken = committed.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
+        if generation_checked.elapsed() >= GENERATION_CHECK {
+            if let Err(e) = faq.follow_generation(&store).await {
+                tracing::warn!(error = %e, "FAQ could not follow another instance's consolidation");
+            }
+            generation_checked = tokio::time::Instant::now();
+        }
         match store.events_after(after, 1000).await {
             Ok(events) if !events.is_empty() => {
-                // An edit's new wording is placed afresh: the message leaves with its old text
-                // and, if it is still a question, comes back below with the new one.
-                for e in events
-                    .iter()
-                    .filter(|e| leaves_clusters(e) || new_wording(e))
-                {
-                    if let Some(id) = e.message_id {
-                        faq.forget(id);
+                if let Err(err) = faq.apply(&store, &events).await {
+                    tracing::warn!(error = %err, "FAQ could not place new questions; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = shutdown.changed() => return,
                     }
-                }
-                // One query for the page's new messages, not one per event. A message shown
-                // again (unhidden) comes back; the store leaves out what may not be clustered.
-                let ids: Vec<i64> = events
-                    .iter()
-                    .filter(|e| {
-                        matches!(
-                            e.kind.as_str(),
-                            "message.received" | "message.pseudonymised" | "message.changed"
-                        )
-                    })
-                    .filter_map(|e| e.message_id)
-                    .collect();
-                match store
-                    .question_candidates(&ReadScope::operator(), &ids)
-                    .await
-                {
-                    Ok(rows) => {
-                        for row in &rows {
-                            faq.add(row);
-                        }
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "FAQ could not read new messages; retrying");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        continue;
-                    }
+                    continue;
                 }
                 if let Some(last) = events.last() {
                     after = last.seq;
@@ -536,14 +714,11 @@ pub async fn follow(
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "FAQ could not read the event log"),
         }
-        if last_consolidation.elapsed() >= consolidate_every {
-            // Curation follows a merged cluster to the one it joined.
-            for (from, into) in faq.consolidate() {
-                if let Err(e) = store.move_curation(from as i64, into as i64).await {
-                    tracing::warn!(error = %e, "cannot move a FAQ curation after a merge");
-                }
+        if tokio::time::Instant::now() >= next_consolidation {
+            if let Err(e) = consolidate_once(&store, &faq, consolidate_every).await {
+                tracing::warn!(error = %e, "FAQ consolidation failed; it is tried again later");
             }
-            last_consolidation = tokio::time::Instant::now();
+            next_consolidation = tokio::time::Instant::now() + consolidate_every;
         }
         tokio::select! {
             _ = &mut woken => {}
@@ -551,4 +726,151 @@ pub async fn follow(
             _ = shutdown.changed() => return,
         }
     }
+}
+
+/// How often an instance looks whether another one consolidated.
+const GENERATION_CHECK: Duration = Duration::from_secs(1);
+/// The consolidation lease: renewed while it runs, so only a stopped holder lets it run out.
+const CONSOLIDATION_LEASE_MS: i64 = 120_000;
+
+/// Consolidates when no instance has within `every`: under the lease, on this instance's
+/// clusters, then stored (moves, merges with curation following) as a new generation.
+async fn consolidate_once(
+    store: &Store,
+    faq: &Arc<FaqSignals>,
+    every: Duration,
+) -> anyhow::Result<()> {
+    let due_before = crate::store::now_ms() - every.as_millis() as i64 + 1_000;
+    let Some(lease) = store
+        .take_lease(
+            "faq.consolidation",
+            CONSOLIDATION_LEASE_MS,
+            Some(due_before),
+        )
+        .await?
+    else {
+        return Ok(());
+    };
+    let renewal = crate::store::lease::Renewal::start(store, &lease);
+    let result = async {
+        let before = faq.generation();
+        let working = faq.clone();
+        let changes = tokio::task::spawn_blocking(move || working.consolidate()).await??;
+        let generation = store.record_faq_consolidation(&changes).await?;
+        if generation == before + 1 {
+            faq.lock()?.generation = generation;
+        } else {
+            // Another generation came between: follow the store as it is now.
+            faq.reload(store, generation).await?;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    drop(renewal);
+    store.release_lease(&lease, result.is_ok()).await?;
+    result
+}
+
+impl FaqSignals {
+    /// Applies a page of events: each message they concern is settled once, as it is now.
+    async fn apply(
+        &self,
+        store: &Store,
+        events: &[crate::store::StoredEvent],
+    ) -> anyhow::Result<()> {
+        let mut latest: BTreeMap<i64, (i64, bool)> = BTreeMap::new();
+        for e in events {
+            let Some(message) = e.message_id else {
+                continue;
+            };
+            let fresh = leaves_clusters(e) || new_wording(e);
+            let arrives = matches!(
+                e.kind.as_str(),
+                "message.received" | "message.pseudonymised" | "message.changed"
+            );
+            if !(fresh || arrives) {
+                continue;
+            }
+            let entry = latest.entry(message).or_insert((e.seq, false));
+            entry.0 = entry.0.max(e.seq);
+            entry.1 |= fresh;
+        }
+        if latest.is_empty() {
+            return Ok(());
+        }
+        // One query for the page's messages as they are now: the store leaves out what may
+        // not be clustered (hidden, S5, erased).
+        let ids: Vec<i64> = latest.keys().copied().collect();
+        let mut questions: HashMap<i64, QuestionRow> = store
+            .question_candidates(&ReadScope::operator(), &ids)
+            .await?
+            .into_iter()
+            .filter(|r| is_public(&r.kind) && is_question(&r.text))
+            .map(|r| (r.id, r))
+            .collect();
+        let handlings: Vec<Handling> = latest
+            .into_iter()
+            .map(|(message, (seq, fresh))| Handling {
+                message,
+                seq,
+                fresh,
+                question: questions.remove(&message),
+            })
+            .collect();
+        self.settle(store, &handlings).await
+    }
+
+    /// Reloads the placements when another instance consolidated since this one looked.
+    async fn follow_generation(&self, store: &Store) -> anyhow::Result<()> {
+        let generation = store.faq_generation().await?;
+        if generation != self.generation() {
+            self.reload(store, generation).await?;
+        }
+        Ok(())
+    }
+
+    fn generation(&self) -> i64 {
+        self.inner.lock().map(|i| i.generation).unwrap_or(-1)
+    }
+}
+
+/// Every public question in the store, in pages.
+async fn public_questions(store: &Store) -> anyhow::Result<Vec<QuestionRow>> {
+    let mut rows: Vec<QuestionRow> = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store
+            .question_candidates_after(&ReadScope::operator(), after, 5000)
+            .await?;
+        let Some(last) = page.last().map(|r| r.id) else {
+            break;
+        };
+        after = last;
+        rows.extend(
+            page.into_iter()
+                .filter(|r| is_public(&r.kind) && is_question(&r.text)),
+        );
+    }
+    Ok(rows)
+}
+
+fn row_of(r: &QuestionRow) -> Row<'_> {
+    Row {
+        id: r.id as u64,
+        text: &r.text,
+        time_ms: r.time,
+        author: &r.author,
+    }
+}
+
+fn batch_of(rows: &[QuestionRow]) -> Vec<Row<'_>> {
+    rows.iter().map(row_of).collect()
+}
+
+fn by_message(placements: Vec<Placement>) -> HashMap<i64, Placement> {
+    placements.into_iter().map(|p| (p.message_id, p)).collect()
+}
+
+fn as_u64(map: HashMap<i64, i64>) -> HashMap<u64, u64> {
+    map.into_iter().map(|(a, b)| (a as u64, b as u64)).collect()
 }

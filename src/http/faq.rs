@@ -84,7 +84,7 @@ pub async fn curate(
             "FAQ clusters span every channel, so curating them needs an account without a channel limit; ask an administrator",
         ));
     }
-    if id < 0 || !state.faq.exists(id as u64) {
+    if id < 0 || !state.store.faq_cluster_exists(id).await? {
         return Err(AppError::not_found(format!("there is no FAQ cluster {id}")));
     }
     let mut c = state
@@ -126,7 +126,7 @@ pub async fn curate(
     if let Some(into) = body.merged_into {
         if into == 0 {
             c.merged_into = None;
-        } else if into == id || into < 0 || !state.faq.exists(into as u64) {
+        } else if into == id || into < 0 || !state.store.faq_cluster_exists(into).await? {
             return Err(AppError::unprocessable(
                 "merged_into must name another existing FAQ cluster (0 undoes a merge)",
             ));
@@ -174,7 +174,7 @@ pub async fn move_questions(
             "FAQ clusters span every channel, so curating them needs an account without a channel limit; ask an administrator",
         ));
     }
-    if id < 0 || !state.faq.exists(id as u64) {
+    if id < 0 || !state.store.faq_cluster_exists(id).await? {
         return Err(AppError::not_found(format!("there is no FAQ cluster {id}")));
     }
     if body.messages.is_empty() || body.messages.len() > 1000 {
@@ -182,7 +182,15 @@ pub async fn move_questions(
             "name 1 to 1000 questions (message ids) to move",
         ));
     }
-    if let Some(m) = body.messages.iter().find(|m| !state.faq.has_question(**m)) {
+    // Placements are the store's, so any instance answers alike.
+    let placed: std::collections::HashSet<i64> = state
+        .store
+        .faq_placements(&body.messages)
+        .await?
+        .iter()
+        .map(|p| p.message_id)
+        .collect();
+    if let Some(m) = body.messages.iter().find(|m| !placed.contains(m)) {
         return Err(AppError::unprocessable(format!(
             "message {m} is not one of the clustered questions"
         )));

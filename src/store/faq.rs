@@ -1,5 +1,7 @@
 //! FAQ: the questions clustering reads, and the curation that outlives re-clustering.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use sqlx::Row;
 
@@ -167,31 +169,27 @@ impl Store {
     }
 }
 
-impl Store {
-    /// After consolidation merged cluster `from` into `into`, its curation follows, unless
-    /// `into` has one of its own (then the older decision of `into` stands).
-    pub async fn move_curation(&self, from: i64, into: i64) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let taken: Option<i64> =
-            sqlx::query_scalar("select cluster_id from faq_curation where cluster_id = $1")
-                .bind(into)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if taken.is_none() {
-            sqlx::query("update faq_curation set cluster_id = $1 where cluster_id = $2")
-                .bind(into)
-                .bind(from)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+/// After consolidation merged cluster `from` into `into`, its curation follows, unless `into`
+/// has one of its own (then the older decision of `into` stands).
+async fn move_curation(tx: &mut super::Tx<'_>, from: i64, into: i64) -> Result<()> {
+    let taken: Option<i64> =
+        sqlx::query_scalar("select cluster_id from faq_curation where cluster_id = $1")
+            .bind(into)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if taken.is_none() {
+        sqlx::query("update faq_curation set cluster_id = $1 where cluster_id = $2")
+            .bind(into)
+            .bind(from)
+            .execute(&mut **tx)
+            .await?;
     }
+    Ok(())
 }
 
 impl Store {
     /// Communicators' moves of single questions to another cluster (message id → cluster id).
-    pub async fn faq_moves(&self) -> Result<std::collections::HashMap<i64, i64>> {
+    pub async fn faq_moves(&self) -> Result<HashMap<i64, i64>> {
         let rows = sqlx::query("select message_id, cluster_id from faq_moves")
             .fetch_all(&self.pool)
             .await?;
@@ -231,5 +229,282 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// Where a question is stored as clustered, and by which event's handling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    pub message_id: i64,
+    pub cluster_id: i64,
+    pub placed_seq: i64,
+}
+
+/// A change to the stored placements, decided while handling the event `seq`. Applied only over
+/// a placement decided for an earlier event, so that instances handling the same events agree on
+/// whichever decided first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlacementChange {
+    Place {
+        message_id: i64,
+        cluster_id: i64,
+        seq: i64,
+    },
+    Remove {
+        message_id: i64,
+        seq: i64,
+    },
+    /// A placement naming a cluster consolidation merged away, to where that cluster went.
+    Redirect {
+        message_id: i64,
+        from: i64,
+        into: i64,
+    },
+}
+
+/// A consolidation's changes: questions moved (with the placement they were moved from, so a
+/// question placed anew meanwhile is left alone) and clusters merged into others.
+#[derive(Debug, Clone, Default)]
+pub struct Consolidated {
+    pub moves: Vec<(Placement, i64)>,
+    pub merges: Vec<(i64, i64)>,
+}
+
+fn placement_from_row(r: &sqlx::any::AnyRow) -> Result<Placement> {
+    Ok(Placement {
+        message_id: r.try_get("message_id")?,
+        cluster_id: r.try_get("cluster_id")?,
+        placed_seq: r.try_get("placed_seq")?,
+    })
+}
+
+impl Store {
+    /// The stored placements of these messages.
+    pub async fn faq_placements(&self, ids: &[i64]) -> Result<Vec<Placement>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "select message_id, cluster_id, placed_seq from faq_members where message_id in ({})",
+                list.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(placement_from_row(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every stored placement, in message order.
+    pub async fn all_faq_placements(&self) -> Result<Vec<Placement>> {
+        let rows = sqlx::query(
+            "select message_id, cluster_id, placed_seq from faq_members order by message_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(placement_from_row).collect()
+    }
+
+    /// Applies placement changes in one transaction; each only over an earlier event's decision.
+    pub async fn change_faq_placements(&self, changes: &[PlacementChange]) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        let now = now_ms();
+        for change in changes {
+            match *change {
+                PlacementChange::Place {
+                    message_id,
+                    cluster_id,
+                    seq,
+                } => {
+                    sqlx::query(
+                        "insert into faq_members (message_id, cluster_id, placed_seq, placed_at) \
+                         values ($1, $2, $3, $4) on conflict (message_id) do update set \
+                         cluster_id = excluded.cluster_id, placed_seq = excluded.placed_seq, \
+                         placed_at = excluded.placed_at where faq_members.placed_seq < excluded.placed_seq",
+                    )
+                    .bind(message_id)
+                    .bind(cluster_id)
+                    .bind(seq)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                PlacementChange::Redirect {
+                    message_id,
+                    from,
+                    into,
+                } => {
+                    sqlx::query(
+                        "update faq_members set cluster_id = $1 where message_id = $2 and cluster_id = $3",
+                    )
+                    .bind(into)
+                    .bind(message_id)
+                    .bind(from)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                PlacementChange::Remove { message_id, seq } => {
+                    sqlx::query(
+                        "delete from faq_members where message_id = $1 and placed_seq < $2",
+                    )
+                    .bind(message_id)
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Hands out `n` fresh cluster ids, above `above`: returns the first; the block is
+    /// `first..first + n`. Every instance takes its own block, so ids never clash.
+    pub async fn reserve_faq_cluster_ids(&self, n: i64, above: i64) -> Result<i64> {
+        let mut tx = self.begin().await?;
+        let end: i64 = sqlx::query_scalar(
+            "update faq_state set next_cluster_id = \
+             (case when next_cluster_id <= $2 then $2 + 1 else next_cluster_id end) + $1 \
+             where id = 1 returning next_cluster_id",
+        )
+        .bind(n)
+        .bind(above)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(end - n)
+    }
+
+    /// Changes with every consolidation (and the first seeding), so instances know to reload.
+    pub async fn faq_generation(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("select generation from faq_state where id = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Clusters consolidation merged away: from → into.
+    pub async fn faq_cluster_merges(&self) -> Result<HashMap<i64, i64>> {
+        let rows = sqlx::query("select from_id, into_id from faq_cluster_merges")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("from_id")?, r.try_get("into_id")?)))
+            .collect()
+    }
+
+    /// Stores the first clustering of a store that has questions but no placements yet (made
+    /// before clusters were stored): only if no instance has seeded or consolidated before, and
+    /// with fresh ids beyond any id curation already names. Returns whether this call seeded.
+    pub async fn seed_faq_placements(&self, placements: &[(i64, i64)], seq: i64) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let claimed = sqlx::query(
+            "update faq_state set generation = generation + 1 where id = 1 and generation = 0 \
+             and not exists (select 1 from faq_members)",
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            return Ok(false);
+        }
+        let now = now_ms();
+        for (message, cluster) in placements {
+            sqlx::query(
+                "insert into faq_members (message_id, cluster_id, placed_seq, placed_at) \
+                 values ($1, $2, $3, $4)",
+            )
+            .bind(message)
+            .bind(cluster)
+            .bind(seq)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let highest = placements.iter().map(|p| p.1).max().unwrap_or(0);
+        let named: Option<i64> = sqlx::query_scalar(
+            "select max(id) from (select cluster_id as id from faq_curation \
+             union all select merged_into from faq_curation union all select cluster_id from faq_moves) ids",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("update faq_state set next_cluster_id = $1 where id = 1")
+            .bind(highest.max(named.unwrap_or(0)) + 1)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Stores what a consolidation changed, moves curation after its merges (unless the
+    /// cluster merged into has its own) and starts a new generation; returns it.
+    pub async fn record_faq_consolidation(&self, c: &Consolidated) -> Result<i64> {
+        let mut tx = self.begin().await?;
+        let now = now_ms();
+        for (from, to) in &c.moves {
+            sqlx::query(
+                "update faq_members set cluster_id = $1 where message_id = $2 and cluster_id = $3 \
+                 and placed_seq = $4",
+            )
+            .bind(to)
+            .bind(from.message_id)
+            .bind(from.cluster_id)
+            .bind(from.placed_seq)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (from, into) in &c.merges {
+            sqlx::query(
+                "insert into faq_cluster_merges (from_id, into_id, merged_at) values ($1, $2, $3) \
+                 on conflict (from_id) do update set into_id = excluded.into_id, merged_at = excluded.merged_at",
+            )
+            .bind(from)
+            .bind(into)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            // Questions other instances placed there meanwhile follow.
+            sqlx::query("update faq_members set cluster_id = $1 where cluster_id = $2")
+                .bind(into)
+                .bind(from)
+                .execute(&mut *tx)
+                .await?;
+            move_curation(&mut tx, *from, *into).await?;
+        }
+        let generation: i64 = sqlx::query_scalar(
+            "update faq_state set generation = generation + 1 where id = 1 returning generation",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(generation)
+    }
+
+    /// Whether a question cluster has questions now (or, merged away, is still named by curation).
+    pub async fn faq_cluster_exists(&self, cluster: i64) -> Result<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("select message_id from faq_members where cluster_id = $1 limit 1")
+                .bind(cluster)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    /// Whether a message is one of the clustered questions.
+    pub async fn is_faq_question(&self, message: i64) -> Result<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("select cluster_id from faq_members where message_id = $1")
+                .bind(message)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
     }
 }

@@ -10,6 +10,7 @@ pub mod echo;
 pub mod events;
 pub mod faq;
 pub mod ingest;
+pub mod lease;
 pub mod moderation;
 pub mod on_call;
 pub mod outbox;
@@ -65,6 +66,8 @@ pub struct Store {
     pub committed: Arc<Notify>,
     /// Woken after every commit that wrote an outbox row, so delivery need not wait for a poll.
     pub outbox_written: Arc<Notify>,
+    /// This process among the instances sharing the store (in leases and logs).
+    pub instance: Arc<str>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -123,6 +126,7 @@ impl Store {
             backend,
             committed: Arc::new(Notify::new()),
             outbox_written: Arc::new(Notify::new()),
+            instance: instance_name().into(),
         })
     }
 
@@ -246,6 +250,27 @@ fn sqlite_url_with_create(url: &str) -> Result<String> {
     } else {
         Ok(format!("{url}?mode=rwc"))
     }
+}
+
+/// Host, process and a random part: unique among the instances that share one store.
+fn instance_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| {
+            h.trim()
+                .chars()
+                .filter(|c| c.is_ascii_graphic())
+                .take(40)
+                .collect()
+        })
+        .filter(|h: &String| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    format!(
+        "{host}-{}-{:04x}",
+        std::process::id(),
+        rand::random::<u16>()
+    )
 }
 
 pub fn now_ms() -> i64 {

@@ -14,6 +14,7 @@ mod hardening;
 mod helpers;
 mod index_healing;
 mod ingest_api;
+mod instances;
 mod leaks;
 mod meta_fixtures;
 mod moderation;
