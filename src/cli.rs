@@ -41,6 +41,11 @@ pub enum Command {
     },
     /// Create or update the database schema.
     Migrate,
+    /// The configuration: every settings layer and every file it names.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Fill an empty store with Swedish demo data.
     Demo,
     /// Staff accounts.
@@ -102,6 +107,13 @@ pub enum Command {
         #[command(subcommand)]
         command: RetentionCommand,
     },
+}
+
+#[derive(Subcommand)]
+pub enum ConfigCommand {
+    /// Check config/default.toml, the --config file, the TAVLA_* environment and the files they
+    /// name; print each problem with its file and line. Exits non-zero when one is an error.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -318,10 +330,19 @@ pub struct ChannelAdd {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => return config_check(cli.config.as_deref()),
+        // The same check before serving: a mistake stops the start, named where it was made.
+        Command::Serve { .. } => check_before_serving(cli.config.as_deref())?,
+        _ => {}
+    }
     let settings = Settings::load(cli.config.as_deref())?;
     crate::telemetry::init(&settings);
     match cli.command {
         Command::Serve { demo } => serve(settings, demo).await,
+        Command::Config { .. } => unreachable!("checked before the settings are loaded"),
         Command::Migrate => {
             open_store(&settings).await?;
             eprintln!("the database is up to date");
@@ -737,6 +758,35 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => println!("{text}"),
+    }
+    Ok(())
+}
+
+/// `tavla config check`: the problems on standard output; an error makes the exit non-zero.
+fn config_check(extra: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let report = crate::ops::check::check(extra);
+    print!("{}", report.render());
+    if report.errors() > 0 {
+        bail!(
+            "the configuration has {} error(s), listed above with their file and line",
+            report.errors()
+        );
+    }
+    Ok(())
+}
+
+/// Errors stop `serve` before it touches the store; warnings are printed and it goes on.
+fn check_before_serving(extra: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let report = crate::ops::check::check(extra);
+    for problem in &report.problems {
+        eprintln!("tavla: {problem}");
+    }
+    if report.errors() > 0 {
+        bail!(
+            "not starting: the configuration has {} error(s), listed above with their file and \
+             line; fix them (`tavla config check` lists them again)",
+            report.errors()
+        );
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod model;
 pub mod moderation;
+pub mod ops;
 pub mod outbound;
 pub mod privacy;
 pub mod reports;

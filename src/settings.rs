@@ -158,31 +158,42 @@ pub enum LogFormat {
     Json,
 }
 
-const BUILT_IN: &str = include_str!("../config/default.toml");
+/// The defaults, built into the binary: every setting has its line here.
+pub(crate) const BUILT_IN: &str = include_str!("../config/default.toml");
+
+/// Settings given as a list in one environment variable, comma-separated.
+pub(crate) const LIST_KEYS: [&str; 3] = [
+    "trusted_proxies",
+    "metrics_addresses",
+    "staffed_closed_days",
+];
+
+/// The `TAVLA_<KEY>` layer: from the process's environment, or from `source` (names with the
+/// prefix) when given, so `tavla config check` reads exactly what it reports on.
+pub(crate) fn environment(source: Option<config::Map<String, String>>) -> config::Environment {
+    LIST_KEYS.iter().fold(
+        config::Environment::with_prefix("TAVLA")
+            .try_parsing(true)
+            .list_separator(",")
+            .source(source),
+        |env, key| env.with_list_parse_key(key),
+    )
+}
 
 impl Settings {
     /// Loads the layers. `config/default.toml` in the working directory wins over the copy built
     /// into the binary, so an operator can edit it in place.
     pub fn load(extra_file: Option<&Path>) -> anyhow::Result<Settings> {
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from_str(BUILT_IN, config::FileFormat::Toml))
-            .add_source(config::File::with_name("config/default.toml").required(false));
-        if let Some(path) = extra_file {
-            builder = builder.add_source(config::File::from(path).required(true));
-        }
-        let built = builder
-            .add_source(
-                config::Environment::with_prefix("TAVLA")
-                    .try_parsing(true)
-                    .list_separator(",")
-                    .with_list_parse_key("trusted_proxies")
-                    .with_list_parse_key("metrics_addresses")
-                    .with_list_parse_key("staffed_closed_days"),
-            )
-            .build()?;
-        let settings: Settings = built
-            .try_deserialize()
-            .map_err(|e| anyhow::anyhow!("the settings are not valid: {e}"))?;
+        Self::load_from(extra_file, None)
+    }
+
+    /// As `load`, with the environment layer taken from `environment` (names with the `TAVLA_`
+    /// prefix) instead of the process's, when given.
+    pub fn load_from(
+        extra_file: Option<&Path>,
+        environment: Option<config::Map<String, String>>,
+    ) -> anyhow::Result<Settings> {
+        let settings = Self::merge(extra_file, environment)?;
         if let Some(bad) = settings
             .trusted_proxies
             .iter()
@@ -194,6 +205,24 @@ impl Settings {
             );
         }
         Ok(settings)
+    }
+
+    /// The layers merged, before the checks that `load` makes (`tavla config check` makes them
+    /// itself, naming where each value came from).
+    pub(crate) fn merge(
+        extra_file: Option<&Path>,
+        environment: Option<config::Map<String, String>>,
+    ) -> anyhow::Result<Settings> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(BUILT_IN, config::FileFormat::Toml))
+            .add_source(config::File::with_name("config/default.toml").required(false));
+        if let Some(path) = extra_file {
+            builder = builder.add_source(config::File::from(path).required(true));
+        }
+        let built = builder.add_source(self::environment(environment)).build()?;
+        built
+            .try_deserialize()
+            .map_err(|e| anyhow::anyhow!("the settings are not valid: {e}"))
     }
 
     /// The check that `serve` makes before it binds: no app secret, no start (DESIGN.md §8).

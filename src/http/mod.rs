@@ -102,6 +102,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(csp::receive),
         ),
         r(Method::GET, "/healthz", Rule::Public, get(system::healthz)),
+        r(Method::GET, "/readyz", Rule::Public, get(system::readyz)),
         r(Method::GET, "/metrics", Rule::Public, get(system::metrics)),
         r(
             Method::GET,

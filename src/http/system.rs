@@ -30,6 +30,38 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// `GET /readyz`: 200 when this instance should take traffic (the store answers and every
+/// migration this binary needs is applied); 503 otherwise and while shutting down, so a load
+/// balancer sends requests elsewhere. Unlike `/healthz` (alive), a failing `/readyz` is not a
+/// reason to restart the instance.
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let unavailable = |body: serde_json::Value| (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body));
+    if *state.shutdown.borrow() {
+        return unavailable(json!({
+            "status": "shutting down",
+            "detail": "this instance is stopping; send requests to another",
+        }));
+    }
+    match state.store.schema_state().await {
+        Err(e) => {
+            tracing::error!(error = %e, "readiness: the database does not answer");
+            unavailable(json!({
+                "status": "database unavailable",
+                "detail": "the database named by database_url does not answer; see this instance's log",
+            }))
+        }
+        Ok(schema) if !schema.missing.is_empty() => unavailable(json!({
+            "status": "migrations not applied",
+            "missing_migrations": schema.missing,
+            "detail": "the database lacks migrations this tavla needs; run `tavla migrate` (a restart also migrates)",
+        })),
+        Ok(schema) => (
+            StatusCode::OK,
+            axum::Json(json!({"status": "ready", "newer_migrations": schema.newer})),
+        ),
+    }
+}
+
 /// `GET /metrics`. Not public: a scraper proves itself with `metrics_token`, or scrapes from one
 /// of `metrics_addresses` (loopback by default). Cheap under a flood: counters live in memory,
 /// and the few figures read from the store are read at most once per GAUGES_FRESH_FOR, however

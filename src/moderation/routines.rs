@@ -132,9 +132,10 @@ impl Routines {
             for step in &routine.steps {
                 if !STEP_KINDS.contains(&step.kind.as_str()) {
                     anyhow::bail!(
-                        "routine {}: unknown step kind {:?}",
+                        "routine {}: unknown step kind {:?}; the kinds are {}",
                         routine.level,
-                        step.kind
+                        step.kind,
+                        STEP_KINDS.join(", ")
                     );
                 }
             }

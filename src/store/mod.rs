@@ -56,6 +56,13 @@ pub enum StoreError {
     Conflict(String),
 }
 
+/// Migration versions, as `Store::schema_state` finds them.
+#[derive(Debug, Clone, Default)]
+pub struct SchemaState {
+    pub missing: Vec<i64>,
+    pub newer: Vec<i64>,
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 #[derive(Clone)]
@@ -131,11 +138,46 @@ impl Store {
     }
 
     pub async fn migrate(&self) -> Result<()> {
-        match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
-        }
+        self.migrator().run(&self.pool).await?;
         Ok(())
+    }
+
+    /// How the schema stands against this binary's migrations (for `/readyz`): those it needs
+    /// that are not applied, and those applied that it does not know (a newer tavla's).
+    pub async fn schema_state(&self) -> Result<SchemaState> {
+        let known: Vec<i64> = self.migrator().iter().map(|m| m.version).collect();
+        let applied: Vec<i64> =
+            match sqlx::query_scalar("select version from _sqlx_migrations where success")
+                .fetch_all(&self.pool)
+                .await
+            {
+                Ok(applied) => applied,
+                // No migration table: nothing is applied, if the database answers at all.
+                Err(e) => {
+                    sqlx::query("select 1").execute(&self.pool).await?;
+                    tracing::debug!(error = %e, "no migrations are recorded");
+                    Vec::new()
+                }
+            };
+        Ok(SchemaState {
+            missing: known
+                .iter()
+                .filter(|v| !applied.contains(v))
+                .copied()
+                .collect(),
+            newer: applied
+                .iter()
+                .filter(|v| !known.contains(v))
+                .copied()
+                .collect(),
+        })
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
     }
 
     pub async fn begin(&self) -> Result<Tx<'static>> {

@@ -165,13 +165,15 @@ async fn role_tokens(app: &TestApp, suffix: &str) -> Vec<(&'static str, bool, St
 }
 
 /// Routes open without sign-in, each a deliberate decision.
-const PUBLIC: [&str; 9] = [
+const PUBLIC: [&str; 10] = [
     // The console's page and files: everything it shows comes from the API.
     "GET /",
     "GET /static/{*path}",
     // Browsers report CSP violations without credentials (size-bounded, rate-limited).
     "POST /api/v1/csp-reports",
     "GET /healthz",
+    // Readiness for load balancers: a status and migration numbers, nothing of anyone's.
+    "GET /readyz",
     // No staff sign-in, but not open to all: a scrape token or an allowed address (loopback by
     // default, which is where this test calls from); refusals in tests/api/hardening.rs.
     "GET /metrics",

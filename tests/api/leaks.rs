@@ -468,6 +468,7 @@ fn requests(p: &Planted) -> HashMap<&'static str, Vec<String>> {
         ("GET /", vec!["/".to_string()]),
         ("GET /static/{*path}", vec!["/static/js/app.js".to_string()]),
         ("GET /healthz", vec!["/healthz".to_string()]),
+        ("GET /readyz", vec!["/readyz".to_string()]),
         ("GET /metrics", vec!["/metrics".to_string()]),
         (
             "GET /webhooks/meta",
