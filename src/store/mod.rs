@@ -112,12 +112,17 @@ impl Store {
                             // Checkpoints run beside the writer (`checkpoint_in_background`),
                             // not inside whichever commit happens to fill the log.
                             conn.execute("pragma wal_autocheckpoint = 0").await?;
+                            // A reset log is cut back to this size, so the file stays bounded.
+                            conn.execute(
+                                format!("pragma journal_size_limit = {WAL_RESET_AT}").as_str(),
+                            )
+                            .await?;
                             Ok(())
                         })
                     })
                     .connect_with(AnyConnectOptions::from_str(&url)?)
                     .await?;
-                checkpoint_in_background(pool.clone());
+                checkpoint_in_background(pool.clone(), sqlite_wal_path(&url));
                 pool
             }
             Backend::Postgres => {
@@ -238,30 +243,84 @@ impl Store {
     }
 }
 
+/// The write-ahead log is reset (its file cut back to `WAL_RESET_AT`) once it has grown past
+/// this. A passive checkpoint can copy the log into the database beside the writer, but only a
+/// checkpoint that resets the log makes room: without one the file grows for as long as some
+/// reader is always present (9 GB at 850,000 messages, issue 17).
+pub const WAL_RESET_AT: u64 = 64 * 1024 * 1024;
+/// How long a resetting checkpoint waits for the writer and for readers of older snapshots. The
+/// writer waits for the checkpoint meanwhile, so this bounds the pause it can cause ingestion.
+const RESET_WAIT_MS: u64 = 1000;
+
 /// Copies the SQLite log into the database file every half second, beside the writer. SQLite's
 /// own automatic checkpoint runs inside the commit that crosses its threshold, so that commit
-/// (and every webhook waiting on its group) would wait for the copy and its fsync; a checkpoint
-/// here never blocks the writer. Ends when the pool is closed.
-fn checkpoint_in_background(pool: AnyPool) {
+/// (and every webhook waiting on its group) would wait for the copy and its fsync; a passive
+/// checkpoint here never blocks the writer. When the log has grown past `WAL_RESET_AT`, a
+/// RESTART checkpoint resets it: it waits (at most `RESET_WAIT_MS`) for the group in flight to
+/// commit and for readers of older snapshots to finish (new readers read the database file and
+/// do not hold it up), and holds the writer off for the short copy of what the passive
+/// checkpoints left. A reset refused by a long reader is tried again with growing pauses, so a
+/// long report cannot stall ingestion again and again. Ends when the pool is closed.
+fn checkpoint_in_background(pool: AnyPool, wal: std::path::PathBuf) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut next_reset = tokio::time::Instant::now();
+        let mut pause = Duration::from_secs(1);
         loop {
             tick.tick().await;
             if pool.is_closed() {
                 return;
             }
-            if let Err(e) = sqlx::query("pragma wal_checkpoint(passive)")
-                .execute(&pool)
-                .await
-            {
-                if pool.is_closed() {
-                    return;
+            let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+            let reset = size > WAL_RESET_AT && tokio::time::Instant::now() >= next_reset;
+            match checkpoint(&pool, reset).await {
+                Ok(true) => pause = Duration::from_secs(1),
+                Ok(false) => {
+                    // Readers held on to older snapshots: let ingestion run, then try again.
+                    next_reset = tokio::time::Instant::now() + pause;
+                    pause = (pause * 2).min(Duration::from_secs(30));
+                    tracing::debug!(
+                        wal_bytes = size,
+                        "the SQLite log could not be reset yet; readers hold it"
+                    );
                 }
-                tracing::warn!(error = %e, "the SQLite checkpoint failed; it is tried again");
+                Err(_) if pool.is_closed() => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the SQLite checkpoint failed; it is tried again")
+                }
             }
         }
     });
+}
+
+/// One checkpoint: passive, or (`reset`) one that resets the log. False when a reset was asked
+/// for and readers or the writer kept it from completing within `RESET_WAIT_MS`.
+async fn checkpoint(pool: &AnyPool, reset: bool) -> Result<bool> {
+    if !reset {
+        sqlx::query("pragma wal_checkpoint(passive)")
+            .execute(pool)
+            .await?;
+        return Ok(true);
+    }
+    let mut conn = pool.acquire().await?;
+    conn.execute(format!("pragma busy_timeout = {RESET_WAIT_MS}").as_str())
+        .await?;
+    // The first column says whether the checkpoint was kept from completing.
+    let busy = sqlx::query_scalar::<_, i32>("pragma wal_checkpoint(restart)")
+        .fetch_one(&mut *conn)
+        .await;
+    conn.execute("pragma busy_timeout = 10000").await?;
+    Ok(busy? == 0)
+}
+
+/// The write-ahead log beside the database file named by a SQLite URL.
+fn sqlite_wal_path(url: &str) -> std::path::PathBuf {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = rest.split('?').next().unwrap_or("");
+    std::path::PathBuf::from(format!("{path}-wal"))
 }
 
 /// `sqlite://data/tavla.db` → make sure `data/` exists and ask sqlx to create the file.
