@@ -31,7 +31,20 @@ impl Application {
         Self::build_with_store(settings, store).await
     }
 
-    pub async fn build_with_store(settings: Settings, store: Store) -> anyhow::Result<Application> {
+    pub async fn build_with_store(
+        settings: Settings,
+        mut store: Store,
+    ) -> anyhow::Result<Application> {
+        // Shown in /metrics labels and leases: plain characters only, bounded.
+        let name: String = settings
+            .instance_name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "-_.:".contains(*c))
+            .take(64)
+            .collect();
+        if !name.is_empty() {
+            store.instance = name.into();
+        }
         let listener = TcpListener::bind(&settings.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;

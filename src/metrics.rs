@@ -79,6 +79,30 @@ pub fn count_delivery(action: &'static str, outcome: &'static str) {
     }
 }
 
+/// Background jobs' turns by job, outcome (ran, skipped: another instance ran it or runs it,
+/// failed) and instance: with several instances, whose turn it was.
+static JOBS: Mutex<BTreeMap<(&'static str, &'static str, String), u64>> =
+    Mutex::new(BTreeMap::new());
+
+pub fn count_job(job: &'static str, outcome: &'static str, instance: &str) {
+    if let Ok(mut map) = JOBS.lock() {
+        *map.entry((job, outcome, instance.to_string())).or_insert(0) += 1;
+    }
+}
+
+fn render_jobs(out: &mut String) {
+    out.push_str("# HELP tavla_background_jobs_total Turns of background jobs by job, outcome and instance.\n");
+    out.push_str("# TYPE tavla_background_jobs_total counter\n");
+    if let Ok(map) = JOBS.lock() {
+        for ((job, outcome, instance), n) in map.iter() {
+            let _ = writeln!(
+                out,
+                "tavla_background_jobs_total{{job=\"{job}\",outcome=\"{outcome}\",instance_id=\"{instance}\"}} {n}"
+            );
+        }
+    }
+}
+
 /// What is read from the store at scrape time.
 #[derive(Debug, Default)]
 pub struct StoreGauges {
@@ -178,5 +202,6 @@ pub fn render(gauges: &StoreGauges) -> String {
         "Time to commit one group of ingested items.",
         &mut out,
     );
+    render_jobs(&mut out);
     out
 }

@@ -123,6 +123,9 @@ pub struct Settings {
     pub retention_file: PathBuf,
     pub retention_every_hours: u64,
     pub retention_first_run_seconds: u64,
+    /// This instance's name among several on one database (leases, logs, /metrics); empty:
+    /// host, process id and a random part.
+    pub instance_name: String,
     /// API requests handled at once per instance; more wait up to api_queue_wait_ms, then 503.
     pub api_max_concurrent: usize,
     pub api_queue_wait_ms: u64,

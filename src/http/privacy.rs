@@ -227,8 +227,8 @@ pub async fn run_retention(
     Json(body): Json<RunBody>,
 ) -> Result<impl IntoResponse> {
     caller.require_every_channel("a retention run")?;
-    // A run goes on to its end even if the caller goes away: stopped half-way, it would leave
-    // the retention lock held on a pooled connection (the route is also exempt from the timeout).
+    // A run goes on to its end even if the caller goes away (the route is also exempt from the
+    // timeout): a run stopped half-way would hold the retention lease until it ran out.
     let run = tokio::spawn(async move {
         crate::privacy::retention::run(
             &state.store,

@@ -88,7 +88,14 @@ pub fn decide(rules: &RetentionRules, r: &RecordState, now: i64) -> Option<Resul
     }))
 }
 
-/// Applies the rules as they stand at `now` (epoch ms). With `dry_run` nothing is written.
+/// The lease under which one instance at a time applies retention.
+const LEASE: &str = "retention";
+/// Renewed every third of this while a run works; a stopped run lets it go within this.
+const LEASE_MS: i64 = 60_000;
+
+/// Applies the rules as they stand at `now` (epoch ms). With `dry_run` nothing is written and
+/// no lease is taken: a dry run never waits for, nor holds up, a real one. A real run takes the
+/// retention lease (refused with `Busy` while another instance holds it) and keeps it renewed.
 pub async fn run(
     store: &Store,
     rules: &RetentionRules,
@@ -96,12 +103,29 @@ pub async fn run(
     dry_run: bool,
     actor: &Actor,
 ) -> Result<RetentionReport, RetentionError> {
-    let lock = store
-        .try_retention_lock()
+    if dry_run {
+        return apply(store, rules, now, true, actor).await;
+    }
+    let lease = store
+        .take_lease(LEASE, LEASE_MS, None)
         .await?
         .ok_or(RetentionError::Busy)?;
-    let result = apply(store, rules, now, dry_run, actor).await;
-    store.release_retention_lock(lock).await?;
+    under_lease(store, rules, now, actor, lease).await
+}
+
+/// A real run under a lease already taken; the lease is given back at the end, the run counted
+/// as the last completed one when it succeeded.
+async fn under_lease(
+    store: &Store,
+    rules: &RetentionRules,
+    now: i64,
+    actor: &Actor,
+    lease: crate::store::lease::Lease,
+) -> Result<RetentionReport, RetentionError> {
+    let renewal = crate::store::lease::Renewal::start(store, &lease);
+    let result = apply(store, rules, now, false, actor).await;
+    drop(renewal);
+    store.release_lease(&lease, result.is_ok()).await?;
     result
 }
 
@@ -219,8 +243,10 @@ fn cutoffs(periods: &OtherRecords, now: i64) -> OtherCutoffs {
     }
 }
 
-/// The daily job: applies the rules with the real clock every `every`, the first time shortly
-/// after start. On PostgreSQL several instances may run it; the advisory lock lets one apply.
+/// The daily job: whichever instance finds the last completed run older than `every` takes the
+/// lease and applies the rules with the real clock; the others see it done (or being done) and
+/// skip. Every instance looks shortly after start (`first`) and then a few times per interval,
+/// so the job runs once per interval however many instances run, and goes on when one stops.
 pub async fn daily(
     store: Store,
     rules: std::sync::Arc<RetentionRules>,
@@ -233,21 +259,33 @@ pub async fn daily(
         name: "system:retention".into(),
         address: None,
     };
+    let every_ms = every.as_millis() as i64;
+    let look = (every / 4).min(std::time::Duration::from_secs(900));
     let mut wait = first;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.changed() => return,
         }
-        wait = every;
-        match run(&store, &rules, crate::store::now_ms(), false, &actor).await {
-            Ok(_) => {}
-            Err(RetentionError::Busy) => {
-                tracing::info!("retention: another instance applies it this time")
-            }
+        wait = look;
+        let now = crate::store::now_ms();
+        // A little slack, so an instance looking just before the interval is up does not wait
+        // a whole look more.
+        let done_before = now - every_ms + look.as_millis() as i64 / 2;
+        let outcome = match store.take_lease(LEASE, LEASE_MS, Some(done_before)).await {
+            Ok(Some(lease)) => match under_lease(&store, &rules, now, &actor, lease).await {
+                Ok(_) => "ran",
+                Err(e) => {
+                    tracing::error!(error = %e, "retention could not run; it is tried again later");
+                    "failed"
+                }
+            },
+            Ok(None) => "skipped",
             Err(e) => {
-                tracing::error!(error = %e, "retention could not run; it tries again at the next interval")
+                tracing::error!(error = %e, "cannot take the retention lease; it is tried again later");
+                "failed"
             }
-        }
+        };
+        crate::metrics::count_job("retention", outcome, &store.instance);
     }
 }

@@ -380,35 +380,6 @@ impl Store {
         self.commit(tx).await?;
         Ok(id)
     }
-
-    /// On PostgreSQL with several instances, only one applies retention at a time: a session
-    /// advisory lock held by the caller's connection for the run. SQLite has one writer anyway.
-    pub async fn try_retention_lock(
-        &self,
-    ) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Any>>> {
-        let mut conn = self.pool.acquire().await?;
-        if self.backend == super::Backend::Postgres {
-            let got: bool = sqlx::query_scalar("select pg_try_advisory_lock(7261008)")
-                .fetch_one(&mut *conn)
-                .await?;
-            if !got {
-                return Ok(None);
-            }
-        }
-        Ok(Some(conn))
-    }
-
-    pub async fn release_retention_lock(
-        &self,
-        mut conn: sqlx::pool::PoolConnection<sqlx::Any>,
-    ) -> Result<()> {
-        if self.backend == super::Backend::Postgres {
-            sqlx::query("select pg_advisory_unlock(7261008)")
-                .execute(&mut *conn)
-                .await?;
-        }
-        Ok(())
-    }
 }
 
 fn author_from_row(r: &sqlx::any::AnyRow) -> Result<AuthorRow> {

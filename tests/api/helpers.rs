@@ -176,6 +176,9 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = self.settings.clone();
         settings.data_dir = dir.path().to_path_buf();
+        if !settings.instance_name.is_empty() {
+            settings.instance_name.push_str("-second");
+        }
         let mut app = TestApp {
             address: String::new(),
             client: reqwest::Client::new(),

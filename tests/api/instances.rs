@@ -141,3 +141,154 @@ async fn two_instances_show_one_faq_postgres() {
 async fn two_instances_show_one_faq_sqlite() {
     two_instances_show_one_faq(Backend::Sqlite).await;
 }
+
+/// This process's count of a background job's turns with `outcome` on the named instance.
+async fn job_turns(app: &TestApp, job: &str, outcome: &str, instance: &str) -> u64 {
+    let wanted = format!(
+        "tavla_background_jobs_total{{job=\"{job}\",outcome=\"{outcome}\",instance_id=\"{instance}\"}} "
+    );
+    app.metrics()
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix(&wanted)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{:08x}", rand::random::<u32>())
+}
+
+async fn the_daily_retention_runs_once_for_two_instances(backend: Backend) {
+    let name = unique("retention");
+    let Some(first) = TestApp::spawn_with(backend, |s| {
+        s.retention_every_hours = 24;
+        s.retention_first_run_seconds = 0;
+        s.instance_name = name.clone();
+    })
+    .await
+    else {
+        return;
+    };
+    let second = first.second_instance().await;
+    let names = [name.clone(), format!("{name}-second")];
+    // Each instance looks as it starts: one applies the rules, the other finds them applied (or
+    // being applied) and leaves them.
+    let turns = eventually("both instances to take their turn", || async {
+        let mut turns = Vec::new();
+        for n in &names {
+            let ran = job_turns(&first, "retention", "ran", n).await;
+            let skipped = job_turns(&first, "retention", "skipped", n).await;
+            if ran + skipped == 0 {
+                return None;
+            }
+            turns.push((ran, skipped));
+        }
+        Some(turns)
+    })
+    .await;
+    let ran: u64 = turns.iter().map(|t| t.0).sum();
+    assert_eq!((ran, turns.len()), (1, 2), "{turns:?}");
+    assert_eq!(first.count("retention_runs").await, 1);
+    drop(second);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_retention_runs_once_for_two_instances_postgres() {
+    the_daily_retention_runs_once_for_two_instances(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_retention_runs_once_for_two_instances_sqlite() {
+    the_daily_retention_runs_once_for_two_instances(Backend::Sqlite).await;
+}
+
+async fn a_dry_run_never_waits_for_the_lease_and_a_stopped_holder_lets_go(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let admin = app.token("admin", "admin").await;
+    // Another instance is applying retention: it holds the lease, for half a second unless it
+    // renews it, as an instance that stops (or whose request was dropped) no longer does.
+    let held = app
+        .store
+        .take_lease("retention", 500, None)
+        .await
+        .unwrap()
+        .expect("the lease is free");
+    let dry = app
+        .post(&admin, "/api/v1/retention/runs", json!({"dry_run": true}))
+        .await;
+    assert_eq!(dry.status(), 200, "a dry run does not wait for the lease");
+    let busy = app
+        .post(&admin, "/api/v1/retention/runs", json!({"dry_run": false}))
+        .await;
+    assert_eq!(busy.status(), 409, "a real run waits for the holder");
+    let report = eventually("the lease to run out", || async {
+        let r = app
+            .post(&admin, "/api/v1/retention/runs", json!({"dry_run": false}))
+            .await;
+        (r.status() == 200).then_some(r)
+    })
+    .await;
+    let report: Value = report.json().await.unwrap();
+    assert!(report["run_id"].as_i64().is_some(), "{report}");
+    assert!(
+        !app.store.renew_lease(&held).await.unwrap(),
+        "the lapsed holder no longer holds it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_never_waits_for_the_lease_and_a_stopped_holder_lets_go_postgres() {
+    a_dry_run_never_waits_for_the_lease_and_a_stopped_holder_lets_go(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_never_waits_for_the_lease_and_a_stopped_holder_lets_go_sqlite() {
+    a_dry_run_never_waits_for_the_lease_and_a_stopped_holder_lets_go(Backend::Sqlite).await;
+}
+
+async fn live_updates_reach_a_listener_of_either_instance(backend: Backend) {
+    let Some(first) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let second = first.second_instance().await;
+    first.register_channel("facebook", PAGE, "Kommunen").await;
+    let agent = first.token("agent", "agent").await;
+    let on_second = second.get(&agent, "/api/v1/events").await;
+    assert_eq!(on_second.status(), 200);
+    let on_first = first.get(&agent, "/api/v1/events").await;
+    assert_eq!(on_first.status(), 200);
+    // A message through the first instance, a claim through the second.
+    let dm = crate::webhooks::dm_batch(&[(PAGE, "u1", "m1", "Hej")]);
+    assert_eq!(first.webhook(&dm).await.status(), 200);
+    let id = eventually("the conversation", || async {
+        second.conversations(&agent, "").await.first()?["id"].as_i64()
+    })
+    .await;
+    let claim = second
+        .post(
+            &agent,
+            &format!("/api/v1/conversations/{id}/claim"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(claim.status(), 200);
+    for stream in [on_second, on_first] {
+        let events = crate::events::read_events(stream, 2).await;
+        let kinds: Vec<&str> = events.iter().map(|e| e.1.as_str()).collect();
+        assert_eq!(kinds, ["message.received", "conversation.claimed"]);
+        assert!(events.iter().all(|e| e.2["conversation_id"] == id));
+        assert!(events[0].0 < events[1].0, "{events:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_updates_reach_a_listener_of_either_instance_postgres() {
+    live_updates_reach_a_listener_of_either_instance(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_updates_reach_a_listener_of_either_instance_sqlite() {
+    live_updates_reach_a_listener_of_either_instance(Backend::Sqlite).await;
+}
