@@ -155,8 +155,6 @@ pub async fn search(
     let parsed = parse(&q, p.typing.unwrap_or(false));
     let hits = run(index, parsed, filters.clone(), sort, limit, offset).await?;
     let ids: Vec<i64> = hits.ids.iter().map(|(id, _)| *id).collect();
-    let mut highlight_words = hits.words.clone();
-    highlight_words.retain(|w| !w.is_empty());
     // The store is the truth: each hit is read again within the reader's scope, in case the
     // index lags a change (a hit that was hidden since is not shown).
     let details = state.store.hit_details(&scope, &ids).await?;
@@ -172,7 +170,7 @@ pub async fn search(
                 .unwrap_or(0.0);
             // Masked before the snippet is cut, so highlights point at the shown characters.
             let (masked, _) = crate::privacy::masking::mask(d.text.as_deref().unwrap_or(""));
-            let snippet = snippet::make(&masked, &highlight_words);
+            let snippet = snippet::make(&masked, &hits.highlight);
             json!({"message": d, "score": score, "snippet": snippet})
         })
         .collect();
@@ -193,13 +191,16 @@ pub async fn search(
         "items": items,
         "limit": limit,
         "offset": offset,
+        // The organisation's synonyms the search also looked for.
+        "synonyms": hits.synonyms,
     })))
 }
 
 struct Found {
     total: usize,
     ids: Vec<(i64, f32)>,
-    words: Vec<String>,
+    highlight: snippet::Highlight,
+    synonyms: Vec<String>,
 }
 
 /// Searching is CPU work: it runs off the async threads.
@@ -212,14 +213,13 @@ async fn run(
     offset: usize,
 ) -> Result<Found> {
     tokio::task::spawn_blocking(move || {
-        let query = index.build(&parsed, &filters);
-        let hits = index.run(query.as_ref(), sort, limit, offset)?;
-        let mut words = parsed.words.clone();
-        words.extend(parsed.phrases.iter().flatten().cloned());
+        let planned = index.plan(&parsed, &filters);
+        let hits = index.run(planned.query.as_ref(), sort, limit, offset)?;
         Ok::<_, anyhow::Error>(Found {
             total: hits.total,
             ids: hits.ids,
-            words,
+            highlight: planned.highlight,
+            synonyms: planned.synonyms,
         })
     })
     .await

@@ -17,7 +17,8 @@ use tantivy::query::Query;
 use tantivy::TantivyError;
 use tokio::sync::Notify;
 
-use super::query::{Filters, Hits, Parsed, SortOrder};
+use super::query::{Filters, Hits, Parsed, Planned, SortOrder};
+use super::synonyms::SynonymCache;
 use super::OpenIndex;
 
 /// Searching is refused while the index is rebuilt from the store; how far the rebuild is.
@@ -47,6 +48,8 @@ pub struct SearchIndex {
     set_aside: Mutex<Option<PathBuf>>,
     /// Wakes the follower when a search meets damage.
     pub(super) damage_found: Notify,
+    /// The organisation's synonyms, applied to every query.
+    pub synonyms: SynonymCache,
 }
 
 impl SearchIndex {
@@ -79,6 +82,7 @@ impl SearchIndex {
             health: Mutex::new(health),
             set_aside: Mutex::new(set_aside_to),
             damage_found: Notify::new(),
+            synonyms: SynonymCache::default(),
         })
     }
 
@@ -118,6 +122,11 @@ impl SearchIndex {
 
     pub fn build(&self, parsed: &Parsed, filters: &Filters) -> Box<dyn Query> {
         self.current().build(parsed, filters)
+    }
+
+    /// The query for what a person typed, with the synonyms in use (see `OpenIndex::plan`).
+    pub fn plan(&self, parsed: &Parsed, filters: &Filters) -> Planned {
+        self.current().plan(parsed, filters, &self.synonyms.get())
     }
 
     /// Runs a query, or refuses with [`Rebuilding`] while the index is not whole. A search that

@@ -6,6 +6,7 @@ pub mod healing;
 pub mod indexer;
 pub mod query;
 pub mod snippet;
+pub mod synonyms;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -15,7 +16,7 @@ use tantivy::schema::{
 };
 use tantivy::tokenizer::{
     Language as StemLanguage, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
-    StopWordFilter, TextAnalyzer, WhitespaceTokenizer,
+    StopWordFilter, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer, WhitespaceTokenizer,
 };
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
@@ -39,15 +40,16 @@ pub struct Fields {
     pub state: Field,
     /// Triage's severity, S0 when not flagged.
     pub severity: Field,
-    /// Swedish text, stemmed, without stop words.
+    /// Swedish text as the keys of its words (`text::swedish::key`), without stop words.
     pub sv: Field,
     /// English text, stemmed, without stop words.
     pub en: Field,
     /// Every word as written (lowercased), with positions for phrases and prefixes.
     pub words: Field,
-    /// Words with å, ä, ö (and other accents) folded, so a query typed without them still finds.
+    /// Words with å, ä, ö (and other accents) folded, so a query typed without them still finds;
+    /// beside them the folded keys of Swedish words (`text::swedish::folded_key`).
     pub folded: Field,
-    /// Leading and trailing parts of long words (Swedish compounds).
+    /// Leading and trailing parts of long words (Swedish compounds), folded.
     pub parts: Field,
 }
 
@@ -62,7 +64,8 @@ pub struct OpenIndex {
 
 /// What goes into the index, beyond its schema: raised when the rules change so that an index
 /// built under the old ones is rebuilt at start. 2: S5 words are left out (metadata only).
-const CONTENT_VERSION: &str = "2";
+/// 3: Swedish words by their keys (`text::swedish`), compound parts folded and with key parts.
+const CONTENT_VERSION: &str = "3";
 const CONTENT_VERSION_FILE: &str = "tavla-content-version";
 
 /// Memory the writer may use before it flushes a segment.
@@ -96,7 +99,7 @@ fn schema() -> (Schema, Fields) {
         status: b.add_text_field("status", STRING),
         state: b.add_text_field("state", STRING),
         severity: b.add_text_field("severity", STRING),
-        sv: b.add_text_field("sv", text("tavla_sv", true)),
+        sv: b.add_text_field("sv", text("tavla_sv_forms", true)),
         en: b.add_text_field("en", text("tavla_en", true)),
         words: b.add_text_field("words", text("tavla_words", true)),
         folded: b.add_text_field("folded", text("tavla_folded", false)),
@@ -105,18 +108,81 @@ fn schema() -> (Schema, Fields) {
     (b.build(), fields)
 }
 
+/// Replaces each token by its Swedish key (`text::swedish::key`): `förskolor` → `förskol`.
+#[derive(Clone)]
+struct SwedishForms;
+
+impl TokenFilter for SwedishForms {
+    type Tokenizer<T: Tokenizer> = SwedishFormsFilter<T>;
+
+    fn transform<T: Tokenizer>(self, inner: T) -> SwedishFormsFilter<T> {
+        SwedishFormsFilter { inner }
+    }
+}
+
+#[derive(Clone)]
+struct SwedishFormsFilter<T> {
+    inner: T,
+}
+
+impl<T: Tokenizer> Tokenizer for SwedishFormsFilter<T> {
+    type TokenStream<'a> = SwedishFormsStream<T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        SwedishFormsStream {
+            tail: self.inner.token_stream(text),
+        }
+    }
+}
+
+struct SwedishFormsStream<T> {
+    tail: T,
+}
+
+impl<T: TokenStream> TokenStream for SwedishFormsStream<T> {
+    fn advance(&mut self) -> bool {
+        if !self.tail.advance() {
+            return false;
+        }
+        let token = self.tail.token_mut();
+        token.text = text::swedish::key(&token.text);
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.tail.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.tail.token_mut()
+    }
+}
+
 fn register_tokenizers(index: &Index) {
-    let stemmed = |language: StemLanguage| {
+    let manager = index.tokenizers();
+    // Swedish: tavla's own forms (a name of its own, so an index stemmed by Snowball is rebuilt).
+    manager.register(
+        "tavla_sv_forms",
         TextAnalyzer::builder(SimpleTokenizer::default())
             .filter(RemoveLongFilter::limit(48))
             .filter(LowerCaser)
-            .filter(StopWordFilter::new(language).expect("tantivy has stop words for sv and en"))
-            .filter(Stemmer::new(language))
-            .build()
-    };
-    let manager = index.tokenizers();
-    manager.register("tavla_sv", stemmed(StemLanguage::Swedish));
-    manager.register("tavla_en", stemmed(StemLanguage::English));
+            .filter(
+                StopWordFilter::new(StemLanguage::Swedish).expect("tantivy has stop words for sv"),
+            )
+            .filter(SwedishForms)
+            .build(),
+    );
+    manager.register(
+        "tavla_en",
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(48))
+            .filter(LowerCaser)
+            .filter(
+                StopWordFilter::new(StemLanguage::English).expect("tantivy has stop words for en"),
+            )
+            .filter(Stemmer::new(StemLanguage::English))
+            .build(),
+    );
     manager.register(
         "tavla_words",
         TextAnalyzer::builder(SimpleTokenizer::default())
@@ -124,8 +190,7 @@ fn register_tokenizers(index: &Index) {
             .filter(LowerCaser)
             .build(),
     );
-    // Folded words and folded Swedish stems, computed by `document` and joined by spaces.
-    // (A name of its own, so an index whose folded field lacks the stems is rebuilt.)
+    // Folded words and folded Swedish keys, computed by `document` and joined by spaces.
     manager.register(
         "tavla_folded",
         TextAnalyzer::builder(SimpleTokenizer::default())
@@ -213,24 +278,25 @@ impl OpenIndex {
     pub fn document(&self, m: &IndexedMessage) -> TantivyDocument {
         let f = &self.fields;
         let normalised = text::normalise(m.text.as_deref().unwrap_or(""));
-        let mut folded = String::with_capacity(normalised.len());
+        let language = text::detect_language(&normalised);
+        let mut folded = String::with_capacity(2 * normalised.len());
         let mut parts = String::new();
         for w in text::words(&normalised) {
-            folded.push_str(&text::fold(w));
+            let folded_word = text::fold(w);
+            folded.push_str(&folded_word);
             folded.push(' ');
+            if language == Language::Swedish {
+                // Keys folded too, so `forskola` typed without ö finds `förskolan`.
+                for key in text::swedish::folded_keys(w) {
+                    if key != folded_word {
+                        folded.push_str(&key);
+                        folded.push(' ');
+                    }
+                }
+            }
             for p in text::compound_parts(w) {
                 parts.push_str(&p);
                 parts.push(' ');
-            }
-        }
-        let language = text::detect_language(&normalised);
-        if language == Language::Swedish {
-            // Stems folded too, so `snorojning` typed without å/ä/ö finds `snöröjningen`.
-            for stem in self.analysed(f.sv, &normalised) {
-                if let Some(stem) = stem.value().as_str() {
-                    folded.push_str(&text::fold(stem));
-                    folded.push(' ');
-                }
             }
         }
         let mut d = doc!(

@@ -10,8 +10,10 @@ use tantivy::query::{
     RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{DocAddress, Order, Term};
+use tantivy::{DocAddress, Order, Searcher, Term};
 
+use super::snippet::Highlight;
+use super::synonyms::Synonyms;
 use super::OpenIndex;
 use crate::text;
 
@@ -130,8 +132,293 @@ fn filter(q: Box<dyn Query>) -> (Occur, Box<dyn Query>) {
     (Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0)))
 }
 
+/// Shortest word that tolerates one typing error, and shortest word it may then match (so
+/// `sopor` never matches `spor`); most spellings one word expands to.
+pub const MIN_TYPO_CHARS: usize = 5;
+const MAX_SPELLINGS: usize = 64;
+/// Shortest query word split into two known words (`busshållplats` → `buss` + `hållplats`), and
+/// shortest part.
+const MIN_SPLIT_CHARS: usize = 7;
+const MIN_SPLIT_PART: usize = 3;
+
+/// How far one word reaches: a typed word also by near spellings and as two words; a part of a
+/// split word or a synonym only by its forms.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    Typed,
+    Forms,
+}
+
+/// A query, with what its words matched by (for the snippets) and the synonyms it was widened
+/// with (as written in their group).
+pub struct Planned {
+    pub query: Box<dyn Query>,
+    pub highlight: Highlight,
+    pub synonyms: Vec<String>,
+}
+
+/// Builds one query against the index as it is now (near spellings and known words are read
+/// from its term dictionaries).
+struct Planner<'a> {
+    index: &'a OpenIndex,
+    searcher: Searcher,
+    highlight: Highlight,
+    synonyms: Vec<String>,
+}
+
+fn boosted(q: Box<dyn Query>, b: f32) -> (Occur, Box<dyn Query>) {
+    (Occur::Should, Box::new(BoostQuery::new(q, b)))
+}
+
+fn scored_term(field: Field, w: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, w),
+        IndexRecordOption::WithFreqs,
+    ))
+}
+
+fn all_of(queries: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    Box::new(BooleanQuery::new(
+        queries.into_iter().map(|q| (Occur::Must, q)).collect(),
+    ))
+}
+
+impl Planner<'_> {
+    /// One query word: the word as written ranks first, then its key (any form of it) in either
+    /// language, then the word and its key without diacritics, then compound parts, then two
+    /// known words it is made of, then near spellings; `prefix` adds words that start with it.
+    fn word(&mut self, word: &str, prefix: bool, reach: Reach) -> Box<dyn Query> {
+        let f = self.index.fields;
+        let folded = text::fold(word);
+        let key = text::swedish::folded_key(word);
+        self.highlight.add_word(word);
+        let mut clauses = vec![
+            boosted(scored_term(f.words, word), 3.0),
+            boosted(scored_term(f.folded, &folded), 1.0),
+        ];
+        for field in [f.sv, f.en] {
+            for t in self.index.analysed(field, word) {
+                clauses.push(boosted(
+                    Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)),
+                    2.0,
+                ));
+            }
+        }
+        if key != folded {
+            clauses.push(boosted(scored_term(f.folded, &key), 0.9));
+        }
+        for written in self.restored(word) {
+            for t in self.index.analysed(f.sv, &written) {
+                clauses.push(boosted(
+                    Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)),
+                    1.5,
+                ));
+            }
+            self.highlight.add_word(&written);
+        }
+        if folded.chars().count() >= text::MIN_PART {
+            clauses.push(boosted(scored_term(f.parts, &folded), 0.8));
+        }
+        if key != folded && key.chars().count() >= text::MIN_KEY_PART {
+            clauses.push(boosted(scored_term(f.parts, &key), 0.7));
+        }
+        if reach == Reach::Typed {
+            if let Some(split) = self.split(&folded) {
+                clauses.push(boosted(split, 0.6));
+            }
+            if let Some(spellings) = self.spellings(&folded, &key) {
+                clauses.push((Occur::Should, spellings));
+            }
+        }
+        if prefix {
+            let q = FuzzyTermQuery::new_prefix(Term::from_field_text(f.words, word), 0, true);
+            clauses.push(boosted(Box::new(q), 0.5));
+            let q = FuzzyTermQuery::new_prefix(Term::from_field_text(f.folded, &folded), 0, true);
+            clauses.push(boosted(Box::new(q), 0.3));
+        }
+        Box::new(BooleanQuery::new(clauses))
+    }
+
+    /// Words one typing error (a letter added, missing, changed or two swapped) from the word or
+    /// its key, both of at least five letters; the word itself is not among them, so a message
+    /// with the word as typed never gains from its misspellings. A constant, low score: below
+    /// every exact match.
+    fn spellings(&mut self, folded: &str, key: &str) -> Option<Box<dyn Query>> {
+        let f = self.index.fields;
+        let mut found = std::collections::BTreeSet::new();
+        for typed in [folded, key] {
+            if typed.chars().count() < MIN_TYPO_CHARS {
+                continue;
+            }
+            let fuzzy = FuzzyTermQuery::new(Term::from_field_text(f.folded, typed), 1, true);
+            let Ok(automaton) = fuzzy.automaton() else {
+                continue;
+            };
+            for segment in self.searcher.segment_readers() {
+                let Ok(inverted) = segment.inverted_index(f.folded) else {
+                    continue;
+                };
+                let Ok(mut stream) = inverted.terms().search(&automaton).into_stream() else {
+                    continue;
+                };
+                while stream.advance() && found.len() < MAX_SPELLINGS {
+                    let Ok(term) = std::str::from_utf8(stream.key()) else {
+                        continue;
+                    };
+                    if term.chars().count() >= MIN_TYPO_CHARS && term != folded && term != key {
+                        found.insert(term.to_string());
+                    }
+                }
+            }
+        }
+        if found.is_empty() {
+            return None;
+        }
+        let terms: Vec<Term> = found
+            .iter()
+            .map(|t| Term::from_field_text(f.folded, t))
+            .collect();
+        self.highlight.spellings.extend(found);
+        Some(Box::new(ConstScoreQuery::new(
+            Box::new(TermSetQuery::new(terms)),
+            0.3,
+        )))
+    }
+
+    /// The word as the index has it written with å, ä or ö, when it was typed without them and
+    /// its letters read as another ending (`omrade` is `område`, not `omr-ade`): its last two a
+    /// and o tried as å, ä or ö, kept when the key of that spelling is in the index.
+    fn restored(&self, word: &str) -> Vec<String> {
+        const TRIED: usize = 2;
+        let chars: Vec<char> = word.chars().collect();
+        if chars.len() < text::MIN_PART || chars.iter().any(|c| "åäö".contains(*c)) {
+            return Vec::new();
+        }
+        let at: Vec<usize> = (0..chars.len())
+            .rev()
+            .filter(|i| matches!(chars[*i], 'a' | 'o'))
+            .take(TRIED)
+            .collect();
+        let mut found = Vec::new();
+        let mut spelling = chars.clone();
+        // Each position kept, or as å/ä (for a) or ö (for o): at most 9 spellings.
+        let choices = |c: char| -> &'static [char] {
+            if c == 'a' {
+                &['a', 'å', 'ä']
+            } else {
+                &['o', 'ö']
+            }
+        };
+        let combinations: usize = at.iter().map(|i| choices(chars[*i]).len()).product();
+        for n in 1..combinations {
+            let mut rest = n;
+            for i in &at {
+                let options = choices(chars[*i]);
+                spelling[*i] = options[rest % options.len()];
+                rest /= options.len();
+            }
+            let candidate: String = spelling.iter().collect();
+            let known = self
+                .index
+                .analysed(self.index.fields.sv, &candidate)
+                .iter()
+                .any(|t| self.searcher.doc_freq(t).is_ok_and(|n| n > 0));
+            if known {
+                found.push(candidate);
+            }
+        }
+        found
+    }
+
+    /// Whether a word (or its key) is in the index at all.
+    fn known(&self, folded: &str) -> bool {
+        let f = self.index.fields;
+        let seen = |w: &str| {
+            self.searcher
+                .doc_freq(&Term::from_field_text(f.folded, w))
+                .is_ok_and(|n| n > 0)
+        };
+        seen(folded) || seen(&text::swedish::folded_key(folded))
+    }
+
+    /// A long word as two words the index knows, with or without a linking `s` (`busshållplats`
+    /// finds "hållplatsen för bussen", `parkeringstillstånd` "tillstånd för parkering"): both
+    /// parts must match. The most even split wins.
+    fn split(&mut self, folded: &str) -> Option<Box<dyn Query>> {
+        let chars: Vec<char> = folded.chars().collect();
+        if chars.len() < MIN_SPLIT_CHARS || !chars.iter().all(|c| c.is_alphabetic()) {
+            return None;
+        }
+        let mut best: Option<(String, String)> = None;
+        let mut best_even = 0;
+        for at in MIN_SPLIT_PART..=chars.len() - MIN_SPLIT_PART {
+            let even = at.min(chars.len() - at);
+            if even <= best_even {
+                continue;
+            }
+            let right: String = chars[at..].iter().collect();
+            if !self.known(&right) {
+                continue;
+            }
+            let left: String = chars[..at].iter().collect();
+            let left = if self.known(&left) {
+                left
+            } else if left.ends_with('s')
+                && at > MIN_SPLIT_PART
+                && self.known(&left[..left.len() - 1])
+            {
+                left[..left.len() - 1].to_string()
+            } else {
+                continue;
+            };
+            best = Some((left, right));
+            best_even = even;
+        }
+        let (left, right) = best?;
+        let parts = vec![
+            self.word(&left, false, Reach::Forms),
+            self.word(&right, false, Reach::Forms),
+        ];
+        Some(all_of(parts))
+    }
+
+    /// The query's words, each required, a run of them that is a synonym term required as it
+    /// or any other term of its group.
+    fn words(&mut self, parsed: &Parsed, synonyms: &Synonyms) -> Vec<(Occur, Box<dyn Query>)> {
+        let mut clauses = Vec::new();
+        let words = &parsed.words;
+        let mut i = 0;
+        while i < words.len() {
+            let prefix_of = |at: usize| parsed.last_is_prefix && at + 1 == words.len();
+            let Some(found) = synonyms.at_start(&words[i..]) else {
+                clauses.push((
+                    Occur::Must,
+                    self.word(&words[i], prefix_of(i), Reach::Typed),
+                ));
+                i += 1;
+                continue;
+            };
+            let typed: Vec<Box<dyn Query>> = (i..i + found.len)
+                .map(|at| self.word(&words[at], prefix_of(at), Reach::Typed))
+                .collect();
+            let mut alternatives = vec![(Occur::Should, all_of(typed))];
+            for (other, written) in found.others {
+                let forms = other
+                    .iter()
+                    .map(|w| self.word(w, false, Reach::Forms))
+                    .collect();
+                alternatives.push(boosted(all_of(forms), 0.7));
+                self.synonyms.push(written.to_string());
+            }
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(alternatives))));
+            i += found.len;
+        }
+        clauses
+    }
+}
+
 impl OpenIndex {
-    /// The terms an analyzer of `field` makes of `word` (stemmed, or nothing for a stop word).
+    /// The terms an analyzer of `field` makes of `word` (its key, or nothing for a stop word).
     pub(super) fn analysed(&self, field: Field, word: &str) -> Vec<Term> {
         let Ok(mut analyzer) = self.index.tokenizer_for_field(field) else {
             return Vec::new();
@@ -144,63 +431,21 @@ impl OpenIndex {
         terms
     }
 
-    /// One query word: the exact word ranks first, then its stem in either language, then the
-    /// word without diacritics, then compound parts; `prefix` adds words that start with it.
-    fn word_query(&self, word: &str, prefix: bool) -> Box<dyn Query> {
-        let f = &self.fields;
-        let boosted = |q: Box<dyn Query>, b: f32| -> (Occur, Box<dyn Query>) {
-            (Occur::Should, Box::new(BoostQuery::new(q, b)))
-        };
-        let term = |field: Field, w: &str| -> Box<dyn Query> {
-            Box::new(TermQuery::new(
-                Term::from_field_text(field, w),
-                IndexRecordOption::WithFreqs,
-            ))
-        };
-        let mut clauses = vec![
-            boosted(term(f.words, word), 3.0),
-            boosted(term(f.folded, &text::fold(word)), 1.0),
-        ];
-        if word.chars().count() >= text::MIN_PART {
-            clauses.push(boosted(term(f.parts, word), 0.8));
-        }
-        // The word's Swedish stem without diacritics (documents index their folded stems).
-        for t in self.analysed(f.sv, word) {
-            if let Some(stem) = t.value().as_str() {
-                clauses.push(boosted(term(f.folded, &text::fold(stem)), 0.9));
-            }
-        }
-        for field in [f.sv, f.en] {
-            for t in self.analysed(field, word) {
-                clauses.push(boosted(
-                    Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)),
-                    2.0,
-                ));
-            }
-        }
-        if prefix {
-            let q = FuzzyTermQuery::new_prefix(Term::from_field_text(f.words, word), 0, true);
-            clauses.push(boosted(Box::new(q), 0.5));
-            let q = FuzzyTermQuery::new_prefix(
-                Term::from_field_text(f.folded, &text::fold(word)),
-                0,
-                true,
-            );
-            clauses.push(boosted(Box::new(q), 0.3));
-        }
-        Box::new(BooleanQuery::new(clauses))
+    pub fn build(&self, parsed: &Parsed, filters: &Filters) -> Box<dyn Query> {
+        self.plan(parsed, filters, &Synonyms::default()).query
     }
 
-    pub fn build(&self, parsed: &Parsed, filters: &Filters) -> Box<dyn Query> {
+    /// The query for what a person typed, widened by the organisation's synonyms and narrowed
+    /// by the filters.
+    pub fn plan(&self, parsed: &Parsed, filters: &Filters, synonyms: &Synonyms) -> Planned {
         let f = &self.fields;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let last = parsed.words.len().saturating_sub(1);
-        for (i, w) in parsed.words.iter().enumerate() {
-            clauses.push((
-                Occur::Must,
-                self.word_query(w, parsed.last_is_prefix && i == last),
-            ));
-        }
+        let mut planner = Planner {
+            index: self,
+            searcher: self.reader.searcher(),
+            highlight: Highlight::default(),
+            synonyms: Vec::new(),
+        };
+        let mut clauses = planner.words(parsed, synonyms);
         for phrase in &parsed.phrases {
             let terms = phrase
                 .iter()
@@ -210,13 +455,36 @@ impl OpenIndex {
                 Occur::Must,
                 Box::new(BoostQuery::new(Box::new(PhraseQuery::new(terms)), 3.0)),
             ));
+            for w in phrase {
+                planner.highlight.add_word(w);
+            }
         }
+        // Excluded words are not what was found: they mark nothing in the snippets.
+        let found = std::mem::take(&mut planner.highlight);
         for w in &parsed.excluded {
-            clauses.push((Occur::MustNot, self.word_query(w, false)));
+            let excluded = planner.word(w, false, Reach::Forms);
+            clauses.push((Occur::MustNot, excluded));
         }
+        planner.highlight = found;
         if parsed.words.is_empty() && parsed.phrases.is_empty() {
             clauses.push((Occur::Must, Box::new(AllQuery)));
         }
+        clauses.extend(self.filter_clauses(filters));
+        let Planner {
+            highlight,
+            synonyms,
+            ..
+        } = planner;
+        Planned {
+            query: Box::new(BooleanQuery::new(clauses)),
+            highlight,
+            synonyms,
+        }
+    }
+
+    fn filter_clauses(&self, filters: &Filters) -> Vec<(Occur, Box<dyn Query>)> {
+        let f = &self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         // One value is a plain term (read lazily); a set is built into a bitset per segment on
         // every query, so a filter that allows every value is left out altogether.
         let any_of = |field: Field, values: &[String]| -> Box<dyn Query> {
@@ -291,7 +559,7 @@ impl OpenIndex {
                 bound(filters.to),
             ))));
         }
-        Box::new(BooleanQuery::new(clauses))
+        clauses
     }
 
     /// Runs a query: the total number of hits and one page of them.

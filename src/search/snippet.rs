@@ -18,17 +18,50 @@ pub struct Snippet {
 
 const WINDOW: usize = 160;
 
-fn matches(word: &str, query: &[String]) -> bool {
-    let w = text::normalise(word);
-    let folded = text::fold(&w);
-    query.iter().any(|q| {
-        w.starts_with(q.as_str())
-            || folded.starts_with(&text::fold(q))
-            || (q.chars().count() >= text::MIN_PART && w.contains(q.as_str()))
-    })
+/// What a search matched words by, all folded (no å/ä/ö): a word in the text is marked when it
+/// starts with a query word, has the key of one (`förskolan` for `forskolor`), is a near spelling
+/// the search accepted, or holds a compound part of one (`parkering` in `parkeringstillstånd`).
+#[derive(Debug, Default, Clone)]
+pub struct Highlight {
+    pub prefixes: Vec<String>,
+    pub keys: std::collections::HashSet<String>,
+    pub spellings: std::collections::HashSet<String>,
+    pub parts: Vec<String>,
 }
 
-pub fn make(body: &str, query: &[String]) -> Snippet {
+impl Highlight {
+    /// Marks words by what a person typed (no index needed): as the words, their keys and parts.
+    pub fn of_words(words: &[String]) -> Highlight {
+        let mut h = Highlight::default();
+        for w in words {
+            h.add_word(w);
+        }
+        h
+    }
+
+    pub fn add_word(&mut self, word: &str) {
+        let folded = text::fold(word);
+        let key = text::swedish::folded_key(word);
+        if folded.chars().count() >= text::MIN_PART {
+            self.parts.push(folded.clone());
+        }
+        if key.chars().count() >= text::MIN_PART && key != folded {
+            self.parts.push(key.clone());
+        }
+        self.prefixes.push(folded);
+        self.keys.insert(key);
+    }
+
+    fn matches(&self, word: &str) -> bool {
+        let folded = text::fold(&text::normalise(word));
+        self.prefixes.iter().any(|p| folded.starts_with(p.as_str()))
+            || self.spellings.contains(&folded)
+            || self.parts.iter().any(|p| folded.contains(p.as_str()))
+            || self.keys.contains(&text::swedish::folded_key(&folded))
+    }
+}
+
+pub fn make(body: &str, query: &Highlight) -> Snippet {
     // Word spans in character offsets.
     let chars: Vec<char> = body.chars().collect();
     let mut spans = Vec::new();
@@ -48,7 +81,7 @@ pub fn make(body: &str, query: &[String]) -> Snippet {
     }
     let hits: Vec<(usize, usize)> = spans
         .into_iter()
-        .filter(|(s, e)| matches(&chars[*s..*e].iter().collect::<String>(), query))
+        .filter(|(s, e)| query.matches(&chars[*s..*e].iter().collect::<String>()))
         .collect();
     let first = hits.first().map(|h| h.0).unwrap_or(0);
     let window_start = first.saturating_sub(WINDOW / 3);
@@ -95,7 +128,7 @@ mod tests {
     fn marks_matches_and_escapes_everything_else() {
         let s = make(
             "<b>Hej</b> & parkeringstillstånd?",
-            &["parkering".to_string()],
+            &Highlight::of_words(&["parkering".to_string()]),
         );
         assert_eq!(
             s.html,
@@ -104,7 +137,16 @@ mod tests {
         let (a, b) = s.highlights[0];
         let marked: String = s.text.chars().skip(a).take(b - a).collect();
         assert_eq!(marked, "parkeringstillstånd");
-        let folded = make("Öppettider för biblioteket", &["oppettider".to_string()]);
+        let folded = make(
+            "Öppettider för biblioteket",
+            &Highlight::of_words(&["oppettider".to_string()]),
+        );
         assert!(folded.html.starts_with("<mark>Öppettider</mark>"));
+        // Another form of the word, typed without å/ä/ö, marks the form written.
+        let forms = make(
+            "När öppnar förskolan?",
+            &Highlight::of_words(&["forskolor".to_string()]),
+        );
+        assert_eq!(forms.html, "När öppnar <mark>förskolan</mark>?");
     }
 }

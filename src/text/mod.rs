@@ -2,6 +2,7 @@
 //! diacritic folding and compound parts. Search uses it now; FAQ, moderation and privacy will too.
 
 pub mod detectors;
+pub mod swedish;
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -91,22 +92,35 @@ pub fn detect_language(normalised: &str) -> Language {
 /// Shortest compound part worth indexing, and the shortest word treated as a possible compound.
 pub const MIN_PART: usize = 4;
 const MIN_COMPOUND: usize = 8;
+/// Shortest trailing part of a word's key worth indexing (`sop` of `hushållssop-or`).
+pub const MIN_KEY_PART: usize = 3;
 
-/// The leading and trailing parts of a long word, so that a search for `parkering` finds
-/// `parkeringstillstånd` and one for `sopor` finds `hushållssopor`. Swedish writes compounds as
-/// one word; without a dictionary, every prefix and suffix of at least four letters stands in
-/// for the real parts (search ranks these matches below whole-word matches).
+/// The parts of a long word, folded (no å/ä/ö), so that a search for `parkering` finds
+/// `parkeringstillstånd` and one for `sopor` (or `soporna`) finds `hushållssopor`. Swedish writes
+/// compounds as one word; without a dictionary, every prefix and suffix of at least four letters
+/// stands in for the real parts, and so does every trailing part of the word's key
+/// (`swedish::folded_key`) of at least three letters after four (search ranks all of these below
+/// whole words).
 pub fn compound_parts(word: &str) -> Vec<String> {
-    let chars: Vec<char> = word.chars().collect();
+    let chars: Vec<char> = fold(word).chars().collect();
     if chars.len() < MIN_COMPOUND || !chars.iter().all(|c| c.is_alphabetic()) {
         return Vec::new();
     }
-    let mut parts = Vec::with_capacity(2 * (chars.len() - MIN_PART));
+    let mut parts: Vec<String> = Vec::with_capacity(3 * (chars.len() - MIN_PART));
     for end in MIN_PART..chars.len() {
         parts.push(chars[..end].iter().collect());
     }
     for start in 1..=chars.len() - MIN_PART {
         parts.push(chars[start..].iter().collect());
+    }
+    for key in swedish::folded_keys(word) {
+        let key: Vec<char> = key.chars().collect();
+        for start in MIN_PART..=key.len().saturating_sub(MIN_KEY_PART) {
+            let part: String = key[start..].iter().collect();
+            if !parts.contains(&part) {
+                parts.push(part);
+            }
+        }
     }
     parts
 }
@@ -186,7 +200,10 @@ mod tests {
         let parts = compound_parts("parkeringstillstånd");
         assert!(parts.contains(&"parkering".to_string()));
         assert!(parts.contains(&"parkerings".to_string()));
-        assert!(parts.contains(&"tillstånd".to_string()));
+        assert!(parts.contains(&"tillstand".to_string()), "folded");
+        // The key's trailing parts: `soporna` (key `sop`) finds `hushållssopor`.
+        assert!(compound_parts("hushållssopor").contains(&"sop".to_string()));
+        assert!(compound_parts("parkeringstillståndet").contains(&"tillstand".to_string()));
         assert!(compound_parts("sopor").is_empty());
         assert_eq!(fold("överförmyndarnämnden"), "overformyndarnamnden");
     }

@@ -26,6 +26,7 @@ mod queue;
 mod reports;
 mod routines;
 mod search;
+mod search_language;
 mod signin;
 mod stream_endings;
 mod system;
