@@ -21,6 +21,8 @@ pub struct Application {
     shutdown_tx: watch::Sender<bool>,
     /// Tasks that end on shutdown and are awaited, so the next start finds their files free.
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// Held while serving a SQLite store, so `tavla restore` cannot replace it underneath.
+    serve_lock: Option<crate::ops::backup::ServeLock>,
 }
 
 impl Application {
@@ -32,6 +34,7 @@ impl Application {
     }
 
     pub async fn build_with_store(settings: Settings, store: Store) -> anyhow::Result<Application> {
+        let serve_lock = crate::ops::backup::ServeLock::take(&settings)?;
         let listener = TcpListener::bind(&settings.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
@@ -122,6 +125,7 @@ impl Application {
             password_hashing,
         };
         Ok(Application {
+            serve_lock,
             listener,
             state,
             shutdown_tx,
@@ -155,6 +159,7 @@ impl Application {
             state,
             shutdown_tx,
             background,
+            serve_lock,
         } = self;
         let store = state.store.clone();
         let app = router(state);
@@ -172,6 +177,7 @@ impl Application {
             let _ = task.await;
         }
         store.close().await;
+        drop(serve_lock);
         Ok(())
     }
 }

@@ -141,7 +141,7 @@ impl Store {
     /// How the schema stands against this binary's migrations (for `/readyz`): those it needs
     /// that are not applied, and those applied that it does not know (a newer tavla's).
     pub async fn schema_state(&self) -> Result<SchemaState> {
-        let known: Vec<i64> = self.migrator().iter().map(|m| m.version).collect();
+        let known = Self::known_migrations(self.backend);
         let applied: Vec<i64> =
             match sqlx::query_scalar("select version from _sqlx_migrations where success")
                 .fetch_all(&self.pool)
@@ -167,6 +167,15 @@ impl Store {
                 .copied()
                 .collect(),
         })
+    }
+
+    /// The migration versions this binary carries for a backend.
+    pub fn known_migrations(backend: Backend) -> Vec<i64> {
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.iter().map(|m| m.version).collect()
     }
 
     fn migrator(&self) -> &'static sqlx::migrate::Migrator {
@@ -258,6 +267,17 @@ fn checkpoint_in_background(pool: AnyPool) {
             }
         }
     });
+}
+
+/// The file a `sqlite://PATH` database URL names; None for other URLs or none named.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let path = rest
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or("");
+    (!path.is_empty() && path != ":memory:").then(|| path.into())
 }
 
 /// `sqlite://data/tavla.db` → make sure `data/` exists and ask sqlx to create the file.

@@ -3,6 +3,7 @@
 mod access;
 mod admin_powers;
 mod audit_trail;
+mod backup;
 mod config_check;
 mod console;
 mod delivery;
