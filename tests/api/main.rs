@@ -30,4 +30,5 @@ mod signin;
 mod stream_endings;
 mod system;
 mod triage;
+mod upgrade;
 mod webhooks;
