@@ -21,6 +21,8 @@ pub struct Application {
     shutdown_tx: watch::Sender<bool>,
     /// Tasks that end on shutdown and are awaited, so the next start finds their files free.
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// Held while serving a SQLite store, so `tavla restore` cannot replace it underneath.
+    serve_lock: Option<crate::ops::backup::ServeLock>,
 }
 
 impl Application {
@@ -45,6 +47,7 @@ impl Application {
         if !name.is_empty() {
             store.instance = name.into();
         }
+        let serve_lock = crate::ops::backup::ServeLock::take(&settings)?;
         let listener = TcpListener::bind(&settings.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
@@ -135,6 +138,7 @@ impl Application {
             password_hashing,
         };
         Ok(Application {
+            serve_lock,
             listener,
             state,
             shutdown_tx,
@@ -168,6 +172,7 @@ impl Application {
             state,
             shutdown_tx,
             background,
+            serve_lock,
         } = self;
         let store = state.store.clone();
         let app = router(state);
@@ -185,6 +190,7 @@ impl Application {
             let _ = task.await;
         }
         store.close().await;
+        drop(serve_lock);
         Ok(())
     }
 }

@@ -41,6 +41,12 @@ pub enum Command {
     },
     /// Create or update the database schema.
     Migrate,
+    /// Copy the SQLite store to FILE while the service runs (a consistent snapshot; FILE must not
+    /// exist). On PostgreSQL it says how to use pg_dump.
+    Backup { file: PathBuf },
+    /// Put a backup back, with the service stopped: the database it replaces is kept beside it,
+    /// the schema is upgraded and the search index rebuilt. On PostgreSQL: pg_restore.
+    Restore { file: PathBuf },
     /// The configuration: every settings layer and every file it names.
     Config {
         #[command(subcommand)]
@@ -343,6 +349,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { demo } => serve(settings, demo).await,
         Command::Config { .. } => unreachable!("checked before the settings are loaded"),
+        Command::Backup { file } => {
+            let summary = crate::ops::backup::backup(&settings, &file).await?;
+            println!("backed up to {}: {summary}", file.display());
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let (summary, kept) = crate::ops::backup::restore(&settings, &file).await?;
+            println!(
+                "restored {}: {summary}; the search index was rebuilt from it",
+                file.display()
+            );
+            if let Some(kept) = kept {
+                println!(
+                    "the database it replaced is kept as {} (remove it when you no longer need it)",
+                    kept.display()
+                );
+            }
+            Ok(())
+        }
         Command::Migrate => {
             open_store(&settings).await?;
             eprintln!("the database is up to date");

@@ -45,10 +45,10 @@ pub async fn stream(
     // listening, then the starting point: what commits in between comes from the log.
     let slot = state.limits.streams.take(caller.staff.id)?;
     let feed = state.feed.subscribe();
-    let start = match resume {
-        Some(seq) => seq.max(0),
-        None => state.store.last_event_seq().await?,
-    };
+    // A position beyond the log's end (a store restored from a backup, where the log is
+    // shorter than what the console saw) resumes from the end, not after events yet to come.
+    let last = state.store.last_event_seq().await?;
+    let start = resume.map_or(last, |seq| seq.clamp(0, last));
     state
         .store
         .audit(

@@ -113,6 +113,9 @@ impl Moderation {
     }
 
     /// The routines a case follows: those of the version it was opened (or last raised) under.
+    /// A case opened before tavla recorded routine versions (migration 0010) names a version no
+    /// store holds: it follows the routines loaded now, the nearest there is, rather than
+    /// failing every view of it after an upgrade.
     pub async fn routines_for(
         &self,
         store: &Store,
@@ -129,10 +132,17 @@ impl Moderation {
         {
             return Ok(known);
         }
-        let document = store.routines_document(version).await?.ok_or_else(|| {
-            anyhow::anyhow!("the routines of version {version:?} are not in the store")
-        })?;
-        let routines: Arc<Routines> = Arc::new(serde_json::from_str(&document)?);
+        let routines: Arc<Routines> = match store.routines_document(version).await? {
+            Some(document) => Arc::new(serde_json::from_str(&document)?),
+            None => {
+                tracing::warn!(
+                    version,
+                    current = %self.routines.version,
+                    "a case names routines the store never recorded (opened before versions were kept); it follows the current ones"
+                );
+                Arc::new(self.routines.clone())
+            }
+        };
         if let Ok(mut map) = self.earlier.lock() {
             map.insert(version.to_string(), routines.clone());
         }

@@ -150,7 +150,7 @@ impl Store {
     /// How the schema stands against this binary's migrations (for `/readyz`): those it needs
     /// that are not applied, and those applied that it does not know (a newer tavla's).
     pub async fn schema_state(&self) -> Result<SchemaState> {
-        let known: Vec<i64> = self.migrator().iter().map(|m| m.version).collect();
+        let known = Self::known_migrations(self.backend);
         let applied: Vec<i64> =
             match sqlx::query_scalar("select version from _sqlx_migrations where success")
                 .fetch_all(&self.pool)
@@ -176,6 +176,15 @@ impl Store {
                 .copied()
                 .collect(),
         })
+    }
+
+    /// The migration versions this binary carries for a backend.
+    pub fn known_migrations(backend: Backend) -> Vec<i64> {
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.iter().map(|m| m.version).collect()
     }
 
     fn migrator(&self) -> &'static sqlx::migrate::Migrator {
@@ -314,13 +323,22 @@ async fn checkpoint(pool: &AnyPool, reset: bool) -> Result<bool> {
     Ok(busy? == 0)
 }
 
-/// The write-ahead log beside the database file named by a SQLite URL.
+/// The write-ahead log beside the database file named by a SQLite URL (none for a store in memory:
+/// its size then reads as nothing, and only the passive checkpoints run).
 fn sqlite_wal_path(url: &str) -> std::path::PathBuf {
-    let rest = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    let path = rest.split('?').next().unwrap_or("");
-    std::path::PathBuf::from(format!("{path}-wal"))
+    let db = sqlite_path(url).unwrap_or_default();
+    std::path::PathBuf::from(format!("{}-wal", db.display()))
+}
+
+/// The file a `sqlite://PATH` database URL names; None for other URLs or none named.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let path = rest
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or("");
+    (!path.is_empty() && path != ":memory:").then(|| path.into())
 }
 
 /// `sqlite://data/tavla.db` → make sure `data/` exists and ask sqlx to create the file.

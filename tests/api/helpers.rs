@@ -109,6 +109,20 @@ impl TestApp {
         backend: Backend,
         adjust: impl FnOnce(&mut Settings),
     ) -> Option<TestApp> {
+        Self::spawn_prepared(backend, adjust, |_| async {}).await
+    }
+
+    /// Spawns on a fresh database that `prepare` fills first, given its URL (an older schema
+    /// with its data, for the upgrade test).
+    pub async fn spawn_prepared<F, Fut>(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Settings),
+        prepare: F,
+    ) -> Option<TestApp>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         // Logs only when asked (TEST_LOG=debug cargo test), so failures can be read.
         if let Ok(level) = std::env::var("TEST_LOG") {
             let _ = tracing_subscriber::fmt()
@@ -121,6 +135,7 @@ impl TestApp {
             Backend::Sqlite => format!("sqlite://{}/tavla.db", dir.path().display()),
             Backend::Postgres => fresh_postgres_database().await?,
         };
+        prepare(url.clone()).await;
         let mut settings = test_settings(url, dir.path());
         adjust(&mut settings);
         let mut app = TestApp {

@@ -3,6 +3,7 @@
 mod access;
 mod admin_powers;
 mod audit_trail;
+mod backup;
 mod config_check;
 mod console;
 mod delivery;
@@ -31,4 +32,5 @@ mod signin;
 mod stream_endings;
 mod system;
 mod triage;
+mod upgrade;
 mod webhooks;
