@@ -292,3 +292,88 @@ async fn live_updates_reach_a_listener_of_either_instance_postgres() {
 async fn live_updates_reach_a_listener_of_either_instance_sqlite() {
     live_updates_reach_a_listener_of_either_instance(Backend::Sqlite).await;
 }
+
+/// An event appended in a transaction of its own, committed by the caller.
+async fn open_write(store: &tavla::store::Store, n: i64) -> tavla::store::Tx<'static> {
+    let mut tx = store.begin().await.expect("begin");
+    tavla::store::events::append(
+        &mut tx,
+        tavla::store::NewEvent {
+            kind: tavla::store::EventKind::ChannelChanged,
+            channel_id: None,
+            conversation_id: None,
+            message_id: None,
+            payload: json!({ "n": n }),
+        },
+    )
+    .await
+    .expect("append");
+    tx
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_do_not_wait_for_each_other_and_a_reader_never_skips_a_late_commit() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let store = &app.store;
+    let start = store.last_event_seq().await.unwrap();
+    let early = open_write(store, 1).await;
+    // A second writer neither waits for the first to commit nor for any lock it holds.
+    let late = tokio::time::timeout(std::time::Duration::from_secs(5), open_write(store, 2))
+        .await
+        .expect("a second writer does not wait for the first");
+    store.commit(late).await.unwrap();
+    // The later sequence value committed first: a reader must not pass the earlier one by.
+    assert!(store.events_after(start, 100).await.unwrap().is_empty());
+    assert_eq!(store.last_event_seq().await.unwrap(), start);
+    store.commit(early).await.unwrap();
+    let read = store.events_after(start, 100).await.unwrap();
+    let numbers: Vec<&Value> = read.iter().map(|e| &e.payload["n"]).collect();
+    assert_eq!(numbers, [&json!(1), &json!(2)]);
+    assert!(read[0].seq < read[1].seq);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_following_concurrent_writers_sees_every_event_once_in_order() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let store = app.store.clone();
+    let start = store.last_event_seq().await.unwrap();
+    let writers: Vec<_> = (0..6)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..25 {
+                    let tx = open_write(&store, w * 100 + i).await;
+                    // Held open a varying while, so commits come out of sequence order.
+                    let hold = (w * 7 + i * 13) % 15;
+                    tokio::time::sleep(std::time::Duration::from_millis(hold as u64)).await;
+                    store.commit(tx).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut seen: Vec<i64> = Vec::new();
+    let mut after = start;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while seen.len() < 150 && tokio::time::Instant::now() < deadline {
+        for e in store.events_after(after, 50).await.unwrap() {
+            assert!(e.seq > after, "in order: {} after {after}", e.seq);
+            after = e.seq;
+            seen.push(e.seq);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let stored: Vec<i64> = sqlx::query_scalar("select seq from events where seq > $1 order by seq")
+        .bind(start)
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 150);
+    assert_eq!(seen, stored, "the reader skipped or repeated an event");
+}
