@@ -377,3 +377,130 @@ async fn a_reader_following_concurrent_writers_sees_every_event_once_in_order() 
     assert_eq!(stored.len(), 150);
     assert_eq!(seen, stored, "the reader skipped or repeated an event");
 }
+
+/// What a restart must not change: the queue, the FAQ clusters and a search.
+async fn what_staff_see(app: &TestApp, agent: &str, communicator: &str) -> Value {
+    let queue: Vec<Value> = app
+        .conversations(agent, "limit=200")
+        .await
+        .iter()
+        .map(|c| json!([c["id"], c["message_count"], c["status"]]))
+        .collect();
+    let faq: Vec<Value> = clusters(app, communicator)
+        .await
+        .iter()
+        .map(|c| json!([c["id"], c["name"], c["count"], c["people"]]))
+        .collect();
+    let found = app
+        .get_json(agent, "/api/v1/search?q=sophämtning&limit=100")
+        .await;
+    let hits: Vec<Value> = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["message"]["id"].clone())
+        .collect();
+    json!({ "queue": queue, "faq": faq, "search": hits })
+}
+
+async fn a_restart_with_a_populated_store_shows_the_same(backend: Backend) {
+    let Some(mut app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.register_channel("facebook", PAGE, "Kommunen").await;
+    let admin = app.token("admin", "admin").await;
+    let agent = app.token("agent", "agent").await;
+    let communicator = app.token("comm", "communicator").await;
+    // 120 people writing in, and public questions on three subjects among other comments.
+    for batch in 0..4 {
+        let dms: Vec<(String, String, String)> = (0..30)
+            .map(|i| {
+                let n = batch * 30 + i;
+                (
+                    format!("u{n}"),
+                    format!("m{n}"),
+                    format!("Hej! Fråga {n} om sophämtning i kvarteret."),
+                )
+            })
+            .collect();
+        let dms: Vec<(&str, &str, &str, &str)> = dms
+            .iter()
+            .map(|(u, m, t)| (PAGE, u.as_str(), m.as_str(), t.as_str()))
+            .collect();
+        assert_eq!(
+            app.webhook(&crate::webhooks::dm_batch(&dms)).await.status(),
+            200
+        );
+    }
+    let subjects = [
+        "Varför har soporna inte hämtats på Storgatan?",
+        "Vilka öppettider har simhallen i sommar?",
+        "Hur lång handläggningstid har bygglovet för ett garage?",
+        "Tack för svaret!",
+    ];
+    let texts: Vec<&str> = (0..60).map(|i| subjects[i % 4]).collect();
+    let posted = app
+        .post(
+            &admin,
+            "/api/v1/messages",
+            questions("pop", &texts, 3_600_000),
+        )
+        .await;
+    assert_eq!(posted.status(), 200);
+    // Some work done on it: a conversation claimed, a cluster named.
+    let first = app.conversations(&agent, "").await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let claim = app
+        .post(
+            &agent,
+            &format!("/api/v1/conversations/{first}/claim"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(claim.status(), 200);
+    let pool = cluster_about(&app, &communicator, "simhallen", 15).await;
+    let named = app
+        .client
+        .patch(app.url(&format!("/api/v1/faq/clusters/{}", pool["id"])))
+        .bearer_auth(&communicator)
+        .json(&json!({"name": "Simhallens öppettider"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(named.status(), 200);
+    let before = eventually("the search index to hold every message", || async {
+        let seen = what_staff_see(&app, &agent, &communicator).await;
+        (seen["search"].as_array()?.len() == 100).then_some(seen)
+    })
+    .await;
+    let seq = app.store.last_event_seq().await.unwrap();
+
+    app.restart().await;
+    let after = eventually("the clusters to be rebuilt", || async {
+        let seen = what_staff_see(&app, &agent, &communicator).await;
+        (seen["faq"] == before["faq"]).then_some(seen)
+    })
+    .await;
+    assert_eq!(after, before);
+    // A listener that resumes from before the restart gets what came after it, and only that.
+    let resumed = app
+        .get(&agent, &format!("/api/v1/events?after={seq}"))
+        .await;
+    assert_eq!(resumed.status(), 200);
+    let dm = crate::webhooks::dm_batch(&[(PAGE, "late", "m-late", "Hej igen")]);
+    assert_eq!(app.webhook(&dm).await.status(), 200);
+    let events = crate::events::read_events(resumed, 1).await;
+    assert_eq!(events[0].1, "message.received");
+    assert!(events[0].0 > seq);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_a_populated_store_shows_the_same_postgres() {
+    a_restart_with_a_populated_store_shows_the_same(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_a_populated_store_shows_the_same_sqlite() {
+    a_restart_with_a_populated_store_shows_the_same(Backend::Sqlite).await;
+}
