@@ -874,3 +874,123 @@ fn by_message(placements: Vec<Placement>) -> HashMap<i64, Placement> {
 fn as_u64(map: HashMap<i64, i64>) -> HashMap<u64, u64> {
     map.into_iter().map(|(a, b)| (a as u64, b as u64)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::audit::Actor;
+
+    /// A store with one approved page.
+    async fn store_with_a_page() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        store
+            .add_channel(
+                &crate::store::channels::NewChannel {
+                    platform: Some(crate::model::Platform::Facebook),
+                    platform_id: "100".into(),
+                    name: "Kommunen".into(),
+                    approved: true,
+                    ..Default::default()
+                },
+                &Actor::command_line(),
+            )
+            .await
+            .unwrap();
+        (dir, store)
+    }
+
+    async fn follow_log(faq: &FaqSignals, store: &Store) {
+        let events = store.events_after(faq.seq(), 1000).await.unwrap();
+        faq.apply(store, &events).await.unwrap();
+        if let Some(last) = events.last() {
+            faq.lock().unwrap().seq = last.seq;
+        }
+    }
+
+    fn held(faq: &FaqSignals, message: i64) -> Option<u64> {
+        faq.cluster_of_message(message, &[], &HashMap::new())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_consolidation_on_one_instance_is_followed_by_the_others_and_runs_once() {
+        // Join only near-identical texts, merge at an ordinary similarity (as in cluster.rs).
+        let config = ClusterConfig {
+            threshold: 0.95,
+            merge_threshold: 0.4,
+            ..ClusterConfig::default()
+        };
+        let (_dir, store) = store_with_a_page().await;
+        // Two instances, started before the questions came.
+        let first = FaqSignals::build(&store, config.clone()).await.unwrap();
+        let second = FaqSignals::build(&store, config.clone()).await.unwrap();
+        let ingest = crate::ingest::Ingestor::start(store.clone(), 10_000, 100, None);
+        let now = crate::store::now_ms();
+        let texts = [
+            "När öppnar simhallen?",
+            "När öppnar simhallen?",
+            "När öppnar simhallen igen?",
+            "Vad kostar en plats i kulturskolan?",
+        ];
+        let items = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                crate::ingest::normalised::parse(serde_json::json!({
+                    "platform": "facebook", "channel": "100", "kind": "comment",
+                    "id": format!("c{i}"), "author": {"id": format!("p{i}")}, "text": t,
+                    "time": now - 1000 + i as i64, "post_id": "post"}))
+                .unwrap()
+            })
+            .collect();
+        ingest.submit(items).await.unwrap();
+        let ids: Vec<i64> = sqlx::query_scalar("select id from messages order by id")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+        follow_log(&first, &store).await;
+        follow_log(&second, &store).await;
+        let (big, small) = (held(&first, ids[0]).unwrap(), held(&first, ids[2]).unwrap());
+        assert_ne!(big, small);
+        for m in &ids {
+            assert_eq!(held(&second, *m), held(&first, *m), "message {m}");
+        }
+        store
+            .save_curation(
+                &Curation {
+                    cluster_id: small as i64,
+                    name: Some("Simhallen öppnar".into()),
+                    ..Default::default()
+                },
+                &Actor::command_line(),
+            )
+            .await
+            .unwrap();
+        let first = Arc::new(first);
+        let every = Duration::from_secs(600);
+        consolidate_once(&store, &first, every).await.unwrap();
+        let generation = store.faq_generation().await.unwrap();
+        // The small cluster went into the big one: in the store, on the instance that
+        // consolidated, on the other once it looks, and the curation went with it.
+        let placed = by_message(store.faq_placements(&ids).await.unwrap());
+        assert_eq!(placed[&ids[2]].cluster_id, big as i64);
+        assert_eq!(held(&first, ids[2]), Some(big));
+        second.follow_generation(&store).await.unwrap();
+        assert_eq!(held(&second, ids[2]), Some(big));
+        let curations = store.curations().await.unwrap();
+        assert_eq!(curations.len(), 1);
+        assert_eq!(curations[0].cluster_id, big as i64);
+        // The second instance's turn comes only after the interval.
+        let second = Arc::new(second);
+        consolidate_once(&store, &second, every).await.unwrap();
+        assert_eq!(store.faq_generation().await.unwrap(), generation);
+        // A restart follows the store too.
+        let restarted = FaqSignals::build(&store, config).await.unwrap();
+        for m in &ids {
+            assert_eq!(held(&restarted, *m), held(&first, *m), "message {m}");
+        }
+    }
+}

@@ -1,5 +1,17 @@
 //! The append-only event log. Every state change appends here inside its own transaction; search,
 //! FAQ and the live stream read it by sequence.
+//!
+//! On PostgreSQL a sequence value is taken when a row is inserted, not when its transaction
+//! commits, so a reader that has seen event 11 could miss event 10 committing later. Writers do
+//! not serialise for it (several instances write at once); readers read only up to the *settled*
+//! sequence, below which every transaction that drew a value has ended: each transaction takes its
+//! id first (`Store::begin`), so once the oldest transaction still running is younger than every
+//! transaction that was running when the sequence stood at N, nothing at or below N can appear any
+//! more. SQLite has one writer at a time, so there the log's order is commit order already.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use serde::Serialize;
 use sqlx::Row;
@@ -74,6 +86,8 @@ pub struct StoredEvent {
     pub created_at: i64,
 }
 
+/// Appends in a transaction from [`Store::begin`], which on PostgreSQL takes the transaction's id
+/// before any sequence value is drawn (what readers rely on: see the module documentation).
 pub async fn append(tx: &mut Tx<'_>, event: NewEvent) -> Result<()> {
     sqlx::query(
         "insert into events (kind, channel_id, conversation_id, message_id, payload, created_at) \
@@ -90,14 +104,96 @@ pub async fn append(tx: &mut Tx<'_>, event: NewEvent) -> Result<()> {
     Ok(())
 }
 
+/// How far the log is settled (PostgreSQL): the settled sequence, and sightings of the sequence
+/// with the transaction ids then given out, waiting for those transactions to end.
+#[derive(Debug, Default)]
+pub struct Horizon {
+    settled: AtomicI64,
+    /// (sequence seen, next transaction id then): settled once the oldest running transaction
+    /// id reaches the second.
+    sightings: Mutex<Vec<(i64, i64)>>,
+}
+
+/// A reader waits this long at most for the transactions in flight to end before it reads up to
+/// where the log was settled before.
+const SETTLE_WAIT: Duration = Duration::from_millis(100);
+
 impl Store {
+    /// The sequence up to which the log may be read without skipping a row that commits later:
+    /// on SQLite everything; on PostgreSQL see the module documentation.
+    async fn readable_upto(&self) -> Result<i64> {
+        match self.backend {
+            super::Backend::Sqlite => Ok(i64::MAX),
+            super::Backend::Postgres => self.settled_seq().await,
+        }
+    }
+
+    /// Looks at the sequence, then at the transaction ids given out; waits a moment for the
+    /// transactions then running to end (they are short), and records the sighting for later
+    /// reads if they have not.
+    async fn settled_seq(&self) -> Result<i64> {
+        let seen: Option<i64> = sqlx::query_scalar(
+            "select pg_sequence_last_value(pg_get_serial_sequence('events', 'seq')::regclass)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let seen = seen.unwrap_or(0);
+        // The next transaction id to be given out, read after the sequence: every transaction
+        // that drew a value so far has a smaller one. (A snapshot's xmax is not it: that is one
+        // past the last *completed* transaction.) age() of a transaction id counts from the next
+        // one; ids are 32 bits there, so it is taken of the oldest running id's low half.
+        let (mut oldest, age): (i64, i32) = sqlx::query_as(
+            "select x, age((x % 4294967296)::text::xid) \
+             from (select pg_snapshot_xmin(pg_current_snapshot())::text::bigint as x) now",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if age == i32::MAX {
+            // The oldest id is a special one (at a 32-bit wrap): look again next time.
+            return Ok(self.horizon.settled.load(Ordering::Acquire));
+        }
+        let given = oldest + i64::from(age);
+        let started = tokio::time::Instant::now();
+        let mut pause = Duration::from_millis(1);
+        while oldest < given && started.elapsed() < SETTLE_WAIT {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(20));
+            oldest =
+                sqlx::query_scalar("select pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+                    .fetch_one(&self.pool)
+                    .await?;
+        }
+        let horizon = &self.horizon;
+        let mut sightings = horizon
+            .sightings
+            .lock()
+            .map_err(|_| super::StoreError::Invalid("the log's horizon was poisoned".into()))?;
+        sightings.push((seen, given));
+        let mut settled = horizon.settled.load(Ordering::Acquire);
+        sightings.retain(|&(seq, xid)| {
+            if xid <= oldest {
+                settled = settled.max(seq);
+                false
+            } else {
+                true
+            }
+        });
+        // A long transaction holds every sighting back; the newest few are enough to resume.
+        let excess = sightings.len().saturating_sub(64);
+        sightings.drain(..excess);
+        horizon.settled.fetch_max(settled, Ordering::AcqRel);
+        Ok(horizon.settled.load(Ordering::Acquire))
+    }
+
     /// Events after `after`, oldest first.
     pub async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+        let upto = self.readable_upto().await?;
         let rows = sqlx::query(
             "select seq, kind, channel_id, conversation_id, message_id, payload, created_at \
-             from events where seq > $1 order by seq limit $2",
+             from events where seq > $1 and seq <= $2 order by seq limit $3",
         )
         .bind(after)
+        .bind(upto)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -110,13 +206,15 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<(StoredEvent, Option<String>)>> {
+        let upto = self.readable_upto().await?;
         let rows = sqlx::query(
             "select e.seq, e.kind, e.channel_id, e.conversation_id, e.message_id, e.payload, e.created_at, \
              c.kind as conversation_kind \
              from events e left join conversations c on c.id = e.conversation_id \
-             where e.seq > $1 order by e.seq limit $2",
+             where e.seq > $1 and e.seq <= $2 order by e.seq limit $3",
         )
         .bind(after)
+        .bind(upto)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -125,8 +223,11 @@ impl Store {
             .collect()
     }
 
+    /// The end of the log as far as it is settled: a reader starting here misses nothing later.
     pub async fn last_event_seq(&self) -> Result<i64> {
-        let seq: Option<i64> = sqlx::query_scalar("select max(seq) from events")
+        let upto = self.readable_upto().await?;
+        let seq: Option<i64> = sqlx::query_scalar("select max(seq) from events where seq <= $1")
+            .bind(upto)
             .fetch_one(&self.pool)
             .await?;
         Ok(seq.unwrap_or(0))

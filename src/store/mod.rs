@@ -75,6 +75,8 @@ pub struct Store {
     pub outbox_written: Arc<Notify>,
     /// This process among the instances sharing the store (in leases and logs).
     pub instance: Arc<str>,
+    /// How far the event log is settled for readers (PostgreSQL).
+    pub(crate) horizon: Arc<events::Horizon>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -139,6 +141,7 @@ impl Store {
             committed: Arc::new(Notify::new()),
             outbox_written: Arc::new(Notify::new()),
             instance: instance_name().into(),
+            horizon: Arc::default(),
         })
     }
 
@@ -197,10 +200,10 @@ impl Store {
     pub async fn begin(&self) -> Result<Tx<'static>> {
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
-            // On PostgreSQL a sequence value is not commit order: a reader that has seen event 11
-            // could miss event 10 committing later. Writers that append to the log serialise on
-            // this transaction-scoped lock, so the log's order is commit order (DESIGN.md §4).
-            sqlx::query("select pg_advisory_xact_lock(7261001)")
+            // The transaction takes its id before it draws any event sequence value, so readers
+            // can tell when every value drawn so far is settled (src/store/events.rs). Writers
+            // do not wait for each other: several instances write at once.
+            sqlx::query("select pg_current_xact_id()::text")
                 .execute(&mut *tx)
                 .await?;
         }
@@ -219,7 +222,8 @@ impl Store {
     /// several instances share (the outbox, on-call alerts): on PostgreSQL `for update skip
     /// locked` (with `lock_of`, e.g. " of o", where the select joins) lets each instance take a
     /// different row without waiting; on SQLite the write lock taken by `begin` serialises them.
-    /// No event is appended, so PostgreSQL needs no log lock. Returns the transaction and the id.
+    /// No event may be appended in it (it does not take its id first, see `begin`). Returns the
+    /// transaction and the id.
     pub(crate) async fn claim_one(
         &self,
         select: &str,

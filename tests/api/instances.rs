@@ -292,3 +292,215 @@ async fn live_updates_reach_a_listener_of_either_instance_postgres() {
 async fn live_updates_reach_a_listener_of_either_instance_sqlite() {
     live_updates_reach_a_listener_of_either_instance(Backend::Sqlite).await;
 }
+
+/// An event appended in a transaction of its own, committed by the caller.
+async fn open_write(store: &tavla::store::Store, n: i64) -> tavla::store::Tx<'static> {
+    let mut tx = store.begin().await.expect("begin");
+    tavla::store::events::append(
+        &mut tx,
+        tavla::store::NewEvent {
+            kind: tavla::store::EventKind::ChannelChanged,
+            channel_id: None,
+            conversation_id: None,
+            message_id: None,
+            payload: json!({ "n": n }),
+        },
+    )
+    .await
+    .expect("append");
+    tx
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_do_not_wait_for_each_other_and_a_reader_never_skips_a_late_commit() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let store = &app.store;
+    let start = store.last_event_seq().await.unwrap();
+    let early = open_write(store, 1).await;
+    // A second writer neither waits for the first to commit nor for any lock it holds.
+    let late = tokio::time::timeout(std::time::Duration::from_secs(5), open_write(store, 2))
+        .await
+        .expect("a second writer does not wait for the first");
+    store.commit(late).await.unwrap();
+    // The later sequence value committed first: a reader must not pass the earlier one by.
+    assert!(store.events_after(start, 100).await.unwrap().is_empty());
+    assert_eq!(store.last_event_seq().await.unwrap(), start);
+    store.commit(early).await.unwrap();
+    let read = store.events_after(start, 100).await.unwrap();
+    let numbers: Vec<&Value> = read.iter().map(|e| &e.payload["n"]).collect();
+    assert_eq!(numbers, [&json!(1), &json!(2)]);
+    assert!(read[0].seq < read[1].seq);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_following_concurrent_writers_sees_every_event_once_in_order() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let store = app.store.clone();
+    let start = store.last_event_seq().await.unwrap();
+    let writers: Vec<_> = (0..6)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..25 {
+                    let tx = open_write(&store, w * 100 + i).await;
+                    // Held open a varying while, so commits come out of sequence order.
+                    let hold = (w * 7 + i * 13) % 15;
+                    tokio::time::sleep(std::time::Duration::from_millis(hold as u64)).await;
+                    store.commit(tx).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut seen: Vec<i64> = Vec::new();
+    let mut after = start;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while seen.len() < 150 && tokio::time::Instant::now() < deadline {
+        for e in store.events_after(after, 50).await.unwrap() {
+            assert!(e.seq > after, "in order: {} after {after}", e.seq);
+            after = e.seq;
+            seen.push(e.seq);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let stored: Vec<i64> = sqlx::query_scalar("select seq from events where seq > $1 order by seq")
+        .bind(start)
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 150);
+    assert_eq!(seen, stored, "the reader skipped or repeated an event");
+}
+
+/// What a restart must not change: the queue, the FAQ clusters and a search.
+async fn what_staff_see(app: &TestApp, agent: &str, communicator: &str) -> Value {
+    let queue: Vec<Value> = app
+        .conversations(agent, "limit=200")
+        .await
+        .iter()
+        .map(|c| json!([c["id"], c["message_count"], c["status"]]))
+        .collect();
+    let faq: Vec<Value> = clusters(app, communicator)
+        .await
+        .iter()
+        .map(|c| json!([c["id"], c["name"], c["count"], c["people"]]))
+        .collect();
+    let found = app
+        .get_json(agent, "/api/v1/search?q=sophämtning&limit=100")
+        .await;
+    let hits: Vec<Value> = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["message"]["id"].clone())
+        .collect();
+    json!({ "queue": queue, "faq": faq, "search": hits })
+}
+
+async fn a_restart_with_a_populated_store_shows_the_same(backend: Backend) {
+    let Some(mut app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.register_channel("facebook", PAGE, "Kommunen").await;
+    let admin = app.token("admin", "admin").await;
+    let agent = app.token("agent", "agent").await;
+    let communicator = app.token("comm", "communicator").await;
+    // 120 people writing in, and public questions on three subjects among other comments.
+    for batch in 0..4 {
+        let dms: Vec<(String, String, String)> = (0..30)
+            .map(|i| {
+                let n = batch * 30 + i;
+                (
+                    format!("u{n}"),
+                    format!("m{n}"),
+                    format!("Hej! Fråga {n} om sophämtning i kvarteret."),
+                )
+            })
+            .collect();
+        let dms: Vec<(&str, &str, &str, &str)> = dms
+            .iter()
+            .map(|(u, m, t)| (PAGE, u.as_str(), m.as_str(), t.as_str()))
+            .collect();
+        assert_eq!(
+            app.webhook(&crate::webhooks::dm_batch(&dms)).await.status(),
+            200
+        );
+    }
+    let subjects = [
+        "Varför har soporna inte hämtats på Storgatan?",
+        "Vilka öppettider har simhallen i sommar?",
+        "Hur lång handläggningstid har bygglovet för ett garage?",
+        "Tack för svaret!",
+    ];
+    let texts: Vec<&str> = (0..60).map(|i| subjects[i % 4]).collect();
+    let posted = app
+        .post(
+            &admin,
+            "/api/v1/messages",
+            questions("pop", &texts, 3_600_000),
+        )
+        .await;
+    assert_eq!(posted.status(), 200);
+    // Some work done on it: a conversation claimed, a cluster named.
+    let first = app.conversations(&agent, "").await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let claim = app
+        .post(
+            &agent,
+            &format!("/api/v1/conversations/{first}/claim"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(claim.status(), 200);
+    let pool = cluster_about(&app, &communicator, "simhallen", 15).await;
+    let named = app
+        .client
+        .patch(app.url(&format!("/api/v1/faq/clusters/{}", pool["id"])))
+        .bearer_auth(&communicator)
+        .json(&json!({"name": "Simhallens öppettider"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(named.status(), 200);
+    let before = eventually("the search index to hold every message", || async {
+        let seen = what_staff_see(&app, &agent, &communicator).await;
+        (seen["search"].as_array()?.len() == 100).then_some(seen)
+    })
+    .await;
+    let seq = app.store.last_event_seq().await.unwrap();
+
+    app.restart().await;
+    let after = eventually("the clusters to be rebuilt", || async {
+        let seen = what_staff_see(&app, &agent, &communicator).await;
+        (seen["faq"] == before["faq"]).then_some(seen)
+    })
+    .await;
+    assert_eq!(after, before);
+    // A listener that resumes from before the restart gets what came after it, and only that.
+    let resumed = app
+        .get(&agent, &format!("/api/v1/events?after={seq}"))
+        .await;
+    assert_eq!(resumed.status(), 200);
+    let dm = crate::webhooks::dm_batch(&[(PAGE, "late", "m-late", "Hej igen")]);
+    assert_eq!(app.webhook(&dm).await.status(), 200);
+    let events = crate::events::read_events(resumed, 1).await;
+    assert_eq!(events[0].1, "message.received");
+    assert!(events[0].0 > seq);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_a_populated_store_shows_the_same_postgres() {
+    a_restart_with_a_populated_store_shows_the_same(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_a_populated_store_shows_the_same_sqlite() {
+    a_restart_with_a_populated_store_shows_the_same(Backend::Sqlite).await;
+}
