@@ -143,3 +143,127 @@ on_both_backends!(
         assert!(html.contains("<mark>Soporna</mark>"), "{html}");
     }
 );
+
+/// The synonym groups as an administrator keeps them, applied to the next search.
+async fn add_group(app: &TestApp, admin: &str, terms: &[&str]) -> i64 {
+    let r = app
+        .post(admin, "/api/v1/search/synonyms", json!({ "terms": terms }))
+        .await;
+    assert_eq!(r.status(), 201);
+    r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+}
+
+on_both_backends!(
+    synonyms_kept_by_administrators_widen_searches_at_once,
+    |app: TestApp| async move {
+        let agent = seed(
+            &app,
+            &[
+                ("soporna", "Soporna har inte hämtats på Björkvägen."),
+                ("avfallet", "Var lämnar man farligt avfall?"),
+                ("karlet", "Vårt sopkärl är trasigt."),
+                (
+                    "lss",
+                    "Hur ansöker man om insatser enligt lagen om stöd och service?",
+                ),
+            ],
+        )
+        .await;
+        caught_up(&app, &agent, 4).await;
+        let admin = app.token("admin2", "admin").await;
+        assert_eq!(found(&app, &agent, "avfall").await, ["avfallet"]);
+        let waste = add_group(&app, &admin, &["sopor", "avfall", " hushållsavfall "]).await;
+        // At once, in any form of the term, without å/ä/ö; the term typed ranks first.
+        assert_eq!(found(&app, &agent, "avfall").await, ["avfallet", "soporna"]);
+        assert_eq!(found(&app, &agent, "hushallsavfallet").await.len(), 2);
+        let v = app.get_json(&agent, "/api/v1/search?q=soporna").await;
+        assert_eq!(v["synonyms"], json!(["avfall", "hushållsavfall"]));
+        assert_eq!(v["total"], 2);
+        // A term of several words matches those words in a row, both ways.
+        add_group(&app, &admin, &["LSS", "lagen om stöd och service"]).await;
+        assert_eq!(found(&app, &agent, "lss").await, ["lss"]);
+        // Changed, and removed: the next search follows.
+        let r = app
+            .client
+            .patch(app.url(&format!("/api/v1/search/synonyms/{waste}")))
+            .bearer_auth(&admin)
+            .json(&json!({"terms": ["soptunna", "sopkärl"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(found(&app, &agent, "avfall").await, ["avfallet"]);
+        assert_eq!(found(&app, &agent, "soptunnan").await, ["karlet"]);
+        let r = app
+            .client
+            .delete(app.url(&format!("/api/v1/search/synonyms/{waste}")))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        assert!(found(&app, &agent, "soptunnan").await.is_empty());
+        // Everyone who searches sees the list; only administrators change it; bad groups are
+        // refused with what to do.
+        let list = app.get_json(&agent, "/api/v1/search/synonyms").await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 1);
+        let communicator = app.token("comm", "communicator").await;
+        let r = app
+            .post(
+                &communicator,
+                "/api/v1/search/synonyms",
+                json!({"terms": ["a", "b"]}),
+            )
+            .await;
+        assert_eq!(r.status(), 403);
+        let r = app
+            .post(
+                &admin,
+                "/api/v1/search/synonyms",
+                json!({"terms": ["sopor"]}),
+            )
+            .await;
+        assert_eq!(r.status(), 422);
+        let detail = r.json::<Value>().await.unwrap()["detail"].clone();
+        assert!(detail.as_str().unwrap().contains("two"), "{detail}");
+        // Every change is in the audit trail, with the terms before and after.
+        let auditor = app.token("auditor", "auditor").await;
+        let trail = app
+            .get_json(&auditor, &format!("/api/v1/audit?target=synonyms:{waste}"))
+            .await;
+        let actions: Vec<&str> = trail["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            actions,
+            ["synonyms.removed", "synonyms.changed", "synonyms.added"]
+        );
+        assert_eq!(
+            trail["items"][1]["detail"]["before"],
+            json!(["sopor", "avfall", "hushållsavfall"])
+        );
+    }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_synonym_added_on_one_instance_widens_searches_on_another() {
+    let Some(first) = TestApp::spawn(crate::helpers::Backend::Postgres).await else {
+        return;
+    };
+    let second = first.second_instance().await;
+    let agent = seed(&first, &[("soporna", "Soporna har inte hämtats.")]).await;
+    caught_up(&second, &agent, 1).await;
+    assert!(found(&second, &agent, "avfall").await.is_empty());
+    let admin = first.token("admin2", "admin").await;
+    add_group(&first, &admin, &["sopor", "avfall"]).await;
+    for _ in 0..100 {
+        if found(&second, &agent, "avfall").await == ["soporna"] {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the second instance never applied the new group");
+}
