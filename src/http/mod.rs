@@ -22,6 +22,7 @@ mod saved_replies;
 mod search;
 mod session;
 mod staff;
+mod synonyms;
 mod system;
 mod webhooks;
 
@@ -291,6 +292,31 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/search",
             Rule::AnyOf(CONVERSATIONS),
             get(search::search),
+        ),
+        // The organisation's search synonyms: seen by those who search, kept by administrators.
+        r(
+            Method::GET,
+            "/api/v1/search/synonyms",
+            Rule::AnyOf(&[ReadDms, ReadComments, ManageChannels]),
+            get(synonyms::list),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/search/synonyms",
+            Rule::Needs(ManageChannels),
+            post(synonyms::add),
+        ),
+        r(
+            Method::PATCH,
+            "/api/v1/search/synonyms/{id}",
+            Rule::Needs(ManageChannels),
+            patch(synonyms::change),
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/search/synonyms/{id}",
+            Rule::Needs(ManageChannels),
+            delete(synonyms::remove),
         ),
         r(
             Method::POST,

@@ -9,9 +9,10 @@ use tantivy::IndexWriter;
 use tokio::sync::watch;
 
 use super::healing::is_damage;
+use super::synonyms::Group;
 use super::{OpenIndex, SearchIndex};
 use crate::store::scope::ReadScope;
-use crate::store::{Store, StoredEvent};
+use crate::store::{EventKind, Store, StoredEvent};
 
 /// Events read per round.
 const PAGE: i64 = 2000;
@@ -32,6 +33,7 @@ pub async fn follow(
 ) {
     let mut after = index.indexed_seq();
     let _ = progress.send(after);
+    load_synonyms(&store, &index).await;
     lost_while_stopped(&store, &index).await;
     let mut pause = Duration::from_secs(1);
     loop {
@@ -91,6 +93,26 @@ pub async fn follow(
     }
 }
 
+/// Loads the organisation's synonyms into the index in use (at start, and when the event log
+/// says they changed). Searches go on with the groups they had if the store does not answer.
+pub async fn load_synonyms(store: &Store, index: &SearchIndex) {
+    match store.synonym_groups().await {
+        Ok(groups) => {
+            let groups: Vec<Group> = groups
+                .into_iter()
+                .map(|g| Group {
+                    id: g.id,
+                    terms: g.terms,
+                })
+                .collect();
+            index.synonyms.set(&groups);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the search synonyms could not be loaded; searches use those loaded before")
+        }
+    }
+}
+
 /// An index that has applied nothing while the store holds messages was lost while the service
 /// was stopped (its folder deleted, a restore): it is filled from the store rather than
 /// replayed from the log with searches answered from a part of it.
@@ -134,6 +156,7 @@ pub async fn catch_up(store: &Store, index: &SearchIndex, after: i64) -> anyhow:
     let open = index.current();
     let mut last = after;
     let mut messages = BTreeSet::new();
+    let mut synonyms_changed = false;
     loop {
         let events = store.events_after(last, PAGE).await?;
         let Some(end) = events.last().map(|e| e.seq) else {
@@ -141,6 +164,7 @@ pub async fn catch_up(store: &Store, index: &SearchIndex, after: i64) -> anyhow:
         };
         for e in &events {
             affected(store, e, &mut messages).await?;
+            synonyms_changed |= e.kind == EventKind::SynonymsChanged.as_str();
         }
         last = end;
         if (events.len() as i64) < PAGE || messages.len() > 50_000 {
@@ -149,6 +173,9 @@ pub async fn catch_up(store: &Store, index: &SearchIndex, after: i64) -> anyhow:
     }
     if last == after {
         return Ok(after);
+    }
+    if synonyms_changed {
+        load_synonyms(store, index).await;
     }
     let ids: Vec<i64> = messages.into_iter().collect();
     let rows = store

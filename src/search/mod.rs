@@ -2,6 +2,7 @@
 //! and records the last sequence it applied in each commit, so a restart catches up; a lost or
 //! damaged index is set aside and rebuilt from the store (`healing`), never mourned.
 
+pub mod eval;
 pub mod healing;
 pub mod indexer;
 pub mod query;

@@ -240,9 +240,9 @@ impl Planner<'_> {
     }
 
     /// Words one typing error (a letter added, missing, changed or two swapped) from the word or
-    /// its key, both of at least five letters; the word itself is not among them, so a message
-    /// with the word as typed never gains from its misspellings. A constant, low score: below
-    /// every exact match.
+    /// its key, both of at least five letters, in any of their forms; the word itself is not
+    /// among them, so a message with the word as typed never gains from its misspellings. A
+    /// constant, low score: below every exact match.
     fn spellings(&mut self, folded: &str, key: &str) -> Option<Box<dyn Query>> {
         let f = self.index.fields;
         let mut found = std::collections::BTreeSet::new();
@@ -274,6 +274,11 @@ impl Planner<'_> {
         if found.is_empty() {
             return None;
         }
+        // A near spelling stands for its word in every form: `fakutra` is `faktura`, and so
+        // finds `fakturorna` too.
+        let keys: Vec<String> = found.iter().map(|t| text::swedish::folded_key(t)).collect();
+        self.highlight.keys.extend(keys.iter().cloned());
+        found.extend(keys.into_iter().filter(|k| k != folded && k != key));
         let terms: Vec<Term> = found
             .iter()
             .map(|t| Term::from_field_text(f.folded, t))
@@ -621,5 +626,66 @@ mod tests {
         let odd = parse("\"unclosed 🙂 https://x.se/a?b=c -", true);
         assert!(odd.words.contains(&"unclosed".to_string()));
         assert!(odd.excluded.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod planned {
+    use super::*;
+    use crate::store::search::IndexedMessage;
+
+    fn index(texts: &[&str]) -> (tempfile::TempDir, OpenIndex) {
+        let dir = tempfile::tempdir().unwrap();
+        let open = OpenIndex::open(dir.path()).unwrap();
+        {
+            let mut writer = open.writer.lock().unwrap();
+            for (i, text) in texts.iter().enumerate() {
+                let m = IndexedMessage {
+                    id: i as i64 + 1,
+                    conversation_id: 1,
+                    channel_id: 1,
+                    author_id: None,
+                    platform: "facebook".into(),
+                    kind: "dm".into(),
+                    direction: "inbound".into(),
+                    status: "open".into(),
+                    state: "visible".into(),
+                    text: Some(text.to_string()),
+                    platform_time: i as i64,
+                    has_attachments: false,
+                    severity: None,
+                };
+                open.put(&writer, m.id, Some(&m)).unwrap();
+            }
+            open.commit(&mut writer, 1).unwrap();
+        }
+        (dir, open)
+    }
+
+    fn ids(open: &OpenIndex, q: &str) -> Vec<i64> {
+        let everything = Filters {
+            kinds: vec!["dm".into(), "comments".into()],
+            states: vec!["visible".into()],
+            ..Filters::default()
+        };
+        let query = open.build(&parse(q, false), &everything);
+        let hits = open
+            .run(query.as_ref(), SortOrder::Relevance, 20, 0)
+            .unwrap();
+        hits.ids.iter().map(|(id, _)| *id).collect()
+    }
+
+    #[test]
+    fn a_misspelt_word_finds_every_form_of_the_word() {
+        let (_dir, open) = index(&[
+            "Jag har fått en faktura jag inte förstår.",
+            "Fakturan för vatten var dubbelt så hög.",
+            "Varför kommer fakturorna så sent?",
+            "Det finns spor av mögel.",
+        ]);
+        let mut found = ids(&open, "fakutra");
+        found.sort();
+        assert_eq!(found, [1, 2, 3]);
+        assert!(ids(&open, "sopor").is_empty());
     }
 }

@@ -40,6 +40,8 @@ pub enum EventKind {
     MessageErased,
     /// A record kept with its personal data masked and its author replaced by a pseudonym.
     MessagePseudonymised,
+    /// The organisation's search synonyms changed: each instance loads them again.
+    SynonymsChanged,
 }
 
 impl EventKind {
@@ -63,6 +65,7 @@ impl EventKind {
             EventKind::DeliveryChanged => "message.delivery_changed",
             EventKind::MessageErased => "message.erased",
             EventKind::MessagePseudonymised => "message.pseudonymised",
+            EventKind::SynonymsChanged => "search.synonyms_changed",
         }
     }
 }

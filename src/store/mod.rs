@@ -24,6 +24,7 @@ pub mod scope;
 pub mod search;
 pub mod staff;
 pub mod sweep;
+pub mod synonyms;
 
 use std::str::FromStr;
 use std::sync::Arc;

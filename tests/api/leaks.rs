@@ -548,6 +548,11 @@ fn requests(p: &Planted) -> HashMap<&'static str, Vec<String>> {
             "GET /api/v1/saved-replies",
             vec!["/api/v1/saved-replies".to_string()],
         ),
+        // Terms an administrator wrote, never message text.
+        (
+            "GET /api/v1/search/synonyms",
+            vec!["/api/v1/search/synonyms".to_string()],
+        ),
         (
             "GET /api/v1/faq/topics",
             vec!["/api/v1/faq/topics".to_string()],
