@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use crate::access::hashing::PasswordHashing;
 use crate::access::training::TrainingConfig;
-use crate::http::{router, AppState};
+use crate::http::{routers, AppState};
 use crate::ingest::Ingestor;
 use crate::search::{indexer, SearchIndex};
 use crate::settings::Settings;
@@ -17,6 +17,8 @@ use crate::store::Store;
 
 pub struct Application {
     listener: TcpListener,
+    /// `/metrics` on an address of its own, when `metrics_listen` names one.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     shutdown_tx: watch::Sender<bool>,
     /// Tasks that end on shutdown and are awaited, so the next start finds their files free.
@@ -51,6 +53,13 @@ impl Application {
         let listener = TcpListener::bind(&settings.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+        let metrics_listen = settings.metrics_listen.trim();
+        let metrics_listener = match metrics_listen {
+            "" => None,
+            address => Some(TcpListener::bind(address).await.map_err(|e| {
+                anyhow::anyhow!("cannot listen on {address} (metrics_listen): {e}")
+            })?),
+        };
         let moderation = Arc::new(crate::moderation::service::Moderation::load(&settings)?);
         moderation.remember_routines(&store).await?;
         let ingestor = Ingestor::start(
@@ -69,9 +78,11 @@ impl Application {
             seq_tx,
             shutdown.clone(),
         ));
+        let delivery_failures = Arc::new(crate::metrics::DeliveryFailures::default());
         let delivery = crate::outbound::start(
             store.clone(),
             crate::outbound::DeliveryConfig::from_settings(&settings),
+            delivery_failures.clone(),
             shutdown.clone(),
         )?;
         // FAQ clusters are derived: built from the store now, then kept current from the log.
@@ -136,10 +147,12 @@ impl Application {
             limits,
             feed,
             password_hashing,
+            delivery_failures,
         };
         Ok(Application {
             serve_lock,
             listener,
+            metrics_listener,
             state,
             shutdown_tx,
             background: std::iter::once(follower)
@@ -158,6 +171,13 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
+    /// Where `/metrics` is served on its own, if `metrics_listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
     pub fn store(&self) -> &Store {
         &self.state.store
     }
@@ -169,13 +189,29 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Application {
             listener,
+            metrics_listener,
             state,
             shutdown_tx,
             background,
             serve_lock,
         } = self;
         let store = state.store.clone();
-        let app = router(state);
+        let mut shutdown = state.shutdown.clone();
+        let (app, metrics) = routers(state);
+        // The metrics listener stops with the service (when the shutdown flag flips).
+        let metrics_server = metrics_listener.map(|listener| {
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = shutdown.wait_for(|stopping| *stopping).await;
+                };
+                if let Err(e) = axum::serve(listener, metrics)
+                    .with_graceful_shutdown(stopped)
+                    .await
+                {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            })
+        });
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -186,7 +222,7 @@ impl Application {
             let _ = shutdown_tx.send(true);
         })
         .await?;
-        for task in background {
+        for task in background.into_iter().chain(metrics_server) {
             let _ = task.await;
         }
         store.close().await;

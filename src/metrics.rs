@@ -103,6 +103,38 @@ fn render_jobs(out: &mut String) {
     }
 }
 
+/// Delivery attempts that did not succeed, by action, cause (`rate_limited`, `timeout`,
+/// `unreachable`, …) and outcome (`retry`: tried again later; `failed`: the agent is told). Kept
+/// per instance (its workers count, its /metrics shows them), so instances are summed by the
+/// scraper as any counter.
+#[derive(Default)]
+pub struct DeliveryFailures {
+    counts: Mutex<BTreeMap<(&'static str, &'static str, &'static str), u64>>,
+}
+
+impl DeliveryFailures {
+    pub fn count(&self, action: &'static str, cause: &'static str, outcome: &'static str) {
+        if let Ok(mut map) = self.counts.lock() {
+            *map.entry((action, cause, outcome)).or_insert(0) += 1;
+        }
+    }
+
+    pub fn render(&self, out: &mut String) {
+        out.push_str(
+            "# HELP tavla_delivery_failures_total Delivery attempts that did not succeed, by action, cause and outcome (retry or failed).\n\
+             # TYPE tavla_delivery_failures_total counter\n",
+        );
+        if let Ok(map) = self.counts.lock() {
+            for ((action, cause, outcome), n) in map.iter() {
+                let _ = writeln!(
+                    out,
+                    "tavla_delivery_failures_total{{action=\"{action}\",reason=\"{cause}\",outcome=\"{outcome}\"}} {n}"
+                );
+            }
+        }
+    }
+}
+
 /// What is read from the store at scrape time.
 #[derive(Debug, Default)]
 pub struct StoreGauges {

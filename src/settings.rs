@@ -140,6 +140,8 @@ pub struct Settings {
     pub metrics_token: Secret<String>,
     /// Addresses that may read /metrics without the token (loopback by default).
     pub metrics_addresses: Vec<String>,
+    /// A separate address for /metrics alone (empty: /metrics is on `listen`, guarded as above).
+    pub metrics_listen: String,
 }
 
 /// One `trusted_proxies` entry: an address (a network of one) or a network in CIDR notation.

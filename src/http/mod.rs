@@ -66,6 +66,8 @@ pub struct AppState {
     pub feed: feed::LiveFeed,
     /// The few slots in which password hashes run (sign-in, password change).
     pub password_hashing: Arc<crate::access::hashing::PasswordHashing>,
+    /// What this instance's delivery workers failed at, for /metrics.
+    pub delivery_failures: Arc<crate::metrics::DeliveryFailures>,
 }
 
 /// One route: its method and path, the rule its callers must meet, and its handler.
@@ -454,6 +456,24 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
 }
 
 pub fn router(state: AppState) -> Router {
+    routers(state).0
+}
+
+/// The service's router, and the one a separate metrics listener serves (`metrics_listen`):
+/// `/metrics` alone, with the same counters and scrape cache as the service's.
+pub fn routers(state: AppState) -> (Router, Router) {
+    let csp = csp::CspReports::default();
+    let cache = system::ScrapeCache::default();
+    let metrics = Router::new()
+        .route("/metrics", get(system::metrics_on_own_listener))
+        .fallback(system::not_found)
+        .layer(Extension(csp.clone()))
+        .layer(Extension(cache.clone()))
+        .with_state(state.clone());
+    (service_router(state, csp, cache), metrics)
+}
+
+fn service_router(state: AppState, csp: csp::CspReports, cache: system::ScrapeCache) -> Router {
     let body_limit = state.settings.max_body_bytes;
     let mut router = Router::new();
     for (spec, handler) in routes() {
@@ -466,8 +486,8 @@ pub fn router(state: AppState) -> Router {
     let secure = state.settings.secure_cookies;
     let router = router
         .fallback(system::not_found)
-        .layer(Extension(csp::CspReports::default()))
-        .layer(Extension(system::ScrapeCache::default()))
+        .layer(Extension(csp))
+        .layer(Extension(cache))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),

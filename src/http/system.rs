@@ -73,9 +73,48 @@ pub async fn metrics(
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse> {
+    if !state.settings.metrics_listen.trim().is_empty() {
+        return Err(AppError::not_found(
+            "metrics are served on their own listener (metrics_listen), not on the service's address",
+        ));
+    }
     may_scrape(&state, &headers, peer.map(|p| p.0 .0))?;
+    render_metrics(&state, &csp, &cache).await
+}
+
+/// `GET /metrics` on the listener `metrics_listen` names: whoever reaches that address (an
+/// internal interface the scraper's network alone reaches) may scrape; the token, when set,
+/// is still required.
+pub async fn metrics_on_own_listener(
+    State(state): State<AppState>,
+    Extension(csp): Extension<super::csp::CspReports>,
+    Extension(cache): Extension<ScrapeCache>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse> {
+    let settings = &state.settings;
+    if !settings.metrics_token.is_blank() {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let expected = format!("Bearer {}", settings.metrics_token.expose());
+        if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+            return Err(AppError::unauthorized(
+                "send the metrics token as Authorization: Bearer <metrics_token>",
+            ));
+        }
+    }
+    render_metrics(&state, &csp, &cache).await
+}
+
+async fn render_metrics(
+    state: &AppState,
+    csp: &super::csp::CspReports,
+    cache: &ScrapeCache,
+) -> Result<impl IntoResponse> {
     let gauges = cache.gauges(&state.store).await?;
     let mut text = crate::metrics::render(&gauges);
+    state.delivery_failures.render(&mut text);
     state.password_hashing.render(&mut text);
     text.push_str(&format!(
         "# HELP tavla_csp_violations_total Content-Security-Policy violations reported by browsers.\n\

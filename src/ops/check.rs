@@ -400,6 +400,21 @@ fn check_values(s: &Settings, places: &Places<'_>, report: &mut Report) {
             );
         }
     }
+    let metrics_listen = s.metrics_listen.trim();
+    if !metrics_listen.is_empty() {
+        let resolves = metrics_listen
+            .to_socket_addrs()
+            .map(|mut a| a.next().is_some());
+        if !resolves.unwrap_or(false) {
+            problem(
+                Error,
+                "metrics_listen",
+                format!("{metrics_listen:?} is not an address to listen on; write host:port on the monitoring network (10.0.5.7:9464), or leave it empty"),
+            );
+        } else if metrics_listen == s.listen.trim() {
+            problem(Error, "metrics_listen", "is the service's own address (listen); give /metrics another port, or leave it empty".into());
+        }
+    }
     if !s.metrics_token.is_blank() && s.metrics_token.expose().trim().chars().count() < 16 {
         problem(
             Warning,

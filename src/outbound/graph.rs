@@ -212,6 +212,74 @@ pub fn candidates(row: &Claimed, answer: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Why the platform did not do it, judged from its answer: whether to try again, what the agent
+/// is advised, and the label `/metrics` counts failures by (a fixed set, never Meta's words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    RateLimited,
+    PlatformFault,
+    TokenInvalid,
+    ReplyWindow,
+    Unreachable,
+    Gone,
+    AlreadyReplied,
+    Permission,
+    Blocked,
+    Refused,
+}
+
+impl Cause {
+    /// The cause of a failed answer (status outside 2xx) with Meta's error document, if any.
+    pub fn of(status: u16, answer: &Value) -> Cause {
+        let error = &answer["error"];
+        let (code, subcode) = (error["code"].as_i64(), error["error_subcode"].as_i64());
+        if status == 429 || matches!(code, Some(4 | 17 | 32 | 613 | 80001..=80014)) {
+            return Cause::RateLimited;
+        }
+        if status >= 500 || matches!(code, Some(1 | 2)) || error["is_transient"] == true {
+            return Cause::PlatformFault;
+        }
+        match (code, subcode) {
+            (Some(190), _) => Cause::TokenInvalid,
+            (Some(10), Some(2018278 | 2534022 | 2018065)) => Cause::ReplyWindow,
+            (Some(551), _) => Cause::Unreachable,
+            (Some(100), Some(33)) => Cause::Gone,
+            (Some(10900), _) => Cause::AlreadyReplied,
+            (Some(10 | 200..=299 | 3), _) => Cause::Permission,
+            (Some(368), _) => Cause::Blocked,
+            _ => Cause::Refused,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Cause::RateLimited => "rate_limited",
+            Cause::PlatformFault => "platform_fault",
+            Cause::TokenInvalid => "token_invalid",
+            Cause::ReplyWindow => "reply_window",
+            Cause::Unreachable => "unreachable",
+            Cause::Gone => "gone",
+            Cause::AlreadyReplied => "already_replied",
+            Cause::Permission => "permission",
+            Cause::Blocked => "blocked",
+            Cause::Refused => "refused",
+        }
+    }
+
+    fn advice(self) -> &'static str {
+        match self {
+            Cause::TokenInvalid => " The channel's page access token is no longer valid: ask an administrator to renew it, then retry.",
+            Cause::ReplyWindow => " The reply window has closed: wait for the person to write again, or answer another way (phone, e-mail).",
+            Cause::Unreachable => " The person cannot be reached on the platform now (they may have blocked the page or left).",
+            Cause::Gone => " What this answers no longer exists on the platform (deleted or hidden by its author).",
+            Cause::AlreadyReplied => " The comment has already had a private reply; the platform allows only one.",
+            Cause::Permission => " The page has not given tavla the permission this needs: ask an administrator.",
+            Cause::Blocked => " The platform has blocked the page from doing this for a while; try again later or contact Meta.",
+            _ => " Edit the text and retry, or ask an administrator if it happens again.",
+        }
+    }
+}
+
 /// What an HTTP answer means. `in_doubt` says an earlier attempt may have done the work, so a
 /// refusal because it is already done counts as done.
 pub fn judge(row: &Claimed, status: u16, retry_after: Option<Duration>, body: &[u8]) -> Judged {
@@ -239,19 +307,23 @@ pub fn judge(row: &Claimed, status: u16, retry_after: Option<Duration>, body: &[
         (Some(m), None) => format!(": \"{m}\""),
         _ => format!(" (HTTP {status})"),
     };
-    if status == 429 || matches!(code, Some(4 | 17 | 32 | 613 | 80001..=80014)) {
-        return Judged::Transient {
-            reason: format!(
-                "{name} is limiting how fast the page may send; trying again later{quoted}"
-            ),
-            retry_after,
-        };
-    }
-    if status >= 500 || matches!(code, Some(1 | 2)) || error["is_transient"] == true {
-        return Judged::Transient {
-            reason: format!("{name} had a passing fault; trying again later{quoted}"),
-            retry_after,
-        };
+    let cause = Cause::of(status, &answer);
+    match cause {
+        Cause::RateLimited => {
+            return Judged::Transient {
+                reason: format!(
+                    "{name} is limiting how fast the page may send; trying again later{quoted}"
+                ),
+                retry_after,
+            }
+        }
+        Cause::PlatformFault => {
+            return Judged::Transient {
+                reason: format!("{name} had a passing fault; trying again later{quoted}"),
+                retry_after,
+            }
+        }
+        _ => {}
     }
     if row.in_doubt || row.action == OutboxAction::Remove {
         // Removing what is gone, or a private reply the earlier attempt already sent: done.
@@ -261,19 +333,7 @@ pub fn judge(row: &Claimed, status: u16, retry_after: Option<Duration>, body: &[
             return Judged::Sent(None);
         }
     }
-    let advice = match (code, subcode) {
-        (Some(190), _) => " The channel's page access token is no longer valid: ask an administrator to renew it, then retry.",
-        (Some(10), Some(2018278 | 2534022)) | (Some(10), Some(2018065)) => {
-            " The reply window has closed: wait for the person to write again, or answer another way (phone, e-mail)."
-        }
-        (Some(551), _) => " The person cannot be reached on the platform now (they may have blocked the page or left).",
-        (Some(100), Some(33)) => " What this answers no longer exists on the platform (deleted or hidden by its author).",
-        (Some(10900), _) => " The comment has already had a private reply; the platform allows only one.",
-        (Some(10 | 200..=299 | 3), _) => " The page has not given tavla the permission this needs: ask an administrator.",
-        (Some(368), _) => " The platform has blocked the page from doing this for a while; try again later or contact Meta.",
-        _ => " Edit the text and retry, or ask an administrator if it happens again.",
-    };
-    Judged::Refused(format!("{name} refused it{quoted}.{advice}"))
+    Judged::Refused(format!("{name} refused it{quoted}.{}", cause.advice()))
 }
 
 #[cfg(test)]

@@ -57,6 +57,7 @@ impl DeliveryConfig {
 pub fn start(
     store: Store,
     config: DeliveryConfig,
+    failures: Arc<crate::metrics::DeliveryFailures>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<Vec<JoinHandle<()>>> {
     let client = reqwest::Client::builder()
@@ -74,6 +75,7 @@ pub fn start(
                 store.clone(),
                 client.clone(),
                 config.clone(),
+                failures.clone(),
                 shutdown.clone(),
             ))
         })

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use super::graph::{self, GraphRequest, Judged, Verb};
 use super::token::{self, PageToken, TokenError};
 use super::DeliveryConfig;
+use crate::metrics::DeliveryFailures;
 use crate::store::outbox::{Attempt, Claimed};
 use crate::store::{now_ms, Store};
 
@@ -22,6 +23,7 @@ pub(super) async fn run(
     store: Store,
     client: reqwest::Client,
     config: Arc<DeliveryConfig>,
+    failures: Arc<DeliveryFailures>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     tracing::debug!(worker = n, "delivery worker started");
@@ -32,7 +34,7 @@ pub(super) async fn run(
         written.as_mut().enable();
         match store.claim_delivery(config.lease_ms()).await {
             Ok(Some(row)) => {
-                deliver(&store, &client, &config, row).await;
+                deliver(&store, &client, &config, &failures, row).await;
                 continue;
             }
             Ok(None) => {}
@@ -56,8 +58,14 @@ pub(super) async fn run(
     tracing::debug!(worker = n, "delivery worker stopped");
 }
 
-async fn deliver(store: &Store, client: &reqwest::Client, config: &DeliveryConfig, row: Claimed) {
-    let attempt = attempt(store, client, config, &row).await;
+async fn deliver(
+    store: &Store,
+    client: &reqwest::Client,
+    config: &DeliveryConfig,
+    failures: &DeliveryFailures,
+    row: Claimed,
+) {
+    let (attempt, cause) = attempt(store, client, config, &row).await;
     let attempt = match attempt {
         Attempt::Retry {
             reason, in_doubt, ..
@@ -72,6 +80,9 @@ async fn deliver(store: &Store, client: &reqwest::Client, config: &DeliveryConfi
         Attempt::Failed { .. } => "failed",
     };
     crate::metrics::count_delivery(row.action.as_str(), outcome);
+    if outcome != "sent" {
+        failures.count(row.action.as_str(), cause, outcome);
+    }
     match &attempt {
         Attempt::Sent { platform_id } => tracing::info!(
             outbox_id = row.outbox_id,
@@ -112,21 +123,25 @@ fn gave_up(row: &Claimed, reason: &str, in_doubt: bool) -> String {
     )
 }
 
-/// One attempt; every reason it returns is in plain words and free of the token.
+/// What did not work, as `/metrics` counts it: a `graph::Cause` label or one of the faults met
+/// on the way (a fixed set of words, never the platform's text).
+type Cause = &'static str;
+
+/// One attempt, and its cause when it did not succeed; every reason it returns is in plain words
+/// and free of the token.
 async fn attempt(
     store: &Store,
     client: &reqwest::Client,
     config: &DeliveryConfig,
     row: &Claimed,
-) -> Attempt {
+) -> (Attempt, Cause) {
     let token = match token::load(row.token_file.as_deref()) {
         Ok(token) => token,
         Err(e @ TokenError::Missing) => {
-            return Attempt::Failed {
-                reason: e.to_string(),
-            }
+            let reason = e.to_string();
+            return (Attempt::Failed { reason }, "token_missing");
         }
-        Err(e) => return retry(config, row, e.to_string(), None, false),
+        Err(e) => return retry(config, row, e.to_string(), None, false, "token_unreadable"),
     };
     let graph = Graph {
         client,
@@ -136,9 +151,8 @@ async fn attempt(
     if row.in_doubt && row.action.sends_message() {
         if let Some(id) = &row.message_platform_id {
             // Its echo came while we were unsure: it arrived.
-            return Attempt::Sent {
-                platform_id: Some(id.clone()),
-            };
+            let platform_id = Some(id.clone());
+            return (Attempt::Sent { platform_id }, "");
         }
         if let Some(lookup) = graph::lookup(row) {
             match graph.call(&lookup).await {
@@ -148,19 +162,17 @@ async fn attempt(
                     for id in graph::candidates(row, &found) {
                         match store.platform_id_known(row.channel_id, &id).await {
                             Ok(false) => {
-                                return Attempt::Sent {
-                                    platform_id: Some(id),
-                                }
+                                return (
+                                    Attempt::Sent {
+                                        platform_id: Some(id),
+                                    },
+                                    "",
+                                );
                             }
                             Ok(true) => {}
                             Err(e) => {
-                                return retry(
-                                    config,
-                                    row,
-                                    format!("the store failed: {e}"),
-                                    None,
-                                    true,
-                                )
+                                let reason = format!("the store failed: {e}");
+                                return retry(config, row, reason, None, true, "store");
                             }
                         }
                     }
@@ -171,41 +183,58 @@ async fn attempt(
                         graph::platform_name(&row.platform),
                         answer.status.as_u16()
                     );
-                    return retry(config, row, reason, answer.retry_after, true);
+                    return retry(
+                        config,
+                        row,
+                        reason,
+                        answer.retry_after,
+                        true,
+                        "lookup_failed",
+                    );
                 }
-                Err(reason) => {
+                Err((reason, _)) => {
                     let reason =
                         format!("could not check whether the earlier attempt arrived: {reason}");
-                    return retry(config, row, token.redact(&reason), None, true);
+                    let reason = token.redact(&reason);
+                    return retry(config, row, reason, None, true, "lookup_failed");
                 }
             }
         }
     }
     let request = match graph::build(row) {
         Ok(request) => request,
-        Err(reason) => return Attempt::Failed { reason },
+        Err(reason) => return (Attempt::Failed { reason }, "unsendable"),
     };
-    match graph.call(&request).await {
-        Err(reason) => {
+    let answer = match graph.call(&request).await {
+        Ok(answer) => answer,
+        Err((reason, cause)) => {
             // Only a refused connection proves nothing was sent; anything later may have arrived.
-            let in_doubt = !reason.starts_with(NOT_CONNECTED);
-            retry(config, row, token.redact(&reason), None, in_doubt)
+            let in_doubt = cause != NOT_CONNECTED;
+            return retry(config, row, token.redact(&reason), None, in_doubt, cause);
         }
-        Ok(answer) => match graph::judge(
+    };
+    let status = answer.status.as_u16();
+    let cause = || {
+        let body = serde_json::from_slice(&answer.body).unwrap_or_default();
+        graph::Cause::of(status, &body).label()
+    };
+    match graph::judge(row, status, answer.retry_after, &answer.body) {
+        Judged::Sent(platform_id) => (Attempt::Sent { platform_id }, ""),
+        Judged::Transient {
+            reason,
+            retry_after,
+        } => retry(
+            config,
             row,
-            answer.status.as_u16(),
-            answer.retry_after,
-            &answer.body,
-        ) {
-            Judged::Sent(platform_id) => Attempt::Sent { platform_id },
-            Judged::Transient {
-                reason,
-                retry_after,
-            } => retry(config, row, token.redact(&reason), retry_after, false),
-            Judged::Refused(reason) => Attempt::Failed {
-                reason: token.redact(&reason),
-            },
-        },
+            token.redact(&reason),
+            retry_after,
+            false,
+            cause(),
+        ),
+        Judged::Refused(reason) => {
+            let reason = token.redact(&reason);
+            (Attempt::Failed { reason }, cause())
+        }
     }
 }
 
@@ -215,16 +244,21 @@ fn retry(
     reason: String,
     retry_after: Option<Duration>,
     in_doubt: bool,
-) -> Attempt {
+    cause: Cause,
+) -> (Attempt, Cause) {
     let unit: f64 = rand::thread_rng().gen();
-    Attempt::Retry {
+    let attempt = Attempt::Retry {
         reason,
         delay_ms: config.policy.wait_ms(row.attempts, retry_after, unit),
         in_doubt,
-    }
+    };
+    (attempt, cause)
 }
 
-const NOT_CONNECTED: &str = "could not connect";
+/// Transport faults, as causes: only the first proves that nothing was sent.
+const NOT_CONNECTED: Cause = "connection_refused";
+const TIMED_OUT: Cause = "timeout";
+const BROKEN_OFF: Cause = "connection_broken";
 
 struct Answer {
     status: StatusCode,
@@ -240,8 +274,8 @@ struct Graph<'a> {
 
 impl Graph<'_> {
     /// Sends one request. The token goes in a header marked sensitive; errors are described
-    /// without the URL's query or any header.
-    async fn call(&self, request: &GraphRequest) -> Result<Answer, String> {
+    /// without the URL's query or any header, with their cause.
+    async fn call(&self, request: &GraphRequest) -> Result<Answer, (String, Cause)> {
         let url = format!("{}{}", self.base, request.path);
         let mut builder = match request.verb {
             Verb::Get => self.client.get(&url),
@@ -250,7 +284,8 @@ impl Graph<'_> {
         };
         let mut auth =
             HeaderValue::from_str(&format!("Bearer {}", self.token.expose())).map_err(|_| {
-                "the access token file holds characters a token cannot have".to_string()
+                let reason = "the access token file holds characters a token cannot have";
+                (reason.to_string(), "token_unreadable")
             })?;
         auth.set_sensitive(true);
         builder = builder.header(axum::http::header::AUTHORIZATION, auth);
@@ -274,13 +309,15 @@ impl Graph<'_> {
     }
 }
 
-/// A transport fault in plain words. reqwest's own text names the URL; ours does not.
-fn describe(e: reqwest::Error) -> String {
+/// A transport fault in plain words, and its cause. reqwest's own text names the URL; ours does
+/// not.
+fn describe(e: reqwest::Error) -> (String, Cause) {
     if e.is_connect() {
-        format!("{NOT_CONNECTED} to the Graph API; trying again later")
+        let reason = "could not connect to the Graph API; trying again later";
+        (reason.into(), NOT_CONNECTED)
     } else if e.is_timeout() {
-        "the Graph API did not answer in time; it may have done it all the same, so it is looked up before trying again".into()
+        ("the Graph API did not answer in time; it may have done it all the same, so it is looked up before trying again".into(), TIMED_OUT)
     } else {
-        "the connection to the Graph API broke off; it may have arrived, so it is looked up before trying again".into()
+        ("the connection to the Graph API broke off; it may have arrived, so it is looked up before trying again".into(), BROKEN_OFF)
     }
 }

@@ -27,6 +27,8 @@ pub enum Backend {
 
 pub struct TestApp {
     pub address: String,
+    /// `http://host:port` of the metrics listener, when `metrics_listen` is set.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub store: Store,
     pub settings: Settings,
@@ -140,6 +142,7 @@ impl TestApp {
         adjust(&mut settings);
         let mut app = TestApp {
             address: String::new(),
+            metrics_address: None,
             client: reqwest::Client::new(),
             store: Store::connect(settings.database_url.expose())
                 .await
@@ -158,6 +161,7 @@ impl TestApp {
             .await
             .expect("the application builds");
         self.address = format!("http://{}", application.local_addr());
+        self.metrics_address = application.metrics_addr().map(|a| format!("http://{a}"));
         let (stop, stopped) = oneshot::channel::<()>();
         self.server = Some(tokio::spawn(async move {
             application
@@ -196,6 +200,7 @@ impl TestApp {
         }
         let mut app = TestApp {
             address: String::new(),
+            metrics_address: None,
             client: reqwest::Client::new(),
             store: Store::connect(settings.database_url.expose())
                 .await

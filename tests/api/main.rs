@@ -7,6 +7,7 @@ mod backup;
 mod config_check;
 mod console;
 mod delivery;
+mod delivery_metrics;
 mod edit_order;
 mod edit_triage;
 mod events;
