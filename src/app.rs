@@ -39,13 +39,7 @@ impl Application {
         settings: Settings,
         mut store: Store,
     ) -> anyhow::Result<Application> {
-        // Shown in /metrics labels and leases: plain characters only, bounded.
-        let name: String = settings
-            .instance_name
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || "-_.:".contains(*c))
-            .take(64)
-            .collect();
+        let name = crate::store::plain_name(&settings.instance_name, 64);
         if !name.is_empty() {
             store.instance = name.into();
         }

@@ -808,15 +808,26 @@ impl FaqSignals {
             .filter(|r| is_public(&r.kind) && is_question(&r.text))
             .map(|r| (r.id, r))
             .collect();
-        let handlings: Vec<Handling> = latest
-            .into_iter()
-            .map(|(message, (seq, fresh))| Handling {
-                message,
-                seq,
-                fresh,
-                question: questions.remove(&message),
-            })
-            .collect();
+        let handlings: Vec<Handling> = {
+            let inner = self.lock()?;
+            latest
+                .into_iter()
+                .map(|(message, (seq, fresh))| Handling {
+                    message,
+                    seq,
+                    fresh,
+                    question: questions.remove(&message),
+                })
+                // A message that is no question and has not been one here (a direct message, a
+                // remark) has nothing to settle: were it placed elsewhere, the event that took it
+                // out follows.
+                .filter(|h| {
+                    h.question.is_some()
+                        || h.fresh
+                        || inner.members.contains_key(&(h.message as u64))
+                })
+                .collect()
+        };
         self.settle(store, &handlings).await
     }
 

@@ -381,20 +381,22 @@ fn instance_name() -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| {
-            h.trim()
-                .chars()
-                .filter(|c| c.is_ascii_graphic())
-                .take(40)
-                .collect()
-        })
-        .filter(|h: &String| !h.is_empty())
+        .map(|h| plain_name(&h, 40))
+        .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "host".into());
     format!(
         "{host}-{}-{:04x}",
         std::process::id(),
         rand::random::<u16>()
     )
+}
+
+/// A name fit for /metrics labels and leases: letters, digits and `-_.:` only, at most `max`.
+pub fn plain_name(name: &str, max: usize) -> String {
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_.:".contains(*c))
+        .take(max)
+        .collect()
 }
 
 pub fn now_ms() -> i64 {
