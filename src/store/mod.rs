@@ -66,6 +66,8 @@ pub struct Store {
     pub committed: Arc<Notify>,
     /// Woken after every commit that wrote an outbox row, so delivery need not wait for a poll.
     pub outbox_written: Arc<Notify>,
+    /// The writer that commits audit entries of their own (reads, sign-ins) in groups.
+    audit_writer: audit::AuditWriter,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -124,6 +126,7 @@ impl Store {
             backend,
             committed: Arc::new(Notify::new()),
             outbox_written: Arc::new(Notify::new()),
+            audit_writer: audit::AuditWriter::default(),
         })
     }
 
