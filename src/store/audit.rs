@@ -1,11 +1,21 @@
 //! The audit trail: append-only, each entry chained to the previous one by a SHA-256 hash, and
 //! written in the same transaction as the action it records.
+//!
+//! Entries of their own (a read, a sign-in: `Store::audit`) are group-committed: one writer per
+//! store takes every entry waiting and appends them, in order, in one transaction, and each
+//! caller is answered only once the transaction holding its entry has committed. A search costs
+//! one share of a commit instead of a commit, while every read stays on the trail before it is
+//! answered. A crash loses only entries whose requests were still waiting, and so were never
+//! answered: nothing shown goes unrecorded.
+
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
+use tokio::sync::{mpsc, oneshot};
 
-use super::{now_ms, Result, Store, Tx};
+use super::{now_ms, Backend, Result, Store, StoreError, Tx};
 
 /// Who did something, from where.
 #[derive(Debug, Clone, Serialize)]
@@ -247,8 +257,67 @@ pub struct Broken {
     pub reason: String,
 }
 
+/// An entry waiting for the writer, and whom to tell when it is committed.
+struct Pending {
+    actor: Actor,
+    action: String,
+    target: Option<String>,
+    detail: serde_json::Value,
+    done: oneshot::Sender<std::result::Result<(), String>>,
+}
+
+/// Most entries in one transaction: a burst of reads is split into a few commits rather than one
+/// that holds SQLite's write lock (and ingestion) for long.
+const MOST_PER_COMMIT: usize = 512;
+
+/// The store's writer of entries of their own, started with the first entry. Its task ends when
+/// the last clone of the store is dropped.
+#[derive(Clone, Default)]
+pub(super) struct AuditWriter {
+    entries: Arc<OnceLock<mpsc::UnboundedSender<Pending>>>,
+}
+
+impl AuditWriter {
+    fn sender(&self, store: &Store) -> mpsc::UnboundedSender<Pending> {
+        self.entries
+            .get_or_init(|| {
+                let (entries, waiting) = mpsc::unbounded_channel();
+                // The writer's own store has no writer, so it does not keep the channel open.
+                let writer = Store {
+                    audit_writer: AuditWriter::default(),
+                    ..store.clone()
+                };
+                tokio::spawn(write_in_groups(writer, waiting));
+                entries
+            })
+            .clone()
+    }
+}
+
+/// Takes the first entry waiting and every other one already there, appends them in one
+/// transaction, and answers them all with its outcome.
+async fn write_in_groups(store: Store, mut waiting: mpsc::UnboundedReceiver<Pending>) {
+    while let Some(first) = waiting.recv().await {
+        let mut group = vec![first];
+        while group.len() < MOST_PER_COMMIT {
+            match waiting.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let outcome = store.append_group(&group).await.map_err(|e| e.to_string());
+        if let Err(e) = &outcome {
+            tracing::error!(error = %e, entries = group.len(), "audit entries could not be written; the requests they record are refused");
+        }
+        for pending in group {
+            let _ = pending.done.send(outcome.clone());
+        }
+    }
+}
+
 impl Store {
-    /// Records an entry in a transaction of its own (reads, sign-ins).
+    /// Records an entry of its own (reads, sign-ins), committed in a group with the entries of
+    /// other requests; returns once it is durable.
     pub async fn audit(
         &self,
         actor: &Actor,
@@ -256,8 +325,36 @@ impl Store {
         target: Option<&str>,
         detail: serde_json::Value,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        record(&mut tx, actor, action, target, detail).await?;
+        let (done, committed) = oneshot::channel();
+        let pending = Pending {
+            actor: actor.clone(),
+            action: action.to_string(),
+            target: target.map(str::to_string),
+            detail,
+            done,
+        };
+        // Failures are the store's, not the request's: they answer 500 with what was logged.
+        let failed = |e: String| StoreError::Db(sqlx::Error::Protocol(e));
+        let gone = || failed("the audit trail's writer has stopped".into());
+        self.audit_writer
+            .sender(self)
+            .send(pending)
+            .map_err(|_| gone())?;
+        committed.await.map_err(|_| gone())?.map_err(failed)
+    }
+
+    /// One transaction for a group of entries. On PostgreSQL the trail's head row serialises
+    /// appends (see `record`), so the event log's lock is not taken; on SQLite `begin` takes the
+    /// write lock.
+    async fn append_group(&self, group: &[Pending]) -> Result<()> {
+        let mut tx = match self.backend {
+            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => self.begin().await?,
+        };
+        for p in group {
+            let target = p.target.as_deref();
+            record(&mut tx, &p.actor, &p.action, target, p.detail.clone()).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -476,6 +573,42 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(store.verify_audit().await.unwrap().unwrap_err().id, 4);
+        store.close().await;
+    }
+
+    /// Many reads at once: each is answered once committed, all in one unbroken chain.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn entries_written_at_once_are_all_committed_in_one_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let reads = (0..200).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let detail = serde_json::json!({ "n": i });
+                store
+                    .audit(&Actor::command_line(), "search.read", None, detail)
+                    .await
+            })
+        });
+        for read in futures::future::join_all(reads).await {
+            read.unwrap().unwrap();
+        }
+        assert_eq!(store.verify_audit().await.unwrap(), Ok(200));
+        let mut numbers: Vec<i64> = store
+            .audit_entries(&AuditFilter {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.detail["n"].as_i64().unwrap())
+            .collect();
+        numbers.sort();
+        assert_eq!(numbers, (0..200).collect::<Vec<_>>());
         store.close().await;
     }
 

@@ -78,6 +78,8 @@ pub struct Store {
     pub instance: Arc<str>,
     /// How far the event log is settled for readers (PostgreSQL).
     pub(crate) horizon: Arc<events::Horizon>,
+    /// The writer that commits audit entries of their own (reads, sign-ins) in groups.
+    audit_writer: audit::AuditWriter,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -143,6 +145,7 @@ impl Store {
             outbox_written: Arc::new(Notify::new()),
             instance: instance_name().into(),
             horizon: Arc::default(),
+            audit_writer: audit::AuditWriter::default(),
         })
     }
 
