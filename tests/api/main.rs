@@ -8,6 +8,7 @@ mod config_check;
 mod console;
 mod delivery;
 mod delivery_metrics;
+mod deployment;
 mod edit_order;
 mod edit_triage;
 mod events;
