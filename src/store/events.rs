@@ -28,6 +28,8 @@ pub enum EventKind {
     MessageErased,
     /// A record kept with its personal data masked and its author replaced by a pseudonym.
     MessagePseudonymised,
+    /// A conversation handed to a unit of the organisation.
+    HandedOver,
 }
 
 impl EventKind {
@@ -51,6 +53,7 @@ impl EventKind {
             EventKind::DeliveryChanged => "message.delivery_changed",
             EventKind::MessageErased => "message.erased",
             EventKind::MessagePseudonymised => "message.pseudonymised",
+            EventKind::HandedOver => "conversation.handed_over",
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod echo;
 pub mod events;
 pub mod faq;
 pub mod ingest;
+pub mod integrations;
 pub mod moderation;
 pub mod on_call;
 pub mod outbox;

@@ -18,6 +18,7 @@ mod hardening;
 mod helpers;
 mod index_healing;
 mod ingest_api;
+mod integrations;
 mod leaks;
 mod meta_fixtures;
 mod moderation;
