@@ -120,6 +120,18 @@ impl Application {
                 shutdown.clone(),
             ))
         });
+        // Outgoing webhooks to the organisation's own systems, from the event log.
+        let integrations = Arc::new(crate::outbound::integrations::Integrations::load(
+            &settings.integrations_file,
+        )?);
+        let webhooks = crate::outbound::integrations::start(
+            store.clone(),
+            integrations.clone(),
+            crate::outbound::DeliveryConfig::from_settings(&settings),
+            delivery_failures.clone(),
+            shutdown.clone(),
+        )
+        .await?;
         let (feed, feed_task) =
             crate::http::feed::LiveFeed::start(store.clone(), shutdown.clone()).await?;
         let limits = Arc::new(crate::http::overload::Limits::from_settings(&settings));
@@ -142,6 +154,7 @@ impl Application {
             feed,
             password_hashing,
             delivery_failures,
+            integrations,
         };
         Ok(Application {
             serve_lock,
@@ -155,6 +168,7 @@ impl Application {
                 .chain(retention_job)
                 .chain(Some(faq_follower))
                 .chain(Some(feed_task))
+                .chain(webhooks)
                 .collect(),
         })
     }

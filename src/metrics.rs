@@ -144,6 +144,9 @@ pub struct StoreGauges {
     pub outbox: Vec<(String, i64)>,
     /// Age of the oldest row still waiting to be delivered, in milliseconds.
     pub oldest_pending_ms: Option<i64>,
+    /// Outgoing webhooks' deliveries by status, and the age of the oldest waiting (ms).
+    pub webhooks: Vec<(String, i64)>,
+    pub oldest_webhook_ms: Option<i64>,
 }
 
 /// Renders everything; the gauges are read from the store by the caller at scrape time.
@@ -228,6 +231,24 @@ pub fn render(gauges: &StoreGauges) -> String {
          # TYPE tavla_outbox_oldest_pending_seconds gauge\n\
          tavla_outbox_oldest_pending_seconds {}",
         gauges.oldest_pending_ms.unwrap_or(0).max(0) as f64 / 1000.0
+    );
+    out.push_str("# HELP tavla_webhook_deliveries Outgoing webhooks' deliveries by status.\n");
+    out.push_str("# TYPE tavla_webhook_deliveries gauge\n");
+    for status in ["pending", "sending", "sent", "failed"] {
+        let n = gauges
+            .webhooks
+            .iter()
+            .find(|(s, _)| s == status)
+            .map(|(_, n)| *n)
+            .unwrap_or(0);
+        let _ = writeln!(out, "tavla_webhook_deliveries{{status=\"{status}\"}} {n}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP tavla_webhook_oldest_pending_seconds Age of the oldest webhook delivery not yet taken by its receiver (0 when none).\n\
+         # TYPE tavla_webhook_oldest_pending_seconds gauge\n\
+         tavla_webhook_oldest_pending_seconds {}",
+        gauges.oldest_webhook_ms.unwrap_or(0).max(0) as f64 / 1000.0
     );
     COMMIT_LATENCY.render(
         "tavla_ingest_commit_seconds",

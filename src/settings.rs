@@ -121,6 +121,8 @@ pub struct Settings {
     /// FAQ clusters listed in a report.
     pub report_faq_top: usize,
     pub retention_file: PathBuf,
+    /// Outgoing webhooks: receivers and the units conversations are handed to.
+    pub integrations_file: PathBuf,
     pub retention_every_hours: u64,
     pub retention_first_run_seconds: u64,
     /// This instance's name among several on one database (leases, logs, /metrics); empty:

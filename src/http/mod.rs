@@ -13,6 +13,7 @@ mod events;
 pub mod extract;
 mod faq;
 pub mod feed;
+mod handover;
 mod messages;
 mod moderation;
 pub mod overload;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub password_hashing: Arc<crate::access::hashing::PasswordHashing>,
     /// What this instance's delivery workers failed at, for /metrics.
     pub delivery_failures: Arc<crate::metrics::DeliveryFailures>,
+    /// Outgoing webhooks' receivers, and the units conversations may be handed to.
+    pub integrations: Arc<crate::outbound::integrations::Integrations>,
 }
 
 /// One route: its method and path, the rule its callers must meet, and its handler.
@@ -198,6 +201,12 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/conversations/{id}/replies",
             Rule::AnyOf(&[AnswerDms, AnswerComments]),
             post(conversations::reply),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/conversations/{id}/handover",
+            Rule::AnyOf(&[AnswerDms, AnswerComments]),
+            post(handover::hand_over),
         ),
         r(
             Method::POST,

@@ -191,10 +191,13 @@ impl ScrapeCache {
     async fn gauges(&self, store: &Store) -> crate::store::Result<Arc<StoreGauges>> {
         self.get_or_read(|| async {
             let (outbox, oldest_pending_ms) = store.outbox_gauges().await?;
+            let (webhooks, oldest_webhook_ms) = store.webhook_gauges().await?;
             Ok(StoreGauges {
                 queue_depth: store.queue_depth().await?,
                 outbox,
                 oldest_pending_ms,
+                webhooks,
+                oldest_webhook_ms,
             })
         })
         .await

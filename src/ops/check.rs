@@ -550,7 +550,7 @@ fn check_files(s: &Settings, places: &Places<'_>, report: &mut Report) {
     use crate::access::training::TrainingConfig;
     use crate::moderation::routines::Routines;
     use crate::privacy::rules::RetentionRules;
-    let files: [(&str, &PathBuf, Parse); 3] = [
+    let files: [(&str, &PathBuf, Parse); 4] = [
         ("training_file", &s.training_file, |t| {
             TrainingConfig::parse(t).map(|_| ())
         }),
@@ -559,6 +559,9 @@ fn check_files(s: &Settings, places: &Places<'_>, report: &mut Report) {
         }),
         ("retention_file", &s.retention_file, |t| {
             RetentionRules::parse(t).map(|_| ())
+        }),
+        ("integrations_file", &s.integrations_file, |t| {
+            crate::outbound::integrations::Integrations::parse(t).map(|_| ())
         }),
     ];
     for (key, path, parse) in files {
@@ -689,12 +692,19 @@ fn locate(text: &str, message: &str) -> Option<usize> {
 
 /// The item a loader's message begins with: "routine S3: …", "rule */dm: …", "notice x: …".
 fn item_named(message: &str) -> Option<String> {
-    ["routine ", "rule ", "notice ", "category ", "[other] "]
-        .iter()
-        .find_map(|prefix| message.find(prefix).map(|at| &message[at + prefix.len()..]))
-        .and_then(|rest| rest.split([':', ' ', ',']).next())
-        .map(|item| item.trim_matches('"').to_string())
-        .filter(|item| !item.is_empty())
+    [
+        "routine ",
+        "rule ",
+        "notice ",
+        "category ",
+        "receiver ",
+        "[other] ",
+    ]
+    .iter()
+    .find_map(|prefix| message.find(prefix).map(|at| &message[at + prefix.len()..]))
+    .and_then(|rest| rest.split([':', ' ', ',']).next())
+    .map(|item| item.trim_matches('"').to_string())
+    .filter(|item| !item.is_empty())
 }
 
 /// Quoted values, `[sections]` and snake_case keys a message names, most precise first.

@@ -8,6 +8,7 @@
 //! id (its echo came), or the page's own words among the thread's latest messages or replies.
 
 pub mod graph;
+pub mod integrations;
 pub mod retry;
 pub mod token;
 mod worker;

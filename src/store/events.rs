@@ -42,6 +42,8 @@ pub enum EventKind {
     MessagePseudonymised,
     /// The organisation's search synonyms changed: each instance loads them again.
     SynonymsChanged,
+    /// A conversation handed to a unit of the organisation.
+    HandedOver,
 }
 
 impl EventKind {
@@ -66,6 +68,7 @@ impl EventKind {
             EventKind::MessageErased => "message.erased",
             EventKind::MessagePseudonymised => "message.pseudonymised",
             EventKind::SynonymsChanged => "search.synonyms_changed",
+            EventKind::HandedOver => "conversation.handed_over",
         }
     }
 }

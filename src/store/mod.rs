@@ -11,6 +11,7 @@ pub mod events;
 pub mod faq;
 pub mod ingest;
 pub mod lease;
+pub mod integrations;
 pub mod moderation;
 pub mod on_call;
 pub mod outbox;
