@@ -621,7 +621,7 @@ const OWN_ACCOUNT: [&str; 4] = [
 
 /// Tables whose rows a refused change must leave as they were (the audit trail and sessions
 /// record reads and use, not changes).
-const STORE_TABLES: [&str; 26] = [
+const STORE_TABLES: [&str; 28] = [
     "staff",
     "api_tokens",
     "channels",
@@ -648,6 +648,8 @@ const STORE_TABLES: [&str; 26] = [
     "pseudonyms",
     "retention_runs",
     "routine_versions",
+    "handovers",
+    "webhook_outbox",
 ];
 
 /// Every row of every table, as text, in a stable order.
@@ -845,6 +847,12 @@ on_both_backends!(
                 "agent",
                 format!("/api/v1/conversations/{conversation_b}/replies"),
                 json!({"text": "Hej!"}),
+            ),
+            (
+                "POST /api/v1/conversations/{id}/handover",
+                "agent",
+                format!("/api/v1/conversations/{conversation_b}/handover"),
+                json!({"unit": "Bygglov", "note": "Gäller friggebod"}),
             ),
             (
                 "POST /api/v1/messages/{id}/retry",
