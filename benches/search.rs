@@ -6,8 +6,17 @@
 //! "searchable < 1 s after its acknowledgement" and "< 300 MB resident with 1,000,000 messages".
 //! tavla is measured in-process (parse + build + run: what `GET /api/v1/search` does before it reads
 //! hit details from the store); PostgreSQL over a local socket; freshness through the real service.
+//!
+//! Issue 18 adds: the Swedish relevance set (tests/data/search: recall@20 and nDCG@10 for tavla,
+//! without and with its synonyms, and for PostgreSQL, beside latency), and search over HTTP at
+//! BENCH_MESSAGES messages with every search audited (`search/over_http.rs`). BENCH_PARTS (a comma
+//! list of index, relevance, freshness, http; all by default) runs some of them.
 
 mod common;
+#[path = "search/over_http.rs"]
+mod over_http;
+#[path = "search/relevance.rs"]
+mod relevance;
 use common::Rng;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -460,6 +469,21 @@ fn tavla_side(n: u64, dir: &Path) -> anyhow::Result<(Value, Measured)> {
     Ok((facts, measured))
 }
 
+/// Percent-encodes a query for a URL (everything but ASCII letters and digits).
+fn urlencode(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Whether BENCH_PARTS asks for this part (all parts when it is not set).
+fn part(name: &str) -> bool {
+    std::env::var("BENCH_PARTS").map_or(true, |p| p.split(',').any(|x| x.trim() == name))
+}
+
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
@@ -651,8 +675,79 @@ fn main() -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let load =
         || std::fs::read_to_string("/proc/loadavg").map_or(String::new(), |s| s.trim().into());
-    let (load_before, queries) = (load(), QUERIES.len());
+    let load_before = load();
     println!("tavla search: {n} messages, {cores} cores, load {load_before}");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut report = serde_json::Map::new();
+    if part("index") {
+        report.extend(index_part(n, &rt)?);
+    }
+    if part("relevance") {
+        report.insert("relevance".into(), relevance_part(&rt)?);
+    }
+    if part("freshness") {
+        let (fresh, missed) = rt.block_on(freshness())?;
+        let (searchable, [f50, f99, fmax]) = (fresh.len(), stats(&fresh).map(|ms| ms / 1000.0));
+        println!("\nfreshness: {searchable} of 200 searchable ({missed} not within 5 s); acknowledgement → searchable p50 {f50:.3} s, p99 {f99:.3} s, max {fmax:.3} s (DESIGN: < 1 s)");
+        report.insert(
+            "freshness_s".into(),
+            json!({"searchable": searchable, "missed": missed, "p50": f50, "p99": f99, "max": fmax}),
+        );
+    }
+    if part("http") {
+        report.insert("over_http".into(), rt.block_on(over_http::measure(n))?);
+    }
+    report.extend([
+        ("bench".to_string(), json!("search")),
+        ("messages".to_string(), json!(n)),
+        ("cores".to_string(), json!(cores)),
+        ("load_before".to_string(), json!(load_before)),
+        ("load_after".to_string(), json!(load())),
+    ]);
+    println!("{}", Value::Object(report));
+    Ok(())
+}
+
+/// The relevance set: tavla without and with its synonyms, and PostgreSQL when it answers.
+fn relevance_part(rt: &tokio::runtime::Runtime) -> anyhow::Result<Value> {
+    let set = relevance::load()?;
+    println!(
+        "\nSwedish relevance set: {} messages, {} queries (tests/data/search)",
+        set.corpus.len(),
+        set.judged.len()
+    );
+    let plain = relevance::tavla(&set, false)?;
+    let with_synonyms = relevance::tavla(&set, true)?;
+    let postgres = match rt.block_on(fresh_postgres()) {
+        Err(reason) => {
+            println!("postgres skipped: {reason}");
+            None
+        }
+        Ok((admin, name, pool)) => {
+            let answers = rt.block_on(relevance::postgres(&set, &pool));
+            let drop = format!("drop database {name} with (force)");
+            let _ = rt.block_on(async {
+                pool.close().await;
+                sqlx::query(&drop).execute(&admin).await
+            });
+            Some(answers?)
+        }
+    };
+    let mut engines = vec![("tavla", &plain), ("tavla + synonyms", &with_synonyms)];
+    if let Some(p) = &postgres {
+        engines.push(("postgres (swedish)", p));
+    }
+    Ok(relevance::report(&set, &engines))
+}
+
+/// The index in-process beside PostgreSQL over BENCH_MESSAGES messages (latency, hits, memory).
+fn index_part(
+    n: u64,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<serde_json::Map<String, Value>> {
+    let queries = QUERIES.len();
     println!("{queries} queries × {FILTERS:?} × relevance/newest, limit 20, {ROUNDS} rounds");
     for i in [0, 1, 2, 3, 5, 8] {
         println!(
@@ -664,9 +759,6 @@ fn main() -> anyhow::Result<()> {
     let (tavla, t) = tavla_side(n, dir.path())?;
     drop(dir);
     println!("\ntavla: {tavla}");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     // PostgreSQL is driven from this thread with block_on, one query at a time, as tavla was.
     let (postgres, p) = match rt.block_on(fresh_postgres()) {
         Err(reason) => (json!({"skipped": reason}), None),
@@ -746,9 +838,6 @@ fn main() -> anyhow::Result<()> {
             println!("slowest {engine}: {ms:.1} ms  {q:?} ({case})");
         }
     }
-    let (fresh, missed) = rt.block_on(freshness())?;
-    let (searchable, [f50, f99, fmax]) = (fresh.len(), stats(&fresh).map(|ms| ms / 1000.0));
-    println!("\nfreshness: {searchable} of 200 searchable ({missed} not within 5 s); acknowledgement → searchable p50 {f50:.3} s, p99 {f99:.3} s, max {fmax:.3} s (DESIGN: < 1 s)");
     let ([w50, w99, _], rss) = (
         stats(&t.cases[2..].concat()),
         &tavla["memory_after_queries"]["rss_mb"],
@@ -758,12 +847,13 @@ fn main() -> anyhow::Result<()> {
         (stats(&t.on_cpu[2..].concat()), stats(&t.on_cpu.concat()));
     println!("tavla on CPU (waits for the shared cores left out): with filters p50 {c50} ms, p99 {c99} ms, max {cmax} ms; overall {o50} / {o99} / {omax} ms");
     let on_cpu = json!({"with_filters": [c50, c99, cmax], "overall": [o50, o99, omax]});
-    let freshness =
-        json!({"searchable": searchable, "missed": missed, "p50": f50, "p99": f99, "max": fmax});
-    println!(
-        "{}",
-        json!({"bench": "search", "messages": n, "cores": cores, "load_before": load_before,
-        "load_after": load(), "tavla": tavla, "postgres": postgres, "cases": cases, "tavla_on_cpu_ms": on_cpu, "hits": hits, "freshness_s": freshness})
-    );
-    Ok(())
+    let mut out = serde_json::Map::new();
+    out.extend([
+        ("tavla".to_string(), tavla),
+        ("postgres".to_string(), postgres),
+        ("cases".to_string(), json!(cases)),
+        ("tavla_on_cpu_ms".to_string(), on_cpu),
+        ("hits".to_string(), json!(hits)),
+    ]);
+    Ok(out)
 }

@@ -8,7 +8,8 @@ import { view as training } from './training.js';
 import { view as faq } from './faq.js';
 import { view as moderation } from './moderation.js';
 import { view as admin } from './admin.js';
+import { view as synonyms } from './synonyms.js';
 import { view as audit } from './audit.js';
 import { view as reports } from './reports.js';
 
-export const views = [inbox, search, faq, moderation, reports, admin, audit, training];
+export const views = [inbox, search, faq, moderation, reports, admin, synonyms, audit, training];

@@ -25,7 +25,8 @@ addStrings({
     'search.open': 'Öppna konversationen',
     'search.more': 'Visa fler',
     'search.results': 'Träffar',
-    'search.hint': 'Skriv ord att söka efter. "Citattecken" söker en fras, -ord utesluter ett ord.',
+    'search.hint': 'Skriv ord att söka efter, i vilken form som helst. "Citattecken" söker en fras, -ord utesluter ett ord.',
+    'search.synonyms': 'Sökte också efter: {terms}',
   },
   en: {
     'search.title': 'Search',
@@ -45,7 +46,8 @@ addStrings({
     'search.open': 'Open the conversation',
     'search.more': 'Show more',
     'search.results': 'Hits',
-    'search.hint': 'Type words to look for. "Quotes" find a phrase, -word leaves a word out.',
+    'search.hint': 'Type words to look for, in any form. "Quotes" find a phrase, -word leaves a word out.',
+    'search.synonyms': 'Also searched for: {terms}',
   },
 });
 
@@ -80,6 +82,7 @@ class Search {
     };
     this.errors = h('div', {});
     this.count = h('p', { class: 'muted', id: 'search-count', 'aria-live': 'polite' });
+    this.synonyms = h('p', { class: 'muted', id: 'search-synonyms', hidden: true });
     this.list = h('ol', { class: 'results', id: 'search-results', 'aria-label': t('search.results') });
     this.more = h('button', { type: 'button', hidden: true, on: { click: () => this.run(true) } }, t('search.more'));
     const form = h(
@@ -98,7 +101,7 @@ class Search {
     );
     root.append(
       h('section', { class: 'view search', 'aria-labelledby': 'search-heading' },
-        heading(t('search.title'), 'search-heading'), form, this.errors, this.count, this.list, this.more),
+        heading(t('search.title'), 'search-heading'), form, this.errors, this.count, this.synonyms, this.list, this.more),
     );
     this.route(ctx.params);
   }
@@ -129,6 +132,11 @@ class Search {
       });
       this.items = append ? [...this.items, ...result.items] : result.items;
       this.total = result.total;
+      // The organisation's synonyms the search also looked for, so a hit without the word typed
+      // makes sense.
+      const also = result.synonyms || [];
+      this.synonyms.hidden = !also.length;
+      this.synonyms.textContent = also.length ? t('search.synonyms', { terms: also.join(', ') }) : '';
       showError(this.errors, null);
       this.render();
     } catch (e) {

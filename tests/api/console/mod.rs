@@ -14,6 +14,7 @@ mod screenshot;
 mod search;
 mod security;
 mod serving;
+mod synonyms;
 
 use serde_json::{json, Value};
 
