@@ -24,26 +24,39 @@ use crate::store::faq::{Consolidated, Curation, Placement, PlacementChange, Ques
 use crate::store::scope::{ReadScope, COMMENTS};
 use crate::store::Store;
 
-/// What is known of each clustered message, for per-period counts and access filters.
+/// What is known of each clustered message, for per-period counts and access filters: small,
+/// since every public question has one (the author as a hash, enough to count people; the post
+/// as a number in `Posts`).
 #[derive(Debug, Clone)]
 struct Member {
     time: i64,
-    author: String,
+    author: u64,
     channel_id: i64,
-    post_id: Option<String>,
+    post: Option<u32>,
     /// The event whose handling placed it (the stored placement's).
     placed_seq: i64,
 }
 
-impl Member {
-    fn of(row: &QuestionRow, placed_seq: i64) -> Member {
-        Member {
-            time: row.time,
-            author: row.author.clone(),
-            channel_id: row.channel_id,
-            post_id: row.post_id.clone(),
-            placed_seq,
+/// Post ids, each kept once however many questions were asked under the post.
+#[derive(Debug, Default)]
+struct Posts {
+    names: Vec<String>,
+    numbers: HashMap<String, u32>,
+}
+
+impl Posts {
+    fn number(&mut self, post: &str) -> u32 {
+        if let Some(n) = self.numbers.get(post) {
+            return *n;
         }
+        let n = self.names.len() as u32;
+        self.names.push(post.to_string());
+        self.numbers.insert(post.to_string(), n);
+        n
+    }
+
+    fn name(&self, n: u32) -> &str {
+        self.names.get(n as usize).map_or("", String::as_str)
     }
 }
 
@@ -62,6 +75,21 @@ struct Inner {
     merged: HashMap<u64, u64>,
     /// Cluster ids the store handed to this instance and not used yet.
     ids: std::ops::Range<u64>,
+    posts: Posts,
+}
+
+impl Inner {
+    fn remember(&mut self, row: &QuestionRow, placed_seq: i64) {
+        let post = row.post_id.as_deref().map(|p| self.posts.number(p));
+        let member = Member {
+            time: row.time,
+            author: super::features::hash64(&row.author),
+            channel_id: row.channel_id,
+            post,
+            placed_seq,
+        };
+        self.members.insert(row.id as u64, member);
+    }
 }
 
 /// Cluster ids taken from the store at a time.
@@ -179,19 +207,22 @@ impl FaqSignals {
             })
             .collect();
         let clusterer = tokio::task::block_in_place(|| Clusterer::restore(&placed, &config));
-        let members = rows
-            .iter()
-            .filter_map(|r| Some((r.id as u64, Member::of(r, at.get(&r.id)?.placed_seq))))
-            .collect();
+        let mut inner = Inner {
+            clusterer,
+            members: HashMap::new(),
+            seq,
+            generation,
+            merged,
+            ids: 0..0,
+            posts: Posts::default(),
+        };
+        for r in &rows {
+            if let Some(p) = at.get(&r.id) {
+                inner.remember(r, p.placed_seq);
+            }
+        }
         let faq = FaqSignals {
-            inner: Mutex::new(Inner {
-                clusterer,
-                members,
-                seq,
-                generation,
-                merged,
-                ids: 0..0,
-            }),
+            inner: Mutex::new(inner),
         };
         // Questions nobody placed yet (they arrived while no instance followed the log), and
         // placements of messages that are no questions any more, are settled as of now.
@@ -299,7 +330,7 @@ impl FaqSignals {
             inner
                 .clusterer
                 .put(id, vector, (q.time, &q.author), &q.text, cluster);
-            inner.members.insert(id, Member::of(q, h.seq));
+            inner.remember(q, h.seq);
             placed_here.insert(h.message);
             changes.push(PlacementChange::Place {
                 message_id: h.message,
@@ -344,7 +375,7 @@ impl FaqSignals {
                     .clusterer
                     .put(id, vector, (q.time, &q.author), &q.text, cluster);
             }
-            inner.members.insert(id, Member::of(q, p.placed_seq));
+            inner.remember(q, p.placed_seq);
         }
         Ok(redirects)
     }
@@ -464,9 +495,9 @@ impl FaqSignals {
         struct Acc {
             count: usize,
             previous: usize,
-            people: BTreeSet<String>,
+            people: BTreeSet<u64>,
             channels: BTreeSet<i64>,
-            posts: BTreeMap<String, usize>,
+            posts: BTreeMap<u32, usize>,
             total: usize,
             after_answer: usize,
         }
@@ -493,10 +524,10 @@ impl FaqSignals {
             }
             if m.time >= window.0 && m.time < window.1 {
                 a.count += 1;
-                a.people.insert(m.author.clone());
+                a.people.insert(m.author);
                 a.channels.insert(m.channel_id);
-                if let Some(p) = &m.post_id {
-                    *a.posts.entry(p.clone()).or_default() += 1;
+                if let Some(p) = m.post {
+                    *a.posts.entry(p).or_default() += 1;
                 }
             } else if m.time >= previous.0 && m.time < previous.1 {
                 a.previous += 1;
@@ -522,8 +553,12 @@ impl FaqSignals {
                 } else {
                     0.0
                 };
-                let mut posts: Vec<(String, usize)> = a.posts.into_iter().collect();
-                posts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+                let mut posts: Vec<(&str, usize)> = a
+                    .posts
+                    .into_iter()
+                    .map(|(p, n)| (inner.posts.name(p), n))
+                    .collect();
+                posts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
                 Some(Signal {
                     id,
                     topic: summary.topic,
@@ -541,7 +576,11 @@ impl FaqSignals {
                     significant: z.abs() >= 1.96 && c1 + c0 >= 5.0,
                     new_and_fast: summary.first_ms >= start && a.count >= 5,
                     channels: a.channels.into_iter().collect(),
-                    posts: posts.into_iter().take(5).map(|(p, _)| p).collect(),
+                    posts: posts
+                        .into_iter()
+                        .take(5)
+                        .map(|(p, _)| p.to_string())
+                        .collect(),
                     examples: summary.examples,
                     total_members: a.total,
                     pinned: curation.is_some_and(|c| c.pinned),
