@@ -128,6 +128,6 @@ mod tests {
         assert_eq!(j.ndcg_at(&[1, 2, 3], 10), Some(1.0));
         let worse = j.ndcg_at(&[3, 2, 1], 10).unwrap();
         assert!(worse < 1.0 && worse > 0.5, "{worse}");
-        assert_eq!(means(&[j.clone()], &[vec![1, 2, 3]]), (1.0, 1.0));
+        assert_eq!(means(std::slice::from_ref(j), &[vec![1, 2, 3]]), (1.0, 1.0));
     }
 }

@@ -299,11 +299,16 @@ impl Planner<'_> {
         if chars.len() < text::MIN_PART || chars.iter().any(|c| "åäö".contains(*c)) {
             return Vec::new();
         }
+        // Only an a or o the rules took for part of an ending (from the key's last letter on).
+        let kept = text::swedish::folded_key(word).chars().count();
         let at: Vec<usize> = (0..chars.len())
             .rev()
-            .filter(|i| matches!(chars[*i], 'a' | 'o'))
+            .filter(|i| matches!(chars[*i], 'a' | 'o') && *i + 1 >= kept)
             .take(TRIED)
             .collect();
+        if at.is_empty() {
+            return Vec::new();
+        }
         let mut found = Vec::new();
         let mut spelling = chars.clone();
         // Each position kept, or as å/ä (for a) or ö (for o): at most 9 spellings.
@@ -354,32 +359,22 @@ impl Planner<'_> {
         if chars.len() < MIN_SPLIT_CHARS || !chars.iter().all(|c| c.is_alphabetic()) {
             return None;
         }
-        let mut best: Option<(String, String)> = None;
-        let mut best_even = 0;
-        for at in MIN_SPLIT_PART..=chars.len() - MIN_SPLIT_PART {
-            let even = at.min(chars.len() - at);
-            if even <= best_even {
-                continue;
-            }
+        // The most even splits first: the first the index knows both parts of is the one.
+        let mut splits: Vec<usize> = (MIN_SPLIT_PART..=chars.len() - MIN_SPLIT_PART).collect();
+        splits.sort_by_key(|at| std::cmp::Reverse(*at.min(&(chars.len() - at))));
+        let (left, right) = splits.into_iter().find_map(|at| {
             let right: String = chars[at..].iter().collect();
             if !self.known(&right) {
-                continue;
+                return None;
             }
             let left: String = chars[..at].iter().collect();
-            let left = if self.known(&left) {
-                left
-            } else if left.ends_with('s')
-                && at > MIN_SPLIT_PART
-                && self.known(&left[..left.len() - 1])
-            {
-                left[..left.len() - 1].to_string()
-            } else {
-                continue;
-            };
-            best = Some((left, right));
-            best_even = even;
-        }
-        let (left, right) = best?;
+            if self.known(&left) {
+                return Some((left, right));
+            }
+            let linked = left.strip_suffix('s')?;
+            (linked.chars().count() >= MIN_SPLIT_PART && self.known(linked))
+                .then(|| (linked.to_string(), right))
+        })?;
         let parts = vec![
             self.word(&left, false, Reach::Forms),
             self.word(&right, false, Reach::Forms),
