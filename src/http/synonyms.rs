@@ -48,6 +48,7 @@ pub async fn add(
     caller: Caller,
     Json(body): Json<Terms>,
 ) -> Result<impl IntoResponse> {
+    caller.require_every_channel("The organisation's search synonyms")?;
     let terms = checked(&body.terms)?;
     if state.store.synonym_group_count().await? >= MAX_GROUPS as i64 {
         return Err(AppError::unprocessable(format!(
@@ -71,6 +72,7 @@ pub async fn change(
     Path(id): Path<i64>,
     Json(body): Json<Terms>,
 ) -> Result<impl IntoResponse> {
+    caller.require_every_channel("The organisation's search synonyms")?;
     let terms = checked(&body.terms)?;
     if !state
         .store
@@ -88,6 +90,7 @@ pub async fn remove(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse> {
+    caller.require_every_channel("The organisation's search synonyms")?;
     if !state
         .store
         .remove_synonym_group(id, &caller.actor())

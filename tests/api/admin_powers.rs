@@ -621,7 +621,7 @@ const OWN_ACCOUNT: [&str; 4] = [
 
 /// Tables whose rows a refused change must leave as they were (the audit trail and sessions
 /// record reads and use, not changes).
-const STORE_TABLES: [&str; 28] = [
+const STORE_TABLES: [&str; 29] = [
     "staff",
     "api_tokens",
     "channels",
@@ -650,6 +650,7 @@ const STORE_TABLES: [&str; 28] = [
     "routine_versions",
     "handovers",
     "webhook_outbox",
+    "synonym_groups",
 ];
 
 /// Every row of every table, as text, in a stable order.
@@ -753,6 +754,18 @@ on_both_backends!(
             .unwrap()["ids"][0]
             .as_i64()
             .expect("a hold");
+        let synonyms_b = app
+            .post(
+                &chief,
+                "/api/v1/search/synonyms",
+                json!({"terms": ["soptunna", "kärl"]}),
+            )
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["id"]
+            .as_i64()
+            .expect("a synonym group");
         let (person_b, _) = app.untrained_token("bo", "agent").await;
         limit(&app, person_b, &[b]).await;
         let (unlimited, _) = app.untrained_token("cia", "agent").await;
@@ -1009,6 +1022,25 @@ on_both_backends!(
                 "admin",
                 "/api/v1/retention/runs".into(),
                 json!({"dry_run": false}),
+            ),
+            // The organisation's search synonyms apply on every channel.
+            (
+                "POST /api/v1/search/synonyms",
+                "admin",
+                "/api/v1/search/synonyms".into(),
+                json!({"terms": ["sopor", "avfall"]}),
+            ),
+            (
+                "PATCH /api/v1/search/synonyms/{id}",
+                "admin",
+                format!("/api/v1/search/synonyms/{synonyms_b}"),
+                json!({"terms": ["sopor", "skräp"]}),
+            ),
+            (
+                "DELETE /api/v1/search/synonyms/{id}",
+                "admin",
+                format!("/api/v1/search/synonyms/{synonyms_b}"),
+                json!(null),
             ),
             (
                 "POST /api/v1/messages/{id}/reveal",
