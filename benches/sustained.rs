@@ -11,6 +11,7 @@
 //! measures memory again, optionally keeps a steady load (TAVLA_BENCH_STEADY_SECONDS at
 //! TAVLA_BENCH_STEADY_RATE messages/s) sampling memory each minute, kills the service with
 //! SIGKILL and counts the rows: every acknowledged message must be there.
+//! TAVLA_BENCH_KEEP=1 keeps the database and the service's log for a look afterwards.
 //! TAVLA_BENCH_ENGINE=postgres runs the same on a fresh PostgreSQL database
 //! (TAVLA_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres).
 
@@ -328,7 +329,8 @@ async fn start(database: Database, dir: &Path) -> anyhow::Result<(Service, Strin
         ("TAVLA_DATA_DIR", dir.join("data").display().to_string()),
         ("TAVLA_LISTEN", format!("127.0.0.1:{port}")),
         ("TAVLA_META_APP_SECRET", SECRET.into()),
-        ("TAVLA_LOG_LEVEL", "warn".into()),
+        ("TAVLA_LOG_FORMAT", "json".into()),
+        ("TAVLA_LOG_LEVEL", std::env::var("TAVLA_BENCH_LOG").unwrap_or_else(|_| "warn".into())),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -423,6 +425,18 @@ fn memory(pid: u32) -> Memory {
         anon_kib: field("RssAnon:"),
         file_kib: field("RssFile:") + field("RssShmem:"),
     }
+}
+
+/// CPU seconds the process has used (user and system), from /proc: on a machine shared with
+/// other work, CPU per message says more about the service than messages per second.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at the state, field 3.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15: 12 and 13 after the state. Linux counts 100 a second.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn file_size(path: &Path) -> u64 {
@@ -667,7 +681,7 @@ async fn run(config: &Config, database: Database, dir: &Path) -> anyhow::Result<
     });
 
     println!(
-        "{:>6} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "{:>6} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
         "tenth",
         "messages",
         "seconds",
@@ -676,7 +690,8 @@ async fn run(config: &Config, database: Database, dir: &Path) -> anyhow::Result<
         "WAL peak",
         "DB MiB",
         "RSS MiB",
-        "anon MiB"
+        "anon MiB",
+        "CPU µs/msg"
     );
     let started = Instant::now();
     let tasks = senders(
@@ -689,7 +704,7 @@ async fn run(config: &Config, database: Database, dir: &Path) -> anyhow::Result<
         deliveries - 1,
     );
     let mut tenths = Vec::new();
-    let (mut last_at, mut last_acked) = (Duration::ZERO, 0u64);
+    let (mut last_at, mut last_acked, mut last_cpu) = (Duration::ZERO, 0u64, cpu_seconds(pid));
     for tenth in 1..=10u64 {
         let goal = deliveries * tenth / 10;
         while progress.acked_deliveries.load(Ordering::Relaxed) < goal {
@@ -701,8 +716,10 @@ async fn run(config: &Config, database: Database, dir: &Path) -> anyhow::Result<
         let wal_now = wal.as_deref().map(file_size).unwrap_or(0);
         let db = database_bytes(&service, &pg_pool).await;
         let m = memory(pid);
+        let cpu = cpu_seconds(pid);
+        let cpu_us = (cpu - last_cpu) * 1e6 / (acked - last_acked).max(1) as f64;
         println!(
-            "{tenth:>6} {acked:>10} {:>8.1} {rate:>9.0} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+            "{tenth:>6} {acked:>10} {:>8.1} {rate:>9.0} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {cpu_us:>10.0}",
             at.as_secs_f64(),
             mib(wal_now),
             mib(sampler.wal_peak.load(Ordering::Relaxed)),
@@ -714,9 +731,9 @@ async fn run(config: &Config, database: Database, dir: &Path) -> anyhow::Result<
             "tenth": tenth, "messages": acked, "seconds": at.as_secs_f64(), "msg_s": rate.round(),
             "wal_mib": mib(wal_now), "wal_peak_mib": mib(sampler.wal_peak.load(Ordering::Relaxed)),
             "db_mib": mib(db), "rss_mib": m.rss_kib / 1024, "rss_anon_mib": m.anon_kib / 1024,
-            "rss_file_mib": m.file_kib / 1024,
+            "rss_file_mib": m.file_kib / 1024, "service_cpu_us_per_msg": cpu_us.round(),
         }));
-        (last_at, last_acked) = (at, acked);
+        (last_at, last_acked, last_cpu) = (at, acked, cpu);
     }
     for t in tasks {
         t.await?;
@@ -871,6 +888,9 @@ fn main() -> anyhow::Result<()> {
         };
         let result = run(&config, database, dir.path()).await?;
         println!("load at the end: {}", load_average());
+        if std::env::var_os("TAVLA_BENCH_KEEP").is_some() {
+            println!("kept: {}", dir.keep().display());
+        }
         println!("{result}");
         Ok::<_, anyhow::Error>(())
     })

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::metrics;
 use crate::model::Inbound;
 use crate::moderation::service::Moderation;
-use crate::store::ingest::{apply, BatchCache, Limits, Outcome};
+use crate::store::ingest::{apply_group, BatchCache, Limits, Outcome};
 use crate::store::moderation::FlagInput;
 use crate::store::{Store, StoreError};
 use std::sync::Arc;
@@ -133,14 +133,21 @@ async fn commit(
     cache.next_group();
     let mut tx = store.begin().await?;
 
-    let mut outcomes = Vec::with_capacity(group.len());
-    for job in group {
-        let mut outcome = Outcome::default();
-        for (item, flag) in job.items.iter().zip(&job.flags) {
-            outcome.add(apply(&mut tx, cache, limits, item, flag.as_ref()).await?);
-        }
-        outcomes.push(outcome);
-    }
+    let items: Vec<_> = group
+        .iter()
+        .flat_map(|job| job.items.iter().zip(job.flags.iter().map(Option::as_ref)))
+        .collect();
+    let mut each = apply_group(&mut tx, cache, limits, &items).await?.into_iter();
+    let outcomes = group
+        .iter()
+        .map(|job| {
+            let mut outcome = Outcome::default();
+            each.by_ref()
+                .take(job.items.len())
+                .for_each(|o| outcome.add(o));
+            outcome
+        })
+        .collect();
     store.commit(tx).await?;
     Ok(outcomes)
 }

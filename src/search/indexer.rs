@@ -67,10 +67,19 @@ pub async fn follow(
         let woken = committed.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
+        let began = tokio::time::Instant::now();
         match catch_up(&store, &index, after).await {
             Ok(seq) if seq > after => {
                 after = seq;
                 let _ = progress.send(after);
+                // Under sustained ingestion more has always arrived meanwhile: gather it until
+                // GATHER has passed since this round began, so index commits stay a few a second
+                // (each is a segment with a fixed cost, and merges after) rather than one per
+                // trickle, while a message is still searchable well within a second.
+                tokio::select! {
+                    _ = tokio::time::sleep_until(began + GATHER) => {}
+                    _ = shutdown.changed() => return,
+                }
                 continue;
             }
             Ok(_) => {}

@@ -233,7 +233,9 @@ impl OpenIndex {
         }
         std::fs::write(&version_file, CONTENT_VERSION)?;
         register_tokenizers(&index);
-        let writer = index.writer(WRITER_HEAP).map_err(|e| match e {
+        // One indexing thread: the follower commits a few times a second, and each thread
+        // writes a segment of its own per commit (twice the segments to merge, for nothing).
+        let writer = index.writer_with_num_threads(1, WRITER_HEAP).map_err(|e| match e {
             tantivy::TantivyError::LockFailure(..) => anyhow::anyhow!(
                 "the search index in {} is in use by another tavla process; stop it first",
                 dir.display()

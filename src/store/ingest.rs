@@ -41,12 +41,15 @@ impl Outcome {
 #[derive(Default)]
 pub struct BatchCache {
     channels: HashMap<(Platform, String), Option<i64>>,
-    authors: HashMap<(Platform, String), i64>,
+    /// Each author's id and the fingerprint of the name last written (0: not known), so a repeat
+    /// commenter with the same name costs no statement.
+    authors: HashMap<(Platform, String), (i64, u64)>,
     conversations: HashMap<(i64, String), i64>,
 }
 
-/// Most authors and conversations remembered between groups.
-const CACHE_LIMIT: usize = 200_000;
+/// Most authors and conversations remembered between groups. Repeat senders are mostly recent
+/// ones, and each entry costs about a hundred bytes of resident memory.
+const CACHE_LIMIT: usize = 100_000;
 
 impl BatchCache {
     /// Starts a new group. Author and conversation ids never change once committed, so they are
@@ -60,10 +63,77 @@ impl BatchCache {
             self.conversations.clear();
         }
     }
+
+    /// The author's id, when known and (for a message that names them) known by that name.
+    pub(super) fn author(&self, platform: Platform, id: &str, name: Option<&str>) -> Option<i64> {
+        let &(author, written) = self.authors.get(&(platform, id.to_string()))?;
+        match name {
+            Some(name) if super::new_messages::name_fingerprint(name) != written => None,
+            _ => Some(author),
+        }
+    }
+
+    /// Remembers an author just written with `name` (None keeps whatever name it had).
+    pub(super) fn remember_author(
+        &mut self,
+        platform: Platform,
+        id: &str,
+        name: Option<&str>,
+        author: i64,
+    ) {
+        let key = (platform, id.to_string());
+        let fingerprint = match name {
+            Some(name) => super::new_messages::name_fingerprint(name),
+            None => self.authors.get(&key).map_or(0, |&(_, f)| f),
+        };
+        self.authors.insert(key, (author, fingerprint));
+    }
+
+    pub(super) fn conversation(&self, key: &(i64, String)) -> Option<i64> {
+        self.conversations.get(key).copied()
+    }
+
+    pub(super) fn remember_conversation(&mut self, key: (i64, String), id: i64) {
+        self.conversations.insert(key, id);
+    }
 }
 
 pub struct Limits {
     pub max_text_chars: usize,
+}
+
+/// Applies a group's items in order; each one's outcome. Runs of new inbound messages (most of
+/// what arrives) are written a run at a time (`new_messages`); everything else one by one, after
+/// the run before it, so an edit never overtakes the message it edits.
+pub async fn apply_group(
+    tx: &mut Tx<'_>,
+    cache: &mut BatchCache,
+    limits: &Limits,
+    items: &[(&Inbound, Option<&FlagInput>)],
+) -> Result<Vec<Outcome>> {
+    use super::new_messages::{apply_run, NewInbound};
+    let mut outcomes = vec![Outcome::default(); items.len()];
+    let mut run = Vec::new();
+    for (index, &(inbound, flag)) in items.iter().enumerate() {
+        if let Item::Message(message) = &inbound.item {
+            if message.change == Change::Created && message.direction == Direction::Inbound {
+                if let Some(channel_id) = approved_channel(tx, cache, inbound).await? {
+                    run.push(NewInbound {
+                        index,
+                        channel_id,
+                        inbound,
+                        message,
+                        flag,
+                    });
+                    continue;
+                }
+            }
+        }
+        apply_run(tx, cache, limits, &mut run, &mut outcomes).await?;
+        outcomes[index] = apply(tx, cache, limits, inbound, flag).await?;
+    }
+    apply_run(tx, cache, limits, &mut run, &mut outcomes).await?;
+    Ok(outcomes)
 }
 
 pub async fn apply(
@@ -279,16 +349,17 @@ async fn apply_message(
         )
         .await?
     } else {
+        // Instagram sometimes omits the media: such comments share one thread per channel.
+        let key = format!("post:{}", m.post_id.as_deref().unwrap_or("unknown"));
+        // A known thread has its post already (posts are never deleted).
         let post_db_id = match &m.post_id {
-            Some(post) => Some(
+            Some(post) if cache.conversation(&(channel_id, key.clone())).is_none() => Some(
                 upsert_post(tx, channel_id, post, None, None, None, false)
                     .await?
                     .0,
             ),
-            None => None,
+            _ => None,
         };
-        // Instagram sometimes omits the media: such comments share one thread per channel.
-        let key = format!("post:{}", m.post_id.as_deref().unwrap_or("unknown"));
         upsert_conversation(
             tx,
             cache,
@@ -725,12 +796,12 @@ async fn apply_delivery(
     Ok(changed > 0)
 }
 
-fn dm_thread_key(person: &Person) -> String {
+pub(super) fn dm_thread_key(person: &Person) -> String {
     format!("dm:{}", person.platform_id)
 }
 
 /// Cuts text beyond the configured size on a character boundary. The raw payload keeps the whole.
-fn bounded(text: &str, max_chars: usize) -> String {
+pub(super) fn bounded(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {
         Some((at, _)) => text[..at].to_string(),
         None => text.to_string(),
@@ -823,11 +894,8 @@ async fn upsert_author(
     platform: Platform,
     person: &Person,
 ) -> Result<i64> {
-    let key = (platform, person.platform_id.clone());
-    if person.name.is_none() {
-        if let Some(id) = cache.authors.get(&key) {
-            return Ok(*id);
-        }
+    if let Some(id) = cache.author(platform, &person.platform_id, person.name.as_deref()) {
+        return Ok(id);
     }
     let id: i64 = sqlx::query_scalar(
         "insert into authors (platform, platform_id, name, first_seen_at) values ($1, $2, $3, $4) \
@@ -840,12 +908,12 @@ async fn upsert_author(
     .bind(now_ms())
     .fetch_one(&mut **tx)
     .await?;
-    cache.authors.insert(key, id);
+    cache.remember_author(platform, &person.platform_id, person.name.as_deref(), id);
     Ok(id)
 }
 
 /// Returns the post's id and whether anything about it changed.
-async fn upsert_post(
+pub(super) async fn upsert_post(
     tx: &mut Tx<'_>,
     channel_id: i64,
     platform_id: &str,
@@ -912,8 +980,8 @@ async fn upsert_conversation(
     first_direction: Direction,
 ) -> Result<i64> {
     let key = (channel_id, thread_key.to_string());
-    if let Some(id) = cache.conversations.get(&key) {
-        return Ok(*id);
+    if let Some(id) = cache.conversation(&key) {
+        return Ok(id);
     }
     let existing: Option<i64> = sqlx::query_scalar(
         "select id from conversations where channel_id = $1 and thread_key = $2",

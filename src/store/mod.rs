@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod integrations;
 pub mod lease;
 pub mod moderation;
+mod new_messages;
 pub mod on_call;
 pub mod outbox;
 pub mod person;
@@ -81,6 +82,9 @@ pub struct Store {
     pub(crate) horizon: Arc<events::Horizon>,
     /// The writer that commits audit entries of their own (reads, sign-ins) in groups.
     audit_writer: audit::AuditWriter,
+    /// SQLite: write transactions pass this gate as they begin; the checkpoint that resets the
+    /// log closes it for a moment (see `checkpoint_in_background`).
+    writers: Arc<tokio::sync::RwLock<()>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -100,6 +104,7 @@ impl Store {
                 url.split(':').next().unwrap_or("")
             )));
         };
+        let writers = Arc::new(tokio::sync::RwLock::new(()));
         let pool = match backend {
             Backend::Sqlite => {
                 let url = sqlite_url_with_create(url)?;
@@ -128,7 +133,7 @@ impl Store {
                     })
                     .connect_with(AnyConnectOptions::from_str(&url)?)
                     .await?;
-                checkpoint_in_background(pool.clone(), sqlite_wal_path(&url));
+                checkpoint_in_background(pool.clone(), sqlite_wal_path(&url), writers.clone());
                 pool
             }
             Backend::Postgres => {
@@ -147,6 +152,7 @@ impl Store {
             instance: instance_name().into(),
             horizon: Arc::default(),
             audit_writer: audit::AuditWriter::default(),
+            writers,
         })
     }
 
@@ -203,6 +209,10 @@ impl Store {
     }
 
     pub async fn begin(&self) -> Result<Tx<'static>> {
+        if self.backend == Backend::Sqlite {
+            // Waits while the log is being reset (a moment, every few tens of megabytes).
+            drop(self.writers.read().await);
+        }
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
             // The transaction takes its id before it draws any event sequence value, so readers
@@ -268,25 +278,33 @@ impl Store {
     }
 }
 
-/// The write-ahead log is reset (its file cut back to `WAL_RESET_AT`) once it has grown past
-/// this. A passive checkpoint can copy the log into the database beside the writer, but only a
-/// checkpoint that resets the log makes room: without one the file grows for as long as some
-/// reader is always present (9 GB at 850,000 messages, issue 17).
+/// The write-ahead log is reset (its file cut back to this size) once it has grown past it. A
+/// passive checkpoint copies the log into the database beside the writer, but only a checkpoint
+/// that resets the log makes room: without one the file grows for as long as writes never stop
+/// (9 GB at 850,000 messages, issue 17).
 pub const WAL_RESET_AT: u64 = 64 * 1024 * 1024;
-/// How long a resetting checkpoint waits for the writer and for readers of older snapshots. The
-/// writer waits for the checkpoint meanwhile, so this bounds the pause it can cause ingestion.
-const RESET_WAIT_MS: u64 = 1000;
+/// How long a resetting checkpoint waits for the transaction in flight and for readers of older
+/// snapshots before it gives up (and tries again later).
+const RESET_WAIT_MS: u64 = 2000;
 
 /// Copies the SQLite log into the database file every half second, beside the writer. SQLite's
 /// own automatic checkpoint runs inside the commit that crosses its threshold, so that commit
 /// (and every webhook waiting on its group) would wait for the copy and its fsync; a passive
-/// checkpoint here never blocks the writer. When the log has grown past `WAL_RESET_AT`, a
-/// RESTART checkpoint resets it: it waits (at most `RESET_WAIT_MS`) for the group in flight to
-/// commit and for readers of older snapshots to finish (new readers read the database file and
-/// do not hold it up), and holds the writer off for the short copy of what the passive
-/// checkpoints left. A reset refused by a long reader is tried again with growing pauses, so a
-/// long report cannot stall ingestion again and again. Ends when the pool is closed.
-fn checkpoint_in_background(pool: AnyPool, wal: std::path::PathBuf) {
+/// checkpoint here never blocks the writer.
+///
+/// A passive checkpoint never resets the log while writes keep coming, so past `WAL_RESET_AT`
+/// the log is reset: new write transactions wait at `writers` (the group in flight commits),
+/// and a RESTART checkpoint copies what the passive ones left, waits for readers of older
+/// snapshots (new readers read the database file and do not hold it up) and starts the log
+/// afresh. Without the gate the reset would rarely get the write lock: the group committer
+/// takes it again the moment it is free, while SQLite's busy handler polls. Writes pause for
+/// the short copy, about once every `WAL_RESET_AT` of log. A reset refused by a long reader is
+/// tried again with growing pauses. Ends when the pool is closed.
+fn checkpoint_in_background(
+    pool: AnyPool,
+    wal: std::path::PathBuf,
+    writers: Arc<tokio::sync::RwLock<()>>,
+) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -299,15 +317,16 @@ fn checkpoint_in_background(pool: AnyPool, wal: std::path::PathBuf) {
             }
             let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
             let reset = size > WAL_RESET_AT && tokio::time::Instant::now() >= next_reset;
-            match checkpoint(&pool, reset).await {
+            match checkpoint(&pool, reset.then_some(&writers)).await {
                 Ok(true) => pause = Duration::from_secs(1),
                 Ok(false) => {
                     // Readers held on to older snapshots: let ingestion run, then try again.
                     next_reset = tokio::time::Instant::now() + pause;
                     pause = (pause * 2).min(Duration::from_secs(30));
-                    tracing::debug!(
+                    tracing::info!(
                         wal_bytes = size,
-                        "the SQLite log could not be reset yet; readers hold it"
+                        retry_in = ?pause,
+                        "the SQLite log could not be reset yet: a long read holds it"
                     );
                 }
                 Err(_) if pool.is_closed() => return,
@@ -319,16 +338,18 @@ fn checkpoint_in_background(pool: AnyPool, wal: std::path::PathBuf) {
     });
 }
 
-/// One checkpoint: passive, or (`reset`) one that resets the log. False when a reset was asked
-/// for and readers or the writer kept it from completing within `RESET_WAIT_MS`.
-async fn checkpoint(pool: &AnyPool, reset: bool) -> Result<bool> {
-    if !reset {
-        sqlx::query("pragma wal_checkpoint(passive)")
-            .execute(pool)
-            .await?;
+/// One checkpoint: passive, or (with the writers' gate) one that resets the log. False when a
+/// reset was kept from completing within `RESET_WAIT_MS`.
+async fn checkpoint(pool: &AnyPool, reset: Option<&tokio::sync::RwLock<()>>) -> Result<bool> {
+    // Most of the copy happens here, beside the writer, so the pause below is short.
+    sqlx::query("pragma wal_checkpoint(passive)")
+        .execute(pool)
+        .await?;
+    let Some(writers) = reset else {
         return Ok(true);
-    }
+    };
     let mut conn = pool.acquire().await?;
+    let _closed = writers.write().await;
     conn.execute(format!("pragma busy_timeout = {RESET_WAIT_MS}").as_str())
         .await?;
     // The first column says whether the checkpoint was kept from completing.

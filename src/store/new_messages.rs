@@ -1,0 +1,487 @@
+//! New inbound messages applied many at a time. Most of what arrives is a person's new message;
+//! a run of them costs one statement per table (authors, conversations, messages, conversation
+//! counters, events) instead of five or six statements per message, which is what lets the one
+//! group committer keep up with sustained webhooks (issue 17). Everything else (changes, echoes
+//! of our own replies, reactions, redeliveries) goes through `ingest::apply` one by one, in order.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use sqlx::Row;
+
+use super::ingest::{apply, bounded, dm_thread_key, upsert_post, BatchCache, Limits, Outcome};
+use super::moderation::FlagInput;
+use super::{now_ms, Result, Tx};
+use crate::model::{Inbound, MessageItem, Platform};
+
+/// A new inbound message waiting in the run, with what the run has learnt about it.
+pub(super) struct NewInbound<'a> {
+    /// Its place in the group, for its outcome.
+    pub index: usize,
+    pub channel_id: i64,
+    pub inbound: &'a Inbound,
+    pub message: &'a MessageItem,
+    pub flag: Option<&'a FlagInput>,
+}
+
+/// Rows per multi-row statement, largest first: a run is cut into these sizes so that a handful
+/// of statement texts serve every run (each is prepared once and cached by the connection).
+/// Larger statements gain little: binding looks each parameter up by number in a list as long
+/// as the statement's parameters.
+const CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
+/// Cuts `n` rows into chunk sizes from `CHUNKS`.
+fn chunks(mut n: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    for size in CHUNKS {
+        while n >= size {
+            sizes.push(size);
+            n -= size;
+        }
+    }
+    sizes
+}
+
+/// `($k+1, …, $k+cols), (…)` for `rows` rows: the placeholders of a multi-row VALUES list whose
+/// first parameter is `$first`.
+fn placeholders(first: usize, rows: usize, cols: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(first + r * cols + c).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// A stable fingerprint of a person's display name, so a repeat sender with the same name
+/// costs no statement (a name that changed is written).
+pub(super) fn name_fingerprint(name: &str) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    name.hash(&mut h);
+    // 0 means "name not known".
+    h.finish().max(1)
+}
+
+/// Applies the run (and empties it): new rows for the messages it could insert, `apply` for
+/// the rest (a message already stored, or twice in the run), each outcome at its index.
+pub(super) async fn apply_run(
+    tx: &mut Tx<'_>,
+    cache: &mut BatchCache,
+    limits: &Limits,
+    run: &mut Vec<NewInbound<'_>>,
+    outcomes: &mut [Outcome],
+) -> Result<()> {
+    if run.is_empty() {
+        return Ok(());
+    }
+    let items = std::mem::take(run);
+    let authors = author_ids(tx, cache, &items).await?;
+    let conversations = conversation_ids(tx, cache, &items, &authors).await?;
+    let inserted = insert_messages(tx, limits, &items, &authors, &conversations).await?;
+
+    let mut events = Vec::with_capacity(items.len());
+    let mut notes: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (i, n) in items.iter().enumerate() {
+        let Some(id) = inserted[i] else { continue };
+        if let Some(flag) = n.flag {
+            super::moderation::flag_message(tx, id, flag).await?;
+        }
+        let conversation = conversations[i];
+        notes
+            .entry(conversation)
+            .or_default()
+            .push(n.message.platform_time);
+        events.push((n.channel_id, conversation, id, n.message));
+        let outcome = &mut outcomes[n.index];
+        outcome.stored += 1;
+        outcome.new_messages += 1;
+    }
+    note_inbound(tx, &notes).await?;
+    append_received(tx, &events).await?;
+    // Already stored (a redelivery, a creation after its first change) or twice in this run:
+    // the one-by-one path knows what each of those means.
+    for (n, id) in items.iter().zip(&inserted) {
+        if id.is_none() {
+            outcomes[n.index] = apply(tx, cache, limits, n.inbound, n.flag).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The author of each message: from the cache when known with the same name, else written in
+/// one upsert per chunk (a name given later replaces an earlier one, as one by one).
+async fn author_ids(
+    tx: &mut Tx<'_>,
+    cache: &mut BatchCache,
+    items: &[NewInbound<'_>],
+) -> Result<Vec<i64>> {
+    // (platform, platform id) → the name to write (the last one given in the run).
+    let mut wanted: Vec<(Platform, &str, Option<&str>)> = Vec::new();
+    let mut at: HashMap<(Platform, &str), usize> = HashMap::new();
+    for n in items {
+        let person = &n.message.person;
+        let platform = n.inbound.channel.platform;
+        if cache
+            .author(platform, &person.platform_id, person.name.as_deref())
+            .is_some()
+        {
+            continue;
+        }
+        match at.get(&(platform, person.platform_id.as_str())) {
+            Some(&i) => {
+                if person.name.is_some() {
+                    wanted[i].2 = person.name.as_deref();
+                }
+            }
+            None => {
+                at.insert((platform, person.platform_id.as_str()), wanted.len());
+                wanted.push((platform, &person.platform_id, person.name.as_deref()));
+            }
+        }
+    }
+    let now = now_ms();
+    let mut done = 0;
+    for size in chunks(wanted.len()) {
+        let part = &wanted[done..done + size];
+        done += size;
+        let sql = format!(
+            "insert into authors (platform, platform_id, name, first_seen_at) values {} \
+             on conflict (platform, platform_id) do update set name = coalesce(excluded.name, authors.name) \
+             returning id, platform_id",
+            placeholders(1, size, 4)
+        );
+        let mut q = sqlx::query(&sql);
+        for (platform, id, name) in part {
+            q = q.bind(platform.as_str()).bind(*id).bind(*name).bind(now);
+        }
+        let rows = q.fetch_all(&mut **tx).await?;
+        // One platform per chunk is not guaranteed: match rows by platform id within the chunk.
+        let mut by_id: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+        for row in rows {
+            by_id.insert(row.try_get("platform_id")?, row.try_get("id")?);
+        }
+        for (platform, platform_id, name) in part {
+            let id = *by_id.get(*platform_id).ok_or_else(|| {
+                super::StoreError::Invalid(format!(
+                    "the author {platform_id} was not returned by its upsert"
+                ))
+            })?;
+            cache.remember_author(*platform, platform_id, *name, id);
+        }
+    }
+    items
+        .iter()
+        .map(|n| {
+            let person = &n.message.person;
+            cache
+                .author(n.inbound.channel.platform, &person.platform_id, None)
+                .ok_or_else(|| {
+                    super::StoreError::Invalid(format!(
+                        "the author {} is unknown after its upsert",
+                        person.platform_id
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// The thread of each message: its direct-message thread with the person, or the comment
+/// thread of its post. Looked up per channel in one select, the missing ones created together.
+async fn conversation_ids(
+    tx: &mut Tx<'_>,
+    cache: &mut BatchCache,
+    items: &[NewInbound<'_>],
+    authors: &[i64],
+) -> Result<Vec<i64>> {
+    let keys: Vec<(i64, String)> = items
+        .iter()
+        .map(|n| {
+            let key = if n.message.kind.is_direct() {
+                dm_thread_key(&n.message.person)
+            } else {
+                format!("post:{}", n.message.post_id.as_deref().unwrap_or("unknown"))
+            };
+            (n.channel_id, key)
+        })
+        .collect();
+    // Missing from the cache, once each, with the message that first names it.
+    let mut missing: Vec<usize> = Vec::new();
+    let mut seen: HashMap<&(i64, String), ()> = HashMap::new();
+    for (i, key) in keys.iter().enumerate() {
+        if cache.conversation(key).is_none() && seen.insert(key, ()).is_none() {
+            missing.push(i);
+        }
+    }
+    let found = existing_conversations(tx, &keys, &missing).await?;
+    let mut to_create = Vec::new();
+    for &i in &missing {
+        match found.get(&keys[i]) {
+            Some(&id) => cache.remember_conversation(keys[i].clone(), id),
+            None => to_create.push(i),
+        }
+    }
+    create_conversations(tx, cache, items, authors, &keys, &to_create).await?;
+    keys.iter()
+        .map(|key| {
+            cache.conversation(key).ok_or_else(|| {
+                super::StoreError::Invalid(format!("the conversation {} is unknown", key.1))
+            })
+        })
+        .collect()
+}
+
+/// Which of the `missing` keys are stored already, per channel in chunks.
+async fn existing_conversations(
+    tx: &mut Tx<'_>,
+    keys: &[(i64, String)],
+    missing: &[usize],
+) -> Result<HashMap<(i64, String), i64>> {
+    let mut per_channel: HashMap<i64, Vec<&str>> = HashMap::new();
+    for &i in missing {
+        per_channel.entry(keys[i].0).or_default().push(&keys[i].1);
+    }
+    let mut found = HashMap::new();
+    for (channel_id, threads) in per_channel {
+        let mut done = 0;
+        for size in chunks(threads.len()) {
+            let part = &threads[done..done + size];
+            done += size;
+            let list = (0..size)
+                .map(|k| format!("${}", k + 2))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "select id, thread_key from conversations where channel_id = $1 and thread_key in ({list})"
+            );
+            let mut q = sqlx::query(&sql).bind(channel_id);
+            for t in part {
+                q = q.bind(*t);
+            }
+            for row in q.fetch_all(&mut **tx).await? {
+                found.insert((channel_id, row.try_get("thread_key")?), row.try_get("id")?);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Creates the conversations at `to_create` (open: a person started them), their posts first.
+async fn create_conversations(
+    tx: &mut Tx<'_>,
+    cache: &mut BatchCache,
+    items: &[NewInbound<'_>],
+    authors: &[i64],
+    keys: &[(i64, String)],
+    to_create: &[usize],
+) -> Result<()> {
+    // (channel, thread key, kind, person, post)
+    let mut rows: Vec<(i64, &str, &str, Option<i64>, Option<i64>)> = Vec::new();
+    for &i in to_create {
+        let n = &items[i];
+        let row = if n.message.kind.is_direct() {
+            (n.channel_id, keys[i].1.as_str(), "dm", Some(authors[i]), None)
+        } else {
+            let post = match &n.message.post_id {
+                Some(post) => {
+                    Some(upsert_post(tx, n.channel_id, post, None, None, None, false).await?.0)
+                }
+                None => None,
+            };
+            (n.channel_id, keys[i].1.as_str(), "comments", None, post)
+        };
+        rows.push(row);
+    }
+    let now = now_ms();
+    let mut done = 0;
+    for size in chunks(rows.len()) {
+        let part = &rows[done..done + size];
+        done += size;
+        let sql = format!(
+            "insert into conversations (channel_id, thread_key, kind, person_id, post_id, status, \
+             created_at, updated_at) values {} returning id, channel_id, thread_key",
+            placeholders(1, size, 8)
+        );
+        let mut q = sqlx::query(&sql);
+        for (channel_id, key, kind, person, post) in part {
+            q = q
+                .bind(*channel_id)
+                .bind(*key)
+                .bind(*kind)
+                .bind(*person)
+                .bind(*post)
+                .bind("open")
+                .bind(now)
+                .bind(now);
+        }
+        for row in q.fetch_all(&mut **tx).await? {
+            cache.remember_conversation(
+                (row.try_get("channel_id")?, row.try_get("thread_key")?),
+                row.try_get("id")?,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Inserts the messages; the id of each one inserted, None for one already stored (or the
+/// second of two with the same platform id in the run).
+async fn insert_messages(
+    tx: &mut Tx<'_>,
+    limits: &Limits,
+    items: &[NewInbound<'_>],
+    authors: &[i64],
+    conversations: &[i64],
+) -> Result<Vec<Option<i64>>> {
+    let now = now_ms();
+    let mut ids: HashMap<(i64, String), i64> = HashMap::with_capacity(items.len());
+    let mut done = 0;
+    for size in chunks(items.len()) {
+        let sql = format!(
+            "insert into messages (conversation_id, channel_id, kind, direction, platform_id, author_id, \
+             text, attachments, parent_platform_id, extra, state, edited, platform_time, received_at, raw) \
+             values {} on conflict (channel_id, platform_id) do nothing returning id, channel_id, platform_id",
+            placeholders(1, size, 15)
+        );
+        let mut q = sqlx::query(&sql);
+        for i in done..done + size {
+            let m = items[i].message;
+            q = q
+                .bind(conversations[i])
+                .bind(items[i].channel_id)
+                .bind(m.kind.as_str())
+                .bind(m.direction.as_str())
+                .bind(m.platform_id.as_str())
+                .bind(authors[i])
+                .bind(m.text.as_deref().map(|t| bounded(t, limits.max_text_chars)))
+                .bind(serde_json::to_string(&m.attachments).unwrap_or_else(|_| "[]".into()))
+                .bind(m.parent_id.as_deref())
+                .bind(m.extra.as_ref().map(|v| v.to_string()))
+                .bind("visible")
+                .bind(0i64)
+                .bind(m.platform_time)
+                .bind(now)
+                .bind(items[i].inbound.raw.to_string());
+        }
+        done += size;
+        for row in q.fetch_all(&mut **tx).await? {
+            ids.insert(
+                (row.try_get("channel_id")?, row.try_get("platform_id")?),
+                row.try_get("id")?,
+            );
+        }
+    }
+    // The first message of the run with a key was the one inserted.
+    Ok(items
+        .iter()
+        .map(|n| ids.remove(&(n.channel_id, n.message.platform_id.clone())))
+        .collect())
+}
+
+/// The conversations' counters and clocks after new inbound messages (as `note_message` does for
+/// one): per conversation, one row per distinct platform time with how many came at it. Applying
+/// the k-th time of every conversation in one statement, then the next, gives what one update
+/// per message would (each conversation's times are applied in turn; none is taken twice).
+async fn note_inbound(tx: &mut Tx<'_>, notes: &HashMap<i64, Vec<i64>>) -> Result<()> {
+    let mut layers: Vec<Vec<(i64, i64, i64)>> = Vec::new();
+    for (&conversation, times) in notes {
+        let mut times = times.clone();
+        times.sort_unstable();
+        let mut k = 0;
+        let mut i = 0;
+        while i < times.len() {
+            let same = times[i..].iter().take_while(|&&t| t == times[i]).count();
+            if layers.len() <= k {
+                layers.push(Vec::new());
+            }
+            layers[k].push((conversation, times[i], same as i64));
+            i += same;
+            k += 1;
+        }
+    }
+    let now = now_ms();
+    for layer in layers {
+        let mut done = 0;
+        for size in chunks(layer.len()) {
+            let part = &layer[done..done + size];
+            done += size;
+            // Unanswered only if no reply of ours is newer (webhooks may arrive out of order).
+            let sql = format!(
+                "update conversations set \
+                   status = 'open', \
+                   oldest_unanswered_at = case \
+                     when last_outbound_at is not null and last_outbound_at >= v.column2 then oldest_unanswered_at \
+                     when oldest_unanswered_at is null or oldest_unanswered_at > v.column2 then v.column2 \
+                     else oldest_unanswered_at end, \
+                   last_inbound_at = case when last_inbound_at is null or last_inbound_at < v.column2 then v.column2 else last_inbound_at end, \
+                   last_message_at = case when last_message_at is null or last_message_at < v.column2 then v.column2 else last_message_at end, \
+                   message_count = message_count + v.column3, updated_at = $1 \
+                 from (values {}) as v where conversations.id = v.column1",
+                placeholders(2, size, 3)
+            );
+            let mut q = sqlx::query(&sql).bind(now);
+            for (conversation, t, count) in part {
+                q = q.bind(*conversation).bind(*t).bind(*count);
+            }
+            q.execute(&mut **tx).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `message.received` for each new message, in the run's order.
+async fn append_received(
+    tx: &mut Tx<'_>,
+    events: &[(i64, i64, i64, &MessageItem)],
+) -> Result<()> {
+    let now = now_ms();
+    let mut done = 0;
+    for size in chunks(events.len()) {
+        let part = &events[done..done + size];
+        done += size;
+        let sql = format!(
+            "insert into events (kind, channel_id, conversation_id, message_id, payload, created_at) values {}",
+            placeholders(1, size, 6)
+        );
+        let mut q = sqlx::query(&sql);
+        for (channel_id, conversation_id, message_id, m) in part {
+            let payload =
+                serde_json::json!({"kind": m.kind, "state": "visible", "change": m.change});
+            q = q
+                .bind(super::events::EventKind::MessageReceived.as_str())
+                .bind(*channel_id)
+                .bind(*conversation_id)
+                .bind(*message_id)
+                .bind(payload.to_string())
+                .bind(now);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_are_cut_into_few_statement_sizes() {
+        assert_eq!(chunks(0), Vec::<usize>::new());
+        assert_eq!(chunks(1), vec![1]);
+        assert_eq!(chunks(300), vec![64, 64, 64, 64, 16, 16, 4, 4, 4]);
+        assert_eq!(chunks(1024).iter().sum::<usize>(), 1024);
+        assert!(chunks(63).len() <= 9);
+    }
+
+    #[test]
+    fn placeholders_number_rows_in_order() {
+        assert_eq!(placeholders(2, 2, 3), "($2, $3, $4), ($5, $6, $7)");
+        assert_eq!(placeholders(1, 1, 1), "($1)");
+    }
+}
