@@ -82,12 +82,14 @@ impl Judged {
     /// Normalised discounted cumulative gain of the first `k` results, with the grades as gains.
     pub fn ndcg_at(&self, ranked: &[i64], k: usize) -> Option<f64> {
         let gain = |g: u8, i: usize| f64::from(g) / ((i + 2) as f64).log2();
-        let dcg: f64 = ranked
-            .iter()
-            .take(k)
-            .enumerate()
-            .map(|(i, id)| gain(self.grade(*id), i))
-            .sum();
+        // (+ 0.0: an empty sum is -0.0.)
+        let dcg: f64 = 0.0
+            + ranked
+                .iter()
+                .take(k)
+                .enumerate()
+                .map(|(i, id)| gain(self.grade(*id), i))
+                .sum::<f64>();
         let mut ideal: Vec<u8> = self.relevant.iter().map(|(_, g)| *g).collect();
         ideal.sort_unstable_by(|a, b| b.cmp(a));
         let best: f64 = ideal

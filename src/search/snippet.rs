@@ -57,7 +57,17 @@ impl Highlight {
         self.prefixes.iter().any(|p| folded.starts_with(p.as_str()))
             || self.spellings.contains(&folded)
             || self.parts.iter().any(|p| folded.contains(p.as_str()))
-            || self.keys.contains(&text::swedish::folded_key(&folded))
+            || (self.may_share_a_key(&folded)
+                && self.keys.contains(&text::swedish::folded_key(&folded)))
+    }
+
+    /// A word's key is worth working out only when it begins as one of the keys does (a key
+    /// keeps the first letters of its word, folded: `bok` of `böcker`) or the word is irregular.
+    fn may_share_a_key(&self, folded: &str) -> bool {
+        self.keys
+            .iter()
+            .any(|k| k.chars().take(2).eq(folded.chars().take(2)))
+            || text::swedish::irregular(folded)
     }
 }
 

@@ -325,6 +325,19 @@ impl Store {
         target: Option<&str>,
         detail: serde_json::Value,
     ) -> Result<()> {
+        self.audit_queued(actor, action, target, detail).await
+    }
+
+    /// As `audit`, with the entry handed to the writer at once (its commit starts while the
+    /// caller goes on); the returned future resolves once the entry is durable. A request must
+    /// await it before it answers.
+    pub fn audit_queued(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: Option<&str>,
+        detail: serde_json::Value,
+    ) -> impl std::future::Future<Output = Result<()>> + Send + 'static {
         let (done, committed) = oneshot::channel();
         let pending = Pending {
             actor: actor.clone(),
@@ -334,13 +347,19 @@ impl Store {
             done,
         };
         // Failures are the store's, not the request's: they answer 500 with what was logged.
-        let failed = |e: String| StoreError::Db(sqlx::Error::Protocol(e));
+        fn failed(e: String) -> StoreError {
+            StoreError::Db(sqlx::Error::Protocol(e))
+        }
         let gone = || failed("the audit trail's writer has stopped".into());
-        self.audit_writer
+        let sent = self
+            .audit_writer
             .sender(self)
             .send(pending)
-            .map_err(|_| gone())?;
-        committed.await.map_err(|_| gone())?.map_err(failed)
+            .map_err(|_| gone());
+        async move {
+            sent?;
+            committed.await.map_err(|_| gone())?.map_err(failed)
+        }
     }
 
     /// One transaction for a group of entries. On PostgreSQL the trail's head row serialises

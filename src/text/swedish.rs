@@ -152,6 +152,12 @@ pub fn folded_keys(word: &str) -> Vec<String> {
     }
 }
 
+/// Whether a folded word is one of the lexicon's irregular forms (`gick`, `battre`), whose key
+/// may begin otherwise than the word does.
+pub fn irregular(folded: &str) -> bool {
+    lexicon().folded.contains_key(folded)
+}
+
 fn is_vowel(c: char) -> bool {
     VOWELS.contains(c)
 }

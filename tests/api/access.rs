@@ -64,6 +64,15 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
         ("POST /api/v1/staff/{id}/tokens", (ADMIN, ADMIN)),
         ("DELETE /api/v1/staff/{id}/tokens", (ADMIN, ADMIN)),
         ("GET /api/v1/audit", (&["admin", "auditor"][..], NONE)),
+        // The organisation's search synonyms: read by those who search and by administrators,
+        // kept by administrators.
+        (
+            "GET /api/v1/search/synonyms",
+            (&["agent", "communicator", "moderator", "admin"][..], NONE),
+        ),
+        ("POST /api/v1/search/synonyms", (ADMIN, NONE)),
+        ("PATCH /api/v1/search/synonyms/{id}", (ADMIN, NONE)),
+        ("DELETE /api/v1/search/synonyms/{id}", (ADMIN, NONE)),
         (
             "GET /api/v1/search",
             (&["agent", "communicator", "moderator"][..], NONE),
