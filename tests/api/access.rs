@@ -77,14 +77,6 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
             "GET /api/v1/search",
             (&["agent", "communicator", "moderator"][..], NONE),
         ),
-        // The organisation's synonyms: read by those who search, kept by administrators.
-        (
-            "GET /api/v1/search/synonyms",
-            (&["agent", "communicator", "moderator", "admin"][..], NONE),
-        ),
-        ("POST /api/v1/search/synonyms", (ADMIN, NONE)),
-        ("PATCH /api/v1/search/synonyms/{id}", (ADMIN, NONE)),
-        ("DELETE /api/v1/search/synonyms/{id}", (ADMIN, NONE)),
         // {id} is the DM's message: only those who read DMs may report it.
         ("POST /api/v1/messages/{id}/report", (AGENT, NONE)),
         ("GET /api/v1/moderation/cases", (&["moderator"][..], NONE)),
