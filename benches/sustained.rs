@@ -330,7 +330,10 @@ async fn start(database: Database, dir: &Path) -> anyhow::Result<(Service, Strin
         ("TAVLA_LISTEN", format!("127.0.0.1:{port}")),
         ("TAVLA_META_APP_SECRET", SECRET.into()),
         ("TAVLA_LOG_FORMAT", "json".into()),
-        ("TAVLA_LOG_LEVEL", std::env::var("TAVLA_BENCH_LOG").unwrap_or_else(|_| "warn".into())),
+        (
+            "TAVLA_LOG_LEVEL",
+            std::env::var("TAVLA_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -434,7 +437,12 @@ fn cpu_seconds(pid: u32) -> f64 {
     // Fields after the command name (which may hold spaces) start at the state, field 3.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // utime and stime are fields 14 and 15: 12 and 13 after the state. Linux counts 100 a second.
     (ticks(11) + ticks(12)) / 100.0
 }

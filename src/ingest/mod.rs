@@ -137,7 +137,9 @@ async fn commit(
         .iter()
         .flat_map(|job| job.items.iter().zip(job.flags.iter().map(Option::as_ref)))
         .collect();
-    let mut each = apply_group(&mut tx, cache, limits, &items).await?.into_iter();
+    let mut each = apply_group(&mut tx, cache, limits, &items)
+        .await?
+        .into_iter();
     let outcomes = group
         .iter()
         .map(|job| {

@@ -235,13 +235,15 @@ impl OpenIndex {
         register_tokenizers(&index);
         // One indexing thread: the follower commits a few times a second, and each thread
         // writes a segment of its own per commit (twice the segments to merge, for nothing).
-        let writer = index.writer_with_num_threads(1, WRITER_HEAP).map_err(|e| match e {
-            tantivy::TantivyError::LockFailure(..) => anyhow::anyhow!(
-                "the search index in {} is in use by another tavla process; stop it first",
-                dir.display()
-            ),
-            other => other.into(),
-        })?;
+        let writer = index
+            .writer_with_num_threads(1, WRITER_HEAP)
+            .map_err(|e| match e {
+                tantivy::TantivyError::LockFailure(..) => anyhow::anyhow!(
+                    "the search index in {} is in use by another tavla process; stop it first",
+                    dir.display()
+                ),
+                other => other.into(),
+            })?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)

@@ -286,12 +286,20 @@ async fn create_conversations(
     for &i in to_create {
         let n = &items[i];
         let row = if n.message.kind.is_direct() {
-            (n.channel_id, keys[i].1.as_str(), "dm", Some(authors[i]), None)
+            (
+                n.channel_id,
+                keys[i].1.as_str(),
+                "dm",
+                Some(authors[i]),
+                None,
+            )
         } else {
             let post = match &n.message.post_id {
-                Some(post) => {
-                    Some(upsert_post(tx, n.channel_id, post, None, None, None, false).await?.0)
-                }
+                Some(post) => Some(
+                    upsert_post(tx, n.channel_id, post, None, None, None, false)
+                        .await?
+                        .0,
+                ),
                 None => None,
             };
             (n.channel_id, keys[i].1.as_str(), "comments", None, post)
@@ -436,10 +444,7 @@ async fn note_inbound(tx: &mut Tx<'_>, notes: &HashMap<i64, Vec<i64>>) -> Result
 }
 
 /// `message.received` for each new message, in the run's order.
-async fn append_received(
-    tx: &mut Tx<'_>,
-    events: &[(i64, i64, i64, &MessageItem)],
-) -> Result<()> {
+async fn append_received(tx: &mut Tx<'_>, events: &[(i64, i64, i64, &MessageItem)]) -> Result<()> {
     let now = now_ms();
     let mut done = 0;
     for size in chunks(events.len()) {
