@@ -89,13 +89,25 @@ pub fn make(body: &str, query: &Highlight) -> Snippet {
     if let Some(s) = start {
         spans.push((s, chars.len()));
     }
-    let hits: Vec<(usize, usize)> = spans
-        .into_iter()
-        .filter(|(s, e)| query.matches(&chars[*s..*e].iter().collect::<String>()))
-        .collect();
-    let first = hits.first().map(|h| h.0).unwrap_or(0);
-    let window_start = first.saturating_sub(WINDOW / 3);
+    let matches =
+        |(s, e): &(usize, usize)| query.matches(&chars[*s..*e].iter().collect::<String>());
+    // The window opens at the first match; only the words inside it need looking at after that.
+    let first = spans.iter().position(matches);
+    let at = first.map_or(0, |i| spans[i].0);
+    let window_start = at.saturating_sub(WINDOW / 3);
     let window_end = (window_start + WINDOW).min(chars.len());
+    let hits: Vec<(usize, usize)> = match first {
+        None => Vec::new(),
+        Some(i) => std::iter::once(spans[i])
+            .chain(
+                spans[i + 1..]
+                    .iter()
+                    .take_while(|(s, _)| *s < window_end)
+                    .filter(|span| matches(span))
+                    .copied(),
+            )
+            .collect(),
+    };
     let mut out = Snippet {
         text: String::new(),
         highlights: Vec::new(),

@@ -142,6 +142,92 @@ pub async fn record(
     Ok(())
 }
 
+/// Appends a group of entries as `record` appends one, with one move of the head for them all
+/// and the rows in few statements: the head is taken (and counted forward) first, each entry is
+/// chained to the one before it, and the head is moved to the last.
+async fn record_group(tx: &mut Tx<'_>, group: &[Pending]) -> Result<()> {
+    const ROWS_PER_INSERT: usize = 64;
+    let head = sqlx::query(
+        "update audit_head set entries = entries + $1 where id = 1 returning last_id, entries, hash",
+    )
+    .bind(group.len() as i64)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(head) = head else {
+        tracing::error!(
+            "the audit trail's anchor (table audit_head) is gone: audited actions are refused; \
+             run `tavla audit verify` and restore the database from a backup"
+        );
+        return Err(sqlx::Error::RowNotFound.into());
+    };
+    let mut prev: String = head.try_get("hash")?;
+    let mut last_id = 0;
+    for chunk in group.chunks(ROWS_PER_INSERT) {
+        let mut rows = Vec::with_capacity(chunk.len());
+        let mut values = Vec::with_capacity(chunk.len());
+        for p in chunk {
+            let at = now_ms();
+            let detail = p.detail.to_string();
+            let hash = chain_hash(
+                &prev,
+                at,
+                p.actor.staff_id,
+                &p.actor.name,
+                &p.action,
+                p.target.as_deref(),
+                p.actor.address.as_deref(),
+                &detail,
+            );
+            let n = 9 * values.len();
+            rows.push(format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6,
+                n + 7,
+                n + 8,
+                n + 9
+            ));
+            values.push((
+                at,
+                p,
+                detail,
+                std::mem::replace(&mut prev, hash.clone()),
+                hash,
+            ));
+        }
+        let sql = format!(
+            "insert into audit (at, actor_id, actor, action, target, address, detail, prev_hash, hash) \
+             values {} returning id",
+            rows.join(", ")
+        );
+        let mut insert = sqlx::query_scalar::<_, i64>(&sql);
+        for (at, p, detail, prev_hash, hash) in values {
+            insert = insert
+                .bind(at)
+                .bind(p.actor.staff_id)
+                .bind(p.actor.name.clone())
+                .bind(p.action.clone())
+                .bind(p.target.clone())
+                .bind(p.actor.address.clone())
+                .bind(detail)
+                .bind(prev_hash)
+                .bind(hash);
+        }
+        let ids = insert.fetch_all(&mut **tx).await?;
+        last_id = ids.into_iter().max().unwrap_or(last_id);
+    }
+    sqlx::query("update audit_head set last_id = $1, hash = $2 where id = 1")
+        .bind(last_id)
+        .bind(prev)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// The newest entry of the trail: as anchored beside it, or as an operator kept it elsewhere
 /// (`tavla audit head` prints it, `tavla audit verify --expect ID:HASH` checks it is still there).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -370,10 +456,7 @@ impl Store {
             Backend::Postgres => self.pool.begin().await?,
             Backend::Sqlite => self.begin().await?,
         };
-        for p in group {
-            let target = p.target.as_deref();
-            record(&mut tx, &p.actor, &p.action, target, p.detail.clone()).await?;
-        }
+        record_group(&mut tx, group).await?;
         tx.commit().await?;
         Ok(())
     }

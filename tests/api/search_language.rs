@@ -325,3 +325,39 @@ on_both_backends!(
         relevance_over_http(app).await;
     }
 );
+
+on_both_backends!(
+    searches_at_once_are_each_on_the_audit_trail_in_one_chain,
+    |app: TestApp| async move {
+        let agent = seed(&app, &[("soporna", "Soporna har inte hämtats.")]).await;
+        caught_up(&app, &agent, 1).await;
+        let before = app
+            .store
+            .audit_head()
+            .await
+            .unwrap()
+            .unwrap()
+            .entries
+            .unwrap();
+        let searches = (0..40).map(|i| {
+            let (app, agent) = (&app, &agent);
+            async move {
+                let r = app
+                    .get(
+                        agent,
+                        &format!("/api/v1/search?q=sopor{}", "%20sopor".repeat(i % 3)),
+                    )
+                    .await;
+                assert_eq!(r.status(), 200);
+            }
+        });
+        futures::future::join_all(searches).await;
+        let checked = app.store.verify_audit().await.unwrap().unwrap();
+        assert_eq!(checked, before + 40, "every search has its entry");
+        let auditor = app.token("auditor", "auditor").await;
+        let trail = app
+            .get_json(&auditor, "/api/v1/audit?action=search.read&limit=100")
+            .await;
+        assert!(trail["items"].as_array().unwrap().len() >= 40);
+    }
+);
