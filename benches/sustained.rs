@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 
 const SECRET: &str = "bench-app-secret";
 const PAGE_ID: &str = "104857600123456";
-const SEED: u64 = 0x7375_7374_6169_6e;
+const SEED: u64 = 0x0073_7573_7461_696e;
 /// People who write direct messages; a few write most (skewed).
 const DM_PEOPLE: u64 = 200_000;
 /// People who comment under the page's posts.

@@ -127,7 +127,19 @@ const SETTLE_WAIT: Duration = Duration::from_millis(100);
 impl Store {
     /// The sequence up to which the log may be read without skipping a row that commits later:
     /// on SQLite everything; on PostgreSQL see the module documentation.
+    ///
+    /// While every writer takes the log lock in `Store::begin`, commit order is sequence order and
+    /// the whole log is readable. The settled horizon waits on the server's oldest transaction in
+    /// any database, so a long transaction elsewhere held live updates, the index and FAQ back
+    /// (seen in the full test run, where many databases share one server); it is used again
+    /// when the lock goes (issue 17, item 2).
     async fn readable_upto(&self) -> Result<i64> {
+        Ok(i64::MAX)
+    }
+
+    /// The settled horizon, for when writers no longer take the log lock.
+    #[allow(dead_code)]
+    pub(crate) async fn readable_upto_without_log_lock(&self) -> Result<i64> {
         match self.backend {
             super::Backend::Sqlite => Ok(i64::MAX),
             super::Backend::Postgres => self.settled_seq().await,

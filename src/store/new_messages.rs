@@ -14,6 +14,9 @@ use super::moderation::FlagInput;
 use super::{now_ms, Result, Tx};
 use crate::model::{Inbound, MessageItem, Platform};
 
+/// A conversation to create: channel, its key, its kind, the DM's author, the comment thread's post.
+type NewConversationRow<'a> = (i64, &'a str, &'static str, Option<i64>, Option<i64>);
+
 /// A new inbound message waiting in the run, with what the run has learnt about it.
 pub(super) struct NewInbound<'a> {
     /// Its place in the group, for its outcome.
@@ -282,7 +285,7 @@ async fn create_conversations(
     to_create: &[usize],
 ) -> Result<()> {
     // (channel, thread key, kind, person, post)
-    let mut rows: Vec<(i64, &str, &str, Option<i64>, Option<i64>)> = Vec::new();
+    let mut rows: Vec<NewConversationRow> = Vec::new();
     for &i in to_create {
         let n = &items[i];
         let row = if n.message.kind.is_direct() {

@@ -338,6 +338,7 @@ async fn open_write(store: &tavla::store::Store, n: i64) -> tavla::store::Tx<'st
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the settled horizon is off while every writer takes the log lock (Store::begin); run it when the lock goes"]
 async fn a_reader_never_skips_a_late_commit() {
     let Some(app) = TestApp::spawn(Backend::Postgres).await else {
         return;
