@@ -114,7 +114,9 @@ fn logged_fault(cause: &impl std::fmt::Display, message: &str) -> String {
 /// constraint names) stays in the log.
 pub fn store_failure_text(e: &StoreError) -> String {
     match e {
-        StoreError::Invalid(detail) | StoreError::Conflict(detail) => detail.clone(),
+        StoreError::Invalid(detail)
+        | StoreError::Conflict(detail)
+        | StoreError::NotFound(detail) => detail.clone(),
         fault => {
             let id = logged_fault(fault, "a store write beside the request failed");
             format!(
@@ -129,6 +131,7 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::Invalid(detail) => AppError::unprocessable(detail),
             StoreError::Conflict(detail) => AppError::conflict(detail, serde_json::json!({})),
+            StoreError::NotFound(detail) => AppError::not_found(detail),
             other => AppError::internal(other),
         }
     }
@@ -180,6 +183,13 @@ mod tests {
         assert_eq!(
             AppError::from(StoreError::Invalid("say why".into())).detail,
             "say why"
+        );
+        // A case or message gone between the route's check and the store's write (erased by
+        // retention, say) is not the caller's malformed input: 404 with the store's words.
+        let gone = AppError::from(StoreError::NotFound("there is no case 5".into()));
+        assert_eq!(
+            (gone.status.as_u16(), gone.detail.as_str()),
+            (404, "there is no case 5")
         );
     }
 }

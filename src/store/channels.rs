@@ -326,17 +326,6 @@ impl Store {
         }
         Ok(())
     }
-
-    /// The page access token file of a channel, for delivery.
-    pub async fn channel_token_file(&self, id: i64) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("select access_token_file from channels where id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?
-                .flatten(),
-        )
-    }
 }
 
 fn channel_from_row(row: &sqlx::any::AnyRow) -> Result<Channel> {

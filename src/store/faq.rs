@@ -102,18 +102,6 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn question_candidate(
-        &self,
-        scope: &ReadScope,
-        id: i64,
-    ) -> Result<Option<QuestionRow>> {
-        let row = sqlx::query(&format!("{} and m.id = $1", question_select(scope)))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| question_from_row(&r)).transpose()
-    }
-
     pub async fn curations(&self) -> Result<Vec<Curation>> {
         let rows = sqlx::query("select cluster_id, name, pinned, dismissed, answered_url, answered_at, merged_into from faq_curation")
             .fetch_all(&self.pool)

@@ -262,7 +262,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or_else(|| {
-                    StoreError::Invalid(format!("there is no conversation {conversation_id}"))
+                    StoreError::NotFound(format!("there is no conversation {conversation_id}"))
                 })?;
         let now = now_ms();
         let id: i64 = sqlx::query_scalar(

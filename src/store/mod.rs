@@ -57,6 +57,10 @@ pub enum StoreError {
     /// The request clashes with the current state (a step already taken, a case closed).
     #[error("{0}")]
     Conflict(String),
+    /// What the request names is not in the store (a case, a message, an author); the words say
+    /// which, so the caller can check the id.
+    #[error("{0}")]
+    NotFound(String),
 }
 
 /// Migration versions, as `Store::schema_state` finds them.

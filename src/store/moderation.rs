@@ -235,7 +235,7 @@ pub async fn open_case_in(
         .bind(message_id)
         .fetch_optional(&mut **tx)
         .await?
-        .ok_or_else(|| StoreError::Invalid(format!("there is no message {message_id}")))?;
+        .ok_or_else(|| StoreError::NotFound(format!("there is no message {message_id}")))?;
     let conversation_id: i64 = row.try_get("conversation_id")?;
     let channel_id: i64 = row.try_get("channel_id")?;
     let open: Option<i64> = sqlx::query_scalar(
@@ -978,7 +978,7 @@ impl Store {
             .bind(case_id)
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or_else(|| StoreError::Invalid(format!("there is no case {case_id}")))?;
+            .ok_or_else(|| StoreError::NotFound(format!("there is no case {case_id}")))?;
         let message_id: i64 = row.try_get("message_id")?;
         let level: String = row.try_get("level")?;
         let status: String = row.try_get("status")?;
@@ -1164,7 +1164,7 @@ impl Store {
             .bind(case_id)
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or_else(|| StoreError::Invalid(format!("there is no case {case_id}")))?;
+            .ok_or_else(|| StoreError::NotFound(format!("there is no case {case_id}")))?;
         let status: String = row.try_get("status")?;
         if status != "open" {
             return Err(StoreError::Conflict(format!(

@@ -375,7 +375,7 @@ pub(super) async fn queue_visibility_in(
         .bind(message_id)
         .fetch_optional(&mut **tx)
         .await?
-        .ok_or_else(|| StoreError::Invalid(format!("there is no message {message_id}")))?;
+        .ok_or_else(|| StoreError::NotFound(format!("there is no message {message_id}")))?;
     let kind: String = row.try_get("kind")?;
     let platform_id: Option<String> = row.try_get("platform_id")?;
     let Some(comment_id) = platform_id.filter(|_| kind != "dm") else {
@@ -421,7 +421,7 @@ pub(super) async fn queue_private_reply_in(
     .bind(comment_message_id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| StoreError::Invalid(format!("there is no message {comment_message_id}")))?;
+    .ok_or_else(|| StoreError::NotFound(format!("there is no message {comment_message_id}")))?;
     let kind: String = row.try_get("kind")?;
     let direction: String = row.try_get("direction")?;
     let comment_id: Option<String> = row.try_get("platform_id")?;

@@ -515,7 +515,7 @@ async fn pseudonym_for(tx: &mut Tx<'_>, author_id: i64) -> Result<i64> {
         .bind(author_id)
         .fetch_optional(&mut **tx)
         .await?
-        .ok_or_else(|| StoreError::Invalid(format!("there is no author {author_id}")))?;
+        .ok_or_else(|| StoreError::NotFound(format!("there is no author {author_id}")))?;
     let platform: String = row.try_get("platform")?;
     let platform_id: String = row.try_get("platform_id")?;
     if platform_id.starts_with("pseudonym:") {

@@ -156,10 +156,6 @@ impl Store {
         Ok(revoked)
     }
 
-    pub async fn staff_by_token(&self, token: &str) -> Result<Option<StaffMember>> {
-        self.staff_by_token_digest(&token_digest(token)).await
-    }
-
     /// The live token's holder by the token's digest (long-lived streams keep only the digest).
     pub async fn staff_by_token_digest(&self, digest: &str) -> Result<Option<StaffMember>> {
         let row = sqlx::query(

@@ -843,3 +843,32 @@ on_both_backends!(
         );
     }
 );
+
+on_both_backends!(
+    a_case_or_message_that_is_not_there_answers_not_found,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let moderator = app.token("moderator", "moderator").await;
+        let missing = 987_654;
+        let r = step(&app, &moderator, missing, json!({"step": "hide"})).await;
+        assert_eq!(r.status(), 404, "a step on a missing case");
+        let detail = r.json::<Value>().await.unwrap()["detail"].to_string();
+        assert!(detail.contains(&missing.to_string()), "{detail}");
+        let r = app
+            .post(
+                &moderator,
+                &format!("/api/v1/moderation/cases/{missing}/close"),
+                json!({"decision": "Dold"}),
+            )
+            .await;
+        assert_eq!(r.status(), 404, "closing a missing case");
+        let r = app
+            .post(
+                &moderator,
+                &format!("/api/v1/messages/{missing}/report"),
+                json!({"reason": "Hot", "level": "S2"}),
+            )
+            .await;
+        assert_eq!(r.status(), 404, "reporting a missing message");
+    }
+);
