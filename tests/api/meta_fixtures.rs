@@ -108,6 +108,16 @@ impl Landed {
             .await
     }
 
+    /// Nothing of the delivery was kept as unrecognised or quarantined.
+    async fn understood(&self) {
+        assert_eq!(
+            self.app.count("unrecognised").await,
+            0,
+            "kept as unrecognised"
+        );
+        assert_eq!(self.app.count("quarantine").await, 0, "quarantined");
+    }
+
     async fn no_conversations(&self) {
         assert!(self.app.conversations(&self.agent, "").await.is_empty());
         assert!(self
@@ -326,6 +336,9 @@ fixture_test!(
     ["instagram-messaging-seen.json"],
     |l: Landed| async move {
         l.no_conversations().await;
+        // Understood as what it is, not set aside: a payload the parser no longer recognised
+        // would also leave the queues empty.
+        l.understood().await;
     }
 );
 
@@ -403,6 +416,9 @@ fixture_test!(
     ["messaging-delivery-basic.json"],
     |l: Landed| async move {
         l.no_conversations().await;
+        // Understood as what it is, not set aside: a payload the parser no longer recognised
+        // would also leave the queues empty.
+        l.understood().await;
     }
 );
 
