@@ -29,6 +29,7 @@ mod privacy;
 mod queue;
 mod reports;
 mod routines;
+mod schema_parity;
 mod search;
 mod search_language;
 mod signin;
