@@ -83,26 +83,17 @@ pub async fn bench(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Opti
 /// Runs a delivery scenario on SQLite and on PostgreSQL, with adjusted settings.
 macro_rules! delivery_test {
     ($name:ident, $adjust:expr, $scenario:expr) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let b = bench(Backend::Sqlite, $adjust)
-                    .await
-                    .expect("sqlite is always there");
-                ($scenario)(b).await;
+        $crate::on_each_backend!($name, |backend| async move {
+            match bench(backend, $adjust).await {
+                Some(b) => ($scenario)(b).await,
+                None => $crate::helpers::only_postgres_may_be_missing(backend),
             }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(b) = bench(Backend::Postgres, $adjust).await {
-                    ($scenario)(b).await;
-                }
-            }
-        }
+        });
     };
 }
+
+/// Kept where the delivery tests first had it.
+pub use crate::helpers::eventually;
 
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -141,21 +132,6 @@ fn comment() -> Vec<u8> {
         "created_time": now() / 1000}}]}]}),
     )
     .unwrap()
-}
-
-/// Waits (boundedly) until `check` gives a value.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    for _ in 0..800 {
-        if let Some(v) = check().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("waited 20 s for {what}");
 }
 
 /// The outbox row of a message: (id, status, attempts, last_error, in_doubt).

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
+use crate::helpers::{eventually, TestApp};
 use crate::on_both_backends;
 
 const PAGE: &str = "920000000000001";
@@ -19,20 +19,17 @@ fn comments_now(prefix: &str, texts: &[&str], post: impl Fn(usize) -> String) ->
 }
 
 async fn wait_for_clusters(app: &TestApp, token: &str, min: usize) -> Vec<Value> {
-    for _ in 0..100 {
+    eventually(&format!("a FAQ cluster with {min} questions"), || async {
         let v = app
             .get_json(token, "/api/v1/faq/clusters?period=week")
             .await;
         let items = v["items"].as_array().cloned().unwrap_or_default();
-        if items
+        items
             .iter()
             .any(|c| c["count"].as_u64().unwrap_or(0) as usize >= min)
-        {
-            return items;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("no FAQ cluster with {min} questions appeared");
+            .then_some(items)
+    })
+    .await
 }
 
 on_both_backends!(
@@ -162,18 +159,14 @@ on_both_backends!(search_filters_by_faq_cluster, |app: TestApp| async move {
     let id = items.iter().find(|c| c["count"] == 2).unwrap()["id"]
         .as_i64()
         .unwrap();
-    let mut total = Value::Null;
-    for _ in 0..100 {
-        total = app
+    eventually("both questions found by their cluster", || async {
+        let total = app
             .get_json(&communicator, &format!("/api/v1/search?faq_cluster={id}"))
             .await["total"]
             .clone();
-        if total == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(total, 2);
+        (total == 2).then_some(())
+    })
+    .await;
 });
 
 on_both_backends!(

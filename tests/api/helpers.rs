@@ -369,7 +369,29 @@ impl TestApp {
     }
 }
 
-/// Runs a scenario on SQLite and on PostgreSQL, as two tests.
+/// Runs `$scenario(backend)` on SQLite and on PostgreSQL, as two tests: the one macro every
+/// two-engine test is made with (the others below and in the modules build on it).
+#[macro_export]
+macro_rules! on_each_backend {
+    ($name:ident, $scenario:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                ($scenario)($crate::helpers::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                ($scenario)($crate::helpers::Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+/// Runs a scenario on a service on SQLite and on one on PostgreSQL, as two tests.
 #[macro_export]
 macro_rules! on_both_backends {
     ($name:ident, $scenario:expr) => {
@@ -381,30 +403,37 @@ macro_rules! on_both_backends {
 #[macro_export]
 macro_rules! on_both_backends_with {
     ($name:ident, $adjust:expr, $scenario:expr) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let app =
-                    $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, $adjust)
-                        .await
-                        .expect("sqlite is always there");
+        $crate::on_each_backend!($name, |backend| async move {
+            if let Some(app) = $crate::helpers::TestApp::spawn_with(backend, $adjust).await {
                 ($scenario)(app).await;
+            } else {
+                $crate::helpers::only_postgres_may_be_missing(backend);
             }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(app) = $crate::helpers::TestApp::spawn_with(
-                    $crate::helpers::Backend::Postgres,
-                    $adjust,
-                )
-                .await
-                {
-                    ($scenario)(app).await;
-                }
-            }
-        }
+        });
     };
+}
+
+/// SQLite is always there; PostgreSQL may be missing on a developer's machine (never in CI,
+/// where spawning fails instead).
+pub fn only_postgres_may_be_missing(backend: Backend) {
+    assert!(
+        matches!(backend, Backend::Postgres),
+        "a service on SQLite could not be spawned"
+    );
+}
+
+/// Waits (boundedly: 20 s) until `check` gives a value; the one poll loop of the tests, for what
+/// the service does after it answers (the index, clusters, the outbox, live streams).
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..800 {
+        if let Some(v) = check().await {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("waited 20 s for {what}");
 }

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use tavla::privacy::retention::run;
 use tavla::privacy::rules::{RetentionRules, DAY_MS};
 
-use crate::helpers::{actor, TestApp};
+use crate::helpers::{actor, eventually, TestApp};
 use crate::on_both_backends;
 
 const PAGE: &str = "880000000000001";
@@ -56,15 +56,11 @@ async fn resolve(app: &TestApp, token: &str, conversation: i64) -> i64 {
 }
 
 async fn search(app: &TestApp, token: &str, q: &str, expected: usize) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..100 {
-        last = app.get_json(token, &format!("/api/v1/search?q={q}")).await;
-        if last["items"].as_array().unwrap().len() == expected {
-            return last;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("search {q} did not give {expected} hits: {last}");
+    eventually(&format!("search {q} giving {expected} hits"), || async {
+        let found = app.get_json(token, &format!("/api/v1/search?q={q}")).await;
+        (found["items"].as_array().unwrap().len() == expected).then_some(found)
+    })
+    .await
 }
 
 async fn scalar(app: &TestApp, sql: &str) -> i64 {

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{eventually, Backend, TestApp};
 use crate::on_both_backends;
 
 const KOMMUN: &str = "800000000000001";
@@ -88,17 +88,16 @@ async fn seed(app: &TestApp) -> String {
 
 /// Searches until `expected` hits are there (the index follows the log within moments), or fails.
 async fn search(app: &TestApp, token: &str, query: &str, expected: usize) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..100 {
-        let r = app.get(token, &format!("/api/v1/search?{query}")).await;
-        assert_eq!(r.status(), 200, "search {query}");
-        last = r.json().await.unwrap();
-        if last["items"].as_array().unwrap().len() == expected {
-            return last;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("search {query} did not give {expected} hits: {last}");
+    eventually(
+        &format!("search {query} giving {expected} hits"),
+        || async {
+            let r = app.get(token, &format!("/api/v1/search?{query}")).await;
+            assert_eq!(r.status(), 200, "search {query}");
+            let found: Value = r.json().await.unwrap();
+            (found["items"].as_array().unwrap().len() == expected).then_some(found)
+        },
+    )
+    .await
 }
 
 fn ids(result: &Value) -> Vec<String> {

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
+use crate::helpers::{eventually, TestApp};
 use crate::on_both_backends;
 
 const KOMMUN: &str = "800000000000001";
@@ -62,14 +62,11 @@ pub fn urlencode(q: &str) -> String {
 
 /// Waits until every seeded message is searchable.
 async fn caught_up(app: &TestApp, token: &str, total: usize) {
-    for _ in 0..400 {
+    eventually(&format!("the index holding {total} messages"), || async {
         let v = app.get_json(token, "/api/v1/search").await;
-        if v["total"] == total {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the index never held {total} messages");
+        (v["total"] == total).then_some(())
+    })
+    .await
 }
 
 const MESSAGES: &[(&str, &str)] = &[
@@ -260,13 +257,10 @@ async fn a_synonym_added_on_one_instance_widens_searches_on_another() {
     assert!(found(&second, &agent, "avfall").await.is_empty());
     let admin = first.token("admin2", "admin").await;
     add_group(&first, &admin, &["sopor", "avfall"]).await;
-    for _ in 0..100 {
-        if found(&second, &agent, "avfall").await == ["soporna"] {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the second instance never applied the new group");
+    eventually("the second instance applying the new group", || async {
+        (found(&second, &agent, "avfall").await == ["soporna"]).then_some(())
+    })
+    .await
 }
 
 /// The Swedish relevance set (tests/data/search, written for tavla): its 702 messages through the

@@ -344,27 +344,11 @@ async fn from_the_first_release(backend: Backend) {
     audit_verifies(&app).await;
 }
 
-macro_rules! on_both {
-    ($name:ident, $scenario:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$scenario(crate::helpers::Backend::Sqlite).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$scenario(crate::helpers::Backend::Postgres).await;
-            }
-        }
-    };
-}
-
-on_both!(
+crate::on_each_backend!(
     a_store_built_through_every_release_upgrades_whole,
     through_every_release
 );
-on_both!(
+crate::on_each_backend!(
     a_store_of_the_first_release_upgrades_whole,
     from_the_first_release
 );
