@@ -567,8 +567,11 @@ async fn no_store(request: Request, next: Next) -> Response {
 }
 
 /// Counts and logs each request by its route pattern (never the raw path: ids and hostile paths
-/// stay out of labels and logs).
+/// stay out of labels and logs). The handler runs inside a `request` span carrying the method and
+/// the route, so an error logged anywhere below (a fault's error id, a store failure) says which
+/// route it came from.
 async fn observe(request: Request, next: Next) -> Response {
+    use tracing::Instrument;
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -576,9 +579,71 @@ async fn observe(request: Request, next: Next) -> Response {
         .unwrap_or_else(|| "unmatched".to_string());
     let method = request.method().clone();
     let started = Instant::now();
-    let response = next.run(request).await;
+    let span = tracing::info_span!("request", %method, route = %route);
+    let response = next.run(request).instrument(span).await;
     let status = response.status().as_u16();
     crate::metrics::count_request(&route, status);
     tracing::debug!(%method, %route, status, micros = started.elapsed().as_micros() as u64, "request");
     response
+}
+
+#[cfg(test)]
+mod request_span_tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    /// Log output kept in memory for the assertion.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_error_logged_in_a_handler_names_its_route() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = axum::Router::new()
+            .route(
+                "/api/v1/cases/{id}",
+                get(|| async {
+                    super::error::AppError::internal("the disk is full");
+                    "ok"
+                }),
+            )
+            .layer(axum::middleware::from_fn(super::observe));
+        let request = axum::http::Request::get("/api/v1/cases/42")
+            .body(Body::empty())
+            .unwrap();
+        app.oneshot(request).await.unwrap();
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let line = log
+            .lines()
+            .find(|l| l.contains("ERROR"))
+            .expect("an error line");
+        assert!(
+            line.contains("route=/api/v1/cases/{id}") && line.contains("method=GET"),
+            "{line}"
+        );
+        assert!(
+            !line.contains("/cases/42"),
+            "the raw path stays out: {line}"
+        );
+    }
 }
