@@ -334,6 +334,57 @@ async fn a_reader_never_skips_a_late_commit() {
     assert!(read[0].seq < read[1].seq);
 }
 
+/// Two instances take webhooks for the same new people at the same moment: each thread must be
+/// created once (the instance that loses the race finds the other's), and no webhook may fail.
+async fn new_threads_arriving_at_two_instances_at_once_are_created_once(backend: Backend) {
+    let Some(first) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let second = first.second_instance().await;
+    first.register_channel("facebook", PAGE, "Kommunen").await;
+    const ROUNDS: usize = 16;
+    const PEOPLE: usize = 12;
+    for round in 0..ROUNDS {
+        // The same people in both batches, in opposite orders, with messages of their own.
+        let batch = |instance: usize| {
+            let mut people: Vec<usize> = (0..PEOPLE).collect();
+            if instance == 1 {
+                people.reverse();
+            }
+            let items: Vec<(String, String)> = people
+                .iter()
+                .map(|p| (format!("r{round}p{p}"), format!("r{round}p{p}i{instance}")))
+                .collect();
+            let refs: Vec<(&str, &str, &str, &str)> = items
+                .iter()
+                .map(|(person, mid)| (PAGE, person.as_str(), mid.as_str(), "Hej"))
+                .collect();
+            crate::webhooks::dm_batch(&refs)
+        };
+        let (a, b) = (batch(0), batch(1));
+        let (to_first, to_second) = tokio::join!(first.webhook(&a), second.webhook(&b));
+        assert_eq!(to_first.status(), 200, "round {round}, first instance");
+        assert_eq!(to_second.status(), 200, "round {round}, second instance");
+    }
+    let agent = first.token("agent", "agent").await;
+    let threads = first.conversations(&agent, "limit=200").await;
+    assert_eq!(threads.len(), ROUNDS * PEOPLE, "one thread per person");
+    assert!(
+        threads.iter().all(|c| c["message_count"] == json!(2)),
+        "both messages of each person in the person's one thread"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_threads_arriving_at_two_instances_at_once_are_created_once_postgres() {
+    new_threads_arriving_at_two_instances_at_once_are_created_once(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_threads_arriving_at_two_instances_at_once_are_created_once_sqlite() {
+    new_threads_arriving_at_two_instances_at_once_are_created_once(Backend::Sqlite).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_transaction_in_another_database_holds_no_live_update_back() {
     let Some(app) = TestApp::spawn(Backend::Postgres).await else {
