@@ -104,10 +104,13 @@ pub struct Attempt {
     pub password_hash: Option<String>,
 }
 
+/// The key under which sign-ins of unknown usernames are counted (`Store::reserve_signin`).
+const UNKNOWN_NAMES: &str = "signin of an unknown name";
+
 impl Store {
     /// Reserves a sign-in attempt before its password is checked, or refuses it while the account
     /// has too many recent failures (from this address, or from all together). Reservations are
-    /// serialised with every other writer (`Store::begin`), on every instance, so the limit holds
+    /// serialised per username (`lock_key`), on every instance, so the limit holds
     /// however many guesses arrive at once: a pending attempt counts like a failure until its
     /// outcome is recorded.
     pub async fn reserve_signin(
@@ -118,6 +121,7 @@ impl Store {
         now: i64,
     ) -> Result<Result<Attempt, Locked>> {
         let mut tx = self.begin().await?;
+        super::lock_key(&mut tx, &format!("signin:{username}")).await?;
         let account = enabled_account(&mut tx, username).await?;
         let recent = sqlx::query(
             "select at, address from signin_failures \
@@ -139,6 +143,10 @@ impl Store {
         if let Some(locked) = limits.locked(&from_here, &all) {
             tx.rollback().await?;
             return Ok(Err(locked));
+        }
+        if account.is_none() {
+            // Unknown names share one cap per window: counted under one key (after the name's).
+            super::lock_key(&mut tx, UNKNOWN_NAMES).await?;
         }
         let kind = if account.is_some() {
             Some("pending")
@@ -232,6 +240,7 @@ impl Store {
                 .await?;
             }
             None => {
+                super::lock_key(&mut tx, UNKNOWN_NAMES).await?;
                 let since = limits.window_start(now);
                 let failures = count_overflow(&mut tx, since).await?;
                 if is_power_of_ten(failures) {
@@ -526,6 +535,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
+        super::lock_row(&mut tx, "staff", id).await?;
         let current: Option<String> = sqlx::query_scalar("select role from staff where id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)

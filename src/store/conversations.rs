@@ -385,7 +385,7 @@ impl Store {
     }
 
     /// Claims or renews a claim. Exactly one holder: the check and the write happen under the
-    /// write lock that every writing transaction takes (see `Store::begin`).
+    /// conversation's row lock (`lock_row`), so of claims that overlap one wins.
     pub async fn claim(
         &self,
         id: i64,
@@ -395,6 +395,7 @@ impl Store {
     ) -> Result<ClaimOutcome> {
         let now = now_ms();
         let mut tx = self.begin().await?;
+        super::lock_row(&mut tx, "conversations", id).await?;
         let row = sqlx::query(
             "select c.channel_id, c.claimed_by, c.claim_expires_at, s.username from conversations c \
              left join staff s on s.id = c.claimed_by where c.id = $1",
@@ -467,6 +468,7 @@ impl Store {
     pub async fn release(&self, id: i64, staff_id: i64, actor: &Actor) -> Result<ClaimOutcome> {
         let now = now_ms();
         let mut tx = self.begin().await?;
+        super::lock_row(&mut tx, "conversations", id).await?;
         let row = sqlx::query(
             "select c.channel_id, c.claimed_by, c.claim_expires_at, s.username from conversations c \
              left join staff s on s.id = c.claimed_by where c.id = $1",
@@ -518,6 +520,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
+        super::lock_row(&mut tx, "conversations", id).await?;
         let row =
             sqlx::query("select channel_id, status, claimed_by from conversations where id = $1")
                 .bind(id)
@@ -586,6 +589,7 @@ impl Store {
     ) -> Result<ReplyOutcome> {
         let now = now_ms();
         let mut tx = self.begin().await?;
+        super::lock_row(&mut tx, "conversations", id).await?;
         let row = sqlx::query(
             "select c.channel_id, c.kind, c.claimed_by, c.claim_expires_at, c.last_inbound_at, s.username, \
              a.platform_id as person \

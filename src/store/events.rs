@@ -4,10 +4,11 @@
 //! On PostgreSQL a sequence value is taken when a row is inserted, not when its transaction
 //! commits, so a reader that has seen event 11 could miss event 10 committing later. Writers do
 //! not serialise for it (several instances write at once); readers read only up to the *settled*
-//! sequence, below which every transaction that drew a value has ended: each transaction takes its
-//! id first (`Store::begin`), so once the oldest transaction still running is younger than every
-//! transaction that was running when the sequence stood at N, nothing at or below N can appear any
-//! more. SQLite has one writer at a time, so there the log's order is commit order already.
+//! sequence: each writer takes its transaction id before it draws a value (`Store::begin`), so
+//! once every transaction that was running in this database just after the sequence stood at N
+//! has ended, nothing at or below N can appear any more. Only this database's transactions are
+//! waited for, so a long transaction in another database on the server holds nothing back.
+//! SQLite has one writer at a time, so there the log's order is commit order already.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
@@ -111,44 +112,41 @@ pub async fn append(tx: &mut Tx<'_>, event: NewEvent) -> Result<()> {
 }
 
 /// How far the log is settled (PostgreSQL): the settled sequence, and sightings of the sequence
-/// with the transaction ids then given out, waiting for those transactions to end.
+/// with the transactions then running in this database, waiting for those to end.
 #[derive(Debug, Default)]
 pub struct Horizon {
     settled: AtomicI64,
-    /// (sequence seen, next transaction id then): settled once the oldest running transaction
-    /// id reaches the second.
-    sightings: Mutex<Vec<(i64, i64)>>,
+    /// (sequence seen, transaction ids running in this database just after): settled once none
+    /// of them runs any more.
+    sightings: Mutex<Vec<(i64, Vec<String>)>>,
 }
 
 /// A reader waits this long at most for the transactions in flight to end before it reads up to
 /// where the log was settled before.
 const SETTLE_WAIT: Duration = Duration::from_millis(100);
 
+/// The transaction ids running in this database, as text. Only transactions with an id can have
+/// drawn a sequence value, and a writer takes its id before it draws one (`Store::begin`). Other
+/// databases on the server are not looked at: their transactions cannot append here. (Another
+/// role's sessions show no id unless the role may read all statistics: README, deployment.)
+const RUNNING_HERE: &str = "select backend_xid::text from pg_stat_activity \
+     where datname = current_database() and backend_xid is not null";
+
 impl Store {
     /// The sequence up to which the log may be read without skipping a row that commits later:
-    /// on SQLite everything; on PostgreSQL see the module documentation.
-    ///
-    /// While every writer takes the log lock in `Store::begin`, commit order is sequence order and
-    /// the whole log is readable. The settled horizon waits on the server's oldest transaction in
-    /// any database, so a long transaction elsewhere held live updates, the index and FAQ back
-    /// (seen in the full test run, where many databases share one server); it is used again
-    /// when the lock goes (issue 17, item 2).
+    /// on SQLite everything (one writer at a time); on PostgreSQL the settled sequence (see the
+    /// module documentation).
     async fn readable_upto(&self) -> Result<i64> {
-        Ok(i64::MAX)
-    }
-
-    /// The settled horizon, for when writers no longer take the log lock.
-    #[allow(dead_code)]
-    pub(crate) async fn readable_upto_without_log_lock(&self) -> Result<i64> {
         match self.backend {
             super::Backend::Sqlite => Ok(i64::MAX),
             super::Backend::Postgres => self.settled_seq().await,
         }
     }
 
-    /// Looks at the sequence, then at the transaction ids given out; waits a moment for the
-    /// transactions then running to end (they are short), and records the sighting for later
-    /// reads if they have not.
+    /// Looks at the sequence, then at the transactions running in this database; waits a moment
+    /// for those to end (they are short), and records the sighting for later reads if they have
+    /// not. Every transaction that drew a value up to the sequence seen had its id by then, so
+    /// it is among those running, or has ended.
     async fn settled_seq(&self) -> Result<i64> {
         let seen: Option<i64> = sqlx::query_scalar(
             "select pg_sequence_last_value(pg_get_serial_sequence('events', 'seq')::regclass)",
@@ -156,53 +154,27 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         let seen = seen.unwrap_or(0);
-        // The next transaction id to be given out, read after the sequence: every transaction
-        // that drew a value so far has a smaller one. (A snapshot's xmax is not it: that is one
-        // past the last *completed* transaction.) age() of a transaction id counts from the next
-        // one; ids are 32 bits there, so it is taken of the oldest running id's low half.
-        let (mut oldest, age): (i64, i32) = sqlx::query_as(
-            "select x, age((x % 4294967296)::text::xid) \
-             from (select pg_snapshot_xmin(pg_current_snapshot())::text::bigint as x) now",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        if age == i32::MAX {
-            // The oldest id is a special one (at a 32-bit wrap): look again next time.
-            return Ok(self.horizon.settled.load(Ordering::Acquire));
+        let settled = self.horizon.settled.load(Ordering::Acquire);
+        if seen <= settled {
+            return Ok(settled);
         }
-        let given = oldest + i64::from(age);
+        let then: Vec<String> = sqlx::query_scalar(RUNNING_HERE)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut running = then.clone();
         let started = tokio::time::Instant::now();
         let mut pause = Duration::from_millis(1);
-        while oldest < given && started.elapsed() < SETTLE_WAIT {
+        while then.iter().any(|x| running.contains(x)) && started.elapsed() < SETTLE_WAIT {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(20));
-            oldest =
-                sqlx::query_scalar("select pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-                    .fetch_one(&self.pool)
-                    .await?;
+            running = sqlx::query_scalar(RUNNING_HERE)
+                .fetch_all(&self.pool)
+                .await?;
         }
-        let horizon = &self.horizon;
-        let mut sightings = horizon
-            .sightings
-            .lock()
-            .map_err(|_| super::StoreError::Invalid("the log's horizon was poisoned".into()))?;
-        sightings.push((seen, given));
-        let mut settled = horizon.settled.load(Ordering::Acquire);
-        sightings.retain(|&(seq, xid)| {
-            if xid <= oldest {
-                settled = settled.max(seq);
-                false
-            } else {
-                true
-            }
-        });
-        // A long transaction holds every sighting back; the newest few are enough to resume.
-        let excess = sightings.len().saturating_sub(64);
-        sightings.drain(..excess);
-        horizon.settled.fetch_max(settled, Ordering::AcqRel);
-        Ok(horizon.settled.load(Ordering::Acquire))
+        self.horizon.settle((seen, then), &running)
     }
 
+    /// Events after `after`, oldest first.
     /// Events after `after`, oldest first.
     pub async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>> {
         let upto = self.readable_upto().await?;
@@ -249,6 +221,33 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
         Ok(seq.unwrap_or(0))
+    }
+}
+
+impl Horizon {
+    /// Adds a sighting and settles every sighting none of whose transactions is `running` now.
+    fn settle(&self, sighting: (i64, Vec<String>), running: &[String]) -> Result<i64> {
+        let mut sightings = self
+            .sightings
+            .lock()
+            .map_err(|_| super::StoreError::Invalid("the log's horizon was poisoned".into()))?;
+        sightings.push(sighting);
+        let mut settled = self.settled.load(Ordering::Acquire);
+        sightings.retain(|(seq, then)| {
+            if then.iter().any(|x| running.contains(x)) {
+                true
+            } else {
+                settled = settled.max(*seq);
+                false
+            }
+        });
+        // Sightings at or below the settled value say nothing more.
+        sightings.retain(|(seq, _)| *seq > settled);
+        // A long transaction holds every sighting back; the newest few are enough to resume.
+        let excess = sightings.len().saturating_sub(64);
+        sightings.drain(..excess);
+        self.settled.fetch_max(settled, Ordering::AcqRel);
+        Ok(self.settled.load(Ordering::Acquire))
     }
 }
 

@@ -922,48 +922,67 @@ pub(super) async fn upsert_post(
     platform_time: Option<i64>,
     removed: bool,
 ) -> Result<(i64, bool)> {
-    let existing = sqlx::query(
-        "select id, text, removed, author_id from posts where channel_id = $1 and platform_id = $2",
-    )
-    .bind(channel_id)
-    .bind(platform_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    if let Some(row) = existing {
-        let id: i64 = row.try_get("id")?;
-        let old_text: Option<String> = row.try_get("text")?;
-        let old_removed: i64 = row.try_get("removed")?;
-        let old_author: Option<i64> = row.try_get("author_id")?;
-        let text_changed = text.is_some() && text != old_text.as_deref();
-        let removed_now = removed && old_removed == 0;
-        let author_new = author_id.is_some() && old_author.is_none();
-        if !(text_changed || removed_now || author_new) {
-            return Ok((id, false));
-        }
-        sqlx::query(
-            "update posts set text = coalesce($1, text), author_id = coalesce($2, author_id), \
-             removed = case when $3 = 1 then 1 else removed end where id = $4",
+    // A post another instance creates meanwhile is found on the second look.
+    for _ in 0..2 {
+        let existing = sqlx::query(
+            "select id, text, removed, author_id from posts where channel_id = $1 and platform_id = $2",
         )
-        .bind(text)
-        .bind(author_id)
-        .bind(removed as i64)
-        .bind(id)
-        .execute(&mut **tx)
+        .bind(channel_id)
+        .bind(platform_id)
+        .fetch_optional(&mut **tx)
         .await?;
-        return Ok((id, true));
+        if let Some(row) = existing {
+            return update_post(tx, &row, author_id, text, removed).await;
+        }
+        let id: Option<i64> = sqlx::query_scalar(
+            "insert into posts (channel_id, platform_id, author_id, text, platform_time, removed, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7) on conflict (channel_id, platform_id) do nothing returning id",
+        )
+        .bind(channel_id)
+        .bind(platform_id)
+        .bind(author_id)
+        .bind(text)
+        .bind(platform_time)
+        .bind(removed as i64)
+        .bind(now_ms())
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(id) = id {
+            return Ok((id, true));
+        }
     }
-    let id: i64 = sqlx::query_scalar(
-        "insert into posts (channel_id, platform_id, author_id, text, platform_time, removed, created_at) \
-         values ($1, $2, $3, $4, $5, $6, $7) returning id",
+    Err(super::StoreError::Invalid(format!(
+        "the post {platform_id} was neither found nor created; send it again"
+    )))
+}
+
+/// Brings a stored post up to what arrived; returns its id and whether anything changed.
+async fn update_post(
+    tx: &mut Tx<'_>,
+    row: &sqlx::any::AnyRow,
+    author_id: Option<i64>,
+    text: Option<&str>,
+    removed: bool,
+) -> Result<(i64, bool)> {
+    let id: i64 = row.try_get("id")?;
+    let old_text: Option<String> = row.try_get("text")?;
+    let old_removed: i64 = row.try_get("removed")?;
+    let old_author: Option<i64> = row.try_get("author_id")?;
+    let text_changed = text.is_some() && text != old_text.as_deref();
+    let removed_now = removed && old_removed == 0;
+    let author_new = author_id.is_some() && old_author.is_none();
+    if !(text_changed || removed_now || author_new) {
+        return Ok((id, false));
+    }
+    sqlx::query(
+        "update posts set text = coalesce($1, text), author_id = coalesce($2, author_id), \
+         removed = case when $3 = 1 then 1 else removed end where id = $4",
     )
-    .bind(channel_id)
-    .bind(platform_id)
-    .bind(author_id)
     .bind(text)
-    .bind(platform_time)
+    .bind(author_id)
     .bind(removed as i64)
-    .bind(now_ms())
-    .fetch_one(&mut **tx)
+    .bind(id)
+    .execute(&mut **tx)
     .await?;
     Ok((id, true))
 }
@@ -999,9 +1018,10 @@ async fn upsert_conversation(
                 Direction::Outbound => "waiting",
             };
             let now = now_ms();
-            sqlx::query_scalar(
+            let inserted: Option<i64> = sqlx::query_scalar(
                 "insert into conversations (channel_id, kind, thread_key, person_id, post_id, status, \
-                 created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $8) returning id",
+                 created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 on conflict (channel_id, thread_key) do nothing returning id",
             )
             .bind(channel_id)
             .bind(kind)
@@ -1011,8 +1031,19 @@ async fn upsert_conversation(
             .bind(status)
             .bind(now)
             .bind(now)
-            .fetch_one(&mut **tx)
-            .await?
+            .fetch_optional(&mut **tx)
+            .await?;
+            match inserted {
+                Some(id) => id,
+                // Another instance created it meanwhile (and has committed: the insert waited).
+                None => sqlx::query_scalar(
+                    "select id from conversations where channel_id = $1 and thread_key = $2",
+                )
+                .bind(channel_id)
+                .bind(thread_key)
+                .fetch_one(&mut **tx)
+                .await?,
+            }
         }
     };
     cache.conversations.insert(key, id);

@@ -220,16 +220,9 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
             // The transaction takes its id before it draws any event sequence value, so readers
-            // can tell when every value drawn so far is settled (src/store/events.rs).
+            // can tell when every value drawn so far is settled (src/store/events.rs). Writers
+            // overlap: each read-then-write rule holds its own row lock (`lock_row`, `lock_key`).
             sqlx::query("select pg_current_xact_id()::text")
-                .execute(&mut *tx)
-                .await?;
-            // Writers still serialise on this transaction-scoped lock: claims, sign-in limits,
-            // report grouping and other read-then-write rules were written for one writer at a
-            // time and lose their invariants when writers overlap (the concurrent-claim,
-            // sign-in and report-grouping tests fail without it). Each needs a row lock or a
-            // constraint of its own before the lock can go (issue 17, item 2).
-            sqlx::query("select pg_advisory_xact_lock(7261001)")
                 .execute(&mut *tx)
                 .await?;
         }
@@ -280,6 +273,40 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Locks one row of `table` (one of ours, never input) by id until the transaction ends, on
+/// PostgreSQL, where writers of several instances overlap: a read-then-write on the row (a claim,
+/// a case's step) sees no other writer's change in between, and the second writer waits for the
+/// first to commit. On SQLite `Store::begin` already holds the database's only write lock.
+pub(crate) async fn lock_row(tx: &mut Tx<'_>, table: &'static str, id: i64) -> Result<()> {
+    if is_postgres(tx) {
+        sqlx::query(&format!("select 1 from {table} where id = $1 for update"))
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Serialises the transactions that name the same `key` (e.g. a username at sign-in, which may
+/// have no row to lock) until they end, on PostgreSQL; per key, so other writers never wait.
+/// Nothing on SQLite, where `Store::begin` holds the write lock.
+pub(crate) async fn lock_key(tx: &mut Tx<'_>, key: &str) -> Result<()> {
+    if is_postgres(tx) {
+        // A second key space beside other advisory locks; hash collisions only make two
+        // unrelated keys wait for each other.
+        sqlx::query("select pg_advisory_xact_lock(7261002, hashtext($1))")
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+fn is_postgres(tx: &Tx<'_>) -> bool {
+    use sqlx::Database;
+    tx.backend_name() == sqlx::Postgres::NAME
 }
 
 /// The write-ahead log is reset (its file cut back to this size) once it has grown past it. A

@@ -224,6 +224,22 @@ fn system_actor() -> Actor {
     }
 }
 
+/// Holds a case's message row (as `open_case_in` and further reports do) and then the case's
+/// own, so a step or a closing never interleaves with a report on the same case, and both
+/// take the two locks in one order.
+async fn lock_case(tx: &mut Tx<'_>, case_id: i64) -> Result<()> {
+    let message_id: Option<i64> =
+        sqlx::query_scalar("select message_id from moderation_cases where id = $1")
+            .bind(case_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if let Some(message_id) = message_id {
+        super::lock_row(tx, "messages", message_id).await?;
+        super::lock_row(tx, "moderation_cases", case_id).await?;
+    }
+    Ok(())
+}
+
 /// Opens a case unless the message already has an open one (returns None then).
 pub async fn open_case_in(
     tx: &mut Tx<'_>,
@@ -231,6 +247,9 @@ pub async fn open_case_in(
     opening: &CaseOpening,
     actor: &Actor,
 ) -> Result<Option<i64>> {
+    // Every writer of a message's cases holds the message's row first, so reports that arrive
+    // together find the case the first one opened.
+    super::lock_row(tx, "messages", message_id).await?;
     let row = sqlx::query("select conversation_id, channel_id from messages where id = $1")
         .bind(message_id)
         .fetch_optional(&mut **tx)
@@ -974,6 +993,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<StepOutcome> {
         let mut tx = self.begin().await?;
+        lock_case(&mut tx, case_id).await?;
         let row = sqlx::query("select message_id, level, status, channel_id, conversation_id from moderation_cases where id = $1")
             .bind(case_id)
             .fetch_optional(&mut *tx)
@@ -1160,6 +1180,7 @@ impl Store {
             )));
         }
         let mut tx = self.begin().await?;
+        lock_case(&mut tx, case_id).await?;
         let row = sqlx::query("select status, channel_id, conversation_id, message_id from moderation_cases where id = $1")
             .bind(case_id)
             .fetch_optional(&mut *tx)

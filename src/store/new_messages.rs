@@ -149,6 +149,9 @@ async fn author_ids(
             }
         }
     }
+    // In one order on every instance, so two batches that share authors wait for each other
+    // rather than deadlock on PostgreSQL.
+    wanted.sort_unstable_by(|a, b| (a.0.as_str(), a.1).cmp(&(b.0.as_str(), b.1)));
     let now = now_ms();
     let mut done = 0;
     for size in chunks(wanted.len()) {
@@ -309,6 +312,7 @@ async fn create_conversations(
         };
         rows.push(row);
     }
+    rows.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     let now = now_ms();
     let mut done = 0;
     for size in chunks(rows.len()) {
@@ -316,7 +320,8 @@ async fn create_conversations(
         done += size;
         let sql = format!(
             "insert into conversations (channel_id, thread_key, kind, person_id, post_id, status, \
-             created_at, updated_at) values {} returning id, channel_id, thread_key",
+             created_at, updated_at) values {} on conflict (channel_id, thread_key) do nothing \
+             returning id, channel_id, thread_key",
             placeholders(1, size, 8)
         );
         let mut q = sqlx::query(&sql);
@@ -337,6 +342,15 @@ async fn create_conversations(
                 row.try_get("id")?,
             );
         }
+    }
+    // Those another instance created meanwhile (its insert committed before ours went on).
+    let raced: Vec<usize> = to_create
+        .iter()
+        .copied()
+        .filter(|&i| cache.conversation(&keys[i]).is_none())
+        .collect();
+    for (key, id) in existing_conversations(tx, keys, &raced).await? {
+        cache.remember_conversation(key, id);
     }
     Ok(())
 }
@@ -417,7 +431,9 @@ async fn note_inbound(tx: &mut Tx<'_>, notes: &HashMap<i64, Vec<i64>>) -> Result
         }
     }
     let now = now_ms();
-    for layer in layers {
+    for mut layer in layers {
+        // By conversation, so batches of two instances lock shared rows in one order.
+        layer.sort_unstable();
         let mut done = 0;
         for size in chunks(layer.len()) {
             let part = &layer[done..done + size];

@@ -260,6 +260,9 @@ impl Store {
         let (mut deleted, mut pseudonymised) = (0, 0);
         let mut authors = Vec::new();
         for (id, action) in items {
+            // A message disposed of twice at once (two runs, an erasure beside retention) is
+            // counted and logged once: the second finds it gone or marked.
+            super::lock_row(&mut tx, "messages", *id).await?;
             let row = sqlx::query(
                 "select m.conversation_id, m.channel_id, m.author_id, m.disposal \
                  from messages m where m.id = $1",
@@ -318,6 +321,9 @@ impl Store {
     /// pseudonym link) when nothing refers to it any more. Returns whether the author went.
     pub async fn forget_author(&self, author_id: i64) -> Result<bool> {
         let mut tx = self.begin().await?;
+        // Ingestion names the author by upserting its row, so holding the row first means the
+        // count below sees every message committed by then, and a later one recreates the row.
+        super::lock_row(&mut tx, "authors", author_id).await?;
         sqlx::query("delete from reactions where author_id = $1")
             .bind(author_id)
             .execute(&mut *tx)
@@ -511,6 +517,8 @@ async fn pseudonymise_message(
 /// The author's pseudonym: a stable stand-in author, created on first use. Random, so it cannot
 /// be recomputed from the platform id; already a pseudonym stays itself.
 async fn pseudonym_for(tx: &mut Tx<'_>, author_id: i64) -> Result<i64> {
+    // One pseudonym per author, also when two instances pseudonymise the same author at once.
+    super::lock_row(tx, "authors", author_id).await?;
     let row = sqlx::query("select platform, platform_id from authors where id = $1")
         .bind(author_id)
         .fetch_optional(&mut **tx)

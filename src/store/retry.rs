@@ -57,6 +57,8 @@ impl Store {
     ) -> Result<RetryOutcome> {
         let now = now_ms();
         let mut tx = self.begin().await?;
+        // Two retries at once queue the reply once: the second sees it pending.
+        super::lock_row(&mut tx, "messages", message_id).await?;
         let row = sqlx::query(
             "select o.id, o.status, o.payload, m.text, m.conversation_id, c.kind, c.last_inbound_at \
              from outbox o join messages m on m.id = o.message_id \

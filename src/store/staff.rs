@@ -142,6 +142,8 @@ impl Store {
     /// the old ones stop working in the same transaction. Returns how many were revoked.
     pub async fn rotate_token(&self, staff_id: i64, token: &str, actor: &Actor) -> Result<u64> {
         let mut tx = self.begin().await?;
+        // Two rotations at once leave one live token, not one each.
+        super::lock_row(&mut tx, "staff", staff_id).await?;
         let revoked = revoke_in(&mut tx, staff_id).await?;
         insert_token(&mut tx, staff_id, token, actor).await?;
         record(

@@ -95,6 +95,8 @@ impl Store {
         actor: &Actor,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
+        // The audit's "before" is what this change replaced, not what another one did.
+        super::lock_row(&mut tx, "synonym_groups", id).await?;
         let before: Option<String> =
             sqlx::query_scalar("select terms from synonym_groups where id = $1")
                 .bind(id)

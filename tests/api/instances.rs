@@ -293,32 +293,6 @@ async fn live_updates_reach_a_listener_of_either_instance_sqlite() {
     live_updates_reach_a_listener_of_either_instance(Backend::Sqlite).await;
 }
 
-/// As `open_write`, in a transaction begun as `Store::begin` does on PostgreSQL (its transaction id
-/// taken first) but without the log lock, so two such writers overlap.
-async fn open_write_without_log_lock(
-    store: &tavla::store::Store,
-    n: i64,
-) -> tavla::store::Tx<'static> {
-    let mut tx = store.pool.begin().await.expect("begin");
-    sqlx::query("select pg_current_xact_id()::text")
-        .execute(&mut *tx)
-        .await
-        .expect("transaction id");
-    tavla::store::events::append(
-        &mut tx,
-        tavla::store::NewEvent {
-            kind: tavla::store::EventKind::ChannelChanged,
-            channel_id: None,
-            conversation_id: None,
-            message_id: None,
-            payload: json!({ "n": n }),
-        },
-    )
-    .await
-    .expect("append");
-    tx
-}
-
 /// An event appended in a transaction of its own, committed by the caller.
 async fn open_write(store: &tavla::store::Store, n: i64) -> tavla::store::Tx<'static> {
     let mut tx = store.begin().await.expect("begin");
@@ -338,20 +312,15 @@ async fn open_write(store: &tavla::store::Store, n: i64) -> tavla::store::Tx<'st
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the settled horizon is off while every writer takes the log lock (Store::begin); run it when the lock goes"]
 async fn a_reader_never_skips_a_late_commit() {
     let Some(app) = TestApp::spawn(Backend::Postgres).await else {
         return;
     };
     let store = &app.store;
     let start = store.last_event_seq().await.unwrap();
-    // Writers still serialise on the log lock in `Store::begin` (README: several instances); the
-    // reader must not rely on it. These two overlap as writers will once the lock goes.
-    let early = open_write_without_log_lock(store, 1).await;
-    let late = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        open_write_without_log_lock(store, 2),
-    )
+    // Writers take no lock for the log (README: several instances), so these two overlap.
+    let early = open_write(store, 1).await;
+    let late = tokio::time::timeout(std::time::Duration::from_secs(5), open_write(store, 2))
     .await
     .expect("the second writer takes no lock the first holds");
     late.commit().await.unwrap();
@@ -363,6 +332,83 @@ async fn a_reader_never_skips_a_late_commit() {
     let numbers: Vec<&Value> = read.iter().map(|e| &e.payload["n"]).collect();
     assert_eq!(numbers, [&json!(1), &json!(2)]);
     assert!(read[0].seq < read[1].seq);
+}
+
+/// Two instances take webhooks for the same new people at the same moment: each thread must be
+/// created once (the instance that loses the race finds the other's), and no webhook may fail.
+async fn new_threads_arriving_at_two_instances_at_once_are_created_once(backend: Backend) {
+    let Some(first) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let second = first.second_instance().await;
+    first.register_channel("facebook", PAGE, "Kommunen").await;
+    const ROUNDS: usize = 16;
+    const PEOPLE: usize = 12;
+    for round in 0..ROUNDS {
+        // The same people in both batches, in opposite orders, with messages of their own.
+        let batch = |instance: usize| {
+            let mut people: Vec<usize> = (0..PEOPLE).collect();
+            if instance == 1 {
+                people.reverse();
+            }
+            let items: Vec<(String, String)> = people
+                .iter()
+                .map(|p| (format!("r{round}p{p}"), format!("r{round}p{p}i{instance}")))
+                .collect();
+            let refs: Vec<(&str, &str, &str, &str)> = items
+                .iter()
+                .map(|(person, mid)| (PAGE, person.as_str(), mid.as_str(), "Hej"))
+                .collect();
+            crate::webhooks::dm_batch(&refs)
+        };
+        let (a, b) = (batch(0), batch(1));
+        let (to_first, to_second) = tokio::join!(first.webhook(&a), second.webhook(&b));
+        assert_eq!(to_first.status(), 200, "round {round}, first instance");
+        assert_eq!(to_second.status(), 200, "round {round}, second instance");
+    }
+    let agent = first.token("agent", "agent").await;
+    let threads = first.conversations(&agent, "limit=200").await;
+    assert_eq!(threads.len(), ROUNDS * PEOPLE, "one thread per person");
+    assert!(
+        threads.iter().all(|c| c["message_count"] == json!(2)),
+        "both messages of each person in the person's one thread"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_threads_arriving_at_two_instances_at_once_are_created_once_postgres() {
+    new_threads_arriving_at_two_instances_at_once_are_created_once(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_threads_arriving_at_two_instances_at_once_are_created_once_sqlite() {
+    new_threads_arriving_at_two_instances_at_once_are_created_once(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_transaction_in_another_database_holds_no_live_update_back() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    // Another database on the same server (the tests' admin database), with a transaction that
+    // has taken its id and stays open for the whole test, as a long job elsewhere would.
+    let admin = crate::helpers::postgres_admin_url().await.expect("the server");
+    let elsewhere = sqlx::AnyPool::connect(&admin).await.expect("another database");
+    let mut long = elsewhere.begin().await.expect("begin elsewhere");
+    sqlx::query("select pg_current_xact_id()::text")
+        .execute(&mut *long)
+        .await
+        .expect("an id elsewhere");
+    app.register_channel("facebook", PAGE, "Kommunen").await;
+    let agent = app.token("agent", "agent").await;
+    let stream = app.get(&agent, "/api/v1/events").await;
+    assert_eq!(stream.status(), 200);
+    let dm = crate::webhooks::dm_batch(&[(PAGE, "u1", "m1", "Hej")]);
+    assert_eq!(app.webhook(&dm).await.status(), 200);
+    let events = crate::events::read_events(stream, 1).await;
+    assert_eq!(events[0].1, "message.received");
+    long.rollback().await.expect("rollback elsewhere");
+    elsewhere.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
