@@ -58,9 +58,9 @@ pub fn parse_rules(text: &str) -> anyhow::Result<Vec<RoleRule>> {
         .map(|rule| {
             let Some(role) = Role::parse(&rule.role).filter(|r| *r != Role::Integration) else {
                 bail!(
-                    "rule for group {:?} has role {:?}; write agent, communicator, moderator, admin or auditor",
-                    rule.group,
-                    rule.role
+                    "role {:?} (the rule for group {:?}) is not a tavla role; write agent, communicator, moderator, admin or auditor",
+                    rule.role,
+                    rule.group
                 );
             };
             if rule.group.trim().is_empty() {
