@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use axum::extract::{Form, State};
+use axum::extract::{Form, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -74,23 +74,26 @@ struct ProviderState {
     published: Mutex<Vec<usize>>,
     grants: Mutex<HashMap<String, Grant>>,
     jwks_served: AtomicUsize,
+    /// For a browser: tavla's address, and who signs in at the authorization endpoint.
+    browser_person: Mutex<Option<(String, String, Vec<String>)>>,
 }
 
 /// The stand-in identity provider.
-struct Idp {
+pub struct Idp {
     issuer: String,
     state: Arc<ProviderState>,
     dir: tempfile::TempDir,
 }
 
 impl Idp {
-    async fn start() -> Idp {
+    pub async fn start() -> Idp {
         let state = Arc::new(ProviderState::default());
         *state.published.lock().unwrap() = vec![FIRST];
         let router = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/jwks", get(jwks))
             .route("/token", post(token))
+            .route("/authorize", get(authorize))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let issuer = format!("http://{}", listener.local_addr().unwrap());
@@ -101,7 +104,17 @@ impl Idp {
         Idp { issuer, state, dir }
     }
 
-    fn configure(&self, s: &mut Settings) {
+    /// A browser that comes to the authorization endpoint is signed in at once as `sub` in
+    /// `groups` and sent back to tavla at `tavla` (its address, known only once it runs).
+    pub fn sign_in_browsers_as(&self, tavla: &str, sub: &str, groups: &[&str]) {
+        *self.state.browser_person.lock().unwrap() = Some((
+            tavla.to_string(),
+            sub.to_string(),
+            groups.iter().map(|g| g.to_string()).collect(),
+        ));
+    }
+
+    pub fn configure(&self, s: &mut Settings) {
         s.oidc_issuer = self.issuer.clone();
         s.oidc_provider_name = "Kommunens inloggning".into();
         s.oidc_client_id = CLIENT_ID.into();
@@ -132,6 +145,36 @@ impl Idp {
         );
         code
     }
+}
+
+/// The authorization endpoint, for a browser: no page, the person is signed in at once.
+async fn authorize(
+    State(state): State<Arc<ProviderState>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some((tavla, sub, groups)) = state.browser_person.lock().unwrap().clone() else {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    };
+    let issuer = state.issuer.lock().unwrap().clone();
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"iss": issuer, "aud": CLIENT_ID, "sub": sub, "exp": now + 300, "iat": now,
+                        "nonce": query["nonce"], "preferred_username": sub, "groups": groups});
+    let code = format!("code-{}", rand::random::<u64>());
+    state.grants.lock().unwrap().insert(
+        code.clone(),
+        Grant {
+            challenge: query["code_challenge"].clone(),
+            claims,
+            signer: FIRST,
+            kid: FIRST,
+        },
+    );
+    let mut back = reqwest::Url::parse(&format!("{tavla}/auth/oidc/callback")).unwrap();
+    back.query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", &query["state"]);
+    axum::response::Redirect::to(back.as_str()).into_response()
 }
 
 async fn discovery(State(state): State<Arc<ProviderState>>) -> Json<Value> {
