@@ -139,6 +139,10 @@ impl Application {
             settings.password_hash_concurrency,
             std::time::Duration::from_millis(settings.password_hash_wait_ms),
         ));
+        let oidc = crate::access::oidc::OidcConfig::from_settings(&settings)?
+            .map(crate::access::oidc::Provider::new)
+            .transpose()?
+            .map(Arc::new);
         let state = AppState {
             store,
             ingestor,
@@ -155,6 +159,7 @@ impl Application {
             password_hashing,
             delivery_failures,
             integrations,
+            oidc,
         };
         Ok(Application {
             serve_lock,

@@ -96,6 +96,18 @@ pub struct Settings {
     pub password_hash_wait_ms: u64,
     /// Reverse proxies whose X-Forwarded-For is believed: addresses or networks (10.0.0.0/8).
     pub trusted_proxies: Vec<String>,
+    /// Single sign-on (OpenID Connect); an empty issuer turns it off.
+    pub oidc_issuer: String,
+    pub oidc_provider_name: String,
+    pub oidc_client_id: String,
+    pub oidc_client_secret: Secret<String>,
+    pub oidc_redirect_url: String,
+    pub oidc_scopes: String,
+    pub oidc_groups_claim: String,
+    /// Groups or app roles mapped to tavla roles and channel limits.
+    pub oidc_roles_file: PathBuf,
+    /// false: the password sign-in refuses; staff sign in through the identity provider.
+    pub local_passwords: bool,
     pub routines_file: PathBuf,
     pub moderation_dir: PathBuf,
     /// The trained triage model: "newest" (the newest `moderation-model-*.bin` in data_dir),
@@ -256,6 +268,7 @@ mod tests {
         settings.meta_verify_token = "verify-token-4711".into();
         settings.moderation_alert_url = "https://hooks.example/alert-4711".into();
         settings.metrics_token = "metrics-token-4711".into();
+        settings.oidc_client_secret = "oidc-secret-4711".into();
         let printed = format!("{settings:?} {settings:#?}");
         assert!(!printed.contains("4711"), "{printed}");
         assert!(printed.contains("[redacted]"));

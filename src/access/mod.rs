@@ -2,6 +2,8 @@
 //! (Training gates and channel scopes narrow these further: see the staff-access work.)
 
 pub mod hashing;
+pub mod id_token;
+pub mod oidc;
 pub mod training;
 
 use serde::{Deserialize, Serialize};

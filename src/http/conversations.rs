@@ -133,6 +133,10 @@ pub async fn show(
     // Personal data masked; `masked` on each message says where, for an audited reveal.
     masking::conversation_json(&mut body);
     body["suggested_reply"] = suggested;
+    // Handovers to the organisation's units, and the units there are to choose from (none
+    // listed: any name).
+    body["handovers"] = json!(state.store.handovers_of(id).await?);
+    body["handover_units"] = json!(state.integrations.units);
     Ok(axum::Json(body))
 }
 

@@ -16,6 +16,7 @@ pub mod feed;
 mod handover;
 mod messages;
 mod moderation;
+mod oidc;
 pub mod overload;
 mod privacy;
 mod reports;
@@ -71,6 +72,8 @@ pub struct AppState {
     pub delivery_failures: Arc<crate::metrics::DeliveryFailures>,
     /// Outgoing webhooks' receivers, and the units conversations may be handed to.
     pub integrations: Arc<crate::outbound::integrations::Integrations>,
+    /// The organisation's identity provider, when single sign-on is configured.
+    pub oidc: Option<Arc<crate::access::oidc::Provider>>,
 }
 
 /// One route: its method and path, the rule its callers must meet, and its handler.
@@ -133,6 +136,21 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/session",
             Rule::Public,
             post(session::sign_in),
+        ),
+        // Single sign-on: the console asks which ways to sign in there are, then the browser
+        // goes to the identity provider and comes back to the callback.
+        r(
+            Method::GET,
+            "/api/v1/signin-options",
+            Rule::Public,
+            get(oidc::options),
+        ),
+        r(Method::GET, "/auth/oidc/start", Rule::Public, get(oidc::start)),
+        r(
+            Method::GET,
+            "/auth/oidc/callback",
+            Rule::Public,
+            get(oidc::callback),
         ),
         r(
             Method::DELETE,

@@ -36,6 +36,15 @@ pub async fn sign_in(
     Json(credentials): Json<Credentials>,
 ) -> Result<Response> {
     let settings = &state.settings;
+    if !settings.local_passwords {
+        let way = match &state.oidc {
+            Some(p) => format!("\"Sign in with {}\" (GET /auth/oidc/start)", p.config.provider_name),
+            None => "the organisation's single sign-on, which is not configured yet (ask your IT department)".into(),
+        };
+        return Err(AppError::forbidden(format!(
+            "tavla does not take passwords here: sign in through your organisation's sign-in, {way}"
+        )));
+    }
     let username = credentials.username.trim().to_string();
     check_username(&username)?;
     check_length(&credentials.password, "the password")?;

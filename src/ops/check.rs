@@ -423,6 +423,58 @@ fn check_values(s: &Settings, places: &Places<'_>, report: &mut Report) {
         );
     }
     check_moderation_values(s, &mut problem);
+    check_oidc_values(s, &mut problem);
+}
+
+/// Single sign-on: all or nothing, and what the provider needs to know of tavla.
+fn check_oidc_values(s: &Settings, problem: &mut impl FnMut(Severity, &str, String)) {
+    use Severity::{Error, Warning};
+    let issuer = s.oidc_issuer.trim();
+    if issuer.is_empty() {
+        if !s.local_passwords {
+            problem(Error, "local_passwords", "is false but no identity provider is set (oidc_issuer), so nobody could sign in; set oidc_issuer, oidc_client_id and oidc_redirect_url, or set local_passwords = true".into());
+        }
+        return;
+    }
+    match reqwest::Url::parse(issuer) {
+        Ok(u) if u.scheme() == "https" => {}
+        Ok(u) if u.scheme() == "http" && is_loopback(&u) => {}
+        Ok(_) => problem(Error, "oidc_issuer", format!("{issuer:?} is not an https:// URL; write the issuer as the provider names it, e.g. https://login.microsoftonline.com/<tenant id>/v2.0 or https://sso.kommun.example/realms/kommun")),
+        Err(_) => problem(Error, "oidc_issuer", format!("{issuer:?} is not a URL; write the issuer as the provider names it, e.g. https://sso.kommun.example/realms/kommun")),
+    }
+    if s.oidc_client_id.trim().is_empty() {
+        problem(Error, "oidc_client_id", "is empty while oidc_issuer is set; give the client (application) id registered for tavla at the provider".into());
+    }
+    match reqwest::Url::parse(s.oidc_redirect_url.trim()) {
+        Ok(u) if u.path().ends_with("/auth/oidc/callback") && (u.scheme() == "https" || is_loopback(&u)) => {
+            if s.secure_cookies != (u.scheme() == "https") {
+                problem(Warning, "oidc_redirect_url", "and secure_cookies disagree about TLS; serve tavla over https with secure_cookies = true".into());
+            }
+        }
+        _ => problem(Error, "oidc_redirect_url", "must be tavla's own https address ending in /auth/oidc/callback (https://tavla.kommun.example/auth/oidc/callback), registered as a redirect URI at the provider".into()),
+    }
+    if s.oidc_client_secret.is_blank() {
+        problem(Warning, "oidc_client_secret", "is empty, so tavla signs in as a public client (PKCE alone); if the provider gave tavla a secret, set TAVLA_OIDC_CLIENT_SECRET".into());
+    }
+    if s.oidc_groups_claim.trim().is_empty() {
+        problem(Error, "oidc_groups_claim", "is empty; name the ID token's claim with the groups or app roles (\"groups\", or \"roles\" for Entra ID app roles)".into());
+    }
+    if let Ok(rules) = crate::access::oidc::load_rules(&s.oidc_roles_file) {
+        if rules.is_empty() {
+            problem(Error, "oidc_roles_file", format!("{} has no [[rule]], so nobody could sign in through the provider; add a rule per group (see config/oidc.toml)", s.oidc_roles_file.display()));
+        }
+    }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host_str() {
+        Some("localhost") => true,
+        Some(host) => host
+            .trim_matches(['[', ']'])
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
 }
 
 /// Thresholds, staffed hours and the trained model.
@@ -550,7 +602,7 @@ fn check_files(s: &Settings, places: &Places<'_>, report: &mut Report) {
     use crate::access::training::TrainingConfig;
     use crate::moderation::routines::Routines;
     use crate::privacy::rules::RetentionRules;
-    let files: [(&str, &PathBuf, Parse); 4] = [
+    let files: [(&str, &PathBuf, Parse); 5] = [
         ("training_file", &s.training_file, |t| {
             TrainingConfig::parse(t).map(|_| ())
         }),
@@ -562,6 +614,9 @@ fn check_files(s: &Settings, places: &Places<'_>, report: &mut Report) {
         }),
         ("integrations_file", &s.integrations_file, |t| {
             crate::outbound::integrations::Integrations::parse(t).map(|_| ())
+        }),
+        ("oidc_roles_file", &s.oidc_roles_file, |t| {
+            crate::access::oidc::parse_rules(t).map(|_| ())
         }),
     ];
     for (key, path, parse) in files {

@@ -94,6 +94,17 @@ const MESSAGE_COLUMNS: &str = "m.id as m_id, m.kind as m_kind, m.platform_id as 
 const CHANNEL_COLUMNS: &str = "ch.id as ch_id, ch.platform as ch_platform, \
      ch.platform_id as ch_platform_id, ch.name as ch_name, ch.unit as ch_unit";
 
+/// One handover as the conversation view shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Handover {
+    pub id: i64,
+    pub unit: String,
+    pub note: Option<String>,
+    /// The staff member's name; None when the account is gone.
+    pub handed_by: Option<String>,
+    pub handed_at: i64,
+}
+
 impl Store {
     /// The last event the follower turned into deliveries.
     pub async fn webhook_cursor(&self) -> Result<i64> {
@@ -245,6 +256,29 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         Ok((by_status, oldest.map(|t| now_ms() - t)))
+    }
+
+    /// A conversation's handovers, oldest first, with who handed it over (by name, as staff see
+    /// each other elsewhere in the conversation).
+    pub async fn handovers_of(&self, conversation_id: i64) -> Result<Vec<Handover>> {
+        let rows = sqlx::query(
+            "select h.id, h.unit, h.note, h.handed_at, s.username from handovers h \
+             left join staff s on s.id = h.handed_by where h.conversation_id = $1 order by h.id",
+        )
+        .bind(conversation_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Handover {
+                    id: r.try_get("id")?,
+                    unit: r.try_get("unit")?,
+                    note: r.try_get("note")?,
+                    handed_by: r.try_get("username")?,
+                    handed_at: r.try_get("handed_at")?,
+                })
+            })
+            .collect()
     }
 
     /// Hands a conversation to a unit: the handover, its event and its audit entry together.

@@ -241,7 +241,18 @@ function startLive() {
   state.live.start();
 }
 
+/** Back from single sign-on: the CSRF token of the new session comes in the address's fragment
+ * (never sent to a server); keep it for this tab and take it out of the address and history. */
+function takeSignedIn() {
+  const found = location.hash.match(/^#signed-in=([A-Za-z0-9_-]+)$/);
+  if (!found) return;
+  setCsrf(found[1]);
+  sessionStorage.removeItem(ME_KEY);
+  history.replaceState(null, '', location.pathname + location.search);
+}
+
 async function boot() {
+  takeSignedIn();
   renderTools();
   if (!sessionStorage.getItem('tavla.csrf')) {
     // Without the token of this session no change can be made: sign in (again) first.

@@ -175,7 +175,7 @@ async fn role_tokens(app: &TestApp, suffix: &str) -> Vec<(&'static str, bool, St
 }
 
 /// Routes open without sign-in, each a deliberate decision.
-const PUBLIC: [&str; 10] = [
+const PUBLIC: [&str; 13] = [
     // The console's page and files: everything it shows comes from the API.
     "GET /",
     "GET /static/{*path}",
@@ -191,6 +191,11 @@ const PUBLIC: [&str; 10] = [
     "POST /webhooks/meta",
     "GET /api/v1/openapi.json",
     "POST /api/v1/session",
+    // Single sign-on: the ways to sign in, and the browser's way to the provider and back
+    // (without single sign-on configured they answer 404; tests/api/oidc.rs).
+    "GET /api/v1/signin-options",
+    "GET /auth/oidc/start",
+    "GET /auth/oidc/callback",
 ];
 
 on_both_backends!(

@@ -621,7 +621,7 @@ const OWN_ACCOUNT: [&str; 4] = [
 
 /// Tables whose rows a refused change must leave as they were (the audit trail and sessions
 /// record reads and use, not changes).
-const STORE_TABLES: [&str; 29] = [
+const STORE_TABLES: [&str; 30] = [
     "staff",
     "api_tokens",
     "channels",
@@ -651,6 +651,7 @@ const STORE_TABLES: [&str; 29] = [
     "handovers",
     "webhook_outbox",
     "synonym_groups",
+    "oidc_logins",
 ];
 
 /// Every row of every table, as text, in a stable order.

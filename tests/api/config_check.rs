@@ -208,3 +208,61 @@ on_both_backends!(
         assert_eq!(body["newer_migrations"], serde_json::json!([99999]));
     }
 );
+
+/// Single sign-on's settings: each mistake where it was made, the secret never printed, and a
+/// role rule with an unknown role at its line in the rules file.
+#[test]
+fn single_sign_on_settings_are_checked_where_they_are_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = write(
+        dir.path(),
+        "oidc.toml",
+        "[[rule]]\ngroup = \"tavla-agenter\"\nrole = \"agent\"\n\n[[rule]]\ngroup = \"chefer\"\nrole = \"chef\"\n",
+    );
+    let settings = write(
+        dir.path(),
+        "tavla.toml",
+        &format!(
+            "oidc_issuer = \"http://sso.kommun.example/realms/kommun\"\n\
+             oidc_redirect_url = \"https://tavla.kommun.example/\"\noidc_roles_file = \"{rules}\"\n"
+        ),
+    );
+    let out = tavla(
+        &["config", "check", "--config", &settings],
+        &[
+            ("TAVLA_META_APP_SECRET", "app-secret"),
+            ("TAVLA_META_VERIFY_TOKEN", "verify-token"),
+            ("TAVLA_OIDC_CLIENT_SECRET", "oidc-secret-4711"),
+        ],
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    for expected in [
+        format!("{settings}:1: error: oidc_issuer: \"http://sso.kommun.example/realms/kommun\" is not an https:// URL"),
+        format!("{settings}:2: error: oidc_redirect_url: must be tavla's own https address ending in /auth/oidc/callback"),
+        format!("{rules}:7: error: role \"chef\" (the rule for group \"chefer\") is not a tavla role"),
+    ] {
+        assert!(report.contains(&expected), "expected {expected:?} in:\n{report}");
+    }
+    let client_id = report
+        .lines()
+        .find(|l| l.contains(": error: oidc_client_id: is empty while oidc_issuer is set"))
+        .unwrap_or_else(|| panic!("the missing client id in:\n{report}"));
+    assert!(client_id.starts_with("config/default.toml:"), "{client_id}");
+    assert!(!report.contains("4711"), "the client secret is never printed:\n{report}");
+
+    // Passwords off without a provider: nobody could sign in.
+    let out = tavla(
+        &["config", "check"],
+        &[
+            ("TAVLA_META_APP_SECRET", "app-secret"),
+            ("TAVLA_META_VERIFY_TOKEN", "verify-token"),
+            ("TAVLA_LOCAL_PASSWORDS", "false"),
+        ],
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("environment variable TAVLA_LOCAL_PASSWORDS: error: local_passwords: is false but no identity provider is set"),
+        "{report}"
+    );
+}

@@ -69,6 +69,16 @@ addStrings({
     'conv.earlier': 'Personens tidigare konversationer',
     'conv.earlierNone': 'Inga tidigare konversationer.',
     'conv.post': 'Inlägg: {text}',
+    'conv.handovers': 'Överlämningar',
+    'conv.handoversNone': 'Konversationen har inte lämnats över.',
+    'conv.handedTo': 'Till {unit}, av {name}, {at}',
+    'conv.handedBySomeone': 'en borttagen användare',
+    'conv.handOver': 'Lämna över till en enhet',
+    'conv.handOverUnit': 'Enhet',
+    'conv.handOverNote': 'Anteckning till enheten (frivillig)',
+    'conv.handOverSend': 'Lämna över',
+    'conv.handedOver': 'Konversationen är överlämnad till {unit}.',
+    'conv.handOverMissing': 'Skriv vilken enhet konversationen ska till.',
   },
   en: {
     'conv.pick': 'Pick a conversation in the queue (j and k for next and previous).',
@@ -131,6 +141,16 @@ addStrings({
     'conv.earlier': 'Earlier conversations of this person',
     'conv.earlierNone': 'No earlier conversations.',
     'conv.post': 'Post: {text}',
+    'conv.handovers': 'Handovers',
+    'conv.handoversNone': 'This conversation has not been handed over.',
+    'conv.handedTo': 'To {unit}, by {name}, {at}',
+    'conv.handedBySomeone': 'a removed user',
+    'conv.handOver': 'Hand over to a unit',
+    'conv.handOverUnit': 'Unit',
+    'conv.handOverNote': 'Note for the unit (optional)',
+    'conv.handOverSend': 'Hand over',
+    'conv.handedOver': 'The conversation is handed over to {unit}.',
+    'conv.handOverMissing': 'Write which unit the conversation goes to.',
   },
 });
 
@@ -181,6 +201,12 @@ export class Conversation {
     this.messages = h('ol', { class: 'messages', 'aria-label': t('conv.messages') });
     this.suggestions = h('div', {});
     this.earlier = h('div', { class: 'earlier' });
+    // The list is drawn again with each load; the form is made once, so typing in it survives
+    // live updates.
+    this.handoverList = h('div', {});
+    this.handoverSlot = h('div', {});
+    this.handoverForm = null;
+    this.handovers = h('section', { class: 'handovers', 'aria-labelledby': 'handovers-heading' }, h('h3', { id: 'handovers-heading' }, t('conv.handovers')), this.handoverList, this.handoverSlot);
     this.replyText = h('textarea', { id: 'reply-text', name: 'reply', 'aria-describedby': 'reply-hint' });
     this.humanAgent = h('input', { type: 'checkbox', id: 'reply-human-agent' });
     this.humanAgentField = h('div', { class: 'row', hidden: true }, this.humanAgent, h('label', { for: 'reply-human-agent' }, t('conv.humanAgent')));
@@ -245,6 +271,7 @@ export class Conversation {
       this.errors,
       this.windowBox,
       this.actions,
+      this.handovers,
       this.messages,
       this.suggestions,
       this.readOnly,
@@ -270,6 +297,7 @@ export class Conversation {
     replace(this.messages, d.messages.map((m) => this.message(m)));
     this.renderSuggestions();
     this.renderEarlier();
+    this.renderHandovers();
     const answer = this.mayAnswer();
     this.replyForm.hidden = !answer;
     this.readOnly.hidden = answer;
@@ -444,6 +472,71 @@ export class Conversation {
       earlier.length
         ? h('ul', {}, earlier.map((c) => h('li', {}, h('a', { href: `#/inbox/${c.id}` }, formatTime(c.last_message_at), ' – ', h('bdi', {}, c.preview || '')), ' ', h('span', { class: `badge badge-${c.status}` }, t(`inbox.status.${c.status}`)))))
         : h('p', { class: 'muted' }, t('conv.earlierNone')),
+    );
+  }
+
+  /** Who the conversation went to, by whom and when, with the note; and, for those who may
+   * answer it, a form to hand it over (a list of the units when the organisation names them). */
+  renderHandovers() {
+    const list = this.detail.handovers || [];
+    if (this.mayAnswer() && !this.handoverForm) {
+      this.handoverForm = this.makeHandoverForm();
+      replace(this.handoverSlot, this.handoverForm);
+    }
+    this.handoverSlot.hidden = !this.mayAnswer();
+    replace(
+      this.handoverList,
+      list.length
+        ? h(
+            'ul',
+            { id: 'handover-list' },
+            list.map((x) =>
+              h(
+                'li',
+                { 'data-handover-id': String(x.id) },
+                h('p', {}, t('conv.handedTo', { unit: x.unit, name: x.handed_by || t('conv.handedBySomeone'), at: formatTime(x.handed_at) })),
+                x.note ? h('p', { class: 'user-text muted' }, x.note) : null,
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, t('conv.handoversNone')),
+    );
+  }
+
+  makeHandoverForm() {
+    const units = this.detail.handover_units || [];
+    const unit = units.length
+      ? h('select', { id: 'handover-unit', name: 'unit' }, units.map((u) => h('option', { value: u }, u)))
+      : h('input', { id: 'handover-unit', name: 'unit', maxlength: '100', autocomplete: 'off' });
+    const note = h('textarea', { id: 'handover-note', name: 'note', maxlength: '2000' });
+    const errors = h('div', {});
+    const submit = async (e) => {
+      e.preventDefault();
+      const name = unit.value.trim();
+      if (!name) {
+        showError(errors, { message: t('conv.handOverMissing') });
+        unit.focus();
+        return;
+      }
+      showError(errors, null);
+      const done = await this.act('POST', `/api/v1/conversations/${this.id}/handover`, { unit: name, note: note.value }, t('conv.handedOver', { unit: name }));
+      if (done) {
+        note.value = '';
+        if (!units.length) unit.value = '';
+      }
+    };
+    return h(
+      'details',
+      { class: 'handover', id: 'handover' },
+      h('summary', {}, t('conv.handOver')),
+      h(
+        'form',
+        { on: { submit } },
+        errors,
+        h('div', { class: 'field' }, h('label', { for: 'handover-unit' }, t('conv.handOverUnit')), unit),
+        h('div', { class: 'field' }, h('label', { for: 'handover-note' }, t('conv.handOverNote')), note),
+        h('button', { type: 'submit', id: 'handover-send' }, t('conv.handOverSend')),
+      ),
     );
   }
 

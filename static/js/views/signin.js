@@ -1,6 +1,7 @@
 // Sign-in: username and password to POST /api/v1/session, which sets the session cookie and
 // gives the CSRF token for changes. Errors say what happened and what to do: a wrong password,
-// or locked out until a time.
+// or locked out until a time. With single sign-on configured (GET /api/v1/signin-options) a link
+// "Sign in with <provider>" goes to /auth/oidc/start; with local passwords off it is the only way.
 
 import { h, replace } from '../dom.js';
 import { t, addStrings } from '../i18n.js';
@@ -17,6 +18,9 @@ addStrings({
     'signin.busy': 'Loggar in …',
     'signin.wrong': 'Fel användarnamn eller lösenord. Kontrollera stavningen och Caps Lock och försök igen.',
     'signin.missing': 'Fyll i både användarnamn och lösenord.',
+    'signin.oidc': 'Logga in med {name}',
+    'signin.oidc.intro': 'Logga in med organisationens gemensamma inloggning.',
+    'signin.or': 'Eller logga in med ditt användarnamn och lösenord för tavla:',
   },
   en: {
     'signin.title': 'Sign in',
@@ -27,6 +31,9 @@ addStrings({
     'signin.busy': 'Signing in …',
     'signin.wrong': 'Wrong username or password. Check the spelling and Caps Lock and try again.',
     'signin.missing': 'Fill in both username and password.',
+    'signin.oidc': 'Sign in with {name}',
+    'signin.oidc.intro': "Sign in with your organisation's single sign-on.",
+    'signin.or': 'Or sign in with your tavla username and password:',
   },
 });
 
@@ -77,6 +84,28 @@ export function renderSignIn(root, { onSignedIn }) {
       submit.textContent = t('signin.submit');
     }
   });
-  replace(root, h('section', { class: 'signin-page', 'aria-labelledby': 'signin-heading' }, h('h1', { id: 'signin-heading', tabindex: '-1', class: 'view-heading' }, t('signin.title')), form));
+  const single = h('div', { id: 'signin-oidc', hidden: true });
+  replace(root, h('section', { class: 'signin-page', 'aria-labelledby': 'signin-heading' }, h('h1', { id: 'signin-heading', tabindex: '-1', class: 'view-heading' }, t('signin.title')), single, form));
   username.focus();
+  offerSingleSignOn(single, form);
+}
+
+/** Adds the single sign-on link when there is one, and hides the form when passwords are off. */
+async function offerSingleSignOn(single, form) {
+  let options;
+  try {
+    options = await api('GET', '/api/v1/signin-options', undefined, { context: 'signin' });
+  } catch {
+    return; // The password form stays; its own errors say what is wrong.
+  }
+  if (!options?.oidc) return;
+  const link = h('a', { id: 'signin-oidc-link', class: 'button primary', href: options.oidc.start }, t('signin.oidc', { name: options.oidc.provider_name }));
+  replace(single, h('p', {}, t('signin.oidc.intro')), h('p', {}, link));
+  single.hidden = false;
+  if (options.local_passwords) {
+    form.querySelector('#signin-intro').textContent = t('signin.or');
+  } else {
+    form.hidden = true;
+    link.focus();
+  }
 }

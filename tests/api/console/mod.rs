@@ -6,6 +6,7 @@ mod actions;
 mod admin;
 pub mod browser;
 mod faq;
+mod handover;
 mod inbox;
 mod moderation;
 mod privacy;
@@ -14,6 +15,7 @@ mod screenshot;
 mod search;
 mod security;
 mod serving;
+mod single_sign_on;
 mod synonyms;
 
 use serde_json::{json, Value};

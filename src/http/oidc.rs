@@ -1,0 +1,365 @@
+//! The browser's way through single sign-on. `GET /auth/oidc/start` sends it to the identity
+//! provider with a fresh state, nonce and PKCE challenge (kept in the store, taken once, and tied
+//! to this browser by a short-lived cookie); `GET /auth/oidc/callback` takes the state back,
+//! exchanges the code, checks the ID token, maps the person's groups to a role, and starts the
+//! same session as a password sign-in. Every refusal is a page that says what to do, and is
+//! audited with its reason (never a token).
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::{authenticate, constant_time_eq, cookie_name};
+use super::extract::ClientAddress;
+use super::AppState;
+use crate::access::new_token;
+use crate::access::oidc::{groups_in, Provider, Started, TokenProblem};
+use crate::store::audit::Actor;
+use crate::store::now_ms;
+use crate::store::oidc::{NewSession, PendingLogin, ProviderIdentity, Refusal};
+use crate::store::staff::token_digest;
+use crate::text::escape_html;
+
+/// A started sign-in must come back within this long.
+pub const LOGIN_LIFETIME_MS: i64 = 10 * 60_000;
+/// Sign-ins waiting at once; beyond it `start` refuses (an anonymous flood stores a bounded amount).
+const MAX_PENDING: i64 = 10_000;
+
+fn state_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Secure-tavla_oidc"
+    } else {
+        "tavla_oidc"
+    }
+}
+
+/// What the console needs before anyone signs in: which ways to sign in there are.
+pub async fn options(State(state): State<AppState>) -> Response {
+    let oidc = state.oidc.as_ref().map(|p| {
+        json!({"provider_name": p.config.provider_name, "start": "/auth/oidc/start"})
+    });
+    axum::Json(json!({
+        "local_passwords": state.settings.local_passwords,
+        "oidc": oidc,
+    }))
+    .into_response()
+}
+
+pub async fn start(State(state): State<AppState>) -> Response {
+    let Some(provider) = state.oidc.clone() else {
+        return not_configured();
+    };
+    let started = Started::new();
+    let pending = PendingLogin {
+        nonce: started.nonce.clone(),
+        verifier: started.verifier.clone(),
+        created_at: now_ms(),
+    };
+    let url = match provider.authorization_url(&started).await {
+        Ok(url) => url,
+        Err(e) => return provider_trouble(&provider, &e.0),
+    };
+    match state
+        .store
+        .begin_oidc_login(
+            &token_digest(&started.state),
+            &pending,
+            LOGIN_LIFETIME_MS,
+            MAX_PENDING,
+        )
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many sign-ins are under way",
+                "Very many sign-ins have been started and not finished. Wait a few minutes and try again; if it persists, tell your IT department.",
+            )
+        }
+        Err(e) => return super::error::AppError::from(e).into_response(),
+    }
+    let secure = state.settings.secure_cookies;
+    let cookie = format!(
+        "{}={}; Path=/auth/oidc; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        state_cookie_name(secure),
+        started.state,
+        LOGIN_LIFETIME_MS / 1000,
+        if secure { "; Secure" } else { "" }
+    );
+    redirect(url.as_str(), &[cookie])
+}
+
+#[derive(Deserialize)]
+pub struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+pub async fn callback(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    Query(callback): Query<Callback>,
+) -> Response {
+    let Some(provider) = state.oidc.clone() else {
+        return not_configured();
+    };
+    let refused = |reason: String| refusal(&state, address.clone(), reason);
+    if let Some(error) = &callback.error {
+        let said = callback.error_description.as_deref().unwrap_or("");
+        refused(format!("the provider answered {error}")).await;
+        return page(
+            StatusCode::UNAUTHORIZED,
+            "The sign-in was not completed",
+            &format!(
+                "{} did not sign you in ({error}{}{said}). Go back to tavla and try again; if it happens again, tell your IT department what it says here.",
+                provider.config.provider_name,
+                if said.is_empty() { "" } else { ": " },
+            ),
+        );
+    }
+    let (Some(code), Some(given_state)) = (&callback.code, &callback.state) else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "This is not a sign-in answer",
+            "This address is where the identity provider sends you back after signing in. Go to tavla's start page and choose to sign in there.",
+        );
+    };
+    let pending = match take_pending(&state, &headers, given_state).await {
+        Ok(pending) => pending,
+        Err(reason) => {
+            refused(reason).await;
+            return start_again(&provider);
+        }
+    };
+    let claims = match provider
+        .sign_in(code, &pending.verifier, &pending.nonce, now_ms() / 1000)
+        .await
+    {
+        Ok(claims) => claims,
+        Err(TokenProblem::Provider(e)) => {
+            refused(format!("provider: {}", e.0)).await;
+            return provider_trouble(&provider, &e.0);
+        }
+        Err(TokenProblem::Rejected(r)) => {
+            refused(r.reason()).await;
+            return page(
+                StatusCode::UNAUTHORIZED,
+                "The sign-in could not be verified",
+                "The answer from the identity provider did not pass tavla's checks, so you are not signed in. Try again; if it happens again, tell your IT department (the audit trail says why).",
+            );
+        }
+    };
+    finish(&state, &provider, &claims, address, &headers).await
+}
+
+/// The started sign-in that `given_state` names, taken once: it must come back in the browser
+/// that started it, unused, and in time. Err: why not (for the audit trail).
+async fn take_pending(
+    state: &AppState,
+    headers: &HeaderMap,
+    given_state: &str,
+) -> Result<PendingLogin, String> {
+    let cookie = cookie_value(headers, state_cookie_name(state.settings.secure_cookies));
+    let same_browser =
+        cookie.is_some_and(|c| constant_time_eq(c.as_bytes(), given_state.as_bytes()));
+    let taken = state
+        .store
+        .take_oidc_login(&token_digest(given_state))
+        .await
+        .map_err(|e| format!("store: {e}"))?;
+    let Some(pending) = taken else {
+        return Err("unknown or already used state".into());
+    };
+    if !same_browser {
+        return Err("state came back without the cookie of the browser that started it".into());
+    }
+    if now_ms() - pending.created_at > LOGIN_LIFETIME_MS {
+        return Err("state expired".into());
+    }
+    Ok(pending)
+}
+
+/// The verified person: their role from their groups, their account, their session.
+async fn finish(
+    state: &AppState,
+    provider: &Provider,
+    claims: &serde_json::Value,
+    address: Option<String>,
+    headers: &HeaderMap,
+) -> Response {
+    let config = &provider.config;
+    let groups = groups_in(claims, &config.groups_claim);
+    let Some(rule) = config.rule_for(&groups) else {
+        let overage = claims["_claim_names"][&config.groups_claim].is_string();
+        refusal(
+            state,
+            address.clone(),
+            format!("no rule for the person's groups ({} group(s){})", groups.len(), if overage { ", too many for the token" } else { "" }),
+        )
+        .await;
+        let why = if overage {
+            "You are in too many groups for the identity provider to list them in the sign-in, so tavla cannot see whether you may use it. Ask your IT department to map tavla's roles with app roles instead of groups."
+        } else {
+            "You signed in, but none of your groups gives access to tavla. If your work needs tavla, ask your IT department to add you to one of tavla's groups, then sign in again."
+        };
+        return page(StatusCode::FORBIDDEN, "No access to tavla", why);
+    };
+    let subject = claims["sub"].as_str().unwrap_or_default();
+    let name = ["preferred_username", "email", "sub"]
+        .iter()
+        .find_map(|k| claims[*k].as_str().filter(|v| !v.trim().is_empty()))
+        .unwrap_or(subject);
+    let who = ProviderIdentity {
+        issuer: &config.issuer,
+        subject,
+        name: name.trim(),
+        role: rule.role.as_str(),
+        channels: &rule.channels,
+    };
+    let (token, csrf) = (new_token(), new_token());
+    // Rotate: a session this browser still had ends, as at a password sign-in.
+    if let Some(old) = authenticate(state, &axum::http::Method::GET, headers, None)
+        .await
+        .ok()
+        .and_then(|c| c.session)
+    {
+        let actor = Actor {
+            staff_id: None,
+            name: name.to_string(),
+            address: address.clone(),
+        };
+        if let Err(e) = state
+            .store
+            .end_session(old.id, &actor, "session.rotated")
+            .await
+        {
+            return super::error::AppError::from(e).into_response();
+        }
+    }
+    let outcome = state
+        .store
+        .oidc_sign_in(&who, &NewSession { token: &token, csrf: &csrf }, address.as_deref())
+        .await;
+    match outcome {
+        Ok(Ok(_)) => signed_in(state, &token, &csrf),
+        Ok(Err(Refusal::Disabled)) => {
+            refusal(state, address, "the account is disabled in tavla".into()).await;
+            page(StatusCode::FORBIDDEN, "Your tavla account is disabled", "An administrator has disabled your account in tavla. Ask them if your work needs it again.")
+        }
+        Ok(Err(Refusal::UnknownChannel(channel))) => {
+            refusal(state, address, format!("the rule names channel {channel}, which is not registered")).await;
+            page(StatusCode::FORBIDDEN, "tavla's sign-in rules name an unknown channel", &format!("The rule for your group limits you to the channel {channel}, which tavla does not know. Tell your tavla administrator to correct oidc_roles_file."))
+        }
+        Err(e) => super::error::AppError::from(e).into_response(),
+    }
+}
+
+/// The session cookie, as a password sign-in sets it, and on to the console, which takes the
+/// CSRF token from the address's fragment (never sent to any server) and then removes it.
+fn signed_in(state: &AppState, token: &str, csrf: &str) -> Response {
+    let settings = &state.settings;
+    let secure = settings.secure_cookies;
+    let session = format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        cookie_name(secure),
+        settings.session_absolute_hours * 3600,
+        if secure { "; Secure" } else { "" }
+    );
+    let spent = format!(
+        "{}=; Path=/auth/oidc; HttpOnly; SameSite=Lax; Max-Age=0{}",
+        state_cookie_name(secure),
+        if secure { "; Secure" } else { "" }
+    );
+    redirect(&format!("/#signed-in={csrf}"), &[session, spent])
+}
+
+async fn refusal(state: &AppState, address: Option<String>, reason: String) {
+    let actor = Actor {
+        staff_id: None,
+        name: "single sign-on".into(),
+        address,
+    };
+    let detail = json!({"method": "oidc", "reason": reason});
+    if let Err(e) = state
+        .store
+        .audit(&actor, "signin.failure", None, detail)
+        .await
+    {
+        tracing::error!(error = %e, "could not audit a refused single sign-on");
+    }
+}
+
+fn redirect(location: &str, cookies: &[String]) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let headers = response.headers_mut();
+    if let Ok(location) = HeaderValue::from_str(location) {
+        headers.insert(header::LOCATION, location);
+    }
+    for cookie in cookies {
+        if let Ok(cookie) = HeaderValue::from_str(cookie) {
+            headers.append(header::SET_COOKIE, cookie);
+        }
+    }
+    response
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn not_configured() -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        "Single sign-on is not set up",
+        "tavla has no identity provider configured. Sign in with your tavla username and password, or ask your IT department to set oidc_issuer (README, \"Single sign-on\").",
+    )
+}
+
+fn start_again(provider: &Provider) -> Response {
+    page(
+        StatusCode::BAD_REQUEST,
+        "This sign-in has expired or was already used",
+        &format!(
+            "Sign-in links work once, for ten minutes, in the browser that started them. Start again with \"Sign in with {}\" on tavla's start page.",
+            provider.config.provider_name
+        ),
+    )
+}
+
+fn provider_trouble(provider: &Provider, cause: &str) -> Response {
+    tracing::warn!(cause, "single sign-on: the identity provider could not be used");
+    page(
+        StatusCode::BAD_GATEWAY,
+        "The identity provider cannot be reached",
+        &format!(
+            "tavla could not complete the sign-in with {}. Try again in a few minutes; if it persists, tell your IT department (tavla's log says why).",
+            provider.config.provider_name
+        ),
+    )
+}
+
+/// A small page of its own (no script), with the way back to the console.
+fn page(status: StatusCode, title: &str, what_to_do: &str) -> Response {
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} – tavla</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
+         <body><main><h1>{title}</h1><p id=\"what-to-do\">{what}</p>\
+         <p><a href=\"/\">Back to tavla / Tillbaka till tavla</a></p></main></body></html>\n",
+        title = escape_html(title),
+        what = escape_html(what_to_do),
+    );
+    (status, Html(body)).into_response()
+}

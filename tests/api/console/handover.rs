@@ -1,0 +1,66 @@
+//! Handovers in the conversation view: who the conversation went to, by whom, when, and the note
+//! (shown as text, never as markup); and an agent hands it over from the view.
+
+use serde_json::json;
+
+use super::actions::{assert_inert, click, fill, XSS};
+use super::browser::{self, Browser};
+use super::{channel, dm, ingest};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_sees_and_makes_handovers_in_the_conversation() {
+    let app = browser::app().await;
+    channel(&app).await;
+    ingest(
+        &app,
+        vec![dm("m1", "p1", "Anna Lindqvist", "Får jag bygga en altan?", 20)],
+    )
+    .await;
+    let conversation: i64 = sqlx::query_scalar("select id from conversations")
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    // A colleague handed it over earlier, through the API, with hostile text in the note.
+    let bengt = app.token("bengt", "agent").await;
+    let earlier = app
+        .post(
+            &bengt,
+            &format!("/api/v1/conversations/{conversation}/handover"),
+            json!({"unit": "Miljöförvaltningen", "note": XSS}),
+        )
+        .await;
+    assert_eq!(earlier.status(), 201);
+    browser::staff(&app, "agneta", "agent").await;
+    let Some(b) = Browser::start(&app).await else {
+        return;
+    };
+    b.sign_in("agneta").await;
+    b.goto(&format!("/#/inbox/{conversation}")).await;
+    let list = b.wait_text("#handover-list", "Till Miljöförvaltningen, av bengt").await;
+    assert!(list.contains(XSS), "the note is shown as it was written: {list}");
+    assert_inert(&b).await;
+
+    click(&b, "#handover summary").await;
+    fill(&b, "#handover-unit", "Bygglov").await;
+    fill(&b, "#handover-note", "Frågar om bygglov för altan.").await;
+    click(&b, "#handover-send").await;
+    b.wait_text("#handover-list", "Till Bygglov, av agneta").await;
+    b.wait_text("#handover-list", "Frågar om bygglov för altan.").await;
+    b.wait_text("#announcer", "överlämnad till Bygglov").await;
+    let stored: Vec<(String, String)> = sqlx::query_as(
+        "select h.unit, s.username from handovers h join staff s on s.id = h.handed_by order by h.id",
+    )
+    .fetch_all(&app.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        stored,
+        [
+            ("Miljöförvaltningen".to_string(), "bengt".to_string()),
+            ("Bygglov".to_string(), "agneta".to_string())
+        ]
+    );
+    b.audit("the conversation with handovers").await;
+    browser::assert_no_csp_violations(&app).await;
+    b.close().await;
+}
