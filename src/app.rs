@@ -151,7 +151,7 @@ impl Application {
             moderation,
             faq,
             retention,
-            search: Some(index),
+            search: index,
             indexed_seq,
             shutdown,
             limits,

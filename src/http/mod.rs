@@ -56,8 +56,8 @@ pub struct AppState {
     pub moderation: Arc<crate::moderation::service::Moderation>,
     pub faq: Arc<crate::faq::signals::FaqSignals>,
     pub retention: Arc<crate::privacy::rules::RetentionRules>,
-    /// None only where the index could not be opened (the service then says so on search).
-    pub search: Option<Arc<crate::search::SearchIndex>>,
+    /// The search index; a damaged one heals itself (src/search/healing.rs) and says so on search.
+    pub search: Arc<crate::search::SearchIndex>,
     /// The last event sequence applied to the search index.
     pub indexed_seq: watch::Receiver<i64>,
     /// Flips to true when the service begins to shut down, so long-lived streams end.

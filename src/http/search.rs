@@ -92,10 +92,7 @@ pub async fn search(
     authenticated: Option<Extension<Authenticated>>,
     Query(p): Query<SearchParams>,
 ) -> Result<impl IntoResponse> {
-    let index = state
-        .search
-        .clone()
-        .ok_or_else(|| AppError::unavailable("search is not available on this instance"))?;
+    let index = state.search.clone();
     let q = p.q.unwrap_or_default();
     if q.chars().count() > MAX_QUERY_CHARS {
         return Err(AppError::bad_request(format!(

@@ -38,9 +38,7 @@ fn checked(terms: &[String]) -> Result<Vec<String>> {
 
 /// The groups in use here, loaded again after a change (other instances follow the log).
 async fn reload(state: &AppState) {
-    if let Some(index) = &state.search {
-        crate::search::indexer::load_synonyms(&state.store, index).await;
-    }
+    crate::search::indexer::load_synonyms(&state.store, &state.search).await;
 }
 
 pub async fn add(
