@@ -13,7 +13,7 @@ use super::extract::{parse_json, Json, Path, Query, RawBody};
 use super::AppState;
 use crate::access::{answer_capability, read_capability, Capability};
 use crate::moderation::cases::{missing, rules, step_kinds};
-use crate::moderation::routines::LEVELS;
+use crate::moderation::triage::Severity;
 use crate::privacy::masking;
 use crate::store::now_ms;
 
@@ -35,7 +35,7 @@ pub async fn list(
         return Err(AppError::bad_request("status must be open or closed"));
     }
     if let Some(level) = &q.level {
-        if !LEVELS.contains(&level.as_str()) {
+        if Severity::parse(level).is_none() {
             return Err(AppError::bad_request("level must be one of S0..S5"));
         }
     }
@@ -343,7 +343,7 @@ pub async fn report(
         ));
     }
     let mut level = body.level.unwrap_or_else(|| "S1".into());
-    if !LEVELS.contains(&level.as_str()) {
+    if Severity::parse(&level).is_none() {
         return Err(AppError::unprocessable("level must be one of S0..S5"));
     }
     // Severity is the highest that applies: the reporter's or triage's.

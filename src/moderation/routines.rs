@@ -6,8 +6,6 @@ use serde::{Deserialize, Serialize};
 
 const BUILT_IN: &str = include_str!("../../config/routines.toml");
 
-pub const LEVELS: [&str; 6] = ["S0", "S1", "S2", "S3", "S4", "S5"];
-
 /// What a step does; some have effects beyond being recorded.
 pub const STEP_KINDS: [&str; 13] = [
     "capture_evidence",
@@ -123,7 +121,7 @@ impl Routines {
 
     pub fn parse(text: &str) -> anyhow::Result<Routines> {
         let r: Routines = toml::from_str(text)?;
-        for level in LEVELS {
+        for level in super::triage::Severity::ALL.map(super::triage::Severity::as_str) {
             if r.routines.iter().filter(|x| x.level == level).count() != 1 {
                 anyhow::bail!("there must be exactly one routine for level {level}");
             }

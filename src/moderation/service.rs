@@ -3,7 +3,7 @@
 
 use super::cases::{opening, StaffedHours};
 use super::model::Model;
-use super::routines::{Routines, LEVELS};
+use super::routines::Routines;
 use super::triage::Engine;
 use crate::settings::Settings;
 use crate::store::moderation::CaseOpening;
@@ -31,7 +31,7 @@ impl Moderation {
             ("case_threshold", &settings.case_threshold),
             ("dm_case_threshold", &settings.dm_case_threshold),
         ] {
-            if !LEVELS.contains(&level.as_str()) {
+            if super::triage::Severity::parse(level).is_none() {
                 anyhow::bail!("{name} must be one of S0..S5, not {level:?}");
             }
         }

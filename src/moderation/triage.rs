@@ -50,6 +50,22 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Every level, least serious first: the one list of levels (routines, reports, filters and
+    /// settings are checked against it).
+    pub const ALL: [Severity; 6] = [
+        Severity::S0,
+        Severity::S1,
+        Severity::S2,
+        Severity::S3,
+        Severity::S4,
+        Severity::S5,
+    ];
+
+    /// The level named `S0` to `S5`; None for anything else.
+    pub fn parse(name: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::S0 => "S0",
@@ -1005,6 +1021,17 @@ fn rules_score(raw: &[Raw], cat: usize) -> f32 {
 mod tests {
     use super::*;
     use std::sync::OnceLock;
+
+    #[test]
+    fn a_level_is_parsed_by_its_name_only() {
+        for level in Severity::ALL {
+            assert_eq!(Severity::parse(level.as_str()), Some(level));
+        }
+        for wrong in ["S6", "s4", " S4", "S", "", "S04"] {
+            assert_eq!(Severity::parse(wrong), None, "{wrong:?}");
+        }
+        assert!(Severity::ALL.windows(2).all(|w| w[0] < w[1]), "ordered");
+    }
 
     fn engine() -> &'static Engine {
         static E: OnceLock<Engine> = OnceLock::new();

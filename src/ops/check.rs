@@ -480,12 +480,12 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 /// Thresholds, staffed hours and the trained model.
 fn check_moderation_values(s: &Settings, problem: &mut impl FnMut(Severity, &str, String)) {
     use crate::moderation::cases::StaffedHours;
-    use crate::moderation::routines::LEVELS;
+    use crate::moderation::triage::Severity as Level;
     for (key, level) in [
         ("case_threshold", &s.case_threshold),
         ("dm_case_threshold", &s.dm_case_threshold),
     ] {
-        if !LEVELS.contains(&level.as_str()) {
+        if Level::parse(level).is_none() {
             problem(
                 Severity::Error,
                 key,

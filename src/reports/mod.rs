@@ -24,7 +24,6 @@ use crate::text::detectors::mask;
 pub use period::{PeriodKind, ReportPeriod};
 
 const HOUR_MS: i64 = 3_600_000;
-pub const LEVELS: [&str; 6] = ["S0", "S1", "S2", "S3", "S4", "S5"];
 
 /// The figures shown per channel and kind, in the order reports show them.
 pub const METRICS: [&str; 11] = [
@@ -657,7 +656,10 @@ pub async fn build(
 
 fn moderation_figures(now: &Side, before: &Side) -> ModerationFigures {
     let level_counts = |s: &Side| {
-        let mut m: BTreeMap<String, i64> = LEVELS.iter().map(|l| (l.to_string(), 0)).collect();
+        let mut m: BTreeMap<String, i64> = crate::moderation::triage::Severity::ALL
+            .iter()
+            .map(|l| (l.to_string(), 0))
+            .collect();
         for c in &s.cases {
             *m.entry(c.level.clone()).or_default() += 1;
         }
