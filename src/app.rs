@@ -43,6 +43,9 @@ impl Application {
         if !name.is_empty() {
             store.instance = name.into();
         }
+        if let Some(warning) = store.log_readers_blind_spot().await? {
+            tracing::warn!("{warning}");
+        }
         let serve_lock = crate::ops::backup::ServeLock::take(&settings)?;
         let listener = TcpListener::bind(&settings.listen)
             .await

@@ -174,6 +174,30 @@ impl Store {
         self.horizon.settle((seen, then), &running)
     }
 
+    /// What the log's readers cannot see (PostgreSQL): another role's sessions show no
+    /// transaction id to a role that is neither a superuser nor a member of
+    /// `pg_read_all_stats`, so a reader could pass an event another role's writer has yet to
+    /// commit. None when every session is visible, or on SQLite.
+    pub async fn log_readers_blind_spot(&self) -> Result<Option<String>> {
+        if self.backend == super::Backend::Sqlite {
+            return Ok(None);
+        }
+        let (role, sees_all): (String, bool) = sqlx::query_as(
+            "select current_user::text, \
+             (select rolsuper from pg_roles where rolname = current_user) \
+             or pg_has_role(current_user, 'pg_read_all_stats', 'usage')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((!sees_all).then(|| {
+            format!(
+                "the database role {role:?} sees only its own sessions' transactions: connect \
+                 every tavla instance as {role:?}, or `grant pg_read_all_stats to {role}`, so \
+                 that live updates, search and FAQ never pass an event still being written"
+            )
+        }))
+    }
+
     /// Events after `after`, oldest first.
     /// Events after `after`, oldest first.
     pub async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>> {

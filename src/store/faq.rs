@@ -125,6 +125,8 @@ impl Store {
 
     pub async fn save_curation(&self, c: &Curation, actor: &Actor) -> Result<()> {
         let mut tx = self.begin().await?;
+        // After or before a consolidation's move of curation (`move_curation`), never during.
+        super::lock_row(&mut tx, "faq_state", 1).await?;
         let now = now_ms();
         sqlx::query(
             "insert into faq_curation (cluster_id, name, pinned, dismissed, answered_url, answered_at, merged_into, updated_by, updated_at) \
@@ -436,6 +438,7 @@ impl Store {
     /// cluster merged into has its own) and starts a new generation; returns it.
     pub async fn record_faq_consolidation(&self, c: &Consolidated) -> Result<i64> {
         let mut tx = self.begin().await?;
+        super::lock_row(&mut tx, "faq_state", 1).await?;
         let now = now_ms();
         for (from, to) in &c.moves {
             sqlx::query(
