@@ -30,8 +30,12 @@ impl Rejection {
     pub fn reason(&self) -> String {
         match self {
             Rejection::Malformed(what) => format!("malformed ID token ({what})"),
-            Rejection::Algorithm(alg) => format!("ID token signed with {alg:?}, not RS256 or ES256"),
-            Rejection::UnknownKey => "ID token signed with a key the provider does not publish".into(),
+            Rejection::Algorithm(alg) => {
+                format!("ID token signed with {alg:?}, not RS256 or ES256")
+            }
+            Rejection::UnknownKey => {
+                "ID token signed with a key the provider does not publish".into()
+            }
             Rejection::Signature => "ID token signature does not verify".into(),
             Rejection::Issuer => "ID token from another issuer".into(),
             Rejection::Audience => "ID token issued to another client".into(),
@@ -241,9 +245,15 @@ mod tests {
             claims[key] = value;
             check_claims(&claims, &expected(now))
         };
-        assert_eq!(with("iss", json!("https://other.example")), Err(Rejection::Issuer));
+        assert_eq!(
+            with("iss", json!("https://other.example")),
+            Err(Rejection::Issuer)
+        );
         assert_eq!(with("aud", json!("other")), Err(Rejection::Audience));
-        assert_eq!(with("aud", json!(["other", "tavla"])), Err(Rejection::Audience));
+        assert_eq!(
+            with("aud", json!(["other", "tavla"])),
+            Err(Rejection::Audience)
+        );
         assert_eq!(with("azp", json!("tavla")), Ok(()));
         assert_eq!(with("exp", json!(now - 61)), Err(Rejection::Expired));
         assert_eq!(with("exp", json!(now - 30)), Ok(()));

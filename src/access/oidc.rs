@@ -256,7 +256,10 @@ impl Provider {
         Ok(found)
     }
 
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, ProviderError> {
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+    ) -> Result<T, ProviderError> {
         let response = self
             .http
             .get(url)
@@ -269,18 +272,24 @@ impl Provider {
                 response.status()
             )));
         }
-        response
-            .json()
-            .await
-            .map_err(|e| ProviderError(format!("{url} did not answer what OpenID Connect describes: {e}")))
+        response.json().await.map_err(|e| {
+            ProviderError(format!(
+                "{url} did not answer what OpenID Connect describes: {e}"
+            ))
+        })
     }
 
     /// Where to send the browser: the provider's authorization endpoint with this sign-in's
     /// state, nonce and PKCE challenge.
-    pub async fn authorization_url(&self, started: &Started) -> Result<reqwest::Url, ProviderError> {
+    pub async fn authorization_url(
+        &self,
+        started: &Started,
+    ) -> Result<reqwest::Url, ProviderError> {
         let discovery = self.discovery().await?;
         let mut url = reqwest::Url::parse(&discovery.authorization_endpoint).map_err(|e| {
-            ProviderError(format!("the provider's authorization endpoint is not a URL: {e}"))
+            ProviderError(format!(
+                "the provider's authorization endpoint is not a URL: {e}"
+            ))
         })?;
         url.query_pairs_mut()
             .append_pair("response_type", "code")
@@ -342,7 +351,11 @@ impl Provider {
         body["id_token"]
             .as_str()
             .map(str::to_string)
-            .ok_or_else(|| ProviderError("the token endpoint gave no id_token; include the openid scope".into()))
+            .ok_or_else(|| {
+                ProviderError(
+                    "the token endpoint gave no id_token; include the openid scope".into(),
+                )
+            })
     }
 
     /// Checks an ID token: its signature by a published key (fetching the keys again, once,
@@ -399,7 +412,10 @@ mod tests {
         assert!(format!("{bad:#}").contains("\"boss\""), "{bad:#}");
         let bad = parse_rules("[[rule]]\ngroup = \"x\"\nrole = \"agent\"\nchannels = [\"12\"]\n")
             .unwrap_err();
-        assert!(format!("{bad:#}").contains("platform:platform id"), "{bad:#}");
+        assert!(
+            format!("{bad:#}").contains("platform:platform id"),
+            "{bad:#}"
+        );
         assert!(parse_rules(BUILT_IN_RULES).unwrap().is_empty());
     }
 

@@ -145,7 +145,12 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             Rule::Public,
             get(oidc::options),
         ),
-        r(Method::GET, "/auth/oidc/start", Rule::Public, get(oidc::start)),
+        r(
+            Method::GET,
+            "/auth/oidc/start",
+            Rule::Public,
+            get(oidc::start),
+        ),
         r(
             Method::GET,
             "/auth/oidc/callback",

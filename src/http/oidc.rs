@@ -37,9 +37,10 @@ fn state_cookie_name(secure: bool) -> &'static str {
 
 /// What the console needs before anyone signs in: which ways to sign in there are.
 pub async fn options(State(state): State<AppState>) -> Response {
-    let oidc = state.oidc.as_ref().map(|p| {
-        json!({"provider_name": p.config.provider_name, "start": "/auth/oidc/start"})
-    });
+    let oidc = state
+        .oidc
+        .as_ref()
+        .map(|p| json!({"provider_name": p.config.provider_name, "start": "/auth/oidc/start"}));
     axum::Json(json!({
         "local_passwords": state.settings.local_passwords,
         "oidc": oidc,
@@ -200,7 +201,15 @@ async fn finish(
         refusal(
             state,
             address.clone(),
-            format!("no rule for the person's groups ({} group(s){})", groups.len(), if overage { ", too many for the token" } else { "" }),
+            format!(
+                "no rule for the person's groups ({} group(s){})",
+                groups.len(),
+                if overage {
+                    ", too many for the token"
+                } else {
+                    ""
+                }
+            ),
         )
         .await;
         let why = if overage {
@@ -244,7 +253,14 @@ async fn finish(
     }
     let outcome = state
         .store
-        .oidc_sign_in(&who, &NewSession { token: &token, csrf: &csrf }, address.as_deref())
+        .oidc_sign_in(
+            &who,
+            &NewSession {
+                token: &token,
+                csrf: &csrf,
+            },
+            address.as_deref(),
+        )
         .await;
     match outcome {
         Ok(Ok(_)) => signed_in(state, &token, &csrf),
@@ -253,7 +269,12 @@ async fn finish(
             page(StatusCode::FORBIDDEN, "Your tavla account is disabled", "An administrator has disabled your account in tavla. Ask them if your work needs it again.")
         }
         Ok(Err(Refusal::UnknownChannel(channel))) => {
-            refusal(state, address, format!("the rule names channel {channel}, which is not registered")).await;
+            refusal(
+                state,
+                address,
+                format!("the rule names channel {channel}, which is not registered"),
+            )
+            .await;
             page(StatusCode::FORBIDDEN, "tavla's sign-in rules name an unknown channel", &format!("The rule for your group limits you to the channel {channel}, which tavla does not know. Tell your tavla administrator to correct oidc_roles_file."))
         }
         Err(e) => super::error::AppError::from(e).into_response(),
@@ -340,7 +361,10 @@ fn start_again(provider: &Provider) -> Response {
 }
 
 fn provider_trouble(provider: &Provider, cause: &str) -> Response {
-    tracing::warn!(cause, "single sign-on: the identity provider could not be used");
+    tracing::warn!(
+        cause,
+        "single sign-on: the identity provider could not be used"
+    );
     page(
         StatusCode::BAD_GATEWAY,
         "The identity provider cannot be reached",

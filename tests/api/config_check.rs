@@ -249,7 +249,10 @@ fn single_sign_on_settings_are_checked_where_they_are_set() {
         .find(|l| l.contains(": error: oidc_client_id: is empty while oidc_issuer is set"))
         .unwrap_or_else(|| panic!("the missing client id in:\n{report}"));
     assert!(client_id.starts_with("config/default.toml:"), "{client_id}");
-    assert!(!report.contains("4711"), "the client secret is never printed:\n{report}");
+    assert!(
+        !report.contains("4711"),
+        "the client secret is never printed:\n{report}"
+    );
 
     // Passwords off without a provider: nobody could sign in.
     let out = tavla(

@@ -283,11 +283,10 @@ async fn begin(app: &TestApp, idp: &Idp) -> Authorization {
         .await
         .unwrap();
     assert_eq!(response.status(), 303, "start redirects to the provider");
-    let location = reqwest::Url::parse(
-        response.headers()["location"].to_str().unwrap(),
-    )
-    .unwrap();
-    assert!(location.as_str().starts_with(&format!("{}/authorize?", idp.issuer)));
+    let location = reqwest::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(location
+        .as_str()
+        .starts_with(&format!("{}/authorize?", idp.issuer)));
     let query: HashMap<String, String> = location.query_pairs().into_owned().collect();
     assert_eq!(query["response_type"], "code");
     assert_eq!(query["client_id"], CLIENT_ID);
@@ -319,7 +318,12 @@ async fn come_back(app: &TestApp, request: &Authorization, code: &str) -> reqwes
 /// A whole sign-in of `sub` in `groups`; the callback's answer.
 async fn sign_in(app: &TestApp, idp: &Idp, sub: &str, groups: &[&str]) -> reqwest::Response {
     let request = begin(app, idp).await;
-    let code = idp.grant(&request, idp.claims(sub, groups, &request.nonce), FIRST, FIRST);
+    let code = idp.grant(
+        &request,
+        idp.claims(sub, groups, &request.nonce),
+        FIRST,
+        FIRST,
+    );
     come_back(app, &request, &code).await
 }
 
@@ -352,7 +356,10 @@ async fn me(app: &TestApp, cookie: &str) -> Value {
 /// A refusal page: its status and what it tells the person to do.
 async fn refused(response: reqwest::Response, status: u16, says: &str) {
     assert_eq!(response.status(), status);
-    assert!(set_cookie(&response, "tavla_session").is_none(), "no session");
+    assert!(
+        set_cookie(&response, "tavla_session").is_none(),
+        "no session"
+    );
     let page = response.text().await.unwrap();
     assert!(page.contains(says), "the page says {says:?}: {page}");
 }
@@ -366,7 +373,12 @@ async fn refusals(app: &TestApp) -> Vec<String> {
             .unwrap();
     details
         .iter()
-        .map(|d| serde_json::from_str::<Value>(d).unwrap()["reason"].as_str().unwrap_or("").to_string())
+        .map(|d| {
+            serde_json::from_str::<Value>(d).unwrap()["reason"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
         .collect()
 }
 
@@ -422,7 +434,9 @@ oidc_test!(
         let inbox = get_with(&app, &cookie, "/api/v1/conversations").await;
         assert_eq!(inbox.status(), 403);
         let refusal: Value = inbox.json().await.unwrap();
-        assert!(refusal["missing_training"].as_array().is_some_and(|m| !m.is_empty()));
+        assert!(refusal["missing_training"]
+            .as_array()
+            .is_some_and(|m| !m.is_empty()));
         // A trainer records the training; the same session now reaches the inbox.
         app.train(who["id"].as_i64().unwrap(), "all").await;
         let inbox = get_with(&app, &cookie, "/api/v1/conversations").await;
@@ -453,7 +467,8 @@ oidc_test!(
     a_group_with_channels_limits_the_person_to_them,
     |app: TestApp, idp: Idp| async move {
         app.register_channel("facebook", PAGE, "Kommunen").await;
-        app.register_channel("facebook", "another-page", "Biblioteket").await;
+        app.register_channel("facebook", "another-page", "Biblioteket")
+            .await;
         let (cookie, _) = session_of(&sign_in(&app, &idp, "cia", &["tavla-facebook"]).await);
         let who = me(&app, &cookie).await;
         assert_eq!(who["role"], "communicator");
@@ -519,27 +534,29 @@ oidc_test!(
     }
 );
 
-oidc_test!(
-    a_state_works_once,
-    |app: TestApp, idp: Idp| async move {
-        let request = begin(&app, &idp).await;
-        let claims = idp.claims("anna", &["tavla-agents"], &request.nonce);
-        let code = idp.grant(&request, claims.clone(), FIRST, FIRST);
-        session_of(&come_back(&app, &request, &code).await);
-        let sessions = app.count("sessions").await;
-        // The same answer again (a replay), even with a fresh code from the provider.
-        let again = idp.grant(&request, claims, FIRST, FIRST);
-        refused(come_back(&app, &request, &again).await, 400, "work once").await;
-        assert_eq!(app.count("sessions").await, sessions);
-        assert_eq!(refusals(&app).await, ["unknown or already used state"]);
-    }
-);
+oidc_test!(a_state_works_once, |app: TestApp, idp: Idp| async move {
+    let request = begin(&app, &idp).await;
+    let claims = idp.claims("anna", &["tavla-agents"], &request.nonce);
+    let code = idp.grant(&request, claims.clone(), FIRST, FIRST);
+    session_of(&come_back(&app, &request, &code).await);
+    let sessions = app.count("sessions").await;
+    // The same answer again (a replay), even with a fresh code from the provider.
+    let again = idp.grant(&request, claims, FIRST, FIRST);
+    refused(come_back(&app, &request, &again).await, 400, "work once").await;
+    assert_eq!(app.count("sessions").await, sessions);
+    assert_eq!(refusals(&app).await, ["unknown or already used state"]);
+});
 
 oidc_test!(
     an_unknown_state_is_refused,
     |app: TestApp, idp: Idp| async move {
         let mut request = begin(&app, &idp).await;
-        let code = idp.grant(&request, idp.claims("anna", &["tavla-agents"], &request.nonce), FIRST, FIRST);
+        let code = idp.grant(
+            &request,
+            idp.claims("anna", &["tavla-agents"], &request.nonce),
+            FIRST,
+            FIRST,
+        );
         request.state = "a-state-tavla-never-gave".into();
         request.cookie = format!("tavla_oidc={}", request.state);
         refused(come_back(&app, &request, &code).await, 400, "Start again").await;
@@ -552,7 +569,12 @@ oidc_test!(
     |app: TestApp, idp: Idp| async move {
         // Login CSRF: an attacker's own sign-in, finished in the victim's browser.
         let mut request = begin(&app, &idp).await;
-        let code = idp.grant(&request, idp.claims("mallory", &["tavla-agents"], &request.nonce), FIRST, FIRST);
+        let code = idp.grant(
+            &request,
+            idp.claims("mallory", &["tavla-agents"], &request.nonce),
+            FIRST,
+            FIRST,
+        );
         request.cookie = "tavla_oidc=the-victims-own".into();
         refused(come_back(&app, &request, &code).await, 400, "Start again").await;
         assert_eq!(staff_count(&app).await, 0);
@@ -583,7 +605,10 @@ oidc_test!(
         let response = sign_in(&app, &idp, "bertil", &["kaffeklubben"]).await;
         refused(response, 403, "none of your groups gives access").await;
         assert_eq!(staff_count(&app).await, 0);
-        assert_eq!(refusals(&app).await, ["no rule for the person's groups (1 group(s))"]);
+        assert_eq!(
+            refusals(&app).await,
+            ["no rule for the person's groups (1 group(s))"]
+        );
     }
 );
 
@@ -594,7 +619,11 @@ oidc_test!(
         assert_eq!(me(&app, &first).await["role"], "agent");
         let (second, _) =
             session_of(&sign_in(&app, &idp, "anna", &["tavla-agents", "tavla-admins"]).await);
-        assert_eq!(me(&app, &second).await["role"], "admin", "the first rule that matches");
+        assert_eq!(
+            me(&app, &second).await["role"],
+            "admin",
+            "the first rule that matches"
+        );
         // The change ends the session that had the old role.
         assert_eq!(get_with(&app, &first, "/api/v1/me").await.status(), 401);
         assert_eq!(staff_count(&app).await, 1);
@@ -621,7 +650,10 @@ oidc_test!(
         assert!(set_cookie(&response, "tavla_session").is_none());
         let problem: Value = response.json().await.unwrap();
         let detail = problem["detail"].as_str().unwrap();
-        assert!(detail.contains("Sign in with Kommunens inloggning"), "{detail}");
+        assert!(
+            detail.contains("Sign in with Kommunens inloggning"),
+            "{detail}"
+        );
         let options: Value = app
             .client
             .get(app.url("/api/v1/signin-options"))

@@ -13,7 +13,13 @@ async fn an_agent_sees_and_makes_handovers_in_the_conversation() {
     channel(&app).await;
     ingest(
         &app,
-        vec![dm("m1", "p1", "Anna Lindqvist", "Får jag bygga en altan?", 20)],
+        vec![dm(
+            "m1",
+            "p1",
+            "Anna Lindqvist",
+            "Får jag bygga en altan?",
+            20,
+        )],
     )
     .await;
     let conversation: i64 = sqlx::query_scalar("select id from conversations")
@@ -36,16 +42,23 @@ async fn an_agent_sees_and_makes_handovers_in_the_conversation() {
     };
     b.sign_in("agneta").await;
     b.goto(&format!("/#/inbox/{conversation}")).await;
-    let list = b.wait_text("#handover-list", "Till Miljöförvaltningen, av bengt").await;
-    assert!(list.contains(XSS), "the note is shown as it was written: {list}");
+    let list = b
+        .wait_text("#handover-list", "Till Miljöförvaltningen, av bengt")
+        .await;
+    assert!(
+        list.contains(XSS),
+        "the note is shown as it was written: {list}"
+    );
     assert_inert(&b).await;
 
     click(&b, "#handover summary").await;
     fill(&b, "#handover-unit", "Bygglov").await;
     fill(&b, "#handover-note", "Frågar om bygglov för altan.").await;
     click(&b, "#handover-send").await;
-    b.wait_text("#handover-list", "Till Bygglov, av agneta").await;
-    b.wait_text("#handover-list", "Frågar om bygglov för altan.").await;
+    b.wait_text("#handover-list", "Till Bygglov, av agneta")
+        .await;
+    b.wait_text("#handover-list", "Frågar om bygglov för altan.")
+        .await;
     b.wait_text("#announcer", "överlämnad till Bygglov").await;
     let stored: Vec<(String, String)> = sqlx::query_as(
         "select h.unit, s.username from handovers h join staff s on s.id = h.handed_by order by h.id",

@@ -28,7 +28,10 @@ async fn an_agent_signs_in_through_the_organisations_provider_by_keyboard() {
         .await;
     // Passwords are off: the form is hidden, and the link has the focus.
     let form_hidden = b
-        .js("return document.querySelector('form.signin').hidden", vec![])
+        .js(
+            "return document.querySelector('form.signin').hidden",
+            vec![],
+        )
         .await;
     assert_eq!(form_hidden, json!(true));
     b.wait_for("the link to have the focus", || async {
