@@ -670,3 +670,41 @@ oidc_test!(
         );
     }
 );
+
+oidc_test!(
+    a_refusal_at_the_provider_is_shown_as_text,
+    |app: TestApp, idp: Idp| async move {
+        let request = begin(&app, &idp).await;
+        let mut url = reqwest::Url::parse(&app.url("/auth/oidc/callback")).unwrap();
+        url.query_pairs_mut()
+            .append_pair("error", "access_denied")
+            .append_pair(
+                "error_description",
+                "<script>alert(1)</script> the user cancelled",
+            )
+            .append_pair("state", &request.state);
+        let response = browser()
+            .get(url)
+            .header("cookie", &request.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains(
+                "access_denied: &lt;script&gt;alert(1)&lt;/script&gt; the user cancelled"
+            ),
+            "{page}"
+        );
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(
+            page.contains("Inloggningen blev inte klar"),
+            "Swedish first: {page}"
+        );
+        assert_eq!(
+            refusals(&app).await,
+            ["the provider answered access_denied"]
+        );
+    }
+);
