@@ -263,6 +263,48 @@ mod tests {
     }
 
     #[test]
+    fn an_es256_token_verifies_with_its_key_and_not_with_another() {
+        use ring::rand::SystemRandom;
+        use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+        let rng = SystemRandom::new();
+        let pair = |rng: &SystemRandom| {
+            let pkcs8 =
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, rng).unwrap();
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), rng).unwrap()
+        };
+        let jwk = |key: &EcdsaKeyPair| {
+            let point = key.public_key().as_ref();
+            Jwk {
+                kty: "EC".into(),
+                kid: Some("ec-1".into()),
+                usage: Some("sig".into()),
+                n: None,
+                e: None,
+                crv: Some("P-256".into()),
+                x: Some(URL_SAFE_NO_PAD.encode(&point[1..33])),
+                y: Some(URL_SAFE_NO_PAD.encode(&point[33..65])),
+            }
+        };
+        let (signer, other) = (pair(&rng), pair(&rng));
+        let part = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        let signed = format!(
+            "{}.{}",
+            part(json!({"alg": "ES256", "kid": "ec-1"})),
+            part(good(0))
+        );
+        let signature = signer.sign(&rng, signed.as_bytes()).unwrap();
+        let token = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()));
+        let parsed = parse(&token).unwrap();
+        let published = [jwk(&signer)];
+        let key = find_key(&parsed.header, &published).expect("found by kid");
+        assert_eq!(verify_signature(&parsed, key), Ok(()));
+        assert_eq!(
+            verify_signature(&parsed, &jwk(&other)),
+            Err(Rejection::Signature)
+        );
+    }
+
+    #[test]
     fn an_unsigned_token_is_refused() {
         let part = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
         let token = format!("{}.{}.", part(json!({"alg": "none"})), part(good(0)));

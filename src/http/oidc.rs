@@ -76,8 +76,10 @@ pub async fn start(State(state): State<AppState>) -> Response {
         Ok(false) => {
             return page(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "Too many sign-ins are under way",
-                "Very many sign-ins have been started and not finished. Wait a few minutes and try again; if it persists, tell your IT department.",
+                Said {
+                    sv: ("Många inloggningar pågår just nu", "Väldigt många inloggningar har påbörjats utan att avslutas. Vänta några minuter och försök igen; säg till IT-avdelningen om det fortsätter.".into()),
+                    en: ("Too many sign-ins are under way", "Very many sign-ins have been started and not finished. Wait a few minutes and try again; if it persists, tell your IT department.".into()),
+                },
             )
         }
         Err(e) => return super::error::AppError::from(e).into_response(),
@@ -112,23 +114,33 @@ pub async fn callback(
     };
     let refused = |reason: String| refusal(&state, address.clone(), reason);
     if let Some(error) = &callback.error {
-        let said = callback.error_description.as_deref().unwrap_or("");
+        // Anyone can make such a link: what it says is shown short, and only as text.
+        let error: String = error.chars().take(60).collect();
+        let said: String = callback
+            .error_description
+            .as_deref()
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect();
         refused(format!("the provider answered {error}")).await;
+        let answer = format!("{error}{}{said}", if said.is_empty() { "" } else { ": " });
+        let name = &provider.config.provider_name;
         return page(
             StatusCode::UNAUTHORIZED,
-            "The sign-in was not completed",
-            &format!(
-                "{} did not sign you in ({error}{}{said}). Go back to tavla and try again; if it happens again, tell your IT department what it says here.",
-                provider.config.provider_name,
-                if said.is_empty() { "" } else { ": " },
-            ),
+            Said {
+                sv: ("Inloggningen blev inte klar", format!("{name} loggade inte in dig ({answer}). Gå tillbaka till tavla och försök igen; händer det igen, berätta för IT-avdelningen vad som står här.")),
+                en: ("The sign-in was not completed", format!("{name} did not sign you in ({answer}). Go back to tavla and try again; if it happens again, tell your IT department what it says here.")),
+            },
         );
     }
     let (Some(code), Some(given_state)) = (&callback.code, &callback.state) else {
         return page(
             StatusCode::BAD_REQUEST,
-            "This is not a sign-in answer",
-            "This address is where the identity provider sends you back after signing in. Go to tavla's start page and choose to sign in there.",
+            Said {
+                sv: ("Det här är inget svar på en inloggning", "Hit skickar inloggningstjänsten tillbaka dig efter inloggningen. Gå till tavlas startsida och logga in där.".into()),
+                en: ("This is not a sign-in answer", "This address is where the identity provider sends you back after signing in. Go to tavla's start page and choose to sign in there.".into()),
+            },
         );
     };
     let pending = match take_pending(&state, &headers, given_state).await {
@@ -151,8 +163,10 @@ pub async fn callback(
             refused(r.reason()).await;
             return page(
                 StatusCode::UNAUTHORIZED,
-                "The sign-in could not be verified",
-                "The answer from the identity provider did not pass tavla's checks, so you are not signed in. Try again; if it happens again, tell your IT department (the audit trail says why).",
+                Said {
+                    sv: ("Inloggningen kunde inte kontrolleras", "Svaret från inloggningstjänsten klarade inte tavlas kontroller, så du är inte inloggad. Försök igen; händer det igen, säg till IT-avdelningen (granskningsloggen säger varför).".into()),
+                    en: ("The sign-in could not be verified", "The answer from the identity provider did not pass tavla's checks, so you are not signed in. Try again; if it happens again, tell your IT department (the audit trail says why).".into()),
+                },
             );
         }
     };
@@ -212,12 +226,20 @@ async fn finish(
             ),
         )
         .await;
-        let why = if overage {
-            "You are in too many groups for the identity provider to list them in the sign-in, so tavla cannot see whether you may use it. Ask your IT department to map tavla's roles with app roles instead of groups."
+        let (sv, en) = if overage {
+            ("Du är med i för många grupper för att inloggningstjänsten ska kunna räkna upp dem, så tavla kan inte se om du får använda tavla. Be IT-avdelningen koppla tavlas roller till approller i stället för grupper.",
+             "You are in too many groups for the identity provider to list them in the sign-in, so tavla cannot see whether you may use it. Ask your IT department to map tavla's roles with app roles instead of groups.")
         } else {
-            "You signed in, but none of your groups gives access to tavla. If your work needs tavla, ask your IT department to add you to one of tavla's groups, then sign in again."
+            ("Du loggade in, men ingen av dina grupper ger tillgång till tavla. Behöver du tavla i arbetet, be IT-avdelningen lägga till dig i en av tavlas grupper och logga sedan in igen.",
+             "You signed in, but none of your groups gives access to tavla. If your work needs tavla, ask your IT department to add you to one of tavla's groups, then sign in again.")
         };
-        return page(StatusCode::FORBIDDEN, "No access to tavla", why);
+        return page(
+            StatusCode::FORBIDDEN,
+            Said {
+                sv: ("Ingen tillgång till tavla", sv.into()),
+                en: ("No access to tavla", en.into()),
+            },
+        );
     };
     let subject = claims["sub"].as_str().unwrap_or_default();
     let name = ["preferred_username", "email", "sub"]
@@ -266,7 +288,13 @@ async fn finish(
         Ok(Ok(_)) => signed_in(state, &token, &csrf),
         Ok(Err(Refusal::Disabled)) => {
             refusal(state, address, "the account is disabled in tavla".into()).await;
-            page(StatusCode::FORBIDDEN, "Your tavla account is disabled", "An administrator has disabled your account in tavla. Ask them if your work needs it again.")
+            page(
+                StatusCode::FORBIDDEN,
+                Said {
+                    sv: ("Ditt konto i tavla är avstängt", "En administratör har stängt av ditt konto i tavla. Fråga dem om du behöver det i arbetet igen.".into()),
+                    en: ("Your tavla account is disabled", "An administrator has disabled your account in tavla. Ask them if your work needs it again.".into()),
+                },
+            )
         }
         Ok(Err(Refusal::UnknownChannel(channel))) => {
             refusal(
@@ -275,7 +303,13 @@ async fn finish(
                 format!("the rule names channel {channel}, which is not registered"),
             )
             .await;
-            page(StatusCode::FORBIDDEN, "tavla's sign-in rules name an unknown channel", &format!("The rule for your group limits you to the channel {channel}, which tavla does not know. Tell your tavla administrator to correct oidc_roles_file."))
+            page(
+                StatusCode::FORBIDDEN,
+                Said {
+                    sv: ("tavlas inloggningsregler nämner en okänd kanal", format!("Regeln för din grupp begränsar dig till kanalen {channel}, som tavla inte känner till. Be tavlas administratör rätta oidc_roles_file.")),
+                    en: ("tavla's sign-in rules name an unknown channel", format!("The rule for your group limits you to the channel {channel}, which tavla does not know. Tell your tavla administrator to correct oidc_roles_file.")),
+                },
+            )
         }
         Err(e) => super::error::AppError::from(e).into_response(),
     }
@@ -344,19 +378,21 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 fn not_configured() -> Response {
     page(
         StatusCode::NOT_FOUND,
-        "Single sign-on is not set up",
-        "tavla has no identity provider configured. Sign in with your tavla username and password, or ask your IT department to set oidc_issuer (README, \"Single sign-on\").",
+        Said {
+            sv: ("Gemensam inloggning är inte inställd", "tavla har ingen inloggningstjänst inställd. Logga in med ditt användarnamn och lösenord för tavla, eller be IT-avdelningen ställa in oidc_issuer.".into()),
+            en: ("Single sign-on is not set up", "tavla has no identity provider configured. Sign in with your tavla username and password, or ask your IT department to set oidc_issuer (README, \"Single sign-on\").".into()),
+        },
     )
 }
 
 fn start_again(provider: &Provider) -> Response {
+    let name = &provider.config.provider_name;
     page(
         StatusCode::BAD_REQUEST,
-        "This sign-in has expired or was already used",
-        &format!(
-            "Sign-in links work once, for ten minutes, in the browser that started them. Start again with \"Sign in with {}\" on tavla's start page.",
-            provider.config.provider_name
-        ),
+        Said {
+            sv: ("Inloggningen har gått ut eller redan använts", format!("En inloggning fungerar en gång, i tio minuter, i webbläsaren där den påbörjades. Börja om med \"Logga in med {name}\" på tavlas startsida.")),
+            en: ("This sign-in has expired or was already used", format!("Sign-in links work once, for ten minutes, in the browser that started them. Start again with \"Sign in with {name}\" on tavla's start page.")),
+        },
     )
 }
 
@@ -365,25 +401,35 @@ fn provider_trouble(provider: &Provider, cause: &str) -> Response {
         cause,
         "single sign-on: the identity provider could not be used"
     );
+    let name = &provider.config.provider_name;
     page(
         StatusCode::BAD_GATEWAY,
-        "The identity provider cannot be reached",
-        &format!(
-            "tavla could not complete the sign-in with {}. Try again in a few minutes; if it persists, tell your IT department (tavla's log says why).",
-            provider.config.provider_name
-        ),
+        Said {
+            sv: ("Inloggningstjänsten går inte att nå", format!("tavla kunde inte slutföra inloggningen med {name}. Försök igen om några minuter; säg till IT-avdelningen om det fortsätter (tavlas logg säger varför).")),
+            en: ("The identity provider cannot be reached", format!("tavla could not complete the sign-in with {name}. Try again in a few minutes; if it persists, tell your IT department (tavla's log says why).")),
+        },
     )
 }
 
-/// A small page of its own (no script), with the way back to the console.
-fn page(status: StatusCode, title: &str, what_to_do: &str) -> Response {
+/// A page's title and what to do, in Swedish and in English.
+struct Said {
+    sv: (&'static str, String),
+    en: (&'static str, String),
+}
+
+/// A small page of its own (no script): Swedish first, then English, and the way back.
+fn page(status: StatusCode, said: Said) -> Response {
     let body = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} – tavla</title>\
+        "<!doctype html>\n<html lang=\"sv\"><head><meta charset=\"utf-8\"><title>{sv_title} – tavla</title>\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
-         <body><main><h1>{title}</h1><p id=\"what-to-do\">{what}</p>\
-         <p><a href=\"/\">Back to tavla / Tillbaka till tavla</a></p></main></body></html>\n",
-        title = escape_html(title),
-        what = escape_html(what_to_do),
+         <body><main><h1>{sv_title}</h1><p id=\"what-to-do\">{sv_text}</p>\
+         <p><a href=\"/\">Tillbaka till tavla</a></p>\
+         <section lang=\"en\"><h2>{en_title}</h2><p>{en_text}</p><p><a href=\"/\">Back to tavla</a></p></section>\
+         </main></body></html>\n",
+        sv_title = escape_html(said.sv.0),
+        sv_text = escape_html(&said.sv.1),
+        en_title = escape_html(said.en.0),
+        en_text = escape_html(&said.en.1),
     );
     (status, Html(body)).into_response()
 }

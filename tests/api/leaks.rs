@@ -479,6 +479,16 @@ fn requests(p: &Planted) -> HashMap<&'static str, Vec<String>> {
             vec!["/api/v1/openapi.json".to_string()],
         ),
         ("GET /api/v1/me", vec!["/api/v1/me".to_string()]),
+        // Single sign-on: the ways to sign in, and (not configured here) the start and callback.
+        (
+            "GET /api/v1/signin-options",
+            vec!["/api/v1/signin-options".to_string()],
+        ),
+        ("GET /auth/oidc/start", vec!["/auth/oidc/start".to_string()]),
+        (
+            "GET /auth/oidc/callback",
+            vec!["/auth/oidc/callback?code=c&state=s".to_string()],
+        ),
         (
             "GET /api/v1/conversations",
             conversations

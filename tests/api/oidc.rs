@@ -670,3 +670,107 @@ oidc_test!(
         );
     }
 );
+
+oidc_test!(
+    a_refusal_at_the_provider_is_shown_as_text,
+    |app: TestApp, idp: Idp| async move {
+        let request = begin(&app, &idp).await;
+        let mut url = reqwest::Url::parse(&app.url("/auth/oidc/callback")).unwrap();
+        url.query_pairs_mut()
+            .append_pair("error", "access_denied")
+            .append_pair(
+                "error_description",
+                "<script>alert(1)</script> the user cancelled",
+            )
+            .append_pair("state", &request.state);
+        let response = browser()
+            .get(url)
+            .header("cookie", &request.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains(
+                "access_denied: &lt;script&gt;alert(1)&lt;/script&gt; the user cancelled"
+            ),
+            "{page}"
+        );
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(
+            page.contains("Inloggningen blev inte klar"),
+            "Swedish first: {page}"
+        );
+        assert_eq!(
+            refusals(&app).await,
+            ["the provider answered access_denied"]
+        );
+    }
+);
+
+oidc_test!(
+    an_expired_state_is_refused,
+    |app: TestApp, idp: Idp| async move {
+        let request = begin(&app, &idp).await;
+        let code = idp.grant(
+            &request,
+            idp.claims("anna", &["tavla-agents"], &request.nonce),
+            FIRST,
+            FIRST,
+        );
+        // Eleven minutes pass at the provider.
+        sqlx::query("update oidc_logins set created_at = created_at - 660000")
+            .execute(&app.store.pool)
+            .await
+            .unwrap();
+        refused(
+            come_back(&app, &request, &code).await,
+            400,
+            "for ten minutes",
+        )
+        .await;
+        assert_eq!(refusals(&app).await, ["state expired"]);
+        assert_eq!(staff_count(&app).await, 0);
+    }
+);
+
+oidc_test!(
+    a_local_account_of_the_same_name_is_not_taken_over,
+    |app: TestApp, idp: Idp| async move {
+        let local = app
+            .store
+            .add_staff(
+                "anna@kommun.example",
+                "admin",
+                None,
+                &crate::helpers::actor(),
+            )
+            .await
+            .unwrap();
+        let (cookie, _) = session_of(&sign_in(&app, &idp, "anna", &["tavla-agents"]).await);
+        let who = me(&app, &cookie).await;
+        assert_ne!(who["id"], json!(local.id));
+        assert_eq!(who["role"], "agent");
+        let name = who["username"].as_str().unwrap();
+        assert!(
+            name.starts_with("anna@kommun.example-") && name.len() > 21,
+            "{name}"
+        );
+    }
+);
+
+oidc_test!(
+    a_disabled_account_stays_out,
+    |app: TestApp, idp: Idp| async move {
+        let (cookie, _) = session_of(&sign_in(&app, &idp, "anna", &["tavla-agents"]).await);
+        let id = me(&app, &cookie).await["id"].as_i64().unwrap();
+        app.store
+            .update_staff(id, None, Some(true), None, &crate::helpers::actor())
+            .await
+            .unwrap();
+        let response = sign_in(&app, &idp, "anna", &["tavla-agents"]).await;
+        refused(response, 403, "disabled your account").await;
+        assert_eq!(refusals(&app).await, ["the account is disabled in tavla"]);
+    }
+);
