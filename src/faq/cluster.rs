@@ -759,6 +759,11 @@ impl Clusterer {
         self.questions.len()
     }
 
+    /// Question vectors held in memory (at most `kept_vectors`).
+    pub fn held_vectors(&self) -> usize {
+        self.questions.items.values().filter(|i| !i.vector.is_empty()).count()
+    }
+
     pub fn topic_count(&self) -> usize {
         self.topics.len()
     }
@@ -1821,6 +1826,70 @@ mod tests {
             .examples
             .iter()
             .any(|e| e.contains("grovsopor?") && e.starts_with("Var lämnar"))));
+    }
+
+    /// Each cluster's members (sorted), the clusters sorted: a partition to compare.
+    fn partition(c: &Clusterer) -> Vec<Vec<u64>> {
+        let mut out: Vec<Vec<u64>> = c
+            .clusters()
+            .iter()
+            .map(|s| {
+                let mut m = c.questions.node(s.id).unwrap().members.clone();
+                m.sort_unstable();
+                m
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn only_the_newest_vectors_are_held_and_the_clusters_stay_the_same() {
+        let bounded = ClusterConfig {
+            kept_vectors: 10,
+            ..ClusterConfig::default()
+        };
+        let (mut all, mut few) = (clusterer(), Clusterer::new(bounded.clone()));
+        for (i, t) in templated(300).iter().enumerate() {
+            let (a, b) = (
+                all.assign(i as u64, t, i as i64, "x"),
+                few.assign(i as u64, t, i as i64, "x"),
+            );
+            assert_eq!(a.cluster, b.cluster, "question {i} placed elsewhere");
+        }
+        assert_eq!(all.held_vectors(), 300);
+        assert_eq!(few.held_vectors(), 10);
+        assert_eq!(partition(&all), partition(&few));
+        // Consolidation moves only questions whose vectors are held; the others stay put.
+        let before: Vec<Option<u64>> = (0..290).map(|i| few.cluster_of(i)).collect();
+        few.consolidate();
+        let after: Vec<Option<u64>> = (0..290).map(|i| few.cluster_of(i)).collect();
+        assert_eq!(before, after);
+        assert_eq!(few.held_vectors(), 10);
+        // Examples and labels still come from the questions let go.
+        assert!(few.clusters().iter().all(|s| !s.label.is_empty()));
+        // A restore from stored placements holds no more either, and places alike.
+        let texts = templated(300);
+        let rows: Vec<(Row<'_>, u64)> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let row = Row {
+                    id: i as u64,
+                    text: t,
+                    time_ms: i as i64,
+                    author: "x",
+                };
+                (row, few.cluster_of(i as u64).unwrap())
+            })
+            .collect();
+        let mut restored = Clusterer::restore(&rows, &bounded);
+        assert!(restored.held_vectors() <= 10);
+        let next = "När öppnar simhallen i sommar?";
+        assert_eq!(
+            restored.assign(1000, next, 1000, "y").cluster,
+            few.assign(1000, next, 1000, "y").cluster
+        );
     }
 
     #[test]
