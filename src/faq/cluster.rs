@@ -26,6 +26,8 @@
 //! **Concurrency:** `assign` takes `&mut self` (the caller holds it behind a lock); batch work
 //! (`recluster_all`, `consolidate`) uses `config.threads` scoped threads.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::features::{
@@ -63,6 +65,16 @@ pub struct ClusterConfig {
     pub refine_passes: usize,
     /// Threads for batch work (0: as many as the machine has).
     pub threads: usize,
+    /// Question vectors held at most (the newest messages'): each is ~0.6 KB, so holding every
+    /// public question's would grow memory with the store (issue 17). An older question lets
+    /// its vector go into its cluster's settled sum: it stays counted in the centroid and in
+    /// the cluster, but consolidation no longer moves it and its removal leaves the centroid.
+    #[serde(default = "default_kept_vectors")]
+    pub kept_vectors: usize,
+}
+
+fn default_kept_vectors() -> usize {
+    40_000
 }
 
 impl Default for ClusterConfig {
@@ -80,6 +92,7 @@ impl Default for ClusterConfig {
             examples: 3,
             refine_passes: 1,
             threads: 0,
+            kept_vectors: default_kept_vectors(),
         }
     }
 }
@@ -275,6 +288,7 @@ impl Clusterer {
             );
         }
         self.offer_example(cluster, id, text);
+        self.let_go_old_vectors();
         Assignment {
             cluster,
             similarity,
@@ -342,6 +356,13 @@ impl Clusterer {
             );
         }
         self.offer_example(cluster, id, text);
+        self.let_go_old_vectors();
+    }
+
+    /// Keeps the held question vectors within `kept_vectors` (see [`ClusterConfig`]).
+    fn let_go_old_vectors(&mut self) {
+        let config = &self.config;
+        self.questions.let_go_beyond(config.kept_vectors, config);
     }
 
     /// Moves a held message to another cluster with the vector it was placed with (a
@@ -406,26 +427,32 @@ impl Clusterer {
         for chunk in chunks {
             analyzer.absorb(chunk.state);
         }
-        let vectors: Vec<SparseVec> = par_map(
-            &order,
-            threads,
-            || (),
-            |_, (row, _)| analyzer.weigh(&extract(row.text, &config.features), &config.features),
-        )
-        .into_iter()
-        .flatten()
-        .collect();
         let mut clusterer = Clusterer::new(config.clone());
         clusterer.analyzer = analyzer;
-        for ((row, cluster), vector) in order.into_iter().zip(vectors) {
-            let meta = Meta {
-                time_ms: row.time_ms,
-                author: hash64(row.author),
-            };
-            clusterer
-                .questions
-                .insert_into(row.id, vector, meta, *cluster, &clusterer.config);
-            clusterer.offer_example(*cluster, row.id, row.text);
+        // A part at a time, the oldest vectors let go as the newest come, so the vectors of
+        // every stored question are never in memory at once.
+        for part in order.chunks(PLACE_CHUNK * 8) {
+            let analyzer = &clusterer.analyzer;
+            let vectors: Vec<SparseVec> = par_map(
+                part,
+                threads,
+                || (),
+                |_, (row, _)| analyzer.weigh(&extract(row.text, &config.features), &config.features),
+            )
+            .into_iter()
+            .flatten()
+            .collect();
+            for ((row, cluster), vector) in part.iter().zip(vectors) {
+                let meta = Meta {
+                    time_ms: row.time_ms,
+                    author: hash64(row.author),
+                };
+                clusterer
+                    .questions
+                    .insert_into(row.id, vector, meta, *cluster, &clusterer.config);
+                clusterer.offer_example(*cluster, row.id, row.text);
+            }
+            clusterer.let_go_old_vectors();
         }
         clusterer.questions.rebuild(config, threads);
         clusterer.rehome_examples();
@@ -635,6 +662,18 @@ impl Clusterer {
 
     // ---- examples ---------------------------------------------------------------------------
 
+    /// An example's vector: the one held, or (its vector let go) weighed again from its masked
+    /// text, which is close enough to choose diverse examples by.
+    fn example_vector(&self, e: &Exemplar) -> Cow<'_, [(u32, f32)]> {
+        match self.questions.vector(e.id) {
+            Some(v) if !v.is_empty() => Cow::Borrowed(v),
+            _ => {
+                let features = &self.config.features;
+                Cow::Owned(self.analyzer.weigh(&extract(&e.text, features), features))
+            }
+        }
+    }
+
     fn pool_capacity(&self) -> usize {
         self.config.examples + 5
     }
@@ -657,17 +696,17 @@ impl Clusterer {
             });
             return;
         }
+        let pool = &self.pools[&cluster];
         let stride = (node.members.len() / capacity).max(1) as u64;
         if !(id.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32).is_multiple_of(stride) {
             return;
         }
-        let mut ids: Vec<u64> = pool.iter().map(|e| e.id).collect();
-        ids.push(id);
-        let vectors: Vec<&[(u32, f32)]> = ids
-            .iter()
-            .map(|i| self.questions.vector(*i).unwrap_or(&[]))
-            .collect();
+        let mut vectors: Vec<Cow<'_, [(u32, f32)]>> =
+            pool.iter().map(|e| self.example_vector(e)).collect();
+        vectors.push(Cow::Borrowed(self.questions.vector(id).unwrap_or(&[])));
+        let vectors: Vec<&[(u32, f32)]> = vectors.iter().map(|v| &**v).collect();
         let drop = most_redundant(&vectors, node);
+        let pool = self.pools.entry(cluster).or_default();
         if drop < pool.len() {
             pool[drop] = Exemplar {
                 id,
@@ -695,10 +734,9 @@ impl Clusterer {
                 let Some(node) = self.questions.node(*cluster) else {
                     break;
                 };
-                let vectors: Vec<&[(u32, f32)]> = pool
-                    .iter()
-                    .map(|e| self.questions.vector(e.id).unwrap_or(&[]))
-                    .collect();
+                let vectors: Vec<Cow<'_, [(u32, f32)]>> =
+                    pool.iter().map(|e| self.example_vector(e)).collect();
+                let vectors: Vec<&[(u32, f32)]> = vectors.iter().map(|v| &**v).collect();
                 let drop = most_redundant(&vectors, node);
                 pool.swap_remove(drop);
             }
@@ -719,6 +757,11 @@ impl Clusterer {
 
     pub fn cluster_count(&self) -> usize {
         self.questions.len()
+    }
+
+    /// Question vectors held in memory (at most `kept_vectors`).
+    pub fn held_vectors(&self) -> usize {
+        self.questions.items.values().filter(|i| !i.vector.is_empty()).count()
     }
 
     pub fn topic_count(&self) -> usize {
@@ -773,10 +816,9 @@ impl Clusterer {
             .flatten()
             .filter(|e| readable(e.id))
             .collect();
-        let vectors: Vec<&[(u32, f32)]> = pool
-            .iter()
-            .map(|e| self.questions.vector(e.id).unwrap_or(&[]))
-            .collect();
+        let vectors: Vec<Cow<'_, [(u32, f32)]>> =
+            pool.iter().map(|e| self.example_vector(e)).collect();
+        let vectors: Vec<&[(u32, f32)]> = vectors.iter().map(|v| &**v).collect();
         let chosen = diverse(&vectors, node, self.config.examples);
         let top_terms = if node.members.iter().all(|m| readable(*m)) {
             self.top_terms(node)
@@ -1009,6 +1051,10 @@ struct Node {
     /// Terms whose postings hold this node (sorted); may include terms no longer among its
     /// heaviest until the next rebuild, which costs a wasted candidate, never a miss.
     indexed: Vec<u32>,
+    /// The (pruned) sum of the vectors its older members let go (`Level::let_go_beyond`):
+    /// what a rebuild adds to the vectors still held.
+    #[serde(default)]
+    settled: SparseVec,
 }
 
 impl Node {
@@ -1036,6 +1082,10 @@ struct Level<M> {
     items: FxMap<u64, Item<M>>,
     index: FxMap<u32, Vec<u32>>,
     next_id: u64,
+    /// Keys whose vectors are held (ordered: message ids grow with time, so the first are the
+    /// oldest), for `let_go_beyond`.
+    #[serde(default)]
+    held: std::collections::BTreeSet<u64>,
 }
 
 impl<M> Default for Level<M> {
@@ -1046,6 +1096,7 @@ impl<M> Default for Level<M> {
             items: FxMap::default(),
             index: FxMap::default(),
             next_id: 1,
+            held: Default::default(),
         }
     }
 }
@@ -1197,6 +1248,7 @@ impl<M: Clone + Send + Sync> Level<M> {
                     norm: 0.0,
                     members: Vec::new(),
                     indexed: Vec::new(),
+                    settled: Vec::new(),
                 }));
                 self.slot_of.insert(cluster, slot);
                 self.next_id = self.next_id.max(cluster + 1);
@@ -1217,6 +1269,7 @@ impl<M: Clone + Send + Sync> Level<M> {
             norm: 0.0,
             members: Vec::new(),
             indexed: Vec::new(),
+            settled: Vec::new(),
         }));
         self.slot_of.insert(id, slot);
         slot
@@ -1233,6 +1286,9 @@ impl<M: Clone + Send + Sync> Level<M> {
         }
         node.norm = norm(&node.sum);
         node.members.push(key);
+        if !vector.is_empty() {
+            self.held.insert(key);
+        }
         let item = Item {
             slot,
             vector: vector.into_boxed_slice(),
@@ -1263,6 +1319,8 @@ impl<M: Clone + Send + Sync> Level<M> {
     /// Removes an item; returns its cluster id and whether the cluster is now gone.
     fn remove(&mut self, key: u64, config: &ClusterConfig) -> Option<(u64, bool)> {
         let item = self.items.remove(&key)?;
+        // A vector let go is in the settled sum and stays there (nothing to subtract).
+        self.held.remove(&key);
         let node = self.nodes.get_mut(item.slot as usize)?.as_mut()?;
         let id = node.id;
         node.members.retain(|&m| m != key);
@@ -1275,6 +1333,28 @@ impl<M: Clone + Send + Sync> Level<M> {
         node.norm = norm(&node.sum);
         self.index_node(item.slot, config);
         Some((id, false))
+    }
+
+    /// Lets the oldest held vectors go until at most `kept` are held: each is added to its
+    /// cluster's settled sum (so the centroid keeps it) and its item keeps only slot and meta.
+    fn let_go_beyond(&mut self, kept: usize, config: &ClusterConfig) {
+        while self.held.len() > kept {
+            let Some(key) = self.held.pop_first() else {
+                break;
+            };
+            let Some(item) = self.items.get_mut(&key) else {
+                continue;
+            };
+            let vector = std::mem::take(&mut item.vector);
+            let Some(node) = self.nodes.get_mut(item.slot as usize).and_then(Option::as_mut)
+            else {
+                continue;
+            };
+            node.settled = add_scaled(&node.settled, &vector, 1.0);
+            if node.settled.len() > config.centroid_terms + config.centroid_terms / 2 {
+                prune(&mut node.settled, config.centroid_terms);
+            }
+        }
     }
 
     /// Merges clusters whose centroids are at least `threshold` similar, smallest first; the
@@ -1337,6 +1417,8 @@ impl<M: Clone + Send + Sync> Level<M> {
         node.sum = add_scaled(&node.sum, &gone.sum, 1.0);
         prune(&mut node.sum, config.centroid_terms);
         node.norm = norm(&node.sum);
+        node.settled = add_scaled(&node.settled, &gone.settled, 1.0);
+        prune(&mut node.settled, config.centroid_terms);
         node.members.extend(gone.members);
         let pair = (gone.id, node.id);
         self.index_node(into, config);
@@ -1352,6 +1434,10 @@ impl<M: Clone + Send + Sync> Level<M> {
         let this = &*self;
         let moves: Vec<(u64, u32)> = par_map(&keys, threads, Scratch::default, |s, key| {
             let item = this.items.get(key)?;
+            if item.vector.is_empty() {
+                // Let go (an older question): it stays where it is.
+                return None;
+            }
             let own = this.nodes[item.slot as usize].as_ref()?;
             let stay = leave_one_out(own, &item.vector);
             let (best, sim) = this.nearest(&item.vector, Some(item.slot), config, s)?;
@@ -1437,6 +1523,7 @@ impl<M: Clone + Send + Sync> Level<M> {
                     .iter()
                     .filter_map(|k| items.get(k))
                     .flat_map(|i| i.vector.iter().copied())
+                    .chain(node.settled.iter().copied())
                     .collect();
                 entries.sort_unstable_by_key(|e| e.0);
                 let mut sum: SparseVec = Vec::with_capacity(entries.len());
@@ -1739,6 +1826,70 @@ mod tests {
             .examples
             .iter()
             .any(|e| e.contains("grovsopor?") && e.starts_with("Var lämnar"))));
+    }
+
+    /// Each cluster's members (sorted), the clusters sorted: a partition to compare.
+    fn partition(c: &Clusterer) -> Vec<Vec<u64>> {
+        let mut out: Vec<Vec<u64>> = c
+            .clusters()
+            .iter()
+            .map(|s| {
+                let mut m = c.questions.node(s.id).unwrap().members.clone();
+                m.sort_unstable();
+                m
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn only_the_newest_vectors_are_held_and_the_clusters_stay_the_same() {
+        let bounded = ClusterConfig {
+            kept_vectors: 10,
+            ..ClusterConfig::default()
+        };
+        let (mut all, mut few) = (clusterer(), Clusterer::new(bounded.clone()));
+        for (i, t) in templated(300).iter().enumerate() {
+            let (a, b) = (
+                all.assign(i as u64, t, i as i64, "x"),
+                few.assign(i as u64, t, i as i64, "x"),
+            );
+            assert_eq!(a.cluster, b.cluster, "question {i} placed elsewhere");
+        }
+        assert_eq!(all.held_vectors(), 300);
+        assert_eq!(few.held_vectors(), 10);
+        assert_eq!(partition(&all), partition(&few));
+        // Consolidation moves only questions whose vectors are held; the others stay put.
+        let before: Vec<Option<u64>> = (0..290).map(|i| few.cluster_of(i)).collect();
+        few.consolidate();
+        let after: Vec<Option<u64>> = (0..290).map(|i| few.cluster_of(i)).collect();
+        assert_eq!(before, after);
+        assert_eq!(few.held_vectors(), 10);
+        // Examples and labels still come from the questions let go.
+        assert!(few.clusters().iter().all(|s| !s.label.is_empty()));
+        // A restore from stored placements holds no more either, and places alike.
+        let texts = templated(300);
+        let rows: Vec<(Row<'_>, u64)> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let row = Row {
+                    id: i as u64,
+                    text: t,
+                    time_ms: i as i64,
+                    author: "x",
+                };
+                (row, few.cluster_of(i as u64).unwrap())
+            })
+            .collect();
+        let mut restored = Clusterer::restore(&rows, &bounded);
+        assert!(restored.held_vectors() <= 10);
+        let next = "När öppnar simhallen i sommar?";
+        assert_eq!(
+            restored.assign(1000, next, 1000, "y").cluster,
+            few.assign(1000, next, 1000, "y").cluster
+        );
     }
 
     #[test]
