@@ -282,6 +282,21 @@ impl FaqSignals {
         Ok(())
     }
 
+    /// The state for a read. A panic while it was held leaves it poisoned: readers then show
+    /// nothing rather than half-made clusters, and each such read is logged as the fault it is
+    /// (a restart rebuilds the state from the store).
+    fn read(&self) -> Option<std::sync::MutexGuard<'_, Inner>> {
+        match self.inner.lock() {
+            Ok(inner) => Some(inner),
+            Err(_) => {
+                tracing::error!(
+                    "the FAQ state was poisoned by a panic; FAQ signals are empty until a restart rebuilds them from the store"
+                );
+                None
+            }
+        }
+    }
+
     fn lock(&self) -> anyhow::Result<std::sync::MutexGuard<'_, Inner>> {
         self.inner
             .lock()
@@ -452,7 +467,7 @@ impl FaqSignals {
     }
 
     pub fn seq(&self) -> i64 {
-        self.inner.lock().map(|i| i.seq).unwrap_or(0)
+        self.read().map(|i| i.seq).unwrap_or(0)
     }
 
     /// Signals for the period ending at `now`, counted within the reader's channel limit; names,
@@ -487,7 +502,7 @@ impl FaqSignals {
         curations: &[Curation],
         moves: &HashMap<i64, i64>,
     ) -> Vec<Signal> {
-        let Ok(inner) = self.inner.lock() else {
+        let Some(inner) = self.read() else {
             return Vec::new();
         };
         let start = window.0;
@@ -608,7 +623,7 @@ impl FaqSignals {
         limit: usize,
     ) -> Vec<i64> {
         let merged = merges(curations);
-        let Ok(inner) = self.inner.lock() else {
+        let Some(inner) = self.read() else {
             return Vec::new();
         };
         inner
@@ -623,7 +638,7 @@ impl FaqSignals {
     /// The cluster a text would belong to (a direct message, say), after merges; nothing changes.
     pub fn nearest_cluster(&self, text: &str, curations: &[Curation]) -> Option<u64> {
         let merged = merges(curations);
-        let inner = self.inner.lock().ok()?;
+        let inner = self.read()?;
         inner
             .clusterer
             .nearest_cluster(text)
@@ -638,7 +653,7 @@ impl FaqSignals {
         moves: &HashMap<i64, i64>,
     ) -> Option<u64> {
         let merged = merges(curations);
-        let inner = self.inner.lock().ok()?;
+        let inner = self.read()?;
         place(&inner.clusterer, message as u64, &merged, moves)
     }
 
@@ -649,8 +664,7 @@ impl FaqSignals {
         if !scope.every_channel() || !scope.may_read_kind(COMMENTS) {
             return Vec::new();
         }
-        self.inner
-            .lock()
+        self.read()
             .map(|i| i.clusterer.topics())
             .unwrap_or_default()
     }
@@ -880,7 +894,7 @@ impl FaqSignals {
     }
 
     fn generation(&self) -> i64 {
-        self.inner.lock().map(|i| i.generation).unwrap_or(-1)
+        self.read().map(|i| i.generation).unwrap_or(-1)
     }
 }
 
@@ -959,6 +973,48 @@ mod tests {
         if let Some(last) = events.last() {
             faq.lock().unwrap().seq = last.seq;
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_poisoned_state_shows_nothing_and_says_so_in_the_log() {
+        #[derive(Clone, Default)]
+        struct Log(std::sync::Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Log {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let (_dir, store) = store_with_a_page().await;
+        let faq = FaqSignals::build(&store, ClusterConfig::default())
+            .await
+            .unwrap();
+        let poisoning = std::thread::scope(|s| {
+            s.spawn(|| {
+                let _held = faq.inner.lock().unwrap();
+                panic!("a bug while the FAQ state was held");
+            })
+            .join()
+        });
+        assert!(poisoning.is_err());
+        let log = Log::default();
+        let writer = log.clone();
+        let _guard = tracing::subscriber::set_default(
+            tracing_subscriber::fmt()
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .finish(),
+        );
+        assert!(faq.topics(&ReadScope::operator()).is_empty());
+        assert_eq!(faq.nearest_cluster("När öppnar simhallen?", &[]), None);
+        let written = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            written.contains("ERROR") && written.contains("poisoned"),
+            "{written}"
+        );
     }
 
     fn held(faq: &FaqSignals, message: i64) -> Option<u64> {
