@@ -401,14 +401,13 @@ pub async fn report(
 }
 
 pub async fn heated(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse> {
-    let threads = state
-        .store
-        .heated_threads(
-            &caller.read_scope(),
-            now_ms(),
-            state.settings.heated_min_comments.max(1),
-        )
-        .await?;
+    let threads = crate::moderation::heat::heated_threads(
+        &state.store,
+        &caller.read_scope(),
+        now_ms(),
+        state.settings.heated_min_comments.max(1),
+    )
+    .await?;
     state
         .store
         .audit(

@@ -2,6 +2,58 @@
 //! (`GET /api/v1/moderation/heated`) and the follow-up reports' heated threads, so the two never
 //! disagree. `min_comments` is `heated_min_comments` in config/default.toml.
 
+use serde::Serialize;
+
+use crate::store::moderation::ThreadActivity;
+use crate::store::scope::ReadScope;
+use crate::store::Store;
+
+/// A comment thread catching fire, as the live view shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeatedThread {
+    pub conversation_id: i64,
+    pub channel_id: i64,
+    pub channel_name: String,
+    pub post_platform_id: Option<String>,
+    pub post_text: Option<String>,
+    /// Inbound comments in the last hour.
+    pub last_hour: i64,
+    /// Average per hour over the day before.
+    pub baseline_per_hour: f64,
+    /// Of the last hour's comments, how many triage flagged at S2 or above.
+    pub flagged: i64,
+}
+
+/// The threads in the reader's scope that are heated now (`is_heated` with the operator's
+/// `min_comments`), busiest first. The store counts; this decides.
+pub async fn heated_threads(
+    store: &Store,
+    scope: &ReadScope,
+    now: i64,
+    min_comments: i64,
+) -> crate::store::Result<Vec<HeatedThread>> {
+    Ok(heated(store.thread_activity(scope, now).await?, min_comments))
+}
+
+fn heated(activity: Vec<ThreadActivity>, min_comments: i64) -> Vec<HeatedThread> {
+    let mut out: Vec<HeatedThread> = activity
+        .into_iter()
+        .filter(|t| is_heated(t.last_hour, t.flagged, t.day_before, min_comments))
+        .map(|t| HeatedThread {
+            conversation_id: t.conversation_id,
+            channel_id: t.channel_id,
+            channel_name: t.channel_name,
+            post_platform_id: t.post_platform_id,
+            post_text: t.post_text,
+            last_hour: t.last_hour,
+            baseline_per_hour: baseline_per_hour(t.day_before),
+            flagged: t.flagged,
+        })
+        .collect();
+    out.sort_by_key(|t| std::cmp::Reverse(t.last_hour));
+    out
+}
+
 /// The thread's average inbound comments per hour over the 24 hours before the hour.
 pub fn baseline_per_hour(day_before: i64) -> f64 {
     day_before as f64 / 24.0

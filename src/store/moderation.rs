@@ -9,7 +9,6 @@ use super::events::{append, EventKind, NewEvent};
 use super::outbox::{queue_private_reply_in, queue_visibility_in, DeliveryView, OutboxAction};
 use super::scope::{s5_column, Args, ReadScope};
 use super::{now_ms, Result, Store, StoreError, Tx};
-use crate::moderation::heat;
 
 /// Triage's advice for one new message, decided by the moderation capability before the write.
 #[derive(Debug, Clone, Serialize)]
@@ -1237,31 +1236,28 @@ impl Store {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct HeatedThread {
+/// A comment thread's inbound comments in the last hour and the day before it: what the
+/// moderation capability judges heat by (`moderation::heat`).
+#[derive(Debug, Clone)]
+pub struct ThreadActivity {
     pub conversation_id: i64,
     pub channel_id: i64,
     pub channel_name: String,
     pub post_platform_id: Option<String>,
+    /// The post's words, for readers of comments only.
     pub post_text: Option<String>,
     /// Inbound comments in the last hour.
     pub last_hour: i64,
-    /// Average per hour over the day before.
-    pub baseline_per_hour: f64,
+    /// Inbound comments in the 24 hours before that hour.
+    pub day_before: i64,
     /// Of the last hour's comments, how many triage flagged at S2 or above.
     pub flagged: i64,
 }
 
 impl Store {
-    /// Comment threads whose rate jumped against their own baseline, or that fill with flagged
-    /// comments: where a debate is catching fire (`moderation::heat::is_heated`, with the
-    /// operator's `min_comments`).
-    pub async fn heated_threads(
-        &self,
-        scope: &ReadScope,
-        now: i64,
-        min_comments: i64,
-    ) -> Result<Vec<HeatedThread>> {
+    /// Every comment thread with inbound comments in the 25 hours before `now`, within the
+    /// reader's scope, with its counts; which are heated is the moderation capability's rule.
+    pub async fn thread_activity(&self, scope: &ReadScope, now: i64) -> Result<Vec<ThreadActivity>> {
         let hour = 3_600_000;
         let mut args = Args::default();
         // Each value bound where it is used (no placeholder appears twice).
@@ -1292,13 +1288,9 @@ impl Store {
         let rows = args.bind(sqlx::query(&sql)).fetch_all(&self.pool).await?;
         // The post's words are for readers of comments.
         let post_readable = scope.may_read_kind("comments");
-        let mut out = Vec::new();
-        for r in rows {
-            let last_hour: i64 = r.try_get("last_hour")?;
-            let day_before: i64 = r.try_get("day_before")?;
-            let flagged: i64 = r.try_get("flagged")?;
-            if heat::is_heated(last_hour, flagged, day_before, min_comments) {
-                out.push(HeatedThread {
+        rows.iter()
+            .map(|r| {
+                Ok(ThreadActivity {
                     conversation_id: r.try_get("id")?,
                     channel_id: r.try_get("channel_id")?,
                     channel_name: r.try_get("channel_name")?,
@@ -1308,14 +1300,12 @@ impl Store {
                     } else {
                         None
                     },
-                    last_hour,
-                    baseline_per_hour: heat::baseline_per_hour(day_before),
-                    flagged,
-                });
-            }
-        }
-        out.sort_by_key(|t| std::cmp::Reverse(t.last_hour));
-        Ok(out)
+                    last_hour: r.try_get("last_hour")?,
+                    day_before: r.try_get("day_before")?,
+                    flagged: r.try_get("flagged")?,
+                })
+            })
+            .collect()
     }
 }
 
