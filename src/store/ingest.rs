@@ -1036,13 +1036,15 @@ async fn upsert_conversation(
             match inserted {
                 Some(id) => id,
                 // Another instance created it meanwhile (and has committed: the insert waited).
-                None => sqlx::query_scalar(
-                    "select id from conversations where channel_id = $1 and thread_key = $2",
-                )
-                .bind(channel_id)
-                .bind(thread_key)
-                .fetch_one(&mut **tx)
-                .await?,
+                None => {
+                    sqlx::query_scalar(
+                        "select id from conversations where channel_id = $1 and thread_key = $2",
+                    )
+                    .bind(channel_id)
+                    .bind(thread_key)
+                    .fetch_one(&mut **tx)
+                    .await?
+                }
             }
         }
     };

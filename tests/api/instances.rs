@@ -321,8 +321,8 @@ async fn a_reader_never_skips_a_late_commit() {
     // Writers take no lock for the log (README: several instances), so these two overlap.
     let early = open_write(store, 1).await;
     let late = tokio::time::timeout(std::time::Duration::from_secs(5), open_write(store, 2))
-    .await
-    .expect("the second writer takes no lock the first holds");
+        .await
+        .expect("the second writer takes no lock the first holds");
     late.commit().await.unwrap();
     // The later sequence value committed first: a reader must not pass the earlier one by.
     assert!(store.events_after(start, 100).await.unwrap().is_empty());
@@ -392,8 +392,12 @@ async fn a_long_transaction_in_another_database_holds_no_live_update_back() {
     };
     // Another database on the same server (the tests' admin database), with a transaction that
     // has taken its id and stays open for the whole test, as a long job elsewhere would.
-    let admin = crate::helpers::postgres_admin_url().await.expect("the server");
-    let elsewhere = sqlx::AnyPool::connect(&admin).await.expect("another database");
+    let admin = crate::helpers::postgres_admin_url()
+        .await
+        .expect("the server");
+    let elsewhere = sqlx::AnyPool::connect(&admin)
+        .await
+        .expect("another database");
     let mut long = elsewhere.begin().await.expect("begin elsewhere");
     sqlx::query("select pg_current_xact_id()::text")
         .execute(&mut *long)
