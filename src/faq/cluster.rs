@@ -437,7 +437,9 @@ impl Clusterer {
                 part,
                 threads,
                 || (),
-                |_, (row, _)| analyzer.weigh(&extract(row.text, &config.features), &config.features),
+                |_, (row, _)| {
+                    analyzer.weigh(&extract(row.text, &config.features), &config.features)
+                },
             )
             .into_iter()
             .flatten()
@@ -761,7 +763,11 @@ impl Clusterer {
 
     /// Question vectors held in memory (at most `kept_vectors`).
     pub fn held_vectors(&self) -> usize {
-        self.questions.items.values().filter(|i| !i.vector.is_empty()).count()
+        self.questions
+            .items
+            .values()
+            .filter(|i| !i.vector.is_empty())
+            .count()
     }
 
     pub fn topic_count(&self) -> usize {
@@ -1346,7 +1352,10 @@ impl<M: Clone + Send + Sync> Level<M> {
                 continue;
             };
             let vector = std::mem::take(&mut item.vector);
-            let Some(node) = self.nodes.get_mut(item.slot as usize).and_then(Option::as_mut)
+            let Some(node) = self
+                .nodes
+                .get_mut(item.slot as usize)
+                .and_then(Option::as_mut)
             else {
                 continue;
             };
