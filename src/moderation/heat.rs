@@ -32,7 +32,10 @@ pub async fn heated_threads(
     now: i64,
     min_comments: i64,
 ) -> crate::store::Result<Vec<HeatedThread>> {
-    Ok(heated(store.thread_activity(scope, now).await?, min_comments))
+    Ok(heated(
+        store.thread_activity(scope, now).await?,
+        min_comments,
+    ))
 }
 
 fn heated(activity: Vec<ThreadActivity>, min_comments: i64) -> Vec<HeatedThread> {

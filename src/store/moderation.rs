@@ -1257,7 +1257,11 @@ pub struct ThreadActivity {
 impl Store {
     /// Every comment thread with inbound comments in the 25 hours before `now`, within the
     /// reader's scope, with its counts; which are heated is the moderation capability's rule.
-    pub async fn thread_activity(&self, scope: &ReadScope, now: i64) -> Result<Vec<ThreadActivity>> {
+    pub async fn thread_activity(
+        &self,
+        scope: &ReadScope,
+        now: i64,
+    ) -> Result<Vec<ThreadActivity>> {
         let hour = 3_600_000;
         let mut args = Args::default();
         // Each value bound where it is used (no placeholder appears twice).
