@@ -137,6 +137,13 @@ pub async fn show(
     // listed: any name).
     body["handovers"] = json!(state.store.handovers_of(id).await?);
     body["handover_units"] = json!(state.integrations.units);
+    // Staff's internal notes, for the timeline; same readers as the conversation.
+    // Personal data in them is masked like the messages' (the export gives it whole).
+    let mut notes = state.store.notes_of(id).await?;
+    for n in &mut notes {
+        n.text = crate::text::detectors::mask(&n.text);
+    }
+    body["notes"] = json!(notes);
     Ok(axum::Json(body))
 }
 

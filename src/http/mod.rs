@@ -16,6 +16,7 @@ pub mod feed;
 mod handover;
 mod messages;
 mod moderation;
+mod notes;
 mod oidc;
 pub mod overload;
 mod privacy;
@@ -230,6 +231,13 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/conversations/{id}/handover",
             Rule::AnyOf(&[AnswerDms, AnswerComments]),
             post(handover::hand_over),
+        ),
+        // Internal notes: written by those who may answer, read with the conversation.
+        r(
+            Method::POST,
+            "/api/v1/conversations/{id}/notes",
+            Rule::AnyOf(&[AnswerDms, AnswerComments]),
+            post(notes::write),
         ),
         r(
             Method::POST,

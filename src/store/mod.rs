@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod integrations;
 pub mod lease;
 pub mod moderation;
+pub mod notes;
 mod new_messages;
 pub mod oidc;
 pub mod on_call;

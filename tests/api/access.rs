@@ -50,6 +50,7 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
         ("POST /api/v1/conversations/{id}/status", (AGENT, NONE)),
         ("POST /api/v1/conversations/{id}/replies", (AGENT, NONE)),
         ("POST /api/v1/conversations/{id}/handover", (AGENT, NONE)),
+        ("POST /api/v1/conversations/{id}/notes", (AGENT, NONE)),
         // {id} is the DM's message: retrying needs answer_dms (409 there: nothing failed).
         ("POST /api/v1/messages/{id}/retry", (AGENT, NONE)),
         ("POST /api/v1/channels", (ADMIN, NONE)),

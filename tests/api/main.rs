@@ -23,6 +23,7 @@ mod integrations;
 mod leaks;
 mod meta_fixtures;
 mod moderation;
+mod notes;
 mod oidc;
 mod on_call;
 mod overload;
