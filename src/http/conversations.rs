@@ -297,6 +297,11 @@ pub(super) fn reply_text<'a>(text: &'a str, kind: &str) -> Result<&'a str> {
     } else {
         MAX_COMMENT_REPLY
     };
+    if crate::text::placeholders::has_known(text) {
+        return Err(AppError::unprocessable(
+            "the reply still holds a placeholder such as {förnamn}; choose the saved reply again so its preview fills it, or write the words yourself",
+        ));
+    }
     let length = text.chars().count();
     if length > max {
         return Err(AppError::unprocessable(format!(

@@ -232,6 +232,13 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             Rule::AnyOf(&[AnswerDms, AnswerComments]),
             post(handover::hand_over),
         ),
+        // A saved reply filled for one conversation, before it is sent.
+        r(
+            Method::GET,
+            "/api/v1/conversations/{id}/saved-replies/{reply}/preview",
+            Rule::AnyOf(&[AnswerDms, AnswerComments]),
+            get(saved_replies::preview),
+        ),
         // Internal notes: written by those who may answer, read with the conversation.
         r(
             Method::POST,

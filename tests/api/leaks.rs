@@ -346,6 +346,11 @@ async fn plant(app: &TestApp) {
         ],
     )
     .await;
+    // A saved reply with placeholders, for the preview route (the first: id 1).
+    app.store
+        .add_saved_reply(None, "sv", "Hälsning", "Hej {förnamn}, från {kanal}!", &actor())
+        .await
+        .unwrap();
     // An agent's internal note on the person's DM on B.
     let dm_b: i64 =
         sqlx::query_scalar("select conversation_id from messages where platform_id = 'leak-dm-b'")
@@ -512,6 +517,14 @@ fn requests(p: &Planted) -> HashMap<&'static str, Vec<String>> {
             "GET /api/v1/conversations/{id}",
             each(&p.conversations, &|id| {
                 format!("/api/v1/conversations/{id}")
+            }),
+        ),
+        // The planted saved reply filled for each conversation (names and channel, no words of
+        // the messages).
+        (
+            "GET /api/v1/conversations/{id}/saved-replies/{reply}/preview",
+            each(&p.conversations, &|id| {
+                format!("/api/v1/conversations/{id}/saved-replies/1/preview")
             }),
         ),
         ("GET /api/v1/channels", vec!["/api/v1/channels".to_string()]),

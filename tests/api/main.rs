@@ -25,6 +25,7 @@ mod meta_fixtures;
 mod moderation;
 mod notes;
 mod oidc;
+mod placeholders;
 mod on_call;
 mod overload;
 mod privacy;
