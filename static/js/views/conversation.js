@@ -486,7 +486,7 @@ export class Conversation {
         { class: 'suggestion', id: 'suggested-reply' },
         h('p', {}, t('conv.suggested', { title: s.saved_reply.title })),
         h('p', { class: 'user-text muted' }, s.saved_reply.body),
-        h('button', { type: 'button', on: { click: () => this.insert(s.saved_reply.body) } }, t('conv.use')),
+        h('button', { type: 'button', on: { click: () => this.insertSaved(s.saved_reply) } }, t('conv.use')),
       ),
       this.libraryBox(),
     );
@@ -504,7 +504,7 @@ export class Conversation {
             'ul',
             {},
             items.map((r) =>
-              h('li', {}, h('span', {}, r.title, ' '), h('button', { type: 'button', class: 'link-button', on: { click: () => this.insert(r.body) } }, t('conv.use'))),
+              h('li', {}, h('span', {}, r.title, ' '), h('button', { type: 'button', class: 'link-button', 'data-saved-reply-id': String(r.id), on: { click: () => this.insertSaved(r) } }, t('conv.use'))),
             ),
           )
         : h('p', { class: 'muted' }, t('conv.libraryEmpty')),
@@ -518,6 +518,18 @@ export class Conversation {
       if (this.detail) this.renderSuggestions();
     } catch {
       this.library = null;
+    }
+  }
+
+  /** A saved reply goes into the reply field as the server fills it for this conversation
+   * (the person's name, the channel), so what is sent is what the agent saw. */
+  async insertSaved(reply) {
+    try {
+      const filled = await this.ctx.api('GET', `/api/v1/conversations/${this.id}/saved-replies/${reply.id}/preview`);
+      showError(this.errors, null);
+      this.insert(filled.text);
+    } catch (e) {
+      showError(this.errors, e);
     }
   }
 

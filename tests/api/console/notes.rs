@@ -74,3 +74,52 @@ async fn an_agent_reads_and_writes_internal_notes_in_the_timeline() {
     browser::assert_no_csp_violations(&app).await;
     b.close().await;
 }
+
+/// Choosing a saved reply puts it in the reply field filled for this conversation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chosen_saved_reply_arrives_filled_in_the_reply_field() {
+    let app = browser::app().await;
+    channel(&app).await;
+    ingest(
+        &app,
+        vec![dm("m1", "p1", "Anna Lindqvist", "Får jag bygga en altan?", 20)],
+    )
+    .await;
+    let conversation: i64 = sqlx::query_scalar("select id from conversations")
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    let communicator = app.token("cecilia", "communicator").await;
+    let saved = app
+        .post(
+            &communicator,
+            "/api/v1/saved-replies",
+            json!({"title": "Tack", "language": "sv",
+                   "body": "Hej {förnamn}! Tack för att du skrev till {kanal}."}),
+        )
+        .await;
+    assert_eq!(saved.status(), 201);
+    let reply = saved.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    browser::staff(&app, "agneta", "agent").await;
+    let Some(b) = Browser::start(&app).await else {
+        return;
+    };
+    b.sign_in("agneta").await;
+    b.goto(&format!("/#/inbox/{conversation}")).await;
+    super::actions::click(&b, "details.library summary").await;
+    super::actions::click(&b, &format!("button[data-saved-reply-id='{reply}']")).await;
+    let filled = b
+        .wait_js(
+            "the filled reply in the reply field",
+            "const v = document.querySelector('#reply-text').value; return v ? v : null",
+        )
+        .await;
+    assert_eq!(
+        filled,
+        json!("Hej Anna! Tack för att du skrev till Exempelby kommun.")
+    );
+    assert_eq!(b.focused_id().await, "reply-text");
+    b.close().await;
+}
