@@ -175,7 +175,10 @@ pub async fn preview(
         .await?
         .filter(|r| r.channel_id.is_none_or(|c| caller.may_see_channel(c)))
         .ok_or_else(|| AppError::not_found(format!("there is no saved reply {reply_id}")))?;
-    if reply.channel_id.is_some_and(|c| c != detail.summary.channel_id) {
+    if reply
+        .channel_id
+        .is_some_and(|c| c != detail.summary.channel_id)
+    {
         return Err(AppError::unprocessable(
             "this saved reply is for another channel; choose one for this conversation's channel or for every channel",
         ));

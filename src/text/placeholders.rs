@@ -67,10 +67,16 @@ mod tests {
             language: "sv",
         };
         assert_eq!(
-            fill("Hej {förnamn}! Tack för att du skrev till {kanal}, {namn}.", &v),
+            fill(
+                "Hej {förnamn}! Tack för att du skrev till {kanal}, {namn}.",
+                &v
+            ),
             "Hej Anna! Tack för att du skrev till Exempelby kommun, Anna Lindqvist."
         );
-        let nameless = Values { name: Some("  "), ..v };
+        let nameless = Values {
+            name: Some("  "),
+            ..v
+        };
         assert_eq!(fill("Hej {förnamn}!", &nameless), "Hej du!");
         let english = Values {
             name: None,

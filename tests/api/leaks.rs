@@ -348,7 +348,13 @@ async fn plant(app: &TestApp) {
     .await;
     // A saved reply with placeholders, for the preview route (the first: id 1).
     app.store
-        .add_saved_reply(None, "sv", "Hälsning", "Hej {förnamn}, från {kanal}!", &actor())
+        .add_saved_reply(
+            None,
+            "sv",
+            "Hälsning",
+            "Hej {förnamn}, från {kanal}!",
+            &actor(),
+        )
         .await
         .unwrap();
     // An agent's internal note on the person's DM on B.

@@ -6,9 +6,9 @@ use serde_json::{json, Value};
 use tavla::privacy::retention::run;
 use tavla::privacy::rules::{RetentionRules, DAY_MS};
 
-use futures::StreamExt;
 use crate::helpers::{actor, TestApp};
 use crate::on_both_backends;
+use futures::StreamExt;
 
 const PAGE_A: &str = "340000000000001";
 const PAGE_B: &str = "340000000000002";
@@ -96,13 +96,25 @@ on_both_backends!(
         ingest(
             &app,
             &admin,
-            vec![message(PAGE_A, "n-dm", "dm", "p1", "Hej, hur går det med bygglovet?")],
+            vec![message(
+                PAGE_A,
+                "n-dm",
+                "dm",
+                "p1",
+                "Hej, hur går det med bygglovet?",
+            )],
         )
         .await;
         let dm = conversation_of(&app, "n-dm").await;
         let outbox = app.count("outbox").await;
 
-        let r = note(&app, &agent, dm, "  Ringde upp, väntar på Bygglov. Pnr 811218-9876  ").await;
+        let r = note(
+            &app,
+            &agent,
+            dm,
+            "  Ringde upp, väntar på Bygglov. Pnr 811218-9876  ",
+        )
+        .await;
         assert_eq!(r.status(), 201);
         let written: Value = r.json().await.unwrap();
         assert_eq!(written["written_by"], "agent");
@@ -110,7 +122,11 @@ on_both_backends!(
             written["text"], "Ringde upp, väntar på Bygglov. Pnr 811218-9876",
             "trimmed"
         );
-        assert_eq!(app.count("outbox").await, outbox, "nothing goes to the platform");
+        assert_eq!(
+            app.count("outbox").await,
+            outbox,
+            "nothing goes to the platform"
+        );
 
         // A colleague reads it in the conversation, personal data masked as in messages.
         let view = app
@@ -121,7 +137,10 @@ on_both_backends!(
         assert_eq!(notes[0]["id"], written["id"]);
         assert_eq!(notes[0]["written_by"], "agent");
         let shown = notes[0]["text"].as_str().unwrap();
-        assert!(shown.starts_with("Ringde upp, väntar på Bygglov."), "{shown}");
+        assert!(
+            shown.starts_with("Ringde upp, väntar på Bygglov."),
+            "{shown}"
+        );
         assert!(!shown.contains("811218-9876"), "masked: {shown}");
         assert_eq!(
             view["messages"].as_array().unwrap().len(),
@@ -145,14 +164,19 @@ on_both_backends!(
             let detail: Value = r.json().await.unwrap();
             assert!(detail["detail"].as_str().unwrap().contains("note"));
         }
-        assert_eq!(note(&app, &agent, dm, &"x".repeat(4000)).await.status(), 201);
+        assert_eq!(
+            note(&app, &agent, dm, &"x".repeat(4000)).await.status(),
+            201
+        );
 
         // An untrained agent may not write one; a communicator may not touch a DM.
         let (_, untrained) = app.untrained_token("agent-new", "agent").await;
         let r = note(&app, &untrained, dm, "Hej").await;
         assert_eq!(r.status(), 403);
         let problem: Value = r.json().await.unwrap();
-        assert!(problem["missing_training"].as_array().is_some_and(|m| !m.is_empty()));
+        assert!(problem["missing_training"]
+            .as_array()
+            .is_some_and(|m| !m.is_empty()));
         let communicator = app.token("comm", "communicator").await;
         assert_eq!(note(&app, &communicator, dm, "Hej").await.status(), 403);
         let count: i64 = app.count("conversation_notes").await;
@@ -194,7 +218,9 @@ on_both_backends!(
         assert_eq!(stream.status(), 200);
 
         assert_eq!(
-            note(&app, &communicator, thread_a, "Hemlig anteckning om A").await.status(),
+            note(&app, &communicator, thread_a, "Hemlig anteckning om A")
+                .await
+                .status(),
             201
         );
         // Channel A does not exist for the one limited to B: neither the thread nor its notes.
@@ -223,7 +249,10 @@ on_both_backends!(
         );
         let noted = seen.last().unwrap();
         assert_eq!(noted.1["payload"]["note_id"], view["notes"][0]["id"]);
-        assert!(!noted.1.to_string().contains("Anteckning"), "no words in events");
+        assert!(
+            !noted.1.to_string().contains("Anteckning"),
+            "no words in events"
+        );
 
         // The unlimited communicator hears of the note on A.
         let all = app.get(&communicator, "/api/v1/events?after=0").await;
@@ -247,7 +276,13 @@ on_both_backends!(
             &admin,
             vec![
                 message(PAGE_A, "n-dm", "dm", "p1", "Hej, gäller mitt bygglov."),
-                message(PAGE_A, "n-c", "comment", "p2", "Varför stänger biblioteket?"),
+                message(
+                    PAGE_A,
+                    "n-c",
+                    "comment",
+                    "p2",
+                    "Varför stänger biblioteket?",
+                ),
             ],
         )
         .await;
@@ -256,11 +291,15 @@ on_both_backends!(
             conversation_of(&app, "n-c").await,
         );
         assert_eq!(
-            note(&app, &agent, dm, "Han gav pnr 811218-9876 i telefon").await.status(),
+            note(&app, &agent, dm, "Han gav pnr 811218-9876 i telefon")
+                .await
+                .status(),
             201
         );
         assert_eq!(
-            note(&app, &communicator, thread, "Biblioteket svarar").await.status(),
+            note(&app, &communicator, thread, "Biblioteket svarar")
+                .await
+                .status(),
             201
         );
 
@@ -269,7 +308,10 @@ on_both_backends!(
         let notes = export["people"][0]["notes"].as_array().unwrap();
         assert_eq!(notes.len(), 1);
         assert_eq!(notes[0]["conversation_id"], dm);
-        assert!(notes[0]["text"].as_str().unwrap().starts_with("Han gav pnr"));
+        assert!(notes[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Han gav pnr"));
         assert!(!export.to_string().contains("811218-9876"));
 
         for (token, id) in [(&communicator, thread), (&agent, dm)] {
@@ -285,7 +327,9 @@ on_both_backends!(
         // Retention: a year on, the comment thread goes, and its note with it.
         let rules = RetentionRules::built_in();
         let later = chrono::Utc::now().timestamp_millis() + 365 * DAY_MS + DAY_MS;
-        let r = run(&app.store, &rules, later, false, &actor()).await.unwrap();
+        let r = run(&app.store, &rules, later, false, &actor())
+            .await
+            .unwrap();
         assert_eq!(r.deleted, 1);
         let left: Vec<i64> = sqlx::query_scalar("select conversation_id from conversation_notes")
             .fetch_all(&app.store.pool)

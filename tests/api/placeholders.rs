@@ -31,7 +31,8 @@ async fn save(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
 on_both_backends!(
     a_saved_reply_is_filled_from_the_conversation_before_it_is_sent,
     |app: TestApp| async move {
-        app.register_channel("facebook", PAGE, "Exempelby kommun").await;
+        app.register_channel("facebook", PAGE, "Exempelby kommun")
+            .await;
         app.register_channel("facebook", OTHER_PAGE, "Skolan").await;
         let admin = app.token("admin", "admin").await;
         let agent = app.token("agent", "agent").await;

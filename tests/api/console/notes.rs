@@ -13,7 +13,13 @@ async fn an_agent_reads_and_writes_internal_notes_in_the_timeline() {
     channel(&app).await;
     ingest(
         &app,
-        vec![dm("m1", "p1", "Anna Lindqvist", "Får jag bygga en altan?", 20)],
+        vec![dm(
+            "m1",
+            "p1",
+            "Anna Lindqvist",
+            "Får jag bygga en altan?",
+            20,
+        )],
     )
     .await;
     let conversation: i64 = sqlx::query_scalar("select id from conversations")
@@ -66,7 +72,10 @@ async fn an_agent_reads_and_writes_internal_notes_in_the_timeline() {
         stored,
         [
             (XSS.to_string(), "bengt".to_string()),
-            ("Ringde upp, väntar på Bygglov.".to_string(), "agneta".to_string())
+            (
+                "Ringde upp, väntar på Bygglov.".to_string(),
+                "agneta".to_string()
+            )
         ]
     );
     assert_eq!(app.count("outbox").await, 0, "a note is never sent");
@@ -82,7 +91,13 @@ async fn a_chosen_saved_reply_arrives_filled_in_the_reply_field() {
     channel(&app).await;
     ingest(
         &app,
-        vec![dm("m1", "p1", "Anna Lindqvist", "Får jag bygga en altan?", 20)],
+        vec![dm(
+            "m1",
+            "p1",
+            "Anna Lindqvist",
+            "Får jag bygga en altan?",
+            20,
+        )],
     )
     .await;
     let conversation: i64 = sqlx::query_scalar("select id from conversations")
