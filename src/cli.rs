@@ -829,6 +829,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let store = open_store(&settings).await?;
     if demo {
         crate::demo::fill(&store, &settings).await?;
+        print_demo_accounts(&store, &settings).await?;
     }
     if store.staff_count().await? == 0 {
         eprintln!(
@@ -840,6 +841,21 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let app = Application::build_with_store(settings, store).await?;
     tracing::info!(address = %app.local_addr(), backend = ?app.store().backend, "tavla is listening");
     app.run_until(shutdown_signal()).await
+}
+
+/// On a store without staff, the demo's accounts, their passwords printed this once.
+async fn print_demo_accounts(store: &Store, settings: &Settings) -> anyhow::Result<()> {
+    let training = crate::access::training::TrainingConfig::load(&settings.training_file)?;
+    let accounts = crate::demo::accounts(store, &training).await?;
+    if accounts.is_empty() {
+        return Ok(());
+    }
+    eprintln!("\nDemo accounts, trained; the passwords are shown only now:\n");
+    for a in &accounts {
+        eprintln!("    {:<20} {:<13} {}", a.username, a.role, a.password);
+    }
+    eprintln!();
+    Ok(())
 }
 
 async fn add_channel(settings: &Settings, add: ChannelAdd) -> anyhow::Result<()> {

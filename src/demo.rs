@@ -1,5 +1,6 @@
 //! Swedish demo data for a newcomer's first run: a few channels, DM conversations, comments under
 //! posts, recurring questions and a heated thread. Goes through the same ingestion as everything else.
+//! With the data, one trained account per working role, so a first look needs no set-up.
 
 use anyhow::bail;
 use serde_json::json;
@@ -235,4 +236,62 @@ pub async fn fill(store: &Store, settings: &Settings) -> anyhow::Result<()> {
         POSTS.len()
     );
     Ok(())
+}
+
+/// The demo's accounts: (username, role). Administrators add real people later.
+const DEMO_ACCOUNTS: [(&str, &str); 4] = [
+    ("demo-agent", "agent"),
+    ("demo-communicator", "communicator"),
+    ("demo-moderator", "moderator"),
+    ("demo-admin", "admin"),
+];
+
+/// A demo account made by `accounts`: its password is shown once, then only its hash is kept.
+pub struct DemoAccount {
+    pub username: &'static str,
+    pub role: &'static str,
+    pub password: String,
+}
+
+/// One account per working role with every training module completed and a random password, on
+/// a store without staff only (never beside real accounts). Empty when the store has staff.
+pub async fn accounts(
+    store: &Store,
+    training: &crate::access::training::TrainingConfig,
+) -> anyhow::Result<Vec<DemoAccount>> {
+    if store.staff_count().await? > 0 {
+        return Ok(Vec::new());
+    }
+    let actor = Actor {
+        staff_id: None,
+        name: "demo".into(),
+        address: None,
+    };
+    let mut made = Vec::new();
+    for (username, role) in DEMO_ACCOUNTS {
+        let password = demo_password();
+        let hash = crate::access::hash_password(&password)?;
+        let staff = store.add_staff(username, role, Some(&hash), &actor).await?;
+        for module in &training.modules {
+            store
+                .record_completion(staff.id, &module.id, now_ms(), &actor)
+                .await?;
+        }
+        made.push(DemoAccount {
+            username,
+            role,
+            password,
+        });
+    }
+    Ok(made)
+}
+
+/// Twenty letters and digits (about 119 bits), easy to copy from a terminal.
+fn demo_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    (0..20)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }

@@ -137,6 +137,13 @@ pub async fn show(
     // listed: any name).
     body["handovers"] = json!(state.store.handovers_of(id).await?);
     body["handover_units"] = json!(state.integrations.units);
+    // Staff's internal notes, for the timeline; same readers as the conversation.
+    // Personal data in them is masked like the messages' (the export gives it whole).
+    let mut notes = state.store.notes_of(id).await?;
+    for n in &mut notes {
+        n.text = crate::text::detectors::mask(&n.text);
+    }
+    body["notes"] = json!(notes);
     Ok(axum::Json(body))
 }
 
@@ -290,6 +297,11 @@ pub(super) fn reply_text<'a>(text: &'a str, kind: &str) -> Result<&'a str> {
     } else {
         MAX_COMMENT_REPLY
     };
+    if crate::text::placeholders::has_known(text) {
+        return Err(AppError::unprocessable(
+            "the reply still holds a placeholder such as {förnamn}; choose the saved reply again so its preview fills it, or write the words yourself",
+        ));
+    }
     let length = text.chars().count();
     if length > max {
         return Err(AppError::unprocessable(format!(

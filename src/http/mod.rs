@@ -16,6 +16,7 @@ pub mod feed;
 mod handover;
 mod messages;
 mod moderation;
+mod notes;
 mod oidc;
 pub mod overload;
 mod privacy;
@@ -230,6 +231,20 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/conversations/{id}/handover",
             Rule::AnyOf(&[AnswerDms, AnswerComments]),
             post(handover::hand_over),
+        ),
+        // A saved reply filled for one conversation, before it is sent.
+        r(
+            Method::GET,
+            "/api/v1/conversations/{id}/saved-replies/{reply}/preview",
+            Rule::AnyOf(&[AnswerDms, AnswerComments]),
+            get(saved_replies::preview),
+        ),
+        // Internal notes: written by those who may answer, read with the conversation.
+        r(
+            Method::POST,
+            "/api/v1/conversations/{id}/notes",
+            Rule::AnyOf(&[AnswerDms, AnswerComments]),
+            post(notes::write),
         ),
         r(
             Method::POST,

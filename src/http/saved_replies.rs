@@ -1,7 +1,8 @@
 //! The library of saved replies: kept by communicators, used by agents and communicators.
 //! A channel-limited communicator keeps the replies of their own channels only: a reply for
 //! every channel is read-only for them (others' channels use it too), and another channel's
-//! reply does not exist for them.
+//! reply does not exist for them. A reply may name the placeholders `{förnamn}`, `{namn}` and
+//! `{kanal}`; the preview fills them from one conversation before the reply is sent.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,6 +14,7 @@ use super::auth::Caller;
 use super::error::{AppError, Result};
 use super::extract::{Json, Path, Query};
 use super::AppState;
+use crate::text::placeholders;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,6 +67,14 @@ fn check(title: &str, body: &str, language: &str) -> Result<()> {
     }
     if language != "sv" && language != "en" {
         return Err(AppError::unprocessable("language must be sv or en"));
+    }
+    let unknown = placeholders::unknown(body);
+    if !unknown.is_empty() {
+        return Err(AppError::unprocessable(format!(
+            "the reply names {} which tavla cannot fill; the placeholders are {} (write them exactly so, or remove the braces)",
+            unknown.join(", "),
+            placeholders::KNOWN.join(", ")
+        )));
     }
     Ok(())
 }
@@ -143,4 +153,63 @@ pub async fn update(
         .update_saved_reply(&reply, &caller.actor())
         .await?;
     Ok(axum::Json(json!({"saved_reply": reply})))
+}
+
+/// `GET /api/v1/conversations/{id}/saved-replies/{reply}/preview`: the reply as it would be sent
+/// in this conversation, its placeholders filled. Those who may answer the conversation may ask.
+pub async fn preview(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, reply_id)): Path<(i64, i64)>,
+) -> Result<impl IntoResponse> {
+    let kind = super::conversations::readable(&state, &caller, id).await?;
+    caller.require(crate::access::answer_capability(&kind))?;
+    let detail = state
+        .store
+        .conversation(&caller.read_scope(), id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("there is no conversation {id}")))?;
+    let reply = state
+        .store
+        .saved_reply(reply_id)
+        .await?
+        .filter(|r| r.channel_id.is_none_or(|c| caller.may_see_channel(c)))
+        .ok_or_else(|| AppError::not_found(format!("there is no saved reply {reply_id}")))?;
+    if reply
+        .channel_id
+        .is_some_and(|c| c != detail.summary.channel_id)
+    {
+        return Err(AppError::unprocessable(
+            "this saved reply is for another channel; choose one for this conversation's channel or for every channel",
+        ));
+    }
+    if reply.archived {
+        return Err(AppError::unprocessable(
+            "this saved reply is archived; choose another, or ask a communicator to bring it back",
+        ));
+    }
+    let values = placeholders::Values {
+        name: addressee(&detail),
+        channel: &detail.summary.channel_name,
+        language: &reply.language,
+    };
+    let text = placeholders::fill(&reply.body, &values);
+    Ok(axum::Json(json!({
+        "saved_reply_id": reply.id,
+        "title": reply.title,
+        "text": text,
+    })))
+}
+
+/// Whom a reply speaks to: the author of the newest message from outside (in a comment thread,
+/// the comment answered by default), or the conversation's person.
+fn addressee(detail: &crate::store::conversations::ConversationDetail) -> Option<&str> {
+    detail
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.direction == "inbound")
+        .and_then(|m| m.author.as_ref())
+        .or(detail.summary.person.as_ref())
+        .and_then(|p| p.name.as_deref())
 }

@@ -1,6 +1,8 @@
 //! All data about one person (GDPR art. 15), as one JSON document. What the person wrote is
 //! theirs and is given in full; what others wrote in their conversations (staff replies) is
-//! given with personal data masked, since it may name third parties.
+//! given with personal data masked, since it may name third parties. Staff's internal notes on
+//! the person's own (direct-message) conversations are about them and given likewise masked; notes
+//! on public comment threads are left out, as those threads are many people's.
 
 use serde_json::{json, Value};
 
@@ -49,9 +51,11 @@ pub async fn export(
             })
             .map(|h| json!({"id": h.id, "scope": h.scope, "target_id": h.target_id, "placed_at": h.placed_at}))
             .collect();
+        let notes = conversation_notes(store, &conversations).await?;
         people.push(json!({
             "author": author,
             "conversations": conversations,
+            "notes": notes,
             "messages": messages,
             "moderation_cases": store.person_cases(author.id).await?,
             "reactions": store.person_reactions(author.id).await?,
@@ -63,4 +67,22 @@ pub async fn export(
         "generated_at": crate::store::now_ms(),
         "people": people,
     })))
+}
+
+/// Staff's notes on the person's direct-message conversations, masked, with the conversation
+/// each belongs to.
+async fn conversation_notes(
+    store: &Store,
+    conversations: &[crate::store::person::PersonConversation],
+) -> Result<Vec<Value>, StoreError> {
+    let mut out = Vec::new();
+    for c in conversations.iter().filter(|c| c.kind == "dm") {
+        for n in store.notes_of(c.id).await? {
+            let mut v = serde_json::to_value(&n).unwrap_or_default();
+            v["conversation_id"] = c.id.into();
+            v["text"] = crate::text::detectors::mask(&n.text).into();
+            out.push(v);
+        }
+    }
+    Ok(out)
 }

@@ -45,6 +45,8 @@ pub enum EventKind {
     SynonymsChanged,
     /// A conversation handed to a unit of the organisation.
     HandedOver,
+    /// An internal note written on a conversation (its words stay out of the log).
+    Noted,
 }
 
 impl EventKind {
@@ -70,6 +72,7 @@ impl EventKind {
             EventKind::MessagePseudonymised => "message.pseudonymised",
             EventKind::SynonymsChanged => "search.synonyms_changed",
             EventKind::HandedOver => "conversation.handed_over",
+            EventKind::Noted => "conversation.noted",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod integrations;
 pub mod lease;
 pub mod moderation;
 mod new_messages;
+pub mod notes;
 pub mod oidc;
 pub mod on_call;
 pub mod outbox;

@@ -432,6 +432,11 @@ async fn delete_message(tx: &mut Tx<'_>, id: i64, conversation_id: i64) -> Resul
             .fetch_one(&mut **tx)
             .await?;
     if left == 0 && cases == 0 {
+        // Staff's notes on it go with the conversation: they were about what is now disposed of.
+        sqlx::query("delete from conversation_notes where conversation_id = $1")
+            .bind(conversation_id)
+            .execute(&mut **tx)
+            .await?;
         sqlx::query("delete from conversations where id = $1")
             .bind(conversation_id)
             .execute(&mut **tx)
@@ -487,6 +492,7 @@ async fn pseudonymise_message(
     ] {
         sqlx::query(sql).bind(id).execute(&mut **tx).await?;
     }
+    mask_notes(tx, conversation_id).await?;
     // A DM conversation names its person (and its thread key carries their platform id): once
     // nothing of theirs in it is whole, it names the pseudonym instead.
     if let (Some(author), Some(pseudonym)) = (author_id, pseudonym) {
@@ -509,6 +515,27 @@ async fn pseudonymise_message(
             .bind(author)
             .execute(&mut **tx)
             .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Staff's notes are staff's words and stay with the kept conversation, but personal data the
+/// person gave (numbers, addresses) is masked in them as in the person's own messages.
+async fn mask_notes(tx: &mut Tx<'_>, conversation_id: i64) -> Result<()> {
+    let notes = sqlx::query("select id, text from conversation_notes where conversation_id = $1")
+        .bind(conversation_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    for n in notes {
+        let (id, text): (i64, String) = (n.try_get("id")?, n.try_get("text")?);
+        let masked = crate::text::detectors::mask(&text);
+        if masked != text {
+            sqlx::query("update conversation_notes set text = $1 where id = $2")
+                .bind(masked)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
         }
     }
     Ok(())

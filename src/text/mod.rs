@@ -2,6 +2,7 @@
 //! diacritic folding and compound parts. Search uses it now; FAQ, moderation and privacy will too.
 
 pub mod detectors;
+pub mod placeholders;
 pub mod swedish;
 
 use unicode_normalization::UnicodeNormalization;

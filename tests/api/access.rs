@@ -50,6 +50,12 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
         ("POST /api/v1/conversations/{id}/status", (AGENT, NONE)),
         ("POST /api/v1/conversations/{id}/replies", (AGENT, NONE)),
         ("POST /api/v1/conversations/{id}/handover", (AGENT, NONE)),
+        ("POST /api/v1/conversations/{id}/notes", (AGENT, NONE)),
+        // {id} is the DM: a saved reply filled for it is for those who may answer it.
+        (
+            "GET /api/v1/conversations/{id}/saved-replies/{reply}/preview",
+            (AGENT, NONE),
+        ),
         // {id} is the DM's message: retrying needs answer_dms (409 there: nothing failed).
         ("POST /api/v1/messages/{id}/retry", (AGENT, NONE)),
         ("POST /api/v1/channels", (ADMIN, NONE)),
@@ -255,6 +261,8 @@ on_both_backends!(
                     target_staff.to_string()
                 },
             );
+            // A saved reply that does not exist: the conversation decides access first.
+            let path = path.replace("{reply}", "1");
             let send = |token: Option<&str>| {
                 let mut request = app.client.request(spec.method.clone(), app.url(&path));
                 if let Some(t) = token {

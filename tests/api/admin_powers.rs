@@ -621,7 +621,7 @@ const OWN_ACCOUNT: [&str; 4] = [
 
 /// Tables whose rows a refused change must leave as they were (the audit trail and sessions
 /// record reads and use, not changes).
-const STORE_TABLES: [&str; 30] = [
+const STORE_TABLES: [&str; 31] = [
     "staff",
     "api_tokens",
     "channels",
@@ -652,6 +652,7 @@ const STORE_TABLES: [&str; 30] = [
     "webhook_outbox",
     "synonym_groups",
     "oidc_logins",
+    "conversation_notes",
 ];
 
 /// Every row of every table, as text, in a stable order.
@@ -867,6 +868,12 @@ on_both_backends!(
                 "agent",
                 format!("/api/v1/conversations/{conversation_b}/handover"),
                 json!({"unit": "Bygglov", "note": "Gäller friggebod"}),
+            ),
+            (
+                "POST /api/v1/conversations/{id}/notes",
+                "agent",
+                format!("/api/v1/conversations/{conversation_b}/notes"),
+                json!({"text": "Ringde upp"}),
             ),
             (
                 "POST /api/v1/messages/{id}/retry",

@@ -48,10 +48,12 @@ enum Marker {
     Hidden,
     /// A personal identity number in the person's DM on A: masked in every view.
     Personnummer,
+    /// Staff's internal note on the person's DM on B: for those who may read that DM.
+    NoteDmB,
 }
 
 impl Marker {
-    const ALL: [Marker; 12] = [
+    const ALL: [Marker; 13] = [
         Marker::DmA,
         Marker::DmB,
         Marker::CommentA,
@@ -64,6 +66,7 @@ impl Marker {
         Marker::QuarantinedComment,
         Marker::Hidden,
         Marker::Personnummer,
+        Marker::NoteDmB,
     ];
 
     fn text(self) -> &'static str {
@@ -80,6 +83,7 @@ impl Marker {
             Marker::QuarantinedComment => "LEAK-Q-CMT-7f3a",
             Marker::Hidden => "LEAK-HIDDEN-7f3a",
             Marker::Personnummer => "811218-9876",
+            Marker::NoteDmB => "LEAK-NOTE-DM-B-7f3a",
         }
     }
 }
@@ -113,7 +117,7 @@ fn may_see(p: &Principal, marker: Marker, route: &str) -> bool {
     let comments = p.can(ReadComments) || export;
     match marker {
         Marker::DmA => dms,
-        Marker::DmB => dms && unlimited,
+        Marker::DmB | Marker::NoteDmB => dms && unlimited,
         Marker::CommentA | Marker::PostA => comments,
         Marker::CommentB | Marker::PostB => comments && unlimited,
         Marker::Hidden => p.can(ReadComments) && p.can(Moderate) || export,
@@ -342,6 +346,25 @@ async fn plant(app: &TestApp) {
         ],
     )
     .await;
+    // A saved reply with placeholders, for the preview route (the first: id 1).
+    app.store
+        .add_saved_reply(
+            None,
+            "sv",
+            "Hälsning",
+            "Hej {förnamn}, från {kanal}!",
+            &actor(),
+        )
+        .await
+        .unwrap();
+    // An agent's internal note on the person's DM on B.
+    let dm_b: i64 =
+        sqlx::query_scalar("select conversation_id from messages where platform_id = 'leak-dm-b'")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+    let note = format!("{} Ringde upp, {COMMON}", Marker::NoteDmB.text());
+    app.store.add_note(dm_b, &note, &actor()).await.unwrap();
 }
 
 /// The principals: every role trained and untrained, and four roles limited to channel A.
@@ -500,6 +523,14 @@ fn requests(p: &Planted) -> HashMap<&'static str, Vec<String>> {
             "GET /api/v1/conversations/{id}",
             each(&p.conversations, &|id| {
                 format!("/api/v1/conversations/{id}")
+            }),
+        ),
+        // The planted saved reply filled for each conversation (names and channel, no words of
+        // the messages).
+        (
+            "GET /api/v1/conversations/{id}/saved-replies/{reply}/preview",
+            each(&p.conversations, &|id| {
+                format!("/api/v1/conversations/{id}/saved-replies/1/preview")
             }),
         ),
         ("GET /api/v1/channels", vec!["/api/v1/channels".to_string()]),
@@ -803,6 +834,7 @@ on_both_backends!(
             Marker::PostB,
             Marker::Hidden,
             Marker::Personnummer,
+            Marker::NoteDmB,
         ] {
             assert!(
                 seen.contains(&marker),

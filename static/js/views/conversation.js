@@ -1,7 +1,8 @@
 // One conversation in the inbox: the person and channel, the reply window's time left, claim and
 // release, the messages (every piece of their text as text), the suggested saved reply and the
-// library, the reply form, waiting/resolved, and the person's earlier conversations. The reply
-// field is built once per conversation and never re-rendered, so a live update keeps the draft.
+// library, the reply form, waiting/resolved, staff's internal notes (in the timeline, with a form of
+// their own), and the person's earlier conversations. The reply and note fields are built once per
+// conversation and never re-rendered, so a live update keeps the draft.
 
 import { h, replace, userText, safeUrl } from '../dom.js';
 import { t, addStrings, formatTime, formatDuration, formatClock } from '../i18n.js';
@@ -79,6 +80,13 @@ addStrings({
     'conv.handOverSend': 'Lämna över',
     'conv.handedOver': 'Konversationen är överlämnad till {unit}.',
     'conv.handOverMissing': 'Skriv vilken enhet konversationen ska till.',
+    'conv.note': 'Intern anteckning',
+    'conv.noteBy': 'Intern anteckning av {name}',
+    'conv.noteText': 'Intern anteckning (skickas inte till personen)',
+    'conv.noteHint': 'Syns bara för personal som får läsa konversationen.',
+    'conv.noteSend': 'Spara anteckningen',
+    'conv.noted': 'Anteckningen är sparad.',
+    'conv.noteMissing': 'Skriv något i anteckningen först.',
   },
   en: {
     'conv.pick': 'Pick a conversation in the queue (j and k for next and previous).',
@@ -151,6 +159,13 @@ addStrings({
     'conv.handOverSend': 'Hand over',
     'conv.handedOver': 'The conversation is handed over to {unit}.',
     'conv.handOverMissing': 'Write which unit the conversation goes to.',
+    'conv.note': 'Internal note',
+    'conv.noteBy': 'Internal note by {name}',
+    'conv.noteText': 'Internal note (not sent to the person)',
+    'conv.noteHint': 'Seen only by staff who may read this conversation.',
+    'conv.noteSend': 'Save the note',
+    'conv.noted': 'The note is saved.',
+    'conv.noteMissing': 'Write something in the note first.',
   },
 });
 
@@ -219,6 +234,7 @@ export class Conversation {
       this.sendButton,
     );
     this.readOnly = h('p', { class: 'muted', hidden: true }, t('conv.readOnly'));
+    this.noteForm = this.makeNoteForm();
     replace(
       this.root,
       h('p', { class: 'muted loading' }, t('conv.loading')),
@@ -276,6 +292,7 @@ export class Conversation {
       this.suggestions,
       this.readOnly,
       this.replyForm,
+      this.noteForm,
       this.earlier,
     );
     this.ticker = setInterval(() => this.renderWindow(), 30000);
@@ -294,12 +311,13 @@ export class Conversation {
     this.root.removeAttribute('aria-label');
     this.renderWindow();
     this.renderActions();
-    replace(this.messages, d.messages.map((m) => this.message(m)));
+    replace(this.messages, this.timeline());
     this.renderSuggestions();
     this.renderEarlier();
     this.renderHandovers();
     const answer = this.mayAnswer();
     this.replyForm.hidden = !answer;
+    this.noteForm.hidden = !answer;
     this.readOnly.hidden = answer;
   }
 
@@ -349,6 +367,51 @@ export class Conversation {
       answer && d.status !== 'waiting' ? button('mark-waiting', t('conv.waiting'), () => this.setStatus('waiting')) : null,
       answer && d.status !== 'resolved' ? button('mark-resolved', t('conv.resolve'), () => this.setStatus('resolved')) : null,
       answer && d.status !== 'open' ? button('mark-open', t('conv.reopen'), () => this.setStatus('open')) : null,
+    );
+  }
+
+  /** Messages and internal notes in the order they were written. */
+  timeline() {
+    const d = this.detail;
+    const items = [
+      ...d.messages.map((m) => ({ at: m.platform_time, node: () => this.message(m) })),
+      ...(d.notes || []).map((n) => ({ at: n.written_at, node: () => this.note(n) })),
+    ];
+    // A stable sort keeps messages before notes written the same millisecond.
+    items.sort((a, b) => a.at - b.at);
+    return items.map((i) => i.node());
+  }
+
+  /** A note is staff's words: shown as text, marked so nobody takes it for a message. */
+  note(n) {
+    return h(
+      'li',
+      { class: ['message', 'note'], 'data-note-id': String(n.id) },
+      h('p', { class: 'row' }, h('span', { class: 'who' }, t('conv.noteBy', { name: n.written_by || t('conv.handedBySomeone') })), h('span', { class: 'when' }, formatTime(n.written_at))),
+      h('p', { class: 'user-text text' }, n.text),
+    );
+  }
+
+  makeNoteForm() {
+    const text = h('textarea', { id: 'note-text', name: 'note', maxlength: '4000', 'aria-describedby': 'note-hint' });
+    const errors = h('div', {});
+    const submit = async (e) => {
+      e.preventDefault();
+      if (!text.value.trim()) {
+        showError(errors, { message: t('conv.noteMissing') });
+        text.focus();
+        return;
+      }
+      showError(errors, null);
+      const done = await this.act('POST', `/api/v1/conversations/${this.id}/notes`, { text: text.value }, t('conv.noted'));
+      if (done) text.value = '';
+    };
+    return h(
+      'form',
+      { class: 'note-form', id: 'note-form', hidden: true, on: { submit } },
+      errors,
+      h('div', { class: 'field' }, h('label', { for: 'note-text' }, t('conv.noteText')), text, h('span', { id: 'note-hint', class: 'muted' }, t('conv.noteHint'))),
+      h('button', { type: 'submit', id: 'note-send' }, t('conv.noteSend')),
     );
   }
 
@@ -423,7 +486,7 @@ export class Conversation {
         { class: 'suggestion', id: 'suggested-reply' },
         h('p', {}, t('conv.suggested', { title: s.saved_reply.title })),
         h('p', { class: 'user-text muted' }, s.saved_reply.body),
-        h('button', { type: 'button', on: { click: () => this.insert(s.saved_reply.body) } }, t('conv.use')),
+        h('button', { type: 'button', on: { click: () => this.insertSaved(s.saved_reply) } }, t('conv.use')),
       ),
       this.libraryBox(),
     );
@@ -441,7 +504,7 @@ export class Conversation {
             'ul',
             {},
             items.map((r) =>
-              h('li', {}, h('span', {}, r.title, ' '), h('button', { type: 'button', class: 'link-button', on: { click: () => this.insert(r.body) } }, t('conv.use'))),
+              h('li', {}, h('span', {}, r.title, ' '), h('button', { type: 'button', class: 'link-button', 'data-saved-reply-id': String(r.id), on: { click: () => this.insertSaved(r) } }, t('conv.use'))),
             ),
           )
         : h('p', { class: 'muted' }, t('conv.libraryEmpty')),
@@ -455,6 +518,18 @@ export class Conversation {
       if (this.detail) this.renderSuggestions();
     } catch {
       this.library = null;
+    }
+  }
+
+  /** A saved reply goes into the reply field as the server fills it for this conversation
+   * (the person's name, the channel), so what is sent is what the agent saw. */
+  async insertSaved(reply) {
+    try {
+      const filled = await this.ctx.api('GET', `/api/v1/conversations/${this.id}/saved-replies/${reply.id}/preview`);
+      showError(this.errors, null);
+      this.insert(filled.text);
+    } catch (e) {
+      showError(this.errors, e);
     }
   }
 

@@ -9,6 +9,7 @@ mod faq;
 mod handover;
 mod inbox;
 mod moderation;
+mod notes;
 mod privacy;
 mod reports;
 mod screenshot;
