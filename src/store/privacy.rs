@@ -432,11 +432,17 @@ async fn delete_message(tx: &mut Tx<'_>, id: i64, conversation_id: i64) -> Resul
             .fetch_one(&mut **tx)
             .await?;
     if left == 0 && cases == 0 {
-        // Staff's notes on it go with the conversation: they were about what is now disposed of.
-        sqlx::query("delete from conversation_notes where conversation_id = $1")
-            .bind(conversation_id)
-            .execute(&mut **tx)
-            .await?;
+        // Staff's notes and handovers go with the conversation: they were about what is now
+        // disposed of (and a handover's row would otherwise hold the conversation's key).
+        for sql in [
+            "delete from conversation_notes where conversation_id = $1",
+            "delete from handovers where conversation_id = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(conversation_id)
+                .execute(&mut **tx)
+                .await?;
+        }
         sqlx::query("delete from conversations where id = $1")
             .bind(conversation_id)
             .execute(&mut **tx)

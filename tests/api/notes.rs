@@ -314,6 +314,15 @@ on_both_backends!(
             .starts_with("Han gav pnr"));
         assert!(!export.to_string().contains("811218-9876"));
 
+        // The thread was also handed to a unit: the handover goes with the thread too.
+        let r = app
+            .post(
+                &communicator,
+                &format!("/api/v1/conversations/{thread}/handover"),
+                json!({"unit": "Kultur", "note": "Biblioteket svarar"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "{:?}", r.text().await);
         for (token, id) in [(&communicator, thread), (&agent, dm)] {
             let r = app
                 .post(
@@ -336,6 +345,7 @@ on_both_backends!(
             .await
             .unwrap();
         assert_eq!(left, [dm], "the thread's note went with the thread");
+        assert_eq!(app.count("handovers").await, 0, "the thread's handover went too");
         // Two years on the DM is pseudonymised: kept, and the note with it, masked.
         let r = run(&app.store, &rules, later + 365 * DAY_MS, false, &actor())
             .await
