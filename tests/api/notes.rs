@@ -345,7 +345,11 @@ on_both_backends!(
             .await
             .unwrap();
         assert_eq!(left, [dm], "the thread's note went with the thread");
-        assert_eq!(app.count("handovers").await, 0, "the thread's handover went too");
+        assert_eq!(
+            app.count("handovers").await,
+            0,
+            "the thread's handover went too"
+        );
         // Two years on the DM is pseudonymised: kept, and the note with it, masked.
         let r = run(&app.store, &rules, later + 365 * DAY_MS, false, &actor())
             .await
