@@ -175,7 +175,9 @@ impl Store {
     /// One batch of `forget_people`: how many were found and how many went.
     async fn forget_people_batch(&self, first_seen_before: i64) -> Result<(i64, i64)> {
         let select = format!("select t.id from authors t where {NOBODY_REFERS} limit {BATCH}");
-        let mut tx = self.pool.begin().await?;
+        // `begin`, not the pool's: on SQLite it holds the write lock from the start, so the
+        // delete after the select is not refused when another writer committed in between.
+        let mut tx = self.begin().await?;
         let ids: Vec<i64> = sqlx::query(&select)
             .bind(first_seen_before)
             .fetch_all(&mut *tx)

@@ -37,6 +37,18 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
+/// A test service is told to stop when its handle goes. Having a `Drop` also makes every
+/// `async move` block that names a field (`app.store`) take the whole handle: without it the
+/// block took only that field, and the rest (the server, the folder with the SQLite file) went
+/// at once, so new connections could not open the database.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
 /// Settings for a test: a fresh database, port 0, known secrets.
 fn test_settings(database_url: String, dir: &std::path::Path) -> Settings {
     let mut settings = Settings::load(None).expect("default settings load");

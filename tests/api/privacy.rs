@@ -1044,3 +1044,73 @@ on_both_backends!(
         assert_eq!(author.as_deref(), Some("p2"));
     }
 );
+
+// Forgetting people reads which ones nobody refers to, then deletes them. On SQLite a
+// transaction that begins by reading and then writes is refused at once (not waited for) when
+// another connection committed in between; the sweep must hold the write lock from its start.
+// (CI, stop 25: "database is locked" from a retention run while the service wrote beside it.)
+// The rows are written as the service writes them, in transactions from `Store::begin`.
+on_both_backends!(
+    forgetting_people_is_not_refused_by_writers_beside_it,
+    |app: TestApp| async move {
+        let people = 2_500i64;
+        let mut tx = app.store.begin().await.unwrap();
+        for i in 0..people {
+            add_author(&mut tx, &format!("gone-{i}"), 0).await;
+        }
+        app.store.commit(tx).await.unwrap();
+        let now = chrono::Utc::now().timestamp_millis();
+        let cutoffs = tavla::store::sweep::OtherCutoffs {
+            reactions: 0,
+            quarantine_waiting: 0,
+            quarantine_released: 0,
+            unrecognised: 0,
+            sessions: 0,
+            signin_failures: 0,
+            people: 1,
+        };
+        // Forty writers commit one small row after another while the sweep runs; the people
+        // they add were seen now, after the cut-off, so the sweep leaves them.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writers: Vec<_> = (0..40)
+            .map(|w| {
+                let store = app.store.clone();
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    let mut n = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let mut tx = store.begin().await.unwrap();
+                        add_author(&mut tx, &format!("beside-{w}-{n}"), now).await;
+                        store.commit(tx).await.unwrap();
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        let swept = app.store.sweep_other_records(&cutoffs, false).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut written = 0;
+        for w in writers {
+            written += w.await.unwrap();
+        }
+        assert!(written > 0, "the writers wrote nothing beside the sweep");
+        assert_eq!(swept.unwrap().people, people);
+        let left: i64 = sqlx::query_scalar("select count(*) from authors where first_seen_at = 0")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+);
+
+async fn add_author(tx: &mut tavla::store::Tx<'_>, platform_id: &str, first_seen_at: i64) {
+    sqlx::query(
+        "insert into authors (platform, platform_id, first_seen_at) values ('facebook', $1, $2)",
+    )
+    .bind(platform_id)
+    .bind(first_seen_at)
+    .execute(&mut **tx)
+    .await
+    .unwrap();
+}
