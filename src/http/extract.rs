@@ -1,6 +1,6 @@
 //! Extractors whose rejections speak our error format.
 
-use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -20,30 +20,28 @@ where
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !is_json(req.headers()) {
+            return Err(AppError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported media type",
+                "send the body as JSON with Content-Type: application/json",
+            ));
         }
+        let RawBody(body) = RawBody::from_request(req, state).await?;
+        parse_json(&body).map(Json)
     }
 }
 
-fn json_rejection(r: JsonRejection) -> AppError {
-    match r {
-        JsonRejection::MissingJsonContentType(_) => AppError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Unsupported media type",
-            "send the body as JSON with Content-Type: application/json",
-        ),
-        JsonRejection::JsonSyntaxError(e) => {
-            AppError::bad_request(format!("the body is not valid JSON: {}", e.body_text()))
-        }
-        JsonRejection::JsonDataError(e) => AppError::unprocessable(format!(
-            "the JSON does not have the expected fields: {}",
-            e.body_text()
-        )),
-        JsonRejection::BytesRejection(b) => bytes_rejection(b),
-        other => AppError::bad_request(other.body_text()),
-    }
+/// `application/json`, or another JSON type (`application/problem+json`), as axum's own
+/// extractor decides.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let kind = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    kind == "application/json" || (kind.starts_with("application/") && kind.ends_with("+json"))
 }
 
 /// The raw body, within the configured size limit.
@@ -137,21 +135,31 @@ impl FromRequestParts<super::AppState> for ClientAddress {
 
 /// Parses a body read as `RawBody`, for handlers that must check access before they judge the
 /// body (so a caller who may not act learns nothing from validation errors).
+///
+/// JSON has one kind of number: `1.0` is the integer 1 to a client (and to JSON Schema, which
+/// the API description is written in), so an integral number is read as an integer wherever a
+/// field is one.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    deserialize_whole(&mut deserializer).map_err(|e| {
-        if e.is_syntax() || e.is_eof() {
-            AppError::bad_request(format!("the body is not valid JSON: {e}"))
-        } else {
-            AppError::unprocessable(format!("the JSON does not have the expected fields: {e}"))
-        }
+    let mut value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| AppError::bad_request(format!("the body is not valid JSON: {e}")))?;
+    integral_numbers_as_integers(&mut value);
+    T::deserialize(value).map_err(|e| {
+        AppError::unprocessable(format!("the JSON does not have the expected fields: {e}"))
     })
 }
 
-fn deserialize_whole<'de, T: DeserializeOwned>(
-    d: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
-) -> Result<T, serde_json::Error> {
-    let value = T::deserialize(&mut *d)?;
-    d.end()?;
-    Ok(value)
+fn integral_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // Within i64's range, where every whole f64 is exactly an i64.
+            if f.fract() == 0.0 && f >= -9.2e18 && f <= 9.2e18 {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_numbers_as_integers),
+        _ => {}
+    }
 }

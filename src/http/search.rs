@@ -39,8 +39,10 @@ pub struct SearchParams {
     faq_cluster: Option<u64>,
     /// relevance (default), newest or oldest
     sort: Option<String>,
-    limit: Option<usize>,
-    offset: Option<usize>,
+    /// Read within 1–100 (like every page size in the API, clamped rather than refused).
+    limit: Option<i64>,
+    /// Read within 0–10,000.
+    offset: Option<i64>,
     /// The person is still typing: the last word also matches as a prefix.
     typing: Option<bool>,
 }
@@ -151,8 +153,8 @@ pub async fn search(
         Some("oldest") => SortOrder::Oldest,
         _ => SortOrder::Relevance,
     };
-    let limit = p.limit.unwrap_or(20).clamp(1, 100);
-    let offset = p.offset.unwrap_or(0).min(10_000);
+    let limit = p.limit.unwrap_or(20).clamp(1, 100) as usize;
+    let offset = p.offset.unwrap_or(0).clamp(0, 10_000) as usize;
     let parsed = parse(&q, p.typing.unwrap_or(false));
     let mut timing = Timing::default();
     if let Some(Extension(Authenticated(took))) = authenticated {

@@ -609,7 +609,7 @@ pub(super) async fn limit_to_channels(
             .fetch_optional(&mut **tx)
             .await?;
         if known.is_none() {
-            return Err(StoreError::Invalid(format!(
+            return Err(StoreError::NotFound(format!(
                 "there is no channel {channel}"
             )));
         }

@@ -126,8 +126,8 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(id) = id else {
-            return Err(StoreError::Invalid(format!(
-                "a {} channel with platform id {} is already registered",
+            return Err(StoreError::Conflict(format!(
+                "a {} channel with platform id {} is already registered; change that one (PATCH /api/v1/channels/{{id}}) instead",
                 platform.as_str(),
                 new.platform_id
             )));

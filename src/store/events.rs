@@ -19,62 +19,55 @@ use sqlx::Row;
 
 use super::{Result, Store, Tx};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    MessageReceived,
-    MessageSent,
-    MessageChanged,
-    PostChanged,
-    ReactionChanged,
-    ConversationRead,
-    MessagesDelivered,
-    Quarantined,
-    Claimed,
-    Released,
-    Replied,
-    StatusChanged,
-    CaseOpened,
-    CaseChanged,
-    ChannelChanged,
-    DeliveryChanged,
-    /// A record disposed of (retention or erasure): its rows are gone; the index drops it.
-    MessageErased,
-    /// A record kept with its personal data masked and its author replaced by a pseudonym.
-    MessagePseudonymised,
-    /// The organisation's search synonyms changed: each instance loads them again.
-    SynonymsChanged,
-    /// A conversation handed to a unit of the organisation.
-    HandedOver,
-    /// An internal note written on a conversation (its words stay out of the log).
-    Noted,
+/// The kinds of event, each with its name on the log and in the live stream. One list, so the
+/// names, `ALL` (which the API description is checked against) and the enum cannot drift apart.
+macro_rules! event_kinds {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)+) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum EventKind {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl EventKind {
+            /// Every kind, in the order they were added.
+            pub const ALL: &'static [EventKind] = &[$(EventKind::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(EventKind::$variant => $name,)+
+                }
+            }
+        }
+    };
 }
 
-impl EventKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::MessageReceived => "message.received",
-            EventKind::MessageSent => "message.sent",
-            EventKind::MessageChanged => "message.changed",
-            EventKind::PostChanged => "post.changed",
-            EventKind::ReactionChanged => "reaction.changed",
-            EventKind::ConversationRead => "conversation.read",
-            EventKind::MessagesDelivered => "messages.delivered",
-            EventKind::Quarantined => "quarantine.added",
-            EventKind::Claimed => "conversation.claimed",
-            EventKind::Released => "conversation.released",
-            EventKind::Replied => "conversation.replied",
-            EventKind::StatusChanged => "conversation.status_changed",
-            EventKind::CaseOpened => "moderation.case_opened",
-            EventKind::CaseChanged => "moderation.case_changed",
-            EventKind::ChannelChanged => "channel.changed",
-            EventKind::DeliveryChanged => "message.delivery_changed",
-            EventKind::MessageErased => "message.erased",
-            EventKind::MessagePseudonymised => "message.pseudonymised",
-            EventKind::SynonymsChanged => "search.synonyms_changed",
-            EventKind::HandedOver => "conversation.handed_over",
-            EventKind::Noted => "conversation.noted",
-        }
-    }
+event_kinds! {
+    MessageReceived => "message.received",
+    MessageSent => "message.sent",
+    MessageChanged => "message.changed",
+    PostChanged => "post.changed",
+    ReactionChanged => "reaction.changed",
+    ConversationRead => "conversation.read",
+    MessagesDelivered => "messages.delivered",
+    Quarantined => "quarantine.added",
+    Claimed => "conversation.claimed",
+    Released => "conversation.released",
+    Replied => "conversation.replied",
+    StatusChanged => "conversation.status_changed",
+    CaseOpened => "moderation.case_opened",
+    CaseChanged => "moderation.case_changed",
+    ChannelChanged => "channel.changed",
+    DeliveryChanged => "message.delivery_changed",
+    /// A record disposed of (retention or erasure): its rows are gone; the index drops it.
+    MessageErased => "message.erased",
+    /// A record kept with its personal data masked and its author replaced by a pseudonym.
+    MessagePseudonymised => "message.pseudonymised",
+    /// The organisation's search synonyms changed: each instance loads them again.
+    SynonymsChanged => "search.synonyms_changed",
+    /// A conversation handed to a unit of the organisation.
+    HandedOver => "conversation.handed_over",
+    /// An internal note written on a conversation (its words stay out of the log).
+    Noted => "conversation.noted",
 }
 
 pub struct NewEvent {

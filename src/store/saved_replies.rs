@@ -77,7 +77,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
             if known.is_none() {
-                return Err(StoreError::Invalid(format!("there is no channel {c}")));
+                return Err(StoreError::NotFound(format!("there is no channel {c}")));
             }
         }
         let id: i64 = sqlx::query_scalar(

@@ -78,8 +78,8 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(id) = id else {
-            return Err(StoreError::Invalid(format!(
-                "a staff member named {:?} already exists",
+            return Err(StoreError::Conflict(format!(
+                "a staff member named {:?} already exists; choose another name",
                 new.username
             )));
         };

@@ -1006,3 +1006,26 @@ fn every_documented_operation_is_a_route() {
         "documented in src/http/openapi.json but not served: {missing:?}"
     );
 }
+
+/// The live stream's events are described by kind in the API description; a kind the service
+/// emits but the description lacks made every client that validates the stream fail (found by
+/// schemathesis: `conversation.handed_over`).
+#[test]
+fn every_event_kind_is_documented() {
+    let doc: serde_json::Value = serde_json::from_str(include_str!("../../src/http/openapi.json"))
+        .expect("the OpenAPI document is JSON");
+    let documented: Vec<&str> = doc["components"]["schemas"]["EventKind"]["enum"]
+        .as_array()
+        .expect("EventKind lists the kinds")
+        .iter()
+        .map(|k| k.as_str().expect("a kind is a string"))
+        .collect();
+    let emitted: Vec<&str> = tavla::store::EventKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(
+        documented, emitted,
+        "components.schemas.EventKind in src/http/openapi.json"
+    );
+}
