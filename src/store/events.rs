@@ -47,6 +47,10 @@ pub enum EventKind {
     HandedOver,
     /// An internal note written on a conversation (its words stay out of the log).
     Noted,
+    /// A channel's own posts and their figures fetched from the platform (post follow-up).
+    PostsRefreshed,
+    /// A goal, campaign or evaluation note about posts changed (post follow-up).
+    PostEvaluationChanged,
 }
 
 impl EventKind {
@@ -73,6 +77,8 @@ impl EventKind {
             EventKind::SynonymsChanged => "search.synonyms_changed",
             EventKind::HandedOver => "conversation.handed_over",
             EventKind::Noted => "conversation.noted",
+            EventKind::PostsRefreshed => "posts.refreshed",
+            EventKind::PostEvaluationChanged => "posts.evaluation_changed",
         }
     }
 }
