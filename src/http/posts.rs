@@ -74,9 +74,11 @@ pub async fn list(
         None => (i64::MIN / 4, i64::MAX / 4, None),
     };
     let channels: Option<Vec<i64>> = match (q.channel_id, &caller.scope) {
-        (Some(c), _) if !caller.may_see_channel(c) => return Err(AppError::forbidden(format!(
+        (Some(c), _) if !caller.may_see_channel(c) => {
+            return Err(AppError::forbidden(format!(
             "channel {c} is outside your channel limit; ask an administrator if your work needs it"
-        ))),
+        )))
+        }
         (Some(c), _) => Some(vec![c]),
         (None, scope) => scope.clone(),
     };
@@ -192,9 +194,11 @@ pub async fn refresh(
         parse_json(&body)?
     };
     let channels = match (body.channel_id, &caller.scope) {
-        (Some(c), _) if !caller.may_see_channel(c) => return Err(AppError::forbidden(format!(
+        (Some(c), _) if !caller.may_see_channel(c) => {
+            return Err(AppError::forbidden(format!(
             "channel {c} is outside your channel limit; ask an administrator if your work needs it"
-        ))),
+        )))
+        }
         (Some(c), _) => Some(vec![c]),
         (None, scope) => scope.clone(),
     };

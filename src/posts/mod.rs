@@ -656,10 +656,12 @@ pub fn sort_posts(posts: &mut [PostSummary], by: &str) -> Result<(), String> {
                 .unwrap_or(&-1)
                 .cmp(a.figures.get(metric).unwrap_or(&-1))
         }),
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "sort {other:?} is not known; use time, questions, moderation, comments or one of {}",
             METRICS.join(", ")
-        )),
+        ))
+        }
     }
     Ok(())
 }

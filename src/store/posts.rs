@@ -587,7 +587,8 @@ impl Store {
     /// Sessions and goal completions of a UTM campaign on days up to `last_day` (YYYY-MM-DD).
     pub async fn campaign_web_figures(&self, campaign: &str, last_day: &str) -> Result<(i64, i64)> {
         let row = sqlx::query(
-            "select coalesce(sum(sessions), 0) as sessions, coalesce(sum(goal_completions), 0) as goals \
+            "select cast(coalesce(sum(sessions), 0) as bigint) as sessions, \
+             cast(coalesce(sum(goal_completions), 0) as bigint) as goals \
              from campaign_analytics where campaign = $1 and day <= $2",
         )
         .bind(campaign)
