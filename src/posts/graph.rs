@@ -235,7 +235,7 @@ impl Graph<'_> {
         let mut data: Vec<Value> = Vec::new();
         match answer {
             Ok(items) => data.extend(items),
-            Err(code) if code == Some(100) => {
+            Err(Some(100)) => {
                 // One metric the platform does not know for this post refuses the lot: ask
                 // for each alone and leave out the ones refused.
                 for metric in metrics {

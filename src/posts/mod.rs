@@ -645,11 +645,11 @@ pub fn series(measurements: Vec<Measurement>) -> BTreeMap<String, Vec<Point>> {
 pub fn sort_posts(posts: &mut [PostSummary], by: &str) -> Result<(), String> {
     match by {
         "time" => {}
-        "questions" => posts.sort_by(|a, b| b.questions.cmp(&a.questions)),
+        "questions" => posts.sort_by_key(|p| std::cmp::Reverse(p.questions)),
         "moderation" => posts.sort_by(|a, b| {
             (b.moderation_cases + b.flagged).cmp(&(a.moderation_cases + a.flagged))
         }),
-        "comments" => posts.sort_by(|a, b| b.comments.cmp(&a.comments)),
+        "comments" => posts.sort_by_key(|p| std::cmp::Reverse(p.comments)),
         metric if METRICS.contains(&metric) => posts.sort_by(|a, b| {
             b.figures
                 .get(metric)

@@ -648,12 +648,11 @@ impl Store {
         )
         .await?;
         self.commit(tx).await?;
-        Ok(self
-            .campaigns()
+        self.campaigns()
             .await?
             .into_iter()
             .find(|c| c.id == id)
-            .ok_or_else(|| StoreError::NotFound(format!("there is no campaign {id}")))?)
+            .ok_or_else(|| StoreError::NotFound(format!("there is no campaign {id}")))
     }
 
     /// Every campaign with its posts and their channels.
