@@ -878,3 +878,75 @@ on_each_backend!(
         assert!(!audit[0].contains("Bilden"));
     }
 );
+
+on_each_backend!(
+    the_report_section_ranks_posts_and_counts_goals_and_campaigns,
+    |backend| async move {
+        let stub = Stub::start().await;
+        let Some(app) = spawn(backend, &stub).await else {
+            return crate::helpers::only_postgres_may_be_missing(backend);
+        };
+        let page = channel_with_token(&app, "facebook", PAGE, "Kommunen").await;
+        let communicator = app.token("comm", "communicator").await;
+        script_the_platform(&stub);
+        refresh(&app, &communicator, json!({"channel_id": page})).await;
+        let second: i64 = sqlx::query_scalar("select id from posts where platform_id = $1")
+            .bind(format!("{PAGE}_2"))
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        let now = chrono::Utc::now().timestamp_millis();
+        let month = tavla::reports::period::local_time(now)
+            .format("%Y-%m")
+            .to_string();
+        let yesterday = tavla::reports::period::local_time(now - 86_400_000)
+            .format("%Y-%m-%d")
+            .to_string();
+        // A goal judged yesterday and met (reach 800 against 500); a campaign with sessions.
+        assert_eq!(
+            app.post(
+                &communicator,
+                "/api/v1/goals",
+                json!({"post_id": second, "metric": "reach", "target": 500, "due": yesterday})
+            )
+            .await
+            .status(),
+            201
+        );
+        let csv = format!("date,campaign,sessions,goal_completions\n{yesterday},vinter,42,4\n");
+        assert_eq!(post_csv(&app, &communicator, &csv).await.status(), 201);
+        assert_eq!(
+            app.post(
+                &communicator,
+                "/api/v1/campaigns",
+                json!({"name": "vinter", "post_ids": [second]})
+            )
+            .await
+            .status(),
+            201
+        );
+        let period_of_yesterday = tavla::reports::ReportPeriod::parse(&yesterday[..7]).unwrap();
+        let section = tavla::reports::post_section::build(
+            &app.store,
+            &period_of_yesterday,
+            &tavla::store::scope::ReadScope::operator(),
+            "reach",
+        )
+        .await
+        .unwrap();
+        assert_eq!(section.goals_met.value, Some(1.0));
+        assert_eq!(section.campaigns[0].sessions.value, Some(42.0));
+        let channel = &section.channels[0];
+        let lists = [&channel.top, &channel.previous_top];
+        let with_second = lists
+            .iter()
+            .find(|l| l.iter().any(|p| p.post_id == second))
+            .expect("post 2 is ranked in its period");
+        assert_eq!(with_second[0].post_id, second, "the highest reach first");
+        assert_eq!(with_second[0].value, Some(800));
+        let csv = tavla::reports::post_section::csv_rows(&section);
+        assert!(csv.contains("goals,,met,1"), "{csv}");
+        let html = tavla::reports::post_section::html(&section, tavla::reports::render::Lang::Sv);
+        assert!(html.contains("Mål uppnådda"));
+    }
+);
