@@ -896,9 +896,6 @@ on_each_backend!(
             .await
             .unwrap();
         let now = chrono::Utc::now().timestamp_millis();
-        let month = tavla::reports::period::local_time(now)
-            .format("%Y-%m")
-            .to_string();
         let yesterday = tavla::reports::period::local_time(now - 86_400_000)
             .format("%Y-%m-%d")
             .to_string();
