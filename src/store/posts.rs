@@ -146,6 +146,13 @@ pub struct AnalyticsRow {
     pub goal_completions: i64,
 }
 
+/// The channel's own posts: fetched from the platform, or written by the page itself. A visitor's
+/// post on the page is a person's, and stays out of post follow-up.
+const OWN_POST: &str = "(p.author_id is null or exists (select 1 from authors a \
+     where a.id = p.author_id and a.platform_id = ch.platform_id)) \
+     and not exists (select 1 from messages vm where vm.channel_id = p.channel_id \
+     and vm.kind = 'visitor_post' and vm.platform_id = p.platform_id)";
+
 const SUMMARY_SELECT: &str = "select p.id, p.channel_id, ch.name as channel_name, ch.platform, \
      p.platform_id, p.text, p.post_type, p.permalink, p.platform_time, p.fetched_at";
 
@@ -331,7 +338,9 @@ impl Store {
             args.int(from),
             args.int(to)
         );
-        let mut conditions = vec![format!(
+        let mut conditions = vec![
+            OWN_POST.to_string(),
+            format!(
             "((p.platform_time >= {} and p.platform_time < {}) or exists (select 1 from messages m \
              join conversations c on c.id = m.conversation_id where c.post_id = p.id \
              and m.direction = 'inbound' and m.platform_time >= {} and m.platform_time < {}))",
@@ -339,7 +348,8 @@ impl Store {
             args.int(to),
             args.int(from),
             args.int(to)
-        )];
+        ),
+        ];
         if let Some(ids) = channels {
             if ids.is_empty() {
                 return Ok(Vec::new());
@@ -418,11 +428,7 @@ impl Store {
         id: i64,
         readable: &(dyn Fn(i64) -> bool + Sync),
     ) -> Result<Option<PostSummary>> {
-        let channel: Option<i64> = sqlx::query_scalar("select channel_id from posts where id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(channel) = channel else {
+        let Some(channel) = self.post_channel(id).await? else {
             return Ok(None);
         };
         let all = self
@@ -439,7 +445,8 @@ impl Store {
         }
         // A post with no time and no comments: read it alone.
         let sql = format!(
-            "{SUMMARY_SELECT} from posts p join channels ch on ch.id = p.channel_id where p.id = $1"
+            "{SUMMARY_SELECT} from posts p join channels ch on ch.id = p.channel_id \
+             where p.id = $1 and {OWN_POST}"
         );
         let Some(r) = sqlx::query(&sql)
             .bind(id)
@@ -477,13 +484,16 @@ impl Store {
     }
 
     /// The channel a post is on.
+    /// Only the channel's own posts: a visitor's post is None.
     pub async fn post_channel(&self, id: i64) -> Result<Option<i64>> {
-        Ok(
-            sqlx::query_scalar("select channel_id from posts where id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        let sql = format!(
+            "select p.channel_id from posts p join channels ch on ch.id = p.channel_id \
+             where p.id = $1 and {OWN_POST}"
+        );
+        Ok(sqlx::query_scalar(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// Every measurement of a post, oldest first.

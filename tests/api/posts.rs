@@ -296,6 +296,19 @@ on_each_backend!(
             .await;
         assert_eq!(r.status(), 200);
 
+        // A visitor's post on the page: a person's, never part of post follow-up.
+        let secs = chrono::Utc::now().timestamp() - 120;
+        let visitor = json!({"object": "page", "entry": [{"id": PAGE, "time": secs * 1000,
+            "changes": [{"field": "feed", "value": {"item": "status", "verb": "add",
+            "post_id": format!("{PAGE}_77"), "from": {"id": "person-9", "name": "Nils"},
+            "message": "Min egen fråga om snöröjningen", "created_time": secs}}]}]});
+        let r = app.webhook(&serde_json::to_vec(&visitor).unwrap()).await;
+        assert_eq!(r.status(), 200);
+        let visitor_post: i64 = sqlx::query_scalar("select id from posts where platform_id = $1")
+            .bind(format!("{PAGE}_77"))
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
         let refreshed = refresh(&app, &communicator, json!({})).await;
         let fb = outcome_of(&refreshed, page);
         assert_eq!(fb["outcome"], "fetched", "{refreshed}");
@@ -327,7 +340,12 @@ on_each_backend!(
         assert_eq!(first["figures"]["shares"], 4);
         // The webhook's post and the fetched one are one post: the comment counts beside it.
         assert_eq!(first["comments"], 1);
-        assert_eq!(app.count("posts").await, 5);
+        assert_eq!(app.count("posts").await, 6);
+        assert!(!list.to_string().contains("Min egen fråga"), "{list}");
+        let r = app
+            .get(&communicator, &format!("/api/v1/posts/{visitor_post}"))
+            .await;
+        assert_eq!(r.status(), 404);
         let third = post_by_platform_id(&list, &format!("{PAGE}_3"));
         assert!(
             third["figures"].get("reach").is_none(),
