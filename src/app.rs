@@ -123,6 +123,16 @@ impl Application {
                 shutdown.clone(),
             ))
         });
+        // Post follow-up: the channels' own posts and figures, fetched on a schedule.
+        let posts_job = (settings.posts_refresh_every_minutes > 0).then(|| {
+            tokio::spawn(crate::posts::scheduled(
+                store.clone(),
+                crate::posts::FetchConfig::from_settings(&settings),
+                std::time::Duration::from_secs(settings.posts_refresh_first_run_seconds),
+                std::time::Duration::from_secs(settings.posts_refresh_every_minutes * 60),
+                shutdown.clone(),
+            ))
+        });
         // Outgoing webhooks to the organisation's own systems, from the event log.
         let integrations = Arc::new(crate::outbound::integrations::Integrations::load(
             &settings.integrations_file,
@@ -174,6 +184,7 @@ impl Application {
                 .chain(delivery)
                 .chain(alerts)
                 .chain(retention_job)
+                .chain(posts_job)
                 .chain(Some(faq_follower))
                 .chain(Some(feed_task))
                 .chain(webhooks)

@@ -137,6 +137,11 @@ pub struct Settings {
     pub integrations_file: PathBuf,
     pub retention_every_hours: u64,
     pub retention_first_run_seconds: u64,
+    /// Post follow-up: the channels' posts and figures are fetched this often (0: only on demand),
+    /// the first time this long after start; posts published this many days back are followed.
+    pub posts_refresh_every_minutes: u64,
+    pub posts_refresh_first_run_seconds: u64,
+    pub posts_lookback_days: i64,
     /// This instance's name among several on one database (leases, logs, /metrics); empty:
     /// host, process id and a random part.
     pub instance_name: String,

@@ -19,6 +19,7 @@ mod moderation;
 mod notes;
 mod oidc;
 pub mod overload;
+mod posts;
 mod privacy;
 mod reports;
 mod saved_replies;
@@ -93,6 +94,9 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     const RECORDS: &[Capability] = &[ManageRetention, HandlePrivacyRequests];
     // Routine steps: moderators, and those who answer, for the steps routines.toml gives them.
     const STEP_TAKERS: &[Capability] = &[Moderate, AnswerComments, AnswerDms];
+    // Post follow-up: communicators (who follow FAQ signals) and administrators (who run the
+    // channels); each handler keeps to the caller's channel limit.
+    const FOLLOW_UP: &[Capability] = &[SeeFaq, ManageChannels];
     let r = |method: Method, path: &'static str, rule: Rule, handler: MethodRouter<AppState>| {
         (RouteSpec { method, path, rule }, handler)
     };
@@ -450,6 +454,60 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/reports",
             Rule::Needs(SeeReports),
             get(reports::report),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/posts",
+            Rule::AnyOf(FOLLOW_UP),
+            get(posts::list),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/posts/{id}",
+            Rule::AnyOf(FOLLOW_UP),
+            get(posts::show),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/posts/refresh",
+            Rule::AnyOf(FOLLOW_UP),
+            post(posts::refresh),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/posts/{id}/notes",
+            Rule::AnyOf(FOLLOW_UP),
+            post(posts::write_note),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/post-notes",
+            Rule::AnyOf(FOLLOW_UP),
+            get(posts::notes),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/campaign-analytics",
+            Rule::AnyOf(FOLLOW_UP),
+            post(posts::import_analytics),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/campaigns",
+            Rule::AnyOf(FOLLOW_UP),
+            get(posts::campaigns),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/campaigns",
+            Rule::AnyOf(FOLLOW_UP),
+            post(posts::create_campaign),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/goals",
+            Rule::AnyOf(FOLLOW_UP),
+            post(posts::set_goal),
         ),
         r(
             Method::GET,

@@ -6,6 +6,7 @@
 //! come grouped from the store's SQL. Percentiles here, from the durations.
 
 pub mod period;
+pub mod post_section;
 pub mod render;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

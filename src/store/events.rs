@@ -68,6 +68,10 @@ event_kinds! {
     HandedOver => "conversation.handed_over",
     /// An internal note written on a conversation (its words stay out of the log).
     Noted => "conversation.noted",
+    /// A channel's own posts and their figures fetched from the platform (post follow-up).
+    PostsRefreshed => "posts.refreshed",
+    /// A goal, campaign or evaluation note about posts changed (post follow-up).
+    PostEvaluationChanged => "posts.evaluation_changed",
 }
 
 pub struct NewEvent {

@@ -19,6 +19,7 @@ pub mod oidc;
 pub mod on_call;
 pub mod outbox;
 pub mod person;
+pub mod posts;
 pub mod privacy;
 pub mod reply_window;
 pub mod reports;

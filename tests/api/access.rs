@@ -29,6 +29,7 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
     const AGENT: &[&str] = &["agent"];
     const ADMIN: &[&str] = &["admin"];
     const INGEST: &[&str] = &["admin", "integration"];
+    const FOLLOW_UP: &[&str] = &["communicator", "admin"];
     HashMap::from([
         ("DELETE /api/v1/session", (ALL, ALL)),
         ("GET /api/v1/me", (ALL, ALL)),
@@ -124,6 +125,16 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
             "GET /api/v1/reports",
             (&["communicator", "admin", "auditor"][..], NONE),
         ),
+        // Post follow-up: communicators and administrators, each within their channel limit.
+        ("GET /api/v1/posts", (FOLLOW_UP, NONE)),
+        ("GET /api/v1/posts/{id}", (FOLLOW_UP, NONE)),
+        ("POST /api/v1/posts/refresh", (FOLLOW_UP, NONE)),
+        ("POST /api/v1/posts/{id}/notes", (FOLLOW_UP, NONE)),
+        ("GET /api/v1/post-notes", (FOLLOW_UP, NONE)),
+        ("POST /api/v1/campaign-analytics", (FOLLOW_UP, NONE)),
+        ("GET /api/v1/campaigns", (FOLLOW_UP, NONE)),
+        ("POST /api/v1/campaigns", (FOLLOW_UP, NONE)),
+        ("POST /api/v1/goals", (FOLLOW_UP, NONE)),
         // The DPO (auditor) answers a person's requests; all of privacy needs the GDPR module.
         ("GET /api/v1/privacy/authors", (&["auditor"][..], NONE)),
         (

@@ -621,7 +621,7 @@ const OWN_ACCOUNT: [&str; 4] = [
 
 /// Tables whose rows a refused change must leave as they were (the audit trail and sessions
 /// record reads and use, not changes).
-const STORE_TABLES: [&str; 31] = [
+const STORE_TABLES: [&str; 38] = [
     "staff",
     "api_tokens",
     "channels",
@@ -653,6 +653,13 @@ const STORE_TABLES: [&str; 31] = [
     "synonym_groups",
     "oidc_logins",
     "conversation_notes",
+    "post_insights",
+    "post_fetches",
+    "campaign_analytics",
+    "campaigns",
+    "campaign_posts",
+    "post_goals",
+    "post_evaluation_notes",
 ];
 
 /// Every row of every table, as text, in a stable order.
@@ -756,6 +763,28 @@ on_both_backends!(
             .unwrap()["ids"][0]
             .as_i64()
             .expect("a hold");
+        // A post of B's with its figures, as post follow-up fetched it.
+        app.store
+            .save_fetched_posts(
+                b,
+                &[tavla::store::posts::FetchedPost {
+                    platform_id: format!("{PAGE_B}_77"),
+                    text: Some("Simskolan börjar".into()),
+                    figures: vec![("reach".into(), 40)],
+                    ..Default::default()
+                }],
+                1_764_000_000_000,
+                None,
+                0,
+            )
+            .await
+            .unwrap();
+        let post_b = id_of(
+            &app,
+            "select id from posts where platform_id = $1",
+            &format!("{PAGE_B}_77"),
+        )
+        .await;
         let synonyms_b = app
             .post(
                 &chief,
@@ -868,6 +897,36 @@ on_both_backends!(
                 "agent",
                 format!("/api/v1/conversations/{conversation_b}/handover"),
                 json!({"unit": "Bygglov", "note": "Gäller friggebod"}),
+            ),
+            (
+                "POST /api/v1/posts/refresh",
+                "communicator",
+                "/api/v1/posts/refresh".into(),
+                json!({"channel_id": b}),
+            ),
+            (
+                "POST /api/v1/posts/{id}/notes",
+                "communicator",
+                format!("/api/v1/posts/{post_b}/notes"),
+                json!({"text": "Bra bild"}),
+            ),
+            (
+                "POST /api/v1/campaign-analytics",
+                "communicator",
+                "/api/v1/campaign-analytics".into(),
+                Value::Null,
+            ),
+            (
+                "POST /api/v1/campaigns",
+                "admin",
+                "/api/v1/campaigns".into(),
+                json!({"name": "simskola", "post_ids": [post_b]}),
+            ),
+            (
+                "POST /api/v1/goals",
+                "communicator",
+                "/api/v1/goals".into(),
+                json!({"post_id": post_b, "metric": "reach", "target": 10, "due": "2027-01-31"}),
             ),
             (
                 "POST /api/v1/conversations/{id}/notes",

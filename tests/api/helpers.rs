@@ -68,6 +68,8 @@ fn test_settings(database_url: String, dir: &std::path::Path) -> Settings {
     settings.staffed_holidays_closed = false;
     // Retention runs only when a test calls it with its own clock (tests/api/privacy.rs).
     settings.retention_every_hours = 0;
+    // Posts are fetched only when a test asks (tests/api/posts.rs).
+    settings.posts_refresh_every_minutes = 0;
     settings
 }
 

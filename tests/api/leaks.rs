@@ -50,10 +50,12 @@ enum Marker {
     Personnummer,
     /// Staff's internal note on the person's DM on B: for those who may read that DM.
     NoteDmB,
+    /// A communicator's note on post B's evaluation: for those who follow up posts on B.
+    PostNoteB,
 }
 
 impl Marker {
-    const ALL: [Marker; 13] = [
+    const ALL: [Marker; 14] = [
         Marker::DmA,
         Marker::DmB,
         Marker::CommentA,
@@ -67,6 +69,7 @@ impl Marker {
         Marker::Hidden,
         Marker::Personnummer,
         Marker::NoteDmB,
+        Marker::PostNoteB,
     ];
 
     fn text(self) -> &'static str {
@@ -84,6 +87,7 @@ impl Marker {
             Marker::Hidden => "LEAK-HIDDEN-7f3a",
             Marker::Personnummer => "811218-9876",
             Marker::NoteDmB => "LEAK-NOTE-DM-B-7f3a",
+            Marker::PostNoteB => "LEAK-POSTNOTE-B-7f3a",
         }
     }
 }
@@ -127,6 +131,8 @@ fn may_see(p: &Principal, marker: Marker, route: &str) -> bool {
         Marker::QuarantinedDm => p.can(ManageChannels) && unlimited && p.can(ReadDms),
         Marker::QuarantinedComment => p.can(ManageChannels) && unlimited && p.can(ReadComments),
         Marker::Personnummer => export,
+        // Post follow-up: communicators and administrators, within their channel limit.
+        Marker::PostNoteB => (p.can(SeeFaq) || p.can(ManageChannels)) && unlimited,
     }
 }
 
@@ -365,6 +371,17 @@ async fn plant(app: &TestApp) {
             .unwrap();
     let note = format!("{} Ringde upp, {COMMON}", Marker::NoteDmB.text());
     app.store.add_note(dm_b, &note, &actor()).await.unwrap();
+    // A communicator's note on post B's evaluation.
+    let post_b: i64 = sqlx::query_scalar("select id from posts where platform_id = $1")
+        .bind(POST_B_ID)
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    let note = format!("{} Bilden fungerade, {COMMON}", Marker::PostNoteB.text());
+    app.store
+        .add_evaluation_note(post_b, &note, &actor())
+        .await
+        .unwrap();
 }
 
 /// The principals: every role trained and untrained, and four roles limited to channel A.
@@ -428,6 +445,7 @@ struct Planted {
     authors: Vec<String>,
     clusters: Vec<i64>,
     periods: Vec<String>,
+    posts: Vec<i64>,
 }
 
 async fn ids(app: &TestApp, sql: &str) -> Vec<i64> {
@@ -599,6 +617,37 @@ fn requests(p: &Planted) -> HashMap<&'static str, Vec<String>> {
             vec!["/api/v1/faq/topics".to_string()],
         ),
         ("GET /api/v1/reports", reports),
+        // Post follow-up: every post, every period's lists by each order, each channel.
+        ("GET /api/v1/posts", {
+            let mut lists = vec![
+                "/api/v1/posts?limit=500".to_string(),
+                format!("/api/v1/posts?channel_id={a}"),
+                format!("/api/v1/posts?channel_id={b}"),
+            ];
+            for period in &p.periods {
+                for sort in ["time", "questions", "moderation"] {
+                    lists.push(format!(
+                        "/api/v1/posts?period={period}&sort={sort}&limit=500"
+                    ));
+                }
+            }
+            lists
+        }),
+        (
+            "GET /api/v1/posts/{id}",
+            each(&p.posts, &|id| format!("/api/v1/posts/{id}")),
+        ),
+        (
+            "GET /api/v1/post-notes",
+            p.periods
+                .iter()
+                .map(|period| format!("/api/v1/post-notes?period={period}"))
+                .collect(),
+        ),
+        (
+            "GET /api/v1/campaigns",
+            vec!["/api/v1/campaigns".to_string()],
+        ),
         (
             "GET /api/v1/privacy/authors",
             vec!["/api/v1/privacy/authors?name=person".to_string()],
@@ -770,6 +819,7 @@ on_both_backends!(
                 .unwrap(),
             clusters,
             periods: periods(),
+            posts: ids(&app, "select id from posts order by id").await,
         };
         assert!(planted.cases.len() >= 2, "the S5 texts opened cases");
         let table = requests(&planted);
@@ -835,6 +885,7 @@ on_both_backends!(
             Marker::Hidden,
             Marker::Personnummer,
             Marker::NoteDmB,
+            Marker::PostNoteB,
         ] {
             assert!(
                 seen.contains(&marker),

@@ -29,6 +29,7 @@ mod oidc;
 mod on_call;
 mod overload;
 mod placeholders;
+mod posts;
 mod privacy;
 mod queue;
 mod reports;

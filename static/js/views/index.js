@@ -11,5 +11,6 @@ import { view as admin } from './admin.js';
 import { view as synonyms } from './synonyms.js';
 import { view as audit } from './audit.js';
 import { view as reports } from './reports.js';
+import { view as posts } from './posts.js';
 
-export const views = [inbox, search, faq, moderation, reports, admin, synonyms, audit, training];
+export const views = [inbox, search, faq, moderation, reports, posts, admin, synonyms, audit, training];

@@ -10,6 +10,7 @@ mod handover;
 mod inbox;
 mod moderation;
 mod notes;
+mod posts;
 mod privacy;
 mod reports;
 mod screenshot;

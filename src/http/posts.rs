@@ -1,0 +1,480 @@
+//! Post follow-up (issue 21): `GET /api/v1/posts`, `GET /api/v1/posts/{id}`,
+//! `POST /api/v1/posts/refresh`, `POST /api/v1/campaign-analytics`, `GET|POST /api/v1/campaigns`,
+//! `POST /api/v1/goals`, `POST /api/v1/posts/{id}/notes` and `GET /api/v1/post-notes`. For
+//! communicators and administrators, within their channel limit; a post's words only for a
+//! reader of comments on its channel. The rules are the `posts` capability's.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::Caller;
+use super::error::{AppError, Result};
+use super::extract::{parse_json, Path, Query, RawBody};
+use super::AppState;
+use crate::posts::{self, FetchConfig};
+use crate::reports::ReportPeriod;
+use crate::store::now_ms;
+use crate::store::posts::NewGoal;
+use crate::store::scope::COMMENTS;
+
+/// A note longer than this is refused: it is the group's talking point, not a report.
+pub const NOTE_MAX_CHARS: usize = 4000;
+
+/// Whether the caller may read the words of posts on `channel`.
+fn words_for(caller: &Caller) -> impl Fn(i64) -> bool {
+    let scope = caller.read_scope();
+    move |channel| scope.may_read(COMMENTS, channel)
+}
+
+fn period_of(text: &str) -> Result<ReportPeriod> {
+    ReportPeriod::parse(text).ok_or_else(|| {
+        AppError::bad_request(format!(
+            "period {:?} is not a month (2026-10) or a quarter (2026Q3)",
+            text.chars().take(20).collect::<String>()
+        ))
+    })
+}
+
+/// The post, when it exists and lies within the caller's channels (404 otherwise, so a limited
+/// caller learns nothing of other channels' posts).
+async fn visible_post(state: &AppState, caller: &Caller, id: i64) -> Result<i64> {
+    match state.store.post_channel(id).await? {
+        Some(channel) if caller.may_see_channel(channel) => Ok(channel),
+        _ => Err(AppError::not_found(format!(
+            "there is no post {id} on your channels; list them with GET /api/v1/posts"
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// A month (2026-10) or quarter (2026Q3): posts published then or whose threads had
+    /// comments then, with that period's counts. Without it: every post, all-time counts.
+    period: Option<String>,
+    channel_id: Option<i64>,
+    /// time (default), questions, moderation, comments, or a figure's name.
+    sort: Option<String>,
+    limit: Option<i64>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<impl IntoResponse> {
+    let (from, to, label) = match q.period.as_deref() {
+        Some(text) => {
+            let p = period_of(text)?;
+            (p.start_ms(), p.end_ms(), Some(p.label()))
+        }
+        None => (i64::MIN / 4, i64::MAX / 4, None),
+    };
+    let channels: Option<Vec<i64>> = match (q.channel_id, &caller.scope) {
+        (Some(c), _) if !caller.may_see_channel(c) => {
+            return Err(AppError::forbidden(format!(
+            "channel {c} is outside your channel limit; ask an administrator if your work needs it"
+        )))
+        }
+        (Some(c), _) => Some(vec![c]),
+        (None, scope) => scope.clone(),
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let readable = words_for(&caller);
+    // Sorting by counts looks at every post of the period, then keeps the first `limit`.
+    let sort = q.sort.as_deref().unwrap_or("time");
+    let mut items = state
+        .store
+        .post_summaries(
+            channels.as_deref(),
+            from,
+            to,
+            if sort == "time" { limit } else { 10_000 },
+            &readable,
+        )
+        .await?;
+    posts::sort_posts(&mut items, sort).map_err(AppError::bad_request)?;
+    items.truncate(limit as usize);
+    let fetches = state.store.fetch_states().await?;
+    let fetches: Vec<_> = fetches
+        .into_iter()
+        .filter(|(c, _)| caller.may_see_channel(*c))
+        .map(|(c, f)| json!({"channel_id": c, "last": f}))
+        .collect();
+    state
+        .store
+        .audit(
+            &caller.actor(),
+            "posts.read",
+            None,
+            json!({"period": label, "posts": items.len()}),
+        )
+        .await?;
+    Ok(axum::Json(json!({
+        "period": label,
+        "sort": sort,
+        "items": items,
+        "fetches": fetches,
+    })))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse> {
+    visible_post(&state, &caller, id).await?;
+    let readable = words_for(&caller);
+    let post = state
+        .store
+        .post_summary(id, &readable)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("there is no post {id}")))?;
+    let comments = state.store.post_thread_comments(id).await?;
+    let replied = state.store.post_replied_comments(id).await?;
+    let thread = posts::thread_figures(&comments, state.settings.heated_min_comments.max(1));
+    let questions = posts::raised_questions(
+        &state.store,
+        &state.faq,
+        &comments,
+        &replied,
+        &caller.read_scope(),
+    )
+    .await?;
+    let campaigns = state.store.campaigns().await?;
+    let goals = posts::evaluate(
+        &state.store,
+        state.store.goals(Some(id), None).await?,
+        &campaigns,
+        now_ms(),
+    )
+    .await?;
+    let notes = state
+        .store
+        .evaluation_notes(Some(id), i64::MIN / 4, i64::MAX / 4, None)
+        .await?;
+    let series = posts::series(state.store.post_series(id).await?);
+    state
+        .store
+        .audit(
+            &caller.actor(),
+            "post.read",
+            Some(&format!("post:{id}")),
+            json!({}),
+        )
+        .await?;
+    Ok(axum::Json(posts::PostView {
+        post,
+        series,
+        thread,
+        questions,
+        goals,
+        notes,
+    }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RefreshBody {
+    /// One channel; without it every channel within the caller's limit.
+    channel_id: Option<i64>,
+}
+
+pub async fn refresh(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawBody(body): RawBody,
+) -> Result<impl IntoResponse> {
+    let body: RefreshBody = if body.iter().all(u8::is_ascii_whitespace) {
+        RefreshBody::default()
+    } else {
+        parse_json(&body)?
+    };
+    let channels = match (body.channel_id, &caller.scope) {
+        (Some(c), _) if !caller.may_see_channel(c) => {
+            return Err(AppError::forbidden(format!(
+            "channel {c} is outside your channel limit; ask an administrator if your work needs it"
+        )))
+        }
+        (Some(c), _) => Some(vec![c]),
+        (None, scope) => scope.clone(),
+    };
+    let config = FetchConfig::from_settings(&state.settings);
+    let client = config.client().map_err(AppError::internal)?;
+    let outcomes = posts::refresh(&state.store, &config, &client, channels.as_deref()).await?;
+    state
+        .store
+        .audit(
+            &caller.actor(),
+            "posts.refreshed",
+            None,
+            json!({"channels": outcomes.iter().map(|o| json!({"channel_id": o.channel_id, "outcome": o.outcome, "posts": o.posts})).collect::<Vec<_>>()}),
+        )
+        .await?;
+    Ok(axum::Json(json!({"channels": outcomes})))
+}
+
+pub async fn import_analytics(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawBody(body): RawBody,
+) -> Result<impl IntoResponse> {
+    caller.require_every_channel("web analytics per campaign")?;
+    let text = std::str::from_utf8(&body).map_err(|_| {
+        AppError::bad_request(
+            "the export is not UTF-8 text; save it as CSV in UTF-8 and send it again",
+        )
+    })?;
+    let rows = match posts::parse_analytics(text) {
+        Ok(rows) => rows,
+        Err(bad) => {
+            let shown: Vec<_> = bad.iter().take(100).cloned().collect();
+            return Err(AppError {
+                extra: Some(json!({"errors": shown, "bad_lines": bad.len()})),
+                ..AppError::unprocessable(format!(
+                    "{} line(s) of the export are not right, so nothing was imported; correct them \
+                     (see errors) and send the whole file again",
+                    bad.len()
+                ))
+            });
+        }
+    };
+    let imported = state
+        .store
+        .import_campaign_analytics(&rows, &caller.actor())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"imported": imported})),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CampaignBody {
+    /// The campaign's name, as its UTM links name it (utm_campaign).
+    name: String,
+    post_ids: Vec<i64>,
+}
+
+pub async fn create_campaign(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawBody(body): RawBody,
+) -> Result<impl IntoResponse> {
+    let body: CampaignBody = parse_json(&body)?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AppError::unprocessable(
+            "the campaign needs a name of 1 to 200 characters: the utm_campaign of its links",
+        ));
+    }
+    if body.post_ids.len() > 500 {
+        return Err(AppError::unprocessable(
+            "a campaign may have at most 500 posts",
+        ));
+    }
+    for post in &body.post_ids {
+        visible_post(&state, &caller, *post).await?;
+    }
+    let campaign = state
+        .store
+        .add_campaign(name, &body.post_ids, &caller.actor())
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(campaign)))
+}
+
+pub async fn campaigns(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse> {
+    let all = state.store.campaigns().await?;
+    let visible: Vec<_> = all
+        .iter()
+        .filter(|c| c.channel_ids.iter().all(|ch| caller.may_see_channel(*ch)))
+        .filter(|c| caller.scope.is_none() || !c.channel_ids.is_empty())
+        .cloned()
+        .collect();
+    let mut items = Vec::new();
+    for c in &visible {
+        let goals = posts::evaluate(
+            &state.store,
+            state.store.goals(None, Some(c.id)).await?,
+            &all,
+            now_ms(),
+        )
+        .await?;
+        items.push(json!({"campaign": c, "goals": goals}));
+    }
+    state
+        .store
+        .audit(
+            &caller.actor(),
+            "campaigns.read",
+            None,
+            json!({"campaigns": items.len()}),
+        )
+        .await?;
+    Ok(axum::Json(json!({"items": items})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GoalBody {
+    post_id: Option<i64>,
+    campaign_id: Option<i64>,
+    metric: String,
+    target: i64,
+    /// Who the goal is to reach (words from the communication plan).
+    audience: Option<String>,
+    /// The communication plan's own words for the goal.
+    plan_text: Option<String>,
+    /// The date it is judged on: YYYY-MM-DD (the end of that day, Swedish time).
+    due: String,
+}
+
+/// The end of a Swedish calendar day, epoch ms.
+fn end_of_day(text: &str) -> Option<i64> {
+    let day = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()?;
+    let midnight = day
+        .succ_opt()?
+        .and_hms_opt(0, 0, 0)?
+        .and_utc()
+        .timestamp_millis();
+    // Swedish time is an hour or two ahead of UTC; midnight is never inside a clock change.
+    let ahead = crate::reports::period::local_time(midnight)
+        .and_utc()
+        .timestamp_millis()
+        - midnight;
+    Some(midnight - ahead)
+}
+
+fn bounded(text: Option<String>, what: &str, max: usize) -> Result<Option<String>> {
+    let text = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    if let Some(t) = &text {
+        let n = t.chars().count();
+        if n > max {
+            return Err(AppError::unprocessable(format!(
+                "the {what} has {n} characters; at most {max}: shorten it"
+            )));
+        }
+    }
+    Ok(text)
+}
+
+pub async fn set_goal(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawBody(body): RawBody,
+) -> Result<impl IntoResponse> {
+    let body: GoalBody = parse_json(&body)?;
+    match (body.post_id, body.campaign_id) {
+        (Some(post), None) => {
+            visible_post(&state, &caller, post).await?;
+            if matches!(body.metric.as_str(), "sessions" | "goal_completions") {
+                return Err(AppError::unprocessable(
+                    "sessions and goal_completions come from a UTM campaign: set the goal on a campaign (campaign_id)",
+                ));
+            }
+        }
+        (None, Some(campaign)) => {
+            let found = state.store.campaigns().await?;
+            let visible = found.iter().find(|c| c.id == campaign).is_some_and(|c| {
+                c.channel_ids.iter().all(|ch| caller.may_see_channel(*ch))
+                    && (caller.scope.is_none() || !c.channel_ids.is_empty())
+            });
+            if !visible {
+                return Err(AppError::not_found(format!(
+                    "there is no campaign {campaign} on your channels; list them with GET /api/v1/campaigns"
+                )));
+            }
+        }
+        _ => {
+            return Err(AppError::unprocessable(
+                "name either a post (post_id) or a campaign (campaign_id) for the goal",
+            ))
+        }
+    }
+    if !posts::GOAL_METRICS.contains(&body.metric.as_str()) {
+        return Err(AppError::unprocessable(format!(
+            "metric must be one of {}",
+            posts::GOAL_METRICS.join(", ")
+        )));
+    }
+    if body.target < 1 {
+        return Err(AppError::unprocessable("the target must be at least 1"));
+    }
+    let due_at = end_of_day(&body.due).ok_or_else(|| {
+        AppError::unprocessable("due must be the date the goal is judged on, as YYYY-MM-DD")
+    })?;
+    let goal = NewGoal {
+        post_id: body.post_id,
+        campaign_id: body.campaign_id,
+        metric: body.metric,
+        target: body.target,
+        audience: bounded(body.audience, "audience", 500)?,
+        plan_text: bounded(body.plan_text, "plan text", NOTE_MAX_CHARS)?,
+        due_at,
+    };
+    let goal = state.store.add_goal(&goal, &caller.actor()).await?;
+    Ok((StatusCode::CREATED, axum::Json(goal)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoteBody {
+    text: String,
+}
+
+pub async fn write_note(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    RawBody(body): RawBody,
+) -> Result<impl IntoResponse> {
+    visible_post(&state, &caller, id).await?;
+    let body: NoteBody = parse_json(&body)?;
+    let text = bounded(Some(body.text), "note", NOTE_MAX_CHARS)?.ok_or_else(|| {
+        AppError::unprocessable("the note is empty; write what worked and what to do differently")
+    })?;
+    let note = state
+        .store
+        .add_evaluation_note(id, &text, &caller.actor())
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(note)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotesQuery {
+    period: String,
+}
+
+pub async fn notes(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<NotesQuery>,
+) -> Result<impl IntoResponse> {
+    let period = period_of(&q.period)?;
+    let items = state
+        .store
+        .evaluation_notes(
+            None,
+            period.start_ms(),
+            period.end_ms(),
+            caller.scope.as_deref(),
+        )
+        .await?;
+    state
+        .store
+        .audit(
+            &caller.actor(),
+            "post_notes.read",
+            None,
+            json!({"period": period.label(), "notes": items.len()}),
+        )
+        .await?;
+    Ok(axum::Json(
+        json!({"period": period.label(), "items": items}),
+    ))
+}

@@ -1,0 +1,967 @@
+//! Post follow-up (issue 21): the channels' posts and insights fetched from a local Graph
+//! stand-in that answers in the documented shapes (`/{page-id}/posts`, `/{ig-user-id}/media`,
+//! `/{post-id}/insights`, `paging.next`, error documents), the post's view beside its thread,
+//! the UTM analytics import, goals and evaluation notes.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use crate::helpers::{actor, eventually, Backend, TestApp};
+use crate::on_each_backend;
+
+const PAGE: &str = "930000000000001";
+const OTHER_PAGE: &str = "930000000000002";
+const IG: &str = "17841400000000001";
+const TOKEN: &str = "EAAB-page-token-4711";
+
+/// What the stand-in knows and was asked.
+#[derive(Default)]
+struct Graph {
+    /// Per page or Instagram account: its list, page by page.
+    lists: HashMap<String, Vec<Vec<Value>>>,
+    /// Per post: its insight items (`{name, period, values: [{value}]}`).
+    insights: HashMap<String, Vec<Value>>,
+    /// Metrics the platform refuses (error code 100) when asked for.
+    unknown: HashSet<String>,
+    /// Error documents to answer the next requests with: (status, body, Retry-After).
+    failures: VecDeque<(u16, Value, Option<u64>)>,
+    /// Each request: path and query, and the bearer token it carried.
+    requests: Vec<(String, Option<String>)>,
+}
+
+#[derive(Clone)]
+struct Stub {
+    url: String,
+    graph: Arc<Mutex<Graph>>,
+}
+
+impl Stub {
+    async fn start() -> Stub {
+        let graph = Arc::new(Mutex::new(Graph::default()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (shared, base) = (graph.clone(), url.clone());
+        let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
+            let (graph, base) = (shared.clone(), base.clone());
+            async move { answer(&graph, &base, &uri, &headers) }
+        });
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Stub { url, graph }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Graph) -> T) -> T {
+        f(&mut self.graph.lock().unwrap())
+    }
+
+    fn requests(&self) -> Vec<(String, Option<String>)> {
+        self.with(|g| g.requests.clone())
+    }
+}
+
+fn meta_error(code: i64, message: &str) -> Value {
+    json!({"error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AbC"}})
+}
+
+fn answer(graph: &Mutex<Graph>, base: &str, uri: &Uri, headers: &HeaderMap) -> Response {
+    let mut g = graph.lock().unwrap();
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    g.requests.push((uri.to_string(), token));
+    if let Some((status, body, retry)) = g.failures.pop_front() {
+        let mut response =
+            (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response();
+        if let Some(s) = retry {
+            response
+                .headers_mut()
+                .insert("retry-after", s.to_string().parse().unwrap());
+        }
+        return response;
+    }
+    let query: HashMap<String, String> = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let parts: Vec<&str> = uri.path().trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        [owner, "posts" | "media"] => {
+            let pages = g.lists.get(*owner).cloned().unwrap_or_default();
+            let index: usize = query.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
+            let data = pages.get(index).cloned().unwrap_or_default();
+            let mut body =
+                json!({"data": data, "paging": {"cursors": {"before": "b", "after": "a"}}});
+            if index + 1 < pages.len() {
+                body["paging"]["next"] =
+                    format!("{base}{}?limit=50&after={}", uri.path(), index + 1).into();
+            }
+            axum::Json(body).into_response()
+        }
+        [post, "insights"] => {
+            let asked: Vec<&str> = query
+                .get("metric")
+                .map(|m| m.split(',').collect())
+                .unwrap_or_default();
+            if asked.iter().any(|m| g.unknown.contains(*m)) {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(meta_error(
+                        100,
+                        "(#100) The value must be a valid insights metric",
+                    )),
+                )
+                    .into_response();
+            }
+            let data: Vec<Value> = g
+                .insights
+                .get(*post)
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|i| asked.contains(&i["name"].as_str().unwrap_or_default()))
+                .collect();
+            axum::Json(json!({"data": data, "paging": {}})).into_response()
+        }
+        _ => (
+            StatusCode::BAD_REQUEST,
+            axum::Json(meta_error(
+                803,
+                "(#803) Some of the aliases you requested do not exist",
+            )),
+        )
+            .into_response(),
+    }
+}
+
+fn lifetime(name: &str, value: Value) -> Value {
+    json!({"name": name, "period": "lifetime", "values": [{"value": value}],
+        "title": name, "description": "Lifetime", "id": format!("x/insights/{name}/lifetime")})
+}
+
+/// A Facebook page post as `/{page-id}/posts` lists it.
+fn fb_post(id: &str, message: &str, time: &str, shares: i64) -> Value {
+    json!({"id": id, "message": message, "created_time": time,
+        "permalink_url": format!("https://www.facebook.com/{id}"), "status_type": "added_photos",
+        "shares": {"count": shares}})
+}
+
+fn fb_insights(reach: i64, reactions: (i64, i64), link_clicks: i64) -> Vec<Value> {
+    vec![
+        lifetime("post_impressions_unique", json!(reach)),
+        lifetime("post_impressions", json!(reach * 2)),
+        lifetime("post_clicks", json!(link_clicks + 3)),
+        lifetime(
+            "post_clicks_by_type",
+            json!({"link clicks": link_clicks, "other clicks": 3}),
+        ),
+        lifetime(
+            "post_reactions_by_type_total",
+            json!({"like": reactions.0, "love": reactions.1}),
+        ),
+    ]
+}
+
+/// A time in Meta's format, `days` before now.
+fn days_ago(days: i64) -> String {
+    (chrono::Utc::now() - chrono::Duration::days(days))
+        .format("%Y-%m-%dT%H:%M:%S+0000")
+        .to_string()
+}
+
+/// Registers an approved channel with a page access token file.
+async fn channel_with_token(app: &TestApp, platform: &str, id: &str, name: &str) -> i64 {
+    let dir = app.settings.data_dir.join("tokens");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(id);
+    std::fs::write(&file, format!("{TOKEN}\n")).unwrap();
+    app.store
+        .add_channel(
+            &tavla::store::channels::NewChannel {
+                platform: tavla::model::Platform::parse(platform),
+                platform_id: id.into(),
+                name: name.into(),
+                approved: true,
+                access_token_file: Some(file.to_string_lossy().into_owned()),
+                ..Default::default()
+            },
+            &actor(),
+        )
+        .await
+        .expect("register channel")
+        .id
+}
+
+/// A service against the stand-in, on each engine.
+async fn spawn(backend: Backend, stub: &Stub) -> Option<TestApp> {
+    let url = stub.url.clone();
+    TestApp::spawn_with(backend, move |s| s.graph_base_url = url).await
+}
+
+/// The page's three posts over two pages of the list, and an Instagram reel and image.
+fn script_the_platform(stub: &Stub) {
+    stub.with(|g| {
+        g.lists.insert(
+            PAGE.into(),
+            vec![
+                vec![
+                    fb_post(&format!("{PAGE}_1"), "Vinterväghållning: så plogar vi", &days_ago(1), 4),
+                    fb_post(&format!("{PAGE}_2"), "Simhallen stänger för renovering", &days_ago(2), 9),
+                ],
+                vec![fb_post(&format!("{PAGE}_3"), "Tyck till om nya cykelbanan", &days_ago(3), 0)],
+            ],
+        );
+        g.insights.insert(format!("{PAGE}_1"), fb_insights(120, (5, 2), 9));
+        g.insights.insert(format!("{PAGE}_2"), fb_insights(800, (40, 1), 30));
+        // The third post has no insight data at all yet: its figures are absent, not zero.
+        g.lists.insert(
+            IG.into(),
+            vec![vec![
+                json!({"id": "18000000000000001", "caption": "Lucia i stadsparken", "media_type": "VIDEO",
+                    "media_product_type": "REELS", "timestamp": days_ago(1),
+                    "permalink": "https://www.instagram.com/reel/AbC/"}),
+                json!({"id": "18000000000000002", "caption": "Nya lekplatsen", "media_type": "IMAGE",
+                    "media_product_type": "FEED", "timestamp": days_ago(2),
+                    "permalink": "https://www.instagram.com/p/DeF/"}),
+            ]],
+        );
+        g.insights.insert(
+            "18000000000000001".into(),
+            vec![
+                lifetime("reach", json!(300)),
+                lifetime("views", json!(900)),
+                lifetime("total_interactions", json!(50)),
+                lifetime("likes", json!(41)),
+                lifetime("shares", json!(6)),
+            ],
+        );
+        g.insights.insert(
+            "18000000000000002".into(),
+            vec![lifetime("reach", json!(70)), lifetime("views", json!(95))],
+        );
+    });
+}
+
+async fn refresh(app: &TestApp, token: &str, body: Value) -> Value {
+    let r = app.post(token, "/api/v1/posts/refresh", body).await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+fn outcome_of(refreshed: &Value, channel: i64) -> Value {
+    refreshed["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel_id"] == channel)
+        .cloned()
+        .unwrap_or_else(|| panic!("channel {channel} in {refreshed}"))
+}
+
+fn post_by_platform_id<'a>(list: &'a Value, id: &str) -> &'a Value {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["platform_id"] == id)
+        .unwrap_or_else(|| panic!("post {id} in {list}"))
+}
+
+on_each_backend!(
+    posts_and_their_figures_are_fetched_page_by_page_into_a_time_series,
+    |backend| async move {
+        let stub = Stub::start().await;
+        let Some(app) = spawn(backend, &stub).await else {
+            return crate::helpers::only_postgres_may_be_missing(backend);
+        };
+        let page = channel_with_token(&app, "facebook", PAGE, "Kommunen").await;
+        let ig = channel_with_token(&app, "instagram", IG, "Kommunen på Instagram").await;
+        let communicator = app.token("comm", "communicator").await;
+        let admin = app.token("admin", "admin").await;
+        script_the_platform(&stub);
+        // A comment on the first post came by webhook before its post was fetched.
+        let r = app
+            .post(&admin, "/api/v1/messages", json!({"messages": [{"platform": "facebook", "channel": PAGE,
+                "kind": "comment", "id": "c1", "author": {"id": "p1"}, "text": "När plogas Norrby?",
+                "time": chrono::Utc::now().timestamp_millis() - 60_000, "post_id": format!("{PAGE}_1")}]}))
+            .await;
+        assert_eq!(r.status(), 200);
+
+        // A visitor's post on the page: a person's, never part of post follow-up.
+        let secs = chrono::Utc::now().timestamp() - 120;
+        let visitor = json!({"object": "page", "entry": [{"id": PAGE, "time": secs * 1000,
+            "changes": [{"field": "feed", "value": {"item": "status", "verb": "add",
+            "post_id": format!("{PAGE}_77"), "from": {"id": "person-9", "name": "Nils"},
+            "message": "Min egen fråga om snöröjningen", "created_time": secs}}]}]});
+        let r = app.webhook(&serde_json::to_vec(&visitor).unwrap()).await;
+        assert_eq!(r.status(), 200);
+        let visitor_post: i64 = sqlx::query_scalar("select id from posts where platform_id = $1")
+            .bind(format!("{PAGE}_77"))
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        let refreshed = refresh(&app, &communicator, json!({})).await;
+        let fb = outcome_of(&refreshed, page);
+        assert_eq!(fb["outcome"], "fetched", "{refreshed}");
+        assert_eq!(
+            fb["posts"], 3,
+            "both pages of the list were read: {refreshed}"
+        );
+        assert_eq!(outcome_of(&refreshed, ig)["posts"], 2);
+        // The token went in the Authorization header, never in a URL tavla made; the second page
+        // was asked for by its `paging.next`.
+        let requests = stub.requests();
+        assert!(requests.iter().all(|(_, t)| t.as_deref() == Some(TOKEN)));
+        assert!(requests.iter().all(|(u, _)| !u.contains(TOKEN)));
+        assert!(
+            requests.iter().any(|(u, _)| u.contains("after=1")),
+            "{requests:?}"
+        );
+
+        let list = app.get_json(&communicator, "/api/v1/posts").await;
+        let first = post_by_platform_id(&list, &format!("{PAGE}_1"));
+        assert_eq!(first["text"], "Vinterväghållning: så plogar vi");
+        assert_eq!(
+            first["permalink"],
+            format!("https://www.facebook.com/{PAGE}_1")
+        );
+        assert_eq!(first["figures"]["reach"], 120);
+        assert_eq!(first["figures"]["reactions"], 7);
+        assert_eq!(first["figures"]["link_clicks"], 9);
+        assert_eq!(first["figures"]["shares"], 4);
+        // The webhook's post and the fetched one are one post: the comment counts beside it.
+        assert_eq!(first["comments"], 1);
+        assert_eq!(app.count("posts").await, 6);
+        assert!(!list.to_string().contains("Min egen fråga"), "{list}");
+        let r = app
+            .get(&communicator, &format!("/api/v1/posts/{visitor_post}"))
+            .await;
+        assert_eq!(r.status(), 404);
+        let third = post_by_platform_id(&list, &format!("{PAGE}_3"));
+        assert!(
+            third["figures"].get("reach").is_none(),
+            "absent, not zero: {third}"
+        );
+        let reel = post_by_platform_id(&list, "18000000000000001");
+        assert_eq!(reel["post_type"], "reel");
+        assert_eq!(reel["figures"]["video_views"], 900);
+        assert_eq!(reel["figures"]["engagements"], 50);
+        let image = post_by_platform_id(&list, "18000000000000002");
+        assert_eq!(image["figures"]["impressions"], 95);
+
+        // A day later the reach has grown: the post's view shows both measurements in order.
+        stub.with(|g| {
+            g.insights
+                .insert(format!("{PAGE}_1"), fb_insights(450, (9, 2), 12));
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        refresh(&app, &communicator, json!({"channel_id": page})).await;
+        let id = first["id"].as_i64().unwrap();
+        let view = app
+            .get_json(&communicator, &format!("/api/v1/posts/{id}"))
+            .await;
+        let reach: Vec<i64> = view["series"]["reach"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["value"].as_i64().unwrap())
+            .collect();
+        assert_eq!(reach, vec![120, 450]);
+        assert_eq!(view["figures"]["reach"], 450);
+        assert_eq!(view["thread"]["comments"], 1);
+
+        // A metric the platform refuses for a post is asked for alone; the others are kept and
+        // the refusal is said.
+        stub.with(|g| {
+            g.unknown.insert("post_video_views".into());
+        });
+        let refreshed = refresh(&app, &communicator, json!({"channel_id": page})).await;
+        let fb = outcome_of(&refreshed, page);
+        assert_eq!(fb["outcome"], "partial", "{refreshed}");
+        assert!(fb["problem"].as_str().unwrap().contains("post_video_views"));
+        let view = app
+            .get_json(&communicator, &format!("/api/v1/posts/{id}"))
+            .await;
+        assert_eq!(view["series"]["reach"].as_array().unwrap().len(), 3);
+    }
+);
+
+on_each_backend!(
+    a_revoked_token_and_rate_limiting_stop_a_channel_with_what_to_do,
+    |backend| async move {
+        let stub = Stub::start().await;
+        let Some(app) = spawn(backend, &stub).await else {
+            return crate::helpers::only_postgres_may_be_missing(backend);
+        };
+        let page = channel_with_token(&app, "facebook", PAGE, "Kommunen").await;
+        let communicator = app.token("comm", "communicator").await;
+        script_the_platform(&stub);
+        stub.with(|g| {
+            g.failures.push_back((
+                400,
+                json!({"error": {"message": "Error validating access token: The session has been invalidated",
+                    "type": "OAuthException", "code": 190, "error_subcode": 460}}),
+                None,
+            ));
+        });
+        let refreshed = refresh(&app, &communicator, json!({"channel_id": page})).await;
+        let fb = outcome_of(&refreshed, page);
+        assert_eq!(fb["outcome"], "failed");
+        let problem = fb["problem"].as_str().unwrap();
+        assert!(problem.contains("renew"), "{problem}");
+        assert!(!refreshed.to_string().contains(TOKEN));
+        assert_eq!(app.count("posts").await, 0);
+        // The list says how the channel's last fetch went.
+        let list = app.get_json(&communicator, "/api/v1/posts").await;
+        assert!(list["fetches"][0]["last"]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("renew"));
+
+        // Rate limited (application limit, code 4): the channel waits as long as the platform said, and a refresh meanwhile asks nothing.
+        stub.with(|g| {
+            g.failures.push_back((
+                400,
+                meta_error(4, "(#4) Application request limit reached"),
+                Some(120),
+            ));
+        });
+        let refreshed = refresh(&app, &communicator, json!({})).await;
+        let fb = outcome_of(&refreshed, page);
+        assert_eq!(fb["outcome"], "failed");
+        assert!(fb["problem"].as_str().unwrap().contains("rate limited"));
+        let retry_after = fb["retry_after"].as_i64().unwrap();
+        let now = chrono::Utc::now().timestamp_millis();
+        assert!(retry_after > now + 100_000 && retry_after <= now + 121_000);
+        let asked = stub.requests().len();
+        let refreshed = refresh(&app, &communicator, json!({})).await;
+        assert_eq!(outcome_of(&refreshed, page)["outcome"], "skipped");
+        assert_eq!(stub.requests().len(), asked, "nothing asked while waiting");
+
+        // Once the wait is over (as if time passed), the channel is read again.
+        sqlx::query("update post_fetches set not_before = 0")
+            .execute(&app.store.pool)
+            .await
+            .unwrap();
+        stub.with(|g| {
+            g.failures.push_back((
+                400,
+                meta_error(32, "(#32) Page request limit reached"),
+                None,
+            ));
+        });
+        let refreshed = refresh(&app, &communicator, json!({})).await;
+        let fb = outcome_of(&refreshed, page);
+        // Without a Retry-After the wait is tavla's own default.
+        assert!(fb["retry_after"].as_i64().unwrap() > now + 10 * 60_000);
+        sqlx::query("update post_fetches set not_before = 0")
+            .execute(&app.store.pool)
+            .await
+            .unwrap();
+        let refreshed = refresh(&app, &communicator, json!({})).await;
+        assert_eq!(outcome_of(&refreshed, page)["outcome"], "fetched");
+        assert_eq!(app.count("posts").await, 3);
+    }
+);
+
+on_each_backend!(
+    the_schedule_fetches_without_being_asked,
+    |backend| async move {
+        let stub = Stub::start().await;
+        script_the_platform(&stub);
+        let Some(mut app) = spawn(backend, &stub).await else {
+            return crate::helpers::only_postgres_may_be_missing(backend);
+        };
+        channel_with_token(&app, "facebook", PAGE, "Kommunen").await;
+        assert_eq!(app.count("post_insights").await, 0);
+        // The service started again with a schedule: its first run comes at once.
+        app.settings.posts_refresh_every_minutes = 60;
+        app.settings.posts_refresh_first_run_seconds = 0;
+        app.restart().await;
+        eventually("the scheduled fetch", || async {
+            (app.count("post_insights").await > 0).then_some(())
+        })
+        .await;
+        assert!(stub.requests().iter().any(|(u, _)| u.contains("/posts?")));
+    }
+);
+
+/// Comments on `post` at the given times, one person each.
+fn comments_at(prefix: &str, post: &str, text: &str, times: &[String]) -> Vec<Value> {
+    times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": format!("{prefix}{i}"),
+                "author": {"id": format!("{prefix}-p{i}")}, "text": text, "time": t, "post_id": post})
+        })
+        .collect()
+}
+
+on_each_backend!(
+    a_post_shows_its_questions_hate_and_heated_hours_beside_its_figures,
+    |backend| async move {
+        let stub = Stub::start().await;
+        let Some(app) = spawn(backend, &stub).await else {
+            return crate::helpers::only_postgres_may_be_missing(backend);
+        };
+        let page = channel_with_token(&app, "facebook", PAGE, "Kommunen").await;
+        let other = channel_with_token(&app, "facebook", OTHER_PAGE, "Simhallen").await;
+        let admin = app.token("admin", "admin").await;
+        let communicator = app.token("comm", "communicator").await;
+        let limited = app.token("limited", "communicator").await;
+        let limited_id: i64 = sqlx::query_scalar("select id from staff where username = 'limited'")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        app.store
+            .update_staff(limited_id, None, None, Some(&[other]), &actor())
+            .await
+            .unwrap();
+        let post = format!("{PAGE}_900");
+        stub.with(|g| {
+            g.lists.insert(
+                PAGE.into(),
+                vec![vec![fb_post(
+                    &post,
+                    "Biblioteket i Norrby stänger i januari",
+                    &days_ago(2),
+                    3,
+                )]],
+            );
+            g.insights
+                .insert(post.clone(), fb_insights(2000, (10, 0), 40));
+        });
+        refresh(&app, &communicator, json!({"channel_id": page})).await;
+        // Yesterday: four calm comments; today 09:00 UTC twelve questions in one hour (heated);
+        // 14:00 six comments, two of them insults (triage S2).
+        let day = |d: i64| {
+            (chrono::Utc::now() - chrono::Duration::days(d))
+                .format("%Y-%m-%d")
+                .to_string()
+        };
+        let (yesterday, today) = (day(2), day(1));
+        let mut messages = comments_at(
+            "calm",
+            &post,
+            "Tråkigt, men jag förstår.",
+            &["10:00", "12:00", "14:00", "16:00"].map(|t| format!("{yesterday}T{t}:00Z")),
+        );
+        let questions = [
+            "Varför stänger ni biblioteket i Norrby?",
+            "Varför stänger biblioteket i Norrby?",
+            "Varför ska biblioteket i Norrby stänga?",
+            "Varför stänger ni Norrby bibliotek?",
+        ];
+        for i in 0..12 {
+            messages.extend(comments_at(
+                &format!("fire{i}-"),
+                &post,
+                questions[i % questions.len()],
+                &[format!("{today}T09:{:02}:00Z", i * 4)],
+            ));
+        }
+        messages.extend(comments_at(
+            "insult",
+            &post,
+            "din jävla idiot",
+            &[format!("{today}T14:00:00Z"), format!("{today}T14:05:00Z")],
+        ));
+        messages.extend(comments_at(
+            "angry",
+            &post,
+            "Det här är fel beslut.",
+            &["14:10", "14:15", "14:20", "14:25"].map(|t| format!("{today}T{t}:00Z")),
+        ));
+        let r = app
+            .post(&admin, "/api/v1/messages", json!({"messages": messages}))
+            .await;
+        assert_eq!(r.status(), 200);
+        let id: i64 = sqlx::query_scalar("select id from posts where platform_id = $1")
+            .bind(&post)
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        let view = eventually(
+            "the questions placed in a FAQ cluster and the insults flagged",
+            || async {
+                let view = app
+                    .get_json(&communicator, &format!("/api/v1/posts/{id}"))
+                    .await;
+                let clustered: i64 = view["questions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|q| q["questions"].as_i64().unwrap())
+                    .max()
+                    .unwrap_or(0);
+                (clustered >= 3 && view["thread"]["flagged"].as_i64() == Some(2)).then_some(view)
+            },
+        )
+        .await;
+        assert_eq!(view["figures"]["reach"], 2000);
+        assert_eq!(view["thread"]["comments"], 22);
+        assert_eq!(view["thread"]["heated_hours"], 2, "{view}");
+        let share = view["thread"]["hateful_share"].as_f64().unwrap();
+        assert!((share - 2.0 / 22.0).abs() < 0.001, "{share}");
+        let top = &view["questions"][0];
+        assert_eq!(top["answered"], false);
+        assert_eq!(top["replied"], 0);
+        assert!(top["name"].as_str().unwrap().contains("Norrby"), "{top}");
+
+        // The period's lists: the post that raised the most questions, and the one whose thread
+        // needed moderation.
+        let period = &today[..7];
+        for sort in ["questions", "moderation"] {
+            let list = app
+                .get_json(
+                    &communicator,
+                    &format!("/api/v1/posts?period={period}&sort={sort}"),
+                )
+                .await;
+            assert_eq!(list["items"][0]["id"], id, "{sort}: {list}");
+        }
+        assert!(
+            app.get_json(
+                &communicator,
+                &format!("/api/v1/posts?period={period}&sort=questions")
+            )
+            .await["items"][0]["questions"]
+                .as_i64()
+                .unwrap()
+                >= 3
+        );
+
+        // The administrator follows up too, but reads no comments: figures without the words.
+        let for_admin = app.get_json(&admin, &format!("/api/v1/posts/{id}")).await;
+        assert_eq!(for_admin["figures"]["reach"], 2000);
+        assert!(for_admin["text"].is_null());
+        assert!(!for_admin.to_string().contains("Norrby"), "{for_admin}");
+        // A communicator limited to another channel sees nothing of this one.
+        assert_eq!(
+            app.get(&limited, &format!("/api/v1/posts/{id}"))
+                .await
+                .status(),
+            404
+        );
+        let theirs = app.get_json(&limited, "/api/v1/posts").await;
+        assert!(theirs["items"].as_array().unwrap().is_empty(), "{theirs}");
+        let r = app
+            .post(
+                &limited,
+                "/api/v1/posts/refresh",
+                json!({"channel_id": page}),
+            )
+            .await;
+        assert_eq!(r.status(), 403);
+        // Other roles do not follow up posts at all.
+        let agent = app.token("agent", "agent").await;
+        assert_eq!(app.get(&agent, "/api/v1/posts").await.status(), 403);
+    }
+);
+
+async fn post_csv(app: &TestApp, token: &str, csv: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/campaign-analytics"))
+        .bearer_auth(token)
+        .header("content-type", "text/csv")
+        .body(csv.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+on_each_backend!(
+    analytics_import_is_all_or_nothing_and_goals_are_judged,
+    |backend| async move {
+        let stub = Stub::start().await;
+        let Some(app) = spawn(backend, &stub).await else {
+            return crate::helpers::only_postgres_may_be_missing(backend);
+        };
+        let page = channel_with_token(&app, "facebook", PAGE, "Kommunen").await;
+        let communicator = app.token("comm", "communicator").await;
+        script_the_platform(&stub);
+        refresh(&app, &communicator, json!({"channel_id": page})).await;
+
+        // Bad lines are named by number, and nothing of the file is kept.
+        let bad = "date,campaign,sessions,goal_completions\n2026-11-01,vinterkampanj,120,7\n\
+                   2026-11-31,vinterkampanj,80,3\n2026-11-03,vinterkampanj,-4,1\n2026-11-04,vinterkampanj,10,2\n";
+        let r = post_csv(&app, &communicator, bad).await;
+        assert_eq!(r.status(), 422);
+        let problem: Value = r.json().await.unwrap();
+        let lines: Vec<i64> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["line"].as_i64().unwrap())
+            .collect();
+        assert_eq!(lines, vec![3, 4], "{problem}");
+        assert!(problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was imported"));
+        assert_eq!(app.count("campaign_analytics").await, 0);
+        let good = "Date;Campaign;Sessions;Goal_completions\n2026-11-01;vinterkampanj;120;7\n2026-11-02;vinterkampanj;80;3\n2026-11-02;annat;5;0\n";
+        let r = post_csv(&app, &communicator, good).await;
+        assert_eq!(r.status(), 201);
+        assert_eq!(app.count("campaign_analytics").await, 3);
+
+        let list = app.get_json(&communicator, "/api/v1/posts").await;
+        let id = |pid: &str| post_by_platform_id(&list, pid)["id"].as_i64().unwrap();
+        let (first, second) = (id(&format!("{PAGE}_1")), id(&format!("{PAGE}_2")));
+        let r = app
+            .post(
+                &communicator,
+                "/api/v1/campaigns",
+                json!({"name": "vinterkampanj", "post_ids": [first, second]}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let campaign = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+
+        let future = (chrono::Utc::now() + chrono::Duration::days(30))
+            .format("%Y-%m-%d")
+            .to_string();
+        let goal = |body: Value| {
+            let app = &app;
+            let token = communicator.clone();
+            async move { app.post(&token, "/api/v1/goals", body).await }
+        };
+        for body in [
+            // Reach 120 against 100: met before its date.
+            json!({"post_id": first, "metric": "reach", "target": 100, "due": future, "audience": "boende i Norrby"}),
+            // 120 against 1000 with a month to go: too early.
+            json!({"post_id": first, "metric": "reach", "target": 1000, "due": future}),
+            // Its date has passed: not met.
+            json!({"post_id": first, "metric": "reach", "target": 1000, "due": "2026-01-31",
+                "plan_text": "Nå hälften av hushållen i Norrby"}),
+            // The campaign's shares: 4 + 9 = 13 against 10.
+            json!({"campaign_id": campaign, "metric": "shares", "target": 10, "due": future}),
+            // The UTM campaign's sessions: 200 against 500, date passed.
+            json!({"campaign_id": campaign, "metric": "sessions", "target": 500, "due": "2026-11-30"}),
+        ] {
+            assert_eq!(goal(body).await.status(), 201);
+        }
+        for (body, status) in [
+            (
+                json!({"post_id": first, "metric": "sessions", "target": 5, "due": future}),
+                422,
+            ),
+            (
+                json!({"post_id": first, "metric": "likes", "target": 5, "due": future}),
+                422,
+            ),
+            (
+                json!({"post_id": first, "metric": "reach", "target": 5, "due": "soon"}),
+                422,
+            ),
+            (
+                json!({"post_id": 999_999, "metric": "reach", "target": 5, "due": future}),
+                404,
+            ),
+        ] {
+            assert_eq!(goal(body.clone()).await.status(), status, "{body}");
+        }
+        let view = app
+            .get_json(&communicator, &format!("/api/v1/posts/{first}"))
+            .await;
+        let statuses: Vec<&str> = view["goals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(statuses, vec!["met", "too_early", "not_met"], "{view}");
+        assert_eq!(view["goals"][0]["value"], 120);
+        assert_eq!(view["goals"][0]["audience"], "boende i Norrby");
+        assert_eq!(
+            view["goals"][2]["plan_text"],
+            "Nå hälften av hushållen i Norrby"
+        );
+        let campaigns = app.get_json(&communicator, "/api/v1/campaigns").await;
+        let goals = &campaigns["items"][0]["goals"];
+        assert_eq!(goals[0]["value"], 13);
+        assert_eq!(goals[0]["status"], "met");
+        assert_eq!(goals[1]["value"], 200);
+        assert_eq!(goals[1]["status"], "not_met");
+
+        // A corrected export replaces the day's figures.
+        let r = post_csv(
+            &app,
+            &communicator,
+            "date,campaign,sessions,goal_completions\n2026-11-02,vinterkampanj,480,9\n",
+        )
+        .await;
+        assert_eq!(r.status(), 201);
+        let campaigns = app.get_json(&communicator, "/api/v1/campaigns").await;
+        assert_eq!(campaigns["items"][0]["goals"][1]["value"], 600);
+        assert_eq!(campaigns["items"][0]["goals"][1]["status"], "met");
+    }
+);
+
+on_each_backend!(
+    evaluation_notes_are_listed_per_period,
+    |backend| async move {
+        let stub = Stub::start().await;
+        let Some(app) = spawn(backend, &stub).await else {
+            return crate::helpers::only_postgres_may_be_missing(backend);
+        };
+        let page = channel_with_token(&app, "facebook", PAGE, "Kommunen").await;
+        let other = channel_with_token(&app, "facebook", OTHER_PAGE, "Simhallen").await;
+        let communicator = app.token("comm", "communicator").await;
+        let limited = app.token("limited", "communicator").await;
+        let limited_id: i64 = sqlx::query_scalar("select id from staff where username = 'limited'")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        app.store
+            .update_staff(limited_id, None, None, Some(&[other]), &actor())
+            .await
+            .unwrap();
+        script_the_platform(&stub);
+        refresh(&app, &communicator, json!({"channel_id": page})).await;
+        let post: i64 = sqlx::query_scalar("select id from posts order by id limit 1")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        let text = "Bilden fungerade, men länken kom för sent i texten. <script>x</script>";
+        let r = app
+            .post(
+                &communicator,
+                &format!("/api/v1/posts/{post}/notes"),
+                json!({"text": text}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        for (body, status) in [
+            (json!({"text": "   "}), 422),
+            (json!({"text": "x".repeat(4001)}), 422),
+        ] {
+            let r = app
+                .post(&communicator, &format!("/api/v1/posts/{post}/notes"), body)
+                .await;
+            assert_eq!(r.status(), status);
+        }
+        // The limited communicator cannot write on another channel's post, nor read its notes.
+        let r = app
+            .post(
+                &limited,
+                &format!("/api/v1/posts/{post}/notes"),
+                json!({"text": "Hej"}),
+            )
+            .await;
+        assert_eq!(r.status(), 404);
+        assert_eq!(app.count("post_evaluation_notes").await, 1);
+
+        let period = tavla::reports::period::local_time(chrono::Utc::now().timestamp_millis())
+            .format("%Y-%m")
+            .to_string();
+        let listed = app
+            .get_json(
+                &communicator,
+                &format!("/api/v1/post-notes?period={period}"),
+            )
+            .await;
+        assert_eq!(listed["items"][0]["text"], text);
+        assert_eq!(listed["items"][0]["post_id"], post);
+        assert_eq!(listed["items"][0]["written_by"], "comm");
+        let earlier = app
+            .get_json(&communicator, "/api/v1/post-notes?period=2025-01")
+            .await;
+        assert!(earlier["items"].as_array().unwrap().is_empty());
+        let theirs = app
+            .get_json(&limited, &format!("/api/v1/post-notes?period={period}"))
+            .await;
+        assert!(theirs["items"].as_array().unwrap().is_empty());
+        let view = app
+            .get_json(&communicator, &format!("/api/v1/posts/{post}"))
+            .await;
+        assert_eq!(view["notes"][0]["text"], text);
+        // Audited, with no words of the note.
+        let audit: Vec<String> =
+            sqlx::query_scalar("select detail from audit where action = 'post.noted'")
+                .fetch_all(&app.store.pool)
+                .await
+                .unwrap();
+        assert_eq!(audit.len(), 1);
+        assert!(!audit[0].contains("Bilden"));
+    }
+);
+
+on_each_backend!(
+    the_report_section_ranks_posts_and_counts_goals_and_campaigns,
+    |backend| async move {
+        let stub = Stub::start().await;
+        let Some(app) = spawn(backend, &stub).await else {
+            return crate::helpers::only_postgres_may_be_missing(backend);
+        };
+        let page = channel_with_token(&app, "facebook", PAGE, "Kommunen").await;
+        let communicator = app.token("comm", "communicator").await;
+        script_the_platform(&stub);
+        refresh(&app, &communicator, json!({"channel_id": page})).await;
+        let second: i64 = sqlx::query_scalar("select id from posts where platform_id = $1")
+            .bind(format!("{PAGE}_2"))
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        let now = chrono::Utc::now().timestamp_millis();
+        let yesterday = tavla::reports::period::local_time(now - 86_400_000)
+            .format("%Y-%m-%d")
+            .to_string();
+        // A goal judged yesterday and met (reach 800 against 500); a campaign with sessions.
+        assert_eq!(
+            app.post(
+                &communicator,
+                "/api/v1/goals",
+                json!({"post_id": second, "metric": "reach", "target": 500, "due": yesterday})
+            )
+            .await
+            .status(),
+            201
+        );
+        let csv = format!("date,campaign,sessions,goal_completions\n{yesterday},vinter,42,4\n");
+        assert_eq!(post_csv(&app, &communicator, &csv).await.status(), 201);
+        assert_eq!(
+            app.post(
+                &communicator,
+                "/api/v1/campaigns",
+                json!({"name": "vinter", "post_ids": [second]})
+            )
+            .await
+            .status(),
+            201
+        );
+        let period_of_yesterday = tavla::reports::ReportPeriod::parse(&yesterday[..7]).unwrap();
+        let section = tavla::reports::post_section::build(
+            &app.store,
+            &period_of_yesterday,
+            &tavla::store::scope::ReadScope::operator(),
+            "reach",
+        )
+        .await
+        .unwrap();
+        assert_eq!(section.goals_met.value, Some(1.0));
+        assert_eq!(section.campaigns[0].sessions.value, Some(42.0));
+        let channel = &section.channels[0];
+        let lists = [&channel.top, &channel.previous_top];
+        let with_second = lists
+            .iter()
+            .find(|l| l.iter().any(|p| p.post_id == second))
+            .expect("post 2 is ranked in its period");
+        assert_eq!(with_second[0].post_id, second, "the highest reach first");
+        assert_eq!(with_second[0].value, Some(800));
+        let csv = tavla::reports::post_section::csv_rows(&section);
+        assert!(csv.contains("goals,,met,1"), "{csv}");
+        let html = tavla::reports::post_section::html(&section, tavla::reports::render::Lang::Sv);
+        assert!(html.contains("Mål uppnådda"));
+    }
+);
