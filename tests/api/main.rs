@@ -2,6 +2,7 @@
 
 mod access;
 mod admin_powers;
+mod api_description;
 mod audit_trail;
 mod backup;
 mod config_check;
