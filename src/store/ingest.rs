@@ -9,7 +9,10 @@ use sqlx::Row;
 use super::events::{append, EventKind, NewEvent};
 use super::moderation::FlagInput;
 use super::{now_ms, Result, Tx};
-use crate::model::{Change, Direction, Inbound, Item, MessageItem, Person, Platform};
+use crate::model::{
+    Change, ConversationKind, ConversationStatus, Direction, Inbound, Item, MessageItem, Person,
+    Platform,
+};
 
 /// What one batch did, for the acknowledgement and the metrics.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -461,7 +464,7 @@ async fn conversation_of(
             tx,
             cache,
             channel_id,
-            "dm",
+            ConversationKind::Dm.as_str(),
             &key,
             Some(author_id),
             None,
@@ -484,7 +487,7 @@ async fn conversation_of(
         tx,
         cache,
         channel_id,
-        "comments",
+        ConversationKind::Comments.as_str(),
         &key,
         None,
         post_db_id,
@@ -1149,9 +1152,10 @@ async fn upsert_conversation(
         None => {
             // A thread the page started waits on the person; one the person started is open.
             let status = match first_direction {
-                Direction::Inbound => "open",
-                Direction::Outbound => "waiting",
-            };
+                Direction::Inbound => ConversationStatus::Open,
+                Direction::Outbound => ConversationStatus::Waiting,
+            }
+            .as_str();
             let now = now_ms();
             let inserted: Option<i64> = sqlx::query_scalar(
                 "insert into conversations (channel_id, kind, thread_key, person_id, post_id, status, \
