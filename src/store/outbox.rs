@@ -12,7 +12,7 @@ use sqlx::Row;
 
 use super::audit::{record, Actor};
 use super::events::{append, EventKind, NewEvent};
-use super::ingest::note_message;
+use super::unanswered::note_message;
 use super::{now_ms, Result, Store, StoreError, Tx};
 use crate::model::Direction;
 
