@@ -349,25 +349,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { demo } => serve(settings, demo).await,
         Command::Config { .. } => unreachable!("checked before the settings are loaded"),
-        Command::Backup { file } => {
-            let summary = crate::ops::backup::backup(&settings, &file).await?;
-            println!("backed up to {}: {summary}", file.display());
-            Ok(())
-        }
-        Command::Restore { file } => {
-            let (summary, kept) = crate::ops::backup::restore(&settings, &file).await?;
-            println!(
-                "restored {}: {summary}; the search index was rebuilt from it",
-                file.display()
-            );
-            if let Some(kept) = kept {
-                println!(
-                    "the database it replaced is kept as {} (remove it when you no longer need it)",
-                    kept.display()
-                );
-            }
-            Ok(())
-        }
+        Command::Backup { file } => backup(&settings, &file).await,
+        Command::Restore { file } => restore(&settings, &file).await,
         Command::Migrate => {
             open_store(&settings).await?;
             eprintln!("the database is up to date");
@@ -384,102 +367,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     role,
                     password_stdin,
                 },
-        } => {
-            let role = Role::parse(&role)
-                .filter(|r| r.fits(AccountKind::Person))
-                .with_context(|| {
-                    format!(
-                        "{role:?} is not a role for a person; use agent, communicator, moderator, admin or auditor (an integration gets a service account: POST /api/v1/service-accounts)"
-                    )
-                })?;
-            let username = username.trim();
-            if username.is_empty() || username.len() > 64 {
-                bail!("the username must be 1 to 64 characters");
-            }
-            if username.starts_with(AccountKind::SERVICE_PREFIX) {
-                bail!(
-                    "names beginning with service: are service accounts'; choose another username"
-                );
-            }
-            let password_hash = if password_stdin {
-                let mut line = String::new();
-                std::io::stdin().lock().read_line(&mut line)?;
-                let password = line.trim_end_matches(['\r', '\n']);
-                if password.chars().count() < 12 {
-                    bail!("the password must have at least 12 characters");
-                }
-                Some(hash_password(password)?)
-            } else {
-                None
-            };
-            let store = open_store(&settings).await?;
-            let staff = store
-                .add_staff(
-                    username,
-                    role.as_str(),
-                    password_hash.as_deref(),
-                    &Actor::command_line(),
-                )
-                .await?;
-            eprintln!(
-                "added {} as {}; create an API token with `tavla token create --username {}`",
-                staff.username, staff.role, staff.username
-            );
-            Ok(())
-        }
+        } => add_staff(&settings, &username, &role, password_stdin).await,
         Command::Token {
             command: TokenCommand::Create { username },
-        } => {
-            let store = open_store(&settings).await?;
-            let staff = store.staff_by_username(&username).await?.with_context(|| {
-                format!(
-                    "no active staff member is named {username:?}; add one with `tavla staff add`"
-                )
-            })?;
-            let token = new_token();
-            store
-                .add_api_token(staff.id, &token, &Actor::command_line())
-                .await?;
-            println!("{token}");
-            Ok(())
-        }
+        } => create_token(&settings, &username).await,
         Command::Token {
             command: TokenCommand::Revoke { username },
-        } => {
-            let store = open_store(&settings).await?;
-            let staff = store
-                .staff_by_username(&username)
-                .await?
-                .with_context(|| format!("no active staff member is named {username:?}"))?;
-            let n = store
-                .revoke_tokens(staff.id, &Actor::command_line())
-                .await?;
-            eprintln!("revoked {n} token(s) of {username}");
-            Ok(())
-        }
+        } => revoke_tokens(&settings, &username).await,
         Command::Channel {
             command: ChannelCommand::Add(add),
         } => add_channel(&settings, add).await,
         Command::Channel {
             command: ChannelCommand::List,
-        } => {
-            let store = open_store(&settings).await?;
-            for c in store.channels().await? {
-                println!(
-                    "{}\t{}\t{}\t{}\t{}",
-                    c.id,
-                    c.platform,
-                    c.platform_id,
-                    if c.approved {
-                        "approved"
-                    } else {
-                        "not approved"
-                    },
-                    c.name
-                );
-            }
-            Ok(())
-        }
+        } => list_channels(&settings).await,
         Command::Import { file } => import(&settings, &file).await,
         Command::Reindex => reindex(&settings).await,
         Command::Faq {
@@ -515,6 +415,122 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => retention(&settings, dry_run, json, at.as_deref()).await,
         Command::Audit { command } => audit(&settings, command).await,
     }
+}
+
+async fn backup(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    let summary = crate::ops::backup::backup(settings, file).await?;
+    println!("backed up to {}: {summary}", file.display());
+    Ok(())
+}
+
+async fn restore(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    let (summary, kept) = crate::ops::backup::restore(settings, file).await?;
+    println!(
+        "restored {}: {summary}; the search index was rebuilt from it",
+        file.display()
+    );
+    if let Some(kept) = kept {
+        println!(
+            "the database it replaced is kept as {} (remove it when you no longer need it)",
+            kept.display()
+        );
+    }
+    Ok(())
+}
+
+/// `tavla staff add`: a person's account, with a password read from stdin when asked.
+async fn add_staff(
+    settings: &Settings,
+    username: &str,
+    role: &str,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    let role = Role::parse(role)
+        .filter(|r| r.fits(AccountKind::Person))
+        .with_context(|| {
+            format!(
+                "{role:?} is not a role for a person; use agent, communicator, moderator, admin or auditor (an integration gets a service account: POST /api/v1/service-accounts)"
+            )
+        })?;
+    let username = username.trim();
+    if username.is_empty() || username.len() > 64 {
+        bail!("the username must be 1 to 64 characters");
+    }
+    if username.starts_with(AccountKind::SERVICE_PREFIX) {
+        bail!("names beginning with service: are service accounts'; choose another username");
+    }
+    let password_hash = if password_stdin {
+        Some(hash_password(&password_from_stdin()?)?)
+    } else {
+        None
+    };
+    let store = open_store(settings).await?;
+    let staff = store
+        .add_staff(
+            username,
+            role.as_str(),
+            password_hash.as_deref(),
+            &Actor::command_line(),
+        )
+        .await?;
+    eprintln!(
+        "added {} as {}; create an API token with `tavla token create --username {}`",
+        staff.username, staff.role, staff.username
+    );
+    Ok(())
+}
+
+/// One line from stdin, at least 12 characters.
+fn password_from_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.chars().count() < 12 {
+        bail!("the password must have at least 12 characters");
+    }
+    Ok(password.to_string())
+}
+
+async fn create_token(settings: &Settings, username: &str) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let staff = store.staff_by_username(username).await?.with_context(|| {
+        format!("no active staff member is named {username:?}; add one with `tavla staff add`")
+    })?;
+    let token = new_token();
+    store
+        .add_api_token(staff.id, &token, &Actor::command_line())
+        .await?;
+    println!("{token}");
+    Ok(())
+}
+
+async fn revoke_tokens(settings: &Settings, username: &str) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let staff = store
+        .staff_by_username(username)
+        .await?
+        .with_context(|| format!("no active staff member is named {username:?}"))?;
+    let n = store
+        .revoke_tokens(staff.id, &Actor::command_line())
+        .await?;
+    eprintln!("revoked {n} token(s) of {username}");
+    Ok(())
+}
+
+async fn list_channels(settings: &Settings) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    for c in store.channels().await? {
+        let approval = if c.approved {
+            "approved"
+        } else {
+            "not approved"
+        };
+        println!(
+            "{}\t{}\t{}\t{approval}\t{}",
+            c.id, c.platform, c.platform_id, c.name
+        );
+    }
+    Ok(())
 }
 
 async fn audit(settings: &Settings, command: AuditCommand) -> anyhow::Result<()> {

@@ -13,6 +13,7 @@ pub mod model;
 pub mod moderation;
 pub mod ops;
 pub mod outbound;
+pub mod platform;
 pub mod posts;
 pub mod privacy;
 pub mod reports;

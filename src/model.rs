@@ -13,7 +13,15 @@ pub enum Platform {
 }
 
 impl Platform {
-    pub fn as_str(self) -> &'static str {
+    pub const ALL: [Platform; 3] = [Platform::Facebook, Platform::Instagram, Platform::Linkedin];
+    /// The stored spellings, for "must be one of" answers.
+    pub const NAMES: [&'static str; 3] = [
+        Platform::Facebook.as_str(),
+        Platform::Instagram.as_str(),
+        Platform::Linkedin.as_str(),
+    ];
+
+    pub const fn as_str(self) -> &'static str {
         match self {
             Platform::Facebook => "facebook",
             Platform::Instagram => "instagram",
@@ -22,12 +30,80 @@ impl Platform {
     }
 
     pub fn parse(s: &str) -> Option<Platform> {
-        match s {
-            "facebook" => Some(Platform::Facebook),
-            "instagram" => Some(Platform::Instagram),
-            "linkedin" => Some(Platform::Linkedin),
-            _ => None,
+        Platform::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// The two kinds of conversation: a person's direct messages, or the comment thread under a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationKind {
+    Dm,
+    Comments,
+}
+
+impl ConversationKind {
+    pub const ALL: [ConversationKind; 2] = [ConversationKind::Dm, ConversationKind::Comments];
+    pub const NAMES: [&'static str; 2] = [
+        ConversationKind::Dm.as_str(),
+        ConversationKind::Comments.as_str(),
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ConversationKind::Dm => "dm",
+            ConversationKind::Comments => "comments",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<ConversationKind> {
+        ConversationKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The conversation a message of this kind belongs to.
+    pub fn of(kind: MessageKind) -> ConversationKind {
+        if kind.is_direct() {
+            ConversationKind::Dm
+        } else {
+            ConversationKind::Comments
+        }
+    }
+}
+
+/// Where a conversation stands: open (the page owes an answer), waiting (on the person),
+/// resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationStatus {
+    Open,
+    Waiting,
+    Resolved,
+}
+
+impl ConversationStatus {
+    pub const ALL: [ConversationStatus; 3] = [
+        ConversationStatus::Open,
+        ConversationStatus::Waiting,
+        ConversationStatus::Resolved,
+    ];
+    pub const NAMES: [&'static str; 3] = [
+        ConversationStatus::Open.as_str(),
+        ConversationStatus::Waiting.as_str(),
+        ConversationStatus::Resolved.as_str(),
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ConversationStatus::Open => "open",
+            ConversationStatus::Waiting => "waiting",
+            ConversationStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ConversationStatus> {
+        ConversationStatus::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 

@@ -8,6 +8,8 @@ pub mod training;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::ConversationKind;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Capability {
@@ -205,10 +207,10 @@ impl AccountKind {
 pub fn readable_kinds(capabilities: &[Capability]) -> Vec<&'static str> {
     let mut kinds = Vec::new();
     if capabilities.contains(&Capability::ReadDms) {
-        kinds.push("dm");
+        kinds.push(ConversationKind::Dm.as_str());
     }
     if capabilities.contains(&Capability::ReadComments) {
-        kinds.push("comments");
+        kinds.push(ConversationKind::Comments.as_str());
     }
     kinds
 }

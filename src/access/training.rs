@@ -33,13 +33,8 @@ pub struct TrainingConfig {
     pub requirements: HashMap<Capability, Vec<String>>,
 }
 
-/// One recorded completion of a module.
-#[derive(Debug, Clone, Serialize)]
-pub struct Completion {
-    pub module: String,
-    pub completed_at: i64,
-    pub signed_off_by: String,
-}
+/// One recorded completion of a module (a stored row: the store defines it, training judges it).
+pub use crate::store::access::Completion;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

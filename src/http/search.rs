@@ -15,6 +15,7 @@ use super::error::{AppError, Result};
 use super::extract::Query;
 use super::AppState;
 use crate::access::read_capability;
+use crate::model::{ConversationKind, ConversationStatus, Platform};
 use crate::search::query::{parse, Filters, SortOrder, MAX_QUERY_CHARS};
 use crate::search::snippet;
 
@@ -103,7 +104,7 @@ pub async fn search(
     }
     let scope = caller.read_scope();
     let mut kinds: Vec<String> = scope.kinds().iter().map(|k| k.to_string()).collect();
-    if let Some(kind) = one_of("kind", p.kind, &["dm", "comments"])? {
+    if let Some(kind) = one_of("kind", p.kind, &ConversationKind::NAMES)? {
         caller.require(read_capability(&kind))?;
         kinds.retain(|k| *k == kind);
     }
@@ -127,13 +128,9 @@ pub async fn search(
         kinds,
         states: states.clone(),
         channels,
-        platform: one_of(
-            "platform",
-            p.platform,
-            &["facebook", "instagram", "linkedin"],
-        )?,
+        platform: one_of("platform", p.platform, &Platform::NAMES)?,
         direction: one_of("direction", p.direction, &["inbound", "outbound"])?,
-        status: one_of("status", p.status, &["open", "waiting", "resolved"])?,
+        status: one_of("status", p.status, &ConversationStatus::NAMES)?,
         author_id: p.author,
         from: parse_time("from", p.from, false)?,
         to: parse_time("to", p.to, true)?,

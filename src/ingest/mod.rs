@@ -2,7 +2,8 @@
 //! normalised items that one group committer writes to the store. A caller is answered only
 //! after the transaction holding its items has committed: acknowledged means durable.
 
-pub mod meta;
+/// Meta's webhook parser, which lives with Meta's adapter (`platform::meta`).
+pub use crate::platform::meta::webhook as meta;
 pub mod normalised;
 pub mod signature;
 

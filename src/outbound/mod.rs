@@ -1,5 +1,5 @@
 //! Delivery to the platforms: workers take rows from the outbox and carry them out through the
-//! Graph API, recording the platform's id on success, retrying passing faults with backoff, and
+//! platform's API as its adapter (`platform`) describes, recording the platform's id on success, retrying passing faults with backoff, and
 //! telling the agent in plain words when the platform refuses.
 //!
 //! Exactly once, as far as the platform allows: a row is claimed with a lease before it is sent;
@@ -7,7 +7,6 @@
 //! `in_doubt`, and before sending again the worker looks for it: our message already carrying an
 //! id (its echo came), or the page's own words among the thread's latest messages or replies.
 
-pub mod graph;
 pub mod integrations;
 pub mod retry;
 pub mod token;
@@ -43,6 +42,15 @@ impl DeliveryConfig {
                 max_ms: settings.delivery_retry_max_seconds.max(1) * 1000,
                 max_attempts: settings.delivery_max_attempts.max(1),
             },
+        }
+    }
+
+    /// The base URL of a platform API named by an adapter (`Adapter::api`); None when tavla has
+    /// no setting for it.
+    pub fn base_url(&self, api: &str) -> Option<&str> {
+        match api {
+            "graph" => Some(&self.graph_base_url),
+            _ => None,
         }
     }
 

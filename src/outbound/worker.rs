@@ -8,10 +8,10 @@ use axum::http::{HeaderValue, StatusCode};
 use rand::Rng;
 use tokio::sync::watch;
 
-use super::graph::{self, GraphRequest, Judged, Verb};
 use super::token::{self, PageToken, TokenError};
 use super::DeliveryConfig;
 use crate::metrics::DeliveryFailures;
+use crate::platform::{self, Adapter, Judged, Outgoing, Request, Verb};
 use crate::store::outbox::{Attempt, Claimed};
 use crate::store::{now_ms, Store};
 
@@ -111,7 +111,7 @@ async fn deliver(
 }
 
 fn gave_up(row: &Claimed, reason: &str, in_doubt: bool) -> String {
-    let name = graph::platform_name(&row.platform);
+    let name = platform::display_name(&row.platform);
     let doubt = if in_doubt {
         format!(" It may have arrived all the same: look on {name} before you retry.")
     } else {
@@ -123,7 +123,7 @@ fn gave_up(row: &Claimed, reason: &str, in_doubt: bool) -> String {
     )
 }
 
-/// What did not work, as `/metrics` counts it: a `graph::Cause` label or one of the faults met
+/// What did not work, as `/metrics` counts it: an adapter's failure label or one of the faults met
 /// on the way (a fixed set of words, never the platform's text).
 type Cause = &'static str;
 
@@ -143,65 +143,29 @@ async fn attempt(
         }
         Err(e) => return retry(config, row, e.to_string(), None, false, "token_unreadable"),
     };
+    let Some(adapter) = platform::adapter(&row.platform) else {
+        let other = &row.platform;
+        let reason = format!("tavla cannot deliver to {other} yet; answer on {other} directly");
+        return (Attempt::Failed { reason }, "unsendable");
+    };
+    let Some(base) = config.base_url(adapter.api()) else {
+        let reason = format!(
+            "no API address is set for {}; ask an administrator to configure it",
+            platform::display_name(&row.platform)
+        );
+        return (Attempt::Failed { reason }, "unsendable");
+    };
     let graph = Graph {
         client,
-        base: &config.graph_base_url,
+        base,
         token: &token,
+        name: platform::display_name(&row.platform),
     };
-    if row.in_doubt && row.action.sends_message() {
-        if let Some(id) = &row.message_platform_id {
-            // Its echo came while we were unsure: it arrived.
-            let platform_id = Some(id.clone());
-            return (Attempt::Sent { platform_id }, "");
-        }
-        if let Some(lookup) = graph::lookup(row) {
-            match graph.call(&lookup).await {
-                Ok(answer) if answer.status.is_success() => {
-                    let found: serde_json::Value =
-                        serde_json::from_slice(&answer.body).unwrap_or_default();
-                    for id in graph::candidates(row, &found) {
-                        match store.platform_id_known(row.channel_id, &id).await {
-                            Ok(false) => {
-                                return (
-                                    Attempt::Sent {
-                                        platform_id: Some(id),
-                                    },
-                                    "",
-                                );
-                            }
-                            Ok(true) => {}
-                            Err(e) => {
-                                let reason = format!("the store failed: {e}");
-                                return retry(config, row, reason, None, true, "store");
-                            }
-                        }
-                    }
-                }
-                Ok(answer) => {
-                    let reason = format!(
-                        "could not check whether the earlier attempt arrived ({} answered HTTP {})",
-                        graph::platform_name(&row.platform),
-                        answer.status.as_u16()
-                    );
-                    return retry(
-                        config,
-                        row,
-                        reason,
-                        answer.retry_after,
-                        true,
-                        "lookup_failed",
-                    );
-                }
-                Err((reason, _)) => {
-                    let reason =
-                        format!("could not check whether the earlier attempt arrived: {reason}");
-                    let reason = token.redact(&reason);
-                    return retry(config, row, reason, None, true, "lookup_failed");
-                }
-            }
-        }
+    let out = row.outgoing();
+    if let Some(early) = reconcile(store, config, row, adapter, &graph, &out).await {
+        return early;
     }
-    let request = match graph::build(row) {
+    let request = match adapter.request(&out) {
         Ok(request) => request,
         Err(reason) => return (Attempt::Failed { reason }, "unsendable"),
     };
@@ -216,9 +180,9 @@ async fn attempt(
     let status = answer.status.as_u16();
     let cause = || {
         let body = serde_json::from_slice(&answer.body).unwrap_or_default();
-        graph::Cause::of(status, &body).label()
+        adapter.failure_label(status, &body)
     };
-    match graph::judge(row, status, answer.retry_after, &answer.body) {
+    match adapter.judge(&out, status, answer.retry_after, &answer.body) {
         Judged::Sent(platform_id) => (Attempt::Sent { platform_id }, ""),
         Judged::Transient {
             reason,
@@ -236,6 +200,66 @@ async fn attempt(
             (Attempt::Failed { reason }, cause())
         }
     }
+}
+
+/// Before sending again a message whose earlier attempt may have arrived: whether it did (its
+/// echo came, or the adapter's look-up finds our words), or why we cannot tell yet. None: send.
+async fn reconcile(
+    store: &Store,
+    config: &DeliveryConfig,
+    row: &Claimed,
+    adapter: &dyn Adapter,
+    graph: &Graph<'_>,
+    out: &Outgoing<'_>,
+) -> Option<(Attempt, Cause)> {
+    if !(row.in_doubt && row.action.sends_message()) {
+        return None;
+    }
+    if let Some(id) = &row.message_platform_id {
+        // Its echo came while we were unsure: it arrived.
+        let platform_id = Some(id.clone());
+        return Some((Attempt::Sent { platform_id }, ""));
+    }
+    let lookup = adapter.lookup(out)?;
+    let answer = match graph.call(&lookup).await {
+        Ok(answer) => answer,
+        Err((reason, _)) => {
+            let reason = format!("could not check whether the earlier attempt arrived: {reason}");
+            let reason = graph.token.redact(&reason);
+            return Some(retry(config, row, reason, None, true, "lookup_failed"));
+        }
+    };
+    if !answer.status.is_success() {
+        let reason = format!(
+            "could not check whether the earlier attempt arrived ({} answered HTTP {})",
+            graph.name,
+            answer.status.as_u16()
+        );
+        let retry_after = answer.retry_after;
+        return Some(retry(
+            config,
+            row,
+            reason,
+            retry_after,
+            true,
+            "lookup_failed",
+        ));
+    }
+    let found: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+    for id in adapter.candidates(out, &found) {
+        match store.platform_id_known(row.channel_id, &id).await {
+            Ok(false) => {
+                let platform_id = Some(id);
+                return Some((Attempt::Sent { platform_id }, ""));
+            }
+            Ok(true) => {}
+            Err(e) => {
+                let reason = format!("the store failed: {e}");
+                return Some(retry(config, row, reason, None, true, "store"));
+            }
+        }
+    }
+    None
 }
 
 fn retry(
@@ -266,16 +290,19 @@ struct Answer {
     body: Vec<u8>,
 }
 
+/// The platform's API as the worker calls it: base URL, token, and the platform's name for the
+/// agent's messages.
 struct Graph<'a> {
     client: &'a reqwest::Client,
     base: &'a str,
     token: &'a PageToken,
+    name: &'static str,
 }
 
 impl Graph<'_> {
     /// Sends one request. The token goes in a header marked sensitive; errors are described
     /// without the URL's query or any header, with their cause.
-    async fn call(&self, request: &GraphRequest) -> Result<Answer, (String, Cause)> {
+    async fn call(&self, request: &Request) -> Result<Answer, (String, Cause)> {
         let url = format!("{}{}", self.base, request.path);
         let mut builder = match request.verb {
             Verb::Get => self.client.get(&url),
@@ -292,7 +319,7 @@ impl Graph<'_> {
         if let Some(body) = &request.body {
             builder = builder.json(body);
         }
-        let response = builder.send().await.map_err(describe)?;
+        let response = builder.send().await.map_err(|e| describe(e, self.name))?;
         let status = response.status();
         let retry_after = response
             .headers()
@@ -300,7 +327,11 @@ impl Graph<'_> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = response.bytes().await.map_err(describe)?.to_vec();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| describe(e, self.name))?
+            .to_vec();
         Ok(Answer {
             status,
             retry_after,
@@ -311,13 +342,13 @@ impl Graph<'_> {
 
 /// A transport fault in plain words, and its cause. reqwest's own text names the URL; ours does
 /// not.
-fn describe(e: reqwest::Error) -> (String, Cause) {
+fn describe(e: reqwest::Error, name: &str) -> (String, Cause) {
     if e.is_connect() {
-        let reason = "could not connect to the Graph API; trying again later";
-        (reason.into(), NOT_CONNECTED)
+        let reason = format!("could not connect to {name}; trying again later");
+        (reason, NOT_CONNECTED)
     } else if e.is_timeout() {
-        ("the Graph API did not answer in time; it may have done it all the same, so it is looked up before trying again".into(), TIMED_OUT)
+        (format!("{name} did not answer in time; it may have done it all the same, so it is looked up before trying again"), TIMED_OUT)
     } else {
-        ("the connection to the Graph API broke off; it may have arrived, so it is looked up before trying again".into(), BROKEN_OFF)
+        (format!("the connection to {name} broke off; it may have arrived, so it is looked up before trying again"), BROKEN_OFF)
     }
 }

@@ -120,6 +120,7 @@ pub async fn erase(
                 audit_action: "privacy.erased",
                 audit_target: Some(format!("author:{platform_id}")),
                 audit_detail: serde_json::json!({"messages": ids, "kept": kept}),
+                mask: &super::masking::for_disposal,
             },
             actor,
         )

@@ -190,6 +190,7 @@ async fn apply(
                         audit_action: "retention.disposed",
                         audit_target: None,
                         audit_detail: serde_json::json!({"clock": now, "messages": ids}),
+                        mask: &super::masking::for_disposal,
                     },
                     actor,
                 )

@@ -9,6 +9,7 @@ pub mod period;
 pub mod post_section;
 pub mod render;
 
+use crate::model::ConversationKind;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -363,7 +364,7 @@ async fn side(
     }
     let mut heat: BTreeMap<String, Vec<Vec<i64>>> = BTreeMap::new();
     for (hour, counts) in heat_hours.iter().enumerate() {
-        for (kind, count) in ["dm", "comments"].into_iter().zip(counts) {
+        for (kind, count) in ConversationKind::NAMES.into_iter().zip(counts) {
             if *count > 0 {
                 let (day, hour) = period::week_cell(start + hour as i64 * HOUR_MS);
                 heat.entry(kind.to_string())
@@ -459,7 +460,7 @@ impl<'a> Pass<'a> {
         if !m.inbound {
             if let Some(asked_at) = thread.waiting_since.take() {
                 let took = (m.at - asked_at).max(0);
-                let kind = if m.dm { "dm" } else { "comments" };
+                let kind = kind_name(m.dm);
                 thread.acc.responses.push(took);
                 thread.acc.within += i64::from(took <= self.options.service_level_ms(kind));
             }
@@ -476,7 +477,7 @@ fn by_channel(side: &mut Side, channel_of: &FxHashMap<i64, i64>) {
         let Some(&channel) = channel_of.get(&conversation) else {
             continue;
         };
-        let kind = if thread.dm { "dm" } else { "comments" };
+        let kind = kind_name(thread.dm);
         side.acc.entry((None, kind)).or_default().add(&thread.acc);
         side.acc
             .entry((Some(channel), kind))
@@ -621,7 +622,7 @@ pub async fn build(
     }
 
     let mut heatmap = BTreeMap::new();
-    for kind in ["dm", "comments"] {
+    for kind in ConversationKind::NAMES {
         let empty = || vec![vec![0; 24]; 7];
         let value = now.heat.remove(kind).unwrap_or_else(empty);
         let prev = before.heat.remove(kind).unwrap_or_else(empty);
@@ -763,6 +764,16 @@ async fn faq_figures(
             examples: s.examples.iter().take(3).map(|e| excerpt(e, 200)).collect(),
         })
         .collect())
+}
+
+/// A conversation kind's stored name, from whether it is a DM.
+fn kind_name(dm: bool) -> &'static str {
+    if dm {
+        ConversationKind::Dm
+    } else {
+        ConversationKind::Comments
+    }
+    .as_str()
 }
 
 #[cfg(test)]

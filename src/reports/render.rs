@@ -496,8 +496,20 @@ fn table_head(s: &mut String, cols: &[String]) {
 
 /// The standalone page. Every text that comes from data is escaped.
 pub fn html(report: &Report, lang: Lang) -> String {
-    let l = |k: &str| escape(&label(k, lang));
     let mut s = String::new();
+    html_head(&mut s, report, lang);
+    channels_section(&mut s, report, lang);
+    heatmap_section(&mut s, report, lang);
+    faq_section(&mut s, report, lang);
+    moderation_section(&mut s, report, lang);
+    heated_section(&mut s, report, lang);
+    s.push_str("</body></html>");
+    s
+}
+
+/// The document head, the title and what the figures compare.
+fn html_head(s: &mut String, report: &Report, lang: Lang) {
+    let l = |k: &str| escape(&label(k, lang));
     let _ = write!(
         s,
         "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{} {}</title><style>{STYLE}</style></head><body>",
@@ -520,12 +532,16 @@ pub fn html(report: &Report, lang: Lang) -> String {
         l("hours_comments"),
         l("aggregates")
     );
+}
 
+/// Each channel's figures, as a chart and a table with the totals.
+fn channels_section(s: &mut String, report: &Report, lang: Lang) {
+    let l = |k: &str| escape(&label(k, lang));
     let _ = write!(s, "<h2>{}</h2>", l("channels"));
     s.push_str(&bar_chart(report, lang));
     let mut cols = vec![label("channel", lang), label("kind", lang)];
     cols.extend(METRICS.iter().map(|m| label(m, lang)));
-    table_head(&mut s, &cols);
+    table_head(s, &cols);
     let total = label("total", lang);
     for r in report.channels.iter().chain(&report.totals) {
         let name = r.channel_name.clone().unwrap_or_else(|| total.clone());
@@ -536,18 +552,26 @@ pub fn html(report: &Report, lang: Lang) -> String {
         s.push_str("</tr>");
     }
     s.push_str("</tbody></table>");
+}
 
+/// When messages arrive, per kind of conversation.
+fn heatmap_section(s: &mut String, report: &Report, lang: Lang) {
+    let l = |k: &str| escape(&label(k, lang));
     let _ = write!(s, "<h2>{}</h2>", l("heatmap"));
     for (kind, map) in &report.heatmap {
         let _ = write!(s, "<h3>{}</h3>", l(kind));
         s.push_str(&heat_map(map, lang));
     }
+}
 
+/// The recurring questions, with examples and whether they are answered.
+fn faq_section(s: &mut String, report: &Report, lang: Lang) {
+    let l = |k: &str| escape(&label(k, lang));
     let _ = write!(s, "<h2>{}</h2>", l("faq"));
     s.push_str(&faq_chart(report, lang));
     if !report.faq.is_empty() {
         table_head(
-            &mut s,
+            s,
             &[
                 label("question", lang),
                 label("count", lang),
@@ -568,10 +592,14 @@ pub fn html(report: &Report, lang: Lang) -> String {
         }
         s.push_str("</tbody></table>");
     }
+}
 
+/// Moderation's cases, times to action, by level and by category.
+fn moderation_section(s: &mut String, report: &Report, lang: Lang) {
+    let l = |k: &str| escape(&label(k, lang));
     let m = &report.moderation;
     let _ = write!(s, "<h2>{}</h2>", l("moderation"));
-    table_head(&mut s, &[String::new(), label("count", lang)]);
+    table_head(s, &[String::new(), label("count", lang)]);
     for (k, f) in [
         ("cases", &m.cases),
         (
@@ -604,13 +632,17 @@ pub fn html(report: &Report, lang: Lang) -> String {
         );
     }
     s.push_str("</tbody></table>");
+}
 
+/// The heated threads of the period.
+fn heated_section(s: &mut String, report: &Report, lang: Lang) {
+    let l = |k: &str| escape(&label(k, lang));
     let _ = write!(s, "<h2>{}</h2>", l("heated"));
     if report.heated.is_empty() {
         let _ = write!(s, "<p>{}</p>", l("none"));
     } else {
         table_head(
-            &mut s,
+            s,
             &[
                 label("post", lang),
                 label("channel", lang),
@@ -638,8 +670,6 @@ pub fn html(report: &Report, lang: Lang) -> String {
         }
         s.push_str("</tbody></table>");
     }
-    s.push_str("</body></html>");
-    s
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ use tantivy::query::{
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, Order, Searcher, Term};
 
+use crate::model::ConversationKind;
+
 use super::snippet::Highlight;
 use super::synonyms::Synonyms;
 use super::OpenIndex;
@@ -497,7 +499,7 @@ impl OpenIndex {
         };
         let covers =
             |values: &[String], all: &[&str]| all.iter().all(|a| values.iter().any(|v| v == a));
-        if !covers(&filters.kinds, &["dm", "comments"]) {
+        if !covers(&filters.kinds, &ConversationKind::NAMES) {
             clauses.push(filter(any_of(f.kind, &filters.kinds)));
         }
         if !covers(

@@ -6,7 +6,6 @@ use sqlx::Row;
 use super::audit::{record, Actor};
 use super::staff::{token_digest, StaffMember};
 use super::{now_ms, Result, Store, StoreError};
-use crate::access::training::Completion;
 
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -106,6 +105,14 @@ pub struct Attempt {
 
 /// The key under which sign-ins of unknown usernames are counted (`Store::reserve_signin`).
 const UNKNOWN_NAMES: &str = "signin of an unknown name";
+
+/// One recorded completion of a training module.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Completion {
+    pub module: String,
+    pub completed_at: i64,
+    pub signed_off_by: String,
+}
 
 impl Store {
     /// Reserves a sign-in attempt before its password is checked, or refuses it while the account

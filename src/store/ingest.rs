@@ -8,8 +8,13 @@ use sqlx::Row;
 
 use super::events::{append, EventKind, NewEvent};
 use super::moderation::FlagInput;
+/// Kept under its old path for the callers that import it from here.
+pub(super) use super::unanswered::note_message;
 use super::{now_ms, Result, Tx};
-use crate::model::{Change, Direction, Inbound, Item, MessageItem, Person, Platform};
+use crate::model::{
+    Change, ConversationKind, ConversationStatus, Direction, Inbound, Item, MessageItem, Person,
+    Platform,
+};
 
 /// What one batch did, for the acknowledgement and the metrics.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -178,34 +183,14 @@ pub async fn apply(
             platform_time,
             removed,
         } => {
-            let author_id = match author {
-                Some(a) => Some(upsert_author(tx, cache, platform, a).await?),
-                None => None,
-            };
-            let (post_id, changed) = upsert_post(
-                tx,
-                channel_id,
+            let post = PostSeen {
                 platform_id,
-                author_id,
-                text.as_deref(),
-                Some(*platform_time),
-                *removed,
-            )
-            .await?;
-            if changed {
-                append(
-                    tx,
-                    NewEvent {
-                        kind: EventKind::PostChanged,
-                        channel_id: Some(channel_id),
-                        conversation_id: None,
-                        message_id: None,
-                        payload: serde_json::json!({"post_id": post_id, "removed": removed}),
-                    },
-                )
-                .await?;
-            }
-            changed
+                author: author.as_ref(),
+                text: text.as_deref(),
+                platform_time: *platform_time,
+                removed: *removed,
+            };
+            apply_post(tx, cache, platform, channel_id, post).await?
         }
         Item::Reaction {
             target_id,
@@ -215,37 +200,13 @@ pub async fn apply(
             platform_time,
         } => {
             let author_id = upsert_author(tx, cache, platform, person).await?;
-            let inserted = sqlx::query(
-                "insert into reactions (channel_id, target_platform_id, author_id, reaction, removed, \
-                 platform_time, received_at) values ($1, $2, $3, $4, $5, $6, $7) \
-                 on conflict do nothing returning id",
-            )
-            .bind(channel_id)
-            .bind(target_id)
-            .bind(author_id)
-            .bind(reaction)
-            .bind(*removed as i64)
-            .bind(*platform_time)
-            .bind(now_ms())
-            .fetch_optional(&mut **tx)
-            .await?
-            .is_some();
-            if inserted {
-                append(
-                    tx,
-                    NewEvent {
-                        kind: EventKind::ReactionChanged,
-                        channel_id: Some(channel_id),
-                        conversation_id: None,
-                        message_id: None,
-                        payload: serde_json::json!({
-                            "target": target_id, "reaction": reaction, "removed": removed
-                        }),
-                    },
-                )
-                .await?;
-            }
-            inserted
+            let reaction = ReactionSeen {
+                target_id,
+                reaction,
+                removed: *removed,
+                platform_time: *platform_time,
+            };
+            apply_reaction(tx, channel_id, author_id, reaction).await?
         }
         Item::Read {
             person,
@@ -253,44 +214,8 @@ pub async fn apply(
             message_id,
             platform_time,
         } => {
-            let read_at = match (watermark, message_id) {
-                (Some(w), _) => Some(*w),
-                (None, Some(mid)) => sqlx::query_scalar::<_, i64>(
-                    "select platform_time from messages where channel_id = $1 and platform_id = $2",
-                )
-                .bind(channel_id)
-                .bind(mid)
-                .fetch_optional(&mut **tx)
-                .await?,
-                (None, None) => Some(*platform_time),
-            }
-            .unwrap_or(*platform_time);
-            let updated = sqlx::query(
-                "update conversations set person_read_at = $1 \
-                 where channel_id = $2 and thread_key = $3 \
-                 and (person_read_at is null or person_read_at < $4) returning id",
-            )
-            .bind(read_at)
-            .bind(channel_id)
-            .bind(dm_thread_key(person))
-            .bind(read_at)
-            .fetch_optional(&mut **tx)
-            .await?;
-            if let Some(row) = &updated {
-                let conversation_id: i64 = row.try_get("id")?;
-                append(
-                    tx,
-                    NewEvent {
-                        kind: EventKind::ConversationRead,
-                        channel_id: Some(channel_id),
-                        conversation_id: Some(conversation_id),
-                        message_id: None,
-                        payload: serde_json::json!({"read_at": read_at}),
-                    },
-                )
-                .await?;
-            }
-            updated.is_some()
+            let read_at = read_time(tx, channel_id, *watermark, message_id, *platform_time).await?;
+            apply_read(tx, channel_id, person, read_at).await?
         }
         Item::Delivery {
             person,
@@ -312,11 +237,178 @@ pub async fn apply(
     Ok(out)
 }
 
+/// A post as it arrived: created, edited or removed.
+struct PostSeen<'a> {
+    platform_id: &'a str,
+    author: Option<&'a Person>,
+    text: Option<&'a str>,
+    platform_time: i64,
+    removed: bool,
+}
+
+/// Stores a post (or its new state) and says whether anything changed.
+async fn apply_post(
+    tx: &mut Tx<'_>,
+    cache: &mut BatchCache,
+    platform: Platform,
+    channel_id: i64,
+    post: PostSeen<'_>,
+) -> Result<bool> {
+    let author_id = match post.author {
+        Some(a) => Some(upsert_author(tx, cache, platform, a).await?),
+        None => None,
+    };
+    let (post_id, changed) = upsert_post(
+        tx,
+        channel_id,
+        post.platform_id,
+        author_id,
+        post.text,
+        Some(post.platform_time),
+        post.removed,
+    )
+    .await?;
+    if changed {
+        let payload = serde_json::json!({"post_id": post_id, "removed": post.removed});
+        append(
+            tx,
+            NewEvent {
+                kind: EventKind::PostChanged,
+                channel_id: Some(channel_id),
+                conversation_id: None,
+                message_id: None,
+                payload,
+            },
+        )
+        .await?;
+    }
+    Ok(changed)
+}
+
+/// A reaction given or taken back.
+struct ReactionSeen<'a> {
+    target_id: &'a str,
+    reaction: &'a str,
+    removed: bool,
+    platform_time: i64,
+}
+
+/// Stores a reaction once (a redelivery writes nothing) and says whether it was new.
+async fn apply_reaction(
+    tx: &mut Tx<'_>,
+    channel_id: i64,
+    author_id: i64,
+    r: ReactionSeen<'_>,
+) -> Result<bool> {
+    let inserted = sqlx::query(
+        "insert into reactions (channel_id, target_platform_id, author_id, reaction, removed, \
+         platform_time, received_at) values ($1, $2, $3, $4, $5, $6, $7) \
+         on conflict do nothing returning id",
+    )
+    .bind(channel_id)
+    .bind(r.target_id)
+    .bind(author_id)
+    .bind(r.reaction)
+    .bind(r.removed as i64)
+    .bind(r.platform_time)
+    .bind(now_ms())
+    .fetch_optional(&mut **tx)
+    .await?
+    .is_some();
+    if inserted {
+        append(
+            tx,
+            NewEvent {
+                kind: EventKind::ReactionChanged,
+                channel_id: Some(channel_id),
+                conversation_id: None,
+                message_id: None,
+                payload: serde_json::json!({
+                    "target": r.target_id, "reaction": r.reaction, "removed": r.removed
+                }),
+            },
+        )
+        .await?;
+    }
+    Ok(inserted)
+}
+
+/// When the person read up to: the watermark, else the time of the message they read, else the
+/// event's own time.
+async fn read_time(
+    tx: &mut Tx<'_>,
+    channel_id: i64,
+    watermark: Option<i64>,
+    message_id: &Option<String>,
+    platform_time: i64,
+) -> Result<i64> {
+    let read_at = match (watermark, message_id) {
+        (Some(w), _) => Some(w),
+        (None, Some(mid)) => {
+            sqlx::query_scalar::<_, i64>(
+                "select platform_time from messages where channel_id = $1 and platform_id = $2",
+            )
+            .bind(channel_id)
+            .bind(mid)
+            .fetch_optional(&mut **tx)
+            .await?
+        }
+        (None, None) => Some(platform_time),
+    };
+    Ok(read_at.unwrap_or(platform_time))
+}
+
+/// Moves the person's read mark of their DM conversation forward (never back); whether it moved.
+async fn apply_read(
+    tx: &mut Tx<'_>,
+    channel_id: i64,
+    person: &Person,
+    read_at: i64,
+) -> Result<bool> {
+    let updated = sqlx::query(
+        "update conversations set person_read_at = $1 \
+         where channel_id = $2 and thread_key = $3 \
+         and (person_read_at is null or person_read_at < $4) returning id",
+    )
+    .bind(read_at)
+    .bind(channel_id)
+    .bind(dm_thread_key(person))
+    .bind(read_at)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = &updated else {
+        return Ok(false);
+    };
+    let conversation_id: i64 = row.try_get("id")?;
+    append(
+        tx,
+        NewEvent {
+            kind: EventKind::ConversationRead,
+            channel_id: Some(channel_id),
+            conversation_id: Some(conversation_id),
+            message_id: None,
+            payload: serde_json::json!({"read_at": read_at}),
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
 #[derive(Debug, PartialEq, Eq)]
 enum Applied {
     NewInbound,
     Stored,
     Duplicate,
+}
+
+/// One message as it arrived, with where it goes and what triage advised.
+struct Arrival<'a> {
+    channel_id: i64,
+    m: &'a MessageItem,
+    raw: &'a serde_json::Value,
+    flag: Option<&'a FlagInput>,
+    /// The text, cut to the configured limit.
+    text: Option<String>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -332,47 +424,14 @@ async fn apply_message(
 ) -> Result<Applied> {
     let author_id = upsert_author(tx, cache, platform, &m.person).await?;
     let text = m.text.as_deref().map(|t| bounded(t, limits.max_text_chars));
-    let state = state_after(m.change, "visible", true);
-    let counts_as_unanswered = m.direction == Direction::Inbound && state == "visible";
-
-    let conversation_id = if m.kind.is_direct() {
-        let key = dm_thread_key(&m.person);
-        upsert_conversation(
-            tx,
-            cache,
-            channel_id,
-            "dm",
-            &key,
-            Some(author_id),
-            None,
-            m.direction,
-        )
-        .await?
-    } else {
-        // Instagram sometimes omits the media: such comments share one thread per channel.
-        let key = format!("post:{}", m.post_id.as_deref().unwrap_or("unknown"));
-        // A known thread has its post already (posts are never deleted).
-        let post_db_id = match &m.post_id {
-            Some(post) if cache.conversation(&(channel_id, key.clone())).is_none() => Some(
-                upsert_post(tx, channel_id, post, None, None, None, false)
-                    .await?
-                    .0,
-            ),
-            _ => None,
-        };
-        upsert_conversation(
-            tx,
-            cache,
-            channel_id,
-            "comments",
-            &key,
-            None,
-            post_db_id,
-            m.direction,
-        )
-        .await?
+    let arrival = Arrival {
+        channel_id,
+        m,
+        raw,
+        flag,
+        text,
     };
-
+    let conversation_id = conversation_of(tx, cache, channel_id, author_id, m).await?;
     if m.change == Change::Created
         && super::echo::match_echo(tx, channel_id, conversation_id, m)
             .await?
@@ -381,91 +440,146 @@ async fn apply_message(
         // The echo of our own reply: our message now carries its id; nothing is stored twice.
         return Ok(Applied::Stored);
     }
+    if let Some(message_id) = insert_message(tx, &arrival, conversation_id, author_id).await? {
+        return first_seen(tx, &arrival, conversation_id, message_id).await;
+    }
+    let known = Known::of(tx, channel_id, conversation_id, &m.platform_id).await?;
+    let text = arrival.text.as_deref();
+    if m.change == Change::Created {
+        return late_creation(tx, &known, m, text, raw, flag).await;
+    }
+    apply_change(tx, &known, m, text, raw, flag).await
+}
 
-    let now = now_ms();
+/// The conversation a message belongs to: the person's DM thread, or the thread under its post
+/// (created on first sight, with the post).
+async fn conversation_of(
+    tx: &mut Tx<'_>,
+    cache: &mut BatchCache,
+    channel_id: i64,
+    author_id: i64,
+    m: &MessageItem,
+) -> Result<i64> {
+    if m.kind.is_direct() {
+        let key = dm_thread_key(&m.person);
+        return upsert_conversation(
+            tx,
+            cache,
+            channel_id,
+            ConversationKind::Dm.as_str(),
+            &key,
+            Some(author_id),
+            None,
+            m.direction,
+        )
+        .await;
+    }
+    // Instagram sometimes omits the media: such comments share one thread per channel.
+    let key = format!("post:{}", m.post_id.as_deref().unwrap_or("unknown"));
+    // A known thread has its post already (posts are never deleted).
+    let post_db_id = match &m.post_id {
+        Some(post) if cache.conversation(&(channel_id, key.clone())).is_none() => Some(
+            upsert_post(tx, channel_id, post, None, None, None, false)
+                .await?
+                .0,
+        ),
+        _ => None,
+    };
+    upsert_conversation(
+        tx,
+        cache,
+        channel_id,
+        ConversationKind::Comments.as_str(),
+        &key,
+        None,
+        post_db_id,
+        m.direction,
+    )
+    .await
+}
+
+/// Inserts the message unless its platform id is known; the new row's id.
+async fn insert_message(
+    tx: &mut Tx<'_>,
+    arrival: &Arrival<'_>,
+    conversation_id: i64,
+    author_id: i64,
+) -> Result<Option<i64>> {
+    let m = arrival.m;
     let extra = m.extra.as_ref().map(|v| v.to_string());
-    let inserted: Option<i64> = sqlx::query_scalar(
+    let inserted = sqlx::query_scalar(
         "insert into messages (conversation_id, channel_id, kind, direction, platform_id, author_id, text, \
          attachments, parent_platform_id, extra, state, edited, platform_time, received_at, raw) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
          on conflict (channel_id, platform_id) do nothing returning id",
     )
     .bind(conversation_id)
-    .bind(channel_id)
+    .bind(arrival.channel_id)
     .bind(m.kind.as_str())
     .bind(m.direction.as_str())
     .bind(&m.platform_id)
     .bind(author_id)
-    .bind(text.as_deref())
+    .bind(arrival.text.as_deref())
     .bind(serde_json::to_string(&m.attachments).unwrap_or_else(|_| "[]".into()))
     .bind(m.parent_id.as_deref())
     .bind(extra)
-    .bind(state)
+    .bind(state_after(m.change, "visible", true))
     .bind((m.change == Change::Edited) as i64)
     .bind(m.platform_time)
-    .bind(now)
-    .bind(raw.to_string())
+    .bind(now_ms())
+    .bind(arrival.raw.to_string())
     .fetch_optional(&mut **tx)
     .await?;
+    Ok(inserted)
+}
 
-    if let Some(message_id) = inserted {
-        // Triage's flags (and a case, when advised) belong to the message from its first moment.
-        if let Some(flag) = flag {
-            super::moderation::flag_message(tx, message_id, flag).await?;
-        }
-        if m.change != Change::Created {
-            // First seen through a change: the change itself is the first piece of history.
-            insert_revision(tx, message_id, m, text.as_deref(), raw).await?;
-        }
-        note_message(
-            tx,
-            conversation_id,
-            m.direction,
-            m.platform_time,
-            counts_as_unanswered,
-        )
-        .await?;
-        let kind = match m.direction {
-            Direction::Inbound => EventKind::MessageReceived,
-            Direction::Outbound => EventKind::MessageSent,
-        };
-        append(
-            tx,
-            NewEvent {
-                kind,
-                channel_id: Some(channel_id),
-                conversation_id: Some(conversation_id),
-                message_id: Some(message_id),
-                payload: serde_json::json!({"kind": m.kind, "state": state, "change": m.change}),
-            },
-        )
-        .await?;
-        return Ok(if counts_as_unanswered {
-            Applied::NewInbound
-        } else {
-            Applied::Stored
-        });
+/// A message just inserted: its flags, its first piece of history when it was first seen through
+/// a change, the conversation's counters, and the event.
+async fn first_seen(
+    tx: &mut Tx<'_>,
+    arrival: &Arrival<'_>,
+    conversation_id: i64,
+    message_id: i64,
+) -> Result<Applied> {
+    let m = arrival.m;
+    let state = state_after(m.change, "visible", true);
+    let counts_as_unanswered = m.direction == Direction::Inbound && state == "visible";
+    // Triage's flags (and a case, when advised) belong to the message from its first moment.
+    if let Some(flag) = arrival.flag {
+        super::moderation::flag_message(tx, message_id, flag).await?;
     }
-
-    let row = sqlx::query(
-        "select id, state, text, platform_time from messages where channel_id = $1 and platform_id = $2",
-    )
-    .bind(channel_id)
-    .bind(&m.platform_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    let known = Known {
-        id: row.try_get("id")?,
+    if m.change != Change::Created {
+        // First seen through a change: the change itself is the first piece of history.
+        insert_revision(tx, message_id, m, arrival.text.as_deref(), arrival.raw).await?;
+    }
+    note_message(
+        tx,
         conversation_id,
-        channel_id,
-        state: row.try_get("state")?,
-        text: row.try_get("text")?,
-        created_at: row.try_get("platform_time")?,
+        m.direction,
+        m.platform_time,
+        counts_as_unanswered,
+    )
+    .await?;
+    let kind = match m.direction {
+        Direction::Inbound => EventKind::MessageReceived,
+        Direction::Outbound => EventKind::MessageSent,
     };
-    if m.change == Change::Created {
-        return late_creation(tx, &known, m, text.as_deref(), raw, flag).await;
-    }
-    apply_change(tx, &known, m, text.as_deref(), raw, flag).await
+    append(
+        tx,
+        NewEvent {
+            kind,
+            channel_id: Some(arrival.channel_id),
+            conversation_id: Some(conversation_id),
+            message_id: Some(message_id),
+            payload: serde_json::json!({"kind": m.kind, "state": state, "change": m.change}),
+        },
+    )
+    .await?;
+    Ok(if counts_as_unanswered {
+        Applied::NewInbound
+    } else {
+        Applied::Stored
+    })
 }
 
 /// A message already stored, as it stands before a change is applied.
@@ -478,6 +592,32 @@ struct Known {
     /// The platform time the message row carries (its creation, or the change it was first
     /// seen through).
     created_at: i64,
+}
+
+impl Known {
+    /// The stored message with this platform id (it exists: the insert found it).
+    async fn of(
+        tx: &mut Tx<'_>,
+        channel_id: i64,
+        conversation_id: i64,
+        platform_id: &str,
+    ) -> Result<Known> {
+        let row = sqlx::query(
+            "select id, state, text, platform_time from messages where channel_id = $1 and platform_id = $2",
+        )
+        .bind(channel_id)
+        .bind(platform_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok(Known {
+            id: row.try_get("id")?,
+            conversation_id,
+            channel_id,
+            state: row.try_get("state")?,
+            text: row.try_get("text")?,
+            created_at: row.try_get("platform_time")?,
+        })
+    }
 }
 
 /// The platform times of the changes that decided a message's current text and visibility.
@@ -699,52 +839,6 @@ async fn insert_revision(
     .fetch_optional(&mut **tx)
     .await?;
     Ok(id)
-}
-
-/// A new message moves its conversation: inbound reopens it and may start the "unanswered" clock,
-/// outbound stops the clock for everything it answers.
-pub(super) async fn note_message(
-    tx: &mut Tx<'_>,
-    conversation_id: i64,
-    direction: Direction,
-    t: i64,
-    counts_as_unanswered: bool,
-) -> Result<()> {
-    let sql = if direction == Direction::Inbound {
-        if counts_as_unanswered {
-            // Unanswered only if no reply of ours is newer (webhooks may arrive out of order).
-            "update conversations set \
-               status = 'open', \
-               oldest_unanswered_at = case \
-                 when last_outbound_at is not null and last_outbound_at >= $1 then oldest_unanswered_at \
-                 when oldest_unanswered_at is null or oldest_unanswered_at > $1 then $1 \
-                 else oldest_unanswered_at end, \
-               last_inbound_at = case when last_inbound_at is null or last_inbound_at < $1 then $1 else last_inbound_at end, \
-               last_message_at = case when last_message_at is null or last_message_at < $1 then $1 else last_message_at end, \
-               message_count = message_count + 1, updated_at = $2 \
-             where id = $3"
-        } else {
-            "update conversations set \
-               last_message_at = case when last_message_at is null or last_message_at < $1 then $1 else last_message_at end, \
-               message_count = message_count + 1, updated_at = $2 \
-             where id = $3"
-        }
-    } else {
-        "update conversations set \
-           oldest_unanswered_at = case when oldest_unanswered_at is not null and oldest_unanswered_at <= $1 then null \
-             else oldest_unanswered_at end, \
-           last_outbound_at = case when last_outbound_at is null or last_outbound_at < $1 then $1 else last_outbound_at end, \
-           last_message_at = case when last_message_at is null or last_message_at < $1 then $1 else last_message_at end, \
-           message_count = message_count + 1, updated_at = $2 \
-         where id = $3"
-    };
-    sqlx::query(sql)
-        .bind(t)
-        .bind(now_ms())
-        .bind(conversation_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 async fn apply_delivery(
@@ -1014,9 +1108,10 @@ async fn upsert_conversation(
         None => {
             // A thread the page started waits on the person; one the person started is open.
             let status = match first_direction {
-                Direction::Inbound => "open",
-                Direction::Outbound => "waiting",
-            };
+                Direction::Inbound => ConversationStatus::Open,
+                Direction::Outbound => ConversationStatus::Waiting,
+            }
+            .as_str();
             let now = now_ms();
             let inserted: Option<i64> = sqlx::query_scalar(
                 "insert into conversations (channel_id, kind, thread_key, person_id, post_id, status, \

@@ -30,6 +30,7 @@ pub mod search;
 pub mod staff;
 pub mod sweep;
 pub mod synonyms;
+mod unanswered;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -481,4 +482,63 @@ pub fn plain_name(name: &str, max: usize) -> String {
 
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod layers {
+    //! DESIGN.md §4: the store imports no capability, and outbox, echo and moderation do not
+    //! reach back into ingestion (the cycle echo → outbox → ingest → moderation → outbox).
+
+    fn sources() -> Vec<(String, String)> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/store");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .expect("src/store is readable")
+            .map(|e| e.expect("an entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+            .map(|p| {
+                let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read_to_string(&p).expect("a source file"))
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn the_store_imports_no_capability() {
+        let capabilities = [
+            "access",
+            "faq",
+            "ingest",
+            "inbox",
+            "moderation",
+            "outbound",
+            "privacy",
+            "reports",
+            "search",
+            "http",
+        ];
+        for (name, text) in sources() {
+            for cap in capabilities {
+                for needle in [format!("crate::{cap}::"), format!("crate::{cap};")] {
+                    assert!(
+                        !text.contains(&needle),
+                        "src/store/{name}.rs uses {needle}: the capability passes what the store needs"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_outbox_does_not_depend_on_ingestion() {
+        for (name, text) in sources() {
+            if ["outbox", "echo", "moderation", "unanswered"].contains(&name.as_str()) {
+                assert!(
+                    !text.contains("super::ingest") && !text.contains("super::new_messages"),
+                    "src/store/{name}.rs reaches into ingestion, closing a cycle"
+                );
+            }
+        }
+    }
 }

@@ -993,115 +993,17 @@ impl Store {
     ) -> Result<StepOutcome> {
         let mut tx = self.begin().await?;
         lock_case(&mut tx, case_id).await?;
-        let row = sqlx::query("select message_id, level, status, channel_id, conversation_id from moderation_cases where id = $1")
-            .bind(case_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("there is no case {case_id}")))?;
-        let message_id: i64 = row.try_get("message_id")?;
-        let level: String = row.try_get("level")?;
-        let status: String = row.try_get("status")?;
-        if status != "open" {
-            return Err(StoreError::Conflict(format!(
-                "case {case_id} is closed; open a new case by reporting the message again"
-            )));
-        }
-        if !rules.kinds.iter().any(|k| k == step) {
-            return Err(StoreError::Invalid(format!(
-                "the {level} routine has no step {step:?}; its steps are {}",
-                rules.kinds.join(", ")
-            )));
-        }
-        let done = sqlx::query(
-            "select step, actor_id, actor, at from moderation_steps where case_id = $1",
-        )
-        .bind(case_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let find = |kind: &str| {
-            done.iter()
-                .find(|r| r.try_get::<String, _>("step").ok().as_deref() == Some(kind))
-        };
-        if let Some(r) = find(step) {
-            let by: String = r.try_get("actor")?;
-            return Err(StoreError::Conflict(format!(
-                "the step {step} was already taken by {by}"
-            )));
-        }
-        let text = |key: &str| {
-            detail
-                .get(key)
-                .and_then(|v| v.as_str())
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-        };
-        match step {
-            "police_report" if text("reference").is_none() => return Err(StoreError::Invalid(
-                "a police report needs its reference (the police's diarienummer) in `reference`"
-                    .into(),
-            )),
-            "notify_poster" if text("template").is_none() && text("text").is_none() => {
-                return Err(StoreError::Invalid(
-                    "say what the poster was told: a `template` id or the `text` sent".into(),
-                ))
-            }
-            "second_confirmation" => {
-                // The decision confirmed is the removal when the routine has one, else the hiding;
-                // it must have been taken by a moderator (not automatically) and by another one.
-                let decisive = if rules.kinds.iter().any(|k| k == "remove") {
-                    "remove"
-                } else {
-                    "hide"
-                };
-                let decided = find(decisive).filter(|r| {
-                    r.try_get::<Option<i64>, _>("actor_id")
-                        .ok()
-                        .flatten()
-                        .is_some()
-                });
-                let Some(decided) = decided else {
-                    return Err(StoreError::Invalid(format!(
-                        "confirm after a moderator has taken the step {decisive}"
-                    )));
-                };
-                let decider: Option<i64> = decided.try_get("actor_id")?;
-                if decider == actor.staff_id {
-                    return Err(StoreError::Invalid(
-                        "the confirmation must come from a second moderator, not the one who removed or hid the message".into(),
-                    ));
-                }
-            }
-            _ => {}
-        }
-        let mut platform_action = None;
-        if matches!(step, "hide" | "unhide" | "remove") {
-            // Evidence first: captured before any visibility change, in the same transaction.
-            capture_evidence_in(&mut tx, case_id, &level, actor).await?;
-            if rules.records_evidence_step && find("capture_evidence").is_none() {
-                insert_step(
-                    &mut tx,
-                    case_id,
-                    "capture_evidence",
-                    actor,
-                    serde_json::json!({"automatic": true}),
-                )
-                .await?;
-            }
-            let state = match step {
-                "hide" => "hidden",
-                "remove" => "removed",
-                _ => "visible",
-            };
-            set_visibility_in(&mut tx, case_id, message_id, state, actor).await?;
-            platform_action = Some(step.to_string());
-        }
+        let case = OpenCase::load(&mut tx, case_id).await?;
+        let taken = TakenStep::all(&mut tx, case_id).await?;
+        check_step(&case, step, rules, &taken, &detail, actor)?;
+        let platform_action = change_visibility(&mut tx, &case, step, rules, &taken, actor).await?;
         if step == "capture_evidence" {
-            capture_evidence_in(&mut tx, case_id, &level, actor).await?;
+            capture_evidence_in(&mut tx, case_id, &case.level, actor).await?;
         }
         // The platform follows the decision through the outbox, written in this transaction.
         let mut platform = None;
         if let Some(action) = platform_action.as_deref().and_then(OutboxAction::parse) {
-            let queued = queue_visibility_in(&mut tx, message_id, action, actor).await?;
+            let queued = queue_visibility_in(&mut tx, case.message_id, action, actor).await?;
             if let Ok(outbox_id) = queued {
                 detail["outbox_id"] = outbox_id.into();
             }
@@ -1109,51 +1011,20 @@ impl Store {
         }
         let mut notice_queued = None;
         if let (Some(text), "notify_poster") = (notice, step) {
-            let staff_id = actor.staff_id.ok_or_else(|| {
-                StoreError::Invalid("a notice to the poster is sent by a person".into())
-            })?;
             let (notice_message, outbox_id) =
-                queue_private_reply_in(&mut tx, message_id, staff_id, text, actor)
-                    .await
-                    .map_err(|e| match e {
-                        StoreError::Invalid(why) => StoreError::Invalid(format!(
-                            "the notice cannot be sent: {why}. Tell the poster another way and record it with \"send\": false"
-                        )),
-                        other => other,
-                    })?;
+                queue_notice(&mut tx, case.message_id, text, actor).await?;
             detail["notice_message_id"] = notice_message.into();
             detail["outbox_id"] = outbox_id.into();
             notice_queued = Some((notice_message, outbox_id));
         }
-        insert_step(&mut tx, case_id, step, actor, detail.clone()).await?;
-        let channel_id: i64 = row.try_get("channel_id")?;
-        let conversation_id: i64 = row.try_get("conversation_id")?;
-        append(
-            &mut tx,
-            NewEvent {
-                kind: EventKind::CaseChanged,
-                channel_id: Some(channel_id),
-                conversation_id: Some(conversation_id),
-                message_id: Some(message_id),
-                payload: serde_json::json!({"case_id": case_id, "step": step}),
-            },
-        )
-        .await?;
-        record(
-            &mut tx,
-            actor,
-            &format!("moderation.step.{step}"),
-            Some(&format!("case:{case_id}")),
-            detail,
-        )
-        .await?;
+        record_step(&mut tx, &case, step, detail, actor).await?;
         self.commit(tx).await?;
         if matches!(platform, Some(Ok(_))) || notice_queued.is_some() {
             self.outbox_committed();
         }
         Ok(StepOutcome {
             case_id,
-            message_id,
+            message_id: case.message_id,
             step: step.to_string(),
             platform_action,
             platform,
@@ -1374,4 +1245,217 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// An open case, as a step needs it.
+struct OpenCase {
+    id: i64,
+    message_id: i64,
+    level: String,
+    channel_id: i64,
+    conversation_id: i64,
+}
+
+impl OpenCase {
+    /// The case, refused when it is missing or closed.
+    async fn load(tx: &mut Tx<'_>, case_id: i64) -> Result<OpenCase> {
+        let row = sqlx::query(
+            "select message_id, level, status, channel_id, conversation_id \
+             from moderation_cases where id = $1",
+        )
+        .bind(case_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("there is no case {case_id}")))?;
+        let status: String = row.try_get("status")?;
+        if status != "open" {
+            return Err(StoreError::Conflict(format!(
+                "case {case_id} is closed; open a new case by reporting the message again"
+            )));
+        }
+        Ok(OpenCase {
+            id: case_id,
+            message_id: row.try_get("message_id")?,
+            level: row.try_get("level")?,
+            channel_id: row.try_get("channel_id")?,
+            conversation_id: row.try_get("conversation_id")?,
+        })
+    }
+}
+
+/// A step already taken in a case: which, and by whom (no staff id: taken automatically).
+struct TakenStep {
+    step: String,
+    actor_id: Option<i64>,
+    actor: String,
+}
+
+impl TakenStep {
+    async fn all(tx: &mut Tx<'_>, case_id: i64) -> Result<Vec<TakenStep>> {
+        let rows =
+            sqlx::query("select step, actor_id, actor from moderation_steps where case_id = $1")
+                .bind(case_id)
+                .fetch_all(&mut **tx)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TakenStep {
+                    step: r.try_get("step")?,
+                    actor_id: r.try_get("actor_id")?,
+                    actor: r.try_get("actor")?,
+                })
+            })
+            .collect()
+    }
+
+    fn find<'a>(taken: &'a [TakenStep], step: &str) -> Option<&'a TakenStep> {
+        taken.iter().find(|t| t.step == step)
+    }
+}
+
+/// Whether the routine allows this step now: one of its steps, not taken before, with what it
+/// must record, and a second confirmation only by a second moderator.
+fn check_step(
+    case: &OpenCase,
+    step: &str,
+    rules: &StepRules<'_>,
+    taken: &[TakenStep],
+    detail: &serde_json::Value,
+    actor: &Actor,
+) -> Result<()> {
+    if !rules.kinds.iter().any(|k| k == step) {
+        return Err(StoreError::Invalid(format!(
+            "the {} routine has no step {step:?}; its steps are {}",
+            case.level,
+            rules.kinds.join(", ")
+        )));
+    }
+    if let Some(t) = TakenStep::find(taken, step) {
+        return Err(StoreError::Conflict(format!(
+            "the step {step} was already taken by {}",
+            t.actor
+        )));
+    }
+    let text = |key: &str| {
+        detail
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
+    match step {
+        "police_report" if text("reference").is_none() => Err(StoreError::Invalid(
+            "a police report needs its reference (the police's diarienummer) in `reference`".into(),
+        )),
+        "notify_poster" if text("template").is_none() && text("text").is_none() => {
+            Err(StoreError::Invalid(
+                "say what the poster was told: a `template` id or the `text` sent".into(),
+            ))
+        }
+        "second_confirmation" => check_second_confirmation(rules, taken, actor),
+        _ => Ok(()),
+    }
+}
+
+/// The decision confirmed is the removal when the routine has one, else the hiding; it must have
+/// been taken by a moderator (not automatically) and by another one.
+fn check_second_confirmation(
+    rules: &StepRules<'_>,
+    taken: &[TakenStep],
+    actor: &Actor,
+) -> Result<()> {
+    let decisive = if rules.kinds.iter().any(|k| k == "remove") {
+        "remove"
+    } else {
+        "hide"
+    };
+    let Some(decider) = TakenStep::find(taken, decisive).and_then(|t| t.actor_id) else {
+        return Err(StoreError::Invalid(format!(
+            "confirm after a moderator has taken the step {decisive}"
+        )));
+    };
+    if Some(decider) == actor.staff_id {
+        return Err(StoreError::Invalid(
+            "the confirmation must come from a second moderator, not the one who removed or hid the message".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// For hide, unhide and remove: evidence first (and its step, when the routine records one),
+/// then the local record's visibility. The platform action to queue, if any.
+async fn change_visibility(
+    tx: &mut Tx<'_>,
+    case: &OpenCase,
+    step: &str,
+    rules: &StepRules<'_>,
+    taken: &[TakenStep],
+    actor: &Actor,
+) -> Result<Option<String>> {
+    let state = match step {
+        "hide" => "hidden",
+        "remove" => "removed",
+        "unhide" => "visible",
+        _ => return Ok(None),
+    };
+    // Evidence first: captured before any visibility change, in the same transaction.
+    capture_evidence_in(tx, case.id, &case.level, actor).await?;
+    if rules.records_evidence_step && TakenStep::find(taken, "capture_evidence").is_none() {
+        let detail = serde_json::json!({"automatic": true});
+        insert_step(tx, case.id, "capture_evidence", actor, detail).await?;
+    }
+    set_visibility_in(tx, case.id, case.message_id, state, actor).await?;
+    Ok(Some(step.to_string()))
+}
+
+/// The notice to the poster, queued as a private reply: (its message, its outbox row).
+async fn queue_notice(
+    tx: &mut Tx<'_>,
+    message_id: i64,
+    text: &str,
+    actor: &Actor,
+) -> Result<(i64, i64)> {
+    let staff_id = actor
+        .staff_id
+        .ok_or_else(|| StoreError::Invalid("a notice to the poster is sent by a person".into()))?;
+    queue_private_reply_in(tx, message_id, staff_id, text, actor)
+        .await
+        .map_err(|e| match e {
+            StoreError::Invalid(why) => StoreError::Invalid(format!(
+                "the notice cannot be sent: {why}. Tell the poster another way and record it with \"send\": false"
+            )),
+            other => other,
+        })
+}
+
+/// The step itself, its event and its audit entry.
+async fn record_step(
+    tx: &mut Tx<'_>,
+    case: &OpenCase,
+    step: &str,
+    detail: serde_json::Value,
+    actor: &Actor,
+) -> Result<()> {
+    insert_step(tx, case.id, step, actor, detail.clone()).await?;
+    append(
+        tx,
+        NewEvent {
+            kind: EventKind::CaseChanged,
+            channel_id: Some(case.channel_id),
+            conversation_id: Some(case.conversation_id),
+            message_id: Some(case.message_id),
+            payload: serde_json::json!({"case_id": case.id, "step": step}),
+        },
+    )
+    .await?;
+    let target = format!("case:{}", case.id);
+    record(
+        tx,
+        actor,
+        &format!("moderation.step.{step}"),
+        Some(&target),
+        detail,
+    )
+    .await?;
+    Ok(())
 }

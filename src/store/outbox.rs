@@ -12,54 +12,14 @@ use sqlx::Row;
 
 use super::audit::{record, Actor};
 use super::events::{append, EventKind, NewEvent};
-use super::ingest::note_message;
+use super::unanswered::note_message;
 use super::{now_ms, Result, Store, StoreError, Tx};
 use crate::model::Direction;
 
-/// What an outbox row asks the platform to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OutboxAction {
-    /// A DM reply, or a public reply to a comment.
-    Reply,
-    /// A DM to the author of a comment, in answer to that comment.
-    PrivateReply,
-    Hide,
-    Unhide,
-    Remove,
-}
-
-impl OutboxAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutboxAction::Reply => "reply",
-            OutboxAction::PrivateReply => "private_reply",
-            OutboxAction::Hide => "hide",
-            OutboxAction::Unhide => "unhide",
-            OutboxAction::Remove => "remove",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<OutboxAction> {
-        [
-            OutboxAction::Reply,
-            OutboxAction::PrivateReply,
-            OutboxAction::Hide,
-            OutboxAction::Unhide,
-            OutboxAction::Remove,
-        ]
-        .into_iter()
-        .find(|a| a.as_str() == s)
-    }
-
-    /// Sends a message of ours (rather than changing someone else's comment).
-    pub fn sends_message(self) -> bool {
-        matches!(self, OutboxAction::Reply | OutboxAction::PrivateReply)
-    }
-}
-
 /// Prefix of the Messenger `metadata` we send, so that the echo names its outbox row.
-pub const ECHO_METADATA_PREFIX: &str = "tavla:outbox:";
+pub use crate::platform::meta::ECHO_METADATA_PREFIX;
+/// What an outbox row asks the platform to do (one list for every platform).
+pub use crate::platform::Action as OutboxAction;
 
 /// A row claimed by a worker, with what it needs to send it.
 #[derive(Debug, Clone)]
@@ -81,6 +41,20 @@ pub struct Claimed {
     pub platform: String,
     pub channel_platform_id: String,
     pub token_file: Option<String>,
+}
+
+impl Claimed {
+    /// The row as a platform adapter sees it.
+    pub fn outgoing(&self) -> crate::platform::Outgoing<'_> {
+        crate::platform::Outgoing {
+            outbox_id: self.outbox_id,
+            action: self.action,
+            platform: &self.platform,
+            channel_platform_id: &self.channel_platform_id,
+            payload: &self.payload,
+            in_doubt: self.in_doubt,
+        }
+    }
 }
 
 /// How an attempt ended, as the worker judged it.
@@ -415,7 +389,8 @@ pub(super) async fn queue_private_reply_in(
     let now = now_ms();
     let row = sqlx::query(
         "select m.channel_id, m.kind, m.direction, m.platform_id, m.author_id, m.platform_time, \
-         a.platform_id as author_platform_id from messages m \
+         a.platform_id as author_platform_id, ch.platform as channel_platform from messages m \
+         join channels ch on ch.id = m.channel_id \
          left join authors a on a.id = m.author_id where m.id = $1",
     )
     .bind(comment_message_id)
@@ -438,12 +413,24 @@ pub(super) async fn queue_private_reply_in(
             "a private reply answers someone else's comment; answer a DM with a reply".into(),
         ));
     }
-    if now - written_at >= super::reply_window::HUMAN_AGENT_MS {
-        return Err(StoreError::Invalid(
-            "the comment is more than 7 days old, and the platform allows a private reply only \
-             within 7 days; answer in the comment thread instead"
-                .into(),
-        ));
+    let platform: String = row.try_get("channel_platform")?;
+    match crate::platform::rules(&platform).private_reply_within_ms {
+        Some(within) if now - written_at >= within => {
+            return Err(StoreError::Invalid(format!(
+                "the comment is more than {} days old, and the platform allows a private reply \
+                 only within {} days; answer in the comment thread instead",
+                within / 86_400_000,
+                within / 86_400_000
+            )));
+        }
+        Some(_) => {}
+        None => {
+            return Err(StoreError::Invalid(
+                "the platform allows no private reply to a comment; answer in the comment \
+                 thread instead"
+                    .into(),
+            ));
+        }
     }
     let channel_id: i64 = row.try_get("channel_id")?;
     let conversation_id = dm_conversation(tx, channel_id, author_id, &author, now).await?;

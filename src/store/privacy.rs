@@ -86,12 +86,18 @@ pub enum Dispose {
     Pseudonymise,
 }
 
-/// Why records are being disposed of, for the event and the audit row.
+/// How a kept record's words are masked: the privacy capability decides (which personal data,
+/// how it is replaced); the store only writes the result.
+pub type Mask<'a> = &'a (dyn Fn(&str) -> String + Sync);
+
+/// Why records are being disposed of, for the event and the audit row, and how a pseudonymised
+/// record's words are masked.
 pub struct Disposal<'a> {
     pub reason: &'a str,
     pub audit_action: &'a str,
     pub audit_target: Option<String>,
     pub audit_detail: serde_json::Value,
+    pub mask: Mask<'a>,
 }
 
 impl Store {
@@ -282,7 +288,8 @@ impl Store {
                     deleted += 1;
                 }
                 Dispose::Pseudonymise if disposal.is_none() => {
-                    pseudonymise_message(&mut tx, *id, conversation_id, author_id).await?;
+                    pseudonymise_message(&mut tx, *id, conversation_id, author_id, why.mask)
+                        .await?;
                     pseudonymised += 1;
                 }
                 Dispose::Pseudonymise => continue,
@@ -459,6 +466,7 @@ async fn pseudonymise_message(
     id: i64,
     conversation_id: i64,
     author_id: Option<i64>,
+    mask: Mask<'_>,
 ) -> Result<()> {
     let text: Option<String> = sqlx::query_scalar("select text from messages where id = $1")
         .bind(id)
@@ -472,7 +480,7 @@ async fn pseudonymise_message(
         "update messages set text = $1, raw = null, extra = null, attachments = '[]', \
          author_id = $2, disposal = 'pseudonymised', disposed_at = $3 where id = $4",
     )
-    .bind(text.map(|t| crate::text::detectors::mask(&t)))
+    .bind(text.map(|t| mask(&t)))
     .bind(pseudonym.or(author_id))
     .bind(now_ms())
     .bind(id)
@@ -486,7 +494,7 @@ async fn pseudonymise_message(
         let rid: i64 = r.try_get("id")?;
         let text: Option<String> = r.try_get("text")?;
         sqlx::query("update message_revisions set text = $1, raw = null where id = $2")
-            .bind(text.map(|t| crate::text::detectors::mask(&t)))
+            .bind(text.map(|t| mask(&t)))
             .bind(rid)
             .execute(&mut **tx)
             .await?;
@@ -498,7 +506,7 @@ async fn pseudonymise_message(
     ] {
         sqlx::query(sql).bind(id).execute(&mut **tx).await?;
     }
-    mask_notes(tx, conversation_id).await?;
+    mask_notes(tx, conversation_id, mask).await?;
     // A DM conversation names its person (and its thread key carries their platform id): once
     // nothing of theirs in it is whole, it names the pseudonym instead.
     if let (Some(author), Some(pseudonym)) = (author_id, pseudonym) {
@@ -528,14 +536,14 @@ async fn pseudonymise_message(
 
 /// Staff's notes are staff's words and stay with the kept conversation, but personal data the
 /// person gave (numbers, addresses) is masked in them as in the person's own messages.
-async fn mask_notes(tx: &mut Tx<'_>, conversation_id: i64) -> Result<()> {
+async fn mask_notes(tx: &mut Tx<'_>, conversation_id: i64, mask: Mask<'_>) -> Result<()> {
     let notes = sqlx::query("select id, text from conversation_notes where conversation_id = $1")
         .bind(conversation_id)
         .fetch_all(&mut **tx)
         .await?;
     for n in notes {
         let (id, text): (i64, String) = (n.try_get("id")?, n.try_get("text")?);
-        let masked = crate::text::detectors::mask(&text);
+        let masked = mask(&text);
         if masked != text {
             sqlx::query("update conversation_notes set text = $1 where id = $2")
                 .bind(masked)

@@ -7,6 +7,7 @@ use super::audit::{record, Actor};
 use super::outbox::DeliveryView;
 use super::reply_window::{ReplyWindow, Verdict};
 use super::{now_ms, Result, Store};
+use crate::platform;
 
 #[derive(Debug)]
 pub enum RetryOutcome {
@@ -60,9 +61,10 @@ impl Store {
         // Two retries at once queue the reply once: the second sees it pending.
         super::lock_row(&mut tx, "messages", message_id).await?;
         let row = sqlx::query(
-            "select o.id, o.status, o.payload, m.text, m.conversation_id, c.kind, c.last_inbound_at \
-             from outbox o join messages m on m.id = o.message_id \
+            "select o.id, o.status, o.payload, m.text, m.conversation_id, c.kind, c.last_inbound_at, \
+             ch.platform from outbox o join messages m on m.id = o.message_id \
              join conversations c on c.id = m.conversation_id \
+             join channels ch on ch.id = m.channel_id \
              where o.message_id = $1 and o.action in ('reply', 'private_reply') \
              order by o.id desc limit 1",
         )
@@ -84,7 +86,8 @@ impl Store {
             .or_else(|| payload["tag"].as_str().map(str::to_string));
         let kind: String = row.try_get("kind")?;
         if kind == "dm" {
-            match ReplyWindow::verdict(row.try_get("last_inbound_at")?, now, tag.as_deref()) {
+            let rules = platform::rules(&row.try_get::<String, _>("platform")?);
+            match rules.verdict(row.try_get("last_inbound_at")?, now, tag.as_deref()) {
                 Verdict::Open => {}
                 Verdict::NeedsHumanAgentTag(w) => return Ok(RetryOutcome::NeedsHumanAgentTag(w)),
                 Verdict::Closed(w) => return Ok(RetryOutcome::WindowClosed(w)),

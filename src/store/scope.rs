@@ -14,9 +14,11 @@
 
 use serde::Serialize;
 
+use crate::model::ConversationKind;
+
 /// Conversation kinds, as conversations store them.
-pub const DM: &str = "dm";
-pub const COMMENTS: &str = "comments";
+pub const DM: &str = ConversationKind::Dm.as_str();
+pub const COMMENTS: &str = ConversationKind::Comments.as_str();
 
 /// What a staff member may read, as the HTTP layer worked it out from their role, training and
 /// channel limit. Given only to `ReadScope::for_staff`.

@@ -1,5 +1,6 @@
-//! The Graph API's shape: which request each outbox action becomes, and what an answer means.
-//! Pure functions, no I/O, so every rule here is unit-tested.
+//! Meta's platforms (Facebook Pages and Instagram accounts): the webhook parser (`webhook`), the
+//! Graph API's shape, and Messenger's reply rules. Pure functions, no I/O, so every rule here is
+//! unit-tested.
 //!
 //! - DM reply: `POST /{page-id}/messages` with `recipient.id`, `messaging_type` (`RESPONSE`, or
 //!   `MESSAGE_TAG` with `tag: HUMAN_AGENT`) and `message.text`; on Facebook also
@@ -10,42 +11,92 @@
 //! - Hide / unhide: `POST /{comment-id}` with `is_hidden` (Instagram: `hide`).
 //! - Remove: `DELETE /{comment-id}`.
 //!
-//! The token travels in the `Authorization` header (see `worker`), never in a URL or a body.
+//! The token travels in the `Authorization` header (see `outbound::worker`), never in a URL or a
+//! body.
+
+pub mod webhook;
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::store::outbox::{Claimed, OutboxAction, ECHO_METADATA_PREFIX};
-use crate::store::reply_window::HUMAN_AGENT;
+use super::{
+    Action, Adapter, FailureLabel, Judged, Outgoing, ReplyRules, Request, Verb, WindowRule,
+};
+use crate::model::{Inbound, Platform};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verb {
-    Get,
-    Post,
-    Delete,
-}
+/// Prefix of the Messenger `metadata` we send, so that the echo names its outbox row.
+pub const ECHO_METADATA_PREFIX: &str = "tavla:outbox:";
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct GraphRequest {
-    pub verb: Verb,
-    /// Relative to the Graph base URL, starting with `/`; may carry a query.
-    pub path: String,
-    pub body: Option<Value>,
-}
+/// Messenger's and Instagram's reply window (DESIGN.md §2): a page may answer a person's direct
+/// message within 24 hours of their last message, and within 7 days when a human answers and says
+/// so with the `HUMAN_AGENT` tag.
+pub const STANDARD_MS: i64 = 24 * 3_600_000;
+pub const HUMAN_AGENT_MS: i64 = 7 * 24 * 3_600_000;
 
-/// What an answer from the platform means for the row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Judged {
-    /// Done; the id of what was created, when the platform said.
-    Sent(Option<String>),
-    /// A passing fault: try again later (no earlier than `retry_after` if the platform said).
-    Transient {
-        reason: String,
+/// The only message tag an agent may choose: a person answers, outside the 24 hours.
+pub const HUMAN_AGENT: &str = "HUMAN_AGENT";
+
+/// Meta's reply rules: the windows above, a private reply within 7 days of the comment, and
+/// Messenger's 2,000 characters per text message.
+pub const REPLY_RULES: ReplyRules = ReplyRules {
+    dm_window: Some(WindowRule {
+        standard_ms: STANDARD_MS,
+        extended: Some((HUMAN_AGENT_MS, HUMAN_AGENT)),
+    }),
+    private_reply_within_ms: Some(HUMAN_AGENT_MS),
+    max_text_chars: 2000,
+};
+
+/// The adapter for Facebook and Instagram.
+pub struct Meta;
+
+impl Adapter for Meta {
+    fn platforms(&self) -> &'static [Platform] {
+        &[Platform::Facebook, Platform::Instagram]
+    }
+
+    fn api(&self) -> &'static str {
+        "graph"
+    }
+
+    fn display_name(&self, platform: Platform) -> &'static str {
+        platform_name(platform.as_str())
+    }
+
+    fn receive(&self, body: &Value) -> Result<Vec<Inbound>, String> {
+        webhook::parse_webhook(body).map_err(|e| e.to_string())
+    }
+
+    fn reply_rules(&self, _platform: Platform) -> ReplyRules {
+        REPLY_RULES
+    }
+
+    fn request(&self, row: &Outgoing) -> Result<Request, String> {
+        build(row)
+    }
+
+    fn lookup(&self, row: &Outgoing) -> Option<Request> {
+        lookup(row)
+    }
+
+    fn candidates(&self, row: &Outgoing, answer: &Value) -> Vec<String> {
+        candidates(row, answer)
+    }
+
+    fn judge(
+        &self,
+        row: &Outgoing,
+        status: u16,
         retry_after: Option<Duration>,
-    },
-    /// The platform refused for good; the agent must change something.
-    Refused(String),
+        body: &[u8],
+    ) -> Judged {
+        judge(row, status, retry_after, body)
+    }
+
+    fn failure_label(&self, status: u16, body: &Value) -> FailureLabel {
+        Cause::of(status, body).label()
+    }
 }
 
 /// "Facebook" or "Instagram", for the agent's messages.
@@ -81,8 +132,8 @@ fn id_segment(id: Option<&str>, what: &str) -> Result<String, String> {
 }
 
 /// The request that carries out a claimed row, or why it cannot be made (a permanent failure).
-pub fn build(row: &Claimed) -> Result<GraphRequest, String> {
-    let instagram = match row.platform.as_str() {
+pub fn build(row: &Outgoing) -> Result<Request, String> {
+    let instagram = match row.platform {
         "facebook" => false,
         "instagram" => true,
         other => {
@@ -109,17 +160,17 @@ pub fn build(row: &Claimed) -> Result<GraphRequest, String> {
         }
         body
     };
-    let page = || id_segment(Some(&row.channel_platform_id), "page id");
+    let page = || id_segment(Some(row.channel_platform_id), "page id");
     let request = match row.action {
-        OutboxAction::Reply if p["conversation_kind"] == "dm" => {
+        Action::Reply if p["conversation_kind"] == "dm" => {
             let recipient = id_segment(p["recipient"].as_str(), "recipient")?;
-            GraphRequest {
+            Request {
                 verb: Verb::Post,
                 path: format!("/{}/messages", page()?),
                 body: Some(message(json!({ "id": recipient }))),
             }
         }
-        OutboxAction::Reply => GraphRequest {
+        Action::Reply => Request {
             verb: Verb::Post,
             path: format!(
                 "/{}/{}",
@@ -128,29 +179,29 @@ pub fn build(row: &Claimed) -> Result<GraphRequest, String> {
             ),
             body: Some(json!({ "message": text })),
         },
-        OutboxAction::PrivateReply => {
+        Action::PrivateReply => {
             let mut body = message(json!({ "comment_id": comment()? }));
             // A private reply is the page's first message to the person: no messaging type.
             if let Some(body) = body.as_object_mut() {
                 body.remove("messaging_type");
                 body.remove("tag");
             }
-            GraphRequest {
+            Request {
                 verb: Verb::Post,
                 path: format!("/{}/messages", page()?),
                 body: Some(body),
             }
         }
-        OutboxAction::Hide | OutboxAction::Unhide => {
-            let hidden = row.action == OutboxAction::Hide;
+        Action::Hide | Action::Unhide => {
+            let hidden = row.action == Action::Hide;
             let field = if instagram { "hide" } else { "is_hidden" };
-            GraphRequest {
+            Request {
                 verb: Verb::Post,
                 path: format!("/{}", comment()?),
                 body: Some(json!({ field: hidden })),
             }
         }
-        OutboxAction::Remove => GraphRequest {
+        Action::Remove => Request {
             verb: Verb::Delete,
             path: format!("/{}", comment()?),
             body: None,
@@ -162,9 +213,9 @@ pub fn build(row: &Claimed) -> Result<GraphRequest, String> {
 /// For a reply whose earlier attempt may have arrived: the request that lists what the page has
 /// sent there lately, so we can find it instead of sending twice. None when the platform offers
 /// no way to look (private replies, which the platform refuses to send twice anyway).
-pub fn lookup(row: &Claimed) -> Option<GraphRequest> {
+pub fn lookup(row: &Outgoing) -> Option<Request> {
     let p = &row.payload;
-    if row.action != OutboxAction::Reply {
+    if row.action != Action::Reply {
         return None;
     }
     let instagram = row.platform == "instagram";
@@ -172,7 +223,7 @@ pub fn lookup(row: &Claimed) -> Option<GraphRequest> {
         let recipient = id_segment(p["recipient"].as_str(), "recipient").ok()?;
         format!(
             "/{}/conversations?platform={}&user_id={recipient}&fields=messages.limit(25)%7Bid,message,from%7D",
-            id_segment(Some(&row.channel_platform_id), "page id").ok()?,
+            id_segment(Some(row.channel_platform_id), "page id").ok()?,
             if instagram { "instagram" } else { "messenger" },
         )
     } else {
@@ -183,7 +234,7 @@ pub fn lookup(row: &Claimed) -> Option<GraphRequest> {
             format!("/{comment}/comments?fields=id,message,from&limit=50")
         }
     };
-    Some(GraphRequest {
+    Some(Request {
         verb: Verb::Get,
         path,
         body: None,
@@ -192,7 +243,7 @@ pub fn lookup(row: &Claimed) -> Option<GraphRequest> {
 
 /// Ids in a lookup answer of messages or comments by the page with exactly our words, newest
 /// first as the platform lists them.
-pub fn candidates(row: &Claimed, answer: &Value) -> Vec<String> {
+pub fn candidates(row: &Outgoing, answer: &Value) -> Vec<String> {
     let text = row.payload["text"].as_str().unwrap_or_default();
     let mut items: Vec<&Value> = Vec::new();
     for entry in answer["data"].as_array().into_iter().flatten() {
@@ -282,9 +333,9 @@ impl Cause {
 
 /// What an HTTP answer means. `in_doubt` says an earlier attempt may have done the work, so a
 /// refusal because it is already done counts as done.
-pub fn judge(row: &Claimed, status: u16, retry_after: Option<Duration>, body: &[u8]) -> Judged {
+pub fn judge(row: &Outgoing, status: u16, retry_after: Option<Duration>, body: &[u8]) -> Judged {
     let answer: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let name = platform_name(&row.platform);
+    let name = platform_name(row.platform);
     if (200..300).contains(&status) {
         let id = answer["message_id"]
             .as_str()
@@ -325,10 +376,10 @@ pub fn judge(row: &Claimed, status: u16, retry_after: Option<Duration>, body: &[
         }
         _ => {}
     }
-    if row.in_doubt || row.action == OutboxAction::Remove {
+    if row.in_doubt || row.action == Action::Remove {
         // Removing what is gone, or a private reply the earlier attempt already sent: done.
-        let gone = row.action == OutboxAction::Remove && code == Some(100);
-        let replied = row.action == OutboxAction::PrivateReply && code == Some(10900);
+        let gone = row.action == Action::Remove && code == Some(100);
+        let replied = row.action == Action::PrivateReply && code == Some(10900);
         if gone || (replied && row.in_doubt) {
             return Judged::Sent(None);
         }
@@ -337,5 +388,5 @@ pub fn judge(row: &Claimed, status: u16, retry_after: Option<Duration>, body: &[
 }
 
 #[cfg(test)]
-#[path = "graph_tests.rs"]
+#[path = "meta_tests.rs"]
 mod tests;

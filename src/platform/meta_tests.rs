@@ -2,20 +2,15 @@ use serde_json::json;
 
 use super::*;
 
-fn row(platform: &str, action: OutboxAction, payload: Value) -> Claimed {
-    Claimed {
+fn row(platform: &str, action: Action, payload: Value) -> Outgoing<'static> {
+    Outgoing {
         outbox_id: 42,
-        message_id: 7,
         action,
-        payload,
-        attempts: 1,
+        // A test's rows live as long as the test binary: leaking them keeps the helper short.
+        payload: Box::leak(Box::new(payload)),
         in_doubt: false,
-        created_at: 0,
-        message_platform_id: None,
-        channel_id: 1,
-        platform: platform.into(),
-        channel_platform_id: "PAGE1".into(),
-        token_file: None,
+        platform: Box::leak(platform.to_string().into_boxed_str()),
+        channel_platform_id: "PAGE1",
     }
 }
 
@@ -29,7 +24,7 @@ fn comment_reply() -> Value {
 
 #[test]
 fn a_dm_reply_names_the_stored_recipient_and_our_outbox_row() {
-    let r = build(&row("facebook", OutboxAction::Reply, dm(None))).unwrap();
+    let r = build(&row("facebook", Action::Reply, dm(None))).unwrap();
     assert_eq!(r.verb, Verb::Post);
     assert_eq!(r.path, "/PAGE1/messages");
     assert_eq!(
@@ -41,14 +36,10 @@ fn a_dm_reply_names_the_stored_recipient_and_our_outbox_row() {
 
 #[test]
 fn a_human_agent_reply_is_tagged_and_instagram_gets_no_metadata() {
-    let body = build(&row(
-        "instagram",
-        OutboxAction::Reply,
-        dm(Some("HUMAN_AGENT")),
-    ))
-    .unwrap()
-    .body
-    .unwrap();
+    let body = build(&row("instagram", Action::Reply, dm(Some("HUMAN_AGENT"))))
+        .unwrap()
+        .body
+        .unwrap();
     assert_eq!(body["messaging_type"], "MESSAGE_TAG");
     assert_eq!(body["tag"], "HUMAN_AGENT");
     assert!(body["message"].get("metadata").is_none());
@@ -56,35 +47,30 @@ fn a_human_agent_reply_is_tagged_and_instagram_gets_no_metadata() {
 
 #[test]
 fn comment_replies_go_to_the_comment_on_each_platform() {
-    let fb = build(&row("facebook", OutboxAction::Reply, comment_reply())).unwrap();
+    let fb = build(&row("facebook", Action::Reply, comment_reply())).unwrap();
     assert_eq!(fb.path, "/C_5/comments");
     assert_eq!(fb.body.unwrap(), json!({"message": "Tack!"}));
-    let ig = build(&row("instagram", OutboxAction::Reply, comment_reply())).unwrap();
+    let ig = build(&row("instagram", Action::Reply, comment_reply())).unwrap();
     assert_eq!(ig.path, "/C_5/replies");
 }
 
 #[test]
 fn private_replies_hides_and_removals() {
     let payload = json!({"comment_id": "C_5", "text": "Vi skriver till dig", "recipient": null});
-    let private = build(&row(
-        "facebook",
-        OutboxAction::PrivateReply,
-        payload.clone(),
-    ))
-    .unwrap();
+    let private = build(&row("facebook", Action::PrivateReply, payload.clone())).unwrap();
     assert_eq!(private.path, "/PAGE1/messages");
     let body = private.body.unwrap();
     assert_eq!(body["recipient"], json!({"comment_id": "C_5"}));
     assert!(body.get("messaging_type").is_none());
 
-    let hide = build(&row("facebook", OutboxAction::Hide, payload.clone())).unwrap();
+    let hide = build(&row("facebook", Action::Hide, payload.clone())).unwrap();
     assert_eq!(
         (hide.path.as_str(), hide.body.unwrap()),
         ("/C_5", json!({"is_hidden": true}))
     );
-    let unhide = build(&row("instagram", OutboxAction::Unhide, payload.clone())).unwrap();
+    let unhide = build(&row("instagram", Action::Unhide, payload.clone())).unwrap();
     assert_eq!(unhide.body.unwrap(), json!({"hide": false}));
-    let remove = build(&row("facebook", OutboxAction::Remove, payload)).unwrap();
+    let remove = build(&row("facebook", Action::Remove, payload)).unwrap();
     assert_eq!((remove.verb, remove.body), (Verb::Delete, None));
 }
 
@@ -92,19 +78,19 @@ fn private_replies_hides_and_removals() {
 fn ids_that_are_not_ids_never_reach_a_url() {
     let mut payload = comment_reply();
     payload["comment_id"] = "../PAGE1/messages?x=".into();
-    let refused = build(&row("facebook", OutboxAction::Reply, payload)).unwrap_err();
+    let refused = build(&row("facebook", Action::Reply, payload)).unwrap_err();
     assert!(refused.contains("not a platform id"), "{refused}");
     let mut payload = dm(None);
     payload["recipient"] = Value::Null;
-    assert!(build(&row("facebook", OutboxAction::Reply, payload)).is_err());
-    assert!(build(&row("linkedin", OutboxAction::Reply, dm(None)))
+    assert!(build(&row("facebook", Action::Reply, payload)).is_err());
+    assert!(build(&row("linkedin", Action::Reply, dm(None)))
         .unwrap_err()
         .contains("linkedin directly"));
 }
 
 #[test]
 fn lookups_find_our_words_by_the_page_only() {
-    let r = row("facebook", OutboxAction::Reply, comment_reply());
+    let r = row("facebook", Action::Reply, comment_reply());
     assert_eq!(
         lookup(&r).unwrap().path,
         "/C_5/comments?fields=id,message,from&limit=50"
@@ -116,7 +102,7 @@ fn lookups_find_our_words_by_the_page_only() {
     ]});
     assert_eq!(candidates(&r, &answer), ["c2"]);
 
-    let d = row("facebook", OutboxAction::Reply, dm(None));
+    let d = row("facebook", Action::Reply, dm(None));
     assert!(lookup(&d)
         .unwrap()
         .path
@@ -126,12 +112,7 @@ fn lookups_find_our_words_by_the_page_only() {
         {"id": "m1", "message": "Hej", "from": {"id": "PSID9"}},
     ]}}]});
     assert_eq!(candidates(&d, &answer), ["m2"]);
-    assert!(lookup(&row(
-        "facebook",
-        OutboxAction::PrivateReply,
-        comment_reply()
-    ))
-    .is_none());
+    assert!(lookup(&row("facebook", Action::PrivateReply, comment_reply())).is_none());
 }
 
 fn meta_error(code: i64, subcode: Option<i64>, message: &str) -> Vec<u8> {
@@ -144,7 +125,7 @@ fn meta_error(code: i64, subcode: Option<i64>, message: &str) -> Vec<u8> {
 
 #[test]
 fn success_answers_give_the_platform_id() {
-    let r = row("facebook", OutboxAction::Reply, dm(None));
+    let r = row("facebook", Action::Reply, dm(None));
     assert_eq!(
         judge(
             &r,
@@ -166,7 +147,7 @@ fn success_answers_give_the_platform_id() {
 
 #[test]
 fn rate_limits_and_server_faults_are_passing() {
-    let r = row("facebook", OutboxAction::Reply, dm(None));
+    let r = row("facebook", Action::Reply, dm(None));
     let wait = Some(Duration::from_secs(3));
     assert!(
         matches!(judge(&r, 429, wait, b""), Judged::Transient { retry_after, .. } if retry_after == wait)
@@ -183,7 +164,7 @@ fn rate_limits_and_server_faults_are_passing() {
 
 #[test]
 fn refusals_quote_meta_and_say_what_to_do() {
-    let r = row("facebook", OutboxAction::Reply, dm(None));
+    let r = row("facebook", Action::Reply, dm(None));
     let Judged::Refused(reason) = judge(
         &r,
         400,
@@ -218,14 +199,14 @@ fn what_is_already_done_counts_as_done() {
     let gone = meta_error(100, Some(33), "Object does not exist");
     assert_eq!(
         judge(
-            &row("facebook", OutboxAction::Remove, comment_reply()),
+            &row("facebook", Action::Remove, comment_reply()),
             400,
             None,
             &gone
         ),
         Judged::Sent(None)
     );
-    let mut private = row("facebook", OutboxAction::PrivateReply, comment_reply());
+    let mut private = row("facebook", Action::PrivateReply, comment_reply());
     let replied = meta_error(10900, None, "Activity already replied to");
     assert!(matches!(
         judge(&private, 400, None, &replied),

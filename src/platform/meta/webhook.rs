@@ -24,7 +24,7 @@
 
 use serde_json::{Map, Value};
 
-use super::model::*;
+use crate::model::*;
 
 /// Platform id given to an author Meta does not name.
 pub const UNKNOWN_PERSON_ID: &str = "unknown";
