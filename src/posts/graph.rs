@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::outbound::graph::Cause;
 use crate::outbound::token::PageToken;
+use crate::platform::meta::Cause;
 use crate::store::posts::{FetchChannel, FetchedPost};
 
 /// Pages of a list read at most per fetch (50 posts a page).
@@ -39,7 +39,7 @@ pub enum FetchError {
 
 impl FetchError {
     pub fn describe(&self, platform: &str) -> String {
-        let name = crate::outbound::graph::platform_name(platform);
+        let name = crate::platform::meta::platform_name(platform);
         match self {
             FetchError::TokenRevoked => format!(
                 "{name} says the channel's access token is no longer valid: ask an administrator to \

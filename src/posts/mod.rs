@@ -132,7 +132,7 @@ async fn refresh_channel(
         report.retry_after = Some(channel.not_before);
         report.problem = Some(format!(
             "{} asked tavla to wait (rate limited); the channel is read again after that",
-            crate::outbound::graph::platform_name(&channel.platform)
+            crate::platform::meta::platform_name(&channel.platform)
         ));
         return Ok(report);
     }

@@ -35,14 +35,21 @@ async fn the_service_answers_as_its_description_says() {
             std::env::var("CI").is_err(),
             "CI=true but schemathesis (`st`) is not installed: pip install schemathesis (.ci/run does)"
         );
-        eprintln!("skipped: schemathesis (`st`) is not installed; pip install schemathesis to run it");
+        eprintln!(
+            "skipped: schemathesis (`st`) is not installed; pip install schemathesis to run it"
+        );
         return;
     };
-    let app = TestApp::spawn(Backend::Sqlite).await.expect("a service on SQLite");
+    let app = TestApp::spawn(Backend::Sqlite)
+        .await
+        .expect("a service on SQLite");
     tavla::demo::fill(&app.store, &app.settings)
         .await
         .expect("demo data");
-    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api_description/schemathesis.toml");
+    let config = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/api_description/schemathesis.toml"
+    );
     for role in ["admin", "agent"] {
         let token = app.token(&format!("schemathesis-{role}"), role).await;
         let mut command = tokio::process::Command::new(&st);
@@ -51,7 +58,16 @@ async fn the_service_answers_as_its_description_says() {
             .arg(app.url("/api/v1/openapi.json"))
             .args(["--header", &format!("Authorization: Bearer {token}")])
             // One worker: the generator's parsing is not safe across threads on every Python.
-            .args(["--checks", "all", "--max-examples", "25", "--workers", "1", "--seed", "1"]);
+            .args([
+                "--checks",
+                "all",
+                "--max-examples",
+                "25",
+                "--workers",
+                "1",
+                "--seed",
+                "1",
+            ]);
         for path in LEFT_OUT {
             command.args(["--exclude-path", path]);
         }
