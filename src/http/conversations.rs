@@ -23,6 +23,10 @@ pub struct ListQuery {
     channel: Option<i64>,
     status: Option<String>,
     person: Option<i64>,
+    /// `me`: those whose newest handover went to the caller; `unit`: to the caller's unit.
+    handed: Option<String>,
+    /// `breach`: closest to breaching the service level first; the queue's order when absent.
+    sort: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
 }
@@ -59,6 +63,34 @@ pub async fn list(
             ));
         }
     }
+    let by_breach = match q.sort.as_deref() {
+        None => false,
+        Some("breach") => true,
+        Some(_) => {
+            return Err(AppError::bad_request(
+                "sort must be breach (closest to breaching the service level first), or left out for the oldest unanswered first",
+            ))
+        }
+    };
+    let (handed_to_staff, handed_to_unit) = match q.handed.as_deref() {
+        None => (None, None),
+        Some("me") => (Some(caller.staff.id), None),
+        Some("unit") => {
+            let unit = state.store.staff_unit(caller.staff.id).await?.ok_or_else(|| {
+                AppError::unprocessable(
+                    "you belong to no unit, so nothing is handed to your unit; ask an administrator to set your unit (PATCH /api/v1/staff/{id} with \"unit\")",
+                )
+            })?;
+            (None, Some(unit))
+        }
+        Some(_) => {
+            return Err(AppError::bad_request(
+                "handed must be me (handed to you) or unit (handed to your unit)",
+            ))
+        }
+    };
+    let now = crate::store::now_ms();
+    let level_ms = service_level_ms(&state);
     let scope = caller.read_scope();
     let filter = QueueFilter {
         // Narrowed to the one asked for above.
@@ -66,13 +98,21 @@ pub async fn list(
         channel_id: q.channel,
         status: q.status,
         person_id: q.person,
+        handed_to_staff,
+        handed_to_unit,
+        service_level_cutoff: now - level_ms,
+        by_breach,
         limit: q.limit.unwrap_or(50).clamp(1, 200),
         offset: q.offset.unwrap_or(0).max(0),
     };
-    let (items, total) = state.store.queue(&scope, &filter).await?;
-    let mut items = serde_json::to_value(&items).map_err(AppError::internal)?;
+    let page = state.store.queue(&scope, &filter).await?;
+    let total = page.total;
+    let mut items = serde_json::to_value(&page.items).map_err(AppError::internal)?;
     if let Some(list) = items.as_array_mut() {
-        list.iter_mut().for_each(masking::summary_json);
+        for item in list.iter_mut() {
+            masking::summary_json(item);
+            mark_service_level(item, level_ms, now);
+        }
     }
     state
         .store
@@ -83,6 +123,7 @@ pub async fn list(
             json!({
                 "kinds": kinds, "channel": filter.channel_id, "status": filter.status,
                 "person": filter.person_id, "offset": filter.offset,
+                "handed": q.handed, "sort": q.sort,
                 "shown": items.as_array().map_or(0, Vec::len),
             }),
         )
@@ -92,7 +133,29 @@ pub async fn list(
         "total": total,
         "limit": filter.limit,
         "offset": filter.offset,
+        "service_level": {
+            "minutes": state.settings.service_level_minutes,
+            "past": page.past_service_level,
+        },
     })))
+}
+
+fn service_level_ms(state: &AppState) -> i64 {
+    state.settings.service_level_minutes.max(1) * 60_000
+}
+
+/// `service_level_due_at` (when an open conversation's oldest unanswered message passes the
+/// service level) and `past_service_level` on a queue item.
+fn mark_service_level(item: &mut serde_json::Value, level_ms: i64, now: i64) {
+    let due = match (
+        item["status"].as_str(),
+        item["oldest_unanswered_at"].as_i64(),
+    ) {
+        (Some("open"), Some(oldest)) => Some(oldest + level_ms),
+        _ => None,
+    };
+    item["service_level_due_at"] = json!(due);
+    item["past_service_level"] = json!(due.is_some_and(|d| d <= now));
 }
 
 /// Loads the conversation's kind and checks that the caller may read it. Outside the caller's
@@ -137,6 +200,14 @@ pub async fn show(
     // listed: any name).
     body["handovers"] = json!(state.store.handovers_of(id).await?);
     body["handover_units"] = json!(state.integrations.units);
+    // The colleagues it may be handed to (who may read and answer it), by name and unit.
+    let mut colleagues =
+        super::handover::colleagues(&state, &detail.summary.kind, detail.summary.channel_id)
+            .await?;
+    colleagues.retain(|c| c.id != caller.staff.id);
+    body["handover_colleagues"] = json!(colleagues);
+    body["service_level_minutes"] = json!(state.settings.service_level_minutes);
+    mark_service_level(&mut body, service_level_ms(&state), crate::store::now_ms());
     // Staff's internal notes, for the timeline; same readers as the conversation.
     // Personal data in them is masked like the messages' (the export gives it whole).
     let mut notes = state.store.notes_of(id).await?;

@@ -42,3 +42,4 @@ mod system;
 mod triage;
 mod upgrade;
 mod webhooks;
+mod workflow;

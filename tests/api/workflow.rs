@@ -1,0 +1,293 @@
+//! The contact centre's daily work (issue 19): handover to a colleague or a unit with the
+//! "handed to me / my unit" queue and the live notice, the service level in the queue, and
+//! the staff's units set by administrators.
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+use crate::helpers::TestApp;
+use crate::{on_both_backends, on_both_backends_with};
+
+const PAGE: &str = "350000000000001";
+
+fn dm(id: &str, author: &str, text: &str, minutes_ago: i64) -> Value {
+    let now = chrono::Utc::now().timestamp_millis();
+    json!({"platform": "facebook", "channel": PAGE, "kind": "dm", "id": id,
+        "author": {"id": author, "name": "Per Persson"}, "text": text,
+        "time": now - minutes_ago * 60_000})
+}
+
+async fn ingest(app: &TestApp, admin: &str, messages: Vec<Value>) {
+    let r = app
+        .post(admin, "/api/v1/messages", json!({"messages": messages}))
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+async fn conversation_of(app: &TestApp, platform_id: &str) -> i64 {
+    sqlx::query_scalar("select conversation_id from messages where platform_id = $1")
+        .bind(platform_id)
+        .fetch_one(&app.store.pool)
+        .await
+        .expect("message stored")
+}
+
+async fn staff_id(app: &TestApp, username: &str) -> i64 {
+    sqlx::query_scalar("select id from staff where username = $1")
+        .bind(username)
+        .fetch_one(&app.store.pool)
+        .await
+        .expect("staff member")
+}
+
+async fn patch(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
+    app.client
+        .patch(app.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("request")
+}
+
+async fn hand_over(app: &TestApp, token: &str, id: i64, body: Value) -> reqwest::Response {
+    app.post(token, &format!("/api/v1/conversations/{id}/handover"), body)
+        .await
+}
+
+/// Reads the stream's events until one matches, and returns that one's data.
+async fn event_where(response: reqwest::Response, wanted: impl Fn(&str, &Value) -> bool) -> Value {
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .expect("the awaited event arrives in time")
+            .expect("the stream stays open")
+            .unwrap();
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let frame: String = buffer.drain(..end + 2).collect();
+            let kind = frame.lines().find_map(|l| l.strip_prefix("event: "));
+            let data = frame.lines().find_map(|l| l.strip_prefix("data: "));
+            if let (Some(kind), Some(data)) = (kind, data) {
+                let data: Value = serde_json::from_str(data).unwrap();
+                if wanted(kind, &data) {
+                    return data;
+                }
+            }
+        }
+    }
+}
+
+fn ids(list: &Value) -> Vec<i64> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect()
+}
+
+on_both_backends!(
+    a_conversation_handed_to_a_colleague_then_to_a_unit_reaches_each_receiver,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let admin = app.token("admin", "admin").await;
+        let anna = app.token("anna", "agent").await;
+        let bo = app.token("bo", "agent").await;
+        let cecilia = app.token("cecilia", "agent").await;
+        let bo_id = staff_id(&app, "bo").await;
+        let cecilia_id = staff_id(&app, "cecilia").await;
+        ingest(
+            &app,
+            &admin,
+            vec![dm("w-1", "p1", "Hej, när kommer beslutet om bygglov?", 30)],
+        )
+        .await;
+        let id = conversation_of(&app, "w-1").await;
+        let before = app
+            .get_json(&anna, &format!("/api/v1/conversations/{id}"))
+            .await;
+        let waiting_since = before["oldest_unanswered_at"].as_i64().unwrap();
+        let names: Vec<&str> = before["handover_colleagues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["username"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["bo", "cecilia"],
+            "agents who may take it, not anna herself"
+        );
+
+        // An administrator puts Cecilia in Bygglov; an unknown field or bad unit is refused.
+        let r = patch(
+            &app,
+            &admin,
+            &format!("/api/v1/staff/{cecilia_id}"),
+            json!({"unit": " Bygglov "}),
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{:?}", r.text().await);
+        let account: Value = r.json().await.unwrap();
+        assert_eq!(account["account"]["unit"], "Bygglov");
+        let r = patch(
+            &app,
+            &admin,
+            &format!("/api/v1/staff/{cecilia_id}"),
+            json!({"unit": "x".repeat(101)}),
+        )
+        .await;
+        assert_eq!(r.status(), 422);
+        let r = patch(
+            &app,
+            &anna,
+            &format!("/api/v1/staff/{cecilia_id}"),
+            json!({"unit": "Skola"}),
+        )
+        .await;
+        assert_eq!(r.status(), 403, "only administrators set units");
+
+        // Bo listens; Anna hands the conversation to him with a note.
+        let stream = app.get(&bo, "/api/v1/events").await;
+        assert_eq!(stream.status(), 200);
+        let r = hand_over(
+            &app,
+            &anna,
+            id,
+            json!({"to": "bo", "note": "Du har ärendet sedan i går"}),
+        )
+        .await;
+        assert_eq!(r.status(), 201, "{:?}", r.text().await);
+        let told = event_where(stream, |kind, _| kind == "conversation.handed_over").await;
+        assert_eq!(told["conversation_id"], id);
+        assert_eq!(
+            told["payload"]["to_staff"], bo_id,
+            "the console knows it is for Bo"
+        );
+
+        let mine = app
+            .get_json(&bo, "/api/v1/conversations?queue=dm&handed=me")
+            .await;
+        assert_eq!(ids(&mine), [id]);
+        assert_eq!(mine["items"][0]["handed"]["to_staff"], "bo");
+        assert_eq!(
+            mine["items"][0]["oldest_unanswered_at"], waiting_since,
+            "the person's waiting time keeps counting"
+        );
+        let none = app.get_json(&anna, "/api/v1/conversations?handed=me").await;
+        assert!(ids(&none).is_empty(), "handed to Bo, not to Anna");
+        let view = app
+            .get_json(&bo, &format!("/api/v1/conversations/{id}"))
+            .await;
+        assert_eq!(view["handovers"][0]["to_staff"], "bo");
+        assert_eq!(view["handovers"][0]["note"], "Du har ärendet sedan i går");
+
+        // Bo passes it on to Bygglov: it leaves his list and reaches Cecilia's unit's.
+        let r = hand_over(&app, &bo, id, json!({"unit": "Bygglov"})).await;
+        assert_eq!(r.status(), 201);
+        assert!(ids(&app.get_json(&bo, "/api/v1/conversations?handed=me").await).is_empty());
+        let unit = app
+            .get_json(&cecilia, "/api/v1/conversations?handed=unit")
+            .await;
+        assert_eq!(ids(&unit), [id]);
+        assert_eq!(unit["items"][0]["handed"]["unit"], "Bygglov");
+        // Without a unit, "my unit" is a question for an administrator.
+        let r = app.get(&anna, "/api/v1/conversations?handed=unit").await;
+        assert_eq!(r.status(), 422);
+        let r = app
+            .get(&anna, "/api/v1/conversations?handed=everyone")
+            .await;
+        assert_eq!(r.status(), 400);
+
+        // Nobody takes over what they may not answer, and one names either a unit or a person.
+        let _communicator = app.token("comm", "communicator").await;
+        let (_, _untrained) = app.untrained_token("nyanställd", "agent").await;
+        for (body, why) in [
+            (json!({"to": "comm"}), "a communicator does not read DMs"),
+            (json!({"to": "nyanställd"}), "untrained"),
+            (json!({"to": "ingen-alls"}), "no such colleague"),
+            (json!({"to": "anna"}), "oneself"),
+            (json!({"to": "bo", "unit": "Bygglov"}), "both"),
+            (json!({}), "neither"),
+        ] {
+            let r = hand_over(&app, &anna, id, body).await;
+            assert_eq!(r.status(), 422, "{why}");
+        }
+        assert_eq!(app.count("handovers").await, 2);
+        let audit = app
+            .get_json(
+                &admin,
+                "/api/v1/audit?action=conversation.handed_over&limit=10",
+            )
+            .await;
+        assert_eq!(audit["items"].as_array().unwrap().len(), 2);
+        let _ = cecilia_id;
+    }
+);
+
+on_both_backends_with!(
+    the_queue_marks_counts_and_sorts_by_the_service_level,
+    |s: &mut tavla::settings::Settings| s.service_level_minutes = 60,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let admin = app.token("admin", "admin").await;
+        let agent = app.token("agent", "agent").await;
+        ingest(
+            &app,
+            &admin,
+            vec![
+                dm("s-late", "p1", "Hej, jag väntar fortfarande", 120),
+                dm("s-close", "p2", "Hej, en fråga om skolskjuts", 50),
+                dm("s-new", "p3", "Hej, när töms soporna?", 5),
+            ],
+        )
+        .await;
+        let late = conversation_of(&app, "s-late").await;
+        let close = conversation_of(&app, "s-close").await;
+        let new = conversation_of(&app, "s-new").await;
+
+        let queue = app.get_json(&agent, "/api/v1/conversations?queue=dm").await;
+        assert_eq!(ids(&queue), [late, close, new], "oldest unanswered first");
+        assert_eq!(queue["service_level"]["minutes"], 60);
+        assert_eq!(queue["service_level"]["past"], 1);
+        let past: Vec<bool> = queue["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["past_service_level"].as_bool().unwrap())
+            .collect();
+        assert_eq!(past, [true, false, false]);
+
+        let by_breach = app
+            .get_json(&agent, "/api/v1/conversations?queue=dm&sort=breach")
+            .await;
+        assert_eq!(
+            ids(&by_breach),
+            [close, new, late],
+            "the closest to breaching first, those already past after"
+        );
+        let r = app.get(&agent, "/api/v1/conversations?sort=newest").await;
+        assert_eq!(r.status(), 400);
+
+        // Answered, it is no longer counted: the count follows the queue.
+        let r = app
+            .post(
+                &agent,
+                &format!("/api/v1/conversations/{late}/status"),
+                json!({"status": "waiting"}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let queue = app.get_json(&agent, "/api/v1/conversations?queue=dm").await;
+        assert_eq!(queue["service_level"]["past"], 0);
+        let view = app
+            .get_json(&agent, &format!("/api/v1/conversations/{close}"))
+            .await;
+        assert_eq!(view["past_service_level"], false);
+        assert!(view["service_level_due_at"].as_i64().is_some());
+    }
+);
