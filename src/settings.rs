@@ -77,8 +77,6 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub max_text_chars: usize,
     pub claim_lease_seconds: i64,
-    /// The service level: a conversation unanswered longer than this is marked in the queue.
-    pub service_level_minutes: i64,
     pub ingest_batch_max: usize,
     pub secure_cookies: bool,
     pub training_file: PathBuf,

@@ -12,7 +12,9 @@ use super::extract::{parse_json, Path, Query, RawBody};
 use super::AppState;
 use crate::access::{answer_capability, read_capability, readable_kinds};
 use crate::privacy::masking;
-use crate::store::conversations::{ClaimInfo, ClaimOutcome, QueueFilter, ReplyOutcome};
+use crate::store::conversations::{
+    ClaimInfo, ClaimOutcome, QueueFilter, ReplyOutcome, ServiceLevel,
+};
 use crate::store::reply_window::{ReplyWindow, HUMAN_AGENT};
 
 #[derive(Deserialize)]
@@ -89,8 +91,7 @@ pub async fn list(
             ))
         }
     };
-    let now = crate::store::now_ms();
-    let level_ms = service_level_ms(&state);
+    let level = service_level(&state);
     let scope = caller.read_scope();
     let filter = QueueFilter {
         // Narrowed to the one asked for above.
@@ -100,7 +101,7 @@ pub async fn list(
         person_id: q.person,
         handed_to_staff,
         handed_to_unit,
-        service_level_cutoff: now - level_ms,
+        service_level: level,
         by_breach,
         limit: q.limit.unwrap_or(50).clamp(1, 200),
         offset: q.offset.unwrap_or(0).max(0),
@@ -111,7 +112,7 @@ pub async fn list(
     if let Some(list) = items.as_array_mut() {
         for item in list.iter_mut() {
             masking::summary_json(item);
-            mark_service_level(item, level_ms, now);
+            mark_service_level(item, &level);
         }
     }
     state
@@ -134,28 +135,37 @@ pub async fn list(
         "limit": filter.limit,
         "offset": filter.offset,
         "service_level": {
-            "minutes": state.settings.service_level_minutes,
+            "dm_hours": state.settings.service_level_hours,
+            "comment_hours": state.settings.comment_service_level_hours,
             "past": page.past_service_level,
         },
     })))
 }
 
-fn service_level_ms(state: &AppState) -> i64 {
-    state.settings.service_level_minutes.max(1) * 60_000
+/// The service level now, the one the reports measure (`service_level_hours` for DMs,
+/// `comment_service_level_hours` for comment threads).
+fn service_level(state: &AppState) -> ServiceLevel {
+    const HOUR_MS: i64 = 3_600_000;
+    ServiceLevel {
+        now: crate::store::now_ms(),
+        dm_ms: state.settings.service_level_hours.max(1) * HOUR_MS,
+        comments_ms: state.settings.comment_service_level_hours.max(1) * HOUR_MS,
+    }
 }
 
 /// `service_level_due_at` (when an open conversation's oldest unanswered message passes the
 /// service level) and `past_service_level` on a queue item.
-fn mark_service_level(item: &mut serde_json::Value, level_ms: i64, now: i64) {
+fn mark_service_level(item: &mut serde_json::Value, level: &ServiceLevel) {
+    let kind = item["kind"].as_str().unwrap_or("dm").to_string();
     let due = match (
         item["status"].as_str(),
         item["oldest_unanswered_at"].as_i64(),
     ) {
-        (Some("open"), Some(oldest)) => Some(oldest + level_ms),
+        (Some("open"), Some(oldest)) => Some(level.due(&kind, oldest)),
         _ => None,
     };
     item["service_level_due_at"] = json!(due);
-    item["past_service_level"] = json!(due.is_some_and(|d| d <= now));
+    item["past_service_level"] = json!(due.is_some_and(|d| d <= level.now));
 }
 
 /// Loads the conversation's kind and checks that the caller may read it. Outside the caller's
@@ -206,8 +216,7 @@ pub async fn show(
             .await?;
     colleagues.retain(|c| c.id != caller.staff.id);
     body["handover_colleagues"] = json!(colleagues);
-    body["service_level_minutes"] = json!(state.settings.service_level_minutes);
-    mark_service_level(&mut body, service_level_ms(&state), crate::store::now_ms());
+    mark_service_level(&mut body, &service_level(&state));
     // Staff's internal notes, for the timeline; same readers as the conversation.
     // Personal data in them is masked like the messages' (the export gives it whole).
     let mut notes = state.store.notes_of(id).await?;

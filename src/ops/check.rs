@@ -540,7 +540,6 @@ fn positive_numbers(s: &Settings) -> Vec<(&'static str, i64)> {
         ("max_body_bytes", n(s.max_body_bytes)),
         ("max_text_chars", n(s.max_text_chars)),
         ("claim_lease_seconds", s.claim_lease_seconds),
-        ("service_level_minutes", s.service_level_minutes),
         ("ingest_batch_max", n(s.ingest_batch_max)),
         ("session_idle_minutes", s.session_idle_minutes),
         ("session_absolute_hours", s.session_absolute_hours),

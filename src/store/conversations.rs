@@ -119,9 +119,9 @@ pub struct QueueFilter {
     pub handed_to_staff: Option<i64>,
     /// Only conversations whose newest handover went to this unit (not to a colleague in it).
     pub handed_to_unit: Option<String>,
-    /// Conversations open with a message unanswered since before this moment are past the
-    /// service level: counted, and with `by_breach` put after those not yet past it.
-    pub service_level_cutoff: i64,
+    /// The service level per kind (DMs, comment threads): conversations open with a message
+    /// unanswered longer are past it: counted, and with `by_breach` put after those not yet.
+    pub service_level: ServiceLevel,
     /// Closest to breaching the service level first (then those past it, most overdue first).
     pub by_breach: bool,
     pub limit: i64,
@@ -177,20 +177,50 @@ pub struct ConversationPlace {
 const QUEUE_ORDER: &str = " order by case when c.oldest_unanswered_at is null then 1 else 0 end, \
      c.oldest_unanswered_at, c.last_message_at desc, c.id";
 
-/// Open conversations with a message unanswered since before `cutoff`.
-fn past_service_level(cutoff: i64) -> String {
-    format!("(c.status = 'open' and c.oldest_unanswered_at <= {cutoff})")
+/// The service level at a moment: how long a DM and a comment thread may wait for an answer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServiceLevel {
+    pub now: i64,
+    pub dm_ms: i64,
+    pub comments_ms: i64,
 }
 
-/// Closest to breaching first: open conversations not yet past the service level, the least
-/// time left first; then those past it, most overdue first; then the rest as the queue has them.
-/// (`cutoff` is a number the store computed, never input.)
-fn breach_order(cutoff: i64) -> String {
-    format!(
-        " order by case when c.status <> 'open' or c.oldest_unanswered_at is null then 2 \
-         when {} then 1 else 0 end, c.oldest_unanswered_at, c.last_message_at desc, c.id",
-        past_service_level(cutoff)
-    )
+impl ServiceLevel {
+    /// When the answer to a conversation of `kind` waiting since `oldest` is due.
+    pub fn due(&self, kind: &str, oldest: i64) -> i64 {
+        oldest
+            + if kind == "dm" {
+                self.dm_ms
+            } else {
+                self.comments_ms
+            }
+    }
+
+    /// The SQL for the moment an open conversation's answer is due. (Numbers the settings
+    /// gave, never input.)
+    fn due_sql(&self) -> String {
+        format!(
+            "(c.oldest_unanswered_at + case when c.kind = 'dm' then {} else {} end)",
+            self.dm_ms, self.comments_ms
+        )
+    }
+
+    /// Open conversations with a message unanswered past the service level.
+    fn past_sql(&self) -> String {
+        format!("(c.status = 'open' and {} <= {})", self.due_sql(), self.now)
+    }
+
+    /// Closest to breaching first: open conversations not yet past the service level, the
+    /// least time left first; then those past it, most overdue first; then the rest as the
+    /// queue has them.
+    fn breach_order(&self) -> String {
+        format!(
+            " order by case when c.status <> 'open' or c.oldest_unanswered_at is null then 2 \
+             when {} then 1 else 0 end, {}, c.last_message_at desc, c.id",
+            self.past_sql(),
+            self.due_sql()
+        )
+    }
 }
 
 /// The newest handover of the conversation, as `lh`.
@@ -239,7 +269,7 @@ impl Store {
             "select count(*) as total, \
              coalesce(sum(case when {} then 1 else 0 end), 0) as past \
              from conversations c join channels ch on ch.id = c.channel_id{where_clause}",
-            past_service_level(filter.service_level_cutoff)
+            filter.service_level.past_sql()
         );
         let counts = args
             .bind(sqlx::query(&count_sql))
@@ -248,7 +278,7 @@ impl Store {
         let total: i64 = counts.try_get("total")?;
         let past: i64 = counts.try_get("past")?;
         let order = if filter.by_breach {
-            breach_order(filter.service_level_cutoff)
+            filter.service_level.breach_order()
         } else {
             QUEUE_ORDER.to_string()
         };

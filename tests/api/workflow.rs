@@ -231,7 +231,7 @@ on_both_backends!(
 
 on_both_backends_with!(
     the_queue_marks_counts_and_sorts_by_the_service_level,
-    |s: &mut tavla::settings::Settings| s.service_level_minutes = 60,
+    |s: &mut tavla::settings::Settings| s.service_level_hours = 1,
     |app: TestApp| async move {
         app.register_channel("facebook", PAGE, "Kommunen").await;
         let admin = app.token("admin", "admin").await;
@@ -252,7 +252,7 @@ on_both_backends_with!(
 
         let queue = app.get_json(&agent, "/api/v1/conversations?queue=dm").await;
         assert_eq!(ids(&queue), [late, close, new], "oldest unanswered first");
-        assert_eq!(queue["service_level"]["minutes"], 60);
+        assert_eq!(queue["service_level"]["dm_hours"], 1);
         assert_eq!(queue["service_level"]["past"], 1);
         let past: Vec<bool> = queue["items"]
             .as_array()
