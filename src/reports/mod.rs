@@ -7,6 +7,7 @@
 
 pub mod period;
 pub mod render;
+pub mod workflow;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -204,6 +205,8 @@ pub struct Report {
     pub faq: Vec<FaqFigure>,
     pub moderation: ModerationFigures,
     pub heated: Vec<HeatedThread>,
+    /// Handovers per unit (src/reports/workflow.rs).
+    pub handovers: Vec<workflow::Counted>,
 }
 
 /// dm stays dm; comments, visitors' posts and mentions (and their threads) are comments.
@@ -635,6 +638,7 @@ pub async fn build(
 
     let moderation = moderation_figures(&now, &before);
     let faq = faq_figures(store, faq, &period, &previous, scope.clone(), options).await?;
+    let handovers = workflow::handovers(store, &period, &previous, scope.channels()).await?;
     let scope = scope.channels().map(<[i64]>::to_vec);
     Ok(Report {
         period: PeriodInfo::of(&period),
@@ -651,6 +655,7 @@ pub async fn build(
         faq,
         moderation,
         heated: now.heated.into_iter().take(10).collect(),
+        handovers,
     })
 }
 

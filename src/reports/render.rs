@@ -170,6 +170,9 @@ pub fn csv(report: &Report) -> String {
             ]);
         }
     }
+    for cells in super::workflow::csv_rows(report) {
+        row(cells.each_ref().map(String::as_str));
+    }
     out
 }
 
@@ -604,6 +607,8 @@ pub fn html(report: &Report, lang: Lang) -> String {
         );
     }
     s.push_str("</tbody></table>");
+
+    s.push_str(&super::workflow::html(report, lang));
 
     let _ = write!(s, "<h2>{}</h2>", l("heated"));
     if report.heated.is_empty() {

@@ -309,6 +309,36 @@ impl Store {
         })
     }
 
+    /// Handovers made in [start, end) per unit (None: to a colleague without a unit), on
+    /// conversations of the given channels (None: every channel).
+    pub async fn handovers_per_unit(
+        &self,
+        start: i64,
+        end: i64,
+        channels: Option<&[i64]>,
+    ) -> Result<Vec<(Option<String>, i64)>> {
+        if channels.is_some_and(<[i64]>::is_empty) {
+            return Ok(Vec::new());
+        }
+        let within = channels.map_or(String::new(), |c| {
+            let places: Vec<String> = (0..c.len()).map(|i| format!("${}", i + 3)).collect();
+            format!(" and c.channel_id in ({})", places.join(", "))
+        });
+        let sql = format!(
+            "select h.unit, count(*) as n from handovers h \
+             join conversations c on c.id = h.conversation_id \
+             where h.handed_at >= $1 and h.handed_at < $2{within} group by h.unit"
+        );
+        let mut q = sqlx::query(&sql).bind(start).bind(end);
+        for c in channels.unwrap_or(&[]) {
+            q = q.bind(*c);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("unit")?, r.try_get("n")?)))
+            .collect()
+    }
+
     /// The unit a staff member belongs to, if any.
     pub async fn staff_unit(&self, staff_id: i64) -> Result<Option<String>> {
         Ok(

@@ -2,6 +2,7 @@
 //! "handed to me / my unit" queue and the live notice, the service level in the queue, and
 //! the staff's units set by administrators.
 
+use chrono::Datelike;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
@@ -225,6 +226,70 @@ on_both_backends!(
             )
             .await;
         assert_eq!(audit["items"].as_array().unwrap().len(), 2);
+
+        // The month's report counts them per unit (Bo has none), beside the month before: the
+        // handover to Bo is moved back a month to be counted there.
+        let month = |t: chrono::DateTime<chrono::Utc>| {
+            tavla::reports::period::local_time(t.timestamp_millis())
+                .format("%Y-%m")
+                .to_string()
+        };
+        let now = chrono::Utc::now();
+        let report = app
+            .get_json(&admin, &format!("/api/v1/reports?period={}", month(now)))
+            .await;
+        let counted = |report: &Value| -> Vec<(Value, Value, Value)> {
+            report["handovers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r["name"].clone(),
+                        r["count"]["value"].clone(),
+                        r["count"]["previous"].clone(),
+                    )
+                })
+                .collect()
+        };
+        let mut rows = counted(&report);
+        rows.sort_by_key(|r| r.0.to_string());
+        assert_eq!(
+            rows,
+            [
+                (json!("Bygglov"), json!(1), json!(0)),
+                (Value::Null, json!(1), json!(0))
+            ]
+        );
+        // Into the middle of the month before, whatever today's date.
+        let back = chrono::Duration::days(now.day0() as i64 + 16);
+        sqlx::query("update handovers set handed_at = handed_at - $1 where to_staff is not null")
+            .bind(back.num_milliseconds())
+            .execute(&app.store.pool)
+            .await
+            .unwrap();
+        let report = app
+            .get_json(&admin, &format!("/api/v1/reports?period={}", month(now)))
+            .await;
+        let mut rows = counted(&report);
+        rows.sort_by_key(|r| r.0.to_string());
+        assert_eq!(
+            rows,
+            [
+                (json!("Bygglov"), json!(1), json!(0)),
+                (Value::Null, json!(0), json!(1))
+            ]
+        );
+        let page = app
+            .get(
+                &admin,
+                &format!("/api/v1/reports?period={}&format=html", month(now)),
+            )
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("Överlämningar per enhet"), "{page}");
         let _ = cecilia_id;
     }
 );
