@@ -74,9 +74,12 @@ addStrings({
     'conv.handoversNone': 'Konversationen har inte lämnats över.',
     'conv.handedTo': 'Till {unit}, av {name}, {at}',
     'conv.handedBySomeone': 'en borttagen användare',
-    'conv.handOver': 'Lämna över till en enhet',
+    'conv.handOver': 'Lämna över till en enhet eller en kollega',
     'conv.handOverUnit': 'Enhet',
-    'conv.handOverNote': 'Anteckning till enheten (frivillig)',
+    'conv.handOverTo': 'Eller till en kollega',
+    'conv.handOverToNone': 'Ingen kollega (till enheten)',
+    'conv.handedToColleague': 'Till {to}{unit}, av {name}, {at}',
+    'conv.handOverNote': 'Anteckning till mottagaren (frivillig)',
     'conv.handOverSend': 'Lämna över',
     'conv.handedOver': 'Konversationen är överlämnad till {unit}.',
     'conv.handOverMissing': 'Skriv vilken enhet konversationen ska till.',
@@ -153,9 +156,12 @@ addStrings({
     'conv.handoversNone': 'This conversation has not been handed over.',
     'conv.handedTo': 'To {unit}, by {name}, {at}',
     'conv.handedBySomeone': 'a removed user',
-    'conv.handOver': 'Hand over to a unit',
+    'conv.handOver': 'Hand over to a unit or a colleague',
     'conv.handOverUnit': 'Unit',
-    'conv.handOverNote': 'Note for the unit (optional)',
+    'conv.handOverTo': 'Or to a colleague',
+    'conv.handOverToNone': 'No colleague (to the unit)',
+    'conv.handedToColleague': 'To {to}{unit}, by {name}, {at}',
+    'conv.handOverNote': 'Note for the receiver (optional)',
     'conv.handOverSend': 'Hand over',
     'conv.handedOver': 'The conversation is handed over to {unit}.',
     'conv.handOverMissing': 'Write which unit the conversation goes to.',
@@ -569,7 +575,13 @@ export class Conversation {
               h(
                 'li',
                 { 'data-handover-id': String(x.id) },
-                h('p', {}, t('conv.handedTo', { unit: x.unit, name: x.handed_by || t('conv.handedBySomeone'), at: formatTime(x.handed_at) })),
+                h(
+                  'p',
+                  {},
+                  x.to_staff
+                    ? t('conv.handedToColleague', { to: x.to_staff, unit: x.unit ? ` (${x.unit})` : '', name: x.handed_by || t('conv.handedBySomeone'), at: formatTime(x.handed_at) })
+                    : t('conv.handedTo', { unit: x.unit, name: x.handed_by || t('conv.handedBySomeone'), at: formatTime(x.handed_at) }),
+                ),
                 x.note ? h('p', { class: 'user-text muted' }, x.note) : null,
               ),
             ),
@@ -583,10 +595,26 @@ export class Conversation {
     const unit = units.length
       ? h('select', { id: 'handover-unit', name: 'unit' }, units.map((u) => h('option', { value: u }, u)))
       : h('input', { id: 'handover-unit', name: 'unit', maxlength: '100', autocomplete: 'off' });
+    const colleagues = this.detail.handover_colleagues || [];
+    const to = h(
+      'select',
+      { id: 'handover-to', name: 'to' },
+      h('option', { value: '' }, t('conv.handOverToNone')),
+      colleagues.map((c) => h('option', { value: c.username }, c.unit ? `${c.username} (${c.unit})` : c.username)),
+    );
     const note = h('textarea', { id: 'handover-note', name: 'note', maxlength: '2000' });
     const errors = h('div', {});
     const submit = async (e) => {
       e.preventDefault();
+      if (to.value) {
+        showError(errors, null);
+        const done = await this.act('POST', `/api/v1/conversations/${this.id}/handover`, { to: to.value, note: note.value }, t('conv.handedOver', { unit: to.value }));
+        if (done) {
+          note.value = '';
+          to.value = '';
+        }
+        return;
+      }
       const name = unit.value.trim();
       if (!name) {
         showError(errors, { message: t('conv.handOverMissing') });
@@ -609,6 +637,7 @@ export class Conversation {
         { on: { submit } },
         errors,
         h('div', { class: 'field' }, h('label', { for: 'handover-unit' }, t('conv.handOverUnit')), unit),
+        colleagues.length ? h('div', { class: 'field' }, h('label', { for: 'handover-to' }, t('conv.handOverTo')), to) : null,
         h('div', { class: 'field' }, h('label', { for: 'handover-note' }, t('conv.handOverNote')), note),
         h('button', { type: 'submit', id: 'handover-send' }, t('conv.handOverSend')),
       ),

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::actions::{assert_inert, click, fill, XSS};
+use super::actions::{assert_inert, choose, click, fill, XSS};
 use super::browser::{self, Browser};
 use super::{channel, dm, ingest};
 
@@ -74,6 +74,70 @@ async fn an_agent_sees_and_makes_handovers_in_the_conversation() {
         ]
     );
     b.audit("the conversation with handovers").await;
+    browser::assert_no_csp_violations(&app).await;
+    b.close().await;
+}
+
+/// The receiver's side: told live that a conversation was handed to them, finds it under
+/// "handed to me", sees the service level marked and counted, and hands it on to a colleague.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_receiver_is_told_finds_it_handed_to_them_and_hands_it_on() {
+    let app = browser::app().await;
+    channel(&app).await;
+    ingest(
+        &app,
+        vec![
+            // Ten hours: past the DMs' service level of eight.
+            dm("m1", "p1", "Anna Lindqvist", "Får jag bygga en altan?", 600),
+            dm("m2", "p2", "Per Persson", "När töms soporna?", 20),
+        ],
+    )
+    .await;
+    let late: i64 =
+        sqlx::query_scalar("select conversation_id from messages where platform_id = 'm1'")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+    let bengt = app.token("bengt", "agent").await;
+    browser::staff(&app, "agneta", "agent").await;
+    let Some(b) = Browser::start(&app).await else {
+        return;
+    };
+    b.sign_in("agneta").await;
+    b.goto("/#/inbox").await;
+    b.wait_text("#queue-past", "1 över servicenivån").await;
+    b.wait_text("#queue", "Över servicenivån").await;
+
+    let r = app
+        .post(
+            &bengt,
+            &format!("/api/v1/conversations/{late}/handover"),
+            json!({"to": "agneta", "note": "Du känner till ärendet"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
+    b.wait_text("#handed-notice", "lämnats över till dig").await;
+
+    choose(&b, "#filter-handed", "me").await;
+    b.wait_text("#queue", "Överlämnad till agneta").await;
+    let shown = b
+        .wait_js(
+            "the queue to list only what was handed to agneta",
+            "const ids = [...document.querySelectorAll('#queue a[data-id]')].map(a => Number(a.dataset.id));
+             return ids.length === 1 ? ids : null;",
+        )
+        .await;
+    assert_eq!(shown, json!([late]));
+    b.audit("the queue handed to me, with the service level")
+        .await;
+
+    b.goto(&format!("/#/inbox/{late}")).await;
+    b.wait_text("#handover-list", "Till agneta, av bengt").await;
+    click(&b, "#handover summary").await;
+    choose(&b, "#handover-to", "bengt").await;
+    click(&b, "#handover-send").await;
+    b.wait_text("#handover-list", "Till bengt, av agneta").await;
+    b.audit("the conversation handed to a colleague").await;
     browser::assert_no_csp_violations(&app).await;
     b.close().await;
 }
