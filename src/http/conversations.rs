@@ -201,11 +201,17 @@ pub async fn show(
             json!({}),
         )
         .await?;
-    let suggested = suggested_reply(&state, &detail).await?;
+    let cluster = question_cluster(&state, &detail).await?;
+    let suggested = suggested_reply(&state, cluster).await?;
+    let (categories, category_suggestions) =
+        super::categories::of_conversation(&state, id, cluster).await?;
     let mut body = serde_json::to_value(&detail).map_err(AppError::internal)?;
     // Personal data masked; `masked` on each message says where, for an audited reveal.
     masking::conversation_json(&mut body);
     body["suggested_reply"] = suggested;
+    // Its categories, and those colleagues gave conversations of the same FAQ cluster.
+    body["categories"] = categories;
+    body["category_suggestions"] = category_suggestions;
     // Handovers to the organisation's units, and the units there are to choose from (none
     // listed: any name).
     body["handovers"] = json!(state.store.handovers_of(id).await?);
@@ -227,25 +233,24 @@ pub async fn show(
     Ok(axum::Json(body))
 }
 
-/// When the newest question of the thread belongs to a FAQ cluster answered by a saved reply,
-/// that reply is suggested to whoever answers.
-async fn suggested_reply(
+/// The FAQ cluster of the thread's newest question, if it has one.
+pub(super) async fn question_cluster(
     state: &AppState,
     detail: &crate::store::conversations::ConversationDetail,
-) -> Result<serde_json::Value> {
+) -> Result<Option<u64>> {
     let Some(last) = detail
         .messages
         .iter()
         .rev()
         .find(|m| m.direction == "inbound")
     else {
-        return Ok(serde_json::Value::Null);
+        return Ok(None);
     };
     let curations = state.store.curations().await?;
     let moves = state.store.faq_moves().await?;
     // A public question is in its cluster; a direct message is matched to the nearest one
     // without joining it (communicators never see DM text).
-    let cluster = state
+    Ok(state
         .faq
         .cluster_of_message(last.id, &curations, &moves)
         .or_else(|| {
@@ -253,10 +258,16 @@ async fn suggested_reply(
                 .as_deref()
                 .filter(|t| crate::faq::question::is_question(t))
                 .and_then(|t| state.faq.nearest_cluster(t, &curations))
-        });
+        }))
+}
+
+/// When the newest question of the thread belongs to a FAQ cluster answered by a saved reply,
+/// that reply is suggested to whoever answers.
+async fn suggested_reply(state: &AppState, cluster: Option<u64>) -> Result<serde_json::Value> {
     let Some(cluster) = cluster else {
         return Ok(serde_json::Value::Null);
     };
+    let curations = state.store.curations().await?;
     let reply_id = curations
         .iter()
         .find(|c| c.cluster_id == cluster as i64)

@@ -1,5 +1,6 @@
-//! The contact centre's own work in the follow-up reports: handovers per unit (issue 19), each
-//! beside the period before. Aggregates per unit only, never per staff member.
+//! The contact centre's own work in the follow-up reports (issue 19): handovers per unit and
+//! conversations per category ("the monthly follow-up of the contact centre's questions"), each
+//! beside the period before. Aggregates only, never per staff member.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -32,6 +33,23 @@ pub async fn handovers(
         .await?;
     let before = store
         .handovers_per_unit(previous.start_ms(), previous.end_ms(), channels)
+        .await?;
+    Ok(side_by_side(now, before))
+}
+
+/// Conversations begun in the period and the one before per category, within the reader's
+/// channel limit; the largest first.
+pub async fn categories(
+    store: &Store,
+    period: &ReportPeriod,
+    previous: &ReportPeriod,
+    channels: Option<&[i64]>,
+) -> anyhow::Result<Vec<Counted>> {
+    let now = store
+        .categories_per_period(period.start_ms(), period.end_ms(), channels)
+        .await?;
+    let before = store
+        .categories_per_period(previous.start_ms(), previous.end_ms(), channels)
         .await?;
     Ok(side_by_side(now, before))
 }
@@ -69,6 +87,10 @@ fn label(key: &str, lang: Lang) -> &'static str {
         ("handovers", Lang::Sv) => "Överlämningar per enhet",
         ("handovers", _) => "Handovers per unit",
         ("unit", Lang::Sv) => "Enhet",
+        ("categories", Lang::Sv) => "Konversationer per kategori",
+        ("categories", _) => "Conversations per category",
+        ("category", Lang::Sv) => "Kategori",
+        ("category", _) => "Category",
         ("unit", _) => "Unit",
         ("count", Lang::Sv) => "Antal",
         ("count", _) => "Count",
@@ -81,7 +103,7 @@ fn label(key: &str, lang: Lang) -> &'static str {
     }
 }
 
-fn table(s: &mut String, heading: &str, rows: &[Counted], lang: Lang) {
+fn table(s: &mut String, heading: &str, first: &str, rows: &[Counted], lang: Lang) {
     let _ = write!(s, "<h2>{}</h2>", escape(label(heading, lang)));
     if rows.is_empty() {
         let _ = write!(s, "<p>{}</p>", escape(label("none", lang)));
@@ -90,7 +112,7 @@ fn table(s: &mut String, heading: &str, rows: &[Counted], lang: Lang) {
     let _ = write!(
         s,
         "<table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
-        escape(label("unit", lang)),
+        escape(label(first, lang)),
         escape(label("count", lang)),
         escape(label("previous", lang)),
     );
@@ -111,27 +133,31 @@ fn table(s: &mut String, heading: &str, rows: &[Counted], lang: Lang) {
 /// The sections for the printable page.
 pub fn html(report: &Report, lang: Lang) -> String {
     let mut s = String::new();
-    table(&mut s, "handovers", &report.handovers, lang);
+    table(&mut s, "handovers", "unit", &report.handovers, lang);
+    table(&mut s, "categories", "category", &report.categories, lang);
     s
 }
 
 /// The sections' CSV rows: section, channel, kind, metric, value, previous value.
 pub fn csv_rows(report: &Report) -> Vec<[String; 6]> {
     let number = |v: Option<f64>| v.map_or(String::new(), |x| format!("{}", x as i64));
-    report
-        .handovers
-        .iter()
-        .map(|r| {
-            [
-                "handovers".to_string(),
-                String::new(),
-                String::new(),
-                format!("unit {}", r.name.as_deref().unwrap_or("")),
-                number(r.count.value),
-                number(r.count.previous),
-            ]
-        })
-        .collect()
+    let rows = |section: &str, what: &str, list: &[Counted]| -> Vec<[String; 6]> {
+        list.iter()
+            .map(|r| {
+                [
+                    section.to_string(),
+                    String::new(),
+                    String::new(),
+                    format!("{what} {}", r.name.as_deref().unwrap_or("")),
+                    number(r.count.value),
+                    number(r.count.previous),
+                ]
+            })
+            .collect()
+    };
+    let mut out = rows("handovers", "unit", &report.handovers);
+    out.extend(rows("categories", "category", &report.categories));
+    out
 }
 
 #[cfg(test)]

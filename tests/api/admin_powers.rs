@@ -621,7 +621,7 @@ const OWN_ACCOUNT: [&str; 4] = [
 
 /// Tables whose rows a refused change must leave as they were (the audit trail and sessions
 /// record reads and use, not changes).
-const STORE_TABLES: [&str; 31] = [
+const STORE_TABLES: [&str; 33] = [
     "staff",
     "api_tokens",
     "channels",
@@ -653,6 +653,8 @@ const STORE_TABLES: [&str; 31] = [
     "synonym_groups",
     "oidc_logins",
     "conversation_notes",
+    "categories",
+    "conversation_categories",
 ];
 
 /// Every row of every table, as text, in a stable order.
@@ -756,6 +758,14 @@ on_both_backends!(
             .unwrap()["ids"][0]
             .as_i64()
             .expect("a hold");
+        let category_b = app
+            .post(&chief, "/api/v1/categories", json!({"name": "Bad"}))
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["id"]
+            .as_i64()
+            .expect("a category");
         let synonyms_b = app
             .post(
                 &chief,
@@ -1030,6 +1040,25 @@ on_both_backends!(
                 "admin",
                 "/api/v1/retention/runs".into(),
                 json!({"dry_run": false}),
+            ),
+            // The organisation's categories apply on every channel.
+            (
+                "POST /api/v1/categories",
+                "admin",
+                "/api/v1/categories".into(),
+                json!({"name": "Avfall"}),
+            ),
+            (
+                "PATCH /api/v1/categories/{id}",
+                "admin",
+                format!("/api/v1/categories/{category_b}"),
+                json!({"archived": true}),
+            ),
+            (
+                "POST /api/v1/conversations/{id}/categories",
+                "agent",
+                format!("/api/v1/conversations/{conversation_b}/categories"),
+                json!({"categories": [category_b]}),
             ),
             // The organisation's search synonyms apply on every channel.
             (

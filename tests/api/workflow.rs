@@ -356,3 +356,190 @@ on_both_backends_with!(
         assert!(view["service_level_due_at"].as_i64().is_some());
     }
 );
+
+fn comment(id: &str, author: &str, text: &str) -> Value {
+    let now = chrono::Utc::now().timestamp_millis();
+    json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": id,
+        "post_id": format!("post-{id}"),
+        "author": {"id": author, "name": "Per Persson"}, "text": text, "time": now - 60_000})
+}
+
+on_both_backends!(
+    categories_are_kept_by_administrators_given_by_staff_and_counted_in_reports,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let admin = app.token("admin", "admin").await;
+        let agent = app.token("agent", "agent").await;
+        let communicator = app.token("comm", "communicator").await;
+        ingest(
+            &app,
+            &admin,
+            vec![
+                dm("c-1", "p1", "När töms soporna i Tallbacken?", 30),
+                comment("c-2", "p2", "När töms soporna på Ekvägen?"),
+            ],
+        )
+        .await;
+        let (dm_id, thread) = (
+            conversation_of(&app, "c-1").await,
+            conversation_of(&app, "c-2").await,
+        );
+
+        // Administrators keep the list; nobody else adds to it.
+        let mut ids = Vec::new();
+        for name in ["avfall", "bygglov", "skola"] {
+            let r = app
+                .post(&admin, "/api/v1/categories", json!({"name": name}))
+                .await;
+            assert_eq!(r.status(), 201, "{:?}", r.text().await);
+            ids.push(r.json::<Value>().await.unwrap()["id"].as_i64().unwrap());
+        }
+        let (avfall, bygglov, skola) = (ids[0], ids[1], ids[2]);
+        let r = app
+            .post(&admin, "/api/v1/categories", json!({"name": " avfall "}))
+            .await;
+        assert_eq!(r.status(), 409, "the same name twice");
+        let r = app
+            .post(&admin, "/api/v1/categories", json!({"name": "a\nb"}))
+            .await;
+        assert_eq!(r.status(), 422);
+        let r = app
+            .post(&agent, "/api/v1/categories", json!({"name": "trafik"}))
+            .await;
+        assert_eq!(r.status(), 403);
+        let r = patch(
+            &app,
+            &admin,
+            &format!("/api/v1/categories/{skola}"),
+            json!({"archived": true}),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        let list = app.get_json(&agent, "/api/v1/categories").await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 3);
+
+        // The agent tags the DM, the communicator the comment thread; not each other's.
+        let tag = |token: &str, id: i64, categories: Vec<i64>| {
+            let (app, token) = (&app, token.to_string());
+            async move {
+                app.post(
+                    &token,
+                    &format!("/api/v1/conversations/{id}/categories"),
+                    json!({"categories": categories}),
+                )
+                .await
+            }
+        };
+        let r = tag(&agent, dm_id, vec![avfall, bygglov]).await;
+        assert_eq!(r.status(), 200, "{:?}", r.text().await);
+        let r = tag(&agent, dm_id, vec![avfall]).await;
+        let given: Value = r.json().await.unwrap();
+        assert_eq!(given["categories"][0]["name"], "avfall");
+        assert_eq!(
+            given["categories"].as_array().unwrap().len(),
+            1,
+            "bygglov taken away"
+        );
+        assert_eq!(tag(&communicator, dm_id, vec![avfall]).await.status(), 403);
+        assert_eq!(tag(&agent, thread, vec![avfall]).await.status(), 403);
+        assert_eq!(
+            tag(&communicator, thread, vec![skola]).await.status(),
+            422,
+            "archived"
+        );
+        assert_eq!(
+            tag(&communicator, thread, vec![9999]).await.status(),
+            422,
+            "unknown"
+        );
+        assert_eq!(tag(&communicator, thread, vec![avfall]).await.status(), 200);
+        let view = app
+            .get_json(&agent, &format!("/api/v1/conversations/{dm_id}"))
+            .await;
+        assert_eq!(view["categories"][0]["name"], "avfall");
+        let audit = app
+            .get_json(
+                &admin,
+                "/api/v1/audit?action=conversation.categorised&limit=10",
+            )
+            .await;
+        assert_eq!(audit["items"].as_array().unwrap().len(), 3);
+
+        // The month's report counts conversations per category, beside the month before.
+        let month = tavla::reports::period::local_time(chrono::Utc::now().timestamp_millis())
+            .format("%Y-%m")
+            .to_string();
+        let report = app
+            .get_json(&admin, &format!("/api/v1/reports?period={month}"))
+            .await;
+        assert_eq!(report["categories"][0]["name"], "avfall");
+        assert_eq!(report["categories"][0]["count"]["value"], 2);
+        assert_eq!(report["categories"][0]["count"]["previous"], 0);
+        let csv = app
+            .get(
+                &admin,
+                &format!("/api/v1/reports?period={month}&format=csv"),
+            )
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(csv.contains("categories,,,category avfall,2,0"), "{csv}");
+    }
+);
+
+on_both_backends!(
+    categories_are_suggested_from_the_faq_cluster_of_the_question,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let admin = app.token("admin", "admin").await;
+        let communicator = app.token("comm", "communicator").await;
+        let questions = [
+            "När töms soporna på Ekvägen?",
+            "När töms soporna i Tallbacken?",
+            "När töms soporna vid skolan?",
+            "När töms soporna i centrum?",
+            "När töms soporna på landet?",
+        ];
+        let comments: Vec<Value> = questions
+            .iter()
+            .enumerate()
+            .map(|(i, q)| comment(&format!("f-{i}"), &format!("p{i}"), q))
+            .collect();
+        ingest(&app, &admin, comments).await;
+        let avfall = app
+            .post(&admin, "/api/v1/categories", json!({"name": "avfall"}))
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let first = conversation_of(&app, "f-0").await;
+        let second = conversation_of(&app, "f-1").await;
+        // Once the FAQ has clustered the questions, a tag on one is suggested for the other.
+        crate::helpers::eventually("the questions to share a FAQ cluster", || async {
+            let r = app
+                .post(
+                    &communicator,
+                    &format!("/api/v1/conversations/{first}/categories"),
+                    json!({"categories": [avfall]}),
+                )
+                .await;
+            assert_eq!(r.status(), 200);
+            let view = app
+                .get_json(&communicator, &format!("/api/v1/conversations/{second}"))
+                .await;
+            (view["category_suggestions"][0]["name"] == "avfall").then_some(())
+        })
+        .await;
+        let view = app
+            .get_json(&communicator, &format!("/api/v1/conversations/{first}"))
+            .await;
+        assert_eq!(
+            view["category_suggestions"],
+            json!([]),
+            "what a conversation has is not suggested again"
+        );
+    }
+);

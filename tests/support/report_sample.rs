@@ -93,6 +93,10 @@ pub fn report_with(text: &str, number: f64) -> Report {
             name: Some(text.to_string()),
             count: figure,
         }],
+        categories: vec![tavla::reports::workflow::Counted {
+            name: Some(text.to_string()),
+            count: figure,
+        }],
     }
 }
 
