@@ -82,6 +82,11 @@ addStrings({
     'conv.handOverNote': 'Anteckning till mottagaren (frivillig)',
     'conv.handOverSend': 'Lämna över',
     'conv.handedOver': 'Konversationen är överlämnad till {unit}.',
+    'conv.categories': 'Kategorier',
+    'conv.categoriesNone': 'Inga kategorier.',
+    'conv.categorySuggested': 'Föreslagen utifrån liknande frågor:',
+    'conv.categoryAdd': 'Lägg till {name}',
+    'conv.categoriesSaved': 'Kategorierna är sparade.',
     'conv.handOverMissing': 'Skriv vilken enhet konversationen ska till.',
     'conv.note': 'Intern anteckning',
     'conv.noteBy': 'Intern anteckning av {name}',
@@ -164,6 +169,11 @@ addStrings({
     'conv.handOverNote': 'Note for the receiver (optional)',
     'conv.handOverSend': 'Hand over',
     'conv.handedOver': 'The conversation is handed over to {unit}.',
+    'conv.categories': 'Categories',
+    'conv.categoriesNone': 'No categories.',
+    'conv.categorySuggested': 'Suggested from similar questions:',
+    'conv.categoryAdd': 'Add {name}',
+    'conv.categoriesSaved': 'The categories are saved.',
     'conv.handOverMissing': 'Write which unit the conversation goes to.',
     'conv.note': 'Internal note',
     'conv.noteBy': 'Internal note by {name}',
@@ -228,6 +238,10 @@ export class Conversation {
     this.handoverSlot = h('div', {});
     this.handoverForm = null;
     this.handovers = h('section', { class: 'handovers', 'aria-labelledby': 'handovers-heading' }, h('h3', { id: 'handovers-heading' }, t('conv.handovers')), this.handoverList, this.handoverSlot);
+    // Each change of a category is saved at once, so drawing it again on a live update loses nothing.
+    this.categoryBox = h('div', {});
+    this.categoriesSection = h('section', { class: 'categories', id: 'categories', 'aria-labelledby': 'categories-heading' }, h('h3', { id: 'categories-heading' }, t('conv.categories')), this.categoryBox);
+    this.allCategories = [];
     this.replyText = h('textarea', { id: 'reply-text', name: 'reply', 'aria-describedby': 'reply-hint' });
     this.humanAgent = h('input', { type: 'checkbox', id: 'reply-human-agent' });
     this.humanAgentField = h('div', { class: 'row', hidden: true }, this.humanAgent, h('label', { for: 'reply-human-agent' }, t('conv.humanAgent')));
@@ -294,6 +308,7 @@ export class Conversation {
       this.windowBox,
       this.actions,
       this.handovers,
+      this.categoriesSection,
       this.messages,
       this.suggestions,
       this.readOnly,
@@ -303,6 +318,66 @@ export class Conversation {
     );
     this.ticker = setInterval(() => this.renderWindow(), 30000);
     if (this.mayAnswer()) this.loadLibrary();
+    this.loadCategories();
+  }
+
+  async loadCategories() {
+    try {
+      const result = await this.ctx.api('GET', '/api/v1/categories');
+      this.allCategories = result.items || [];
+      if (this.detail) this.renderCategories();
+    } catch {
+      this.allCategories = [];
+    }
+  }
+
+  /** The conversation's categories: checkboxes for those who may answer it (each change saved),
+   * the names for the rest; and the ones colleagues gave similar questions, to add with one press. */
+  renderCategories() {
+    const given = this.detail.categories || [];
+    const suggested = this.detail.category_suggestions || [];
+    const ids = given.map((c) => c.id);
+    const save = (next) => this.act('POST', `/api/v1/conversations/${this.id}/categories`, { categories: next }, t('conv.categoriesSaved'));
+    if (!this.mayAnswer()) {
+      replace(this.categoryBox, h('p', { class: given.length ? '' : 'muted' }, given.length ? given.map((c) => c.name).join(', ') : t('conv.categoriesNone')));
+      return;
+    }
+    const offered = [...this.allCategories.filter((c) => !c.archived), ...given.filter((g) => g.archived)];
+    replace(
+      this.categoryBox,
+      suggested.length
+        ? h(
+            'p',
+            { class: 'suggested-categories' },
+            t('conv.categorySuggested'),
+            ' ',
+            suggested.map((c) =>
+              h('button', { type: 'button', class: 'suggest-category', 'data-category': String(c.id), on: { click: () => save([...ids, c.id]) } }, t('conv.categoryAdd', { name: c.name })),
+            ),
+          )
+        : null,
+      offered.length
+        ? h(
+            'fieldset',
+            { class: 'category-choices' },
+            h('legend', { class: 'visually-hidden' }, t('conv.categories')),
+            offered.map((c) =>
+              h(
+                'div',
+                { class: 'row' },
+                h('input', {
+                  type: 'checkbox',
+                  id: `category-${c.id}`,
+                  checked: ids.includes(c.id),
+                  disabled: Boolean(c.archived),
+                  on: { change: (e) => save(e.target.checked ? [...ids, c.id] : ids.filter((x) => x !== c.id)) },
+                }),
+                h('label', { for: `category-${c.id}` }, c.name),
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, t('conv.categoriesNone')),
+    );
   }
 
   render() {
@@ -321,6 +396,7 @@ export class Conversation {
     this.renderSuggestions();
     this.renderEarlier();
     this.renderHandovers();
+    this.renderCategories();
     const answer = this.mayAnswer();
     this.replyForm.hidden = !answer;
     this.noteForm.hidden = !answer;

@@ -141,3 +141,70 @@ async fn the_receiver_is_told_finds_it_handed_to_them_and_hands_it_on() {
     browser::assert_no_csp_violations(&app).await;
     b.close().await;
 }
+
+/// Categories in the conversation view: a suggested one added with one press, another ticked,
+/// by keyboard, and both saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_gives_a_conversation_categories_from_the_view() {
+    let app = browser::app().await;
+    channel(&app).await;
+    ingest(
+        &app,
+        vec![dm("m1", "p1", "Anna Lindqvist", "När töms soporna?", 20)],
+    )
+    .await;
+    let conversation: i64 = sqlx::query_scalar("select id from conversations")
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    let admin = app.token("admin", "admin").await;
+    let mut ids = Vec::new();
+    for name in ["avfall", XSS] {
+        let r = app
+            .post(&admin, "/api/v1/categories", json!({"name": name}))
+            .await;
+        assert_eq!(r.status(), 201);
+        ids.push(
+            r.json::<serde_json::Value>().await.unwrap()["id"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    browser::staff(&app, "agneta", "agent").await;
+    let Some(b) = Browser::start(&app).await else {
+        return;
+    };
+    b.sign_in("agneta").await;
+    b.goto(&format!("/#/inbox/{conversation}")).await;
+    let section = b.wait_text("#categories", "avfall").await;
+    assert!(section.contains(XSS), "a name is shown as text: {section}");
+    assert_inert(&b).await;
+    // By keyboard: focus the box, Space ticks it.
+    b.js(
+        &format!(
+            "document.getElementById('category-{}').focus(); return true;",
+            ids[0]
+        ),
+        vec![],
+    )
+    .await;
+    b.press(" ").await;
+    b.wait_text("#announcer", "Kategorierna är sparade").await;
+    b.wait_js(
+        "the box to show the saved category",
+        &format!(
+            "return document.getElementById('category-{}')?.checked ? true : null",
+            ids[0]
+        ),
+    )
+    .await;
+    let stored: Vec<i64> =
+        sqlx::query_scalar("select category_id from conversation_categories order by category_id")
+            .fetch_all(&app.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, [ids[0]]);
+    b.audit("the conversation with its categories").await;
+    browser::assert_no_csp_violations(&app).await;
+    b.close().await;
+}
