@@ -208,3 +208,35 @@ async fn an_agent_gives_a_conversation_categories_from_the_view() {
     browser::assert_no_csp_violations(&app).await;
     b.close().await;
 }
+
+/// An administrator puts a person in a unit from the staff view, by keyboard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sets_a_persons_unit() {
+    let app = browser::app().await;
+    browser::staff(&app, "adam", "admin").await;
+    let cecilia = browser::staff(&app, "cecilia", "agent").await;
+    let Some(b) = Browser::start(&app).await else {
+        return;
+    };
+    b.sign_in("adam").await;
+    b.goto(&format!("/#/admin/staff/{cecilia}")).await;
+    fill(&b, "#person-unit", "Bygglov").await;
+    b.press("\u{E007}").await;
+    b.wait_for("the unit to be stored", || async {
+        let unit: Option<String> = sqlx::query_scalar("select unit from staff where id = $1")
+            .bind(cecilia)
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        (unit.as_deref() == Some("Bygglov")).then_some(())
+    })
+    .await;
+    b.wait_js(
+        "the field to show the unit after the view is drawn again",
+        "return document.getElementById('person-unit')?.value === 'Bygglov' ? true : null",
+    )
+    .await;
+    b.audit("a person's unit in the staff view").await;
+    browser::assert_no_csp_violations(&app).await;
+    b.close().await;
+}
