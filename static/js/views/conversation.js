@@ -82,6 +82,13 @@ addStrings({
     'conv.handOverNote': 'Anteckning till mottagaren (frivillig)',
     'conv.handOverSend': 'Lämna över',
     'conv.handedOver': 'Konversationen är överlämnad till {unit}.',
+    'conv.report': 'Rapportera meddelandet',
+    'conv.reportTitle': 'Rapportera meddelandet till moderatorerna',
+    'conv.reportReason': 'Varför (till exempel hot eller personangrepp)',
+    'conv.reportSend': 'Rapportera',
+    'conv.reportCancel': 'Avbryt',
+    'conv.reportMissing': 'Skriv varför du rapporterar meddelandet.',
+    'conv.reported': 'Meddelandet är rapporterat och ligger i modereringskön.',
     'conv.categories': 'Kategorier',
     'conv.categoriesNone': 'Inga kategorier.',
     'conv.categorySuggested': 'Föreslagen utifrån liknande frågor:',
@@ -169,6 +176,13 @@ addStrings({
     'conv.handOverNote': 'Note for the receiver (optional)',
     'conv.handOverSend': 'Hand over',
     'conv.handedOver': 'The conversation is handed over to {unit}.',
+    'conv.report': 'Report the message',
+    'conv.reportTitle': 'Report the message to the moderators',
+    'conv.reportReason': 'Why (for example a threat or a personal attack)',
+    'conv.reportSend': 'Report',
+    'conv.reportCancel': 'Cancel',
+    'conv.reportMissing': 'Say why you report the message.',
+    'conv.reported': 'The message is reported and in the moderation queue.',
     'conv.categories': 'Categories',
     'conv.categoriesNone': 'No categories.',
     'conv.categorySuggested': 'Suggested from similar questions:',
@@ -205,6 +219,7 @@ export class Conversation {
   destroy() {
     clearInterval(this.ticker);
     this.request?.abort();
+    this.reportDialog?.remove();
   }
 
   mayAnswer() {
@@ -552,7 +567,54 @@ export class Conversation {
             }),
           )
         : null,
+      inbound ? h('button', { type: 'button', class: 'report-message', 'data-report': String(m.id), on: { click: () => this.openReport(m.id) } }, t('conv.report')) : null,
     );
+  }
+
+  /** The dialog for reporting one message (POST /api/v1/messages/{id}/report): made once, so a
+   * live update of the timeline does not lose what is typed in it. */
+  openReport(messageId) {
+    if (!this.reportDialog) {
+      const reason = h('textarea', { id: 'report-reason', maxlength: '2000' });
+      const errors = h('div', {});
+      const dialog = h(
+        'dialog',
+        { id: 'report-dialog', 'aria-labelledby': 'report-heading' },
+        h(
+          'form',
+          {
+            on: {
+              submit: async (e) => {
+                e.preventDefault();
+                if (!reason.value.trim()) {
+                  showError(errors, { message: t('conv.reportMissing') });
+                  reason.focus();
+                  return;
+                }
+                const done = await this.act('POST', `/api/v1/messages/${dialog.dataset.message}/report`, { reason: reason.value }, t('conv.reported'));
+                if (done) {
+                  reason.value = '';
+                  showError(errors, null);
+                  dialog.close();
+                }
+              },
+            },
+          },
+          h('h3', { id: 'report-heading' }, t('conv.reportTitle')),
+          errors,
+          h('div', { class: 'field' }, h('label', { for: 'report-reason' }, t('conv.reportReason')), reason),
+          h('div', { class: 'actions' },
+            h('button', { type: 'submit', id: 'report-send', class: 'primary' }, t('conv.reportSend')),
+            h('button', { type: 'button', on: { click: () => dialog.close() } }, t('conv.reportCancel'))),
+        ),
+      );
+      this.reportDialog = dialog;
+      this.reportReason = reason;
+      document.body.append(dialog);
+    }
+    this.reportDialog.dataset.message = String(messageId);
+    this.reportDialog.showModal();
+    this.reportReason.focus();
   }
 
   renderSuggestions() {

@@ -240,3 +240,40 @@ async fn an_admin_sets_a_persons_unit() {
     browser::assert_no_csp_violations(&app).await;
     b.close().await;
 }
+
+/// "Report this message" from the conversation: a dialog, by keyboard, and the case opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_reports_a_message_from_the_conversation() {
+    let app = browser::app().await;
+    channel(&app).await;
+    ingest(
+        &app,
+        vec![dm("m1", "p1", "Anna Lindqvist", "Jag vet var du bor.", 20)],
+    )
+    .await;
+    let conversation: i64 = sqlx::query_scalar("select id from conversations")
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    browser::staff(&app, "agneta", "agent").await;
+    let Some(b) = Browser::start(&app).await else {
+        return;
+    };
+    b.sign_in("agneta").await;
+    b.goto(&format!("/#/inbox/{conversation}")).await;
+    click(&b, "button.report-message").await;
+    assert_eq!(b.focused_id().await, "report-reason");
+    b.audit("the report dialog").await;
+    fill(&b, "#report-reason", "Ett hot mot handläggaren").await;
+    b.press("\u{E004}").await;
+    assert_eq!(b.focused_id().await, "report-send");
+    b.press("\u{E007}").await;
+    b.wait_text("#announcer", "rapporterat").await;
+    let cases: i64 = sqlx::query_scalar("select count(*) from moderation_cases")
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(cases, 1);
+    browser::assert_no_csp_violations(&app).await;
+    b.close().await;
+}
