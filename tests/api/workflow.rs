@@ -543,3 +543,55 @@ on_both_backends!(
         );
     }
 );
+
+on_both_backends!(
+    the_demo_fills_the_reports_default_period_and_shows_posts_by_their_words,
+    |app: TestApp| async move {
+        tavla::demo::fill(&app.store, &app.settings).await.unwrap();
+        let admin = app.token("admin", "admin").await;
+        let moderator = app.token("moderator", "moderator").await;
+        // The console opens the reports on the last whole month.
+        let now = chrono::Utc::now().timestamp_millis();
+        let local = tavla::reports::period::local_time(now);
+        let last = tavla::reports::period::ReportPeriod::month(local.year(), local.month())
+            .previous()
+            .label();
+        let report = app
+            .get_json(&admin, &format!("/api/v1/reports?period={last}"))
+            .await;
+        let dm = report["totals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kind"] == "dm")
+            .unwrap_or_else(|| panic!("DM totals: {report}"));
+        assert!(
+            dm["figures"]["inbound"]["value"].as_i64().unwrap() > 0,
+            "{dm}"
+        );
+        assert!(
+            dm["figures"]["inbound"]["previous"].as_i64().unwrap() > 0,
+            "{dm}"
+        );
+        assert!(
+            dm["figures"]["first_response_median_seconds"]["value"].is_number(),
+            "{dm}"
+        );
+        // Today's queue is not crowded by last month's: those were answered.
+        let agent = app.token("agent", "agent").await;
+        let queue = app
+            .get_json(&agent, "/api/v1/conversations?queue=dm&status=open&limit=1")
+            .await;
+        let oldest = queue["items"][0]["oldest_unanswered_at"].as_i64().unwrap();
+        assert!(now - oldest < 3 * 24 * 3_600_000, "{queue}");
+        let heated = app.get_json(&moderator, "/api/v1/moderation/heated").await;
+        let items = heated["items"].as_array().cloned().unwrap_or_default();
+        assert!(!items.is_empty(), "the demo has a heated thread: {heated}");
+        for t in items {
+            assert!(
+                t["post_text"].as_str().is_some_and(|s| !s.is_empty()),
+                "{t}"
+            );
+        }
+    }
+);
