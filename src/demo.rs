@@ -211,6 +211,7 @@ pub async fn fill(store: &Store, settings: &Settings) -> anyhow::Result<()> {
             "text": text, "time": now - ago * minute, "post_id": post_id,
         }));
     }
+    values.extend(earlier_months(now));
     let items = values
         .into_iter()
         .map(normalised::parse)
@@ -228,6 +229,7 @@ pub async fn fill(store: &Store, settings: &Settings) -> anyhow::Result<()> {
     if outcome.stored == 0 {
         bail!("no demo data was stored");
     }
+    post_texts(store).await?;
     eprintln!(
         "demo data: 3 channels, {} messages ({} direct messages, {} comments under {} posts)",
         outcome.stored,
@@ -294,4 +296,75 @@ fn demo_password() -> String {
     (0..20)
         .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
         .collect()
+}
+
+/// The reports open on the last whole month: the demo places questions there, each answered a
+/// little later, and fewer in the month before, so the first report shows figures and a change.
+/// Their people and posts are their own, so today's queue stays as it is (answered, they wait for
+/// no one).
+fn earlier_months(now: i64) -> Vec<serde_json::Value> {
+    let local = crate::reports::period::local_time(now);
+    use chrono::Datelike;
+    let this_month = crate::reports::period::ReportPeriod::month(local.year(), local.month());
+    let last = this_month.previous();
+    let before = last.previous();
+    let hour = 3_600_000;
+    let mut out = Vec::new();
+    for (label, period, count) in [
+        ("last", &last, DMS.len()),
+        ("before", &before, DMS.len() / 2),
+    ] {
+        for (i, (_, _, text)) in DMS.iter().take(count).enumerate() {
+            // Spread over the month's working days, at 9 to 15 o'clock.
+            let at = period.start_ms() + (i as i64 * 2 + 1) * 24 * hour + (9 + i as i64 % 6) * hour;
+            let person = format!("demo-person-{label}-{i}");
+            let name = PEOPLE[i % PEOPLE.len()];
+            out.push(json!({
+                "platform": "facebook", "channel": KOMMUN, "kind": "dm",
+                "id": format!("demo-dm-{label}-{i}"), "author": {"id": person, "name": name},
+                "text": text, "time": at,
+            }));
+            out.push(json!({
+                "platform": "facebook", "channel": KOMMUN, "kind": "dm", "direction": "outbound",
+                "id": format!("demo-dm-{label}-{i}-reply"), "author": {"id": person, "name": name},
+                "text": "Tack för din fråga! Vi återkommer med svar.",
+                "time": at + (20 + 15 * (i as i64 % 5)) * 60_000,
+            }));
+        }
+        for (i, (_, person, _, text)) in COMMENTS.iter().take(count / 2).enumerate() {
+            out.push(json!({
+                "platform": "facebook", "channel": KOMMUN, "kind": "comment",
+                "id": format!("demo-comment-{label}-{i}"),
+                "author": {"id": format!("demo-person-{label}-c{person}"), "name": PEOPLE[*person]},
+                "text": text, "time": period.start_ms() + (i as i64 * 3 + 2) * 24 * hour,
+                "post_id": format!("100000000000001_{label}"),
+            }));
+        }
+    }
+    out
+}
+
+/// The posts' own words, which a comment does not carry (the platform sends them with the post),
+/// so the heated thread and the reports show the post, not its id.
+async fn post_texts(store: &Store) -> anyhow::Result<()> {
+    let mut texts: Vec<(String, &str)> = POSTS
+        .iter()
+        .map(|(_, id, text)| (id.to_string(), *text))
+        .collect();
+    texts.push((
+        "100000000000001_last".into(),
+        "Vi har öppnat en ny återvinningscentral vid Norra vägen.",
+    ));
+    texts.push((
+        "100000000000001_before".into(),
+        "Skolvalet är öppet till den 15 februari.",
+    ));
+    for (id, text) in texts {
+        sqlx::query("update posts set text = $1 where platform_id = $2 and text is null")
+            .bind(text)
+            .bind(id)
+            .execute(&store.pool)
+            .await?;
+    }
+    Ok(())
 }

@@ -12,7 +12,9 @@ use super::extract::{parse_json, Path, Query, RawBody};
 use super::AppState;
 use crate::access::{answer_capability, read_capability, readable_kinds};
 use crate::privacy::masking;
-use crate::store::conversations::{ClaimInfo, ClaimOutcome, QueueFilter, ReplyOutcome};
+use crate::store::conversations::{
+    ClaimInfo, ClaimOutcome, QueueFilter, ReplyOutcome, ServiceLevel,
+};
 use crate::store::reply_window::{ReplyWindow, HUMAN_AGENT};
 
 #[derive(Deserialize)]
@@ -23,6 +25,10 @@ pub struct ListQuery {
     channel: Option<i64>,
     status: Option<String>,
     person: Option<i64>,
+    /// `me`: those whose newest handover went to the caller; `unit`: to the caller's unit.
+    handed: Option<String>,
+    /// `breach`: closest to breaching the service level first; the queue's order when absent.
+    sort: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
 }
@@ -59,6 +65,33 @@ pub async fn list(
             ));
         }
     }
+    let by_breach = match q.sort.as_deref() {
+        None => false,
+        Some("breach") => true,
+        Some(_) => {
+            return Err(AppError::bad_request(
+                "sort must be breach (closest to breaching the service level first), or left out for the oldest unanswered first",
+            ))
+        }
+    };
+    let (handed_to_staff, handed_to_unit) = match q.handed.as_deref() {
+        None => (None, None),
+        Some("me") => (Some(caller.staff.id), None),
+        Some("unit") => {
+            let unit = state.store.staff_unit(caller.staff.id).await?.ok_or_else(|| {
+                AppError::unprocessable(
+                    "you belong to no unit, so nothing is handed to your unit; ask an administrator to set your unit (PATCH /api/v1/staff/{id} with \"unit\")",
+                )
+            })?;
+            (None, Some(unit))
+        }
+        Some(_) => {
+            return Err(AppError::bad_request(
+                "handed must be me (handed to you) or unit (handed to your unit)",
+            ))
+        }
+    };
+    let level = service_level(&state);
     let scope = caller.read_scope();
     let filter = QueueFilter {
         // Narrowed to the one asked for above.
@@ -66,13 +99,21 @@ pub async fn list(
         channel_id: q.channel,
         status: q.status,
         person_id: q.person,
+        handed_to_staff,
+        handed_to_unit,
+        service_level: level,
+        by_breach,
         limit: q.limit.unwrap_or(50).clamp(1, 200),
         offset: q.offset.unwrap_or(0).max(0),
     };
-    let (items, total) = state.store.queue(&scope, &filter).await?;
-    let mut items = serde_json::to_value(&items).map_err(AppError::internal)?;
+    let page = state.store.queue(&scope, &filter).await?;
+    let total = page.total;
+    let mut items = serde_json::to_value(&page.items).map_err(AppError::internal)?;
     if let Some(list) = items.as_array_mut() {
-        list.iter_mut().for_each(masking::summary_json);
+        for item in list.iter_mut() {
+            masking::summary_json(item);
+            mark_service_level(item, &level);
+        }
     }
     state
         .store
@@ -83,6 +124,7 @@ pub async fn list(
             json!({
                 "kinds": kinds, "channel": filter.channel_id, "status": filter.status,
                 "person": filter.person_id, "offset": filter.offset,
+                "handed": q.handed, "sort": q.sort,
                 "shown": items.as_array().map_or(0, Vec::len),
             }),
         )
@@ -92,7 +134,38 @@ pub async fn list(
         "total": total,
         "limit": filter.limit,
         "offset": filter.offset,
+        "service_level": {
+            "dm_hours": state.settings.service_level_hours,
+            "comment_hours": state.settings.comment_service_level_hours,
+            "past": page.past_service_level,
+        },
     })))
+}
+
+/// The service level now, the one the reports measure (`service_level_hours` for DMs,
+/// `comment_service_level_hours` for comment threads).
+fn service_level(state: &AppState) -> ServiceLevel {
+    const HOUR_MS: i64 = 3_600_000;
+    ServiceLevel {
+        now: crate::store::now_ms(),
+        dm_ms: state.settings.service_level_hours.max(1) * HOUR_MS,
+        comments_ms: state.settings.comment_service_level_hours.max(1) * HOUR_MS,
+    }
+}
+
+/// `service_level_due_at` (when an open conversation's oldest unanswered message passes the
+/// service level) and `past_service_level` on a queue item.
+fn mark_service_level(item: &mut serde_json::Value, level: &ServiceLevel) {
+    let kind = item["kind"].as_str().unwrap_or("dm").to_string();
+    let due = match (
+        item["status"].as_str(),
+        item["oldest_unanswered_at"].as_i64(),
+    ) {
+        (Some("open"), Some(oldest)) => Some(level.due(&kind, oldest)),
+        _ => None,
+    };
+    item["service_level_due_at"] = json!(due);
+    item["past_service_level"] = json!(due.is_some_and(|d| d <= level.now));
 }
 
 /// Loads the conversation's kind and checks that the caller may read it. Outside the caller's
@@ -128,15 +201,28 @@ pub async fn show(
             json!({}),
         )
         .await?;
-    let suggested = suggested_reply(&state, &detail).await?;
+    let cluster = question_cluster(&state, &detail).await?;
+    let suggested = suggested_reply(&state, cluster).await?;
+    let (categories, category_suggestions) =
+        super::categories::of_conversation(&state, id, cluster).await?;
     let mut body = serde_json::to_value(&detail).map_err(AppError::internal)?;
     // Personal data masked; `masked` on each message says where, for an audited reveal.
     masking::conversation_json(&mut body);
     body["suggested_reply"] = suggested;
+    // Its categories, and those colleagues gave conversations of the same FAQ cluster.
+    body["categories"] = categories;
+    body["category_suggestions"] = category_suggestions;
     // Handovers to the organisation's units, and the units there are to choose from (none
     // listed: any name).
     body["handovers"] = json!(state.store.handovers_of(id).await?);
     body["handover_units"] = json!(state.integrations.units);
+    // The colleagues it may be handed to (who may read and answer it), by name and unit.
+    let mut colleagues =
+        super::handover::colleagues(&state, &detail.summary.kind, detail.summary.channel_id)
+            .await?;
+    colleagues.retain(|c| c.id != caller.staff.id);
+    body["handover_colleagues"] = json!(colleagues);
+    mark_service_level(&mut body, &service_level(&state));
     // Staff's internal notes, for the timeline; same readers as the conversation.
     // Personal data in them is masked like the messages' (the export gives it whole).
     let mut notes = state.store.notes_of(id).await?;
@@ -147,25 +233,24 @@ pub async fn show(
     Ok(axum::Json(body))
 }
 
-/// When the newest question of the thread belongs to a FAQ cluster answered by a saved reply,
-/// that reply is suggested to whoever answers.
-async fn suggested_reply(
+/// The FAQ cluster of the thread's newest question, if it has one.
+pub(super) async fn question_cluster(
     state: &AppState,
     detail: &crate::store::conversations::ConversationDetail,
-) -> Result<serde_json::Value> {
+) -> Result<Option<u64>> {
     let Some(last) = detail
         .messages
         .iter()
         .rev()
         .find(|m| m.direction == "inbound")
     else {
-        return Ok(serde_json::Value::Null);
+        return Ok(None);
     };
     let curations = state.store.curations().await?;
     let moves = state.store.faq_moves().await?;
     // A public question is in its cluster; a direct message is matched to the nearest one
     // without joining it (communicators never see DM text).
-    let cluster = state
+    Ok(state
         .faq
         .cluster_of_message(last.id, &curations, &moves)
         .or_else(|| {
@@ -173,10 +258,16 @@ async fn suggested_reply(
                 .as_deref()
                 .filter(|t| crate::faq::question::is_question(t))
                 .and_then(|t| state.faq.nearest_cluster(t, &curations))
-        });
+        }))
+}
+
+/// When the newest question of the thread belongs to a FAQ cluster answered by a saved reply,
+/// that reply is suggested to whoever answers.
+async fn suggested_reply(state: &AppState, cluster: Option<u64>) -> Result<serde_json::Value> {
     let Some(cluster) = cluster else {
         return Ok(serde_json::Value::Null);
     };
+    let curations = state.store.curations().await?;
     let reply_id = curations
         .iter()
         .find(|c| c.cluster_id == cluster as i64)

@@ -1,7 +1,9 @@
 //! `POST /api/v1/conversations/{id}/handover`: a conversation handed to a unit of the
-//! organisation (Bygglov, Socialtjänsten, …). The handover is recorded, audited and put on the
-//! event log, from which receivers configured in `integrations_file` hear of it
-//! (src/outbound/integrations.rs).
+//! organisation (Bygglov, Socialtjänsten, …) or to a named colleague, with a note. The handover
+//! is recorded, audited and put on the event log: the receiver's console hears of it live, and
+//! receivers configured in `integrations_file` hear of handovers to units
+//! (src/outbound/integrations.rs). The receiver finds it in `GET /api/v1/conversations?handed=me`
+//! or `?handed=unit`; the person's waiting time keeps counting (nothing is reset).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,7 +16,7 @@ use super::conversations::readable;
 use super::error::{AppError, Result};
 use super::extract::{parse_json, Path, RawBody};
 use super::AppState;
-use crate::access::answer_capability;
+use crate::access::{answer_capability, read_capability};
 
 /// A note longer than this is refused: it is for the unit, not a copy of the conversation.
 const NOTE_MAX_CHARS: usize = 2000;
@@ -22,7 +24,10 @@ const NOTE_MAX_CHARS: usize = 2000;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HandoverBody {
-    unit: String,
+    /// A unit of the organisation; or
+    unit: Option<String>,
+    /// a colleague, by username, who may read the conversation.
+    to: Option<String>,
     note: Option<String>,
 }
 
@@ -36,18 +41,18 @@ pub async fn hand_over(
     let kind = readable(&state, &caller, id).await?;
     caller.require(answer_capability(&kind))?;
     let body: HandoverBody = parse_json(&body)?;
-    let unit = body.unit.trim();
-    if unit.is_empty() || unit.chars().count() > 100 {
-        return Err(AppError::unprocessable(
-            "name the unit the conversation goes to (1 to 100 characters)",
-        ));
-    }
-    if !state.integrations.unit_allowed(unit) {
-        return Err(AppError::unprocessable(format!(
-            "{unit:?} is not a unit conversations are handed to; choose one of: {}",
-            state.integrations.units.join(", ")
-        )));
-    }
+    let (unit, to_staff) = match (body.unit.as_deref(), body.to.as_deref()) {
+        (Some(unit), None) => (Some(checked_unit(&state, unit)?), None),
+        (None, Some(to)) => {
+            let (staff_id, unit) = colleague(&state, &caller, id, &kind, to.trim()).await?;
+            (unit, Some(staff_id))
+        }
+        _ => {
+            return Err(AppError::unprocessable(
+                "give either \"unit\" (a unit of the organisation) or \"to\" (a colleague's username), not both",
+            ))
+        }
+    };
     let note = body
         .note
         .as_deref()
@@ -60,10 +65,104 @@ pub async fn hand_over(
     }
     let handover = state
         .store
-        .hand_over(id, unit, note, &caller.actor())
+        .hand_over(id, unit.as_deref(), to_staff, note, &caller.actor())
         .await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({"handover_id": handover, "unit": unit})),
+        axum::Json(
+            json!({"handover_id": handover, "unit": unit, "to": body.to.map(|t| t.trim().to_string())}),
+        ),
     ))
+}
+
+fn checked_unit(state: &AppState, unit: &str) -> Result<String> {
+    let unit = unit.trim();
+    if unit.is_empty() || unit.chars().count() > 100 {
+        return Err(AppError::unprocessable(
+            "name the unit the conversation goes to (1 to 100 characters)",
+        ));
+    }
+    if !state.integrations.unit_allowed(unit) {
+        return Err(AppError::unprocessable(format!(
+            "{unit:?} is not a unit conversations are handed to; choose one of: {}",
+            state.integrations.units.join(", ")
+        )));
+    }
+    Ok(unit.to_string())
+}
+
+/// The colleague's id and unit, if they may take the conversation over: a person's account,
+/// not disabled, not the caller, whose role and training let them read and answer this kind of
+/// conversation, and whose channel limit includes its channel. Anyone else is refused by name
+/// alone, so the refusal tells nothing about accounts the caller could not otherwise see.
+async fn colleague(
+    state: &AppState,
+    caller: &Caller,
+    conversation: i64,
+    kind: &str,
+    username: &str,
+) -> Result<(i64, Option<String>)> {
+    let refused = || {
+        AppError::unprocessable(format!(
+            "{username:?} cannot take this conversation over: hand it to a colleague who may answer it (see handover_colleagues in GET /api/v1/conversations/{conversation}), or to a unit"
+        ))
+    };
+    if username == caller.staff.username {
+        return Err(AppError::unprocessable(
+            "you cannot hand a conversation to yourself; name a colleague or a unit",
+        ));
+    }
+    let place = state
+        .store
+        .conversation_place(conversation)
+        .await?
+        .ok_or_else(refused)?;
+    let candidates = colleagues(state, kind, place.channel_id).await?;
+    candidates
+        .into_iter()
+        .find(|c| c.username == username)
+        .map(|c| (c.id, c.unit))
+        .ok_or_else(refused)
+}
+
+/// A colleague a conversation may be handed to.
+#[derive(serde::Serialize)]
+pub struct Colleague {
+    #[serde(skip)]
+    pub id: i64,
+    pub username: String,
+    pub unit: Option<String>,
+}
+
+/// Those who may take over a conversation of this kind on this channel: people (not service
+/// accounts), not disabled, whose role and current training give both reading and answering it,
+/// within whose channel limit it lies. By username.
+pub async fn colleagues(state: &AppState, kind: &str, channel_id: i64) -> Result<Vec<Colleague>> {
+    let now = crate::store::now_ms();
+    let mut out = Vec::new();
+    for account in state.store.staff_accounts().await? {
+        if account.disabled || account.kind != "person" {
+            continue;
+        }
+        if !(account.channels.is_empty() || account.channels.contains(&channel_id)) {
+            continue;
+        }
+        let Some(role) = crate::access::Role::parse(&account.role) else {
+            continue;
+        };
+        let needed = [read_capability(kind), answer_capability(kind)];
+        if !needed.iter().all(|c| role.can(*c)) {
+            continue;
+        }
+        let completions = state.store.completions(account.id).await?;
+        let effective = state.training.effective(role, &completions, now);
+        if needed.iter().all(|c| effective.has(*c)) {
+            out.push(Colleague {
+                id: account.id,
+                username: account.username,
+                unit: account.unit,
+            });
+        }
+    }
+    Ok(out)
 }

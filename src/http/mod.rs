@@ -3,6 +3,7 @@
 
 mod audit;
 pub mod auth;
+mod categories;
 mod channels;
 mod console;
 mod conversations;
@@ -236,6 +237,12 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             Rule::AnyOf(&[AnswerDms, AnswerComments]),
             post(handover::hand_over),
         ),
+        r(
+            Method::POST,
+            "/api/v1/conversations/{id}/categories",
+            Rule::AnyOf(&[AnswerDms, AnswerComments]),
+            post(categories::set),
+        ),
         // A saved reply filled for one conversation, before it is sent.
         r(
             Method::GET,
@@ -345,6 +352,26 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/search",
             Rule::AnyOf(CONVERSATIONS),
             get(search::search),
+        ),
+        // The categories of the contact centre's questions: seen by those who read
+        // conversations, kept by administrators.
+        r(
+            Method::GET,
+            "/api/v1/categories",
+            Rule::AnyOf(&[ReadDms, ReadComments, ManageChannels]),
+            get(categories::list),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/categories",
+            Rule::Needs(ManageChannels),
+            post(categories::add),
+        ),
+        r(
+            Method::PATCH,
+            "/api/v1/categories/{id}",
+            Rule::Needs(ManageChannels),
+            patch(categories::change),
         ),
         // The organisation's search synonyms: seen by those who search, kept by administrators.
         r(

@@ -237,6 +237,36 @@ pub struct StaffChange {
     disabled: Option<bool>,
     /// The channels the person is limited to; an empty list means every channel.
     channels: Option<Vec<i64>>,
+    /// The unit the person belongs to (one of the units handovers go to); null or "" for none.
+    #[serde(default, deserialize_with = "present")]
+    unit: Option<Option<String>>,
+}
+
+/// Tells a field given as null (`Some(None)`) from one left out (`None`).
+fn present<'de, D>(d: D) -> std::result::Result<Option<Option<String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(Some(Option::deserialize(d)?))
+}
+
+/// The unit to set, trimmed, if it is one conversations are handed to.
+fn checked_unit(state: &AppState, unit: Option<&str>) -> Result<Option<String>> {
+    let Some(unit) = unit.map(str::trim).filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    if unit.chars().count() > 100 {
+        return Err(AppError::unprocessable(
+            "a unit's name has at most 100 characters",
+        ));
+    }
+    if !state.integrations.unit_allowed(unit) {
+        return Err(AppError::unprocessable(format!(
+            "{unit:?} is not one of the organisation's units; choose one of: {}",
+            state.integrations.units.join(", ")
+        )));
+    }
+    Ok(Some(unit.to_string()))
 }
 
 pub async fn update(
@@ -266,13 +296,19 @@ pub async fn update(
     if let Some(role) = role {
         check_fit(role, kind_of(&account))?;
     }
+    let unit = change
+        .unit
+        .as_ref()
+        .map(|u| checked_unit(&state, u.as_deref()))
+        .transpose()?;
     state
         .store
-        .update_staff(
+        .change_staff(
             id,
             role.map(Role::as_str),
             change.disabled,
             channels.as_deref(),
+            unit.as_ref().map(|u| u.as_deref()),
             &caller.actor(),
         )
         .await?;

@@ -8,6 +8,7 @@
 pub mod period;
 pub mod post_section;
 pub mod render;
+pub mod workflow;
 
 use crate::model::ConversationKind;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -206,6 +207,10 @@ pub struct Report {
     pub faq: Vec<FaqFigure>,
     pub moderation: ModerationFigures,
     pub heated: Vec<HeatedThread>,
+    /// Handovers per unit (src/reports/workflow.rs).
+    pub handovers: Vec<workflow::Counted>,
+    /// Conversations begun in the period per category (src/reports/workflow.rs).
+    pub categories: Vec<workflow::Counted>,
 }
 
 /// dm stays dm; comments, visitors' posts and mentions (and their threads) are comments.
@@ -637,6 +642,8 @@ pub async fn build(
 
     let moderation = moderation_figures(&now, &before);
     let faq = faq_figures(store, faq, &period, &previous, scope.clone(), options).await?;
+    let handovers = workflow::handovers(store, &period, &previous, scope.channels()).await?;
+    let categories = workflow::categories(store, &period, &previous, scope.channels()).await?;
     let scope = scope.channels().map(<[i64]>::to_vec);
     Ok(Report {
         period: PeriodInfo::of(&period),
@@ -653,6 +660,8 @@ pub async fn build(
         faq,
         moderation,
         heated: now.heated.into_iter().take(10).collect(),
+        handovers,
+        categories,
     })
 }
 

@@ -170,6 +170,9 @@ pub fn csv(report: &Report) -> String {
             ]);
         }
     }
+    for cells in super::workflow::csv_rows(report) {
+        row(cells.each_ref().map(String::as_str));
+    }
     out
 }
 
@@ -502,6 +505,7 @@ pub fn html(report: &Report, lang: Lang) -> String {
     heatmap_section(&mut s, report, lang);
     faq_section(&mut s, report, lang);
     moderation_section(&mut s, report, lang);
+    s.push_str(&super::workflow::html(report, lang));
     heated_section(&mut s, report, lang);
     s.push_str("</body></html>");
     s

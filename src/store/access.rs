@@ -33,6 +33,9 @@ pub struct StaffAccount {
     pub channels: Vec<i64>,
     /// "person" or "service" (an integration's account: no password, audited under its name).
     pub kind: String,
+    /// The unit of the organisation the person belongs to (set by administrators); handovers
+    /// to the unit reach them.
+    pub unit: Option<String>,
 }
 
 /// The sign-in limits (README, "Signing in"), in the store's terms. A maximum of 0 means no limit.
@@ -492,7 +495,7 @@ impl Store {
     /// Every account, or the one with `id`.
     async fn accounts(&self, id: Option<i64>) -> Result<Vec<StaffAccount>> {
         let rows = sqlx::query(
-            "select id, username, role, kind, disabled_at, password_hash from staff \
+            "select id, username, role, kind, disabled_at, password_hash, unit from staff \
              where ($1 = -1 or id = $2) order by username",
         )
         .bind(id.unwrap_or(-1))
@@ -526,19 +529,34 @@ impl Store {
                     has_password: password.is_some(),
                     channels,
                     kind: r.try_get("kind")?,
+                    unit: r.try_get("unit")?,
                 })
             })
             .collect()
     }
 
-    /// Changes role, disabled state and channel scope. A role change or disabling ends the
-    /// person's sessions (and so their event streams).
+    /// Changes role, disabled state and channel scope (see `change_staff`).
     pub async fn update_staff(
         &self,
         id: i64,
         role: Option<&str>,
         disabled: Option<bool>,
         channels: Option<&[i64]>,
+        actor: &Actor,
+    ) -> Result<()> {
+        self.change_staff(id, role, disabled, channels, None, actor)
+            .await
+    }
+
+    /// Changes role, disabled state, channel scope and unit (`Some(None)`: no unit). A role
+    /// change or disabling ends the person's sessions (and so their event streams).
+    pub async fn change_staff(
+        &self,
+        id: i64,
+        role: Option<&str>,
+        disabled: Option<bool>,
+        channels: Option<&[i64]>,
+        unit: Option<Option<&str>>,
         actor: &Actor,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
@@ -587,15 +605,27 @@ impl Store {
                 .await?;
             limit_to_channels(&mut tx, id, channels).await?;
         }
+        if let Some(unit) = unit {
+            sqlx::query("update staff set unit = $1 where id = $2")
+                .bind(unit)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
         if end_sessions {
             end_sessions_in(&mut tx, id, None).await?;
+        }
+        let mut change =
+            serde_json::json!({"role": role, "disabled": disabled, "channels": channels});
+        if let Some(unit) = unit {
+            change["unit"] = serde_json::json!(unit);
         }
         record(
             &mut tx,
             actor,
             "staff.updated",
             Some(&format!("staff:{id}")),
-            serde_json::json!({"role": role, "disabled": disabled, "channels": channels}),
+            change,
         )
         .await?;
         tx.commit().await?;

@@ -31,6 +31,16 @@ pub struct ConversationSummary {
     pub resolved_at: Option<i64>,
     pub claim: Option<ClaimInfo>,
     pub preview: Option<String>,
+    /// The newest handover: to whom (a unit, or a colleague with their unit) and when.
+    pub handed: Option<HandedRef>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HandedRef {
+    pub unit: Option<String>,
+    /// The colleague's username; None for a handover to a unit.
+    pub to_staff: Option<String>,
+    pub at: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,8 +115,27 @@ pub struct QueueFilter {
     pub channel_id: Option<i64>,
     pub status: Option<String>,
     pub person_id: Option<i64>,
+    /// Only conversations whose newest handover went to this colleague.
+    pub handed_to_staff: Option<i64>,
+    /// Only conversations whose newest handover went to this unit (not to a colleague in it).
+    pub handed_to_unit: Option<String>,
+    /// The service level per kind (DMs, comment threads): conversations open with a message
+    /// unanswered longer are past it: counted, and with `by_breach` put after those not yet.
+    pub service_level: ServiceLevel,
+    /// Closest to breaching the service level first (then those past it, most overdue first).
+    pub by_breach: bool,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// One page of the queue.
+#[derive(Debug, Clone)]
+pub struct QueuePage {
+    pub items: Vec<ConversationSummary>,
+    /// How many match the filter.
+    pub total: i64,
+    /// How many of those are past the service level.
+    pub past_service_level: i64,
 }
 
 #[derive(Debug)]
@@ -125,10 +154,14 @@ fn summary_select(scope: &ReadScope) -> String {
          c.oldest_unanswered_at, c.last_inbound_at, c.last_message_at, c.message_count, c.resolved_at, \
          c.claimed_by, s.username as claimed_by_username, c.claim_expires_at, \
          (select m.text from messages m where m.conversation_id = c.id and {} \
-          order by m.platform_time desc, m.id desc limit 1) as preview \
+          order by m.platform_time desc, m.id desc limit 1) as preview, \
+         lh.unit as handed_unit, lht.username as handed_to, lh.handed_at \
          from conversations c join channels ch on ch.id = c.channel_id \
          left join authors a on a.id = c.person_id left join posts p on p.id = c.post_id \
-         left join staff s on s.id = c.claimed_by",
+         left join staff s on s.id = c.claimed_by \
+         left join handovers lh on lh.id = \
+          (select max(h.id) from handovers h where h.conversation_id = c.id) \
+         left join staff lht on lht.id = lh.to_staff",
         scope.readable_message("m")
     )
 }
@@ -144,16 +177,66 @@ pub struct ConversationPlace {
 const QUEUE_ORDER: &str = " order by case when c.oldest_unanswered_at is null then 1 else 0 end, \
      c.oldest_unanswered_at, c.last_message_at desc, c.id";
 
+/// The service level at a moment: how long a DM and a comment thread may wait for an answer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServiceLevel {
+    pub now: i64,
+    pub dm_ms: i64,
+    pub comments_ms: i64,
+}
+
+impl ServiceLevel {
+    /// When the answer to a conversation of `kind` waiting since `oldest` is due.
+    pub fn due(&self, kind: &str, oldest: i64) -> i64 {
+        oldest
+            + if kind == "dm" {
+                self.dm_ms
+            } else {
+                self.comments_ms
+            }
+    }
+
+    /// The SQL for the moment an open conversation's answer is due. (Numbers the settings
+    /// gave, never input.)
+    fn due_sql(&self) -> String {
+        format!(
+            "(c.oldest_unanswered_at + case when c.kind = 'dm' then {} else {} end)",
+            self.dm_ms, self.comments_ms
+        )
+    }
+
+    /// Open conversations with a message unanswered past the service level.
+    fn past_sql(&self) -> String {
+        format!("(c.status = 'open' and {} <= {})", self.due_sql(), self.now)
+    }
+
+    /// Closest to breaching first: open conversations not yet past the service level, the
+    /// least time left first; then those past it, most overdue first; then the rest as the
+    /// queue has them.
+    fn breach_order(&self) -> String {
+        format!(
+            " order by case when c.status <> 'open' or c.oldest_unanswered_at is null then 2 \
+             when {} then 1 else 0 end, {}, c.last_message_at desc, c.id",
+            self.past_sql(),
+            self.due_sql()
+        )
+    }
+}
+
+/// The newest handover of the conversation, as `lh`.
+const NEWEST_HANDOVER: &str = "select lh.to_staff, lh.unit from handovers lh where \
+     lh.conversation_id = c.id and lh.id = (select max(h.id) from handovers h where h.conversation_id = c.id)";
+
 impl Store {
     /// One page of the queue within the reader's scope, and the total number matching.
-    pub async fn queue(
-        &self,
-        scope: &ReadScope,
-        filter: &QueueFilter,
-    ) -> Result<(Vec<ConversationSummary>, i64)> {
+    pub async fn queue(&self, scope: &ReadScope, filter: &QueueFilter) -> Result<QueuePage> {
         let mut args = Args::default();
         let Some(within) = scope.conditions("c.kind", "c.channel_id", &mut args) else {
-            return Ok((Vec::new(), 0));
+            return Ok(QueuePage {
+                items: Vec::new(),
+                total: 0,
+                past_service_level: 0,
+            });
         };
         let mut conditions = vec![within, "ch.approved = 1".to_string()];
         if let Some(kind) = filter.kind {
@@ -168,15 +251,37 @@ impl Store {
         if let Some(person) = filter.person_id {
             conditions.push(format!("c.person_id = {}", args.int(person)));
         }
+        if let Some(staff) = filter.handed_to_staff {
+            conditions.push(format!(
+                "exists ({NEWEST_HANDOVER} and lh.to_staff = {})",
+                args.int(staff)
+            ));
+        }
+        if let Some(unit) = &filter.handed_to_unit {
+            conditions.push(format!(
+                "exists ({NEWEST_HANDOVER} and lh.to_staff is null and lh.unit = {})",
+                args.text(unit)
+            ));
+        }
         let where_clause = format!(" where {}", conditions.join(" and "));
 
         let count_sql = format!(
-            "select count(*) from conversations c join channels ch on ch.id = c.channel_id{where_clause}"
+            "select count(*) as total, \
+             coalesce(sum(case when {} then 1 else 0 end), 0) as past \
+             from conversations c join channels ch on ch.id = c.channel_id{where_clause}",
+            filter.service_level.past_sql()
         );
-        let total = args
-            .bind_scalar(sqlx::query_scalar::<_, i64>(&count_sql))
+        let counts = args
+            .bind(sqlx::query(&count_sql))
             .fetch_one(&self.pool)
             .await?;
+        let total: i64 = counts.try_get("total")?;
+        let past: i64 = counts.try_get("past")?;
+        let order = if filter.by_breach {
+            filter.service_level.breach_order()
+        } else {
+            QUEUE_ORDER.to_string()
+        };
 
         let n = args.len();
         // The page is chosen first, on the conversation columns alone, so that the per-row work of
@@ -184,8 +289,8 @@ impl Store {
         // every open conversation before the sort (10,000 of them in the console bench).
         let sql = format!(
             "{} join (select c.id as page_id from conversations c \
-             join channels ch on ch.id = c.channel_id{where_clause}{QUEUE_ORDER} limit ${} offset ${}) page \
-             on page.page_id = c.id{QUEUE_ORDER}",
+             join channels ch on ch.id = c.channel_id{where_clause}{order} limit ${} offset ${}) page \
+             on page.page_id = c.id{order}",
             summary_select(scope),
             n + 1,
             n + 2
@@ -197,7 +302,52 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         let items = rows.iter().map(summary_from_row).collect::<Result<_>>()?;
-        Ok((items, total))
+        Ok(QueuePage {
+            items,
+            total,
+            past_service_level: past,
+        })
+    }
+
+    /// Handovers made in [start, end) per unit (None: to a colleague without a unit), on
+    /// conversations of the given channels (None: every channel).
+    pub async fn handovers_per_unit(
+        &self,
+        start: i64,
+        end: i64,
+        channels: Option<&[i64]>,
+    ) -> Result<Vec<(Option<String>, i64)>> {
+        if channels.is_some_and(<[i64]>::is_empty) {
+            return Ok(Vec::new());
+        }
+        let within = channels.map_or(String::new(), |c| {
+            let places: Vec<String> = (0..c.len()).map(|i| format!("${}", i + 3)).collect();
+            format!(" and c.channel_id in ({})", places.join(", "))
+        });
+        let sql = format!(
+            "select h.unit, count(*) as n from handovers h \
+             join conversations c on c.id = h.conversation_id \
+             where h.handed_at >= $1 and h.handed_at < $2{within} group by h.unit"
+        );
+        let mut q = sqlx::query(&sql).bind(start).bind(end);
+        for c in channels.unwrap_or(&[]) {
+            q = q.bind(*c);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("unit")?, r.try_get("n")?)))
+            .collect()
+    }
+
+    /// The unit a staff member belongs to, if any.
+    pub async fn staff_unit(&self, staff_id: i64) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar::<_, Option<String>>("select unit from staff where id = $1")
+                .bind(staff_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten(),
+        )
     }
 
     /// A conversation's kind and channel, for access checks (no words).
@@ -780,6 +930,14 @@ fn summary_from_row(r: &sqlx::any::AnyRow) -> Result<ConversationSummary> {
         resolved_at: r.try_get("resolved_at")?,
         claim,
         preview: preview.map(|p| p.chars().take(140).collect()),
+        handed: match r.try_get::<Option<i64>, _>("handed_at")? {
+            Some(at) => Some(HandedRef {
+                unit: r.try_get("handed_unit")?,
+                to_staff: r.try_get("handed_to")?,
+                at,
+            }),
+            None => None,
+        },
     })
 }
 

@@ -98,7 +98,10 @@ const CHANNEL_COLUMNS: &str = "ch.id as ch_id, ch.platform as ch_platform, \
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Handover {
     pub id: i64,
-    pub unit: String,
+    /// The unit it went to; for a handover to a colleague, their unit at the time (if any).
+    pub unit: Option<String>,
+    /// The colleague it was handed to (by name); None for a handover to a unit.
+    pub to_staff: Option<String>,
     pub note: Option<String>,
     /// The staff member's name; None when the account is gone.
     pub handed_by: Option<String>,
@@ -262,8 +265,9 @@ impl Store {
     /// each other elsewhere in the conversation).
     pub async fn handovers_of(&self, conversation_id: i64) -> Result<Vec<Handover>> {
         let rows = sqlx::query(
-            "select h.id, h.unit, h.note, h.handed_at, s.username from handovers h \
-             left join staff s on s.id = h.handed_by where h.conversation_id = $1 order by h.id",
+            "select h.id, h.unit, h.note, h.handed_at, s.username, t.username as to_username \
+             from handovers h left join staff s on s.id = h.handed_by \
+             left join staff t on t.id = h.to_staff where h.conversation_id = $1 order by h.id",
         )
         .bind(conversation_id)
         .fetch_all(&self.pool)
@@ -273,6 +277,7 @@ impl Store {
                 Ok(Handover {
                     id: r.try_get("id")?,
                     unit: r.try_get("unit")?,
+                    to_staff: r.try_get("to_username")?,
                     note: r.try_get("note")?,
                     handed_by: r.try_get("username")?,
                     handed_at: r.try_get("handed_at")?,
@@ -281,11 +286,15 @@ impl Store {
             .collect()
     }
 
-    /// Hands a conversation to a unit: the handover, its event and its audit entry together.
+    /// Hands a conversation to a unit or to a named colleague (with the colleague's unit, if
+    /// any): the handover, its event and its audit entry together. The event names the receiver
+    /// (`to_staff`, `unit`), so the console tells them at once; the conversation's waiting time
+    /// (`oldest_unanswered_at`) is left as it is.
     pub async fn hand_over(
         &self,
         conversation_id: i64,
-        unit: &str,
+        unit: Option<&str>,
+        to_staff: Option<i64>,
         note: Option<&str>,
         actor: &Actor,
     ) -> Result<i64> {
@@ -300,16 +309,18 @@ impl Store {
                 })?;
         let now = now_ms();
         let id: i64 = sqlx::query_scalar(
-            "insert into handovers (conversation_id, unit, note, handed_by, handed_at) \
-             values ($1, $2, $3, $4, $5) returning id",
+            "insert into handovers (conversation_id, unit, to_staff, note, handed_by, handed_at) \
+             values ($1, $2, $3, $4, $5, $6) returning id",
         )
         .bind(conversation_id)
         .bind(unit)
+        .bind(to_staff)
         .bind(note)
         .bind(actor.staff_id)
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
+        let facts = serde_json::json!({"handover_id": id, "unit": unit, "to_staff": to_staff});
         append(
             &mut tx,
             NewEvent {
@@ -317,7 +328,7 @@ impl Store {
                 channel_id: Some(channel_id),
                 conversation_id: Some(conversation_id),
                 message_id: None,
-                payload: serde_json::json!({"handover_id": id, "unit": unit}),
+                payload: facts.clone(),
             },
         )
         .await?;
@@ -326,7 +337,7 @@ impl Store {
             actor,
             "conversation.handed_over",
             Some(&format!("conversation:{conversation_id}")),
-            serde_json::json!({"handover_id": id, "unit": unit}),
+            facts,
         )
         .await?;
         self.commit(tx).await?;
@@ -376,14 +387,15 @@ impl Store {
         }))
     }
 
-    /// A handover with its conversation, channel and the person's newest message.
+    /// A handover to a unit with its conversation, channel and the person's newest message; None
+    /// for a handover to a colleague (it stays inside tavla: the unit's systems are not told).
     pub async fn handover_facts(&self, id: i64) -> Result<Option<HandoverFacts>> {
         let sql = format!(
             "select h.id, h.unit, h.note, h.handed_at, st.username as handed_by, \
              c.id as conversation_id, c.kind as conversation_kind, {CHANNEL_COLUMNS} \
              from handovers h join conversations c on c.id = h.conversation_id \
              join channels ch on ch.id = c.channel_id left join staff st on st.id = h.handed_by \
-             where h.id = $1"
+             where h.id = $1 and h.to_staff is null and h.unit is not null"
         );
         let Some(r) = sqlx::query(&sql)
             .bind(id)

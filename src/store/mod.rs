@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod categories;
 pub mod channels;
 pub mod conversations;
 pub mod echo;

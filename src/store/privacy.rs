@@ -439,11 +439,12 @@ async fn delete_message(tx: &mut Tx<'_>, id: i64, conversation_id: i64) -> Resul
             .fetch_one(&mut **tx)
             .await?;
     if left == 0 && cases == 0 {
-        // Staff's notes and handovers go with the conversation: they were about what is now
+        // Staff's notes, handovers and categories go with the conversation: they were about what is now
         // disposed of (and a handover's row would otherwise hold the conversation's key).
         for sql in [
             "delete from conversation_notes where conversation_id = $1",
             "delete from handovers where conversation_id = $1",
+            "delete from conversation_categories where conversation_id = $1",
         ] {
             sqlx::query(sql)
                 .bind(conversation_id)

@@ -10,7 +10,7 @@ const KINDS = [
   'post.changed', 'reaction.changed', 'moderation.case_opened', 'moderation.case_changed',
   'moderation.case_closed', 'moderation.evidence_captured', 'faq.curated',
   'faq.questions_moved', 'channel.registered', 'channel.approved', 'channel.changed',
-  'quarantine.added', 'conversation.noted',
+  'quarantine.added', 'conversation.noted', 'conversation.handed_over',
 ];
 
 export class LiveEvents {

@@ -52,6 +52,15 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
         ("POST /api/v1/conversations/{id}/replies", (AGENT, NONE)),
         ("POST /api/v1/conversations/{id}/handover", (AGENT, NONE)),
         ("POST /api/v1/conversations/{id}/notes", (AGENT, NONE)),
+        ("POST /api/v1/conversations/{id}/categories", (AGENT, NONE)),
+        // The categories of the questions: read by those who read conversations and by
+        // administrators, kept by administrators.
+        (
+            "GET /api/v1/categories",
+            (&["agent", "communicator", "moderator", "admin"][..], NONE),
+        ),
+        ("POST /api/v1/categories", (ADMIN, NONE)),
+        ("PATCH /api/v1/categories/{id}", (ADMIN, NONE)),
         // {id} is the DM: a saved reply filled for it is for those who may answer it.
         (
             "GET /api/v1/conversations/{id}/saved-replies/{reply}/preview",

@@ -621,7 +621,7 @@ const OWN_ACCOUNT: [&str; 4] = [
 
 /// Tables whose rows a refused change must leave as they were (the audit trail and sessions
 /// record reads and use, not changes).
-const STORE_TABLES: [&str; 38] = [
+const STORE_TABLES: [&str; 40] = [
     "staff",
     "api_tokens",
     "channels",
@@ -660,6 +660,8 @@ const STORE_TABLES: [&str; 38] = [
     "campaign_posts",
     "post_goals",
     "post_evaluation_notes",
+    "categories",
+    "conversation_categories",
 ];
 
 /// Every row of every table, as text, in a stable order.
@@ -785,6 +787,14 @@ on_both_backends!(
             &format!("{PAGE_B}_77"),
         )
         .await;
+        let category_b = app
+            .post(&chief, "/api/v1/categories", json!({"name": "Bad"}))
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["id"]
+            .as_i64()
+            .expect("a category");
         let synonyms_b = app
             .post(
                 &chief,
@@ -1089,6 +1099,25 @@ on_both_backends!(
                 "admin",
                 "/api/v1/retention/runs".into(),
                 json!({"dry_run": false}),
+            ),
+            // The organisation's categories apply on every channel.
+            (
+                "POST /api/v1/categories",
+                "admin",
+                "/api/v1/categories".into(),
+                json!({"name": "Avfall"}),
+            ),
+            (
+                "PATCH /api/v1/categories/{id}",
+                "admin",
+                format!("/api/v1/categories/{category_b}"),
+                json!({"archived": true}),
+            ),
+            (
+                "POST /api/v1/conversations/{id}/categories",
+                "agent",
+                format!("/api/v1/conversations/{conversation_b}/categories"),
+                json!({"categories": [category_b]}),
             ),
             // The organisation's search synonyms apply on every channel.
             (

@@ -607,6 +607,11 @@ fn requests(p: &Planted) -> HashMap<&'static str, Vec<String>> {
             "GET /api/v1/saved-replies",
             vec!["/api/v1/saved-replies".to_string()],
         ),
+        // Names an administrator wrote, never message text.
+        (
+            "GET /api/v1/categories",
+            vec!["/api/v1/categories".to_string()],
+        ),
         // Terms an administrator wrote, never message text.
         (
             "GET /api/v1/search/synonyms",

@@ -44,3 +44,4 @@ mod system;
 mod triage;
 mod upgrade;
 mod webhooks;
+mod workflow;

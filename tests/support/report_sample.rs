@@ -89,6 +89,14 @@ pub fn report_with(text: &str, number: f64) -> Report {
             heated_hours: 2,
             comments: 120,
         }],
+        handovers: vec![tavla::reports::workflow::Counted {
+            name: Some(text.to_string()),
+            count: figure,
+        }],
+        categories: vec![tavla::reports::workflow::Counted {
+            name: Some(text.to_string()),
+            count: figure,
+        }],
     }
 }
 

@@ -74,11 +74,26 @@ addStrings({
     'conv.handoversNone': 'Konversationen har inte lämnats över.',
     'conv.handedTo': 'Till {unit}, av {name}, {at}',
     'conv.handedBySomeone': 'en borttagen användare',
-    'conv.handOver': 'Lämna över till en enhet',
+    'conv.handOver': 'Lämna över till en enhet eller en kollega',
     'conv.handOverUnit': 'Enhet',
-    'conv.handOverNote': 'Anteckning till enheten (frivillig)',
+    'conv.handOverTo': 'Eller till en kollega',
+    'conv.handOverToNone': 'Ingen kollega (till enheten)',
+    'conv.handedToColleague': 'Till {to}{unit}, av {name}, {at}',
+    'conv.handOverNote': 'Anteckning till mottagaren (frivillig)',
     'conv.handOverSend': 'Lämna över',
     'conv.handedOver': 'Konversationen är överlämnad till {unit}.',
+    'conv.report': 'Rapportera meddelandet',
+    'conv.reportTitle': 'Rapportera meddelandet till moderatorerna',
+    'conv.reportReason': 'Varför (till exempel hot eller personangrepp)',
+    'conv.reportSend': 'Rapportera',
+    'conv.reportCancel': 'Avbryt',
+    'conv.reportMissing': 'Skriv varför du rapporterar meddelandet.',
+    'conv.reported': 'Meddelandet är rapporterat och ligger i modereringskön.',
+    'conv.categories': 'Kategorier',
+    'conv.categoriesNone': 'Inga kategorier.',
+    'conv.categorySuggested': 'Föreslagen utifrån liknande frågor:',
+    'conv.categoryAdd': 'Lägg till {name}',
+    'conv.categoriesSaved': 'Kategorierna är sparade.',
     'conv.handOverMissing': 'Skriv vilken enhet konversationen ska till.',
     'conv.note': 'Intern anteckning',
     'conv.noteBy': 'Intern anteckning av {name}',
@@ -153,11 +168,26 @@ addStrings({
     'conv.handoversNone': 'This conversation has not been handed over.',
     'conv.handedTo': 'To {unit}, by {name}, {at}',
     'conv.handedBySomeone': 'a removed user',
-    'conv.handOver': 'Hand over to a unit',
+    'conv.handOver': 'Hand over to a unit or a colleague',
     'conv.handOverUnit': 'Unit',
-    'conv.handOverNote': 'Note for the unit (optional)',
+    'conv.handOverTo': 'Or to a colleague',
+    'conv.handOverToNone': 'No colleague (to the unit)',
+    'conv.handedToColleague': 'To {to}{unit}, by {name}, {at}',
+    'conv.handOverNote': 'Note for the receiver (optional)',
     'conv.handOverSend': 'Hand over',
     'conv.handedOver': 'The conversation is handed over to {unit}.',
+    'conv.report': 'Report the message',
+    'conv.reportTitle': 'Report the message to the moderators',
+    'conv.reportReason': 'Why (for example a threat or a personal attack)',
+    'conv.reportSend': 'Report',
+    'conv.reportCancel': 'Cancel',
+    'conv.reportMissing': 'Say why you report the message.',
+    'conv.reported': 'The message is reported and in the moderation queue.',
+    'conv.categories': 'Categories',
+    'conv.categoriesNone': 'No categories.',
+    'conv.categorySuggested': 'Suggested from similar questions:',
+    'conv.categoryAdd': 'Add {name}',
+    'conv.categoriesSaved': 'The categories are saved.',
     'conv.handOverMissing': 'Write which unit the conversation goes to.',
     'conv.note': 'Internal note',
     'conv.noteBy': 'Internal note by {name}',
@@ -189,6 +219,7 @@ export class Conversation {
   destroy() {
     clearInterval(this.ticker);
     this.request?.abort();
+    this.reportDialog?.remove();
   }
 
   mayAnswer() {
@@ -222,6 +253,10 @@ export class Conversation {
     this.handoverSlot = h('div', {});
     this.handoverForm = null;
     this.handovers = h('section', { class: 'handovers', 'aria-labelledby': 'handovers-heading' }, h('h3', { id: 'handovers-heading' }, t('conv.handovers')), this.handoverList, this.handoverSlot);
+    // Each change of a category is saved at once, so drawing it again on a live update loses nothing.
+    this.categoryBox = h('div', {});
+    this.categoriesSection = h('section', { class: 'categories', id: 'categories', 'aria-labelledby': 'categories-heading' }, h('h3', { id: 'categories-heading' }, t('conv.categories')), this.categoryBox);
+    this.allCategories = [];
     this.replyText = h('textarea', { id: 'reply-text', name: 'reply', 'aria-describedby': 'reply-hint' });
     this.humanAgent = h('input', { type: 'checkbox', id: 'reply-human-agent' });
     this.humanAgentField = h('div', { class: 'row', hidden: true }, this.humanAgent, h('label', { for: 'reply-human-agent' }, t('conv.humanAgent')));
@@ -288,6 +323,7 @@ export class Conversation {
       this.windowBox,
       this.actions,
       this.handovers,
+      this.categoriesSection,
       this.messages,
       this.suggestions,
       this.readOnly,
@@ -297,6 +333,66 @@ export class Conversation {
     );
     this.ticker = setInterval(() => this.renderWindow(), 30000);
     if (this.mayAnswer()) this.loadLibrary();
+    this.loadCategories();
+  }
+
+  async loadCategories() {
+    try {
+      const result = await this.ctx.api('GET', '/api/v1/categories');
+      this.allCategories = result.items || [];
+      if (this.detail) this.renderCategories();
+    } catch {
+      this.allCategories = [];
+    }
+  }
+
+  /** The conversation's categories: checkboxes for those who may answer it (each change saved),
+   * the names for the rest; and the ones colleagues gave similar questions, to add with one press. */
+  renderCategories() {
+    const given = this.detail.categories || [];
+    const suggested = this.detail.category_suggestions || [];
+    const ids = given.map((c) => c.id);
+    const save = (next) => this.act('POST', `/api/v1/conversations/${this.id}/categories`, { categories: next }, t('conv.categoriesSaved'));
+    if (!this.mayAnswer()) {
+      replace(this.categoryBox, h('p', { class: given.length ? '' : 'muted' }, given.length ? given.map((c) => c.name).join(', ') : t('conv.categoriesNone')));
+      return;
+    }
+    const offered = [...this.allCategories.filter((c) => !c.archived), ...given.filter((g) => g.archived)];
+    replace(
+      this.categoryBox,
+      suggested.length
+        ? h(
+            'p',
+            { class: 'suggested-categories' },
+            t('conv.categorySuggested'),
+            ' ',
+            suggested.map((c) =>
+              h('button', { type: 'button', class: 'suggest-category', 'data-category': String(c.id), on: { click: () => save([...ids, c.id]) } }, t('conv.categoryAdd', { name: c.name })),
+            ),
+          )
+        : null,
+      offered.length
+        ? h(
+            'fieldset',
+            { class: 'category-choices' },
+            h('legend', { class: 'visually-hidden' }, t('conv.categories')),
+            offered.map((c) =>
+              h(
+                'div',
+                { class: 'row' },
+                h('input', {
+                  type: 'checkbox',
+                  id: `category-${c.id}`,
+                  checked: ids.includes(c.id),
+                  disabled: Boolean(c.archived),
+                  on: { change: (e) => save(e.target.checked ? [...ids, c.id] : ids.filter((x) => x !== c.id)) },
+                }),
+                h('label', { for: `category-${c.id}` }, c.name),
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, t('conv.categoriesNone')),
+    );
   }
 
   render() {
@@ -315,6 +411,7 @@ export class Conversation {
     this.renderSuggestions();
     this.renderEarlier();
     this.renderHandovers();
+    this.renderCategories();
     const answer = this.mayAnswer();
     this.replyForm.hidden = !answer;
     this.noteForm.hidden = !answer;
@@ -470,7 +567,54 @@ export class Conversation {
             }),
           )
         : null,
+      inbound ? h('button', { type: 'button', class: 'report-message', 'data-report': String(m.id), on: { click: () => this.openReport(m.id) } }, t('conv.report')) : null,
     );
+  }
+
+  /** The dialog for reporting one message (POST /api/v1/messages/{id}/report): made once, so a
+   * live update of the timeline does not lose what is typed in it. */
+  openReport(messageId) {
+    if (!this.reportDialog) {
+      const reason = h('textarea', { id: 'report-reason', maxlength: '2000' });
+      const errors = h('div', {});
+      const dialog = h(
+        'dialog',
+        { id: 'report-dialog', 'aria-labelledby': 'report-heading' },
+        h(
+          'form',
+          {
+            on: {
+              submit: async (e) => {
+                e.preventDefault();
+                if (!reason.value.trim()) {
+                  showError(errors, { message: t('conv.reportMissing') });
+                  reason.focus();
+                  return;
+                }
+                const done = await this.act('POST', `/api/v1/messages/${dialog.dataset.message}/report`, { reason: reason.value }, t('conv.reported'));
+                if (done) {
+                  reason.value = '';
+                  showError(errors, null);
+                  dialog.close();
+                }
+              },
+            },
+          },
+          h('h3', { id: 'report-heading' }, t('conv.reportTitle')),
+          errors,
+          h('div', { class: 'field' }, h('label', { for: 'report-reason' }, t('conv.reportReason')), reason),
+          h('div', { class: 'actions' },
+            h('button', { type: 'submit', id: 'report-send', class: 'primary' }, t('conv.reportSend')),
+            h('button', { type: 'button', on: { click: () => dialog.close() } }, t('conv.reportCancel'))),
+        ),
+      );
+      this.reportDialog = dialog;
+      this.reportReason = reason;
+      document.body.append(dialog);
+    }
+    this.reportDialog.dataset.message = String(messageId);
+    this.reportDialog.showModal();
+    this.reportReason.focus();
   }
 
   renderSuggestions() {
@@ -569,7 +713,13 @@ export class Conversation {
               h(
                 'li',
                 { 'data-handover-id': String(x.id) },
-                h('p', {}, t('conv.handedTo', { unit: x.unit, name: x.handed_by || t('conv.handedBySomeone'), at: formatTime(x.handed_at) })),
+                h(
+                  'p',
+                  {},
+                  x.to_staff
+                    ? t('conv.handedToColleague', { to: x.to_staff, unit: x.unit ? ` (${x.unit})` : '', name: x.handed_by || t('conv.handedBySomeone'), at: formatTime(x.handed_at) })
+                    : t('conv.handedTo', { unit: x.unit, name: x.handed_by || t('conv.handedBySomeone'), at: formatTime(x.handed_at) }),
+                ),
                 x.note ? h('p', { class: 'user-text muted' }, x.note) : null,
               ),
             ),
@@ -583,10 +733,26 @@ export class Conversation {
     const unit = units.length
       ? h('select', { id: 'handover-unit', name: 'unit' }, units.map((u) => h('option', { value: u }, u)))
       : h('input', { id: 'handover-unit', name: 'unit', maxlength: '100', autocomplete: 'off' });
+    const colleagues = this.detail.handover_colleagues || [];
+    const to = h(
+      'select',
+      { id: 'handover-to', name: 'to' },
+      h('option', { value: '' }, t('conv.handOverToNone')),
+      colleagues.map((c) => h('option', { value: c.username }, c.unit ? `${c.username} (${c.unit})` : c.username)),
+    );
     const note = h('textarea', { id: 'handover-note', name: 'note', maxlength: '2000' });
     const errors = h('div', {});
     const submit = async (e) => {
       e.preventDefault();
+      if (to.value) {
+        showError(errors, null);
+        const done = await this.act('POST', `/api/v1/conversations/${this.id}/handover`, { to: to.value, note: note.value }, t('conv.handedOver', { unit: to.value }));
+        if (done) {
+          note.value = '';
+          to.value = '';
+        }
+        return;
+      }
       const name = unit.value.trim();
       if (!name) {
         showError(errors, { message: t('conv.handOverMissing') });
@@ -609,6 +775,7 @@ export class Conversation {
         { on: { submit } },
         errors,
         h('div', { class: 'field' }, h('label', { for: 'handover-unit' }, t('conv.handOverUnit')), unit),
+        colleagues.length ? h('div', { class: 'field' }, h('label', { for: 'handover-to' }, t('conv.handOverTo')), to) : null,
         h('div', { class: 'field' }, h('label', { for: 'handover-note' }, t('conv.handOverNote')), note),
         h('button', { type: 'submit', id: 'handover-send' }, t('conv.handOverSend')),
       ),

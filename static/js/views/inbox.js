@@ -33,6 +33,18 @@ addStrings({
     'inbox.position': 'Konversation {i} av {n}: {name}',
     'inbox.updated': 'Kön har uppdaterats.',
     'inbox.loading': 'Hämtar kön …',
+    'inbox.handed': 'Överlämnade',
+    'inbox.handed.all': 'Alla',
+    'inbox.handed.me': 'Till mig',
+    'inbox.handed.unit': 'Till min enhet',
+    'inbox.sort': 'Ordning',
+    'inbox.sort.urgent': 'Längst väntat först',
+    'inbox.sort.breach': 'Närmast servicenivån först',
+    'inbox.past': { one: '{n} över servicenivån', other: '{n} över servicenivån' },
+    'inbox.pastBadge': 'Över servicenivån',
+    'inbox.dueIn': 'servicenivå om {d}',
+    'inbox.handedTo': 'Överlämnad till {to}',
+    'inbox.handedToYou': 'En konversation har lämnats över till dig.',
     'key.next': 'Nästa konversation',
     'key.prev': 'Föregående konversation',
     'key.claim': 'Ta konversationen',
@@ -66,6 +78,18 @@ addStrings({
     'inbox.position': 'Conversation {i} of {n}: {name}',
     'inbox.updated': 'The queue was updated.',
     'inbox.loading': 'Loading the queue …',
+    'inbox.handed': 'Handed over',
+    'inbox.handed.all': 'All',
+    'inbox.handed.me': 'To me',
+    'inbox.handed.unit': 'To my unit',
+    'inbox.sort': 'Order',
+    'inbox.sort.urgent': 'Longest waiting first',
+    'inbox.sort.breach': 'Closest to the service level first',
+    'inbox.past': { one: '{n} past the service level', other: '{n} past the service level' },
+    'inbox.pastBadge': 'Past the service level',
+    'inbox.dueIn': 'service level in {d}',
+    'inbox.handedTo': 'Handed to {to}',
+    'inbox.handedToYou': 'A conversation was handed over to you.',
     'key.next': 'Next conversation',
     'key.prev': 'Previous conversation',
     'key.claim': 'Claim the conversation',
@@ -77,7 +101,7 @@ addStrings({
 });
 
 const PAGE = 50;
-const filters = { queue: '', status: 'open', channel: '' };
+const filters = { queue: '', status: 'open', channel: '', handed: '', sort: '' };
 
 export function personName(summary) {
   return summary.person?.name || summary.person?.platform_id || t('inbox.unknownPerson');
@@ -114,6 +138,8 @@ class Inbox {
     this.errors = h('div', { id: 'inbox-errors' });
     this.list = h('ul', { class: 'queue', id: 'queue', 'aria-labelledby': 'queue-heading' });
     this.count = h('p', { class: 'muted', id: 'queue-count' });
+    this.past = h('p', { id: 'queue-past', class: 'past-level', hidden: true });
+    this.notice = h('p', { id: 'handed-notice', role: 'status', class: 'notice', hidden: true });
     this.more = h('button', { type: 'button', hidden: true, on: { click: () => this.load(true) } }, t('inbox.more'));
     this.panel = h('section', { class: 'panel conversation', id: 'conversation', 'aria-label': t('inbox.title') });
     this.conversation = new Conversation(this.panel, ctx, {
@@ -150,10 +176,14 @@ class Inbox {
               : null,
             select('filter-status', t('inbox.status'), ['open', 'waiting', 'resolved'].map((s) => [s, t(`inbox.status.${s}`)]), 'status'),
             this.channelSelect,
+            select('filter-handed', t('inbox.handed'), ['', 'me', 'unit'].map((v) => [v, t(`inbox.handed.${v || 'all'}`)]), 'handed'),
+            select('filter-sort', t('inbox.sort'), [['', t('inbox.sort.urgent')], ['breach', t('inbox.sort.breach')]], 'sort'),
           ),
+          this.notice,
           this.errors,
           h('h2', { id: 'queue-heading', class: 'visually-hidden' }, t('inbox.queue')),
           this.count,
+          this.past,
           this.list,
           h('div', { class: 'queue-footer' }, this.more),
         ),
@@ -210,6 +240,8 @@ class Inbox {
           queue: filters.queue,
           status: filters.status,
           channel: filters.channel,
+          handed: filters.handed,
+          sort: filters.sort,
           limit: PAGE,
           offset: append ? this.items.length : 0,
         },
@@ -217,6 +249,7 @@ class Inbox {
       });
       this.items = append ? [...this.items, ...page.items] : page.items;
       this.total = page.total;
+      this.pastCount = page.service_level?.past || 0;
       showError(this.errors, null);
       this.renderList();
     } catch (e) {
@@ -231,6 +264,8 @@ class Inbox {
     );
     this.rememberNeighbour();
     this.count.textContent = t('inbox.count', { shown: this.items.length, total: this.total });
+    this.past.textContent = t('inbox.past', { n: this.pastCount });
+    this.past.hidden = !this.pastCount;
     this.more.hidden = this.items.length >= this.total;
     if (this.focusAfterLoad) {
       this.list.querySelector(`a[data-id="${this.focusAfterLoad}"]`)?.focus();
@@ -265,6 +300,12 @@ class Inbox {
           h('span', {}, c.channel_name),
           h('span', {}, t(`inbox.kind.${c.kind === 'dm' ? 'dm' : 'comments'}`)),
           c.oldest_unanswered_at ? h('span', {}, t('inbox.waitingSince', { d: formatDuration((Date.now() - c.oldest_unanswered_at) / 1000) })) : null,
+          c.past_service_level
+            ? h('span', { class: 'badge badge-past' }, t('inbox.pastBadge'))
+            : c.service_level_due_at
+              ? h('span', {}, t('inbox.dueIn', { d: formatDuration(Math.max(0, c.service_level_due_at - Date.now()) / 1000) }))
+              : null,
+          c.handed ? h('span', { class: 'handed' }, t('inbox.handedTo', { to: c.handed.to_staff || c.handed.unit || '' })) : null,
           claim,
         ),
       ),
@@ -341,6 +382,10 @@ class Inbox {
 
   live(event) {
     if (!event.conversation_id) return;
+    if (event.kind === 'conversation.handed_over' && event.payload?.to_staff === this.ctx.me.id) {
+      this.notice.textContent = t('inbox.handedToYou');
+      this.notice.hidden = false;
+    }
     this.scheduleRefresh();
     if (event.conversation_id === this.selected) this.conversation.refresh();
   }

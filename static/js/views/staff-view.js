@@ -15,6 +15,8 @@ addStrings({
     'person.account': 'Konto',
     'person.role': 'Roll',
     'person.saveRole': 'Byt roll',
+    'person.unit': 'Enhet (överlämningar till enheten når personen)',
+    'person.saveUnit': 'Spara enheten',
     'person.disable': 'Stäng av kontot',
     'person.enable': 'Aktivera kontot igen',
     'person.disabledNow': 'Kontot är avstängt.',
@@ -50,6 +52,8 @@ addStrings({
     'person.account': 'Account',
     'person.role': 'Role',
     'person.saveRole': 'Change the role',
+    'person.unit': 'Unit (handovers to the unit reach the person)',
+    'person.saveUnit': 'Save the unit',
     'person.disable': 'Disable the account',
     'person.enable': 'Enable the account again',
     'person.disabledNow': 'The account is disabled.',
@@ -160,12 +164,24 @@ export class StaffView {
       h('form', { class: 'filters', on: { submit: (e) => { e.preventDefault(); this.change({ role: role.value }, '#person-role'); } } },
         field('person-role', t('person.role'), role),
         h('button', { type: 'submit', id: 'person-role-save' }, t('person.saveRole'))),
+      service ? null : this.unitForm(a),
       h('div', { class: 'actions' },
         h('button', { type: 'button', id: 'person-disable', class: a.disabled ? null : 'danger', on: { click: () => this.change({ disabled: !a.disabled }, '#person-disable') } },
           a.disabled ? t('person.enable') : t('person.disable'))),
       own ? h('p', { class: 'muted' }, t('person.ownScope')) : this.scopeForm(a),
       own ? h('p', { class: 'muted', id: 'person-own-training' }, t('person.ownTraining')) : this.trainingForm(training),
       this.tokens(service),
+    );
+  }
+
+  /** The unit the person belongs to; empty for none. */
+  unitForm(a) {
+    const unit = h('input', { id: 'person-unit', maxlength: '100', autocomplete: 'off', value: a.unit || '' });
+    return h(
+      'form',
+      { class: 'filters', on: { submit: (e) => { e.preventDefault(); this.change({ unit: unit.value.trim() || null }, '#person-unit'); } } },
+      field('person-unit', t('person.unit'), unit),
+      h('button', { type: 'submit', id: 'person-unit-save' }, t('person.saveUnit')),
     );
   }
 
