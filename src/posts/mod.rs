@@ -618,6 +618,8 @@ pub struct PostView {
     /// Every measurement, oldest first, per figure.
     pub series: BTreeMap<String, Vec<Point>>,
     pub thread: ThreadFigures,
+    /// Named apart from the summary's `questions` (a count), which the view flattens in.
+    #[serde(rename = "raised_questions")]
     pub questions: Vec<RaisedQuestion>,
     pub goals: Vec<EvaluatedGoal>,
     pub notes: Vec<crate::store::posts::EvaluationNote>,

@@ -404,7 +404,6 @@ on_both_backends!(
                 "/api/v1/service-accounts",
                 json!({"name": "Inte ett namn!"}),
             ),
-            ("/api/v1/service-accounts", json!({"name": "crm-import"})),
             (
                 "/api/v1/staff",
                 json!({"username": "service:fake", "role": "agent"}),
@@ -417,6 +416,17 @@ on_both_backends!(
             let r = app.post(&chief, path, body.clone()).await;
             assert_eq!(r.status(), 422, "{path} {body}");
         }
+        // A name that is taken is a conflict with what exists, not a malformed request.
+        let taken = app
+            .post(
+                &chief,
+                "/api/v1/service-accounts",
+                json!({"name": "crm-import"}),
+            )
+            .await;
+        assert_eq!(taken.status(), 409);
+        let detail = taken.json::<serde_json::Value>().await.unwrap()["detail"].to_string();
+        assert!(detail.contains("already exists"), "{detail}");
         assert_eq!(
             patch(
                 &app,

@@ -597,7 +597,7 @@ on_each_backend!(
                 let view = app
                     .get_json(&communicator, &format!("/api/v1/posts/{id}"))
                     .await;
-                let clustered: i64 = view["questions"]
+                let clustered: i64 = view["raised_questions"]
                     .as_array()
                     .unwrap()
                     .iter()
@@ -613,7 +613,7 @@ on_each_backend!(
         assert_eq!(view["thread"]["heated_hours"], 2, "{view}");
         let share = view["thread"]["hateful_share"].as_f64().unwrap();
         assert!((share - 2.0 / 22.0).abs() < 0.001, "{share}");
-        let top = &view["questions"][0];
+        let top = &view["raised_questions"][0];
         assert_eq!(top["answered"], false);
         assert_eq!(top["replied"], 0);
         assert!(top["name"].as_str().unwrap().contains("Norrby"), "{top}");

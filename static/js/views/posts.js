@@ -204,7 +204,7 @@ export const view = {
         heading(t('posts.thread'), 'post-thread', 2),
         h('p', { id: 'post-thread-text' }, t('posts.thread.text', { comments: post.thread.comments, flagged: post.thread.flagged, share, heated: post.thread.heated_hours })),
         heading(t('posts.questions'), 'post-questions', 2),
-        h('ul', { id: 'post-question-list' }, post.questions.length ? post.questions.map((q) => h('li', {},
+        h('ul', { id: 'post-question-list' }, post.raised_questions.length ? post.raised_questions.map((q) => h('li', {},
           userText(t('posts.question', { name: q.name, n: q.questions, replied: q.replied })), ' (', q.answered ? t('posts.answered') : t('posts.unanswered'), ')')) : h('li', {}, t('posts.empty'))),
         heading(t('posts.goals'), 'post-goals', 2),
         h('ul', { id: 'post-goal-list' }, post.goals.length ? post.goals.map((g) => h('li', {},
