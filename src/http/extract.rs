@@ -154,7 +154,7 @@ fn integral_numbers_as_integers(value: &mut serde_json::Value) {
         Value::Number(n) if n.is_f64() => {
             let f = n.as_f64().unwrap_or(f64::NAN);
             // Within i64's range, where every whole f64 is exactly an i64.
-            if f.fract() == 0.0 && f >= -9.2e18 && f <= 9.2e18 {
+            if f.fract() == 0.0 && (-9.2e18..=9.2e18).contains(&f) {
                 *value = Value::from(f as i64);
             }
         }

@@ -215,9 +215,12 @@ async fn a_backup_taken_under_load_restores_every_table() {
         .await;
     // The message with the word comes first (other made-up words can share a compound part
     // with it and follow, ranked below the exact match).
-    let top = found["items"][0]["snippet"]["text"].as_str().unwrap_or_default();
+    let top = found["items"][0]["snippet"]["text"]
+        .as_str()
+        .unwrap_or_default();
     assert!(
-        top.split(|c: char| !c.is_alphanumeric()).any(|w| w == first_word),
+        top.split(|c: char| !c.is_alphanumeric())
+            .any(|w| w == first_word),
         "{found}"
     );
     let stream = app
