@@ -175,7 +175,7 @@ impl Store {
                     )))
                 }
                 None => {
-                    return Err(StoreError::Invalid(format!(
+                    return Err(StoreError::NotFound(format!(
                         "there is no category {id}; choose from GET /api/v1/categories"
                     )))
                 }

@@ -449,7 +449,7 @@ on_both_backends!(
         );
         assert_eq!(
             tag(&communicator, thread, vec![9999]).await.status(),
-            422,
+            404,
             "unknown"
         );
         assert_eq!(tag(&communicator, thread, vec![avfall]).await.status(), 200);
