@@ -635,6 +635,13 @@ impl FaqSignals {
             .collect()
     }
 
+    /// Whether this instance holds the cluster. A question is placed here a moment before its
+    /// placement is stored, so a cluster just listed may not be in `faq_members` yet.
+    pub fn holds_cluster(&self, cluster: u64) -> bool {
+        self.read()
+            .is_some_and(|inner| inner.clusterer.cluster(cluster).is_some())
+    }
+
     /// The cluster a text would belong to (a direct message, say), after merges; nothing changes.
     pub fn nearest_cluster(&self, text: &str, curations: &[Curation]) -> Option<u64> {
         let merged = merges(curations);

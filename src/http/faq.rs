@@ -84,7 +84,7 @@ pub async fn curate(
             "FAQ clusters span every channel, so curating them needs an account without a channel limit; ask an administrator",
         ));
     }
-    if id < 0 || !state.store.faq_cluster_exists(id).await? {
+    if id < 0 || !cluster_exists(&state, id).await? {
         return Err(AppError::not_found(format!("there is no FAQ cluster {id}")));
     }
     let mut c = state
@@ -126,7 +126,7 @@ pub async fn curate(
     if let Some(into) = body.merged_into {
         if into == 0 {
             c.merged_into = None;
-        } else if into == id || into < 0 || !state.store.faq_cluster_exists(into).await? {
+        } else if into == id || into < 0 || !cluster_exists(&state, into).await? {
             return Err(AppError::unprocessable(
                 "merged_into must name another existing FAQ cluster (0 undoes a merge)",
             ));
@@ -174,7 +174,7 @@ pub async fn move_questions(
             "FAQ clusters span every channel, so curating them needs an account without a channel limit; ask an administrator",
         ));
     }
-    if id < 0 || !state.store.faq_cluster_exists(id).await? {
+    if id < 0 || !cluster_exists(&state, id).await? {
         return Err(AppError::not_found(format!("there is no FAQ cluster {id}")));
     }
     if body.messages.is_empty() || body.messages.len() > 1000 {
@@ -202,4 +202,10 @@ pub async fn move_questions(
     Ok(axum::Json(
         json!({"moved": body.messages.len(), "into": id}),
     ))
+}
+
+/// A cluster exists when this instance holds it (its placement may still be on its way to the
+/// store) or the store has members placed in it (by another instance).
+async fn cluster_exists(state: &AppState, id: i64) -> Result<bool> {
+    Ok(state.faq.holds_cluster(id as u64) || state.store.faq_cluster_exists(id).await?)
 }
