@@ -137,6 +137,31 @@ impl From<StoreError> for AppError {
     }
 }
 
+/// The inbox's refusals: 409 when the state of things refuses (a claim held by someone else),
+/// 422 otherwise, with the inbox's words and extra members.
+impl From<crate::inbox::Refusal> for AppError {
+    fn from(r: crate::inbox::Refusal) -> AppError {
+        let answer = if r.is_conflict() {
+            AppError::conflict(r.detail(), serde_json::json!({}))
+        } else {
+            AppError::unprocessable(r.detail())
+        };
+        AppError {
+            extra: r.extra().or(answer.extra.clone()),
+            ..answer
+        }
+    }
+}
+
+impl From<crate::inbox::InboxError> for AppError {
+    fn from(e: crate::inbox::InboxError) -> AppError {
+        match e {
+            crate::inbox::InboxError::Refused(r) => r.into(),
+            crate::inbox::InboxError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let mut body = json!({
