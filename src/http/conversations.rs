@@ -13,6 +13,7 @@ use super::error::{AppError, Result};
 use super::extract::{parse_json, Path, Query, RawBody};
 use super::AppState;
 use crate::access::{answer_capability, read_capability, readable_kinds};
+use crate::inbox::queue::{self, Handed};
 use crate::inbox::{self, claims, service_level, Status};
 use crate::privacy::masking;
 use crate::store::conversations::{ConversationPlace, QueueFilter};
@@ -69,23 +70,19 @@ pub async fn list(
             ))
         }
     };
-    let (handed_to_staff, handed_to_unit) = match q.handed.as_deref() {
-        None => (None, None),
-        Some("me") => (Some(caller.staff.id), None),
-        Some("unit") => {
-            let unit = state.store.staff_unit(caller.staff.id).await?.ok_or_else(|| {
-                AppError::unprocessable(
-                    "you belong to no unit, so nothing is handed to your unit; ask an administrator to set your unit (PATCH /api/v1/staff/{id} with \"unit\")",
-                )
-            })?;
-            (None, Some(unit))
-        }
+    let handed = match q.handed.as_deref() {
+        None => None,
+        Some("me") => Some(Handed::Me),
+        Some("unit") => Some(Handed::Unit),
         Some(_) => {
             return Err(AppError::bad_request(
                 "handed must be me (handed to you) or unit (handed to your unit)",
             ))
         }
     };
+    let (handed_to_staff, handed_to_unit) =
+        queue::handed_to(&state.store, caller.staff.id, handed).await?;
+    let (limit, offset) = queue::page(q.limit, q.offset);
     let level = service_level::at(&state.settings, crate::store::now_ms());
     let scope = caller.read_scope();
     let filter = QueueFilter {
@@ -98,8 +95,8 @@ pub async fn list(
         handed_to_unit,
         service_level: level,
         by_breach,
-        limit: q.limit.unwrap_or(50).clamp(1, 200),
-        offset: q.offset.unwrap_or(0).max(0),
+        limit,
+        offset,
     };
     let page = state.store.queue(&scope, &filter).await?;
     let total = page.total;
@@ -180,13 +177,13 @@ pub async fn show(
         )
         .await?;
     let cluster = question_cluster(&state, &detail).await?;
-    let suggested = suggested_reply(&state, cluster).await?;
+    let suggested = inbox::suggestions::suggested_reply(&state.store, cluster).await?;
     let (categories, category_suggestions) =
         super::categories::of_conversation(&state, id, cluster).await?;
     let mut body = serde_json::to_value(&detail).map_err(AppError::internal)?;
     // Personal data masked; `masked` on each message says where, for an audited reveal.
     masking::conversation_json(&mut body);
-    body["suggested_reply"] = suggested;
+    body["suggested_reply"] = json!(suggested);
     // Its categories, and those colleagues gave conversations of the same FAQ cluster.
     body["categories"] = categories;
     body["category_suggestions"] = category_suggestions;
@@ -224,49 +221,7 @@ pub(super) async fn question_cluster(
     state: &AppState,
     detail: &crate::store::conversations::ConversationDetail,
 ) -> Result<Option<u64>> {
-    let Some(last) = detail
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.direction == "inbound")
-    else {
-        return Ok(None);
-    };
-    let curations = state.store.curations().await?;
-    let moves = state.store.faq_moves().await?;
-    // A public question is in its cluster; a direct message is matched to the nearest one
-    // without joining it (communicators never see DM text).
-    Ok(state
-        .faq
-        .cluster_of_message(last.id, &curations, &moves)
-        .or_else(|| {
-            last.text
-                .as_deref()
-                .filter(|t| crate::faq::question::is_question(t))
-                .and_then(|t| state.faq.nearest_cluster(t, &curations))
-        }))
-}
-
-/// When the newest question of the thread belongs to a FAQ cluster answered by a saved reply,
-/// that reply is suggested to whoever answers.
-async fn suggested_reply(state: &AppState, cluster: Option<u64>) -> Result<serde_json::Value> {
-    let Some(cluster) = cluster else {
-        return Ok(serde_json::Value::Null);
-    };
-    let curations = state.store.curations().await?;
-    let reply_id = curations
-        .iter()
-        .find(|c| c.cluster_id == cluster as i64)
-        .and_then(|c| c.answered_url.as_deref())
-        .and_then(|u| u.strip_prefix("saved-reply:"))
-        .and_then(|id| id.parse::<i64>().ok());
-    let Some(reply_id) = reply_id else {
-        return Ok(serde_json::Value::Null);
-    };
-    Ok(match state.store.saved_reply(reply_id).await? {
-        Some(r) if !r.archived => json!({"faq_cluster": cluster, "saved_reply": r}),
-        _ => serde_json::Value::Null,
-    })
+    Ok(inbox::suggestions::question_cluster(&state.store, &state.faq, detail).await?)
 }
 
 pub async fn claim(

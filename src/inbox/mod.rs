@@ -1,15 +1,17 @@
 //! The inbox: the rules of answering people (DESIGN.md §2). Which statuses a conversation has and
 //! what a change of status does, what a reply may say and when the platform still takes it (the
-//! reply window, the HUMAN_AGENT tag), who holds a conversation (claims), and when an answer is
-//! due (the service level). The store persists what the inbox decides; `http` only parses,
-//! calls the inbox and answers. The inbox never imports `http`, and the store never imports the
-//! inbox (checked by the `layers` tests below and in `store`).
+//! reply window, the HUMAN_AGENT tag), who holds a conversation (claims), when an answer is due
+//! (the service level), and which saved reply to suggest. The store persists what the inbox
+//! decides; `http` only parses, calls the inbox and answers. The inbox never imports `http`, and
+//! the store never imports the inbox (checked by the `layers` tests below and in `store`).
 
 pub mod claims;
+pub mod queue;
 pub mod refusal;
 pub mod reply;
 pub mod service_level;
 pub mod status;
+pub mod suggestions;
 pub mod window;
 
 pub use refusal::{InboxError, Refusal};

@@ -32,6 +32,8 @@ pub enum Refusal {
     HeldBy(ClaimInfo),
     /// Not one of the statuses a conversation has.
     UnknownStatus,
+    /// "Handed to my unit" asked by someone in no unit.
+    NoUnit,
     /// A retry of a message that is not one of ours waiting for delivery.
     NothingToRetry,
     /// A retry of a delivery that has not failed: it is pending, sending or sent.
@@ -80,6 +82,7 @@ impl Refusal {
                 claim.username
             ),
             Refusal::UnknownStatus => "status must be open, waiting or resolved".into(),
+            Refusal::NoUnit => "you belong to no unit, so nothing is handed to your unit; ask an administrator to set your unit (PATCH /api/v1/staff/{id} with \"unit\")".into(),
             Refusal::NothingToRetry => "this message is not one of ours waiting for delivery, so there is nothing to retry".into(),
             Refusal::NotFailed(status) => format!(
                 "the delivery is {status}, not failed; only a failed delivery can be retried \
