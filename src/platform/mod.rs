@@ -113,7 +113,8 @@ pub struct WindowRule {
     pub extended: Option<(i64, &'static str)>,
 }
 
-/// A platform's rules for replies, used by the store (inside a reply's transaction) and the API.
+/// A platform's rules for replies, which the inbox applies (`src/inbox/`: the window judged inside
+/// a reply's transaction, the limits before it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplyRules {
     /// None: the platform lets the page answer a DM at any time.

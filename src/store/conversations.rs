@@ -984,7 +984,9 @@ fn summary_from_row(r: &sqlx::any::AnyRow) -> Result<ConversationSummary> {
 }
 
 /// The live claim of someone other than `staff_id` on a conversation row (with `claimed_by`,
-/// `claim_expires_at` and the holder's `username`), if there is one.
+/// `claim_expires_at` and the holder's `username`), if there is one. This rule stays in the
+/// store, unlike the inbox's others: it is the condition of the claim's own update, checked under
+/// the row lock, and only there does it give exactly one holder (see `inbox::claims`).
 fn held_by_another(row: &sqlx::any::AnyRow, staff_id: i64, now: i64) -> Result<Option<ClaimInfo>> {
     let holder: Option<i64> = row.try_get("claimed_by")?;
     let expires: Option<i64> = row.try_get("claim_expires_at")?;
