@@ -7,6 +7,7 @@ pub mod cli;
 pub mod demo;
 pub mod faq;
 pub mod http;
+pub mod inbox;
 pub mod ingest;
 pub mod metrics;
 pub mod model;

@@ -1,4 +1,6 @@
-//! The queue and the work on one conversation: read, claim, release, reply, set status.
+//! The queue and the work on one conversation: read, claim, release, reply, set status. Parses
+//! the request, checks which capability the route needs, calls the inbox (`crate::inbox`, where
+//! the rules are) and answers.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,11 +13,10 @@ use super::error::{AppError, Result};
 use super::extract::{parse_json, Path, Query, RawBody};
 use super::AppState;
 use crate::access::{answer_capability, read_capability, readable_kinds};
+use crate::inbox::queue::{self, Handed};
+use crate::inbox::{self, claims, service_level, Status};
 use crate::privacy::masking;
-use crate::store::conversations::{
-    ClaimInfo, ClaimOutcome, QueueFilter, ReplyOutcome, ServiceLevel,
-};
-use crate::store::reply_window::{ReplyWindow, HUMAN_AGENT};
+use crate::store::conversations::{ConversationPlace, QueueFilter};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,8 +33,6 @@ pub struct ListQuery {
     limit: Option<i64>,
     offset: Option<i64>,
 }
-
-const STATUSES: [&str; 3] = ["open", "waiting", "resolved"];
 
 pub async fn list(
     State(state): State<AppState>,
@@ -59,11 +58,8 @@ pub async fn list(
         return Err(AppError::forbidden("you may not read any conversations"));
     }
     if let Some(status) = q.status.as_deref() {
-        if !STATUSES.contains(&status) {
-            return Err(AppError::bad_request(
-                "status must be open, waiting or resolved",
-            ));
-        }
+        // A query that names no status there is is malformed (400), unlike a change (422).
+        Status::parse(status).map_err(|r| AppError::bad_request(r.detail()))?;
     }
     let by_breach = match q.sort.as_deref() {
         None => false,
@@ -74,24 +70,20 @@ pub async fn list(
             ))
         }
     };
-    let (handed_to_staff, handed_to_unit) = match q.handed.as_deref() {
-        None => (None, None),
-        Some("me") => (Some(caller.staff.id), None),
-        Some("unit") => {
-            let unit = state.store.staff_unit(caller.staff.id).await?.ok_or_else(|| {
-                AppError::unprocessable(
-                    "you belong to no unit, so nothing is handed to your unit; ask an administrator to set your unit (PATCH /api/v1/staff/{id} with \"unit\")",
-                )
-            })?;
-            (None, Some(unit))
-        }
+    let handed = match q.handed.as_deref() {
+        None => None,
+        Some("me") => Some(Handed::Me),
+        Some("unit") => Some(Handed::Unit),
         Some(_) => {
             return Err(AppError::bad_request(
                 "handed must be me (handed to you) or unit (handed to your unit)",
             ))
         }
     };
-    let level = service_level(&state);
+    let (handed_to_staff, handed_to_unit) =
+        queue::handed_to(&state.store, caller.staff.id, handed).await?;
+    let (limit, offset) = queue::page(q.limit, q.offset);
+    let level = service_level::at(&state.settings, crate::store::now_ms());
     let scope = caller.read_scope();
     let filter = QueueFilter {
         // Narrowed to the one asked for above.
@@ -103,8 +95,8 @@ pub async fn list(
         handed_to_unit,
         service_level: level,
         by_breach,
-        limit: q.limit.unwrap_or(50).clamp(1, 200),
-        offset: q.offset.unwrap_or(0).max(0),
+        limit,
+        offset,
     };
     let page = state.store.queue(&scope, &filter).await?;
     let total = page.total;
@@ -112,7 +104,7 @@ pub async fn list(
     if let Some(list) = items.as_array_mut() {
         for item in list.iter_mut() {
             masking::summary_json(item);
-            mark_service_level(item, &level);
+            service_level::mark(item, &level);
         }
     }
     state
@@ -142,35 +134,18 @@ pub async fn list(
     })))
 }
 
-/// The service level now, the one the reports measure (`service_level_hours` for DMs,
-/// `comment_service_level_hours` for comment threads).
-fn service_level(state: &AppState) -> ServiceLevel {
-    const HOUR_MS: i64 = 3_600_000;
-    ServiceLevel {
-        now: crate::store::now_ms(),
-        dm_ms: state.settings.service_level_hours.max(1) * HOUR_MS,
-        comments_ms: state.settings.comment_service_level_hours.max(1) * HOUR_MS,
-    }
-}
-
-/// `service_level_due_at` (when an open conversation's oldest unanswered message passes the
-/// service level) and `past_service_level` on a queue item.
-fn mark_service_level(item: &mut serde_json::Value, level: &ServiceLevel) {
-    let kind = item["kind"].as_str().unwrap_or("dm").to_string();
-    let due = match (
-        item["status"].as_str(),
-        item["oldest_unanswered_at"].as_i64(),
-    ) {
-        (Some("open"), Some(oldest)) => Some(level.due(&kind, oldest)),
-        _ => None,
-    };
-    item["service_level_due_at"] = json!(due);
-    item["past_service_level"] = json!(due.is_some_and(|d| d <= level.now));
-}
-
 /// Loads the conversation's kind and checks that the caller may read it. Outside the caller's
 /// channel scope a conversation does not exist for them.
 pub(super) async fn readable(state: &AppState, caller: &Caller, id: i64) -> Result<String> {
+    Ok(readable_place(state, caller, id).await?.kind)
+}
+
+/// Like [`readable`], with the platform too (whose rules a reply follows).
+pub(super) async fn readable_place(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> Result<ConversationPlace> {
     let place = state
         .store
         .conversation_place(id)
@@ -178,7 +153,7 @@ pub(super) async fn readable(state: &AppState, caller: &Caller, id: i64) -> Resu
         .filter(|p| caller.may_see_channel(p.channel_id))
         .ok_or_else(|| AppError::not_found(format!("there is no conversation {id}")))?;
     caller.require(read_capability(&place.kind))?;
-    Ok(place.kind)
+    Ok(place)
 }
 
 pub async fn show(
@@ -202,13 +177,13 @@ pub async fn show(
         )
         .await?;
     let cluster = question_cluster(&state, &detail).await?;
-    let suggested = suggested_reply(&state, cluster).await?;
+    let suggested = inbox::suggestions::suggested_reply(&state.store, cluster).await?;
     let (categories, category_suggestions) =
         super::categories::of_conversation(&state, id, cluster).await?;
     let mut body = serde_json::to_value(&detail).map_err(AppError::internal)?;
     // Personal data masked; `masked` on each message says where, for an audited reveal.
     masking::conversation_json(&mut body);
-    body["suggested_reply"] = suggested;
+    body["suggested_reply"] = json!(suggested);
     // Its categories, and those colleagues gave conversations of the same FAQ cluster.
     body["categories"] = categories;
     body["category_suggestions"] = category_suggestions;
@@ -222,7 +197,15 @@ pub async fn show(
             .await?;
     colleagues.retain(|c| c.id != caller.staff.id);
     body["handover_colleagues"] = json!(colleagues);
-    mark_service_level(&mut body, &service_level(&state));
+    let now = crate::store::now_ms();
+    service_level::mark(&mut body, &service_level::at(&state.settings, now));
+    // DMs only: how long a reply may still be sent (DESIGN.md §2), by the platform's rules.
+    body["reply_window"] = json!(inbox::window::shown(
+        &detail.summary.kind,
+        &detail.summary.platform,
+        detail.summary.last_inbound_at,
+        now
+    ));
     // Staff's internal notes, for the timeline; same readers as the conversation.
     // Personal data in them is masked like the messages' (the export gives it whole).
     let mut notes = state.store.notes_of(id).await?;
@@ -238,59 +221,7 @@ pub(super) async fn question_cluster(
     state: &AppState,
     detail: &crate::store::conversations::ConversationDetail,
 ) -> Result<Option<u64>> {
-    let Some(last) = detail
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.direction == "inbound")
-    else {
-        return Ok(None);
-    };
-    let curations = state.store.curations().await?;
-    let moves = state.store.faq_moves().await?;
-    // A public question is in its cluster; a direct message is matched to the nearest one
-    // without joining it (communicators never see DM text).
-    Ok(state
-        .faq
-        .cluster_of_message(last.id, &curations, &moves)
-        .or_else(|| {
-            last.text
-                .as_deref()
-                .filter(|t| crate::faq::question::is_question(t))
-                .and_then(|t| state.faq.nearest_cluster(t, &curations))
-        }))
-}
-
-/// When the newest question of the thread belongs to a FAQ cluster answered by a saved reply,
-/// that reply is suggested to whoever answers.
-async fn suggested_reply(state: &AppState, cluster: Option<u64>) -> Result<serde_json::Value> {
-    let Some(cluster) = cluster else {
-        return Ok(serde_json::Value::Null);
-    };
-    let curations = state.store.curations().await?;
-    let reply_id = curations
-        .iter()
-        .find(|c| c.cluster_id == cluster as i64)
-        .and_then(|c| c.answered_url.as_deref())
-        .and_then(|u| u.strip_prefix("saved-reply:"))
-        .and_then(|id| id.parse::<i64>().ok());
-    let Some(reply_id) = reply_id else {
-        return Ok(serde_json::Value::Null);
-    };
-    Ok(match state.store.saved_reply(reply_id).await? {
-        Some(r) if !r.archived => json!({"faq_cluster": cluster, "saved_reply": r}),
-        _ => serde_json::Value::Null,
-    })
-}
-
-fn held_by(claim: ClaimInfo) -> AppError {
-    AppError::conflict(
-        format!(
-            "{} is working on this conversation until their claim ends; pick another one or ask them",
-            claim.username
-        ),
-        json!({"holder": claim.username, "expires_at": claim.expires_at}),
-    )
+    Ok(inbox::suggestions::question_cluster(&state.store, &state.faq, detail).await?)
 }
 
 pub async fn claim(
@@ -300,18 +231,15 @@ pub async fn claim(
 ) -> Result<impl IntoResponse> {
     let kind = readable(&state, &caller, id).await?;
     caller.require(answer_capability(&kind))?;
-    let lease_ms = state.settings.claim_lease_seconds * 1000;
-    match state
-        .store
-        .claim(id, caller.staff.id, lease_ms, &caller.actor())
-        .await?
-    {
-        ClaimOutcome::Claimed(c) => Ok(axum::Json(json!({"claim": c}))),
-        ClaimOutcome::HeldBy(c) => Err(held_by(c)),
-        ClaimOutcome::NotFound => Err(AppError::not_found(format!(
-            "there is no conversation {id}"
-        ))),
-    }
+    let claim = claims::claim(
+        &state.store,
+        id,
+        caller.staff.id,
+        claims::lease_ms(&state.settings),
+        &caller.actor(),
+    )
+    .await?;
+    Ok(axum::Json(json!({ "claim": claim })))
 }
 
 pub async fn release(
@@ -320,17 +248,8 @@ pub async fn release(
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse> {
     readable(&state, &caller, id).await?;
-    match state
-        .store
-        .release(id, caller.staff.id, &caller.actor())
-        .await?
-    {
-        ClaimOutcome::Claimed(_) => Ok(StatusCode::NO_CONTENT),
-        ClaimOutcome::HeldBy(c) => Err(held_by(c)),
-        ClaimOutcome::NotFound => Err(AppError::not_found(format!(
-            "there is no conversation {id}"
-        ))),
-    }
+    claims::release(&state.store, id, caller.staff.id, &caller.actor()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]
@@ -348,21 +267,16 @@ pub async fn set_status(
     let kind = readable(&state, &caller, id).await?;
     caller.require(answer_capability(&kind))?;
     let body: StatusBody = parse_json(&body)?;
-    if !STATUSES.contains(&body.status.as_str()) {
-        return Err(AppError::unprocessable(
-            "status must be open, waiting or resolved",
-        ));
-    }
-    state
-        .store
-        .set_status(id, caller.staff.id, &body.status, &caller.actor())
-        .await?;
-    Ok(axum::Json(json!({"status": body.status})))
+    let status = inbox::set_status(
+        &state.store,
+        id,
+        caller.staff.id,
+        &body.status,
+        &caller.actor(),
+    )
+    .await?;
+    Ok(axum::Json(json!({"status": status.as_str()})))
 }
-
-/// Messenger refuses text over 2,000 characters; comments take 8,000.
-const MAX_DM_REPLY: usize = 2000;
-const MAX_COMMENT_REPLY: usize = 8000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -375,119 +289,31 @@ pub struct ReplyBody {
     tag: Option<String>,
 }
 
-/// The reply's text, trimmed, if the platform will take it.
-pub(super) fn reply_text<'a>(text: &'a str, kind: &str) -> Result<&'a str> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(AppError::unprocessable(
-            "the reply is empty; write something to send",
-        ));
-    }
-    let max = if kind == "dm" {
-        MAX_DM_REPLY
-    } else {
-        MAX_COMMENT_REPLY
-    };
-    if crate::text::placeholders::has_known(text) {
-        return Err(AppError::unprocessable(
-            "the reply still holds a placeholder such as {förnamn}; choose the saved reply again so its preview fills it, or write the words yourself",
-        ));
-    }
-    let length = text.chars().count();
-    if length > max {
-        return Err(AppError::unprocessable(format!(
-            "the reply has {length} characters; the platform takes at most {max}: shorten it or split it in two"
-        )));
-    }
-    Ok(text)
-}
-
 pub async fn reply(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
     RawBody(body): RawBody,
 ) -> Result<impl IntoResponse> {
-    let kind = readable(&state, &caller, id).await?;
-    caller.require(answer_capability(&kind))?;
+    let place = readable_place(&state, &caller, id).await?;
+    caller.require(answer_capability(&place.kind))?;
     let body: ReplyBody = parse_json(&body)?;
-    let text = reply_text(&body.text, &kind)?;
-    let tag = checked_tag(body.tag.as_deref(), &kind)?;
-    let lease_ms = state.settings.claim_lease_seconds * 1000;
-    match state
-        .store
-        .add_reply(
-            id,
-            caller.staff.id,
-            text,
-            body.in_reply_to,
-            tag,
-            lease_ms,
-            &caller.actor(),
-        )
-        .await?
-    {
-        ReplyOutcome::Queued { message_id } => Ok((
-            StatusCode::CREATED,
-            axum::Json(json!({"message_id": message_id, "delivery": "pending"})),
-        )),
-        ReplyOutcome::HeldBy(c) => Err(held_by(c)),
-        ReplyOutcome::NotFound => Err(AppError::not_found(format!("there is no conversation {id}"))),
-        ReplyOutcome::NothingToAnswer => Err(AppError::unprocessable(
-            "this thread has no comment to answer (or in_reply_to names a message of another thread)",
-        )),
-        ReplyOutcome::NeedsHumanAgentTag(w) => Err(needs_human_agent_tag(w)),
-        ReplyOutcome::WindowClosed(w) => Err(window_closed(w)),
-    }
-}
-
-/// The only tag there is, and only for DMs.
-pub(super) fn checked_tag<'a>(tag: Option<&'a str>, kind: &str) -> Result<Option<&'a str>> {
-    match tag {
-        None => Ok(None),
-        Some(HUMAN_AGENT) if kind == "dm" => Ok(Some(HUMAN_AGENT)),
-        Some(HUMAN_AGENT) => Err(AppError::unprocessable(
-            "a tag is for direct messages only; a comment reply has no reply window",
-        )),
-        Some(_) => Err(AppError::unprocessable(
-            "the only tag an agent may choose is HUMAN_AGENT (a person answering, within 7 days)",
-        )),
-    }
-}
-
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
-}
-
-pub(super) fn needs_human_agent_tag(w: ReplyWindow) -> AppError {
-    AppError {
-        extra: Some(json!({"reply_window": w})),
-        ..AppError::unprocessable(format!(
-            "the 24-hour reply window closed at {}. If you, a person, are answering the person's \
-             question, you may still reply until {} by sending again with \"tag\": \"HUMAN_AGENT\"; \
-             do not use it for automated or promotional messages",
-            rfc3339(w.closes_at),
-            rfc3339(w.human_agent_closes_at)
-        ))
-    }
-}
-
-pub(super) fn window_closed(w: Option<ReplyWindow>) -> AppError {
-    match w {
-        Some(w) => AppError {
-            extra: Some(json!({"reply_window": w})),
-            ..AppError::unprocessable(format!(
-                "the reply window closed at {}, 7 days after the person's last message, and the \
-                 platform allows no reply now; wait for them to write again, or reach them another \
-                 way (phone, e-mail, letter)",
-                rfc3339(w.human_agent_closes_at)
-            ))
+    let message_id = inbox::reply(
+        &state.store,
+        &place,
+        &inbox::Draft {
+            conversation_id: id,
+            staff_id: caller.staff.id,
+            text: &body.text,
+            in_reply_to: body.in_reply_to,
+            tag: body.tag.as_deref(),
         },
-        None => AppError::unprocessable(
-            "the person has not written to the page, so the platform allows no message to them; \
-             wait for them to write",
-        ),
-    }
+        claims::lease_ms(&state.settings),
+        &caller.actor(),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"message_id": message_id, "delivery": "pending"})),
+    ))
 }

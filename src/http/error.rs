@@ -1,6 +1,10 @@
 //! One error type for every route, rendered as `application/problem+json` with a `detail` that
-//! says what to do. Server faults are logged here, once, with their cause and an error id; the
-//! caller sees no internals, only the id to quote to the administrator.
+//! says what to do. Every answer it renders is logged here, once, inside the request's span (which
+//! names the method and the matched route, see `observe` in `http/mod.rs`): a server fault at
+//! error level with its cause and an error id, any other 5xx at error level with its detail (at
+//! warn when it is a deliberate "try again later", a 503 with Retry-After, so that shedding load
+//! does not flood the log), a 4xx at debug. The caller sees no internals, only the id to quote to
+//! the administrator.
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +21,25 @@ pub struct AppError {
     pub extra: Option<serde_json::Value>,
     /// Seconds for a Retry-After header (429).
     pub retry_after: Option<u64>,
+    /// For a fault on our side: its cause (for the log only) and the id the caller quotes.
+    /// Boxed: most answers have none, and every handler's `Result` carries this type.
+    pub fault: Option<Box<Fault>>,
+}
+
+/// A fault's cause, kept out of the answer and logged with its id when the answer is rendered.
+#[derive(Debug)]
+pub struct Fault {
+    pub id: String,
+    pub cause: String,
+}
+
+impl Fault {
+    fn new(cause: &impl std::fmt::Display) -> Box<Fault> {
+        Box::new(Fault {
+            id: format!("{:08x}", rand::random::<u32>()),
+            cause: cause.to_string(),
+        })
+    }
 }
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
@@ -29,6 +52,7 @@ impl AppError {
             detail: detail.into(),
             extra: None,
             retry_after: None,
+            fault: None,
         }
     }
 
@@ -80,8 +104,10 @@ impl AppError {
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> AppError {
-        let id = logged_fault(&cause, "request failed");
+        let fault = Fault::new(&cause);
+        let id = fault.id.clone();
         AppError {
+            fault: Some(fault),
             extra: Some(json!({"error_id": id})),
             ..AppError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -93,8 +119,10 @@ impl AppError {
 
     /// A passing fault on our side (503): logged with an id; `what_to_do` tells the caller.
     pub fn fault(cause: impl std::fmt::Display, what_to_do: &str) -> AppError {
-        let id = logged_fault(&cause, "request failed");
+        let fault = Fault::new(&cause);
+        let id = fault.id.clone();
         AppError {
+            fault: Some(fault),
             extra: Some(json!({"error_id": id})),
             ..AppError::unavailable(format!("{what_to_do} (error id {id})"))
         }
@@ -103,9 +131,27 @@ impl AppError {
 
 /// Logs a fault under a short random id that the caller can quote; returns the id.
 fn logged_fault(cause: &impl std::fmt::Display, message: &str) -> String {
-    let id = format!("{:08x}", rand::random::<u32>());
-    tracing::error!(error_id = %id, error = %cause, "{message}");
-    id
+    let fault = Fault::new(cause);
+    tracing::error!(error_id = %fault.id, error = %fault.cause, "{message}");
+    fault.id
+}
+
+impl AppError {
+    /// Logs the answer once, as it is rendered: inside the request's span, so the line carries
+    /// the route (see the module's header for the levels).
+    fn log(&self) {
+        let status = self.status.as_u16();
+        let detail = self.detail.as_str();
+        if let Some(fault) = &self.fault {
+            tracing::error!(status, error_id = %fault.id, error = %fault.cause, detail, "request failed");
+        } else if self.status.is_server_error() && self.retry_after.is_some() {
+            tracing::warn!(status, detail, "request refused for now");
+        } else if self.status.is_server_error() {
+            tracing::error!(status, detail, "request failed");
+        } else {
+            tracing::debug!(status, detail, "request refused");
+        }
+    }
 }
 
 /// What a caller may read of a store failure that does not fail the whole request (a side effect
@@ -137,8 +183,34 @@ impl From<StoreError> for AppError {
     }
 }
 
+/// The inbox's refusals: 409 when the state of things refuses (a claim held by someone else),
+/// 422 otherwise, with the inbox's words and extra members.
+impl From<crate::inbox::Refusal> for AppError {
+    fn from(r: crate::inbox::Refusal) -> AppError {
+        let answer = if r.is_conflict() {
+            AppError::conflict(r.detail(), serde_json::json!({}))
+        } else {
+            AppError::unprocessable(r.detail())
+        };
+        AppError {
+            extra: r.extra().or(answer.extra.clone()),
+            ..answer
+        }
+    }
+}
+
+impl From<crate::inbox::InboxError> for AppError {
+    fn from(e: crate::inbox::InboxError) -> AppError {
+        match e {
+            crate::inbox::InboxError::Refused(r) => r.into(),
+            crate::inbox::InboxError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        self.log();
         let mut body = json!({
             "type": "about:blank",
             "title": self.title,

@@ -733,12 +733,13 @@ mod request_span_tests {
         }
     }
 
-    #[tokio::test(flavor = "current_thread")]
-    async fn an_error_logged_in_a_handler_names_its_route() {
+    /// What a tiny router behind `observe` logs (every level) for one GET of `path`.
+    async fn logged(path: &str) -> String {
         let captured = Captured::default();
         let writer = captured.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::DEBUG)
             .with_ansi(false)
             .finish();
         let _guard = tracing::subscriber::set_default(subscriber);
@@ -746,27 +747,56 @@ mod request_span_tests {
             .route(
                 "/api/v1/cases/{id}",
                 get(|| async {
-                    super::error::AppError::internal("the disk is full");
-                    "ok"
+                    Err::<&str, _>(super::error::AppError::internal("the disk is full"))
+                }),
+            )
+            .route(
+                "/api/v1/staff/{id}",
+                get(|| async {
+                    Err::<&str, _>(super::error::AppError::not_found("there is no staff 7"))
                 }),
             )
             .layer(axum::middleware::from_fn(super::observe));
-        let request = axum::http::Request::get("/api/v1/cases/42")
-            .body(Body::empty())
-            .unwrap();
+        let request = axum::http::Request::get(path).body(Body::empty()).unwrap();
         app.oneshot(request).await.unwrap();
         let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-        let line = log
-            .lines()
-            .find(|l| l.contains("ERROR"))
-            .expect("an error line");
+        log
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_server_fault_is_logged_once_at_error_level_with_its_route() {
+        let log = logged("/api/v1/cases/42").await;
+        let errors: Vec<_> = log.lines().filter(|l| l.contains("ERROR")).collect();
+        assert_eq!(errors.len(), 1, "logged once: {log}");
+        let line = errors[0];
         assert!(
             line.contains("route=/api/v1/cases/{id}") && line.contains("method=GET"),
             "{line}"
         );
         assert!(
+            line.contains("status=500") && line.contains("the disk is full"),
+            "{line}"
+        );
+        assert!(
             !line.contains("/cases/42"),
             "the raw path stays out: {line}"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_refusal_is_logged_at_debug_with_its_route() {
+        let log = logged("/api/v1/staff/7").await;
+        assert!(!log.contains("ERROR") && !log.contains("WARN"), "{log}");
+        let line = log
+            .lines()
+            .find(|l| l.contains("request refused"))
+            .expect("a line for the refusal");
+        assert!(
+            line.contains("DEBUG")
+                && line.contains("route=/api/v1/staff/{id}")
+                && line.contains("status=404")
+                && line.contains("there is no staff 7"),
+            "{line}"
         );
     }
 }

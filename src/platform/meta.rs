@@ -37,8 +37,8 @@ pub const HUMAN_AGENT_MS: i64 = 7 * 24 * 3_600_000;
 /// The only message tag an agent may choose: a person answers, outside the 24 hours.
 pub const HUMAN_AGENT: &str = "HUMAN_AGENT";
 
-/// Meta's reply rules: the windows above, a private reply within 7 days of the comment, and
-/// Messenger's 2,000 characters per text message.
+/// Meta's reply rules: the windows above, a private reply within 7 days of the comment,
+/// Messenger's 2,000 characters per text message and 8,000 per comment.
 pub const REPLY_RULES: ReplyRules = ReplyRules {
     dm_window: Some(WindowRule {
         standard_ms: STANDARD_MS,
@@ -46,6 +46,7 @@ pub const REPLY_RULES: ReplyRules = ReplyRules {
     }),
     private_reply_within_ms: Some(HUMAN_AGENT_MS),
     max_text_chars: 2000,
+    max_comment_chars: 8000,
 };
 
 /// The adapter for Facebook and Instagram.

@@ -113,15 +113,18 @@ pub struct WindowRule {
     pub extended: Option<(i64, &'static str)>,
 }
 
-/// A platform's rules for replies, used by the store (inside a reply's transaction) and the API.
+/// A platform's rules for replies, which the inbox applies (`src/inbox/`: the window judged inside
+/// a reply's transaction, the limits before it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplyRules {
     /// None: the platform lets the page answer a DM at any time.
     pub dm_window: Option<WindowRule>,
     /// How long after a comment a private reply to its author may be sent; None: never.
     pub private_reply_within_ms: Option<i64>,
-    /// Longest text the platform accepts in one reply, in characters.
+    /// Longest text the platform accepts in one direct message, in characters.
     pub max_text_chars: usize,
+    /// Longest text the platform accepts in one comment (a public reply), in characters.
+    pub max_comment_chars: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -180,19 +183,6 @@ impl ReplyRules {
         } else {
             Verdict::NeedsHumanAgentTag(window)
         }
-    }
-}
-
-impl ReplyWindow {
-    /// Meta's window after the person's last message. Kept for callers that do not yet name the
-    /// platform; new code asks [`rules`] for the conversation's platform.
-    pub fn after(last_inbound_at: Option<i64>, now: i64) -> Option<ReplyWindow> {
-        meta::REPLY_RULES.window_after(last_inbound_at, now)
-    }
-
-    /// Meta's verdict; see [`ReplyWindow::after`].
-    pub fn verdict(last_inbound_at: Option<i64>, now: i64, tag: Option<&str>) -> Verdict {
-        meta::REPLY_RULES.verdict(last_inbound_at, now, tag)
     }
 }
 

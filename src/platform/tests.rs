@@ -10,10 +10,10 @@ const HOUR: i64 = 3_600_000;
 #[test]
 fn within_a_day_anything_goes() {
     assert_eq!(
-        ReplyWindow::verdict(Some(0), 23 * HOUR, None),
+        meta::REPLY_RULES.verdict(Some(0), 23 * HOUR, None),
         Verdict::Open
     );
-    let w = ReplyWindow::after(Some(0), 23 * HOUR).unwrap();
+    let w = meta::REPLY_RULES.window_after(Some(0), 23 * HOUR).unwrap();
     assert_eq!(w.seconds_left, 3600);
     assert_eq!(w.closes_at, 24 * HOUR);
     assert_eq!(w.human_agent_closes_at, 7 * 24 * HOUR);
@@ -22,15 +22,15 @@ fn within_a_day_anything_goes() {
 #[test]
 fn after_a_day_only_a_human_agent_with_the_tag() {
     assert!(matches!(
-        ReplyWindow::verdict(Some(0), 24 * HOUR, None),
+        meta::REPLY_RULES.verdict(Some(0), 24 * HOUR, None),
         Verdict::NeedsHumanAgentTag(w) if w.seconds_left == 0
     ));
     assert_eq!(
-        ReplyWindow::verdict(Some(0), 24 * HOUR, Some(meta::HUMAN_AGENT)),
+        meta::REPLY_RULES.verdict(Some(0), 24 * HOUR, Some(meta::HUMAN_AGENT)),
         Verdict::Open
     );
     assert!(matches!(
-        ReplyWindow::verdict(Some(0), 30 * HOUR, Some("ACCOUNT_UPDATE")),
+        meta::REPLY_RULES.verdict(Some(0), 30 * HOUR, Some("ACCOUNT_UPDATE")),
         Verdict::NeedsHumanAgentTag(_)
     ));
 }
@@ -38,11 +38,11 @@ fn after_a_day_only_a_human_agent_with_the_tag() {
 #[test]
 fn after_a_week_or_without_a_message_nothing() {
     assert!(matches!(
-        ReplyWindow::verdict(Some(0), 7 * 24 * HOUR, Some(meta::HUMAN_AGENT)),
+        meta::REPLY_RULES.verdict(Some(0), 7 * 24 * HOUR, Some(meta::HUMAN_AGENT)),
         Verdict::Closed(Some(w)) if w.human_agent_seconds_left == 0
     ));
     assert_eq!(
-        ReplyWindow::verdict(None, 0, Some(meta::HUMAN_AGENT)),
+        meta::REPLY_RULES.verdict(None, 0, Some(meta::HUMAN_AGENT)),
         Verdict::Closed(None)
     );
 }
@@ -76,6 +76,7 @@ mod toy {
                 dm_window: None,
                 private_reply_within_ms: None,
                 max_text_chars: 1250,
+                max_comment_chars: 1250,
             }
         }
         fn request(&self, row: &Outgoing) -> Result<Request, String> {

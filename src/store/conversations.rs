@@ -8,10 +8,10 @@ use super::audit::{record, Actor};
 use super::events::{append, EventKind, NewEvent};
 use super::ingest::note_message;
 use super::outbox::{insert_row, OutboxAction};
-use super::reply_window::{ReplyWindow, Verdict};
 use super::scope::{s5_column, Args, ReadScope, Withheld};
 use super::{now_ms, Result, Store};
 use crate::model::Direction;
+use crate::platform::{ReplyWindow, Verdict};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ConversationSummary {
@@ -57,7 +57,7 @@ pub struct PostRef {
     pub text: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClaimInfo {
     pub staff_id: i64,
     pub username: String,
@@ -100,8 +100,6 @@ pub struct ConversationDetail {
     #[serde(flatten)]
     pub summary: ConversationSummary,
     pub person_read_at: Option<i64>,
-    /// DMs only: how long a reply may still be sent (DESIGN.md §2); null for comment threads.
-    pub reply_window: Option<ReplyWindow>,
     pub messages: Vec<MessageView>,
     /// The same person's other conversations of this platform that the reader may read.
     pub earlier_conversations: Vec<ConversationSummary>,
@@ -166,11 +164,49 @@ fn summary_select(scope: &ReadScope) -> String {
     )
 }
 
-/// Where a conversation lives, for access checks: no words.
+/// Where a conversation lives, for access checks and the platform's rules: no words.
 #[derive(Debug, Clone)]
 pub struct ConversationPlace {
     pub kind: String,
     pub channel_id: i64,
+    /// The channel's platform as stored (`facebook`, `instagram`, ...).
+    pub platform: String,
+}
+
+/// What a reply's window is judged on, as read under the conversation's row lock.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowFacts<'a> {
+    /// The conversation's kind: dm or comments.
+    pub kind: &'a str,
+    /// The channel's platform as stored.
+    pub platform: &'a str,
+    pub last_inbound_at: Option<i64>,
+    pub now: i64,
+    /// The tag the agent chose (or, for a retry, chose before).
+    pub tag: Option<&'a str>,
+}
+
+/// The inbox's judgement of the reply window (`inbox::window::judge`). The store persists and the
+/// inbox decides, but this check must run inside the reply's transaction, under the
+/// conversation's row lock: `last_inbound_at` and the moment are read there, so a reply is judged
+/// on the state it is committed against, whichever route queues it (a reply, a retry). The store
+/// cannot import the inbox (DESIGN.md §4), so the inbox hands its pure rule in.
+pub type WindowJudge = fn(&WindowFacts<'_>) -> Verdict;
+
+/// An agent's reply, as the inbox has checked it, for `Store::add_reply`.
+#[derive(Debug, Clone, Copy)]
+pub struct NewReply<'a> {
+    pub conversation_id: i64,
+    pub staff_id: i64,
+    /// The text, trimmed and within the platform's limits.
+    pub text: &'a str,
+    /// For comment threads: the comment (tavla message id) answered; the newest when None.
+    pub in_reply_to: Option<i64>,
+    /// The platform's extended tag (Meta: HUMAN_AGENT) when the agent chose it knowingly.
+    pub tag: Option<&'a str>,
+    /// How long the claim the reply takes or renews lasts.
+    pub lease_ms: i64,
+    pub window: WindowJudge,
 }
 
 /// Most urgent first: the oldest unanswered inbound message, then the most recent activity.
@@ -352,14 +388,18 @@ impl Store {
 
     /// A conversation's kind and channel, for access checks (no words).
     pub async fn conversation_place(&self, id: i64) -> Result<Option<ConversationPlace>> {
-        let row = sqlx::query("select kind, channel_id from conversations where id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "select c.kind, c.channel_id, ch.platform from conversations c \
+             join channels ch on ch.id = c.channel_id where c.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| {
             Ok(ConversationPlace {
                 kind: r.try_get("kind")?,
                 channel_id: r.try_get("channel_id")?,
+                platform: r.try_get("platform")?,
             })
         })
         .transpose()
@@ -496,15 +536,9 @@ impl Store {
             }
             _ => Vec::new(),
         };
-        let reply_window = if summary.kind == "dm" {
-            ReplyWindow::after(summary.last_inbound_at, now_ms())
-        } else {
-            None
-        };
         Ok(Some(ConversationDetail {
             summary,
             person_read_at,
-            reply_window,
             messages,
             earlier_conversations,
         }))
@@ -661,12 +695,14 @@ impl Store {
         }))
     }
 
-    /// Sets open / waiting / resolved. Resolving releases the claim: the work is done.
+    /// Sets the status the inbox chose (open / waiting / resolved), releasing the claim when
+    /// the inbox says the change ends the work (`release_claim`).
     pub async fn set_status(
         &self,
         id: i64,
         staff_id: i64,
         status: &str,
+        release_claim: bool,
         actor: &Actor,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
@@ -716,7 +752,7 @@ impl Store {
             )
             .await?;
         }
-        if status == "resolved" && holder.is_some() {
+        if release_claim && holder.is_some() {
             release_in(&mut tx, id, channel_id, staff_id).await?;
         }
         self.commit(tx).await?;
@@ -724,26 +760,26 @@ impl Store {
     }
 
     /// Records an agent's reply as an outbound message and queues it for delivery, in one
-    /// transaction. The recipient is the stored one, never one named by the caller. A DM reply
-    /// must fit the reply window; `tag` is HUMAN_AGENT when the agent chose it knowingly.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn add_reply(
-        &self,
-        id: i64,
-        staff_id: i64,
-        text: &str,
-        in_reply_to: Option<i64>,
-        tag: Option<&str>,
-        lease_ms: i64,
-        actor: &Actor,
-    ) -> Result<ReplyOutcome> {
+    /// transaction. The recipient is the stored one, never one named by the caller. The reply
+    /// window is judged by `reply.window` under the conversation's row lock.
+    pub async fn add_reply(&self, reply: &NewReply<'_>, actor: &Actor) -> Result<ReplyOutcome> {
+        let NewReply {
+            conversation_id: id,
+            staff_id,
+            text,
+            in_reply_to,
+            tag,
+            lease_ms,
+            window,
+        } = *reply;
         let now = now_ms();
         let mut tx = self.begin().await?;
         super::lock_row(&mut tx, "conversations", id).await?;
         let row = sqlx::query(
             "select c.channel_id, c.kind, c.claimed_by, c.claim_expires_at, c.last_inbound_at, s.username, \
-             a.platform_id as person \
-             from conversations c left join staff s on s.id = c.claimed_by \
+             a.platform_id as person, ch.platform \
+             from conversations c join channels ch on ch.id = c.channel_id \
+             left join staff s on s.id = c.claimed_by \
              left join authors a on a.id = c.person_id where c.id = $1",
         )
         .bind(id)
@@ -757,12 +793,18 @@ impl Store {
         if let Some(claim) = held_by_another(&row, staff_id, now)? {
             return Ok(ReplyOutcome::HeldBy(claim));
         }
-        if kind == "dm" {
-            match ReplyWindow::verdict(row.try_get("last_inbound_at")?, now, tag) {
-                Verdict::Open => {}
-                Verdict::NeedsHumanAgentTag(w) => return Ok(ReplyOutcome::NeedsHumanAgentTag(w)),
-                Verdict::Closed(w) => return Ok(ReplyOutcome::WindowClosed(w)),
-            }
+        let platform: String = row.try_get("platform")?;
+        let facts = WindowFacts {
+            kind: &kind,
+            platform: &platform,
+            last_inbound_at: row.try_get("last_inbound_at")?,
+            now,
+            tag,
+        };
+        match window(&facts) {
+            Verdict::Open => {}
+            Verdict::NeedsHumanAgentTag(w) => return Ok(ReplyOutcome::NeedsHumanAgentTag(w)),
+            Verdict::Closed(w) => return Ok(ReplyOutcome::WindowClosed(w)),
         }
         // A comment reply answers one comment: the one named, or the newest inbound comment.
         let target: Option<(i64, Option<String>)> =
@@ -942,7 +984,9 @@ fn summary_from_row(r: &sqlx::any::AnyRow) -> Result<ConversationSummary> {
 }
 
 /// The live claim of someone other than `staff_id` on a conversation row (with `claimed_by`,
-/// `claim_expires_at` and the holder's `username`), if there is one.
+/// `claim_expires_at` and the holder's `username`), if there is one. This rule stays in the
+/// store, unlike the inbox's others: it is the condition of the claim's own update, checked under
+/// the row lock, and only there does it give exactly one holder (see `inbox::claims`).
 fn held_by_another(row: &sqlx::any::AnyRow, staff_id: i64, now: i64) -> Result<Option<ClaimInfo>> {
     let holder: Option<i64> = row.try_get("claimed_by")?;
     let expires: Option<i64> = row.try_get("claim_expires_at")?;

@@ -22,7 +22,6 @@ pub mod outbox;
 pub mod person;
 pub mod posts;
 pub mod privacy;
-pub mod reply_window;
 pub mod reports;
 pub mod retry;
 pub mod saved_replies;

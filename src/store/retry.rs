@@ -4,10 +4,10 @@
 use sqlx::Row;
 
 use super::audit::{record, Actor};
+use super::conversations::{WindowFacts, WindowJudge};
 use super::outbox::DeliveryView;
-use super::reply_window::{ReplyWindow, Verdict};
 use super::{now_ms, Result, Store};
-use crate::platform;
+use crate::platform::{ReplyWindow, Verdict};
 
 #[derive(Debug)]
 pub enum RetryOutcome {
@@ -48,12 +48,14 @@ impl Store {
     }
 
     /// Puts a failed reply back in the outbox, with new text if given (the old text is kept as
-    /// history). A DM must still fit the reply window, with the tag chosen now or before.
+    /// history). A DM must still fit the reply window, with the tag chosen now or before, as
+    /// the inbox's `window` judges it (under the row lock, like a new reply).
     pub async fn retry_delivery(
         &self,
         message_id: i64,
         new_text: Option<&str>,
         tag: Option<&str>,
+        window: WindowJudge,
         actor: &Actor,
     ) -> Result<RetryOutcome> {
         let now = now_ms();
@@ -85,13 +87,18 @@ impl Store {
             .map(str::to_string)
             .or_else(|| payload["tag"].as_str().map(str::to_string));
         let kind: String = row.try_get("kind")?;
-        if kind == "dm" {
-            let rules = platform::rules(&row.try_get::<String, _>("platform")?);
-            match rules.verdict(row.try_get("last_inbound_at")?, now, tag.as_deref()) {
-                Verdict::Open => {}
-                Verdict::NeedsHumanAgentTag(w) => return Ok(RetryOutcome::NeedsHumanAgentTag(w)),
-                Verdict::Closed(w) => return Ok(RetryOutcome::WindowClosed(w)),
-            }
+        let platform: String = row.try_get("platform")?;
+        let facts = WindowFacts {
+            kind: &kind,
+            platform: &platform,
+            last_inbound_at: row.try_get("last_inbound_at")?,
+            now,
+            tag: tag.as_deref(),
+        };
+        match window(&facts) {
+            Verdict::Open => {}
+            Verdict::NeedsHumanAgentTag(w) => return Ok(RetryOutcome::NeedsHumanAgentTag(w)),
+            Verdict::Closed(w) => return Ok(RetryOutcome::WindowClosed(w)),
         }
         let old_text: Option<String> = row.try_get("text")?;
         if let Some(text) = new_text.filter(|t| Some(*t) != old_text.as_deref()) {

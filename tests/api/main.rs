@@ -12,6 +12,7 @@ mod delivery_metrics;
 mod deployment;
 mod edit_order;
 mod edit_triage;
+mod error_logs;
 mod events;
 mod faq;
 mod first_day;

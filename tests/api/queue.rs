@@ -345,3 +345,44 @@ on_both_backends!(
         );
     }
 );
+
+// The platform's limits per kind (Meta: 2,000 characters in a DM, 8,000 in a comment), counted
+// in characters: exactly at the limit is sent, one more is refused with the number.
+on_both_backends!(
+    replies_may_be_as_long_as_the_platform_takes_per_kind,
+    |app: TestApp| async move {
+        let (agent, dm) = one_conversation(&app).await;
+        let r = app
+            .post(
+                &agent,
+                &format!("/api/v1/conversations/{dm}/replies"),
+                json!({"text": "å".repeat(2000)}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "a DM of exactly 2,000 characters");
+
+        let admin = app.token("admin-a", "admin").await;
+        let now = chrono::Utc::now().timestamp_millis();
+        let body = json!({"messages": [{"platform": "facebook", "channel": PAGE, "kind": "comment",
+            "id": "c1", "author": {"id": "u2"}, "text": "När töms soporna?", "time": now,
+            "post_id": format!("{PAGE}_1")}]});
+        assert_eq!(
+            app.post(&admin, "/api/v1/messages", body).await.status(),
+            200
+        );
+        let communicator = app.token("communicator-a", "communicator").await;
+        let thread = app.conversations(&communicator, "queue=comments").await[0]["id"]
+            .as_i64()
+            .unwrap();
+        let path = format!("/api/v1/conversations/{thread}/replies");
+        let r = app
+            .post(&communicator, &path, json!({"text": "å".repeat(8001)}))
+            .await;
+        assert_eq!(r.status(), 422);
+        assert!(r.text().await.unwrap().contains("at most 8000"));
+        let r = app
+            .post(&communicator, &path, json!({"text": "å".repeat(8000)}))
+            .await;
+        assert_eq!(r.status(), 201, "a comment of exactly 8,000 characters");
+    }
+);
