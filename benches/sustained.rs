@@ -214,6 +214,11 @@ fn delivery(b: u64, n: u64, last: bool) -> (Vec<u8>, String, u64) {
         let (comment, verb) = if edit {
             // A comment from well before (acknowledged long ago) edited by its author.
             let earlier = r.below((b - 1_000) * n);
+            if !added_comment(earlier, n) {
+                // That message was a DM or an edit itself: the comment is new to the service
+                // (Meta may send an edit of a comment tavla never saw; it is stored).
+                new += 1;
+            }
             (earlier, "edited")
         } else {
             new += 1;
@@ -250,6 +255,18 @@ fn delivery(b: u64, n: u64, last: bool) -> (Vec<u8>, String, u64) {
     let body = serde_json::to_vec(&json!({"object": "page", "entry": [entry]})).expect("JSON");
     let signature = tavla::ingest::signature::sign(SECRET.as_bytes(), &body);
     (body, signature, new)
+}
+
+/// Whether message `i` of the corpus was sent as a new comment (not a DM, not an edit): the same
+/// draws from its generator, in the same order, as `delivery` makes.
+fn added_comment(i: u64, n: u64) -> bool {
+    let mut r = Rng(SEED ^ i.wrapping_mul(0xD6E8_FEB8_6659_FD93));
+    let _ = text(&mut r);
+    if r.chance(0.4) {
+        return false;
+    }
+    let _ = r.skewed(20, 2.0);
+    !(i / n > 2_000 && r.chance(0.01))
 }
 
 // ---------------------------------------------------------------------------------------------
