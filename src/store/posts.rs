@@ -313,6 +313,33 @@ impl Store {
         limit: i64,
         readable: &(dyn Fn(i64) -> bool + Sync),
     ) -> Result<Vec<PostSummary>> {
+        self.summaries(channels, from, to, limit, readable, false)
+            .await
+    }
+
+    /// As `post_summaries`, and also the posts measured between `from` and `to`: the report
+    /// ranks a post whose figures grew in the period even when it was published before it.
+    pub async fn post_summaries_measured(
+        &self,
+        channels: Option<&[i64]>,
+        from: i64,
+        to: i64,
+        limit: i64,
+        readable: &(dyn Fn(i64) -> bool + Sync),
+    ) -> Result<Vec<PostSummary>> {
+        self.summaries(channels, from, to, limit, readable, true)
+            .await
+    }
+
+    async fn summaries(
+        &self,
+        channels: Option<&[i64]>,
+        from: i64,
+        to: i64,
+        limit: i64,
+        readable: &(dyn Fn(i64) -> bool + Sync),
+        measured: bool,
+    ) -> Result<Vec<PostSummary>> {
         let mut args = Args::default();
         let thread = |args: &mut Args, extra: &str| {
             format!(
@@ -343,11 +370,21 @@ impl Store {
             format!(
             "((p.platform_time >= {} and p.platform_time < {}) or exists (select 1 from messages m \
              join conversations c on c.id = m.conversation_id where c.post_id = p.id \
-             and m.direction = 'inbound' and m.platform_time >= {} and m.platform_time < {}))",
+             and m.direction = 'inbound' and m.platform_time >= {} and m.platform_time < {}){}",
             args.int(from),
             args.int(to),
             args.int(from),
-            args.int(to)
+            args.int(to),
+            if measured {
+                format!(
+                    " or exists (select 1 from post_insights i where i.post_id = p.id \
+                     and i.measured_at >= {} and i.measured_at < {}))",
+                    args.int(from),
+                    args.int(to)
+                )
+            } else {
+                ")".to_string()
+            }
         ),
         ];
         if let Some(ids) = channels {
@@ -417,6 +454,34 @@ impl Store {
                 out.entry(r.try_get("post_id")?)
                     .or_default()
                     .insert(r.try_get("metric")?, r.try_get("value")?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Each figure of each post as it stood just before `at`: its last measurement before then,
+    /// with when it was made. A report reads its period's figures so, not today's.
+    pub async fn figures_as_of(
+        &self,
+        posts: &[i64],
+        at: i64,
+    ) -> Result<BTreeMap<i64, BTreeMap<String, (i64, i64)>>> {
+        let mut out: BTreeMap<i64, BTreeMap<String, (i64, i64)>> = BTreeMap::new();
+        for chunk in posts.chunks(500) {
+            let mut args = Args::default();
+            let list = in_list(&mut args, chunk);
+            let before = args.int(at);
+            let sql = format!(
+                "select i.post_id, i.metric, i.value, i.measured_at from post_insights i \
+                 where i.post_id in ({list}) and i.measured_at = (select max(i2.measured_at) \
+                 from post_insights i2 where i2.post_id = i.post_id and i2.metric = i.metric \
+                 and i2.measured_at < {before})"
+            );
+            for r in args.bind(sqlx::query(&sql)).fetch_all(&self.pool).await? {
+                out.entry(r.try_get("post_id")?).or_default().insert(
+                    r.try_get("metric")?,
+                    (r.try_get("value")?, r.try_get("measured_at")?),
+                );
             }
         }
         Ok(out)

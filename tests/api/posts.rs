@@ -897,8 +897,34 @@ on_each_backend!(
     }
 );
 
+/// This month and the one before it, as the report names them (Swedish time), and the moment
+/// one day into the month before.
+fn this_and_last_month() -> (String, tavla::reports::ReportPeriod, i64) {
+    let now = chrono::Utc::now().timestamp_millis();
+    let label = tavla::reports::period::local_time(now)
+        .format("%Y-%m")
+        .to_string();
+    let period = tavla::reports::ReportPeriod::parse(&label).unwrap();
+    let before = period.previous();
+    (label, period, before.start_ms() + 86_400_000)
+}
+
+async fn report_text(app: &TestApp, token: &str, query: &str) -> String {
+    let r = app.get(token, &format!("/api/v1/reports?{query}")).await;
+    assert_eq!(r.status(), 200, "{query}");
+    r.text().await.unwrap()
+}
+
+fn top_post<'a>(list: &'a Value, platform_id: &str) -> &'a Value {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["platform_id"] == platform_id)
+        .unwrap_or_else(|| panic!("{platform_id} in {list}"))
+}
+
 on_each_backend!(
-    the_report_section_ranks_posts_and_counts_goals_and_campaigns,
+    the_report_ranks_posts_beside_the_period_before_with_goals_and_campaigns,
     |backend| async move {
         let stub = Stub::start().await;
         let Some(app) = spawn(backend, &stub).await else {
@@ -906,62 +932,239 @@ on_each_backend!(
         };
         let page = channel_with_token(&app, "facebook", PAGE, "Kommunen").await;
         let communicator = app.token("comm", "communicator").await;
+        let auditor = app.token("auditor", "auditor").await;
         script_the_platform(&stub);
+        let (month, _, last_month) = this_and_last_month();
+        // The figures fetched last month (the measurements moved there), then today with the
+        // first post's reach grown from 120 to 450.
         refresh(&app, &communicator, json!({"channel_id": page})).await;
-        let second: i64 = sqlx::query_scalar("select id from posts where platform_id = $1")
-            .bind(format!("{PAGE}_2"))
+        sqlx::query("update post_insights set measured_at = $1")
+            .bind(last_month)
+            .execute(&app.store.pool)
+            .await
+            .unwrap();
+        stub.with(|g| {
+            g.insights
+                .insert(format!("{PAGE}_1"), fb_insights(450, (9, 2), 12));
+        });
+        refresh(&app, &communicator, json!({"channel_id": page})).await;
+        let id = |pid: &str| {
+            let app = &app;
+            let pid = pid.to_string();
+            async move {
+                sqlx::query_scalar::<_, i64>("select id from posts where platform_id = $1")
+                    .bind(pid)
+                    .fetch_one(&app.store.pool)
+                    .await
+                    .unwrap()
+            }
+        };
+        let second = id(&format!("{PAGE}_2")).await;
+        // A goal judged today and met (reach 800 against 500); a campaign with web sessions
+        // this month and last.
+        let today = tavla::reports::period::local_time(chrono::Utc::now().timestamp_millis())
+            .format("%Y-%m-%d")
+            .to_string();
+        let r = app
+            .post(
+                &communicator,
+                "/api/v1/goals",
+                json!({"post_id": second, "metric": "reach", "target": 500, "due": today}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let before_day = tavla::reports::period::local_time(last_month)
+            .format("%Y-%m-%d")
+            .to_string();
+        let csv = format!(
+            "date,campaign,sessions,goal_completions\n{today},vinter,42,4\n{before_day},vinter,7,0\n"
+        );
+        assert_eq!(post_csv(&app, &communicator, &csv).await.status(), 201);
+        let r = app
+            .post(
+                &communicator,
+                "/api/v1/campaigns",
+                json!({"name": "vinter", "post_ids": [second]}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+
+        let report: Value = serde_json::from_str(
+            &report_text(&app, &communicator, &format!("period={month}")).await,
+        )
+        .unwrap();
+        let posts = &report["posts"];
+        assert_eq!(posts["metric"], "reach");
+        let channel = &posts["channels"][0];
+        assert_eq!(channel["channel_name"], "Kommunen");
+        // The grown post: this month's figure beside last month's.
+        let first = top_post(&channel["top"], &format!("{PAGE}_1"));
+        assert_eq!(
+            (&first["value"], &first["previous"]),
+            (&json!(450), &json!(120)),
+            "{channel}"
+        );
+        assert_eq!(first["excerpt"], "Vinterväghållning: så plogar vi");
+        // The highest reach first; a post never measured comes last, its figure null.
+        let order: Vec<&str> = channel["top"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["platform_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            order[..2],
+            [format!("{PAGE}_2"), format!("{PAGE}_1")],
+            "{channel}"
+        );
+        // (The third, three days old, is this month's unless the month began since.)
+        if let Some(third) = channel["top"].get(2) {
+            assert_eq!(third["platform_id"], format!("{PAGE}_3"));
+            assert!(third["value"].is_null(), "{third}");
+        }
+        // Last month's list as it stood then.
+        let then = top_post(&channel["previous_top"], &format!("{PAGE}_1"));
+        assert_eq!(
+            (&then["value"], &then["previous"]),
+            (&json!(120), &Value::Null)
+        );
+        assert_eq!(posts["goals_met"]["value"], 1);
+        assert_eq!(posts["campaigns"][0]["name"], "vinter");
+        assert_eq!(
+            posts["campaigns"][0]["sessions"],
+            json!({"value": 42, "previous": 7})
+        );
+
+        // Another figure ranks them otherwise; an unknown one is refused.
+        let by_shares: Value = serde_json::from_str(
+            &report_text(
+                &app,
+                &communicator,
+                &format!("period={month}&post_metric=shares"),
+            )
+            .await,
+        )
+        .unwrap();
+        assert_eq!(by_shares["posts"]["metric"], "shares");
+        assert_eq!(
+            by_shares["posts"]["channels"][0]["top"][0]["value"], 9,
+            "{by_shares}"
+        );
+        let r = app
+            .get(
+                &communicator,
+                &format!("/api/v1/reports?period={month}&post_metric=likes"),
+            )
+            .await;
+        assert_eq!(r.status(), 400);
+
+        // The CSV: the same six columns as the report's other rows.
+        let csv = report_text(&app, &communicator, &format!("period={month}&format=csv")).await;
+        let rows: Vec<Vec<String>> = csv
+            .split("\r\n")
+            .filter(|l| !l.is_empty())
+            .map(crate::reports::split_csv)
+            .collect();
+        assert!(rows.iter().all(|r| r.len() == 6), "{csv}");
+        let grown = rows
+            .iter()
+            .find(|r| r[0] == "top_posts" && r[3].contains(&format!("{PAGE}_1")))
+            .unwrap_or_else(|| panic!("{csv}"));
+        assert_eq!(grown[1], "Kommunen");
+        assert_eq!((grown[4].as_str(), grown[5].as_str()), ("450", "120"));
+        assert!(rows.contains(
+            &["campaigns", "", "", "vinter sessions", "42", "7"]
+                .map(String::from)
+                .to_vec()
+        ));
+        assert!(rows.contains(
+            &["goals", "", "", "met", "1", "0"]
+                .map(String::from)
+                .to_vec()
+        ));
+        // The printable page.
+        let html = report_text(
+            &app,
+            &communicator,
+            &format!("period={month}&format=html&lang=en"),
+        )
+        .await;
+        assert!(html.contains("Posts, goals and campaigns"), "{html}");
+        assert!(html.contains("Vinterväghållning: så plogar vi"));
+        assert!(html.contains("<td>450</td><td>120</td>"), "{html}");
+
+        // The auditor reads reports but does not follow up posts: no section.
+        let theirs: Value =
+            serde_json::from_str(&report_text(&app, &auditor, &format!("period={month}")).await)
+                .unwrap();
+        assert!(theirs["posts"].is_null(), "{theirs}");
+    }
+);
+
+on_each_backend!(
+    a_channel_limited_reader_sees_only_their_channels_posts_in_the_report,
+    |backend| async move {
+        let stub = Stub::start().await;
+        let Some(app) = spawn(backend, &stub).await else {
+            return crate::helpers::only_postgres_may_be_missing(backend);
+        };
+        channel_with_token(&app, "facebook", PAGE, "Kommunen").await;
+        let other = channel_with_token(&app, "facebook", OTHER_PAGE, "Simhallen").await;
+        let communicator = app.token("comm", "communicator").await;
+        let limited = app.token("limited", "communicator").await;
+        let limited_id: i64 = sqlx::query_scalar("select id from staff where username = 'limited'")
             .fetch_one(&app.store.pool)
             .await
             .unwrap();
-        let now = chrono::Utc::now().timestamp_millis();
-        let yesterday = tavla::reports::period::local_time(now - 86_400_000)
-            .format("%Y-%m-%d")
-            .to_string();
-        // A goal judged yesterday and met (reach 800 against 500); a campaign with sessions.
-        assert_eq!(
-            app.post(
-                &communicator,
-                "/api/v1/goals",
-                json!({"post_id": second, "metric": "reach", "target": 500, "due": yesterday})
-            )
+        app.store
+            .update_staff(limited_id, None, None, Some(&[other]), &actor())
             .await
-            .status(),
-            201
-        );
-        let csv = format!("date,campaign,sessions,goal_completions\n{yesterday},vinter,42,4\n");
-        assert_eq!(post_csv(&app, &communicator, &csv).await.status(), 201);
-        assert_eq!(
-            app.post(
-                &communicator,
-                "/api/v1/campaigns",
-                json!({"name": "vinter", "post_ids": [second]})
-            )
-            .await
-            .status(),
-            201
-        );
-        let period_of_yesterday = tavla::reports::ReportPeriod::parse(&yesterday[..7]).unwrap();
-        let section = tavla::reports::post_section::build(
-            &app.store,
-            &period_of_yesterday,
-            &tavla::store::scope::ReadScope::operator(),
-            "reach",
-        )
-        .await
-        .unwrap();
-        assert_eq!(section.goals_met.value, Some(1.0));
-        assert_eq!(section.campaigns[0].sessions.value, Some(42.0));
-        let channel = &section.channels[0];
-        let lists = [&channel.top, &channel.previous_top];
-        let with_second = lists
-            .iter()
-            .find(|l| l.iter().any(|p| p.post_id == second))
-            .expect("post 2 is ranked in its period");
-        assert_eq!(with_second[0].post_id, second, "the highest reach first");
-        assert_eq!(with_second[0].value, Some(800));
-        let csv = tavla::reports::post_section::csv_rows(&section);
-        assert!(csv.contains("goals,,met,1"), "{csv}");
-        let html = tavla::reports::post_section::html(&section, tavla::reports::render::Lang::Sv);
-        assert!(html.contains("Mål uppnådda"));
+            .unwrap();
+        script_the_platform(&stub);
+        // The other channel's post carries hostile text: the page must show it as text.
+        let hostile = "<script>alert(1)</script> Simhallen öppnar igen";
+        stub.with(|g| {
+            g.lists.insert(
+                OTHER_PAGE.into(),
+                vec![vec![fb_post(
+                    &format!("{OTHER_PAGE}_5"),
+                    hostile,
+                    &days_ago(0),
+                    2,
+                )]],
+            );
+            g.insights
+                .insert(format!("{OTHER_PAGE}_5"), fb_insights(60, (1, 0), 1));
+        });
+        refresh(&app, &communicator, json!({})).await;
+        let (month, _, _) = this_and_last_month();
+
+        // The unlimited communicator sees both channels' posts.
+        let all = report_text(&app, &communicator, &format!("period={month}")).await;
+        assert!(all.contains(&format!("{PAGE}_2")) && all.contains(&format!("{OTHER_PAGE}_5")));
+        // The limited one: only their channel's, in JSON, CSV and HTML.
+        let json_report = report_text(&app, &limited, &format!("period={month}")).await;
+        let report: Value = serde_json::from_str(&json_report).unwrap();
+        let channels = report["posts"]["channels"].as_array().unwrap();
+        assert_eq!(channels.len(), 1, "{report}");
+        assert_eq!(channels[0]["channel_id"], other);
+        assert_eq!(channels[0]["top"][0]["excerpt"], hostile);
+        for format in ["json", "csv", "html"] {
+            let text =
+                report_text(&app, &limited, &format!("period={month}&format={format}")).await;
+            assert!(
+                text.contains(&format!("{OTHER_PAGE}_5")),
+                "{format}: {text}"
+            );
+            for theirs in [PAGE, "Vinterväghållning", "Simhallen stänger", "Kommunen"] {
+                assert!(!text.contains(theirs), "{format} shows {theirs}: {text}");
+            }
+            if format == "html" {
+                assert!(!text.contains("<script"), "{text}");
+                assert!(
+                    text.contains("&lt;script&gt;alert(1)&lt;/script&gt; Simhallen öppnar igen")
+                );
+            }
+        }
     }
 );
