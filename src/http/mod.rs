@@ -537,6 +537,43 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(posts::set_goal),
         ),
         r(
+            Method::PATCH,
+            "/api/v1/goals/{id}",
+            Rule::AnyOf(FOLLOW_UP),
+            patch(posts::change_goal),
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/goals/{id}",
+            Rule::AnyOf(FOLLOW_UP),
+            delete(posts::remove_goal),
+        ),
+        r(
+            Method::PATCH,
+            "/api/v1/campaigns/{id}",
+            Rule::AnyOf(FOLLOW_UP),
+            patch(posts::change_campaign),
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/campaigns/{id}",
+            Rule::AnyOf(FOLLOW_UP),
+            delete(posts::remove_campaign),
+        ),
+        // A note: its writer, or an administrator (the handler decides).
+        r(
+            Method::PATCH,
+            "/api/v1/post-notes/{id}",
+            Rule::AnyOf(FOLLOW_UP),
+            patch(posts::change_note),
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/post-notes/{id}",
+            Rule::AnyOf(FOLLOW_UP),
+            delete(posts::remove_note),
+        ),
+        r(
             Method::GET,
             "/api/v1/privacy/authors",
             Rule::Needs(HandlePrivacyRequests),

@@ -1168,3 +1168,308 @@ on_each_backend!(
         }
     }
 );
+
+/// A PATCH (with a body) or a DELETE (without), and its status.
+async fn change(app: &TestApp, token: &str, method: &str, path: &str, body: Value) -> u16 {
+    let mut request = app
+        .client
+        .request(method.parse().unwrap(), app.url(path))
+        .bearer_auth(token);
+    if !body.is_null() {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+on_each_backend!(
+    goals_campaigns_and_notes_are_changed_and_removed_within_the_channel_limit,
+    |backend| async move {
+        let stub = Stub::start().await;
+        let Some(app) = spawn(backend, &stub).await else {
+            return crate::helpers::only_postgres_may_be_missing(backend);
+        };
+        let page = channel_with_token(&app, "facebook", PAGE, "Kommunen").await;
+        let other = channel_with_token(&app, "facebook", OTHER_PAGE, "Simhallen").await;
+        let communicator = app.token("comm", "communicator").await;
+        let colleague = app.token("comm2", "communicator").await;
+        let admin = app.token("admin", "admin").await;
+        let limited = app.token("limited", "communicator").await;
+        let limited_id: i64 = sqlx::query_scalar("select id from staff where username = 'limited'")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        app.store
+            .update_staff(limited_id, None, None, Some(&[other]), &actor())
+            .await
+            .unwrap();
+        script_the_platform(&stub);
+        refresh(&app, &communicator, json!({"channel_id": page})).await;
+        let list = app.get_json(&communicator, "/api/v1/posts").await;
+        let id = |pid: &str| post_by_platform_id(&list, pid)["id"].as_i64().unwrap();
+        let (first, second) = (id(&format!("{PAGE}_1")), id(&format!("{PAGE}_2")));
+        let created = |path: &'static str, body: Value| {
+            let (app, token) = (&app, communicator.clone());
+            async move {
+                let r = app.post(&token, path, body).await;
+                assert_eq!(r.status(), 201, "{path}");
+                r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+            }
+        };
+        let future = (chrono::Utc::now() + chrono::Duration::days(30))
+            .format("%Y-%m-%d")
+            .to_string();
+        let goal = created(
+            "/api/v1/goals",
+            json!({"post_id": first, "metric": "reach", "target": 1000, "due": future,
+                "audience": "boende i Norrby"}),
+        )
+        .await;
+        let campaign = created(
+            "/api/v1/campaigns",
+            json!({"name": "vinter", "post_ids": [first]}),
+        )
+        .await;
+        let campaign_goal = created(
+            "/api/v1/goals",
+            json!({"campaign_id": campaign, "metric": "sessions", "target": 50, "due": future}),
+        )
+        .await;
+        created(
+            "/api/v1/campaigns",
+            json!({"name": "höst", "post_ids": [second]}),
+        )
+        .await;
+        let r = app
+            .post(
+                &communicator,
+                &format!("/api/v1/posts/{first}/notes"),
+                json!({"text": "Bilden bar inlägget."}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let note = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+        let goal_path = format!("/api/v1/goals/{goal}");
+        let campaign_path = format!("/api/v1/campaigns/{campaign}");
+        let note_path = format!("/api/v1/post-notes/{note}");
+
+        // A communicator limited to another channel: none of these exist for them, and
+        // nothing changes.
+        for (method, path, body) in [
+            ("PATCH", &goal_path, json!({"target": 5})),
+            ("DELETE", &goal_path, Value::Null),
+            ("PATCH", &campaign_path, json!({"name": "annat"})),
+            ("DELETE", &campaign_path, Value::Null),
+            ("PATCH", &note_path, json!({"text": "Mitt"})),
+            ("DELETE", &note_path, Value::Null),
+        ] {
+            assert_eq!(
+                change(&app, &limited, method, path, body).await,
+                404,
+                "{method} {path}"
+            );
+        }
+        assert_eq!(app.count("post_goals").await, 2);
+        assert_eq!(app.count("campaigns").await, 2);
+        assert_eq!(app.count("post_evaluation_notes").await, 1);
+        // Missing ones are 404 for anyone.
+        for (method, path) in [
+            ("PATCH", "/api/v1/goals/999999"),
+            ("DELETE", "/api/v1/goals/999999"),
+            ("PATCH", "/api/v1/campaigns/999999"),
+            ("DELETE", "/api/v1/campaigns/999999"),
+            ("PATCH", "/api/v1/post-notes/999999"),
+            ("DELETE", "/api/v1/post-notes/999999"),
+        ] {
+            let body = if method == "PATCH" {
+                json!({})
+            } else {
+                Value::Null
+            };
+            assert_eq!(
+                change(&app, &communicator, method, path, body).await,
+                404,
+                "{method} {path}"
+            );
+        }
+
+        // The goal: a lower target (now met), its audience cleared, another date.
+        let r = app
+            .client
+            .patch(app.url(&goal_path))
+            .bearer_auth(&communicator)
+            .json(&json!({"target": 100, "audience": null, "due": future}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let changed: Value = r.json().await.unwrap();
+        assert_eq!(changed["target"], 100);
+        assert_eq!(changed["status"], "met", "{changed}");
+        assert!(changed["audience"].is_null());
+        for body in [
+            json!({"metric": "sessions"}),
+            json!({"metric": "likes"}),
+            json!({"target": 0}),
+            json!({"due": "snart"}),
+            json!({"post_id": second}),
+        ] {
+            assert_eq!(
+                change(&app, &communicator, "PATCH", &goal_path, body.clone()).await,
+                422,
+                "{body}"
+            );
+        }
+
+        // The campaign: renamed, its posts replaced; a name taken is a conflict.
+        let r = app
+            .client
+            .patch(app.url(&campaign_path))
+            .bearer_auth(&admin)
+            .json(&json!({"name": "vinter 2026", "post_ids": [first, second]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let renamed: Value = r.json().await.unwrap();
+        assert_eq!(renamed["name"], "vinter 2026");
+        assert_eq!(renamed["post_ids"], json!([first, second]));
+        assert_eq!(
+            change(
+                &app,
+                &communicator,
+                "PATCH",
+                &campaign_path,
+                json!({"name": "höst"})
+            )
+            .await,
+            409
+        );
+        assert_eq!(
+            change(
+                &app,
+                &communicator,
+                "PATCH",
+                &campaign_path,
+                json!({"post_ids": [999_999]})
+            )
+            .await,
+            404
+        );
+
+        // The note: another communicator may not touch it; its writer and an administrator may.
+        assert_eq!(
+            change(
+                &app,
+                &colleague,
+                "PATCH",
+                &note_path,
+                json!({"text": "Nej"})
+            )
+            .await,
+            403
+        );
+        assert_eq!(
+            change(&app, &colleague, "DELETE", &note_path, Value::Null).await,
+            403
+        );
+        assert_eq!(
+            change(
+                &app,
+                &communicator,
+                "PATCH",
+                &note_path,
+                json!({"text": "  "})
+            )
+            .await,
+            422
+        );
+        let r = app
+            .client
+            .patch(app.url(&note_path))
+            .bearer_auth(&communicator)
+            .json(&json!({"text": "Bilden bar inlägget; länken kom för sent."}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["text"],
+            "Bilden bar inlägget; länken kom för sent."
+        );
+        assert_eq!(
+            change(
+                &app,
+                &admin,
+                "PATCH",
+                &note_path,
+                json!({"text": "Rättad av admin"})
+            )
+            .await,
+            200
+        );
+        let view = app
+            .get_json(&communicator, &format!("/api/v1/posts/{first}"))
+            .await;
+        assert_eq!(view["notes"][0]["text"], "Rättad av admin");
+
+        // Removed: the campaign with its goal, the post's goal, the note.
+        assert_eq!(
+            change(&app, &communicator, "DELETE", &campaign_path, Value::Null).await,
+            204
+        );
+        let left: Vec<i64> = sqlx::query_scalar("select id from post_goals order by id")
+            .fetch_all(&app.store.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            left,
+            vec![goal],
+            "the campaign's goal {campaign_goal} went with it"
+        );
+        assert_eq!(app.count("campaigns").await, 1);
+        assert_eq!(app.count("posts").await, 3, "its posts stay");
+        assert_eq!(
+            change(&app, &communicator, "DELETE", &goal_path, Value::Null).await,
+            204
+        );
+        assert_eq!(
+            change(&app, &communicator, "DELETE", &note_path, Value::Null).await,
+            204
+        );
+        assert_eq!(
+            change(&app, &communicator, "DELETE", &note_path, Value::Null).await,
+            404
+        );
+        assert_eq!(app.count("post_goals").await, 0);
+        assert_eq!(app.count("post_evaluation_notes").await, 0);
+
+        // Each change audited, no note's words in the trail.
+        let actions: Vec<String> = sqlx::query_scalar(
+            "select action from audit where action like 'goal.%' or action like 'campaign.%' \
+             or action like 'post_note.%' order by id",
+        )
+        .fetch_all(&app.store.pool)
+        .await
+        .unwrap();
+        for expected in [
+            "goal.changed",
+            "campaign.changed",
+            "post_note.changed",
+            "campaign.removed",
+            "goal.removed",
+            "post_note.removed",
+        ] {
+            assert!(
+                actions.iter().any(|a| a == expected),
+                "{expected} in {actions:?}"
+            );
+        }
+        let details: Vec<String> = sqlx::query_scalar("select detail from audit")
+            .fetch_all(&app.store.pool)
+            .await
+            .unwrap();
+        assert!(!details
+            .iter()
+            .any(|d| d.contains("Rättad") || d.contains("Bilden")));
+    }
+);
