@@ -1473,3 +1473,157 @@ on_each_backend!(
             .any(|d| d.contains("Rättad") || d.contains("Bilden")));
     }
 );
+
+on_each_backend!(
+    post_follow_up_records_are_disposed_of_at_their_limits,
+    |backend| async move {
+        use tavla::privacy::retention::run;
+        use tavla::privacy::rules::{RetentionRules, DAY_MS};
+        let stub = Stub::start().await;
+        let Some(app) = spawn(backend, &stub).await else {
+            return crate::helpers::only_postgres_may_be_missing(backend);
+        };
+        let page = channel_with_token(&app, "facebook", PAGE, "Kommunen").await;
+        let communicator = app.token("comm", "communicator").await;
+        script_the_platform(&stub);
+        // Two fetches: every figure measured twice.
+        refresh(&app, &communicator, json!({"channel_id": page})).await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        stub.with(|g| {
+            g.insights
+                .insert(format!("{PAGE}_1"), fb_insights(450, (9, 2), 12));
+        });
+        refresh(&app, &communicator, json!({"channel_id": page})).await;
+        let first_fetch: i64 = sqlx::query_scalar("select min(measured_at) from post_insights")
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+        let measured_first: i64 =
+            sqlx::query_scalar("select count(*) from post_insights where measured_at = $1")
+                .bind(first_fetch)
+                .fetch_one(&app.store.pool)
+                .await
+                .unwrap();
+        let figures = app.count("post_insights").await;
+        assert_eq!(figures, 2 * measured_first);
+        let list = app.get_json(&communicator, "/api/v1/posts").await;
+        let post = post_by_platform_id(&list, &format!("{PAGE}_1"))["id"]
+            .as_i64()
+            .unwrap();
+        // Analytics for two days, a goal judged on 2026-03-31, a campaign with a goal judged
+        // later and one without, a note.
+        let csv = "date,campaign,sessions,goal_completions\n2026-01-10,vinter,10,1\n2026-01-11,vinter,12,2\n";
+        assert_eq!(post_csv(&app, &communicator, csv).await.status(), 201);
+        let created = |path: &'static str, body: Value| {
+            let (app, token) = (&app, communicator.clone());
+            async move {
+                let r = app.post(&token, path, body).await;
+                assert_eq!(r.status(), 201, "{path}");
+                r.json::<Value>().await.unwrap()
+            }
+        };
+        let goal = created(
+            "/api/v1/goals",
+            json!({"post_id": post, "metric": "reach", "target": 100, "due": "2026-03-31"}),
+        )
+        .await;
+        let judged_at = goal["due_at"].as_i64().unwrap();
+        let kept_campaign = created(
+            "/api/v1/campaigns",
+            json!({"name": "vinter", "post_ids": [post]}),
+        )
+        .await;
+        let later = created(
+            "/api/v1/goals",
+            json!({"campaign_id": kept_campaign["id"], "metric": "sessions", "target": 5, "due": "2030-01-31"}),
+        )
+        .await;
+        let bare = created(
+            "/api/v1/campaigns",
+            json!({"name": "sommar", "post_ids": [post]}),
+        )
+        .await;
+        let created_at = bare["created_at"].as_i64().unwrap();
+        let note = app
+            .post(
+                &communicator,
+                &format!("/api/v1/posts/{post}/notes"),
+                json!({"text": "Kort text fungerade."}),
+            )
+            .await
+            .json::<Value>()
+            .await
+            .unwrap();
+        let written_at = note["written_at"].as_i64().unwrap();
+
+        let rules = RetentionRules::built_in();
+        let counted = |clock: i64| {
+            let (app, rules) = (&app, &rules);
+            async move {
+                let report = run(&app.store, rules, clock, true, &actor()).await.unwrap();
+                serde_json::to_value(report.other).unwrap()
+            }
+        };
+        let years = |n: i64| n * 365 * DAY_MS;
+        // Each at its limit is kept; a millisecond past it, it goes.
+        for (what, limit, expected) in [
+            ("post_figures", first_fetch + years(2), measured_first),
+            ("post_goals", judged_at + years(2), 1),
+            ("campaigns", created_at + years(2), 1),
+            ("post_notes", written_at + years(2), 1),
+        ] {
+            assert_eq!(counted(limit).await[what], 0, "{what} at its limit");
+            assert_eq!(
+                counted(limit + 1).await[what],
+                expected,
+                "{what} past its limit"
+            );
+        }
+        // Analytics by their day (Swedish time): at noon on 2026-01-11 three years (1,095 days)
+        // on, the 10th has had its period and the 11th has not; a day later both have.
+        let day = |text: &str| {
+            tavla::reports::ReportPeriod::parse(&text[..7])
+                .unwrap()
+                .start_ms()
+                + (text[8..].parse::<i64>().unwrap() - 1) * DAY_MS
+        };
+        let on_day = day("2026-01-11") + years(3) + DAY_MS / 2;
+        assert_eq!(counted(on_day).await["campaign_analytics"], 1);
+        assert_eq!(counted(on_day + DAY_MS).await["campaign_analytics"], 2);
+
+        // A real run well past every period but the later goal's: the series thins to each
+        // figure's latest measurement, which the post keeps.
+        let clock = written_at + years(3) + 2 * DAY_MS;
+        let r = run(&app.store, &rules, clock, false, &actor())
+            .await
+            .unwrap();
+        assert_eq!(r.other.post_figures, measured_first);
+        assert_eq!(app.count("post_insights").await, figures - measured_first);
+        let view = app
+            .get_json(&communicator, &format!("/api/v1/posts/{post}"))
+            .await;
+        assert_eq!(view["figures"]["reach"], 450);
+        assert_eq!(view["series"]["reach"].as_array().unwrap().len(), 1);
+        let goals: Vec<i64> = sqlx::query_scalar("select id from post_goals")
+            .fetch_all(&app.store.pool)
+            .await
+            .unwrap();
+        assert_eq!(goals, vec![later["id"].as_i64().unwrap()]);
+        let campaigns: Vec<String> = sqlx::query_scalar("select name from campaigns")
+            .fetch_all(&app.store.pool)
+            .await
+            .unwrap();
+        assert_eq!(campaigns, vec!["vinter".to_string()], "kept by its goal");
+        assert_eq!(app.count("campaign_posts").await, 1);
+        assert_eq!(app.count("post_evaluation_notes").await, 0);
+        assert_eq!(app.count("campaign_analytics").await, 0);
+        assert_eq!(app.count("posts").await, 3, "the posts themselves stay");
+        // Once its goal has had its period too, the campaign goes, its posts stay.
+        let r = run(&app.store, &rules, clock + years(4), false, &actor())
+            .await
+            .unwrap();
+        assert_eq!((r.other.post_goals, r.other.campaigns), (1, 1));
+        assert_eq!(app.count("campaign_posts").await, 0);
+        assert_eq!(app.count("posts").await, 3);
+    }
+);
