@@ -501,6 +501,12 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(posts::refresh),
         ),
         r(
+            Method::GET,
+            "/api/v1/posts/refresh",
+            Rule::AnyOf(FOLLOW_UP),
+            get(posts::refresh_progress),
+        ),
+        r(
             Method::POST,
             "/api/v1/posts/{id}/notes",
             Rule::AnyOf(FOLLOW_UP),

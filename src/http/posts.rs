@@ -1,5 +1,5 @@
 //! Post follow-up (issue 21): `GET /api/v1/posts`, `GET /api/v1/posts/{id}`,
-//! `POST /api/v1/posts/refresh`, `POST /api/v1/campaign-analytics`, `GET|POST /api/v1/campaigns`,
+//! `POST|GET /api/v1/posts/refresh` (a refresh in the background and its progress), `POST /api/v1/campaign-analytics`, `GET|POST /api/v1/campaigns`,
 //! `POST /api/v1/goals`, `POST /api/v1/posts/{id}/notes` and `GET /api/v1/post-notes`, and the
 //! changes and removals `PATCH|DELETE /api/v1/goals/{id}`, `/api/v1/campaigns/{id}` and
 //! `/api/v1/post-notes/{id}`. For communicators and administrators, within their channel limit
@@ -21,6 +21,7 @@ use crate::access::Role;
 use crate::posts::{self, FetchConfig};
 use crate::reports::ReportPeriod;
 use crate::store::now_ms;
+use crate::store::post_refresh::RefreshJob;
 use crate::store::posts::{Campaign, Goal, GoalChange, NewGoal};
 use crate::store::scope::COMMENTS;
 
@@ -208,17 +209,81 @@ pub async fn refresh(
     };
     let config = FetchConfig::from_settings(&state.settings);
     let client = config.client().map_err(AppError::internal)?;
-    let outcomes = posts::refresh(&state.store, &config, &client, channels.as_deref()).await?;
+    let started = posts::start(
+        &state.store,
+        &config,
+        &client,
+        channels.as_deref(),
+        Some(caller.staff.id),
+    )
+    .await?;
+    let job = state.store.latest_refresh_job().await?;
+    let job = match (started, job) {
+        (Some(id), Some(job)) if job.id == id => job,
+        (None, Some(job)) if job.state == "running" => job,
+        _ => {
+            return Err(AppError::conflict(
+                "a refresh is starting on another instance; ask again in a moment",
+                json!({}),
+            ))
+        }
+    };
     state
         .store
         .audit(
             &caller.actor(),
-            "posts.refreshed",
-            None,
-            json!({"channels": outcomes.iter().map(|o| json!({"channel_id": o.channel_id, "outcome": o.outcome, "posts": o.posts})).collect::<Vec<_>>()}),
+            if started.is_some() {
+                "posts.refresh_started"
+            } else {
+                "posts.refresh_joined"
+            },
+            Some(&format!("post_refresh:{}", job.id)),
+            json!({"channel_id": body.channel_id}),
         )
         .await?;
-    Ok(axum::Json(json!({"channels": outcomes})))
+    Ok((StatusCode::ACCEPTED, axum::Json(job_view(&job, &caller))))
+}
+
+/// A refresh as the caller may see it: only the channels within their limit, and its progress
+/// counted over those.
+fn job_view(job: &RefreshJob, caller: &Caller) -> serde_json::Value {
+    let channels: Vec<&serde_json::Value> = job
+        .channels
+        .iter()
+        .filter(|c| {
+            c["channel_id"]
+                .as_i64()
+                .is_some_and(|id| caller.may_see_channel(id))
+        })
+        .collect();
+    let done = channels
+        .iter()
+        .filter(|c| c["outcome"] != "pending")
+        .count();
+    let posts: i64 = channels.iter().filter_map(|c| c["posts"].as_i64()).sum();
+    let failed = channels.iter().filter(|c| c["outcome"] == "failed").count();
+    json!({
+        "id": job.id,
+        "state": job.state,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "requested_by": job.requested_by,
+        "channels_total": channels.len(),
+        "channels_done": done,
+        "channels_failed": failed,
+        "posts_fetched": posts,
+        "channels": channels,
+    })
+}
+
+pub async fn refresh_progress(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<impl IntoResponse> {
+    let job = state.store.latest_refresh_job().await?.ok_or_else(|| {
+        AppError::not_found("no refresh has run yet; start one with POST /api/v1/posts/refresh")
+    })?;
+    Ok(axum::Json(job_view(&job, &caller)))
 }
 
 pub async fn import_analytics(

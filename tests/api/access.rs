@@ -138,6 +138,7 @@ fn expectations() -> HashMap<&'static str, (&'static [&'static str], &'static [&
         ("GET /api/v1/posts", (FOLLOW_UP, NONE)),
         ("GET /api/v1/posts/{id}", (FOLLOW_UP, NONE)),
         ("POST /api/v1/posts/refresh", (FOLLOW_UP, NONE)),
+        ("GET /api/v1/posts/refresh", (FOLLOW_UP, NONE)),
         ("POST /api/v1/posts/{id}/notes", (FOLLOW_UP, NONE)),
         ("GET /api/v1/post-notes", (FOLLOW_UP, NONE)),
         ("POST /api/v1/campaign-analytics", (FOLLOW_UP, NONE)),

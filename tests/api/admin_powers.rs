@@ -631,7 +631,7 @@ const OWN_ACCOUNT: [&str; 4] = [
 
 /// Tables whose rows a refused change must leave as they were (the audit trail and sessions
 /// record reads and use, not changes).
-const STORE_TABLES: [&str; 40] = [
+const STORE_TABLES: [&str; 41] = [
     "staff",
     "api_tokens",
     "channels",
@@ -670,6 +670,7 @@ const STORE_TABLES: [&str; 40] = [
     "campaign_posts",
     "post_goals",
     "post_evaluation_notes",
+    "post_refresh_jobs",
     "categories",
     "conversation_categories",
 ];

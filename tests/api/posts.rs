@@ -31,6 +31,8 @@ struct Graph {
     failures: VecDeque<(u16, Value, Option<u64>)>,
     /// Each request: path and query, and the bearer token it carried.
     requests: Vec<(String, Option<String>)>,
+    /// How long each answer takes (a slow platform, so a refresh can be seen running).
+    delay: Option<std::time::Duration>,
 }
 
 #[derive(Clone)]
@@ -47,7 +49,13 @@ impl Stub {
         let (shared, base) = (graph.clone(), url.clone());
         let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
             let (graph, base) = (shared.clone(), base.clone());
-            async move { answer(&graph, &base, &uri, &headers) }
+            async move {
+                let delay = graph.lock().unwrap().delay;
+                if let Some(delay) = delay {
+                    tokio::time::sleep(delay).await;
+                }
+                answer(&graph, &base, &uri, &headers)
+            }
         });
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -251,10 +259,18 @@ fn script_the_platform(stub: &Stub) {
     });
 }
 
+/// Starts a refresh and waits for it to end: the job as the caller sees it, each channel's
+/// outcome under `channels`.
 async fn refresh(app: &TestApp, token: &str, body: Value) -> Value {
     let r = app.post(token, "/api/v1/posts/refresh", body).await;
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
+    assert_eq!(r.status(), 202);
+    let started: Value = r.json().await.unwrap();
+    let id = started["id"].clone();
+    eventually("the refresh to end", || async {
+        let job = app.get_json(token, "/api/v1/posts/refresh").await;
+        (job["id"] == id && job["state"] != "running").then_some(job)
+    })
+    .await
 }
 
 fn outcome_of(refreshed: &Value, channel: i64) -> Value {
@@ -1627,3 +1643,131 @@ on_each_backend!(
         assert_eq!(app.count("posts").await, 3);
     }
 );
+
+on_each_backend!(
+    a_refresh_runs_in_the_background_and_reports_its_progress,
+    |backend| async move {
+        let stub = Stub::start().await;
+        let Some(app) = spawn(backend, &stub).await else {
+            return crate::helpers::only_postgres_may_be_missing(backend);
+        };
+        let page = channel_with_token(&app, "facebook", PAGE, "Kommunen").await;
+        let ig = channel_with_token(&app, "instagram", IG, "Kommunen på Instagram").await;
+        let communicator = app.token("comm", "communicator").await;
+        assert_eq!(
+            app.get(&communicator, "/api/v1/posts/refresh")
+                .await
+                .status(),
+            404,
+            "no refresh yet"
+        );
+        script_the_platform(&stub);
+        // The platform answers slowly: the refresh is seen running, channel by channel.
+        stub.with(|g| g.delay = Some(std::time::Duration::from_millis(150)));
+        let r = app
+            .post(&communicator, "/api/v1/posts/refresh", json!({}))
+            .await;
+        assert_eq!(r.status(), 202);
+        let started: Value = r.json().await.unwrap();
+        assert_eq!(started["state"], "running");
+        assert_eq!(started["channels_total"], 2);
+        assert_eq!(started["requested_by"], "comm");
+        // Asked again meanwhile, the running one is the answer: nothing is fetched twice.
+        let again = app
+            .post(
+                &communicator,
+                "/api/v1/posts/refresh",
+                json!({"channel_id": page}),
+            )
+            .await;
+        assert_eq!(again.status(), 202);
+        assert_eq!(again.json::<Value>().await.unwrap()["id"], started["id"]);
+        eventually("one channel done, the other not yet", || async {
+            let job = app.get_json(&communicator, "/api/v1/posts/refresh").await;
+            (job["channels_done"] == 1 && job["state"] == "running").then_some(())
+        })
+        .await;
+        let done = eventually("the refresh to end", || async {
+            let job = app.get_json(&communicator, "/api/v1/posts/refresh").await;
+            (job["state"] == "done").then_some(job)
+        })
+        .await;
+        assert_eq!(done["id"], started["id"]);
+        assert_eq!(done["channels_done"], 2);
+        assert_eq!(done["posts_fetched"], 5);
+        assert_eq!(outcome_of(&done, page)["posts"], 3);
+        assert_eq!(outcome_of(&done, ig)["outcome"], "fetched");
+        let lists = stub
+            .requests()
+            .iter()
+            .filter(|(u, _)| u.starts_with(&format!("/{PAGE}/posts?")) && !u.contains("after="))
+            .count();
+        assert_eq!(
+            lists, 1,
+            "the page's list was read once (its second page by paging.next)"
+        );
+
+        // A revoked token shows as that channel's error in the progress.
+        stub.with(|g| {
+            g.delay = None;
+            g.failures.push_back((
+                400,
+                json!({"error": {"message": "Error validating access token", "type": "OAuthException", "code": 190}}),
+                None,
+            ));
+        });
+        let job = refresh(&app, &communicator, json!({})).await;
+        assert_eq!(job["channels_failed"], 1, "{job}");
+        let failed = outcome_of(&job, page);
+        assert_eq!(failed["outcome"], "failed");
+        assert!(failed["problem"].as_str().unwrap().contains("renew"));
+    }
+);
+
+on_each_backend!(two_instances_never_refresh_at_once, |backend| async move {
+    let stub = Stub::start().await;
+    let Some(first) = spawn(backend, &stub).await else {
+        return crate::helpers::only_postgres_may_be_missing(backend);
+    };
+    let second = first.second_instance().await;
+    channel_with_token(&first, "facebook", PAGE, "Kommunen").await;
+    channel_with_token(&first, "instagram", IG, "Kommunen på Instagram").await;
+    let on_first = first.token("comm", "communicator").await;
+    let on_second = second.token("comm2", "communicator").await;
+    script_the_platform(&stub);
+    stub.with(|g| g.delay = Some(std::time::Duration::from_millis(150)));
+    let r = first
+        .post(&on_first, "/api/v1/posts/refresh", json!({}))
+        .await;
+    assert_eq!(r.status(), 202);
+    let started: Value = r.json().await.unwrap();
+    // The other instance answers with the same job and its progress, and starts none.
+    let r = second
+        .post(&on_second, "/api/v1/posts/refresh", json!({}))
+        .await;
+    assert_eq!(r.status(), 202);
+    assert_eq!(r.json::<Value>().await.unwrap()["id"], started["id"]);
+    let done = eventually(
+        "the refresh to end, seen from the other instance",
+        || async {
+            let job = second.get_json(&on_second, "/api/v1/posts/refresh").await;
+            (job["state"] == "done").then_some(job)
+        },
+    )
+    .await;
+    assert_eq!(done["id"], started["id"]);
+    assert_eq!(done["channels_done"], 2);
+    let lists = stub
+        .requests()
+        .iter()
+        .filter(|(u, _)| u.contains("/posts?") || u.contains("/media?"))
+        .filter(|(u, _)| !u.contains("after="))
+        .count();
+    assert_eq!(
+        lists,
+        2,
+        "each channel's list read once: {:?}",
+        stub.requests()
+    );
+    assert_eq!(first.count("post_refresh_jobs").await, 1);
+});
