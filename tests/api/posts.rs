@@ -33,6 +33,10 @@ struct Graph {
     requests: Vec<(String, Option<String>)>,
     /// How long each answer takes (a slow platform, so a refresh can be seen running).
     delay: Option<std::time::Duration>,
+    /// Per story: its navigation by action (`breakdown=story_navigation_action_type`).
+    navigation: HashMap<String, Vec<(String, i64)>>,
+    /// Media whose insights are refused for too few viewers (error code 10).
+    too_few_viewers: HashSet<String>,
 }
 
 #[derive(Clone)]
@@ -103,8 +107,14 @@ fn answer(graph: &Mutex<Graph>, base: &str, uri: &Uri, headers: &HeaderMap) -> R
         .collect();
     let parts: Vec<&str> = uri.path().trim_start_matches('/').split('/').collect();
     match parts.as_slice() {
-        [owner, "posts" | "media"] => {
-            let pages = g.lists.get(*owner).cloned().unwrap_or_default();
+        [owner, kind @ ("posts" | "media" | "stories")] => {
+            // An account's stories are listed under "{owner}/stories".
+            let key = if *kind == "stories" {
+                format!("{owner}/stories")
+            } else {
+                owner.to_string()
+            };
+            let pages = g.lists.get(&key).cloned().unwrap_or_default();
             let index: usize = query.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
             let data = pages.get(index).cloned().unwrap_or_default();
             let mut body =
@@ -114,6 +124,30 @@ fn answer(graph: &Mutex<Graph>, base: &str, uri: &Uri, headers: &HeaderMap) -> R
                     format!("{base}{}?limit=50&after={}", uri.path(), index + 1).into();
             }
             axum::Json(body).into_response()
+        }
+        [post, "insights"] if g.too_few_viewers.contains(*post) => (
+            StatusCode::BAD_REQUEST,
+            axum::Json(meta_error(
+                10,
+                "(#10) Not enough viewers for the media to show insights",
+            )),
+        )
+            .into_response(),
+        [post, "insights"]
+            if query.get("breakdown").map(String::as_str)
+                == Some("story_navigation_action_type") =>
+        {
+            let actions = g.navigation.get(*post).cloned().unwrap_or_default();
+            let results: Vec<Value> = actions
+                .iter()
+                .map(|(action, n)| json!({"dimension_values": [action], "value": n}))
+                .collect();
+            let total: i64 = actions.iter().map(|(_, n)| n).sum();
+            axum::Json(json!({"data": [{"name": "navigation", "period": "lifetime",
+                "title": "Navigation", "id": format!("{post}/insights/navigation/lifetime"),
+                "total_value": {"value": total, "breakdowns": [{
+                    "dimension_keys": ["story_navigation_action_type"], "results": results}]}}]}))
+            .into_response()
         }
         [post, "insights"] => {
             let asked: Vec<&str> = query
@@ -1771,3 +1805,76 @@ on_each_backend!(two_instances_never_refresh_at_once, |backend| async move {
     );
     assert_eq!(first.count("post_refresh_jobs").await, 1);
 });
+
+on_each_backend!(
+    instagram_stories_are_followed_with_replies_and_navigation,
+    |backend| async move {
+        let stub = Stub::start().await;
+        let Some(app) = spawn(backend, &stub).await else {
+            return crate::helpers::only_postgres_may_be_missing(backend);
+        };
+        let ig = channel_with_token(&app, "instagram", IG, "Kommunen på Instagram").await;
+        let communicator = app.token("comm", "communicator").await;
+        script_the_platform(&stub);
+        // Two live stories as `/{ig-user-id}/stories` lists them; the second had too few
+        // viewers for insights.
+        let (story, quiet) = ("18100000000000001", "18100000000000002");
+        stub.with(|g| {
+            g.lists.insert(
+                format!("{IG}/stories"),
+                vec![vec![
+                    json!({"id": story, "caption": "Julmarknad i dag!", "media_type": "IMAGE",
+                        "media_product_type": "STORY", "timestamp": days_ago(0),
+                        "permalink": "https://www.instagram.com/stories/kommunen/181/"}),
+                    json!({"id": quiet, "media_type": "VIDEO", "media_product_type": "STORY",
+                        "timestamp": days_ago(0)}),
+                ]],
+            );
+            g.insights.insert(
+                story.into(),
+                vec![
+                    lifetime("reach", json!(80)),
+                    lifetime("replies", json!(3)),
+                    lifetime("views", json!(150)),
+                    lifetime("shares", json!(1)),
+                    lifetime("total_interactions", json!(6)),
+                    json!({"name": "navigation", "period": "lifetime", "title": "Navigation",
+                        "total_value": {"value": 40}, "id": format!("{story}/insights/navigation/lifetime")}),
+                ],
+            );
+            g.navigation.insert(
+                story.into(),
+                vec![
+                    ("tap_forward".into(), 25),
+                    ("tap_back".into(), 5),
+                    ("tap_exit".into(), 8),
+                    ("swipe_forward".into(), 2),
+                ],
+            );
+            g.too_few_viewers.insert(quiet.into());
+        });
+        let job = refresh(&app, &communicator, json!({"channel_id": ig})).await;
+        let outcome = outcome_of(&job, ig);
+        assert_eq!(outcome["posts"], 4, "two media and two stories: {job}");
+        assert_eq!(outcome["outcome"], "partial");
+        assert!(
+            outcome["problem"].as_str().unwrap().contains(quiet),
+            "{outcome}"
+        );
+        let list = app.get_json(&communicator, "/api/v1/posts").await;
+        let shown = post_by_platform_id(&list, story);
+        assert_eq!(shown["post_type"], "story");
+        assert_eq!(shown["text"], "Julmarknad i dag!");
+        assert_eq!(
+            shown["figures"],
+            json!({"reach": 80, "replies": 3, "impressions": 150, "shares": 1, "engagements": 6,
+                "navigation": 40, "taps_forward": 25, "taps_back": 5, "exits": 8, "swipes_forward": 2})
+        );
+        // Too few viewers: no figures, not zeros.
+        let silent = post_by_platform_id(&list, quiet);
+        assert_eq!(silent["figures"], json!({}), "{silent}");
+        assert!(stub.requests().iter().any(|(u, _)| u.starts_with(&format!(
+            "/{story}/insights?metric=navigation&breakdown=story_navigation_action_type"
+        ))));
+    }
+);
