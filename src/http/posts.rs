@@ -548,6 +548,17 @@ pub async fn notes(
     ))
 }
 
+/// A change's body: a JSON object only (serde would also read a struct from an array).
+fn object_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
+    let value: serde_json::Value = parse_json(body)?;
+    if !value.is_object() {
+        return Err(AppError::unprocessable(
+            "the body must be a JSON object with the fields to change",
+        ));
+    }
+    parse_json(body)
+}
+
 /// The campaign, when it exists and all its posts lie within the caller's channels (a limited
 /// caller does not see a campaign without posts); 404 otherwise.
 async fn visible_campaign(state: &AppState, caller: &Caller, id: i64) -> Result<Campaign> {
@@ -608,7 +619,7 @@ pub async fn change_goal(
     RawBody(body): RawBody,
 ) -> Result<impl IntoResponse> {
     let goal = visible_goal(&state, &caller, id).await?;
-    let body: GoalPatch = parse_json(&body)?;
+    let body: GoalPatch = object_body(&body)?;
     if let Some(metric) = &body.metric {
         if !posts::GOAL_METRICS.contains(&metric.as_str()) {
             return Err(AppError::unprocessable(format!(
@@ -680,7 +691,7 @@ pub async fn change_campaign(
     RawBody(body): RawBody,
 ) -> Result<impl IntoResponse> {
     visible_campaign(&state, &caller, id).await?;
-    let body: CampaignPatch = parse_json(&body)?;
+    let body: CampaignPatch = object_body(&body)?;
     let name = body.name.as_deref().map(str::trim);
     if name.is_some_and(|n| n.is_empty() || n.chars().count() > 200) {
         return Err(AppError::unprocessable(
@@ -741,7 +752,7 @@ pub async fn change_note(
     RawBody(body): RawBody,
 ) -> Result<impl IntoResponse> {
     own_note(&state, &caller, id).await?;
-    let body: NoteBody = parse_json(&body)?;
+    let body: NoteBody = object_body(&body)?;
     let text = bounded(Some(body.text), "note", NOTE_MAX_CHARS)?.ok_or_else(|| {
         AppError::unprocessable("the note is empty; to take it away, remove it (DELETE)")
     })?;
