@@ -20,7 +20,7 @@ addStrings({
     'posts.refresh': 'Hämta siffror nu',
     'posts.refreshed': 'Siffrorna är hämtade.',
     'posts.refreshing': 'Hämtar: {done} av {total} kanaler, {posts} inlägg.',
-    'posts.refresh_failed': '{failed} kanaler kunde inte läsas; se listan.',
+    'posts.refresh_failed': { one: '{n} kanal kunde inte läsas; försök igen senare eller be en administratör se över kanalen.', other: '{n} kanaler kunde inte läsas; försök igen senare eller be en administratör se över dem.' },
     'posts.list': 'Inlägg',
     'posts.col.post': 'Inlägg',
     'posts.col.channel': 'Kanal',
@@ -65,7 +65,7 @@ addStrings({
     'posts.refresh': 'Fetch figures now',
     'posts.refreshed': 'The figures are fetched.',
     'posts.refreshing': 'Fetching: {done} of {total} channels, {posts} posts.',
-    'posts.refresh_failed': '{failed} channels could not be read; see the list.',
+    'posts.refresh_failed': { one: '{n} channel could not be read; try again later or ask an administrator to look at it.', other: '{n} channels could not be read; try again later or ask an administrator to look at them.' },
     'posts.list': 'Posts',
     'posts.col.post': 'Post',
     'posts.col.channel': 'Channel',
@@ -152,7 +152,7 @@ export const view = {
           await new Promise((resolve) => setTimeout(resolve, 1000));
           job = await ctx.api('GET', '/api/v1/posts/refresh');
         }
-        ctx.announce(job.channels_failed ? t('posts.refresh_failed', { failed: job.channels_failed }) : t('posts.refreshed'));
+        ctx.announce(job.channels_failed ? t('posts.refresh_failed', { n: job.channels_failed }) : t('posts.refreshed'));
         await load();
       } catch (e) {
         showError(errors, e);
