@@ -501,6 +501,12 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(posts::refresh),
         ),
         r(
+            Method::GET,
+            "/api/v1/posts/refresh",
+            Rule::AnyOf(FOLLOW_UP),
+            get(posts::refresh_progress),
+        ),
+        r(
             Method::POST,
             "/api/v1/posts/{id}/notes",
             Rule::AnyOf(FOLLOW_UP),
@@ -535,6 +541,43 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/api/v1/goals",
             Rule::AnyOf(FOLLOW_UP),
             post(posts::set_goal),
+        ),
+        r(
+            Method::PATCH,
+            "/api/v1/goals/{id}",
+            Rule::AnyOf(FOLLOW_UP),
+            patch(posts::change_goal),
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/goals/{id}",
+            Rule::AnyOf(FOLLOW_UP),
+            delete(posts::remove_goal),
+        ),
+        r(
+            Method::PATCH,
+            "/api/v1/campaigns/{id}",
+            Rule::AnyOf(FOLLOW_UP),
+            patch(posts::change_campaign),
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/campaigns/{id}",
+            Rule::AnyOf(FOLLOW_UP),
+            delete(posts::remove_campaign),
+        ),
+        // A note: its writer, or an administrator (the handler decides).
+        r(
+            Method::PATCH,
+            "/api/v1/post-notes/{id}",
+            Rule::AnyOf(FOLLOW_UP),
+            patch(posts::change_note),
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/post-notes/{id}",
+            Rule::AnyOf(FOLLOW_UP),
+            delete(posts::remove_note),
         ),
         r(
             Method::GET,

@@ -1,8 +1,11 @@
 //! Post follow-up (issue 21): `GET /api/v1/posts`, `GET /api/v1/posts/{id}`,
-//! `POST /api/v1/posts/refresh`, `POST /api/v1/campaign-analytics`, `GET|POST /api/v1/campaigns`,
-//! `POST /api/v1/goals`, `POST /api/v1/posts/{id}/notes` and `GET /api/v1/post-notes`. For
-//! communicators and administrators, within their channel limit; a post's words only for a
-//! reader of comments on its channel. The rules are the `posts` capability's.
+//! `POST|GET /api/v1/posts/refresh` (a refresh in the background and its progress), `POST /api/v1/campaign-analytics`, `GET|POST /api/v1/campaigns`,
+//! `POST /api/v1/goals`, `POST /api/v1/posts/{id}/notes` and `GET /api/v1/post-notes`, and the
+//! changes and removals `PATCH|DELETE /api/v1/goals/{id}`, `/api/v1/campaigns/{id}` and
+//! `/api/v1/post-notes/{id}`. For communicators and administrators, within their channel limit
+//! (what lies outside it is answered 404, as if it did not exist); a note is changed only by its
+//! writer or an administrator; a post's words only for a reader of comments on its channel. The
+//! rules are the `posts` capability's.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,10 +17,12 @@ use super::auth::Caller;
 use super::error::{AppError, Result};
 use super::extract::{parse_json, Path, Query, RawBody};
 use super::AppState;
+use crate::access::Role;
 use crate::posts::{self, FetchConfig};
 use crate::reports::ReportPeriod;
 use crate::store::now_ms;
-use crate::store::posts::NewGoal;
+use crate::store::post_refresh::RefreshJob;
+use crate::store::posts::{Campaign, Goal, GoalChange, NewGoal};
 use crate::store::scope::COMMENTS;
 
 /// A note longer than this is refused: it is the group's talking point, not a report.
@@ -204,17 +209,81 @@ pub async fn refresh(
     };
     let config = FetchConfig::from_settings(&state.settings);
     let client = config.client().map_err(AppError::internal)?;
-    let outcomes = posts::refresh(&state.store, &config, &client, channels.as_deref()).await?;
+    let started = posts::start(
+        &state.store,
+        &config,
+        &client,
+        channels.as_deref(),
+        Some(caller.staff.id),
+    )
+    .await?;
+    let job = state.store.latest_refresh_job().await?;
+    let job = match (started, job) {
+        (Some(id), Some(job)) if job.id == id => job,
+        (None, Some(job)) if job.state == "running" => job,
+        _ => {
+            return Err(AppError::conflict(
+                "a refresh is starting on another instance; ask again in a moment",
+                json!({}),
+            ))
+        }
+    };
     state
         .store
         .audit(
             &caller.actor(),
-            "posts.refreshed",
-            None,
-            json!({"channels": outcomes.iter().map(|o| json!({"channel_id": o.channel_id, "outcome": o.outcome, "posts": o.posts})).collect::<Vec<_>>()}),
+            if started.is_some() {
+                "posts.refresh_started"
+            } else {
+                "posts.refresh_joined"
+            },
+            Some(&format!("post_refresh:{}", job.id)),
+            json!({"channel_id": body.channel_id}),
         )
         .await?;
-    Ok(axum::Json(json!({"channels": outcomes})))
+    Ok((StatusCode::ACCEPTED, axum::Json(job_view(&job, &caller))))
+}
+
+/// A refresh as the caller may see it: only the channels within their limit, and its progress
+/// counted over those.
+fn job_view(job: &RefreshJob, caller: &Caller) -> serde_json::Value {
+    let channels: Vec<&serde_json::Value> = job
+        .channels
+        .iter()
+        .filter(|c| {
+            c["channel_id"]
+                .as_i64()
+                .is_some_and(|id| caller.may_see_channel(id))
+        })
+        .collect();
+    let done = channels
+        .iter()
+        .filter(|c| c["outcome"] != "pending")
+        .count();
+    let posts: i64 = channels.iter().filter_map(|c| c["posts"].as_i64()).sum();
+    let failed = channels.iter().filter(|c| c["outcome"] == "failed").count();
+    json!({
+        "id": job.id,
+        "state": job.state,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "requested_by": job.requested_by,
+        "channels_total": channels.len(),
+        "channels_done": done,
+        "channels_failed": failed,
+        "posts_fetched": posts,
+        "channels": channels,
+    })
+}
+
+pub async fn refresh_progress(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<impl IntoResponse> {
+    let job = state.store.latest_refresh_job().await?.ok_or_else(|| {
+        AppError::not_found("no refresh has run yet; start one with POST /api/v1/posts/refresh")
+    })?;
+    Ok(axum::Json(job_view(&job, &caller)))
 }
 
 pub async fn import_analytics(
@@ -477,4 +546,232 @@ pub async fn notes(
     Ok(axum::Json(
         json!({"period": period.label(), "items": items}),
     ))
+}
+
+/// A change's body: a JSON object only (serde would also read a struct from an array).
+fn object_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
+    let value: serde_json::Value = parse_json(body)?;
+    if !value.is_object() {
+        return Err(AppError::unprocessable(
+            "the body must be a JSON object with the fields to change",
+        ));
+    }
+    parse_json(body)
+}
+
+/// The campaign, when it exists and all its posts lie within the caller's channels (a limited
+/// caller does not see a campaign without posts); 404 otherwise.
+async fn visible_campaign(state: &AppState, caller: &Caller, id: i64) -> Result<Campaign> {
+    state
+        .store
+        .campaigns()
+        .await?
+        .into_iter()
+        .find(|c| c.id == id)
+        .filter(|c| {
+            c.channel_ids.iter().all(|ch| caller.may_see_channel(*ch))
+                && (caller.scope.is_none() || !c.channel_ids.is_empty())
+        })
+        .ok_or_else(|| {
+            AppError::not_found(format!(
+                "there is no campaign {id} on your channels; list them with GET /api/v1/campaigns"
+            ))
+        })
+}
+
+/// The goal, when it exists and its post or campaign is within the caller's channels.
+async fn visible_goal(state: &AppState, caller: &Caller, id: i64) -> Result<Goal> {
+    let missing = || {
+        AppError::not_found(format!(
+            "there is no goal {id} on your channels; goals are listed with their post (GET /api/v1/posts/{{id}}) or campaign"
+        ))
+    };
+    let goal = state.store.goal(id).await?.ok_or_else(missing)?;
+    let visible = match (goal.post_id, goal.campaign_id) {
+        (Some(post), _) => visible_post(state, caller, post).await.is_ok(),
+        (None, Some(campaign)) => visible_campaign(state, caller, campaign).await.is_ok(),
+        (None, None) => caller.scope.is_none(),
+    };
+    if visible {
+        Ok(goal)
+    } else {
+        Err(missing())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GoalPatch {
+    metric: Option<String>,
+    target: Option<i64>,
+    /// null or "" clears it.
+    #[serde(default, deserialize_with = "super::staff::present")]
+    audience: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::staff::present")]
+    plan_text: Option<Option<String>>,
+    due: Option<String>,
+}
+
+pub async fn change_goal(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    RawBody(body): RawBody,
+) -> Result<impl IntoResponse> {
+    let goal = visible_goal(&state, &caller, id).await?;
+    let body: GoalPatch = object_body(&body)?;
+    if let Some(metric) = &body.metric {
+        if !posts::GOAL_METRICS.contains(&metric.as_str()) {
+            return Err(AppError::unprocessable(format!(
+                "metric must be one of {}",
+                posts::GOAL_METRICS.join(", ")
+            )));
+        }
+        if goal.post_id.is_some() && matches!(metric.as_str(), "sessions" | "goal_completions") {
+            return Err(AppError::unprocessable(
+                "sessions and goal_completions come from a UTM campaign: set such a goal on a campaign",
+            ));
+        }
+    }
+    if body.target.is_some_and(|t| t < 1) {
+        return Err(AppError::unprocessable("the target must be at least 1"));
+    }
+    let due_at = match body.due.as_deref() {
+        Some(day) => Some(end_of_day(day).ok_or_else(|| {
+            AppError::unprocessable("due must be the date the goal is judged on, as YYYY-MM-DD")
+        })?),
+        None => None,
+    };
+    let change = GoalChange {
+        metric: body.metric,
+        target: body.target,
+        audience: match body.audience {
+            Some(text) => Some(bounded(text, "audience", 500)?),
+            None => None,
+        },
+        plan_text: match body.plan_text {
+            Some(text) => Some(bounded(text, "plan text", NOTE_MAX_CHARS)?),
+            None => None,
+        },
+        due_at,
+    };
+    let goal = state
+        .store
+        .change_goal(id, &change, &caller.actor())
+        .await?;
+    let campaigns = state.store.campaigns().await?;
+    let judged = posts::evaluate(&state.store, vec![goal], &campaigns, now_ms()).await?;
+    Ok(axum::Json(judged.into_iter().next().ok_or_else(|| {
+        AppError::not_found(format!("there is no goal {id}"))
+    })?))
+}
+
+pub async fn remove_goal(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse> {
+    visible_goal(&state, &caller, id).await?;
+    state.store.remove_goal(id, &caller.actor()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CampaignPatch {
+    name: Option<String>,
+    /// Replaces the campaign's posts.
+    post_ids: Option<Vec<i64>>,
+}
+
+pub async fn change_campaign(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    RawBody(body): RawBody,
+) -> Result<impl IntoResponse> {
+    visible_campaign(&state, &caller, id).await?;
+    let body: CampaignPatch = object_body(&body)?;
+    let name = body.name.as_deref().map(str::trim);
+    if name.is_some_and(|n| n.is_empty() || n.chars().count() > 200) {
+        return Err(AppError::unprocessable(
+            "the campaign needs a name of 1 to 200 characters: the utm_campaign of its links",
+        ));
+    }
+    if let Some(posts) = &body.post_ids {
+        if posts.len() > 500 {
+            return Err(AppError::unprocessable(
+                "a campaign may have at most 500 posts",
+            ));
+        }
+        for post in posts {
+            visible_post(&state, &caller, *post).await?;
+        }
+    }
+    let campaign = state
+        .store
+        .change_campaign(id, name, body.post_ids.as_deref(), &caller.actor())
+        .await?;
+    Ok(axum::Json(campaign))
+}
+
+pub async fn remove_campaign(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse> {
+    visible_campaign(&state, &caller, id).await?;
+    state.store.remove_campaign(id, &caller.actor()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The note, when its post is within the caller's channels (404 otherwise) and the caller wrote
+/// it or is an administrator (403 otherwise: the group's notes are each writer's own words).
+async fn own_note(state: &AppState, caller: &Caller, id: i64) -> Result<()> {
+    let missing = || {
+        AppError::not_found(format!(
+            "there is no note {id} on your channels; list them with GET /api/v1/post-notes"
+        ))
+    };
+    let (note, writer) = state.store.evaluation_note(id).await?.ok_or_else(missing)?;
+    visible_post(state, caller, note.post_id)
+        .await
+        .map_err(|_| missing())?;
+    if caller.role != Role::Admin && writer != Some(caller.staff.id) {
+        return Err(AppError::forbidden(
+            "only the note's writer or an administrator may change or remove it; write a note of your own",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn change_note(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    RawBody(body): RawBody,
+) -> Result<impl IntoResponse> {
+    own_note(&state, &caller, id).await?;
+    let body: NoteBody = object_body(&body)?;
+    let text = bounded(Some(body.text), "note", NOTE_MAX_CHARS)?.ok_or_else(|| {
+        AppError::unprocessable("the note is empty; to take it away, remove it (DELETE)")
+    })?;
+    let note = state
+        .store
+        .change_evaluation_note(id, Some(&text), &caller.actor())
+        .await?;
+    Ok(axum::Json(note))
+}
+
+pub async fn remove_note(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse> {
+    own_note(&state, &caller, id).await?;
+    state
+        .store
+        .change_evaluation_note(id, None, &caller.actor())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

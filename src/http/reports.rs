@@ -1,4 +1,5 @@
-//! Follow-up reports: `GET /api/v1/reports?period=2026-10|2026Q3&format=json|csv|html&lang=sv|en`.
+//! Follow-up reports:
+//! `GET /api/v1/reports?period=2026-10|2026Q3&format=json|csv|html&lang=sv|en&post_metric=reach`.
 //! The figures are limited to the caller's channels; the HTML page carries its own strict policy.
 
 use axum::extract::State;
@@ -12,6 +13,7 @@ use super::auth::Caller;
 use super::error::{AppError, Result};
 use super::extract::Query;
 use super::AppState;
+use crate::access::Capability;
 use crate::reports::render::{self, Lang};
 use crate::reports::{ReportOptions, ReportPeriod};
 
@@ -24,6 +26,8 @@ pub struct ReportQuery {
     format: Option<String>,
     /// sv (default) or en, for the HTML page's labels.
     lang: Option<String>,
+    /// The figure the post follow-up section ranks posts by (reach by default).
+    post_metric: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +78,19 @@ pub async fn report(
         None | Some("sv") | Some("en") => Lang::parse(q.lang.as_deref()),
         Some(_) => return Err(AppError::bad_request("lang must be sv or en")),
     };
-    let options = ReportOptions::from_settings(&state.settings);
+    let mut options = ReportOptions::from_settings(&state.settings);
+    // Post follow-up is for communicators and administrators (the posts routes' rule); the
+    // auditor's report goes without it. The section keeps to the caller's channel limit.
+    let follows_posts = caller.can(Capability::SeeFaq) || caller.can(Capability::ManageChannels);
+    options.post_metric = match q.post_metric.as_deref() {
+        Some(m) if !crate::posts::METRICS.contains(&m) => {
+            return Err(AppError::bad_request(format!(
+                "post_metric must be one of {}",
+                crate::posts::METRICS.join(", ")
+            )))
+        }
+        asked => follows_posts.then(|| asked.unwrap_or("reach").to_string()),
+    };
     let report = crate::reports::build(
         &state.store,
         state.faq.clone(),
@@ -90,7 +106,8 @@ pub async fn report(
             &caller.actor(),
             "report.read",
             None,
-            json!({"period": report.period.label, "format": format!("{format:?}").to_lowercase()}),
+            json!({"period": report.period.label, "format": format!("{format:?}").to_lowercase(),
+                "post_metric": options.post_metric}),
         )
         .await?;
     let label = report.period.label.clone();

@@ -243,7 +243,7 @@ pub struct StaffChange {
 }
 
 /// Tells a field given as null (`Some(None)`) from one left out (`None`).
-fn present<'de, D>(d: D) -> std::result::Result<Option<Option<String>>, D::Error>
+pub(super) fn present<'de, D>(d: D) -> std::result::Result<Option<Option<String>>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {

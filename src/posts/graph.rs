@@ -7,7 +7,13 @@
 //!   post_impressions, post_clicks, post_clicks_by_type, post_reactions_by_type_total,
 //!   post_video_views).
 //! - Instagram: `GET /{ig-user-id}/media` (fields id, caption, media_type, media_product_type,
-//!   timestamp, permalink) and `GET /{media-id}/insights?metric=reach,views,total_interactions,likes,shares`.
+//!   timestamp, permalink) and `GET /{media-id}/insights?metric=reach,views,total_interactions,likes,shares`;
+//!   stories (live for 24 hours, so each refresh keeps what they reached) from
+//!   `GET /{ig-user-id}/stories` (the same fields) with
+//!   `GET /{media-id}/insights?metric=reach,replies,navigation,views,shares,total_interactions`, and
+//!   `metric=navigation&breakdown=story_navigation_action_type` for taps forward and back, exits and
+//!   swipes forward (`total_value.breakdowns[].results[]`). A story with too few viewers has no
+//!   insights (code 10): its figures are absent.
 //!
 //! Lists follow `paging.next`, but only to the Graph base URL (a link elsewhere would carry the
 //! token away). A metric the platform does not know for a post (error code 100) is asked for
@@ -212,10 +218,51 @@ impl Graph<'_> {
                 None => break,
             }
         }
+        if instagram {
+            self.stories(owner, &mut fetched).await?;
+        }
         for post in &mut fetched.posts {
             self.insights(post, instagram, &mut fetched.missing).await?;
         }
         Ok(fetched)
+    }
+
+    /// The Instagram account's live stories (up to a day old), added to what was fetched.
+    async fn stories(&self, owner: &str, fetched: &mut Fetched) -> Result<(), FetchError> {
+        let mut url = format!(
+            "{}/{owner}/stories?fields=id,caption,media_type,media_product_type,timestamp,permalink&limit=50",
+            self.base
+        );
+        for _ in 0..MAX_PAGES {
+            let answer = self.get(&url).await?;
+            if !(200..300).contains(&answer.status) {
+                if let Some(e) = Self::channel_error(&answer) {
+                    return Err(e);
+                }
+                // The feed's posts were read; only the stories are missing.
+                fetched
+                    .missing
+                    .push(format!("stories ({})", Self::said(&answer)));
+                return Ok(());
+            }
+            for item in answer.body["data"].as_array().into_iter().flatten() {
+                if let Some(mut story) = parse_post(item, true) {
+                    story.post_type = Some("story".into());
+                    if !fetched
+                        .posts
+                        .iter()
+                        .any(|p| p.platform_id == story.platform_id)
+                    {
+                        fetched.posts.push(story);
+                    }
+                }
+            }
+            match answer.body["paging"]["next"].as_str() {
+                Some(next) if self.follows(next) => url = next.to_string(),
+                _ => break,
+            }
+        }
+        Ok(())
     }
 
     /// Adds the post's figures; records the ones the platform would not give.
@@ -226,7 +273,10 @@ impl Graph<'_> {
         missing: &mut Vec<String>,
     ) -> Result<(), FetchError> {
         let id = id_segment(&post.platform_id)?.to_string();
-        let metrics: &[&str] = if instagram {
+        let story = instagram && post.post_type.as_deref() == Some("story");
+        let metrics: &[&str] = if story {
+            &STORY_METRICS
+        } else if instagram {
             &INSTAGRAM_METRICS
         } else {
             &FACEBOOK_METRICS
@@ -250,11 +300,21 @@ impl Graph<'_> {
                 return Ok(());
             }
         }
-        let figures = if instagram {
+        let mut figures = if instagram {
             instagram_figures(&data, post.post_type.as_deref())
         } else {
             facebook_figures(&data)
         };
+        if story {
+            // How viewers moved on: asked with its breakdown, which only this metric takes.
+            match self
+                .insight_answer(&id, "navigation&breakdown=story_navigation_action_type")
+                .await?
+            {
+                Ok(items) => figures.extend(navigation_figures(&items)),
+                Err(_) => missing.push(format!("navigation by action for {id}")),
+            }
+        }
         // A metric absent from the answer (no data yet, not for this kind of post) is just
         // not measured this time: no figure, no zero.
         for (name, value) in figures {
@@ -298,6 +358,43 @@ pub const FACEBOOK_METRICS: [&str; 6] = [
 
 pub const INSTAGRAM_METRICS: [&str; 5] =
     ["reach", "views", "total_interactions", "likes", "shares"];
+
+/// A story's metrics (replies are private messages in answer, counted, never read here).
+pub const STORY_METRICS: [&str; 6] = [
+    "reach",
+    "replies",
+    "navigation",
+    "views",
+    "shares",
+    "total_interactions",
+];
+
+/// The navigation metric's breakdown by action: tap_forward, tap_back, tap_exit and
+/// swipe_forward, as taps_forward, taps_back, exits and swipes_forward.
+pub fn navigation_figures(data: &[Value]) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    for item in data.iter().filter(|i| i["name"] == "navigation") {
+        let breakdowns = item["total_value"]["breakdowns"].as_array();
+        for result in breakdowns
+            .into_iter()
+            .flatten()
+            .flat_map(|b| b["results"].as_array().into_iter().flatten())
+        {
+            let action = result["dimension_values"][0].as_str().unwrap_or_default();
+            let name = match action {
+                "tap_forward" => "taps_forward",
+                "tap_back" => "taps_back",
+                "tap_exit" => "exits",
+                "swipe_forward" => "swipes_forward",
+                _ => continue,
+            };
+            if let Some(v) = number(&result["value"]) {
+                out.push((name.to_string(), v));
+            }
+        }
+    }
+    out
+}
 
 fn parse_post(item: &Value, instagram: bool) -> Option<FetchedPost> {
     let id = item["id"].as_str()?.to_string();
@@ -352,7 +449,11 @@ fn parse_post(item: &Value, instagram: bool) -> Option<FetchedPost> {
 /// The lifetime value of one insight item: a number, or the sum of an object's numbers
 /// (reactions by type, clicks by type).
 fn value_of(item: &Value) -> Option<&Value> {
-    item["values"].as_array()?.last().map(|v| &v["value"])
+    match item["values"].as_array() {
+        Some(values) => values.last().map(|v| &v["value"]),
+        // Newer metrics answer with a total instead of a list of values.
+        None => item.get("total_value").map(|t| &t["value"]),
+    }
 }
 
 fn number(v: &Value) -> Option<i64> {
@@ -400,6 +501,8 @@ pub fn instagram_figures(data: &[Value], post_type: Option<&str>) -> Vec<(String
             "total_interactions" => "engagements",
             "likes" => "reactions",
             "shares" => "shares",
+            "replies" => "replies",
+            "navigation" => "navigation",
             _ => continue,
         };
         out.push((name.to_string(), value));
@@ -435,6 +538,28 @@ mod tests {
         assert_eq!(
             instagram_figures(&data, Some("image")),
             vec![("impressions".into(), 40)]
+        );
+    }
+
+    #[test]
+    fn a_storys_navigation_is_broken_down_by_action() {
+        let data = vec![json!({"name": "navigation", "period": "lifetime",
+            "total_value": {"value": 30, "breakdowns": [{"dimension_keys": ["story_navigation_action_type"],
+            "results": [{"dimension_values": ["tap_forward"], "value": 20},
+                        {"dimension_values": ["tap_exit"], "value": 7},
+                        {"dimension_values": ["swipe_forward"], "value": 3}]}]},
+            "id": "x/insights/navigation/lifetime"})];
+        assert_eq!(
+            navigation_figures(&data),
+            vec![
+                ("taps_forward".into(), 20),
+                ("exits".into(), 7),
+                ("swipes_forward".into(), 3)
+            ]
+        );
+        assert_eq!(
+            instagram_figures(&data, Some("story")),
+            vec![("navigation".into(), 30)]
         );
     }
 

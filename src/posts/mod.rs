@@ -95,20 +95,97 @@ impl FetchConfig {
     }
 }
 
-/// Fetches the posts and figures of `channels` (None: every approved Facebook and Instagram
-/// channel) and stores them. A channel the platform asked us to wait for is skipped until then;
-/// each channel's problem is recorded and reported, and never stops the others.
-pub async fn refresh(
+/// A channel's entry in a refresh's progress before it is read.
+fn pending(channel: &FetchChannel) -> serde_json::Value {
+    serde_json::json!({"channel_id": channel.id, "channel_name": channel.name, "outcome": "pending",
+        "posts": 0, "figures": 0, "problem": null, "retry_after": null})
+}
+
+/// How long the refresh lease lives without renewal: a stopped instance gives it up within this.
+fn lease_ms(config: &FetchConfig) -> i64 {
+    (config.timeout.as_millis() as i64) * 4 + 60_000
+}
+
+/// Starts a refresh of `channels` (None: every approved Facebook and Instagram channel) in the
+/// background, under the lease that lets one instance at a time fetch. Some(its job id); None
+/// when a refresh runs already (on this or another instance): that one is the answer.
+pub async fn start(
     store: &Store,
     config: &FetchConfig,
     client: &reqwest::Client,
     channels: Option<&[i64]>,
-) -> crate::store::Result<Vec<ChannelRefresh>> {
-    let mut out = Vec::new();
-    for channel in store.post_fetch_channels(channels).await? {
-        out.push(refresh_channel(store, config, client, &channel).await?);
+    requested_by: Option<i64>,
+) -> crate::store::Result<Option<i64>> {
+    let Some(lease) = store.take_lease(LEASE, lease_ms(config), None).await? else {
+        return Ok(None);
+    };
+    match prepare(store, channels, requested_by).await {
+        Ok((job, fetch)) => {
+            let (store, config, client) = (store.clone(), config.clone(), client.clone());
+            let full = channels.is_none();
+            tokio::spawn(async move {
+                run(&store, &config, &client, lease, job, fetch, full).await;
+            });
+            Ok(Some(job))
+        }
+        Err(e) => {
+            if let Err(e) = store.release_lease(&lease, false).await {
+                tracing::warn!(error = %e, "could not give back the post follow-up lease");
+            }
+            Err(e)
+        }
     }
-    Ok(out)
+}
+
+/// The channels to read and the job row that follows their progress.
+async fn prepare(
+    store: &Store,
+    channels: Option<&[i64]>,
+    requested_by: Option<i64>,
+) -> crate::store::Result<(i64, Vec<FetchChannel>)> {
+    let fetch = store.post_fetch_channels(channels).await?;
+    let entries: Vec<serde_json::Value> = fetch.iter().map(pending).collect();
+    let job = store.start_refresh_job(&entries, requested_by).await?;
+    Ok((job, fetch))
+}
+
+/// Reads the channels one by one under the lease, writing the job's progress after each; each
+/// channel's problem is recorded and never stops the others. Gives the lease back at the end: a
+/// refresh of every channel counts as the schedule's run. False when the store refused.
+async fn run(
+    store: &Store,
+    config: &FetchConfig,
+    client: &reqwest::Client,
+    lease: crate::store::lease::Lease,
+    job: i64,
+    channels: Vec<FetchChannel>,
+    full: bool,
+) -> bool {
+    let renewal = crate::store::lease::Renewal::start(store, &lease);
+    let mut entries: Vec<serde_json::Value> = channels.iter().map(pending).collect();
+    let mut ok = true;
+    for (i, channel) in channels.iter().enumerate() {
+        match refresh_channel(store, config, client, channel).await {
+            Ok(outcome) => entries[i] = serde_json::to_value(&outcome).unwrap_or_default(),
+            Err(e) => {
+                tracing::error!(error = %e, channel = channel.id, "post follow-up could not store what it fetched; it is tried again later");
+                ok = false;
+                break;
+            }
+        }
+        if let Err(e) = store.update_refresh_job(job, &entries, None).await {
+            tracing::warn!(error = %e, "could not record the refresh's progress");
+        }
+    }
+    let state = if ok { "done" } else { "failed" };
+    if let Err(e) = store.update_refresh_job(job, &entries, Some(state)).await {
+        tracing::warn!(error = %e, "could not record the refresh's end");
+    }
+    drop(renewal);
+    if let Err(e) = store.release_lease(&lease, ok && full).await {
+        tracing::warn!(error = %e, "could not give back the post follow-up lease");
+    }
+    ok
 }
 
 async fn refresh_channel(
@@ -204,7 +281,7 @@ async fn refresh_channel(
 const LEASE: &str = "posts-refresh";
 
 /// Fetches every channel's posts every `every`, the first time after `first`, once per interval
-/// however many instances share the store.
+/// however many instances share the store, as a refresh job others can follow.
 pub async fn scheduled(
     store: Store,
     config: FetchConfig,
@@ -220,7 +297,6 @@ pub async fn scheduled(
         }
     };
     let every_ms = every.as_millis() as i64;
-    let lease_ms = (config.timeout.as_millis() as i64) * 4 + 60_000;
     let mut wait = first;
     loop {
         tokio::select! {
@@ -231,24 +307,27 @@ pub async fn scheduled(
             .min(Duration::from_secs(60))
             .max(Duration::from_millis(200));
         let done_before = now_ms() - every_ms + wait.as_millis() as i64 / 2;
-        let outcome = match store.take_lease(LEASE, lease_ms, Some(done_before)).await {
-            Ok(Some(lease)) => {
-                let renewal = crate::store::lease::Renewal::start(&store, &lease);
-                let result = refresh(&store, &config, &client, None).await;
-                drop(renewal);
-                let done = result.is_ok();
-                if let Err(e) = &result {
-                    tracing::error!(error = %e, "post follow-up could not store what it fetched; it is tried again later");
+        // The same job as a refresh asked for, under the same lease: never two at once.
+        let outcome = match store
+            .take_lease(LEASE, lease_ms(&config), Some(done_before))
+            .await
+        {
+            Ok(Some(lease)) => match prepare(&store, None, None).await {
+                Ok((job, fetch)) => {
+                    if run(&store, &config, &client, lease, job, fetch, true).await {
+                        "ran"
+                    } else {
+                        "failed"
+                    }
                 }
-                if let Err(e) = store.release_lease(&lease, done).await {
-                    tracing::warn!(error = %e, "could not give back the post follow-up lease");
-                }
-                if done {
-                    "ran"
-                } else {
+                Err(e) => {
+                    tracing::error!(error = %e, "post follow-up could not start its scheduled refresh; it is tried again later");
+                    if let Err(e) = store.release_lease(&lease, false).await {
+                        tracing::warn!(error = %e, "could not give back the post follow-up lease");
+                    }
                     "failed"
                 }
-            }
+            },
             Ok(None) => "skipped",
             Err(e) => {
                 tracing::error!(error = %e, "cannot take the post follow-up lease; it is tried again later");

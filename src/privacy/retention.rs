@@ -241,6 +241,17 @@ fn cutoffs(periods: &OtherRecords, now: i64) -> OtherCutoffs {
         sessions: before(periods.sessions_days),
         signin_failures: before(periods.signin_failures_days),
         people: before(periods.people_days),
+        post_figures: before(periods.post_figures_days),
+        // Analytics count per Swedish day: rows for days before the cutoff's day have had it.
+        campaign_analytics_day: crate::reports::period::local_time(before(
+            periods.campaign_analytics_days,
+        ))
+        .format("%Y%m%d")
+        .to_string()
+        .parse()
+        .unwrap_or(0),
+        post_plans: before(periods.post_plans_days),
+        post_notes: before(periods.post_notes_days),
     }
 }
 

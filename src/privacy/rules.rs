@@ -73,6 +73,20 @@ pub struct OtherRecords {
     /// A person (name and platform id) no message, conversation, post or reaction refers to any
     /// more and no legal hold names, from when tavla first saw them.
     pub people_days: i64,
+    /// Post follow-up (issue 21). Measurements of a post's figures (reach, shares…: aggregates
+    /// the platform gives, naming no one), from when they were made; each figure's latest
+    /// measurement stays with its post, so the post's view and goals keep its final figure and
+    /// only the series thins out.
+    pub post_figures_days: i64,
+    /// Web sessions and goal completions per day and UTM campaign (aggregates; the row names
+    /// the staff member who imported it), from the day they count.
+    pub campaign_analytics_days: i64,
+    /// Goals (a staff member's plan), from the day they were judged on; a campaign, from its
+    /// creation once no goal is left on it (its posts stay).
+    pub post_plans_days: i64,
+    /// Communicators' notes on a post's evaluation: staff's free text, which may name people,
+    /// from when they were written.
+    pub post_notes_days: i64,
 }
 
 impl Default for OtherRecords {
@@ -85,12 +99,16 @@ impl Default for OtherRecords {
             sessions_days: 365,
             signin_failures_days: 365,
             people_days: 30,
+            post_figures_days: 730,
+            campaign_analytics_days: 1095,
+            post_plans_days: 730,
+            post_notes_days: 730,
         }
     }
 }
 
 impl OtherRecords {
-    fn periods(&self) -> [(&'static str, i64); 7] {
+    fn periods(&self) -> [(&'static str, i64); 11] {
         [
             ("reactions_days", self.reactions_days),
             ("quarantine_waiting_days", self.quarantine_waiting_days),
@@ -99,6 +117,10 @@ impl OtherRecords {
             ("sessions_days", self.sessions_days),
             ("signin_failures_days", self.signin_failures_days),
             ("people_days", self.people_days),
+            ("post_figures_days", self.post_figures_days),
+            ("campaign_analytics_days", self.campaign_analytics_days),
+            ("post_plans_days", self.post_plans_days),
+            ("post_notes_days", self.post_notes_days),
         ]
     }
 }

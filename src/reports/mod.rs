@@ -50,6 +50,9 @@ pub struct ReportOptions {
     pub comment_service_level_hours: i64,
     pub heated_min_comments: i64,
     pub faq_top: usize,
+    /// The figure the post follow-up section ranks posts by (one of `posts::METRICS`); None
+    /// leaves the section out, for a reader who does not follow up posts.
+    pub post_metric: Option<String>,
 }
 
 impl ReportOptions {
@@ -59,6 +62,7 @@ impl ReportOptions {
             comment_service_level_hours: s.comment_service_level_hours.max(1),
             heated_min_comments: s.heated_min_comments.max(1),
             faq_top: s.report_faq_top.clamp(1, 100),
+            post_metric: Some("reach".to_string()),
         }
     }
 
@@ -211,6 +215,9 @@ pub struct Report {
     pub handovers: Vec<workflow::Counted>,
     /// Conversations begun in the period per category (src/reports/workflow.rs).
     pub categories: Vec<workflow::Counted>,
+    /// Post follow-up: top posts, goals and campaigns (src/reports/post_section.rs); None for a
+    /// reader who does not follow up posts (only communicators and administrators do).
+    pub posts: Option<post_section::PostSection>,
 }
 
 /// dm stays dm; comments, visitors' posts and mentions (and their threads) are comments.
@@ -644,6 +651,10 @@ pub async fn build(
     let faq = faq_figures(store, faq, &period, &previous, scope.clone(), options).await?;
     let handovers = workflow::handovers(store, &period, &previous, scope.channels()).await?;
     let categories = workflow::categories(store, &period, &previous, scope.channels()).await?;
+    let posts = match options.post_metric.as_deref() {
+        Some(metric) => Some(post_section::build(store, &period, scope, metric).await?),
+        None => None,
+    };
     let scope = scope.channels().map(<[i64]>::to_vec);
     Ok(Report {
         period: PeriodInfo::of(&period),
@@ -662,6 +673,7 @@ pub async fn build(
         heated: now.heated.into_iter().take(10).collect(),
         handovers,
         categories,
+        posts,
     })
 }
 

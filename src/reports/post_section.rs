@@ -1,17 +1,24 @@
 //! The monthly and quarterly report's post follow-up section (issue 21, item 4): per channel the
-//! top posts published in the period by the chosen figure, the goals judged in the period (met,
-//! not met), and each campaign's web sessions and goal completions — each beside the period
-//! before. Built on its own so the report can take it in as one more section: `build` gives the
-//! figures, `csv_rows` and `html` render them the report's way. Aggregates and post excerpts
-//! only (masked, for readers of comments); nothing names a person.
+//! top posts of the period by the chosen figure (published in it, or measured in it), each with
+//! the figure at the period's end beside the figure at its start; the same list for the period
+//! before; the goals judged in the period (met, not met) and each campaign's web sessions and
+//! goal completions — each beside the period before. `build` gives the figures, `csv_rows` and
+//! `html` render them the report's way (the report's six CSV columns; every text escaped, since
+//! post text is hostile input). Aggregates and post excerpts only (masked, and only for readers
+//! of comments on the post's channel); nothing names a person.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::render::Lang;
 use super::{excerpt, Figure, ReportPeriod};
 use crate::posts::{self, GoalStatus};
 use crate::store::posts::PostSummary;
 use crate::store::scope::{ReadScope, COMMENTS};
 use crate::store::Store;
+use crate::text::escape_html as escape;
 
 /// Posts listed per channel and period.
 pub const TOP_POSTS: usize = 5;
@@ -20,11 +27,16 @@ pub const TOP_POSTS: usize = 5;
 pub struct TopPost {
     pub post_id: i64,
     pub platform_id: String,
+    pub post_type: Option<String>,
     /// The post's words, cut and masked; None for a reader who does not read comments there.
     pub excerpt: Option<String>,
     pub published_at: Option<i64>,
-    /// The chosen figure, latest measurement (None: not measured).
+    /// The chosen figure at the period's end: its last measurement before then (None: none).
     pub value: Option<i64>,
+    /// The same figure at the period's start, the end of the period before (None: not
+    /// measured by then, as for a post published in the period).
+    pub previous: Option<i64>,
+    /// Inbound comments in the post's thread in the period, and those FAQ placed in a cluster.
     pub comments: i64,
     pub questions: i64,
 }
@@ -59,29 +71,47 @@ pub struct PostSection {
     pub campaigns: Vec<CampaignFigures>,
 }
 
+/// One period's figures per post: at its end, at its start.
+type Figures = BTreeMap<i64, BTreeMap<String, (i64, i64)>>;
+
+/// A channel's posts of the period (published or measured in [from, to)), the highest figure
+/// first, and how many were published in it.
 fn top_of(
     posts: &[PostSummary],
     channel: i64,
     metric: &str,
-    from: i64,
-    to: i64,
+    (from, to): (i64, i64),
+    (at_end, at_start): (&Figures, &Figures),
 ) -> (Vec<TopPost>, i64) {
-    let mut chosen: Vec<&PostSummary> = posts
-        .iter()
-        .filter(|p| p.channel_id == channel)
-        .filter(|p| p.published_at.is_some_and(|t| t >= from && t < to))
+    let figure = |figures: &Figures, post: i64| {
+        figures
+            .get(&post)
+            .and_then(|f| f.get(metric))
+            .map(|(value, measured_at)| (*value, *measured_at))
+    };
+    let published = |p: &PostSummary| p.published_at.is_some_and(|t| t >= from && t < to);
+    let mine: Vec<&PostSummary> = posts.iter().filter(|p| p.channel_id == channel).collect();
+    let count = mine.iter().filter(|p| published(p)).count() as i64;
+    let mut chosen: Vec<(&PostSummary, Option<i64>)> = mine
+        .into_iter()
+        .filter_map(|p| {
+            let end = figure(at_end, p.id);
+            let measured = end.is_some_and(|(_, at)| at >= from);
+            (published(p) || measured).then_some((p, end.map(|(v, _)| v)))
+        })
         .collect();
-    let count = chosen.len() as i64;
-    chosen.sort_by_key(|p| std::cmp::Reverse(p.figures.get(metric).copied().unwrap_or(-1)));
+    chosen.sort_by_key(|(p, value)| (std::cmp::Reverse(value.unwrap_or(-1)), p.id));
     let top = chosen
         .into_iter()
         .take(TOP_POSTS)
-        .map(|p| TopPost {
+        .map(|(p, value)| TopPost {
             post_id: p.id,
             platform_id: p.platform_id.clone(),
+            post_type: p.post_type.clone(),
             excerpt: p.text.as_deref().map(|t| excerpt(t, 160)),
             published_at: p.published_at,
-            value: p.figures.get(metric).copied(),
+            value,
+            previous: figure(at_start, p.id).map(|(v, _)| v),
             comments: p.comments,
             questions: p.questions,
         })
@@ -110,11 +140,21 @@ pub async fn build(
         move |channel: i64| scope.may_read(COMMENTS, channel)
     };
     let now_posts = store
-        .post_summaries(scope.channels(), start, end, 100_000, &readable)
+        .post_summaries_measured(scope.channels(), start, end, 100_000, &readable)
         .await?;
     let before_posts = store
-        .post_summaries(scope.channels(), b_start, b_end, 100_000, &readable)
+        .post_summaries_measured(scope.channels(), b_start, b_end, 100_000, &readable)
         .await?;
+    // The figures at the three moments: this period's end, its start (the end of the one
+    // before), and the start of the one before.
+    let ids: Vec<i64> = now_posts
+        .iter()
+        .chain(&before_posts)
+        .map(|p| p.id)
+        .collect();
+    let at_end = store.figures_as_of(&ids, end).await?;
+    let at_start = store.figures_as_of(&ids, start).await?;
+    let at_b_start = store.figures_as_of(&ids, b_start).await?;
     let mut channels = Vec::new();
     let mut seen: Vec<(i64, String)> = now_posts
         .iter()
@@ -124,9 +164,21 @@ pub async fn build(
     seen.sort();
     seen.dedup();
     for (channel_id, channel_name) in seen {
-        let (top, n) = top_of(&now_posts, channel_id, metric, start, end);
-        let (previous_top, m) = top_of(&before_posts, channel_id, metric, b_start, b_end);
-        if n == 0 && m == 0 {
+        let (top, n) = top_of(
+            &now_posts,
+            channel_id,
+            metric,
+            (start, end),
+            (&at_end, &at_start),
+        );
+        let (previous_top, m) = top_of(
+            &before_posts,
+            channel_id,
+            metric,
+            (b_start, b_end),
+            (&at_start, &at_b_start),
+        );
+        if top.is_empty() && previous_top.is_empty() && n == 0 && m == 0 {
             continue;
         }
         channels.push(ChannelTop {
@@ -214,134 +266,244 @@ fn number(v: Option<f64>) -> String {
     v.map(|x| format!("{}", x as i64)).unwrap_or_default()
 }
 
-/// The section's rows for the report's CSV: `section,channel,item,value,previous`.
-pub fn csv_rows(section: &PostSection) -> String {
-    use super::render::csv_cell;
-    let mut out = String::new();
-    let mut row = |cells: [&str; 5]| {
-        let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
-    };
+fn whole(v: Option<i64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+/// The section's rows for the report's CSV, in its columns: section, channel, kind, metric,
+/// value, previous value. A top post's kind is its type (reel, photo…), its metric names the
+/// rank, the figure and the post.
+pub fn csv_rows(section: &PostSection) -> Vec<[String; 6]> {
+    let mut out = Vec::new();
+    let mut row = |cells: [&str; 6]| out.push(cells.map(str::to_string));
     for c in &section.channels {
         row([
             "posts",
             &c.channel_name,
+            "",
             "published",
             &number(c.posts.value),
             &number(c.posts.previous),
         ]);
-        for (rank, p) in c.top.iter().enumerate() {
-            let item = format!(
-                "top {} by {}: {}",
-                rank + 1,
-                section.metric,
-                p.excerpt.as_deref().unwrap_or(&p.platform_id)
-            );
+        for (section_name, list) in [("top_posts", &c.top), ("top_posts_before", &c.previous_top)] {
+            for (rank, p) in list.iter().enumerate() {
+                let metric = format!(
+                    "top {} by {}: {} {}",
+                    rank + 1,
+                    section.metric,
+                    p.platform_id,
+                    p.excerpt.as_deref().unwrap_or("")
+                );
+                row([
+                    section_name,
+                    &c.channel_name,
+                    p.post_type.as_deref().unwrap_or(""),
+                    metric.trim_end(),
+                    &whole(p.value),
+                    &whole(p.previous),
+                ]);
+            }
+        }
+    }
+    for (what, f) in [
+        ("met", &section.goals_met),
+        ("not met", &section.goals_not_met),
+    ] {
+        row(["goals", "", "", what, &number(f.value), &number(f.previous)]);
+    }
+    for c in &section.campaigns {
+        for (what, f) in [
+            ("sessions", &c.sessions),
+            ("goal completions", &c.goal_completions),
+        ] {
             row([
-                "posts",
-                &c.channel_name,
-                &item,
-                &p.value.map(|v| v.to_string()).unwrap_or_default(),
+                "campaigns",
                 "",
+                "",
+                &format!("{} {what}", c.name),
+                &number(f.value),
+                &number(f.previous),
             ]);
         }
     }
-    row([
-        "goals",
-        "",
-        "met",
-        &number(section.goals_met.value),
-        &number(section.goals_met.previous),
-    ]);
-    row([
-        "goals",
-        "",
-        "not met",
-        &number(section.goals_not_met.value),
-        &number(section.goals_not_met.previous),
-    ]);
-    for c in &section.campaigns {
-        row([
-            "campaigns",
-            "",
-            &format!("{} sessions", c.name),
-            &number(c.sessions.value),
-            &number(c.sessions.previous),
-        ]);
-        row([
-            "campaigns",
-            "",
-            &format!("{} goal completions", c.name),
-            &number(c.goal_completions.value),
-            &number(c.goal_completions.previous),
-        ]);
-    }
     out
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+fn label(key: &str, lang: Lang) -> &'static str {
+    let sv = lang == Lang::Sv;
+    match key {
+        "heading" if sv => "Inlägg, mål och kampanjer",
+        "heading" => "Posts, goals and campaigns",
+        "published" if sv => "Publicerade inlägg",
+        "published" => "Posts published",
+        "top" if sv => "Flest",
+        "top" => "Top by",
+        "before" if sv => "Perioden före",
+        "before" => "The period before",
+        "post" if sv => "Inlägg",
+        "post" => "Post",
+        "value" if sv => "Vid periodens slut",
+        "value" => "At the period's end",
+        "previous" if sv => "Vid periodens början",
+        "previous" => "At the period's start",
+        "previous_period" if sv => "perioden före",
+        "previous_period" => "the period before",
+        "goals_met" if sv => "Mål uppnådda",
+        "goals_met" => "Goals met",
+        "goals_not_met" if sv => "ej uppnådda",
+        "goals_not_met" => "not met",
+        "campaign" if sv => "Kampanj",
+        "campaign" => "Campaign",
+        "sessions" if sv => "Besök",
+        "sessions" => "Sessions",
+        "completions" if sv => "Måluppfyllelser",
+        "completions" => "Goal completions",
+        "none" if sv => "Inget att visa.",
+        _ => "Nothing to show.",
+    }
 }
 
-/// The section for the printable page: a `<section>` with its own heading, every text escaped.
-pub fn html(section: &PostSection, lang: super::render::Lang) -> String {
-    let sv = matches!(lang, super::render::Lang::Sv);
-    let t = |sv_text: &'static str, en: &'static str| if sv { sv_text } else { en };
-    let mut out = format!(
-        "<section><h2>{}</h2>",
-        t("Inlägg, mål och kampanjer", "Posts, goals and campaigns")
-    );
-    for c in &section.channels {
-        out.push_str(&format!(
-            "<h3>{}</h3><p>{}: {} ({} {})</p><ol>",
-            escape(&c.channel_name),
-            t("Publicerade inlägg", "Posts published"),
-            number(c.posts.value),
-            t("perioden före", "the period before"),
-            number(c.posts.previous)
-        ));
-        for p in &c.top {
-            out.push_str(&format!(
-                "<li>{} — {} {}</li>",
-                escape(p.excerpt.as_deref().unwrap_or(&p.platform_id)),
-                escape(&section.metric),
-                p.value.map(|v| v.to_string()).unwrap_or_else(|| "–".into())
-            ));
-        }
-        out.push_str("</ol>");
+fn top_table(s: &mut String, list: &[TopPost], lang: Lang) {
+    if list.is_empty() {
+        let _ = write!(s, "<p>{}</p>", label("none", lang));
+        return;
     }
-    out.push_str(&format!(
+    let _ = write!(
+        s,
+        "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        label("post", lang),
+        label("value", lang),
+        label("previous", lang)
+    );
+    let shown = |v: Option<i64>| v.map_or_else(|| "–".to_string(), |x| x.to_string());
+    for p in list {
+        let _ = write!(
+            s,
+            "<tr><td>{}<br><span class=\"prev\">{}</span></td><td>{}</td><td>{}</td></tr>",
+            escape(p.excerpt.as_deref().unwrap_or("")),
+            escape(&p.platform_id),
+            shown(p.value),
+            shown(p.previous)
+        );
+    }
+    s.push_str("</tbody></table>");
+}
+
+/// The section for the printable page: its own heading, every text from data escaped.
+pub fn html(section: &PostSection, lang: Lang) -> String {
+    let mut s = format!("<h2>{}</h2>", label("heading", lang));
+    for c in &section.channels {
+        let _ = write!(
+            s,
+            "<h3>{}</h3><p>{}: {} ({} {})</p><h4>{} {}</h4>",
+            escape(&c.channel_name),
+            label("published", lang),
+            number(c.posts.value),
+            label("previous_period", lang),
+            number(c.posts.previous),
+            label("top", lang),
+            escape(&section.metric)
+        );
+        top_table(&mut s, &c.top, lang);
+        let _ = write!(s, "<h4>{}</h4>", label("before", lang));
+        top_table(&mut s, &c.previous_top, lang);
+    }
+    let _ = write!(
+        s,
         "<p>{}: {} ({} {}); {}: {} ({} {})</p>",
-        t("Mål uppnådda", "Goals met"),
+        label("goals_met", lang),
         number(section.goals_met.value),
-        t("perioden före", "the period before"),
+        label("previous_period", lang),
         number(section.goals_met.previous),
-        t("ej uppnådda", "not met"),
+        label("goals_not_met", lang),
         number(section.goals_not_met.value),
-        t("perioden före", "the period before"),
+        label("previous_period", lang),
         number(section.goals_not_met.previous)
-    ));
+    );
     if !section.campaigns.is_empty() {
-        out.push_str("<ul>");
+        let _ = write!(
+            s,
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+            label("campaign", lang),
+            label("sessions", lang),
+            label("completions", lang)
+        );
         for c in &section.campaigns {
-            out.push_str(&format!(
-                "<li>{}: {} {} ({} {}), {} {}</li>",
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td>{}<br><span class=\"prev\">{}</span></td><td>{}<br><span class=\"prev\">{}</span></td></tr>",
                 escape(&c.name),
                 number(c.sessions.value),
-                t("besök", "sessions"),
-                t("perioden före", "the period before"),
                 number(c.sessions.previous),
                 number(c.goal_completions.value),
-                t("måluppfyllelser", "goal completions")
-            ));
+                number(c.goal_completions.previous)
+            );
         }
-        out.push_str("</ul>");
+        s.push_str("</tbody></table>");
     }
-    out.push_str("</section>");
-    out
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section() -> PostSection {
+        let post = TopPost {
+            post_id: 1,
+            platform_id: "930_1".into(),
+            post_type: Some("photo".into()),
+            excerpt: Some("=HYPERLINK(\"x\") <script>alert(1)</script>".into()),
+            published_at: None,
+            value: Some(450),
+            previous: Some(120),
+            comments: 0,
+            questions: 0,
+        };
+        PostSection {
+            metric: "reach".into(),
+            channels: vec![ChannelTop {
+                channel_id: 1,
+                channel_name: "Kommunen <b>".into(),
+                top: vec![post],
+                previous_top: Vec::new(),
+                posts: Figure::counts(1, 0),
+            }],
+            goals_met: Figure::counts(1, 0),
+            goals_not_met: Figure::counts(0, 2),
+            campaigns: vec![CampaignFigures {
+                campaign_id: 1,
+                name: "vinter".into(),
+                sessions: Figure::counts(42, 7),
+                goal_completions: Figure::counts(4, 0),
+            }],
+        }
+    }
+
+    #[test]
+    fn csv_rows_have_the_reports_six_columns() {
+        let rows = csv_rows(&section());
+        assert!(rows.iter().all(|r| r.len() == 6));
+        assert!(rows.contains(&[
+            "top_posts".to_string(),
+            "Kommunen <b>".into(),
+            "photo".into(),
+            "top 1 by reach: 930_1 =HYPERLINK(\"x\") <script>alert(1)</script>".into(),
+            "450".into(),
+            "120".into(),
+        ]));
+        assert!(rows.contains(&["goals", "", "", "not met", "0", "2"].map(String::from)));
+        assert!(
+            rows.contains(&["campaigns", "", "", "vinter sessions", "42", "7"].map(String::from))
+        );
+    }
+
+    #[test]
+    fn the_page_escapes_post_text_and_names() {
+        let page = html(&section(), Lang::En);
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(page.contains("Kommunen &lt;b&gt;"));
+        assert!(page.contains("<td>450</td><td>120</td>"));
+    }
 }

@@ -173,6 +173,11 @@ pub fn csv(report: &Report) -> String {
     for cells in super::workflow::csv_rows(report) {
         row(cells.each_ref().map(String::as_str));
     }
+    if let Some(posts) = &report.posts {
+        for cells in super::post_section::csv_rows(posts) {
+            row(cells.each_ref().map(String::as_str));
+        }
+    }
     out
 }
 
@@ -507,6 +512,9 @@ pub fn html(report: &Report, lang: Lang) -> String {
     moderation_section(&mut s, report, lang);
     s.push_str(&super::workflow::html(report, lang));
     heated_section(&mut s, report, lang);
+    if let Some(posts) = &report.posts {
+        s.push_str(&super::post_section::html(posts, lang));
+    }
     s.push_str("</body></html>");
     s
 }

@@ -20,6 +20,7 @@ pub mod oidc;
 pub mod on_call;
 pub mod outbox;
 pub mod person;
+pub mod post_refresh;
 pub mod posts;
 pub mod privacy;
 pub mod reports;

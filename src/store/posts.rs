@@ -116,6 +116,17 @@ pub struct NewGoal {
     pub due_at: i64,
 }
 
+/// What a change of a goal sets; None leaves a field as it is (`Some(None)` clears the audience
+/// or the plan text).
+#[derive(Debug, Clone, Default)]
+pub struct GoalChange {
+    pub metric: Option<String>,
+    pub target: Option<i64>,
+    pub audience: Option<Option<String>>,
+    pub plan_text: Option<Option<String>>,
+    pub due_at: Option<i64>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Campaign {
     pub id: i64,
@@ -313,6 +324,33 @@ impl Store {
         limit: i64,
         readable: &(dyn Fn(i64) -> bool + Sync),
     ) -> Result<Vec<PostSummary>> {
+        self.summaries(channels, from, to, limit, readable, false)
+            .await
+    }
+
+    /// As `post_summaries`, and also the posts measured between `from` and `to`: the report
+    /// ranks a post whose figures grew in the period even when it was published before it.
+    pub async fn post_summaries_measured(
+        &self,
+        channels: Option<&[i64]>,
+        from: i64,
+        to: i64,
+        limit: i64,
+        readable: &(dyn Fn(i64) -> bool + Sync),
+    ) -> Result<Vec<PostSummary>> {
+        self.summaries(channels, from, to, limit, readable, true)
+            .await
+    }
+
+    async fn summaries(
+        &self,
+        channels: Option<&[i64]>,
+        from: i64,
+        to: i64,
+        limit: i64,
+        readable: &(dyn Fn(i64) -> bool + Sync),
+        measured: bool,
+    ) -> Result<Vec<PostSummary>> {
         let mut args = Args::default();
         let thread = |args: &mut Args, extra: &str| {
             format!(
@@ -343,11 +381,21 @@ impl Store {
             format!(
             "((p.platform_time >= {} and p.platform_time < {}) or exists (select 1 from messages m \
              join conversations c on c.id = m.conversation_id where c.post_id = p.id \
-             and m.direction = 'inbound' and m.platform_time >= {} and m.platform_time < {}))",
+             and m.direction = 'inbound' and m.platform_time >= {} and m.platform_time < {}){}",
             args.int(from),
             args.int(to),
             args.int(from),
-            args.int(to)
+            args.int(to),
+            if measured {
+                format!(
+                    " or exists (select 1 from post_insights i where i.post_id = p.id \
+                     and i.measured_at >= {} and i.measured_at < {}))",
+                    args.int(from),
+                    args.int(to)
+                )
+            } else {
+                ")".to_string()
+            }
         ),
         ];
         if let Some(ids) = channels {
@@ -417,6 +465,34 @@ impl Store {
                 out.entry(r.try_get("post_id")?)
                     .or_default()
                     .insert(r.try_get("metric")?, r.try_get("value")?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Each figure of each post as it stood just before `at`: its last measurement before then,
+    /// with when it was made. A report reads its period's figures so, not today's.
+    pub async fn figures_as_of(
+        &self,
+        posts: &[i64],
+        at: i64,
+    ) -> Result<BTreeMap<i64, BTreeMap<String, (i64, i64)>>> {
+        let mut out: BTreeMap<i64, BTreeMap<String, (i64, i64)>> = BTreeMap::new();
+        for chunk in posts.chunks(500) {
+            let mut args = Args::default();
+            let list = in_list(&mut args, chunk);
+            let before = args.int(at);
+            let sql = format!(
+                "select i.post_id, i.metric, i.value, i.measured_at from post_insights i \
+                 where i.post_id in ({list}) and i.measured_at = (select max(i2.measured_at) \
+                 from post_insights i2 where i2.post_id = i.post_id and i2.metric = i.metric \
+                 and i2.measured_at < {before})"
+            );
+            for r in args.bind(sqlx::query(&sql)).fetch_all(&self.pool).await? {
+                out.entry(r.try_get("post_id")?).or_default().insert(
+                    r.try_get("metric")?,
+                    (r.try_get("value")?, r.try_get("measured_at")?),
+                );
             }
         }
         Ok(out)
@@ -796,6 +872,288 @@ impl Store {
             .collect()
     }
 
+    /// One goal by id.
+    pub async fn goal(&self, id: i64) -> Result<Option<Goal>> {
+        Ok(self
+            .goals(None, None)
+            .await?
+            .into_iter()
+            .find(|g| g.id == id))
+    }
+
+    /// Changes a goal's metric, target, audience, plan text or date (what `change` holds), with
+    /// its event and audit entry (the fields changed, never their words).
+    pub async fn change_goal(&self, id: i64, change: &GoalChange, actor: &Actor) -> Result<Goal> {
+        let mut tx = self.begin().await?;
+        let found: Option<i64> = sqlx::query_scalar("select id from post_goals where id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if found.is_none() {
+            return Err(StoreError::NotFound(format!("there is no goal {id}")));
+        }
+        let mut fields = Vec::new();
+        if let Some(metric) = &change.metric {
+            sqlx::query("update post_goals set metric = $1 where id = $2")
+                .bind(metric)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            fields.push("metric");
+        }
+        if let Some(target) = change.target {
+            sqlx::query("update post_goals set target = $1 where id = $2")
+                .bind(target)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            fields.push("target");
+        }
+        if let Some(audience) = &change.audience {
+            sqlx::query("update post_goals set audience = $1 where id = $2")
+                .bind(audience.as_deref())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            fields.push("audience");
+        }
+        if let Some(plan_text) = &change.plan_text {
+            sqlx::query("update post_goals set plan_text = $1 where id = $2")
+                .bind(plan_text.as_deref())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            fields.push("plan_text");
+        }
+        if let Some(due_at) = change.due_at {
+            sqlx::query("update post_goals set due_at = $1 where id = $2")
+                .bind(due_at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            fields.push("due");
+        }
+        let channel = goal_channel(&mut tx, id).await?;
+        evaluation_changed(&mut tx, channel, serde_json::json!({"goal_id": id})).await?;
+        record(
+            &mut tx,
+            actor,
+            "goal.changed",
+            Some(&format!("goal:{id}")),
+            serde_json::json!({"fields": fields, "metric": change.metric, "target": change.target}),
+        )
+        .await?;
+        self.commit(tx).await?;
+        self.goal(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("there is no goal {id}")))
+    }
+
+    /// Removes a goal, with its event and audit entry.
+    pub async fn remove_goal(&self, id: i64, actor: &Actor) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let channel = goal_channel(&mut tx, id).await?;
+        let gone = sqlx::query("delete from post_goals where id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if gone == 0 {
+            return Err(StoreError::NotFound(format!("there is no goal {id}")));
+        }
+        evaluation_changed(&mut tx, channel, serde_json::json!({"goal_id": id})).await?;
+        record(
+            &mut tx,
+            actor,
+            "goal.removed",
+            Some(&format!("goal:{id}")),
+            serde_json::json!({}),
+        )
+        .await?;
+        self.commit(tx).await
+    }
+
+    /// Renames a campaign and/or replaces its posts, with its event and audit entry.
+    pub async fn change_campaign(
+        &self,
+        id: i64,
+        name: Option<&str>,
+        posts: Option<&[i64]>,
+        actor: &Actor,
+    ) -> Result<Campaign> {
+        let mut tx = self.begin().await?;
+        let found: Option<i64> = sqlx::query_scalar("select id from campaigns where id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if found.is_none() {
+            return Err(StoreError::NotFound(format!("there is no campaign {id}")));
+        }
+        if let Some(name) = name {
+            let taken: Option<i64> =
+                sqlx::query_scalar("select id from campaigns where name = $1 and id <> $2")
+                    .bind(name)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if taken.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "a campaign named {name:?} exists already; choose another name"
+                )));
+            }
+            sqlx::query("update campaigns set name = $1 where id = $2")
+                .bind(name)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(posts) = posts {
+            sqlx::query("delete from campaign_posts where campaign_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            for post in posts {
+                sqlx::query(
+                    "insert into campaign_posts (campaign_id, post_id) values ($1, $2) on conflict do nothing",
+                )
+                .bind(id)
+                .bind(*post)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        evaluation_changed(&mut tx, None, serde_json::json!({"campaign_id": id})).await?;
+        record(
+            &mut tx,
+            actor,
+            "campaign.changed",
+            Some(&format!("campaign:{id}")),
+            serde_json::json!({"renamed": name.is_some(), "posts": posts}),
+        )
+        .await?;
+        self.commit(tx).await?;
+        self.campaigns()
+            .await?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| StoreError::NotFound(format!("there is no campaign {id}")))
+    }
+
+    /// Removes a campaign with its goals (they measured the campaign, and mean nothing without
+    /// it); its posts and the imported analytics stay. Returns how many goals went.
+    pub async fn remove_campaign(&self, id: i64, actor: &Actor) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let goals = sqlx::query("delete from post_goals where campaign_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("delete from campaign_posts where campaign_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let gone = sqlx::query("delete from campaigns where id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if gone == 0 {
+            return Err(StoreError::NotFound(format!("there is no campaign {id}")));
+        }
+        evaluation_changed(&mut tx, None, serde_json::json!({"campaign_id": id})).await?;
+        record(
+            &mut tx,
+            actor,
+            "campaign.removed",
+            Some(&format!("campaign:{id}")),
+            serde_json::json!({"goals": goals}),
+        )
+        .await?;
+        self.commit(tx).await?;
+        Ok(goals)
+    }
+
+    /// One note on a post's evaluation, with the staff id of its writer.
+    pub async fn evaluation_note(&self, id: i64) -> Result<Option<(EvaluationNote, Option<i64>)>> {
+        let row = sqlx::query(
+            "select n.id, n.post_id, p.channel_id, n.text, n.written_at, n.written_by, s.username \
+             from post_evaluation_notes n join posts p on p.id = n.post_id \
+             left join staff s on s.id = n.written_by where n.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok((
+                EvaluationNote {
+                    id: r.try_get("id")?,
+                    post_id: r.try_get("post_id")?,
+                    channel_id: r.try_get("channel_id")?,
+                    text: r.try_get("text")?,
+                    written_by: r.try_get("username")?,
+                    written_at: r.try_get("written_at")?,
+                },
+                r.try_get("written_by")?,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Rewrites a note (`Some(text)`) or removes it (`None`), with its event and audit entry
+    /// (its length, never its words). Returns the note as it stands, None when removed.
+    pub async fn change_evaluation_note(
+        &self,
+        id: i64,
+        text: Option<&str>,
+        actor: &Actor,
+    ) -> Result<Option<EvaluationNote>> {
+        let Some((note, _)) = self.evaluation_note(id).await? else {
+            return Err(StoreError::NotFound(format!("there is no note {id}")));
+        };
+        let mut tx = self.begin().await?;
+        let (changed, action) = match text {
+            Some(text) => (
+                sqlx::query("update post_evaluation_notes set text = $1 where id = $2")
+                    .bind(text)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected(),
+                "post_note.changed",
+            ),
+            None => (
+                sqlx::query("delete from post_evaluation_notes where id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected(),
+                "post_note.removed",
+            ),
+        };
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("there is no note {id}")));
+        }
+        evaluation_changed(
+            &mut tx,
+            Some(note.channel_id),
+            serde_json::json!({"post_id": note.post_id, "note_id": id}),
+        )
+        .await?;
+        record(
+            &mut tx,
+            actor,
+            action,
+            Some(&format!("post:{}", note.post_id)),
+            serde_json::json!({"note_id": id, "characters": text.map(|t| t.chars().count())}),
+        )
+        .await?;
+        self.commit(tx).await?;
+        Ok(text.map(|t| EvaluationNote {
+            text: t.to_string(),
+            ..note
+        }))
+    }
+
     /// Writes a note on a post's evaluation, with its event and audit entry.
     pub async fn add_evaluation_note(
         &self,
@@ -916,6 +1274,36 @@ async fn upsert_fetch(
     .bind(problem)
     .bind(not_before)
     .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The channel of a goal's post (None for a campaign's goal), for its event.
+async fn goal_channel(tx: &mut super::Tx<'_>, id: i64) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "select p.channel_id from post_goals g join posts p on p.id = g.post_id where g.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// Tells live views that a post's or campaign's evaluation changed.
+async fn evaluation_changed(
+    tx: &mut super::Tx<'_>,
+    channel_id: Option<i64>,
+    payload: serde_json::Value,
+) -> Result<()> {
+    append(
+        tx,
+        NewEvent {
+            kind: EventKind::PostEvaluationChanged,
+            channel_id,
+            conversation_id: None,
+            message_id: None,
+            payload,
+        },
+    )
     .await?;
     Ok(())
 }

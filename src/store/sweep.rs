@@ -1,6 +1,6 @@
 //! Retention of the records beside the messages (`[other]` in config/retention.toml): reactions,
-//! quarantined and unrecognised deliveries, staff sessions, failed sign-ins, and people nothing
-//! refers to any more. Deleted in batches of their own transactions, so a first run over years
+//! quarantined and unrecognised deliveries, staff sessions, failed sign-ins, post follow-up's
+//! figures, analytics, goals, campaigns and notes, and people nothing refers to any more. Deleted in batches of their own transactions, so a first run over years
 //! of records leaves room for ingestion between them.
 
 use serde::Serialize;
@@ -21,6 +21,11 @@ pub struct OtherCutoffs {
     pub sessions: i64,
     pub signin_failures: i64,
     pub people: i64,
+    pub post_figures: i64,
+    /// As a Swedish day, YYYYMMDD: analytics rows count per day.
+    pub campaign_analytics_day: i64,
+    pub post_plans: i64,
+    pub post_notes: i64,
 }
 
 /// How many of each were (or, in a dry run, would be) deleted.
@@ -32,6 +37,12 @@ pub struct OtherCounts {
     pub sessions: i64,
     pub signin_failures: i64,
     pub people: i64,
+    /// Post follow-up: measurements of posts' figures, analytics rows, goals, campaigns, notes.
+    pub post_figures: i64,
+    pub campaign_analytics: i64,
+    pub post_goals: i64,
+    pub campaigns: i64,
+    pub post_notes: i64,
 }
 
 /// One kind of record: its table (aliased `t`), the condition that its period has run (with
@@ -51,7 +62,11 @@ const NOBODY_REFERS: &str = "t.first_seen_at < $1 \
      and not exists (select 1 from legal_holds h where h.scope = 'author' \
                      and h.lifted_at is null and h.target_id = t.id)";
 
-fn kinds(c: &OtherCutoffs) -> [Kind; 5] {
+/// A campaign is kept while a goal is set on it; after that, its period runs from its creation.
+const CAMPAIGN_DONE: &str = "t.created_at < $1 \
+     and not exists (select 1 from post_goals g where g.campaign_id = t.id)";
+
+fn kinds(c: &OtherCutoffs) -> [Kind; 9] {
     [
         Kind {
             table: "reactions",
@@ -80,6 +95,30 @@ fn kinds(c: &OtherCutoffs) -> [Kind; 5] {
             condition: "t.at < $1",
             moments: vec![c.signin_failures],
         },
+        // A measurement goes when a later one of the same figure stands in for it.
+        Kind {
+            table: "post_insights",
+            condition: "t.measured_at < $1 and exists (select 1 from post_insights l \
+                        where l.post_id = t.post_id and l.metric = t.metric \
+                        and l.measured_at > t.measured_at)",
+            moments: vec![c.post_figures],
+        },
+        Kind {
+            table: "campaign_analytics",
+            condition: "cast(replace(t.day, '-', '') as integer) < $1",
+            moments: vec![c.campaign_analytics_day],
+        },
+        // Goals before campaigns, so a campaign whose last goal goes can go in the same run.
+        Kind {
+            table: "post_goals",
+            condition: "t.due_at < $1",
+            moments: vec![c.post_plans],
+        },
+        Kind {
+            table: "post_evaluation_notes",
+            condition: "t.written_at < $1",
+            moments: vec![c.post_notes],
+        },
     ]
 }
 
@@ -91,7 +130,7 @@ impl Store {
         cutoffs: &OtherCutoffs,
         dry_run: bool,
     ) -> Result<OtherCounts> {
-        let mut n = [0i64; 5];
+        let mut n = [0i64; 9];
         for (kind, n) in kinds(cutoffs).iter().zip(n.iter_mut()) {
             *n = if dry_run {
                 self.count_where(kind.table, kind.condition, &kind.moments)
@@ -100,6 +139,12 @@ impl Store {
                 self.delete_where(kind).await?
             };
         }
+        let campaigns = if dry_run {
+            self.count_where("campaigns", CAMPAIGN_DONE, &[cutoffs.post_plans])
+                .await?
+        } else {
+            self.forget_campaigns(cutoffs.post_plans).await?
+        };
         let people = if dry_run {
             self.count_where("authors", NOBODY_REFERS, &[cutoffs.people])
                 .await?
@@ -113,7 +158,35 @@ impl Store {
             sessions: n[3],
             signin_failures: n[4],
             people,
+            post_figures: n[5],
+            campaign_analytics: n[6],
+            post_goals: n[7],
+            campaigns,
+            post_notes: n[8],
         })
+    }
+
+    /// Deletes the campaigns whose period has run, with their lists of posts (the posts stay).
+    async fn forget_campaigns(&self, created_before: i64) -> Result<i64> {
+        let mut tx = self.begin().await?;
+        let ids: Vec<i64> = sqlx::query_scalar(&format!(
+            "select t.id from campaigns t where {CAMPAIGN_DONE}"
+        ))
+        .bind(created_before)
+        .fetch_all(&mut *tx)
+        .await?;
+        for id in &ids {
+            sqlx::query("delete from campaign_posts where campaign_id = $1")
+                .bind(*id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("delete from campaigns where id = $1")
+                .bind(*id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(ids.len() as i64)
     }
 
     async fn count_where(&self, table: &str, condition: &str, moments: &[i64]) -> Result<i64> {

@@ -631,7 +631,7 @@ const OWN_ACCOUNT: [&str; 4] = [
 
 /// Tables whose rows a refused change must leave as they were (the audit trail and sessions
 /// record reads and use, not changes).
-const STORE_TABLES: [&str; 40] = [
+const STORE_TABLES: [&str; 41] = [
     "staff",
     "api_tokens",
     "channels",
@@ -670,6 +670,7 @@ const STORE_TABLES: [&str; 40] = [
     "campaign_posts",
     "post_goals",
     "post_evaluation_notes",
+    "post_refresh_jobs",
     "categories",
     "conversation_categories",
 ];
@@ -797,6 +798,36 @@ on_both_backends!(
             &format!("{PAGE_B}_77"),
         )
         .await;
+        // A goal, a campaign and a note on B's post, set by someone who follows up B.
+        let goal_b = app
+            .store
+            .add_goal(
+                &tavla::store::posts::NewGoal {
+                    post_id: Some(post_b),
+                    campaign_id: None,
+                    metric: "reach".into(),
+                    target: 100,
+                    audience: None,
+                    plan_text: None,
+                    due_at: 1_800_000_000_000,
+                },
+                &actor(),
+            )
+            .await
+            .unwrap()
+            .id;
+        let campaign_b = app
+            .store
+            .add_campaign("simhallen", &[post_b], &actor())
+            .await
+            .unwrap()
+            .id;
+        let note_b = app
+            .store
+            .add_evaluation_note(post_b, "Bra tid på dagen", &actor())
+            .await
+            .unwrap()
+            .id;
         let category_b = app
             .post(&chief, "/api/v1/categories", json!({"name": "Bad"}))
             .await
@@ -947,6 +978,42 @@ on_both_backends!(
                 "communicator",
                 "/api/v1/goals".into(),
                 json!({"post_id": post_b, "metric": "reach", "target": 10, "due": "2027-01-31"}),
+            ),
+            (
+                "PATCH /api/v1/goals/{id}",
+                "communicator",
+                format!("/api/v1/goals/{goal_b}"),
+                json!({"target": 5}),
+            ),
+            (
+                "DELETE /api/v1/goals/{id}",
+                "admin",
+                format!("/api/v1/goals/{goal_b}"),
+                json!(null),
+            ),
+            (
+                "PATCH /api/v1/campaigns/{id}",
+                "communicator",
+                format!("/api/v1/campaigns/{campaign_b}"),
+                json!({"name": "annat"}),
+            ),
+            (
+                "DELETE /api/v1/campaigns/{id}",
+                "admin",
+                format!("/api/v1/campaigns/{campaign_b}"),
+                json!(null),
+            ),
+            (
+                "PATCH /api/v1/post-notes/{id}",
+                "admin",
+                format!("/api/v1/post-notes/{note_b}"),
+                json!({"text": "Ändrad"}),
+            ),
+            (
+                "DELETE /api/v1/post-notes/{id}",
+                "communicator",
+                format!("/api/v1/post-notes/{note_b}"),
+                json!(null),
             ),
             (
                 "POST /api/v1/conversations/{id}/notes",

@@ -654,6 +654,10 @@ fn requests(p: &Planted) -> HashMap<&'static str, Vec<String>> {
             vec!["/api/v1/campaigns".to_string()],
         ),
         (
+            "GET /api/v1/posts/refresh",
+            vec!["/api/v1/posts/refresh".to_string()],
+        ),
+        (
             "GET /api/v1/privacy/authors",
             vec!["/api/v1/privacy/authors?name=person".to_string()],
         ),

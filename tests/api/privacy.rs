@@ -963,7 +963,8 @@ on_both_backends!(
             .unwrap();
         assert_eq!(
             serde_json::to_value(r.other).unwrap(),
-            json!({"reactions": 0, "quarantine": 1, "unrecognised": 1, "sessions": 0, "signin_failures": 0, "people": 0})
+            json!({"reactions": 0, "quarantine": 1, "unrecognised": 1, "sessions": 0, "signin_failures": 0, "people": 0,
+                "post_figures": 0, "campaign_analytics": 0, "post_goals": 0, "campaigns": 0, "post_notes": 0})
         );
         assert_eq!(app.count("unrecognised").await, 0);
         let left: Vec<String> = sqlx::query_scalar("select channel_platform_id from quarantine")
@@ -977,7 +978,8 @@ on_both_backends!(
         let dry = run(&app.store, &rules, at(400), true, &actor())
             .await
             .unwrap();
-        let expected = json!({"reactions": 1, "quarantine": 1, "unrecognised": 0, "sessions": sessions, "signin_failures": 1, "people": 0});
+        let expected = json!({"reactions": 1, "quarantine": 1, "unrecognised": 0, "sessions": sessions, "signin_failures": 1, "people": 0,
+            "post_figures": 0, "campaign_analytics": 0, "post_goals": 0, "campaigns": 0, "post_notes": 0});
         assert_eq!(serde_json::to_value(dry.other).unwrap(), expected);
         assert_eq!(app.count("reactions").await, 2);
         assert_eq!(app.count("authors").await, people);
@@ -1068,6 +1070,10 @@ on_both_backends!(
             sessions: 0,
             signin_failures: 0,
             people: 1,
+            post_figures: 0,
+            campaign_analytics_day: 0,
+            post_plans: 0,
+            post_notes: 0,
         };
         // Forty writers commit one small row after another while the sweep runs; the people
         // they add were seen now, after the cut-off, so the sweep leaves them.

@@ -750,7 +750,7 @@ on_both_backends!(
 );
 
 /// Cells of one CSV line (RFC 4180), unquoted.
-fn split_csv(line: &str) -> Vec<String> {
+pub(crate) fn split_csv(line: &str) -> Vec<String> {
     let mut cells = vec![String::new()];
     let mut quoted = false;
     let mut chars = line.chars().peekable();

@@ -97,6 +97,42 @@ pub fn report_with(text: &str, number: f64) -> Report {
             name: Some(text.to_string()),
             count: figure,
         }],
+        posts: Some(post_section(text, figure)),
+    }
+}
+
+/// The post follow-up section with `text` in the channel's name, the post's words, id and type,
+/// and the campaign's name.
+fn post_section(text: &str, figure: Figure) -> tavla::reports::post_section::PostSection {
+    use tavla::reports::post_section::{CampaignFigures, ChannelTop, PostSection, TopPost};
+    let post = TopPost {
+        post_id: 4,
+        platform_id: text.to_string(),
+        post_type: Some(text.to_string()),
+        excerpt: Some(text.to_string()),
+        published_at: Some(1_791_000_000_000),
+        value: Some(450),
+        previous: None,
+        comments: 3,
+        questions: 1,
+    };
+    PostSection {
+        metric: "reach".into(),
+        channels: vec![ChannelTop {
+            channel_id: 1,
+            channel_name: text.to_string(),
+            top: vec![post.clone()],
+            previous_top: vec![post],
+            posts: figure,
+        }],
+        goals_met: figure,
+        goals_not_met: figure,
+        campaigns: vec![CampaignFigures {
+            campaign_id: 2,
+            name: text.to_string(),
+            sessions: figure,
+            goal_completions: figure,
+        }],
     }
 }
 

@@ -19,6 +19,8 @@ addStrings({
     'posts.show': 'Visa',
     'posts.refresh': 'Hämta siffror nu',
     'posts.refreshed': 'Siffrorna är hämtade.',
+    'posts.refreshing': 'Hämtar: {done} av {total} kanaler, {posts} inlägg.',
+    'posts.refresh_failed': { one: '{n} kanal kunde inte läsas; försök igen senare eller be en administratör se över kanalen.', other: '{n} kanaler kunde inte läsas; försök igen senare eller be en administratör se över dem.' },
     'posts.list': 'Inlägg',
     'posts.col.post': 'Inlägg',
     'posts.col.channel': 'Kanal',
@@ -62,6 +64,8 @@ addStrings({
     'posts.show': 'Show',
     'posts.refresh': 'Fetch figures now',
     'posts.refreshed': 'The figures are fetched.',
+    'posts.refreshing': 'Fetching: {done} of {total} channels, {posts} posts.',
+    'posts.refresh_failed': { one: '{n} channel could not be read; try again later or ask an administrator to look at it.', other: '{n} channels could not be read; try again later or ask an administrator to look at them.' },
     'posts.list': 'Posts',
     'posts.col.post': 'Post',
     'posts.col.channel': 'Channel',
@@ -140,8 +144,15 @@ export const view = {
     };
     const refresh = h('button', { type: 'button', id: 'posts-refresh', on: { click: async () => {
       try {
-        await ctx.api('POST', '/api/v1/posts/refresh', {});
-        ctx.announce(t('posts.refreshed'));
+        // The refresh runs in the background: follow its progress until it has ended.
+        let job = await ctx.api('POST', '/api/v1/posts/refresh', {});
+        const id = job.id;
+        for (let i = 0; i < 600 && job.id === id && job.state === 'running'; i += 1) {
+          ctx.announce(t('posts.refreshing', { done: job.channels_done, total: job.channels_total, posts: job.posts_fetched }));
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          job = await ctx.api('GET', '/api/v1/posts/refresh');
+        }
+        ctx.announce(job.channels_failed ? t('posts.refresh_failed', { n: job.channels_failed }) : t('posts.refreshed'));
         await load();
       } catch (e) {
         showError(errors, e);

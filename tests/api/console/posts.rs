@@ -59,6 +59,15 @@ async fn a_communicator_follows_up_a_post_and_notes_what_worked() {
     assert!(list.contains("450"), "{list}");
     assert_inert(&b).await;
     b.audit("the post follow-up list").await;
+    // Fetching now runs in the background; the view follows it to its end and says how it went
+    // (the channel has no access token, so it could not be read).
+    b.find("#posts-refresh").await.click().await.unwrap();
+    b.wait_text("#announcer", "1 kanal kunde inte läsas").await;
+    let job: Vec<String> = sqlx::query_scalar("select state from post_refresh_jobs")
+        .fetch_all(&app.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(job, ["done"]);
 
     b.goto(&format!("/#/posts/{post}")).await;
     let series = b.wait_text("#post-series", "450").await;
