@@ -50,6 +50,14 @@ pub struct RoleRule {
     pub channels: Vec<String>,
 }
 
+/// What a person's groups give: their roles and channel limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub roles: super::Roles,
+    /// Channels as `platform:platform_id`; empty: every channel.
+    pub channels: Vec<String>,
+}
+
 /// The rules of `oidc_roles_file`, checked: known roles, channels written as `platform:id`.
 pub fn parse_rules(text: &str) -> anyhow::Result<Vec<RoleRule>> {
     let file: RulesFile = toml::from_str(text)?;
@@ -139,9 +147,29 @@ impl OidcConfig {
         }))
     }
 
-    /// The first rule whose group the person has.
-    pub fn rule_for(&self, groups: &[String]) -> Option<&RoleRule> {
-        self.rules.iter().find(|r| groups.contains(&r.group))
+    /// What the person's groups give together: every matching rule's role (a person may hold
+    /// several, issue 19), and the union of their channels, where a matching rule without
+    /// channels gives every channel (the limit is the person's, not a role's). None when no rule
+    /// matches.
+    pub fn grant_for(&self, groups: &[String]) -> Option<Grant> {
+        let matching: Vec<&RoleRule> = self
+            .rules
+            .iter()
+            .filter(|r| groups.contains(&r.group))
+            .collect();
+        let roles = super::Roles::new(matching.iter().map(|r| r.role))?;
+        let channels = if matching.iter().any(|r| r.channels.is_empty()) {
+            Vec::new()
+        } else {
+            let mut all: Vec<String> = matching
+                .iter()
+                .flat_map(|r| r.channels.iter().cloned())
+                .collect();
+            all.sort();
+            all.dedup();
+            all
+        };
+        Some(Grant { roles, channels })
     }
 }
 

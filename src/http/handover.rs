@@ -147,15 +147,15 @@ pub async fn colleagues(state: &AppState, kind: &str, channel_id: i64) -> Result
         if !(account.channels.is_empty() || account.channels.contains(&channel_id)) {
             continue;
         }
-        let Some(role) = crate::access::Role::parse(&account.role) else {
+        let Some(roles) = crate::access::Roles::parse_all(&account.roles) else {
             continue;
         };
         let needed = [read_capability(kind), answer_capability(kind)];
-        if !needed.iter().all(|c| role.can(*c)) {
+        if !needed.iter().all(|c| roles.can(*c)) {
             continue;
         }
         let completions = state.store.completions(account.id).await?;
-        let effective = state.training.effective(role, &completions, now);
+        let effective = state.training.effective(&roles, &completions, now);
         if needed.iter().all(|c| effective.has(*c)) {
             out.push(Colleague {
                 id: account.id,

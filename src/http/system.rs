@@ -221,15 +221,19 @@ impl ScrapeCache {
     }
 }
 
-/// Who I am: role, effective capabilities, training (done, expiring soon, expired, missing),
-/// what each withheld capability still needs, and my channel scope.
+/// Who I am: my roles and what each gives (and what of it my training still withholds),
+/// effective capabilities, training (done, expiring soon, expired, missing), what each withheld
+/// capability still needs, and my channel scope. `role` is the first of `roles`, for clients
+/// written before several roles.
 pub async fn me(caller: Caller) -> impl IntoResponse {
     axum::Json(json!({
         "id": caller.staff.id,
         "username": caller.staff.username,
-        "role": caller.role,
+        "role": caller.roles.primary(),
+        "roles": caller.roles,
+        "per_role": caller.effective.per_role(&caller.roles),
         "capabilities": caller.effective.capabilities,
-        "role_capabilities": caller.role.capabilities(),
+        "role_capabilities": caller.roles.capabilities(),
         "missing_training": caller.effective.missing,
         "training": caller.effective.modules,
         "channels": caller.scope,

@@ -631,7 +631,7 @@ const OWN_ACCOUNT: [&str; 4] = [
 
 /// Tables whose rows a refused change must leave as they were (the audit trail and sessions
 /// record reads and use, not changes).
-const STORE_TABLES: [&str; 40] = [
+const STORE_TABLES: [&str; 41] = [
     "staff",
     "api_tokens",
     "channels",
@@ -647,6 +647,7 @@ const STORE_TABLES: [&str; 40] = [
     "events",
     "training_completions",
     "staff_channels",
+    "staff_roles",
     "message_flags",
     "moderation_cases",
     "moderation_steps",

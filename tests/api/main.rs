@@ -34,6 +34,7 @@ mod posts;
 mod privacy;
 mod queue;
 mod reports;
+mod roles;
 mod routines;
 mod schema_parity;
 mod search;
