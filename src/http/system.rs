@@ -225,8 +225,14 @@ impl ScrapeCache {
 /// effective capabilities, training (done, expiring soon, expired, missing), what each withheld
 /// capability still needs, and my channel scope. `role` is the first of `roles`, for clients
 /// written before several roles.
-pub async fn me(caller: Caller) -> impl IntoResponse {
-    axum::Json(json!({
+pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse> {
+    // The unit, so the console tells its members of handovers to it.
+    let unit = state
+        .store
+        .staff_account(caller.staff.id)
+        .await?
+        .and_then(|a| a.unit);
+    Ok(axum::Json(json!({
         "id": caller.staff.id,
         "username": caller.staff.username,
         "role": caller.roles.primary(),
@@ -237,7 +243,8 @@ pub async fn me(caller: Caller) -> impl IntoResponse {
         "missing_training": caller.effective.missing,
         "training": caller.effective.modules,
         "channels": caller.scope,
-    }))
+        "unit": unit,
+    })))
 }
 
 pub async fn openapi() -> impl IntoResponse {

@@ -23,6 +23,7 @@ mod ingest_api;
 mod instances;
 mod integrations;
 mod leaks;
+mod live_workflow;
 mod meta_fixtures;
 mod moderation;
 mod notes;
