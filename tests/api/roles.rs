@@ -456,3 +456,39 @@ on_both_backends!(
         assert_eq!(strings(&shown["account"]["roles"]).len(), whole.len());
     }
 );
+
+on_both_backends!(
+    the_command_line_adds_a_person_with_several_roles,
+    |app: TestApp| async move {
+        let add = |username: &str, roles: &str| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_tavla"))
+                .args(["staff", "add", "--username", username, "--role", roles])
+                .env("TAVLA_DATABASE_URL", app.settings.database_url.expose())
+                .env("TAVLA_LOG_LEVEL", "warn")
+                .output()
+                .unwrap()
+        };
+        let ok = add("maja", "moderator, communicator");
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        assert!(String::from_utf8_lossy(&ok.stderr).contains("communicator and moderator"));
+        let refused = add("bo", "agent,integration");
+        assert!(
+            !refused.status.success(),
+            "integration is not a person's role"
+        );
+        let mut held: Vec<String> = sqlx::query_scalar(
+            "select r.role from staff_roles r join staff s on s.id = r.staff_id where s.username = $1",
+        )
+        .bind("maja")
+        .fetch_all(&app.store.pool)
+        .await
+        .unwrap();
+        held.sort();
+        assert_eq!(held, ["communicator", "moderator"]);
+        assert_eq!(app.count("staff").await, 1);
+    }
+);
