@@ -77,12 +77,21 @@ impl Caller {
                 capability.describe()
             )));
         }
+        // Which of the caller's roles would give it, so a person with several roles knows
+        // which part of their work waits for training.
+        let by: Vec<&str> = self
+            .roles
+            .iter()
+            .filter(|r| r.can(capability))
+            .map(|r| r.as_str())
+            .collect();
         Err(AppError {
-            extra: Some(serde_json::json!({"missing_training": missing})),
+            extra: Some(serde_json::json!({"missing_training": missing, "roles": by})),
             ..AppError::forbidden(format!(
-                "{} needs training you have not completed (or that has expired): {}; ask your trainer to sign it off",
+                "{} needs training you have not completed (or that has expired): {}; ask your trainer to sign it off (it is part of your {} role)",
                 capability.describe(),
-                missing.join(", ")
+                missing.join(", "),
+                by.join(" and ")
             ))
         })
     }

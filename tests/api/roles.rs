@@ -132,7 +132,10 @@ on_both_backends!(
         assert!(strings(&gives(&me, "moderator")["missing_training"])
             .contains(&"hateful-posts-routine".to_string()));
         let refused = detail(&app, &token, CASES).await;
-        assert!(refused.contains("training"), "{refused}");
+        assert!(
+            refused.contains("training") && refused.contains("your moderator role"),
+            "the refusal says which role's work waits for training: {refused}"
+        );
 
         // Moderation's training only: the moderator's work, not the communicator's answering.
         train(&app, maja, &MODERATION_TRAINING).await;
