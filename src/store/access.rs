@@ -537,10 +537,12 @@ impl Store {
                         held.push(r.try_get("role")?);
                     }
                 }
+                let first: String = r.try_get("role")?;
+                let held = super::staff::held_roles(&first, held);
                 Ok(StaffAccount {
                     id,
                     username: r.try_get("username")?,
-                    role: r.try_get("role")?,
+                    role: first,
                     roles: held,
                     disabled: disabled.is_some(),
                     has_password: password.is_some(),

@@ -124,14 +124,22 @@ impl Store {
         row.map(|r| staff_from_row(&r)).transpose()
     }
 
-    /// The roles an account holds (stored names; `access::Roles::parse_all` orders them).
+    /// The roles an account holds (stored names; `access::Roles::parse_all` orders them), as
+    /// `held_roles` reconciles them with `staff.role`.
     pub async fn staff_roles(&self, staff_id: i64) -> Result<Vec<String>> {
-        Ok(
+        let first: Option<String> = sqlx::query_scalar("select role from staff where id = $1")
+            .bind(staff_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let held: Vec<String> =
             sqlx::query_scalar("select role from staff_roles where staff_id = $1 order by role")
                 .bind(staff_id)
                 .fetch_all(&self.pool)
-                .await?,
-        )
+                .await?;
+        Ok(match first {
+            Some(first) => held_roles(&first, held),
+            None => Vec::new(),
+        })
     }
 
     pub async fn staff_count(&self) -> Result<i64> {
@@ -238,14 +246,35 @@ pub(super) async fn give_roles(
     Ok(())
 }
 
+/// What an account holds, given `staff.role` and its `staff_roles` rows. Writers since several
+/// roles keep `staff.role` the first of the rows; an instance from before them (still serving
+/// during a rolling upgrade, README "Upgrades") writes `staff.role` alone, for a new account or
+/// a change of role (only to a role other than the one it sees, the first). So rows whose first
+/// is not `staff.role` (or no rows) are out of date, and `staff.role` alone is what the account
+/// holds: roles changed by an older instance are changed here too.
+pub fn held_roles(first: &str, mut held: Vec<String>) -> Vec<String> {
+    let agrees =
+        crate::access::Roles::parse_all(&held).is_some_and(|r| r.primary().as_str() == first);
+    if agrees {
+        held.sort();
+        held
+    } else {
+        vec![first.to_string()]
+    }
+}
+
 /// The roles an account holds, read within a transaction.
 pub(super) async fn roles_in(tx: &mut super::Tx<'_>, staff_id: i64) -> Result<Vec<String>> {
-    Ok(
+    let first: String = sqlx::query_scalar("select role from staff where id = $1")
+        .bind(staff_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let held: Vec<String> =
         sqlx::query_scalar("select role from staff_roles where staff_id = $1 order by role")
             .bind(staff_id)
             .fetch_all(&mut **tx)
-            .await?,
-    )
+            .await?;
+    Ok(held_roles(&first, held))
 }
 
 async fn insert_token(

@@ -495,3 +495,49 @@ on_both_backends!(
         assert_eq!(app.count("staff").await, 1);
     }
 );
+
+on_both_backends!(
+    what_an_older_instance_writes_during_an_upgrade_is_what_counts,
+    |app: TestApp| async move {
+        let admin = app.token("admin", "admin").await;
+        let (maja, token) = created(
+            &app,
+            &admin,
+            json!({"username": "maja", "roles": ["communicator", "moderator"]}),
+        )
+        .await;
+        app.train(maja, "all").await;
+        assert_eq!(status(&app, &token, CASES).await, 200);
+        // An instance from before several roles changes her role as it knew how: `staff.role`
+        // alone (it writes only a role other than the one it sees, the first of hers).
+        sqlx::query("update staff set role = 'agent' where id = $1")
+            .bind(maja)
+            .execute(&app.store.pool)
+            .await
+            .unwrap();
+        let me = app.get_json(&token, "/api/v1/me").await;
+        assert_eq!(
+            me["roles"],
+            json!(["agent"]),
+            "the out-of-date rows are not believed"
+        );
+        assert_eq!(status(&app, &token, CASES).await, 403);
+        // And adds an account without rows: it holds its one role.
+        sqlx::query(
+            "insert into staff (username, role, kind, password_hash, created_at) \
+             values ('gammal', 'agent', 'person', null, 1)",
+        )
+        .execute(&app.store.pool)
+        .await
+        .unwrap();
+        let list = app.get_json(&admin, "/api/v1/staff").await;
+        let old = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["account"]["username"] == "gammal")
+            .unwrap();
+        assert_eq!(old["account"]["roles"], json!(["agent"]));
+        assert_eq!(old["per_role"][0]["role"], "agent");
+    }
+);
