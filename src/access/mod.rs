@@ -469,6 +469,12 @@ mod tests {
     }
 
     #[test]
+    fn the_store_orders_roles_as_access_does() {
+        let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names, crate::store::staff::ROLE_ORDER);
+    }
+
+    #[test]
     fn several_roles_give_the_union_and_are_named_in_order() {
         let both = Roles::new([Role::Moderator, Role::Communicator, Role::Moderator]).unwrap();
         assert_eq!(both.names(), vec!["communicator", "moderator"]);

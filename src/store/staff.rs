@@ -246,6 +246,17 @@ pub(super) async fn give_roles(
     Ok(())
 }
 
+/// The roles' order, first to last: `access::Role::ALL`'s (the store imports no capability; a
+/// test in src/access/mod.rs holds the two together).
+pub const ROLE_ORDER: [&str; 6] = [
+    "agent",
+    "communicator",
+    "moderator",
+    "admin",
+    "auditor",
+    "integration",
+];
+
 /// What an account holds, given `staff.role` and its `staff_roles` rows. Writers since several
 /// roles keep `staff.role` the first of the rows; an instance from before them (still serving
 /// during a rolling upgrade, README "Upgrades") writes `staff.role` alone, for a new account or
@@ -253,8 +264,9 @@ pub(super) async fn give_roles(
 /// is not `staff.role` (or no rows) are out of date, and `staff.role` alone is what the account
 /// holds: roles changed by an older instance are changed here too.
 pub fn held_roles(first: &str, mut held: Vec<String>) -> Vec<String> {
-    let agrees =
-        crate::access::Roles::parse_all(&held).is_some_and(|r| r.primary().as_str() == first);
+    let rows_first = ROLE_ORDER.iter().find(|r| held.iter().any(|h| h == *r));
+    let agrees = rows_first.is_some_and(|r| *r == first)
+        && held.iter().all(|h| ROLE_ORDER.contains(&h.as_str()));
     if agrees {
         held.sort();
         held
