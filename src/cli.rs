@@ -277,8 +277,9 @@ pub enum StaffCommand {
     Add {
         #[arg(long)]
         username: String,
-        /// agent, communicator, moderator, admin or auditor (integrations get a service
-        /// account through the API: POST /api/v1/service-accounts)
+        /// agent, communicator, moderator, admin or auditor, or several separated by commas
+        /// (`communicator,moderator`: a person may hold several roles); integrations get a
+        /// service account through the API: POST /api/v1/service-accounts
         #[arg(long)]
         role: String,
         /// Read the password from standard input (first line).
@@ -445,11 +446,15 @@ async fn add_staff(
     role: &str,
     password_stdin: bool,
 ) -> anyhow::Result<()> {
-    let role = Role::parse(role)
-        .filter(|r| r.fits(AccountKind::Person))
+    let named: Vec<&str> = role.split(',').map(str::trim).collect();
+    let roles = named
+        .iter()
+        .map(|r| Role::parse(r).filter(|r| r.fits(AccountKind::Person)))
+        .collect::<Option<Vec<Role>>>()
+        .and_then(crate::access::Roles::new)
         .with_context(|| {
             format!(
-                "{role:?} is not a role for a person; use agent, communicator, moderator, admin or auditor (an integration gets a service account: POST /api/v1/service-accounts)"
+                "{role:?} is not a role for a person; use agent, communicator, moderator, admin or auditor, or several separated by commas (an integration gets a service account: POST /api/v1/service-accounts)"
             )
         })?;
     let username = username.trim();
@@ -465,17 +470,24 @@ async fn add_staff(
         None
     };
     let store = open_store(settings).await?;
+    let names = roles.names();
     let staff = store
-        .add_staff(
-            username,
-            role.as_str(),
-            password_hash.as_deref(),
+        .add_account(
+            &crate::store::staff::NewAccount {
+                username,
+                role: roles.primary().as_str(),
+                roles: &names,
+                password_hash: password_hash.as_deref(),
+                ..Default::default()
+            },
             &Actor::command_line(),
         )
         .await?;
     eprintln!(
         "added {} as {}; create an API token with `tavla token create --username {}`",
-        staff.username, staff.role, staff.username
+        staff.username,
+        names.join(" and "),
+        staff.username
     );
     Ok(())
 }

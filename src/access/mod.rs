@@ -173,6 +173,104 @@ impl Role {
     }
 }
 
+/// The roles a person holds, one or more (issue 19: in a small municipality one person is both
+/// communicator and moderator). What they may do is the union of the roles' capabilities, each
+/// still gated by the training it requires (src/access/training.rs), so a second role never
+/// lends its training to the first. Kept in `Role::ALL`'s order without repeats, never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roles(Vec<Role>);
+
+impl Roles {
+    /// One or more roles; None for none.
+    pub fn new(roles: impl IntoIterator<Item = Role>) -> Option<Roles> {
+        let given: Vec<Role> = roles.into_iter().collect();
+        let ordered: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| given.contains(r))
+            .collect();
+        (!ordered.is_empty()).then_some(Roles(ordered))
+    }
+
+    pub fn one(role: Role) -> Roles {
+        Roles(vec![role])
+    }
+
+    /// Stored names; None when one is unknown or there are none.
+    pub fn parse_all<S: AsRef<str>>(names: &[S]) -> Option<Roles> {
+        let roles: Option<Vec<Role>> = names.iter().map(|n| Role::parse(n.as_ref())).collect();
+        Roles::new(roles?)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Role> + '_ {
+        self.0.iter().copied()
+    }
+
+    pub fn contains(&self, role: Role) -> bool {
+        self.0.contains(&role)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The first role: what `staff.role` keeps for readers written before several roles.
+    pub fn primary(&self) -> Role {
+        self.0[0]
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.iter().map(Role::as_str).collect()
+    }
+
+    /// The union of the roles' capabilities, in `Capability::ALL`'s order.
+    pub fn capabilities(&self) -> Vec<Capability> {
+        Capability::ALL
+            .into_iter()
+            .filter(|c| self.can(*c))
+            .collect()
+    }
+
+    pub fn can(&self, capability: Capability) -> bool {
+        self.iter().any(|r| r.can(capability))
+    }
+
+    /// For refusals: "your role (agent)" or "your roles (communicator and moderator)".
+    pub fn describe(&self) -> String {
+        let names = self.names();
+        match names.as_slice() {
+            [one] => format!("your role ({one})"),
+            [init @ .., last] => format!("your roles ({} and {last})", init.join(", ")),
+            [] => "your roles (none)".to_string(),
+        }
+    }
+
+    /// Whether an account of this kind may hold these roles together: each must fit the kind,
+    /// and a service account holds exactly one (an integration's account is given only what
+    /// its work needs, and never mixes the integration role with a person's).
+    pub fn fit(&self, kind: AccountKind) -> Result<(), &'static str> {
+        if let Some(unfit) = self.iter().find(|r| !r.fits(kind)) {
+            return Err(match (kind, unfit) {
+                (AccountKind::Person, _) => "the integration role is for service accounts (POST /api/v1/service-accounts); a person's account cannot pass for an integration",
+                (AccountKind::Service, _) => "a service account cannot be an administrator: administrators are people, accountable by name; give it the role its work needs (integration to submit messages)",
+            });
+        }
+        if kind == AccountKind::Service && self.len() > 1 {
+            return Err("a service account holds one role, the one its integration needs; give it a single role");
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Roles {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.names().serialize(s)
+    }
+}
+
 /// Who holds an account: a person, who signs in and is accountable by name, or a service
 /// account for an integration, which has no password and is audited under its own name
 /// (`service:<name>`, never a person's).
@@ -368,6 +466,33 @@ mod tests {
         assert!(!Role::Admin.fits(AccountKind::Service));
         assert!(Role::Agent.fits(AccountKind::Service));
         assert!(Role::Admin.fits(AccountKind::Person));
+    }
+
+    #[test]
+    fn the_store_orders_roles_as_access_does() {
+        let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names, crate::store::staff::ROLE_ORDER);
+    }
+
+    #[test]
+    fn several_roles_give_the_union_and_are_named_in_order() {
+        let both = Roles::new([Role::Moderator, Role::Communicator, Role::Moderator]).unwrap();
+        assert_eq!(both.names(), vec!["communicator", "moderator"]);
+        assert_eq!(both.primary(), Role::Communicator);
+        assert!(both.can(Capability::Moderate) && both.can(Capability::SeeFaq));
+        assert!(!both.can(Capability::ReadDms));
+        assert_eq!(both.describe(), "your roles (communicator and moderator)");
+        assert_eq!(Roles::one(Role::Agent).describe(), "your role (agent)");
+        assert!(Roles::new([]).is_none());
+        assert!(Roles::parse_all(&["agent", "nobody"]).is_none());
+        assert!(both.fit(AccountKind::Person).is_ok());
+        assert!(both.fit(AccountKind::Service).is_err());
+        assert!(Roles::one(Role::Integration)
+            .fit(AccountKind::Service)
+            .is_ok());
+        let mixed = Roles::new([Role::Integration, Role::Agent]).unwrap();
+        assert!(mixed.fit(AccountKind::Service).is_err());
+        assert!(mixed.fit(AccountKind::Person).is_err());
     }
 
     #[test]

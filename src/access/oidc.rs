@@ -50,6 +50,32 @@ pub struct RoleRule {
     pub channels: Vec<String>,
 }
 
+/// What a person's groups give: their roles and channel limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub roles: super::Roles,
+    /// Channels as `platform:platform_id`; empty: every channel.
+    pub channels: Vec<String>,
+}
+
+/// What the rules give a person with these groups (see `OidcConfig::grant_for`).
+pub fn grant(rules: &[RoleRule], groups: &[String]) -> Option<Grant> {
+    let matching: Vec<&RoleRule> = rules.iter().filter(|r| groups.contains(&r.group)).collect();
+    let roles = super::Roles::new(matching.iter().map(|r| r.role))?;
+    let channels = if matching.iter().any(|r| r.channels.is_empty()) {
+        Vec::new()
+    } else {
+        let mut all: Vec<String> = matching
+            .iter()
+            .flat_map(|r| r.channels.iter().cloned())
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    };
+    Some(Grant { roles, channels })
+}
+
 /// The rules of `oidc_roles_file`, checked: known roles, channels written as `platform:id`.
 pub fn parse_rules(text: &str) -> anyhow::Result<Vec<RoleRule>> {
     let file: RulesFile = toml::from_str(text)?;
@@ -139,9 +165,12 @@ impl OidcConfig {
         }))
     }
 
-    /// The first rule whose group the person has.
-    pub fn rule_for(&self, groups: &[String]) -> Option<&RoleRule> {
-        self.rules.iter().find(|r| groups.contains(&r.group))
+    /// What the person's groups give together: every matching rule's role (a person may hold
+    /// several, issue 19), and the union of their channels, where a matching rule without
+    /// channels gives every channel (the limit is the person's, not a role's). None when no rule
+    /// matches.
+    pub fn grant_for(&self, groups: &[String]) -> Option<Grant> {
+        grant(&self.rules, groups)
     }
 }
 
@@ -401,13 +430,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_first_matching_rule_wins_and_bad_rules_are_named() {
+    fn every_matching_rule_gives_its_role_and_bad_rules_are_named() {
         let rules = parse_rules(
             "[[rule]]\ngroup = \"admins\"\nrole = \"admin\"\n\n[[rule]]\ngroup = \"agents\"\nrole = \"agent\"\nchannels = [\"facebook:1\"]\n",
         )
         .unwrap();
         assert_eq!(rules.len(), 2);
         assert_eq!(rules[1].channels, ["facebook:1"]);
+        let groups = |g: &[&str]| g.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let both = grant(&rules, &groups(&["agents", "admins", "kaffe"])).unwrap();
+        assert_eq!(
+            both.roles.names(),
+            ["agent", "admin"],
+            "every match, not the first"
+        );
+        assert!(
+            both.channels.is_empty(),
+            "a rule without channels gives every channel"
+        );
+        let agent = grant(&rules, &groups(&["agents"])).unwrap();
+        assert_eq!(agent.channels, ["facebook:1"]);
+        assert!(grant(&rules, &groups(&["kaffe"])).is_none());
         let bad = parse_rules("[[rule]]\ngroup = \"x\"\nrole = \"boss\"\n").unwrap_err();
         assert!(format!("{bad:#}").contains("\"boss\""), "{bad:#}");
         let bad = parse_rules("[[rule]]\ngroup = \"x\"\nrole = \"agent\"\nchannels = [\"12\"]\n")

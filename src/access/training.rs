@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Capability, Role};
+use super::{Capability, Role, Roles};
 
 const BUILT_IN: &str = include_str!("../../config/training.toml");
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -76,6 +76,40 @@ impl Effective {
             .map(Vec::as_slice)
             .unwrap_or(&[])
     }
+
+    /// For each of the roles, what it gives and what of that the training allows now: the
+    /// console's "what each role gives" and an administrator's view of a person.
+    pub fn per_role(&self, roles: &Roles) -> Vec<RoleGives> {
+        roles
+            .iter()
+            .map(|role| {
+                let gives = role.capabilities().to_vec();
+                let usable = gives.iter().copied().filter(|c| self.has(*c)).collect();
+                let mut missing: Vec<String> = gives
+                    .iter()
+                    .flat_map(|c| self.missing_for(*c).iter().cloned())
+                    .collect();
+                missing.sort();
+                missing.dedup();
+                RoleGives {
+                    role,
+                    capabilities: gives,
+                    usable,
+                    missing_training: missing,
+                }
+            })
+            .collect()
+    }
+}
+
+/// One role of a person: the capabilities it gives, those its training allows now, and the
+/// modules still missing (or expired) for the rest.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleGives {
+    pub role: Role,
+    pub capabilities: Vec<Capability>,
+    pub usable: Vec<Capability>,
+    pub missing_training: Vec<String>,
 }
 
 impl TrainingConfig {
@@ -157,8 +191,9 @@ impl TrainingConfig {
             .collect()
     }
 
-    /// A capability is effective when the role grants it and every required module is valid.
-    pub fn effective(&self, role: Role, completions: &[Completion], now: i64) -> Effective {
+    /// A capability is effective when one of the roles grants it and every module it requires
+    /// is valid: the requirements are the capability's, whichever role grants it.
+    pub fn effective(&self, roles: &Roles, completions: &[Completion], now: i64) -> Effective {
         let modules = self.statuses(completions, now);
         let valid = |id: &str| {
             modules.iter().any(|m| {
@@ -167,7 +202,7 @@ impl TrainingConfig {
         };
         let mut capabilities = Vec::new();
         let mut missing = BTreeMap::new();
-        for capability in role.capabilities() {
+        for capability in &roles.capabilities() {
             // `parse` refuses a config without the capability; should one be built otherwise,
             // the capability is withheld rather than granted untrained.
             let lacking: Vec<String> = match self.requirements.get(capability) {
@@ -207,7 +242,7 @@ mod tests {
     fn role_and_training_are_both_needed() {
         let config = TrainingConfig::built_in();
         let now = 1_800_000_000_000;
-        let untrained = config.effective(Role::Agent, &[], now);
+        let untrained = config.effective(&Roles::one(Role::Agent), &[], now);
         assert!(untrained.capabilities.is_empty());
         assert!(untrained
             .missing_for(Capability::ReadDms)
@@ -217,7 +252,7 @@ mod tests {
             .iter()
             .map(|m| done(m, now - DAY_MS))
             .collect();
-        let partly = config.effective(Role::Agent, &read_only, now);
+        let partly = config.effective(&Roles::one(Role::Agent), &read_only, now);
         assert!(partly.has(Capability::ReadDms));
         assert!(!partly.has(Capability::AnswerDms));
         assert!(partly
@@ -225,7 +260,7 @@ mod tests {
             .contains(&"contact-centre-2".to_string()));
 
         // The same training does not give a communicator DMs: the role decides first.
-        let communicator = config.effective(Role::Communicator, &read_only, now);
+        let communicator = config.effective(&Roles::one(Role::Communicator), &read_only, now);
         assert!(!communicator.has(Capability::ReadDms));
         assert!(communicator.has(Capability::ReadComments));
     }
@@ -240,7 +275,7 @@ mod tests {
             done("contact-centre-1", now - DAY_MS),
             done("gdpr", now - (gdpr_days + 1) * DAY_MS),
         ];
-        let e = config.effective(Role::Agent, &completions, now);
+        let e = config.effective(&Roles::one(Role::Agent), &completions, now);
         assert!(!e.has(Capability::ReadDms));
         let gdpr = e.modules.iter().find(|m| m.id == "gdpr").unwrap();
         assert_eq!(gdpr.state, ModuleState::Expired);
@@ -294,7 +329,7 @@ mod tests {
         // Listed, even as empty, it loads; an empty list grants without training, deliberately.
         let text = requirements_without(None).replace("ingest = [\"a\"]", "ingest = []");
         let config = TrainingConfig::parse(&text).unwrap();
-        let admin = config.effective(Role::Admin, &[], 0);
+        let admin = config.effective(&Roles::one(Role::Admin), &[], 0);
         assert_eq!(admin.capabilities, vec![Capability::Ingest]);
     }
 
@@ -302,7 +337,7 @@ mod tests {
     fn a_capability_without_requirements_is_withheld() {
         let mut config = TrainingConfig::built_in();
         config.requirements.remove(&Capability::ManageStaff);
-        let admin = config.effective(Role::Admin, &[], 0);
+        let admin = config.effective(&Roles::one(Role::Admin), &[], 0);
         assert!(!admin.has(Capability::ManageStaff));
         assert!(!admin.missing_for(Capability::ManageStaff).is_empty());
     }

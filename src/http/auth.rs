@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use super::error::AppError;
 use super::AppState;
 use crate::access::training::Effective;
-use crate::access::{Capability, Role};
+use crate::access::{Capability, Roles};
 use crate::settings::parse_trusted_proxy;
 use crate::settings::Settings;
 use crate::store::audit::Actor;
@@ -45,7 +45,9 @@ pub struct SessionRef {
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub staff: StaffMember,
-    pub role: Role,
+    /// Every role the caller holds; what they may do is the union, each capability gated by its
+    /// own training.
+    pub roles: Roles,
     pub effective: Effective,
     /// Channels the caller is limited to; None for every channel.
     pub scope: Option<Vec<i64>>,
@@ -60,8 +62,8 @@ impl Caller {
         self.effective.has(capability)
     }
 
-    /// Refuses with a message that says whether the role or the training is missing, and which
-    /// training modules.
+    /// Refuses with a message that says whether the roles or the training are missing (naming the
+    /// roles held), and which training modules.
     pub fn require(&self, capability: Capability) -> Result<(), AppError> {
         if self.can(capability) {
             return Ok(());
@@ -69,17 +71,27 @@ impl Caller {
         let missing = self.effective.missing_for(capability);
         if missing.is_empty() {
             return Err(AppError::forbidden(format!(
-                "your role ({}) does not include {}; ask an administrator if your work needs it",
-                self.role.as_str(),
+                "{} {} not include {}; ask an administrator if your work needs it",
+                self.roles.describe(),
+                if self.roles.len() > 1 { "do" } else { "does" },
                 capability.describe()
             )));
         }
+        // Which of the caller's roles would give it, so a person with several roles knows
+        // which part of their work waits for training.
+        let by: Vec<&str> = self
+            .roles
+            .iter()
+            .filter(|r| r.can(capability))
+            .map(|r| r.as_str())
+            .collect();
         Err(AppError {
-            extra: Some(serde_json::json!({"missing_training": missing})),
+            extra: Some(serde_json::json!({"missing_training": missing, "roles": by})),
             ..AppError::forbidden(format!(
-                "{} needs training you have not completed (or that has expired): {}; ask your trainer to sign it off",
+                "{} needs training you have not completed (or that has expired): {}; ask your trainer to sign it off (it is part of your {} role)",
                 capability.describe(),
-                missing.join(", ")
+                missing.join(", "),
+                by.join(" and ")
             ))
         })
     }
@@ -303,17 +315,18 @@ pub async fn authenticate(
             "sign in (POST /api/v1/session) or send Authorization: Bearer <token> from `tavla token create`",
         ));
     };
-    let role = Role::parse(&staff.role)
-        .ok_or_else(|| AppError::internal(format!("staff {} has an unknown role", staff.id)))?;
-    // Two reads of their own: asked at once, one wait instead of two on every request.
-    let (completions, scope) = tokio::try_join!(
+    // Three reads of their own: asked at once, one wait instead of three on every request.
+    let (held, completions, scope) = tokio::try_join!(
+        state.store.staff_roles(staff.id),
         state.store.completions(staff.id),
         state.store.channel_scope(staff.id)
     )?;
-    let effective = state.training.effective(role, &completions, now_ms());
+    let roles = Roles::parse_all(&held)
+        .ok_or_else(|| AppError::internal(format!("staff {} has no known role", staff.id)))?;
+    let effective = state.training.effective(&roles, &completions, now_ms());
     Ok(Caller {
         staff,
-        role,
+        roles,
         effective,
         scope,
         session,
@@ -363,14 +376,19 @@ pub async fn enforce(State(state): State<AppState>, mut request: Request, next: 
             if capabilities.iter().any(|c| caller.can(*c)) {
                 Ok(())
             } else {
-                // Name the training missing for a capability the role grants; if the role grants
+                // Name the training missing for a capability a role grants; if the roles grant
                 // none of them, say so for all of them.
-                match capabilities.iter().find(|c| caller.role.can(**c)) {
+                match capabilities.iter().find(|c| caller.roles.can(**c)) {
                     Some(granted) => caller.require(*granted),
                     None => Err(AppError::forbidden(format!(
-                        "your role ({}) does not include {}; ask an administrator if your work needs it",
-                        caller.role.as_str(),
-                        capabilities.iter().map(|c| c.describe()).collect::<Vec<_>>().join(" or ")
+                        "{} {} not include {}; ask an administrator if your work needs it",
+                        caller.roles.describe(),
+                        if caller.roles.len() > 1 { "do" } else { "does" },
+                        capabilities
+                            .iter()
+                            .map(|c| c.describe())
+                            .collect::<Vec<_>>()
+                            .join(" or ")
                     ))),
                 }
             }

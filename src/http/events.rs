@@ -204,13 +204,16 @@ async fn refreshed(state: &AppState, caller: &Caller) -> Option<Caller> {
             .await
             .ok()??,
     };
-    if staff.role != caller.staff.role {
+    // A change of roles (one taken away, or given) ends the stream, as it ends the sessions:
+    // the listener reconnects with what they hold now.
+    let held = state.store.staff_roles(staff.id).await.ok()?;
+    if crate::access::Roles::parse_all(&held).as_ref() != Some(&caller.roles) {
         return None;
     }
     let completions = state.store.completions(staff.id).await.ok()?;
     let effective = state
         .training
-        .effective(caller.role, &completions, crate::store::now_ms());
+        .effective(&caller.roles, &completions, crate::store::now_ms());
     let scope = state.store.channel_scope(staff.id).await.ok()?;
     Some(Caller {
         effective,

@@ -117,12 +117,54 @@ async fn colleague(
         .conversation_place(conversation)
         .await?
         .ok_or_else(refused)?;
-    let candidates = colleagues(state, kind, place.channel_id).await?;
-    candidates
-        .into_iter()
-        .find(|c| c.username == username)
-        .map(|c| (c.id, c.unit))
-        .ok_or_else(refused)
+    // Only the named account is judged (not every colleague's training), so forty handovers
+    // at once do not each read every account's training.
+    let found = state.store.staff_by_username(username).await?;
+    let account = match found {
+        Some(staff) => state.store.staff_account(staff.id).await?,
+        None => None,
+    }
+    .ok_or_else(refused)?;
+    if !may_take_over(
+        state,
+        &account,
+        kind,
+        place.channel_id,
+        crate::store::now_ms(),
+    )
+    .await?
+    {
+        return Err(refused());
+    }
+    Ok((account.id, account.unit))
+}
+
+/// Whether the account may take over a conversation of this kind on this channel: a person
+/// (not a service account), not disabled, whose roles and current training give both reading
+/// and answering it, within whose channel limit it lies.
+async fn may_take_over(
+    state: &AppState,
+    account: &crate::store::access::StaffAccount,
+    kind: &str,
+    channel_id: i64,
+    now: i64,
+) -> Result<bool> {
+    if account.disabled || account.kind != "person" {
+        return Ok(false);
+    }
+    if !(account.channels.is_empty() || account.channels.contains(&channel_id)) {
+        return Ok(false);
+    }
+    let Some(roles) = crate::access::Roles::parse_all(&account.roles) else {
+        return Ok(false);
+    };
+    let needed = [read_capability(kind), answer_capability(kind)];
+    if !needed.iter().all(|c| roles.can(*c)) {
+        return Ok(false);
+    }
+    let completions = state.store.completions(account.id).await?;
+    let effective = state.training.effective(&roles, &completions, now);
+    Ok(needed.iter().all(|c| effective.has(*c)))
 }
 
 /// A colleague a conversation may be handed to.
@@ -141,22 +183,7 @@ pub async fn colleagues(state: &AppState, kind: &str, channel_id: i64) -> Result
     let now = crate::store::now_ms();
     let mut out = Vec::new();
     for account in state.store.staff_accounts().await? {
-        if account.disabled || account.kind != "person" {
-            continue;
-        }
-        if !(account.channels.is_empty() || account.channels.contains(&channel_id)) {
-            continue;
-        }
-        let Some(role) = crate::access::Role::parse(&account.role) else {
-            continue;
-        };
-        let needed = [read_capability(kind), answer_capability(kind)];
-        if !needed.iter().all(|c| role.can(*c)) {
-            continue;
-        }
-        let completions = state.store.completions(account.id).await?;
-        let effective = state.training.effective(role, &completions, now);
-        if needed.iter().all(|c| effective.has(*c)) {
+        if may_take_over(state, &account, kind, channel_id, now).await? {
             out.push(Colleague {
                 id: account.id,
                 username: account.username,

@@ -200,14 +200,19 @@ pub async fn take_step(
         .for_level(&case.level)
         .and_then(|r| r.steps.iter().find(|s| s.kind == body.step))
     {
-        if !step.may_be_taken_by(caller.role.as_str()) {
+        if !caller
+            .roles
+            .iter()
+            .any(|r| step.may_be_taken_by(r.as_str()))
+        {
             return Err(AppError::forbidden(format!(
-                "the step {} ({}) of the {} routine may be taken by {} only, and your role is {}; ask one of them",
+                "the step {} ({}) of the {} routine may be taken by {} only, and {} {}; ask one of them",
                 step.kind,
                 step.title_en,
                 case.level,
                 step.roles.join(", "),
-                caller.role.as_str()
+                caller.roles.describe(),
+                if caller.roles.len() > 1 { "are others" } else { "is another" }
             )));
         }
     }

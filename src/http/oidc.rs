@@ -200,7 +200,7 @@ async fn take_pending(
     Ok(pending)
 }
 
-/// The verified person: their role from their groups, their account, their session.
+/// The verified person: their roles from their groups (every matching rule's), their account, their session.
 async fn finish(
     state: &AppState,
     provider: &Provider,
@@ -210,7 +210,7 @@ async fn finish(
 ) -> Response {
     let config = &provider.config;
     let groups = groups_in(claims, &config.groups_claim);
-    let Some(rule) = config.rule_for(&groups) else {
+    let Some(grant) = config.grant_for(&groups) else {
         let overage = claims["_claim_names"][&config.groups_claim].is_string();
         refusal(
             state,
@@ -250,8 +250,8 @@ async fn finish(
         issuer: &config.issuer,
         subject,
         name: name.trim(),
-        role: rule.role.as_str(),
-        channels: &rule.channels,
+        roles: &grant.roles.names(),
+        channels: &grant.channels,
     };
     let (token, csrf) = (new_token(), new_token());
     // Rotate: a session this browser still had ends, as at a password sign-in.

@@ -100,9 +100,11 @@ pub async fn sign_in(
             ""
         }
     );
+    let roles = crate::access::Roles::parse_all(&state.store.staff_roles(staff.id).await?);
     let mut response = axum::Json(json!({
         "username": staff.username,
         "role": staff.role,
+        "roles": roles,
         "csrf_token": csrf,
     }))
     .into_response();

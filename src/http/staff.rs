@@ -26,7 +26,7 @@ use super::auth::Caller;
 use super::error::{AppError, Result};
 use super::extract::{Json, Path};
 use super::AppState;
-use crate::access::{hash_password_in, new_token, AccountKind, Role};
+use crate::access::{hash_password_in, new_token, AccountKind, Role, Roles};
 use crate::store::access::StaffAccount;
 use crate::store::now_ms;
 use crate::store::staff::NewAccount;
@@ -40,7 +40,15 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<impl 
         }
         let completions = state.store.completions(account.id).await?;
         let training = state.training.statuses(&completions, now);
-        items.push(json!({"account": account, "training": training}));
+        let per_role = Roles::parse_all(&account.roles)
+            .map(|roles| {
+                state
+                    .training
+                    .effective(&roles, &completions, now)
+                    .per_role(&roles)
+            })
+            .unwrap_or_default();
+        items.push(json!({"account": account, "per_role": per_role, "training": training}));
     }
     Ok(axum::Json(json!({"items": items})))
 }
@@ -85,22 +93,51 @@ fn grantable(caller: &Caller, channels: &[i64]) -> Result<Vec<i64>> {
     }))
 }
 
-/// Refuses a role the account's kind may not hold.
-fn check_fit(role: Role, kind: AccountKind) -> Result<()> {
-    if role.fits(kind) {
-        return Ok(());
+/// Refuses roles the account's kind may not hold (a service account holds exactly one).
+fn check_fit(roles: &Roles, kind: AccountKind) -> Result<()> {
+    roles.fit(kind).map_err(AppError::unprocessable)
+}
+
+/// The roles asked for: `roles` (one or more, no repeats), or `role` as clients written before
+/// several roles send it (one role, `[role]`). Both at once are refused rather than one
+/// silently winning.
+fn asked_roles(role: Option<&str>, roles: Option<&[String]>) -> Result<Option<Roles>> {
+    match (role, roles) {
+        (Some(_), Some(_)) => Err(AppError::unprocessable(
+            "give either `roles` (a list) or `role` (one role, as before), not both",
+        )),
+        (Some(role), None) => Ok(Some(Roles::one(parse_role(role)?))),
+        (None, Some(names)) => {
+            if names.is_empty() {
+                return Err(AppError::unprocessable(
+                    "`roles` needs at least one role; to take all access away, disable the account",
+                ));
+            }
+            let parsed = names
+                .iter()
+                .map(|n| parse_role(n))
+                .collect::<Result<Vec<Role>>>()?;
+            let roles = Roles::new(parsed.iter().copied())
+                .ok_or_else(|| AppError::unprocessable("`roles` needs at least one role"))?;
+            if roles.len() != names.len() {
+                return Err(AppError::unprocessable(
+                    "`roles` names a role twice; name each once",
+                ));
+            }
+            Ok(Some(roles))
+        }
+        (None, None) => Ok(None),
     }
-    Err(AppError::unprocessable(match kind {
-        AccountKind::Person => "the integration role is for service accounts (POST /api/v1/service-accounts); a person's account cannot pass for an integration",
-        AccountKind::Service => "a service account cannot be an administrator: administrators are people, accountable by name; give it the role its work needs (integration to submit messages)",
-    }))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewStaff {
     username: String,
-    role: String,
+    /// One role (clients written before several roles); or
+    role: Option<String>,
+    /// one or more roles.
+    roles: Option<Vec<String>>,
     password: Option<String>,
     /// The channels the person is limited to; every channel when absent or empty (which only an
     /// administrator without a limit may give).
@@ -121,8 +158,9 @@ pub async fn add(
     Json(new): Json<NewStaff>,
 ) -> Result<impl IntoResponse> {
     let channels = grantable(&caller, new.channels.as_deref().unwrap_or_default())?;
-    let role = parse_role(&new.role)?;
-    check_fit(role, AccountKind::Person)?;
+    let roles = asked_roles(new.role.as_deref(), new.roles.as_deref())?
+        .ok_or_else(|| AppError::unprocessable("give the person's `roles` (or one `role`)"))?;
+    check_fit(&roles, AccountKind::Person)?;
     let username = new.username.trim().to_string();
     if username.is_empty() || username.chars().count() > 64 {
         return Err(AppError::unprocessable(
@@ -158,7 +196,8 @@ pub async fn add(
         .add_account(
             &NewAccount {
                 username: &username,
-                role: role.as_str(),
+                role: roles.primary().as_str(),
+                roles: &roles.names(),
                 kind: AccountKind::Person.as_str(),
                 password_hash: hash.as_deref(),
                 channels: &channels,
@@ -167,6 +206,8 @@ pub async fn add(
             &caller.actor(),
         )
         .await?;
+    let mut staff = json!(staff);
+    staff["roles"] = json!(roles);
     Ok((StatusCode::CREATED, axum::Json(json!({"staff": staff}))))
 }
 
@@ -201,7 +242,7 @@ pub async fn add_service_account(
         Some(role) => parse_role(role)?,
         None => Role::Integration,
     };
-    check_fit(role, AccountKind::Service)?;
+    check_fit(&Roles::one(role), AccountKind::Service)?;
     if !valid_service_name(&new.name) {
         return Err(AppError::unprocessable(
             "the name must be 2 to 48 lowercase letters, digits and hyphens, e.g. crm-import",
@@ -215,6 +256,7 @@ pub async fn add_service_account(
             &NewAccount {
                 username: &username,
                 role: role.as_str(),
+                roles: &[],
                 kind: AccountKind::Service.as_str(),
                 password_hash: None,
                 channels: &channels,
@@ -233,7 +275,10 @@ pub async fn add_service_account(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StaffChange {
+    /// One role (clients written before several roles); or
     role: Option<String>,
+    /// the whole set of roles, replacing what the person holds.
+    roles: Option<Vec<String>>,
     disabled: Option<bool>,
     /// The channels the person is limited to; an empty list means every channel.
     channels: Option<Vec<i64>>,
@@ -275,7 +320,7 @@ pub async fn update(
     Path(id): Path<i64>,
     Json(change): Json<StaffChange>,
 ) -> Result<impl IntoResponse> {
-    let role = change.role.as_deref().map(parse_role).transpose()?;
+    let roles = asked_roles(change.role.as_deref(), change.roles.as_deref())?;
     let account = reachable(&state, &caller, id).await?;
     let own = id == caller.staff.id;
     if own && change.channels.is_some() {
@@ -283,7 +328,10 @@ pub async fn update(
             "nobody changes their own channel limit; ask another administrator",
         ));
     }
-    if own && (change.disabled == Some(true) || role.is_some_and(|r| r != Role::Admin)) {
+    if own
+        && (change.disabled == Some(true)
+            || roles.as_ref().is_some_and(|r| !r.contains(Role::Admin)))
+    {
         return Err(AppError::unprocessable(
             "you cannot disable yourself or take away your own administrator role; ask another administrator",
         ));
@@ -293,8 +341,8 @@ pub async fn update(
         .as_deref()
         .map(|c| grantable(&caller, c))
         .transpose()?;
-    if let Some(role) = role {
-        check_fit(role, kind_of(&account))?;
+    if let Some(roles) = &roles {
+        check_fit(roles, kind_of(&account))?;
     }
     let unit = change
         .unit
@@ -305,7 +353,7 @@ pub async fn update(
         .store
         .change_staff(
             id,
-            role.map(Role::as_str),
+            roles.as_ref().map(Roles::names).as_deref(),
             change.disabled,
             channels.as_deref(),
             unit.as_ref().map(|u| u.as_deref()),
@@ -327,10 +375,11 @@ pub async fn training(
 ) -> Result<impl IntoResponse> {
     let account = reachable(&state, &caller, id).await?;
     let completions = state.store.completions(id).await?;
-    let role = parse_role(&account.role)?;
-    let effective = state.training.effective(role, &completions, now_ms());
+    let roles = Roles::parse_all(&account.roles)
+        .ok_or_else(|| AppError::internal(format!("staff {id} has no known role")))?;
+    let effective = state.training.effective(&roles, &completions, now_ms());
     Ok(axum::Json(
-        json!({"account": account, "training": effective}),
+        json!({"account": account, "per_role": effective.per_role(&roles), "training": effective}),
     ))
 }
 

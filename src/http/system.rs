@@ -221,19 +221,30 @@ impl ScrapeCache {
     }
 }
 
-/// Who I am: role, effective capabilities, training (done, expiring soon, expired, missing),
-/// what each withheld capability still needs, and my channel scope.
-pub async fn me(caller: Caller) -> impl IntoResponse {
-    axum::Json(json!({
+/// Who I am: my roles and what each gives (and what of it my training still withholds),
+/// effective capabilities, training (done, expiring soon, expired, missing), what each withheld
+/// capability still needs, and my channel scope. `role` is the first of `roles`, for clients
+/// written before several roles.
+pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse> {
+    // The unit, so the console tells its members of handovers to it.
+    let unit = state
+        .store
+        .staff_account(caller.staff.id)
+        .await?
+        .and_then(|a| a.unit);
+    Ok(axum::Json(json!({
         "id": caller.staff.id,
         "username": caller.staff.username,
-        "role": caller.role,
+        "role": caller.roles.primary(),
+        "roles": caller.roles,
+        "per_role": caller.effective.per_role(&caller.roles),
         "capabilities": caller.effective.capabilities,
-        "role_capabilities": caller.role.capabilities(),
+        "role_capabilities": caller.roles.capabilities(),
         "missing_training": caller.effective.missing,
         "training": caller.effective.modules,
         "channels": caller.scope,
-    }))
+        "unit": unit,
+    })))
 }
 
 pub async fn openapi() -> impl IntoResponse {

@@ -26,7 +26,10 @@ pub struct SessionTimes {
 pub struct StaffAccount {
     pub id: i64,
     pub username: String,
+    /// The first of `roles`, for readers written before several roles.
     pub role: String,
+    /// Every role the account holds (issue 19).
+    pub roles: Vec<String>,
     pub disabled: bool,
     pub has_password: bool,
     /// Empty: every channel.
@@ -510,6 +513,13 @@ impl Store {
         .bind(id.unwrap_or(-1))
         .fetch_all(&self.pool)
         .await?;
+        let roles = sqlx::query(
+            "select staff_id, role from staff_roles where ($1 = -1 or staff_id = $2) order by role",
+        )
+        .bind(id.unwrap_or(-1))
+        .bind(id.unwrap_or(-1))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 let id: i64 = r.try_get("id")?;
@@ -521,10 +531,19 @@ impl Store {
                         channels.push(s.try_get("channel_id")?);
                     }
                 }
+                let mut held = Vec::new();
+                for r in &roles {
+                    if r.try_get::<i64, _>("staff_id")? == id {
+                        held.push(r.try_get("role")?);
+                    }
+                }
+                let first: String = r.try_get("role")?;
+                let held = super::staff::held_roles(&first, held);
                 Ok(StaffAccount {
                     id,
                     username: r.try_get("username")?,
-                    role: r.try_get("role")?,
+                    role: first,
+                    roles: held,
                     disabled: disabled.is_some(),
                     has_password: password.is_some(),
                     channels,
@@ -544,16 +563,25 @@ impl Store {
         channels: Option<&[i64]>,
         actor: &Actor,
     ) -> Result<()> {
-        self.change_staff(id, role, disabled, channels, None, actor)
-            .await
+        let roles = role.map(|r| [r]);
+        self.change_staff(
+            id,
+            roles.as_ref().map(|r| &r[..]),
+            disabled,
+            channels,
+            None,
+            actor,
+        )
+        .await
     }
 
-    /// Changes role, disabled state, channel scope and unit (`Some(None)`: no unit). A role
-    /// change or disabling ends the person's sessions (and so their event streams).
+    /// Changes roles (the whole set, first role first), disabled state, channel scope and unit
+    /// (`Some(None)`: no unit). A change of roles or disabling ends the person's sessions (and so
+    /// their event streams); their API tokens act with the new roles from the next request.
     pub async fn change_staff(
         &self,
         id: i64,
-        role: Option<&str>,
+        roles: Option<&[&str]>,
         disabled: Option<bool>,
         channels: Option<&[i64]>,
         unit: Option<Option<&str>>,
@@ -571,14 +599,15 @@ impl Store {
             )));
         };
         let mut end_sessions = false;
-        if let Some(role) = role {
-            if role != current {
-                sqlx::query("update staff set role = $1 where id = $2")
-                    .bind(role)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+        let mut roles_before = None;
+        if let Some(roles) = roles {
+            let held = super::staff::roles_in(&mut tx, id).await?;
+            let mut wanted: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+            wanted.sort();
+            if wanted != held || roles.first().is_some_and(|r| *r != current) {
+                super::staff::give_roles(&mut tx, id, roles).await?;
                 end_sessions = true;
+                roles_before = Some(held);
             }
         }
         if let Some(disabled) = disabled {
@@ -615,8 +644,15 @@ impl Store {
         if end_sessions {
             end_sessions_in(&mut tx, id, None).await?;
         }
-        let mut change =
-            serde_json::json!({"role": role, "disabled": disabled, "channels": channels});
+        let mut change = serde_json::json!({"role": roles.and_then(|r| r.first()),
+                                            "disabled": disabled, "channels": channels});
+        if roles.is_some() {
+            change["roles"] = serde_json::json!(roles);
+        }
+        if let Some(before) = roles_before {
+            // A change of roles says what was held before, beside what is held now.
+            change["roles_before"] = serde_json::json!(before);
+        }
         if let Some(unit) = unit {
             change["unit"] = serde_json::json!(unit);
         }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::audit::{record, Actor};
+use super::events::{append, EventKind, NewEvent};
 use super::{now_ms, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize)]
@@ -154,6 +155,14 @@ impl Store {
     ) -> Result<Vec<Category>> {
         let mut tx = self.begin().await?;
         super::lock_row(&mut tx, "conversations", conversation_id).await?;
+        let channel_id: i64 =
+            sqlx::query_scalar("select channel_id from conversations where id = $1")
+                .bind(conversation_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| {
+                    StoreError::NotFound(format!("there is no conversation {conversation_id}"))
+                })?;
         let current: Vec<i64> = sqlx::query_scalar(
             "select category_id from conversation_categories where conversation_id = $1",
         )
@@ -205,6 +214,24 @@ impl Store {
             .bind(conversation_id)
             .bind(id)
             .execute(&mut *tx)
+            .await?;
+        }
+        let added = ids.iter().any(|id| !current.contains(id));
+        if added || !removed.is_empty() {
+            // Told live to those who may read the conversation (the stream filters by its kind
+            // and channel), so an open queue or conversation shows the new categories.
+            let mut now: Vec<i64> = ids.to_vec();
+            now.sort_unstable();
+            append(
+                &mut tx,
+                NewEvent {
+                    kind: EventKind::Categorised,
+                    channel_id: Some(channel_id),
+                    conversation_id: Some(conversation_id),
+                    message_id: None,
+                    payload: serde_json::json!({"categories": now, "removed": removed}),
+                },
+            )
             .await?;
         }
         record(

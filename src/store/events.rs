@@ -64,8 +64,11 @@ event_kinds! {
     MessagePseudonymised => "message.pseudonymised",
     /// The organisation's search synonyms changed: each instance loads them again.
     SynonymsChanged => "search.synonyms_changed",
-    /// A conversation handed to a unit of the organisation.
+    /// A conversation handed to a unit of the organisation or a named colleague: every
+    /// listener who may read it hears it (`unit`, `to_staff` say for whom).
     HandedOver => "conversation.handed_over",
+    /// A conversation's categories changed (ids only: the set now and those removed).
+    Categorised => "conversation.categorised",
     /// An internal note written on a conversation (its words stay out of the log).
     Noted => "conversation.noted",
     /// A channel's own posts and their figures fetched from the platform (post follow-up).

@@ -299,6 +299,9 @@ impl Store {
         actor: &Actor,
     ) -> Result<i64> {
         let mut tx = self.begin().await?;
+        // Handovers of one conversation at once follow each other: the last to commit is the
+        // newest, and so its receiver the one holder.
+        super::lock_row(&mut tx, "conversations", conversation_id).await?;
         let channel_id: i64 =
             sqlx::query_scalar("select channel_id from conversations where id = $1")
                 .bind(conversation_id)

@@ -24,7 +24,8 @@ pub struct ProviderIdentity<'a> {
     pub subject: &'a str,
     /// The name to give a new account (preferred_username, e-mail or subject).
     pub name: &'a str,
-    pub role: &'a str,
+    /// Every role the person's groups give, in `Roles`' order (the first is kept in `staff.role`).
+    pub roles: &'a [&'a str],
     /// Channels as `platform:platform_id`; empty: every channel.
     pub channels: &'a [String],
 }
@@ -131,7 +132,7 @@ impl Store {
                     username: row.try_get("username")?,
                     role: row.try_get("role")?,
                 };
-                sync_access(&mut tx, &staff, who.role, &channels, address).await?
+                sync_access(&mut tx, &staff, who.roles, &channels, address).await?
             }
             None => add_provider_account(&mut tx, who, &channels, address).await?,
         };
@@ -188,10 +189,13 @@ async fn channel_by_reference(tx: &mut super::Tx<'_>, reference: &str) -> Result
 async fn sync_access(
     tx: &mut super::Tx<'_>,
     staff: &StaffMember,
-    role: &str,
+    roles: &[&str],
     channels: &[i64],
     address: Option<&str>,
 ) -> Result<StaffMember> {
+    let held = super::staff::roles_in(tx, staff.id).await?;
+    let mut wanted_roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+    wanted_roles.sort();
     let mut current: Vec<i64> =
         sqlx::query_scalar("select channel_id from staff_channels where staff_id = $1")
             .bind(staff.id)
@@ -201,14 +205,11 @@ async fn sync_access(
     let mut wanted = channels.to_vec();
     wanted.sort_unstable();
     wanted.dedup();
-    if staff.role == role && current == wanted {
+    let role = roles.first().copied().unwrap_or_default();
+    if staff.role == role && held == wanted_roles && current == wanted {
         return Ok(staff.clone());
     }
-    sqlx::query("update staff set role = $1 where id = $2")
-        .bind(role)
-        .bind(staff.id)
-        .execute(&mut **tx)
-        .await?;
+    super::staff::give_roles(tx, staff.id, roles).await?;
     sqlx::query("delete from staff_channels where staff_id = $1")
         .bind(staff.id)
         .execute(&mut **tx)
@@ -224,7 +225,8 @@ async fn sync_access(
         &actor_of(staff, address),
         "staff.updated",
         Some(&format!("staff:{}", staff.id)),
-        serde_json::json!({"role": role, "channels": wanted, "source": "oidc"}),
+        serde_json::json!({"role": role, "roles": roles, "roles_before": held,
+                           "channels": wanted, "source": "oidc"}),
     )
     .await?;
     Ok(StaffMember {
@@ -250,7 +252,7 @@ async fn add_provider_account(
              values ($1, $2, 'person', null, $3, $4, $5) on conflict (username) do nothing returning id",
         )
         .bind(&name)
-        .bind(who.role)
+        .bind(who.roles.first().copied().unwrap_or_default())
         .bind(now_ms())
         .bind(who.issuer)
         .bind(who.subject)
@@ -267,17 +269,18 @@ async fn add_provider_account(
         )));
     };
     limit_to_channels(tx, id, channels).await?;
+    super::staff::give_roles(tx, id, who.roles).await?;
     let staff = StaffMember {
         id,
         username,
-        role: who.role.to_string(),
+        role: who.roles.first().copied().unwrap_or_default().to_string(),
     };
     record(
         tx,
         &actor_of(&staff, address),
         "staff.added",
         Some(&format!("staff:{id}")),
-        serde_json::json!({"role": who.role, "username": staff.username, "kind": "person",
+        serde_json::json!({"role": staff.role, "roles": who.roles, "username": staff.username, "kind": "person",
                            "channels": channels, "source": "oidc"}),
     )
     .await?;

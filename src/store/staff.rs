@@ -18,7 +18,10 @@ pub struct StaffMember {
 #[derive(Debug, Clone)]
 pub struct NewAccount<'a> {
     pub username: &'a str,
+    /// The first (or only) role, kept in `staff.role` for readers written before several roles.
     pub role: &'a str,
+    /// Every role the account holds, `role` first; empty: `role` alone.
+    pub roles: &'a [&'a str],
     /// "person" or "service".
     pub kind: &'a str,
     pub password_hash: Option<&'a str>,
@@ -33,6 +36,7 @@ impl Default for NewAccount<'_> {
         NewAccount {
             username: "",
             role: "",
+            roles: &[],
             kind: "person",
             password_hash: None,
             channels: &[],
@@ -84,13 +88,19 @@ impl Store {
             )));
         };
         super::access::limit_to_channels(&mut tx, id, new.channels).await?;
+        let roles = if new.roles.is_empty() {
+            std::slice::from_ref(&new.role)
+        } else {
+            new.roles
+        };
+        give_roles(&mut tx, id, roles).await?;
         record(
             &mut tx,
             actor,
             "staff.added",
             Some(&format!("staff:{id}")),
-            serde_json::json!({"role": new.role, "username": new.username, "kind": new.kind,
-                               "channels": new.channels}),
+            serde_json::json!({"role": new.role, "roles": roles, "username": new.username,
+                               "kind": new.kind, "channels": new.channels}),
         )
         .await?;
         if let Some(token) = new.token {
@@ -112,6 +122,24 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| staff_from_row(&r)).transpose()
+    }
+
+    /// The roles an account holds (stored names; `access::Roles::parse_all` orders them), as
+    /// `held_roles` reconciles them with `staff.role`.
+    pub async fn staff_roles(&self, staff_id: i64) -> Result<Vec<String>> {
+        let first: Option<String> = sqlx::query_scalar("select role from staff where id = $1")
+            .bind(staff_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let held: Vec<String> =
+            sqlx::query_scalar("select role from staff_roles where staff_id = $1 order by role")
+                .bind(staff_id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(match first {
+            Some(first) => held_roles(&first, held),
+            None => Vec::new(),
+        })
     }
 
     pub async fn staff_count(&self) -> Result<i64> {
@@ -185,6 +213,80 @@ impl Store {
         tx.commit().await?;
         Ok(n)
     }
+}
+
+/// Gives an account these roles, replacing what it held; `staff.role` keeps the first of them.
+/// Within the caller's transaction, so two changes at once end with one set or the other, whole.
+pub(super) async fn give_roles(
+    tx: &mut super::Tx<'_>,
+    staff_id: i64,
+    roles: &[&str],
+) -> Result<()> {
+    let Some(first) = roles.first() else {
+        return Err(StoreError::Invalid(
+            "an account holds at least one role".into(),
+        ));
+    };
+    sqlx::query("delete from staff_roles where staff_id = $1")
+        .bind(staff_id)
+        .execute(&mut **tx)
+        .await?;
+    for role in roles {
+        sqlx::query("insert into staff_roles (staff_id, role) values ($1, $2)")
+            .bind(staff_id)
+            .bind(*role)
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("update staff set role = $1 where id = $2")
+        .bind(*first)
+        .bind(staff_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The roles' order, first to last: `access::Role::ALL`'s (the store imports no capability; a
+/// test in src/access/mod.rs holds the two together).
+pub const ROLE_ORDER: [&str; 6] = [
+    "agent",
+    "communicator",
+    "moderator",
+    "admin",
+    "auditor",
+    "integration",
+];
+
+/// What an account holds, given `staff.role` and its `staff_roles` rows. Writers since several
+/// roles keep `staff.role` the first of the rows; an instance from before them (still serving
+/// during a rolling upgrade, README "Upgrades") writes `staff.role` alone, for a new account or
+/// a change of role (only to a role other than the one it sees, the first). So rows whose first
+/// is not `staff.role` (or no rows) are out of date, and `staff.role` alone is what the account
+/// holds: roles changed by an older instance are changed here too.
+pub fn held_roles(first: &str, mut held: Vec<String>) -> Vec<String> {
+    let rows_first = ROLE_ORDER.iter().find(|r| held.iter().any(|h| h == *r));
+    let agrees = rows_first.is_some_and(|r| *r == first)
+        && held.iter().all(|h| ROLE_ORDER.contains(&h.as_str()));
+    if agrees {
+        held.sort();
+        held
+    } else {
+        vec![first.to_string()]
+    }
+}
+
+/// The roles an account holds, read within a transaction.
+pub(super) async fn roles_in(tx: &mut super::Tx<'_>, staff_id: i64) -> Result<Vec<String>> {
+    let first: String = sqlx::query_scalar("select role from staff where id = $1")
+        .bind(staff_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let held: Vec<String> =
+        sqlx::query_scalar("select role from staff_roles where staff_id = $1 order by role")
+            .bind(staff_id)
+            .fetch_all(&mut **tx)
+            .await?;
+    Ok(held_roles(&first, held))
 }
 
 async fn insert_token(

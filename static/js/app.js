@@ -145,7 +145,7 @@ function renderTools() {
     ),
     state.me
       ? [
-          h('span', { class: 'who' }, t('app.signedInAs', { name: state.me.username, role: t(`role.${state.me.role}`) })),
+          h('span', { class: 'who' }, t('app.signedInAs', { name: state.me.username, role: (state.me.roles || [state.me.role]).map((r) => t(`role.${r}`)).join(', ') })),
           h('button', { type: 'button', class: 'link-button', on: { click: () => openHelp() } }, t('app.help')),
           h('button', { type: 'button', class: 'secondary', on: { click: signOut } }, t('app.signOut')),
         ]

@@ -11,6 +11,7 @@ const KINDS = [
   'moderation.case_closed', 'moderation.evidence_captured', 'faq.curated',
   'faq.questions_moved', 'channel.registered', 'channel.approved', 'channel.changed',
   'quarantine.added', 'conversation.noted', 'conversation.handed_over',
+  'conversation.categorised',
 ];
 
 export class LiveEvents {

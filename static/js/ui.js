@@ -42,3 +42,31 @@ export function typing(event) {
   const el = event.target;
   return el instanceof HTMLElement && (el.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName));
 }
+
+/**
+ * A person's roles as checkboxes in a fieldset (several roles per person: one person may be
+ * communicator and moderator). Native checkboxes, so Tab and Space work as everywhere.
+ */
+export function roleChecks(idPrefix, legend, roles, chosen) {
+  return h('fieldset', { class: 'checks', id: `${idPrefix}-roles` },
+    h('legend', {}, legend),
+    roles.map((r) => h('div', {},
+      h('input', { type: 'checkbox', id: `${idPrefix}-role-${r}`, name: 'roles', value: r, checked: chosen.includes(r) }), ' ',
+      h('label', { for: `${idPrefix}-role-${r}` }, t(`role.${r}`)))));
+}
+
+/** The roles ticked in a `roleChecks` fieldset. */
+export function checkedRoles(fieldset) {
+  return [...fieldset.querySelectorAll('input[name=roles]')].filter((i) => i.checked).map((i) => i.value);
+}
+
+/** For each role: what it gives, and the training it still lacks for the rest (per_role). */
+export function rolesGive(perRole, id, titleOf = (m) => m) {
+  return h('ul', { id, class: 'roles-give' },
+    (perRole || []).map((r) => h('li', { 'data-role': r.role },
+      h('strong', {}, t(`role.${r.role}`)), ': ',
+      r.capabilities.map((c) => t(`cap.${c}`)).join(', '),
+      r.missing_training.length
+        ? h('span', { class: 'muted' }, ' ', t('roles.lacks', { modules: r.missing_training.map(titleOf).join(', ') }))
+        : h('span', { class: 'ok' }, ' ', t('roles.ready')))));
+}

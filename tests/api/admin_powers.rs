@@ -647,6 +647,7 @@ const STORE_TABLES: [&str; 41] = [
     "events",
     "training_completions",
     "staff_channels",
+    "staff_roles",
     "message_flags",
     "moderation_cases",
     "moderation_steps",

@@ -402,7 +402,9 @@ async fn principals(app: &TestApp, channel_a: i64) -> Vec<Principal> {
         out.push(Principal {
             name: format!("{name} (untrained)"),
             token,
-            capabilities: training.effective(role, &[], now_ms()).capabilities,
+            capabilities: training
+                .effective(&tavla::access::Roles::one(role), &[], now_ms())
+                .capabilities,
             limited: false,
         });
     }

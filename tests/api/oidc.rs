@@ -619,14 +619,28 @@ oidc_test!(
         assert_eq!(me(&app, &first).await["role"], "agent");
         let (second, _) =
             session_of(&sign_in(&app, &idp, "anna", &["tavla-agents", "tavla-admins"]).await);
-        assert_eq!(
-            me(&app, &second).await["role"],
-            "admin",
-            "the first rule that matches"
-        );
+        // Every matching rule gives its role (several roles per person, issue 19), not only
+        // the first that matches.
+        let now = me(&app, &second).await;
+        assert_eq!(now["roles"], json!(["agent", "admin"]));
+        assert!(now["role_capabilities"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("manage_staff")));
+        assert!(now["role_capabilities"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("read_dms")));
         // The change ends the session that had the old role.
         assert_eq!(get_with(&app, &first, "/api/v1/me").await.status(), 401);
         assert_eq!(staff_count(&app).await, 1);
+        // The channel limit is the person's: a matching rule without channels gives every
+        // channel, whatever another matching rule limits.
+        let (third, _) =
+            session_of(&sign_in(&app, &idp, "anna", &["tavla-agents", "tavla-facebook"]).await);
+        let now = me(&app, &third).await;
+        assert_eq!(now["roles"], json!(["agent", "communicator"]));
+        assert_eq!(now["channels"], Value::Null);
     }
 );
 

@@ -1,6 +1,7 @@
 //! Sessions end everywhere at once: a live event stream closes soon after the session or token it
 //! was opened with stops being valid, whatever ended it: idle or absolute expiry, sign-out, a
-//! password change elsewhere, a role change, disabling, or revocation of the API token.
+//! password change elsewhere, a role change (or a change of the set of roles), disabling, or
+//! revocation of the API token.
 
 use std::time::Duration;
 
@@ -194,6 +195,13 @@ async fn change_ends_both_streams(app: TestApp, change: Value) {
 on_both_backends!(a_stream_ends_at_a_role_change, |app: TestApp| async move {
     change_ends_both_streams(app, json!({"role": "communicator"})).await;
 });
+
+on_both_backends!(
+    a_stream_ends_when_the_set_of_roles_changes,
+    |app: TestApp| async move {
+        change_ends_both_streams(app, json!({"roles": ["agent", "moderator"]})).await;
+    }
+);
 
 on_both_backends!(
     a_stream_ends_when_the_account_is_disabled,

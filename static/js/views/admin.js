@@ -6,7 +6,7 @@
 
 import { h, replace } from '../dom.js';
 import { t, addStrings, formatTime } from '../i18n.js';
-import { showError, heading } from '../ui.js';
+import { showError, heading, roleChecks, checkedRoles } from '../ui.js';
 import { StaffView, ROLES, SERVICE_ROLES } from './staff-view.js';
 
 addStrings({
@@ -14,7 +14,7 @@ addStrings({
     'admin.title': 'Administration',
     'admin.staff': 'Personal',
     'admin.col.user': 'Användarnamn',
-    'admin.col.role': 'Roll',
+    'admin.col.role': 'Roller',
     'admin.col.state': 'Konto',
     'admin.col.training': 'Utbildning',
     'admin.col.channels': 'Kanaler',
@@ -30,6 +30,8 @@ addStrings({
     'admin.addDo': 'Lägg till',
     'admin.added': '{name} är tillagd. Signera utbildningen innan hen kan arbeta.',
     'admin.needUsername': 'Skriv ett användarnamn.',
+    'admin.needRole': 'Markera minst en roll.',
+    'admin.roles': 'Roller (en person kan ha flera)',
     'admin.shortPassword': 'Lösenordet måste ha minst 12 tecken (eller lämnas tomt).',
     'admin.service': 'Lägg till ett tjänstekonto för en integration',
     'admin.serviceHint': 'En integration (t.ex. inläsning av meddelanden) får ett eget konto, service:namn, utan lösenord. Allt den gör loggas under det namnet.',
@@ -72,7 +74,7 @@ addStrings({
     'admin.title': 'Administration',
     'admin.staff': 'Staff',
     'admin.col.user': 'Username',
-    'admin.col.role': 'Role',
+    'admin.col.role': 'Roles',
     'admin.col.state': 'Account',
     'admin.col.training': 'Training',
     'admin.col.channels': 'Channels',
@@ -88,6 +90,8 @@ addStrings({
     'admin.addDo': 'Add',
     'admin.added': '{name} was added. Sign off their training before they can work.',
     'admin.needUsername': 'Enter a username.',
+    'admin.needRole': 'Tick at least one role.',
+    'admin.roles': 'Roles (a person may hold several)',
     'admin.shortPassword': 'The password needs at least 12 characters (or leave it empty).',
     'admin.service': 'Add a service account for an integration',
     'admin.serviceHint': 'An integration (e.g. submitting messages) gets an account of its own, service:name, without a password. Everything it does is logged under that name.',
@@ -200,7 +204,7 @@ class Admin {
           h('tbody', {}, list.items.map(({ account: a, training }) =>
             h('tr', { 'data-staff': String(a.id) },
               h('th', { scope: 'row' }, h('a', { href: `#/admin/staff/${a.id}`, class: 'user-text' }, a.username)),
-              h('td', {}, t(`role.${a.role}`)),
+              h('td', {}, (a.roles || [a.role]).map((r) => t(`role.${r}`)).join(', ')),
               h('td', { class: a.disabled ? 'up' : null }, a.disabled ? t('admin.disabled') : t('admin.active')),
               h('td', {}, t('admin.trainingDone', {
                 done: training.filter((m) => m.state === 'done' || m.state === 'expiring_soon').length,
@@ -219,7 +223,7 @@ class Admin {
 
   addForm() {
     const username = h('input', { id: 'staff-username', type: 'text', maxlength: 64, autocomplete: 'off' });
-    const role = h('select', { id: 'staff-role' }, ROLES.map((r) => h('option', { value: r }, t(`role.${r}`))));
+    const roles = roleChecks('staff', t('admin.roles'), ROLES, []);
     const password = h('input', { id: 'staff-password', type: 'password', autocomplete: 'new-password', 'aria-describedby': 'staff-password-hint' });
     const status = h('div', { id: 'staff-add-status', role: 'status' });
     const submit = async (e) => {
@@ -227,8 +231,10 @@ class Admin {
       const name = username.value.trim();
       if (!name) return showError(status, new Error(t('admin.needUsername')));
       if (password.value && password.value.length < 12) return showError(status, new Error(t('admin.shortPassword')));
+      const chosen = checkedRoles(roles);
+      if (!chosen.length) return showError(status, new Error(t('admin.needRole')));
       try {
-        const created = await this.ctx.api('POST', '/api/v1/staff', { username: name, role: role.value, password: password.value || null });
+        const created = await this.ctx.api('POST', '/api/v1/staff', { username: name, roles: chosen, password: password.value || null });
         username.value = '';
         password.value = '';
         const said = t('admin.added', { name: created.staff.username });
@@ -244,7 +250,7 @@ class Admin {
       h('summary', { id: 'staff-add-open' }, t('admin.add')),
       h('form', { on: { submit } },
         field('staff-username', t('admin.username'), username),
-        field('staff-role', t('admin.role'), role),
+        roles,
         field('staff-password', t('admin.password'), password, t('admin.passwordHint')),
         h('button', { type: 'submit', id: 'staff-add', class: 'primary' }, t('admin.addDo'))),
       status);

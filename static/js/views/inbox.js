@@ -45,6 +45,7 @@ addStrings({
     'inbox.dueIn': 'servicenivå om {d}',
     'inbox.handedTo': 'Överlämnad till {to}',
     'inbox.handedToYou': 'En konversation har lämnats över till dig.',
+    'inbox.handedToYourUnit': 'En konversation har lämnats över till din enhet ({unit}).',
     'key.next': 'Nästa konversation',
     'key.prev': 'Föregående konversation',
     'key.claim': 'Ta konversationen',
@@ -90,6 +91,7 @@ addStrings({
     'inbox.dueIn': 'service level in {d}',
     'inbox.handedTo': 'Handed to {to}',
     'inbox.handedToYou': 'A conversation was handed over to you.',
+    'inbox.handedToYourUnit': 'A conversation was handed over to your unit ({unit}).',
     'key.next': 'Next conversation',
     'key.prev': 'Previous conversation',
     'key.claim': 'Claim the conversation',
@@ -384,6 +386,12 @@ class Inbox {
     if (!event.conversation_id) return;
     if (event.kind === 'conversation.handed_over' && event.payload?.to_staff === this.ctx.me.id) {
       this.notice.textContent = t('inbox.handedToYou');
+      this.notice.hidden = false;
+    } else if (event.kind === 'conversation.handed_over' && !event.payload?.to_staff
+      && event.payload?.unit && event.payload.unit === this.ctx.me.unit) {
+      // Every member of the unit who may read the conversation hears of it (the stream
+      // carries it to those who may read it; `unit` in /api/v1/me says which is theirs).
+      this.notice.textContent = t('inbox.handedToYourUnit', { unit: event.payload.unit });
       this.notice.hidden = false;
     }
     this.scheduleRefresh();

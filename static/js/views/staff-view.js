@@ -1,4 +1,5 @@
-// One staff member in the administration view (#/admin/staff/<id>): role, disabling, channel
+// One staff member in the administration view (#/admin/staff/<id>): roles (a person's one or
+// more as checkboxes, a service account's one), what each role gives, disabling, channel
 // scope (PATCH /api/v1/staff/{id}), training records (GET/POST .../training) and API tokens
 // (DELETE revokes them all; for a service account POST rotates its token and shows the new one
 // this once: a person's token is theirs to create, so no one else is offered it). One's own
@@ -6,7 +7,7 @@
 
 import { h, replace } from '../dom.js';
 import { t, addStrings, lang, formatTime } from '../i18n.js';
-import { showError, errorBox } from '../ui.js';
+import { showError, errorBox, roleChecks, checkedRoles, rolesGive } from '../ui.js';
 
 addStrings({
   sv: {
@@ -15,6 +16,10 @@ addStrings({
     'person.account': 'Konto',
     'person.role': 'Roll',
     'person.saveRole': 'Byt roll',
+    'person.roles': 'Roller (en person kan ha flera)',
+    'person.saveRoles': 'Spara rollerna',
+    'person.pickRole': 'Markera minst en roll.',
+    'person.gives': 'Vad varje roll ger',
     'person.unit': 'Enhet (överlämningar till enheten når personen)',
     'person.saveUnit': 'Spara enheten',
     'person.disable': 'Stäng av kontot',
@@ -52,6 +57,10 @@ addStrings({
     'person.account': 'Account',
     'person.role': 'Role',
     'person.saveRole': 'Change the role',
+    'person.roles': 'Roles (a person may hold several)',
+    'person.saveRoles': 'Save the roles',
+    'person.pickRole': 'Tick at least one role.',
+    'person.gives': 'What each role gives',
     'person.unit': 'Unit (handovers to the unit reach the person)',
     'person.saveUnit': 'Save the unit',
     'person.disable': 'Disable the account',
@@ -149,8 +158,17 @@ export class StaffView {
     const service = a.kind === 'service';
     const own = a.id === this.ctx.me?.id;
     this.status = h('div', { id: 'person-status', role: 'status' });
-    const roles = service ? SERVICE_ROLES : ROLES;
-    const role = h('select', { id: 'person-role' }, roles.map((r) => h('option', { value: r, selected: r === a.role }, t(`role.${r}`))));
+    // A service account holds one role (a select); a person one or more (checkboxes).
+    const role = service
+      ? h('select', { id: 'person-role' }, SERVICE_ROLES.map((r) => h('option', { value: r, selected: r === a.role }, t(`role.${r}`))))
+      : null;
+    const roleBoxes = service ? null : roleChecks('person', t('person.roles'), ROLES, a.roles || [a.role]);
+    const saveRoles = (e) => {
+      e.preventDefault();
+      const chosen = checkedRoles(roleBoxes);
+      if (!chosen.length) return showError(this.status, new Error(t('person.pickRole')));
+      this.change({ roles: chosen }, '#person-roles-save');
+    };
     const caps = training.capabilities.map((c) => t(`cap.${c}`)).join(', ') || t('person.nothing');
     replace(
       this.panel,
@@ -161,9 +179,18 @@ export class StaffView {
       service ? h('p', { class: 'muted', id: 'person-service' }, t('person.service'))
         : a.has_password ? null : h('p', { class: 'muted' }, t('person.noPassword')),
       h('p', { id: 'person-can' }, t('person.can', { caps })),
-      h('form', { class: 'filters', on: { submit: (e) => { e.preventDefault(); this.change({ role: role.value }, '#person-role'); } } },
-        field('person-role', t('person.role'), role),
-        h('button', { type: 'submit', id: 'person-role-save' }, t('person.saveRole'))),
+      service
+        ? h('form', { class: 'filters', on: { submit: (e) => { e.preventDefault(); this.change({ role: role.value }, '#person-role'); } } },
+          field('person-role', t('person.role'), role),
+          h('button', { type: 'submit', id: 'person-role-save' }, t('person.saveRole')))
+        : h('form', { on: { submit: saveRoles } },
+          roleBoxes,
+          h('button', { type: 'submit', id: 'person-roles-save' }, t('person.saveRoles'))),
+      h('h3', { id: 'person-gives-heading' }, t('person.gives')),
+      rolesGive(this.data.per_role, 'person-gives', (id) => {
+        const m = training.modules.find((x) => x.id === id);
+        return m ? (lang() === 'en' ? m.title_en : m.title_sv) : id;
+      }),
       service ? null : this.unitForm(a),
       h('div', { class: 'actions' },
         h('button', { type: 'button', id: 'person-disable', class: a.disabled ? null : 'danger', on: { click: () => this.change({ disabled: !a.disabled }, '#person-disable') } },

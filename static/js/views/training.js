@@ -1,9 +1,10 @@
-// My training: each module with its state, and what each withheld part of my work still needs.
+// My training: what each of my roles gives, each module with its state, and what each withheld
+// part of my work still needs.
 // Shown to everyone; it is where a newcomer lands until their training lets them work.
 
 import { h } from '../dom.js';
 import { t, addStrings, lang, formatTime } from '../i18n.js';
-import { heading } from '../ui.js';
+import { heading, rolesGive } from '../ui.js';
 
 addStrings({
   sv: {
@@ -33,6 +34,11 @@ addStrings({
     'cap.manage_channels': 'Hantera kanaler',
     'cap.read_audit': 'Läsa granskningsloggen',
     'cap.ingest': 'Skicka in meddelanden',
+    'cap.see_reports': 'Se uppföljningsrapporter',
+    'cap.handle_privacy_requests': 'Besvara begäranden om personuppgifter',
+    'cap.manage_retention': 'Gallring och bevarandebeslut',
+    'cap.reveal_personal_data': 'Visa maskerade personuppgifter',
+    'training.roles': 'Vad dina roller ger',
   },
   en: {
     'training.title': 'My training',
@@ -61,6 +67,11 @@ addStrings({
     'cap.manage_channels': 'Managing channels',
     'cap.read_audit': 'Reading the audit trail',
     'cap.ingest': 'Submitting messages',
+    'cap.see_reports': 'Seeing follow-up reports',
+    'cap.handle_privacy_requests': "Handling people's requests about their data",
+    'cap.manage_retention': 'Retention and legal holds',
+    'cap.reveal_personal_data': 'Revealing masked personal data',
+    'training.roles': 'What your roles give',
   },
 });
 
@@ -81,6 +92,9 @@ export const view = {
         { class: 'view training', 'aria-labelledby': 'training-heading' },
         heading(t('training.title'), 'training-heading'),
         h('p', {}, t('training.intro')),
+        // Each role and what it gives: a person may hold several, each gated by its training.
+        h('h2', { id: 'training-roles-heading' }, t('training.roles')),
+        rolesGive(me.per_role, 'training-roles', (id) => (byId[id] ? title(byId[id]) : id)),
         missing.length
           ? h(
               'div',

@@ -40,7 +40,7 @@ async fn an_admin_adds_staff_grants_training_and_approves_a_channel() {
     // Add a communicator; a too short password is refused in plain words first.
     click(&b, "#staff-add-open").await;
     fill(&b, "#staff-username", "nyinge").await;
-    actions::choose(&b, "#staff-role", "communicator").await;
+    click(&b, "#staff-role-communicator").await;
     fill(&b, "#staff-password", "kort").await;
     click(&b, "#staff-add").await;
     b.wait_text("#staff-add-status", "minst 12 tecken").await;

@@ -13,6 +13,7 @@ mod notes;
 mod posts;
 mod privacy;
 mod reports;
+mod roles;
 mod screenshot;
 mod search;
 mod security;
