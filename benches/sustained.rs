@@ -209,15 +209,17 @@ fn delivery(b: u64, n: u64, last: bool) -> (Vec<u8>, String, u64) {
         }
         // Comments under the newest posts, mostly; the page answers some of them.
         let newest = i / COMMENTS_PER_POST;
-        let post = newest.saturating_sub(r.skewed(20, 2.0));
+        let mut post = newest.saturating_sub(r.skewed(20, 2.0));
         let edit = b > 2_000 && r.chance(0.01) && !very_last;
         let (comment, verb) = if edit {
             // A comment from well before (acknowledged long ago) edited by its author.
             let earlier = r.below((b - 1_000) * n);
-            if !added_comment(earlier, n) {
+            match added_comment(earlier, n) {
+                // The edit names the comment under the post it was written under.
+                Some(its_post) => post = its_post,
                 // That message was a DM or an edit itself: the comment is new to the service
                 // (Meta may send an edit of a comment tavla never saw; it is stored).
-                new += 1;
+                None => new += 1,
             }
             (earlier, "edited")
         } else {
@@ -259,14 +261,16 @@ fn delivery(b: u64, n: u64, last: bool) -> (Vec<u8>, String, u64) {
 
 /// Whether message `i` of the corpus was sent as a new comment (not a DM, not an edit): the same
 /// draws from its generator, in the same order, as `delivery` makes.
-fn added_comment(i: u64, n: u64) -> bool {
+/// Returns the post it was sent under.
+fn added_comment(i: u64, n: u64) -> Option<u64> {
     let mut r = Rng(SEED ^ i.wrapping_mul(0xD6E8_FEB8_6659_FD93));
     let _ = text(&mut r);
     if r.chance(0.4) {
-        return false;
+        return None;
     }
-    let _ = r.skewed(20, 2.0);
-    !(i / n > 2_000 && r.chance(0.01))
+    let post = (i / COMMENTS_PER_POST).saturating_sub(r.skewed(20, 2.0));
+    let edit = i / n > 2_000 && r.chance(0.01);
+    (!edit).then_some(post)
 }
 
 // ---------------------------------------------------------------------------------------------

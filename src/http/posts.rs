@@ -737,7 +737,7 @@ async fn own_note(state: &AppState, caller: &Caller, id: i64) -> Result<()> {
     visible_post(state, caller, note.post_id)
         .await
         .map_err(|_| missing())?;
-    if caller.role != Role::Admin && writer != Some(caller.staff.id) {
+    if !caller.roles.contains(Role::Admin) && writer != Some(caller.staff.id) {
         return Err(AppError::forbidden(
             "only the note's writer or an administrator may change or remove it; write a note of your own",
         ));
