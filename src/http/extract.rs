@@ -165,7 +165,7 @@ fn fields_error(e: serde_json::Error) -> AppError {
 
 /// Rewrites every whole number written as a float (`1.0`) as an integer; says whether it changed
 /// anything (if not, the typed parse's own error stands).
-fn integral_numbers_as_integers(value: &mut serde_json::Value) -> bool {
+pub(crate) fn integral_numbers_as_integers(value: &mut serde_json::Value) -> bool {
     use serde_json::Value;
     match value {
         Value::Number(n) if n.is_f64() => {

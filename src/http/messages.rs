@@ -80,7 +80,9 @@ pub async fn ingest(
     }
     let mut good = Vec::with_capacity(batch.messages.len());
     let mut errors = Vec::new();
-    for (index, value) in batch.messages.into_iter().enumerate() {
+    for (index, mut value) in batch.messages.into_iter().enumerate() {
+        // Items are read as values, past the body's typed parse: `1.0` reads as `1` here too.
+        super::extract::integral_numbers_as_integers(&mut value);
         match normalised::parse(value) {
             Ok(item) => good.push(item),
             Err(error) => errors.push(LineError { index, error }),

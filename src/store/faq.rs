@@ -526,7 +526,15 @@ async fn place_questions(tx: &mut Tx<'_>, places: &[PlacementChange], now: i64) 
         .collect();
     for chunk in rows.chunks(200) {
         let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
+            .map(|i| {
+                format!(
+                    "(${}, ${}, ${}, ${})",
+                    4 * i + 1,
+                    4 * i + 2,
+                    4 * i + 3,
+                    4 * i + 4
+                )
+            })
             .collect();
         let sql = format!(
             "insert into faq_members (message_id, cluster_id, placed_seq, placed_at) values {} \
