@@ -135,7 +135,9 @@ pub fn check_terms(terms: &[String]) -> Result<Vec<String>, String> {
     for t in terms {
         let t = t.trim();
         if t.is_empty() {
-            continue;
+            // Refused rather than skipped: the description says every term has a word, and a
+            // blank one is more likely a slip (two commas) than a wish.
+            return Err("a term is empty; remove it or write the word it was meant to be".into());
         }
         if t.chars().count() > MAX_TERM_CHARS {
             return Err(format!(
@@ -201,9 +203,14 @@ mod tests {
     #[test]
     fn a_group_needs_two_bounded_terms() {
         assert_eq!(
-            check_terms(&[" sopor ".into(), "".into(), "avfall".into()]),
+            check_terms(&[" sopor ".into(), "avfall".into()]),
             Ok(vec!["sopor".to_string(), "avfall".to_string()])
         );
+        // A blank term is refused, as the API description says, not skipped.
+        for blank in ["", "  "] {
+            let err = check_terms(&["sopor".into(), blank.into(), "avfall".into()]).unwrap_err();
+            assert!(err.contains("empty"), "{err}");
+        }
         assert!(check_terms(&["sopor".into(), "Sopor".into()]).is_err());
         assert!(check_terms(&["sopor".into(), "🙂".into()]).is_err());
         assert!(check_terms(&["a".into(), "x".repeat(81)]).is_err());

@@ -33,22 +33,37 @@ impl Captured {
     }
 }
 
+/// The one log capture of this module and the dispatcher that writes into it, made once and
+/// never dropped: tracing keeps a global cache of which log sites are wanted, computed over the
+/// dispatchers alive at the time, and dispatchers made and dropped by tests running at once left
+/// a run with nothing captured at all.
+fn capture() -> &'static (tracing::Dispatch, Captured) {
+    static CAPTURE: std::sync::OnceLock<(tracing::Dispatch, Captured)> = std::sync::OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let dispatch = tracing::Dispatch::new(
+            tracing_subscriber::fmt()
+                .with_writer(move || writer.clone())
+                .with_env_filter("tavla=debug")
+                .with_ansi(false)
+                .finish(),
+        );
+        (dispatch, captured)
+    })
+}
+
 /// Runs `scenario` on a runtime whose every thread (workers and blocking ones) logs into the
-/// capture it is given.
+/// capture it is given, one scenario at a time (they share the capture).
 fn with_captured_logs<F, Fut>(scenario: F)
 where
     F: FnOnce(Captured) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let dispatch = tracing::Dispatch::new(
-        tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_env_filter("tavla=debug")
-            .with_ansi(false)
-            .finish(),
-    );
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let (dispatch, captured) = capture();
+    captured.0.lock().unwrap().clear();
     let on_each_thread = dispatch.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -59,8 +74,8 @@ where
         })
         .build()
         .expect("a runtime");
-    let _guard = tracing::dispatcher::set_default(&dispatch);
-    runtime.block_on(scenario(captured));
+    let _guard = tracing::dispatcher::set_default(dispatch);
+    runtime.block_on(scenario(captured.clone()));
 }
 
 async fn a_broken_store_is_logged_with_the_route(backend: Backend, captured: Captured) {

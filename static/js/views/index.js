@@ -9,8 +9,9 @@ import { view as faq } from './faq.js';
 import { view as moderation } from './moderation.js';
 import { view as admin } from './admin.js';
 import { view as synonyms } from './synonyms.js';
+import { view as categories } from './categories.js';
 import { view as audit } from './audit.js';
 import { view as reports } from './reports.js';
 import { view as posts } from './posts.js';
 
-export const views = [inbox, search, faq, moderation, reports, posts, admin, synonyms, audit, training];
+export const views = [inbox, search, faq, moderation, reports, posts, admin, synonyms, categories, audit, training];

@@ -5,6 +5,7 @@
 mod actions;
 mod admin;
 pub mod browser;
+mod categories;
 mod faq;
 mod handover;
 mod inbox;
