@@ -12,7 +12,6 @@ mod delivery_metrics;
 mod deployment;
 mod edit_order;
 mod edit_triage;
-mod error_logs;
 mod events;
 mod faq;
 mod first_day;
