@@ -270,26 +270,14 @@ impl Store {
         end: i64,
         channels: Option<&[i64]>,
     ) -> Result<Vec<(Option<String>, i64)>> {
-        if channels.is_some_and(<[i64]>::is_empty) {
-            return Ok(Vec::new());
-        }
-        let within = channels.map_or(String::new(), |c| {
-            let places: Vec<String> = (0..c.len()).map(|i| format!("${}", i + 3)).collect();
-            format!(" and c.channel_id in ({})", places.join(", "))
-        });
-        let sql = format!(
-            "select k.name, count(*) as n from conversation_categories t \
+        self.counted_in_period(
+            "select k.name as label, count(*) as n from conversation_categories t \
              join categories k on k.id = t.category_id \
              join conversations c on c.id = t.conversation_id \
-             where c.created_at >= $1 and c.created_at < $2{within} group by k.name"
-        );
-        let mut q = sqlx::query(&sql).bind(start).bind(end);
-        for c in channels.unwrap_or(&[]) {
-            q = q.bind(*c);
-        }
-        let rows = q.fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| Ok((Some(r.try_get("name")?), r.try_get("n")?)))
-            .collect()
+             where c.created_at >= $1 and c.created_at < $2",
+            (start, end),
+            channels,
+        )
+        .await
     }
 }

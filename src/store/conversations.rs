@@ -353,6 +353,25 @@ impl Store {
         end: i64,
         channels: Option<&[i64]>,
     ) -> Result<Vec<(Option<String>, i64)>> {
+        self.counted_in_period(
+            "select h.unit as label, count(*) as n from handovers h \
+             join conversations c on c.id = h.conversation_id \
+             where h.handed_at >= $1 and h.handed_at < $2",
+            (start, end),
+            channels,
+        )
+        .await
+    }
+
+    /// Counts per label for a report: `select` names `label` and `n`, the period as $1 and $2 and
+    /// the conversation as `c`; the channel limit (None: every channel) and `group by label` are
+    /// added here, so every per-period count applies the limit the same way.
+    pub(crate) async fn counted_in_period(
+        &self,
+        select: &str,
+        (start, end): (i64, i64),
+        channels: Option<&[i64]>,
+    ) -> Result<Vec<(Option<String>, i64)>> {
         if channels.is_some_and(<[i64]>::is_empty) {
             return Ok(Vec::new());
         }
@@ -360,18 +379,14 @@ impl Store {
             let places: Vec<String> = (0..c.len()).map(|i| format!("${}", i + 3)).collect();
             format!(" and c.channel_id in ({})", places.join(", "))
         });
-        let sql = format!(
-            "select h.unit, count(*) as n from handovers h \
-             join conversations c on c.id = h.conversation_id \
-             where h.handed_at >= $1 and h.handed_at < $2{within} group by h.unit"
-        );
+        let sql = format!("{select}{within} group by label");
         let mut q = sqlx::query(&sql).bind(start).bind(end);
         for c in channels.unwrap_or(&[]) {
             q = q.bind(*c);
         }
         let rows = q.fetch_all(&self.pool).await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("unit")?, r.try_get("n")?)))
+            .map(|r| Ok((r.try_get("label")?, r.try_get("n")?)))
             .collect()
     }
 
