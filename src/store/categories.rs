@@ -81,31 +81,18 @@ impl Store {
         actor: &Actor,
     ) -> Result<Category> {
         let mut tx = self.begin().await?;
-        let known: Option<i64> = sqlx::query_scalar("select id from categories where id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if known.is_none() {
-            return Err(StoreError::NotFound(format!("there is no category {id}")));
-        }
-        if let Some(name) = name {
-            let taken: Option<i64> =
-                sqlx::query_scalar("select id from categories where name = $1 and id <> $2")
-                    .bind(name)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if taken.is_some() {
-                return Err(StoreError::Conflict(format!(
-                    "there is already a category {name:?}; choose another name"
-                )));
-            }
-            sqlx::query("update categories set name = $1 where id = $2")
-                .bind(name)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        super::rename_unique(
+            &mut tx,
+            "categories",
+            id,
+            name,
+            format!("there is no category {id}"),
+            format!(
+                "there is already a category {:?}; choose another name",
+                name.unwrap_or("")
+            ),
+        )
+        .await?;
         if let Some(archived) = archived {
             sqlx::query("update categories set archived_at = $1 where id = $2")
                 .bind(archived.then(now_ms))

@@ -318,6 +318,44 @@ pub(crate) async fn lock_key(tx: &mut Tx<'_>, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// Renames row `id` of `table` (one of ours, never input) inside `tx`, refusing a name another
+/// row has (`taken` says so to the caller, with what to do); NotFound when there is no such row.
+pub(crate) async fn rename_unique(
+    tx: &mut Tx<'_>,
+    table: &'static str,
+    id: i64,
+    name: Option<&str>,
+    missing: String,
+    taken: String,
+) -> Result<()> {
+    let known: Option<i64> = sqlx::query_scalar(&format!("select id from {table} where id = $1"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if known.is_none() {
+        return Err(StoreError::NotFound(missing));
+    }
+    let Some(name) = name else {
+        return Ok(());
+    };
+    let other: Option<i64> = sqlx::query_scalar(&format!(
+        "select id from {table} where name = $1 and id <> $2"
+    ))
+    .bind(name)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if other.is_some() {
+        return Err(StoreError::Conflict(taken));
+    }
+    sqlx::query(&format!("update {table} set name = $1 where id = $2"))
+        .bind(name)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 fn is_postgres(tx: &Tx<'_>) -> bool {
     use sqlx::Database;
     tx.backend_name() == sqlx::Postgres::NAME

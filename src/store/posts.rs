@@ -982,31 +982,18 @@ impl Store {
         actor: &Actor,
     ) -> Result<Campaign> {
         let mut tx = self.begin().await?;
-        let found: Option<i64> = sqlx::query_scalar("select id from campaigns where id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if found.is_none() {
-            return Err(StoreError::NotFound(format!("there is no campaign {id}")));
-        }
-        if let Some(name) = name {
-            let taken: Option<i64> =
-                sqlx::query_scalar("select id from campaigns where name = $1 and id <> $2")
-                    .bind(name)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if taken.is_some() {
-                return Err(StoreError::Conflict(format!(
-                    "a campaign named {name:?} exists already; choose another name"
-                )));
-            }
-            sqlx::query("update campaigns set name = $1 where id = $2")
-                .bind(name)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        super::rename_unique(
+            &mut tx,
+            "campaigns",
+            id,
+            name,
+            format!("there is no campaign {id}"),
+            format!(
+                "a campaign named {:?} exists already; choose another name",
+                name.unwrap_or("")
+            ),
+        )
+        .await?;
         if let Some(posts) = posts {
             sqlx::query("delete from campaign_posts where campaign_id = $1")
                 .bind(id)
