@@ -41,6 +41,9 @@ pub enum Command {
     },
     /// Create or update the database schema.
     Migrate,
+    /// Print the API description (OpenAPI 3.1, as served at /api/v1/openapi.json), for generating
+    /// a client without a running service.
+    Openapi,
     /// Copy the SQLite store to FILE while the service runs (a consistent snapshot; FILE must not
     /// exist). On PostgreSQL it says how to use pg_dump.
     Backup { file: PathBuf },
@@ -341,6 +344,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config {
             command: ConfigCommand::Check,
         } => return config_check(cli.config.as_deref()),
+        // Needs no settings: the description is the code's.
+        Command::Openapi => {
+            println!("{}", crate::http::description::served());
+            return Ok(());
+        }
         // The same check before serving: a mistake stops the start, named where it was made.
         Command::Serve { .. } => check_before_serving(cli.config.as_deref())?,
         _ => {}
@@ -349,7 +357,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     crate::telemetry::init(&settings);
     match cli.command {
         Command::Serve { demo } => serve(settings, demo).await,
-        Command::Config { .. } => unreachable!("checked before the settings are loaded"),
+        Command::Config { .. } | Command::Openapi => {
+            unreachable!("answered before the settings are loaded")
+        }
         Command::Backup { file } => backup(&settings, &file).await,
         Command::Restore { file } => restore(&settings, &file).await,
         Command::Migrate => {

@@ -208,24 +208,49 @@ impl From<crate::inbox::InboxError> for AppError {
     }
 }
 
+/// An error, as RFC 9457 problem details (Content-Type: application/problem+json). `detail` is
+/// written for a person and says what to do next; branch on `status`, not on the text.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"type": "about:blank", "title": "Not signed in", "status": 401,
+    "detail": "your session has timed out; sign in again"}))]
+pub struct Problem<'a> {
+    /// Always `about:blank`: the HTTP status is the problem type.
+    #[serde(rename = "type")]
+    #[schema(pattern = "^about:blank$")]
+    pub kind: &'static str,
+    /// A short summary fixed per kind of problem, e.g. `Not allowed`, `Conflict` or `Too many
+    /// failed sign-ins`.
+    pub title: &'a str,
+    /// The HTTP status code, repeated.
+    pub status: u16,
+    /// What went wrong in this request and how to fix it.
+    pub detail: &'a str,
+    /// Members some problems add (`error_id`, `missing_training`, `holder`…), named in the
+    /// operation that gives them.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
-        let mut body = json!({
-            "type": "about:blank",
-            "title": self.title,
-            "status": self.status.as_u16(),
-            "detail": self.detail,
-        });
-        if let (Some(serde_json::Value::Object(extra)), Some(map)) =
-            (self.extra, body.as_object_mut())
-        {
-            map.extend(extra);
-        }
+        let extra = match self.extra {
+            Some(serde_json::Value::Object(extra)) => extra,
+            _ => serde_json::Map::new(),
+        };
+        let body = Problem {
+            kind: "about:blank",
+            title: self.title,
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            extra,
+        };
+        let body = serde_json::to_string(&body).expect("a problem document serialises");
         let mut response = (
             self.status,
             [(header::CONTENT_TYPE, "application/problem+json")],
-            body.to_string(),
+            body,
         )
             .into_response();
         if let Some(seconds) = self.retry_after {

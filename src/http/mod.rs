@@ -9,6 +9,7 @@ mod console;
 mod conversations;
 pub mod csp;
 mod deliveries;
+pub mod description;
 pub mod error;
 mod events;
 pub mod extract;

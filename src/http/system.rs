@@ -247,10 +247,11 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<impl In
     })))
 }
 
+/// The API description, derived from the code (src/http/description).
 pub async fn openapi() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        include_str!("openapi.json"),
+        super::description::served(),
     )
 }
 

@@ -37,16 +37,51 @@ impl Actor {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One entry of the append-only audit trail. Each entry's `hash` chains it to the previous one
+/// (SHA-256), so a changed or removed entry is detected by `tavla audit verify`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
+    /// Increasing; use the last one seen as `before` for the next page.
     pub id: i64,
+    /// When it was recorded. Milliseconds since the Unix epoch.
     pub at: i64,
+    /// The staff id of who did it; null for the command line, for failed sign-ins, for the old
+    /// session ended (`session.rotated`) at a sign-in, and for triage (`tavla:triage`).
     pub actor_id: Option<i64>,
+    /// Who did it: a username, `cli:USER` for the command line, `tavla:triage` for cases opened
+    /// (and comments hidden outside staffed hours) by triage, or the username tried at a failed
+    /// sign-in.
     pub actor: String,
+    /// What was done: `signin.success`, `signin.failure`, `session.rotated`, `session.expired`,
+    /// `signout`, `staff.password_changed`, `staff.added`, `staff.updated`, `training.completed`,
+    /// `token.created`, `channel.registered`, `channel.approved`, `queue.read`,
+    /// `conversation.read`, `conversation.claimed`, `conversation.released`,
+    /// `conversation.status_changed`, `conversation.replied`, `events.subscribe`, `audit.read`,
+    /// `token.revoked`, `message.retried`, `search.read`, `moderation.queue_read`,
+    /// `moderation.case_read`, `moderation.case_opened`, `moderation.evidence_captured`,
+    /// `moderation.step.<step>`, `moderation.case_closed`, `message.hidden`, `message.unhidden`,
+    /// `message.removed`, `message.hide_requested`, `message.unhide_requested`,
+    /// `message.remove_requested`, `moderation.heated_read`, `faq.read`, `faq.curated`,
+    /// `faq.questions_moved`, `saved_reply.added`, `saved_reply.updated`, `conversation.noted`.
+    /// `moderation.step.<step>` stands for one action per step kind, e.g. `moderation.step.remove`
+    /// or `moderation.step.police_report`; `message.hidden`, `message.unhidden` and
+    /// `message.removed` record moderation's change of the local record, `message.*_requested` the
+    /// change queued for the platform.
     pub action: String,
+    /// What it was done to, as `kind:id`, e.g. `conversation:17`, `channel:3`, `session:12`,
+    /// `staff:7`, `message:4711`, `case:12`, `faq_cluster:5` or `saved_reply:3` (staff actions and
+    /// sign-ins name the staff id). Null when there is no single target (queue.read,
+    /// events.subscribe, audit.read, search.read, moderation.queue_read, moderation.heated_read,
+    /// faq.read) and for a failed sign-in with an unknown username.
     pub target: Option<String>,
+    /// The client's address (the peer, or the forwarded address when the peer is a trusted proxy);
+    /// null for the command line.
     pub address: Option<String>,
+    /// Action-specific facts (JSON), e.g. the filters of a read or `{from, to}` of a status
+    /// change.
     pub detail: serde_json::Value,
+    /// SHA-256 (hex) over the previous entry's hash and this entry's fields.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub hash: String,
 }
 

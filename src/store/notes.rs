@@ -9,13 +9,15 @@ use super::audit::{record, Actor};
 use super::events::{append, EventKind, NewEvent};
 use super::{now_ms, Result, Store, StoreError};
 
-/// One note as the conversation's timeline shows it.
-#[derive(Debug, Clone, Serialize)]
+/// An internal note on a conversation, as the conversation view shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Note {
     pub id: i64,
+    /// The note (in the conversation view with personal data masked).
     pub text: String,
-    /// The staff member's name; None when the account is gone.
+    /// The staff member's username; null when the account no longer exists.
     pub written_by: Option<String>,
+    /// When it was written. Milliseconds since the Unix epoch.
     pub written_at: i64,
 }
 

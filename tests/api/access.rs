@@ -980,8 +980,7 @@ on_both_backends!(
 /// route table's, so a route added or changed without its documentation fails here.
 #[test]
 fn every_api_route_is_documented_with_its_access_rule() {
-    let doc: serde_json::Value = serde_json::from_str(include_str!("../../src/http/openapi.json"))
-        .expect("the OpenAPI document is JSON");
+    let doc = tavla::http::description::document();
     let names = |capabilities: &[tavla::access::Capability]| {
         capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>()
     };
@@ -1012,8 +1011,7 @@ fn every_api_route_is_documented_with_its_access_rule() {
 /// (or renamed) does not live on in the description that clients are generated from.
 #[test]
 fn every_documented_operation_is_a_route() {
-    let doc: serde_json::Value = serde_json::from_str(include_str!("../../src/http/openapi.json"))
-        .expect("the OpenAPI document is JSON");
+    let doc = tavla::http::description::document();
     let served: std::collections::HashSet<(String, String)> = tavla::http::routes()
         .iter()
         .map(|(spec, _)| (spec.method.as_str().to_lowercase(), spec.path.to_string()))
@@ -1040,8 +1038,7 @@ fn every_documented_operation_is_a_route() {
 /// schemathesis: `conversation.handed_over`).
 #[test]
 fn every_event_kind_is_documented() {
-    let doc: serde_json::Value = serde_json::from_str(include_str!("../../src/http/openapi.json"))
-        .expect("the OpenAPI document is JSON");
+    let doc = tavla::http::description::document();
     let documented: Vec<&str> = doc["components"]["schemas"]["EventKind"]["enum"]
         .as_array()
         .expect("EventKind lists the kinds")
@@ -1055,5 +1052,65 @@ fn every_event_kind_is_documented() {
     assert_eq!(
         documented, emitted,
         "components.schemas.EventKind in src/http/openapi.json"
+    );
+}
+
+/// Every `$ref` in the composed description points at something it holds: a typed operation
+/// naming a shared refusal (`description/refusals.rs`) or a schema the hand-written part lacks
+/// would leave clients and schemathesis a dangling reference.
+#[test]
+fn every_reference_resolves() {
+    fn walk(value: &serde_json::Value, refs: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(target)) = map.get("$ref") {
+                    refs.push(target.clone());
+                }
+                map.values().for_each(|v| walk(v, refs));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, refs)),
+            _ => {}
+        }
+    }
+    let doc = tavla::http::description::document();
+    let mut refs = Vec::new();
+    walk(&doc, &mut refs);
+    assert!(refs.len() > 100, "the description references its parts");
+    let dangling: Vec<&String> = refs
+        .iter()
+        .filter(|r| {
+            r.strip_prefix('#')
+                .and_then(|pointer| doc.pointer(pointer))
+                .is_none()
+        })
+        .collect();
+    assert!(dangling.is_empty(), "dangling references: {dangling:?}");
+}
+
+/// The typed operations are in the served description with what their handlers declare: the
+/// note a handler takes is described from the Rust type the handler parses (its length rule and
+/// its refusal of unknown fields), and the rule's refusals are added from the route table.
+#[test]
+fn typed_operations_are_derived_from_their_handlers() {
+    let doc = tavla::http::description::document();
+    let write = &doc["paths"]["/api/v1/conversations/{id}/notes"]["post"];
+    assert_eq!(write["operationId"], "writeConversationNote");
+    let body = &write["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+    assert_eq!(body, "#/components/schemas/NoteRequest");
+    let note = &doc["components"]["schemas"]["NoteRequest"];
+    assert_eq!(note["properties"]["text"]["maxLength"], 4000, "{note}");
+    assert_eq!(note["additionalProperties"], false, "{note}");
+    for status in ["401", "403", "500"] {
+        assert!(
+            write["responses"][status].is_object(),
+            "{status} added from the rule: {write}"
+        );
+    }
+    let description = write["description"].as_str().unwrap();
+    assert!(
+        description.contains("**Access:** needs at least one of the capabilities `answer_dms`")
+            && description.contains("Then the conversation decides")
+            && description.ends_with("the answer is 403."),
+        "{description}"
     );
 }

@@ -1,0 +1,198 @@
+//! The API description served at `/api/v1/openapi.json`, derived from the code.
+//!
+//! Three sources, applied in order:
+//! 1. the typed handlers: `#[utoipa::path]` on a handler and `ToSchema` on its request and answer
+//!    types, gathered from each HTTP module's `Doc` in [`typed`];
+//! 2. `openapi.json` beside the HTTP modules, for what is not typed yet (the document's prose
+//!    parts, shared responses and parameters, operations still built with `json!`): it shrinks as
+//!    handlers are typed, and a typed operation replaces its hand-written one whole;
+//! 3. the route table: every operation's `x-access`, its security schemes, its access paragraph
+//!    and the refusals every caller can meet (401, 403, 500) are written from the route's rule
+//!    and the shipped training config, so they cannot drift from what the server checks.
+//!
+//! The tests in `tests/api/access.rs` hold the document to the route table both ways, and
+//! schemathesis (`tests/api/api_description.rs`) holds the service to the document.
+
+mod access_text;
+pub mod hand_written;
+pub mod refusals;
+
+use std::sync::OnceLock;
+
+use axum::http::Method;
+use serde_json::{json, Map, Value};
+use utoipa::OpenApi;
+
+use super::{RouteSpec, Rule};
+use crate::access::training::TrainingConfig;
+
+/// The document as served, composed once per process.
+pub fn served() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        serde_json::to_string_pretty(&document()).expect("the API description serialises")
+    })
+}
+
+/// The whole description, composed from the three sources.
+pub fn document() -> Value {
+    let mut doc: Value = serde_json::from_str(include_str!("../openapi.json"))
+        .expect("src/http/openapi.json is JSON (a test reads it on every run)");
+    for part in typed() {
+        let mut part = serde_json::to_value(part).expect("the typed description serialises");
+        unwrap_prose(&mut part);
+        overlay(&mut doc, part);
+    }
+    let training = TrainingConfig::built_in();
+    for (spec, _) in super::routes() {
+        if !is_api(&spec) {
+            continue;
+        }
+        let method = spec.method.as_str().to_lowercase();
+        if let Some(operation) = doc["paths"]
+            .get_mut(spec.path)
+            .and_then(|item| item.get_mut(&method))
+        {
+            write_access(operation, &spec, &training);
+        }
+    }
+    doc
+}
+
+/// The console's page and files are not API.
+fn is_api(spec: &RouteSpec) -> bool {
+    spec.path != "/" && !spec.path.starts_with("/static/")
+}
+
+/// The typed part: each HTTP module that has typed handlers contributes its `Doc`. (Kept apart
+/// rather than merged: utoipa's merge keeps only the first module's operations on a shared path.)
+fn typed() -> Vec<utoipa::openapi::OpenApi> {
+    vec![super::audit::Doc::openapi(), super::notes::Doc::openapi()]
+}
+
+/// Doc comments arrive wrapped at the source's line width; in the description a paragraph is
+/// one line, as Markdown readers and client generators expect. Blank lines, list items and
+/// indented lines keep their breaks.
+fn unwrap_prose(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                match item {
+                    Value::String(text) if key == "description" || key == "summary" => {
+                        *text = unwrap_lines(text);
+                    }
+                    _ => unwrap_prose(item),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(unwrap_prose),
+        _ => {}
+    }
+}
+
+fn unwrap_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        out.push_str(line);
+        let Some(next) = lines.peek() else { break };
+        let keeps_break = line.trim().is_empty()
+            || next.trim().is_empty()
+            || next.starts_with(' ')
+            || ["- ", "* ", "| "].iter().any(|m| next.starts_with(m))
+            || next
+                .split_once(". ")
+                .is_some_and(|(n, _)| n.parse::<u32>().is_ok());
+        out.push(if keeps_break { '\n' } else { ' ' });
+    }
+    out
+}
+
+/// A typed operation replaces the hand-written one at its path and method; a typed schema the
+/// hand-written schema of its name.
+fn overlay(doc: &mut Value, typed: Value) {
+    if let Some(paths) = typed.get("paths").and_then(Value::as_object) {
+        for (path, item) in paths {
+            let target = object_at(&mut doc["paths"], path);
+            for (method, operation) in item.as_object().into_iter().flatten() {
+                target.insert(method.clone(), operation.clone());
+            }
+        }
+    }
+    if let Some(schemas) = typed
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+    {
+        let target = object_at(&mut doc["components"], "schemas");
+        for (name, schema) in schemas {
+            target.insert(name.clone(), schema.clone());
+        }
+    }
+}
+
+fn object_at<'a>(parent: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
+    let slot = parent
+        .as_object_mut()
+        .expect("the description's containers are objects")
+        .entry(key.to_string())
+        .or_insert_with(|| json!({}));
+    slot.as_object_mut().expect("an object")
+}
+
+/// The rule's part of an operation: `x-access`, security, the access paragraph (the
+/// operation's own words after `**Access:**` kept, as what it asks beyond the rule) and the
+/// refusals the rule itself can give.
+fn write_access(operation: &mut Value, spec: &RouteSpec, training: &TrainingConfig) {
+    let change = spec.method != Method::GET;
+    let (rule, capabilities) = match spec.rule {
+        Rule::Public => ("public", vec![]),
+        Rule::SignedIn => ("signed_in", vec![]),
+        Rule::Needs(c) => ("needs", vec![c.as_str()]),
+        Rule::AnyOf(cs) => ("any_of", cs.iter().map(|c| c.as_str()).collect()),
+    };
+    operation["x-access"] = json!({"rule": rule, "capabilities": capabilities});
+    operation["security"] = match (&spec.rule, change) {
+        (Rule::Public, _) => json!([]),
+        (_, false) => json!([{"bearer": []}, {"cookie": []}]),
+        (_, true) => json!([{"bearer": []}, {"cookie": [], "csrf": []}]),
+    };
+    let description = operation["description"].as_str().unwrap_or_default();
+    let (own, further) = match description.split_once("**Access:**") {
+        Some((own, further)) => (own.trim_end(), further.trim()),
+        None => (description.trim_end(), ""),
+    };
+    let access = access_text::paragraph(&spec.rule, change, further, training);
+    operation["description"] = if own.is_empty() {
+        json!(format!("**Access:** {access}"))
+    } else {
+        json!(format!("{own}\n\n**Access:** {access}"))
+    };
+    let responses = object_at(operation, "responses");
+    let mut refusal = |status: &str, name: &str| {
+        responses
+            .entry(status.to_string())
+            .or_insert_with(|| json!({"$ref": format!("#/components/responses/{name}")}));
+    };
+    match (&spec.rule, change) {
+        (Rule::Public, _) => return,
+        (Rule::SignedIn, true) => refusal("403", "CsrfRefused"),
+        (Rule::SignedIn, false) => {}
+        (_, true) => refusal("403", "ForbiddenChange"),
+        (_, false) => refusal("403", "Forbidden"),
+    }
+    refusal("401", "Unauthorized");
+    refusal("500", "InternalError");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unwrap_lines;
+
+    #[test]
+    fn paragraphs_become_one_line_and_lists_keep_their_breaks() {
+        assert_eq!(
+            unwrap_lines("one\ntwo\n\nthree\n- a\n- b\n1. c"),
+            "one two\n\nthree\n- a\n- b\n1. c"
+        );
+    }
+}
