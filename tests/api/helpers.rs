@@ -1,7 +1,7 @@
 //! Spawns the real service on port 0 over a fresh database: a SQLite file in a temporary folder,
 //! or a new PostgreSQL database. Tests talk to it over HTTP only.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use tavla::app::Application;
 use tavla::settings::Settings;
 use tavla::store::Store;
@@ -450,4 +450,22 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     panic!("waited 20 s for {what}");
+}
+
+/// Submits messages through the ingest API (`POST /api/v1/messages`) as `token`'s holder (an
+/// administrator or an integration), and insists every one was taken.
+pub async fn ingest(app: &TestApp, token: &str, messages: Vec<Value>) {
+    let r = app
+        .post(token, "/api/v1/messages", json!({"messages": messages}))
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+/// The conversation a stored message (by its platform id) belongs to.
+pub async fn conversation_of(app: &TestApp, platform_id: &str) -> i64 {
+    sqlx::query_scalar("select conversation_id from messages where platform_id = $1")
+        .bind(platform_id)
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap_or_else(|e| panic!("message {platform_id} stored: {e}"))
 }

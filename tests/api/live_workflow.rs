@@ -6,7 +6,7 @@
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-use crate::helpers::{actor, TestApp};
+use crate::helpers::{actor, conversation_of, ingest, TestApp};
 use crate::on_both_backends;
 
 const KOMMUNEN: &str = "391000000000001";
@@ -18,28 +18,12 @@ fn dm(channel: &str, id: &str, author: &str) -> Value {
         "time": chrono::Utc::now().timestamp_millis() - 60_000})
 }
 
-async fn ingest(app: &TestApp, admin: &str, messages: Vec<Value>) {
-    let r = app
-        .post(admin, "/api/v1/messages", json!({"messages": messages}))
-        .await;
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-}
-
 async fn scalar(app: &TestApp, sql: &str, bind: &str) -> i64 {
     sqlx::query_scalar(sql)
         .bind(bind)
         .fetch_one(&app.store.pool)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-async fn conversation_of(app: &TestApp, platform_id: &str) -> i64 {
-    scalar(
-        app,
-        "select conversation_id from messages where platform_id = $1",
-        platform_id,
-    )
-    .await
 }
 
 async fn channel(app: &TestApp, platform_id: &str) -> i64 {

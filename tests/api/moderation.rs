@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
+use crate::helpers::{ingest, TestApp};
 use crate::on_both_backends;
 
 pub const PAGE: &str = "900000000000001";
@@ -34,13 +34,6 @@ pub async fn comment_at(app: &TestApp, id: &str, text: &str, time: Value) -> i64
 fn thread_comment(id: String, author: String, text: &str, time: i64, post: &str) -> Value {
     json!({"platform": "facebook", "channel": PAGE, "kind": "comment", "id": id,
         "author": {"id": author}, "text": text, "time": time, "post_id": post})
-}
-
-async fn ingest(app: &TestApp, token: &str, messages: Vec<Value>) {
-    let r = app
-        .post(token, "/api/v1/messages", json!({"messages": messages}))
-        .await;
-    assert_eq!(r.status(), 200);
 }
 
 pub async fn step(app: &TestApp, token: &str, case: i64, body: Value) -> reqwest::Response {

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use tavla::privacy::retention::run;
 use tavla::privacy::rules::{RetentionRules, DAY_MS};
 
-use crate::helpers::{actor, TestApp};
+use crate::helpers::{actor, conversation_of, ingest, TestApp};
 use crate::on_both_backends;
 use futures::StreamExt;
 
@@ -21,21 +21,6 @@ fn message(page: &str, id: &str, kind: &str, author: &str, text: &str) -> Value 
         m["post_id"] = json!(format!("post-{page}"));
     }
     m
-}
-
-async fn ingest(app: &TestApp, admin: &str, messages: Vec<Value>) {
-    let r = app
-        .post(admin, "/api/v1/messages", json!({"messages": messages}))
-        .await;
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-}
-
-async fn conversation_of(app: &TestApp, platform_id: &str) -> i64 {
-    sqlx::query_scalar("select conversation_id from messages where platform_id = $1")
-        .bind(platform_id)
-        .fetch_one(&app.store.pool)
-        .await
-        .expect("message stored")
 }
 
 async fn channel_id(app: &TestApp, page: &str) -> i64 {

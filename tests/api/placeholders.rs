@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
+use crate::helpers::{conversation_of, TestApp};
 use crate::on_both_backends;
 
 const PAGE: &str = "350000000000001";
@@ -14,14 +14,6 @@ fn dm(id: &str, author: Value, text: &str) -> Value {
     let now = chrono::Utc::now().timestamp_millis();
     json!({"platform": "facebook", "channel": PAGE, "kind": "dm", "id": id,
         "author": author, "text": text, "time": now - 60_000})
-}
-
-async fn conversation_of(app: &TestApp, platform_id: &str) -> i64 {
-    sqlx::query_scalar("select conversation_id from messages where platform_id = $1")
-        .bind(platform_id)
-        .fetch_one(&app.store.pool)
-        .await
-        .expect("message stored")
 }
 
 async fn save(app: &TestApp, token: &str, body: Value) -> reqwest::Response {

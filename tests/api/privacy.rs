@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use tavla::privacy::retention::run;
 use tavla::privacy::rules::{RetentionRules, DAY_MS};
 
-use crate::helpers::{actor, eventually, TestApp};
+use crate::helpers::{actor, eventually, ingest, TestApp};
 use crate::on_both_backends;
 
 const PAGE: &str = "880000000000001";
@@ -20,13 +20,6 @@ fn message(id: &str, kind: &str, author: &str, name: &str, text: &str) -> Value 
         m["post_id"] = json!(format!("post-{id}"));
     }
     m
-}
-
-async fn ingest(app: &TestApp, admin: &str, messages: Vec<Value>) {
-    let r = app
-        .post(admin, "/api/v1/messages", json!({"messages": messages}))
-        .await;
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
 
 async fn id_of(app: &TestApp, platform_id: &str) -> (i64, i64) {

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
+use crate::helpers::{conversation_of, ingest, TestApp};
 use crate::on_both_backends;
 
 const KOMMUN: &str = "810000000000001";
@@ -32,28 +32,12 @@ fn msg(
         "author": {"id": who}, "text": text, "time": time, "post_id": post})
 }
 
-async fn ingest(app: &TestApp, admin: &str, messages: Vec<Value>) {
-    let r = app
-        .post(admin, "/api/v1/messages", json!({"messages": messages}))
-        .await;
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-}
-
 async fn id_of(app: &TestApp, sql: &str, bind: &str) -> i64 {
     sqlx::query_scalar(sql)
         .bind(bind)
         .fetch_one(&app.store.pool)
         .await
         .unwrap()
-}
-
-async fn conversation_of(app: &TestApp, platform_id: &str) -> i64 {
-    id_of(
-        app,
-        "select conversation_id from messages where platform_id = $1",
-        platform_id,
-    )
-    .await
 }
 
 /// Changes a conversation's status through the API, then dates the change (the API records now).

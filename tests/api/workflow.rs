@@ -6,7 +6,7 @@ use chrono::Datelike;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
+use crate::helpers::{conversation_of, ingest, TestApp};
 use crate::{on_both_backends, on_both_backends_with};
 
 const PAGE: &str = "350000000000001";
@@ -16,21 +16,6 @@ fn dm(id: &str, author: &str, text: &str, minutes_ago: i64) -> Value {
     json!({"platform": "facebook", "channel": PAGE, "kind": "dm", "id": id,
         "author": {"id": author, "name": "Per Persson"}, "text": text,
         "time": now - minutes_ago * 60_000})
-}
-
-async fn ingest(app: &TestApp, admin: &str, messages: Vec<Value>) {
-    let r = app
-        .post(admin, "/api/v1/messages", json!({"messages": messages}))
-        .await;
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-}
-
-async fn conversation_of(app: &TestApp, platform_id: &str) -> i64 {
-    sqlx::query_scalar("select conversation_id from messages where platform_id = $1")
-        .bind(platform_id)
-        .fetch_one(&app.store.pool)
-        .await
-        .expect("message stored")
 }
 
 async fn staff_id(app: &TestApp, username: &str) -> i64 {
