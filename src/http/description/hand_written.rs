@@ -21,4 +21,9 @@ hand_written!(
     delivery_status => "DeliveryStatus",
     outbox_action => "OutboxAction",
     timestamp => "Timestamp",
+    roles => "Roles",
+    role_gives => "RoleGives",
+    module_status => "ModuleStatus",
+    effective => "Effective",
+    forbidden_problem => "ForbiddenProblem",
 );
