@@ -29,4 +29,7 @@ shared_refusals!(
     UnsupportedMediaType,
     UnprocessableContent,
     ServiceUnavailable,
+    TooManySignIns,
+    PasswordCheckBusy,
+    InternalError,
 );
