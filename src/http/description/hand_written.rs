@@ -26,4 +26,6 @@ hand_written!(
     module_status => "ModuleStatus",
     effective => "Effective",
     forbidden_problem => "ForbiddenProblem",
+    capability => "Capability",
+    missing_training => "MissingTraining",
 );

@@ -72,6 +72,7 @@ fn typed() -> Vec<utoipa::openapi::OpenApi> {
         super::notes::Doc::openapi(),
         super::staff::Doc::openapi(),
         super::session::Doc::openapi(),
+        super::system::Doc::openapi(),
     ]
 }
 

@@ -32,4 +32,6 @@ shared_refusals!(
     TooManySignIns,
     PasswordCheckBusy,
     InternalError,
+    Unauthorized,
+    Forbidden,
 );
