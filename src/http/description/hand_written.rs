@@ -28,4 +28,6 @@ hand_written!(
     forbidden_problem => "ForbiddenProblem",
     capability => "Capability",
     missing_training => "MissingTraining",
+    channel => "Channel",
+    platform => "Platform",
 );

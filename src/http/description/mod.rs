@@ -73,6 +73,7 @@ fn typed() -> Vec<utoipa::openapi::OpenApi> {
         super::staff::Doc::openapi(),
         super::session::Doc::openapi(),
         super::system::Doc::openapi(),
+        super::channels::Doc::openapi(),
     ]
 }
 
