@@ -92,7 +92,14 @@ impl Capability {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// A staff role. agent: reads and answers direct messages. communicator: reads and answers
+/// comment threads (and sees FAQ signals). moderator: reads comment threads and moderates. admin:
+/// manages staff and the channel registry, reads the audit trail, submits messages through the
+/// ingest API. auditor: reads the audit trail only. integration: a service account's role for an
+/// integration: submits messages through the ingest API and reads nothing (only service accounts
+/// hold it; a service account is never admin). A person may hold several roles (`roles`); a
+/// service account holds exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Agent,
@@ -100,7 +107,7 @@ pub enum Role {
     Moderator,
     Admin,
     Auditor,
-    /// A service account's role for an integration: it submits messages and reads nothing.
+    // A service account's role for an integration: it submits messages and reads nothing.
     Integration,
 }
 
@@ -274,7 +281,7 @@ impl Serialize for Roles {
 /// Who holds an account: a person, who signs in and is accountable by name, or a service
 /// account for an integration, which has no password and is audited under its own name
 /// (`service:<name>`, never a person's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AccountKind {
     Person,

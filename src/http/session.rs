@@ -4,11 +4,16 @@
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
 
 use super::auth::{cookie_name, Caller};
-use super::error::{AppError, Result};
+use super::description::hand_written;
+use super::description::refusals::{
+    BadRequest, InternalError, PasswordCheckBusy, PayloadTooLarge, TooManySignIns,
+    UnsupportedMediaType,
+};
+use super::error::{AppError, Problem, Result};
 use super::extract::{ClientAddress, Json};
 use super::AppState;
 use crate::access::hashing::Unavailable;
@@ -22,13 +27,98 @@ use crate::store::audit::Actor;
 use crate::store::now_ms;
 use crate::store::staff::StaffMember;
 
-#[derive(Deserialize)]
+#[derive(OpenApi)]
+#[openapi(paths(sign_in, sign_out, change_password))]
+pub struct Doc;
+
+/// Username and password. Unknown fields are refused (422).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"username": "anna", "password": "korrekt häst batteri häftapparat"}))]
 pub struct Credentials {
+    /// Surrounding whitespace is trimmed; at most 64 characters.
+    #[schema(min_length = 1, max_length = 64)]
     username: String,
+    /// At most 1024 bytes (UTF-8).
     password: String,
 }
 
+/// The signed-in staff member. The session itself travels in the cookie set by the same
+/// response.
+#[derive(Serialize, ToSchema)]
+#[schema(as = SignInResult, example = json!({"username": "anna", "role": "agent",
+    "csrf_token": "tavla_3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f",
+    "roles": ["agent"]}))]
+pub struct SignedIn {
+    username: String,
+    /// The first of `roles`, for clients written before several roles.
+    #[schema(value_type = crate::access::Role)]
+    role: String,
+    #[schema(schema_with = hand_written::roles)]
+    roles: Option<crate::access::Roles>,
+    /// Send this in the `X-CSRF-Token` header with every POST, PATCH and DELETE authenticated by
+    /// the session cookie. Valid for the session's lifetime.
+    #[schema(pattern = "^tavla_[0-9a-f]{64}$")]
+    csrf_token: String,
+}
+
+/// Sign in
+///
+/// Checks a username and password and starts a session. The answer sets the session cookie
+/// (HttpOnly, SameSite=Strict; it lasts at most `session_absolute_hours`, 12 by default, and
+/// ends after `session_idle_minutes` without use, 30 by default) and returns a `csrf_token`:
+/// send it as the `X-CSRF-Token` header with every POST, PATCH and DELETE made with the cookie. A
+/// session cookie sent with the sign-in is ended and replaced (session rotation). A wrong
+/// username, a wrong password, a disabled account and an account without a password all answer
+/// the same 401, taking the same time; each failure is recorded. Each attempt is counted before
+/// its password is checked, so guesses sent at once are limited like guesses sent one after
+/// another: after too many failures for the account from this address, or for the account from
+/// all addresses together, within `signin_window_minutes`, sign-in answers 429 with
+/// `Retry-After` until enough failures have left the window, even for the right password. There
+/// is no limit per address alone, so colleagues behind one NAT or proxy do not lock each other
+/// out. Passwords are checked a few at a time (`password_hash_concurrency`); when none can be
+/// checked within `password_hash_wait_ms` the answer is 503 with `Retry-After`, and the attempt
+/// is not counted. A username longer than 64 characters or a password longer than 1024 bytes is
+/// refused with 422 before anything is stored. Sign-ins are recorded in the audit trail;
+/// failures for usernames that do not exist are recorded one by one up to
+/// `signin_unknown_recorded_per_window` per window and then only counted (`signin.failure.flood`
+/// entries at the 1st, 10th, 100th, ... of them).
+///
+/// **Access:** When `local_passwords` is false (the organisation signs in only through its
+/// identity provider), every password sign-in answers 403 with a `detail` that points to single
+/// sign-on (GET /auth/oidc/start).
+#[utoipa::path(
+    post,
+    path = "/api/v1/session",
+    operation_id = "signIn",
+    tag = "session",
+    request_body(content = Credentials, description = "Username and password."),
+    responses(
+        (status = 200, description = "Signed in.", body = SignedIn, headers(
+            ("Set-Cookie" = String, description = "The session: `tavla_session=<session token>; \
+                Path=/; HttpOnly; SameSite=Strict; Max-Age=<session_absolute_hours × 3600>`, plus \
+                `; Secure` when `secure_cookies` is on. The cookie is named `tavla_session`, or \
+                `__Host-tavla_session` when `secure_cookies` is on."),
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, description = "The username or the password is wrong (or the account is \
+            disabled or has no password).", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 403, description = "Password sign-in is off (`local_passwords` is false): sign \
+            in through the organisation's identity provider (GET /auth/oidc/start).",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "The username is empty or longer than 64 characters, the \
+            password is longer than 1024 bytes, or the body has unknown or missing fields. \
+            Nothing was stored.", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "about:blank", "title": "The request could not be applied",
+                "status": 422, "detail": "a username has at most 64 characters; check what was typed"})),
+        (status = 429, response = TooManySignIns),
+        (status = 500, response = InternalError),
+        (status = 503, response = PasswordCheckBusy),
+    )
+)]
 pub async fn sign_in(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
@@ -101,12 +191,12 @@ pub async fn sign_in(
         }
     );
     let roles = crate::access::Roles::parse_all(&state.store.staff_roles(staff.id).await?);
-    let mut response = axum::Json(json!({
-        "username": staff.username,
-        "role": staff.role,
-        "roles": roles,
-        "csrf_token": csrf,
-    }))
+    let mut response = axum::Json(SignedIn {
+        username: staff.username,
+        role: staff.role,
+        roles,
+        csrf_token: csrf,
+    })
     .into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -115,6 +205,27 @@ pub async fn sign_in(
     Ok(response)
 }
 
+/// Sign out
+///
+/// Ends the session the cookie names and clears the cookie. Event streams of the ended session
+/// close within seconds. An API token has no session to end: with a bearer token the answer is
+/// 400 (an administrator revokes tokens, DELETE /api/v1/staff/{id}/tokens).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/session",
+    operation_id = "signOut",
+    tag = "session",
+    responses(
+        (status = 204, description = "Signed out.", headers(
+            ("Set-Cookie" = String, description = "Clears the cookie: `tavla_session=; Path=/; \
+                HttpOnly; SameSite=Strict; Max-Age=0`, plus `; Secure` when `secure_cookies` is \
+                on. The cookie is named `tavla_session`, or `__Host-tavla_session` when \
+                `secure_cookies` is on."),
+        )),
+        (status = 400, description = "The request is authenticated by an API token, which has \
+            no session to end.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn sign_out(State(state): State<AppState>, caller: Caller) -> Result<Response> {
     let Some(session) = &caller.session else {
         return Err(AppError::bad_request(
@@ -142,14 +253,59 @@ pub async fn sign_out(State(state): State<AppState>, caller: Caller) -> Result<R
     Ok(response)
 }
 
-#[derive(Deserialize)]
+/// Unknown fields are refused (422).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
+    /// The caller's password now; a wrong one is refused with 403 and counts against the
+    /// sign-in limits. At most 1024 bytes (UTF-8).
     current_password: String,
+    /// At least 12 characters and at most 1024 bytes (UTF-8).
+    #[schema(min_length = 12)]
     new_password: String,
 }
 
-/// Changes the caller's password and ends their other sessions.
+/// Change my password
+///
+/// Changes the caller's own password after checking the current one, and ends the caller's
+/// other sessions (the session making the request, if any, stays signed in; with a bearer token
+/// every session ends). API tokens are not affected.
+///
+/// **Access:** The current password is checked under the sign-in limits: each check is counted
+/// before it runs, a wrong one counts as a failed sign-in from the caller's address (403), and
+/// while the account is held the answer is 429.
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/password",
+    operation_id = "changePassword",
+    tag = "session",
+    request_body(content = PasswordChange, description = "The current and the new password.",
+        example = json!({"current_password": "korrekt häst batteri häftapparat",
+            "new_password": "ett nytt och längre lösenord"})),
+    responses(
+        (status = 204, description = "Changed."),
+        (status = 400, response = BadRequest),
+        (status = 403, description = "The current password is wrong (or no password is set); or \
+            the request is authenticated by the session cookie and the `X-CSRF-Token` header is \
+            missing or wrong.", body = ref("#/components/schemas/ForbiddenProblem"),
+            content_type = "application/problem+json", examples(
+                ("password" = (summary = "Wrong current password", value = json!({
+                    "type": "about:blank", "title": "Not allowed", "status": 403,
+                    "detail": "the current password is wrong"}))),
+                ("csrf" = (summary = "Session cookie without the CSRF header", value = json!({
+                    "type": "about:blank", "title": "Not allowed", "status": 403,
+                    "detail": "this change needs the X-CSRF-Token header with the token given at \
+                        sign-in; reload the page and try again"}))),
+            )),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "The new password has fewer than 12 characters, a password \
+            is longer than 1024 bytes, or the body has unknown or missing fields.", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 429, response = TooManySignIns),
+        (status = 503, response = PasswordCheckBusy),
+    )
+)]
 pub async fn change_password(
     State(state): State<AppState>,
     caller: Caller,

@@ -8,23 +8,73 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Extension;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::openapi::schema::ArrayBuilder;
+use utoipa::{OpenApi, ToSchema};
 
 use super::auth::{client_address, constant_time_eq, Caller};
+use super::description::hand_written;
+use super::description::refusals::NotFound;
 use super::error::{AppError, Result};
 use super::AppState;
+use crate::access::training::{ModuleStatus, RoleGives};
+use crate::access::{Capability, Role, Roles};
 use crate::metrics::StoreGauges;
 use crate::store::Store;
 
 /// 200 when the store answers; 503 otherwise, so a load balancer stops sending traffic here.
+#[derive(OpenApi)]
+#[openapi(paths(healthz, readyz, metrics, me))]
+pub struct Doc;
+
+/// Liveness and database reachability.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Health)]
+pub struct HealthView {
+    #[schema(inline)]
+    status: HealthStatus,
+}
+
+#[derive(Serialize, ToSchema)]
+pub enum HealthStatus {
+    #[serde(rename = "ok")]
+    Ok,
+    #[serde(rename = "database unavailable")]
+    DatabaseUnavailable,
+}
+
+/// Health check
+///
+/// For load balancers and monitoring: 200 when the service and its database answer, 503
+/// otherwise (so traffic goes elsewhere).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "system",
+    responses(
+        (status = 200, description = "Healthy.", body = HealthView,
+            example = json!({"status": "ok"})),
+        (status = 503, description = "The database does not answer. (This is a plain JSON body, \
+            not a problem document.)", body = HealthView,
+            example = json!({"status": "database unavailable"})),
+    )
+)]
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     match sqlx::query("select 1").execute(&state.store.pool).await {
-        Ok(_) => (StatusCode::OK, axum::Json(json!({"status": "ok"}))),
+        Ok(_) => (
+            StatusCode::OK,
+            axum::Json(HealthView {
+                status: HealthStatus::Ok,
+            }),
+        ),
         Err(e) => {
             tracing::error!(error = %e, "health check: the database does not answer");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({"status": "database unavailable"})),
+                axum::Json(HealthView {
+                    status: HealthStatus::DatabaseUnavailable,
+                }),
             )
         }
     }
@@ -34,38 +84,141 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 /// migration this binary needs is applied); 503 otherwise and while shutting down, so a load
 /// balancer sends requests elsewhere. Unlike `/healthz` (alive), a failing `/readyz` is not a
 /// reason to restart the instance.
+/// Whether an instance should take traffic.
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    #[schema(inline)]
+    status: ReadinessStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    newer_migrations: Option<Vec<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing_migrations: Option<Vec<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'static str>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub enum ReadinessStatus {
+    #[serde(rename = "ready")]
+    Ready,
+    #[serde(rename = "database unavailable")]
+    DatabaseUnavailable,
+    #[serde(rename = "migrations not applied")]
+    MigrationsNotApplied,
+    #[serde(rename = "shutting down")]
+    ShuttingDown,
+}
+
+impl Readiness {
+    fn not(status: ReadinessStatus, detail: &'static str) -> Readiness {
+        Readiness {
+            status,
+            newer_migrations: None,
+            missing_migrations: None,
+            detail: Some(detail),
+        }
+    }
+}
+
+/// Readiness check
+///
+/// For load balancers: 200 when this instance should take traffic (its database answers and
+/// every migration this binary needs is applied); 503 otherwise and while the instance shuts
+/// down, so requests go to another. `/healthz` says whether the process is alive (restart it if
+/// not); `/readyz` says whether to send it traffic. `newer_migrations` lists migrations applied
+/// by a newer tavla (during a rolling upgrade). Plain JSON bodies, not problem documents.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "system",
+    responses(
+        (status = 200, description = "Ready.", body = Readiness,
+            example = json!({"status": "ready", "newer_migrations": []})),
+        (status = 503, description = "Not ready: the database does not answer, migrations are \
+            missing, or the instance is stopping; `detail` says what to do.", body = Readiness,
+            example = json!({"status": "migrations not applied", "missing_migrations": [26],
+                "detail": "the database lacks migrations this tavla needs; run `tavla migrate` \
+                    (a restart also migrates)"})),
+    )
+)]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let unavailable = |body: serde_json::Value| (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body));
+    let unavailable = |body: Readiness| (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body));
     if *state.shutdown.borrow() {
-        return unavailable(json!({
-            "status": "shutting down",
-            "detail": "this instance is stopping; send requests to another",
-        }));
+        return unavailable(Readiness::not(
+            ReadinessStatus::ShuttingDown,
+            "this instance is stopping; send requests to another",
+        ));
     }
     match state.store.schema_state().await {
         Err(e) => {
             tracing::error!(error = %e, "readiness: the database does not answer");
-            unavailable(json!({
-                "status": "database unavailable",
-                "detail": "the database named by database_url does not answer; see this instance's log",
-            }))
+            unavailable(Readiness::not(
+                ReadinessStatus::DatabaseUnavailable,
+                "the database named by database_url does not answer; see this instance's log",
+            ))
         }
-        Ok(schema) if !schema.missing.is_empty() => unavailable(json!({
-            "status": "migrations not applied",
-            "missing_migrations": schema.missing,
-            "detail": "the database lacks migrations this tavla needs; run `tavla migrate` (a restart also migrates)",
-        })),
+        Ok(schema) if !schema.missing.is_empty() => unavailable(Readiness {
+            missing_migrations: Some(schema.missing),
+            ..Readiness::not(
+                ReadinessStatus::MigrationsNotApplied,
+                "the database lacks migrations this tavla needs; run `tavla migrate` (a restart also migrates)",
+            )
+        }),
         Ok(schema) => (
             StatusCode::OK,
-            axum::Json(json!({"status": "ready", "newer_migrations": schema.newer})),
+            axum::Json(Readiness {
+                status: ReadinessStatus::Ready,
+                newer_migrations: Some(schema.newer),
+                missing_migrations: None,
+                detail: None,
+            }),
         ),
     }
 }
 
-/// `GET /metrics`. Not public: a scraper proves itself with `metrics_token`, or scrapes from one
-/// of `metrics_addresses` (loopback by default). Cheap under a flood: counters live in memory,
-/// and the few figures read from the store are read at most once per GAUGES_FRESH_FOR, however
-/// many scrapes arrive.
+// `GET /metrics`. Not public: a scraper proves itself with `metrics_token`, or scrapes from one
+// of `metrics_addresses` (loopback by default). Cheap under a flood: counters live in memory,
+// and the few figures read from the store are read at most once per GAUGES_FRESH_FOR, however
+// many scrapes arrive.
+/// Prometheus metrics
+///
+/// Metrics in the Prometheus text exposition format (0.0.4) for scraping: HTTP requests by
+/// route pattern and status (`tavla_http_requests_total`), ingested messages, duplicates,
+/// quarantined items, refused webhooks, queue depth per queue (`tavla_queue_depth`) the ingest
+/// commit latency histogram, and password checks (`tavla_password_hash_limit`,
+/// `tavla_password_hashes_in_progress`, `tavla_password_hashes_in_progress_max`,
+/// `tavla_password_hashes_refused_total`), and delivery: attempts by action and outcome
+/// (`tavla_delivery_attempts_total`), attempts that did not succeed by action, cause and outcome
+/// (`tavla_delivery_failures_total{action,reason,outcome}`: reason is one of rate_limited,
+/// platform_fault, timeout, connection_refused, connection_broken, lookup_failed, token_missing,
+/// token_unreadable, token_invalid, reply_window, unreachable, gone, already_replied,
+/// permission, blocked, refused, unsendable, store; outcome retry or failed), outbox rows by
+/// status (`tavla_outbox_rows`) and the age of the oldest row still waiting
+/// (`tavla_outbox_oldest_pending_seconds`). Figures read from the store (queue depth, outbox)
+/// are at most a few seconds old, so a flood of scrapes costs the database nothing.
+///
+/// **Access:** It has a guard of its own all the same: send `Authorization: Bearer
+/// <metrics_token>` (the setting; from anywhere), or scrape from one of `metrics_addresses`
+/// (loopback by default) without it. A request forwarded by a proxy counts by address only when
+/// the proxy is in `trusted_proxies`. When `metrics_listen` is set, /metrics is served only on
+/// that address (to whoever reaches it, with the token when `metrics_token` is set) and answers
+/// 404 here.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "system",
+    responses(
+        (status = 200, description = "The metrics.", body = String,
+            content_type = "text/plain; version=0.0.4",
+            example = "# HELP tavla_queue_depth Open conversations with an unanswered message.\n# TYPE tavla_queue_depth gauge\ntavla_queue_depth{queue=\"dm\"} 4\n"),
+        (status = 401, response = super::description::refusals::Unauthorized),
+        (status = 403, response = super::description::refusals::Forbidden),
+        (status = 404, response = NotFound),
+        (status = 500, response = super::description::refusals::InternalError),
+    )
+)]
 pub async fn metrics(
     State(state): State<AppState>,
     Extension(csp): Extension<super::csp::CspReports>,
@@ -221,10 +374,82 @@ impl ScrapeCache {
     }
 }
 
-/// Who I am: my roles and what each gives (and what of it my training still withholds),
-/// effective capabilities, training (done, expiring soon, expired, missing), what each withheld
-/// capability still needs, and my channel scope. `role` is the first of `roles`, for clients
-/// written before several roles.
+/// The signed-in staff member (by API token or session): roles and what each gives, what they
+/// may do now, their training and their channel scope.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Me, example = json!({"id": 3, "username": "anna", "role": "agent",
+    "capabilities": ["read_dms"], "role_capabilities": ["read_dms", "answer_dms"],
+    "missing_training": {"answer_dms": ["contact-centre-2", "contact-centre-3"]},
+    "training": [{"id": "gdpr", "title_sv": "GDPR och personuppgifter i sociala medier",
+        "title_en": "GDPR and personal data in social media", "state": "done",
+        "completed_at": 1760000000000_i64, "expires_at": 1791536000000_i64,
+        "signed_off_by": "admin"},
+        {"id": "contact-centre-2",
+        "title_sv": "Kontaktcenter steg 2: svara i sociala medier med handledare",
+        "title_en": "Contact centre step 2: answering on social media with a supervisor",
+        "state": "missing", "completed_at": null, "expires_at": null, "signed_off_by": null}],
+    "channels": null, "roles": ["agent"], "per_role": [{"role": "agent",
+        "capabilities": ["read_dms", "answer_dms", "reveal_personal_data"],
+        "usable": ["read_dms"], "missing_training": ["contact-centre-2", "contact-centre-3"]}]}))]
+pub struct MeView<'a> {
+    /// Staff id.
+    id: i64,
+    username: &'a str,
+    /// The first of `roles`, for clients written before several roles.
+    role: Role,
+    #[schema(schema_with = hand_written::roles)]
+    roles: &'a Roles,
+    /// For each role: what it gives and what training it still lacks.
+    #[schema(schema_with = role_gives_list)]
+    per_role: Vec<RoleGives>,
+    /// The effective capabilities: those one of the roles grants AND whose required training is
+    /// completed and not expired. The routes check these.
+    #[schema(schema_with = capability_list)]
+    capabilities: &'a [Capability],
+    /// Everything the roles grant together, whether training allows it yet or not.
+    #[schema(schema_with = capability_list)]
+    role_capabilities: Vec<Capability>,
+    #[schema(schema_with = hand_written::missing_training)]
+    missing_training: &'a std::collections::BTreeMap<String, Vec<String>>,
+    /// Every training module with the caller's state: done, expiring soon, expired or missing.
+    #[schema(schema_with = module_status_list)]
+    training: &'a [ModuleStatus],
+    /// The channel ids the caller is limited to; null for every channel. Conversations on other
+    /// channels answer 404, and lists, the channel registry and the event stream leave them out.
+    channels: Option<&'a [i64]>,
+    /// The unit of the organisation the caller belongs to (set by administrators); a
+    /// `conversation.handed_over` event whose `unit` is this one is for them.
+    unit: Option<String>,
+}
+
+fn role_gives_list() -> ArrayBuilder {
+    ArrayBuilder::new().items(hand_written::role_gives())
+}
+
+fn module_status_list() -> ArrayBuilder {
+    ArrayBuilder::new().items(hand_written::module_status())
+}
+
+fn capability_list() -> ArrayBuilder {
+    ArrayBuilder::new().items(hand_written::capability())
+}
+
+/// Who am I
+///
+/// Returns the signed-in staff member (by API token or session): their role, their effective
+/// capabilities (what the role grants AND training allows), what the role grants in all, which
+/// training each withheld capability still needs, the state of every training module (done,
+/// expiring soon, expired, missing), and their channel scope. Use it to check a token or session
+/// and to decide which parts of a client to show.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    operation_id = "me",
+    tag = "system",
+    responses(
+        (status = 200, description = "The caller.", body = MeView),
+    )
+)]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse> {
     // The unit, so the console tells its members of handovers to it.
     let unit = state
@@ -232,19 +457,20 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<impl In
         .staff_account(caller.staff.id)
         .await?
         .and_then(|a| a.unit);
-    Ok(axum::Json(json!({
-        "id": caller.staff.id,
-        "username": caller.staff.username,
-        "role": caller.roles.primary(),
-        "roles": caller.roles,
-        "per_role": caller.effective.per_role(&caller.roles),
-        "capabilities": caller.effective.capabilities,
-        "role_capabilities": caller.roles.capabilities(),
-        "missing_training": caller.effective.missing,
-        "training": caller.effective.modules,
-        "channels": caller.scope,
-        "unit": unit,
-    })))
+    Ok(axum::Json(MeView {
+        id: caller.staff.id,
+        username: &caller.staff.username,
+        role: caller.roles.primary(),
+        roles: &caller.roles,
+        per_role: caller.effective.per_role(&caller.roles),
+        capabilities: &caller.effective.capabilities,
+        role_capabilities: caller.roles.capabilities(),
+        missing_training: &caller.effective.missing,
+        training: &caller.effective.modules,
+        channels: caller.scope.as_deref(),
+        unit,
+    })
+    .into_response())
 }
 
 /// The API description, derived from the code (src/http/description).

@@ -22,19 +22,31 @@ pub struct SessionTimes {
     pub last_seen_at: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A staff account as administrators see it. A channel-limited administrator sees only accounts
+/// limited to channels inside their own limit.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": 3, "username": "anna", "role": "agent", "disabled": false,
+    "has_password": true, "channels": [1, 4], "kind": "person", "roles": ["agent"]}))]
 pub struct StaffAccount {
     pub id: i64,
     pub username: String,
-    /// The first of `roles`, for readers written before several roles.
+    /// The first of `roles`, for clients written before several roles.
+    #[schema(value_type = crate::access::Role)]
     pub role: String,
     /// Every role the account holds (issue 19).
+    #[schema(schema_with = crate::http::description::hand_written::roles)]
     pub roles: Vec<String>,
+    /// A disabled account cannot sign in, and its sessions and API tokens are refused.
     pub disabled: bool,
+    /// Whether a password is set (without one, only API tokens work).
     pub has_password: bool,
-    /// Empty: every channel.
+    /// The channel ids the person is limited to. An empty array means every channel (unlike
+    /// `channels` in GET /api/v1/me, which is null then).
     pub channels: Vec<i64>,
-    /// "person" or "service" (an integration's account: no password, audited under its name).
+    /// `person`: a member of staff, who signs in and is accountable by name. `service`: an
+    /// integration's service account (username `service:<name>`): no password, so it cannot sign
+    /// in; its token is rotated by an administrator; what it does is audited under its own name.
+    #[schema(inline, value_type = crate::access::AccountKind)]
     pub kind: String,
     /// The unit of the organisation the person belongs to (set by administrators); handovers
     /// to the unit reach them.

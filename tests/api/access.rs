@@ -1114,3 +1114,45 @@ fn typed_operations_are_derived_from_their_handlers() {
         "{description}"
     );
 }
+
+on_both_backends!(
+    the_staff_rules_the_description_states_are_the_ones_the_service_keeps,
+    |app: TestApp| async move {
+        // What the typed request of addStaff says: a username of 1 to 64 characters, and
+        // `role` or `roles`, not both and not neither.
+        let doc = tavla::http::description::document();
+        let schema = &doc["components"]["schemas"]["NewStaff"];
+        assert_eq!(
+            schema["properties"]["username"]["maxLength"], 64,
+            "{schema}"
+        );
+        assert_eq!(schema["additionalProperties"], false, "{schema}");
+        assert_eq!(
+            schema["not"]["required"],
+            json!(["role", "roles"]),
+            "{schema}"
+        );
+        assert_eq!(
+            schema["anyOf"].as_array().map(Vec::len),
+            Some(2),
+            "{schema}"
+        );
+        // The service refuses exactly those, and takes what the schema allows.
+        let admin = app.token("admin", "admin").await;
+        let add = |body: serde_json::Value| app.post(&admin, "/api/v1/staff", body);
+        let long = "a".repeat(65);
+        for refused in [
+            json!({"username": long, "role": "agent"}),
+            json!({"username": "eva", "role": "agent", "roles": ["agent"]}),
+            json!({"username": "eva"}),
+        ] {
+            assert_eq!(add(refused.clone()).await.status(), 422, "{refused}");
+        }
+        let taken = json!({"username": "a".repeat(64), "roles": ["agent", "moderator"]});
+        let created = add(taken).await;
+        assert_eq!(created.status(), 201);
+        let created: serde_json::Value = created.json().await.unwrap();
+        assert_eq!(created["staff"]["roles"], json!(["agent", "moderator"]));
+        assert_eq!(created["staff"]["role"], "agent");
+    }
+);

@@ -21,4 +21,13 @@ hand_written!(
     delivery_status => "DeliveryStatus",
     outbox_action => "OutboxAction",
     timestamp => "Timestamp",
+    roles => "Roles",
+    role_gives => "RoleGives",
+    module_status => "ModuleStatus",
+    effective => "Effective",
+    forbidden_problem => "ForbiddenProblem",
+    capability => "Capability",
+    missing_training => "MissingTraining",
+    channel => "Channel",
+    platform => "Platform",
 );

@@ -29,4 +29,9 @@ shared_refusals!(
     UnsupportedMediaType,
     UnprocessableContent,
     ServiceUnavailable,
+    TooManySignIns,
+    PasswordCheckBusy,
+    InternalError,
+    Unauthorized,
+    Forbidden,
 );
