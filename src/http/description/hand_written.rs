@@ -21,4 +21,6 @@ hand_written!(
     delivery_status => "DeliveryStatus",
     outbox_action => "OutboxAction",
     timestamp => "Timestamp",
+    conversation_summary => "ConversationSummary",
+    normalised_message => "NormalisedMessage",
 );
