@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The platform a channel lives on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
     Facebook,
@@ -34,8 +34,9 @@ impl Platform {
     }
 }
 
-/// The two kinds of conversation: a person's direct messages, or the comment thread under a post.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// `dm`: a direct-message conversation with one person (one per person and channel).
+/// `comments`: the comment thread under one post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConversationKind {
     Dm,
@@ -70,9 +71,9 @@ impl ConversationKind {
     }
 }
 
-/// Where a conversation stands: open (the page owes an answer), waiting (on the person),
-/// resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// `open`: needs attention. `waiting`: waiting for the person or someone else. `resolved`: done
+/// (setting it releases any claim).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConversationStatus {
     Open,
@@ -125,8 +126,8 @@ pub struct Person {
     pub name: Option<String>,
 }
 
-/// A direct message, a comment, a visitor's post on the page or a mention of the account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A direct message, a comment, a visitor's post on the page, or a mention of the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
     Dm,
@@ -151,7 +152,8 @@ impl MessageKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `inbound`: from the public to the municipality. `outbound`: from the municipality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     Inbound,
@@ -167,19 +169,23 @@ impl Direction {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A file, image or other attachment of a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Attachment {
     /// image, video, audio, file, sticker, fallback, unsupported_type, ...
     pub kind: String,
+    /// Where the platform serves it (often short-lived). Omitted when unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// File name or title, when known. Omitted when unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 
-/// What happened to a message. A message first seen through an edit, hide or removal is still
-/// stored as that message (DESIGN.md §2): the change says which state it is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What happened to a message.
+// A message first seen through an edit, hide or removal is still stored as that message
+// (DESIGN.md §2): the change says which state it is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Change {
     Created,

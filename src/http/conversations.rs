@@ -5,35 +5,148 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::auth::Caller;
-use super::error::{AppError, Result};
+use super::description::hand_written;
+use super::description::refusals::{
+    BadRequest, Conflict, PayloadTooLarge, UnprocessableContent, UnsupportedMediaType,
+};
+use super::error::{AppError, Problem, Result};
 use super::extract::{parse_json, Path, Query, RawBody};
 use super::AppState;
 use crate::access::{answer_capability, read_capability, readable_kinds};
 use crate::inbox::queue::{self, Handed};
 use crate::inbox::{self, claims, service_level, Status};
+use crate::model::{ConversationKind, ConversationStatus};
 use crate::privacy::masking;
-use crate::store::conversations::{ConversationPlace, QueueFilter};
+use crate::store::conversations::{ClaimInfo, ConversationPlace, QueueFilter};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// dm or comments; both (those the caller may read) when absent.
+    /// Only this queue (`dm` or `comments`); the caller must have the matching effective
+    /// capability (`read_dms` or `read_comments`).
+    #[param(value_type = Option<ConversationKind>)]
     queue: Option<String>,
+    /// Only this channel id (within the caller's scope).
     channel: Option<i64>,
+    /// Only this status. All statuses when absent.
+    #[param(value_type = Option<ConversationStatus>)]
     status: Option<String>,
+    /// Only conversations with this person (PersonRef.id).
     person: Option<i64>,
-    /// `me`: those whose newest handover went to the caller; `unit`: to the caller's unit.
+    /// `me`: only conversations whose newest handover went to the caller; `unit`: only those
+    /// whose newest handover went to the caller's unit (set by an administrator, `PATCH
+    /// /api/v1/staff/{id}` with `unit`; 422 when the caller has none). A conversation handed on
+    /// leaves the list. `unit` needs the caller to belong to a unit (422 otherwise: an
+    /// administrator sets it).
+    #[param(value_type = Option<HandedFilter>, inline)]
     handed: Option<String>,
-    /// `breach`: closest to breaching the service level first; the queue's order when absent.
+    /// `breach`: open conversations not yet past the service level first, the least time left
+    /// first; then those past it, the most overdue first; then the rest. The oldest unanswered
+    /// first when absent.
+    #[param(value_type = Option<SortOrder>, inline)]
     sort: Option<String>,
+    /// Page size; values outside 1–200 are clamped.
+    #[param(default = 50)]
     limit: Option<i64>,
+    /// How many to skip; values below 0 are read as 0.
+    #[param(default = 0)]
     offset: Option<i64>,
 }
 
+/// Whose handovers the queue is narrowed to.
+// Only described: the handler reads the word, so a wrong one gets its own 400 wording.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum HandedFilter {
+    Me,
+    Unit,
+}
+
+/// The queue's orders besides the default one.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum SortOrder {
+    Breach,
+}
+
+/// One page of the queue.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ConversationPage)]
+struct QueuePageView {
+    /// Most urgent first: conversations with the oldest unanswered message, then those without
+    /// any, by latest activity.
+    // Masked and marked with the service level as JSON (masking works on the JSON shape).
+    #[schema(schema_with = conversation_summaries)]
+    items: Value,
+    /// How many conversations match the filter in all.
+    total: i64,
+    /// The page size applied (after clamping to 1–200).
+    #[schema(minimum = 1, maximum = 200)]
+    limit: i64,
+    /// The offset applied.
+    #[schema(minimum = 0)]
+    offset: i64,
+    service_level: ServiceLevelView,
+}
+
+fn conversation_summaries() -> utoipa::openapi::Array {
+    utoipa::openapi::Array::new(hand_written::conversation_summary())
+}
+
+/// The configured service level and how many of the matching conversations are past it.
+#[derive(Serialize, ToSchema)]
+struct ServiceLevelView {
+    /// Hours a DM may wait for an answer (`service_level_hours`).
+    dm_hours: i64,
+    /// Hours a comment thread may wait for an answer (`comment_service_level_hours`).
+    comment_hours: i64,
+    /// How many of the matching conversations are past it.
+    past: i64,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(list, show, claim, release, set_status, reply),
+    components(schemas(ConversationKind, ConversationStatus))
+)]
+pub struct Doc;
+
+/// The queue
+///
+/// Lists conversations on approved channels within the caller's channel scope, most urgent first
+/// (the oldest unanswered message first), in pages. Which queues a caller sees follows their
+/// effective capabilities: `read_dms` gives the DM queue, `read_comments` the comment threads.
+/// Without `queue`, every queue the caller may read is listed together. Each read of the queue
+/// is recorded in the audit trail (`queue.read`).
+///
+/// **Access:** With `queue=dm` the caller needs `read_dms`, with `queue=comments`
+/// `read_comments` (403 otherwise). A `channel` outside the caller's scope gives an empty page.
+/// Each item carries `past_service_level` and `service_level_due_at` (when an open
+/// conversation's oldest unanswered message passes the service level the reports measure:
+/// `service_level_hours`, 8 by default, for DMs, `comment_service_level_hours`, 24, for comment
+/// threads); the page's `service_level` gives both and how many of the matching conversations
+/// are past it (`past`). Each item's `handed` is its newest handover (`unit`, `to_staff`, `at`),
+/// or null.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations",
+    operation_id = "listConversations",
+    tag = "conversations",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page of the queue.", body = QueuePageView),
+        (status = 400, response = BadRequest),
+        (status = 422, response = UnprocessableContent),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -121,17 +234,17 @@ pub async fn list(
             }),
         )
         .await?;
-    Ok(axum::Json(json!({
-        "items": items,
-        "total": total,
-        "limit": filter.limit,
-        "offset": filter.offset,
-        "service_level": {
-            "dm_hours": state.settings.service_level_hours,
-            "comment_hours": state.settings.comment_service_level_hours,
-            "past": page.past_service_level,
+    Ok(axum::Json(QueuePageView {
+        items,
+        total,
+        limit: filter.limit,
+        offset: filter.offset,
+        service_level: ServiceLevelView {
+            dm_hours: state.settings.service_level_hours,
+            comment_hours: state.settings.comment_service_level_hours,
+            past: page.past_service_level,
         },
-    })))
+    }))
 }
 
 /// Loads the conversation's kind and checks that the caller may read it. Outside the caller's
@@ -156,6 +269,31 @@ pub(super) async fn readable_place(
     Ok(place)
 }
 
+/// One conversation
+///
+/// Returns a conversation with every message and its edit/moderation history, for DMs the same
+/// person's other conversations, and `suggested_reply`: the saved reply that answers the FAQ
+/// cluster of the conversation's newest inbound message, when a communicator marked one. Each
+/// read is recorded in the audit trail (`conversation.read`).
+///
+/// **Access:** Then the conversation decides: a DM conversation needs `read_dms`, a comment
+/// thread `read_comments` (403 otherwise, with `missing_training` when training is what is
+/// missing). A conversation on a channel outside the caller's channel scope does not exist for
+/// them (404).
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations/{id}",
+    operation_id = "showConversation",
+    tag = "conversations",
+    params(("id" = i64, Path, description = "The conversation id (an integer).")),
+    responses(
+        (status = 200, description = "The conversation.",
+            body = ref("#/components/schemas/ConversationDetail")),
+        (status = 400, response = BadRequest),
+        (status = 404, description = "There is no such conversation, or it is on a channel \
+            outside the caller's scope.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -224,6 +362,42 @@ pub(super) async fn question_cluster(
     Ok(inbox::suggestions::question_cluster(&state.store, &state.faq, detail).await?)
 }
 
+/// The claim the caller now holds.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ClaimResponse, example = json!({
+    "claim": {"staff_id": 3, "username": "anna", "expires_at": 1762071900000_i64}
+}))]
+struct Claimed {
+    claim: ClaimInfo,
+}
+
+/// Claim a conversation
+///
+/// Takes (or renews) the claim on a conversation so colleagues see someone is working on it and
+/// do not answer twice. A claim is a lease of `claim_lease_seconds` (600 s by default); claiming
+/// again or replying renews it. Claiming a conversation someone else holds fails with 409. No
+/// request body.
+///
+/// **Access:** Then the conversation decides: a DM conversation needs `read_dms` and
+/// `answer_dms`, a comment thread `read_comments` and `answer_comments` (403 otherwise, with
+/// `missing_training` when training is what is missing). A conversation on a channel outside
+/// the caller's channel scope does not exist for them (404).
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/claim",
+    operation_id = "claimConversation",
+    tag = "conversations",
+    params(("id" = i64, Path, description = "The conversation id (an integer).")),
+    responses(
+        (status = 200, description = "The caller now holds the claim.", body = Claimed),
+        (status = 400, response = BadRequest),
+        (status = 404, description = "There is no such conversation, or it is on a channel \
+            outside the caller's scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, response = Conflict),
+        (status = 422, description = "The claim changed while it was being taken; try again.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn claim(
     State(state): State<AppState>,
     caller: Caller,
@@ -239,9 +413,33 @@ pub async fn claim(
         &caller.actor(),
     )
     .await?;
-    Ok(axum::Json(json!({ "claim": claim })))
+    Ok(axum::Json(Claimed { claim }))
 }
 
+/// Release a claim
+///
+/// Gives up the caller's claim so colleagues can take the conversation. Releasing a conversation
+/// nobody holds, or whose claim has expired, succeeds. Fails with 409 when someone else holds
+/// it. No request body.
+///
+/// **Access:** Then the conversation decides: a DM conversation needs `read_dms`, a comment
+/// thread `read_comments` (403 otherwise, with `missing_training` when training is what is
+/// missing). A conversation on a channel outside the caller's channel scope does not exist for
+/// them (404).
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/release",
+    operation_id = "releaseConversation",
+    tag = "conversations",
+    params(("id" = i64, Path, description = "The conversation id (an integer).")),
+    responses(
+        (status = 204, description = "Released (or nothing to release)."),
+        (status = 400, response = BadRequest),
+        (status = 404, description = "There is no such conversation, or it is on a channel \
+            outside the caller's scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, response = Conflict),
+    )
+)]
 pub async fn release(
     State(state): State<AppState>,
     caller: Caller,
@@ -252,12 +450,53 @@ pub async fn release(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+/// The new status.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = StatusRequest, example = json!({"status": "resolved"}))]
 pub struct StatusBody {
+    // Read as a word so a wrong one gets the inbox's own 422 wording.
+    #[schema(value_type = ConversationStatus)]
     status: String,
 }
 
+/// The status now set.
+#[derive(Serialize, ToSchema)]
+#[schema(as = StatusResponse)]
+struct StatusSet {
+    #[schema(value_type = ConversationStatus)]
+    status: &'static str,
+}
+
+/// Set the status
+///
+/// Marks a conversation open, waiting or resolved. Resolving also releases any claim on it.
+/// Does not require holding the claim. The body is judged only after access is checked (so a
+/// caller who may not act learns nothing from validation errors); its Content-Type is not
+/// checked.
+///
+/// **Access:** Then the conversation decides: a DM conversation needs `read_dms` and
+/// `answer_dms`, a comment thread `read_comments` and `answer_comments` (403 otherwise, with
+/// `missing_training` when training is what is missing). A conversation on a channel outside
+/// the caller's channel scope does not exist for them (404).
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/status",
+    operation_id = "setConversationStatus",
+    tag = "conversations",
+    params(("id" = i64, Path, description = "The conversation id (an integer).")),
+    request_body(content = StatusBody, description = "The new status."),
+    responses(
+        (status = 200, description = "The status now set.", body = StatusSet,
+            example = json!({"status": "resolved"})),
+        (status = 400, response = BadRequest),
+        (status = 404, description = "There is no such conversation, or it is on a channel \
+            outside the caller's scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableContent),
+    )
+)]
 pub async fn set_status(
     State(state): State<AppState>,
     caller: Caller,
@@ -275,20 +514,106 @@ pub async fn set_status(
         &caller.actor(),
     )
     .await?;
-    Ok(axum::Json(json!({"status": status.as_str()})))
+    Ok(axum::Json(StatusSet {
+        status: status.as_str(),
+    }))
 }
 
-#[derive(Deserialize)]
+/// The answer.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ReplyRequest, example = json!({
+    "text": "Hej! Återvinningscentralen har öppet till 19 i dag."
+}))]
 pub struct ReplyBody {
+    /// The answer. Surrounding whitespace is trimmed; it must not be empty, and may have at most
+    /// 2,000 characters in a DM conversation and 8,000 in a comment thread.
+    #[schema(min_length = 1, max_length = 8000)]
     text: String,
-    /// For comment threads: the comment (tavla message id) answered; the newest when absent.
+    /// Comment threads only: the tavla message id of the comment answered. When absent, the
+    /// newest inbound comment of the thread is answered. Ignored for DMs, which always go to the
+    /// conversation's person.
     in_reply_to: Option<i64>,
-    /// DMs only: "HUMAN_AGENT" sends past the 24-hour window (up to 7 days), and says that a
-    /// person, not an automation, answers. Chosen by the agent, never added for them.
+    /// DMs only. `HUMAN_AGENT` sends a reply after the 24-hour reply window, until 7 days after
+    /// the person's last message, and tells the platform that a person (not an automation)
+    /// answers. The agent chooses it knowingly; it is never added for them. Any other tag, or a
+    /// tag in a comment thread, is refused (422).
+    // Read as a word so any other gets the inbox's own 422 wording.
+    #[schema(value_type = Option<ReplyTag>)]
     tag: Option<String>,
 }
 
+/// The one message tag a reply may carry.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(super) enum ReplyTag {
+    #[schema(rename = "HUMAN_AGENT")]
+    HumanAgent,
+}
+
+/// Where a reply stands right after it is recorded.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum Queued {
+    Pending,
+}
+
+/// The reply is recorded and queued for delivery.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ReplyQueued, example = json!({"message_id": 4711, "delivery": "pending"}))]
+struct ReplyQueuedView {
+    /// The id of the outbound message recorded in the conversation.
+    message_id: i64,
+    /// The reply is queued for delivery to the platform; follow `message.*` /
+    /// `messages.delivered` events or re-read the conversation for its progress.
+    delivery: Queued,
+}
+
+/// Answer a conversation
+///
+/// Records a reply and queues it for delivery to the platform: to the conversation's person for
+/// DMs, or as an answer to one comment in a comment thread (the one named by `in_reply_to`, else
+/// the newest inbound comment). The recipient is always the stored one, never taken from the
+/// request. Replying takes or renews the caller's claim; it fails with 409 while someone else
+/// holds the claim. Text limits: 2,000 characters for DMs, 8,000 for comments. A DM reply must
+/// fit the reply window: from 24 hours after the person's last message it is refused (422, with
+/// `reply_window`) unless `tag` is `HUMAN_AGENT`, and from 7 days after it (or when the person
+/// has never written) always; the conversation's `reply_window` shows the times. Delivery is
+/// followed in the message's `delivery` and `delivery_detail` and by `message.delivery_changed`
+/// events; a failed reply can be sent again with POST /api/v1/messages/{id}/retry. The body is
+/// judged only after access is checked (so a caller who may not act learns nothing from
+/// validation errors); its Content-Type is not checked.
+///
+/// **Access:** Then the conversation decides: a DM conversation needs `read_dms` and
+/// `answer_dms`, a comment thread `read_comments` and `answer_comments` (403 otherwise, with
+/// `missing_training` when training is what is missing). A conversation on a channel outside
+/// the caller's channel scope does not exist for them (404).
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/replies",
+    operation_id = "replyToConversation",
+    tag = "conversations",
+    params(("id" = i64, Path, description = "The conversation id (an integer).")),
+    request_body(content = ReplyBody, description = "The answer."),
+    responses(
+        (status = 201, description = "The reply is recorded and queued for delivery.",
+            body = ReplyQueuedView),
+        (status = 400, response = BadRequest),
+        (status = 404, description = "There is no such conversation, or it is on a channel \
+            outside the caller's scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "The reply is empty or too long, the body has unknown or \
+            missing fields, the tag is not `HUMAN_AGENT` (or is given in a comment thread), or a \
+            comment thread has no comment to answer (or `in_reply_to` names a message of another \
+            conversation). Also when the DM's reply window does not allow the reply now: `detail` \
+            says when it closed and what to do, and `reply_window` gives the times (absent when \
+            the person has never written).",
+            body = ref("#/components/schemas/ReplyWindowProblem"),
+            content_type = "application/problem+json"),
+    )
+)]
 pub async fn reply(
     State(state): State<AppState>,
     caller: Caller,
@@ -314,6 +639,9 @@ pub async fn reply(
     .await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({"message_id": message_id, "delivery": "pending"})),
+        axum::Json(ReplyQueuedView {
+            message_id,
+            delivery: Queued::Pending,
+        }),
     ))
 }

@@ -8,12 +8,13 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
 
 use super::auth::Caller;
 use super::conversations::readable;
-use super::error::{AppError, Result};
+use super::description::refusals::{BadRequest, PayloadTooLarge, UnsupportedMediaType};
+use super::error::{AppError, Problem, Result};
 use super::extract::{parse_json, Path, RawBody};
 use super::AppState;
 use crate::access::{answer_capability, read_capability};
@@ -21,17 +22,80 @@ use crate::access::{answer_capability, read_capability};
 /// A note longer than this is refused: it is for the unit, not a copy of the conversation.
 const NOTE_MAX_CHARS: usize = 2000;
 
-#[derive(Deserialize)]
+/// Exactly one of `unit` and `to`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = HandoverRequest)]
 struct HandoverBody {
-    /// A unit of the organisation; or
+    /// The unit the conversation goes to.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     unit: Option<String>,
-    /// a colleague, by username, who may read the conversation.
+    /// A colleague's username (one of the conversation's `handover_colleagues`).
     to: Option<String>,
+    /// What the receiver needs to know.
+    // Trimmed before it is measured, so only the trimmed length is held to the limit.
+    #[schema(max_length = 2000)]
     note: Option<String>,
 }
 
-/// Those who may answer the conversation may hand it over.
+/// Handed over.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Handover)]
+struct Handed {
+    handover_id: i64,
+    /// The unit; for a handover to a colleague, their unit (null when they have none).
+    unit: Option<String>,
+    /// The colleague's username; null for a handover to a unit.
+    to: Option<String>,
+}
+
+#[derive(OpenApi)]
+#[openapi(paths(hand_over))]
+pub struct Doc;
+
+/// Hand a conversation to a unit or a colleague
+///
+/// Records that the conversation goes to a unit of the organisation (Bygglov, Socialtjänsten,
+/// …; `unit`) or to a named colleague (`to`, a username from the conversation's
+/// `handover_colleagues`: a person whose role and current training let them read and answer it
+/// and whose channel limit includes its channel; the colleague's unit is recorded with it), with
+/// an optional note, audited (`conversation.handed_over`) and put on the event log (a
+/// `conversation.handed_over` event). The receiver finds it with `GET
+/// /api/v1/conversations?handed=me` or `?handed=unit`; the person's waiting time
+/// (`oldest_unanswered_at`) keeps counting. The event's payload names the receiver (`to_staff`,
+/// the colleague's staff id, or null; `unit`), so their console tells them at once. For a
+/// handover to a unit, receivers configured in `integrations_file` that ask for
+/// `conversation.handed_over` get a signed webhook with the handover, the conversation, its
+/// channel and the person's newest message; its words only when the receiver has
+/// `include_dm_text` for a DM, never for S5 content. The conversation's status and claim are not
+/// changed. When `integrations_file` lists `units`, the unit must be one of them.
+///
+/// **Access:** Then the conversation decides: a DM conversation needs `read_dms` and
+/// `answer_dms`, a comment thread `read_comments` and `answer_comments` (403 otherwise, with
+/// `missing_training` when training is what is missing). A conversation on a channel outside
+/// the caller's channel scope does not exist for them (404).
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/handover",
+    operation_id = "handOverConversation",
+    tag = "conversations",
+    params(("id" = i64, Path, description = "The conversation id (an integer).")),
+    request_body(content = HandoverBody, description = "The unit or the colleague, and a note."),
+    responses(
+        (status = 201, description = "Handed over.", body = Handed,
+            example = json!({"handover_id": 12, "unit": "Bygglov", "to": null})),
+        (status = 400, response = BadRequest),
+        (status = 404, description = "There is no such conversation, or it is on a channel \
+            outside the caller's scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "Neither or both of `unit` and `to` given; the unit is \
+            empty, longer than 100 characters or not one of the configured `units` (`detail` \
+            lists them); the colleague is the caller, unknown, or may not read and answer the \
+            conversation; the note is longer than 2,000 characters; or the body has unknown \
+            fields.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn hand_over(
     State(state): State<AppState>,
     caller: Caller,
@@ -69,9 +133,11 @@ pub async fn hand_over(
         .await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(
-            json!({"handover_id": handover, "unit": unit, "to": body.to.map(|t| t.trim().to_string())}),
-        ),
+        axum::Json(Handed {
+            handover_id: handover,
+            unit,
+            to: body.to.map(|t| t.trim().to_string()),
+        }),
     ))
 }
 

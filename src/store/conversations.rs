@@ -57,10 +57,13 @@ pub struct PostRef {
     pub text: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Who is working on a conversation, and until when. A claim is a lease: it ends at
+/// `expires_at` unless the holder renews it by claiming again or replying.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ClaimInfo {
     pub staff_id: i64,
     pub username: String,
+    /// When the claim ends unless renewed. Milliseconds since the Unix epoch.
     pub expires_at: i64,
 }
 

@@ -72,20 +72,51 @@ pub enum Attempt {
     Failed { reason: String },
 }
 
-/// How one outbox row stands, for the conversation view.
-#[derive(Debug, Clone, Serialize)]
+/// How one outbox row stands: the delivery of one of our messages, or a hide, unhide or removal
+/// of a comment on the platform.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = DeliveryDetail, example = json!({
+    "action": "reply", "status": "failed", "attempts": 1,
+    "failure": "Facebook refused it: \"(#551) This person isn't available right now.\" (code 551). The person cannot be reached on Messenger now; reach them another way.",
+    "next_attempt_at": null, "tag": null, "in_doubt": false, "sent_at": null
+}))]
 pub struct DeliveryView {
+    #[schema(schema_with = crate::http::description::hand_written::outbox_action)]
     pub action: String,
-    /// pending | sending | sent | failed
+    /// `pending`: waiting for its (next) attempt. `sending`: a delivery worker holds it now.
+    /// `sent`: the platform accepted it. `failed`: the platform refused it for good, or the
+    /// attempts ran out; a failed reply can be retried (POST /api/v1/messages/{id}/retry).
+    #[schema(value_type = OutboxStatus, inline)]
     pub status: String,
+    /// Attempts so far (a retry starts counting again from 0).
+    #[schema(minimum = 0)]
     pub attempts: i64,
-    /// Why the last attempt did not succeed, in plain words (also while retrying).
+    /// Why the last attempt did not succeed, in plain words, quoting the platform's own message;
+    /// also shown while retrying. Null once sent, and before any attempt failed.
     pub failure: Option<String>,
+    /// While `pending`: when the next attempt is due; while `sending`: when the worker's lease
+    /// runs out. Null when sent or failed. Milliseconds since the Unix epoch.
     pub next_attempt_at: Option<i64>,
+    /// `HUMAN_AGENT` when the agent chose it for a DM reply; otherwise null.
     pub tag: Option<String>,
-    /// An attempt may have reached the platform without our knowing.
+    /// An attempt may have reached the platform without an answer (a timeout, a broken
+    /// connection, a worker that stopped mid-send); before anything is sent again, the worker
+    /// looks for it on the platform.
     pub in_doubt: bool,
+    /// When the platform accepted it; null until then. Milliseconds since the Unix epoch.
     pub sent_at: Option<i64>,
+}
+
+/// The states of an outbox row.
+// Only described: the row keeps the word as the database stores it.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum OutboxStatus {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
 }
 
 /// Order matters within a conversation: a second reply waits while the first is unsent.

@@ -6,15 +6,40 @@ use sqlx::Row;
 use super::audit::{record, Actor};
 use super::{now_ms, Result, Store, StoreError};
 
-#[derive(Debug, Clone, Serialize)]
+/// The languages a saved reply is written in.
+// Only described: requests carry the word, so a wrong one gets the handler's own 422 wording.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum ReplyLanguage {
+    Sv,
+    En,
+}
+
+/// A saved reply: a text kept by communicators for answering a recurring question.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "id": 3, "channel_id": null, "language": "sv", "title": "Storgatan",
+    "body": "Storgatan är avstängd till mars. Läs mer på exempelby.se/storgatan.",
+    "archived": false, "updated_by": "bertil", "updated_at": 1762071300000_i64
+}))]
 pub struct SavedReply {
+    /// Use it in PATCH /api/v1/saved-replies/{id}, and as `saved-reply:ID` in a FAQ cluster's
+    /// `answered_url`.
     pub id: i64,
+    /// The channel it is for; null for every channel.
     pub channel_id: Option<i64>,
+    #[schema(value_type = ReplyLanguage)]
     pub language: String,
+    /// 1 to 200 characters.
     pub title: String,
+    /// The reply, 1 to 2,000 characters (Messenger's limit).
     pub body: String,
+    /// Archived replies are no longer listed or suggested.
     pub archived: bool,
+    /// Username of who added or last changed it.
     pub updated_by: String,
+    /// When it was added or last changed. Milliseconds since the Unix epoch.
     pub updated_at: i64,
 }
 

@@ -1156,3 +1156,37 @@ on_both_backends!(
         assert_eq!(created["staff"]["role"], "agent");
     }
 );
+/// The limits the conversation handlers enforce are in the schemas derived from the types they
+/// parse: a batch of more than 5,000 items, a handover note over 2,000 characters or a reply over
+/// the comment limit is refused by the service, and a client generated from the description must
+/// know before it sends. The queue's `handed` filter is described with the two words it takes.
+#[test]
+fn conversation_limits_are_derived_from_their_handlers() {
+    let doc = tavla::http::description::document();
+    let schemas = &doc["components"]["schemas"];
+    let batch = &schemas["IngestBatch"];
+    assert_eq!(batch["properties"]["messages"]["maxItems"], 5000, "{batch}");
+    assert_eq!(batch["additionalProperties"], false, "{batch}");
+    let handover = &schemas["HandoverRequest"];
+    assert_eq!(
+        handover["properties"]["note"]["maxLength"], 2000,
+        "{handover}"
+    );
+    assert_eq!(
+        handover["properties"]["unit"]["maxLength"], 100,
+        "{handover}"
+    );
+    let reply = &schemas["ReplyRequest"];
+    assert_eq!(reply["properties"]["text"]["maxLength"], 8000, "{reply}");
+    let list = &doc["paths"]["/api/v1/conversations"]["get"];
+    let handed = list["parameters"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == "handed"))
+        .unwrap_or_else(|| panic!("the queue takes `handed`: {list}"));
+    assert_eq!(handed["schema"]["enum"], serde_json::json!(["me", "unit"]));
+    let retry = &doc["paths"]["/api/v1/messages/{id}/retry"]["post"]["requestBody"];
+    assert_ne!(
+        retry["required"], true,
+        "a retry's body is optional: {retry}"
+    );
+}

@@ -30,4 +30,6 @@ hand_written!(
     missing_training => "MissingTraining",
     channel => "Channel",
     platform => "Platform",
+    conversation_summary => "ConversationSummary",
+    normalised_message => "NormalisedMessage",
 );

@@ -74,6 +74,11 @@ fn typed() -> Vec<utoipa::openapi::OpenApi> {
         super::session::Doc::openapi(),
         super::system::Doc::openapi(),
         super::channels::Doc::openapi(),
+        super::conversations::Doc::openapi(),
+        super::handover::Doc::openapi(),
+        super::saved_replies::Doc::openapi(),
+        super::deliveries::Doc::openapi(),
+        super::messages::Doc::openapi(),
     ]
 }
 
