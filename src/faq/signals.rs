@@ -1101,7 +1101,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(d);
@@ -1202,6 +1202,15 @@ mod tests {
             written.contains("ERROR") && written.contains("poisoned"),
             "{written}"
         );
+    }
+
+    #[test]
+    fn the_log_writes_counts_with_thousands_separated() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(300_000), "300,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     fn held(faq: &FaqSignals, message: i64) -> Option<u64> {
