@@ -7,7 +7,9 @@
 //! instance follows the event log and places new questions by its own centroids, but a placement
 //! is written to the store before it counts, and a placement already stored for the same event by
 //! another instance wins. A restart rebuilds the centroids from the stored placements, so every
-//! instance and every restart shows the same id for the same questions. Consolidation (merging
+//! instance and every restart shows the same id for the same questions; questions the store holds
+//! without a placement (a restore, an import) are placed in the background in batches, each stored
+//! as it goes, so the service serves at once and a restart resumes. Consolidation (merging
 //! clusters that grew together) runs on one instance at a time, under a lease; the others reload
 //! the placements when its generation changes.
 
@@ -380,10 +382,10 @@ impl FaqSignals {
         if tenths > p.tenths_logged {
             p.tenths_logged = tenths;
             tracing::info!(
-                "FAQ signals: placed {} of {} questions ({} comments looked at)",
-                thousands(p.placed),
+                "FAQ signals: looked at {} of {} unplaced comments, {} questions placed",
+                thousands(p.looked_at),
                 thousands(p.total),
-                thousands(p.looked_at)
+                thousands(p.placed)
             );
         }
         Ok(true)
@@ -920,6 +922,7 @@ pub async fn follow(
             Err(e) => tracing::warn!(error = %e, "FAQ could not read the event log"),
         }
         match faq.place_some(&store, pace.batch).await {
+            // Consolidation waits until placing is done: it would merge a partial picture.
             Ok(true) => {
                 tokio::select! {
                     _ = tokio::time::sleep(pace.pause) => {}

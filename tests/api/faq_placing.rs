@@ -71,7 +71,7 @@ on_both_backends_with!(
     |s: &mut tavla::settings::Settings| {
         // Small batches and a pause, so placing is seen under way.
         s.faq_placing_batch = 2;
-        s.faq_placing_pause_ms = 150;
+        s.faq_placing_pause_ms = 250;
     },
     |mut app: TestApp| async move {
         app.register_channel("facebook", PAGE, "Kommunen").await;
