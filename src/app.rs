@@ -82,7 +82,8 @@ impl Application {
             delivery_failures.clone(),
             shutdown.clone(),
         )?;
-        // FAQ clusters are derived: built from the store now, then kept current from the log.
+        // FAQ clusters are derived: restored from the stored placements now, then kept current
+        // from the log; questions the store holds unplaced are placed in the background.
         let faq = Arc::new(
             crate::faq::signals::FaqSignals::build(
                 &store,
@@ -94,6 +95,10 @@ impl Application {
             store.clone(),
             faq.clone(),
             std::time::Duration::from_secs(600),
+            crate::faq::signals::PlacingPace {
+                batch: settings.faq_placing_batch,
+                pause: std::time::Duration::from_millis(settings.faq_placing_pause_ms),
+            },
             shutdown.clone(),
         ));
         // Urgent cases reach the on-call moderator through an incoming webhook, when one is set.

@@ -788,7 +788,7 @@ async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
     }
     let store = open_store(settings).await?;
     let faq = std::sync::Arc::new(
-        crate::faq::signals::FaqSignals::build(
+        crate::faq::signals::FaqSignals::build_complete(
             &store,
             crate::faq::cluster::ClusterConfig::default(),
         )

@@ -132,6 +132,10 @@ pub struct Settings {
     pub heated_min_comments: i64,
     /// FAQ clusters listed in a report.
     pub report_faq_top: usize,
+    /// Questions a store holds without FAQ placements (a restore, an import) are placed in the
+    /// background after start: this many comments a batch, with this pause between batches.
+    pub faq_placing_batch: usize,
+    pub faq_placing_pause_ms: u64,
     pub retention_file: PathBuf,
     /// Outgoing webhooks: receivers and the units conversations are handed to.
     pub integrations_file: PathBuf,

@@ -7,7 +7,9 @@
 //! instance follows the event log and places new questions by its own centroids, but a placement
 //! is written to the store before it counts, and a placement already stored for the same event by
 //! another instance wins. A restart rebuilds the centroids from the stored placements, so every
-//! instance and every restart shows the same id for the same questions. Consolidation (merging
+//! instance and every restart shows the same id for the same questions; questions the store holds
+//! without a placement (a restore, an import) are placed in the background in batches, each stored
+//! as it goes, so the service serves at once and a restart resumes. Consolidation (merging
 //! clusters that grew together) runs on one instance at a time, under a lease; the others reload
 //! the placements when its generation changes.
 
@@ -75,7 +77,51 @@ struct Inner {
     merged: HashMap<u64, u64>,
     /// Cluster ids the store handed to this instance and not used yet.
     ids: std::ops::Range<u64>,
+    /// New clusters get ids above this one, the highest curation names.
+    id_floor: i64,
     posts: Posts,
+    /// Placing questions the store holds without placements; None when none are left.
+    placing: Option<Placing>,
+}
+
+/// Placing in the background: where it is in the store, and how far.
+struct Placing {
+    /// The last message id looked at.
+    after: i64,
+    /// The last message id when the service started: later ones come through the event log.
+    up_to: i64,
+    looked_at: u64,
+    placed: u64,
+    total: u64,
+    tenths_logged: u64,
+    started: std::time::Instant,
+}
+
+/// How far placing in the background is, as the FAQ routes show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Building {
+    /// Questions placed so far.
+    pub placed: u64,
+    /// Comments looked at so far (the questions among them placed).
+    pub looked_at: u64,
+    /// Comments without a stored placement when the service started.
+    pub total: u64,
+}
+
+/// The event sequence placing in the background decides as of: before every event, so any
+/// event's decision about the same question overrides it, and among instances placing the same
+/// store the first stored wins (a placement is only replaced by a later event's).
+const BEFORE_THE_LOG: i64 = 0;
+
+/// Comments looked at per batch when placing in the background, unless the settings say.
+pub const DEFAULT_PLACING_BATCH: usize = 500;
+
+/// Placing in the background: comments per batch and a pause between batches, which leaves
+/// the processor to requests on a small machine.
+#[derive(Debug, Clone, Copy)]
+pub struct PlacingPace {
+    pub batch: usize,
+    pub pause: Duration,
 }
 
 impl Inner {
@@ -177,36 +223,35 @@ fn is_public(kind: &str) -> bool {
 }
 
 impl FaqSignals {
-    /// Builds the clusters from the stored placements of every public question in the store;
-    /// questions not placed yet are placed (and stored) as new ones would be.
+    /// Builds the clusters from the stored placements, and plans placing the public questions
+    /// that have none (a restore, an import, a store from before placements were stored): that
+    /// runs in the background ([`follow`] places a batch at a time), so the service serves at
+    /// once; until it is done the clusters hold what is placed so far ([`FaqSignals::building`]).
     pub async fn build(store: &Store, config: ClusterConfig) -> anyhow::Result<FaqSignals> {
         let seq = store.last_event_seq().await?;
-        let rows = public_questions(store).await?;
-        let mut generation = store.faq_generation().await?;
-        let mut stored = store.all_faq_placements().await?;
-        if stored.is_empty() && generation == 0 && !rows.is_empty() {
-            // A store from before clusters were stored: cluster as then, and store the result.
-            let batch = batch_of(&rows);
-            let seeded = tokio::task::block_in_place(|| Clusterer::recluster_all(&batch, &config));
-            let placements: Vec<(i64, i64)> = seeded
-                .placements()
-                .into_iter()
-                .map(|(m, c)| (m as i64, c as i64))
-                .collect();
-            store.seed_faq_placements(&placements, seq).await?;
-            generation = store.faq_generation().await?;
-            stored = store.all_faq_placements().await?;
-        }
+        // Where placing stops, read before anything else: a message after it comes with an
+        // event this instance follows.
+        let up_to = store.last_message_id().await?;
+        let generation = store.faq_generation().await?;
+        let stored = store.all_faq_placements().await?;
         let merged = as_u64(store.faq_cluster_merges().await?);
+        let id_floor = store.faq_highest_named_cluster().await?;
         let at: HashMap<i64, Placement> = stored.iter().map(|p| (p.message_id, *p)).collect();
+        // Only placed questions are held: a store without placements costs nothing here.
+        let rows = if at.is_empty() {
+            Vec::new()
+        } else {
+            placed_questions(store, &at).await?
+        };
         let placed: Vec<(Row<'_>, u64)> = rows
             .iter()
-            .filter_map(|r| {
-                let p = at.get(&r.id)?;
-                Some((row_of(r), resolve(&merged, p.cluster_id as u64)))
-            })
+            .map(|r| (row_of(r), resolve(&merged, at[&r.id].cluster_id as u64)))
             .collect();
         let clusterer = tokio::task::block_in_place(|| Clusterer::restore(&placed, &config));
+        let total = store
+            .count_unplaced_question_candidates(&ReadScope::operator(), up_to)
+            .await?
+            .max(0) as u64;
         let mut inner = Inner {
             clusterer,
             members: HashMap::new(),
@@ -214,44 +259,136 @@ impl FaqSignals {
             generation,
             merged,
             ids: 0..0,
+            id_floor,
             posts: Posts::default(),
+            placing: (total > 0).then(|| Placing {
+                after: 0,
+                up_to,
+                looked_at: 0,
+                placed: 0,
+                total,
+                tenths_logged: 0,
+                started: std::time::Instant::now(),
+            }),
         };
         for r in &rows {
-            if let Some(p) = at.get(&r.id) {
-                inner.remember(r, p.placed_seq);
-            }
+            inner.remember(r, at[&r.id].placed_seq);
         }
         let faq = FaqSignals {
             inner: Mutex::new(inner),
         };
-        // Questions nobody placed yet (they arrived while no instance followed the log), and
-        // placements of messages that are no questions any more, are settled as of now.
+        if total > 0 {
+            tracing::info!(
+                "FAQ signals: {} comments have no stored placement; the questions among them are placed in the background",
+                thousands(total)
+            );
+        }
+        // Placements of messages that are no questions any more are settled as of now.
         let questions: HashSet<i64> = rows.iter().map(|r| r.id).collect();
-        let mut settle: Vec<Handling> = rows
-            .into_iter()
-            .filter(|r| !at.contains_key(&r.id))
-            .map(|r| Handling {
-                message: r.id,
+        let settle: Vec<Handling> = stored
+            .iter()
+            .filter(|p| !questions.contains(&p.message_id))
+            .map(|p| Handling {
+                message: p.message_id,
                 seq,
-                fresh: false,
-                question: Some(r),
+                fresh: true,
+                question: None,
             })
             .collect();
-        settle.extend(
-            stored
-                .iter()
-                .filter(|p| !questions.contains(&p.message_id))
-                .map(|p| Handling {
-                    message: p.message_id,
-                    seq,
-                    fresh: true,
-                    question: None,
-                }),
-        );
         for chunk in settle.chunks(1000) {
             faq.settle(store, chunk).await?;
         }
         Ok(faq)
+    }
+
+    /// Builds and places every question before it returns: for the command line, which has no
+    /// service to answer meanwhile and wants the whole picture.
+    pub async fn build_complete(
+        store: &Store,
+        config: ClusterConfig,
+    ) -> anyhow::Result<FaqSignals> {
+        let faq = Self::build(store, config).await?;
+        while faq.place_some(store, DEFAULT_PLACING_BATCH).await? {}
+        Ok(faq)
+    }
+
+    /// How far placing in the background is, or None when every question is placed.
+    pub fn building(&self) -> Option<Building> {
+        let inner = self.read()?;
+        inner.placing.as_ref().map(|p| Building {
+            placed: p.placed,
+            looked_at: p.looked_at,
+            total: p.total,
+        })
+    }
+
+    /// Places the next batch of questions this instance does not hold (from at most `batch`
+    /// comments): one with a stored placement follows it, one without is placed and the
+    /// placement stored before it counts, so a restart resumes where this stopped. Returns
+    /// whether more is left.
+    ///
+    /// Each is decided as of [`BEFORE_THE_LOG`]: the first placement stored for a question
+    /// wins over any other instance's placing of it (which then follows the stored one), and
+    /// any event about it, which is later, wins over both.
+    pub async fn place_some(&self, store: &Store, batch: usize) -> anyhow::Result<bool> {
+        let (after, up_to) = match &self.lock()?.placing {
+            Some(p) => (p.after, p.up_to),
+            None => return Ok(false),
+        };
+        // Every comment is walked, not only those unplaced: a question another instance placed
+        // after this one started is adopted here (its placement came with no event).
+        let page = store
+            .question_candidates_after(&ReadScope::operator(), after, batch.max(1) as i64)
+            .await?;
+        let last = page.last().map(|r| r.id).filter(|id| *id <= up_to);
+        let unheld: Vec<QuestionRow> = {
+            let inner = self.lock()?;
+            page.into_iter()
+                .filter(|r| r.id <= up_to && is_public(&r.kind))
+                .filter(|r| !inner.members.contains_key(&(r.id as u64)))
+                .collect()
+        };
+        let looked = unheld.len() as u64;
+        let handlings: Vec<Handling> = unheld
+            .into_iter()
+            .filter(|r| is_question(&r.text))
+            .map(|r| Handling {
+                message: r.id,
+                seq: BEFORE_THE_LOG,
+                fresh: false,
+                question: Some(r),
+            })
+            .collect();
+        self.settle(store, &handlings).await?;
+        let mut inner = self.lock()?;
+        let Some(p) = inner.placing.as_mut() else {
+            return Ok(false);
+        };
+        let Some(last) = last else {
+            tracing::info!(
+                "FAQ signals: placing finished: {} questions placed from {} comments in {:.1} s",
+                thousands(p.placed),
+                thousands(p.looked_at),
+                p.started.elapsed().as_secs_f64()
+            );
+            inner.placing = None;
+            return Ok(false);
+        };
+        p.after = last;
+        p.placed += handlings.len() as u64;
+        // Another instance placing the same store meanwhile leaves fewer to look at here.
+        p.looked_at = (p.looked_at + looked).min(p.total);
+        let tenths = p.looked_at * 10 / p.total.max(1);
+        if tenths > p.tenths_logged {
+            p.tenths_logged = tenths;
+            tracing::info!(
+                "FAQ signals: looked at {} of {} unplaced comments, {} questions placed",
+                thousands(p.looked_at),
+                thousands(p.total),
+                thousands(p.placed)
+            );
+        }
+        Ok(true)
     }
 
     /// Settles messages after events: decides the placement of those whose stored placement is
@@ -270,7 +407,10 @@ impl FaqSignals {
             next += self.decide(&handlings[next..], &stored, &mut changes, &mut placed_here)?;
             if next < handlings.len() {
                 // Out of cluster ids: take another block from the store.
-                let above = self.lock()?.clusterer.highest_cluster_id() as i64;
+                let above = {
+                    let inner = self.lock()?;
+                    (inner.clusterer.highest_cluster_id() as i64).max(inner.id_floor)
+                };
                 let first = store.reserve_faq_cluster_ids(ID_BLOCK, above).await? as u64;
                 self.lock()?.ids = first..first + ID_BLOCK as u64;
             }
@@ -733,16 +873,22 @@ fn new_wording(e: &crate::store::StoredEvent) -> bool {
 
 /// Follows the event log: new questions are placed (and stored), edited ones placed afresh,
 /// those taken out leave; consolidation runs on whichever instance takes its lease when due.
+/// Questions the store held without placements at start are placed alongside, a batch between
+/// pages of events, so new questions are not held up behind them.
 pub async fn follow(
     store: Store,
     faq: Arc<FaqSignals>,
     consolidate_every: Duration,
+    pace: PlacingPace,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut after = faq.seq();
     let mut next_consolidation = tokio::time::Instant::now() + consolidate_every;
     let mut generation_checked = tokio::time::Instant::now();
     loop {
+        if *shutdown.borrow() {
+            return;
+        }
         let committed = store.committed.clone();
         let woken = committed.notified();
         tokio::pin!(woken);
@@ -753,6 +899,7 @@ pub async fn follow(
             }
             generation_checked = tokio::time::Instant::now();
         }
+        let mut more_events = false;
         match store.events_after(after, 1000).await {
             Ok(events) if !events.is_empty() => {
                 if let Err(err) = faq.apply(&store, &events).await {
@@ -769,10 +916,32 @@ pub async fn follow(
                 if let Ok(mut inner) = faq.inner.lock() {
                     inner.seq = after;
                 }
-                continue;
+                more_events = true;
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "FAQ could not read the event log"),
+        }
+        match faq.place_some(&store, pace.batch).await {
+            // Consolidation waits until placing is done: it would merge a partial picture.
+            Ok(true) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(pace.pause) => {}
+                    _ = shutdown.changed() => return,
+                }
+                continue;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "FAQ could not place stored questions; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => return,
+                }
+                continue;
+            }
+        }
+        if more_events {
+            continue;
         }
         if tokio::time::Instant::now() >= next_consolidation {
             if let Err(e) = consolidate_once(&store, &faq, consolidate_every).await {
@@ -905,8 +1074,12 @@ impl FaqSignals {
     }
 }
 
-/// Every public question in the store, in pages.
-async fn public_questions(store: &Store) -> anyhow::Result<Vec<QuestionRow>> {
+/// The public questions among the placed messages, as they are now, in pages over the store
+/// (one walk is cheaper than looking each placement up); the others are not kept.
+async fn placed_questions(
+    store: &Store,
+    placed: &HashMap<i64, Placement>,
+) -> anyhow::Result<Vec<QuestionRow>> {
     let mut rows: Vec<QuestionRow> = Vec::new();
     let mut after = 0;
     loop {
@@ -918,11 +1091,25 @@ async fn public_questions(store: &Store) -> anyhow::Result<Vec<QuestionRow>> {
         };
         after = last;
         rows.extend(
-            page.into_iter()
-                .filter(|r| is_public(&r.kind) && is_question(&r.text)),
+            page.into_iter().filter(|r| {
+                placed.contains_key(&r.id) && is_public(&r.kind) && is_question(&r.text)
+            }),
         );
     }
     Ok(rows)
+}
+
+/// 1234567 as "1,234,567", for the log.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 fn row_of(r: &QuestionRow) -> Row<'_> {
@@ -932,10 +1119,6 @@ fn row_of(r: &QuestionRow) -> Row<'_> {
         time_ms: r.time,
         author: &r.author,
     }
-}
-
-fn batch_of(rows: &[QuestionRow]) -> Vec<Row<'_>> {
-    rows.iter().map(row_of).collect()
 }
 
 fn by_message(placements: Vec<Placement>) -> HashMap<i64, Placement> {
@@ -1022,6 +1205,15 @@ mod tests {
             written.contains("ERROR") && written.contains("poisoned"),
             "{written}"
         );
+    }
+
+    #[test]
+    fn the_log_writes_counts_with_thousands_separated() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(300_000), "300,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     fn held(faq: &FaqSignals, message: i64) -> Option<u64> {

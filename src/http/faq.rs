@@ -56,7 +56,8 @@ pub async fn clusters(
         )
         .await?;
     Ok(axum::Json(
-        json!({"items": items, "period": q.period.unwrap_or_else(|| "week".into())}),
+        json!({"items": items, "period": q.period.unwrap_or_else(|| "week".into()),
+            "building": state.faq.building()}),
     ))
 }
 

@@ -77,6 +77,33 @@ impl Store {
         rows.iter().map(question_from_row).collect()
     }
 
+    /// How many public comments up to `up_to` have no stored placement: what placing in the
+    /// background has before it (the questions among them are placed, the rest looked at).
+    pub async fn count_unplaced_question_candidates(
+        &self,
+        scope: &ReadScope,
+        up_to: i64,
+    ) -> Result<i64> {
+        let select = question_select(scope);
+        // The same rows as the pages above, counted: the select's columns inside a subquery.
+        Ok(sqlx::query_scalar(&format!(
+            "select count(*) from ({select} and m.id <= $1 and c.kind = 'comments' \
+             and not exists (select 1 from faq_members fm where fm.message_id = m.id)) q"
+        ))
+        .bind(up_to)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// The highest message id, or 0: where placing in the background stops (later messages
+    /// come through the event log).
+    pub async fn last_message_id(&self) -> Result<i64> {
+        let id: Option<i64> = sqlx::query_scalar("select max(id) from messages")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(id.unwrap_or(0))
+    }
+
     /// The public question candidates among these messages, in one query.
     pub async fn question_candidates(
         &self,
@@ -434,6 +461,18 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// The highest cluster id curation or a communicator's move names, or 0: new clusters get
+    /// ids above it, so a name given before placements were stored never lands on other questions.
+    pub async fn faq_highest_named_cluster(&self) -> Result<i64> {
+        let named: Option<i64> = sqlx::query_scalar(
+            "select max(id) from (select cluster_id as id from faq_curation \
+             union all select merged_into from faq_curation union all select cluster_id from faq_moves) ids",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(named.unwrap_or(0))
     }
 
     /// Stores what a consolidation changed, moves curation after its merges (unless the
