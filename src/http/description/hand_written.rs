@@ -21,4 +21,7 @@ hand_written!(
     delivery_status => "DeliveryStatus",
     outbox_action => "OutboxAction",
     timestamp => "Timestamp",
+    severity => "Severity",
+    step_kind => "StepKind",
+    conversation_kind => "ConversationKind",
 );

@@ -67,7 +67,11 @@ fn is_api(spec: &RouteSpec) -> bool {
 /// The typed part: each HTTP module that has typed handlers contributes its `Doc`. (Kept apart
 /// rather than merged: utoipa's merge keeps only the first module's operations on a shared path.)
 fn typed() -> Vec<utoipa::openapi::OpenApi> {
-    vec![super::audit::Doc::openapi(), super::notes::Doc::openapi()]
+    vec![
+        super::audit::Doc::openapi(),
+        super::notes::Doc::openapi(),
+        super::moderation::Doc::openapi(),
+    ]
 }
 
 /// Doc comments arrive wrapped at the source's line width; in the description a paragraph is
