@@ -24,4 +24,5 @@ hand_written!(
     severity => "Severity",
     step_kind => "StepKind",
     conversation_kind => "ConversationKind",
+    platform => "Platform",
 );

@@ -71,6 +71,7 @@ fn typed() -> Vec<utoipa::openapi::OpenApi> {
         super::audit::Doc::openapi(),
         super::notes::Doc::openapi(),
         super::moderation::Doc::openapi(),
+        super::privacy::Doc::openapi(),
     ]
 }
 
