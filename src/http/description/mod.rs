@@ -72,6 +72,7 @@ fn typed() -> Vec<utoipa::openapi::OpenApi> {
         super::notes::Doc::openapi(),
         super::moderation::Doc::openapi(),
         super::privacy::Doc::openapi(),
+        super::synonyms::Doc::openapi(),
     ]
 }
 
