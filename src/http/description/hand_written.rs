@@ -25,4 +25,7 @@ hand_written!(
     step_kind => "StepKind",
     conversation_kind => "ConversationKind",
     platform => "Platform",
+    faq_signal => "FaqSignal",
+    faq_topic => "FaqTopic",
+    faq_curation => "FaqCuration",
 );

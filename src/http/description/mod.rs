@@ -73,6 +73,7 @@ fn typed() -> Vec<utoipa::openapi::OpenApi> {
         super::moderation::Doc::openapi(),
         super::privacy::Doc::openapi(),
         super::synonyms::Doc::openapi(),
+        super::faq::Doc::openapi(),
     ]
 }
 
