@@ -37,7 +37,8 @@ pub struct SignalQuery {
     limit: Option<usize>,
 }
 
-/// The periods FAQ signals count (the handler reads the words, so a wrong one is 400).
+// The handler reads the words (a wrong one is 400); this enum only describes them.
+/// A period FAQ signals count, ending now.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 #[schema(rename_all = "snake_case")]

@@ -41,7 +41,8 @@ pub struct CaseQuery {
     limit: Option<i64>,
 }
 
-/// Where a case stands (the handler checks the words, so a wrong one is 400 with its own detail).
+// The handler checks the words (a wrong one is 400); this enum only describes them.
+/// Where a case stands.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 #[schema(rename_all = "snake_case")]
@@ -266,7 +267,7 @@ pub struct StepBody {
     send: Option<bool>,
 }
 
-/// The languages a routine's notices are written in.
+/// A language the routines' notices are written in.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 #[schema(rename_all = "snake_case")]

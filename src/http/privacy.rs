@@ -259,6 +259,19 @@ pub struct NewHold {
     reason: String,
 }
 
+/// The hand-written `NewLegalHold` (its scope-dependent members are conditions no derive states),
+/// as a required request body: `body = ref(…)` leaves the body optional, and a client that sends
+/// none is refused with 415.
+struct NewLegalHoldRef;
+
+impl utoipa::PartialSchema for NewLegalHoldRef {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::Ref::from_schema_name("NewLegalHold").into()
+    }
+}
+
+impl ToSchema for NewLegalHoldRef {}
+
 /// The new holds' ids.
 #[derive(Serialize, ToSchema)]
 struct HoldsPlaced {
@@ -275,7 +288,7 @@ struct HoldsPlaced {
     path = "/api/v1/legal-holds",
     operation_id = "placeLegalHold",
     tag = "privacy",
-    request_body(content = ref("#/components/schemas/NewLegalHold")),
+    request_body(content = inline(NewLegalHoldRef)),
     responses(
         (status = 201, description = "The new holds' ids.", body = HoldsPlaced),
         (status = 400, response = BadRequest),
@@ -465,7 +478,7 @@ struct RevealedView {
     value: String,
 }
 
-/// The kinds of personal data masking detects.
+/// A kind of personal data that masking detects.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 #[schema(rename_all = "snake_case")]

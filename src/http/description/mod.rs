@@ -74,6 +74,7 @@ fn typed() -> Vec<utoipa::openapi::OpenApi> {
         super::privacy::Doc::openapi(),
         super::synonyms::Doc::openapi(),
         super::faq::Doc::openapi(),
+        super::reports::Doc::openapi(),
     ]
 }
 
