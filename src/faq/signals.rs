@@ -98,13 +98,15 @@ struct Placing {
 }
 
 /// How far placing in the background is, as the FAQ routes show it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = FaqBuilding)]
 pub struct Building {
     /// Questions placed so far.
     pub placed: u64,
-    /// Comments looked at so far (the questions among them placed).
+    /// Comments looked at so far (the questions among them placed); reaches `total` when done,
+    /// or stays below it when another instance placed some meanwhile.
     pub looked_at: u64,
-    /// Comments without a stored placement when the service started.
+    /// Comments that had no stored placement when this instance started.
     pub total: u64,
 }
 

@@ -4,27 +4,83 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::auth::Caller;
-use super::error::{AppError, Result};
+use super::description::hand_written;
+use super::description::refusals::{BadRequest, PayloadTooLarge, UnsupportedMediaType};
+use super::error::{AppError, Problem, Result};
 use super::extract::{parse_json, Json, Path, Query, RawBody};
 use super::AppState;
 use crate::access::{answer_capability, read_capability, Capability};
 use crate::moderation::cases::{missing, rules, step_kinds};
+use crate::moderation::heat::HeatedThread;
 use crate::moderation::triage::Severity;
 use crate::privacy::masking;
+use crate::store::moderation::{CaseSummary, StepOutcome};
 use crate::store::now_ms;
 
-#[derive(Deserialize)]
+#[derive(OpenApi)]
+#[openapi(paths(report, list, show, take_step, close, heated))]
+pub struct Doc;
+
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CaseQuery {
+    /// Open or closed cases.
+    #[param(inline, value_type = Option<CaseStatus>, default = "open")]
     status: Option<String>,
+    /// Only cases of this level.
+    #[param(schema_with = hand_written::severity)]
     level: Option<String>,
+    /// At most this many cases; values outside 1–1000 are clamped.
+    #[param(default = 200)]
     limit: Option<i64>,
 }
 
+// The handler checks the words (a wrong one is 400); this enum only describes them.
+/// Where a case stands.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum CaseStatus {
+    Open,
+    Closed,
+}
+
+/// The moderation queue.
+#[derive(Serialize, ToSchema)]
+#[schema(as = CaseList)]
+struct CaseListView {
+    /// Most serious level first (S5 first), then oldest first.
+    items: Vec<CaseSummary>,
+}
+
+/// The moderation queue
+///
+/// Lists moderation cases, most serious level first (S5 first), then oldest first, each marked
+/// `overdue` when past its due time. Open cases by default. Previews are the first 140
+/// characters of the message, never for S5 content and, for DM cases, only for callers with
+/// `read_dms`. Cases of every conversation kind are listed, DM cases included. Cases on channels
+/// outside the caller's channel scope are left out; `limit` is applied before that, so a caller
+/// with a channel scope may receive fewer than `limit` cases even when more exist. There is no
+/// paging. Each read is recorded in the audit trail (`moderation.queue_read`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/moderation/cases",
+    operation_id = "listCases",
+    tag = "moderation",
+    params(CaseQuery),
+    responses(
+        (status = 200, description = "The cases.", body = CaseListView),
+        (status = 400, description = "A query parameter is unknown or has the wrong type, \
+            `status` is not `open` or `closed`, or `level` is not one of S0–S5.", body = Problem,
+            content_type = "application/problem+json"),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -64,7 +120,7 @@ pub async fn list(
             json!({"status": status}),
         )
         .await?;
-    Ok(axum::Json(json!({"items": cases})))
+    Ok(axum::Json(CaseListView { items: cases }))
 }
 
 /// The routines a case follows (the version it was opened or raised under).
@@ -91,6 +147,30 @@ async fn case_in_scope(
         .ok_or_else(|| AppError::not_found(format!("there is no case {id}")))
 }
 
+/// One moderation case
+///
+/// Returns a case with the routine for its level, the steps taken, what the routine still
+/// requires before the case may close (`missing`), the evidence (with `verified`: its hash
+/// recomputed now), triage's flag, and the message with its history. S5 content is metadata
+/// only: `message` is a placeholder with `text` null and `withheld` `s5`, `case.preview` is
+/// null, the evidence has no content and triage's `findings` have `matched` null. For a DM case,
+/// a caller without `read_dms` gets `message` null and no words anywhere. A case on a channel
+/// outside the caller's channel scope does not exist for them (404). Each read is recorded in
+/// the audit trail (`moderation.case_read`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/moderation/cases/{id}",
+    operation_id = "showCase",
+    tag = "moderation",
+    params(("id" = i64, Path, description = "The moderation case id (an integer).")),
+    responses(
+        (status = 200, description = "The case.",
+            body = ref("#/components/schemas/CaseDetail")),
+        (status = 400, response = BadRequest),
+        (status = 404, description = "There is no such case, or it is on a channel outside the \
+            caller's scope.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -152,26 +232,190 @@ pub async fn show(
     Ok(axum::Json(body))
 }
 
-#[derive(Deserialize)]
+/// A step to take. Unknown fields are refused (422). Whatever is given is recorded with the step
+/// (and in the audit trail).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = StepRequest)]
 pub struct StepBody {
+    /// The step kind; it must be one of the case's routine (422 otherwise, listing the routine's
+    /// steps).
+    #[schema(schema_with = hand_written::step_kind)]
     step: String,
-    /// The police's reference for police_report; the register number for register.
+    /// For `police_report` (required): the police's reference (diarienummer). For `register`:
+    /// the register number.
+    #[schema(max_length = 100)]
     reference: Option<String>,
+    /// A note for the record.
+    #[schema(max_length = 2000)]
     note: Option<String>,
-    /// The notice used for notify_poster (an id from config/routines.toml's notices).
+    /// For `notify_poster`: the id of a notice from config/routines.toml (the case view lists
+    /// them in `notices`). Without `text`, the notice's own text in `language` is what is sent.
+    /// An unknown id is 422 and `detail` lists the ids.
+    #[schema(max_length = 100)]
     template: Option<String>,
-    /// The text sent to the poster for notify_poster (instead of the notice's own text).
+    /// For `notify_poster`: the text sent to the poster (this or `template` is required; it wins
+    /// over the notice's text). It is sent as a private reply to the comment unless `send` is
+    /// false, and recorded with the step.
+    #[schema(max_length = 2000)]
     text: Option<String>,
-    /// The notice's language: "sv" (default) or "en".
+    /// For `notify_poster` with `template`: the language of the notice's text (default sv).
+    #[schema(inline, value_type = Option<NoticeLanguage>)]
     language: Option<String>,
-    /// For notify_poster: false when the poster was told some other way, so nothing is sent.
+    /// For `notify_poster`: false when the poster was told some other way (by phone, say); the
+    /// step is recorded and nothing is sent. Default true.
     send: Option<bool>,
 }
 
-/// A step of the case's routine. Moderators take the steps given to them; communicators and
-/// agents those given to their role (answering a question, say), on cases in the conversations
-/// they answer. What the step decides for the platform is queued with it, in one transaction.
+/// A language the routines' notices are written in.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum NoticeLanguage {
+    Sv,
+    En,
+}
+
+/// A step recorded, with what it queued for the platform.
+#[derive(Serialize, ToSchema)]
+#[schema(as = StepTaken)]
+struct StepTakenView {
+    step: StepOutcome,
+    /// For `hide`, `unhide` and `remove`: whether the change was queued for the platform; null
+    /// for other steps.
+    platform: Option<PlatformQueued>,
+    /// For `notify_poster`: the notice queued as a private reply with the step (`queued: true`,
+    /// with `message_id`, the notice's own message in the DM conversation with the poster, and
+    /// `outbox_id`). null for other steps or with `send: false`. A notice the platform cannot
+    /// take refuses the whole step (422).
+    notice: Option<NoticeQueued>,
+}
+
+/// Whether the platform change was queued in the outbox, in the same transaction as the step.
+/// When the platform cannot be asked (a DM, a message without its platform id), the local record
+/// alone changes.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+enum PlatformQueued {
+    Queued {
+        /// Always true here.
+        queued: bool,
+        /// Follow it in the message's `delivery_detail` and `message.delivery_changed` events.
+        outbox_id: i64,
+    },
+    NotQueued {
+        /// Always false here.
+        queued: bool,
+        /// Why not, e.g. a DM, or a comment the platform does not know (no platform id).
+        reason: String,
+    },
+}
+
+/// The notice to the poster, queued as a private reply with the step.
+#[derive(Serialize, ToSchema)]
+struct NoticeQueued {
+    /// Always true.
+    queued: bool,
+    /// The notice's own message, in the DM conversation with the poster.
+    message_id: i64,
+    outbox_id: i64,
+}
+
+/// Take a step of the case's routine
+///
+/// Records one step of the case's routine, with actor and time. The step must be one of the steps
+/// of the routine for the case's level (the version of config/routines.toml the case follows: the
+/// one it was opened under, also after it is raised to another level), and each step kind is taken
+/// at most once per case. `police_report` needs `reference`; `notify_poster` needs `template` or
+/// `text`; `second_confirmation` needs a `remove` or `hide` step taken before, and must come from
+/// another moderator than the one who took the `remove` step (or, without one, the `hide` step);
+/// when that step was taken automatically by triage, any moderator may confirm. `hide`, `unhide`
+/// and `remove` first capture the evidence record (once per case; for S5 without content) and
+/// record the routine's `capture_evidence` step if it has one and it was not taken, in the same
+/// transaction; then they mark the local message (with history; it is never deleted) and queue the
+/// same change for the platform through the outbox, in the same transaction as the step (see
+/// `platform` in the answer, and the step's `delivery` in the case view). `capture_evidence`
+/// captures the record on its own. `notify_poster` (unless `send` is false) queues the notice as a
+/// private reply to the comment in the same transaction; where the platform allows none (a comment
+/// older than 7 days, a DM, a comment without its platform id or author) the step is refused with
+/// 422 and nothing is recorded: tell the poster another way and record it with `send: false`. If
+/// any part cannot be written, none of it is (500): the step, the local change and the outbox row
+/// are written together or not at all.
+///
+/// **Who may take a step.** Each step of a routine names the roles that may take it (`roles` in
+/// config/routines.toml; the case view shows them in `routine.steps[].roles`). Anyone else is
+/// refused with 403, and `detail` names the step, the level and the roles. Moderators (`moderate`)
+/// take steps on any case in their channel scope; communicators and agents take the steps given to
+/// their role, on cases in the conversations they answer: a comment thread needs
+/// `answer_comments`, a DM `answer_dms` (403 otherwise). The second confirmation is always a
+/// moderator's.
+///
+/// In the shipped routines (version 2026-12-05.1):
+///
+/// - **S0** (Question, complaint or own case details), due in 4320 minutes. Steps: `reply`,
+///   `capture_evidence`, `hide`, `refer_secure_channel`. Required before closing: none. `reply`
+///   and `refer_secure_channel` may be taken by moderators, communicators and agents; every other
+///   step of every level by moderators only.
+/// - **S1** (Spam, off-topic, flooding, party-political campaigning), due in 2880 minutes. Steps:
+///   `capture_evidence`, `hide`. Required before closing: `capture_evidence`, `hide`.
+/// - **S2** (Profanity, insult, disinformation, third-party personal data), due in 1440 minutes.
+///   Steps: `capture_evidence`, `hide`, `remove`, `notify_poster`. Required before closing:
+///   `capture_evidence`, `notify_poster`, one of `hide` or `remove`.
+/// - **S3** (Harassment, defamation, threats or abuse against staff, sensitive data about others),
+///   due in 240 minutes. Steps: `capture_evidence`, `remove`, `register`, `police_report`,
+///   `incident_report`, `block`. Required before closing: `capture_evidence`, `remove`,
+///   `register`, `block`.
+/// - **S4** (Obviously criminal under the Bulletin Board Act (unlawful threat, incitement against
+///   a group …)), due in 60 minutes. Steps: `capture_evidence`, `remove`, `register`,
+///   `police_report`, `block`, `incident_report`, `second_confirmation`. Required before closing:
+///   `capture_evidence`, `remove`, `register`, `police_report`, `block`, `second_confirmation`.
+/// - **S5** (Child sexual abuse material; imminent danger), due in 15 minutes. Steps:
+///   `capture_evidence`, `remove`, `alert`, `police_report`, `second_confirmation`. Required
+///   before closing: `capture_evidence`, `remove`, `alert`, `police_report`,
+///   `second_confirmation`.
+///
+/// Recorded in the audit trail (`moderation.step.<step>`, plus `moderation.evidence_captured`,
+/// `message.hidden`/`message.unhidden`/`message.removed` and `message.<action>_requested` as they
+/// apply) and announced as a `moderation.case_changed` event. A case on a channel outside the
+/// caller's channel scope does not exist for them (404). The case is looked up (404) and the
+/// caller's right to act on it checked (403) before the body is judged.
+///
+/// **Access:** Then the case and the step decide (see above).
+#[utoipa::path(
+    post,
+    path = "/api/v1/moderation/cases/{id}/steps",
+    operation_id = "takeCaseStep",
+    tag = "moderation",
+    params(("id" = i64, Path, description = "The moderation case id (an integer).")),
+    request_body(content = StepBody, description = "The step and what it needs."),
+    responses(
+        (status = 201, description = "The step is recorded.", body = StepTakenView, example = json!({
+            "step": {"case_id": 12, "message_id": 4711, "step": "remove", "platform_action": "remove"},
+            "platform": {"queued": true, "outbox_id": 88}, "notice": null
+        })),
+        (status = 400, response = BadRequest),
+        (status = 403, description = "The caller may not take this step: the route's \
+            capabilities are missing (see Access), a communicator or agent on a case outside the \
+            conversations they answer, or the routine gives the step to other roles (`detail` \
+            names the step, the level and who may take it).", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "There is no such case, or it is on a channel outside the \
+            caller's scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The step was already taken on this case (`detail` says by \
+            whom), or the case is closed (report the message again to open a new one).",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "The step is not one of the case's routine (`detail` lists \
+            its steps); `police_report` without `reference`; `notify_poster` without `template` \
+            or `text`; `notify_poster` whose notice the platform cannot take (older than 7 days, \
+            a DM: tell the poster another way and record it with `send: false`); \
+            `second_confirmation` before any `remove` or `hide`, or by the moderator who removed \
+            or hid the message; a field longer than its limit (`reference` and `template` 100 \
+            characters, `note` and `text` 2,000); or the body has unknown or missing fields.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn take_step(
     State(state): State<AppState>,
     caller: Caller,
@@ -253,32 +497,90 @@ pub async fn take_step(
         )
         .await?;
     let platform = match &outcome.platform {
-        Some(Ok(outbox_id)) => json!({"queued": true, "outbox_id": outbox_id}),
-        Some(Err(reason)) => json!({"queued": false, "reason": reason}),
-        None => json!(null),
+        Some(Ok(outbox_id)) => Some(PlatformQueued::Queued {
+            queued: true,
+            outbox_id: *outbox_id,
+        }),
+        Some(Err(reason)) => Some(PlatformQueued::NotQueued {
+            queued: false,
+            reason: reason.clone(),
+        }),
+        None => None,
     };
     // The notice is a message of its own, in the DM conversation with the poster.
-    let notice = match outcome.notice {
-        Some((message_id, outbox_id)) => {
-            json!({"queued": true, "message_id": message_id, "outbox_id": outbox_id})
-        }
-        None => json!(null),
-    };
+    let notice = outcome.notice.map(|(message_id, outbox_id)| NoticeQueued {
+        queued: true,
+        message_id,
+        outbox_id,
+    });
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({"step": outcome, "platform": platform, "notice": notice})),
+        axum::Json(StepTakenView {
+            step: outcome,
+            platform,
+            notice,
+        }),
     ))
 }
 
-#[derive(Deserialize)]
+/// Unknown fields are refused (422).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CloseRequest)]
 pub struct CloseBody {
+    /// What was done and why (trimmed; 1 to 2,000 characters).
+    #[schema(min_length = 1, max_length = 2000)]
     decision: String,
-    /// What the message was, in the moderator's judgement: triage's category names, or an empty
-    /// list for nothing wrong. Optional; training learns from it before anything else.
+    /// What the message was, in the moderator's judgement: names of triage's categories
+    /// (config/moderation/categories.toml; another name is refused with 422), or an empty list
+    /// for nothing wrong. Optional; `tavla moderation train --from-cases` learns from it before
+    /// anything else.
     categories: Option<Vec<String>>,
 }
 
+/// The case closed.
+#[derive(Serialize, ToSchema)]
+#[schema(as = CaseClosed)]
+struct CaseClosedView {
+    /// The id of the case closed.
+    closed: i64,
+}
+
+/// Close a case
+///
+/// Closes a case with a written decision, once nothing its routine requires is missing. Otherwise
+/// the answer is 422 and `detail` lists what is missing (e.g. `the case cannot close yet: the
+/// routine still requires register, one of hide or remove`); GET /api/v1/moderation/cases/{id}
+/// gives the same list as `missing`. Recorded in the audit trail (`moderation.case_closed`, with
+/// the decision) and announced as a `moderation.case_changed` event. A case on a channel outside
+/// the caller's channel scope does not exist for them (404). The body is read before the case is
+/// looked up.
+#[utoipa::path(
+    post,
+    path = "/api/v1/moderation/cases/{id}/close",
+    operation_id = "closeCase",
+    tag = "moderation",
+    params(("id" = i64, Path, description = "The moderation case id (an integer).")),
+    request_body(content = CloseBody, description = "The decision.", example = json!({
+        "decision": "Hot mot personal: borttaget, registrerat, polisanmält och blockerat.",
+        "categories": ["threat"]
+    })),
+    responses(
+        (status = 200, description = "Closed.", body = CaseClosedView,
+            example = json!({"closed": 12})),
+        (status = 400, response = BadRequest),
+        (status = 404, description = "There is no such case, or it is on a channel outside the \
+            caller's scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The case is already closed.", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "Required steps are missing (listed in `detail`), the \
+            decision is empty (after trimming) or longer than 2,000 characters, or the body has \
+            unknown or missing fields.", body = Problem,
+            content_type = "application/problem+json"),
+    )
+)]
 pub async fn close(
     State(state): State<AppState>,
     caller: Caller,
@@ -315,18 +617,89 @@ pub async fn close(
             &caller.actor(),
         )
         .await?;
-    Ok(axum::Json(json!({"closed": id})))
+    Ok(axum::Json(CaseClosedView { closed: id }))
 }
 
-#[derive(Deserialize)]
+/// Unknown fields are refused (422).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ReportRequest)]
 pub struct ReportBody {
+    /// Why the message is reported (trimmed; 1 to 2,000 characters).
+    #[schema(min_length = 1, max_length = 2000)]
     reason: String,
-    /// The reporter's view of the severity (S0..S5); S1 when absent. Triage may raise it.
+    /// The reporter's view of the level; S1 when absent. Triage's severity for the message
+    /// replaces it when higher. Any other value is refused (422).
+    #[schema(schema_with = hand_written::severity)]
     level: Option<String>,
 }
 
-/// Any staff member who can read a message may report it to moderation.
+/// The case a report opened or joined.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ReportResult)]
+struct ReportResultView {
+    /// The case opened, or the message's case already open, to which this report was added (its
+    /// reason, categories and, when more severe, its level).
+    case_id: i64,
+    /// The case's level after this report: the higher of the reporter's level and triage's
+    /// severity for a new case; for a case already open, the higher of its level and this
+    /// report's.
+    #[schema(schema_with = hand_written::severity)]
+    level: String,
+    /// Whether the reason was added to the case. A case holds at most 20,000 characters of
+    /// reasons (a bound on what a flood of reports can store); a report beyond it still counts
+    /// (its categories, a higher level, the audit row) but its reason is not added, and `note`
+    /// says so.
+    reason_kept: bool,
+    /// Present when `reason_kept` is false: what happened, in plain words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+/// Report a message to moderation
+///
+/// Any staff member who may read a message may report it. This opens a moderation case that
+/// follows the routine for its level: the higher of the reporter's `level` (S1 when absent) and
+/// triage's severity for the message. Its categories are `reported` plus what triage flagged. A
+/// new case is recorded in the audit trail (`moderation.case_opened`, by the reporter), announced
+/// as a `moderation.case_opened` event, and for S4/S5 given an on-call alert when
+/// `moderation_alert_url` is set: sent once, retried until accepted, never with the content (see
+/// `on_call_alert` in the case view). The message's visibility is not checked: a message that is
+/// hidden, removed or deleted can be reported by its id. The body is judged only after access is
+/// checked (so a caller who may not act learns nothing from validation errors); its Content-Type
+/// is not checked. A report on a message whose case is still open adds to that case instead of
+/// opening another: its reason is kept beside the earlier ones (with the reporter's name; up to
+/// 20,000 characters in all, see `reason_kept`), its categories are added, and when it is more
+/// severe the case takes its level, that level's routine in the version the case follows and the
+/// sooner due time (`level` in the answer is the case's level); raised to S4/S5, it gets its
+/// on-call alert.
+///
+/// **Access:** Then the message's conversation decides: a message in a DM conversation needs
+/// `read_dms`, in a comment thread `read_comments` (403 otherwise, with `missing_training` when
+/// training is what is missing). A message on a channel outside the caller's channel scope does
+/// not exist for them (404).
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages/{id}/report",
+    operation_id = "reportMessage",
+    tag = "moderation",
+    params(("id" = i64, Path, description = "The tavla id of the message to report.")),
+    request_body(content = ReportBody, description = "Why the message is reported.",
+        example = json!({"reason": "Hotfull kommentar mot en handläggare", "level": "S3"})),
+    responses(
+        (status = 201, description = "The case opened (or the one already open).",
+            body = ReportResultView,
+            example = json!({"case_id": 12, "level": "S3", "reason_kept": true})),
+        (status = 400, response = BadRequest),
+        (status = 404, description = "There is no such message, or it is on a channel outside \
+            the caller's scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "`reason` is empty (after trimming) or longer than 2,000 \
+            characters, `level` is not one of S0–S5, or the body has unknown or missing fields.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn report(
     State(state): State<AppState>,
     caller: Caller,
@@ -395,16 +768,44 @@ pub async fn report(
         .await?
         .map(|c| c.level)
         .unwrap_or(level);
-    let mut answer = json!({"case_id": case_id, "level": level, "reason_kept": reason_kept});
-    if !reason_kept {
-        answer["note"] = json!(format!(
-            "the report counts, but the case already holds {} characters of reasons, so yours was not added; tell the moderators another way if it says something new",
-            crate::store::moderation::REASONS_MAX_CHARS
-        ));
-    }
+    let note = (!reason_kept).then(|| format!(
+        "the report counts, but the case already holds {} characters of reasons, so yours was not added; tell the moderators another way if it says something new",
+        crate::store::moderation::REASONS_MAX_CHARS
+    ));
+    let answer = ReportResultView {
+        case_id,
+        level,
+        reason_kept,
+        note,
+    };
     Ok((StatusCode::CREATED, axum::Json(answer)))
 }
 
+/// The heated threads.
+#[derive(Serialize, ToSchema)]
+#[schema(as = HeatedList)]
+struct HeatedListView {
+    /// Busiest first (most comments in the last hour).
+    items: Vec<HeatedThread>,
+}
+
+/// Heated comment threads
+///
+/// Lists comment threads where a debate is catching fire, busiest first: in the last hour at least
+/// `heated_min_comments` inbound comments (config, 10 by default) and at least 3 times the
+/// thread's own hourly average over the 24 hours before, or at least 5 inbound comments of which
+/// at least a fifth triage flagged at S2 or above. Threads on channels outside the caller's
+/// channel scope are left out. Takes no parameters. Each read is recorded in the audit trail
+/// (`moderation.heated_read`, with how many threads were shown).
+#[utoipa::path(
+    get,
+    path = "/api/v1/moderation/heated",
+    operation_id = "heatedThreads",
+    tag = "moderation",
+    responses(
+        (status = 200, description = "The heated threads (possibly none).", body = HeatedListView),
+    )
+)]
 pub async fn heated(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse> {
     let threads = crate::moderation::heat::heated_threads(
         &state.store,
@@ -422,5 +823,5 @@ pub async fn heated(State(state): State<AppState>, caller: Caller) -> Result<imp
             json!({"shown": threads.len()}),
         )
         .await?;
-    Ok(axum::Json(json!({"items": threads})))
+    Ok(axum::Json(HeatedListView { items: threads }))
 }

@@ -4,16 +4,34 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::instrument;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::auth::Caller;
+use super::description::refusals::{
+    BadRequest, Conflict, NotFound, UnprocessableContent, UnsupportedMediaType,
+};
 use super::error::{AppError, Result};
 use super::extract::{parse_json, Json, Path, Query, RawBody};
 use super::AppState;
 use crate::access::{read_capability, Capability};
 use crate::privacy::retention::RetentionError;
+use crate::store::privacy::{AuthorRow, LegalHold};
+
+#[derive(OpenApi)]
+#[openapi(paths(
+    find,
+    export,
+    erase,
+    holds,
+    place_hold,
+    lift_hold,
+    run_retention,
+    reveal
+))]
+pub struct Doc;
 
 /// Platform ids are digits (Meta's ids) or short tokens; anything else is refused before a query.
 fn platform_id(id: &str) -> Result<&str> {
@@ -30,13 +48,37 @@ fn platform_id(id: &str) -> Result<&str> {
     Ok(id)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct FindQuery {
-    /// Part of the person's name as the platform showed it.
+    /// Part of the person's name as the platform showed it (2 to 100 characters after trimming).
+    #[param(min_length = 2, max_length = 100)]
     name: String,
 }
 
+/// Matching authors.
+#[derive(Serialize, ToSchema)]
+struct AuthorList {
+    items: Vec<AuthorRow>,
+}
+
+/// Find a person by name
+///
+/// Authors whose name (as the platform showed it) contains `name`, case-insensitive, at most 50:
+/// how the DPO finds the platform id for an export or erasure. Pseudonyms are never listed.
+/// Audited (`privacy.authors_searched`, without the name).
+#[utoipa::path(
+    get,
+    path = "/api/v1/privacy/authors",
+    operation_id = "findAuthors",
+    tag = "privacy",
+    params(FindQuery),
+    responses(
+        (status = 200, description = "Matching authors.", body = AuthorList),
+        (status = 400, response = BadRequest),
+    )
+)]
 #[instrument(skip_all)]
 pub async fn find(
     State(state): State<AppState>,
@@ -59,9 +101,29 @@ pub async fn find(
             json!({"shown": items.len()}),
         )
         .await?;
-    Ok(axum::Json(json!({"items": items})))
+    Ok(axum::Json(AuthorList { items }))
 }
 
+/// Export all data about a person
+///
+/// Everything stored about the person (GDPR art. 15): their messages with history, their
+/// conversations, moderation cases about what they wrote, reactions and legal holds. Others' words
+/// in their conversations are masked. Audited (`privacy.exported`, target `author:{platform_id}`).
+/// The same as `tavla privacy export --author ID`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/privacy/authors/{platform_id}",
+    operation_id = "exportPerson",
+    tag = "privacy",
+    params(("platform_id" = String, Path, max_length = 64, pattern = "^[A-Za-z0-9_.-]+$",
+        description = "The person's platform id, as in a message's `author.platform_id`.")),
+    responses(
+        (status = 200, description = "The export.",
+            body = ref("#/components/schemas/PersonExport")),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    )
+)]
 #[instrument(skip_all)]
 pub async fn export(
     State(state): State<AppState>,
@@ -85,14 +147,46 @@ pub async fn export(
     Ok(axum::Json(export))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DryRun)]
 pub struct RunBody {
-    /// true: report what would happen and change nothing. Required, so nothing is erased by
-    /// an empty body.
+    /// true: report what would happen and change nothing (no rows, events or audit entries are
+    /// written). Required, so an empty body never disposes of anything.
     dry_run: bool,
 }
 
+/// Erase a person's data where the law allows
+///
+/// GDPR art. 17 within the archive rules: a record under a legal hold or an open moderation case
+/// is kept; a record whose retention period has run is deleted; before that, the rule's
+/// `on_request` decides (keep a public record, pseudonymise or delete; a record that was under a
+/// moderation case is kept as the record of supervision). Deleted records leave the store, the
+/// search index and the FAQ examples (events `message.erased`, `message.pseudonymised`). The
+/// report lists what was kept and why. Audited (`privacy.erased`, with message ids only); a dry
+/// run writes nothing. Erasure covers the person in every channel: a channel-limited caller is
+/// refused (403).
+#[utoipa::path(
+    post,
+    path = "/api/v1/privacy/authors/{platform_id}/erase",
+    operation_id = "erasePerson",
+    tag = "privacy",
+    params(("platform_id" = String, Path, max_length = 64, pattern = "^[A-Za-z0-9_.-]+$",
+        description = "The person's platform id, as in a message's `author.platform_id`.")),
+    request_body(content = RunBody),
+    responses(
+        (status = 200, description = "What was (or would be) done.",
+            body = ref("#/components/schemas/ErasureReport")),
+        (status = 400, response = BadRequest),
+        (status = 403, description = "The capability is not effective for the caller, or the \
+            caller is limited to some channels and this work spans every channel.",
+            body = ref("#/components/schemas/ForbiddenProblem"),
+            content_type = "application/problem+json"),
+        (status = 404, response = NotFound),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableContent),
+    )
+)]
 #[instrument(skip_all)]
 pub async fn erase(
     State(state): State<AppState>,
@@ -115,19 +209,41 @@ pub async fn erase(
     Ok(axum::Json(report))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HoldsQuery {
     /// Lifted holds too.
     all: Option<bool>,
 }
 
+/// The holds.
+#[derive(Serialize, ToSchema)]
+struct HoldList {
+    items: Vec<LegalHold>,
+}
+
+/// Legal holds
+///
+/// Holds in force (with `all=true`, lifted ones too). A hold keeps the records it covers past
+/// every retention rule and erasure request until lifted.
+#[utoipa::path(
+    get,
+    path = "/api/v1/legal-holds",
+    operation_id = "listLegalHolds",
+    tag = "privacy",
+    params(HoldsQuery),
+    responses(
+        (status = 200, description = "The holds.", body = HoldList),
+        (status = 400, response = BadRequest),
+    )
+)]
 pub async fn holds(
     State(state): State<AppState>,
     Query(q): Query<HoldsQuery>,
 ) -> Result<impl IntoResponse> {
     let items = state.store.holds(q.all.unwrap_or(false)).await?;
-    Ok(axum::Json(json!({"items": items})))
+    Ok(axum::Json(HoldList { items }))
 }
 
 #[derive(Deserialize)]
@@ -143,6 +259,48 @@ pub struct NewHold {
     reason: String,
 }
 
+/// The hand-written `NewLegalHold` (its scope-dependent members are conditions no derive states),
+/// as a required request body: `body = ref(…)` leaves the body optional, and a client that sends
+/// none is refused with 415.
+struct NewLegalHoldRef;
+
+impl utoipa::PartialSchema for NewLegalHoldRef {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::Ref::from_schema_name("NewLegalHold").into()
+    }
+}
+
+impl ToSchema for NewLegalHoldRef {}
+
+/// The new holds' ids.
+#[derive(Serialize, ToSchema)]
+struct HoldsPlaced {
+    ids: Vec<i64>,
+}
+
+/// Place a legal hold
+///
+/// Holds a message, a conversation or everything by one author (by platform id: one hold per
+/// platform where the id is known). Audited (`legal_hold.placed`). Legal holds are kept centrally
+/// (a hold on an author covers every channel): a channel-limited caller is refused (403).
+#[utoipa::path(
+    post,
+    path = "/api/v1/legal-holds",
+    operation_id = "placeLegalHold",
+    tag = "privacy",
+    request_body(content = inline(NewLegalHoldRef)),
+    responses(
+        (status = 201, description = "The new holds' ids.", body = HoldsPlaced),
+        (status = 400, response = BadRequest),
+        (status = 403, description = "The capability is not effective for the caller, or the \
+            caller is limited to some channels and this work spans every channel.",
+            body = ref("#/components/schemas/ForbiddenProblem"),
+            content_type = "application/problem+json"),
+        (status = 404, response = NotFound),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableContent),
+    )
+)]
 #[instrument(skip_all)]
 pub async fn place_hold(
     State(state): State<AppState>,
@@ -201,9 +359,30 @@ pub async fn place_hold(
         .store
         .place_hold(&body.scope, &targets, reason, &caller.actor())
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(json!({"ids": ids}))))
+    Ok((StatusCode::CREATED, axum::Json(HoldsPlaced { ids })))
 }
 
+/// Lift a legal hold
+///
+/// The records it kept fall under their rules again at the next retention run. Audited
+/// (`legal_hold.lifted`). Legal holds are kept centrally: a channel-limited caller is refused
+/// (403).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/legal-holds/{id}",
+    operation_id = "liftLegalHold",
+    tag = "privacy",
+    params(("id" = i64, Path, description = "The legal hold's id.")),
+    responses(
+        (status = 204, description = "Lifted."),
+        (status = 400, response = BadRequest),
+        (status = 403, description = "The capability is not effective for the caller, or the \
+            caller is limited to some channels and this work spans every channel.",
+            body = ref("#/components/schemas/ForbiddenProblem"),
+            content_type = "application/problem+json"),
+        (status = 404, response = NotFound),
+    )
+)]
 #[instrument(skip_all)]
 pub async fn lift_hold(
     State(state): State<AppState>,
@@ -220,6 +399,35 @@ pub async fn lift_hold(
     }
 }
 
+/// Apply retention now
+///
+/// Applies config/retention.toml with the real clock (the service does this daily, see
+/// `retention_every_hours`). Idempotent. Records due by their rule are deleted or pseudonymised;
+/// held ones and those under an open moderation case are kept and listed. Written to the audit
+/// trail (`retention.disposed` with message ids, `retention.run` with counts) and the event log. A
+/// dry run writes nothing and takes no lease, so it is answered even while a real run goes on. A
+/// real run takes the retention lease shared by every instance: 409 while another run (on any
+/// instance) holds it. A retention run covers every channel: a channel-limited caller is refused
+/// (403).
+#[utoipa::path(
+    post,
+    path = "/api/v1/retention/runs",
+    operation_id = "runRetention",
+    tag = "privacy",
+    request_body(content = RunBody),
+    responses(
+        (status = 200, description = "What was (or would be) done.",
+            body = ref("#/components/schemas/RetentionReport")),
+        (status = 400, response = BadRequest),
+        (status = 403, description = "The capability is not effective for the caller, or the \
+            caller is limited to some channels and this work spans every channel.",
+            body = ref("#/components/schemas/ForbiddenProblem"),
+            content_type = "application/problem+json"),
+        (status = 409, response = Conflict),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableContent),
+    )
+)]
 #[instrument(skip_all)]
 pub async fn run_retention(
     State(state): State<AppState>,
@@ -249,15 +457,64 @@ pub async fn run_retention(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RevealRequest)]
 pub struct RevealBody {
-    /// The value's index among the message's detections (`masked[].index`).
+    /// `masked[].index` of the value.
+    #[schema(maximum = 18446744073709551615_u64)]
     index: usize,
 }
 
-/// Shows one masked value of a message to someone who may read it (or answers privacy
-/// requests), and records that they saw it — never the value itself.
+/// One masked value, shown.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Revealed)]
+struct RevealedView {
+    message_id: i64,
+    index: usize,
+    /// What kind of personal data the value is.
+    #[schema(inline, value_type = RevealedKind)]
+    kind: crate::text::detectors::Kind,
+    value: String,
+}
+
+/// A kind of personal data that masking detects.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum RevealedKind {
+    Personnummer,
+    Samordningsnummer,
+    Phone,
+    Email,
+}
+
+// Shows one masked value of a message to someone who may read it (or answers privacy
+// requests), and records that they saw it — never the value itself.
+/// Reveal one masked value
+///
+/// Returns one masked personal identity number, phone number or e-mail address of the message's
+/// current text, by its index in the message's `masked` list. Audited (`personal_data.revealed`
+/// with the index and kind, never the value).
+///
+/// **Access:** Beyond the capability, except for the auditor's privacy work, the caller needs the
+/// right to read the message's conversation (agents DMs, moderators comments); outside the
+/// caller's channels the message does not exist (404).
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages/{id}/reveal",
+    operation_id = "revealPersonalData",
+    tag = "privacy",
+    params(("id" = i64, Path, description = "The tavla message id (an integer).")),
+    request_body(content = RevealBody),
+    responses(
+        (status = 200, description = "The value.", body = RevealedView),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableContent),
+    )
+)]
 #[instrument(skip_all)]
 pub async fn reveal(
     State(state): State<AppState>,
@@ -300,7 +557,10 @@ pub async fn reveal(
             json!({"index": body.index, "kind": kind}),
         )
         .await?;
-    Ok(axum::Json(
-        json!({"message_id": id, "index": body.index, "kind": kind, "value": value}),
-    ))
+    Ok(axum::Json(RevealedView {
+        message_id: id,
+        index: body.index,
+        kind,
+        value,
+    }))
 }

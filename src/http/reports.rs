@@ -8,8 +8,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use tracing::instrument;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::auth::Caller;
+use super::description::refusals::BadRequest;
 use super::error::{AppError, Result};
 use super::extract::Query;
 use super::AppState;
@@ -17,17 +19,65 @@ use crate::access::Capability;
 use crate::reports::render::{self, Lang};
 use crate::reports::{ReportOptions, ReportPeriod};
 
-#[derive(Deserialize)]
+#[derive(OpenApi)]
+#[openapi(paths(report))]
+pub struct Doc;
+
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// A month (`2026-10`) or a quarter (`2026Q3`), in Swedish time.
+    #[param(
+        pattern = r"^\s*2[0-9]{3}(-(0[1-9]|1[0-2])|-?[Qq][1-4])\s*$",
+        example = "2026-10"
+    )]
     period: String,
-    /// json (default), csv or html; without it the Accept header decides.
+    /// json, csv or html; without it the Accept header decides (JSON when it names none of
+    /// them).
+    #[param(inline, value_type = Option<FormatName>)]
     format: Option<String>,
-    /// sv (default) or en, for the HTML page's labels.
+    /// Labels of the HTML page.
+    #[param(inline, value_type = Option<LangName>, default = "sv")]
     lang: Option<String>,
-    /// The figure the post follow-up section ranks posts by (reach by default).
+    /// The figure the post follow-up section (`posts`) ranks each channel's top posts by.
+    #[param(inline, value_type = Option<PostMetric>, default = "reach")]
     post_metric: Option<String>,
+}
+
+// The handler reads the words (another is 400); this enum only describes them.
+/// The report's format.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum FormatName {
+    Json,
+    Csv,
+    Html,
+}
+
+/// A language of the HTML page.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum LangName {
+    Sv,
+    En,
+}
+
+// `crate::posts::METRICS`, described.
+/// A post figure.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum PostMetric {
+    Reach,
+    Impressions,
+    Engagements,
+    Reactions,
+    Shares,
+    LinkClicks,
+    VideoViews,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +113,44 @@ fn format_of(asked: Option<&str>, headers: &HeaderMap) -> Result<Format> {
     }
 }
 
+/// Follow-up report for a month or a quarter
+///
+/// Every figure of the period beside the previous period's: per channel and kind, inbound
+/// messages, replies, first-response time (median, 90th percentile), resolution time, the share
+/// answered within the service level (config: service_level_hours, comment_service_level_hours),
+/// conversations waiting on the person; the week's busy hours as a heat map (Swedish time); the
+/// most frequent questions (FAQ clusters) with counts, change and whether they are answered;
+/// moderation cases per level and category, time to action, police reports, comments hidden
+/// outside staffed hours; heated threads and their posts; post follow-up (`posts`, for callers who
+/// follow up posts: communicators and administrators; null for others): per channel the top posts
+/// of the period by `post_metric` (published or measured in it), each figure at the period's end
+/// beside its start, the period before's list, goals judged met or not met, campaigns' web
+/// sessions and goal completions. Periods are calendar months or quarters in Swedish local time (a
+/// message at 23:30 on the month's last evening is that month's). Staff limited to some channels
+/// get those channels' figures only. Aggregates only: no figure per staff member. Each reading is
+/// recorded in the audit trail (`report.read`).
+///
+/// Formats: `json` (the Report schema), `csv` (one row per figure: section, channel, kind, metric,
+/// value, previous; RFC 4180; cells starting with =, +, -, @, tab or carriage return are prefixed
+/// with a single quote; sent as an attachment) and `html` (a standalone printable page with inline
+/// SVG charts, no scripts, fonts or other resources, served with its own Content-Security-Policy
+/// `default-src 'none'; style-src 'sha256-…'`). Without `format` the Accept header decides
+/// (text/csv, text/html, else JSON).
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports",
+    operation_id = "getReport",
+    tag = "reports",
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "The report.", content(
+            (ref("#/components/schemas/Report") = "application/json"),
+            (String = "text/csv"),
+            (String = "text/html"),
+        )),
+        (status = 400, response = BadRequest),
+    )
+)]
 #[instrument(skip_all)]
 pub async fn report(
     State(state): State<AppState>,

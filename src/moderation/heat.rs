@@ -8,19 +8,27 @@ use crate::store::moderation::ThreadActivity;
 use crate::store::scope::ReadScope;
 use crate::store::Store;
 
-/// A comment thread catching fire, as the live view shows it.
-#[derive(Debug, Clone, Serialize)]
+/// A comment thread where a debate is catching fire: in the last hour at least
+/// `heated_min_comments` inbound comments (config, 10 by default) and at least 3 times its own
+/// hourly baseline (at least 1), or at least 5 inbound comments of which at least a fifth triage
+/// flagged at S2 or above.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HeatedThread {
     pub conversation_id: i64,
     pub channel_id: i64,
     pub channel_name: String,
+    /// The post's id on the platform.
     pub post_platform_id: Option<String>,
+    /// The post's text, when known and the caller reads comments.
     pub post_text: Option<String>,
-    /// Inbound comments in the last hour.
+    /// Inbound comments in the last hour (by the platform's time).
+    #[schema(minimum = 0)]
     pub last_hour: i64,
-    /// Average per hour over the day before.
+    /// Average inbound comments per hour over the 24 hours before the last hour.
+    #[schema(minimum = 0)]
     pub baseline_per_hour: f64,
     /// Of the last hour's comments, how many triage flagged at S2 or above.
+    #[schema(minimum = 0)]
     pub flagged: i64,
 }
 

@@ -41,26 +41,46 @@ pub struct CaseOpening {
     pub raise_under: Option<(String, i64)>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One moderation case: a message, its level, and where the case stands.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CaseSummary {
+    /// Case id.
     pub id: i64,
     pub message_id: i64,
     pub conversation_id: i64,
-    /// dm or comments: a DM's words are shown only to those who may read DMs.
+    /// The kind of the case's conversation: a DM's words are shown only to those who may read
+    /// DMs.
+    #[schema(schema_with = crate::http::description::hand_written::conversation_kind)]
     pub conversation_kind: String,
     pub channel_id: i64,
     pub channel_name: String,
+    #[schema(schema_with = crate::http::description::hand_written::severity)]
     pub level: String,
+    /// What triage flagged (e.g. `insult`, `threat`), most serious first; a case opened by a
+    /// report starts with `reported`.
     pub categories: Vec<String>,
+    /// Who opened it: triage at ingestion (at or above `case_threshold`, or `dm_case_threshold`
+    /// for DMs) or a staff member's report.
+    #[schema(schema_with = case_source)]
     pub source: String,
+    /// The reporter's reason; null for cases opened by triage.
     pub reason: Option<String>,
+    /// The version of config/routines.toml in force when the case was opened.
     pub routine_version: String,
+    #[schema(schema_with = case_status)]
     pub status: String,
+    /// When the case was opened. Milliseconds since the Unix epoch.
     pub opened_at: i64,
+    /// When the routine wants it done: opened_at plus the routine's `due_minutes`. Milliseconds
+    /// since the Unix epoch.
     pub due_at: i64,
+    /// Open and past `due_at` (as of this answer).
     pub overdue: bool,
+    /// When it was closed; null while open. Milliseconds since the Unix epoch.
     pub closed_at: Option<i64>,
+    /// The decision written at closing; null while open.
     pub decision: Option<String>,
+    #[schema(schema_with = crate::http::description::hand_written::message_state)]
     pub message_state: String,
     /// The message's words, cut; None for S5 content (metadata only, DESIGN.md §3) and where the
     /// reader may not read the conversation's kind.
@@ -93,6 +113,37 @@ pub struct Evidence {
     pub sha256: String,
     /// The stored hash matches the record (computed when read).
     pub verified: bool,
+}
+
+/// Who opened a case, for the API description.
+fn case_source() -> utoipa::openapi::Object {
+    string_enum(&["triage", "report"])
+}
+
+/// Where a case stands, for the API description.
+fn case_status() -> utoipa::openapi::Object {
+    string_enum(&["open", "closed"])
+}
+
+/// The platform change a step decided, or null, for the API description.
+fn platform_action() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some([
+            serde_json::json!("hide"),
+            serde_json::json!("unhide"),
+            serde_json::json!("remove"),
+            serde_json::Value::Null,
+        ]))
+        .build()
+}
+
+fn string_enum(values: &[&str]) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .build()
 }
 
 fn case_select() -> String {
@@ -961,12 +1012,15 @@ pub struct StepRules<'a> {
     pub records_evidence_step: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StepOutcome {
     pub case_id: i64,
     pub message_id: i64,
+    #[schema(schema_with = crate::http::description::hand_written::step_kind)]
     pub step: String,
-    /// The platform action the step decided (hide, unhide, remove).
+    /// The change to make on the platform as well, for `hide`, `unhide` and `remove`; null
+    /// otherwise.
+    #[schema(schema_with = platform_action)]
     pub platform_action: Option<String>,
     /// That action, queued in the outbox with the step; or why the platform cannot be asked
     /// (a DM, a message the platform never named): then the change is local only.

@@ -56,26 +56,55 @@ fn record_from_row(r: &sqlx::any::AnyRow) -> Result<RecordState> {
     })
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A person who wrote to a channel, as stored (one per platform).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Author)]
 pub struct AuthorRow {
     pub id: i64,
+    #[schema(schema_with = crate::http::description::hand_written::platform)]
     pub platform: String,
     pub platform_id: String,
     pub name: Option<String>,
+    #[schema(schema_with = crate::http::description::hand_written::timestamp)]
     pub first_seen_at: i64,
+    /// Messages they wrote that are stored.
     pub messages: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A legal hold: records kept past every retention rule and erasure request until lifted.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LegalHold {
     pub id: i64,
+    #[schema(schema_with = hold_scope)]
     pub scope: String,
+    /// The message's, conversation's or author's id.
     pub target_id: i64,
     pub reason: String,
     pub placed_by: String,
+    #[schema(schema_with = crate::http::description::hand_written::timestamp)]
     pub placed_at: i64,
     pub lifted_by: Option<String>,
+    #[schema(schema_with = lifted_at)]
     pub lifted_at: Option<i64>,
+}
+
+/// What a hold covers, for the API description.
+fn hold_scope() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["message", "conversation", "author"]))
+        .build()
+}
+
+/// When a hold was lifted (null while in force), for the API description.
+fn lifted_at() -> utoipa::openapi::Schema {
+    utoipa::openapi::OneOfBuilder::new()
+        .item(crate::http::description::hand_written::timestamp())
+        .item(
+            utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Null),
+        )
+        .build()
+        .into()
 }
 
 /// What to do with one record.

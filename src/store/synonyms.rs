@@ -9,11 +9,14 @@ use super::audit::{record, Actor};
 use super::events::{append, EventKind, NewEvent};
 use super::{now_ms, Result, Store, Tx};
 
-#[derive(Debug, Clone, Serialize)]
+/// A group of search terms that mean the same.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SynonymGroup {
     pub id: i64,
     pub terms: Vec<String>,
+    /// Who added or last changed the group.
     pub updated_by: String,
+    /// When (ms since the epoch).
     pub updated_at: i64,
 }
 

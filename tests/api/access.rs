@@ -1190,3 +1190,72 @@ fn conversation_limits_are_derived_from_their_handlers() {
         "a retry's body is optional: {retry}"
     );
 }
+// The moderation step's length limits are described from the type the handler parses: a value
+// one character over each described limit is refused, and one at the limit is not refused for
+// its length.
+on_both_backends!(
+    the_described_step_limits_are_the_ones_refused,
+    |app: TestApp| async move {
+        app.register_channel("facebook", crate::moderation::PAGE, "Kommunen")
+            .await;
+        let message = crate::moderation::comment_at(
+            &app,
+            "limits-1",
+            "Ni borde alla skjutas, vi vet var ni bor",
+            json!("2026-11-20T21:00:00+01:00"),
+        )
+        .await;
+        let moderator = app.token("moderator-limits", "moderator").await;
+        let r = app
+            .post(
+                &moderator,
+                &format!("/api/v1/messages/{message}/report"),
+                json!({"reason": "Hot", "level": "S4"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let case = r.json::<serde_json::Value>().await.unwrap()["case_id"]
+            .as_i64()
+            .unwrap();
+        let doc: serde_json::Value = app
+            .get(&moderator, "/api/v1/openapi.json")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let fields = &doc["components"]["schemas"]["StepRequest"]["properties"];
+        for field in ["reference", "note", "template", "text"] {
+            let max = fields[field]["maxLength"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{field} has a described limit: {fields}"))
+                as usize;
+            let over = crate::moderation::step(
+                &app,
+                &moderator,
+                case,
+                json!({"step": "register", field: "å".repeat(max + 1)}),
+            )
+            .await;
+            assert_eq!(over.status(), 422, "{field} over {max}");
+            let detail = over.json::<serde_json::Value>().await.unwrap()["detail"].clone();
+            assert!(
+                detail
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("{field} is longer")),
+                "{detail}"
+            );
+        }
+        // At the limits the step is taken (register takes any of these fields).
+        let at: serde_json::Map<String, serde_json::Value> = ["reference", "note", "text"]
+            .into_iter()
+            .map(|field| {
+                let max = fields[field]["maxLength"].as_u64().unwrap() as usize;
+                (field.to_string(), json!("å".repeat(max)))
+            })
+            .chain([("step".to_string(), json!("register"))])
+            .collect();
+        let at = crate::moderation::step(&app, &moderator, case, json!(at)).await;
+        assert_eq!(at.status(), 201);
+    }
+);

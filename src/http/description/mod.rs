@@ -79,6 +79,11 @@ fn typed() -> Vec<utoipa::openapi::OpenApi> {
         super::saved_replies::Doc::openapi(),
         super::deliveries::Doc::openapi(),
         super::messages::Doc::openapi(),
+        super::moderation::Doc::openapi(),
+        super::privacy::Doc::openapi(),
+        super::synonyms::Doc::openapi(),
+        super::faq::Doc::openapi(),
+        super::reports::Doc::openapi(),
     ]
 }
 
