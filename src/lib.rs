@@ -5,6 +5,7 @@ pub mod access;
 pub mod app;
 pub mod cli;
 pub mod demo;
+pub mod described;
 pub mod faq;
 pub mod http;
 pub mod inbox;

@@ -454,6 +454,15 @@ fn matches(
 mod tests {
     use super::*;
 
+    /// The store describes `kind` without importing this module; the names must agree.
+    #[test]
+    fn the_described_account_kinds_are_these() {
+        assert_eq!(
+            crate::store::access::ACCOUNT_KINDS,
+            [AccountKind::Person.as_str(), AccountKind::Service.as_str()]
+        );
+    }
+
     #[test]
     fn agents_read_dms_and_not_comments() {
         assert_eq!(readable_kinds(Role::Agent.capabilities()), vec!["dm"]);

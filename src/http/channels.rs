@@ -9,13 +9,13 @@ use utoipa::openapi::schema::ArrayBuilder;
 use utoipa::{OpenApi, ToSchema};
 
 use super::auth::Caller;
-use super::description::hand_written;
 use super::description::refusals::{
     BadRequest, Duplicate, NotFound, PayloadTooLarge, UnsupportedMediaType,
 };
 use super::error::{AppError, Problem, Result};
 use super::extract::{Json, Path};
 use super::AppState;
+use crate::described;
 
 use crate::model::Platform;
 use crate::store::channels::{Channel, NewChannel};
@@ -26,7 +26,7 @@ use crate::store::channels::{Channel, NewChannel};
 pub struct Doc;
 
 fn channel_list() -> ArrayBuilder {
-    ArrayBuilder::new().items(hand_written::channel())
+    ArrayBuilder::new().items(described::channel())
 }
 
 #[derive(Serialize, ToSchema)]
@@ -39,7 +39,7 @@ pub struct ChannelList {
 /// A channel as registered or approved now, with what that released.
 #[derive(Serialize, ToSchema)]
 pub struct ChannelChange {
-    #[schema(schema_with = hand_written::channel)]
+    #[schema(schema_with = described::channel)]
     channel: Channel,
     /// How many quarantined items for this channel were released into the queue (0 when the
     /// channel is not approved).
@@ -81,7 +81,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<impl 
     "responsible": "Kommunikationsenheten",
     "personal_data_handling": "Registerförteckning 2026:14", "approved": false}))]
 pub struct Registration {
-    #[schema(schema_with = hand_written::platform)]
+    #[schema(schema_with = described::platform)]
     platform: String,
     /// The page or account id on the platform (trimmed; must not be empty). A platform and id
     /// can be registered only once.

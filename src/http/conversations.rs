@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::auth::Caller;
-use super::description::hand_written;
 use super::description::refusals::{
     BadRequest, Conflict, PayloadTooLarge, UnprocessableContent, UnsupportedMediaType,
 };
@@ -18,6 +17,7 @@ use super::error::{AppError, Problem, Result};
 use super::extract::{parse_json, Path, Query, RawBody};
 use super::AppState;
 use crate::access::{answer_capability, read_capability, readable_kinds};
+use crate::described;
 use crate::inbox::queue::{self, Handed};
 use crate::inbox::{self, claims, service_level, Status};
 use crate::model::{ConversationKind, ConversationStatus};
@@ -98,7 +98,7 @@ struct QueuePageView {
 }
 
 fn conversation_summaries() -> utoipa::openapi::Array {
-    utoipa::openapi::Array::new(hand_written::conversation_summary())
+    utoipa::openapi::Array::new(described::conversation_summary())
 }
 
 /// The configured service level and how many of the matching conversations are past it.

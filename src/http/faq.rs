@@ -7,11 +7,11 @@ use serde_json::json;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::auth::Caller;
-use super::description::hand_written;
 use super::description::refusals::{BadRequest, PayloadTooLarge, UnsupportedMediaType};
 use super::error::{AppError, Problem, Result};
 use super::extract::{Json, Path, Query};
 use super::AppState;
+use crate::described;
 use crate::faq::cluster::TopicSummary;
 use crate::faq::signals::Building;
 use crate::faq::signals::{Period, Signal};
@@ -74,13 +74,13 @@ struct SignalList {
 
 fn faq_signals() -> utoipa::openapi::Array {
     utoipa::openapi::ArrayBuilder::new()
-        .items(hand_written::faq_signal())
+        .items(described::faq_signal())
         .build()
 }
 
 fn faq_topics() -> utoipa::openapi::Array {
     utoipa::openapi::ArrayBuilder::new()
-        .items(hand_written::faq_topic())
+        .items(described::faq_topic())
         .build()
 }
 
@@ -181,7 +181,7 @@ pub struct CurationBody {
 #[derive(Serialize, ToSchema)]
 #[schema(as = FaqCurationResult)]
 struct CurationResult {
-    #[schema(schema_with = hand_written::faq_curation)]
+    #[schema(schema_with = described::faq_curation)]
     curation: Curation,
 }
 

@@ -10,13 +10,13 @@ use utoipa::openapi::schema::ArrayBuilder;
 use utoipa::{OpenApi, ToSchema};
 
 use super::auth::Caller;
-use super::description::hand_written;
 use super::description::refusals::{
     BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType,
 };
 use super::error::{AppError, Problem, Result};
 use super::extract::Json;
 use super::AppState;
+use crate::described;
 
 use crate::ingest::normalised;
 
@@ -35,7 +35,7 @@ pub struct Batch {
 
 fn normalised_messages() -> utoipa::openapi::Array {
     ArrayBuilder::new()
-        .items(hand_written::normalised_message())
+        .items(described::normalised_message())
         .max_items(Some(MAX_BATCH))
         .description(Some(
             "At most 5,000 per request (larger migrations go through `tavla import`).",

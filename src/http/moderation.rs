@@ -9,12 +9,12 @@ use serde_json::json;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::auth::Caller;
-use super::description::hand_written;
 use super::description::refusals::{BadRequest, PayloadTooLarge, UnsupportedMediaType};
 use super::error::{AppError, Problem, Result};
 use super::extract::{parse_json, Json, Path, Query, RawBody};
 use super::AppState;
 use crate::access::{answer_capability, read_capability, Capability};
+use crate::described;
 use crate::moderation::cases::{missing, rules, step_kinds};
 use crate::moderation::heat::HeatedThread;
 use crate::moderation::triage::Severity;
@@ -34,7 +34,7 @@ pub struct CaseQuery {
     #[param(inline, value_type = Option<CaseStatus>, default = "open")]
     status: Option<String>,
     /// Only cases of this level.
-    #[param(schema_with = hand_written::severity)]
+    #[param(schema_with = described::severity)]
     level: Option<String>,
     /// At most this many cases; values outside 1–1000 are clamped.
     #[param(default = 200)]
@@ -240,7 +240,7 @@ pub async fn show(
 pub struct StepBody {
     /// The step kind; it must be one of the case's routine (422 otherwise, listing the routine's
     /// steps).
-    #[schema(schema_with = hand_written::step_kind)]
+    #[schema(schema_with = described::step_kind)]
     step: String,
     /// For `police_report` (required): the police's reference (diarienummer). For `register`:
     /// the register number.
@@ -630,7 +630,7 @@ pub struct ReportBody {
     reason: String,
     /// The reporter's view of the level; S1 when absent. Triage's severity for the message
     /// replaces it when higher. Any other value is refused (422).
-    #[schema(schema_with = hand_written::severity)]
+    #[schema(schema_with = described::severity)]
     level: Option<String>,
 }
 
@@ -644,7 +644,7 @@ struct ReportResultView {
     /// The case's level after this report: the higher of the reporter's level and triage's
     /// severity for a new case; for a case already open, the higher of its level and this
     /// report's.
-    #[schema(schema_with = hand_written::severity)]
+    #[schema(schema_with = described::severity)]
     level: String,
     /// Whether the reason was added to the case. A case holds at most 20,000 characters of
     /// reasons (a bound on what a flood of reports can store); a report beyond it still counts

@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 use super::auth::{cookie_name, Caller};
-use super::description::hand_written;
 use super::description::refusals::{
     BadRequest, InternalError, PasswordCheckBusy, PayloadTooLarge, TooManySignIns,
     UnsupportedMediaType,
@@ -21,6 +20,7 @@ use crate::access::{
     hash_password_in, new_token, verify_password_in, HashMemory, MAX_PASSWORD_BYTES,
     MAX_USERNAME_CHARS,
 };
+use crate::described;
 use crate::settings::Settings;
 use crate::store::access::{Attempt, LockScope, Locked, SigninLimits};
 use crate::store::audit::Actor;
@@ -54,7 +54,7 @@ pub struct SignedIn {
     /// The first of `roles`, for clients written before several roles.
     #[schema(value_type = crate::access::Role)]
     role: String,
-    #[schema(schema_with = hand_written::roles)]
+    #[schema(schema_with = described::roles)]
     roles: Option<crate::access::Roles>,
     /// Send this in the `X-CSRF-Token` header with every POST, PATCH and DELETE authenticated by
     /// the session cookie. Valid for the session's lifetime.

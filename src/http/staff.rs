@@ -27,7 +27,6 @@ use utoipa::openapi::RefOr;
 use utoipa::{OpenApi, PartialSchema, ToSchema};
 
 use super::auth::Caller;
-use super::description::hand_written;
 use super::description::refusals::{
     BadRequest, Duplicate, NotFound, PayloadTooLarge, UnsupportedMediaType,
 };
@@ -36,6 +35,7 @@ use super::extract::{Json, Path};
 use super::AppState;
 use crate::access::training::{Effective, ModuleStatus, RoleGives};
 use crate::access::{hash_password_in, new_token, AccountKind, Role, Roles};
+use crate::described;
 use crate::store::access::StaffAccount;
 use crate::store::now_ms;
 use crate::store::staff::NewAccount;
@@ -56,11 +56,11 @@ use crate::store::staff::NewAccount;
 pub struct Doc;
 
 fn role_gives_list() -> ArrayBuilder {
-    ArrayBuilder::new().items(hand_written::role_gives())
+    ArrayBuilder::new().items(described::role_gives())
 }
 
 fn module_status_list() -> ArrayBuilder {
-    ArrayBuilder::new().items(hand_written::module_status())
+    ArrayBuilder::new().items(described::module_status())
 }
 
 /// Every staff account the caller may administer.
@@ -330,7 +330,7 @@ pub struct NewStaffView {
     username: String,
     /// The first of `roles`, for clients written before several roles.
     role: Role,
-    #[schema(schema_with = hand_written::roles)]
+    #[schema(schema_with = described::roles)]
     roles: Roles,
 }
 
@@ -757,7 +757,7 @@ pub struct StaffTrainingView {
     /// For each role: what it gives and what training it still lacks.
     #[schema(schema_with = role_gives_list)]
     per_role: Vec<RoleGives>,
-    #[schema(schema_with = hand_written::effective)]
+    #[schema(schema_with = described::effective)]
     training: Effective,
 }
 

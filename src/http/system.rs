@@ -13,12 +13,12 @@ use utoipa::openapi::schema::ArrayBuilder;
 use utoipa::{OpenApi, ToSchema};
 
 use super::auth::{client_address, constant_time_eq, Caller};
-use super::description::hand_written;
 use super::description::refusals::NotFound;
 use super::error::{AppError, Result};
 use super::AppState;
 use crate::access::training::{ModuleStatus, RoleGives};
 use crate::access::{Capability, Role, Roles};
+use crate::described;
 use crate::metrics::StoreGauges;
 use crate::store::Store;
 
@@ -397,7 +397,7 @@ pub struct MeView<'a> {
     username: &'a str,
     /// The first of `roles`, for clients written before several roles.
     role: Role,
-    #[schema(schema_with = hand_written::roles)]
+    #[schema(schema_with = described::roles)]
     roles: &'a Roles,
     /// For each role: what it gives and what training it still lacks.
     #[schema(schema_with = role_gives_list)]
@@ -409,7 +409,7 @@ pub struct MeView<'a> {
     /// Everything the roles grant together, whether training allows it yet or not.
     #[schema(schema_with = capability_list)]
     role_capabilities: Vec<Capability>,
-    #[schema(schema_with = hand_written::missing_training)]
+    #[schema(schema_with = described::missing_training)]
     missing_training: &'a std::collections::BTreeMap<String, Vec<String>>,
     /// Every training module with the caller's state: done, expiring soon, expired or missing.
     #[schema(schema_with = module_status_list)]
@@ -423,15 +423,15 @@ pub struct MeView<'a> {
 }
 
 fn role_gives_list() -> ArrayBuilder {
-    ArrayBuilder::new().items(hand_written::role_gives())
+    ArrayBuilder::new().items(described::role_gives())
 }
 
 fn module_status_list() -> ArrayBuilder {
-    ArrayBuilder::new().items(hand_written::module_status())
+    ArrayBuilder::new().items(described::module_status())
 }
 
 fn capability_list() -> ArrayBuilder {
-    ArrayBuilder::new().items(hand_written::capability())
+    ArrayBuilder::new().items(described::capability())
 }
 
 /// Who am I

@@ -31,10 +31,10 @@ pub struct StaffAccount {
     pub id: i64,
     pub username: String,
     /// The first of `roles`, for clients written before several roles.
-    #[schema(value_type = crate::access::Role)]
+    #[schema(schema_with = crate::described::role)]
     pub role: String,
     /// Every role the account holds (issue 19).
-    #[schema(schema_with = crate::http::description::hand_written::roles)]
+    #[schema(schema_with = crate::described::roles)]
     pub roles: Vec<String>,
     /// A disabled account cannot sign in, and its sessions and API tokens are refused.
     pub disabled: bool,
@@ -46,12 +46,23 @@ pub struct StaffAccount {
     /// `person`: a member of staff, who signs in and is accountable by name. `service`: an
     /// integration's service account (username `service:<name>`): no password, so it cannot sign
     /// in; its token is rotated by an administrator; what it does is audited under its own name.
-    #[schema(inline, value_type = crate::access::AccountKind)]
+    #[schema(schema_with = account_kinds)]
     pub kind: String,
     /// The unit of the organisation the person belongs to (set by administrators); handovers
     /// to the unit reach them.
     pub unit: Option<String>,
 }
+
+/// `kind`'s values, as `AccountKind` (src/access) spells them; a test holds the two together.
+fn account_kinds() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(ACCOUNT_KINDS))
+        .build()
+}
+
+/// The account kinds' stored names (`AccountKind::as_str`).
+pub const ACCOUNT_KINDS: [&str; 2] = ["person", "service"];
 
 /// The sign-in limits (README, "Signing in"), in the store's terms. A maximum of 0 means no limit.
 #[derive(Debug, Clone, Copy)]

@@ -50,11 +50,11 @@ pub struct CaseSummary {
     pub conversation_id: i64,
     /// The kind of the case's conversation: a DM's words are shown only to those who may read
     /// DMs.
-    #[schema(schema_with = crate::http::description::hand_written::conversation_kind)]
+    #[schema(schema_with = crate::described::conversation_kind)]
     pub conversation_kind: String,
     pub channel_id: i64,
     pub channel_name: String,
-    #[schema(schema_with = crate::http::description::hand_written::severity)]
+    #[schema(schema_with = crate::described::severity)]
     pub level: String,
     /// What triage flagged (e.g. `insult`, `threat`), most serious first; a case opened by a
     /// report starts with `reported`.
@@ -80,7 +80,7 @@ pub struct CaseSummary {
     pub closed_at: Option<i64>,
     /// The decision written at closing; null while open.
     pub decision: Option<String>,
-    #[schema(schema_with = crate::http::description::hand_written::message_state)]
+    #[schema(schema_with = crate::described::message_state)]
     pub message_state: String,
     /// The message's words, cut; None for S5 content (metadata only, DESIGN.md §3) and where the
     /// reader may not read the conversation's kind.
@@ -1016,7 +1016,7 @@ pub struct StepRules<'a> {
 pub struct StepOutcome {
     pub case_id: i64,
     pub message_id: i64,
-    #[schema(schema_with = crate::http::description::hand_written::step_kind)]
+    #[schema(schema_with = crate::described::step_kind)]
     pub step: String,
     /// The change to make on the platform as well, for `hide`, `unhide` and `remove`; null
     /// otherwise.

@@ -81,7 +81,7 @@ pub enum Attempt {
     "next_attempt_at": null, "tag": null, "in_doubt": false, "sent_at": null
 }))]
 pub struct DeliveryView {
-    #[schema(schema_with = crate::http::description::hand_written::outbox_action)]
+    #[schema(schema_with = crate::described::outbox_action)]
     pub action: String,
     /// `pending`: waiting for its (next) attempt. `sending`: a delivery worker holds it now.
     /// `sent`: the platform accepted it. `failed`: the platform refused it for good, or the

@@ -61,11 +61,11 @@ fn record_from_row(r: &sqlx::any::AnyRow) -> Result<RecordState> {
 #[schema(as = Author)]
 pub struct AuthorRow {
     pub id: i64,
-    #[schema(schema_with = crate::http::description::hand_written::platform)]
+    #[schema(schema_with = crate::described::platform)]
     pub platform: String,
     pub platform_id: String,
     pub name: Option<String>,
-    #[schema(schema_with = crate::http::description::hand_written::timestamp)]
+    #[schema(schema_with = crate::described::timestamp)]
     pub first_seen_at: i64,
     /// Messages they wrote that are stored.
     pub messages: i64,
@@ -81,7 +81,7 @@ pub struct LegalHold {
     pub target_id: i64,
     pub reason: String,
     pub placed_by: String,
-    #[schema(schema_with = crate::http::description::hand_written::timestamp)]
+    #[schema(schema_with = crate::described::timestamp)]
     pub placed_at: i64,
     pub lifted_by: Option<String>,
     #[schema(schema_with = lifted_at)]
@@ -99,7 +99,7 @@ fn hold_scope() -> utoipa::openapi::Object {
 /// When a hold was lifted (null while in force), for the API description.
 fn lifted_at() -> utoipa::openapi::Schema {
     utoipa::openapi::OneOfBuilder::new()
-        .item(crate::http::description::hand_written::timestamp())
+        .item(crate::described::timestamp())
         .item(
             utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Null),
         )

@@ -14,7 +14,6 @@
 //! schemathesis (`tests/api/api_description.rs`) holds the service to the document.
 
 mod access_text;
-pub mod hand_written;
 pub mod refusals;
 
 use std::sync::OnceLock;

@@ -1,7 +1,10 @@
-//! Schemas still hand-written in `openapi.json`, for typed parts to point at while the type
-//! behind them is not yet described in Rust: `#[schema(schema_with = hand_written::message_state)]`
-//! on a field, `body = ref("#/components/schemas/Name")` on a response. Each goes when its type
-//! derives `ToSchema`; `access::every_reference_resolves` fails on one that names nothing.
+//! Schemas of the API description (src/http/description) named, for typed parts to point at
+//! without importing the type behind them: one still hand-written in `src/http/openapi.json`,
+//! or one whose type lives in a layer the pointing one may not import (a store row names the
+//! `Role` schema; the store imports no capability, DESIGN.md §4). Use
+//! `#[schema(schema_with = described::message_state)]` on a field. A name goes when its type
+//! derives `ToSchema` and can be named directly; `access::every_reference_resolves` fails on one
+//! that names nothing.
 
 use utoipa::openapi::Ref;
 
@@ -21,6 +24,7 @@ hand_written!(
     delivery_status => "DeliveryStatus",
     outbox_action => "OutboxAction",
     timestamp => "Timestamp",
+    role => "Role",
     roles => "Roles",
     role_gives => "RoleGives",
     module_status => "ModuleStatus",
