@@ -43,3 +43,21 @@ hand_written!(
     faq_topic => "FaqTopic",
     faq_curation => "FaqCuration",
 );
+
+/// A named schema, or null: for an `Option` field whose `null` the service takes as absent.
+fn or_null(named: Ref) -> utoipa::openapi::Schema {
+    utoipa::openapi::Schema::OneOf(
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(named)
+            .item(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::Null),
+            )
+            .build(),
+    )
+}
+
+/// `Severity`, or null (the reporter left the level to the service).
+pub fn severity_or_null() -> utoipa::openapi::Schema {
+    or_null(severity())
+}

@@ -85,10 +85,10 @@ pub struct Registration {
     platform: String,
     /// The page or account id on the platform (trimmed; must not be empty). A platform and id
     /// can be registered only once.
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = r"\S")]
     platform_id: String,
     /// A name staff recognise (trimmed; must not be empty).
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = r"\S")]
     name: String,
     unit: Option<String>,
     purpose: Option<String>,

@@ -528,7 +528,7 @@ pub async fn set_status(
 pub struct ReplyBody {
     /// The answer. Surrounding whitespace is trimmed; it must not be empty, and may have at most
     /// 2,000 characters in a DM conversation and 8,000 in a comment thread.
-    #[schema(min_length = 1, max_length = 8000)]
+    #[schema(min_length = 1, max_length = 8000, pattern = r"\S")]
     text: String,
     /// Comment threads only: the tavla message id of the comment answered. When absent, the
     /// newest inbound comment of the thread is answered. Ignored for DMs, which always go to the

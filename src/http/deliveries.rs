@@ -28,7 +28,7 @@ pub struct RetryBody {
     /// New words for the message, with the same limits as a reply (trimmed; not empty; at most
     /// 2,000 characters in a DM conversation, 8,000 in a comment thread). The old words are kept
     /// in the message's history as an edit: the person never received them.
-    #[schema(min_length = 1, max_length = 8000)]
+    #[schema(min_length = 1, max_length = 8000, pattern = r"\S")]
     text: Option<String>,
     /// DMs only, as for a reply: `HUMAN_AGENT` to send after the 24-hour window, within 7 days
     /// of the person's last message. When absent (or null), the tag chosen for the reply before

@@ -529,7 +529,7 @@ pub async fn take_step(
 #[schema(as = CloseRequest)]
 pub struct CloseBody {
     /// What was done and why (trimmed; 1 to 2,000 characters).
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     decision: String,
     /// What the message was, in the moderator's judgement: names of triage's categories
     /// (config/moderation/categories.toml; another name is refused with 422), or an empty list
@@ -625,12 +625,13 @@ pub async fn close(
 #[serde(deny_unknown_fields)]
 #[schema(as = ReportRequest)]
 pub struct ReportBody {
-    /// Why the message is reported (trimmed; 1 to 2,000 characters).
-    #[schema(min_length = 1, max_length = 2000)]
+    /// Why the message is reported (trimmed; 1 to 2,000 characters, at least one of them not
+    /// blank).
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     reason: String,
-    /// The reporter's view of the level; S1 when absent. Triage's severity for the message
-    /// replaces it when higher. Any other value is refused (422).
-    #[schema(schema_with = described::severity)]
+    /// The reporter's view of the level; S1 when absent or null. Triage's severity for the
+    /// message replaces it when higher. Any other value is refused (422).
+    #[schema(schema_with = described::severity_or_null)]
     level: Option<String>,
 }
 

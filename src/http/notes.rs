@@ -27,7 +27,7 @@ pub const NOTE_MAX_CHARS: usize = 4000;
 #[schema(as = NoteRequest)]
 struct NoteBody {
     /// The note, 1 to 4,000 characters after trimming. Shown as text, never as markup.
-    #[schema(min_length = 1, max_length = 4000)]
+    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
     text: String,
 }
 

@@ -93,11 +93,11 @@ pub async fn list(
 pub struct NewReply {
     /// Must not be empty after trimming; at most 200 characters (counted before trimming).
     /// Stored trimmed.
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     title: String,
     /// Must not be empty after trimming; at most 2,000 characters (counted before trimming).
     /// Stored trimmed.
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     body: String,
     /// Any other value is refused (422).
     // Read as a word so any other gets `check`'s own wording.
