@@ -97,6 +97,46 @@ fn granted(capability: Capability, training: &TrainingConfig) -> String {
     )
 }
 
+/// What each role grants and what training each capability asks for in the shipped config, for
+/// the document's introduction (its `{roles_and_training}`): written from `Role::capabilities`
+/// and `config/training.toml`, so a capability added to a role is described the day it is.
+pub fn roles_and_training(training: &TrainingConfig) -> String {
+    let grants: Vec<String> = Role::ALL
+        .into_iter()
+        .map(|role| {
+            let gloss = match role {
+                Role::Auditor => " (the data-protection officer)",
+                Role::Integration => " (service accounts only)",
+                _ => "",
+            };
+            let capabilities: Vec<String> = role
+                .capabilities()
+                .iter()
+                .map(|c| format!("`{}`", c.as_str()))
+                .collect();
+            format!("{}{gloss}: {}", role.as_str(), capabilities.join(", "))
+        })
+        .collect();
+    let required: Vec<String> = Capability::ALL
+        .into_iter()
+        .map(|c| {
+            let modules = requirements(c, training);
+            let modules = if modules.is_empty() {
+                "none".to_string()
+            } else {
+                modules.join(", ")
+            };
+            format!("`{}`: {modules}", c.as_str())
+        })
+        .collect();
+    format!(
+        "Roles grant: {}. Training required in the shipped config/training.toml (operators may \
+         change it): {}.",
+        grants.join("; "),
+        required.join("; ")
+    )
+}
+
 fn requirements(capability: Capability, training: &TrainingConfig) -> &[String] {
     training
         .requirements
@@ -144,6 +184,26 @@ mod tests {
         assert!(text.contains("`X-CSRF-Token`"), "{text}");
         let public = paragraph(&Rule::Public, true, "", &training);
         assert!(!public.contains("X-CSRF-Token"), "{public}");
+    }
+
+    #[test]
+    fn the_introduction_names_every_role_and_capability() {
+        let text = roles_and_training(&TrainingConfig::built_in());
+        for role in Role::ALL {
+            assert!(text.contains(role.as_str()), "{text}");
+        }
+        for capability in Capability::ALL {
+            assert!(
+                text.contains(&format!("`{}`: ", capability.as_str())),
+                "{text}"
+            );
+        }
+        assert!(
+            text.contains(
+                "communicator: `read_comments`, `answer_comments`, `see_faq`, `see_reports`"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -43,6 +43,11 @@ pub fn document() -> Value {
         overlay(&mut doc, part);
     }
     let training = TrainingConfig::built_in();
+    let introduction = doc["info"]["description"].as_str().unwrap_or_default();
+    doc["info"]["description"] = json!(introduction.replace(
+        "{roles_and_training}",
+        &access_text::roles_and_training(&training)
+    ));
     for (spec, _) in super::routes() {
         if !is_api(&spec) {
             continue;
