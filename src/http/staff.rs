@@ -304,23 +304,31 @@ fn role_or_roles(fields: RefOr<Schema>, required: bool) -> RefOr<Schema> {
     RefOr::T(Schema::Object(object))
 }
 
-/// [`NewStaff`]'s fields and the rule across them, as the public schema `NewStaff`.
-pub struct NewStaffRequest;
+/// A request's derived fields with the role-or-roles rule across them, under the public name
+/// the hand-written description gave it (`$required`: one of `role` and `roles` must be there).
+macro_rules! with_role_rule {
+    ($request:ident, $fields:ident, $name:literal, $required:literal) => {
+        #[doc = concat!("[`", stringify!($fields), "`]'s fields and the rule across them, as `", $name, "`.")]
+        pub struct $request;
 
-impl PartialSchema for NewStaffRequest {
-    fn schema() -> RefOr<Schema> {
-        role_or_roles(NewStaff::schema(), true)
-    }
+        impl PartialSchema for $request {
+            fn schema() -> RefOr<Schema> {
+                role_or_roles($fields::schema(), $required)
+            }
+        }
+
+        impl ToSchema for $request {
+            fn name() -> std::borrow::Cow<'static, str> {
+                $name.into()
+            }
+            fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+                schemas.push((Role::name().into(), Role::schema()));
+            }
+        }
+    };
 }
 
-impl ToSchema for NewStaffRequest {
-    fn name() -> std::borrow::Cow<'static, str> {
-        "NewStaff".into()
-    }
-    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        schemas.push((Role::name().into(), Role::schema()));
-    }
-}
+with_role_rule!(NewStaffRequest, NewStaff, "NewStaff", true);
 
 /// A new person's account as it was added.
 #[derive(Serialize, ToSchema)]
@@ -603,23 +611,7 @@ pub struct StaffChange {
     unit: Option<Option<String>>,
 }
 
-/// [`StaffChange`]'s fields and the rule across them, as the public schema `StaffChange`.
-pub struct StaffChangeRequest;
-
-impl PartialSchema for StaffChangeRequest {
-    fn schema() -> RefOr<Schema> {
-        role_or_roles(StaffChange::schema(), false)
-    }
-}
-
-impl ToSchema for StaffChangeRequest {
-    fn name() -> std::borrow::Cow<'static, str> {
-        "StaffChange".into()
-    }
-    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        schemas.push((Role::name().into(), Role::schema()));
-    }
-}
+with_role_rule!(StaffChangeRequest, StaffChange, "StaffChange", false);
 
 /// The account as it is now.
 #[derive(Serialize, ToSchema)]
