@@ -3,6 +3,7 @@
 
 mod audit;
 pub mod auth;
+mod campaigns;
 mod categories;
 mod channels;
 mod console;
@@ -523,49 +524,49 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             Method::POST,
             "/api/v1/campaign-analytics",
             Rule::AnyOf(FOLLOW_UP),
-            post(posts::import_analytics),
+            post(campaigns::import_analytics),
         ),
         r(
             Method::GET,
             "/api/v1/campaigns",
             Rule::AnyOf(FOLLOW_UP),
-            get(posts::campaigns),
+            get(campaigns::campaigns),
         ),
         r(
             Method::POST,
             "/api/v1/campaigns",
             Rule::AnyOf(FOLLOW_UP),
-            post(posts::create_campaign),
+            post(campaigns::create_campaign),
         ),
         r(
             Method::POST,
             "/api/v1/goals",
             Rule::AnyOf(FOLLOW_UP),
-            post(posts::set_goal),
+            post(campaigns::set_goal),
         ),
         r(
             Method::PATCH,
             "/api/v1/goals/{id}",
             Rule::AnyOf(FOLLOW_UP),
-            patch(posts::change_goal),
+            patch(campaigns::change_goal),
         ),
         r(
             Method::DELETE,
             "/api/v1/goals/{id}",
             Rule::AnyOf(FOLLOW_UP),
-            delete(posts::remove_goal),
+            delete(campaigns::remove_goal),
         ),
         r(
             Method::PATCH,
             "/api/v1/campaigns/{id}",
             Rule::AnyOf(FOLLOW_UP),
-            patch(posts::change_campaign),
+            patch(campaigns::change_campaign),
         ),
         r(
             Method::DELETE,
             "/api/v1/campaigns/{id}",
             Rule::AnyOf(FOLLOW_UP),
-            delete(posts::remove_campaign),
+            delete(campaigns::remove_campaign),
         ),
         // A note: its writer, or an administrator (the handler decides).
         r(
