@@ -85,8 +85,11 @@ fn terms_schema() -> utoipa::openapi::Array {
                 .schema_type(Type::String)
                 .min_length(Some(1))
                 .max_length(Some(80))
-                .pattern(Some("[^\\W_]"))
-                .description(Some("One to six words; a term needs a letter or a digit.")),
+                // "A letter or a digit" in any alphabet: no pattern says it, since validators
+                // read `\w` as ASCII; a term without one is refused (422).
+                .description(Some(
+                    "One to six words; a term needs a letter or a digit (in any alphabet).",
+                )),
         )
         .min_items(Some(2))
         .max_items(Some(crate::search::synonyms::MAX_TERMS))
