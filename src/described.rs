@@ -39,9 +39,6 @@ hand_written!(
     step_kind => "StepKind",
     conversation_kind => "ConversationKind",
     platform => "Platform",
-    faq_signal => "FaqSignal",
-    faq_topic => "FaqTopic",
-    faq_curation => "FaqCuration",
 );
 
 /// A named schema, or null: for an `Option` field whose `null` the service takes as absent.

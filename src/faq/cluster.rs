@@ -145,17 +145,27 @@ pub struct ClusterSummary {
     pub examples: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A topic: a group of related question clusters, as clustering made them. Topics do not follow
+/// communicators' curation (names, dismissals, merges, moves) and count over all time, on every
+/// channel.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = FaqTopic)]
 pub struct TopicSummary {
+    /// The topic id (`topic` of a FaqSignal).
     pub id: u64,
     /// The label of the topic's most central question cluster.
     pub label: String,
+    /// The topic's heaviest terms, as they are most often written.
     pub top_terms: Vec<String>,
-    /// Question clusters in the topic, largest first.
+    /// The ids of its question clusters, largest first.
     pub questions: Vec<u64>,
+    /// Questions in all its clusters.
     pub members: usize,
+    /// Distinct people who asked them.
     pub authors: usize,
+    /// The first question's time; 0 when unknown. Milliseconds since the Unix epoch.
     pub first_ms: i64,
+    /// The latest question's time; 0 when unknown. Milliseconds since the Unix epoch.
     pub last_ms: i64,
 }
 

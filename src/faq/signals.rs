@@ -183,38 +183,103 @@ impl Period {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One FAQ cluster (a question that comes again and again) with its figures for the period asked
+/// for, which ends now, against the period of the same length before it. Only public questions are
+/// clustered: inbound, visible messages with text in comment threads (comments, visitors' posts,
+/// mentions) that read as questions; direct messages never are. Questions count where communicators
+/// placed them: a moved question counts in the cluster it was moved to, and a cluster merged into
+/// another counts there. Every figure counts only questions on channels within the caller's channel
+/// scope.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = FaqSignal, example = json!({
+    "answered_url": "saved-reply:3",
+    "change": 11,
+    "channels": [
+        1
+    ],
+    "count": 14,
+    "dismissed": false,
+    "examples": [
+        "Hur länge är Storgatan avstängd?",
+        "När öppnar Storgatan för bilar igen?",
+        "Varför är Storgatan avstängd?"
+    ],
+    "growing_after_answer": false,
+    "id": 5,
+    "label": "Hur länge är Storgatan avstängd?",
+    "name": "Avstängningen av Storgatan",
+    "new_and_fast": false,
+    "people": 11,
+    "pinned": true,
+    "posts": [
+        "104857600123456_99"
+    ],
+    "previous": 3,
+    "significant": true,
+    "top_terms": [
+        "Storgatan",
+        "avstängd",
+        "länge"
+    ],
+    "topic": 2,
+    "total_members": 17,
+    "z": 2.67
+}))]
 pub struct Signal {
+    /// The cluster id: for PATCH /api/v1/faq/clusters/{id}, POST
+    /// /api/v1/faq/clusters/{id}/questions and the `faq_cluster` filter of GET /api/v1/search.
+    /// Clusters are derived data: consolidation may merge one into another (its curation follows
+    /// it), after which the old id answers 404.
     pub id: u64,
+    /// The topic the cluster belongs to (`id` in GET /api/v1/faq/topics); null when it is in none
+    /// yet.
+    #[schema(required = true)]
     pub topic: Option<u64>,
-    /// The curated name, or the most central question the reader may read, or `#id` when they
+    /// The name a communicator gave the cluster, or else its `label`, or else `#id` when the caller
     /// may read none of its questions.
     pub name: String,
-    /// The most central question the reader may read; empty when none.
+    /// The most central question the caller may read (questions on channels within their scope),
+    /// with personal data masked; empty when none.
     pub label: String,
-    /// From the questions the reader may read.
+    /// The heaviest terms of the questions the caller may read, as they are most often written.
     pub top_terms: Vec<String>,
-    /// Messages in the period, and in the period before.
+    /// Questions in the period.
     pub count: usize,
+    /// Questions in the period before, of the same length.
     pub previous: usize,
-    /// Distinct people in the period: one person asking ten times is one signal.
+    /// Distinct people who asked in the period: one person asking ten times counts once.
     pub people: usize,
+    /// `count` minus `previous`.
     pub change: i64,
-    /// z of the change (counts as Poisson; conditional binomial test, normal approximation).
+    /// The change as a z score, (count − previous) / √(count + previous): a conditional binomial
+    /// test with the normal approximation (counts taken as Poisson). 0 when both are 0.
     pub z: f64,
-    /// |z| ≥ 1.96 with at least five messages across both periods.
+    /// |z| ≥ 1.96, with at least five questions across both periods.
     pub significant: bool,
-    /// The cluster's first question fell in this period and it already has five.
+    /// The cluster's first question fell in this period, and it already has at least five questions
+    /// in it.
     pub new_and_fast: bool,
+    /// The channel ids the question was asked on in the period, ascending.
     pub channels: Vec<i64>,
+    /// The platform ids of the posts it was asked under in the period, most questions first, at
+    /// most 5.
+    #[schema(max_items = 5)]
     pub posts: Vec<String>,
-    /// Questions the reader may read, personal data masked.
+    /// Up to three questions the caller may read, as different from each other as possible,
+    /// personal data masked.
     pub examples: Vec<String>,
+    /// Questions in the cluster over all time (within the caller's scope), after merges and moves.
     pub total_members: usize,
+    /// A communicator pinned it: pinned clusters are listed first.
     pub pinned: bool,
+    /// A communicator dismissed it: listed only with `include_dismissed=true`.
     pub dismissed: bool,
+    /// What answers the question, as a communicator marked it: a web address (`https://…` or
+    /// `http://…`) or a saved reply (`saved-reply:ID`); null when not marked answered.
+    #[schema(required = true)]
     pub answered_url: Option<String>,
-    /// Still growing (three or more new questions) after it was marked answered.
+    /// At least three questions arrived after it was marked answered (counted over all time): the
+    /// answer may not be reaching people.
     pub growing_after_answer: bool,
 }
 

@@ -11,7 +11,6 @@ use super::description::refusals::{BadRequest, PayloadTooLarge, UnsupportedMedia
 use super::error::{AppError, Problem, Result};
 use super::extract::{Json, Path, Query};
 use super::AppState;
-use crate::described;
 use crate::faq::cluster::TopicSummary;
 use crate::faq::signals::Building;
 use crate::faq::signals::{Period, Signal};
@@ -58,7 +57,6 @@ struct SignalList {
     /// scope), except those merged into another; dismissed ones only with
     /// `include_dismissed=true`. Pinned first, then by `people`, then by `count`, both
     /// descending.
-    #[schema(schema_with = faq_signals)]
     items: Vec<Signal>,
     /// The period counted, as asked for (`week` when absent).
     #[schema(inline, value_type = PeriodName)]
@@ -70,18 +68,6 @@ struct SignalList {
     /// Every start looks again at the comments no placement names (remarks that are no
     /// questions among them), so a restart shows it briefly with `placed` 0.
     building: Option<Building>,
-}
-
-fn faq_signals() -> utoipa::openapi::Array {
-    utoipa::openapi::ArrayBuilder::new()
-        .items(described::faq_signal())
-        .build()
-}
-
-fn faq_topics() -> utoipa::openapi::Array {
-    utoipa::openapi::ArrayBuilder::new()
-        .items(described::faq_topic())
-        .build()
 }
 
 /// FAQ signals: recurring questions
@@ -181,7 +167,6 @@ pub struct CurationBody {
 #[derive(Serialize, ToSchema)]
 #[schema(as = FaqCurationResult)]
 struct CurationResult {
-    #[schema(schema_with = described::faq_curation)]
     curation: Curation,
 }
 
@@ -298,7 +283,6 @@ pub async fn curate(
 struct TopicList {
     /// Largest first (most questions), then by id. Empty for staff limited to some channels (see
     /// `note`).
-    #[schema(schema_with = faq_topics)]
     items: Vec<TopicSummary>,
     /// Present only for staff limited to some channels: topics span every channel, so they get an
     /// empty list and this note pointing to GET /api/v1/faq/clusters, which honours the scope.

@@ -21,15 +21,25 @@ pub struct QuestionRow {
     pub kind: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+/// A cluster's curation as stored now.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+#[schema(as = FaqCuration)]
 pub struct Curation {
     pub cluster_id: i64,
+    /// The name given; null when none.
+    #[schema(required = true)]
     pub name: Option<String>,
     pub pinned: bool,
     pub dismissed: bool,
+    /// `https://…`, `http://…` or `saved-reply:ID`; null when not marked answered.
+    #[schema(required = true)]
     pub answered_url: Option<String>,
+    /// When `answered_url` was last set; null when it is not set. Milliseconds since the Unix
+    /// epoch.
+    #[schema(required = true)]
     pub answered_at: Option<i64>,
-    /// A communicator merged this cluster into another: its questions count there.
+    /// The cluster its questions count in; null when not merged.
+    #[schema(required = true)]
     pub merged_into: Option<i64>,
 }
 
