@@ -78,7 +78,7 @@ fn evaluated_goals() -> utoipa::openapi::Array {
 
 /// How many rows were imported.
 #[derive(Serialize, ToSchema)]
-struct Imported {
+struct AnalyticsImported {
     /// The file's rows imported (a day and campaign imported before is replaced, and counted).
     imported: usize,
 }
@@ -109,7 +109,7 @@ struct Imported {
         example = json!("date,campaign,sessions,goal_completions\n2026-11-01,vinterkampanj,120,7\n")
     ),
     responses(
-        (status = 201, description = "Imported.", body = Imported),
+        (status = 201, description = "Imported.", body = AnalyticsImported),
         (status = 400, response = BadRequest),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
@@ -147,7 +147,10 @@ pub async fn import_analytics(
         .store
         .import_campaign_analytics(&rows, &caller.actor())
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(Imported { imported })))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(AnalyticsImported { imported }),
+    ))
 }
 
 // Its name and posts (described on the operation's request body).
