@@ -39,6 +39,7 @@ hand_written!(
     step_kind => "StepKind",
     conversation_kind => "ConversationKind",
     platform => "Platform",
+    evaluated_goal => "EvaluatedGoal",
 );
 
 /// A named schema, or null: for an `Option` field whose `null` the service takes as absent.

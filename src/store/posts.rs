@@ -91,17 +91,24 @@ pub struct Measurement {
 }
 
 /// A goal as set.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Goal {
     pub id: i64,
+    /// The post the goal is on; or
     pub post_id: Option<i64>,
+    /// the campaign (exactly one of the two).
     pub campaign_id: Option<i64>,
     pub metric: String,
     pub target: i64,
+    /// Who the goal is to reach.
     pub audience: Option<String>,
+    /// The communication plan's own words for the goal.
     pub plan_text: Option<String>,
+    /// The end of the day it is judged on (Swedish time), epoch ms.
     pub due_at: i64,
+    /// The username of who set it, when known.
     pub set_by: Option<String>,
+    /// When it was set, epoch ms.
     pub set_at: i64,
 }
 
@@ -127,9 +134,11 @@ pub struct GoalChange {
     pub due_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A set of posts named as its UTM campaign.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Campaign {
     pub id: i64,
+    /// Its UTM campaign (utm_campaign).
     pub name: String,
     pub post_ids: Vec<i64>,
     /// The channels of its posts (a caller sees a campaign when they see all of them).

@@ -89,6 +89,7 @@ fn typed() -> Vec<utoipa::openapi::OpenApi> {
         super::synonyms::Doc::openapi(),
         super::faq::Doc::openapi(),
         super::reports::Doc::openapi(),
+        super::campaigns::Doc::openapi(),
     ]
 }
 
