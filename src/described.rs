@@ -42,6 +42,7 @@ hand_written!(
     faq_signal => "FaqSignal",
     faq_topic => "FaqTopic",
     faq_curation => "FaqCuration",
+    evaluated_goal => "EvaluatedGoal",
 );
 
 /// A named schema, or null: for an `Option` field whose `null` the service takes as absent.
@@ -60,4 +61,9 @@ fn or_null(named: Ref) -> utoipa::openapi::Schema {
 /// `Severity`, or null (the reporter left the level to the service).
 pub fn severity_or_null() -> utoipa::openapi::Schema {
     or_null(severity())
+}
+
+/// A list of `EvaluatedGoal` (a post's or a campaign's goals judged now).
+pub fn evaluated_goals() -> utoipa::openapi::Array {
+    utoipa::openapi::Array::new(evaluated_goal())
 }
