@@ -4,7 +4,8 @@
 //! /api/v1/post-notes/{id}`. For communicators and administrators, within their channel limit
 //! (what lies outside it is answered 404, as if it did not exist); a note is changed only by its
 //! writer or an administrator; a post's words only for a reader of comments on its channel. The
-//! rules are the `posts` capability's. Campaigns and goals are in `campaigns.rs`.
+//! rules are the `posts` capability's. Campaigns and goals are in `campaigns.rs`. Each handler
+//! describes itself for the API description (`Doc`, gathered in `description::typed`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -241,7 +242,6 @@ pub async fn list(
             caller's scope.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
