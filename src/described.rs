@@ -59,3 +59,8 @@ fn or_null(named: Ref) -> utoipa::openapi::Schema {
 pub fn severity_or_null() -> utoipa::openapi::Schema {
     or_null(severity())
 }
+
+/// A list of `EvaluatedGoal` (a post's or a campaign's goals judged now).
+pub fn evaluated_goals() -> utoipa::openapi::Array {
+    utoipa::openapi::Array::new(evaluated_goal())
+}

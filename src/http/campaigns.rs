@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::{OpenApi, ToSchema};
 
 use super::auth::Caller;
@@ -68,12 +68,6 @@ fn goal_metric_or_null() -> utoipa::openapi::Object {
         "sessions and goal_completions only on a campaign's goal (422 on a post's).",
     )
     .build()
-}
-
-fn evaluated_goals() -> utoipa::openapi::Array {
-    ArrayBuilder::new()
-        .items(described::evaluated_goal())
-        .build()
 }
 
 /// How many rows were imported.
@@ -232,7 +226,7 @@ struct CampaignList {
 #[derive(Serialize, ToSchema)]
 struct CampaignGoals {
     campaign: Campaign,
-    #[schema(schema_with = evaluated_goals)]
+    #[schema(schema_with = described::evaluated_goals)]
     goals: Vec<posts::EvaluatedGoal>,
 }
 

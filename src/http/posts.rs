@@ -4,24 +4,45 @@
 //! /api/v1/post-notes/{id}`. For communicators and administrators, within their channel limit
 //! (what lies outside it is answered 404, as if it did not exist); a note is changed only by its
 //! writer or an administrator; a post's words only for a reader of comments on its channel. The
-//! rules are the `posts` capability's. Campaigns and goals are in `campaigns.rs`.
+//! rules are the `posts` capability's. Campaigns and goals are in `campaigns.rs`. Each handler
+//! describes itself for the API description (`Doc`, gathered in `description::typed`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::auth::Caller;
-use super::error::{AppError, Result};
+use super::description::refusals::{BadRequest, PayloadTooLarge, UnsupportedMediaType};
+use super::error::{AppError, Problem, Result};
 use super::extract::{parse_json, Path, Query, RawBody};
 use super::AppState;
 use crate::access::Role;
-use crate::posts::{self, FetchConfig};
+use crate::described;
+use crate::posts::{self, FetchConfig, PostView};
 use crate::reports::ReportPeriod;
 use crate::store::now_ms;
-use crate::store::post_refresh::RefreshJob;
+use crate::store::post_refresh::{ChannelProgress, RefreshJob};
+use crate::store::posts::{EvaluationNote, FetchState, PostSummary};
 use crate::store::scope::COMMENTS;
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        list,
+        show,
+        refresh,
+        refresh_progress,
+        write_note,
+        notes,
+        change_note,
+        remove_note
+    ),
+    components(schemas(RefreshBody))
+)]
+pub struct Doc;
 
 /// A note longer than this is refused: it is the group's talking point, not a report.
 pub const NOTE_MAX_CHARS: usize = 4000;
@@ -52,18 +73,88 @@ pub(super) async fn visible_post(state: &AppState, caller: &Caller, id: i64) -> 
     }
 }
 
-#[derive(Deserialize)]
+// `period`: posts published then or whose threads had comments then, with that period's
+// counts; without it every post, all-time counts.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// A month (2026-10) or quarter (2026Q3): posts published then or whose threads had
-    /// comments then, with that period's counts. Without it: every post, all-time counts.
+    /// A month (2026-10) or quarter (2026Q3), Swedish time.
+    #[param(pattern = r"^{blank}*2[0-9]{3}(-(0[1-9]|1[0-2])|-?[Qq][1-4]){blank}*$")]
     period: Option<String>,
+    /// One channel (403 outside the caller's scope).
     channel_id: Option<i64>,
-    /// time (default), questions, moderation, comments, or a figure's name.
+    /// time (default, newest first), questions, moderation, comments, or a figure's name (reach,
+    /// impressions, engagements, reactions, shares, link_clicks, video_views).
+    #[param(inline, value_type = Option<PostSort>)]
     sort: Option<String>,
+    /// Posts per page; values outside 1–500 are clamped.
+    #[param(default = 100)]
     limit: Option<i64>,
 }
 
+// The orders `posts::sort_posts` reads (another is 400), the figures `posts::METRICS`
+// (a test below holds them together); this enum only describes them.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum PostSort {
+    Time,
+    Questions,
+    Moderation,
+    Comments,
+    Reach,
+    Impressions,
+    Engagements,
+    Reactions,
+    Shares,
+    LinkClicks,
+    VideoViews,
+}
+
+/// The posts and each channel's last fetch.
+#[derive(Serialize, ToSchema)]
+struct PostList {
+    /// The period asked for (its label); null without one.
+    period: Option<String>,
+    /// The order applied.
+    sort: String,
+    items: Vec<PostSummary>,
+    /// How the last fetch of each channel within the caller's limit went.
+    fetches: Vec<ChannelFetch>,
+}
+
+/// A channel's last fetch.
+#[derive(Serialize, ToSchema)]
+struct ChannelFetch {
+    channel_id: i64,
+    last: FetchState,
+}
+
+/// List the channels' own posts with their figures
+///
+/// The channels' own posts (fetched from the Graph API, and those known from comments) with
+/// their latest figures and their threads' counts. With `period`, the posts published then or
+/// whose threads had comments then, with that period's counts: `sort=questions` gives the posts
+/// that raised the most questions, `sort=moderation` those whose threads needed moderation most
+/// (cases opened and comments flagged S2 or above). `fetches` says how the last fetch of each
+/// channel went. Audited (`posts.read`).
+///
+/// **Access:** Posts, notes and campaigns on channels outside the caller's channel scope do not
+/// exist for them (404 for one named by id; left out of lists). A post's words are shown only to
+/// a caller who reads comments on its channel (communicators); administrators see its figures,
+/// not its text.
+#[utoipa::path(
+    get,
+    path = "/api/v1/posts",
+    operation_id = "listPosts",
+    tag = "posts",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The posts, and each channel's last fetch.", body = PostList),
+        (status = 400, response = BadRequest),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -105,7 +196,7 @@ pub async fn list(
     let fetches: Vec<_> = fetches
         .into_iter()
         .filter(|(c, _)| caller.may_see_channel(*c))
-        .map(|(c, f)| json!({"channel_id": c, "last": f}))
+        .map(|(channel_id, last)| ChannelFetch { channel_id, last })
         .collect();
     state
         .store
@@ -116,14 +207,41 @@ pub async fn list(
             json!({"period": label, "posts": items.len()}),
         )
         .await?;
-    Ok(axum::Json(json!({
-        "period": label,
-        "sort": sort,
-        "items": items,
-        "fetches": fetches,
-    })))
+    Ok(axum::Json(PostList {
+        period: label,
+        sort: sort.to_string(),
+        items,
+        fetches,
+    }))
 }
 
+/// A post's follow-up
+///
+/// A post's figures over time (`series`) beside what its thread stirred up over all time: its
+/// comments, the share triage flagged at S2 or above (`hateful_share`), the hours in which it
+/// was heated by the rule of GET /api/v1/moderation/heated (`heated_hours`), the FAQ clusters
+/// its questions are in (how many of its questions, how many the organisation replied to in the
+/// thread, whether the cluster is marked answered), its goals judged now and the notes on its
+/// evaluation. Cluster names come from questions the caller may read (`#id` otherwise).
+/// Audited (`post.read`).
+///
+/// **Access:** Posts, notes and campaigns on channels outside the caller's channel scope do not
+/// exist for them (404 for one named by id; left out of lists). A post's words are shown only to
+/// a caller who reads comments on its channel (communicators); administrators see its figures,
+/// not its text.
+#[utoipa::path(
+    get,
+    path = "/api/v1/posts/{id}",
+    operation_id = "getPost",
+    tag = "posts",
+    params(("id" = i64, Path, description = "The post's id (`id` in GET /api/v1/posts).")),
+    responses(
+        (status = 200, description = "The post's view.", body = PostView),
+        (status = 400, response = BadRequest),
+        (status = 404, description = "There is no such post, or it is on a channel outside the \
+            caller's scope.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -169,7 +287,7 @@ pub async fn show(
             json!({}),
         )
         .await?;
-    Ok(axum::Json(posts::PostView {
+    Ok(axum::Json(PostView {
         post,
         series,
         thread,
@@ -179,13 +297,57 @@ pub async fn show(
     }))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RefreshRequest)]
 struct RefreshBody {
-    /// One channel; without it every channel within the caller's limit.
+    // One channel; without it every channel within the caller's limit.
     channel_id: Option<i64>,
 }
 
+/// Fetch posts and figures now
+///
+/// Reads each approved Facebook and Instagram channel's own posts (published up to
+/// `posts_lookback_days` back) and their insights from the Graph API, in the background, with
+/// the channel's page access token (the file given at registration), as the schedule does every
+/// `posts_refresh_every_minutes`. Each fetch adds a measurement to every figure's time series.
+/// Lists follow `paging.next`. A metric the platform refuses for a post is asked for alone and
+/// left out (`partial`, with `problem` naming it); a revoked token (code 190) fails the channel
+/// with what to do; rate limiting (codes 4, 17, 32, 613, HTTP 429) makes the channel wait as
+/// long as the platform said (15 minutes when it did not): a refresh meanwhile skips it.
+/// Insights are aggregates: nothing names a person. Answers 202 at once with the refresh and its
+/// progress; follow it with GET /api/v1/posts/refresh. One refresh runs at a time however many
+/// instances share the store (the scheduled one included): while one runs, it is the answer,
+/// and nothing more is started (ask again when it has ended to refresh other channels). Writes
+/// a `posts.refreshed` event per channel fetched; audited (`posts.refresh_started`, or
+/// `posts.refresh_joined` when one was running). The body is optional.
+///
+/// **Access:** Posts, notes and campaigns on channels outside the caller's channel scope do not
+/// exist for them (404 for one named by id; left out of lists). A post's words are shown only to
+/// a caller who reads comments on its channel (communicators); administrators see its figures,
+/// not its text.
+#[utoipa::path(
+    post,
+    path = "/api/v1/posts/refresh",
+    operation_id = "refreshPosts",
+    tag = "posts",
+    // By reference: a body of `Option<RefreshBody>` would be described as possibly `null`, which
+    // the handler refuses; the reference leaves the body optional and never null.
+    request_body(
+        content = ref("#/components/schemas/RefreshRequest"),
+        description = "One channel (`channel_id`), or every channel in the caller's scope."
+    ),
+    responses(
+        (status = 202, description = "The refresh started, or the one running.", body = RefreshJobView),
+        (status = 400, response = BadRequest),
+        (status = 409, description = "Another instance is just starting a refresh; ask again in a \
+            moment.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "The body has unknown fields.", body = Problem,
+            content_type = "application/problem+json"),
+    )
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     caller: Caller,
@@ -242,38 +404,87 @@ pub async fn refresh(
     Ok((StatusCode::ACCEPTED, axum::Json(job_view(&job, &caller))))
 }
 
-/// A refresh as the caller may see it: only the channels within their limit, and its progress
-/// counted over those.
-fn job_view(job: &RefreshJob, caller: &Caller) -> serde_json::Value {
-    let channels: Vec<&serde_json::Value> = job
-        .channels
-        .iter()
-        .filter(|c| {
-            c["channel_id"]
-                .as_i64()
-                .is_some_and(|id| caller.may_see_channel(id))
-        })
-        .collect();
-    let done = channels
-        .iter()
-        .filter(|c| c["outcome"] != "pending")
-        .count();
-    let posts: i64 = channels.iter().filter_map(|c| c["posts"].as_i64()).sum();
-    let failed = channels.iter().filter(|c| c["outcome"] == "failed").count();
-    json!({
-        "id": job.id,
-        "state": job.state,
-        "started_at": job.started_at,
-        "finished_at": job.finished_at,
-        "requested_by": job.requested_by,
-        "channels_total": channels.len(),
-        "channels_done": done,
-        "channels_failed": failed,
-        "posts_fetched": posts,
-        "channels": channels,
-    })
+/// A refresh of the channels' posts, run in the background by one instance at a time, and how
+/// far it has come. Counted over the channels within the caller's channel limit (only those are
+/// listed).
+#[derive(Serialize, ToSchema)]
+#[schema(as = RefreshJob)]
+struct RefreshJobView {
+    id: i64,
+    #[schema(schema_with = refresh_states)]
+    state: String,
+    #[schema(schema_with = described::timestamp)]
+    started_at: i64,
+    /// Epoch ms; null while it runs.
+    #[schema(required = true)]
+    finished_at: Option<i64>,
+    /// Who asked; null for the schedule.
+    #[schema(required = true)]
+    requested_by: Option<String>,
+    channels_total: usize,
+    channels_done: usize,
+    /// Channels whose fetch failed (see each one's problem).
+    channels_failed: usize,
+    posts_fetched: i64,
+    channels: Vec<ChannelProgress>,
 }
 
+/// A refresh's states, for the API description.
+fn refresh_states() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["running", "done", "failed", "abandoned"]))
+        .description(Some(
+            "failed: the store refused what was fetched (tried again later); abandoned: the \
+             instance running it stopped.",
+        ))
+        .build()
+}
+
+/// A refresh as the caller may see it: only the channels within their limit, and its progress
+/// counted over those.
+fn job_view(job: &RefreshJob, caller: &Caller) -> RefreshJobView {
+    let channels: Vec<ChannelProgress> = job
+        .channels
+        .iter()
+        .filter(|c| caller.may_see_channel(c.channel_id))
+        .cloned()
+        .collect();
+    RefreshJobView {
+        id: job.id,
+        state: job.state.clone(),
+        started_at: job.started_at,
+        finished_at: job.finished_at,
+        requested_by: job.requested_by.clone(),
+        channels_total: channels.len(),
+        channels_done: channels.iter().filter(|c| c.outcome != "pending").count(),
+        channels_failed: channels.iter().filter(|c| c.outcome == "failed").count(),
+        posts_fetched: channels.iter().map(|c| c.posts).sum(),
+        channels,
+    }
+}
+
+/// How the posts' refresh goes
+///
+/// The refresh running now (started on request or by the schedule, on any instance), else the
+/// last one: per channel its outcome (pending until read), posts and figures fetched and what
+/// went wrong, with the channels done out of all and the posts fetched so far.
+///
+/// **Access:** Posts, notes and campaigns on channels outside the caller's channel scope do not
+/// exist for them (404 for one named by id; left out of lists). A post's words are shown only to
+/// a caller who reads comments on its channel (communicators); administrators see its figures,
+/// not its text.
+#[utoipa::path(
+    get,
+    path = "/api/v1/posts/refresh",
+    operation_id = "postsRefreshProgress",
+    tag = "posts",
+    responses(
+        (status = 200, description = "The refresh.", body = RefreshJobView),
+        (status = 404, description = "No refresh has run yet.", body = Problem,
+            content_type = "application/problem+json"),
+    )
+)]
 pub async fn refresh_progress(
     State(state): State<AppState>,
     caller: Caller,
@@ -284,12 +495,43 @@ pub async fn refresh_progress(
     Ok(axum::Json(job_view(&job, &caller)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NoteBody {
+#[schema(as = PostNoteRequest)]
+struct PostNoteBody {
+    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
     text: String,
 }
 
+/// Write a note on a post's evaluation
+///
+/// What worked and what to do differently, for the monthly social-media group (listed per
+/// period by GET /api/v1/post-notes and on the post's view). Audited (`post.noted`, with the
+/// note's id and length, not its words); a `posts.evaluation_changed` event.
+///
+/// **Access:** Posts, notes and campaigns on channels outside the caller's channel scope do not
+/// exist for them (404 for one named by id; left out of lists). A post's words are shown only to
+/// a caller who reads comments on its channel (communicators); administrators see its figures,
+/// not its text.
+#[utoipa::path(
+    post,
+    path = "/api/v1/posts/{id}/notes",
+    operation_id = "writePostNote",
+    tag = "posts",
+    params(("id" = i64, Path, description = "The post's id (`id` in GET /api/v1/posts).")),
+    request_body(content = PostNoteBody, description = "The note's text."),
+    responses(
+        (status = 201, description = "Written.", body = EvaluationNote),
+        (status = 400, response = BadRequest),
+        (status = 404, description = "There is no such post, or it is on a channel outside the \
+            caller's scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "The text is empty or longer than 4,000 characters (after \
+            trimming), or the body has unknown or missing fields.", body = Problem,
+            content_type = "application/problem+json"),
+    )
+)]
 pub async fn write_note(
     State(state): State<AppState>,
     caller: Caller,
@@ -297,7 +539,7 @@ pub async fn write_note(
     RawBody(body): RawBody,
 ) -> Result<impl IntoResponse> {
     visible_post(&state, &caller, id).await?;
-    let body: NoteBody = parse_json(&body)?;
+    let body: PostNoteBody = parse_json(&body)?;
     let text = bounded(Some(body.text), "note", NOTE_MAX_CHARS)?.ok_or_else(|| {
         AppError::unprocessable("the note is empty; write what worked and what to do differently")
     })?;
@@ -308,12 +550,43 @@ pub async fn write_note(
     Ok((StatusCode::CREATED, axum::Json(note)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct NotesQuery {
+    /// A month (2026-10) or quarter (2026Q3), Swedish time.
+    #[param(pattern = r"^{blank}*2[0-9]{3}(-(0[1-9]|1[0-2])|-?[Qq][1-4]){blank}*$")]
     period: String,
 }
 
+/// The notes written in a period.
+#[derive(Serialize, ToSchema)]
+struct PostNoteList {
+    /// The period (its label).
+    period: String,
+    items: Vec<EvaluationNote>,
+}
+
+/// Notes on posts' evaluations in a period
+///
+/// The notes written in the period on posts within the caller's channels, oldest first. Audited
+/// (`post_notes.read`).
+///
+/// **Access:** Posts, notes and campaigns on channels outside the caller's channel scope do not
+/// exist for them (404 for one named by id; left out of lists). A post's words are shown only to
+/// a caller who reads comments on its channel (communicators); administrators see its figures,
+/// not its text.
+#[utoipa::path(
+    get,
+    path = "/api/v1/post-notes",
+    operation_id = "listPostNotes",
+    tag = "posts",
+    params(NotesQuery),
+    responses(
+        (status = 200, description = "The notes.", body = PostNoteList),
+        (status = 400, response = BadRequest),
+    )
+)]
 pub async fn notes(
     State(state): State<AppState>,
     caller: Caller,
@@ -338,9 +611,10 @@ pub async fn notes(
             json!({"period": period.label(), "notes": items.len()}),
         )
         .await?;
-    Ok(axum::Json(
-        json!({"period": period.label(), "items": items}),
-    ))
+    Ok(axum::Json(PostNoteList {
+        period: period.label(),
+        items,
+    }))
 }
 
 /// A text field trimmed, absent when blank, refused when longer than `max` characters.
@@ -388,6 +662,45 @@ async fn own_note(state: &AppState, caller: &Caller, id: i64) -> Result<()> {
     Ok(())
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NoteChange {
+    /// The note's new words.
+    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
+    text: String,
+}
+
+/// Rewrite a note on a post's evaluation
+///
+/// Replaces a note's words. Only its writer or an administrator may (403 for others: each note
+/// is its writer's own words). Audited (`post_note.changed`, its length, never its words); a
+/// `posts.evaluation_changed` event. A goal, campaign or note on a channel outside the caller's
+/// channel scope does not exist for them (404).
+///
+/// **Access:** Posts, notes and campaigns on channels outside the caller's channel scope do not
+/// exist for them (404 for one named by id; left out of lists). A post's words are shown only to
+/// a caller who reads comments on its channel (communicators); administrators see its figures,
+/// not its text.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/post-notes/{id}",
+    operation_id = "changePostNote",
+    tag = "posts",
+    params(("id" = i64, Path, description = "The note's id (`id` in GET /api/v1/post-notes or a \
+        post's `notes`).")),
+    request_body(content = NoteChange, description = "The note's new words."),
+    responses(
+        (status = 200, description = "The note as changed.", body = EvaluationNote),
+        (status = 400, response = BadRequest),
+        (status = 404, description = "There is no such note, or its post is on a channel outside \
+            the caller's scope.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "The text is empty or longer than 4000 characters, or the \
+            body has unknown or missing fields.", body = Problem,
+            content_type = "application/problem+json"),
+    )
+)]
 pub async fn change_note(
     State(state): State<AppState>,
     caller: Caller,
@@ -395,7 +708,7 @@ pub async fn change_note(
     RawBody(body): RawBody,
 ) -> Result<impl IntoResponse> {
     own_note(&state, &caller, id).await?;
-    let body: NoteBody = object_body(&body)?;
+    let body: NoteChange = object_body(&body)?;
     let text = bounded(Some(body.text), "note", NOTE_MAX_CHARS)?.ok_or_else(|| {
         AppError::unprocessable("the note is empty; to take it away, remove it (DELETE)")
     })?;
@@ -406,6 +719,30 @@ pub async fn change_note(
     Ok(axum::Json(note))
 }
 
+/// Remove a note on a post's evaluation
+///
+/// Removes a note. Only its writer or an administrator may (403 for others). Audited
+/// (`post_note.removed`); a `posts.evaluation_changed` event. A goal, campaign or note on a
+/// channel outside the caller's channel scope does not exist for them (404).
+///
+/// **Access:** Posts, notes and campaigns on channels outside the caller's channel scope do not
+/// exist for them (404 for one named by id; left out of lists). A post's words are shown only to
+/// a caller who reads comments on its channel (communicators); administrators see its figures,
+/// not its text.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/post-notes/{id}",
+    operation_id = "removePostNote",
+    tag = "posts",
+    params(("id" = i64, Path, description = "The note's id (`id` in GET /api/v1/post-notes or a \
+        post's `notes`).")),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 400, response = BadRequest),
+        (status = 404, description = "There is no such note, or its post is on a channel outside \
+            the caller's scope.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn remove_note(
     State(state): State<AppState>,
     caller: Caller,
@@ -417,4 +754,30 @@ pub async fn remove_note(
         .change_evaluation_note(id, None, &caller.actor())
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The description's orders are the ones `sort_posts` takes: the four of its own and every
+    /// figure.
+    #[test]
+    fn the_described_orders_are_the_ones_the_list_sorts_by() {
+        let schema = serde_json::to_value(<PostSort as utoipa::PartialSchema>::schema()).unwrap();
+        let described: Vec<&str> = schema["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        let taken: Vec<&str> = ["time", "questions", "moderation", "comments"]
+            .into_iter()
+            .chain(posts::METRICS)
+            .collect();
+        assert_eq!(described, taken);
+        for order in taken {
+            assert!(posts::sort_posts(&mut [], order).is_ok(), "{order}");
+        }
+    }
 }

@@ -29,7 +29,7 @@ pub struct Doc;
 pub struct ReportQuery {
     /// A month (`2026-10`) or a quarter (`2026Q3`), in Swedish time.
     #[param(
-        pattern = r"^\s*2[0-9]{3}(-(0[1-9]|1[0-2])|-?[Qq][1-4])\s*$",
+        pattern = r"^{blank}*2[0-9]{3}(-(0[1-9]|1[0-2])|-?[Qq][1-4]){blank}*$",
         example = "2026-10"
     )]
     period: String,

@@ -340,7 +340,7 @@ pub async fn scheduled(
 
 /// How a thread went: its comments, the share triage flagged S2 or above, and the hours in which
 /// it was heated by the rule of `GET /api/v1/moderation/heated`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ThreadFigures {
     pub comments: i64,
     pub flagged: i64,
@@ -381,7 +381,7 @@ pub fn thread_figures(comments: &[ThreadComment], min_comments: i64) -> ThreadFi
 }
 
 /// A FAQ question cluster the post raised questions in.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RaisedQuestion {
     pub cluster_id: u64,
     /// The curated name or the cluster's label, for a reader of comments; `#id` otherwise.
@@ -690,21 +690,24 @@ fn split(line: &str, separator: char) -> Vec<String> {
 }
 
 /// A post's view: its figures over time beside what its thread stirred up, its goals and notes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PostView {
     #[serde(flatten)]
     pub post: PostSummary,
-    /// Every measurement, oldest first, per figure.
+    /// Every measurement per figure, oldest first.
     pub series: BTreeMap<String, Vec<Point>>,
     pub thread: ThreadFigures,
-    /// Named apart from the summary's `questions` (a count), which the view flattens in.
+    /// The FAQ question clusters the post's thread raised questions in.
+    // Named apart from the summary's `questions` (a count), which the view flattens in.
     #[serde(rename = "raised_questions")]
     pub questions: Vec<RaisedQuestion>,
+    #[schema(schema_with = crate::described::evaluated_goals)]
     pub goals: Vec<EvaluatedGoal>,
     pub notes: Vec<crate::store::posts::EvaluationNote>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = SeriesPoint)]
 pub struct Point {
     pub at: i64,
     pub value: i64,

@@ -3,7 +3,7 @@
 //! runs. The lease (`posts-refresh`) decides who runs; these rows only say how it goes. Each
 //! channel's entry is the fetch's own outcome (`posts::ChannelRefresh`), `pending` until read.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::Row;
 
@@ -21,9 +21,34 @@ pub struct RefreshJob {
     pub finished_at: Option<i64>,
     /// Who asked (None: the schedule).
     pub requested_by: Option<String>,
-    /// One entry per channel: channel_id, channel_name, outcome, posts, figures, problem,
-    /// retry_after.
-    pub channels: Vec<Value>,
+    /// One entry per channel, as the fetch wrote it.
+    pub channels: Vec<ChannelProgress>,
+}
+
+// One channel's entry in a refresh: the fetch's own outcome (`posts::ChannelRefresh`), or
+// `pending` until the channel is read. Written as JSON by the refresh, read back typed.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ChannelRefresh)]
+pub struct ChannelProgress {
+    pub channel_id: i64,
+    pub channel_name: String,
+    #[schema(schema_with = outcome)]
+    pub outcome: String,
+    pub posts: i64,
+    pub figures: i64,
+    /// What went wrong and what to do, in plain words (never the token).
+    pub problem: Option<String>,
+    /// When the platform lets tavla ask again (rate limiting), epoch ms.
+    pub retry_after: Option<i64>,
+}
+
+/// A channel's outcomes in a refresh, for the API description.
+fn outcome() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["pending", "fetched", "partial", "skipped", "failed"]))
+        .description(Some("pending until the refresh has read the channel."))
+        .build()
 }
 
 impl Store {
@@ -96,7 +121,12 @@ impl Store {
                 started_at: r.try_get("started_at")?,
                 finished_at: r.try_get("finished_at")?,
                 requested_by: r.try_get("username")?,
-                channels: serde_json::from_str(&channels).unwrap_or_default(),
+                // An entry that does not read as one (written by another version) is left out.
+                channels: serde_json::from_str::<Vec<Value>>(&channels)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|entry| serde_json::from_value(entry).ok())
+                    .collect(),
             })
         })
         .transpose()

@@ -39,31 +39,45 @@ pub struct FetchedPost {
 }
 
 /// How the last fetch of a channel went.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FetchState {
+    /// When it was last tried, epoch ms.
     pub attempted_at: i64,
+    /// When it last went well, epoch ms; null if it never has.
     pub succeeded_at: Option<i64>,
+    /// What went wrong at the last fetch, in plain words; null when nothing did.
     pub problem: Option<String>,
+    /// No request before this (the platform asked tavla to wait), epoch ms; 0 when it did not.
     pub not_before: i64,
 }
 
-/// A post in a list: its latest figures and what its thread stirred up in the period.
-#[derive(Debug, Clone, Serialize)]
+/// One of a channel's own posts: its latest figures from the platform and what its thread stirred
+/// up (in the period asked for, or over all time).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PostSummary {
     pub id: i64,
     pub channel_id: i64,
     pub channel_name: String,
+    #[schema(schema_with = post_platform)]
     pub platform: String,
     pub platform_id: String,
-    /// The post's words, for readers of comments on its channel only (None otherwise).
+    /// The post's words; null for a caller who does not read comments on its channel.
     pub text: Option<String>,
+    /// Facebook's status_type; on Instagram reel, story, video, carousel or image.
     pub post_type: Option<String>,
     pub permalink: Option<String>,
+    /// Epoch ms.
     pub published_at: Option<i64>,
+    /// When its figures were last read from the platform, epoch ms; null for a post known from
+    /// comments only.
     pub fetched_at: Option<i64>,
-    /// The latest value of each figure.
+    /// The latest value of each figure the platform gave: reach, impressions, engagements,
+    /// reactions, shares, link_clicks, video_views; for an Instagram story also replies,
+    /// navigation and its breakdown taps_forward, taps_back, exits, swipes_forward. A figure the
+    /// platform did not give is absent, not 0.
     pub figures: BTreeMap<String, i64>,
-    /// Inbound comments in the post's thread (in the period, when one is given).
+    /// Inbound comments in the post's thread.
+    // In the period, when one is given.
     pub comments: i64,
     /// Of those, the ones FAQ placed in a question cluster.
     pub questions: i64,
@@ -71,6 +85,14 @@ pub struct PostSummary {
     pub flagged: i64,
     /// Moderation cases opened about the thread's messages.
     pub moderation_cases: i64,
+}
+
+/// The platforms whose posts are followed, for the API description.
+fn post_platform() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["facebook", "instagram", "linkedin"]))
+        .build()
 }
 
 /// One comment of a post's thread, as the post's view counts them.
@@ -147,7 +169,7 @@ pub struct Campaign {
 }
 
 /// A note on a post's evaluation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EvaluationNote {
     pub id: i64,
     pub post_id: i64,

@@ -90,6 +90,7 @@ fn typed() -> Vec<utoipa::openapi::OpenApi> {
         super::faq::Doc::openapi(),
         super::reports::Doc::openapi(),
         super::campaigns::Doc::openapi(),
+        super::posts::Doc::openapi(),
     ]
 }
 
