@@ -76,8 +76,7 @@ pub struct PostSummary {
     /// navigation and its breakdown taps_forward, taps_back, exits, swipes_forward. A figure the
     /// platform did not give is absent, not 0.
     pub figures: BTreeMap<String, i64>,
-    /// Inbound comments in the post's thread.
-    // In the period, when one is given.
+    /// Inbound comments in the post's thread (in the period, when one is given).
     pub comments: i64,
     /// Of those, the ones FAQ placed in a question cluster.
     pub questions: i64,
@@ -91,7 +90,7 @@ pub struct PostSummary {
 fn post_platform() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(["facebook", "instagram", "linkedin"]))
+        .enum_values(Some(crate::model::Platform::NAMES))
         .build()
 }
 
@@ -116,9 +115,9 @@ pub struct Measurement {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Goal {
     pub id: i64,
-    /// The post the goal is on; or
+    /// The post the goal is on; null when it is on a campaign (a goal is on exactly one).
     pub post_id: Option<i64>,
-    /// the campaign (exactly one of the two).
+    /// The campaign the goal is on; null when it is on a post.
     pub campaign_id: Option<i64>,
     pub metric: String,
     pub target: i64,
