@@ -42,6 +42,7 @@ hand_written!(
     faq_signal => "FaqSignal",
     faq_topic => "FaqTopic",
     faq_curation => "FaqCuration",
+    withheld => "Withheld",
 );
 
 /// A named schema, or null: for an `Option` field whose `null` the service takes as absent.
