@@ -91,6 +91,7 @@ fn typed() -> Vec<utoipa::openapi::OpenApi> {
         super::faq::Doc::openapi(),
         super::reports::Doc::openapi(),
         super::categories::Doc::openapi(),
+        super::webhooks::Doc::openapi(),
     ]
 }
 
