@@ -227,6 +227,7 @@ pub async fn change(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CategorySelection)]
 pub struct Tags {
     // The conversation's categories, all of them (an empty list takes them all away).
     #[schema(max_items = 10)]

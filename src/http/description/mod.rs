@@ -92,6 +92,8 @@ fn typed() -> Vec<utoipa::openapi::OpenApi> {
         super::reports::Doc::openapi(),
         super::categories::Doc::openapi(),
         super::webhooks::Doc::openapi(),
+        super::csp::Doc::openapi(),
+        super::oidc::Doc::openapi(),
     ]
 }
 
