@@ -43,6 +43,7 @@ hand_written!(
     faq_topic => "FaqTopic",
     faq_curation => "FaqCuration",
     withheld => "Withheld",
+    meta_webhook => "MetaWebhook",
 );
 
 /// A named schema, or null: for an `Option` field whose `null` the service takes as absent.

@@ -59,7 +59,7 @@ pub struct MetaWebhook;
 
 impl PartialSchema for MetaWebhook {
     fn schema() -> RefOr<Schema> {
-        RefOr::Ref(utoipa::openapi::Ref::from_schema_name("MetaWebhook"))
+        RefOr::Ref(crate::described::meta_webhook())
     }
 }
 
