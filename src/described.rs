@@ -40,6 +40,8 @@ hand_written!(
     conversation_kind => "ConversationKind",
     platform => "Platform",
     evaluated_goal => "EvaluatedGoal",
+    withheld => "Withheld",
+    meta_webhook => "MetaWebhook",
 );
 
 /// A named schema, or null: for an `Option` field whose `null` the service takes as absent.

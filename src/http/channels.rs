@@ -5,7 +5,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::openapi::schema::ArrayBuilder;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::Ref;
 use utoipa::{OpenApi, ToSchema};
 
 use super::auth::Caller;
@@ -18,11 +19,10 @@ use super::AppState;
 use crate::described;
 
 use crate::model::Platform;
-use crate::store::channels::{Channel, NewChannel};
+use crate::store::channels::{Channel, NewChannel, QuarantinedItem, QuarantinedPage};
 
-// The quarantine (GET /api/v1/channels/quarantine) is still described by hand.
 #[derive(OpenApi)]
-#[openapi(paths(list, register, approve))]
+#[openapi(paths(list, register, approve, quarantine))]
 pub struct Doc;
 
 fn channel_list() -> ArrayBuilder {
@@ -222,19 +222,192 @@ pub async fn approve(
     }))
 }
 
-/// What waits in quarantine: for administrators, what and why (platform, page, kind, count,
-/// received time); the words only for a caller who reads that kind of conversation, masked, and
-/// the reading audited. A channel-limited administrator sees only what waits for their channels.
+/// A string of one of `words`, described.
+fn one_of(words: &[&str], description: Option<&str>) -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(words.iter().copied()))
+        .description(description)
+        .build()
+        .into()
+}
+
+/// A named schema or null, described.
+fn or_null(named: Ref, description: &str) -> Schema {
+    OneOfBuilder::new()
+        .item(named)
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some(description))
+        .build()
+        .into()
+}
+
+const WAITING_BECAUSE: &[&str] = &["unregistered", "not_approved"];
+
+fn waiting_because() -> Schema {
+    one_of(
+        WAITING_BECAUSE,
+        Some(
+            "Why it waits: no channel is registered for the page, or the channel is not approved yet.",
+        ),
+    )
+}
+
+fn waiting_because_bare() -> Schema {
+    one_of(WAITING_BECAUSE, None)
+}
+
+fn item_type() -> Schema {
+    one_of(
+        &[
+            "message",
+            "post",
+            "reaction",
+            "read",
+            "delivery",
+            "unrecognised",
+        ],
+        None,
+    )
+}
+
+fn would_join() -> Schema {
+    or_null(
+        described::conversation_kind(),
+        "For a message or a post: the kind of conversation it would join.",
+    )
+}
+
+fn withheld() -> Schema {
+    or_null(
+        described::withheld(),
+        "Why `text` is null although the message has words; null when nothing is withheld.",
+    )
+}
+
+/// An item that arrived for an account that is not registered and approved. It is kept, not
+/// queued, until the channel is approved. What waits and why is shown to every caller of the
+/// list; the words only to a caller who reads that kind of conversation.
+#[derive(Serialize, ToSchema)]
+#[schema(as = QuarantinedItem)]
+pub struct QuarantinedItemView {
+    id: i64,
+    #[schema(schema_with = described::platform)]
+    platform: String,
+    /// The page or account id the item was for: register a channel with this id to claim it.
+    channel_platform_id: String,
+    /// The registered channel it waits for; null when nobody registered the page.
+    #[schema(required = true)]
+    channel_id: Option<i64>,
+    #[schema(schema_with = waiting_because)]
+    waiting_because: &'static str,
+    /// When it arrived. Milliseconds since the Unix epoch.
+    received_at: i64,
+    #[schema(schema_with = item_type)]
+    item_type: &'static str,
+    #[schema(schema_with = would_join, required = true)]
+    kind: Option<&'static str>,
+    /// The words, personal data masked, for a caller who reads this kind of conversation
+    /// (`read_dms` for DMs, `read_comments` for comments and posts) without a channel limit or
+    /// with the channel in it; otherwise null.
+    #[schema(required = true)]
+    text: Option<String>,
+    #[schema(schema_with = withheld, required = true)]
+    withheld: Option<crate::store::scope::Withheld>,
+}
+
+impl From<QuarantinedItem> for QuarantinedItemView {
+    fn from(i: QuarantinedItem) -> Self {
+        QuarantinedItemView {
+            id: i.id,
+            platform: i.platform,
+            channel_platform_id: i.channel_platform_id,
+            channel_id: i.channel_id,
+            waiting_because: i.waiting_because,
+            received_at: i.received_at,
+            item_type: i.item_type,
+            kind: i.kind,
+            // The words masked: personal data never leaves in the quarantine's list.
+            text: i.text.as_deref().map(crate::text::detectors::mask),
+            withheld: i.withheld,
+        }
+    }
+}
+
+/// What waits for one page.
+#[derive(Serialize, ToSchema)]
+#[schema(as = QuarantinedPage)]
+pub struct QuarantinedPageView {
+    #[schema(schema_with = described::platform)]
+    platform: String,
+    channel_platform_id: String,
+    #[schema(required = true)]
+    channel_id: Option<i64>,
+    #[schema(schema_with = waiting_because_bare)]
+    waiting_because: &'static str,
+    /// Items waiting.
+    #[schema(minimum = 1)]
+    items: i64,
+    #[schema(schema_with = described::timestamp)]
+    first_received_at: i64,
+    #[schema(schema_with = described::timestamp)]
+    last_received_at: i64,
+}
+
+impl From<QuarantinedPage> for QuarantinedPageView {
+    fn from(p: QuarantinedPage) -> Self {
+        QuarantinedPageView {
+            platform: p.platform,
+            channel_platform_id: p.channel_platform_id,
+            channel_id: p.channel_id,
+            waiting_because: p.waiting_because,
+            items: p.items,
+            first_received_at: p.first_received_at,
+            last_received_at: p.last_received_at,
+        }
+    }
+}
+
+// What waits, per page and item by item.
+#[derive(Serialize, ToSchema)]
+pub struct QuarantineList {
+    /// Per page: how much waits, since when and why, longest-waiting first.
+    pages: Vec<QuarantinedPageView>,
+    /// Unreleased items, oldest first, at most 500.
+    #[schema(max_items = 500)]
+    items: Vec<QuarantinedItemView>,
+}
+
+/// Items waiting for an unregistered channel
+///
+/// Lists what arrived for accounts that are not registered and approved (oldest first, at most
+/// 500, and per page), so an administrator can see which accounts send traffic and register
+/// them: platform, page, kind, count, when and why. What people wrote is shown only to a caller
+/// who reads that kind of conversation, masked. A caller with a channel scope sees only what
+/// waits for their own registered channels; items for pages nobody registered are for callers
+/// without one. Each read is recorded in the audit trail (`quarantine.read`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/quarantine",
+    operation_id = "listQuarantine",
+    tag = "channels",
+    responses(
+        (status = 200, description = "The quarantine.", body = QuarantineList),
+    )
+)]
 pub async fn quarantine(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<impl IntoResponse> {
     let scope = caller.read_scope();
-    let mut items = state.store.quarantined(&scope, 500).await?;
+    let items: Vec<QuarantinedItemView> = state
+        .store
+        .quarantined(&scope, 500)
+        .await?
+        .into_iter()
+        .map(QuarantinedItemView::from)
+        .collect();
     let pages = state.store.quarantined_pages(&scope).await?;
-    for item in &mut items {
-        item.text = item.text.as_deref().map(crate::text::detectors::mask);
-    }
     state
         .store
         .audit(
@@ -247,5 +420,8 @@ pub async fn quarantine(
             }),
         )
         .await?;
-    Ok(axum::Json(json!({"pages": pages, "items": items})))
+    Ok(axum::Json(QuarantineList {
+        pages: pages.into_iter().map(QuarantinedPageView::from).collect(),
+        items,
+    }))
 }

@@ -12,8 +12,12 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Extension;
 use serde_json::Value;
+use utoipa::openapi::schema::{ObjectBuilder, SchemaType};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{OpenApi, PartialSchema, ToSchema};
 
-use super::error::{AppError, Result};
+use super::description::refusals::{BadRequest, PayloadTooLarge, UnsupportedMediaType};
+use super::error::{AppError, Problem, Result};
 use super::extract::RawBody;
 
 /// A report is a few hundred bytes; a batch of them a few KiB.
@@ -79,6 +83,77 @@ fn violations(kind: &str, body: &[u8]) -> Result<Vec<Value>> {
     Ok(found)
 }
 
+#[derive(OpenApi)]
+#[openapi(paths(receive))]
+pub struct Doc;
+
+/// Any JSON, described.
+fn any_json(description: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::AnyValue)
+        .description(Some(description))
+        .into()
+}
+
+/// A report in the `application/csp-report` format.
+pub struct CspReport;
+
+impl PartialSchema for CspReport {
+    fn schema() -> RefOr<Schema> {
+        any_json(
+            "A report as browsers send it (any JSON); the object under `csp-report` is counted \
+             as one violation, anything else is ignored.",
+        )
+    }
+}
+
+impl ToSchema for CspReport {}
+
+/// Reports in the `application/reports+json` format.
+pub struct Reports;
+
+impl PartialSchema for Reports {
+    fn schema() -> RefOr<Schema> {
+        any_json(
+            "Reports as browsers send them (any JSON); entries of `type` csp-violation with an \
+             object `body` are counted, anything else is ignored.",
+        )
+    }
+}
+
+impl ToSchema for Reports {}
+
+/// Report Content-Security-Policy violations
+///
+/// Browsers send the console's CSP violations here (the policy names it with `report-uri`).
+/// Each violation is logged at warn with its directive, blocked URL, document and source (fields
+/// cut to 200 characters) and counted in `tavla_csp_violations_total` on /metrics, so a page
+/// that tries to run or load something it should not is seen. Bodies over 16 KiB are refused;
+/// after 120 reports a minute on one instance further reports get 429 until the next minute.
+///
+/// **Access:** Browsers send reports without credentials.
+#[utoipa::path(
+    post,
+    path = "/api/v1/csp-reports",
+    operation_id = "reportCspViolation",
+    tag = "system",
+    request_body(content(
+        (inline(CspReport) = "application/csp-report", example = json!({"csp-report": {
+            "document-uri": "https://tavla.example/", "violated-directive": "script-src-elem",
+            "effective-directive": "script-src-elem", "blocked-uri": "inline"}})),
+        (inline(Reports) = "application/reports+json", example = json!([{"type": "csp-violation",
+            "body": {"documentURL": "https://tavla.example/",
+            "effectiveDirective": "script-src-elem", "blockedURL": "inline"}}])),
+    )),
+    responses(
+        (status = 204, description = "Received (and counted)."),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 429, description = "Too many reports this minute; dropped.", body = Problem,
+            content_type = "application/problem+json", headers(("Retry-After" = i64))),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn receive(
     Extension(reports): Extension<CspReports>,

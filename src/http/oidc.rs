@@ -8,8 +8,9 @@
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{OpenApi, ToSchema};
 
 use super::auth::{authenticate, constant_time_eq, cookie_name};
 use super::extract::ClientAddress;
@@ -35,19 +36,77 @@ fn state_cookie_name(secure: bool) -> &'static str {
     }
 }
 
-/// What the console needs before anyone signs in: which ways to sign in there are.
+#[derive(OpenApi)]
+#[openapi(paths(options, start, callback))]
+pub struct Doc;
+
+// The ways to sign in.
+#[derive(Serialize, ToSchema)]
+pub struct SigninOptions {
+    local_passwords: bool,
+    #[schema(required = true)]
+    oidc: Option<SingleSignOn>,
+}
+
+// Single sign-on's button and where it starts.
+#[derive(Serialize, ToSchema)]
+pub struct SingleSignOn {
+    provider_name: String,
+    start: &'static str,
+}
+
+/// Which ways to sign in there are
+///
+/// For the console's sign-in page, before anyone is signed in: whether local passwords are
+/// accepted (`local_passwords`, false when the organisation signs in only through its identity
+/// provider) and, when single sign-on is configured, the provider's name for the button "Sign
+/// in with <provider_name>" and the address that starts it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/signin-options",
+    operation_id = "signinOptions",
+    tag = "session",
+    responses(
+        (status = 200, description = "The ways to sign in.", body = SigninOptions,
+            example = json!({"local_passwords": false, "oidc": {
+                "provider_name": "Kommunens inloggning", "start": "/auth/oidc/start"}})),
+    )
+)]
 pub async fn options(State(state): State<AppState>) -> Response {
-    let oidc = state
-        .oidc
-        .as_ref()
-        .map(|p| json!({"provider_name": p.config.provider_name, "start": "/auth/oidc/start"}));
-    axum::Json(json!({
-        "local_passwords": state.settings.local_passwords,
-        "oidc": oidc,
-    }))
+    let oidc = state.oidc.as_ref().map(|p| SingleSignOn {
+        provider_name: p.config.provider_name.clone(),
+        start: "/auth/oidc/start",
+    });
+    axum::Json(SigninOptions {
+        local_passwords: state.settings.local_passwords,
+        oidc,
+    })
     .into_response()
 }
 
+/// Start single sign-on (OpenID Connect)
+///
+/// Sends the browser to the identity provider's authorization endpoint (authorization code flow
+/// with PKCE S256, a fresh `state` and `nonce`). The sign-in is kept server-side for ten minutes
+/// and can be finished once; the browser gets a short-lived cookie (`tavla_oidc`, or
+/// `__Secure-tavla_oidc` with `secure_cookies`; HttpOnly, SameSite=Lax, Path=/auth/oidc) that
+/// ties it to this browser. Navigate to it; it is not for scripts.
+#[utoipa::path(
+    get,
+    path = "/auth/oidc/start",
+    operation_id = "oidcStart",
+    tag = "session",
+    responses(
+        (status = 303, description = "To the identity provider.",
+            headers(("Location" = String), ("Set-Cookie" = String))),
+        (status = 404, description = "Single sign-on is not configured (`oidc_issuer` is empty): \
+            a page that says so.", body = String, content_type = "text/html"),
+        (status = 502, description = "The provider's discovery document could not be read: a \
+            page that says to try again later.", body = String, content_type = "text/html"),
+        (status = 503, description = "Too many sign-ins started and not finished at once.",
+            body = String, content_type = "text/html"),
+    )
+)]
 pub async fn start(State(state): State<AppState>) -> Response {
     let Some(provider) = state.oidc.clone() else {
         return not_configured();
@@ -95,7 +154,8 @@ pub async fn start(State(state): State<AppState>) -> Response {
     redirect(url.as_str(), &[cookie])
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Callback {
     code: Option<String>,
     state: Option<String>,
@@ -103,6 +163,47 @@ pub struct Callback {
     error_description: Option<String>,
 }
 
+/// Finish single sign-on
+///
+/// Where the identity provider sends the browser back (register
+/// `https://<tavla>/auth/oidc/callback` as the redirect URI and set `oidc_redirect_url` to it).
+/// tavla takes the started sign-in by `state` (unknown, already used, expired or from another
+/// browser: refused), exchanges `code` with the PKCE verifier at the token endpoint, and checks
+/// the ID token: its signature against the provider's JWKS (RS256 or ES256; keys cached, fetched
+/// again once for an unknown `kid`), `iss`, `aud` (and `azp` when there are several audiences),
+/// `exp` and `iat` with 60 s leeway, and `nonce`. The groups or app roles in the claim
+/// `oidc_groups_claim` give the role and channel limit by the first matching rule of
+/// `oidc_roles_file`; the account is found by issuer and subject (or added, untrained, without a
+/// password), and its role and limit are set from the rules at every sign-in (a change ends its
+/// other sessions). Then the same session cookie as `POST /api/v1/session` is set and the
+/// browser goes to `/#signed-in=<csrf_token>`; the console keeps the CSRF token and removes the
+/// fragment. Every sign-in and every refusal is audited (`signin.success` with `method: oidc`,
+/// `signin.failure` with the reason; never a token). Refusals are HTML pages that say what to
+/// do.
+#[utoipa::path(
+    get,
+    path = "/auth/oidc/callback",
+    operation_id = "oidcCallback",
+    tag = "session",
+    params(Callback),
+    responses(
+        (status = 303, description = "Signed in: to the console, with the session cookie set.",
+            headers(("Location" = String), ("Set-Cookie" = String))),
+        (status = 400, description = "No code and state, or a state that is unknown, already \
+            used, expired or from another browser: start again.", body = String,
+            content_type = "text/html"),
+        (status = 401, description = "The provider refused, or its ID token failed a check \
+            (signature, issuer, audience, expiry, nonce).", body = String,
+            content_type = "text/html"),
+        (status = 403, description = "No rule of `oidc_roles_file` matches the person's groups, \
+            the account is disabled, or a rule names an unregistered channel.", body = String,
+            content_type = "text/html"),
+        (status = 404, description = "Single sign-on is not configured.", body = String,
+            content_type = "text/html"),
+        (status = 502, description = "The provider could not be reached or refused the code.",
+            body = String, content_type = "text/html"),
+    )
+)]
 pub async fn callback(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,

@@ -282,26 +282,15 @@ fn any_roles() -> Schema {
 /// A derived request schema with `role` or `roles`, not both (and, when `required`, one of
 /// them): the rule across the fields, said once here for both requests that take them.
 fn role_or_roles(fields: RefOr<Schema>, required: bool) -> RefOr<Schema> {
-    let RefOr::T(Schema::Object(mut object)) = fields else {
-        unreachable!("a request struct derives an object schema")
-    };
-    let both = json!({"required": ["role", "roles"],
-        "properties": {"role": {"type": "string"}, "roles": {"type": "array"}}});
-    let mut rule = vec![("not".to_string(), both)];
+    let mut rule = json!({"not": {"required": ["role", "roles"],
+        "properties": {"role": {"type": "string"}, "roles": {"type": "array"}}}});
     if required {
-        rule.push((
-            "anyOf".to_string(),
-            json!([
-                {"required": ["role"], "properties": {"role": {"type": "string"}}},
-                {"required": ["roles"], "properties": {"roles": {"type": "array"}}}
-            ]),
-        ));
+        rule["anyOf"] = json!([
+            {"required": ["role"], "properties": {"role": {"type": "string"}}},
+            {"required": ["roles"], "properties": {"roles": {"type": "array"}}}
+        ]);
     }
-    object
-        .extensions
-        .get_or_insert_with(Extensions::default)
-        .extend(rule);
-    RefOr::T(Schema::Object(object))
+    super::description::with_rule(fields, rule)
 }
 
 /// A request's derived fields with the role-or-roles rule across them, under the public name

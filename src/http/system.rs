@@ -24,7 +24,7 @@ use crate::store::Store;
 
 /// 200 when the store answers; 503 otherwise, so a load balancer stops sending traffic here.
 #[derive(OpenApi)]
-#[openapi(paths(healthz, readyz, metrics, me))]
+#[openapi(paths(healthz, readyz, metrics, me, openapi))]
 pub struct Doc;
 
 /// Liveness and database reachability.
@@ -473,7 +473,19 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<impl In
     .into_response())
 }
 
-/// The API description, derived from the code (src/http/description).
+// The API description, derived from the code (src/http/description).
+/// This API description
+///
+/// Returns this OpenAPI 3.1 document.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    operation_id = "openapi",
+    tag = "system",
+    responses(
+        (status = 200, description = "The OpenAPI document.", body = Object),
+    )
+)]
 pub async fn openapi() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],

@@ -5,6 +5,7 @@ mod admin_powers;
 mod api_description;
 mod audit_trail;
 mod backup;
+mod categories;
 mod config_check;
 mod console;
 mod delivery;

@@ -20,6 +20,8 @@ use std::sync::OnceLock;
 
 use axum::http::Method;
 use serde_json::{json, Map, Value};
+use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::{RefOr, Schema};
 use utoipa::OpenApi;
 
 use super::{RouteSpec, Rule};
@@ -91,7 +93,26 @@ fn typed() -> Vec<utoipa::openapi::OpenApi> {
         super::reports::Doc::openapi(),
         super::campaigns::Doc::openapi(),
         super::posts::Doc::openapi(),
+        super::categories::Doc::openapi(),
+        super::webhooks::Doc::openapi(),
+        super::csp::Doc::openapi(),
+        super::oidc::Doc::openapi(),
     ]
+}
+
+/// A derived object schema with a rule across its fields that utoipa's attributes cannot state
+/// (`anyOf` of `required`s, `not`): the members of `rule`, a JSON Schema object, are added to the
+/// schema beside its derived ones (as extensions, which serialise flat), so the type keeps
+/// describing its fields and the rule is said once, next to it.
+pub fn with_rule(schema: RefOr<Schema>, rule: Value) -> RefOr<Schema> {
+    let (RefOr::T(Schema::Object(mut object)), Value::Object(members)) = (schema, rule) else {
+        unreachable!("a rule is a JSON object, laid on a derived object schema")
+    };
+    object
+        .extensions
+        .get_or_insert_with(Extensions::default)
+        .extend(members);
+    RefOr::T(Schema::Object(object))
 }
 
 /// Doc comments arrive wrapped at the source's line width; in the description a paragraph is
