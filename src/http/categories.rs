@@ -281,14 +281,15 @@ pub async fn set(
     let kind = readable(&state, &caller, id).await?;
     caller.require(answer_capability(&kind))?;
     let body: Tags = parse_json(&body)?;
-    let mut ids = body.categories;
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.len() > MAX_PER_CONVERSATION {
+    // Counted as given, repeats included: the description says at most 10 items.
+    if body.categories.len() > MAX_PER_CONVERSATION {
         return Err(AppError::unprocessable(format!(
             "give a conversation at most {MAX_PER_CONVERSATION} categories: the ones its question is about"
         )));
     }
+    let mut ids = body.categories;
+    ids.sort_unstable();
+    ids.dedup();
     let detail = state
         .store
         .conversation(&caller.read_scope(), id)

@@ -67,7 +67,7 @@ impl NormalisedMessage {
         })?;
         let optional = [("post_id", &self.post_id), ("parent_id", &self.parent_id)];
         for (field, value) in optional {
-            if value.as_ref().is_some_and(|v| v.len() > MAX_ID) {
+            if value.as_ref().is_some_and(|v| v.chars().count() > MAX_ID) {
                 return Err(format!("{field} is longer than {MAX_ID} characters"));
             }
         }
@@ -79,7 +79,7 @@ impl NormalisedMessage {
             if value.trim().is_empty() {
                 return Err(format!("{field} must not be empty"));
             }
-            if value.len() > MAX_ID {
+            if value.chars().count() > MAX_ID {
                 return Err(format!("{field} is longer than {MAX_ID} characters"));
             }
         }

@@ -45,3 +45,38 @@ on_both_backends!(
         assert_eq!(needs, [&json!(["name"]), &json!(["archived"])]);
     }
 );
+
+on_both_backends!(
+    a_conversation_takes_at_most_ten_categories_as_given_and_ids_count_characters,
+    |app: TestApp| async move {
+        let admin = app.token("kategorier", "admin").await;
+        app.register_channel("facebook", "900000000000001", "Kommunen")
+            .await;
+        // An id of 256 characters, 512 bytes: within the described maxLength of 256.
+        let id = "å".repeat(256);
+        crate::helpers::ingest(
+            &app,
+            &admin,
+            vec![
+                json!({"platform": "facebook", "channel": "900000000000001", "kind": "dm",
+                "id": id, "author": {"id": "1234", "name": "Test Person"},
+                "text": "Hej, när töms soporna?", "time": 1767225600000_i64}),
+            ],
+        )
+        .await;
+        let conversation = crate::helpers::conversation_of(&app, &id).await;
+        let added = app
+            .post(&admin, "/api/v1/categories", json!({"name": "Avfall"}))
+            .await;
+        let category: Value = added.json().await.unwrap();
+        let path = format!("/api/v1/conversations/{conversation}/categories");
+        let agent = app.token("agent", "agent").await;
+        // Eleven items are over the described maxItems, repeats or not.
+        let eleven = vec![category["id"].clone(); 11];
+        let refused = app.post(&agent, &path, json!({"categories": eleven})).await;
+        assert_eq!(refused.status(), 422, "{}", refused.text().await.unwrap());
+        let ten = vec![category["id"].clone(); 10];
+        let taken = app.post(&agent, &path, json!({"categories": ten})).await;
+        assert_eq!(taken.status(), 200, "{}", taken.text().await.unwrap());
+    }
+);

@@ -459,6 +459,12 @@ pub async fn ingest(app: &TestApp, token: &str, messages: Vec<Value>) {
         .post(token, "/api/v1/messages", json!({"messages": messages}))
         .await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let outcome: Value = r.json().await.unwrap();
+    assert_eq!(
+        outcome["errors"],
+        json!([]),
+        "every message taken: {outcome}"
+    );
 }
 
 /// The conversation a stored message (by its platform id) belongs to.
