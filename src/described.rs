@@ -42,6 +42,8 @@ hand_written!(
     evaluated_goal => "EvaluatedGoal",
     withheld => "Withheld",
     meta_webhook => "MetaWebhook",
+    finding => "Finding",
+    message_view => "MessageView",
 );
 
 /// A named schema, or null: for an `Option` field whose `null` the service takes as absent.
@@ -57,6 +59,23 @@ fn or_null(named: Ref) -> utoipa::openapi::Schema {
     )
 }
 
+/// A named schema, or null, with the description of the field that holds it beside both (utoipa
+/// would set a derived `Option` field's description on the reference, where it hides the named
+/// schema's own). For a `schema_with` function; name the type with `ToSchema::name` where it
+/// can be imported.
+pub fn or_null_described(name: &str, description: &str) -> utoipa::openapi::Schema {
+    utoipa::openapi::Schema::OneOf(
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(Ref::from_schema_name(name))
+            .item(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::Null),
+            )
+            .description(Some(description))
+            .build(),
+    )
+}
+
 /// `Severity`, or null (the reporter left the level to the service).
 pub fn severity_or_null() -> utoipa::openapi::Schema {
     or_null(severity())
@@ -65,4 +84,9 @@ pub fn severity_or_null() -> utoipa::openapi::Schema {
 /// A list of `EvaluatedGoal` (a post's or a campaign's goals judged now).
 pub fn evaluated_goals() -> utoipa::openapi::Array {
     utoipa::openapi::Array::new(evaluated_goal())
+}
+
+/// A list of `Finding` (triage's flag as the store keeps it).
+pub fn findings() -> utoipa::openapi::Array {
+    utoipa::openapi::Array::new(finding())
 }

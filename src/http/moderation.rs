@@ -17,13 +17,29 @@ use crate::access::{answer_capability, read_capability, Capability};
 use crate::described;
 use crate::moderation::cases::{missing, rules, step_kinds};
 use crate::moderation::heat::HeatedThread;
+use crate::moderation::routines::{Notice, Routine};
 use crate::moderation::triage::Severity;
 use crate::privacy::masking;
-use crate::store::moderation::{CaseSummary, StepOutcome};
+use crate::store::conversations::MessageView;
+use crate::store::moderation::{CaseSummary, Evidence, StepOutcome, StepRecord, TriageFlag};
 use crate::store::now_ms;
+use crate::store::on_call::AlertView;
 
 #[derive(OpenApi)]
-#[openapi(paths(report, list, show, take_step, close, heated))]
+// Schemas named, not derived, by a field (`schema_with`): `Finding` by the store's triage flag,
+// which cannot import it; the others by `Option` fields described beside the reference.
+#[openapi(
+    paths(report, list, show, take_step, close, heated),
+    components(schemas(
+        crate::moderation::triage::Finding,
+        Routine,
+        AlertView,
+        TriageFlag,
+        crate::store::moderation::EvidenceContent,
+        crate::store::moderation::FlaggedRevision,
+        crate::store::outbox::DeliveryView
+    ))
+)]
 pub struct Doc;
 
 #[derive(Deserialize, IntoParams)]
@@ -147,6 +163,75 @@ async fn case_in_scope(
         .ok_or_else(|| AppError::not_found(format!("there is no case {id}")))
 }
 
+/// One case with its routine, the steps taken (each with the delivery of what it asked of the
+/// platform), what is still missing, the on-call alert, the evidence, triage's advice and (below
+/// S5) the message.
+#[derive(Serialize, ToSchema)]
+struct CaseDetail {
+    case: CaseSummary,
+    #[schema(schema_with = routine_or_null, required = true)]
+    routine: Option<Routine>,
+    /// The same routine as staff read it (Markdown, as `tavla routines print` renders it): its
+    /// title, summary, time limit and each step with whether it is required and who may take it,
+    /// headed by the version.
+    #[schema(required = true)]
+    routine_text: Option<String>,
+    /// Steps taken, in order.
+    steps: Vec<StepRecord>,
+    /// What the routine still requires before the case may close: step kinds (e.g. `register`), and
+    /// `one of A or B` for a group none of whose steps was taken. Empty when it may close.
+    missing: Vec<String>,
+    #[schema(schema_with = alert_or_null, required = true)]
+    on_call_alert: Option<AlertView>,
+    /// Triage's categories: what a moderator may say the message was when closing (`categories` of
+    /// the close request).
+    categories_known: Vec<String>,
+    /// The evidence record (at most one per case), empty until captured.
+    evidence: Vec<Evidence>,
+    #[schema(schema_with = triage_or_null, required = true)]
+    triage: Option<TriageFlag>,
+    #[schema(schema_with = message_or_null, required = true)]
+    message: Option<MessageView>,
+    /// The notices to the poster of the routines the case follows (its `routine_version`), for
+    /// `notify_poster`.
+    notices: Vec<Notice>,
+}
+
+// The `Option` fields' descriptions, beside the reference and null (see
+// `described::or_null_described`).
+fn routine_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        &Routine::name(),
+        "The routine for the case's level in the version of the routines the case follows \
+         (`case.routine_version`: the version it was opened under, kept when it is raised to \
+         another level and when config/routines.toml changes).",
+    )
+}
+
+fn alert_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        &AlertView::name(),
+        "The on-call alert of an S4/S5 case (when `moderation_alert_url` is set); null for other \
+         cases.",
+    )
+}
+
+fn triage_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        &TriageFlag::name(),
+        "Triage's flag for the message; null when triage flagged nothing.",
+    )
+}
+
+/// The case's message (a `MessageView`, whose schema is still written by hand).
+fn message_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        "MessageView",
+        "The message with its history, its words withheld where the caller's scope says so \
+         (S5: `withheld` `s5`); null when the caller does not read the conversation's kind.",
+    )
+}
+
 /// One moderation case
 ///
 /// Returns a case with the routine for its level, the steps taken, what the routine still
@@ -165,7 +250,7 @@ async fn case_in_scope(
     params(("id" = i64, Path, description = "The moderation case id (an integer).")),
     responses(
         (status = 200, description = "The case.",
-            body = ref("#/components/schemas/CaseDetail")),
+            body = CaseDetail),
         (status = 400, response = BadRequest),
         (status = 404, description = "There is no such case, or it is on a channel outside the \
             caller's scope.", body = Problem, content_type = "application/problem+json"),
@@ -205,14 +290,21 @@ pub async fn show(
         )
         .await?;
     // The routine, its text and its notices are those of the version the case follows.
-    let mut body = json!({
-        "case": case, "routine": routine, "routine_text": routines.level_markdown(&case.level),
-        "steps": steps, "missing": missing, "on_call_alert": alert,
+    let detail = CaseDetail {
+        routine_text: routines.level_markdown(&case.level),
+        case,
+        routine,
+        steps,
+        missing,
+        on_call_alert: alert,
         // What a moderator may say the message was when closing (training learns from it).
-        "categories_known": state.moderation.engine.categories(),
-        "evidence": evidence, "triage": flag, "message": message,
-        "notices": routines.notices,
-    });
+        categories_known: state.moderation.engine.categories(),
+        evidence,
+        triage: flag,
+        message,
+        notices: routines.notices.clone(),
+    };
+    let mut body = serde_json::to_value(detail).map_err(AppError::internal)?;
     // Personal data masked in the preview, the evidence copy and the message (DESIGN.md §2);
     // a moderator reveals one value through the message when the case needs it.
     masking::summary_json(&mut body["case"]);
@@ -732,14 +824,10 @@ pub async fn report(
         .message_flag(&caller.read_scope(), message_id)
         .await?
     {
-        if let Some(s) = flag["severity"].as_str() {
-            if s > level.as_str() {
-                level = s.to_string();
-            }
+        if flag.severity > level {
+            level = flag.severity;
         }
-        if let Some(c) = flag["categories"].as_array() {
-            categories.extend(c.iter().filter_map(|v| v.as_str().map(String::from)));
-        }
+        categories.extend(flag.categories);
     }
     let mut open = state
         .moderation

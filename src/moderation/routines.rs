@@ -1,8 +1,14 @@
 //! Routines as data: loaded from `config/routines.toml`, enforced by cases, printed for staff.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
+
+use super::triage::Severity;
 
 const BUILT_IN: &str = include_str!("../../config/routines.toml");
 
@@ -27,15 +33,70 @@ pub const STEP_KINDS: [&str; 13] = [
 /// (S0) the communicators and contact-centre agents who answer in the channel.
 pub const STEP_ROLES: [&str; 3] = ["moderator", "communicator", "agent"];
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+/// The `StepKind` schema of the API description: a step's kind is kept as its name, one of
+/// `STEP_KINDS`, and this type only describes it (so the list is written once).
+pub struct StepKind;
+
+impl PartialSchema for StepKind {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(STEP_KINDS))
+            .description(Some(
+                "What a step of a routine does. `capture_evidence`: an immutable, hashed evidence \
+                 record of the message (for S5 metadata only); it is also captured automatically \
+                 before any `hide`, `unhide` or `remove`. `hide`, `unhide`, `remove`: mark the \
+                 local message hidden, visible again or removed (with history; it is never \
+                 deleted) and queue the same change on the platform. `police_report` needs \
+                 `reference` (the police's diarienummer). `notify_poster` needs `template` or \
+                 `text`, and sends the notice to the poster as a private reply (unless `send` is \
+                 false). `second_confirmation` can only be taken after the message was removed or \
+                 hidden, and not by the moderator who removed (or, when there was no removal, hid) \
+                 it. The other kinds (`reply`, `refer_secure_channel`, `register`, `block`, \
+                 `incident_report`, `alert`) are recorded with what the body says; they have no \
+                 effect in tavla beyond the record.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for StepKind {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("StepKind")
+    }
+}
+
+/// A role that may take a step, one of `STEP_ROLES`, for the API description.
+struct StepRole;
+
+impl PartialSchema for StepRole {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(STEP_ROLES))
+            .into()
+    }
+}
+
+impl ToSchema for StepRole {}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
+#[schema(as = RoutineStep)]
 pub struct Step {
+    #[schema(value_type = StepKind)]
     pub kind: String,
+    /// Must be taken before the case may close.
     #[serde(default)]
+    #[schema(required = true)]
     pub required: bool,
+    /// Steps sharing a group: at least one of them must be taken before the case may close.
     #[serde(default)]
+    #[schema(required = true)]
     pub group: Option<String>,
-    /// Who may take the step (roles); a moderator's alone when the file does not say.
+    /// Who may take the step (config/routines.toml `roles`; moderators alone when the file leaves
+    /// it out). Anyone else is refused with 403.
     #[serde(default = "moderators_only")]
+    #[schema(value_type = Vec<StepRole>, inline, required = true)]
     pub roles: Vec<String>,
     pub title_sv: String,
     pub title_en: String,
@@ -61,19 +122,46 @@ fn role_sv(role: &str) -> &str {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+/// What a level's routine asks for, from config/routines.toml (`tavla routines print` renders it
+/// for staff). Shipped (version 2026-12-05.1):
+///
+/// - **S0** (Question, complaint or own case details), due in 4320 minutes. Steps: `reply`,
+///   `capture_evidence`, `hide`, `refer_secure_channel`. Required before closing: none. `reply` and
+///   `refer_secure_channel` may be taken by moderators, communicators and agents; every other step
+///   of every level by moderators only.
+/// - **S1** (Spam, off-topic, flooding, party-political campaigning), due in 2880 minutes. Steps:
+///   `capture_evidence`, `hide`. Required before closing: `capture_evidence`, `hide`.
+/// - **S2** (Profanity, insult, disinformation, third-party personal data), due in 1440 minutes.
+///   Steps: `capture_evidence`, `hide`, `remove`, `notify_poster`. Required before closing:
+///   `capture_evidence`, `notify_poster`, one of `hide` or `remove`.
+/// - **S3** (Harassment, defamation, threats or abuse against staff, sensitive data about others),
+///   due in 240 minutes. Steps: `capture_evidence`, `remove`, `register`, `police_report`,
+///   `incident_report`, `block`. Required before closing: `capture_evidence`, `remove`, `register`,
+///   `block`.
+/// - **S4** (Obviously criminal under the Bulletin Board Act (unlawful threat, incitement against a
+///   group …)), due in 60 minutes. Steps: `capture_evidence`, `remove`, `register`,
+///   `police_report`, `block`, `incident_report`, `second_confirmation`. Required before closing:
+///   `capture_evidence`, `remove`, `register`, `police_report`, `block`, `second_confirmation`.
+/// - **S5** (Child sexual abuse material; imminent danger), due in 15 minutes. Steps:
+///   `capture_evidence`, `remove`, `alert`, `police_report`, `second_confirmation`. Required before
+///   closing: `capture_evidence`, `remove`, `alert`, `police_report`, `second_confirmation`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
 pub struct Routine {
+    #[schema(value_type = Severity)]
     pub level: String,
     pub title_sv: String,
     pub title_en: String,
+    /// How soon a case of this level is due.
+    #[schema(minimum = 1)]
     pub due_minutes: i64,
+    /// The routine in a sentence or two, in Swedish.
     pub summary_sv: String,
     pub steps: Vec<Step>,
 }
 
 /// A notice to the poster, written once by communications so that every moderator says the
 /// same thing in plain words (the `notify_poster` step sends it as a private reply).
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
 pub struct Notice {
     pub id: String,
     pub title_sv: String,

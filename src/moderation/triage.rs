@@ -28,9 +28,28 @@ use super::lexicon::{self, compatible, Compiled, Elem, EntryKind, Prepared, Term
 use super::model::{self, Model};
 use crate::text::detectors;
 
-/// How serious a message is (DESIGN §3). Ordered: `S5` is the most serious.
+/// A moderation level, from S0 (least serious) to S5 (most serious), as DESIGN.md §3 and
+/// config/routines.toml define them. In the shipped routines (version 2026-12-05.1): S0: Question,
+/// complaint or own case details; S1: Spam, off-topic, flooding, party-political campaigning; S2:
+/// Profanity, insult, disinformation, third-party personal data; S3: Harassment, defamation,
+/// threats or abuse against staff, sensitive data about others; S4: Obviously criminal under the
+/// Bulletin Board Act (unlawful threat, incitement against a group …); S5: Child sexual abuse
+/// material; imminent danger. S5 cases never show the message's content: no preview, no message,
+/// and evidence without content.
+// How serious a message is (DESIGN §3). Ordered: `S5` is the most serious.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 pub enum Severity {
     /// Questions, complaints, case details: nothing to moderate.
@@ -84,16 +103,23 @@ impl std::fmt::Display for Severity {
     }
 }
 
-/// Why a category was flagged: `start..end` are **char** offsets into the original text, and
-/// `matched` is that text as written (`1d10t`, `i d i o t`), so a moderator sees the evidence.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One thing triage found in the text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Finding {
     pub category: String,
-    /// `lexicon:sv/insult/idiot`, `pattern:sv.threat.will_harm_you`, `compound:…`,
-    /// `detector:personnummer`.
+    /// The rule that matched, e.g. `lexicon:sv/insult/idiot`, `pattern:sv.threat.will_harm_you`,
+    /// `detector:personnummer`, or `model:hate characters "_hor" (+0.42)` for an n-gram that pushed
+    /// the trained model's score. A rule ending `(mention)` found a term that is mentioned, not
+    /// used (a quoted or reported slur): it weighs less.
     pub rule: String,
+    /// Character offset in the message's text where the match starts.
     pub start: usize,
+    /// Character offset where it ends (exclusive).
     pub end: usize,
+    /// The matched text as written (e.g. `1d10t`). Note: this is part of the message's content, and
+    /// it is returned for S5 cases too.
+    // The case view sends null where the reader may not read the message's words (S5, a DM).
+    #[schema(value_type = Option<String>, required = true)]
     pub matched: String,
 }
 

@@ -87,32 +87,125 @@ pub struct CaseSummary {
     pub preview: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One step taken on a case. Each step kind is taken at most once per case.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StepRecord {
+    #[schema(schema_with = crate::described::step_kind)]
     pub step: String,
+    /// Staff id of who took it; null for triage (`tavla:triage`).
+    #[schema(required = true)]
     pub actor_id: Option<i64>,
+    /// Username of who took it, or `tavla:triage`.
     pub actor: String,
+    /// When it was taken. Milliseconds since the Unix epoch.
     pub at: i64,
+    /// What the moderator gave (`reference`, `note`, `template`, `text`, null when not given), or
+    /// `{"automatic": true}` for evidence captured automatically before a visibility change and for
+    /// an automatic hide outside staffed hours (with a `note`). A step that asked something of the
+    /// platform adds its `outbox_id`; `notify_poster` adds `notice_message_id`, the notice's own
+    /// message in the DM conversation with the poster.
+    #[schema(value_type = Object)]
     pub detail: serde_json::Value,
-    /// What the step asked of the platform (a hide, a removal, the notice to the poster) and
-    /// how its delivery stands; None when it asked nothing.
+    #[schema(schema_with = delivery_or_null, required = true)]
     pub delivery: Option<DeliveryView>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The immutable evidence record of a case's message, captured before any visibility change, in the
+/// same transaction. For S5 only metadata: `content` is null.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Evidence {
     pub id: i64,
     pub message_id: i64,
+    /// When it was captured. Milliseconds since the Unix epoch.
     pub captured_at: i64,
+    /// Username of who captured it (or `tavla:triage`).
     pub captured_by: String,
+    /// A link to the message on the platform, when one can be built (Facebook).
+    #[schema(required = true)]
     pub permalink: Option<String>,
+    #[schema(required = true)]
     pub author_platform_id: Option<String>,
+    #[schema(required = true)]
     pub author_name: Option<String>,
+    /// When the platform says the message was written. Milliseconds since the Unix epoch.
     pub platform_time: i64,
+    // The stored copy (an `EvidenceContent`) read back as JSON: the hash is over the stored text.
+    #[schema(schema_with = content_or_null, required = true)]
     pub content: Option<serde_json::Value>,
+    /// SHA-256 (hex) over the record's fields, length-prefixed, computed at capture.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub sha256: String,
-    /// The stored hash matches the record (computed when read).
+    /// Whether `sha256` still matches the stored record, recomputed when the case is read. False
+    /// means the record was changed after capture.
     pub verified: bool,
+}
+
+/// The message's content as captured.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EvidenceContent {
+    #[schema(required = true)]
+    pub text: Option<String>,
+    /// The attachments as stored (an array of Attachment).
+    pub attachments: serde_json::Value,
+    /// The raw payload as received from the platform (JSON), or null.
+    pub raw: serde_json::Value,
+}
+
+/// Triage's advice for the message at ingestion. Triage only advises; a trained moderator decides.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TriageFlag {
+    #[schema(schema_with = crate::described::severity)]
+    pub severity: String,
+    /// More and stronger findings score higher.
+    #[schema(minimum = 0, maximum = 1)]
+    pub score: f64,
+    /// Flagged categories, most serious first.
+    pub categories: Vec<String>,
+    // `Finding`s as stored, `matched` null where the reader may not read the words.
+    #[schema(schema_with = crate::described::findings)]
+    pub findings: serde_json::Value,
+    #[schema(schema_with = revision_or_null, required = true)]
+    pub flagged_revision: Option<FlaggedRevision>,
+    /// The version of the trained model (`tavla moderation train`) that scored the message beside
+    /// the rules; null when the rules alone triaged it. Its findings have rules starting `model:`
+    /// and point at the n-grams that pushed the score.
+    #[schema(required = true)]
+    pub model_version: Option<String>,
+}
+
+/// The edit whose text raised a message's flag.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FlaggedRevision {
+    /// The edit's revision id.
+    pub id: i64,
+    /// When the platform says the edit was made. Milliseconds since the Unix epoch.
+    #[schema(required = true)]
+    pub platform_time: Option<i64>,
+}
+
+// The `Option` fields' descriptions, beside the reference and null (see
+// `described::or_null_described`).
+fn delivery_or_null() -> utoipa::openapi::Schema {
+    crate::described::or_null_described(
+        &<DeliveryView as utoipa::ToSchema>::name(),
+        "For a step that asked something of the platform (a hide, unhide or removal; the notice \
+         to the poster as a private reply): how that delivery stands now. Null for other steps.",
+    )
+}
+
+fn content_or_null() -> utoipa::openapi::Schema {
+    crate::described::or_null_described(
+        &<EvidenceContent as utoipa::ToSchema>::name(),
+        "The text, attachments and raw payload; null for S5.",
+    )
+}
+
+fn revision_or_null() -> utoipa::openapi::Schema {
+    crate::described::or_null_described(
+        &<FlaggedRevision as utoipa::ToSchema>::name(),
+        "Which version of the text raised the flag: null for the message as it first arrived, \
+         otherwise the edit whose triage raised it.",
+    )
 }
 
 /// Who opened a case, for the API description.
@@ -498,11 +591,15 @@ pub async fn capture_evidence_in(
         let text: Option<String> = r.try_get("text")?;
         let attachments: String = r.try_get("attachments")?;
         let raw: Option<String> = r.try_get("raw")?;
-        Some(serde_json::json!({
-            "text": text,
-            "attachments": serde_json::from_str::<serde_json::Value>(&attachments).unwrap_or_default(),
-            "raw": raw.and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok()),
-        }))
+        let content = EvidenceContent {
+            text,
+            attachments: serde_json::from_str::<serde_json::Value>(&attachments)
+                .unwrap_or_default(),
+            raw: raw
+                .and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
+                .unwrap_or_default(),
+        };
+        Some(serde_json::to_value(content).unwrap_or_default())
     };
     let captured_at = now_ms();
     let author_platform_id: Option<String> = r.try_get("author_platform_id")?;
@@ -765,7 +862,7 @@ impl Store {
         &self,
         scope: &ReadScope,
         message_id: i64,
-    ) -> Result<Option<serde_json::Value>> {
+    ) -> Result<Option<TriageFlag>> {
         let row = sqlx::query(&format!(
             "select f.severity, f.score, f.categories, f.findings, f.revision_id, f.model_version, \
              r.platform_time as revision_time, c.kind, m.state, {} \
@@ -796,18 +893,21 @@ impl Store {
             }
             // Which version of the text raised the flag: the first (null) or an edit.
             let revision_id: Option<i64> = r.try_get("revision_id")?;
-            let revision = match revision_id {
-                Some(id) => serde_json::json!({
-                    "id": id, "platform_time": r.try_get::<Option<i64>, _>("revision_time")?,
+            let flagged_revision = match revision_id {
+                Some(id) => Some(FlaggedRevision {
+                    id,
+                    platform_time: r.try_get::<Option<i64>, _>("revision_time")?,
                 }),
-                None => serde_json::Value::Null,
+                None => None,
             };
-            Ok(serde_json::json!({
-                "severity": severity, "score": score,
-                "categories": serde_json::from_str::<serde_json::Value>(&categories).unwrap_or_default(),
-                "findings": findings, "flagged_revision": revision,
-                "model_version": model_version,
-            }))
+            Ok(TriageFlag {
+                severity,
+                score,
+                categories: serde_json::from_str(&categories).unwrap_or_default(),
+                findings,
+                flagged_revision,
+                model_version,
+            })
         })
         .transpose()
     }

@@ -24,18 +24,52 @@ pub struct ClaimedAlert {
     pub attempts: i64,
 }
 
-/// How a case's alert stands, for the case view.
-#[derive(Debug, Clone, Serialize)]
+/// The on-call alert of an S4/S5 case: written with the case (or with the report that raised it to
+/// S4/S5), claimed by one instance before it is sent, so it goes out once however many instances
+/// run, and retried with backoff (`delivery_retry_base_ms`, doubling up to
+/// `delivery_retry_max_seconds`) until the receiver accepts it; it is never given up.
+// How a case's alert stands, for the case view.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = OnCallAlert, example = json!({
+    "status": "retrying", "attempts": 2, "next_attempt_at": 1762071312000_i64,
+    "last_error": "the alert receiver answered HTTP 503", "created_at": 1762071300000_i64,
+    "sent_at": null
+}))]
 pub struct AlertView {
-    /// pending | sending | retrying | sent
+    /// `pending`: waiting to be sent. `sending`: an instance holds it now. `retrying`: the receiver
+    /// did not accept the last attempt; the next is at `next_attempt_at`. `sent`: the receiver
+    /// accepted it.
+    #[schema(schema_with = alert_status)]
     pub status: String,
+    #[schema(minimum = 0)]
     pub attempts: i64,
-    /// The next attempt (while retrying or pending); None once sent.
+    /// When it is (next) due; while `sending`, when the sender's lease runs out. Null once sent.
+    /// Milliseconds since the Unix epoch.
+    #[schema(required = true)]
     pub next_attempt_at: Option<i64>,
-    /// Why the last attempt was not accepted, in plain words.
+    /// Why the last attempt was not accepted, in plain words (e.g. `the alert receiver answered
+    /// HTTP 500`); never the receiver's URL.
+    #[schema(required = true)]
     pub last_error: Option<String>,
+    /// Milliseconds since the Unix epoch.
     pub created_at: i64,
+    /// When the receiver accepted it. Milliseconds since the Unix epoch.
+    #[schema(required = true)]
     pub sent_at: Option<i64>,
+}
+
+/// An alert's status, for the API description (its description here: `schema_with` takes the
+/// field's own doc comment away).
+fn alert_status() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["pending", "sending", "retrying", "sent"]))
+        .description(Some(
+            "`pending`: waiting to be sent. `sending`: an instance holds it now. `retrying`: the \
+             receiver did not accept the last attempt; the next is at `next_attempt_at`. `sent`: \
+             the receiver accepted it.",
+        ))
+        .build()
 }
 
 const CLAIMABLE: &str = "select case_id from on_call_alerts \
