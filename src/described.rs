@@ -42,6 +42,7 @@ hand_written!(
     faq_signal => "FaqSignal",
     faq_topic => "FaqTopic",
     faq_curation => "FaqCuration",
+    withheld => "Withheld",
 );
 
 /// A named schema, or null: for an `Option` field whose `null` the service takes as absent.
@@ -60,4 +61,17 @@ fn or_null(named: Ref) -> utoipa::openapi::Schema {
 /// `Severity`, or null (the reporter left the level to the service).
 pub fn severity_or_null() -> utoipa::openapi::Schema {
     or_null(severity())
+}
+
+/// `Withheld`, or null (nothing is withheld), with the words every message view gives it (a
+/// field's doc comment does not reach a `schema_with` schema).
+pub fn withheld_or_null() -> utoipa::openapi::Schema {
+    let mut schema = or_null(withheld());
+    if let utoipa::openapi::Schema::OneOf(one_of) = &mut schema {
+        one_of.description = Some(
+            "Why `text` is null although the message has words; null when nothing is withheld."
+                .into(),
+        );
+    }
+    schema
 }

@@ -88,6 +88,7 @@ fn typed() -> Vec<utoipa::openapi::OpenApi> {
         super::synonyms::Doc::openapi(),
         super::faq::Doc::openapi(),
         super::reports::Doc::openapi(),
+        super::search::Doc::openapi(),
     ]
 }
 
