@@ -63,14 +63,17 @@ struct EventData {
     seq: i64,
     #[schema(value_type = EventKindNames)]
     kind: String,
+    #[schema(required = true)]
     channel_id: Option<i64>,
     /// The conversation concerned, when any: re-read it with GET /api/v1/conversations/{id}.
+    #[schema(required = true)]
     conversation_id: Option<i64>,
+    #[schema(required = true)]
     message_id: Option<i64>,
     /// When the change was recorded. Milliseconds since the Unix epoch.
     at: i64,
     /// Kind-specific facts (see EventKind).
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Object>, required = true)]
     payload: Value,
 }
 

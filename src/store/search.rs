@@ -61,8 +61,11 @@ pub struct HitDetail {
     pub status: String,
     /// tavla's id of the author (use as the `author` filter); null when the store has no author
     /// for the message (replies written in tavla).
+    #[schema(required = true)]
     pub author_id: Option<i64>,
+    #[schema(required = true)]
     pub author_platform_id: Option<String>,
+    #[schema(required = true)]
     pub author_name: Option<String>,
     /// When the message was written. Milliseconds since the Unix epoch.
     pub platform_time: i64,
@@ -70,7 +73,7 @@ pub struct HitDetail {
     #[serde(skip)]
     pub text: Option<String>,
     /// Why `text` is null although the message has words; null when nothing is withheld.
-    #[schema(schema_with = crate::described::withheld_or_null)]
+    #[schema(schema_with = crate::described::withheld_or_null, required = true)]
     pub withheld: Option<Withheld>,
 }
 
