@@ -90,3 +90,12 @@ pub fn evaluated_goals() -> utoipa::openapi::Array {
 pub fn findings() -> utoipa::openapi::Array {
     utoipa::openapi::Array::new(finding())
 }
+
+/// `Withheld`, or null (nothing is withheld), with the words every message view gives it (a
+/// field's doc comment does not reach a `schema_with` schema).
+pub fn withheld_or_null() -> utoipa::openapi::Schema {
+    or_null_described(
+        "Withheld",
+        "Why `text` is null although the message has words; null when nothing is withheld.",
+    )
+}

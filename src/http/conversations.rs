@@ -20,9 +20,11 @@ use crate::access::{answer_capability, read_capability, readable_kinds};
 use crate::described;
 use crate::inbox::queue::{self, Handed};
 use crate::inbox::{self, claims, service_level, Status};
-use crate::model::{ConversationKind, ConversationStatus};
+use crate::model::{Attachment, ConversationKind, ConversationStatus};
 use crate::privacy::masking;
-use crate::store::conversations::{ClaimInfo, ConversationPlace, QueueFilter};
+use crate::store::conversations::{
+    ClaimInfo, ConversationPlace, PersonRef, PostRef, QueueFilter, Revision,
+};
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -115,7 +117,14 @@ struct ServiceLevelView {
 #[derive(OpenApi)]
 #[openapi(
     paths(list, show, claim, release, set_status, reply),
-    components(schemas(ConversationKind, ConversationStatus))
+    components(schemas(
+        ConversationKind,
+        ConversationStatus,
+        PersonRef,
+        PostRef,
+        Revision,
+        Attachment
+    ))
 )]
 pub struct Doc;
 

@@ -6,14 +6,47 @@ use serde::Serialize;
 use crate::text;
 use crate::text::escape_html as escape;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// A window of about 160 characters of the message's text around the first match, with the
+/// matched words marked. The message text is hostile input: `html` is escaped, and its only
+/// markup is tavla's own `<mark>`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(example = json!({
+    "text": "Hej! Var kan jag söka parkeringstillstånd för boende?",
+    "highlights": [[22, 41]],
+    "html": "Hej! Var kan jag söka <mark>parkeringstillstånd</mark> för boende?"
+}))]
 pub struct Snippet {
-    /// Plain text of the window shown.
+    /// The window as plain text, with `…` where it was cut. Empty when the message has no text.
     pub text: String,
-    /// Character ranges within `text` to highlight, for clients that build the markup themselves.
+    /// The matched words as `[start, end)` ranges of character (Unicode scalar) offsets into
+    /// `text`, for clients that build the markup themselves.
+    #[schema(schema_with = ranges)]
     pub highlights: Vec<(usize, usize)>,
-    /// The same, as escaped HTML with `<mark>` around matches.
+    /// The same window as escaped HTML (`&`, `<`, `>`, `"`, `'`), with `<mark>` around each
+    /// matched word. Safe to insert as HTML.
     pub html: String,
+}
+
+/// `highlights` as pairs of two offsets (with its words: a `schema_with` schema takes no doc
+/// comment).
+fn ranges() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let offset = || {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(0))
+    };
+    let pair = ArrayBuilder::new()
+        .prefix_items([offset(), offset()])
+        .min_items(Some(2))
+        .max_items(Some(2));
+    ArrayBuilder::new()
+        .items(pair)
+        .description(Some(
+            "The matched words as `[start, end)` ranges of character (Unicode scalar) offsets \
+             into `text`, for clients that build the markup themselves.",
+        ))
+        .build()
 }
 
 const WINDOW: usize = 160;

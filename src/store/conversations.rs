@@ -43,17 +43,28 @@ pub struct HandedRef {
     pub at: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A person or account on the platform, as tavla knows them.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PersonRef {
+    /// tavla's id of the person (use as the `person` filter of the queue).
     pub id: i64,
+    /// The platform's id of the person (page-scoped on Facebook). `unknown` when the platform
+    /// did not say.
     pub platform_id: String,
+    /// Display name, when the platform gave one.
+    #[schema(required = true)]
     pub name: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The post a comment thread belongs to.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PostRef {
+    /// tavla's id of the post.
     pub id: i64,
+    /// The platform's id of the post.
     pub platform_id: String,
+    /// The post's text, when known.
+    #[schema(required = true)]
     pub text: Option<String>,
 }
 
@@ -90,11 +101,19 @@ pub struct MessageView {
     pub history: Vec<Revision>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One recorded change of a message: edits, hides, unhides, removals and deletions are kept,
+/// never overwritten.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Revision {
+    #[schema(value_type = crate::model::Change)]
     pub change: String,
+    /// The text as of this revision, when it carried text; null when the message's words are
+    /// withheld from the caller.
+    #[schema(required = true)]
     pub text: Option<String>,
+    /// When the platform says the change happened. Milliseconds since the Unix epoch.
     pub platform_time: i64,
+    /// When tavla received it. Milliseconds since the Unix epoch.
     pub received_at: i64,
 }
 

@@ -39,27 +39,41 @@ fn indexed_select() -> String {
     )
 }
 
-/// One search hit with what a result list shows.
-#[derive(Debug, Clone, Serialize)]
+/// The message a hit is, as the store has it now (the text itself is in the snippet).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HitDetail {
     pub message_id: i64,
+    /// Open it with GET /api/v1/conversations/{id}.
     pub conversation_id: i64,
     pub channel_id: i64,
     pub channel_name: String,
+    #[schema(value_type = crate::model::Platform)]
     pub platform: String,
+    #[schema(value_type = crate::model::ConversationKind)]
     pub kind: String,
+    #[schema(value_type = crate::model::MessageKind)]
     pub message_kind: String,
+    #[schema(value_type = crate::model::Direction)]
     pub direction: String,
+    #[schema(schema_with = crate::described::message_state)]
     pub state: String,
+    #[schema(value_type = crate::model::ConversationStatus)]
     pub status: String,
+    /// tavla's id of the author (use as the `author` filter); null when the store has no author
+    /// for the message (replies written in tavla).
+    #[schema(required = true)]
     pub author_id: Option<i64>,
+    #[schema(required = true)]
     pub author_platform_id: Option<String>,
+    #[schema(required = true)]
     pub author_name: Option<String>,
+    /// When the message was written. Milliseconds since the Unix epoch.
     pub platform_time: i64,
-    /// The words, for the snippet (never serialised whole); None when withheld.
+    // The words, for the snippet (never serialised whole); None when withheld.
     #[serde(skip)]
     pub text: Option<String>,
-    /// Why the words are not shown to this reader, if they are not.
+    /// Why `text` is null although the message has words; null when nothing is withheld.
+    #[schema(schema_with = crate::described::withheld_or_null, required = true)]
     pub withheld: Option<Withheld>,
 }
 

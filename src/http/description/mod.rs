@@ -97,6 +97,8 @@ fn typed() -> Vec<utoipa::openapi::OpenApi> {
         super::webhooks::Doc::openapi(),
         super::csp::Doc::openapi(),
         super::oidc::Doc::openapi(),
+        super::search::Doc::openapi(),
+        super::events::Doc::openapi(),
     ]
 }
 
@@ -138,10 +140,17 @@ fn unwrap_prose(value: &mut Value) {
 fn unwrap_lines(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut lines = text.lines().peekable();
+    // Within a fenced code block (```) every line keeps its break.
+    let mut fenced = false;
     while let Some(line) = lines.next() {
         out.push_str(line);
+        let fence = line.starts_with("```");
+        fenced ^= fence;
         let Some(next) = lines.peek() else { break };
-        let keeps_break = line.trim().is_empty()
+        let keeps_break = fenced
+            || fence
+            || next.starts_with("```")
+            || line.trim().is_empty()
             || next.trim().is_empty()
             || next.starts_with(' ')
             || ["- ", "* ", "| "].iter().any(|m| next.starts_with(m))
@@ -352,6 +361,10 @@ mod tests {
         assert_eq!(
             unwrap_lines("one\ntwo\n\nthree\n- a\n- b\n1. c"),
             "one two\n\nthree\n- a\n- b\n1. c"
+        );
+        assert_eq!(
+            unwrap_lines("see:\n\n```\nid: 1\nevent: x\n```\nafter\nit"),
+            "see:\n\n```\nid: 1\nevent: x\n```\nafter it"
         );
     }
 }
