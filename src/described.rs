@@ -39,7 +39,6 @@ hand_written!(
     step_kind => "StepKind",
     conversation_kind => "ConversationKind",
     platform => "Platform",
-    evaluated_goal => "EvaluatedGoal",
 );
 
 /// A named schema, or null: for an `Option` field whose `null` the service takes as absent.
@@ -58,9 +57,4 @@ fn or_null(named: Ref) -> utoipa::openapi::Schema {
 /// `Severity`, or null (the reporter left the level to the service).
 pub fn severity_or_null() -> utoipa::openapi::Schema {
     or_null(severity())
-}
-
-/// A list of `EvaluatedGoal` (a post's or a campaign's goals judged now).
-pub fn evaluated_goals() -> utoipa::openapi::Array {
-    utoipa::openapi::Array::new(evaluated_goal())
 }
