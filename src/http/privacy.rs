@@ -524,20 +524,9 @@ struct RevealedView {
     message_id: i64,
     index: usize,
     /// What kind of personal data the value is.
-    #[schema(inline, value_type = RevealedKind)]
+    #[schema(inline, value_type = crate::privacy::masking::MaskedKind)]
     kind: crate::text::detectors::Kind,
     value: String,
-}
-
-/// A kind of personal data that masking detects.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-#[schema(rename_all = "snake_case")]
-enum RevealedKind {
-    Personnummer,
-    Samordningsnummer,
-    Phone,
-    Email,
 }
 
 // Shows one masked value of a message to someone who may read it (or answers privacy
