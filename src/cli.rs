@@ -602,7 +602,7 @@ async fn privacy(settings: &Settings, command: PrivacyCommand) -> anyhow::Result
                     &actor,
                     "privacy.exported",
                     Some(&format!("author:{author}")),
-                    serde_json::json!({"people": export["people"].as_array().map(Vec::len)}),
+                    serde_json::json!({"people": export.people.len()}),
                 )
                 .await?;
             println!("{}", serde_json::to_string_pretty(&export)?);

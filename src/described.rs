@@ -39,7 +39,6 @@ hand_written!(
     step_kind => "StepKind",
     conversation_kind => "ConversationKind",
     platform => "Platform",
-    evaluated_goal => "EvaluatedGoal",
     withheld => "Withheld",
     meta_webhook => "MetaWebhook",
     finding => "Finding",
@@ -79,11 +78,6 @@ pub fn or_null_described(name: &str, description: &str) -> utoipa::openapi::Sche
 /// `Severity`, or null (the reporter left the level to the service).
 pub fn severity_or_null() -> utoipa::openapi::Schema {
     or_null(severity())
-}
-
-/// A list of `EvaluatedGoal` (a post's or a campaign's goals judged now).
-pub fn evaluated_goals() -> utoipa::openapi::Array {
-    utoipa::openapi::Array::new(evaluated_goal())
 }
 
 /// A list of `Finding` (triage's flag as the store keeps it).

@@ -18,7 +18,6 @@ use super::error::{AppError, Problem, Result};
 use super::extract::{parse_json, Path, RawBody};
 use super::posts::{bounded, object_body, visible_post, NOTE_MAX_CHARS};
 use super::AppState;
-use crate::described;
 use crate::posts;
 use crate::store::now_ms;
 use crate::store::posts::{Campaign, Goal, GoalChange, NewGoal};
@@ -226,7 +225,6 @@ struct CampaignList {
 #[derive(Serialize, ToSchema)]
 struct CampaignGoals {
     campaign: Campaign,
-    #[schema(schema_with = described::evaluated_goals)]
     goals: Vec<posts::EvaluatedGoal>,
 }
 
@@ -496,7 +494,7 @@ struct GoalPatch {
     request_body(content = GoalPatch, description = "What to change."),
     responses(
         (status = 200, description = "The goal as changed, judged.",
-            body = ref("#/components/schemas/EvaluatedGoal")),
+            body = posts::EvaluatedGoal),
         (status = 400, response = BadRequest),
         (status = 404, description = "There is no such goal, or it is on a channel outside the \
             caller's scope.", body = Problem, content_type = "application/problem+json"),

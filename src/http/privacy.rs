@@ -7,7 +7,9 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::instrument;
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{IntoParams, OpenApi, PartialSchema, ToSchema};
 
 use super::auth::Caller;
 use super::description::refusals::{
@@ -17,7 +19,9 @@ use super::error::{AppError, Result};
 use super::extract::{parse_json, Json, Path, Query, RawBody};
 use super::AppState;
 use crate::access::{read_capability, Capability};
-use crate::privacy::retention::RetentionError;
+use crate::privacy::erasure::ErasureReport;
+use crate::privacy::export::PersonExport;
+use crate::privacy::retention::{RetentionError, RetentionReport};
 use crate::store::privacy::{AuthorRow, LegalHold};
 
 #[derive(OpenApi)]
@@ -119,7 +123,7 @@ pub async fn find(
         description = "The person's platform id, as in a message's `author.platform_id`.")),
     responses(
         (status = 200, description = "The export.",
-            body = ref("#/components/schemas/PersonExport")),
+            body = PersonExport),
         (status = 400, response = BadRequest),
         (status = 404, response = NotFound),
     )
@@ -141,7 +145,7 @@ pub async fn export(
             &caller.actor(),
             "privacy.exported",
             Some(&format!("author:{id}")),
-            json!({"people": export["people"].as_array().map(Vec::len)}),
+            json!({"people": export.people.len()}),
         )
         .await?;
     Ok(axum::Json(export))
@@ -176,7 +180,7 @@ pub struct RunBody {
     request_body(content = RunBody),
     responses(
         (status = 200, description = "What was (or would be) done.",
-            body = ref("#/components/schemas/ErasureReport")),
+            body = ErasureReport),
         (status = 400, response = BadRequest),
         (status = 403, description = "The capability is not effective for the caller, or the \
             caller is limited to some channels and this work spans every channel.",
@@ -246,31 +250,78 @@ pub async fn holds(
     Ok(axum::Json(HoldList { items }))
 }
 
-#[derive(Deserialize)]
+/// A legal hold to place. Scope `message` or `conversation` takes `id` (and no `platform_id`);
+/// scope `author` takes `platform_id` (and no `id`).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewHold {
-    /// message | conversation | author
+    #[schema(inline, value_type = HoldScope)]
     scope: String,
-    /// The message's or conversation's id.
+    /// For scope message or conversation.
+    #[schema(minimum = 1)]
     id: Option<i64>,
     /// For scope author: the person's platform id.
     platform_id: Option<String>,
-    /// Why (a case number, a decision): required, shown to whoever wonders why records stay.
+    /// Why (a case number, a decision): 1 to 500 characters after surrounding spaces are trimmed.
+    #[schema(pattern = r"^{blank}*(?:{not_blank}|{not_blank}[\s\S]{0,498}{not_blank}){blank}*$")]
     reason: String,
 }
 
-/// The hand-written `NewLegalHold` (its scope-dependent members are conditions no derive states),
-/// as a required request body: `body = ref(…)` leaves the body optional, and a client that sends
-/// none is refused with 415.
-struct NewLegalHoldRef;
+// What a legal hold covers (`NewHold::scope`), for the description only.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum HoldScope {
+    Message,
+    Conversation,
+    Author,
+}
 
-impl utoipa::PartialSchema for NewLegalHoldRef {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::Ref::from_schema_name("NewLegalHold").into()
+/// [`NewHold`]'s fields with the rule across them, as `NewLegalHold`: scope `author` takes
+/// `platform_id` (a platform id as `platform_id` accepts it) and no `id`; `message` and
+/// `conversation` take `id` and no `platform_id`. JSON Schema's `if`/`then`/`else`, which
+/// utoipa's attributes cannot state, is merged into the derived object.
+struct NewLegalHold;
+
+impl PartialSchema for NewLegalHold {
+    fn schema() -> RefOr<Schema> {
+        let RefOr::T(Schema::Object(mut object)) = NewHold::schema() else {
+            unreachable!("a request struct derives an object schema")
+        };
+        let rule = json!({
+            "if": {"properties": {"scope": {"const": "author"}}},
+            "then": {
+                "required": ["platform_id"],
+                "properties": {
+                    "platform_id": {"type": "string", "minLength": 1, "maxLength": 64,
+                        "pattern": "^[0-9A-Za-z_.-]+$"},
+                    "id": {"type": "null"}
+                }
+            },
+            "else": {
+                "required": ["id"],
+                "properties": {
+                    "id": {"type": "integer", "format": "int64", "minimum": 1},
+                    "platform_id": {"type": "null"}
+                }
+            }
+        });
+        let serde_json::Value::Object(members) = rule else {
+            unreachable!("the rule is a JSON object")
+        };
+        object
+            .extensions
+            .get_or_insert_with(Extensions::default)
+            .extend(members);
+        RefOr::T(Schema::Object(object))
     }
 }
 
-impl ToSchema for NewLegalHoldRef {}
+impl ToSchema for NewLegalHold {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "NewLegalHold".into()
+    }
+}
 
 /// The new holds' ids.
 #[derive(Serialize, ToSchema)]
@@ -288,7 +339,7 @@ struct HoldsPlaced {
     path = "/api/v1/legal-holds",
     operation_id = "placeLegalHold",
     tag = "privacy",
-    request_body(content = inline(NewLegalHoldRef)),
+    request_body(content = NewLegalHold),
     responses(
         (status = 201, description = "The new holds' ids.", body = HoldsPlaced),
         (status = 400, response = BadRequest),
@@ -417,7 +468,7 @@ pub async fn lift_hold(
     request_body(content = RunBody),
     responses(
         (status = 200, description = "What was (or would be) done.",
-            body = ref("#/components/schemas/RetentionReport")),
+            body = RetentionReport),
         (status = 400, response = BadRequest),
         (status = 403, description = "The capability is not effective for the caller, or the \
             caller is limited to some channels and this work spans every channel.",
@@ -473,20 +524,9 @@ struct RevealedView {
     message_id: i64,
     index: usize,
     /// What kind of personal data the value is.
-    #[schema(inline, value_type = RevealedKind)]
+    #[schema(inline, value_type = crate::privacy::masking::MaskedKind)]
     kind: crate::text::detectors::Kind,
     value: String,
-}
-
-/// A kind of personal data that masking detects.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-#[schema(rename_all = "snake_case")]
-enum RevealedKind {
-    Personnummer,
-    Samordningsnummer,
-    Phone,
-    Email,
 }
 
 // Shows one masked value of a message to someone who may read it (or answers privacy

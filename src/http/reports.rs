@@ -20,7 +20,11 @@ use crate::reports::render::{self, Lang};
 use crate::reports::{ReportOptions, ReportPeriod};
 
 #[derive(OpenApi)]
-#[openapi(paths(report))]
+// The schemas the report names only through `schema_with` functions.
+#[openapi(
+    paths(report),
+    components(schemas(crate::reports::HeatMap, crate::reports::post_section::PostSection))
+)]
 pub struct Doc;
 
 #[derive(Deserialize, IntoParams)]
@@ -144,7 +148,7 @@ fn format_of(asked: Option<&str>, headers: &HeaderMap) -> Result<Format> {
     params(ReportQuery),
     responses(
         (status = 200, description = "The report.", content(
-            (ref("#/components/schemas/Report") = "application/json"),
+            (crate::reports::Report = "application/json"),
             (String = "text/csv"),
             (String = "text/html"),
         )),

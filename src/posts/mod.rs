@@ -457,7 +457,7 @@ pub async fn raised_questions(
 }
 
 /// Where a goal stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GoalStatus {
     Met,
@@ -466,12 +466,14 @@ pub enum GoalStatus {
     TooEarly,
 }
 
-/// A goal beside its figure now.
-#[derive(Debug, Clone, Serialize)]
+/// A goal beside its figure now: met once the figure reaches the target (even before its date);
+/// until its date too_early; after it not_met.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EvaluatedGoal {
     #[serde(flatten)]
     pub goal: Goal,
-    /// The figure now (None: nothing measured yet).
+    /// The figure now (null: nothing measured yet).
+    #[schema(required = true)]
     pub value: Option<i64>,
     pub status: GoalStatus,
 }
@@ -701,7 +703,6 @@ pub struct PostView {
     // Named apart from the summary's `questions` (a count), which the view flattens in.
     #[serde(rename = "raised_questions")]
     pub questions: Vec<RaisedQuestion>,
-    #[schema(schema_with = crate::described::evaluated_goals)]
     pub goals: Vec<EvaluatedGoal>,
     pub notes: Vec<crate::store::posts::EvaluationNote>,
 }

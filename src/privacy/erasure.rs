@@ -11,23 +11,27 @@ use crate::store::audit::Actor;
 use crate::store::privacy::{Disposal as Why, Dispose, RecordState};
 use crate::store::{Store, StoreError};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ErasureReport {
     pub platform_id: String,
     pub dry_run: bool,
     pub deleted: i64,
     pub pseudonymised: i64,
-    /// What was (or would be) done to each record.
+    /// `[message_id, "delete" | "pseudonymise"]` pairs.
+    #[schema(inline)]
     pub actions: Vec<(i64, Dispose)>,
+    #[schema(inline)]
     pub kept: Vec<KeptExplained>,
     /// Whether the person's author record itself went (nothing refers to it any more).
     pub author_removed: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A record kept, with the reason in words.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct KeptExplained {
     #[serde(flatten)]
     pub kept: Kept,
+    /// Erasure reports only: the reason in words.
     pub why: &'static str,
 }
 

@@ -4,10 +4,47 @@
 //! the person's own (direct-message) conversations are about them and given likewise masked; notes
 //! on public comment threads are left out, as those threads are many people's.
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::store::person::{PersonCase, PersonConversation, PersonReaction};
+use crate::store::privacy::AuthorRow;
 use crate::store::scope::ReadScope;
 use crate::store::{Store, StoreError};
+
+/// Everything stored about the person with this platform id (one entry per platform where the id
+/// is known). Their own messages in full (`written_by_person`: true); what others wrote in their
+/// DM conversations (staff replies) with personal data masked. Messages of S5 content carry no
+/// words (`text` null, `withheld` `s5`). A caller with a channel scope gets what is on those
+/// channels.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PersonExport {
+    pub platform_id: String,
+    #[schema(schema_with = crate::described::timestamp)]
+    pub generated_at: i64,
+    #[schema(inline)]
+    pub people: Vec<PersonRecords>,
+}
+
+/// What is stored about the person on one platform.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PersonRecords {
+    pub author: AuthorRow,
+    #[schema(value_type = Vec<Object>)]
+    pub conversations: Vec<PersonConversation>,
+    /// Staff's notes on the person's direct-message conversations, masked, each with its
+    /// `conversation_id`.
+    #[schema(value_type = Vec<Object>)]
+    pub notes: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub messages: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub moderation_cases: Vec<PersonCase>,
+    #[schema(value_type = Vec<Object>)]
+    pub reactions: Vec<PersonReaction>,
+    #[schema(value_type = Vec<Object>)]
+    pub legal_holds: Vec<Value>,
+}
 
 /// The export for a platform id, within `scope` (a DPO's `ReadScope::privacy_request`, or the
 /// operator's on the command line); None when no such person is stored. S5 content is kept as
@@ -16,7 +53,7 @@ pub async fn export(
     store: &Store,
     scope: &ReadScope,
     platform_id: &str,
-) -> Result<Option<Value>, StoreError> {
+) -> Result<Option<PersonExport>, StoreError> {
     let authors: Vec<_> = store
         .authors_by_platform_id(platform_id)
         .await?
@@ -28,7 +65,7 @@ pub async fn export(
     }
     let holds = store.holds(false).await?;
     let mut people = Vec::new();
-    for author in &authors {
+    for author in authors {
         let mut messages = Vec::new();
         for m in store.person_messages(scope, author.id).await? {
             let own = m.author_id == Some(author.id);
@@ -52,28 +89,30 @@ pub async fn export(
             .map(|h| json!({"id": h.id, "scope": h.scope, "target_id": h.target_id, "placed_at": h.placed_at}))
             .collect();
         let notes = conversation_notes(store, &conversations).await?;
-        people.push(json!({
-            "author": author,
-            "conversations": conversations,
-            "notes": notes,
-            "messages": messages,
-            "moderation_cases": store.person_cases(author.id).await?,
-            "reactions": store.person_reactions(author.id).await?,
-            "legal_holds": on_hold,
-        }));
+        let moderation_cases = store.person_cases(author.id).await?;
+        let reactions = store.person_reactions(author.id).await?;
+        people.push(PersonRecords {
+            author,
+            conversations,
+            notes,
+            messages,
+            moderation_cases,
+            reactions,
+            legal_holds: on_hold,
+        });
     }
-    Ok(Some(json!({
-        "platform_id": platform_id,
-        "generated_at": crate::store::now_ms(),
-        "people": people,
-    })))
+    Ok(Some(PersonExport {
+        platform_id: platform_id.to_string(),
+        generated_at: crate::store::now_ms(),
+        people,
+    }))
 }
 
 /// Staff's notes on the person's direct-message conversations, masked, with the conversation
 /// each belongs to.
 async fn conversation_notes(
     store: &Store,
-    conversations: &[crate::store::person::PersonConversation],
+    conversations: &[PersonConversation],
 ) -> Result<Vec<Value>, StoreError> {
     let mut out = Vec::new();
     for c in conversations.iter().filter(|c| c.kind == "dm") {

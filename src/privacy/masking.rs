@@ -10,14 +10,30 @@ use serde_json::Value;
 
 use crate::text::detectors::{self, Kind};
 
-/// One masked span of the shown text: which detection it was (its index, for reveal) and where
-/// the mask now stands, in characters of the masked text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Where a masked personal identity number, phone number or e-mail address stands in the shown
+/// text. `index` is the value's index among the message's detections: give it to POST
+/// /api/v1/messages/{id}/reveal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct MaskedSpan {
     pub index: usize,
+    #[schema(inline, value_type = MaskedKind)]
     pub kind: Kind,
+    /// Character (not byte) offset of the mask in `text`.
     pub start: usize,
+    /// Character offset just after the mask.
     pub end: usize,
+}
+
+/// A kind of personal data that masking detects.
+// `detectors::Kind` as it serialises, for the description only (a test holds them together).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+pub enum MaskedKind {
+    Personnummer,
+    Samordningsnummer,
+    Phone,
+    Email,
 }
 
 /// What a pseudonymised record keeps of its words: every detected personal datum masked. The store
@@ -139,6 +155,26 @@ pub fn every_string(v: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_described_kinds_are_the_kinds_sent() {
+        use utoipa::PartialSchema;
+        // A new kind fails to compile here until it is listed below and in `MaskedKind`.
+        match Kind::Email {
+            Kind::Personnummer | Kind::Samordningsnummer | Kind::Phone | Kind::Email => {}
+        }
+        let described = serde_json::to_value(MaskedKind::schema()).unwrap()["enum"].clone();
+        let sent: Vec<_> = [
+            Kind::Personnummer,
+            Kind::Samordningsnummer,
+            Kind::Phone,
+            Kind::Email,
+        ]
+        .iter()
+        .map(|k| serde_json::to_value(k).unwrap())
+        .collect();
+        assert_eq!(described, serde_json::Value::Array(sent));
+    }
 
     #[test]
     fn spans_point_at_the_masks_in_characters() {

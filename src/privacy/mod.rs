@@ -9,16 +9,43 @@ pub mod rules;
 
 use serde::Serialize;
 
-/// A record kept although a rule or a request would dispose of it, and why.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// A record kept although a rule or a request would dispose of it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Kept {
     pub message_id: i64,
     pub conversation_id: i64,
+    /// The rule that applies, `platform/message_kind` as in config/retention.toml.
     pub rule: String,
-    /// `legal_hold`, `open_moderation_case`, `moderation_record` or `public_record`.
+    #[schema(inline, value_type = KeptReason)]
     pub reason: &'static str,
-    /// When the rule's period runs out (null while the conversation is not resolved).
+    // Described in `kept_until`.
+    #[schema(required = true, schema_with = kept_until)]
     pub until: Option<i64>,
+}
+
+/// `Kept::until`: a timestamp, or null.
+fn kept_until() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(crate::described::timestamp())
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some(
+            "When the rule's period runs out; null while the conversation is not resolved.",
+        ))
+        .build()
+        .into()
+}
+
+// Why a record is kept (`Kept::reason`), for the description only: the reasons are the words
+// `explain` puts into sentences.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum KeptReason {
+    LegalHold,
+    OpenModerationCase,
+    ModerationRecord,
+    PublicRecord,
 }
 
 /// Why a record is kept, in words for the report.

@@ -19,29 +19,51 @@ const CHUNK: usize = 200;
 /// Report lists are capped; counts are always whole.
 const LISTED: usize = 1000;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// What a run does (or, in a dry run, would do) to one record.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Planned {
     pub message_id: i64,
     pub conversation_id: i64,
     pub rule: String,
     pub action: Dispose,
+    #[schema(schema_with = crate::described::timestamp)]
     pub due_at: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RetentionReport {
+    #[schema(schema_with = crate::described::timestamp)]
     pub clock: i64,
     pub dry_run: bool,
-    /// The stored run (null for a dry run, which writes nothing).
+    /// The stored run; null for a dry run.
+    #[schema(required = true)]
     pub run_id: Option<i64>,
     pub deleted: i64,
     pub pseudonymised: i64,
+    /// Records due by their rule but kept by a legal hold or an open moderation case.
     pub kept_count: i64,
-    /// What was (or, in a dry run, would be) done; at most 1000 listed.
+    /// At most 1000 listed.
+    #[schema(inline)]
     pub actions: Vec<Planned>,
+    /// At most 1000 listed.
     pub kept: Vec<Kept>,
-    /// The records beside the messages deleted (or that would be) by `[other]`.
+    // Described in `other_counts`.
+    #[schema(schema_with = other_counts)]
     pub other: OtherCounts,
+}
+
+/// The report's `other` counts: `OtherCounts` inline, described as the report's field.
+fn other_counts() -> utoipa::openapi::Schema {
+    use utoipa::openapi::{RefOr, Schema};
+    use utoipa::PartialSchema;
+    let RefOr::T(Schema::Object(mut object)) = OtherCounts::schema() else {
+        unreachable!("the counts derive an object schema")
+    };
+    object.description = Some(
+        "The records beside the messages deleted (in a dry run: that would be) by the [other] periods of the retention rules: reactions, quarantined deliveries (waiting or released), unrecognised deliveries, staff sessions, failed sign-ins, post follow-up's records (measurements of posts' figures that a later measurement of the same figure stands in for, web analytics rows, goals, campaigns without goals, evaluation notes), and people no record refers to any more. A dry run counts the people nothing refers to now, before the messages it would dispose of."
+            .into(),
+    );
+    Schema::Object(object)
 }
 
 #[derive(Debug, thiserror::Error)]

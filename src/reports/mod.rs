@@ -76,13 +76,19 @@ impl ReportOptions {
     }
 }
 
-/// One figure and the same figure for the period before. None: nothing to measure (a median of
-/// no replies), which is not the same as zero.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+// One figure and the same figure for the period before. None: nothing to measure (a median of
+// no replies), which is not the same as zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = ReportFigure)]
 pub struct Figure {
+    /// This period's figure. Counts and whole seconds are integers. null: nothing to measure (a
+    /// median of no answers), which is not zero.
     #[serde(serialize_with = "number")]
+    #[schema(required = true)]
     pub value: Option<f64>,
+    /// The same figure for the previous period (the month or quarter before).
     #[serde(serialize_with = "number")]
+    #[schema(required = true)]
     pub previous: Option<f64>,
 }
 
@@ -104,13 +110,142 @@ impl Figure {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ReportPeriod)]
 pub struct PeriodInfo {
+    #[schema(examples("2026-10", "2026Q3"))]
     pub label: String,
+    #[schema(inline, value_type = PeriodKindName)]
     pub kind: &'static str,
-    /// Epoch milliseconds; `end` is exclusive. Both are midnights in Swedish time.
+    // Epoch milliseconds; `end` is exclusive. Both are midnights in Swedish time.
+    /// Midnight in Swedish time on the first day (epoch milliseconds).
+    #[schema(schema_with = period_start)]
     pub start: i64,
+    /// Exclusive: midnight in Swedish time on the first day after the period.
+    #[schema(schema_with = period_end)]
     pub end: i64,
+}
+
+// `PeriodInfo::kind` (`ReportPeriod::kind_name`), for the description only.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum PeriodKindName {
+    Month,
+    Quarter,
+}
+
+/// A timestamp with its own description.
+fn timestamp_described(description: &str) -> utoipa::openapi::Ref {
+    let mut timestamp = crate::described::timestamp();
+    timestamp.description = description.into();
+    timestamp
+}
+
+fn period_start() -> utoipa::openapi::Ref {
+    timestamp_described("Midnight in Swedish time on the first day (epoch milliseconds).")
+}
+
+fn period_end() -> utoipa::openapi::Ref {
+    timestamp_described("Exclusive: midnight in Swedish time on the first day after the period.")
+}
+
+/// A `ReportFigure` with the description of what it counts.
+fn figure(description: &str) -> utoipa::openapi::Schema {
+    use utoipa::ToSchema;
+    utoipa::openapi::schema::AllOfBuilder::new()
+        .item(utoipa::openapi::Ref::from_schema_name(Figure::name()))
+        .description(Some(description))
+        .build()
+        .into()
+}
+
+/// Schema functions for figures with their own descriptions (`schema_with` takes no argument).
+macro_rules! figure_described {
+    ($($function:ident => $description:literal),* $(,)?) => {
+        $(
+            fn $function() -> utoipa::openapi::Schema {
+                figure($description)
+            }
+        )*
+    };
+}
+
+figure_described!(
+    cases_figure => "Cases opened in the period.",
+    time_to_action_figure => "From the message's platform time to a moderator's first step \
+        (automatic steps excluded).",
+    police_reports_figure => "police_report steps (each carries the police's reference).",
+    hidden_off_hours_figure => "Comments hidden automatically outside staffed hours.",
+);
+
+/// The figures of one channel (or the totals) and kind: each key always present.
+fn channel_figures() -> utoipa::openapi::Object {
+    let mut object = utoipa::openapi::ObjectBuilder::new();
+    for (key, description) in FIGURE_DESCRIPTIONS {
+        object = object.property(key, figure(description)).required(key);
+    }
+    object.build()
+}
+
+/// The keys of `ChannelFigures::figures`, described (a test holds them to `METRICS` and to what
+/// `Acc::figures` puts in).
+const FIGURE_DESCRIPTIONS: [(&str, &str); 11] = [
+    ("inbound", "Messages from people (direct messages; or comments, visitors' posts and mentions) in the period."),
+    ("replies", "Our messages in the period (replies from tavla and from the platform's own tools), except deliveries that failed."),
+    ("questions", "Waits that started in the period: a visible inbound message whose previous message in the conversation is ours or absent (read up to 7 days back). Messages that follow unanswered ones continue the same wait."),
+    ("answered", "Of those, the ones our reply followed (up to 7 days after the period's end)."),
+    ("first_response_median_seconds", "Median time from the start of a wait to our first reply after it, over the answered waits (the mean of the two middle values for an even count)."),
+    ("first_response_p90_seconds", "90th percentile of the same (nearest rank)."),
+    ("within_service_level", "Share (0 to 1) of the period's waits answered within the service level (service_level_hours for direct messages, comment_service_level_hours for comments); unanswered waits count against it. null when nothing was asked."),
+    ("resolved", "Conversations marked resolved in the period."),
+    ("resolution_median_seconds", "Median time from the person's first message since the conversation was last resolved (up to a year back) to the resolution."),
+    ("resolution_p90_seconds", "90th percentile of the same (nearest rank)."),
+    ("waiting_on_person", "Conversations whose last status change before the period's end was to waiting, and whose person had not written since."),
+];
+
+/// The report's heat maps: one per kind, both always present.
+fn heatmaps() -> utoipa::openapi::Object {
+    use utoipa::ToSchema;
+    let map = || utoipa::openapi::Ref::from_schema_name(HeatMap::name());
+    utoipa::openapi::ObjectBuilder::new()
+        .property("dm", map())
+        .required("dm")
+        .property("comments", map())
+        .required("comments")
+        .build()
+}
+
+/// `Report::posts`: the post section, or null.
+fn post_section() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    use utoipa::ToSchema;
+    OneOfBuilder::new()
+        .item(utoipa::openapi::Ref::from_schema_name(
+            post_section::PostSection::name(),
+        ))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some(
+            "Post follow-up; null for a caller who does not follow up posts (only communicators \
+             and administrators do).",
+        ))
+        .build()
+        .into()
+}
+
+/// A heat map's rows: 7 weekdays of 24 hours.
+fn heat_rows() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, Object, Type};
+    ArrayBuilder::new()
+        .items(
+            ArrayBuilder::new()
+                .items(Object::with_type(Type::Integer))
+                .min_items(Some(24))
+                .max_items(Some(24)),
+        )
+        .min_items(Some(7))
+        .max_items(Some(7))
+        .build()
 }
 
 impl PeriodInfo {
@@ -124,99 +259,143 @@ impl PeriodInfo {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ReportChannelFigures)]
 pub struct ChannelFigures {
-    /// None in the totals (every channel in the caller's scope).
+    /// null in totals.
+    #[schema(required = true)]
     pub channel_id: Option<i64>,
+    #[schema(required = true)]
     pub channel_name: Option<String>,
+    #[schema(required = true)]
     pub platform: Option<String>,
-    /// dm or comments (comments, visitors' posts and mentions).
+    // dm or comments (comments, visitors' posts and mentions).
+    #[schema(schema_with = crate::described::conversation_kind)]
     pub kind: String,
+    // Described in `channel_figures`.
+    #[schema(schema_with = channel_figures)]
     pub figures: BTreeMap<&'static str, Figure>,
 }
 
-/// Inbound messages per weekday (Monday first) and hour, Swedish time.
-#[derive(Debug, Clone, Serialize, Default)]
+/// Inbound messages per weekday (index 0 Monday … 6 Sunday) and hour (0–23), Swedish local time.
+#[derive(Debug, Clone, Serialize, Default, utoipa::ToSchema)]
+#[schema(as = ReportHeatMap)]
 pub struct HeatMap {
+    #[schema(schema_with = heat_rows)]
     pub value: Vec<Vec<i64>>,
+    #[schema(schema_with = heat_rows)]
     pub previous: Vec<Vec<i64>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ReportFaqItem)]
 pub struct FaqFigure {
     pub cluster_id: u64,
+    /// The curated name, or the most central question the caller may read, or `#id`; personal data
+    /// masked.
     pub name: String,
     pub count: Figure,
     /// Distinct people who asked in the period.
     pub people: usize,
+    /// count.value − count.previous
     pub change: i64,
     pub significant: bool,
+    /// A communicator has linked an answer (web page or saved reply).
     pub answered: bool,
+    #[schema(required = true)]
     pub answered_url: Option<String>,
-    /// Up to three questions, personal data masked.
+    /// Questions of the cluster the caller may read (comments on channels within their scope),
+    /// personal data masked; empty for callers who do not read comments.
+    #[schema(max_items = 3)]
     pub examples: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ReportModeration)]
 pub struct ModerationFigures {
+    // The figures' descriptions are in `figure_described!` below.
+    #[schema(schema_with = cases_figure)]
     pub cases: Figure,
+    /// S0 … S5, each present.
     pub by_level: BTreeMap<String, Figure>,
     pub by_category: BTreeMap<String, Figure>,
-    /// From the message's arrival to a moderator's first step.
+    #[schema(schema_with = time_to_action_figure)]
     pub time_to_action_median_seconds: Figure,
     pub time_to_action_p90_seconds: Figure,
+    #[schema(schema_with = police_reports_figure)]
     pub police_reports: Figure,
-    /// Comments hidden automatically outside staffed hours.
+    #[schema(schema_with = hidden_off_hours_figure)]
     pub hidden_off_hours: Figure,
     pub heated_threads: Figure,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ReportHeatedThread)]
 pub struct HeatedThread {
     pub conversation_id: i64,
     pub channel_id: i64,
     pub channel_name: String,
+    #[schema(required = true)]
     pub post_platform_id: Option<String>,
-    /// The post that started the thread, cut and with personal data masked.
+    /// The post, at most 200 characters, personal data masked; null for callers who do not read
+    /// comments on its channel.
+    #[schema(required = true)]
     pub post_excerpt: Option<String>,
     /// The busiest heated hour: when it began, its comments, the thread's average per hour over
     /// the day before, and how many of its comments triage flagged at S2 or above.
+    #[schema(schema_with = crate::described::timestamp)]
     pub peak_hour_start: i64,
     pub peak_comments: i64,
+    /// The thread's average comments per hour over the 24 hours before the peak.
     pub baseline_per_hour: f64,
+    /// Comments of the peak hour flagged S2 or above.
     pub peak_flagged: i64,
     pub heated_hours: i64,
-    /// Inbound comments in the thread over the whole period.
+    /// Inbound comments in the thread over the period.
     pub comments: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ServiceLevel {
     pub dm_hours: i64,
     pub comment_hours: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Report {
     pub period: PeriodInfo,
     pub previous_period: PeriodInfo,
+    #[schema(schema_with = crate::described::timestamp)]
     pub generated_at: i64,
+    #[schema(inline)]
     pub service_level: ServiceLevel,
-    /// The channels the figures are limited to (the caller's scope); None: every channel.
+    /// The channels the figures are limited to (the caller's channel scope); null: every channel.
+    #[schema(required = true)]
     pub scope: Option<Vec<i64>>,
+    /// One row per channel and kind with any figure in either period.
     pub channels: Vec<ChannelFigures>,
+    /// Per kind over the channels in scope (medians from all durations, not averages of channel
+    /// medians).
     pub totals: Vec<ChannelFigures>,
-    /// Per kind: dm, comments.
+    // Per kind: dm, comments (described in `heatmaps`).
+    #[schema(schema_with = heatmaps)]
     pub heatmap: BTreeMap<String, HeatMap>,
+    /// The most frequent public questions of the period (report_faq_top, default 10), dismissed
+    /// clusters left out.
     pub faq: Vec<FaqFigure>,
     pub moderation: ModerationFigures,
+    #[schema(max_items = 10)]
     pub heated: Vec<HeatedThread>,
-    /// Handovers per unit (src/reports/workflow.rs).
+    /// Handovers per unit in the period beside the period before, within the reader's channel
+    /// limit, the most first; `name` null for handovers to a colleague without a unit.
+    #[schema(inline)]
     pub handovers: Vec<workflow::Counted>,
-    /// Conversations begun in the period per category (src/reports/workflow.rs).
+    /// Conversations begun in the period per category beside the period before, within the reader's
+    /// channel limit, the most first.
+    #[schema(inline)]
     pub categories: Vec<workflow::Counted>,
-    /// Post follow-up: top posts, goals and campaigns (src/reports/post_section.rs); None for a
-    /// reader who does not follow up posts (only communicators and administrators do).
+    // Described in `post_section`.
+    #[schema(required = true, schema_with = post_section)]
     pub posts: Option<post_section::PostSection>,
 }
 
@@ -800,6 +979,16 @@ fn kind_name(dm: bool) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_described_figures_are_the_figures_sent() {
+        let described: Vec<&str> = FIGURE_DESCRIPTIONS.iter().map(|(key, _)| *key).collect();
+        assert_eq!(described, METRICS);
+        let sent: Vec<&str> = Acc::default().figures().into_keys().collect();
+        let mut described = described;
+        described.sort_unstable();
+        assert_eq!(sent, described);
+    }
 
     #[test]
     fn medians_and_nearest_rank_percentiles() {

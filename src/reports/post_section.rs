@@ -23,36 +23,49 @@ use crate::text::escape_html as escape;
 /// Posts listed per channel and period.
 pub const TOP_POSTS: usize = 5;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ReportTopPost)]
 pub struct TopPost {
     pub post_id: i64,
     pub platform_id: String,
+    #[schema(required = true)]
     pub post_type: Option<String>,
-    /// The post's words, cut and masked; None for a reader who does not read comments there.
+    /// The post's words, cut and with personal data masked; null for a caller who does not read
+    /// comments on its channel.
+    #[schema(required = true)]
     pub excerpt: Option<String>,
+    /// Epoch ms.
+    #[schema(required = true)]
     pub published_at: Option<i64>,
-    /// The chosen figure at the period's end: its last measurement before then (None: none).
+    /// The chosen figure at the period's end (its last measurement before then); null: not
+    /// measured.
+    #[schema(required = true)]
     pub value: Option<i64>,
-    /// The same figure at the period's start, the end of the period before (None: not
-    /// measured by then, as for a post published in the period).
+    /// The same figure at the period's start (the end of the period before); null: not measured by
+    /// then.
+    #[schema(required = true)]
     pub previous: Option<i64>,
-    /// Inbound comments in the post's thread in the period, and those FAQ placed in a cluster.
+    /// Inbound comments in the post's thread in the period.
     pub comments: i64,
+    /// Of those, the ones FAQ placed in a question cluster.
     pub questions: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChannelTop {
     pub channel_id: i64,
     pub channel_name: String,
+    /// The period's posts (published or measured in it), the highest figure first.
+    #[schema(max_items = 5)]
     pub top: Vec<TopPost>,
     /// The same list for the period before.
+    #[schema(max_items = 5)]
     pub previous_top: Vec<TopPost>,
-    /// Posts published in the period, and in the one before.
+    /// Posts published in the period and in the one before.
     pub posts: Figure,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CampaignFigures {
     pub campaign_id: i64,
     pub name: String,
@@ -60,15 +73,34 @@ pub struct CampaignFigures {
     pub goal_completions: Figure,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Post follow-up in the report, within the caller's channel limit.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ReportPostSection)]
 pub struct PostSection {
-    /// The figure posts are ranked by.
+    // The figure posts are ranked by.
+    #[schema(inline, value_type = RankedBy)]
     pub metric: String,
+    #[schema(inline)]
     pub channels: Vec<ChannelTop>,
     /// Goals whose day fell in the period: met and not met, beside the period before.
     pub goals_met: Figure,
     pub goals_not_met: Figure,
+    #[schema(inline)]
     pub campaigns: Vec<CampaignFigures>,
+}
+
+// The figures posts may be ranked by (`crate::posts::METRICS`), for the description only.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum RankedBy {
+    Reach,
+    Impressions,
+    Engagements,
+    Reactions,
+    Shares,
+    LinkClicks,
+    VideoViews,
 }
 
 /// One period's figures per post: at its end, at its start.

@@ -13,9 +13,9 @@ use crate::store::Store;
 use crate::text::escape_html as escape;
 
 /// A count under a name (a unit), this period and the one before.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Counted {
-    /// None: handed to a colleague who belonged to no unit.
+    /// null: handed to a colleague who belonged to no unit.
     pub name: Option<String>,
     pub count: Figure,
 }

@@ -108,7 +108,7 @@ fn lifted_at() -> utoipa::openapi::Schema {
 }
 
 /// What to do with one record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Dispose {
     Delete,

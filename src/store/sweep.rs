@@ -29,7 +29,7 @@ pub struct OtherCutoffs {
 }
 
 /// How many of each were (or, in a dry run, would be) deleted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OtherCounts {
     pub reactions: i64,
     pub quarantine: i64,
