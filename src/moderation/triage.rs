@@ -116,9 +116,8 @@ pub struct Finding {
     pub start: usize,
     /// Character offset where it ends (exclusive).
     pub end: usize,
-    /// The matched text as written (e.g. `1d10t`). Note: this is part of the message's content, and
-    /// it is returned for S5 cases too.
-    // The case view sends null where the reader may not read the message's words (S5, a DM).
+    /// The matched text as written (e.g. `1d10t`): part of the message's words, so null where
+    /// the caller may not read them (S5 content; a DM for a caller without `read_dms`).
     #[schema(value_type = Option<String>, required = true)]
     pub matched: String,
 }
