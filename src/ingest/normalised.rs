@@ -56,6 +56,9 @@ pub enum Time {
     Text(String),
 }
 
+/// The last millisecond of the year 9999, the latest time RFC 3339 can write.
+const LAST_MS: i64 = 253_402_300_799_999;
+
 impl NormalisedMessage {
     /// Checks the message and turns it into an arrival. The error says what to fix.
     pub fn into_inbound(self, raw: serde_json::Value) -> Result<Inbound, String> {
@@ -94,6 +97,13 @@ impl NormalisedMessage {
                 })?
                 .timestamp_millis(),
         };
+        // Times are compared and added to (service levels, retention) in Rust and in SQL: a
+        // time near i64::MAX would overflow there, so the years end where RFC 3339's do.
+        if platform_time > LAST_MS {
+            return Err(format!(
+                "time {platform_time} is after the year 9999; give milliseconds since 1970 (at most {LAST_MS})"
+            ));
+        }
         Ok(Inbound {
             channel: ChannelRef {
                 platform,
@@ -163,5 +173,15 @@ mod tests {
             "author": {"id": "u1"}, "time": 0, "role": "admin"
         });
         assert!(parse(extra_field).unwrap_err().contains("role"));
+        // Found by schemathesis: a time near i64::MAX was taken, and the queue's service level
+        // (the time plus the kind's hours) overflowed for every reader of the queue.
+        let far = |time: i64| {
+            serde_json::json!({
+                "platform": "facebook", "channel": "p1", "kind": "dm", "id": "m1",
+                "author": {"id": "u1"}, "time": time
+            })
+        };
+        assert!(parse(far(i64::MAX)).unwrap_err().contains("year 9999"));
+        assert!(parse(far(LAST_MS)).is_ok());
     }
 }

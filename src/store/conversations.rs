@@ -246,12 +246,11 @@ pub struct ServiceLevel {
 impl ServiceLevel {
     /// When the answer to a conversation of `kind` waiting since `oldest` is due.
     pub fn due(&self, kind: &str, oldest: i64) -> i64 {
-        oldest
-            + if kind == "dm" {
-                self.dm_ms
-            } else {
-                self.comments_ms
-            }
+        oldest.saturating_add(if kind == "dm" {
+            self.dm_ms
+        } else {
+            self.comments_ms
+        })
     }
 
     /// The SQL for the moment an open conversation's answer is due. (Numbers the settings
