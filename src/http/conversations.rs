@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::auth::Caller;
@@ -20,11 +20,13 @@ use crate::access::{answer_capability, read_capability, readable_kinds};
 use crate::described;
 use crate::inbox::queue::{self, Handed};
 use crate::inbox::{self, claims, service_level, Status};
-use crate::model::{Attachment, ConversationKind, ConversationStatus};
+use crate::model::{Attachment, ConversationKind, ConversationStatus, Platform};
 use crate::privacy::masking;
 use crate::store::conversations::{
-    ClaimInfo, ConversationPlace, PersonRef, PostRef, QueueFilter, Revision,
+    ClaimInfo, ConversationPlace, ConversationSummary, HandedRef, PersonRef, PostRef, QueueFilter,
+    Revision, ServiceLevel,
 };
+use crate::text::detectors;
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -85,9 +87,7 @@ enum SortOrder {
 struct QueuePageView {
     /// Most urgent first: conversations with the oldest unanswered message, then those without
     /// any, by latest activity.
-    // Masked and marked with the service level as JSON (masking works on the JSON shape).
-    #[schema(schema_with = conversation_summaries)]
-    items: Value,
+    items: Vec<SummaryView>,
     /// How many conversations match the filter in all.
     total: i64,
     /// The page size applied (after clamping to 1–200).
@@ -99,8 +99,137 @@ struct QueuePageView {
     service_level: ServiceLevelView,
 }
 
-fn conversation_summaries() -> utoipa::openapi::Array {
-    utoipa::openapi::Array::new(described::conversation_summary())
+/// One conversation as listed in the queue.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ConversationSummary)]
+pub(super) struct SummaryView {
+    /// Conversation id.
+    id: i64,
+    channel_id: i64,
+    channel_name: String,
+    #[schema(value_type = Platform)]
+    platform: String,
+    #[schema(value_type = ConversationKind)]
+    kind: String,
+    #[schema(value_type = ConversationStatus)]
+    status: String,
+    #[schema(schema_with = person_or_null, required = true)]
+    person: Option<PersonRef>,
+    #[schema(schema_with = post_or_null, required = true)]
+    post: Option<PostRef>,
+    /// Time of the oldest inbound message not yet answered; null when nothing waits for an
+    /// answer. The queue is ordered by this, oldest first. Milliseconds since the Unix epoch.
+    #[schema(required = true)]
+    oldest_unanswered_at: Option<i64>,
+    /// Time of the latest inbound message; null if none. Milliseconds since the Unix epoch.
+    #[schema(required = true)]
+    last_inbound_at: Option<i64>,
+    /// Time of the latest message in either direction; null if none. Milliseconds since the Unix
+    /// epoch.
+    #[schema(required = true)]
+    last_message_at: Option<i64>,
+    /// Number of messages in the conversation.
+    message_count: i64,
+    #[schema(schema_with = claim_or_null, required = true)]
+    claim: Option<ClaimInfo>,
+    /// The newest message of the conversation whose words the caller may see (S5 content never;
+    /// hidden, removed or deleted messages only for moderators), at most 140 characters, personal
+    /// data masked; null when there is none.
+    #[schema(required = true)]
+    preview: Option<String>,
+    #[schema(schema_with = resolved_at_or_null, required = true)]
+    resolved_at: Option<i64>,
+    #[schema(schema_with = handed_or_null, required = true)]
+    handed: Option<HandedRef>,
+    /// Open, with a message unanswered longer than the service level (`service_level_hours` for
+    /// DMs, `comment_service_level_hours` for comment threads).
+    // Sent by the queue and the conversation itself; not by `earlier_conversations`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = bool, required = false)]
+    past_service_level: Option<bool>,
+    /// When the oldest unanswered message passes the service level (ms since the epoch); null
+    /// unless open with an unanswered message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>, format = Int64)]
+    service_level_due_at: Option<Option<i64>>,
+}
+
+impl SummaryView {
+    /// A summary as sent: the preview and the post's text masked (DESIGN.md §2), and with
+    /// `level` marked with when its answer is due.
+    pub(super) fn new(summary: ConversationSummary, level: Option<&ServiceLevel>) -> Self {
+        let due = level.map(|level| {
+            service_level::due(
+                level,
+                &summary.kind,
+                &summary.status,
+                summary.oldest_unanswered_at,
+            )
+        });
+        let past = level.map(|level| due.flatten().is_some_and(|d| d <= level.now));
+        Self {
+            id: summary.id,
+            channel_id: summary.channel_id,
+            channel_name: summary.channel_name,
+            platform: summary.platform,
+            kind: summary.kind,
+            status: summary.status,
+            person: summary.person,
+            post: summary.post.map(|post| PostRef {
+                text: post.text.map(|t| detectors::mask(&t)),
+                ..post
+            }),
+            oldest_unanswered_at: summary.oldest_unanswered_at,
+            last_inbound_at: summary.last_inbound_at,
+            last_message_at: summary.last_message_at,
+            message_count: summary.message_count,
+            claim: summary.claim,
+            preview: summary.preview.map(|p| detectors::mask(&p)),
+            resolved_at: summary.resolved_at,
+            handed: summary.handed,
+            past_service_level: past,
+            service_level_due_at: due,
+        }
+    }
+}
+
+// The `Option` fields' descriptions, beside the reference and null (see
+// `described::or_null_described`).
+fn person_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        &PersonRef::name(),
+        "The person a DM conversation is with; null for comment threads.",
+    )
+}
+
+fn post_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        &PostRef::name(),
+        "The post a comment thread is under; null for DMs.",
+    )
+}
+
+fn claim_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        &ClaimInfo::name(),
+        "The current, unexpired claim; null when nobody holds one.",
+    )
+}
+
+fn resolved_at_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        "Timestamp",
+        "When the conversation was last resolved: its records' retention period counts from here \
+         (config/retention.toml).",
+    )
+}
+
+fn handed_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        &HandedRef::name(),
+        "The newest handover: `unit`, `to_staff` (a colleague's username, or null for a unit) and \
+         `at`.",
+    )
 }
 
 /// The configured service level and how many of the matching conversations are past it.
@@ -122,6 +251,8 @@ struct ServiceLevelView {
         ConversationStatus,
         PersonRef,
         PostRef,
+        ClaimInfo,
+        HandedRef,
         Revision,
         Attachment
     ))
@@ -222,13 +353,11 @@ pub async fn list(
     };
     let page = state.store.queue(&scope, &filter).await?;
     let total = page.total;
-    let mut items = serde_json::to_value(&page.items).map_err(AppError::internal)?;
-    if let Some(list) = items.as_array_mut() {
-        for item in list.iter_mut() {
-            masking::summary_json(item);
-            service_level::mark(item, &level);
-        }
-    }
+    let items: Vec<SummaryView> = page
+        .items
+        .into_iter()
+        .map(|s| SummaryView::new(s, Some(&level)))
+        .collect();
     state
         .store
         .audit(
@@ -239,7 +368,7 @@ pub async fn list(
                 "kinds": kinds, "channel": filter.channel_id, "status": filter.status,
                 "person": filter.person_id, "offset": filter.offset,
                 "handed": q.handed, "sort": q.sort,
-                "shown": items.as_array().map_or(0, Vec::len),
+                "shown": items.len(),
             }),
         )
         .await?;
