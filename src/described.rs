@@ -41,7 +41,6 @@ hand_written!(
     withheld => "Withheld",
     meta_webhook => "MetaWebhook",
     finding => "Finding",
-    message_view => "MessageView",
 );
 
 /// A named schema, or null: for an `Option` field whose `null` the service takes as absent.

@@ -20,12 +20,16 @@ use crate::access::{answer_capability, read_capability, readable_kinds};
 use crate::described;
 use crate::inbox::queue::{self, Handed};
 use crate::inbox::{self, claims, service_level, Status};
-use crate::model::{Attachment, ConversationKind, ConversationStatus, Platform};
+use crate::model::{
+    Attachment, ConversationKind, ConversationStatus, Direction, MessageKind, Platform,
+};
 use crate::privacy::masking;
 use crate::store::conversations::{
-    ClaimInfo, ConversationPlace, ConversationSummary, HandedRef, PersonRef, PostRef, QueueFilter,
-    Revision, ServiceLevel,
+    ClaimInfo, ConversationPlace, ConversationSummary, HandedRef, MessageView, PersonRef, PostRef,
+    QueueFilter, Revision, ServiceLevel,
 };
+use crate::store::outbox::DeliveryView;
+use crate::store::scope::Withheld;
 use crate::text::detectors;
 
 #[derive(Deserialize, IntoParams)]
@@ -193,6 +197,123 @@ impl SummaryView {
     }
 }
 
+/// One message of a conversation, with its history.
+#[derive(Serialize, ToSchema)]
+#[schema(as = MessageView)]
+pub(super) struct MessageAnswer {
+    /// tavla's message id (use as `in_reply_to` when answering a comment).
+    id: i64,
+    #[schema(value_type = MessageKind)]
+    kind: String,
+    #[schema(value_type = Direction)]
+    direction: String,
+    /// The platform's id of the message; null for an outbound reply not yet delivered.
+    #[schema(required = true)]
+    platform_id: Option<String>,
+    #[schema(schema_with = author_or_null, required = true)]
+    author: Option<PersonRef>,
+    /// Username of the staff member who wrote an outbound reply in tavla; otherwise null.
+    #[schema(required = true)]
+    sent_by: Option<String>,
+    /// The current text (cut at the configured maximum length; the raw payload keeps the whole).
+    /// Personal data is masked (see `masked`). Null when the message has none, or when its words
+    /// are withheld from the caller (see `withheld`).
+    #[schema(required = true)]
+    text: Option<String>,
+    /// Attachments; an empty array when there are none, or when the message's words are withheld.
+    // As stored: the platform's list, read back as JSON.
+    #[schema(value_type = Option<Vec<Attachment>>, required = true)]
+    attachments: serde_json::Value,
+    /// Platform id of the comment or message this one answers, when any.
+    #[schema(required = true)]
+    parent_platform_id: Option<String>,
+    #[schema(schema_with = described::message_state)]
+    state: String,
+    /// True when the message has been edited since it was first seen.
+    edited: bool,
+    #[schema(schema_with = delivery_or_null, required = true)]
+    delivery: Option<String>,
+    #[schema(schema_with = delivery_detail_or_null, required = true)]
+    delivery_detail: Option<DeliveryView>,
+    /// When the platform says the message was written (for replies written in tavla: when they
+    /// were written). Milliseconds since the Unix epoch.
+    platform_time: i64,
+    /// When tavla stored it. Milliseconds since the Unix epoch.
+    received_at: i64,
+    /// Every recorded change, oldest first.
+    history: Vec<Revision>,
+    /// The personal data masked in `text` (every output masks personnummer, samordningsnummer,
+    /// phone numbers and e-mail addresses; history texts are masked too).
+    masked: Vec<masking::MaskedSpan>,
+    #[schema(schema_with = described::withheld_or_null, required = true)]
+    withheld: Option<Withheld>,
+}
+
+impl From<MessageView> for MessageAnswer {
+    /// A message as sent: personal data masked in its text and history (DESIGN.md §2), with
+    /// `masked` saying where, for an audited reveal.
+    fn from(m: MessageView) -> Self {
+        let (text, masked) = match m.text {
+            Some(text) => {
+                let (text, spans) = masking::mask(&text);
+                (Some(text), spans)
+            }
+            None => (None, Vec::new()),
+        };
+        Self {
+            id: m.id,
+            kind: m.kind,
+            direction: m.direction,
+            platform_id: m.platform_id,
+            author: m.author,
+            sent_by: m.sent_by,
+            text,
+            attachments: m.attachments,
+            parent_platform_id: m.parent_platform_id,
+            state: m.state,
+            edited: m.edited,
+            delivery: m.delivery,
+            delivery_detail: m.delivery_detail,
+            platform_time: m.platform_time,
+            received_at: m.received_at,
+            history: m
+                .history
+                .into_iter()
+                .map(|r| Revision {
+                    text: r.text.map(|t| detectors::mask(&t)),
+                    ..r
+                })
+                .collect(),
+            masked,
+            withheld: m.withheld,
+        }
+    }
+}
+
+fn author_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        &PersonRef::name(),
+        "Who wrote it on the platform; null for replies written in tavla.",
+    )
+}
+
+fn delivery_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        "DeliveryStatus",
+        "For outbound messages written in tavla: how delivery stands. Null for inbound messages.",
+    )
+}
+
+fn delivery_detail_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        &DeliveryView::name(),
+        "The newest outbox row for this message: for our replies (and private replies) how their \
+         delivery stands and why not yet; for someone else's comment that moderation hid, unhid or \
+         removed, how that change to the platform stands. Null when nothing was ever queued for \
+         the message.",
+    )
+}
+
 // The `Option` fields' descriptions, beside the reference and null (see
 // `described::or_null_described`).
 fn person_or_null() -> utoipa::openapi::Schema {
@@ -253,6 +374,9 @@ struct ServiceLevelView {
         PostRef,
         ClaimInfo,
         HandedRef,
+        MessageAnswer,
+        masking::MaskedSpan,
+        DeliveryView,
         Revision,
         Attachment
     ))
@@ -458,7 +582,17 @@ pub async fn show(
         super::categories::of_conversation(&state, id, cluster).await?;
     let mut body = serde_json::to_value(&detail).map_err(AppError::internal)?;
     // Personal data masked; `masked` on each message says where, for an audited reveal.
-    masking::conversation_json(&mut body);
+    masking::summary_json(&mut body);
+    if let Some(earlier) = body["earlier_conversations"].as_array_mut() {
+        earlier.iter_mut().for_each(masking::summary_json);
+    }
+    let messages: Vec<MessageAnswer> = detail
+        .messages
+        .iter()
+        .cloned()
+        .map(MessageAnswer::from)
+        .collect();
+    body["messages"] = json!(messages);
     body["suggested_reply"] = json!(suggested);
     // Its categories, and those colleagues gave conversations of the same FAQ cluster.
     body["categories"] = categories;
