@@ -15,19 +15,24 @@ use super::description::refusals::{
 };
 use super::error::{AppError, Problem, Result};
 use super::extract::{parse_json, Path, Query, RawBody};
+use super::handover::Colleague;
 use super::AppState;
 use crate::access::{answer_capability, read_capability, readable_kinds};
 use crate::described;
 use crate::inbox::queue::{self, Handed};
+use crate::inbox::suggestions::Suggestion;
 use crate::inbox::{self, claims, service_level, Status};
 use crate::model::{
     Attachment, ConversationKind, ConversationStatus, Direction, MessageKind, Platform,
 };
+use crate::platform::ReplyWindow;
 use crate::privacy::masking;
 use crate::store::conversations::{
     ClaimInfo, ConversationPlace, ConversationSummary, HandedRef, MessageView, PersonRef, PostRef,
     QueueFilter, Revision, ServiceLevel,
 };
+use crate::store::integrations::Handover;
+use crate::store::notes::Note;
 use crate::store::outbox::DeliveryView;
 use crate::store::scope::Withheld;
 use crate::text::detectors;
@@ -195,6 +200,128 @@ impl SummaryView {
             service_level_due_at: due,
         }
     }
+}
+
+/// One conversation with all its messages: the summary fields, plus the messages and, for DMs,
+/// the same person's other conversations.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ConversationDetail)]
+struct DetailView {
+    #[serde(flatten)]
+    summary: SummaryView,
+    /// Up to when the person has read the conversation (DMs, when the platform reports read
+    /// receipts); null when unknown. Milliseconds since the Unix epoch.
+    #[schema(required = true)]
+    person_read_at: Option<i64>,
+    #[schema(schema_with = reply_window_or_null, required = true)]
+    reply_window: Option<ReplyWindow>,
+    /// All messages, oldest first.
+    messages: Vec<MessageAnswer>,
+    /// For DMs: up to 20 other conversations with the same person that the caller may read
+    /// (kinds and channels within their scope), most recent first. Empty for comment threads.
+    earlier_conversations: Vec<SummaryView>,
+    #[schema(schema_with = suggested_reply_or_null, required = true)]
+    suggested_reply: Option<Suggestion>,
+    /// Its handovers to the organisation's units (POST /api/v1/conversations/{id}/handover),
+    /// oldest first.
+    handovers: Vec<HandoverRecord>,
+    /// The units a conversation may be handed to, from integrations_file; empty: any unit name (1
+    /// to 100 characters).
+    handover_units: Vec<String>,
+    /// The colleagues it may be handed to (`to` of POST /api/v1/conversations/{id}/handover):
+    /// those whose role and current training let them read and answer it and whose channel
+    /// limit includes its channel, the caller left out; by username, with their unit.
+    #[schema(schema_with = colleagues)]
+    handover_colleagues: Vec<Colleague>,
+    /// Staff's internal notes on the conversation (POST /api/v1/conversations/{id}/notes), oldest
+    /// first, with personal data masked. Never sent to the platform.
+    notes: Vec<Note>,
+    /// Its categories (POST /api/v1/conversations/{id}/categories).
+    // The categories' own answer as JSON (src/http/categories.rs).
+    #[schema(schema_with = categories)]
+    categories: serde_json::Value,
+    /// Up to 3 categories colleagues gave conversations whose question is in the same FAQ
+    /// cluster, those it has left out; empty when its newest question is in no cluster.
+    #[schema(schema_with = categories)]
+    category_suggestions: serde_json::Value,
+}
+
+/// A handover of the conversation to a unit of the organisation, as the conversation view shows
+/// it.
+#[derive(Serialize, ToSchema)]
+struct HandoverRecord {
+    id: i64,
+    /// The unit it went to.
+    #[schema(required = true)]
+    unit: Option<String>,
+    /// The colleague it was handed to (their username); null for a handover to a unit.
+    #[schema(required = true)]
+    to_staff: Option<String>,
+    /// The note for the unit, as written by the staff member (shown as text).
+    #[schema(required = true)]
+    note: Option<String>,
+    /// The staff member's username; null when the account no longer exists.
+    #[schema(required = true)]
+    handed_by: Option<String>,
+    #[schema(schema_with = described::timestamp)]
+    handed_at: i64,
+}
+
+impl From<Handover> for HandoverRecord {
+    fn from(h: Handover) -> Self {
+        Self {
+            id: h.id,
+            unit: h.unit,
+            to_staff: h.to_staff,
+            note: h.note,
+            handed_by: h.handed_by,
+            handed_at: h.handed_at,
+        }
+    }
+}
+
+fn reply_window_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        &ReplyWindow::name(),
+        "DMs: how long a reply may still be sent, computed when the conversation is read. Null \
+         for comment threads, and for DMs where the person has not written.",
+    )
+}
+
+fn suggested_reply_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        &Suggestion::name(),
+        "The saved reply a communicator marked as the answer to the FAQ cluster of the \
+         conversation's newest inbound message (see SuggestedReply). Null when there is no \
+         inbound message, that message is in no FAQ cluster (DM messages never are), the cluster \
+         is not answered by `saved-reply:ID`, or that saved reply does not exist or is archived. \
+         Always present.",
+    )
+}
+
+/// A list of `Category` (the schema of src/http/categories.rs).
+fn categories() -> utoipa::openapi::Array {
+    utoipa::openapi::Array::new(utoipa::openapi::Ref::from_schema_name("Category"))
+}
+
+/// The colleagues' list (src/http/handover.rs's `Colleague`: username and unit).
+fn colleagues() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    utoipa::openapi::Array::new(
+        ObjectBuilder::new()
+            .property("username", ObjectBuilder::new().schema_type(Type::String))
+            .property(
+                "unit",
+                ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                        Type::String,
+                        Type::Null,
+                    ]))
+                    .description(Some("Their unit; null when they have none.")),
+            )
+            .required("username")
+            .required("unit"),
+    )
 }
 
 /// One message of a conversation, with its history.
@@ -374,6 +501,10 @@ struct ServiceLevelView {
         PostRef,
         ClaimInfo,
         HandedRef,
+        DetailView,
+        HandoverRecord,
+        ReplyWindow,
+        Suggestion,
         MessageAnswer,
         masking::MaskedSpan,
         DeliveryView,
@@ -550,7 +681,7 @@ pub(super) async fn readable_place(
     params(("id" = i64, Path, description = "The conversation id (an integer).")),
     responses(
         (status = 200, description = "The conversation.",
-            body = ref("#/components/schemas/ConversationDetail")),
+            body = DetailView),
         (status = 400, response = BadRequest),
         (status = 404, description = "There is no such conversation, or it is on a channel \
             outside the caller's scope.", body = Problem, content_type = "application/problem+json"),
@@ -580,49 +711,54 @@ pub async fn show(
     let suggested = inbox::suggestions::suggested_reply(&state.store, cluster).await?;
     let (categories, category_suggestions) =
         super::categories::of_conversation(&state, id, cluster).await?;
-    let mut body = serde_json::to_value(&detail).map_err(AppError::internal)?;
-    // Personal data masked; `masked` on each message says where, for an audited reveal.
-    masking::summary_json(&mut body);
-    if let Some(earlier) = body["earlier_conversations"].as_array_mut() {
-        earlier.iter_mut().for_each(masking::summary_json);
-    }
-    let messages: Vec<MessageAnswer> = detail
-        .messages
-        .iter()
-        .cloned()
-        .map(MessageAnswer::from)
-        .collect();
-    body["messages"] = json!(messages);
-    body["suggested_reply"] = json!(suggested);
-    // Its categories, and those colleagues gave conversations of the same FAQ cluster.
-    body["categories"] = categories;
-    body["category_suggestions"] = category_suggestions;
     // Handovers to the organisation's units, and the units there are to choose from (none
     // listed: any name).
-    body["handovers"] = json!(state.store.handovers_of(id).await?);
-    body["handover_units"] = json!(state.integrations.units);
+    let handovers = state.store.handovers_of(id).await?;
     // The colleagues it may be handed to (who may read and answer it), by name and unit.
     let mut colleagues =
         super::handover::colleagues(&state, &detail.summary.kind, detail.summary.channel_id)
             .await?;
     colleagues.retain(|c| c.id != caller.staff.id);
-    body["handover_colleagues"] = json!(colleagues);
     let now = crate::store::now_ms();
-    service_level::mark(&mut body, &service_level::at(&state.settings, now));
     // DMs only: how long a reply may still be sent (DESIGN.md §2), by the platform's rules.
-    body["reply_window"] = json!(inbox::window::shown(
+    let reply_window = inbox::window::shown(
         &detail.summary.kind,
         &detail.summary.platform,
         detail.summary.last_inbound_at,
-        now
-    ));
+        now,
+    );
     // Staff's internal notes, for the timeline; same readers as the conversation.
     // Personal data in them is masked like the messages' (the export gives it whole).
     let mut notes = state.store.notes_of(id).await?;
     for n in &mut notes {
         n.text = crate::text::detectors::mask(&n.text);
     }
-    body["notes"] = json!(notes);
+    let level = service_level::at(&state.settings, now);
+    // Personal data masked while each part is built; `masked` on each message says where, for
+    // an audited reveal.
+    let body = DetailView {
+        summary: SummaryView::new(detail.summary, Some(&level)),
+        person_read_at: detail.person_read_at,
+        reply_window,
+        messages: detail
+            .messages
+            .into_iter()
+            .map(MessageAnswer::from)
+            .collect(),
+        earlier_conversations: detail
+            .earlier_conversations
+            .into_iter()
+            .map(|s| SummaryView::new(s, None))
+            .collect(),
+        suggested_reply: suggested,
+        handovers: handovers.into_iter().map(HandoverRecord::from).collect(),
+        handover_units: state.integrations.units.clone(),
+        handover_colleagues: colleagues,
+        notes,
+        // Its categories, and those colleagues gave conversations of the same FAQ cluster.
+        categories,
+        category_suggestions,
+    };
     Ok(axum::Json(body))
 }
 
