@@ -33,7 +33,6 @@ hand_written!(
     capability => "Capability",
     missing_training => "MissingTraining",
     channel => "Channel",
-    conversation_summary => "ConversationSummary",
     normalised_message => "NormalisedMessage",
     severity => "Severity",
     step_kind => "StepKind",
@@ -42,7 +41,6 @@ hand_written!(
     withheld => "Withheld",
     meta_webhook => "MetaWebhook",
     finding => "Finding",
-    message_view => "MessageView",
 );
 
 /// A named schema, or null: for an `Option` field whose `null` the service takes as absent.

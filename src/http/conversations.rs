@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::auth::Caller;
@@ -15,16 +15,27 @@ use super::description::refusals::{
 };
 use super::error::{AppError, Problem, Result};
 use super::extract::{parse_json, Path, Query, RawBody};
+use super::handover::Colleague;
 use super::AppState;
 use crate::access::{answer_capability, read_capability, readable_kinds};
 use crate::described;
 use crate::inbox::queue::{self, Handed};
+use crate::inbox::suggestions::Suggestion;
 use crate::inbox::{self, claims, service_level, Status};
-use crate::model::{Attachment, ConversationKind, ConversationStatus};
+use crate::model::{
+    Attachment, ConversationKind, ConversationStatus, Direction, MessageKind, Platform,
+};
+use crate::platform::ReplyWindow;
 use crate::privacy::masking;
 use crate::store::conversations::{
-    ClaimInfo, ConversationPlace, PersonRef, PostRef, QueueFilter, Revision,
+    ClaimInfo, ConversationPlace, ConversationSummary, HandedRef, MessageView, PersonRef, PostRef,
+    QueueFilter, Revision, ServiceLevel,
 };
+use crate::store::integrations::Handover;
+use crate::store::notes::Note;
+use crate::store::outbox::DeliveryView;
+use crate::store::scope::Withheld;
+use crate::text::detectors;
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -85,9 +96,7 @@ enum SortOrder {
 struct QueuePageView {
     /// Most urgent first: conversations with the oldest unanswered message, then those without
     /// any, by latest activity.
-    // Masked and marked with the service level as JSON (masking works on the JSON shape).
-    #[schema(schema_with = conversation_summaries)]
-    items: Value,
+    items: Vec<SummaryView>,
     /// How many conversations match the filter in all.
     total: i64,
     /// The page size applied (after clamping to 1–200).
@@ -99,8 +108,376 @@ struct QueuePageView {
     service_level: ServiceLevelView,
 }
 
-fn conversation_summaries() -> utoipa::openapi::Array {
-    utoipa::openapi::Array::new(described::conversation_summary())
+/// One conversation as listed in the queue.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ConversationSummary)]
+pub(super) struct SummaryView {
+    /// Conversation id.
+    id: i64,
+    channel_id: i64,
+    channel_name: String,
+    #[schema(value_type = Platform)]
+    platform: String,
+    #[schema(value_type = ConversationKind)]
+    kind: String,
+    #[schema(value_type = ConversationStatus)]
+    status: String,
+    #[schema(schema_with = person_or_null, required = true)]
+    person: Option<PersonRef>,
+    #[schema(schema_with = post_or_null, required = true)]
+    post: Option<PostRef>,
+    /// Time of the oldest inbound message not yet answered; null when nothing waits for an
+    /// answer. The queue is ordered by this, oldest first. Milliseconds since the Unix epoch.
+    #[schema(required = true)]
+    oldest_unanswered_at: Option<i64>,
+    /// Time of the latest inbound message; null if none. Milliseconds since the Unix epoch.
+    #[schema(required = true)]
+    last_inbound_at: Option<i64>,
+    /// Time of the latest message in either direction; null if none. Milliseconds since the Unix
+    /// epoch.
+    #[schema(required = true)]
+    last_message_at: Option<i64>,
+    /// Number of messages in the conversation.
+    message_count: i64,
+    #[schema(schema_with = claim_or_null, required = true)]
+    claim: Option<ClaimInfo>,
+    /// The newest message of the conversation whose words the caller may see (S5 content never;
+    /// hidden, removed or deleted messages only for moderators), at most 140 characters, personal
+    /// data masked; null when there is none.
+    #[schema(required = true)]
+    preview: Option<String>,
+    #[schema(schema_with = resolved_at_or_null, required = true)]
+    resolved_at: Option<i64>,
+    #[schema(schema_with = handed_or_null, required = true)]
+    handed: Option<HandedRef>,
+    /// Open, with a message unanswered longer than the service level (`service_level_hours` for
+    /// DMs, `comment_service_level_hours` for comment threads).
+    // Sent by the queue and the conversation itself; not by `earlier_conversations`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = bool, required = false)]
+    past_service_level: Option<bool>,
+    /// When the oldest unanswered message passes the service level (ms since the epoch); null
+    /// unless open with an unanswered message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>, format = Int64)]
+    service_level_due_at: Option<Option<i64>>,
+}
+
+impl SummaryView {
+    /// A summary as sent: the preview and the post's text masked (DESIGN.md §2), and with
+    /// `level` marked with when its answer is due.
+    pub(super) fn new(summary: ConversationSummary, level: Option<&ServiceLevel>) -> Self {
+        let due = level.map(|level| {
+            service_level::due(
+                level,
+                &summary.kind,
+                &summary.status,
+                summary.oldest_unanswered_at,
+            )
+        });
+        let past = level.map(|level| due.flatten().is_some_and(|d| d <= level.now));
+        Self {
+            id: summary.id,
+            channel_id: summary.channel_id,
+            channel_name: summary.channel_name,
+            platform: summary.platform,
+            kind: summary.kind,
+            status: summary.status,
+            person: summary.person,
+            post: summary.post.map(|post| PostRef {
+                text: post.text.map(|t| detectors::mask(&t)),
+                ..post
+            }),
+            oldest_unanswered_at: summary.oldest_unanswered_at,
+            last_inbound_at: summary.last_inbound_at,
+            last_message_at: summary.last_message_at,
+            message_count: summary.message_count,
+            claim: summary.claim,
+            preview: summary.preview.map(|p| detectors::mask(&p)),
+            resolved_at: summary.resolved_at,
+            handed: summary.handed,
+            past_service_level: past,
+            service_level_due_at: due,
+        }
+    }
+}
+
+/// One conversation with all its messages: the summary fields, plus the messages and, for DMs,
+/// the same person's other conversations.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ConversationDetail)]
+struct DetailView {
+    #[serde(flatten)]
+    summary: SummaryView,
+    /// Up to when the person has read the conversation (DMs, when the platform reports read
+    /// receipts); null when unknown. Milliseconds since the Unix epoch.
+    #[schema(required = true)]
+    person_read_at: Option<i64>,
+    #[schema(schema_with = reply_window_or_null, required = true)]
+    reply_window: Option<ReplyWindow>,
+    /// All messages, oldest first.
+    messages: Vec<MessageAnswer>,
+    /// For DMs: up to 20 other conversations with the same person that the caller may read
+    /// (kinds and channels within their scope), most recent first. Empty for comment threads.
+    earlier_conversations: Vec<SummaryView>,
+    #[schema(schema_with = suggested_reply_or_null, required = true)]
+    suggested_reply: Option<Suggestion>,
+    /// Its handovers to the organisation's units (POST /api/v1/conversations/{id}/handover),
+    /// oldest first.
+    handovers: Vec<HandoverRecord>,
+    /// The units a conversation may be handed to, from integrations_file; empty: any unit name (1
+    /// to 100 characters).
+    handover_units: Vec<String>,
+    /// The colleagues it may be handed to (`to` of POST /api/v1/conversations/{id}/handover):
+    /// those whose role and current training let them read and answer it and whose channel
+    /// limit includes its channel, the caller left out; by username, with their unit.
+    #[schema(schema_with = colleagues)]
+    handover_colleagues: Vec<Colleague>,
+    /// Staff's internal notes on the conversation (POST /api/v1/conversations/{id}/notes), oldest
+    /// first, with personal data masked. Never sent to the platform.
+    notes: Vec<Note>,
+    /// Its categories (POST /api/v1/conversations/{id}/categories).
+    // The categories' own answer as JSON (src/http/categories.rs).
+    #[schema(schema_with = categories)]
+    categories: serde_json::Value,
+    /// Up to 3 categories colleagues gave conversations whose question is in the same FAQ
+    /// cluster, those it has left out; empty when its newest question is in no cluster.
+    #[schema(schema_with = categories)]
+    category_suggestions: serde_json::Value,
+}
+
+/// A handover of the conversation to a unit of the organisation, as the conversation view shows
+/// it.
+#[derive(Serialize, ToSchema)]
+struct HandoverRecord {
+    id: i64,
+    /// The unit it went to.
+    #[schema(required = true)]
+    unit: Option<String>,
+    /// The colleague it was handed to (their username); null for a handover to a unit.
+    #[schema(required = true)]
+    to_staff: Option<String>,
+    /// The note for the unit, as written by the staff member (shown as text).
+    #[schema(required = true)]
+    note: Option<String>,
+    /// The staff member's username; null when the account no longer exists.
+    #[schema(required = true)]
+    handed_by: Option<String>,
+    #[schema(schema_with = described::timestamp)]
+    handed_at: i64,
+}
+
+impl From<Handover> for HandoverRecord {
+    fn from(h: Handover) -> Self {
+        Self {
+            id: h.id,
+            unit: h.unit,
+            to_staff: h.to_staff,
+            note: h.note,
+            handed_by: h.handed_by,
+            handed_at: h.handed_at,
+        }
+    }
+}
+
+fn reply_window_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        &ReplyWindow::name(),
+        "DMs: how long a reply may still be sent, computed when the conversation is read. Null \
+         for comment threads, and for DMs where the person has not written.",
+    )
+}
+
+fn suggested_reply_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        &Suggestion::name(),
+        "The saved reply a communicator marked as the answer to the FAQ cluster of the \
+         conversation's newest inbound message (see SuggestedReply). Null when there is no \
+         inbound message, that message is in no FAQ cluster (DM messages never are), the cluster \
+         is not answered by `saved-reply:ID`, or that saved reply does not exist or is archived. \
+         Always present.",
+    )
+}
+
+/// A list of `Category` (the schema of src/http/categories.rs).
+fn categories() -> utoipa::openapi::Array {
+    utoipa::openapi::Array::new(utoipa::openapi::Ref::from_schema_name("Category"))
+}
+
+/// The colleagues' list (src/http/handover.rs's `Colleague`: username and unit).
+fn colleagues() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    utoipa::openapi::Array::new(
+        ObjectBuilder::new()
+            .property("username", ObjectBuilder::new().schema_type(Type::String))
+            .property(
+                "unit",
+                ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                        Type::String,
+                        Type::Null,
+                    ]))
+                    .description(Some("Their unit; null when they have none.")),
+            )
+            .required("username")
+            .required("unit"),
+    )
+}
+
+/// One message of a conversation, with its history.
+#[derive(Serialize, ToSchema)]
+#[schema(as = MessageView)]
+pub(super) struct MessageAnswer {
+    /// tavla's message id (use as `in_reply_to` when answering a comment).
+    id: i64,
+    #[schema(value_type = MessageKind)]
+    kind: String,
+    #[schema(value_type = Direction)]
+    direction: String,
+    /// The platform's id of the message; null for an outbound reply not yet delivered.
+    #[schema(required = true)]
+    platform_id: Option<String>,
+    #[schema(schema_with = author_or_null, required = true)]
+    author: Option<PersonRef>,
+    /// Username of the staff member who wrote an outbound reply in tavla; otherwise null.
+    #[schema(required = true)]
+    sent_by: Option<String>,
+    /// The current text (cut at the configured maximum length; the raw payload keeps the whole).
+    /// Personal data is masked (see `masked`). Null when the message has none, or when its words
+    /// are withheld from the caller (see `withheld`).
+    #[schema(required = true)]
+    text: Option<String>,
+    /// Attachments; an empty array when there are none, or when the message's words are withheld.
+    // As stored: the platform's list, read back as JSON.
+    #[schema(value_type = Option<Vec<Attachment>>, required = true)]
+    attachments: serde_json::Value,
+    /// Platform id of the comment or message this one answers, when any.
+    #[schema(required = true)]
+    parent_platform_id: Option<String>,
+    #[schema(schema_with = described::message_state)]
+    state: String,
+    /// True when the message has been edited since it was first seen.
+    edited: bool,
+    #[schema(schema_with = delivery_or_null, required = true)]
+    delivery: Option<String>,
+    #[schema(schema_with = delivery_detail_or_null, required = true)]
+    delivery_detail: Option<DeliveryView>,
+    /// When the platform says the message was written (for replies written in tavla: when they
+    /// were written). Milliseconds since the Unix epoch.
+    platform_time: i64,
+    /// When tavla stored it. Milliseconds since the Unix epoch.
+    received_at: i64,
+    /// Every recorded change, oldest first.
+    history: Vec<Revision>,
+    /// The personal data masked in `text` (every output masks personnummer, samordningsnummer,
+    /// phone numbers and e-mail addresses; history texts are masked too).
+    masked: Vec<masking::MaskedSpan>,
+    #[schema(schema_with = described::withheld_or_null, required = true)]
+    withheld: Option<Withheld>,
+}
+
+impl From<MessageView> for MessageAnswer {
+    /// A message as sent: personal data masked in its text and history (DESIGN.md §2), with
+    /// `masked` saying where, for an audited reveal.
+    fn from(m: MessageView) -> Self {
+        let (text, masked) = match m.text {
+            Some(text) => {
+                let (text, spans) = masking::mask(&text);
+                (Some(text), spans)
+            }
+            None => (None, Vec::new()),
+        };
+        Self {
+            id: m.id,
+            kind: m.kind,
+            direction: m.direction,
+            platform_id: m.platform_id,
+            author: m.author,
+            sent_by: m.sent_by,
+            text,
+            attachments: m.attachments,
+            parent_platform_id: m.parent_platform_id,
+            state: m.state,
+            edited: m.edited,
+            delivery: m.delivery,
+            delivery_detail: m.delivery_detail,
+            platform_time: m.platform_time,
+            received_at: m.received_at,
+            history: m
+                .history
+                .into_iter()
+                .map(|r| Revision {
+                    text: r.text.map(|t| detectors::mask(&t)),
+                    ..r
+                })
+                .collect(),
+            masked,
+            withheld: m.withheld,
+        }
+    }
+}
+
+fn author_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        &PersonRef::name(),
+        "Who wrote it on the platform; null for replies written in tavla.",
+    )
+}
+
+fn delivery_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        "DeliveryStatus",
+        "For outbound messages written in tavla: how delivery stands. Null for inbound messages.",
+    )
+}
+
+fn delivery_detail_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        &DeliveryView::name(),
+        "The newest outbox row for this message: for our replies (and private replies) how their \
+         delivery stands and why not yet; for someone else's comment that moderation hid, unhid or \
+         removed, how that change to the platform stands. Null when nothing was ever queued for \
+         the message.",
+    )
+}
+
+// The `Option` fields' descriptions, beside the reference and null (see
+// `described::or_null_described`).
+fn person_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        &PersonRef::name(),
+        "The person a DM conversation is with; null for comment threads.",
+    )
+}
+
+fn post_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        &PostRef::name(),
+        "The post a comment thread is under; null for DMs.",
+    )
+}
+
+fn claim_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        &ClaimInfo::name(),
+        "The current, unexpired claim; null when nobody holds one.",
+    )
+}
+
+fn resolved_at_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        "Timestamp",
+        "When the conversation was last resolved: its records' retention period counts from here \
+         (config/retention.toml).",
+    )
+}
+
+fn handed_or_null() -> utoipa::openapi::Schema {
+    described::or_null_described(
+        &HandedRef::name(),
+        "The newest handover: `unit`, `to_staff` (a colleague's username, or null for a unit) and \
+         `at`.",
+    )
 }
 
 /// The configured service level and how many of the matching conversations are past it.
@@ -122,6 +499,15 @@ struct ServiceLevelView {
         ConversationStatus,
         PersonRef,
         PostRef,
+        ClaimInfo,
+        HandedRef,
+        DetailView,
+        HandoverRecord,
+        ReplyWindow,
+        Suggestion,
+        MessageAnswer,
+        masking::MaskedSpan,
+        DeliveryView,
         Revision,
         Attachment
     ))
@@ -222,13 +608,11 @@ pub async fn list(
     };
     let page = state.store.queue(&scope, &filter).await?;
     let total = page.total;
-    let mut items = serde_json::to_value(&page.items).map_err(AppError::internal)?;
-    if let Some(list) = items.as_array_mut() {
-        for item in list.iter_mut() {
-            masking::summary_json(item);
-            service_level::mark(item, &level);
-        }
-    }
+    let items: Vec<SummaryView> = page
+        .items
+        .into_iter()
+        .map(|s| SummaryView::new(s, Some(&level)))
+        .collect();
     state
         .store
         .audit(
@@ -239,7 +623,7 @@ pub async fn list(
                 "kinds": kinds, "channel": filter.channel_id, "status": filter.status,
                 "person": filter.person_id, "offset": filter.offset,
                 "handed": q.handed, "sort": q.sort,
-                "shown": items.as_array().map_or(0, Vec::len),
+                "shown": items.len(),
             }),
         )
         .await?;
@@ -297,7 +681,7 @@ pub(super) async fn readable_place(
     params(("id" = i64, Path, description = "The conversation id (an integer).")),
     responses(
         (status = 200, description = "The conversation.",
-            body = ref("#/components/schemas/ConversationDetail")),
+            body = DetailView),
         (status = 400, response = BadRequest),
         (status = 404, description = "There is no such conversation, or it is on a channel \
             outside the caller's scope.", body = Problem, content_type = "application/problem+json"),
@@ -327,39 +711,54 @@ pub async fn show(
     let suggested = inbox::suggestions::suggested_reply(&state.store, cluster).await?;
     let (categories, category_suggestions) =
         super::categories::of_conversation(&state, id, cluster).await?;
-    let mut body = serde_json::to_value(&detail).map_err(AppError::internal)?;
-    // Personal data masked; `masked` on each message says where, for an audited reveal.
-    masking::conversation_json(&mut body);
-    body["suggested_reply"] = json!(suggested);
-    // Its categories, and those colleagues gave conversations of the same FAQ cluster.
-    body["categories"] = categories;
-    body["category_suggestions"] = category_suggestions;
     // Handovers to the organisation's units, and the units there are to choose from (none
     // listed: any name).
-    body["handovers"] = json!(state.store.handovers_of(id).await?);
-    body["handover_units"] = json!(state.integrations.units);
+    let handovers = state.store.handovers_of(id).await?;
     // The colleagues it may be handed to (who may read and answer it), by name and unit.
     let mut colleagues =
         super::handover::colleagues(&state, &detail.summary.kind, detail.summary.channel_id)
             .await?;
     colleagues.retain(|c| c.id != caller.staff.id);
-    body["handover_colleagues"] = json!(colleagues);
     let now = crate::store::now_ms();
-    service_level::mark(&mut body, &service_level::at(&state.settings, now));
     // DMs only: how long a reply may still be sent (DESIGN.md §2), by the platform's rules.
-    body["reply_window"] = json!(inbox::window::shown(
+    let reply_window = inbox::window::shown(
         &detail.summary.kind,
         &detail.summary.platform,
         detail.summary.last_inbound_at,
-        now
-    ));
+        now,
+    );
     // Staff's internal notes, for the timeline; same readers as the conversation.
     // Personal data in them is masked like the messages' (the export gives it whole).
     let mut notes = state.store.notes_of(id).await?;
     for n in &mut notes {
         n.text = crate::text::detectors::mask(&n.text);
     }
-    body["notes"] = json!(notes);
+    let level = service_level::at(&state.settings, now);
+    // Personal data masked while each part is built; `masked` on each message says where, for
+    // an audited reveal.
+    let body = DetailView {
+        summary: SummaryView::new(detail.summary, Some(&level)),
+        person_read_at: detail.person_read_at,
+        reply_window,
+        messages: detail
+            .messages
+            .into_iter()
+            .map(MessageAnswer::from)
+            .collect(),
+        earlier_conversations: detail
+            .earlier_conversations
+            .into_iter()
+            .map(|s| SummaryView::new(s, None))
+            .collect(),
+        suggested_reply: suggested,
+        handovers: handovers.into_iter().map(HandoverRecord::from).collect(),
+        handover_units: state.integrations.units.clone(),
+        handover_colleagues: colleagues,
+        notes,
+        // Its categories, and those colleagues gave conversations of the same FAQ cluster.
+        categories,
+        category_suggestions,
+    };
     Ok(axum::Json(body))
 }
 

@@ -9,6 +9,7 @@ use serde_json::json;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::auth::Caller;
+use super::conversations::MessageAnswer;
 use super::description::refusals::{BadRequest, PayloadTooLarge, UnsupportedMediaType};
 use super::error::{AppError, Problem, Result};
 use super::extract::{parse_json, Json, Path, Query, RawBody};
@@ -20,7 +21,6 @@ use crate::moderation::heat::HeatedThread;
 use crate::moderation::routines::{Notice, Routine};
 use crate::moderation::triage::Severity;
 use crate::privacy::masking;
-use crate::store::conversations::MessageView;
 use crate::store::moderation::{CaseSummary, Evidence, StepOutcome, StepRecord, TriageFlag};
 use crate::store::now_ms;
 use crate::store::on_call::AlertView;
@@ -191,7 +191,7 @@ struct CaseDetail {
     #[schema(schema_with = triage_or_null, required = true)]
     triage: Option<TriageFlag>,
     #[schema(schema_with = message_or_null, required = true)]
-    message: Option<MessageView>,
+    message: Option<MessageAnswer>,
     /// The notices to the poster of the routines the case follows (its `routine_version`), for
     /// `notify_poster`.
     notices: Vec<Notice>,
@@ -223,10 +223,10 @@ fn triage_or_null() -> utoipa::openapi::Schema {
     )
 }
 
-/// The case's message (a `MessageView`, whose schema is still written by hand).
+/// The case's message.
 fn message_or_null() -> utoipa::openapi::Schema {
     described::or_null_described(
-        "MessageView",
+        &MessageAnswer::name(),
         "The message with its history, its words withheld where the caller's scope says so \
          (S5: `withheld` `s5`); null when the caller does not read the conversation's kind.",
     )
@@ -279,7 +279,8 @@ pub async fn show(
         .store
         .conversation(&scope, case.conversation_id)
         .await?
-        .and_then(|c| c.messages.into_iter().find(|m| m.id == case.message_id));
+        .and_then(|c| c.messages.into_iter().find(|m| m.id == case.message_id))
+        .map(MessageAnswer::from);
     state
         .store
         .audit(
@@ -317,9 +318,6 @@ pub async fn show(
         for f in findings {
             masking::every_string(&mut f["matched"]);
         }
-    }
-    if !body["message"].is_null() {
-        masking::message_json(&mut body["message"]);
     }
     Ok(axum::Json(body))
 }

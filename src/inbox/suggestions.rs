@@ -8,9 +8,14 @@ use crate::store::conversations::ConversationDetail;
 use crate::store::saved_replies::SavedReply;
 use crate::store::{Result, Store};
 
-/// A saved reply suggested for the conversation, and the cluster that suggests it.
-#[derive(Debug, Clone, Serialize)]
+/// The saved reply suggested for a conversation: the conversation's newest inbound message is a
+/// question in a FAQ cluster (after communicators' merges; moves of single questions are not
+/// followed) whose `answered_url` is `saved-reply:ID`, and that reply exists and is not archived.
+/// Its channel and language are not compared with the conversation's.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = SuggestedReply)]
 pub struct Suggestion {
+    /// The FAQ cluster the newest inbound message counts in.
     pub faq_cluster: u64,
     pub saved_reply: SavedReply,
 }

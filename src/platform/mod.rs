@@ -127,15 +127,28 @@ pub struct ReplyRules {
     pub max_comment_chars: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// How long a DM may still be answered (Meta's rule): 24 hours after the person's last message,
+/// or 7 days with the HUMAN_AGENT tag.
+// `deny_unknown_fields` only states in the description that nothing else is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "closes_at": 1762157700000_i64,
+    "human_agent_closes_at": 1762676100000_i64,
+    "seconds_left": 3600,
+    "human_agent_seconds_left": 522000
+}))]
 pub struct ReplyWindow {
-    /// When the standard window closes (ms since the epoch).
+    /// When the 24-hour window closes. Milliseconds since the Unix epoch.
     pub closes_at: i64,
-    /// When the window for a reply with the extended tag (Meta: HUMAN_AGENT) closes.
+    /// When the 7-day window for a reply tagged HUMAN_AGENT closes. Milliseconds since the Unix
+    /// epoch.
     pub human_agent_closes_at: i64,
-    /// Seconds left of the standard window (0 once it has closed).
+    /// Seconds left of the 24-hour window; 0 once it has closed.
+    #[schema(minimum = 0)]
     pub seconds_left: i64,
-    /// Seconds left for a tagged reply (0 once that has closed too).
+    /// Seconds left for a HUMAN_AGENT reply; 0 once that has closed too.
+    #[schema(minimum = 0)]
     pub human_agent_seconds_left: i64,
 }
 

@@ -35,11 +35,16 @@ pub struct ConversationSummary {
     pub handed: Option<HandedRef>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The newest handover of a conversation, as its summary shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HandedRef {
+    /// The unit it went to; for a handover to a colleague, their unit (null when they have none).
+    #[schema(required = true)]
     pub unit: Option<String>,
-    /// The colleague's username; None for a handover to a unit.
+    /// The colleague's username; null for a handover to a unit.
+    #[schema(required = true)]
     pub to_staff: Option<String>,
+    /// When it was handed over. Milliseconds since the Unix epoch.
     pub at: i64,
 }
 
