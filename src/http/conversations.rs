@@ -175,7 +175,7 @@ impl SummaryView {
                 summary.oldest_unanswered_at,
             )
         });
-        let past = level.map(|level| due.flatten().is_some_and(|d| d <= level.now));
+        let past = level.map(|level| service_level::past(level, due.flatten()));
         Self {
             id: summary.id,
             channel_id: summary.channel_id,

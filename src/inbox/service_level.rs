@@ -1,8 +1,6 @@
 //! The service level (DESIGN.md §2): how long a DM and a comment thread may wait for an answer,
 //! from the settings the reports measure against, and when a conversation's answer is due.
 
-use serde_json::{json, Value};
-
 use crate::settings::Settings;
 use crate::store::conversations::ServiceLevel;
 
@@ -31,15 +29,9 @@ pub fn due(
     }
 }
 
-/// Marks a queue item or conversation (as JSON) with `service_level_due_at` and
-/// `past_service_level`.
-pub fn mark(item: &mut Value, level: &ServiceLevel) {
-    let kind = item["kind"].as_str().unwrap_or("dm").to_string();
-    let due = item["status"]
-        .as_str()
-        .and_then(|status| due(level, &kind, status, item["oldest_unanswered_at"].as_i64()));
-    item["service_level_due_at"] = json!(due);
-    item["past_service_level"] = json!(due.is_some_and(|d| d <= level.now));
+/// Whether an answer due at `due` is late at the level's `now` (late at exactly that moment).
+pub fn past(level: &ServiceLevel, due: Option<i64>) -> bool {
+    due.is_some_and(|d| d <= level.now)
 }
 
 #[cfg(test)]
@@ -53,18 +45,16 @@ mod tests {
             dm_ms: 4 * HOUR_MS,
             comments_ms: 8 * HOUR_MS,
         };
-        let mut dm = json!({"kind": "dm", "status": "open", "oldest_unanswered_at": 6 * HOUR_MS});
-        mark(&mut dm, &level);
-        assert_eq!(dm["service_level_due_at"], json!(10 * HOUR_MS));
-        assert_eq!(dm["past_service_level"], json!(true));
-        let mut thread =
-            json!({"kind": "comments", "status": "open", "oldest_unanswered_at": 6 * HOUR_MS});
-        mark(&mut thread, &level);
-        assert_eq!(thread["service_level_due_at"], json!(14 * HOUR_MS));
-        assert_eq!(thread["past_service_level"], json!(false));
-        let mut waiting = json!({"kind": "dm", "status": "waiting", "oldest_unanswered_at": 0});
-        mark(&mut waiting, &level);
-        assert_eq!(waiting["service_level_due_at"], Value::Null);
-        assert_eq!(waiting["past_service_level"], json!(false));
+        let dm = due(&level, "dm", "open", Some(6 * HOUR_MS));
+        assert_eq!(dm, Some(10 * HOUR_MS));
+        assert!(past(&level, dm));
+        let thread = due(&level, "comments", "open", Some(6 * HOUR_MS));
+        assert_eq!(thread, Some(14 * HOUR_MS));
+        assert!(!past(&level, thread));
+        let waiting = due(&level, "dm", "waiting", Some(0));
+        assert_eq!(waiting, None);
+        assert!(!past(&level, waiting));
+        let far = due(&level, "dm", "open", Some(i64::MAX));
+        assert_eq!(far, Some(i64::MAX), "saturates rather than overflowing");
     }
 }

@@ -125,23 +125,6 @@ pub fn summary_json(summary: &mut Value) {
     }
 }
 
-/// A conversation with its messages and the person's earlier conversations.
-pub fn conversation_json(conversation: &mut Value) {
-    summary_json(conversation);
-    if let Some(messages) = conversation
-        .get_mut("messages")
-        .and_then(Value::as_array_mut)
-    {
-        messages.iter_mut().for_each(message_json);
-    }
-    if let Some(earlier) = conversation
-        .get_mut("earlier_conversations")
-        .and_then(Value::as_array_mut)
-    {
-        earlier.iter_mut().for_each(summary_json);
-    }
-}
-
 /// Every string anywhere in `v` (evidence content, raw payloads).
 pub fn every_string(v: &mut Value) {
     match v {
