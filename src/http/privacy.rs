@@ -7,7 +7,6 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::instrument;
-use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{IntoParams, OpenApi, PartialSchema, ToSchema};
 
@@ -285,35 +284,27 @@ struct NewLegalHold;
 
 impl PartialSchema for NewLegalHold {
     fn schema() -> RefOr<Schema> {
-        let RefOr::T(Schema::Object(mut object)) = NewHold::schema() else {
-            unreachable!("a request struct derives an object schema")
-        };
-        let rule = json!({
-            "if": {"properties": {"scope": {"const": "author"}}},
-            "then": {
-                "required": ["platform_id"],
-                "properties": {
-                    "platform_id": {"type": "string", "minLength": 1, "maxLength": 64,
-                        "pattern": "^[0-9A-Za-z_.-]+$"},
-                    "id": {"type": "null"}
+        super::description::with_rule(
+            NewHold::schema(),
+            json!({
+                "if": {"properties": {"scope": {"const": "author"}}},
+                "then": {
+                    "required": ["platform_id"],
+                    "properties": {
+                        "platform_id": {"type": "string", "minLength": 1, "maxLength": 64,
+                            "pattern": "^[0-9A-Za-z_.-]+$"},
+                        "id": {"type": "null"}
+                    }
+                },
+                "else": {
+                    "required": ["id"],
+                    "properties": {
+                        "id": {"type": "integer", "format": "int64", "minimum": 1},
+                        "platform_id": {"type": "null"}
+                    }
                 }
-            },
-            "else": {
-                "required": ["id"],
-                "properties": {
-                    "id": {"type": "integer", "format": "int64", "minimum": 1},
-                    "platform_id": {"type": "null"}
-                }
-            }
-        });
-        let serde_json::Value::Object(members) = rule else {
-            unreachable!("the rule is a JSON object")
-        };
-        object
-            .extensions
-            .get_or_insert_with(Extensions::default)
-            .extend(members);
-        RefOr::T(Schema::Object(object))
+            }),
+        )
     }
 }
 
