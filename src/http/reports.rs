@@ -45,7 +45,7 @@ pub struct ReportQuery {
     #[param(inline, value_type = Option<LangName>, default = "sv")]
     lang: Option<String>,
     /// The figure the post follow-up section (`posts`) ranks each channel's top posts by.
-    #[param(inline, value_type = Option<PostMetric>, default = "reach")]
+    #[param(inline, value_type = Option<crate::posts::Metric>, default = "reach")]
     post_metric: Option<String>,
 }
 
@@ -67,21 +67,6 @@ enum FormatName {
 enum LangName {
     Sv,
     En,
-}
-
-// `crate::posts::METRICS`, described.
-/// A post figure.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-#[schema(rename_all = "snake_case")]
-enum PostMetric {
-    Reach,
-    Impressions,
-    Engagements,
-    Reactions,
-    Shares,
-    LinkClicks,
-    VideoViews,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

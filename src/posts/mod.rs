@@ -35,6 +35,22 @@ pub const METRICS: [&str; 7] = [
     "video_views",
 ];
 
+// For the API description only (the figures are kept and read as strings); a test holds it to
+// `METRICS`.
+/// A post figure.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+pub enum Metric {
+    Reach,
+    Impressions,
+    Engagements,
+    Reactions,
+    Shares,
+    LinkClicks,
+    VideoViews,
+}
+
 /// What a goal may measure: a post's figure, or for a campaign also its UTM campaign's web
 /// sessions and goal completions.
 pub const GOAL_METRICS: [&str; 9] = [
@@ -753,6 +769,13 @@ pub fn sort_posts(posts: &mut [PostSummary], by: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_described_metrics_are_the_kept_ones() {
+        let schema =
+            serde_json::to_value(<super::Metric as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(schema["enum"], serde_json::json!(super::METRICS));
+    }
+
     use super::*;
 
     #[test]

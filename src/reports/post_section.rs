@@ -78,7 +78,7 @@ pub struct CampaignFigures {
 #[schema(as = ReportPostSection)]
 pub struct PostSection {
     // The figure posts are ranked by.
-    #[schema(inline, value_type = RankedBy)]
+    #[schema(inline, value_type = posts::Metric)]
     pub metric: String,
     #[schema(inline)]
     pub channels: Vec<ChannelTop>,
@@ -87,20 +87,6 @@ pub struct PostSection {
     pub goals_not_met: Figure,
     #[schema(inline)]
     pub campaigns: Vec<CampaignFigures>,
-}
-
-// The figures posts may be ranked by (`crate::posts::METRICS`), for the description only.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-#[schema(rename_all = "snake_case")]
-enum RankedBy {
-    Reach,
-    Impressions,
-    Engagements,
-    Reactions,
-    Shares,
-    LinkClicks,
-    VideoViews,
 }
 
 /// One period's figures per post: at its end, at its start.
