@@ -114,10 +114,6 @@ pub struct NewCategory {
     responses(
         (status = 201, description = "Added.", body = CategoryView),
         (status = 400, response = BadRequest),
-        (status = 403, description = "The capability is not effective for the caller (see the \
-            route's access rule), or the session cookie's `X-CSRF-Token` header is missing or \
-            wrong.", body = ref("#/components/schemas/ForbiddenProblem"),
-            content_type = "application/problem+json"),
         (status = 409, description = "A category of that name exists.", body = Problem,
             content_type = "application/problem+json"),
         (status = 413, response = PayloadTooLarge),
@@ -191,10 +187,6 @@ impl ToSchema for CategoryChange {
     responses(
         (status = 200, description = "Changed.", body = CategoryView),
         (status = 400, response = BadRequest),
-        (status = 403, description = "The capability is not effective for the caller (see the \
-            route's access rule), or the session cookie's `X-CSRF-Token` header is missing or \
-            wrong.", body = ref("#/components/schemas/ForbiddenProblem"),
-            content_type = "application/problem+json"),
         (status = 404, description = "There is no such category.", body = Problem,
             content_type = "application/problem+json"),
         (status = 409, description = "Another category has that name.", body = Problem,

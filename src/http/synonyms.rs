@@ -133,10 +133,6 @@ async fn reload(state: &AppState) {
     responses(
         (status = 201, description = "Added.", body = GroupResult),
         (status = 400, response = BadRequest),
-        (status = 403, description = "The capability is not effective for the caller (see the \
-            route's access rule), or the session cookie's `X-CSRF-Token` header is missing or \
-            wrong.", body = ref("#/components/schemas/ForbiddenProblem"),
-            content_type = "application/problem+json"),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, description = "Fewer than two different terms, more than 20, a term \
@@ -185,10 +181,6 @@ pub async fn add(
     responses(
         (status = 200, description = "The group as changed.", body = GroupResult),
         (status = 400, response = BadRequest),
-        (status = 403, description = "The capability is not effective for the caller (see the \
-            route's access rule), or the session cookie's `X-CSRF-Token` header is missing or \
-            wrong.", body = ref("#/components/schemas/ForbiddenProblem"),
-            content_type = "application/problem+json"),
         (status = 404, description = "There is no such group.", body = Problem,
             content_type = "application/problem+json"),
         (status = 413, response = PayloadTooLarge),
@@ -236,10 +228,6 @@ pub async fn change(
     responses(
         (status = 204, description = "Removed."),
         (status = 400, response = BadRequest),
-        (status = 403, description = "The capability is not effective for the caller (see the \
-            route's access rule), or the session cookie's `X-CSRF-Token` header is missing or \
-            wrong.", body = ref("#/components/schemas/ForbiddenProblem"),
-            content_type = "application/problem+json"),
         (status = 404, description = "There is no such group.", body = Problem,
             content_type = "application/problem+json"),
     )
