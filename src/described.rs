@@ -33,7 +33,6 @@ hand_written!(
     capability => "Capability",
     missing_training => "MissingTraining",
     channel => "Channel",
-    normalised_message => "NormalisedMessage",
     severity => "Severity",
     step_kind => "StepKind",
     conversation_kind => "ConversationKind",

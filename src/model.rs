@@ -113,16 +113,19 @@ impl ConversationStatus {
 /// store keeps ids in indexed columns, so a hostile one must not reach it.
 pub const MAX_PLATFORM_ID: usize = 256;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Which account an item belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChannelRef {
     pub platform: Platform,
+    /// Page or account id on the platform.
     pub platform_id: String,
 }
 
 /// A person or account on the platform.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Person {
     pub platform_id: String,
+    #[schema(required = true)]
     pub name: Option<String>,
 }
 
@@ -209,8 +212,9 @@ impl Change {
     }
 }
 
-/// One message as the platform describes it, plus what happened to it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A message, comment, visitor post or mention, or a change to one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = MessageArrival)]
 pub struct MessageItem {
     pub change: Change,
     pub kind: MessageKind,
@@ -220,64 +224,92 @@ pub struct MessageItem {
     /// For DMs: the person the page talks with (never the page). For comments: the comment's author.
     pub person: Person,
     /// The post a comment belongs to (platform id), when the platform says.
+    #[schema(required = true)]
     pub post_id: Option<String>,
     /// The comment or message this one answers (platform id).
+    #[schema(required = true)]
     pub parent_id: Option<String>,
+    #[schema(required = true)]
     pub text: Option<String>,
     pub attachments: Vec<Attachment>,
-    /// Milliseconds since the Unix epoch, as the platform reports the event.
+    /// Milliseconds since the Unix epoch.
+    // As the platform reports the event.
     pub platform_time: i64,
-    /// Distinguishes two revisions of the same kind (an edit counter, a timestamp): idempotency key.
+    /// Distinguishes revisions of the same change (idempotency key); empty for `created`.
+    // An edit counter or a timestamp, as the platform gives one.
     pub revision: String,
-    /// Extra platform facts worth keeping (quick reply payload, sticker id, postback), as JSON.
+    /// Extra platform facts (quick-reply payload, sticker id, postback), or null.
+    #[schema(required = true)]
     pub extra: Option<serde_json::Value>,
 }
 
 /// Something that arrived for one channel.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[schema(as = ArrivalItem, description = "What arrived, tagged by `type`.")]
 pub enum Item {
+    #[schema(title = "MessageArrival")]
     Message(MessageItem),
-    /// A post on the account, by the account itself (visitors' posts are messages).
+    /// A post by the account itself.
+    // Visitors' posts are messages.
+    #[schema(title = "PostArrival")]
     Post {
         platform_id: String,
+        #[schema(required = true)]
         author: Option<Person>,
+        #[schema(required = true)]
         text: Option<String>,
+        /// Milliseconds since the Unix epoch.
         platform_time: i64,
         removed: bool,
     },
+    /// A reaction added or removed.
+    #[schema(title = "ReactionArrival")]
     Reaction {
         /// The message, comment or post reacted to.
         target_id: String,
         person: Person,
         reaction: String,
-        /// add / remove (Meta says react/unreact for DMs, add/remove for the feed)
+        // add / remove (Meta says react/unreact for DMs, add/remove for the feed)
         removed: bool,
+        /// Milliseconds since the Unix epoch.
         platform_time: i64,
     },
-    /// The person has read the conversation up to a time (watermark) or a message.
+    /// The person read the conversation.
+    // Up to a time (watermark) or a message.
+    #[schema(title = "ReadArrival")]
     Read {
         person: Person,
+        /// Read up to this time. Milliseconds since the Unix epoch.
+        #[schema(required = true)]
         watermark: Option<i64>,
+        #[schema(required = true)]
         message_id: Option<String>,
+        /// Milliseconds since the Unix epoch.
         platform_time: i64,
     },
-    /// Our outbound messages reached the person.
+    /// Outbound messages reached the person.
+    #[schema(title = "DeliveryArrival")]
     Delivery {
         person: Person,
         message_ids: Vec<String>,
+        /// Delivered up to this time. Milliseconds since the Unix epoch.
+        #[schema(required = true)]
         watermark: Option<i64>,
     },
-    /// Acknowledged but not understood: kept verbatim so nothing acknowledged is lost.
-    Unrecognised {
-        reason: String,
-    },
+    /// Acknowledged but not understood; kept verbatim.
+    // So that nothing acknowledged is lost.
+    #[schema(title = "UnrecognisedArrival")]
+    Unrecognised { reason: String },
 }
 
-/// One item for one channel, with the platform's raw JSON for it (evidence, later re-parsing).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One normalised item for one channel, with the source's raw JSON kept as evidence.
+// The raw JSON also allows re-parsing later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Arrival)]
 pub struct Inbound {
     pub channel: ChannelRef,
     pub item: Item,
+    /// The raw JSON as received (the Meta event, or the normalised message as submitted).
     pub raw: serde_json::Value,
 }

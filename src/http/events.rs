@@ -153,7 +153,11 @@ fn json_schema(value: Value) -> Schema {
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(stream), components(schemas(EventData, EventKindNames)))]
+// `Arrival`: what the event log and quarantine keep of each arrival (no operation names it).
+#[openapi(
+    paths(stream),
+    components(schemas(EventData, EventKindNames, crate::model::Inbound))
+)]
 pub struct Doc;
 
 /// Live event stream (server-sent events)

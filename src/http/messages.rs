@@ -7,7 +7,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::ArrayBuilder;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::openapi::{Ref, RefOr, Schema};
+use utoipa::{OpenApi, PartialSchema, ToSchema};
 
 use super::auth::Caller;
 use super::description::refusals::{
@@ -16,7 +17,6 @@ use super::description::refusals::{
 use super::error::{AppError, Problem, Result};
 use super::extract::Json;
 use super::AppState;
-use crate::described;
 
 use crate::ingest::normalised;
 
@@ -35,7 +35,7 @@ pub struct Batch {
 
 fn normalised_messages() -> utoipa::openapi::Array {
     ArrayBuilder::new()
-        .items(described::normalised_message())
+        .items(Ref::from_schema_name(NormalisedMessageRequest::name()))
         .max_items(Some(MAX_BATCH))
         .description(Some(
             "At most 5,000 per request (larger migrations go through `tavla import`).",
@@ -72,8 +72,34 @@ struct IngestOutcome {
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(ingest))]
+#[openapi(paths(ingest), components(schemas(NormalisedMessageRequest)))]
 pub struct Doc;
+
+/// [`normalised::NormalisedMessage`]'s fields and the rule across them (a comment, visitor post
+/// or mention needs `post_id`, as `into_inbound` checks), as `NormalisedMessage`.
+struct NormalisedMessageRequest;
+
+impl PartialSchema for NormalisedMessageRequest {
+    fn schema() -> RefOr<Schema> {
+        super::description::with_rule(
+            normalised::NormalisedMessage::schema(),
+            serde_json::json!({
+                "if": {"properties": {"kind": {"not": {"const": "dm"}}}},
+                "then": {"required": ["post_id"],
+                    "properties": {"post_id": {"type": "string", "minLength": 1}}}
+            }),
+        )
+    }
+}
+
+impl ToSchema for NormalisedMessageRequest {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "NormalisedMessage".into()
+    }
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        <normalised::NormalisedMessage as ToSchema>::schemas(schemas);
+    }
+}
 
 /// Most items accepted in one request; larger migrations go through `tavla import`.
 const MAX_BATCH: usize = 5000;

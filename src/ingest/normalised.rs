@@ -9,41 +9,93 @@
 //! ```
 
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::model::{
     Attachment, Change, ChannelRef, Direction, Inbound, Item, MessageItem, MessageKind, Person,
     Platform, MAX_PLATFORM_ID as MAX_ID,
 };
 
-#[derive(Debug, Deserialize)]
+/// One message in tavla's normalised format, for channels without webhooks and for moving
+/// history over from another tool (the same format as one line of `tavla import`). Unknown fields
+/// are refused. A comment, visitor post or mention needs `post_id`.
+// The rule across fields (`post_id` unless `dm`) is laid on in the HTTP description
+// (`http::messages`), where the description's tools live.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "platform": "facebook", "channel": "104857600123456", "kind": "dm",
+    "direction": "inbound", "id": "m_abc123", "author": {"id": "7001002003", "name": "Anna"},
+    "text": "Hej!", "time": "2026-11-02T09:15:00+01:00", "post_id": null, "parent_id": null,
+    "attachments": [{"kind": "image", "url": "https://example.org/bild.jpg", "name": "bild.jpg"}]
+}))]
 pub struct NormalisedMessage {
+    // Text, not `Platform`, so that an unknown platform is answered in words (`into_inbound`);
+    // the description states the platforms accepted.
+    #[schema(value_type = Platform)]
     pub platform: String,
+    /// The page or account id on the platform. If no approved channel has it, the message is
+    /// quarantined.
+    #[schema(min_length = 1, max_length = 256, pattern = r"\S")]
     pub channel: String,
     pub kind: MessageKind,
     #[serde(default = "inbound")]
+    #[schema(default = "inbound")]
     pub direction: Direction,
+    /// The platform's id of the message: the idempotency key (a message sent twice is stored
+    /// once).
+    #[schema(min_length = 1, max_length = 256, pattern = r"\S")]
     pub id: String,
     pub author: NormalisedAuthor,
     #[serde(default)]
     pub text: Option<String>,
+    #[schema(schema_with = time_schema)]
     pub time: Time,
+    /// The post a comment was written under (platform id). Required unless kind is `dm`.
     #[serde(default)]
     pub post_id: Option<String>,
+    /// The comment or message this one answers (platform id).
     #[serde(default)]
     pub parent_id: Option<String>,
     #[serde(default)]
+    #[schema(default = json!([]))]
     pub attachments: Vec<Attachment>,
+}
+
+/// `time`: milliseconds (at most [`LAST_MS`]) or RFC 3339 text, as [`Time`] reads it.
+fn time_schema() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+    OneOfBuilder::new()
+        .description(Some(
+            "When the message was written: milliseconds since the Unix epoch (at most \
+             253402300799999, the end of the year 9999), or RFC 3339 text with an offset.",
+        ))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .maximum(Some(LAST_MS)),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+        )
+        .build()
+        .into()
 }
 
 fn inbound() -> Direction {
     Direction::Inbound
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NormalisedAuthor {
+    /// The person's id on the platform.
+    #[schema(min_length = 1, max_length = 256, pattern = r"\S")]
     pub id: String,
+    /// Display name.
     #[serde(default)]
     pub name: Option<String>,
 }
