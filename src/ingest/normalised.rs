@@ -53,9 +53,11 @@ pub struct NormalisedMessage {
     pub time: Time,
     /// The post a comment was written under (platform id). Required unless kind is `dm`.
     #[serde(default)]
+    #[schema(max_length = 256)]
     pub post_id: Option<String>,
     /// The comment or message this one answers (platform id).
     #[serde(default)]
+    #[schema(max_length = 256)]
     pub parent_id: Option<String>,
     #[serde(default)]
     #[schema(default = json!([]))]
