@@ -44,15 +44,7 @@ hand_written!(
 
 /// A named schema, or null: for an `Option` field whose `null` the service takes as absent.
 fn or_null(named: Ref) -> utoipa::openapi::Schema {
-    utoipa::openapi::Schema::OneOf(
-        utoipa::openapi::schema::OneOfBuilder::new()
-            .item(named)
-            .item(
-                utoipa::openapi::ObjectBuilder::new()
-                    .schema_type(utoipa::openapi::schema::Type::Null),
-            )
-            .build(),
-    )
+    or_null_with(named, None)
 }
 
 /// A named schema, or null, with the description of the field that holds it beside both (utoipa
@@ -60,14 +52,18 @@ fn or_null(named: Ref) -> utoipa::openapi::Schema {
 /// schema's own). For a `schema_with` function; name the type with `ToSchema::name` where it
 /// can be imported.
 pub fn or_null_described(name: &str, description: &str) -> utoipa::openapi::Schema {
+    or_null_with(Ref::from_schema_name(name), Some(description))
+}
+
+fn or_null_with(named: Ref, description: Option<&str>) -> utoipa::openapi::Schema {
     utoipa::openapi::Schema::OneOf(
         utoipa::openapi::schema::OneOfBuilder::new()
-            .item(Ref::from_schema_name(name))
+            .item(named)
             .item(
                 utoipa::openapi::ObjectBuilder::new()
                     .schema_type(utoipa::openapi::schema::Type::Null),
             )
-            .description(Some(description))
+            .description(description)
             .build(),
     )
 }
