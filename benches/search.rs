@@ -10,11 +10,15 @@
 //! Issue 18 adds: the Swedish relevance set (tests/data/search: recall@20 and nDCG@10 for tavla,
 //! without and with its synonyms, and for PostgreSQL, beside latency), and search over HTTP at
 //! BENCH_MESSAGES messages with every search audited (`search/over_http.rs`). BENCH_PARTS (a comma
-//! list of index, relevance, freshness, http; all by default) runs some of them.
+//! list of index, relevance, freshness, http, phases; all but phases by default) runs some of them;
+//! `phases` (`search/phases.rs`) splits the index's share of each query into planning, counting
+//! and finding the page.
 
 mod common;
 #[path = "search/over_http.rs"]
 mod over_http;
+#[path = "search/phases.rs"]
+mod phases;
 #[path = "search/relevance.rs"]
 mod relevance;
 use common::Rng;
@@ -695,6 +699,9 @@ fn main() -> anyhow::Result<()> {
             "freshness_s".into(),
             json!({"searchable": searchable, "missed": missed, "p50": f50, "p99": f99, "max": fmax}),
         );
+    }
+    if std::env::var("BENCH_PARTS").is_ok_and(|p| p.split(',').any(|x| x.trim() == "phases")) {
+        report.insert("phases".into(), phases::measure(n)?);
     }
     if part("http") {
         report.insert("over_http".into(), rt.block_on(over_http::measure(n))?);

@@ -178,6 +178,7 @@ impl Application {
             delivery_failures,
             integrations,
             oidc,
+            token_owners: Default::default(),
         };
         Ok(Application {
             serve_lock,

@@ -275,7 +275,8 @@ fn parse_time(name: &str, value: Option<String>, end_of_day: bool) -> Result<Opt
 /// re-checked against the store before it is shown (its conversation kind, channel scope and
 /// visibility), and left out when the caller may no longer see it. Other filters are applied in the
 /// index only. Each search is recorded in the audit trail (`search.read`, with the query, the kinds
-/// and channels searched and how many hits were shown) before it is answered.
+/// and channels searched, the total and how many hits the index found for the page; the re-check
+/// may show fewer) before it is answered.
 ///
 /// **Access:** What the search covers then follows the caller's effective capabilities: DM
 /// conversations with `read_dms`, comment threads with `read_comments`; with `kind=dm` the caller
@@ -292,7 +293,7 @@ fn parse_time(name: &str, value: Option<String>, end_of_day: bool) -> Result<Opt
     params(SearchParams),
     responses(
         (status = 200, description = "One page of hits.", body = SearchPage, headers(
-            ("Server-Timing" = ServerTiming, description = "Where the search's time went, in milliseconds (shown by browsers' developer tools): `auth` (who the caller is and what they may do), `plan` (the query from the words typed, with near spellings and compound parts looked up in the index), `index`, `handoff` (to a worker thread and back), `store` (each hit re-read within the caller's scope), `snippets` (masking and highlights; the search's audit entry is already being committed meanwhile), `json`, `audit` (the rest of the wait until the audit entry was committed: the answer is sent only then). Durations only; nothing of the query or the results."),
+            ("Server-Timing" = ServerTiming, description = "Where the search's time went, in milliseconds (shown by browsers' developer tools): `auth` (who the caller is and what they may do), `plan` (the query from the words typed, with near spellings and compound parts looked up in the index), `index`, `handoff` (to a worker thread and back), `store` (each hit re-read within the caller's scope; the search's audit entry is already being committed meanwhile), `snippets` (masking and highlights), `json`, `audit` (the rest of the wait until the audit entry was committed: the answer is sent only then). Durations only; nothing of the query or the results."),
         )),
         (status = 400, description = "A query parameter is unknown or has the wrong type (e.g. a negative `limit`); `platform`, `kind`, `direction`, `status`, `severity` or `sort` is outside its allowed values; `from` or `to` is not a date, an RFC 3339 time or milliseconds; or `q` is longer than 500 characters.", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Search is not available right now; the rest of the service works. While the search index is rebuilt from the store (after it was found damaged or lost: the damaged one is set aside and a fresh one filled, with no one needing to act), the answer carries `Retry-After` and `rebuilding`: `{\"done\": N, \"total\": M}` messages; searches are never answered from a partly rebuilt index. Try again after Retry-After seconds.", body = Problem, content_type = "application/problem+json",
@@ -376,6 +377,19 @@ pub async fn search(
         ("handoff", handing),
     ]);
     let ids: Vec<i64> = hits.ids.iter().map(|(id, _)| *id).collect();
+    // The entry goes to the audit trail's writer as soon as the index has answered: its commit
+    // runs while the hits are re-read, masked and serialised, and the answer waits for it below.
+    // `found` is the page as the index gave it; the store's re-check may show fewer.
+    let audited = state.store.audit_queued(
+        &caller.actor(),
+        "search.read",
+        None,
+        json!({
+            // The query may hold a personal identity number: the trail keeps it masked.
+            "q": crate::text::detectors::mask(&q), "kinds": filters.kinds, "channels": filters.channels,
+            "total": hits.total, "found": ids.len(),
+        }),
+    );
     // The store is the truth: each hit is read again within the reader's scope, in case the
     // index lags a change (a hit that was hidden since is not shown).
     let details = state.store.hit_details(&scope, &ids).await?;
@@ -384,17 +398,6 @@ pub async fn search(
         .into_iter()
         .filter(|d| filters.kinds.contains(&d.kind) && states.contains(&d.state))
         .collect();
-    // The entry goes to the audit trail's writer now; its commit runs while the snippets are
-    // made, and the answer waits for it below.
-    let audited = state.store.audit_queued(
-        &caller.actor(),
-        "search.read",
-        None,
-        json!({
-            // The query may hold a personal identity number: the trail keeps it masked.
-            "q": crate::text::detectors::mask(&q), "kinds": filters.kinds, "channels": filters.channels, "shown": shown.len(),
-        }),
-    );
     let items: Vec<_> = shown
         .into_iter()
         .map(|d| {

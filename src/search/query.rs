@@ -267,7 +267,14 @@ impl Planner<'_> {
                     let Ok(term) = std::str::from_utf8(stream.key()) else {
                         continue;
                     };
-                    if term.chars().count() >= MIN_TYPO_CHARS && term != folded && term != key {
+                    // A form of the word itself (`forskolan` one letter from `forskola`) is
+                    // found by the word's key already, at its full score: as a near spelling
+                    // it would only add the cost of its postings to every search.
+                    if term.chars().count() >= MIN_TYPO_CHARS
+                        && term != folded
+                        && term != key
+                        && text::swedish::folded_key(term) != key
+                    {
                         found.insert(term.to_string());
                     }
                 }
@@ -281,13 +288,15 @@ impl Planner<'_> {
         let keys: Vec<String> = found.iter().map(|t| text::swedish::folded_key(t)).collect();
         self.highlight.keys.extend(keys.iter().cloned());
         found.extend(keys.into_iter().filter(|k| k != folded && k != key));
-        let terms: Vec<Term> = found
+        // Near spellings are rare words: a union of their postings is cheap, where a term set
+        // would build an automaton of them and a bitset of every document in each segment.
+        let terms = found
             .iter()
-            .map(|t| Term::from_field_text(f.folded, t))
+            .map(|t| (Occur::Should, term_text(f.folded, t)))
             .collect();
         self.highlight.spellings.extend(found);
         Some(Box::new(ConstScoreQuery::new(
-            Box::new(TermSetQuery::new(terms)),
+            Box::new(BooleanQuery::new(terms)),
             0.3,
         )))
     }
@@ -364,24 +373,37 @@ impl Planner<'_> {
         // The most even splits first: the first the index knows both parts of is the one.
         let mut splits: Vec<usize> = (MIN_SPLIT_PART..=chars.len() - MIN_SPLIT_PART).collect();
         splits.sort_by_key(|at| std::cmp::Reverse(*at.min(&(chars.len() - at))));
+        let meaningful = |part: &str| !text::swedish::function_word(part) && self.known(part);
         let (left, right) = splits.into_iter().find_map(|at| {
             let right: String = chars[at..].iter().collect();
-            if !self.known(&right) {
+            if !meaningful(&right) {
                 return None;
             }
             let left: String = chars[..at].iter().collect();
-            if self.known(&left) {
+            if meaningful(&left) {
                 return Some((left, right));
             }
             let linked = left.strip_suffix('s')?;
-            (linked.chars().count() >= MIN_SPLIT_PART && self.known(linked))
+            (linked.chars().count() >= MIN_SPLIT_PART && meaningful(linked))
                 .then(|| (linked.to_string(), right))
         })?;
-        let parts = vec![
-            self.word(&left, false, Reach::Forms),
-            self.word(&right, false, Reach::Forms),
-        ];
+        let parts = vec![self.part(&left), self.part(&right)];
         Some(all_of(parts))
+    }
+
+    /// One part of a split word, written apart in a message: the part in any of its forms, with or
+    /// without diacritics (the folded field holds each word's folded form and folded keys). The
+    /// compound as a whole is matched by the word's own clauses; this finds only the words apart,
+    /// so two terms a part are enough, where a typed word reads seven or more.
+    fn part(&mut self, folded: &str) -> Box<dyn Query> {
+        let f = self.index.fields;
+        let key = text::swedish::folded_key(folded);
+        self.highlight.add_word(folded);
+        let mut clauses = vec![(Occur::Should, scored_term(f.folded, folded))];
+        if key != folded {
+            clauses.push((Occur::Should, scored_term(f.folded, &key)));
+        }
+        Box::new(BooleanQuery::new(clauses))
     }
 
     /// The query's words, each required, a run of them that is a synonym term required as it
@@ -509,10 +531,13 @@ impl OpenIndex {
             clauses.push(filter(any_of(f.state, &filters.states)));
         }
         if let Some(channels) = &filters.channels {
-            let terms = channels
-                .iter()
-                .map(|c| Term::from_field_u64(f.channel_id, *c as u64));
-            clauses.push(filter(Box::new(TermSetQuery::new(terms))));
+            let term = |c: &i64| Term::from_field_u64(f.channel_id, *c as u64);
+            // One channel is a plain term, read lazily, as `any_of` does for one value.
+            let query: Box<dyn Query> = match channels.as_slice() {
+                [one] => Box::new(TermQuery::new(term(one), IndexRecordOption::Basic)),
+                many => Box::new(TermSetQuery::new(many.iter().map(term))),
+            };
+            clauses.push(filter(query));
         }
         for (field, value) in [
             (f.platform, &filters.platform),

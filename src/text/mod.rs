@@ -101,20 +101,26 @@ pub const MIN_KEY_PART: usize = 3;
 /// compounds as one word; without a dictionary, every prefix and suffix of at least four letters
 /// stands in for the real parts, and so does every trailing part of the word's key
 /// (`swedish::folded_key`) of at least three letters after four (search ranks all of these below
-/// whole words).
+/// whole words). The word's own folded keys are left out: the index keeps them beside the word
+/// already (`förskolan` is found as `förskol` by its key), and a part that every form of a
+/// common word also carries would only be read again on each search for it.
 pub fn compound_parts(word: &str) -> Vec<String> {
     let chars: Vec<char> = fold(word).chars().collect();
     if chars.len() < MIN_COMPOUND || !chars.iter().all(|c| c.is_alphabetic()) {
         return Vec::new();
     }
+    let keys = swedish::folded_keys(word);
     let mut parts: Vec<String> = Vec::with_capacity(3 * (chars.len() - MIN_PART));
     for end in MIN_PART..chars.len() {
-        parts.push(chars[..end].iter().collect());
+        let part: String = chars[..end].iter().collect();
+        if !keys.contains(&part) {
+            parts.push(part);
+        }
     }
     for start in 1..=chars.len() - MIN_PART {
         parts.push(chars[start..].iter().collect());
     }
-    for key in swedish::folded_keys(word) {
+    for key in keys {
         let key: Vec<char> = key.chars().collect();
         for start in MIN_PART..=key.len().saturating_sub(MIN_KEY_PART) {
             let part: String = key[start..].iter().collect();
@@ -206,6 +212,10 @@ mod tests {
         assert!(compound_parts("hushållssopor").contains(&"sop".to_string()));
         assert!(compound_parts("parkeringstillståndet").contains(&"tillstand".to_string()));
         assert!(compound_parts("sopor").is_empty());
+        // A word's own key is not a part of it: the key is indexed beside the word.
+        assert_eq!(crate::text::swedish::folded_key("förskolan"), "forskol");
+        assert!(!compound_parts("förskolan").contains(&"forskol".to_string()));
+        assert!(compound_parts("förskolebarnen").contains(&"forskol".to_string()));
         assert_eq!(fold("överförmyndarnämnden"), "overformyndarnamnden");
     }
 }

@@ -152,6 +152,26 @@ pub fn folded_keys(word: &str) -> Vec<String> {
     }
 }
 
+/// Words of three letters or more that carry grammar rather than meaning (prepositions,
+/// conjunctions, pronouns, auxiliary verbs), folded. A long query word is never split into one
+/// of these and another word: `förskola` is not `för` + `skola`, `tillstånd` not `till` +
+/// `stånd`, and a part found in a third of all messages would only make the search slow.
+const FUNCTION_WORDS: &[&str] = &[
+    "alla", "allt", "att", "bara", "blev", "bli", "blir", "dar", "dem", "den", "denna", "deras",
+    "dessa", "det", "detta", "dig", "din", "dina", "ditt", "efter", "eftersom", "eller", "era",
+    "ert", "ett", "fick", "for", "fran", "hade", "han", "hans", "har", "hennes", "hon", "honom",
+    "hur", "icke", "inom", "inte", "jag", "kan", "kunde", "man", "med", "mellan", "men", "mer",
+    "mig", "min", "mina", "mitt", "mot", "mycket", "nagon", "nagot", "nagra", "nar", "nog", "oss",
+    "over", "samma", "sedan", "sig", "sin", "sina", "sitt", "ska", "skall", "skulle", "som",
+    "till", "under", "upp", "utan", "vad", "var", "vara", "varit", "vars", "vart", "vem", "vid",
+    "vilka", "vilken", "vilket", "vill",
+];
+
+/// Whether a folded word is one of the [`FUNCTION_WORDS`].
+pub fn function_word(folded: &str) -> bool {
+    FUNCTION_WORDS.contains(&folded)
+}
+
 /// Whether a folded word is one of the lexicon's irregular forms (`gick`, `battre`), whose key
 /// may begin otherwise than the word does.
 pub fn irregular(folded: &str) -> bool {

@@ -148,6 +148,16 @@ on_both_backends!(
         let r = search(&app, &communicator, "q=simhallen", 1).await;
         let html = r["items"][0]["snippet"]["html"].as_str().unwrap();
         assert!(html.contains("<mark>simhallen</mark>"), "{html}");
+        // The search is on the trail, with the page as the index found it.
+        let auditor = app.token("auditor", "auditor").await;
+        let trail = app
+            .get_json(&auditor, "/api/v1/audit?action=search.read&limit=1")
+            .await;
+        let detail = &trail["items"][0]["detail"];
+        assert_eq!(detail["q"], "simhallen", "{trail}");
+        assert_eq!(detail["kinds"], json!(["comments"]), "{trail}");
+        assert_eq!(detail["total"], r["total"], "{trail}");
+        assert_eq!(detail["found"], json!(r["items"].as_array().unwrap().len()));
     }
 );
 
