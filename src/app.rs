@@ -178,7 +178,6 @@ impl Application {
             delivery_failures,
             integrations,
             oidc,
-            token_owners: Default::default(),
         };
         Ok(Application {
             serve_lock,

@@ -271,27 +271,15 @@ pub async fn authenticate(
                 AppError::unauthorized("the Authorization header must be `Bearer <token>`")
             })?;
         let digest = crate::store::staff::token_digest(token);
-        let unknown = || {
-            AppError::unauthorized("the token is not valid (revoked, or the account is disabled); ask an administrator for a new one")
-        };
-        // A token's owner never changes, so a token seen before has its grants read beside the
-        // check that it is still valid: one wait instead of two. The check itself runs on every
-        // request, so a revoked token or a disabled account is refused at once.
-        if let Some(owner) = state.token_owners.owner(&digest) {
-            let valid = async { Ok(state.store.staff_by_token_digest(&digest).await?) };
-            let (staff, grants) = tokio::try_join!(valid, grants(state, owner))?;
-            let staff = staff.ok_or_else(unknown)?;
-            if staff.id == owner {
-                return caller(state, staff, grants, None, Some(digest), address);
-            }
-        }
-        let staff = state
+        let record = state
             .store
-            .staff_by_token_digest(&digest)
+            .caller_by_token_digest(&digest)
             .await?
-            .ok_or_else(unknown)?;
-        state.token_owners.remember(&digest, staff.id);
-        (staff, None, Some(digest))
+            .ok_or_else(|| {
+                AppError::unauthorized("the token is not valid (revoked, or the account is disabled); ask an administrator for a new one")
+            })?;
+        let grants = (record.roles, record.completions, record.channel_scope);
+        return caller(state, record.staff, grants, None, Some(digest), address);
     } else if let Some(token) = session_cookie(headers, cookie_name(state.settings.secure_cookies))
     {
         let session = state
@@ -373,30 +361,6 @@ fn caller(
         token_digest,
         address,
     })
-}
-
-/// Which staff member each API token seen by this instance belongs to (by the token's digest),
-/// so that the token's check and its owner's grants can be read at once. Only the owner is
-/// kept, never whether the token is valid. Bounded: when full it starts again empty.
-#[derive(Default)]
-pub struct TokenOwners(std::sync::Mutex<std::collections::HashMap<String, i64>>);
-
-/// Tokens remembered at most; a full map is cleared (each token is then read once more).
-const TOKEN_OWNERS_KEPT: usize = 10_000;
-
-impl TokenOwners {
-    fn owner(&self, digest: &str) -> Option<i64> {
-        self.0.lock().ok()?.get(digest).copied()
-    }
-
-    fn remember(&self, digest: &str, staff_id: i64) {
-        if let Ok(mut owners) = self.0.lock() {
-            if owners.len() >= TOKEN_OWNERS_KEPT {
-                owners.clear();
-            }
-            owners.insert(digest.to_string(), staff_id);
-        }
-    }
 }
 
 /// A session ends after `session_idle_minutes` without use, and in any case

@@ -79,8 +79,6 @@ pub struct AppState {
     pub integrations: Arc<crate::outbound::integrations::Integrations>,
     /// The organisation's identity provider, when single sign-on is configured.
     pub oidc: Option<Arc<crate::access::oidc::Provider>>,
-    /// The owners of API tokens this instance has seen (src/http/auth.rs).
-    pub token_owners: Arc<auth::TokenOwners>,
 }
 
 /// One route: its method and path, the rule its callers must meet, and its handler.
