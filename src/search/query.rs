@@ -248,7 +248,13 @@ impl Planner<'_> {
     fn spellings(&mut self, folded: &str, key: &str) -> Option<Box<dyn Query>> {
         let f = self.index.fields;
         let mut found = std::collections::BTreeSet::new();
-        for typed in [folded, key] {
+        // A word that is its own key (`bygglov`) is looked up once.
+        let typed_forms = if key == folded {
+            &[folded][..]
+        } else {
+            &[folded, key][..]
+        };
+        for &typed in typed_forms {
             if typed.chars().count() < MIN_TYPO_CHARS {
                 continue;
             }
@@ -709,5 +715,18 @@ mod planned {
         found.sort();
         assert_eq!(found, [1, 2, 3]);
         assert!(ids(&open, "sopor").is_empty());
+    }
+
+    #[test]
+    fn a_word_is_split_into_two_words_of_meaning_never_into_a_function_word() {
+        let (_dir, open) = index(&[
+            "Finns det en skola för alla barn här?",
+            "Förskolan stänger klockan fem.",
+            "Hållplatsen för bussen är flyttad.",
+        ]);
+        // `förskola` is not `för` + `skola`: the school message is not a hit.
+        assert_eq!(ids(&open, "förskola"), [2]);
+        // A compound is found by its two parts written apart.
+        assert_eq!(ids(&open, "busshållplats"), [3]);
     }
 }
