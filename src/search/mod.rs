@@ -291,9 +291,11 @@ impl OpenIndex {
             folded.push_str(&folded_word);
             folded.push(' ');
             // Worked out once a word, for the folded keys and the compound parts both.
-            let keys = (language == Language::Swedish || text::is_compound_candidate(w))
-                .then(|| text::swedish::folded_keys(w))
-                .unwrap_or_default();
+            let keys = if language == Language::Swedish || text::is_compound_candidate(w) {
+                text::swedish::folded_keys(w)
+            } else {
+                Vec::new()
+            };
             if language == Language::Swedish {
                 // Keys folded too, so `forskola` typed without ö finds `förskolan`.
                 for key in &keys {

@@ -167,7 +167,7 @@ async fn may_be_echo(
     let Some(text) = m.text.as_deref() else {
         return Ok(false);
     };
-    if !cache.unsent.contains_key(&channel_id) {
+    if let std::collections::hash_map::Entry::Vacant(unknown) = cache.unsent.entry(channel_id) {
         // The same rows as the echo's own look-up, in the whole channel rather than one thread.
         const KEPT: usize = 1000;
         let texts: Vec<Option<String>> = sqlx::query_scalar(
@@ -180,7 +180,7 @@ async fn may_be_echo(
         .fetch_all(&mut **tx)
         .await?;
         let unsent = (texts.len() <= KEPT).then(|| texts.into_iter().flatten().collect());
-        cache.unsent.insert(channel_id, unsent);
+        unknown.insert(unsent);
     }
     Ok(match &cache.unsent[&channel_id] {
         Some(texts) => texts.contains(text),
