@@ -12,6 +12,8 @@ pub use crate::model;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use sqlx::pool::PoolConnection;
+use sqlx::Any;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics;
@@ -84,7 +86,22 @@ impl Ingestor {
 
 async fn run(store: Store, limits: Limits, batch_max: usize, mut rx: mpsc::Receiver<Job>) {
     let mut cache = BatchCache::default();
-    while let Some(first) = rx.recv().await {
+    // Kept from group to group so its page cache stays warm (`Store::writer_connection`), and
+    // given back the moment the pool closes: closing waits for every connection.
+    let mut writer = None;
+    let closed = store.pool.close_event();
+    tokio::pin!(closed);
+    loop {
+        let first = tokio::select! {
+            job = rx.recv() => match job {
+                Some(job) => job,
+                None => break,
+            },
+            _ = &mut closed, if writer.is_some() => {
+                writer = None;
+                continue;
+            }
+        };
         // Group whatever else is already waiting: one commit for many requests.
         let mut count = first.items.len();
         let mut group = vec![first];
@@ -98,7 +115,11 @@ async fn run(store: Store, limits: Limits, batch_max: usize, mut rx: mpsc::Recei
             }
         }
         let started = Instant::now();
-        match commit(&store, &limits, &group, &mut cache).await {
+        if writer.is_none() && !store.pool.is_closed() {
+            // Without one (the pool is busy or closing), the group takes any pooled connection.
+            writer = store.writer_connection().await.ok().flatten();
+        }
+        match commit(&store, writer.as_mut(), &limits, &group, &mut cache).await {
             Ok(outcomes) => {
                 metrics::COMMIT_LATENCY.observe(started.elapsed());
                 for (job, outcome) in group.into_iter().zip(outcomes) {
@@ -109,12 +130,20 @@ async fn run(store: Store, limits: Limits, batch_max: usize, mut rx: mpsc::Recei
             Err(group_error) => {
                 // One bad job must not fail its neighbours: retry each alone.
                 tracing::warn!(error = %group_error, jobs = group.len(), "group commit failed; committing jobs one by one");
+                // The connection may be what failed: the retries and later groups take another.
+                writer = None;
                 for job in group {
                     cache = BatchCache::default();
-                    let result = commit(&store, &limits, std::slice::from_ref(&job), &mut cache)
-                        .await
-                        .map(|mut o| o.remove(0))
-                        .map_err(|e| IngestError::Store(e.to_string()));
+                    let result = commit(
+                        &store,
+                        None,
+                        &limits,
+                        std::slice::from_ref(&job),
+                        &mut cache,
+                    )
+                    .await
+                    .map(|mut o| o.remove(0))
+                    .map_err(|e| IngestError::Store(e.to_string()));
                     if let Ok(outcome) = &result {
                         record(outcome);
                     }
@@ -127,12 +156,13 @@ async fn run(store: Store, limits: Limits, batch_max: usize, mut rx: mpsc::Recei
 
 async fn commit(
     store: &Store,
+    writer: Option<&mut PoolConnection<Any>>,
     limits: &Limits,
     group: &[Job],
     cache: &mut BatchCache,
 ) -> Result<Vec<Outcome>, StoreError> {
     cache.next_group();
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_on(writer).await?;
 
     let items: Vec<_> = group
         .iter()

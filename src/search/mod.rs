@@ -291,19 +291,25 @@ impl OpenIndex {
             let folded_word = text::fold(w);
             folded.push_str(&folded_word);
             folded.push(' ');
+            // Worked out once a word, for the folded keys and the compound parts both.
+            let keys = if language == Language::Swedish || text::is_compound_candidate(w) {
+                text::swedish::folded_keys(w)
+            } else {
+                Vec::new()
+            };
             if language == Language::Swedish {
                 // Keys folded too, so `forskola` typed without ö finds `förskolan`.
-                for key in text::swedish::folded_keys(w) {
-                    if key != folded_word {
-                        folded.push_str(&key);
+                for key in &keys {
+                    if *key != folded_word {
+                        folded.push_str(key);
                         folded.push(' ');
                     }
                 }
             }
-            for p in text::compound_parts(w) {
-                parts.push_str(&p);
+            text::each_compound_part(w, &keys, |p| {
+                parts.push_str(p);
                 parts.push(' ');
-            }
+            });
         }
         let mut d = doc!(
             f.message_id => m.id as u64,

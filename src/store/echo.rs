@@ -88,7 +88,7 @@ pub(super) async fn match_echo(
 }
 
 /// The outbox id in an echo's metadata (`tavla:outbox:123`), if it is ours.
-fn outbox_id_in(m: &MessageItem) -> Option<i64> {
+pub(super) fn outbox_id_in(m: &MessageItem) -> Option<i64> {
     m.extra
         .as_ref()?
         .get("metadata")?

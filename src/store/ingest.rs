@@ -50,6 +50,10 @@ pub struct BatchCache {
     /// commenter with the same name costs no statement.
     authors: HashMap<(Platform, String), (i64, u64)>,
     conversations: HashMap<(i64, String), i64>,
+    /// Per channel, the words of our own messages still waiting for the platform's id, which an
+    /// echo may carry (`echo::match_echo`); None when there are too many to keep. Asked again in
+    /// every group, as replies are written meanwhile.
+    unsent: HashMap<i64, Option<std::collections::HashSet<String>>>,
 }
 
 /// Most authors and conversations remembered between groups. Repeat senders are mostly recent
@@ -63,6 +67,7 @@ impl BatchCache {
     /// from a rolled-back transaction must not survive it.
     pub fn next_group(&mut self) {
         self.channels.clear();
+        self.unsent.clear();
         if self.authors.len() > CACHE_LIMIT || self.conversations.len() > CACHE_LIMIT {
             self.authors.clear();
             self.conversations.clear();
@@ -107,9 +112,10 @@ pub struct Limits {
     pub max_text_chars: usize,
 }
 
-/// Applies a group's items in order; each one's outcome. Runs of new inbound messages (most of
-/// what arrives) are written a run at a time (`new_messages`); everything else one by one, after
-/// the run before it, so an edit never overtakes the message it edits.
+/// Applies a group's items in order; each one's outcome. Runs of new messages (most of what
+/// arrives: people's messages and the page's own replies written on the platform) are written a
+/// run at a time (`new_messages`); everything else one by one, after the run before it, so an
+/// edit never overtakes the message it edits.
 pub async fn apply_group(
     tx: &mut Tx<'_>,
     cache: &mut BatchCache,
@@ -121,16 +127,20 @@ pub async fn apply_group(
     let mut run = Vec::new();
     for (index, &(inbound, flag)) in items.iter().enumerate() {
         if let Item::Message(message) = &inbound.item {
-            if message.change == Change::Created && message.direction == Direction::Inbound {
+            if message.change == Change::Created {
                 if let Some(channel_id) = approved_channel(tx, cache, inbound).await? {
-                    run.push(NewInbound {
-                        index,
-                        channel_id,
-                        inbound,
-                        message,
-                        flag,
-                    });
-                    continue;
+                    if message.direction == Direction::Inbound
+                        || !may_be_echo(tx, cache, channel_id, message).await?
+                    {
+                        run.push(NewInbound {
+                            index,
+                            channel_id,
+                            inbound,
+                            message,
+                            flag,
+                        });
+                        continue;
+                    }
                 }
             }
         }
@@ -139,6 +149,43 @@ pub async fn apply_group(
     }
     apply_run(tx, cache, limits, &mut run, &mut outcomes).await?;
     Ok(outcomes)
+}
+
+/// Whether an outbound message could be the echo of one of ours (`echo::match_echo`), which
+/// only the one-by-one path matches: it names our outbox row, or carries the words of one of our
+/// messages in its channel still waiting for the platform's id. Anything else the page wrote
+/// (replies written on the platform itself, most outbound arrivals) is new and joins the run.
+async fn may_be_echo(
+    tx: &mut Tx<'_>,
+    cache: &mut BatchCache,
+    channel_id: i64,
+    m: &MessageItem,
+) -> Result<bool> {
+    if super::echo::outbox_id_in(m).is_some() {
+        return Ok(true);
+    }
+    let Some(text) = m.text.as_deref() else {
+        return Ok(false);
+    };
+    if let std::collections::hash_map::Entry::Vacant(unknown) = cache.unsent.entry(channel_id) {
+        // The same rows as the echo's own look-up, in the whole channel rather than one thread.
+        const KEPT: usize = 1000;
+        let texts: Vec<Option<String>> = sqlx::query_scalar(
+            "select text from messages where channel_id = $1 and platform_id is null \
+             and direction = 'outbound' and sent_by is not null \
+             and delivery in ('pending', 'failed') limit $2",
+        )
+        .bind(channel_id)
+        .bind(KEPT as i64 + 1)
+        .fetch_all(&mut **tx)
+        .await?;
+        let unsent = (texts.len() <= KEPT).then(|| texts.into_iter().flatten().collect());
+        unknown.insert(unsent);
+    }
+    Ok(match &cache.unsent[&channel_id] {
+        Some(texts) => texts.contains(text),
+        None => true,
+    })
 }
 
 pub async fn apply(

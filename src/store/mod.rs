@@ -231,7 +231,39 @@ impl Store {
             // Waits while the log is being reset (a moment, every few tens of megabytes).
             drop(self.writers.read().await);
         }
-        let mut tx = self.pool.begin().await?;
+        let tx = self.pool.begin().await?;
+        self.take_write_lock(tx).await
+    }
+
+    /// A connection for a writer that keeps it between transactions (the ingest committer), on
+    /// SQLite; None on PostgreSQL, whose connections keep no pages of their own. A SQLite
+    /// connection empties its page cache whenever another connection wrote since its last
+    /// transaction, so a writer that took whichever pooled connection was free began every
+    /// group with a cold cache and read the indexes' pages again from the kernel (issue 17).
+    /// Writing from one connection keeps its cache warm: its own commits do not empty it.
+    pub async fn writer_connection(&self) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Any>>> {
+        match self.backend {
+            Backend::Sqlite => Ok(Some(self.pool.acquire().await?)),
+            Backend::Postgres => Ok(None),
+        }
+    }
+
+    /// `begin` on the connection `writer_connection` gave, or on a pooled one without it.
+    pub async fn begin_on<'c>(
+        &self,
+        writer: Option<&'c mut sqlx::pool::PoolConnection<sqlx::Any>>,
+    ) -> Result<Tx<'c>> {
+        let Some(conn) = writer else {
+            return self.begin().await;
+        };
+        if self.backend == Backend::Sqlite {
+            drop(self.writers.read().await);
+        }
+        let tx = sqlx::Connection::begin(&mut **conn).await?;
+        self.take_write_lock(tx).await
+    }
+
+    async fn take_write_lock<'c>(&self, mut tx: Tx<'c>) -> Result<Tx<'c>> {
         if self.backend == Backend::Postgres {
             // The transaction takes its id before it draws any event sequence value, so readers
             // can tell when every value drawn so far is settled (src/store/events.rs). Writers

@@ -1,8 +1,9 @@
-//! New inbound messages applied many at a time. Most of what arrives is a person's new message;
-//! a run of them costs one statement per table (authors, conversations, messages, conversation
-//! counters, events) instead of five or six statements per message, which is what lets the one
-//! group committer keep up with sustained webhooks (issue 17). Everything else (changes, echoes
-//! of our own replies, reactions, redeliveries) goes through `ingest::apply` one by one, in order.
+//! New messages applied many at a time. Most of what arrives is a person's new message, and most
+//! of the rest the page's own replies written on the platform; a run of them costs one statement
+//! per table (authors, conversations, messages, conversation counters, events) instead of five
+//! or six statements per message, which is what lets the one group committer keep up with
+//! sustained webhooks (issue 17). Everything else (changes, echoes of our own replies, reactions,
+//! redeliveries) goes through `ingest::apply` one by one, in order.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -12,10 +13,18 @@ use sqlx::Row;
 use super::ingest::{apply, bounded, dm_thread_key, upsert_post, BatchCache, Limits, Outcome};
 use super::moderation::FlagInput;
 use super::{now_ms, Result, Tx};
-use crate::model::{Inbound, MessageItem, Platform};
+use crate::model::{ConversationStatus, Direction, Inbound, MessageItem, Platform};
 
-/// A conversation to create: channel, its key, its kind, the DM's author, the comment thread's post.
-type NewConversationRow<'a> = (i64, &'a str, &'static str, Option<i64>, Option<i64>);
+/// A conversation to create: channel, its key, its kind, the DM's author, the comment thread's
+/// post, its status.
+type NewConversationRow<'a> = (
+    i64,
+    &'a str,
+    &'static str,
+    Option<i64>,
+    Option<i64>,
+    &'static str,
+);
 
 /// A new inbound message waiting in the run, with what the run has learnt about it.
 pub(super) struct NewInbound<'a> {
@@ -29,14 +38,22 @@ pub(super) struct NewInbound<'a> {
 
 /// Rows per multi-row statement, largest first: a run is cut into these sizes so that a handful
 /// of statement texts serve every run (each is prepared once and cached by the connection).
-/// Larger statements gain little: binding looks each parameter up by number in a list as long
-/// as the statement's parameters.
-const CHUNKS: [usize; 4] = [64, 16, 4, 1];
+const CHUNKS: [usize; 5] = [64, 32, 16, 4, 1];
 
-/// Cuts `n` rows into chunk sizes from `CHUNKS`.
-fn chunks(mut n: usize) -> Vec<usize> {
+/// Parameters per statement at most (beyond the sizes of one row). Binding looks each parameter
+/// up by number in a list as long as the statement's parameters (sqlx asks SQLite for each
+/// one's name), so a statement's binding grows with the square of its parameters: 64 messages
+/// of 15 columns took more time binding than the statement saved (issue 17's profile).
+const MAX_PARAMS: usize = 256;
+
+/// Cuts `n` rows of `cols` parameters each into chunk sizes from `CHUNKS`, each statement within
+/// `MAX_PARAMS` (or one row).
+fn chunks(mut n: usize, cols: usize) -> Vec<usize> {
     let mut sizes = Vec::new();
     for size in CHUNKS {
+        if size > 1 && size * cols > MAX_PARAMS {
+            continue;
+        }
         while n >= size {
             sizes.push(size);
             n -= size;
@@ -90,7 +107,7 @@ pub(super) async fn apply_run(
     let inserted = insert_messages(tx, limits, &items, &authors, &conversations).await?;
 
     let mut events = Vec::with_capacity(items.len());
-    let mut notes: HashMap<i64, Vec<i64>> = HashMap::new();
+    let mut notes: HashMap<i64, Vec<(Direction, i64)>> = HashMap::new();
     for (i, n) in items.iter().enumerate() {
         let Some(id) = inserted[i] else { continue };
         if let Some(flag) = n.flag {
@@ -100,14 +117,16 @@ pub(super) async fn apply_run(
         notes
             .entry(conversation)
             .or_default()
-            .push(n.message.platform_time);
+            .push((n.message.direction, n.message.platform_time));
         events.push((n.channel_id, conversation, id, n.message));
         let outcome = &mut outcomes[n.index];
         outcome.stored += 1;
-        outcome.new_messages += 1;
+        if n.message.direction == Direction::Inbound {
+            outcome.new_messages += 1;
+        }
     }
-    note_inbound(tx, &notes).await?;
-    append_received(tx, &events).await?;
+    note_new(tx, &notes).await?;
+    append_arrived(tx, &events).await?;
     // Already stored (a redelivery, a creation after its first change) or twice in this run:
     // the one-by-one path knows what each of those means.
     for (n, id) in items.iter().zip(&inserted) {
@@ -154,7 +173,7 @@ async fn author_ids(
     wanted.sort_unstable_by(|a, b| (a.0.as_str(), a.1).cmp(&(b.0.as_str(), b.1)));
     let now = now_ms();
     let mut done = 0;
-    for size in chunks(wanted.len()) {
+    for size in chunks(wanted.len(), 4) {
         let part = &wanted[done..done + size];
         done += size;
         let sql = format!(
@@ -256,7 +275,7 @@ async fn existing_conversations(
     let mut found = HashMap::new();
     for (channel_id, threads) in per_channel {
         let mut done = 0;
-        for size in chunks(threads.len()) {
+        for size in chunks(threads.len(), 1) {
             let part = &threads[done..done + size];
             done += size;
             let list = (0..size)
@@ -291,6 +310,12 @@ async fn create_conversations(
     let mut rows: Vec<NewConversationRow> = Vec::new();
     for &i in to_create {
         let n = &items[i];
+        // A thread the page started waits on the person; one the person started is open.
+        let status = match n.message.direction {
+            Direction::Inbound => ConversationStatus::Open,
+            Direction::Outbound => ConversationStatus::Waiting,
+        }
+        .as_str();
         let row = if n.message.kind.is_direct() {
             (
                 n.channel_id,
@@ -298,6 +323,7 @@ async fn create_conversations(
                 "dm",
                 Some(authors[i]),
                 None,
+                status,
             )
         } else {
             let post = match &n.message.post_id {
@@ -308,14 +334,21 @@ async fn create_conversations(
                 ),
                 None => None,
             };
-            (n.channel_id, keys[i].1.as_str(), "comments", None, post)
+            (
+                n.channel_id,
+                keys[i].1.as_str(),
+                "comments",
+                None,
+                post,
+                status,
+            )
         };
         rows.push(row);
     }
     rows.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     let now = now_ms();
     let mut done = 0;
-    for size in chunks(rows.len()) {
+    for size in chunks(rows.len(), 8) {
         let part = &rows[done..done + size];
         done += size;
         let sql = format!(
@@ -325,14 +358,14 @@ async fn create_conversations(
             placeholders(1, size, 8)
         );
         let mut q = sqlx::query(&sql);
-        for (channel_id, key, kind, person, post) in part {
+        for (channel_id, key, kind, person, post, status) in part {
             q = q
                 .bind(*channel_id)
                 .bind(*key)
                 .bind(*kind)
                 .bind(*person)
                 .bind(*post)
-                .bind("open")
+                .bind(*status)
                 .bind(now)
                 .bind(now);
         }
@@ -367,7 +400,7 @@ async fn insert_messages(
     let now = now_ms();
     let mut ids: HashMap<(i64, String), i64> = HashMap::with_capacity(items.len());
     let mut done = 0;
-    for size in chunks(items.len()) {
+    for size in chunks(items.len(), 15) {
         let sql = format!(
             "insert into messages (conversation_id, channel_id, kind, direction, platform_id, author_id, \
              text, attachments, parent_platform_id, extra, state, edited, platform_time, received_at, raw) \
@@ -409,64 +442,143 @@ async fn insert_messages(
         .collect())
 }
 
-/// The conversations' counters and clocks after new inbound messages (as `note_message` does for
-/// one): per conversation, one row per distinct platform time with how many came at it. Applying
-/// the k-th time of every conversation in one statement, then the next, gives what one update
-/// per message would (each conversation's times are applied in turn; none is taken twice).
-async fn note_inbound(tx: &mut Tx<'_>, notes: &HashMap<i64, Vec<i64>>) -> Result<()> {
-    let mut layers: Vec<Vec<(i64, i64, i64)>> = Vec::new();
-    for (&conversation, times) in notes {
-        let mut times = times.clone();
-        times.sort_unstable();
-        let mut k = 0;
+/// One step of a conversation's counters and clocks: inbound messages at one platform time (how
+/// many), or one outbound message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Inbound { at: i64, count: i64 },
+    Outbound { at: i64 },
+}
+
+/// Each conversation's steps, in the run's order: what one `note_message` per message would do.
+/// Inbound messages commute with each other (the clocks are minima and maxima, the count a sum),
+/// so a stretch of them becomes one step per distinct time; an outbound message does not commute
+/// with inbound ones (it answers only what came before it), so it stays where it came.
+fn steps(notes: &[(Direction, i64)]) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut stretch: Vec<i64> = Vec::new();
+    let flush = |stretch: &mut Vec<i64>, steps: &mut Vec<Step>| {
+        stretch.sort_unstable();
         let mut i = 0;
-        while i < times.len() {
-            let same = times[i..].iter().take_while(|&&t| t == times[i]).count();
+        while i < stretch.len() {
+            let same = stretch[i..]
+                .iter()
+                .take_while(|&&t| t == stretch[i])
+                .count();
+            steps.push(Step::Inbound {
+                at: stretch[i],
+                count: same as i64,
+            });
+            i += same;
+        }
+        stretch.clear();
+    };
+    for &(direction, at) in notes {
+        match direction {
+            Direction::Inbound => stretch.push(at),
+            Direction::Outbound => {
+                flush(&mut stretch, &mut steps);
+                steps.push(Step::Outbound { at });
+            }
+        }
+    }
+    flush(&mut stretch, &mut steps);
+    steps
+}
+
+/// The conversations' counters and clocks after new messages (as `note_message` does for one).
+/// Applying the k-th step of every conversation together, then the next, gives what one update
+/// per message would: each conversation's steps are applied in turn, none twice.
+async fn note_new(tx: &mut Tx<'_>, notes: &HashMap<i64, Vec<(Direction, i64)>>) -> Result<()> {
+    let mut layers: Vec<Vec<(i64, Step)>> = Vec::new();
+    for (&conversation, notes) in notes {
+        for (k, step) in steps(notes).into_iter().enumerate() {
             if layers.len() <= k {
                 layers.push(Vec::new());
             }
-            layers[k].push((conversation, times[i], same as i64));
-            i += same;
-            k += 1;
+            layers[k].push((conversation, step));
         }
     }
     let now = now_ms();
-    for mut layer in layers {
+    for layer in layers {
         // By conversation, so batches of two instances lock shared rows in one order.
-        layer.sort_unstable();
-        let mut done = 0;
-        for size in chunks(layer.len()) {
-            let part = &layer[done..done + size];
-            done += size;
-            // Unanswered only if no reply of ours is newer (webhooks may arrive out of order).
-            let sql = format!(
-                "update conversations set \
-                   status = 'open', \
-                   oldest_unanswered_at = case \
-                     when last_outbound_at is not null and last_outbound_at >= v.column2 then oldest_unanswered_at \
-                     when oldest_unanswered_at is null or oldest_unanswered_at > v.column2 then v.column2 \
-                     else oldest_unanswered_at end, \
-                   last_inbound_at = case when last_inbound_at is null or last_inbound_at < v.column2 then v.column2 else last_inbound_at end, \
-                   last_message_at = case when last_message_at is null or last_message_at < v.column2 then v.column2 else last_message_at end, \
-                   message_count = message_count + v.column3, updated_at = $1 \
-                 from (values {}) as v where conversations.id = v.column1",
-                placeholders(2, size, 3)
-            );
-            let mut q = sqlx::query(&sql).bind(now);
-            for (conversation, t, count) in part {
-                q = q.bind(*conversation).bind(*t).bind(*count);
+        let mut inbound: Vec<(i64, i64, i64)> = Vec::new();
+        let mut outbound: Vec<(i64, i64)> = Vec::new();
+        for (conversation, step) in layer {
+            match step {
+                Step::Inbound { at, count } => inbound.push((conversation, at, count)),
+                Step::Outbound { at } => outbound.push((conversation, at)),
             }
-            q.execute(&mut **tx).await?;
         }
+        inbound.sort_unstable();
+        outbound.sort_unstable();
+        note_inbound_layer(tx, &inbound, now).await?;
+        note_outbound_layer(tx, &outbound, now).await?;
     }
     Ok(())
 }
 
-/// `message.received` for each new message, in the run's order.
-async fn append_received(tx: &mut Tx<'_>, events: &[(i64, i64, i64, &MessageItem)]) -> Result<()> {
+/// Inbound steps of distinct conversations: (conversation, platform time, how many).
+async fn note_inbound_layer(tx: &mut Tx<'_>, layer: &[(i64, i64, i64)], now: i64) -> Result<()> {
+    let mut done = 0;
+    for size in chunks(layer.len(), 3) {
+        let part = &layer[done..done + size];
+        done += size;
+        // Unanswered only if no reply of ours is newer (webhooks may arrive out of order).
+        let sql = format!(
+            "update conversations set \
+               status = 'open', \
+               oldest_unanswered_at = case \
+                 when last_outbound_at is not null and last_outbound_at >= v.column2 then oldest_unanswered_at \
+                 when oldest_unanswered_at is null or oldest_unanswered_at > v.column2 then v.column2 \
+                 else oldest_unanswered_at end, \
+               last_inbound_at = case when last_inbound_at is null or last_inbound_at < v.column2 then v.column2 else last_inbound_at end, \
+               last_message_at = case when last_message_at is null or last_message_at < v.column2 then v.column2 else last_message_at end, \
+               message_count = message_count + v.column3, updated_at = $1 \
+             from (values {}) as v where conversations.id = v.column1",
+            placeholders(2, size, 3)
+        );
+        let mut q = sqlx::query(&sql).bind(now);
+        for (conversation, t, count) in part {
+            q = q.bind(*conversation).bind(*t).bind(*count);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Outbound steps of distinct conversations: (conversation, platform time). The page's message
+/// stops the clock for everything it answers, as `note_message` does for one.
+async fn note_outbound_layer(tx: &mut Tx<'_>, layer: &[(i64, i64)], now: i64) -> Result<()> {
+    let mut done = 0;
+    for size in chunks(layer.len(), 2) {
+        let part = &layer[done..done + size];
+        done += size;
+        let sql = format!(
+            "update conversations set \
+               oldest_unanswered_at = case when oldest_unanswered_at is not null and oldest_unanswered_at <= v.column2 then null \
+                 else oldest_unanswered_at end, \
+               last_outbound_at = case when last_outbound_at is null or last_outbound_at < v.column2 then v.column2 else last_outbound_at end, \
+               last_message_at = case when last_message_at is null or last_message_at < v.column2 then v.column2 else last_message_at end, \
+               message_count = message_count + 1, updated_at = $1 \
+             from (values {}) as v where conversations.id = v.column1",
+            placeholders(2, size, 2)
+        );
+        let mut q = sqlx::query(&sql).bind(now);
+        for (conversation, t) in part {
+            q = q.bind(*conversation).bind(*t);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// `message.received` for each new message of a person, `message.sent` for each of the page's,
+/// in the run's order.
+async fn append_arrived(tx: &mut Tx<'_>, events: &[(i64, i64, i64, &MessageItem)]) -> Result<()> {
     let now = now_ms();
     let mut done = 0;
-    for size in chunks(events.len()) {
+    for size in chunks(events.len(), 6) {
         let part = &events[done..done + size];
         done += size;
         let sql = format!(
@@ -477,8 +589,12 @@ async fn append_received(tx: &mut Tx<'_>, events: &[(i64, i64, i64, &MessageItem
         for (channel_id, conversation_id, message_id, m) in part {
             let payload =
                 serde_json::json!({"kind": m.kind, "state": "visible", "change": m.change});
+            let kind = match m.direction {
+                Direction::Inbound => super::events::EventKind::MessageReceived,
+                Direction::Outbound => super::events::EventKind::MessageSent,
+            };
             q = q
-                .bind(super::events::EventKind::MessageReceived.as_str())
+                .bind(kind.as_str())
                 .bind(*channel_id)
                 .bind(*conversation_id)
                 .bind(*message_id)
@@ -496,11 +612,39 @@ mod tests {
 
     #[test]
     fn runs_are_cut_into_few_statement_sizes() {
-        assert_eq!(chunks(0), Vec::<usize>::new());
-        assert_eq!(chunks(1), vec![1]);
-        assert_eq!(chunks(300), vec![64, 64, 64, 64, 16, 16, 4, 4, 4]);
-        assert_eq!(chunks(1024).iter().sum::<usize>(), 1024);
-        assert!(chunks(63).len() <= 9);
+        assert_eq!(chunks(0, 4), Vec::<usize>::new());
+        assert_eq!(chunks(1, 4), vec![1]);
+        assert_eq!(chunks(300, 4), vec![64, 64, 64, 64, 32, 4, 4, 4]);
+        assert_eq!(chunks(1024, 4).iter().sum::<usize>(), 1024);
+        assert!(chunks(63, 4).len() <= 9);
+        // Wide rows come in smaller statements: binding grows with the square of the parameters.
+        assert_eq!(chunks(40, 15), vec![16, 16, 4, 4]);
+        assert!(chunks(1000, 15).iter().all(|&size| size * 15 <= MAX_PARAMS));
+        assert_eq!(chunks(3, 300), vec![1, 1, 1]);
+    }
+
+    #[test]
+    fn inbound_steps_merge_by_time_and_an_outbound_step_keeps_its_place() {
+        use Direction::{Inbound as In, Outbound as Out};
+        assert_eq!(
+            steps(&[(In, 8), (In, 3), (In, 8)]),
+            vec![
+                Step::Inbound { at: 3, count: 1 },
+                Step::Inbound { at: 8, count: 2 }
+            ]
+        );
+        // The reply at 5 answers both messages before it, not one that comes after it.
+        assert_eq!(
+            steps(&[(In, 3), (In, 8), (Out, 5), (In, 9), (Out, 4)]),
+            vec![
+                Step::Inbound { at: 3, count: 1 },
+                Step::Inbound { at: 8, count: 1 },
+                Step::Outbound { at: 5 },
+                Step::Inbound { at: 9, count: 1 },
+                Step::Outbound { at: 4 },
+            ]
+        );
+        assert_eq!(steps(&[]), Vec::<Step>::new());
     }
 
     #[test]

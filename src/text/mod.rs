@@ -31,16 +31,18 @@ pub fn words(normalised: &str) -> impl Iterator<Item = &str> {
 /// å, ä and ö are letters of their own in Swedish; folded away, a query typed without them can
 /// still find the word (search ranks such matches lower).
 pub fn fold(word: &str) -> String {
-    word.chars()
-        .map(|c| match c {
-            'å' | 'ä' | 'á' | 'à' | 'â' => 'a',
-            'ö' | 'ø' | 'ó' | 'ò' | 'ô' => 'o',
-            'é' | 'è' | 'ê' | 'ë' => 'e',
-            'ü' | 'ú' | 'ù' => 'u',
-            'í' | 'ì' | 'ï' => 'i',
-            other => other,
-        })
-        .collect()
+    word.chars().map(fold_char).collect()
+}
+
+fn fold_char(c: char) -> char {
+    match c {
+        'å' | 'ä' | 'á' | 'à' | 'â' => 'a',
+        'ö' | 'ø' | 'ó' | 'ò' | 'ô' => 'o',
+        'é' | 'è' | 'ê' | 'ë' => 'e',
+        'ü' | 'ú' | 'ù' => 'u',
+        'í' | 'ì' | 'ï' => 'i',
+        other => other,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,31 +107,55 @@ pub const MIN_KEY_PART: usize = 3;
 /// already (`förskolan` is found as `förskol` by its key), and a part that every form of a
 /// common word also carries would only be read again on each search for it.
 pub fn compound_parts(word: &str) -> Vec<String> {
-    let chars: Vec<char> = fold(word).chars().collect();
-    if chars.len() < MIN_COMPOUND || !chars.iter().all(|c| c.is_alphabetic()) {
-        return Vec::new();
+    let mut parts = Vec::new();
+    if is_compound_candidate(word) {
+        each_compound_part(word, &swedish::folded_keys(word), |p| {
+            parts.push(p.to_string())
+        });
     }
-    let keys = swedish::folded_keys(word);
-    let mut parts: Vec<String> = Vec::with_capacity(3 * (chars.len() - MIN_PART));
-    for end in MIN_PART..chars.len() {
-        let part: String = chars[..end].iter().collect();
-        if !keys.contains(&part) {
-            parts.push(part);
+    parts
+}
+
+/// Whether `compound_parts` finds parts in the word at all: long enough, and letters only.
+pub fn is_compound_candidate(word: &str) -> bool {
+    word.chars().count() >= MIN_COMPOUND && word.chars().map(fold_char).all(char::is_alphabetic)
+}
+
+/// `compound_parts` of a word whose `swedish::folded_keys` are known (the indexer has them
+/// already), each handed to `part` in order, without a string of its own: the indexer runs this
+/// for every long word of every message.
+pub fn each_compound_part(word: &str, keys: &[String], part: impl FnMut(&str)) {
+    if !is_compound_candidate(word) {
+        return;
+    }
+    let folded = fold(word);
+    // Where each letter starts, and the end.
+    let at: Vec<usize> = folded
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(folded.len()))
+        .collect();
+    let n = at.len() - 1;
+    let mut parts: Vec<&str> = Vec::with_capacity(3 * (n - MIN_PART));
+    for end in MIN_PART..n {
+        let leading = &folded[..at[end]];
+        if !keys.iter().any(|k| k == leading) {
+            parts.push(leading);
         }
     }
-    for start in 1..=chars.len() - MIN_PART {
-        parts.push(chars[start..].iter().collect());
+    for start in 1..=n - MIN_PART {
+        parts.push(&folded[at[start]..]);
     }
     for key in keys {
-        let key: Vec<char> = key.chars().collect();
-        for start in MIN_PART..=key.len().saturating_sub(MIN_KEY_PART) {
-            let part: String = key[start..].iter().collect();
-            if !parts.contains(&part) {
-                parts.push(part);
+        let key_at: Vec<usize> = key.char_indices().map(|(i, _)| i).collect();
+        for start in MIN_PART..=key_at.len().saturating_sub(MIN_KEY_PART) {
+            let trailing = &key[key_at[start]..];
+            if !parts.contains(&trailing) {
+                parts.push(trailing);
             }
         }
     }
-    parts
+    parts.into_iter().for_each(part);
 }
 
 /// Sweden's UTC offset at a local time: CET (+1) in winter, CEST (+2) from the last Sunday of

@@ -16,8 +16,9 @@
 //! match on the key below a match on the word as written. The same function makes the key of what
 //! is indexed and of what is searched, so the two always agree.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use super::fold;
 
@@ -67,10 +68,10 @@ impl Lexicon {
     /// Lines of `kind lemma: form form …` (kind n, v or a; `#` starts a comment).
     fn parse(text: &str) -> Lexicon {
         let mut l = Lexicon {
-            forms: HashMap::new(),
-            folded: HashMap::new(),
-            noun_forms: HashMap::new(),
-            folded_noun_forms: HashMap::new(),
+            forms: HashMap::default(),
+            folded: HashMap::default(),
+            noun_forms: HashMap::default(),
+            folded_noun_forms: HashMap::default(),
             longest_noun_form: 0,
         };
         for line in text.lines().map(str::trim) {
@@ -109,14 +110,21 @@ impl Lexicon {
         if let Some(key) = forms.get(word) {
             return Some(key.clone());
         }
-        let chars: Vec<(usize, char)> = word.char_indices().collect();
-        let n = chars.len();
-        for len in (3..=self.longest_noun_form.min(n.saturating_sub(2))).rev() {
-            let first_part = n - len;
+        // Longest last part first: walk the starts of the last `longest_noun_form` letters from
+        // the left (without collecting the word's letters, as this runs for every word).
+        let n = word.chars().count();
+        let longest = self.longest_noun_form.min(n.saturating_sub(2));
+        if longest < 3 {
+            return None;
+        }
+        for (first_part, (at, _)) in word.char_indices().enumerate().skip(n - longest) {
+            let len = n - first_part;
+            if len < 3 {
+                break;
+            }
             if first_part < if len >= 4 { 2 } else { 3 } {
                 continue;
             }
-            let at = chars[first_part].0;
             if let Some(key) = nouns.get(&word[at..]) {
                 return Some(format!("{}{key}", &word[..at]));
             }
@@ -189,9 +197,11 @@ fn stem_ok(stem: &str) -> bool {
 }
 
 fn kept(word: &str) -> bool {
-    KEPT_ENDINGS
-        .iter()
-        .any(|k| word.ends_with(k) || word.ends_with(fold(k).as_str()))
+    // The endings folded once: the rules run for every word indexed and searched.
+    static FOLDED: OnceLock<Vec<String>> = OnceLock::new();
+    let folded = FOLDED.get_or_init(|| KEPT_ENDINGS.iter().map(|k| fold(k)).collect());
+    KEPT_ENDINGS.iter().any(|k| word.ends_with(k))
+        || folded.iter().any(|k| word.ends_with(k.as_str()))
 }
 
 /// The longest ending that leaves a stem, or a genitive `s`, or `n` after `el`/`or` (`cykeln`,

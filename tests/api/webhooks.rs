@@ -1,6 +1,6 @@
 //! The webhook's gate: handshake, signatures, body limits, batches, idempotency and quarantine.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::{TestApp, SECRET, VERIFY_TOKEN};
 use crate::on_both_backends;
@@ -227,5 +227,93 @@ on_both_backends!(
             .await;
         assert_eq!(detail["messages"][0]["text"], hostile);
         assert_eq!(app.count("messages").await, 1);
+    }
+);
+
+/// A comment on post `post` of PAGE at `second`: from a person, or (from None) the page's own
+/// reply written on Facebook.
+fn feed_comment(post: &str, id: &str, from: Option<&str>, text: &str, second: i64) -> Value {
+    let from = match from {
+        Some(person) => json!({"id": person, "name": format!("Person {person}")}),
+        None => json!({"id": PAGE, "name": "Kommunen"}),
+    };
+    json!({"field": "feed", "value": {"item": "comment", "verb": "add", "comment_id": id,
+        "post_id": format!("{PAGE}_{post}"), "parent_id": format!("{PAGE}_{post}"),
+        "from": from, "message": text, "created_time": second}})
+}
+
+on_both_backends!(
+    page_replies_in_a_delivery_count_in_their_place,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let t = 1_764_000_000;
+        let changes = vec![
+            feed_comment("1", "c1", Some("u1"), "När töms soporna?", t),
+            feed_comment("1", "c2", Some("u2"), "Och på Storgatan?", t + 20),
+            // The page answers at t + 10: the first comment, not the second.
+            feed_comment("1", "c3", None, "På tisdag!", t + 10),
+            feed_comment("1", "c4", Some("u1"), "Tack!", t + 30),
+            // A thread the page starts waits on people.
+            feed_comment("2", "c5", None, "Välkomna på öppet hus!", t + 40),
+        ];
+        let body = serde_json::to_vec(&json!({"object": "page", "entry": [
+            {"id": PAGE, "time": t * 1000, "changes": changes}]}))
+        .unwrap();
+        assert_eq!(app.webhook(&body).await.status(), 200);
+
+        type Row = (String, Option<i64>, Option<i64>, Option<i64>, i64);
+        let thread = |post: &'static str| {
+            let pool = app.store.pool.clone();
+            async move {
+                sqlx::query_as::<_, Row>(
+                    "select status, oldest_unanswered_at, last_inbound_at, last_outbound_at, \
+                     message_count from conversations where thread_key = $1",
+                )
+                .bind(format!("post:{PAGE}_{post}"))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+            }
+        };
+        let ms = |s: i64| Some(s * 1000);
+        // As one update per message in the delivery's order: the reply stops the clock that c1
+        // started (c2 came before the reply was delivered), and c4 starts it again.
+        assert_eq!(
+            thread("1").await,
+            ("open".into(), ms(t + 30), ms(t + 30), ms(t + 10), 4)
+        );
+        assert_eq!(
+            thread("2").await,
+            ("waiting".into(), None, None, ms(t + 40), 1)
+        );
+        let kinds: Vec<String> =
+            sqlx::query_scalar("select kind from events where kind like 'message.%' order by seq")
+                .fetch_all(&app.store.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            kinds,
+            [
+                "message.received",
+                "message.received",
+                "message.sent",
+                "message.received",
+                "message.sent"
+            ]
+        );
+        let directions: Vec<String> =
+            sqlx::query_scalar("select direction from messages order by id")
+                .fetch_all(&app.store.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            directions,
+            ["inbound", "inbound", "outbound", "inbound", "outbound"]
+        );
+
+        // Delivered again: stored once, counted once.
+        assert_eq!(app.webhook(&body).await.status(), 200);
+        assert_eq!(app.count("messages").await, 5);
+        assert_eq!(thread("1").await.4, 4);
     }
 );
