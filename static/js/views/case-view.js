@@ -349,12 +349,16 @@ export class CaseView {
     const k = s.kind;
     const field = (id, label, control, hint) =>
       h('div', { class: 'field' }, h('label', { for: id }, label), control, hint ? h('p', { class: 'muted', id: `${id}-hint` }, hint) : null);
-    const note = h('input', { type: 'text', id: `step-${k}-note`, maxlength: 2000 });
+    // What someone has typed and not yet sent survives a live re-render (an alert retried, a
+    // colleague's step), as the decision's draft does; `take` empties it once it is sent.
+    const typed = (id) => this.panel.querySelector(`#${CSS.escape(id)}`)?.value || '';
+    const note = h('input', { type: 'text', id: `step-${k}-note`, maxlength: 2000, value: typed(`step-${k}-note`) });
     const controls = [];
     let reference = null;
     let notice = null;
     if (k === 'police_report' || k === 'register') {
-      reference = h('input', { type: 'text', id: `step-${k}-reference`, maxlength: 100, 'aria-required': k === 'police_report' ? 'true' : null });
+      const id = `step-${k}-reference`;
+      reference = h('input', { type: 'text', id, maxlength: 100, value: typed(id), 'aria-required': k === 'police_report' ? 'true' : null });
       controls.push(field(reference.id, k === 'police_report' ? t('case.reference') : t('case.registerRef'), reference));
     }
     if (k === 'notify_poster') {
@@ -391,7 +395,7 @@ export class CaseView {
   /** notify_poster: a template from `notices` (when the service offers them) or an own text. */
   noticeControls(field) {
     const notices = Array.isArray(this.detail.notices) ? this.detail.notices : null;
-    const text = h('textarea', { id: 'step-notify_poster-text', maxlength: 2000 });
+    const text = h('textarea', { id: 'step-notify_poster-text', maxlength: 2000, value: this.panel.querySelector('#step-notify_poster-text')?.value || '' });
     const nodes = [];
     let template = null;
     let language = null;
@@ -426,6 +430,10 @@ export class CaseView {
   async take(kind, body) {
     try {
       const result = await this.ctx.api('POST', `/api/v1/moderation/cases/${this.id}/steps`, body);
+      // Sent: the step's typed words are not kept for the next render.
+      for (const field of this.panel.querySelectorAll(`input[type=text][id^="step-${kind}-"], textarea[id^="step-${kind}-"]`)) {
+        field.value = '';
+      }
       const said = [t('case.stepTaken', { step: this.title(kind) })];
       if (result?.notice) said.push(result.notice.queued ? t('case.noticeQueued') : t('case.noticeNot', { reason: result.notice.reason || '' }));
       const next = this.detail.routine.steps.find((s) => s.kind !== kind && !this.detail.steps.some((r) => r.step === s.kind));

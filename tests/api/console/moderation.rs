@@ -84,6 +84,18 @@ async fn two_moderators_walk_an_s4_case_to_closing() {
     click(&b, "#step-police_report-do").await;
     b.wait_text("#case-status", "diarienummer").await;
     fill(&b, "#step-police_report-reference", "5000-K123456-26").await;
+    // A colleague records the optional incident report meanwhile: the live update re-renders
+    // the case, and the reference being typed stays.
+    let colleague = app.token("kollega", "moderator").await;
+    let r = app
+        .post(
+            &colleague,
+            &format!("/api/v1/moderation/cases/{case}/steps"),
+            json!({"step": "incident_report"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    b.wait_text("#step-incident_report", "Klart: kollega").await;
     click(&b, "#step-police_report-do").await;
     b.wait_text("#step-police_report", "5000-K123456-26").await;
     click(&b, "#step-block-do").await;
