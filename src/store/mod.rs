@@ -131,9 +131,9 @@ impl Store {
                             // memory (issue 17: 1,480 MiB at a million messages). Reads go
                             // through the kernel's page cache, which is not ours to count.
                             conn.execute("pragma mmap_size = 0").await?;
-                            // Each connection's own page cache, bounded (SQLite's default is
-                            // 2 MiB): enough for the upper levels of the messages' indexes
-                            // that every insert walks, times `SQLITE_CONNECTIONS` at most.
+                            // Each connection's own page cache, bounded: SQLite's default
+                            // for readers; the group committer's kept connection sets its own
+                            // (`writer_connection`).
                             conn.execute(
                                 format!("pragma cache_size = -{SQLITE_CACHE_KIB}").as_str(),
                             )
@@ -243,7 +243,15 @@ impl Store {
     /// Writing from one connection keeps its cache warm: its own commits do not empty it.
     pub async fn writer_connection(&self) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Any>>> {
         match self.backend {
-            Backend::Sqlite => Ok(Some(self.pool.acquire().await?)),
+            Backend::Sqlite => {
+                let mut conn = self.pool.acquire().await?;
+                // Given back to the pool after a failed group, it keeps this cache: at most a
+                // few connections ever do.
+                sqlx::query(&format!("pragma cache_size = -{SQLITE_WRITER_CACHE_KIB}"))
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(Some(conn))
+            }
             Backend::Postgres => Ok(None),
         }
     }
@@ -395,8 +403,14 @@ fn is_postgres(tx: &Tx<'_>) -> bool {
 
 /// SQLite connections in the pool: one writes at a time, the rest read beside it.
 const SQLITE_CONNECTIONS: u32 = 8;
-/// Page cache per SQLite connection, in KiB: at most `SQLITE_CONNECTIONS` times this resident.
-const SQLITE_CACHE_KIB: u64 = 8 * 1024;
+/// Page cache per pooled SQLite connection, in KiB (SQLite's default): readers' caches are
+/// emptied by every write of another connection while messages arrive, and filled by the large
+/// reads of a report or the FAQ view when they stop, where a bigger cache was resident memory
+/// for pages read once (issue 17: the RSS grew by 20–30 MiB after the views).
+const SQLITE_CACHE_KIB: u64 = 2 * 1024;
+/// Page cache of the group committer's kept connection (`Store::writer_connection`), in KiB:
+/// the upper levels of the messages' indexes that every insert walks.
+const SQLITE_WRITER_CACHE_KIB: u64 = 16 * 1024;
 
 /// The write-ahead log is reset (its file cut back to this size) once it has grown past it. A
 /// passive checkpoint copies the log into the database beside the writer, but only a checkpoint
