@@ -184,6 +184,8 @@ export class CaseView {
       this.json = null;
       replace(this.status);
       replace(this.closeStatus);
+      // Drafts are read back from the page on each render: another case starts from none.
+      replace(this.panel);
     }
     this.id = id;
     if (!id) {

@@ -44,6 +44,31 @@ async fn two_moderators_walk_an_s4_case_to_closing() {
     let case = r.json::<Value>().await.unwrap()["case_id"]
         .as_i64()
         .unwrap();
+    // A second case with a register step, to move to while a draft is typed.
+    ingest(
+        &app,
+        vec![json!({
+            "platform": "facebook", "channel": PAGE, "kind": "comment", "id": "hot2",
+            "author": {"id": "troll2", "name": "Troll två"}, "text": "Vi vet var du bor, akta dig",
+            "time": chrono::Utc::now().timestamp_millis() - 30_000, "post_id": format!("{PAGE}_1"),
+        })],
+    )
+    .await;
+    let second: i64 = sqlx::query_scalar("select id from messages where platform_id = 'hot2'")
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    let r = app
+        .post(
+            &reporter,
+            &format!("/api/v1/messages/{second}/report"),
+            json!({"reason": "Hot", "level": "S4"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let other = r.json::<Value>().await.unwrap()["case_id"]
+        .as_i64()
+        .unwrap();
     browser::staff(&app, "mona", "moderator").await;
     browser::staff(&app, "mats", "moderator").await;
     let Some(b) = Browser::start(&app).await else {
@@ -65,6 +90,22 @@ async fn two_moderators_walk_an_s4_case_to_closing() {
         .await;
     b.wait_text("#case-alert", "Jourlarm").await;
     b.audit("an S4 case").await;
+
+    // A draft belongs to its case: a reference half typed here is not in another case's form.
+    fill(&b, "#step-register-reference", "KS-utkast").await;
+    b.goto(&format!("/#/moderation/{other}")).await;
+    b.wait_text("#case-heading", &format!("Ärende {other}"))
+        .await;
+    let draft = b
+        .js(
+            "return document.querySelector('#step-register-reference')?.value ?? null",
+            vec![],
+        )
+        .await;
+    assert_eq!(draft, json!(""), "another case's form starts empty");
+    b.goto(&format!("/#/moderation/{case}")).await;
+    b.wait_text("#case-heading", &format!("Ärende {case}"))
+        .await;
 
     // Evidence first; removal, registration.
     click(&b, "#step-capture_evidence-do").await;
