@@ -260,7 +260,7 @@ pub async fn authenticate(
     peer: Option<SocketAddr>,
 ) -> Result<Caller, AppError> {
     let address = client_address(state, headers, peer);
-    let (staff, session, token_digest) = if let Some(header) = headers.get(AUTHORIZATION) {
+    if let Some(header) = headers.get(AUTHORIZATION) {
         let token = header
             .to_str()
             .ok()
@@ -280,48 +280,47 @@ pub async fn authenticate(
             })?;
         let grants = (record.roles, record.completions, record.channel_scope);
         return caller(state, record.staff, grants, None, Some(digest), address);
-    } else if let Some(token) = session_cookie(headers, cookie_name(state.settings.secure_cookies))
-    {
-        let session = state
-            .store
-            .session_by_token(token)
-            .await?
-            .ok_or_else(|| AppError::unauthorized("your session has ended; sign in again"))?;
-        if session_expired(&state.settings, session.created_at, session.last_seen_at) {
-            let actor = Actor {
-                staff_id: Some(session.staff.id),
-                name: session.staff.username.clone(),
-                address: address.clone(),
-            };
-            state
-                .store
-                .end_session(session.id, &actor, "session.expired")
-                .await?;
-            return Err(AppError::unauthorized(
-                "your session has timed out; sign in again",
-            ));
-        }
-        let changes_state = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
-        if changes_state {
-            let given = headers
-                .get("x-csrf-token")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            if !constant_time_eq(given.as_bytes(), session.csrf_token.as_bytes()) {
-                return Err(AppError::forbidden(
-                    "this change needs the X-CSRF-Token header with the token given at sign-in; reload the page and try again",
-                ));
-            }
-        }
-        state.store.touch_session(session.id).await?;
-        (session.staff, Some(SessionRef { id: session.id }), None)
-    } else {
+    }
+    let Some(token) = session_cookie(headers, cookie_name(state.settings.secure_cookies)) else {
         return Err(AppError::unauthorized(
             "sign in (POST /api/v1/session) or send Authorization: Bearer <token> from `tavla token create`",
         ));
     };
-    let grants = grants(state, staff.id).await?;
-    caller(state, staff, grants, session, token_digest, address)
+    let session = state
+        .store
+        .session_by_token(token)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("your session has ended; sign in again"))?;
+    if session_expired(&state.settings, session.created_at, session.last_seen_at) {
+        let actor = Actor {
+            staff_id: Some(session.staff.id),
+            name: session.staff.username.clone(),
+            address: address.clone(),
+        };
+        state
+            .store
+            .end_session(session.id, &actor, "session.expired")
+            .await?;
+        return Err(AppError::unauthorized(
+            "your session has timed out; sign in again",
+        ));
+    }
+    let changes_state = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if changes_state {
+        let given = headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !constant_time_eq(given.as_bytes(), session.csrf_token.as_bytes()) {
+            return Err(AppError::forbidden(
+                "this change needs the X-CSRF-Token header with the token given at sign-in; reload the page and try again",
+            ));
+        }
+    }
+    state.store.touch_session(session.id).await?;
+    let grants = grants(state, session.staff.id).await?;
+    let session_ref = Some(SessionRef { id: session.id });
+    caller(state, session.staff, grants, session_ref, None, address)
 }
 
 /// A caller's roles, training completions and channel scope, as stored.
