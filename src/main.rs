@@ -2,6 +2,14 @@
 
 use clap::Parser;
 
+// jemalloc instead of the C library's allocator: under sustained ingest glibc's free lists
+// fragment and each allocation walks them longer as the store grows (measured: malloc's share of
+// the service's CPU per message grew by half over a million messages). Its settings (background
+// purging, two arenas, freed pages returned after a second) are compiled in from
+// `.cargo/config.toml`, so resident memory stays bounded.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() {
     let cli = tavla::cli::Cli::parse();
