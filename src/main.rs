@@ -6,7 +6,7 @@ use clap::Parser;
 // fragment and each allocation walks them longer as the store grows (measured: malloc's share of
 // the service's CPU per message grew by half over a million messages). Its settings (background
 // purging, two arenas, freed pages returned after a second) are compiled in from
-// `.cargo/config.toml`, so resident memory stays bounded.
+// `.cargo/config.toml`, so what is freed leaves the resident memory within a second.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -245,8 +245,10 @@ impl Store {
         match self.backend {
             Backend::Sqlite => {
                 let mut conn = self.pool.acquire().await?;
-                // Given back to the pool after a failed group, it keeps this cache: at most a
-                // few connections ever do.
+                // Closed when the committer lets it go (after a failed group, or at shutdown)
+                // rather than given back with this cache: otherwise each failed group would
+                // leave one more pooled reader holding 16 MiB.
+                conn.close_on_drop();
                 sqlx::query(&format!("pragma cache_size = -{SQLITE_WRITER_CACHE_KIB}"))
                     .execute(&mut *conn)
                     .await?;
