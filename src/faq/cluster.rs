@@ -169,10 +169,36 @@ pub struct TopicSummary {
     pub last_ms: i64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-struct Meta {
-    time_ms: i64,
-    author: u64,
+/// What is kept of a question besides its cluster: when and by whom it was asked (the author
+/// as a hash, enough to count people), and for the owner where (channel and post as the owner
+/// numbers them) and which event placed it. One small record per public question, held beside
+/// its cluster slot in one map, since a store of a million messages holds hundreds of
+/// thousands of them (issue 17: two maps of these doubled memory at each table growth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Asked {
+    pub time_ms: i64,
+    pub author: u64,
+    /// The event whose handling placed it (the owner's; 0 when not known).
+    pub placed_seq: i64,
+    /// The owner's number for the channel.
+    pub channel: u32,
+    /// The owner's number for the post it was asked under, or [`Asked::NO_POST`].
+    pub post: u32,
+}
+
+impl Asked {
+    pub const NO_POST: u32 = u32::MAX;
+
+    /// Asked at `time_ms` by `author`, nothing else known yet.
+    pub fn by(time_ms: i64, author: &str) -> Asked {
+        Asked {
+            time_ms,
+            author: hash64(author),
+            placed_seq: 0,
+            channel: 0,
+            post: Asked::NO_POST,
+        }
+    }
 }
 
 /// A kept example: message id and its text with personal data masked.
@@ -187,7 +213,7 @@ struct Exemplar {
 pub struct Clusterer {
     config: ClusterConfig,
     analyzer: Analyzer,
-    questions: Level<Meta>,
+    questions: Level<Asked>,
     /// Items are question clusters (key: question cluster id).
     topics: Level<()>,
     /// Candidate examples per question cluster.
@@ -222,11 +248,7 @@ impl Clusterer {
         let raw = extract(text, &self.config.features);
         self.analyzer.learn(&raw);
         let vector = self.analyzer.weigh(&raw, &self.config.features);
-        let meta = Meta {
-            time_ms,
-            author: hash64(author),
-        };
-        self.place(id, vector, meta, text, None)
+        self.place(id, vector, Asked::by(time_ms, author), text, None)
     }
 
     /// The question cluster a text would join, without joining it (no learning, no change):
@@ -264,7 +286,7 @@ impl Clusterer {
         &mut self,
         id: u64,
         vector: SparseVec,
-        meta: Meta,
+        meta: Asked,
         text: &str,
         guess: Option<(u32, f32)>,
     ) -> Assignment {
@@ -330,22 +352,14 @@ impl Clusterer {
     /// Puts message `id` in the question cluster `cluster` (started under that id when there is
     /// none), leaving the cluster it was in: how a placement decided elsewhere (the store,
     /// another instance, a consolidation) is followed. Cluster ids then come from the caller.
-    pub fn put(
-        &mut self,
-        id: u64,
-        vector: SparseVec,
-        (time_ms, author): (i64, &str),
-        text: &str,
-        cluster: u64,
-    ) {
+    pub fn put(&mut self, id: u64, vector: SparseVec, meta: Asked, text: &str, cluster: u64) {
         if self.cluster_of(id) == Some(cluster) {
+            if let Some(item) = self.questions.items.get_mut(&id) {
+                item.meta = meta;
+            }
             return;
         }
         self.remove(id);
-        let meta = Meta {
-            time_ms,
-            author: hash64(author),
-        };
         let new_cluster = self
             .questions
             .insert_into(id, vector, meta, cluster, &self.config);
@@ -384,7 +398,12 @@ impl Clusterer {
         let Some(item) = self.questions.items.get(&id) else {
             return false;
         };
-        let (vector, meta) = (item.vector.to_vec(), item.meta);
+        let meta = item.meta;
+        let vector = self
+            .questions
+            .vector(id)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default();
         let text = self
             .pools
             .values()
@@ -455,10 +474,7 @@ impl Clusterer {
             .flatten()
             .collect();
             for ((row, cluster), vector) in part.iter().zip(vectors) {
-                let meta = Meta {
-                    time_ms: row.time_ms,
-                    author: hash64(row.author),
-                };
+                let meta = Asked::by(row.time_ms, row.author);
                 clusterer
                     .questions
                     .insert_into(row.id, vector, meta, *cluster, &clusterer.config);
@@ -575,10 +591,7 @@ impl Clusterer {
             for ((row, vector), guess) in rows.iter().zip(chunk).zip(guesses.into_iter().flatten())
             {
                 let guess = guess.map(|g| clusterer.questions.recheck(&vector, g.0, since));
-                let meta = Meta {
-                    time_ms: row.time_ms,
-                    author: hash64(row.author),
-                };
+                let meta = Asked::by(row.time_ms, row.author);
                 clusterer.place(row.id, vector, meta, row.text, guess);
             }
         }
@@ -773,15 +786,26 @@ impl Clusterer {
 
     /// Question vectors held in memory (at most `kept_vectors`).
     pub fn held_vectors(&self) -> usize {
-        self.questions
-            .items
-            .values()
-            .filter(|i| !i.vector.is_empty())
-            .count()
+        self.questions.held.len()
     }
 
     pub fn topic_count(&self) -> usize {
         self.topics.len()
+    }
+
+    /// What is kept of a held question.
+    pub fn asked(&self, message: u64) -> Option<&Asked> {
+        self.questions.items.get(&message).map(|i| &i.meta)
+    }
+
+    /// What is kept of a held question, to complete or correct.
+    pub fn asked_mut(&mut self, message: u64) -> Option<&mut Asked> {
+        self.questions.items.get_mut(&message).map(|i| &mut i.meta)
+    }
+
+    /// Every held question with what is kept of it, in no order.
+    pub fn every_asked(&self) -> impl Iterator<Item = (u64, &Asked)> {
+        self.questions.items.iter().map(|(id, i)| (*id, &i.meta))
     }
 
     /// The question cluster of a message.
@@ -1049,11 +1073,12 @@ impl<S, R> IntoIterator for ChunkResult<S, R> {
 
 // ---- one level of clusters ------------------------------------------------------------------
 
-/// A clustered item: its vector, its cluster's slot and what the level's owner keeps about it.
+/// A clustered item: its cluster's slot and what the level's owner keeps about it (its vector,
+/// while held, is in `Level::held`: most items have let theirs go, and an empty boxed slice
+/// would still cost each of them 16 bytes).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Item<M> {
     slot: u32,
-    vector: Box<[(u32, f32)]>,
     meta: M,
 }
 
@@ -1098,10 +1123,10 @@ struct Level<M> {
     items: FxMap<u64, Item<M>>,
     index: FxMap<u32, Vec<u32>>,
     next_id: u64,
-    /// Keys whose vectors are held (ordered: message ids grow with time, so the first are the
-    /// oldest), for `let_go_beyond`.
+    /// The vectors held, by key (ordered: message ids grow with time, so the first are the
+    /// oldest, which `let_go_beyond` lets go).
     #[serde(default)]
-    held: std::collections::BTreeSet<u64>,
+    held: std::collections::BTreeMap<u64, Box<[(u32, f32)]>>,
 }
 
 impl<M> Default for Level<M> {
@@ -1148,7 +1173,7 @@ impl<M: Clone + Send + Sync> Level<M> {
     }
 
     fn vector(&self, key: u64) -> Option<&[(u32, f32)]> {
-        self.items.get(&key).map(|i| &*i.vector)
+        self.held.get(&key).map(|v| &**v)
     }
 
     /// The most similar cluster to `unit` (other than `skip`): index candidates by the summed
@@ -1303,14 +1328,9 @@ impl<M: Clone + Send + Sync> Level<M> {
         node.norm = norm(&node.sum);
         node.members.push(key);
         if !vector.is_empty() {
-            self.held.insert(key);
+            self.held.insert(key, vector.into_boxed_slice());
         }
-        let item = Item {
-            slot,
-            vector: vector.into_boxed_slice(),
-            meta,
-        };
-        self.items.insert(key, item);
+        self.items.insert(key, Item { slot, meta });
         self.index_node(slot, config);
     }
 
@@ -1336,7 +1356,7 @@ impl<M: Clone + Send + Sync> Level<M> {
     fn remove(&mut self, key: u64, config: &ClusterConfig) -> Option<(u64, bool)> {
         let item = self.items.remove(&key)?;
         // A vector let go is in the settled sum and stays there (nothing to subtract).
-        self.held.remove(&key);
+        let vector = self.held.remove(&key).unwrap_or_default();
         let node = self.nodes.get_mut(item.slot as usize)?.as_mut()?;
         let id = node.id;
         node.members.retain(|&m| m != key);
@@ -1345,7 +1365,7 @@ impl<M: Clone + Send + Sync> Level<M> {
             self.slot_of.remove(&id);
             return Some((id, true));
         }
-        node.sum = add_scaled(&node.sum, &item.vector, -1.0);
+        node.sum = add_scaled(&node.sum, &vector, -1.0);
         node.norm = norm(&node.sum);
         self.index_node(item.slot, config);
         Some((id, false))
@@ -1355,13 +1375,12 @@ impl<M: Clone + Send + Sync> Level<M> {
     /// cluster's settled sum (so the centroid keeps it) and its item keeps only slot and meta.
     fn let_go_beyond(&mut self, kept: usize, config: &ClusterConfig) {
         while self.held.len() > kept {
-            let Some(key) = self.held.pop_first() else {
+            let Some((key, vector)) = self.held.pop_first() else {
                 break;
             };
-            let Some(item) = self.items.get_mut(&key) else {
+            let Some(item) = self.items.get(&key) else {
                 continue;
             };
-            let vector = std::mem::take(&mut item.vector);
             let Some(node) = self
                 .nodes
                 .get_mut(item.slot as usize)
@@ -1448,18 +1467,15 @@ impl<M: Clone + Send + Sync> Level<M> {
     /// `move_margin` and reaches `threshold`. All moves are decided against the same centroids
     /// (in parallel) and applied together; `rebuild` then recomputes the centroids.
     fn move_pass(&mut self, config: &ClusterConfig, threads: usize) -> usize {
-        let mut keys: Vec<u64> = self.items.keys().copied().collect();
-        keys.sort_unstable();
+        // Only items whose vectors are held: one let go (an older question) stays where it is.
+        let keys: Vec<u64> = self.held.keys().copied().collect();
         let this = &*self;
         let moves: Vec<(u64, u32)> = par_map(&keys, threads, Scratch::default, |s, key| {
             let item = this.items.get(key)?;
-            if item.vector.is_empty() {
-                // Let go (an older question): it stays where it is.
-                return None;
-            }
+            let vector = this.held.get(key)?;
             let own = this.nodes[item.slot as usize].as_ref()?;
-            let stay = leave_one_out(own, &item.vector);
-            let (best, sim) = this.nearest(&item.vector, Some(item.slot), config, s)?;
+            let stay = leave_one_out(own, vector);
+            let (best, sim) = this.nearest(vector, Some(item.slot), config, s)?;
             (sim >= config.threshold && sim > stay + config.move_margin).then_some((*key, best))
         })
         .into_iter()
@@ -1530,7 +1546,7 @@ impl<M: Clone + Send + Sync> Level<M> {
         for item in self.items.values_mut() {
             item.slot = new_slot[item.slot as usize];
         }
-        let items = &self.items;
+        let held = &self.held;
         let sums = par_map(
             &nodes,
             threads,
@@ -1540,8 +1556,8 @@ impl<M: Clone + Send + Sync> Level<M> {
                 let mut entries: Vec<(u32, f32)> = node
                     .members
                     .iter()
-                    .filter_map(|k| items.get(k))
-                    .flat_map(|i| i.vector.iter().copied())
+                    .filter_map(|k| held.get(k))
+                    .flat_map(|v| v.iter().copied())
                     .chain(node.settled.iter().copied())
                     .collect();
                 entries.sort_unstable_by_key(|e| e.0);
@@ -1909,6 +1925,49 @@ mod tests {
             restored.assign(1000, next, 1000, "y").cluster,
             few.assign(1000, next, 1000, "y").cluster
         );
+    }
+
+    #[test]
+    fn what_is_kept_of_a_question_is_one_small_record_that_follows_it() {
+        // One map entry per public question (key and item): a store of a million messages
+        // holds hundreds of thousands, so a field added here costs megabytes.
+        assert!(std::mem::size_of::<(u64, Item<Asked>)>() <= 48);
+        let mut c = Clusterer::new(ClusterConfig {
+            kept_vectors: 2,
+            ..ClusterConfig::default()
+        });
+        let texts = templated(6);
+        let asked = |i: i64| Asked {
+            time_ms: 1000 + i,
+            author: 7,
+            placed_seq: 40 + i,
+            channel: 3,
+            post: 9,
+        };
+        for (i, t) in texts.iter().enumerate() {
+            let v = c.learn(t);
+            c.put(i as u64, v, asked(i as i64), t, 1 + i as u64 % 2);
+        }
+        assert_eq!(c.asked(4), Some(&asked(4)));
+        // Moved by a consolidation elsewhere, a question held or let go keeps its record.
+        assert!(c.move_to(4, 1));
+        assert!(c.move_to(0, 2));
+        assert_eq!((c.cluster_of(4), c.asked(4)), (Some(1), Some(&asked(4))));
+        assert_eq!((c.cluster_of(0), c.asked(0)), (Some(2), Some(&asked(0))));
+        // Put again where it is (a later event about it), the record is the new one.
+        let later = Asked {
+            placed_seq: 99,
+            ..asked(4)
+        };
+        let v = c.learn(&texts[4]);
+        c.put(4, v, later, &texts[4], 1);
+        assert_eq!(c.asked(4), Some(&later));
+        c.asked_mut(5).unwrap().channel = 8;
+        let mut kept: Vec<(u64, u32)> = c.every_asked().map(|(id, a)| (id, a.channel)).collect();
+        kept.sort_unstable();
+        assert_eq!(kept, [(0, 3), (1, 3), (2, 3), (3, 3), (4, 3), (5, 8)]);
+        assert!(c.remove(5));
+        assert_eq!((c.asked(5), c.len(), c.held_vectors()), (None, 5, 1));
     }
 
     #[test]

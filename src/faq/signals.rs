@@ -20,45 +20,46 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::cluster::{ClusterConfig, Clusterer, Row};
+use super::cluster::{Asked, ClusterConfig, Clusterer, Row};
 use super::question::is_question;
 use crate::store::faq::{Consolidated, Curation, Placement, PlacementChange, QuestionRow};
 use crate::store::scope::{ReadScope, COMMENTS};
 use crate::store::Store;
 
-/// What is known of each clustered message, for per-period counts and access filters: small,
-/// since every public question has one (the author as a hash, enough to count people; the post
-/// as a number in `Posts`).
-#[derive(Debug, Clone)]
-struct Member {
-    time: i64,
-    author: u64,
-    channel_id: i64,
-    post: Option<u32>,
-    /// The event whose handling placed it (the stored placement's).
-    placed_seq: i64,
+/// Post ids (or channel ids), each kept once however many questions were asked under it: what
+/// the clusterer keeps of each question ([`Asked`]) names them by number.
+#[derive(Debug)]
+struct Numbering<K> {
+    values: Vec<K>,
+    numbers: HashMap<K, u32>,
 }
 
-/// Post ids, each kept once however many questions were asked under the post.
-#[derive(Debug, Default)]
-struct Posts {
-    names: Vec<String>,
-    numbers: HashMap<String, u32>,
+impl<K> Default for Numbering<K> {
+    fn default() -> Self {
+        Numbering {
+            values: Vec::new(),
+            numbers: HashMap::new(),
+        }
+    }
 }
 
-impl Posts {
-    fn number(&mut self, post: &str) -> u32 {
-        if let Some(n) = self.numbers.get(post) {
+impl<K: std::hash::Hash + Eq + Clone> Numbering<K> {
+    fn number<Q>(&mut self, value: &Q) -> u32
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(n) = self.numbers.get(value) {
             return *n;
         }
-        let n = self.names.len() as u32;
-        self.names.push(post.to_string());
-        self.numbers.insert(post.to_string(), n);
+        let n = self.values.len() as u32;
+        self.values.push(value.to_owned());
+        self.numbers.insert(value.to_owned(), n);
         n
     }
 
-    fn name(&self, n: u32) -> &str {
-        self.names.get(n as usize).map_or("", String::as_str)
+    fn value(&self, n: u32) -> Option<&K> {
+        self.values.get(n as usize)
     }
 }
 
@@ -67,8 +68,9 @@ pub struct FaqSignals {
 }
 
 struct Inner {
+    /// The clusters, and what is known of each question in them (for per-period counts and
+    /// access filters).
     clusterer: Clusterer,
-    members: HashMap<u64, Member>,
     /// Last event sequence applied.
     seq: i64,
     /// The store's generation of placements this state follows.
@@ -79,7 +81,8 @@ struct Inner {
     ids: std::ops::Range<u64>,
     /// New clusters get ids above this one, the highest curation names.
     id_floor: i64,
-    posts: Posts,
+    posts: Numbering<String>,
+    channels: Numbering<i64>,
     /// Placing questions the store holds without placements; None when none are left.
     placing: Option<Placing>,
 }
@@ -127,16 +130,34 @@ pub struct PlacingPace {
 }
 
 impl Inner {
-    fn remember(&mut self, row: &QuestionRow, placed_seq: i64) {
-        let post = row.post_id.as_deref().map(|p| self.posts.number(p));
-        let member = Member {
-            time: row.time,
-            author: super::features::hash64(&row.author),
-            channel_id: row.channel_id,
-            post,
+    /// What the clusterer keeps of a question placed by the event `placed_seq`.
+    fn asked(&mut self, row: &QuestionRow, placed_seq: i64) -> Asked {
+        Asked {
             placed_seq,
-        };
-        self.members.insert(row.id as u64, member);
+            channel: self.channels.number(&row.channel_id),
+            post: row
+                .post_id
+                .as_deref()
+                .map_or(Asked::NO_POST, |p| self.posts.number(p)),
+            ..Asked::by(row.time, &row.author)
+        }
+    }
+
+    /// Completes what the clusterer keeps of a question it holds.
+    fn remember(&mut self, row: &QuestionRow, placed_seq: i64) {
+        let asked = self.asked(row, placed_seq);
+        if let Some(kept) = self.clusterer.asked_mut(row.id as u64) {
+            *kept = asked;
+        }
+    }
+
+    fn holds(&self, message: i64) -> bool {
+        self.clusterer.asked(message as u64).is_some()
+    }
+
+    /// The channel id of a question's channel number.
+    fn channel(&self, asked: &Asked) -> i64 {
+        self.channels.value(asked.channel).copied().unwrap_or(0)
     }
 }
 
@@ -321,13 +342,13 @@ impl FaqSignals {
             .max(0) as u64;
         let mut inner = Inner {
             clusterer,
-            members: HashMap::new(),
             seq,
             generation,
             merged,
             ids: 0..0,
             id_floor,
-            posts: Posts::default(),
+            posts: Numbering::default(),
+            channels: Numbering::default(),
             placing: (total > 0).then(|| Placing {
                 after: 0,
                 up_to,
@@ -412,7 +433,7 @@ impl FaqSignals {
             let inner = self.lock()?;
             page.into_iter()
                 .filter(|r| r.id <= up_to && is_public(&r.kind))
-                .filter(|r| !inner.members.contains_key(&(r.id as u64)))
+                .filter(|r| !inner.holds(r.id))
                 .collect()
         };
         let looked = unheld.len() as u64;
@@ -528,7 +549,7 @@ impl FaqSignals {
                 continue;
             }
             let Some(q) = &h.question else {
-                if known.is_some() || inner.members.contains_key(&(h.message as u64)) {
+                if known.is_some() || inner.holds(h.message) {
                     changes.push(PlacementChange::Remove {
                         message_id: h.message,
                         seq: h.seq,
@@ -549,10 +570,8 @@ impl FaqSignals {
                     None => return Ok(done),
                 },
             };
-            inner
-                .clusterer
-                .put(id, vector, (q.time, &q.author), &q.text, cluster);
-            inner.remember(q, h.seq);
+            let asked = inner.asked(q, h.seq);
+            inner.clusterer.put(id, vector, asked, &q.text, cluster);
             placed_here.insert(h.message);
             changes.push(PlacementChange::Place {
                 message_id: h.message,
@@ -578,7 +597,6 @@ impl FaqSignals {
             let id = h.message as u64;
             let (Some(p), Some(q)) = (stored.get(&h.message), &h.question) else {
                 inner.clusterer.remove(id);
-                inner.members.remove(&id);
                 continue;
             };
             let cluster = resolve(&inner.merged, p.cluster_id as u64);
@@ -593,9 +611,8 @@ impl FaqSignals {
             if stale_wording || !inner.clusterer.move_to(id, cluster) {
                 inner.clusterer.remove(id);
                 let vector = inner.clusterer.learn(&q.text);
-                inner
-                    .clusterer
-                    .put(id, vector, (q.time, &q.author), &q.text, cluster);
+                let asked = inner.asked(q, p.placed_seq);
+                inner.clusterer.put(id, vector, asked, &q.text, cluster);
             }
             inner.remember(q, p.placed_seq);
         }
@@ -616,13 +633,12 @@ impl FaqSignals {
                     if cluster != held {
                         inner.clusterer.move_to(message, cluster);
                     }
-                    if let Some(m) = inner.members.get_mut(&message) {
+                    if let Some(m) = inner.clusterer.asked_mut(message) {
                         m.placed_seq = p.placed_seq;
                     }
                 }
                 None => {
                     inner.clusterer.remove(message);
-                    inner.members.remove(&message);
                 }
             }
         }
@@ -650,7 +666,7 @@ impl FaqSignals {
                 continue;
             };
             if was != cluster {
-                let placed_seq = inner.members.get(&message).map_or(0, |m| m.placed_seq);
+                let placed_seq = inner.clusterer.asked(message).map_or(0, |m| m.placed_seq);
                 let from = Placement {
                     message_id: message as i64,
                     cluster_id: was as i64,
@@ -729,29 +745,30 @@ impl FaqSignals {
             .collect();
         let merged = merges(curations);
         let mut acc: HashMap<u64, Acc> = HashMap::new();
-        for (id, m) in &inner.members {
-            if !scope.within_channel(m.channel_id) {
+        for (id, m) in inner.clusterer.every_asked() {
+            let channel_id = inner.channel(m);
+            if !scope.within_channel(channel_id) {
                 continue;
             }
-            let Some(cluster) = place(&inner.clusterer, *id, &merged, moves) else {
+            let Some(cluster) = place(&inner.clusterer, id, &merged, moves) else {
                 continue;
             };
             let a = acc.entry(cluster).or_default();
             a.total += 1;
             if answered
                 .get(&(cluster as i64))
-                .is_some_and(|at| m.time > *at)
+                .is_some_and(|at| m.time_ms > *at)
             {
                 a.after_answer += 1;
             }
-            if m.time >= window.0 && m.time < window.1 {
+            if m.time_ms >= window.0 && m.time_ms < window.1 {
                 a.count += 1;
                 a.people.insert(m.author);
-                a.channels.insert(m.channel_id);
-                if let Some(p) = m.post {
-                    *a.posts.entry(p).or_default() += 1;
+                a.channels.insert(channel_id);
+                if m.post != Asked::NO_POST {
+                    *a.posts.entry(m.post).or_default() += 1;
                 }
-            } else if m.time >= previous.0 && m.time < previous.1 {
+            } else if m.time_ms >= previous.0 && m.time_ms < previous.1 {
                 a.previous += 1;
             }
         }
@@ -763,9 +780,9 @@ impl FaqSignals {
                 // A question is readable when the reader reads comments on its channel.
                 let readable = |message: u64| {
                     inner
-                        .members
-                        .get(&message)
-                        .is_some_and(|m| scope.may_read(COMMENTS, m.channel_id))
+                        .clusterer
+                        .asked(message)
+                        .is_some_and(|m| scope.may_read(COMMENTS, inner.channel(m)))
                 };
                 let summary = inner.clusterer.cluster_among(id, &readable)?;
                 let curation = curations.iter().find(|c| c.cluster_id == id as i64);
@@ -778,7 +795,7 @@ impl FaqSignals {
                 let mut posts: Vec<(&str, usize)> = a
                     .posts
                     .into_iter()
-                    .map(|(p, n)| (inner.posts.name(p), n))
+                    .map(|(p, n)| (inner.posts.value(p).map_or("", String::as_str), n))
                     .collect();
                 posts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
                 Some(Signal {
@@ -834,11 +851,12 @@ impl FaqSignals {
             return Vec::new();
         };
         inner
-            .members
-            .keys()
-            .filter(|id| place(&inner.clusterer, **id, &merged, moves) == Some(cluster))
+            .clusterer
+            .every_asked()
+            .map(|(id, _)| id)
+            .filter(|id| place(&inner.clusterer, *id, &merged, moves) == Some(cluster))
             .take(limit)
-            .map(|id| *id as i64)
+            .map(|id| id as i64)
             .collect()
     }
 
@@ -1117,11 +1135,7 @@ impl FaqSignals {
                 // A message that is no question and has not been one here (a direct message, a
                 // remark) has nothing to settle: were it placed elsewhere, the event that took it
                 // out follows.
-                .filter(|h| {
-                    h.question.is_some()
-                        || h.fresh
-                        || inner.members.contains_key(&(h.message as u64))
-                })
+                .filter(|h| h.question.is_some() || h.fresh || inner.holds(h.message))
                 .collect()
         };
         self.settle(store, &handlings).await
