@@ -110,7 +110,15 @@ on_both_backends!(
         assert_eq!(first["pinned"], true);
         assert_eq!(first["answered_url"], "https://exempelby.se/storgatan");
         // What is kept of each question (when, who, which channel and post) is rebuilt too.
-        for field in ["id", "count", "people", "previous", "channels", "posts", "total_members"] {
+        for field in [
+            "id",
+            "count",
+            "people",
+            "previous",
+            "channels",
+            "posts",
+            "total_members",
+        ] {
             assert_eq!(first[field], storgatan[field], "{field} after a restart");
         }
     }
