@@ -14,6 +14,12 @@
 //! `phases` (`search/phases.rs`) splits the index's share of each query into planning, counting
 //! and finding the page.
 
+// The service ships with jemalloc as its allocator (`src/main.rs`); the searches over HTTP run in
+// this process, so they allocate as the shipped binary does, and the resident memory measured
+// here is the shipped allocator's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod common;
 #[path = "search/over_http.rs"]
 mod over_http;
