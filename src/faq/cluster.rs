@@ -352,6 +352,7 @@ impl Clusterer {
     /// Puts message `id` in the question cluster `cluster` (started under that id when there is
     /// none), leaving the cluster it was in: how a placement decided elsewhere (the store,
     /// another instance, a consolidation) is followed. Cluster ids then come from the caller.
+    /// A question already in that cluster stays, with `meta` as its record.
     pub fn put(&mut self, id: u64, vector: SparseVec, meta: Asked, text: &str, cluster: u64) {
         if self.cluster_of(id) == Some(cluster) {
             if let Some(item) = self.questions.items.get_mut(&id) {

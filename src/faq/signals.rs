@@ -608,13 +608,14 @@ impl FaqSignals {
                 });
             }
             let stale_wording = h.fresh && !placed_here.contains(&h.message);
+            let asked = inner.asked(q, p.placed_seq);
             if stale_wording || !inner.clusterer.move_to(id, cluster) {
                 inner.clusterer.remove(id);
                 let vector = inner.clusterer.learn(&q.text);
-                let asked = inner.asked(q, p.placed_seq);
                 inner.clusterer.put(id, vector, asked, &q.text, cluster);
+            } else if let Some(kept) = inner.clusterer.asked_mut(id) {
+                *kept = asked;
             }
-            inner.remember(q, p.placed_seq);
         }
         Ok(redirects)
     }
