@@ -72,6 +72,8 @@ const CONTENT_VERSION_FILE: &str = "tavla-content-version";
 
 /// Memory the writer may use before it flushes a segment.
 const WRITER_HEAP: usize = 64 * 1024 * 1024;
+/// Most threads one search's segments are read on (the machine's cores, up to this).
+const MAX_SEARCH_THREADS: usize = 4;
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
@@ -234,6 +236,12 @@ impl OpenIndex {
         }
         std::fs::write(&version_file, CONTENT_VERSION)?;
         register_tokenizers(&index);
+        // A search reads its segments side by side, one per core: a frequent word over a million
+        // messages reads half a million postings, and searches mostly come one at a time.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if cores > 1 {
+            index.set_multithread_executor(cores.min(MAX_SEARCH_THREADS))?;
+        }
         // One indexing thread: the follower commits a few times a second, and each thread
         // writes a segment of its own per commit (twice the segments to merge, for nothing).
         let writer = index
