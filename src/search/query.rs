@@ -138,6 +138,9 @@ fn filter(q: Box<dyn Query>) -> (Occur, Box<dyn Query>) {
 /// `sopor` never matches `spor`); most spellings one word expands to.
 pub const MIN_TYPO_CHARS: usize = 5;
 const MAX_SPELLINGS: usize = 64;
+/// Most near spellings taken from one segment's dictionary (its walk stops there): far more
+/// than [`MAX_SPELLINGS`], so that spellings other segments gave already do not crowd out new ones.
+const MAX_NEAR_IN_SEGMENT: usize = 1024;
 /// Shortest query word split into two known words (`busshållplats` → `buss` + `hållplats`), and
 /// shortest part.
 const MIN_SPLIT_CHARS: usize = 7;
@@ -262,14 +265,13 @@ impl Planner<'_> {
             let Ok(automaton) = fuzzy.automaton() else {
                 continue;
             };
-            for segment in self.searcher.segment_readers() {
-                let Ok(inverted) = segment.inverted_index(f.folded) else {
-                    continue;
-                };
-                let Ok(mut stream) = inverted.terms().search(&automaton).into_stream() else {
-                    continue;
-                };
-                while stream.advance() && found.len() < MAX_SPELLINGS {
+            // Each segment's dictionary is walked on its own core (as the search reads them);
+            // the spellings are then taken in segment order, as one walk would have.
+            let near = |segment: &tantivy::SegmentReader| -> tantivy::Result<Vec<String>> {
+                let inverted = segment.inverted_index(f.folded)?;
+                let mut stream = inverted.terms().search(&automaton).into_stream()?;
+                let mut near = Vec::new();
+                while stream.advance() && near.len() < MAX_NEAR_IN_SEGMENT {
                     let Ok(term) = std::str::from_utf8(stream.key()) else {
                         continue;
                     };
@@ -281,9 +283,26 @@ impl Planner<'_> {
                         && term != key
                         && text::swedish::folded_key(term) != key
                     {
-                        found.insert(term.to_string());
+                        near.push(term.to_string());
                     }
                 }
+                Ok(near)
+            };
+            let segments = self.searcher.segment_readers();
+            let per_segment = self
+                .index
+                .index
+                .search_executor()
+                .map(
+                    |segment| Ok(near(segment).unwrap_or_default()),
+                    segments.iter(),
+                )
+                .unwrap_or_default();
+            for term in per_segment.into_iter().flatten() {
+                if found.len() >= MAX_SPELLINGS {
+                    break;
+                }
+                found.insert(term);
             }
         }
         if found.is_empty() {
