@@ -5,12 +5,13 @@
 use std::ops::Bound;
 
 use tantivy::collector::{Count, TopDocs};
+use tantivy::query::EnableScoring;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
     RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{DocAddress, Order, Searcher, Term};
+use tantivy::{DocAddress, Executor, Order, Searcher, Term};
 
 use crate::model::ConversationKind;
 
@@ -141,6 +142,8 @@ const MAX_SPELLINGS: usize = 64;
 /// Most near spellings taken from one segment's dictionary (its walk stops there): far more
 /// than [`MAX_SPELLINGS`], so that spellings other segments gave already do not crowd out new ones.
 const MAX_NEAR_IN_SEGMENT: usize = 1024;
+/// Smallest index (in messages) whose segments a search reads side by side.
+const SIDE_BY_SIDE_FROM_DOCS: u64 = 100_000;
 /// Shortest query word split into two known words (`busshållplats` → `buss` + `hållplats`), and
 /// shortest part.
 const MIN_SPLIT_CHARS: usize = 7;
@@ -291,8 +294,7 @@ impl Planner<'_> {
             let segments = self.searcher.segment_readers();
             let per_segment = self
                 .index
-                .index
-                .search_executor()
+                .executor_for(&self.searcher)
                 .map(
                     |segment| Ok(near(segment).unwrap_or_default()),
                     segments.iter(),
@@ -614,6 +616,19 @@ impl OpenIndex {
         clauses
     }
 
+    /// Where a search reads its segments: side by side on the index's threads once the index is
+    /// large enough for that to pay, else on the calling thread (handing a small index's few
+    /// postings to other threads and back costs more than reading them: 0.15 against 0.06 ms a
+    /// search over 700 messages).
+    fn executor_for(&self, searcher: &Searcher) -> &Executor {
+        static ON_THE_CALLING_THREAD: Executor = Executor::SingleThread;
+        if searcher.segment_readers().len() > 1 && searcher.num_docs() >= SIDE_BY_SIDE_FROM_DOCS {
+            self.index.search_executor()
+        } else {
+            &ON_THE_CALLING_THREAD
+        }
+    }
+
     /// Runs a query: the total number of hits and one page of them.
     pub fn run(
         &self,
@@ -623,19 +638,24 @@ impl OpenIndex {
         offset: usize,
     ) -> anyhow::Result<Hits> {
         let searcher = self.reader.searcher();
+        let executor = self.executor_for(&searcher);
         let top = TopDocs::with_limit(limit.max(1)).and_offset(offset);
         let (total, addresses): (usize, Vec<(f32, DocAddress)>) = match sort {
-            SortOrder::Relevance => searcher.search(query, &(Count, top.order_by_score()))?,
+            SortOrder::Relevance => {
+                let collector = (Count, top.order_by_score());
+                let scoring = EnableScoring::enabled_from_searcher(&searcher);
+                searcher.search_with_executor(query, &collector, executor, scoring)?
+            }
             SortOrder::Newest | SortOrder::Oldest => {
                 let order = if sort == SortOrder::Newest {
                     Order::Desc
                 } else {
                     Order::Asc
                 };
-                let (total, hits) = searcher.search(
-                    query,
-                    &(Count, top.order_by_fast_field::<i64>("time", order)),
-                )?;
+                let collector = (Count, top.order_by_fast_field::<i64>("time", order));
+                let scoring = EnableScoring::disabled_from_searcher(&searcher);
+                let (total, hits) =
+                    searcher.search_with_executor(query, &collector, executor, scoring)?;
                 (total, hits.into_iter().map(|(_, a)| (0.0, a)).collect())
             }
         };
