@@ -61,6 +61,9 @@ pub struct OpenIndex {
     pub reader: IndexReader,
     pub writer: Mutex<IndexWriter>,
     pub fields: Fields,
+    /// Smallest index (in messages) whose segments a search reads side by side
+    /// (`query::SIDE_BY_SIDE_FROM_DOCS`; tests lower it to read a small index that way).
+    side_by_side_from: u64,
 }
 
 /// What goes into the index, beyond its schema: raised when the rules change so that an index
@@ -236,8 +239,9 @@ impl OpenIndex {
         }
         std::fs::write(&version_file, CONTENT_VERSION)?;
         register_tokenizers(&index);
-        // A search reads its segments side by side, one per core: a frequent word over a million
-        // messages reads half a million postings, and searches mostly come one at a time.
+        // A large index's segments are read side by side, one per core (`executor_for`): a
+        // frequent word over a million messages reads half a million postings, and searches
+        // mostly come one at a time.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         if cores > 1 {
             index.set_multithread_executor(cores.min(MAX_SEARCH_THREADS))?;
@@ -262,6 +266,7 @@ impl OpenIndex {
             reader,
             writer: Mutex::new(writer),
             fields,
+            side_by_side_from: query::SIDE_BY_SIDE_FROM_DOCS,
         })
     }
 

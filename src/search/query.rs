@@ -5,10 +5,9 @@
 use std::ops::Bound;
 
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::EnableScoring;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
-    RangeQuery, TermQuery, TermSetQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EnableScoring, FuzzyTermQuery, Occur,
+    PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, Executor, Order, Searcher, Term};
@@ -143,7 +142,7 @@ const MAX_SPELLINGS: usize = 64;
 /// than [`MAX_SPELLINGS`], so that spellings other segments gave already do not crowd out new ones.
 const MAX_NEAR_IN_SEGMENT: usize = 1024;
 /// Smallest index (in messages) whose segments a search reads side by side.
-const SIDE_BY_SIDE_FROM_DOCS: u64 = 100_000;
+pub(super) const SIDE_BY_SIDE_FROM_DOCS: u64 = 100_000;
 /// Shortest query word split into two known words (`busshållplats` → `buss` + `hållplats`), and
 /// shortest part.
 const MIN_SPLIT_CHARS: usize = 7;
@@ -622,7 +621,7 @@ impl OpenIndex {
     /// search over 700 messages).
     fn executor_for(&self, searcher: &Searcher) -> &Executor {
         static ON_THE_CALLING_THREAD: Executor = Executor::SingleThread;
-        if searcher.segment_readers().len() > 1 && searcher.num_docs() >= SIDE_BY_SIDE_FROM_DOCS {
+        if searcher.segment_readers().len() > 1 && searcher.num_docs() >= self.side_by_side_from {
             self.index.search_executor()
         } else {
             &ON_THE_CALLING_THREAD
@@ -767,5 +766,97 @@ mod planned {
         assert_eq!(ids(&open, "förskola"), [2]);
         // A compound is found by its two parts written apart.
         assert_eq!(ids(&open, "busshållplats"), [3]);
+    }
+
+    /// Each message committed on its own: an index of as many segments.
+    fn segmented(texts: &[&str]) -> (tempfile::TempDir, OpenIndex) {
+        let (dir, open) = index(&[]);
+        {
+            let mut writer = open.writer.lock().unwrap();
+            for (i, text) in texts.iter().enumerate() {
+                let m = IndexedMessage {
+                    id: i as i64 + 1,
+                    conversation_id: 1,
+                    channel_id: 1,
+                    author_id: None,
+                    platform: "facebook".into(),
+                    kind: "dm".into(),
+                    direction: "inbound".into(),
+                    status: "open".into(),
+                    state: "visible".into(),
+                    text: Some(text.to_string()),
+                    platform_time: i as i64,
+                    has_attachments: false,
+                    severity: None,
+                };
+                open.put(&writer, m.id, Some(&m)).unwrap();
+                open.commit(&mut writer, i as i64 + 2).unwrap();
+            }
+        }
+        (dir, open)
+    }
+
+    #[test]
+    fn segments_read_side_by_side_give_what_one_thread_gives() {
+        let texts = [
+            "Hur länge tar ett bygglov för en altan?",
+            "Jag har fått en faktura jag inte förstår.",
+            "Fakturan för vatten var dubbelt så hög.",
+            "Varför kommer fakturorna så sent? Fakutra igen.",
+            "Förskolan stänger klockan fem.",
+            "Hållplatsen för bussen är flyttad, fakturera mig inte.",
+            "Fakturan till förskolan, forskolan har inte betalat.",
+        ];
+        let (_dir, mut open) = segmented(&texts);
+        let searcher = open.reader.searcher();
+        assert!(searcher.segment_readers().len() > 1, "several segments");
+        let everything = Filters {
+            kinds: vec!["dm".into()],
+            states: vec!["visible".into()],
+            ..Filters::default()
+        };
+        let answers = |open: &OpenIndex| {
+            let mut all = Vec::new();
+            for q in [
+                "fakutra",
+                "bygglvo",
+                "förskola",
+                "busshållplats",
+                "faktura -vatten",
+            ] {
+                let planned = open.plan(&parse(q, false), &everything, &Synonyms::default());
+                let mut spellings: Vec<_> = planned.highlight.spellings.iter().collect();
+                spellings.sort();
+                all.push(format!("{q}: near spellings {spellings:?}"));
+                for sort in [SortOrder::Relevance, SortOrder::Newest, SortOrder::Oldest] {
+                    let hits = open.run(planned.query.as_ref(), sort, 3, 1).unwrap();
+                    all.push(format!("{q} {sort:?}: {} {:?}", hits.total, hits.ids));
+                }
+            }
+            all
+        };
+        open.side_by_side_from = u64::MAX;
+        assert!(matches!(
+            open.executor_for(&searcher),
+            Executor::SingleThread
+        ));
+        let one_thread = answers(&open);
+        open.side_by_side_from = 0;
+        if std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 {
+            assert!(matches!(
+                open.executor_for(&searcher),
+                Executor::ThreadPool(_)
+            ));
+        }
+        assert_eq!(answers(&open), one_thread);
+        // Something to compare: misspellings reach words in one segment (`bygglov`) and in
+        // several (`faktura`).
+        for misspelt in ["fakutra", "bygglvo"] {
+            let spelt = format!("{misspelt}: near spellings [\"");
+            assert!(
+                one_thread.iter().any(|a| a.starts_with(&spelt)),
+                "{one_thread:#?}"
+            );
+        }
     }
 }
