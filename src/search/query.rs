@@ -700,27 +700,32 @@ mod planned {
     use super::*;
     use crate::store::search::IndexedMessage;
 
+    /// The `i`th message of a test index: a visible DM.
+    fn message(i: usize, text: &str) -> IndexedMessage {
+        IndexedMessage {
+            id: i as i64 + 1,
+            conversation_id: 1,
+            channel_id: 1,
+            author_id: None,
+            platform: "facebook".into(),
+            kind: "dm".into(),
+            direction: "inbound".into(),
+            status: "open".into(),
+            state: "visible".into(),
+            text: Some(text.to_string()),
+            platform_time: i as i64,
+            has_attachments: false,
+            severity: None,
+        }
+    }
+
     fn index(texts: &[&str]) -> (tempfile::TempDir, OpenIndex) {
         let dir = tempfile::tempdir().unwrap();
         let open = OpenIndex::open(dir.path()).unwrap();
         {
             let mut writer = open.writer.lock().unwrap();
             for (i, text) in texts.iter().enumerate() {
-                let m = IndexedMessage {
-                    id: i as i64 + 1,
-                    conversation_id: 1,
-                    channel_id: 1,
-                    author_id: None,
-                    platform: "facebook".into(),
-                    kind: "dm".into(),
-                    direction: "inbound".into(),
-                    status: "open".into(),
-                    state: "visible".into(),
-                    text: Some(text.to_string()),
-                    platform_time: i as i64,
-                    has_attachments: false,
-                    severity: None,
-                };
+                let m = message(i, text);
                 open.put(&writer, m.id, Some(&m)).unwrap();
             }
             open.commit(&mut writer, 1).unwrap();
@@ -774,21 +779,7 @@ mod planned {
         {
             let mut writer = open.writer.lock().unwrap();
             for (i, text) in texts.iter().enumerate() {
-                let m = IndexedMessage {
-                    id: i as i64 + 1,
-                    conversation_id: 1,
-                    channel_id: 1,
-                    author_id: None,
-                    platform: "facebook".into(),
-                    kind: "dm".into(),
-                    direction: "inbound".into(),
-                    status: "open".into(),
-                    state: "visible".into(),
-                    text: Some(text.to_string()),
-                    platform_time: i as i64,
-                    has_attachments: false,
-                    severity: None,
-                };
+                let m = message(i, text);
                 open.put(&writer, m.id, Some(&m)).unwrap();
                 open.commit(&mut writer, i as i64 + 2).unwrap();
             }
