@@ -7,10 +7,11 @@
 //! TAVLA_BENCH_MESSAGES (default 1,000,000) generated Swedish messages through the signed Meta
 //! webhook (TAVLA_BENCH_BATCH = 100 a POST, TAVLA_BENCH_SENDERS = 4 at once, a failed POST sent
 //! again as Meta does), and prints per tenth: throughput, the log's size and peak, the database's
-//! size and the service's resident memory. Then it uses search and the FAQ view as staff would,
-//! measures memory again, optionally keeps a steady load (TAVLA_BENCH_STEADY_SECONDS at
-//! TAVLA_BENCH_STEADY_RATE messages/s) sampling memory each minute, kills the service with
-//! SIGKILL and counts the rows: every acknowledged message must be there.
+//! size, the service's resident memory, and its CPU and bytes written to disk per message. Then
+//! it uses search and the FAQ view as staff would, measures memory again, optionally keeps a
+//! steady load (TAVLA_BENCH_STEADY_SECONDS at TAVLA_BENCH_STEADY_RATE messages/s) sampling memory
+//! each minute, kills the service with SIGKILL and counts the rows: every acknowledged message
+//! must be there.
 //! TAVLA_BENCH_KEEP=1 keeps the database and the service's log for a look afterwards.
 //! TAVLA_BENCH_ENGINE=postgres runs the same on a fresh PostgreSQL database
 //! (TAVLA_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres).
@@ -468,6 +469,17 @@ fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// Bytes the process has caused to be written to storage, from /proc (the log's frames, the
+/// checkpoints' pages and the index's segments): what each message costs the disk.
+fn written_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 fn file_size(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
@@ -710,7 +722,7 @@ async fn run(config: &Config, database: Database, dir: &Path) -> anyhow::Result<
     });
 
     println!(
-        "{:>6} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "{:>6} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>12}",
         "tenth",
         "messages",
         "seconds",
@@ -720,7 +732,8 @@ async fn run(config: &Config, database: Database, dir: &Path) -> anyhow::Result<
         "DB MiB",
         "RSS MiB",
         "anon MiB",
-        "CPU µs/msg"
+        "CPU µs/msg",
+        "disk KiB/msg"
     );
     let started = Instant::now();
     let tasks = senders(
@@ -734,6 +747,7 @@ async fn run(config: &Config, database: Database, dir: &Path) -> anyhow::Result<
     );
     let mut tenths = Vec::new();
     let (mut last_at, mut last_acked, mut last_cpu) = (Duration::ZERO, 0u64, cpu_seconds(pid));
+    let mut last_written = written_bytes(pid);
     for tenth in 1..=10u64 {
         let goal = deliveries * tenth / 10;
         while progress.acked_deliveries.load(Ordering::Relaxed) < goal {
@@ -747,8 +761,12 @@ async fn run(config: &Config, database: Database, dir: &Path) -> anyhow::Result<
         let m = memory(pid);
         let cpu = cpu_seconds(pid);
         let cpu_us = (cpu - last_cpu) * 1e6 / (acked - last_acked).max(1) as f64;
+        let written = written_bytes(pid);
+        let disk_kib = written.saturating_sub(last_written) as f64
+            / 1024.0
+            / (acked - last_acked).max(1) as f64;
         println!(
-            "{tenth:>6} {acked:>10} {:>8.1} {rate:>9.0} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {cpu_us:>10.0}",
+            "{tenth:>6} {acked:>10} {:>8.1} {rate:>9.0} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {cpu_us:>10.0} {disk_kib:>12.1}",
             at.as_secs_f64(),
             mib(wal_now),
             mib(sampler.wal_peak.load(Ordering::Relaxed)),
@@ -761,8 +779,9 @@ async fn run(config: &Config, database: Database, dir: &Path) -> anyhow::Result<
             "wal_mib": mib(wal_now), "wal_peak_mib": mib(sampler.wal_peak.load(Ordering::Relaxed)),
             "db_mib": mib(db), "rss_mib": m.rss_kib / 1024, "rss_anon_mib": m.anon_kib / 1024,
             "rss_file_mib": m.file_kib / 1024, "service_cpu_us_per_msg": cpu_us.round(),
+            "disk_kib_per_msg": (disk_kib * 10.0).round() / 10.0,
         }));
-        (last_at, last_acked, last_cpu) = (at, acked, cpu);
+        (last_at, last_acked, last_cpu, last_written) = (at, acked, cpu, written);
     }
     for t in tasks {
         t.await?;

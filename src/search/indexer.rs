@@ -1,7 +1,7 @@
 //! The projection from the event log into the index, and the rebuild from the store (which is
 //! also how a damaged index heals: see `healing`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,7 @@ use super::healing::is_damage;
 use super::synonyms::Group;
 use super::{OpenIndex, SearchIndex};
 use crate::store::scope::ReadScope;
+use crate::store::search::IndexedMessage;
 use crate::store::{EventKind, Store, StoredEvent};
 
 /// Events read per round.
@@ -190,9 +191,12 @@ pub async fn catch_up(store: &Store, index: &SearchIndex, after: i64) -> anyhow:
     let rows = store
         .messages_for_index(&ReadScope::operator(), &ids)
         .await?;
+    // By id: a round may hold tens of thousands of messages (catching up after a pause), and a
+    // search of the rows for each would cost the square of that.
+    let rows: HashMap<i64, &IndexedMessage> = rows.iter().map(|m| (m.id, m)).collect();
     let mut writer = writer(&open)?;
     for id in &ids {
-        open.put(&writer, *id, rows.iter().find(|m| m.id == *id))?;
+        open.put(&writer, *id, rows.get(id).copied())?;
     }
     open.commit(&mut writer, last)?;
     Ok(last)

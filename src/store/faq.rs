@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use super::audit::{record, Actor};
 use super::scope::ReadScope;
-use super::{now_ms, Result, Store, Tx};
+use super::{now_ms, Marks, Result, Store, Tx};
 
 /// One inbound question-like message as clustering sees it.
 #[derive(Debug, Clone)]
@@ -122,11 +122,10 @@ impl Store {
     ) -> Result<Vec<QuestionRow>> {
         let mut out = Vec::new();
         for chunk in ids.chunks(500) {
-            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let list = Marks::of_backend(self.backend).list(1, chunk.len());
             let sql = format!(
-                "{} and m.id in ({}) order by m.id",
+                "{} and m.id in ({list}) order by m.id",
                 question_select(scope),
-                list.join(", ")
             );
             let mut q = sqlx::query(&sql);
             for id in chunk {
@@ -316,10 +315,9 @@ impl Store {
     pub async fn faq_placements(&self, ids: &[i64]) -> Result<Vec<Placement>> {
         let mut out = Vec::new();
         for chunk in ids.chunks(500) {
-            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let list = Marks::of_backend(self.backend).list(1, chunk.len());
             let sql = format!(
-                "select message_id, cluster_id, placed_seq from faq_members where message_id in ({})",
-                list.join(", ")
+                "select message_id, cluster_id, placed_seq from faq_members where message_id in ({list})"
             );
             let mut q = sqlx::query(&sql);
             for id in chunk {

@@ -403,6 +403,62 @@ fn is_postgres(tx: &Tx<'_>) -> bool {
     tx.backend_name() == sqlx::Postgres::NAME
 }
 
+/// How a statement marks its parameters: PostgreSQL needs them numbered (`$1`); SQLite takes `?`
+/// in the order they are bound, which sqlx binds without looking each one up by name (the
+/// lookup was 3 % of the service's CPU under sustained ingest, `sqlite3_bind_parameter_name`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Marks {
+    Numbered,
+    InOrder,
+}
+
+impl Marks {
+    pub(crate) fn of(tx: &Tx<'_>) -> Marks {
+        if is_postgres(tx) {
+            Marks::Numbered
+        } else {
+            Marks::InOrder
+        }
+    }
+
+    /// The mark of parameter `n` (counted from 1 in the order bound).
+    pub(crate) fn mark(self, n: usize, out: &mut String) {
+        match self {
+            Marks::Numbered => {
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            Marks::InOrder => out.push('?'),
+        }
+    }
+
+    pub(crate) fn of_backend(backend: Backend) -> Marks {
+        match backend {
+            Backend::Postgres => Marks::Numbered,
+            Backend::Sqlite => Marks::InOrder,
+        }
+    }
+
+    /// `count` marks from parameter `first`, separated by commas: an `in (…)` list.
+    pub(crate) fn list(self, first: usize, count: usize) -> String {
+        let mut out = String::with_capacity(count * 5);
+        for i in 0..count {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            self.mark(first + i, &mut out);
+        }
+        out
+    }
+
+    /// Parameter `n`'s mark on its own.
+    pub(crate) fn one(self, n: usize) -> String {
+        let mut out = String::new();
+        self.mark(n, &mut out);
+        out
+    }
+}
+
 /// SQLite connections in the pool: one writes at a time, the rest read beside it.
 const SQLITE_CONNECTIONS: u32 = 8;
 /// Page cache per pooled SQLite connection, in KiB (SQLite's default): readers' caches are

@@ -12,7 +12,7 @@ use sqlx::Row;
 
 use super::ingest::{apply, bounded, dm_thread_key, upsert_post, BatchCache, Limits, Outcome};
 use super::moderation::FlagInput;
-use super::{now_ms, Result, Tx};
+use super::{now_ms, Marks, Result, Tx};
 use crate::model::{ConversationStatus, Direction, Inbound, MessageItem, Platform};
 
 /// A conversation to create: channel, its key, its kind, the DM's author, the comment thread's
@@ -40,10 +40,11 @@ pub(super) struct NewInbound<'a> {
 /// of statement texts serve every run (each is prepared once and cached by the connection).
 const CHUNKS: [usize; 5] = [64, 32, 16, 4, 1];
 
-/// Parameters per statement at most (beyond the sizes of one row). Binding looks each parameter
-/// up by number in a list as long as the statement's parameters (sqlx asks SQLite for each
-/// one's name), so a statement's binding grows with the square of its parameters: 64 messages
-/// of 15 columns took more time binding than the statement saved (issue 17's profile).
+/// Parameters per statement at most (beyond the sizes of one row). Numbered parameters (`$n`)
+/// on SQLite are bound by asking SQLite each one's name, which it looks up in a list as long as
+/// the statement's parameters: binding grew with the square of its parameters, and 64 messages
+/// of 15 columns took more time binding than the statement saved (issue 17's profile). SQLite
+/// is now given its parameters in order ([`Marks::InOrder`]), which binds without that lookup.
 const MAX_PARAMS: usize = 256;
 
 /// Cuts `n` rows of `cols` parameters each into chunk sizes from `CHUNKS`, each statement within
@@ -63,8 +64,8 @@ fn chunks(mut n: usize, cols: usize) -> Vec<usize> {
 }
 
 /// `($k+1, …, $k+cols), (…)` for `rows` rows: the placeholders of a multi-row VALUES list whose
-/// first parameter is `$first`.
-fn placeholders(first: usize, rows: usize, cols: usize) -> String {
+/// first parameter is `$first` (or `?`s, on SQLite).
+fn placeholders(marks: Marks, first: usize, rows: usize, cols: usize) -> String {
     let mut out = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         out.push_str(if r == 0 { "(" } else { ", (" });
@@ -72,8 +73,7 @@ fn placeholders(first: usize, rows: usize, cols: usize) -> String {
             if c > 0 {
                 out.push_str(", ");
             }
-            out.push('$');
-            out.push_str(&(first + r * cols + c).to_string());
+            marks.mark(first + r * cols + c, &mut out);
         }
         out.push(')');
     }
@@ -172,6 +172,7 @@ async fn author_ids(
     // rather than deadlock on PostgreSQL.
     wanted.sort_unstable_by(|a, b| (a.0.as_str(), a.1).cmp(&(b.0.as_str(), b.1)));
     let now = now_ms();
+    let marks = Marks::of(tx);
     let mut done = 0;
     for size in chunks(wanted.len(), 4) {
         let part = &wanted[done..done + size];
@@ -180,7 +181,7 @@ async fn author_ids(
             "insert into authors (platform, platform_id, name, first_seen_at) values {} \
              on conflict (platform, platform_id) do update set name = coalesce(excluded.name, authors.name) \
              returning id, platform_id",
-            placeholders(1, size, 4)
+            placeholders(marks, 1, size, 4)
         );
         let mut q = sqlx::query(&sql);
         for (platform, id, name) in part {
@@ -274,16 +275,18 @@ async fn existing_conversations(
     }
     let mut found = HashMap::new();
     for (channel_id, threads) in per_channel {
+        let marks = Marks::of(tx);
         let mut done = 0;
         for size in chunks(threads.len(), 1) {
             let part = &threads[done..done + size];
             done += size;
             let list = (0..size)
-                .map(|k| format!("${}", k + 2))
+                .map(|k| marks.one(k + 2))
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
-                "select id, thread_key from conversations where channel_id = $1 and thread_key in ({list})"
+                "select id, thread_key from conversations where channel_id = {} and thread_key in ({list})",
+                marks.one(1)
             );
             let mut q = sqlx::query(&sql).bind(channel_id);
             for t in part {
@@ -347,6 +350,7 @@ async fn create_conversations(
     }
     rows.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     let now = now_ms();
+    let marks = Marks::of(tx);
     let mut done = 0;
     for size in chunks(rows.len(), 8) {
         let part = &rows[done..done + size];
@@ -355,7 +359,7 @@ async fn create_conversations(
             "insert into conversations (channel_id, thread_key, kind, person_id, post_id, status, \
              created_at, updated_at) values {} on conflict (channel_id, thread_key) do nothing \
              returning id, channel_id, thread_key",
-            placeholders(1, size, 8)
+            placeholders(marks, 1, size, 8)
         );
         let mut q = sqlx::query(&sql);
         for (channel_id, key, kind, person, post, status) in part {
@@ -399,13 +403,14 @@ async fn insert_messages(
 ) -> Result<Vec<Option<i64>>> {
     let now = now_ms();
     let mut ids: HashMap<(i64, String), i64> = HashMap::with_capacity(items.len());
+    let marks = Marks::of(tx);
     let mut done = 0;
     for size in chunks(items.len(), 15) {
         let sql = format!(
             "insert into messages (conversation_id, channel_id, kind, direction, platform_id, author_id, \
              text, attachments, parent_platform_id, extra, state, edited, platform_time, received_at, raw) \
              values {} on conflict (channel_id, platform_id) do nothing returning id, channel_id, platform_id",
-            placeholders(1, size, 15)
+            placeholders(marks, 1, size, 15)
         );
         let mut q = sqlx::query(&sql);
         for i in done..done + size {
@@ -520,6 +525,7 @@ async fn note_new(tx: &mut Tx<'_>, notes: &HashMap<i64, Vec<(Direction, i64)>>) 
 
 /// Inbound steps of distinct conversations: (conversation, platform time, how many).
 async fn note_inbound_layer(tx: &mut Tx<'_>, layer: &[(i64, i64, i64)], now: i64) -> Result<()> {
+    let marks = Marks::of(tx);
     let mut done = 0;
     for size in chunks(layer.len(), 3) {
         let part = &layer[done..done + size];
@@ -534,9 +540,10 @@ async fn note_inbound_layer(tx: &mut Tx<'_>, layer: &[(i64, i64, i64)], now: i64
                  else oldest_unanswered_at end, \
                last_inbound_at = case when last_inbound_at is null or last_inbound_at < v.column2 then v.column2 else last_inbound_at end, \
                last_message_at = case when last_message_at is null or last_message_at < v.column2 then v.column2 else last_message_at end, \
-               message_count = message_count + v.column3, updated_at = $1 \
+               message_count = message_count + v.column3, updated_at = {} \
              from (values {}) as v where conversations.id = v.column1",
-            placeholders(2, size, 3)
+            marks.one(1),
+            placeholders(marks, 2, size, 3)
         );
         let mut q = sqlx::query(&sql).bind(now);
         for (conversation, t, count) in part {
@@ -550,6 +557,7 @@ async fn note_inbound_layer(tx: &mut Tx<'_>, layer: &[(i64, i64, i64)], now: i64
 /// Outbound steps of distinct conversations: (conversation, platform time). The page's message
 /// stops the clock for everything it answers, as `note_message` does for one.
 async fn note_outbound_layer(tx: &mut Tx<'_>, layer: &[(i64, i64)], now: i64) -> Result<()> {
+    let marks = Marks::of(tx);
     let mut done = 0;
     for size in chunks(layer.len(), 2) {
         let part = &layer[done..done + size];
@@ -560,9 +568,10 @@ async fn note_outbound_layer(tx: &mut Tx<'_>, layer: &[(i64, i64)], now: i64) ->
                  else oldest_unanswered_at end, \
                last_outbound_at = case when last_outbound_at is null or last_outbound_at < v.column2 then v.column2 else last_outbound_at end, \
                last_message_at = case when last_message_at is null or last_message_at < v.column2 then v.column2 else last_message_at end, \
-               message_count = message_count + 1, updated_at = $1 \
+               message_count = message_count + 1, updated_at = {} \
              from (values {}) as v where conversations.id = v.column1",
-            placeholders(2, size, 2)
+            marks.one(1),
+            placeholders(marks, 2, size, 2)
         );
         let mut q = sqlx::query(&sql).bind(now);
         for (conversation, t) in part {
@@ -577,13 +586,14 @@ async fn note_outbound_layer(tx: &mut Tx<'_>, layer: &[(i64, i64)], now: i64) ->
 /// in the run's order.
 async fn append_arrived(tx: &mut Tx<'_>, events: &[(i64, i64, i64, &MessageItem)]) -> Result<()> {
     let now = now_ms();
+    let marks = Marks::of(tx);
     let mut done = 0;
     for size in chunks(events.len(), 6) {
         let part = &events[done..done + size];
         done += size;
         let sql = format!(
             "insert into events (kind, channel_id, conversation_id, message_id, payload, created_at) values {}",
-            placeholders(1, size, 6)
+            placeholders(marks, 1, size, 6)
         );
         let mut q = sqlx::query(&sql);
         for (channel_id, conversation_id, message_id, m) in part {
@@ -649,7 +659,9 @@ mod tests {
 
     #[test]
     fn placeholders_number_rows_in_order() {
-        assert_eq!(placeholders(2, 2, 3), "($2, $3, $4), ($5, $6, $7)");
-        assert_eq!(placeholders(1, 1, 1), "($1)");
+        let numbered = Marks::Numbered;
+        assert_eq!(placeholders(numbered, 2, 2, 3), "($2, $3, $4), ($5, $6, $7)");
+        assert_eq!(placeholders(numbered, 1, 1, 1), "($1)");
+        assert_eq!(placeholders(Marks::InOrder, 2, 2, 2), "(?, ?), (?, ?)");
     }
 }

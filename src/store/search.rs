@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::scope::{s5_column, ReadScope, Withheld};
-use super::{Result, Store};
+use super::{Marks, Result, Store};
 
 /// What the indexer needs to know of one message.
 #[derive(Debug, Clone)]
@@ -99,13 +99,6 @@ fn indexed_from_row(scope: &ReadScope, r: &sqlx::any::AnyRow) -> Result<IndexedM
     })
 }
 
-fn placeholders(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 impl Store {
     /// The messages with these ids (missing ids are simply absent: deleted or erased). The index
     /// serves every reader, so it reads as the service (`ReadScope::operator()`); search applies
@@ -120,7 +113,7 @@ impl Store {
             let sql = format!(
                 "{} where m.id in ({})",
                 indexed_select(),
-                placeholders(chunk.len())
+                Marks::of_backend(self.backend).list(1, chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for id in chunk {

@@ -200,8 +200,15 @@ fn kept(word: &str) -> bool {
     // The endings folded once: the rules run for every word indexed and searched.
     static FOLDED: OnceLock<Vec<String>> = OnceLock::new();
     let folded = FOLDED.get_or_init(|| KEPT_ENDINGS.iter().map(|k| fold(k)).collect());
-    KEPT_ENDINGS.iter().any(|k| word.ends_with(k))
-        || folded.iter().any(|k| word.ends_with(k.as_str()))
+    KEPT_ENDINGS.iter().any(|k| ends_with(word, k))
+        || folded.iter().any(|k| ends_with(word, k))
+}
+
+/// `word.ends_with(ending)` with the last bytes compared first. The rules try some sixty endings
+/// on every word indexed, and most differ in their last byte: comparing each whole (a call to
+/// `memcmp` each) was about 2 % of the service's CPU under sustained ingest (issue 17's profile).
+fn ends_with(word: &str, ending: &str) -> bool {
+    word.as_bytes().last() == ending.as_bytes().last() && word.ends_with(ending)
 }
 
 /// The longest ending that leaves a stem, or a genitive `s`, or `n` after `el`/`or` (`cykeln`,
@@ -211,6 +218,9 @@ fn strip(word: &str) -> Option<(&str, &'static str)> {
         return None;
     }
     for ending in ENDINGS {
+        if !ends_with(word, ending) {
+            continue;
+        }
         if let Some(stem) = word.strip_suffix(ending) {
             // `-stånd` typed without å reads as a participle: `tillstandet` is no `tillst-andet`.
             let stand = ending.starts_with("and") && stem.ends_with("st");
@@ -266,7 +276,7 @@ fn by_rules(word: &str) -> String {
         }
     }
     if !kept(&stem) {
-        if let Some(pair) = SETTLE.iter().find(|p| stem.ends_with(*p)) {
+        if let Some(pair) = SETTLE.iter().find(|p| ends_with(&stem, p)) {
             let shorter = &stem[..stem.len() - pair.chars().last().map_or(0, char::len_utf8)];
             if stem_ok(shorter) {
                 stem = shorter.to_string();
