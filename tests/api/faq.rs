@@ -333,7 +333,17 @@ on_both_backends!(
                 .status(),
             200
         );
-        let items = wait_for_clusters(&app, &communicator, 3).await;
+        // Both clusters, not only the first to fill: the follower may show the three Storgatan
+        // questions a moment before it has placed the fourth.
+        let items = eventually("the Storgatan and simhallen clusters", || async {
+            let v = app
+                .get_json(&communicator, "/api/v1/faq/clusters?period=week")
+                .await;
+            let items = v["items"].as_array().cloned().unwrap_or_default();
+            let has = |n: u64| items.iter().any(|c| c["count"] == n);
+            (has(3) && has(1)).then_some(items)
+        })
+        .await;
         let storgatan = items.iter().find(|c| c["count"] == 3).unwrap()["id"]
             .as_i64()
             .unwrap();
