@@ -177,24 +177,55 @@ async fn author_ids(
     for size in chunks(wanted.len(), 4) {
         let part = &wanted[done..done + size];
         done += size;
+        // A known author is written only when the message names them otherwise: rewriting an
+        // unchanged row dirtied one page of the authors' table per message, each written to the
+        // log and again by the checkpoint (issue 17). Rows left as they were are not returned,
+        // so their ids are read after.
         let sql = format!(
             "insert into authors (platform, platform_id, name, first_seen_at) values {} \
-             on conflict (platform, platform_id) do update set name = coalesce(excluded.name, authors.name) \
-             returning id, platform_id",
+             on conflict (platform, platform_id) do update set name = excluded.name \
+             where excluded.name is not null and authors.name is distinct from excluded.name \
+             returning id, platform, platform_id",
             placeholders(marks, 1, size, 4)
         );
         let mut q = sqlx::query(&sql);
         for (platform, id, name) in part {
             q = q.bind(platform.as_str()).bind(*id).bind(*name).bind(now);
         }
-        let rows = q.fetch_all(&mut **tx).await?;
-        // One platform per chunk is not guaranteed: match rows by platform id within the chunk.
-        let mut by_id: HashMap<String, i64> = HashMap::with_capacity(rows.len());
-        for row in rows {
-            by_id.insert(row.try_get("platform_id")?, row.try_get("id")?);
+        let mut by_id: HashMap<(String, String), i64> = HashMap::with_capacity(part.len());
+        for row in q.fetch_all(&mut **tx).await? {
+            by_id.insert(
+                (row.try_get("platform")?, row.try_get("platform_id")?),
+                row.try_get("id")?,
+            );
+        }
+        // Per platform, so the lookup walks the (platform, platform_id) index.
+        let mut unwritten: HashMap<Platform, Vec<&str>> = HashMap::new();
+        for (platform, id, _) in part {
+            if !by_id.contains_key(&(platform.as_str().to_string(), id.to_string())) {
+                unwritten.entry(*platform).or_default().push(id);
+            }
+        }
+        for (platform, ids) in unwritten {
+            let sql = format!(
+                "select id, platform, platform_id from authors where platform = {} and platform_id in ({})",
+                marks.one(1),
+                marks.list(2, ids.len())
+            );
+            let mut q = sqlx::query(&sql).bind(platform.as_str());
+            for id in &ids {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(&mut **tx).await? {
+                by_id.insert(
+                    (row.try_get("platform")?, row.try_get("platform_id")?),
+                    row.try_get("id")?,
+                );
+            }
         }
         for (platform, platform_id, name) in part {
-            let id = *by_id.get(*platform_id).ok_or_else(|| {
+            let key = (platform.as_str().to_string(), platform_id.to_string());
+            let id = *by_id.get(&key).ok_or_else(|| {
                 super::StoreError::Invalid(format!(
                     "the author {platform_id} was not returned by its upsert"
                 ))
@@ -660,7 +691,10 @@ mod tests {
     #[test]
     fn placeholders_number_rows_in_order() {
         let numbered = Marks::Numbered;
-        assert_eq!(placeholders(numbered, 2, 2, 3), "($2, $3, $4), ($5, $6, $7)");
+        assert_eq!(
+            placeholders(numbered, 2, 2, 3),
+            "($2, $3, $4), ($5, $6, $7)"
+        );
         assert_eq!(placeholders(numbered, 1, 1, 1), "($1)");
         assert_eq!(placeholders(Marks::InOrder, 2, 2, 2), "(?, ?), (?, ?)");
     }

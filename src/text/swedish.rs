@@ -200,8 +200,7 @@ fn kept(word: &str) -> bool {
     // The endings folded once: the rules run for every word indexed and searched.
     static FOLDED: OnceLock<Vec<String>> = OnceLock::new();
     let folded = FOLDED.get_or_init(|| KEPT_ENDINGS.iter().map(|k| fold(k)).collect());
-    KEPT_ENDINGS.iter().any(|k| ends_with(word, k))
-        || folded.iter().any(|k| ends_with(word, k))
+    KEPT_ENDINGS.iter().any(|k| ends_with(word, k)) || folded.iter().any(|k| ends_with(word, k))
 }
 
 /// `word.ends_with(ending)` with the last bytes compared first. The rules try some sixty endings

@@ -161,3 +161,87 @@ on_both_backends!(
         );
     }
 );
+
+/// One DM from the same person, with the name given (or none).
+fn anna_writes(id: &str, name: Option<&str>, text: &str) -> serde_json::Value {
+    let mut author = json!({"id": "person-anna"});
+    if let Some(name) = name {
+        author["name"] = json!(name);
+    }
+    json!({"messages": [{"platform": "facebook", "channel": PAGE, "kind": "dm", "id": id,
+        "author": author, "text": text, "time": "2026-11-02T09:15:00+01:00"}]})
+}
+
+async fn stored_one(app: &TestApp, admin: &str, body: serde_json::Value) {
+    let r = app.post(admin, "/api/v1/messages", body).await;
+    assert_eq!(r.status(), 200);
+    let outcome: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(outcome["stored"], 1, "{outcome}");
+}
+
+/// The message of the first hit for a word, once the index has it.
+async fn hit(app: &TestApp, token: &str, word: &str) -> serde_json::Value {
+    crate::helpers::eventually(&format!("a hit for {word}"), || async {
+        let v = app
+            .get_json(token, &format!("/api/v1/search?q={word}"))
+            .await;
+        v["items"]
+            .as_array()
+            .and_then(|i| i.first())
+            .map(|h| h["message"].clone())
+    })
+    .await
+}
+
+on_both_backends!(
+    an_author_keeps_one_id_and_the_name_last_given_across_restarts,
+    |mut app: TestApp| async move {
+        // Each restart empties the ingest's cache of authors, so the store decides: a message
+        // without a name, or with the name already stored, leaves the author as it is (and
+        // finds its id); a new name replaces the old one.
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        let admin = app.token("admin", "admin").await;
+        let agent = app.token("agent", "agent").await;
+        stored_one(
+            &app,
+            &admin,
+            anna_writes("n1", Some("Anna Berg"), "blåbärssoppa"),
+        )
+        .await;
+        let first = hit(&app, &agent, "blåbärssoppa").await;
+        assert_eq!(first["author_name"], "Anna Berg", "{first}");
+        let anna = first["author_id"].clone();
+        assert!(anna.is_i64(), "{first}");
+
+        app.restart().await;
+        stored_one(&app, &admin, anna_writes("n2", None, "lingonsylt")).await;
+        let second = hit(&app, &agent, "lingonsylt").await;
+        assert_eq!(second["author_id"], anna);
+        assert_eq!(
+            second["author_name"], "Anna Berg",
+            "a message without a name keeps it"
+        );
+
+        app.restart().await;
+        stored_one(
+            &app,
+            &admin,
+            anna_writes("n3", Some("Anna Berg"), "hjortronkräm"),
+        )
+        .await;
+        assert_eq!(hit(&app, &agent, "hjortronkräm").await["author_id"], anna);
+        stored_one(
+            &app,
+            &admin,
+            anna_writes("n4", Some("Anna Lind"), "krusbärspaj"),
+        )
+        .await;
+        let renamed = hit(&app, &agent, "krusbärspaj").await;
+        assert_eq!(renamed["author_id"], anna);
+        assert_eq!(renamed["author_name"], "Anna Lind");
+        // Every message is the same person's, shown by the name last given.
+        let earlier = hit(&app, &agent, "blåbärssoppa").await;
+        assert_eq!(earlier["author_id"], anna);
+        assert_eq!(earlier["author_name"], "Anna Lind");
+    }
+);
