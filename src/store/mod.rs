@@ -406,6 +406,9 @@ fn is_postgres(tx: &Tx<'_>) -> bool {
 /// How a statement marks its parameters: PostgreSQL needs them numbered (`$1`); SQLite takes `?`
 /// in the order they are bound, which sqlx binds without looking each one up by name (the
 /// lookup was 3 % of the service's CPU under sustained ingest, `sqlite3_bind_parameter_name`).
+/// A `?` carries no number, so a statement built with these must bind its parameters in the
+/// order their marks appear in its text. Used where statements are large and frequent (ingest's
+/// multi-row statements, the id lists the followers read); elsewhere `$n` serves both engines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Marks {
     Numbered,
@@ -421,6 +424,13 @@ impl Marks {
         }
     }
 
+    pub(crate) fn of_backend(backend: Backend) -> Marks {
+        match backend {
+            Backend::Postgres => Marks::Numbered,
+            Backend::Sqlite => Marks::InOrder,
+        }
+    }
+
     /// The mark of parameter `n` (counted from 1 in the order bound).
     pub(crate) fn mark(self, n: usize, out: &mut String) {
         match self {
@@ -429,13 +439,6 @@ impl Marks {
                 out.push_str(&n.to_string());
             }
             Marks::InOrder => out.push('?'),
-        }
-    }
-
-    pub(crate) fn of_backend(backend: Backend) -> Marks {
-        match backend {
-            Backend::Postgres => Marks::Numbered,
-            Backend::Sqlite => Marks::InOrder,
         }
     }
 

@@ -227,7 +227,7 @@ async fn author_ids(
             let key = (platform.as_str().to_string(), platform_id.to_string());
             let id = *by_id.get(&key).ok_or_else(|| {
                 super::StoreError::Invalid(format!(
-                    "the author {platform_id} was not returned by its upsert"
+                    "the author {platform_id} was neither written nor found after its upsert"
                 ))
             })?;
             cache.remember_author(*platform, platform_id, *name, id);
@@ -305,16 +305,13 @@ async fn existing_conversations(
         per_channel.entry(keys[i].0).or_default().push(&keys[i].1);
     }
     let mut found = HashMap::new();
+    let marks = Marks::of(tx);
     for (channel_id, threads) in per_channel {
-        let marks = Marks::of(tx);
         let mut done = 0;
         for size in chunks(threads.len(), 1) {
             let part = &threads[done..done + size];
             done += size;
-            let list = (0..size)
-                .map(|k| marks.one(k + 2))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = marks.list(2, size);
             let sql = format!(
                 "select id, thread_key from conversations where channel_id = {} and thread_key in ({list})",
                 marks.one(1)
