@@ -7,10 +7,14 @@
 //! 100 messages sent round-robin to the instances by 8 senders, as a load balancer would. Reported:
 //! messages acknowledged per second (each after its durable commit), latency, and the machine's
 //! CPU use, since on one small machine the database, every instance and the senders share the same
-//! cores: once they are busy, more instances cannot add throughput, only not lose it.
+//! cores: once they are busy, more instances cannot add throughput, only not lose it. So each run
+//! also says where the CPU went per acknowledged message, counted until every instance has caught
+//! up (indexed and clustered what was acknowledged): the instances (this process, less the
+//! senders, which run on threads of their own), PostgreSQL (its processes) and the senders. That
+//! is the CPU bound: at most cores × 1,000,000 / (µs a message in all) messages a second.
 
 mod common;
-use common::{drop_postgres, fresh_postgres};
+use common::{cpu_seconds_in, drop_postgres, fresh_postgres};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -79,6 +83,59 @@ fn machine_cpu() -> (u64, u64) {
     (total - idle, total)
 }
 
+/// CPU seconds used so far by the instances, PostgreSQL and the senders.
+#[derive(Clone, Copy)]
+struct CpuUse {
+    instances: f64,
+    postgres: f64,
+    senders: f64,
+}
+
+/// The name of the senders' threads, so their CPU is told apart from the instances'.
+const SENDER_THREAD: &str = "bench-sender";
+
+fn cpu_use() -> CpuUse {
+    let comm = |dir: &std::path::Path| {
+        std::fs::read_to_string(dir.join("comm")).map_or(String::new(), |c| c.trim().to_string())
+    };
+    let stat = |dir: &std::path::Path| cpu_seconds_in(&dir.join("stat").to_string_lossy());
+    let sum_where = |parent: &str, wanted: &dyn Fn(&str) -> bool| -> f64 {
+        std::fs::read_dir(parent)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|d| wanted(&comm(d)))
+            .map(|d| stat(&d))
+            .sum()
+    };
+    // A thread that has ended counts in its process's figure, and the senders' threads live
+    // until the run's figures are read.
+    let senders = sum_where("/proc/self/task", &|c| c == SENDER_THREAD);
+    CpuUse {
+        instances: cpu_seconds_in("/proc/self/stat") - senders,
+        postgres: sum_where("/proc", &|c| c.starts_with("postgres")),
+        senders,
+    }
+}
+
+/// Waits until the machine is nearly idle (the instances have caught up with the log), at most
+/// a minute; returns how long that took.
+async fn settle() -> f64 {
+    let started = Instant::now();
+    let mut last = machine_cpu();
+    while started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = machine_cpu();
+        let busy = (now.0 - last.0) as f64 / (now.1 - last.1).max(1) as f64;
+        last = now;
+        if busy < 0.1 {
+            break;
+        }
+    }
+    started.elapsed().as_secs_f64()
+}
+
 struct Instance {
     url: String,
     stop: oneshot::Sender<()>,
@@ -110,7 +167,11 @@ async fn start(database_url: &str, n: usize) -> anyhow::Result<Instance> {
 }
 
 /// `instances` instances on a fresh database; senders post round-robin for `secs`.
-async fn run(instances: usize, secs: f64) -> anyhow::Result<Value> {
+async fn run(
+    instances: usize,
+    secs: f64,
+    senders_runtime: &tokio::runtime::Handle,
+) -> anyhow::Result<Value> {
     let (admin, name, url) = fresh_postgres().await.map_err(anyhow::Error::msg)?;
     let outcome = async {
         let mut running = Vec::new();
@@ -135,13 +196,16 @@ async fn run(instances: usize, secs: f64) -> anyhow::Result<Value> {
             .tcp_nodelay(true)
             .timeout(Duration::from_secs(60))
             .build()?;
+        // Starting instances and the channel leaves work behind (migrations, first index).
+        settle().await;
+        let cpu_before = cpu_use();
         let (cpu_busy, cpu_total) = machine_cpu();
         let started = Instant::now();
         let deadline = started + Duration::from_secs_f64(secs);
         let senders: Vec<_> = (0..SENDERS)
             .map(|s| {
                 let (client, urls) = (client.clone(), urls.clone());
-                tokio::spawn(async move {
+                senders_runtime.spawn(async move {
                     let (mut latencies, mut failed, mut turn) = (Vec::new(), 0u64, s);
                     while Instant::now() < deadline {
                         let (body, signature) = signed_batch();
@@ -175,6 +239,8 @@ async fn run(instances: usize, secs: f64) -> anyhow::Result<Value> {
         let elapsed = started.elapsed().as_secs_f64();
         let (busy_after, total_after) = machine_cpu();
         let cpu = (busy_after - cpu_busy) as f64 / (total_after - cpu_total).max(1) as f64;
+        let catch_up_s = settle().await;
+        let cpu_after = cpu_use();
         latencies.sort();
         let pct = |p: f64| {
             latencies
@@ -191,8 +257,15 @@ async fn run(instances: usize, secs: f64) -> anyhow::Result<Value> {
             i.task.await??;
         }
         let msg_s = acked as f64 / elapsed;
+        let per_message = |s: f64| s * 1e6 / acked.max(1) as f64;
+        let instances_us = per_message(cpu_after.instances - cpu_before.instances);
+        let postgres_us = per_message(cpu_after.postgres - cpu_before.postgres);
+        let senders_us = per_message(cpu_after.senders - cpu_before.senders);
+        let all_us = instances_us + postgres_us + senders_us;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let bound = cores * 1e6 / all_us.max(1.0);
         println!(
-            "{instances:>9} {:>10.0} {:>8.0} {:>8.0} {failed:>7} {:>8.0}%  {}",
+            "{instances:>9} {:>10.0} {:>8.0} {:>8.0} {failed:>7} {:>8.0}%  {:>9} {:>12.0} {:>11.0} {:>10.0} {:>8.0} {:>11.1}",
             msg_s,
             pct(0.5),
             pct(0.99),
@@ -201,13 +274,21 @@ async fn run(instances: usize, secs: f64) -> anyhow::Result<Value> {
                 "ok"
             } else {
                 "MISSING ROWS"
-            }
+            },
+            instances_us,
+            postgres_us,
+            senders_us,
+            bound,
+            catch_up_s,
         );
         anyhow::Ok(json!({
             "instances": instances, "seconds": (elapsed * 10.0).round() / 10.0,
             "msg_s": msg_s.round(), "p50_ms": pct(0.5).round(), "p99_ms": pct(0.99).round(),
             "failed_requests": failed, "acked_messages": acked, "rows": rows,
             "machine_cpu_busy": (cpu * 100.0).round() / 100.0,
+            "cpu_us_per_message": {"instances": instances_us.round(), "postgres": postgres_us.round(),
+                "senders": senders_us.round()},
+            "cpu_bound_msg_s": bound.round(), "catch_up_s": (catch_up_s * 10.0).round() / 10.0,
         }))
     }
     .await;
@@ -229,6 +310,12 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let senders_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(SENDER_THREAD)
+        .enable_all()
+        .build()?;
+    let senders = senders_runtime.handle().clone();
     runtime.block_on(async move {
         match fresh_postgres().await {
             Err(reason) => {
@@ -242,12 +329,27 @@ fn main() -> anyhow::Result<()> {
              senders share them), {SENDERS} senders × {PER_REQUEST} messages a POST, {secs} s a run"
         );
         println!(
-            "{:>9} {:>10} {:>8} {:>8} {:>7} {:>9}  durable",
-            "instances", "msg/s", "p50 ms", "p99 ms", "failed", "cpu busy"
+            "CPU per acknowledged message (µs), counted until the instances caught up; bound: \
+             {cores} cores × 1,000,000 µs / all three"
+        );
+        println!(
+            "{:>9} {:>10} {:>8} {:>8} {:>7} {:>9}  {:>9} {:>12} {:>11} {:>10} {:>8} {:>11}",
+            "instances",
+            "msg/s",
+            "p50 ms",
+            "p99 ms",
+            "failed",
+            "cpu busy",
+            "durable",
+            "instances µs",
+            "postgres µs",
+            "senders µs",
+            "bound",
+            "catch-up s"
         );
         let mut results = Vec::new();
         for n in counts {
-            results.push(run(n, secs).await?);
+            results.push(run(n, secs, &senders).await?);
         }
         println!(
             "{}",

@@ -452,21 +452,9 @@ fn memory(pid: u32) -> Memory {
     }
 }
 
-/// CPU seconds the process has used (user and system), from /proc: on a machine shared with
-/// other work, CPU per message says more about the service than messages per second.
+/// CPU seconds the service has used (user and system), from /proc.
 fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start at the state, field 3.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15: 12 and 13 after the state. Linux counts 100 a second.
-    (ticks(11) + ticks(12)) / 100.0
+    common::cpu_seconds_in(&format!("/proc/{pid}/stat"))
 }
 
 /// Bytes the process has caused to be written to storage, from /proc (the log's frames, the
