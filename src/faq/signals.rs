@@ -952,6 +952,13 @@ fn leaves_clusters(e: &crate::store::StoredEvent) -> bool {
     }
 }
 
+/// Whether an event says its message is a direct message, which is never a public question:
+/// its row is then not read back (on PostgreSQL every instance read every direct message's row,
+/// text and all, only to set it aside). An event that does not say is read as before.
+fn is_direct(e: &crate::store::StoredEvent) -> bool {
+    e.payload["kind"] == "dm"
+}
+
 /// Whether an event says its message's current text changed (an edit newer than the text).
 fn new_wording(e: &crate::store::StoredEvent) -> bool {
     e.kind == "message.changed" && e.payload["text_changed"] == true
@@ -1098,6 +1105,9 @@ impl FaqSignals {
             let Some(message) = e.message_id else {
                 continue;
             };
+            if is_direct(e) {
+                continue;
+            }
             let fresh = leaves_clusters(e) || new_wording(e);
             let arrives = matches!(
                 e.kind.as_str(),
@@ -1296,6 +1306,41 @@ mod tests {
         assert_eq!(thousands(1_000), "1,000");
         assert_eq!(thousands(300_000), "300,000");
         assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_direct_message_is_known_by_its_event_and_never_placed() {
+        let (_dir, store) = store_with_a_page().await;
+        let faq = FaqSignals::build(&store, ClusterConfig::default())
+            .await
+            .unwrap();
+        let ingest = crate::ingest::Ingestor::start(store.clone(), 10_000, 100, None);
+        let now = crate::store::now_ms();
+        let item = |kind: &str, id: &str| {
+            crate::ingest::normalised::parse(serde_json::json!({
+                "platform": "facebook", "channel": "100", "kind": kind, "id": id,
+                "author": {"id": format!("p-{id}")}, "text": "När öppnar simhallen på lördag?",
+                "time": now, "post_id": "post"}))
+            .unwrap()
+        };
+        ingest
+            .submit(vec![item("dm", "d1"), item("comment", "c1")])
+            .await
+            .unwrap();
+        let events = store.events_after(0, 1000).await.unwrap();
+        let received: Vec<_> = events
+            .iter()
+            .filter(|e| e.kind == "message.received")
+            .collect();
+        assert_eq!(received.len(), 2, "{events:?}");
+        let direct: Vec<bool> = received.iter().map(|e| is_direct(e)).collect();
+        assert_eq!(direct.iter().filter(|d| **d).count(), 1, "{received:?}");
+        follow_log(&faq, &store).await;
+        for e in received {
+            let message = e.message_id.unwrap();
+            // The same question: placed as a comment, never as a direct message.
+            assert_eq!(held(&faq, message).is_some(), !is_direct(e), "{e:?}");
+        }
     }
 
     fn held(faq: &FaqSignals, message: i64) -> Option<u64> {
