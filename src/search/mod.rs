@@ -5,6 +5,7 @@
 pub mod eval;
 pub mod healing;
 pub mod indexer;
+pub mod near;
 pub mod query;
 pub mod snippet;
 pub mod synonyms;
@@ -64,6 +65,8 @@ pub struct OpenIndex {
     /// Smallest index (in messages) whose segments a search reads side by side
     /// (`query::SIDE_BY_SIDE_FROM_DOCS`; tests lower it to read a small index that way).
     side_by_side_from: u64,
+    /// Near spellings of query words already found, by segment (`near`).
+    pub(crate) near: near::NearSpellings,
 }
 
 /// What goes into the index, beyond its schema: raised when the rules change so that an index
@@ -267,6 +270,7 @@ impl OpenIndex {
             writer: Mutex::new(writer),
             fields,
             side_by_side_from: query::SIDE_BY_SIDE_FROM_DOCS,
+            near: near::NearSpellings::default(),
         })
     }
 

@@ -3,6 +3,7 @@
 //! never taken from the query text.
 
 use std::ops::Bound;
+use std::sync::Arc;
 
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
@@ -14,6 +15,7 @@ use tantivy::{DocAddress, Executor, Order, Searcher, Term};
 
 use crate::model::ConversationKind;
 
+use super::near::Lookup;
 use super::snippet::Highlight;
 use super::synonyms::Synonyms;
 use super::OpenIndex;
@@ -290,20 +292,31 @@ impl Planner<'_> {
                 }
                 Ok(near)
             };
+            // A segment's dictionary never changes: what was found in it before is kept
+            // (`near`), so a large segment is walked once per word, not once per search.
+            let kept = |segment: &tantivy::SegmentReader| {
+                let lookup = Lookup {
+                    segment: segment.segment_id(),
+                    typed: typed.to_string(),
+                    folded: folded.to_string(),
+                    key: key.to_string(),
+                };
+                self.index.near.get_or_walk(lookup, || near(segment))
+            };
             let segments = self.searcher.segment_readers();
             let per_segment = self
                 .index
                 .executor_for(&self.searcher)
                 .map(
-                    |segment| Ok(near(segment).unwrap_or_default()),
+                    |segment| Ok(kept(segment).unwrap_or_else(|_| Arc::from([]))),
                     segments.iter(),
                 )
                 .unwrap_or_default();
-            for term in per_segment.into_iter().flatten() {
+            for term in per_segment.iter().flat_map(|terms| terms.iter()) {
                 if found.len() >= MAX_SPELLINGS {
                     break;
                 }
-                found.insert(term);
+                found.insert(term.clone());
             }
         }
         if found.is_empty() {
@@ -785,6 +798,69 @@ mod planned {
             }
         }
         (dir, open)
+    }
+
+    /// Each query's near spellings and hits, as one line each.
+    fn spellings_and_hits(open: &OpenIndex, queries: &[&str]) -> Vec<String> {
+        let everything = Filters {
+            kinds: vec!["dm".into()],
+            states: vec!["visible".into()],
+            ..Filters::default()
+        };
+        queries
+            .iter()
+            .map(|q| {
+                let planned = open.plan(&parse(q, false), &everything, &Synonyms::default());
+                let mut spellings: Vec<_> = planned.highlight.spellings.iter().collect();
+                spellings.sort();
+                let hits = open
+                    .run(planned.query.as_ref(), SortOrder::Relevance, 20, 0)
+                    .unwrap();
+                format!("{q}: {spellings:?} {} {:?}", hits.total, hits.ids)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn near_spellings_kept_from_a_segment_answer_as_a_fresh_walk_after_the_index_changed() {
+        let (_dir, mut open) = segmented(&[
+            "Jag har fått en faktura jag inte förstår.",
+            "Hur länge tar ett bygglov för en altan?",
+            "Fakturan för vatten var dubbelt så hög.",
+        ]);
+        let queries = ["fakutra", "bygglvo", "fakturna"];
+        let before = spellings_and_hits(&open, &queries);
+        assert!(!open.near.is_empty(), "the walks were kept");
+        // New segments with new near spellings, one message taken out, then merged.
+        {
+            let mut writer = open.writer.lock().unwrap();
+            for (i, text) in [
+                (3, "Fakturna kom sent."),
+                (4, "Bygglovet dröjer, byggglvo nu?"),
+            ] {
+                let m = message(i, text);
+                open.put(&writer, m.id, Some(&m)).unwrap();
+                open.commit(&mut writer, i as i64 + 10).unwrap();
+            }
+            open.put(&writer, 3, None).unwrap();
+            open.commit(&mut writer, 20).unwrap();
+        }
+        let kept = spellings_and_hits(&open, &queries);
+        open.near = super::super::near::NearSpellings::default();
+        let fresh = spellings_and_hits(&open, &queries);
+        assert_eq!(
+            kept, fresh,
+            "what was kept answers as walking every segment again"
+        );
+        assert_ne!(
+            kept, before,
+            "the new segments changed the answers: {before:#?}"
+        );
+        assert!(
+            kept.iter()
+                .any(|a| a.starts_with("bygglvo:") && a.contains("\"byggglvo\"")),
+            "a spelling only a new segment holds is found: {kept:#?}"
+        );
     }
 
     #[test]
