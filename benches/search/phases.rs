@@ -1,8 +1,9 @@
 //! Where the index's share of a search goes, query by query: planning (near spellings and known
 //! words read from the term dictionaries), counting every hit, and finding the page's best hits,
 //! each timed on its own, in-process over BENCH_MESSAGES messages as an agent (DMs, visible) with
-//! and without a month's filter. `cold` is a word's first plan, before any near spelling found
-//! in a segment was kept (`search::near`); `plan` the median over the rounds after it. BENCH_SEARCH_DIR keeps the built index (`phases-index`) for the
+//! and without a month's filter. `cold` is a query's first plan: near spellings are walked in
+//! every segment for its words that no earlier query held (`search::near` keeps them after);
+//! `plan` is the median over all its rounds. BENCH_SEARCH_DIR keeps the built index (`phases-index`) for the
 //! next run, so a change to query planning is measured in seconds, not after a rebuild.
 
 use std::path::Path;
