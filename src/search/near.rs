@@ -120,6 +120,28 @@ mod tests {
     }
 
     #[test]
+    fn forty_searches_at_once_for_one_word_keep_it_once() {
+        let near = NearSpellings::default();
+        let segment = SegmentId::generate_random();
+        std::thread::scope(|threads| {
+            for _ in 0..40 {
+                threads.spawn(|| {
+                    let found = near
+                        .get_or_walk(lookup(segment, "faktura"), || {
+                            // As long as a large segment's walk: the searches overlap in it.
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                            Ok(vec!["fakutra".into(), "faktur".into()])
+                        })
+                        .unwrap();
+                    assert_eq!(found.len(), 2);
+                });
+            }
+        });
+        let kept = near.lock();
+        assert_eq!((kept.found.len(), kept.spellings), (1, 2), "counted once");
+    }
+
+    #[test]
     fn everything_is_let_go_when_the_limit_is_passed() {
         let near = NearSpellings::default();
         let segment = SegmentId::generate_random();
