@@ -3,8 +3,9 @@
 //! each timed on its own, in-process over BENCH_MESSAGES messages as an agent (DMs, visible) with
 //! and without a month's filter. `cold` is a query's first plan: near spellings are walked in
 //! every segment for its words that no earlier query held (`search::near` keeps them after);
-//! `plan` is the median over all its rounds. BENCH_SEARCH_DIR keeps the built index (`phases-index`) for the
-//! next run, so a change to query planning is measured in seconds, not after a rebuild.
+//! `plan` is the median over all its rounds. BENCH_SEARCH_DIR keeps the built index
+//! (`phases-index`) for the next run, so a change to query planning is measured in seconds, not
+//! after a rebuild.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -97,7 +98,8 @@ pub fn measure(n: u64) -> anyhow::Result<Value> {
     };
     let synonyms = Synonyms::default();
     let mut all: [Vec<Duration>; 4] = Default::default();
-    // The first plan of each word: near spellings walked in every segment, none kept yet.
+    // The first plan of each query: near spellings walked in every segment for its words no
+    // earlier query held.
     let mut cold_plans = Vec::new();
     let mut rows = Vec::new();
     for q in QUERIES {

@@ -76,6 +76,10 @@ pub struct OpenIndex {
 const CONTENT_VERSION: &str = "4";
 const CONTENT_VERSION_FILE: &str = "tavla-content-version";
 
+/// Words of this many bytes or more are left out of the index (a URL's remains, a run of
+/// letters): no query word can find them, and no near spelling is looked up for a word that long.
+pub(crate) const WORD_BYTES_LIMIT: usize = 48;
+
 /// Memory the writer may use before it flushes a segment.
 const WRITER_HEAP: usize = 64 * 1024 * 1024;
 /// Most threads one search's segments are read on (the machine's cores, up to this).
@@ -174,7 +178,7 @@ fn register_tokenizers(index: &Index) {
     manager.register(
         "tavla_sv_forms",
         TextAnalyzer::builder(SimpleTokenizer::default())
-            .filter(RemoveLongFilter::limit(48))
+            .filter(RemoveLongFilter::limit(WORD_BYTES_LIMIT))
             .filter(LowerCaser)
             .filter(
                 StopWordFilter::new(StemLanguage::Swedish).expect("tantivy has stop words for sv"),
@@ -185,7 +189,7 @@ fn register_tokenizers(index: &Index) {
     manager.register(
         "tavla_en",
         TextAnalyzer::builder(SimpleTokenizer::default())
-            .filter(RemoveLongFilter::limit(48))
+            .filter(RemoveLongFilter::limit(WORD_BYTES_LIMIT))
             .filter(LowerCaser)
             .filter(
                 StopWordFilter::new(StemLanguage::English).expect("tantivy has stop words for en"),
@@ -196,7 +200,7 @@ fn register_tokenizers(index: &Index) {
     manager.register(
         "tavla_words",
         TextAnalyzer::builder(SimpleTokenizer::default())
-            .filter(RemoveLongFilter::limit(48))
+            .filter(RemoveLongFilter::limit(WORD_BYTES_LIMIT))
             .filter(LowerCaser)
             .build(),
     );
@@ -204,7 +208,7 @@ fn register_tokenizers(index: &Index) {
     manager.register(
         "tavla_folded",
         TextAnalyzer::builder(SimpleTokenizer::default())
-            .filter(RemoveLongFilter::limit(48))
+            .filter(RemoveLongFilter::limit(WORD_BYTES_LIMIT))
             .filter(LowerCaser)
             .build(),
     );

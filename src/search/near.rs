@@ -16,7 +16,8 @@ use tantivy::index::SegmentId;
 
 /// Most spellings kept over all lookups (about 40 bytes each: a couple of MiB).
 const MAX_SPELLINGS: usize = 50_000;
-/// Most lookups kept (a lookup that found nothing still costs its key).
+/// Most lookups kept (a lookup that found nothing still costs its key: three words of at
+/// most about 50 bytes, as the planner looks up no longer word; a few MiB in all).
 const MAX_LOOKUPS: usize = 20_000;
 
 /// What a lookup is: the segment, the form walked, and the word's own forms (the spellings
@@ -64,12 +65,14 @@ impl NearSpellings {
         Ok(found)
     }
 
-    /// How many lookups are kept (for tests).
-    pub fn len(&self) -> usize {
+    /// How many lookups are kept.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.lock().found.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 

@@ -262,7 +262,12 @@ impl Planner<'_> {
             &[folded, key][..]
         };
         for &typed in typed_forms {
-            if typed.chars().count() < MIN_TYPO_CHARS {
+            // One typing error from an indexed word (under WORD_BYTES_LIMIT bytes) adds at most
+            // one character, four bytes: a longer word has no near spelling to find, and its
+            // lookup is neither walked nor kept.
+            if typed.chars().count() < MIN_TYPO_CHARS
+                || typed.len() > super::WORD_BYTES_LIMIT - 1 + 4
+            {
                 continue;
             }
             let fuzzy = FuzzyTermQuery::new(Term::from_field_text(f.folded, typed), 1, true);
@@ -831,7 +836,7 @@ mod planned {
         let queries = ["fakutra", "bygglvo", "fakturna"];
         let before = spellings_and_hits(&open, &queries);
         assert!(!open.near.is_empty(), "the walks were kept");
-        // New segments with new near spellings, one message taken out, then merged.
+        // New segments with new near spellings, then one message taken out.
         {
             let mut writer = open.writer.lock().unwrap();
             for (i, text) in [
@@ -861,6 +866,21 @@ mod planned {
                 .any(|a| a.starts_with("bygglvo:") && a.contains("\"byggglvo\"")),
             "a spelling only a new segment holds is found: {kept:#?}"
         );
+    }
+
+    #[test]
+    fn a_word_longer_than_any_indexed_one_looks_up_no_near_spellings() {
+        let long = "parkering".repeat(100);
+        let (_dir, open) = segmented(&["Parkering vid simhallen.", &long]);
+        assert!(ids(&open, &long).is_empty(), "too long to be indexed");
+        assert!(open.near.is_empty(), "nothing walked, nothing kept");
+        // Just under the limit a near spelling is still looked up.
+        let (_dir, open) = segmented(&[
+            "Parkering vid simhallen.",
+            "parkeringsautomatsavgiftsbetalningen",
+        ]);
+        assert_eq!(ids(&open, "parkeringsautomatsavgiftsbetalnigen"), [2]);
+        assert!(!open.near.is_empty());
     }
 
     #[test]
