@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use super::cluster::{Asked, ClusterConfig, Clusterer, Row};
 use super::question::is_question;
 use crate::store::faq::{Consolidated, Curation, Placement, PlacementChange, QuestionRow};
+use crate::store::faq_figures::{FigureRequest, StoredFigures};
 use crate::store::scope::{ReadScope, COMMENTS};
 use crate::store::Store;
 
@@ -717,7 +718,8 @@ impl FaqSignals {
     }
 
     /// Signals for the window [from, to) against the window `previous` (also [from, to)): what
-    /// follow-up reports count per calendar month or quarter.
+    /// follow-up reports count per calendar month or quarter. Counted from the questions held
+    /// in memory.
     pub fn signals_between(
         &self,
         window: (i64, i64),
@@ -729,114 +731,45 @@ impl FaqSignals {
         let Some(inner) = self.read() else {
             return Vec::new();
         };
-        let start = window.0;
-        #[derive(Default)]
-        struct Acc {
-            count: usize,
-            previous: usize,
-            people: BTreeSet<u64>,
-            channels: BTreeSet<i64>,
-            posts: BTreeMap<u32, usize>,
-            total: usize,
-            after_answer: usize,
-        }
-        let answered: HashMap<i64, i64> = curations
-            .iter()
-            .filter_map(|c| c.answered_at.map(|a| (c.cluster_id, a)))
-            .collect();
         let merged = merges(curations);
-        let mut acc: HashMap<u64, Acc> = HashMap::new();
-        for (id, m) in inner.clusterer.every_asked() {
-            let channel_id = inner.channel(m);
-            if !scope.within_channel(channel_id) {
-                continue;
-            }
-            let Some(cluster) = place(&inner.clusterer, id, &merged, moves) else {
-                continue;
-            };
-            let a = acc.entry(cluster).or_default();
-            a.total += 1;
-            if answered
-                .get(&(cluster as i64))
-                .is_some_and(|at| m.time_ms > *at)
-            {
-                a.after_answer += 1;
-            }
-            if m.time_ms >= window.0 && m.time_ms < window.1 {
-                a.count += 1;
-                a.people.insert(m.author);
-                a.channels.insert(channel_id);
-                if m.post != Asked::NO_POST {
-                    *a.posts.entry(m.post).or_default() += 1;
-                }
-            } else if m.time_ms >= previous.0 && m.time_ms < previous.1 {
-                a.previous += 1;
-            }
-        }
-        let mut out: Vec<Signal> = acc
+        let figures = held_figures(&inner, window, previous, scope, curations, &merged, moves);
+        signals_of(&inner, figures, window.0, scope, curations, &merged)
+    }
+
+    /// The same signals as [`FaqSignals::signals_between`], counted from the stored placements
+    /// instead of the questions held in memory (names, labels and examples still come from
+    /// memory): for periods reaching back past the questions held.
+    pub async fn signals_from_store(
+        &self,
+        store: &Store,
+        window: (i64, i64),
+        previous: (i64, i64),
+        scope: &ReadScope,
+        curations: &[Curation],
+    ) -> anyhow::Result<Vec<Signal>> {
+        let merged = merges(curations);
+        let request = FigureRequest {
+            window,
+            previous,
+            channels: scope.channels(),
+            merged: &merged
+                .keys()
+                .map(|&c| (c as i64, resolve(&merged, c) as i64))
+                .collect(),
+            answered: &answered(curations),
+        };
+        let figures: HashMap<u64, Figures> = store
+            .faq_figures(&request)
+            .await?
             .into_iter()
-            .filter(|(_, a)| a.count > 0 || a.previous > 0)
-            .filter(|(id, _)| !merged.contains_key(id))
-            .filter_map(|(id, a)| {
-                // A question is readable when the reader reads comments on its channel.
-                let readable = |message: u64| {
-                    inner
-                        .clusterer
-                        .asked(message)
-                        .is_some_and(|m| scope.may_read(COMMENTS, inner.channel(m)))
-                };
-                let summary = inner.clusterer.cluster_among(id, &readable)?;
-                let curation = curations.iter().find(|c| c.cluster_id == id as i64);
-                let (c1, c0) = (a.count as f64, a.previous as f64);
-                let z = if c1 + c0 > 0.0 {
-                    (c1 - c0) / (c1 + c0).sqrt()
-                } else {
-                    0.0
-                };
-                let mut posts: Vec<(&str, usize)> = a
-                    .posts
-                    .into_iter()
-                    .map(|(p, n)| (inner.posts.value(p).map_or("", String::as_str), n))
-                    .collect();
-                posts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-                Some(Signal {
-                    id,
-                    topic: summary.topic,
-                    name: curation
-                        .and_then(|c| c.name.clone())
-                        .or_else(|| Some(summary.label.clone()).filter(|l| !l.is_empty()))
-                        .unwrap_or_else(|| format!("#{id}")),
-                    label: summary.label,
-                    top_terms: summary.top_terms,
-                    count: a.count,
-                    previous: a.previous,
-                    people: a.people.len(),
-                    change: a.count as i64 - a.previous as i64,
-                    z,
-                    significant: z.abs() >= 1.96 && c1 + c0 >= 5.0,
-                    new_and_fast: summary.first_ms >= start && a.count >= 5,
-                    channels: a.channels.into_iter().collect(),
-                    posts: posts
-                        .into_iter()
-                        .take(5)
-                        .map(|(p, _)| p.to_string())
-                        .collect(),
-                    examples: summary.examples,
-                    total_members: a.total,
-                    pinned: curation.is_some_and(|c| c.pinned),
-                    dismissed: curation.is_some_and(|c| c.dismissed),
-                    answered_url: curation.and_then(|c| c.answered_url.clone()),
-                    growing_after_answer: a.after_answer >= 3,
-                })
-            })
+            .map(|f| (f.cluster as u64, Figures::stored(f)))
             .collect();
-        out.sort_by(|a, b| {
-            b.pinned
-                .cmp(&a.pinned)
-                .then(b.people.cmp(&a.people))
-                .then(b.count.cmp(&a.count))
-        });
-        out
+        let Some(inner) = self.read() else {
+            return Ok(Vec::new());
+        };
+        Ok(signals_of(
+            &inner, figures, window.0, scope, curations, &merged,
+        ))
     }
 
     /// The messages of a cluster (for the search filter), at most `limit`.
@@ -909,6 +842,199 @@ fn merges(curations: &[Curation]) -> HashMap<u64, u64> {
         .iter()
         .filter_map(|c| c.merged_into.map(|into| (c.cluster_id as u64, into as u64)))
         .collect()
+}
+
+/// When each cluster was marked answered.
+fn answered(curations: &[Curation]) -> HashMap<i64, i64> {
+    curations
+        .iter()
+        .filter_map(|c| c.answered_at.map(|a| (c.cluster_id, a)))
+        .collect()
+}
+
+/// What is counted of one cluster for a signal, from memory or from the store: counts within
+/// the reader's channel limit, `first` on any channel.
+#[derive(Debug, Clone, PartialEq)]
+struct Figures {
+    count: usize,
+    previous: usize,
+    people: usize,
+    channels: Vec<i64>,
+    /// Every post asked under in the window, with its questions.
+    posts: Vec<(String, usize)>,
+    total: usize,
+    after_answer: usize,
+    first: i64,
+}
+
+impl Figures {
+    fn stored(f: StoredFigures) -> Figures {
+        let n = |v: i64| v.max(0) as usize;
+        Figures {
+            count: n(f.count),
+            previous: n(f.previous),
+            people: n(f.people),
+            channels: f.channels,
+            posts: f.posts.into_iter().map(|(p, c)| (p, n(c))).collect(),
+            total: n(f.total),
+            after_answer: n(f.after_answer),
+            first: f.first,
+        }
+    }
+
+    /// The posts most asked under (then by id), at most five.
+    fn top_posts(&self) -> Vec<String> {
+        let mut posts: Vec<&(String, usize)> = self.posts.iter().collect();
+        posts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        posts.into_iter().take(5).map(|(p, _)| p.clone()).collect()
+    }
+}
+
+/// The figures of every cluster from the questions held in memory.
+fn held_figures(
+    inner: &Inner,
+    window: (i64, i64),
+    previous: (i64, i64),
+    scope: &ReadScope,
+    curations: &[Curation],
+    merged: &HashMap<u64, u64>,
+    moves: &HashMap<i64, i64>,
+) -> HashMap<u64, Figures> {
+    struct Acc {
+        count: usize,
+        previous: usize,
+        people: BTreeSet<u64>,
+        channels: BTreeSet<i64>,
+        posts: BTreeMap<u32, usize>,
+        total: usize,
+        after_answer: usize,
+        first: i64,
+    }
+    let answered = answered(curations);
+    let mut acc: HashMap<u64, Acc> = HashMap::new();
+    for (id, m) in inner.clusterer.every_asked() {
+        let Some(cluster) = place(&inner.clusterer, id, merged, moves) else {
+            continue;
+        };
+        let a = acc.entry(cluster).or_insert_with(|| Acc {
+            count: 0,
+            previous: 0,
+            people: BTreeSet::new(),
+            channels: BTreeSet::new(),
+            posts: BTreeMap::new(),
+            total: 0,
+            after_answer: 0,
+            first: i64::MAX,
+        });
+        a.first = a.first.min(m.time_ms);
+        let channel_id = inner.channel(m);
+        if !scope.within_channel(channel_id) {
+            continue;
+        }
+        a.total += 1;
+        if answered
+            .get(&(cluster as i64))
+            .is_some_and(|at| m.time_ms > *at)
+        {
+            a.after_answer += 1;
+        }
+        if m.time_ms >= window.0 && m.time_ms < window.1 {
+            a.count += 1;
+            a.people.insert(m.author);
+            a.channels.insert(channel_id);
+            if m.post != Asked::NO_POST {
+                *a.posts.entry(m.post).or_default() += 1;
+            }
+        } else if m.time_ms >= previous.0 && m.time_ms < previous.1 {
+            a.previous += 1;
+        }
+    }
+    acc.into_iter()
+        .map(|(cluster, a)| {
+            let posts = a
+                .posts
+                .into_iter()
+                .map(|(p, n)| (inner.posts.value(p).cloned().unwrap_or_default(), n))
+                .collect();
+            let figures = Figures {
+                count: a.count,
+                previous: a.previous,
+                people: a.people.len(),
+                channels: a.channels.into_iter().collect(),
+                posts,
+                total: a.total,
+                after_answer: a.after_answer,
+                first: a.first,
+            };
+            (cluster, figures)
+        })
+        .collect()
+}
+
+/// Signals from clusters' figures: those with questions in either window and not merged away,
+/// named and labelled from what the reader may read, pinned first, then by people and count.
+fn signals_of(
+    inner: &Inner,
+    figures: HashMap<u64, Figures>,
+    start: i64,
+    scope: &ReadScope,
+    curations: &[Curation],
+    merged: &HashMap<u64, u64>,
+) -> Vec<Signal> {
+    // A question is readable when the reader reads comments on its channel.
+    let readable = |message: u64| {
+        inner
+            .clusterer
+            .asked(message)
+            .is_some_and(|m| scope.may_read(COMMENTS, inner.channel(m)))
+    };
+    let mut out: Vec<Signal> = figures
+        .into_iter()
+        .filter(|(_, a)| a.count > 0 || a.previous > 0)
+        .filter(|(id, _)| !merged.contains_key(id))
+        .filter_map(|(id, a)| {
+            let summary = inner.clusterer.cluster_among(id, &readable)?;
+            let curation = curations.iter().find(|c| c.cluster_id == id as i64);
+            let (c1, c0) = (a.count as f64, a.previous as f64);
+            let z = if c1 + c0 > 0.0 {
+                (c1 - c0) / (c1 + c0).sqrt()
+            } else {
+                0.0
+            };
+            Some(Signal {
+                id,
+                topic: summary.topic,
+                name: curation
+                    .and_then(|c| c.name.clone())
+                    .or_else(|| Some(summary.label.clone()).filter(|l| !l.is_empty()))
+                    .unwrap_or_else(|| format!("#{id}")),
+                label: summary.label,
+                top_terms: summary.top_terms,
+                count: a.count,
+                previous: a.previous,
+                people: a.people,
+                change: a.count as i64 - a.previous as i64,
+                z,
+                significant: z.abs() >= 1.96 && c1 + c0 >= 5.0,
+                new_and_fast: a.first >= start && a.count >= 5,
+                posts: a.top_posts(),
+                channels: a.channels,
+                examples: summary.examples,
+                total_members: a.total,
+                pinned: curation.is_some_and(|c| c.pinned),
+                dismissed: curation.is_some_and(|c| c.dismissed),
+                answered_url: curation.and_then(|c| c.answered_url.clone()),
+                growing_after_answer: a.after_answer >= 3,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.pinned
+            .cmp(&a.pinned)
+            .then(b.people.cmp(&a.people))
+            .then(b.count.cmp(&a.count))
+    });
+    out
 }
 
 /// Where a question counts: a communicator's move wins over clustering, then merges apply.
@@ -1341,6 +1467,131 @@ mod tests {
             // The same question: placed as a comment, never as a direct message.
             assert_eq!(held(&faq, message).is_some(), !is_direct(e), "{e:?}");
         }
+    }
+
+    /// The same signals, counted from the questions held or from the store: over two channels,
+    /// people asking more than once, posts, a communicator's move, a merge and an answer, for
+    /// every reader and several periods.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn figures_counted_in_the_store_are_those_counted_in_memory() {
+        let (_dir, store) = store_with_a_page().await;
+        let second = store
+            .add_channel(
+                &crate::store::channels::NewChannel {
+                    platform: Some(crate::model::Platform::Facebook),
+                    platform_id: "200".into(),
+                    name: "Biblioteket".into(),
+                    approved: true,
+                    ..Default::default()
+                },
+                &Actor::command_line(),
+            )
+            .await
+            .unwrap();
+        let faq = FaqSignals::build(&store, ClusterConfig::default())
+            .await
+            .unwrap();
+        let ingest = crate::ingest::Ingestor::start(store.clone(), 10_000, 100, None);
+        let now = crate::store::now_ms();
+        let day = 86_400_000;
+        let texts = [
+            "När öppnar simhallen på lördag?",
+            "Hur länge är Storgatan avstängd?",
+            "Var hämtar jag mitt bygglov?",
+        ];
+        let items: Vec<_> = (0..36)
+            .map(|i| {
+                let item = serde_json::json!({
+                    "platform": "facebook", "channel": if i % 3 == 0 { "200" } else { "100" },
+                    "kind": "comment", "id": format!("c{i}"), "author": {"id": format!("p{}", i % 7)},
+                    "text": texts[i % 3], "time": now - (i as i64) * day * 2 / 3,
+                    "post_id": format!("post{}", i % 4),
+                });
+                crate::ingest::normalised::parse(item).unwrap()
+            })
+            .collect();
+        ingest.submit(items).await.unwrap();
+        follow_log(&faq, &store).await;
+        let placed: Vec<(i64, u64)> = {
+            let inner = faq.lock().unwrap();
+            inner
+                .clusterer
+                .placements()
+                .into_iter()
+                .map(|(m, c)| (m as i64, c))
+                .collect()
+        };
+        let clusters: BTreeSet<u64> = placed.iter().map(|p| p.1).collect();
+        assert!(clusters.len() >= 3, "{placed:?}");
+        let clusters: Vec<u64> = clusters.into_iter().collect();
+        // A question moved to another cluster, one cluster merged into another, one answered
+        // ten days ago.
+        let actor = Actor::command_line();
+        let moved = placed.iter().find(|p| p.1 == clusters[0]).unwrap().0;
+        store
+            .move_questions(&[moved], clusters[2] as i64, &actor)
+            .await
+            .unwrap();
+        for curation in [
+            Curation {
+                cluster_id: clusters[1] as i64,
+                merged_into: Some(clusters[2] as i64),
+                ..Default::default()
+            },
+            Curation {
+                cluster_id: clusters[2] as i64,
+                answered_url: Some("https://example.se/svar".into()),
+                answered_at: Some(now - 10 * day),
+                ..Default::default()
+            },
+        ] {
+            store.save_curation(&curation, &actor).await.unwrap();
+        }
+        let curations = store.curations().await.unwrap();
+        let moves = store.faq_moves().await.unwrap();
+        let readers = [
+            ReadScope::operator(),
+            ReadScope::privacy_request(Some(vec![second.id])),
+            ReadScope::privacy_request(Some(vec![])),
+        ];
+        let week = 7 * day;
+        let periods = [
+            (
+                (now - week + 1, now + 1),
+                (now - 2 * week + 1, now - week + 1),
+            ),
+            ((now - 30 * day, now + 1), (now - 60 * day, now - 30 * day)),
+            (
+                (now - 20 * day, now - 10 * day),
+                (now - 30 * day, now - 20 * day),
+            ),
+        ];
+        let mut compared = 0;
+        for scope in &readers {
+            for (window, previous) in periods {
+                let held = faq.signals_between(window, previous, scope, &curations, &moves);
+                let stored = faq
+                    .signals_from_store(&store, window, previous, scope, &curations)
+                    .await
+                    .unwrap();
+                let json = |s: &[Signal]| serde_json::to_value(s).unwrap();
+                assert_eq!(json(&held), json(&stored), "{window:?} {previous:?}");
+                compared += held.len();
+            }
+        }
+        // The comparison saw the move, the merge and the answer at work.
+        let all = faq.signals_between(periods[1].0, periods[1].1, &readers[0], &curations, &moves);
+        let merged_into = all.iter().find(|s| s.id == clusters[2]).unwrap();
+        let expected = placed
+            .iter()
+            .filter(|p| p.1 == clusters[1] || p.1 == clusters[2])
+            .count()
+            + 1;
+        assert_eq!(merged_into.total_members, expected, "{all:?}");
+        assert!(merged_into.growing_after_answer, "{merged_into:?}");
+        assert!(merged_into.people < merged_into.count, "{merged_into:?}");
+        assert!(!all.iter().any(|s| s.id == clusters[1]), "{all:?}");
+        assert!(compared >= 10, "{compared}");
     }
 
     fn held(faq: &FaqSignals, message: i64) -> Option<u64> {

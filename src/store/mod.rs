@@ -10,6 +10,7 @@ pub mod conversations;
 pub mod echo;
 pub mod events;
 pub mod faq;
+pub mod faq_figures;
 pub mod ingest;
 pub mod integrations;
 pub mod lease;

@@ -1,0 +1,210 @@
+//! FAQ figures counted in the store: per cluster, the questions of a window and of the window
+//! before it, the distinct people who asked, where, and over all time. The FAQ state keeps only
+//! a window of the newest questions in memory (issue 17: memory that does not grow with the
+//! store), so a period reaching further back is counted here, from the stored placements, and
+//! comes out the same as if every question were held.
+//!
+//! Questions count where the FAQ state places them: a communicator's move first, else the
+//! stored placement after consolidation's merges, then communicators' merges (passed in,
+//! resolved, since chains are followed in the caller).
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use super::{Marks, Result, Store};
+
+/// What to count: two half-open windows `[from, to)` of `platform_time`, the caller's channel
+/// limit (None: every channel), and the curation that decides where questions count.
+pub struct FigureRequest<'a> {
+    pub window: (i64, i64),
+    pub previous: (i64, i64),
+    pub channels: Option<&'a [i64]>,
+    /// Communicators' merges, each cluster to where its questions count in the end.
+    pub merged: &'a HashMap<i64, i64>,
+    /// When each cluster (where questions count in the end) was marked answered.
+    pub answered: &'a HashMap<i64, i64>,
+}
+
+/// One cluster's stored figures. Counts are within the channel limit; `first` is the earliest
+/// question placed in the cluster on any channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredFigures {
+    pub cluster: i64,
+    pub count: i64,
+    pub previous: i64,
+    pub people: i64,
+    pub total: i64,
+    pub after_answer: i64,
+    pub first: i64,
+    /// Channels asked on in the window, ascending.
+    pub channels: Vec<i64>,
+    /// Posts asked under in the window, with how many questions each.
+    pub posts: Vec<(String, i64)>,
+}
+
+/// SQL text with its parameters (all integers), marked for the store's engine in the order
+/// they are written.
+struct Bound {
+    marks: Marks,
+    sql: String,
+    values: Vec<i64>,
+}
+
+impl Bound {
+    fn new(marks: Marks) -> Bound {
+        Bound {
+            marks,
+            sql: String::new(),
+            values: Vec::new(),
+        }
+    }
+
+    fn text(&mut self, s: &str) -> &mut Bound {
+        self.sql.push_str(s);
+        self
+    }
+
+    fn value(&mut self, v: i64) -> &mut Bound {
+        self.values.push(v);
+        self.marks.mark(self.values.len(), &mut self.sql);
+        self
+    }
+
+    /// `case {expr} when k then v … else {otherwise} end`, or `otherwise` for an empty map.
+    fn lookup(&mut self, expr: &str, map: &HashMap<i64, i64>, otherwise: &str) -> &mut Bound {
+        if map.is_empty() {
+            return self.text(otherwise);
+        }
+        let mut pairs: Vec<(i64, i64)> = map.iter().map(|(k, v)| (*k, *v)).collect();
+        pairs.sort_unstable();
+        self.text("case ").text(expr);
+        for (k, v) in pairs {
+            self.text(" when ").value(k).text(" then ").value(v);
+        }
+        self.text(" else ").text(otherwise).text(" end")
+    }
+
+    /// `{column} in (…)`, true without a limit and false for an empty one.
+    fn within(&mut self, column: &str, channels: Option<&[i64]>) -> &mut Bound {
+        match channels {
+            None => self.text("1 = 1"),
+            Some([]) => self.text("1 = 0"),
+            Some(list) => {
+                self.text(column).text(" in (");
+                for (i, c) in list.iter().enumerate() {
+                    if i > 0 {
+                        self.text(", ");
+                    }
+                    self.value(*c);
+                }
+                self.text(")")
+            }
+        }
+    }
+
+    fn query(&self) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+        let mut q = sqlx::query(&self.sql);
+        for v in &self.values {
+            q = q.bind(*v);
+        }
+        q
+    }
+}
+
+/// Where a stored question counts before communicators' merges: moved, else its placement
+/// after consolidation's merges (stored as where each chain ends).
+const PLACED: &str = "coalesce(mv.cluster_id, cm.into_id, f.cluster_id)";
+
+const PLACEMENTS: &str = "faq_members f join messages m on m.id = f.message_id \
+     left join faq_moves mv on mv.message_id = f.message_id \
+     left join faq_cluster_merges cm on cm.from_id = f.cluster_id";
+
+impl Store {
+    /// The figures of every cluster with a stored question, counted as [`FigureRequest`] says.
+    pub async fn faq_figures(&self, r: &FigureRequest<'_>) -> Result<Vec<StoredFigures>> {
+        let marks = Marks::of_backend(self.backend);
+        let mut totals = Bound::new(marks);
+        totals.text("with q as (select ");
+        totals.lookup(PLACED, r.merged, PLACED);
+        totals.text(
+            " as cluster, m.platform_time as t, coalesce(m.author_id, 0) as author, case when ",
+        );
+        totals.within("m.channel_id", r.channels);
+        totals
+            .text(" then 1 else 0 end as s from ")
+            .text(PLACEMENTS);
+        totals.text(") select cluster, sum(case when s = 1 and t >= ");
+        totals.value(r.window.0).text(" and t < ").value(r.window.1);
+        totals.text(" then 1 else 0 end) as n_window, sum(case when s = 1 and t >= ");
+        totals
+            .value(r.previous.0)
+            .text(" and t < ")
+            .value(r.previous.1);
+        totals.text(" then 1 else 0 end) as n_previous, count(distinct case when s = 1 and t >= ");
+        totals.value(r.window.0).text(" and t < ").value(r.window.1);
+        totals.text(" then author end) as people, sum(s) as total, ");
+        if r.answered.is_empty() {
+            totals.text("0");
+        } else {
+            totals.text("sum(case when s = 1 and t > (");
+            totals.lookup("cluster", r.answered, "null");
+            totals.text(") then 1 else 0 end)");
+        }
+        totals.text(" as after_answer, min(t) as first from q group by cluster");
+        let mut out: HashMap<i64, StoredFigures> = HashMap::new();
+        for row in totals.query().fetch_all(&self.pool).await? {
+            let cluster: i64 = row.try_get("cluster")?;
+            out.insert(
+                cluster,
+                StoredFigures {
+                    cluster,
+                    count: row.try_get("n_window")?,
+                    previous: row.try_get("n_previous")?,
+                    people: row.try_get("people")?,
+                    total: row.try_get("total")?,
+                    after_answer: row.try_get("after_answer")?,
+                    first: row.try_get("first")?,
+                    channels: Vec::new(),
+                    posts: Vec::new(),
+                },
+            );
+        }
+        let mut places = Bound::new(marks);
+        places.text("select ");
+        places.lookup(PLACED, r.merged, PLACED);
+        places.text(
+            " as cluster, m.channel_id as channel, coalesce(p.platform_id, '') as post, count(*) as n from ",
+        );
+        places.text(PLACEMENTS).text(
+            " join conversations c on c.id = m.conversation_id left join posts p on p.id = c.post_id \
+             where m.platform_time >= ",
+        );
+        places.value(r.window.0).text(" and m.platform_time < ");
+        places.value(r.window.1).text(" and ");
+        places.within("m.channel_id", r.channels);
+        places.text(" group by 1, 2, 3");
+        for row in places.query().fetch_all(&self.pool).await? {
+            let cluster: i64 = row.try_get("cluster")?;
+            let Some(f) = out.get_mut(&cluster) else {
+                continue;
+            };
+            let channel: i64 = row.try_get("channel")?;
+            if let Err(at) = f.channels.binary_search(&channel) {
+                f.channels.insert(at, channel);
+            }
+            let post: String = row.try_get("post")?;
+            let n: i64 = row.try_get("n")?;
+            if post.is_empty() {
+                continue;
+            }
+            match f.posts.iter_mut().find(|(p, _)| *p == post) {
+                Some(kept) => kept.1 += n,
+                None => f.posts.push((post, n)),
+            }
+        }
+        let mut out: Vec<StoredFigures> = out.into_values().collect();
+        out.sort_by_key(|f| f.cluster);
+        Ok(out)
+    }
+}
