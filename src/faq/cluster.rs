@@ -71,10 +71,21 @@ pub struct ClusterConfig {
     /// the cluster, but consolidation no longer moves it and its removal leaves the centroid.
     #[serde(default = "default_kept_vectors")]
     pub kept_vectors: usize,
+    /// Questions held in memory at most (the newest by message id), each about 100 bytes:
+    /// beyond it the oldest are forgotten here, counted by their clusters (for sizes) and by
+    /// the store (for figures, see `faq::signals`), so memory stays flat however large the
+    /// store grows (issue 17). The default stays below a doubling of the questions' hash map
+    /// (458,752 entries) even with the eighth let in before forgetting.
+    #[serde(default = "default_kept_questions")]
+    pub kept_questions: usize,
 }
 
 fn default_kept_vectors() -> usize {
     40_000
+}
+
+fn default_kept_questions() -> usize {
+    400_000
 }
 
 impl Default for ClusterConfig {
@@ -93,6 +104,7 @@ impl Default for ClusterConfig {
             refine_passes: 1,
             threads: 0,
             kept_vectors: default_kept_vectors(),
+            kept_questions: default_kept_questions(),
         }
     }
 }
@@ -161,7 +173,9 @@ pub struct TopicSummary {
     pub questions: Vec<u64>,
     /// Questions in all its clusters.
     pub members: usize,
-    /// Distinct people who asked them.
+    /// Distinct people who asked them, among the questions held in memory: once a store holds
+    /// more public questions than the FAQ state keeps (`kept_questions`, 400,000 by default),
+    /// the askers of the oldest are no longer counted here.
     pub authors: usize,
     /// The first question's time; 0 when unknown. Milliseconds since the Unix epoch.
     pub first_ms: i64,
@@ -206,6 +220,10 @@ impl Asked {
 struct Exemplar {
     id: u64,
     text: String,
+    /// The channel (as the owner numbers it) of a question forgotten since (see
+    /// [`Clusterer::forget_oldest`]); None while the question is held, whose record says.
+    #[serde(default)]
+    channel: Option<u32>,
 }
 
 /// The online clusterer. See the module documentation.
@@ -218,8 +236,35 @@ pub struct Clusterer {
     topics: Level<()>,
     /// Candidate examples per question cluster.
     pools: FxMap<u64, Vec<Exemplar>>,
+    /// What was forgotten of the oldest questions.
+    #[serde(default)]
+    forgotten: Forgotten,
     #[serde(skip)]
     scratch: Scratch,
+}
+
+/// The questions forgotten so far ([`Clusterer::forget_oldest`]): every question up to a
+/// message id, each counted by its cluster but no longer held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Forgotten {
+    /// The highest message id forgotten (0: none). A question with this id or a lower one
+    /// that is held (placed again by a later event) was held again after it was forgotten.
+    pub up_to_id: u64,
+    /// When the latest forgotten question was asked (`i64::MIN`: none): a period starting
+    /// after it holds no forgotten question.
+    pub until_ms: i64,
+    /// Questions forgotten in all.
+    pub count: u64,
+}
+
+impl Default for Forgotten {
+    fn default() -> Self {
+        Forgotten {
+            up_to_id: 0,
+            until_ms: i64::MIN,
+            count: 0,
+        }
+    }
 }
 
 impl Clusterer {
@@ -230,6 +275,7 @@ impl Clusterer {
             questions: Level::default(),
             topics: Level::default(),
             pools: FxMap::default(),
+            forgotten: Forgotten::default(),
             scratch: Scratch::default(),
         }
     }
@@ -390,6 +436,72 @@ impl Clusterer {
         self.questions.let_go_beyond(config.kept_vectors, config);
     }
 
+    /// Forgets the oldest questions (the lowest message ids) once more than `kept_questions`
+    /// and an eighth of it are held, down to `kept_questions`; returns whether it did. A
+    /// forgotten question stays counted by its cluster (its size, channels and earliest time;
+    /// its vector was let go into the settled sum long before) and its example stays, with
+    /// its channel; nothing else of it is held. Forgetting in batches keeps its cost (a
+    /// selection over the held ids) to a few operations a question.
+    pub fn forget_oldest(&mut self) -> bool {
+        let kept = self.config.kept_questions;
+        let held = self.questions.items.len();
+        if held <= kept.saturating_add(kept / 8) {
+            return false;
+        }
+        let mut oldest: Vec<u64> = self.questions.items.keys().copied().collect();
+        let n = held - kept;
+        oldest.select_nth_unstable(n - 1);
+        oldest.truncate(n);
+        let mut gone: FxMap<u64, u32> = FxMap::default();
+        let mut slots: Vec<u32> = Vec::new();
+        for key in oldest {
+            let Some(item) = self.questions.items.remove(&key) else {
+                continue;
+            };
+            if let Some(vector) = self.questions.held.remove(&key) {
+                self.questions.settle(item.slot, &vector, &self.config);
+            }
+            let Some(node) = self
+                .questions
+                .nodes
+                .get_mut(item.slot as usize)
+                .and_then(Option::as_mut)
+            else {
+                continue;
+            };
+            node.forgotten += 1;
+            if let Err(at) = node.forgotten_channels.binary_search(&item.meta.channel) {
+                node.forgotten_channels.insert(at, item.meta.channel);
+            }
+            node.forgotten_first_ms = node.forgotten_first_ms.min(item.meta.time_ms);
+            node.forgotten_last_ms = node.forgotten_last_ms.max(item.meta.time_ms);
+            slots.push(item.slot);
+            gone.insert(key, item.meta.channel);
+            let f = &mut self.forgotten;
+            f.up_to_id = f.up_to_id.max(key);
+            f.until_ms = f.until_ms.max(item.meta.time_ms);
+            f.count += 1;
+        }
+        slots.sort_unstable();
+        slots.dedup();
+        for slot in slots {
+            if let Some(node) = self.questions.nodes[slot as usize].as_mut() {
+                node.members.retain(|m| !gone.contains_key(m));
+            }
+        }
+        for e in self.pools.values_mut().flatten() {
+            if let Some(channel) = gone.get(&e.id) {
+                e.channel = Some(*channel);
+            }
+        }
+        true
+    }
+
+    /// What has been forgotten so far.
+    pub fn forgotten(&self) -> Forgotten {
+        self.forgotten
+    }
+
     /// Moves a held message to another cluster with the vector it was placed with (a
     /// consolidation elsewhere moved it); false when it is not held.
     pub fn move_to(&mut self, id: u64, cluster: u64) -> bool {
@@ -436,7 +548,11 @@ impl Clusterer {
             let capacity = self.pool_capacity();
             let pool = self.pools.entry(cluster).or_default();
             if pool.len() < capacity {
-                pool.push(Exemplar { id, text });
+                pool.push(Exemplar {
+                    id,
+                    text,
+                    channel: None,
+                });
             }
         }
         true
@@ -484,7 +600,7 @@ impl Clusterer {
             clusterer.let_go_old_vectors();
         }
         clusterer.questions.rebuild(config, threads);
-        clusterer.rehome_examples();
+        clusterer.rehome_examples(&[]);
         clusterer.rebuild_topics();
         clusterer
     }
@@ -546,7 +662,7 @@ impl Clusterer {
         result
             .merges
             .extend(self.questions.rebuild(&config, threads));
-        self.rehome_examples();
+        self.rehome_examples(&result.merges);
     }
 
     /// A batch rebuild: frequencies learned from all rows first, then the rows placed in time
@@ -661,7 +777,7 @@ impl Clusterer {
         let mut clusters: Vec<(u64, usize, SparseVec)> = self
             .questions
             .nodes()
-            .map(|n| (n.id, n.members.len(), n.unit()))
+            .map(|n| (n.id, n.size(), n.unit()))
             .collect();
         clusters.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let mut topics: Level<()> = Level::default();
@@ -719,11 +835,12 @@ impl Clusterer {
             pool.push(Exemplar {
                 id,
                 text: detectors::mask(text),
+                channel: None,
             });
             return;
         }
         let pool = &self.pools[&cluster];
-        let stride = (node.members.len() / capacity).max(1) as u64;
+        let stride = (node.size() / capacity).max(1) as u64;
         if !(id.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32).is_multiple_of(stride) {
             return;
         }
@@ -737,21 +854,36 @@ impl Clusterer {
             pool[drop] = Exemplar {
                 id,
                 text: detectors::mask(text),
+                channel: None,
             };
         }
     }
 
-    /// After members moved, examples follow their messages to their new clusters.
-    fn rehome_examples(&mut self) {
+    /// After members moved, examples follow their messages to their new clusters; those of
+    /// forgotten questions (which never move) follow their cluster where it was merged.
+    fn rehome_examples(&mut self, merges: &[(u64, u64)]) {
         let capacity = self.pool_capacity();
+        let merged: FxMap<u64, u64> = merges.iter().copied().collect();
         let mut pools: FxMap<u64, Vec<Exemplar>> = FxMap::default();
-        let mut all: Vec<Exemplar> = std::mem::take(&mut self.pools)
-            .into_values()
-            .flatten()
+        let mut all: Vec<(u64, Exemplar)> = std::mem::take(&mut self.pools)
+            .into_iter()
+            .flat_map(|(cluster, pool)| pool.into_iter().map(move |e| (cluster, e)))
             .collect();
-        all.sort_by_key(|e| e.id);
-        for e in all {
-            if let Some(cluster) = self.questions.cluster_of(e.id) {
+        all.sort_by_key(|(_, e)| e.id);
+        for (mut was, e) in all {
+            let cluster = match e.channel {
+                None => self.questions.cluster_of(e.id),
+                Some(_) => {
+                    for _ in 0..merges.len() {
+                        match merged.get(&was) {
+                            Some(&into) if into != was => was = into,
+                            _ => break,
+                        }
+                    }
+                    self.questions.node(was).map(|n| n.id)
+                }
+            };
+            if let Some(cluster) = cluster {
                 pools.entry(cluster).or_default().push(e);
             }
         }
@@ -847,21 +979,40 @@ impl Clusterer {
     /// The cluster's summary drawn only from the members `readable` allows: its label, examples
     /// and top terms come from those questions alone (a reader limited to some channels must not
     /// see another channel's question as the cluster's name). Counts stay the whole cluster's.
+    /// Forgotten members are not readable here: see [`Clusterer::cluster_among_channels`].
     pub fn cluster_among(&self, id: u64, readable: &dyn Fn(u64) -> bool) -> Option<ClusterSummary> {
+        self.cluster_among_channels(id, readable, &|_| false)
+    }
+
+    /// As [`Clusterer::cluster_among`], with `readable_channel` saying whether the reader may
+    /// read the questions of a channel (as the owner numbers it), for members forgotten.
+    pub fn cluster_among_channels(
+        &self,
+        id: u64,
+        readable: &dyn Fn(u64) -> bool,
+        readable_channel: &dyn Fn(u32) -> bool,
+    ) -> Option<ClusterSummary> {
         let node = self.questions.node(id)?;
         let (authors, first_ms, last_ms) = self.activity(&node.members);
+        let first_ms = earliest(first_ms, authors, node.forgotten_first_ms);
+        let last_ms = latest(last_ms, authors, node.forgotten_last_ms);
         let pool: Vec<&Exemplar> = self
             .pools
             .get(&id)
             .into_iter()
             .flatten()
-            .filter(|e| readable(e.id))
+            .filter(|e| match e.channel {
+                Some(channel) => readable_channel(channel),
+                None => readable(e.id),
+            })
             .collect();
         let vectors: Vec<Cow<'_, [(u32, f32)]>> =
             pool.iter().map(|e| self.example_vector(e)).collect();
         let vectors: Vec<&[(u32, f32)]> = vectors.iter().map(|v| &**v).collect();
         let chosen = diverse(&vectors, node, self.config.examples);
-        let top_terms = if node.members.iter().all(|m| readable(*m)) {
+        let all_readable = node.members.iter().all(|m| readable(*m))
+            && node.forgotten_channels.iter().all(|c| readable_channel(*c));
+        let top_terms = if all_readable {
             self.top_terms(node)
         } else {
             let mut sum: SparseVec = Vec::new();
@@ -878,7 +1029,7 @@ impl Clusterer {
                 .map(|&i| pool[i].text.clone())
                 .unwrap_or_default(),
             top_terms,
-            members: node.members.len(),
+            members: node.size(),
             authors,
             first_ms,
             last_ms,
@@ -904,6 +1055,20 @@ impl Clusterer {
                     .flat_map(|n| n.members.iter().copied())
                     .collect();
                 let (authors, first_ms, last_ms) = self.activity(&messages);
+                let forgotten_first = questions
+                    .iter()
+                    .filter_map(|(_, q)| self.questions.node(*q))
+                    .map(|n| n.forgotten_first_ms)
+                    .min()
+                    .unwrap_or(i64::MAX);
+                let first_ms = earliest(first_ms, authors, forgotten_first);
+                let forgotten_last = questions
+                    .iter()
+                    .filter_map(|(_, q)| self.questions.node(*q))
+                    .map(|n| n.forgotten_last_ms)
+                    .max()
+                    .unwrap_or(i64::MIN);
+                let last_ms = latest(last_ms, authors, forgotten_last);
                 let central = topic
                     .members
                     .iter()
@@ -917,7 +1082,7 @@ impl Clusterer {
                         .unwrap_or_default(),
                     top_terms: self.top_terms(topic),
                     questions: questions.iter().map(|(_, q)| *q).collect(),
-                    members: messages.len(),
+                    members: questions.iter().map(|(size, _)| size).sum(),
                     authors,
                     first_ms,
                     last_ms,
@@ -967,6 +1132,25 @@ impl Clusterer {
             }
         }
         out
+    }
+}
+
+/// The earliest time of held questions (`held`, 0 when none is held: `authors` is 0) and of
+/// forgotten ones (`i64::MAX` when none is forgotten).
+fn earliest(held: i64, authors: usize, forgotten: i64) -> i64 {
+    match (authors, forgotten) {
+        (_, i64::MAX) => held,
+        (0, _) => forgotten,
+        _ => held.min(forgotten),
+    }
+}
+
+/// The latest time, as [`earliest`] the earliest (`i64::MIN` when none is forgotten).
+fn latest(held: i64, authors: usize, forgotten: i64) -> i64 {
+    match (authors, forgotten) {
+        (_, i64::MIN) => held,
+        (0, _) => forgotten,
+        _ => held.max(forgotten),
     }
 }
 
@@ -1097,9 +1281,55 @@ struct Node {
     /// what a rebuild adds to the vectors still held.
     #[serde(default)]
     settled: SparseVec,
+    /// Members forgotten (no longer held in memory: [`Clusterer::forget_oldest`]); their
+    /// vectors are in `settled`.
+    #[serde(default)]
+    forgotten: u32,
+    /// The channels (as the owner numbers them) of the forgotten members, ascending.
+    #[serde(default)]
+    forgotten_channels: Vec<u32>,
+    /// When the earliest forgotten member was asked (`i64::MAX`: none).
+    #[serde(default = "no_time")]
+    forgotten_first_ms: i64,
+    /// When the latest forgotten member was asked (`i64::MIN`: none).
+    #[serde(default = "no_last_time")]
+    forgotten_last_ms: i64,
+}
+
+fn no_last_time() -> i64 {
+    i64::MIN
+}
+
+fn no_time() -> i64 {
+    i64::MAX
 }
 
 impl Node {
+    /// Members held and forgotten.
+    fn size(&self) -> usize {
+        self.members.len() + self.forgotten as usize
+    }
+
+    /// Whether it has no member left, held or forgotten.
+    fn is_empty(&self) -> bool {
+        self.members.is_empty() && self.forgotten == 0
+    }
+
+    fn empty(id: u64) -> Node {
+        Node {
+            id,
+            sum: Vec::new(),
+            norm: 0.0,
+            members: Vec::new(),
+            indexed: Vec::new(),
+            settled: Vec::new(),
+            forgotten: 0,
+            forgotten_channels: Vec::new(),
+            forgotten_first_ms: no_time(),
+            forgotten_last_ms: no_last_time(),
+        }
+    }
+
     fn cosine(&self, unit: &[(u32, f32)]) -> f32 {
         if self.norm > 0.0 {
             dot(&self.sum, unit) / self.norm
@@ -1165,7 +1395,7 @@ impl<M: Clone + Send + Sync> Level<M> {
     }
 
     fn size(&self, id: u64) -> usize {
-        self.node(id).map_or(0, |n| n.members.len())
+        self.node(id).map_or(0, Node::size)
     }
 
     fn cluster_of(&self, key: u64) -> Option<u64> {
@@ -1284,14 +1514,7 @@ impl<M: Clone + Send + Sync> Level<M> {
             Some(&slot) => (slot, false),
             None => {
                 let slot = self.nodes.len() as u32;
-                self.nodes.push(Some(Node {
-                    id: cluster,
-                    sum: Vec::new(),
-                    norm: 0.0,
-                    members: Vec::new(),
-                    indexed: Vec::new(),
-                    settled: Vec::new(),
-                }));
+                self.nodes.push(Some(Node::empty(cluster)));
                 self.slot_of.insert(cluster, slot);
                 self.next_id = self.next_id.max(cluster + 1);
                 (slot, true)
@@ -1305,14 +1528,7 @@ impl<M: Clone + Send + Sync> Level<M> {
         let id = self.next_id;
         self.next_id += 1;
         let slot = self.nodes.len() as u32;
-        self.nodes.push(Some(Node {
-            id,
-            sum: Vec::new(),
-            norm: 0.0,
-            members: Vec::new(),
-            indexed: Vec::new(),
-            settled: Vec::new(),
-        }));
+        self.nodes.push(Some(Node::empty(id)));
         self.slot_of.insert(id, slot);
         slot
     }
@@ -1361,7 +1577,7 @@ impl<M: Clone + Send + Sync> Level<M> {
         let node = self.nodes.get_mut(item.slot as usize)?.as_mut()?;
         let id = node.id;
         node.members.retain(|&m| m != key);
-        if node.members.is_empty() {
+        if node.is_empty() {
             self.nodes[item.slot as usize] = None;
             self.slot_of.remove(&id);
             return Some((id, true));
@@ -1379,20 +1595,20 @@ impl<M: Clone + Send + Sync> Level<M> {
             let Some((key, vector)) = self.held.pop_first() else {
                 break;
             };
-            let Some(item) = self.items.get(&key) else {
-                continue;
-            };
-            let Some(node) = self
-                .nodes
-                .get_mut(item.slot as usize)
-                .and_then(Option::as_mut)
-            else {
-                continue;
-            };
-            node.settled = add_scaled(&node.settled, &vector, 1.0);
-            if node.settled.len() > config.centroid_terms + config.centroid_terms / 2 {
-                prune(&mut node.settled, config.centroid_terms);
+            if let Some(slot) = self.items.get(&key).map(|i| i.slot) {
+                self.settle(slot, &vector, config);
             }
+        }
+    }
+
+    /// Adds a vector let go to its cluster's settled sum.
+    fn settle(&mut self, slot: u32, vector: &[(u32, f32)], config: &ClusterConfig) {
+        let Some(node) = self.nodes.get_mut(slot as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        node.settled = add_scaled(&node.settled, vector, 1.0);
+        if node.settled.len() > config.centroid_terms + config.centroid_terms / 2 {
+            prune(&mut node.settled, config.centroid_terms);
         }
     }
 
@@ -1408,7 +1624,7 @@ impl<M: Clone + Send + Sync> Level<M> {
             .nodes
             .iter()
             .enumerate()
-            .filter_map(|(slot, n)| Some((n.as_ref()?.members.len(), n.as_ref()?.id, slot as u32)))
+            .filter_map(|(slot, n)| Some((n.as_ref()?.size(), n.as_ref()?.id, slot as u32)))
             .collect();
         order.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
         let mut merges = Vec::new();
@@ -1430,8 +1646,7 @@ impl<M: Clone + Send + Sync> Level<M> {
                 continue;
             };
             // The larger, then older (smaller id), cluster keeps its identity.
-            let a_keeps = (a.members.len(), std::cmp::Reverse(a.id))
-                > (b.members.len(), std::cmp::Reverse(b.id));
+            let a_keeps = (a.size(), std::cmp::Reverse(a.id)) > (b.size(), std::cmp::Reverse(b.id));
             let (from, into) = if a_keeps {
                 (other, slot)
             } else {
@@ -1459,6 +1674,14 @@ impl<M: Clone + Send + Sync> Level<M> {
         node.settled = add_scaled(&node.settled, &gone.settled, 1.0);
         prune(&mut node.settled, config.centroid_terms);
         node.members.extend(gone.members);
+        node.forgotten += gone.forgotten;
+        for channel in gone.forgotten_channels {
+            if let Err(at) = node.forgotten_channels.binary_search(&channel) {
+                node.forgotten_channels.insert(at, channel);
+            }
+        }
+        node.forgotten_first_ms = node.forgotten_first_ms.min(gone.forgotten_first_ms);
+        node.forgotten_last_ms = node.forgotten_last_ms.max(gone.forgotten_last_ms);
         let pair = (gone.id, node.id);
         self.index_node(into, config);
         Some(pair)
@@ -1506,7 +1729,7 @@ impl<M: Clone + Send + Sync> Level<M> {
         let mut dissolved = Vec::new();
         for (slot, node) in self.nodes.iter().enumerate() {
             if let Some(node) = node {
-                if members[slot].is_empty() {
+                if members[slot].is_empty() && node.forgotten == 0 {
                     dissolved.push((node.id, slot));
                 }
             }
@@ -1537,7 +1760,7 @@ impl<M: Clone + Send + Sync> Level<M> {
         let mut nodes = Vec::with_capacity(self.slot_of.len());
         for (slot, node) in std::mem::take(&mut self.nodes).into_iter().enumerate() {
             if let Some(mut node) = node {
-                if !members[slot].is_empty() {
+                if !members[slot].is_empty() || node.forgotten > 0 {
                     node.members = std::mem::take(&mut members[slot]);
                     new_slot[slot] = nodes.len() as u32;
                     nodes.push(Some(node));
@@ -1925,6 +2148,75 @@ mod tests {
         assert_eq!(
             restored.assign(1000, next, 1000, "y").cluster,
             few.assign(1000, next, 1000, "y").cluster
+        );
+    }
+
+    #[test]
+    fn the_oldest_questions_are_forgotten_and_still_counted_by_their_clusters() {
+        let bounded = |kept_questions| ClusterConfig {
+            kept_vectors: 10,
+            kept_questions,
+            ..ClusterConfig::default()
+        };
+        let (mut all, mut few) = (
+            Clusterer::new(bounded(usize::MAX)),
+            Clusterer::new(bounded(40)),
+        );
+        for (i, t) in templated(300).iter().enumerate() {
+            let (a, b) = (
+                all.assign(i as u64, t, 10 * i as i64, "x"),
+                few.assign(i as u64, t, 10 * i as i64, "x"),
+            );
+            assert_eq!(a.cluster, b.cluster, "question {i} placed elsewhere");
+            assert!(!all.forget_oldest());
+            few.forget_oldest();
+            assert!(few.len() <= 45, "{} held after question {i}", few.len());
+        }
+        let forgotten = few.forgotten();
+        assert_eq!(forgotten.count as usize + few.len(), 300);
+        assert!(few.every_asked().all(|(id, _)| id > forgotten.up_to_id));
+        assert_eq!(forgotten.until_ms, 10 * forgotten.up_to_id as i64);
+        assert_eq!(all.forgotten(), Forgotten::default());
+        let sizes = |c: &Clusterer| -> Vec<(u64, usize, i64, i64)> {
+            let mut v: Vec<_> = c
+                .clusters()
+                .iter()
+                .map(|s| (s.id, s.members, s.first_ms, s.last_ms))
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(sizes(&all), sizes(&few));
+        // Consolidation merges and moves alike (it moves only questions whose vectors are
+        // held, the same newest ones in both), and keeps clusters whose members are forgotten.
+        all.consolidate();
+        few.consolidate();
+        assert_eq!(sizes(&all), sizes(&few));
+        let topic_sizes = |c: &Clusterer| -> Vec<(u64, usize, i64)> {
+            c.topics()
+                .iter()
+                .map(|t| (t.id, t.members, t.first_ms))
+                .collect()
+        };
+        assert_eq!(topic_sizes(&all), topic_sizes(&few));
+        // A forgotten question is not held: removing it here does nothing.
+        assert!(!few.remove(0));
+        assert_eq!(few.cluster_of(0), None);
+        // Its example stays, readable only to a reader of its channel.
+        let shown = |readable_channel: &dyn Fn(u32) -> bool| -> usize {
+            few.clusters()
+                .iter()
+                .filter_map(|c| few.cluster_among_channels(c.id, &|_| false, readable_channel))
+                .map(|c| c.examples.len())
+                .sum()
+        };
+        assert!(shown(&|_| true) > 0);
+        assert_eq!(shown(&|_| false), 0);
+        // The state round-trips with what was forgotten.
+        let back: Clusterer = serde_json::from_str(&serde_json::to_string(&few).unwrap()).unwrap();
+        assert_eq!(
+            (back.forgotten(), sizes(&back)),
+            (few.forgotten(), sizes(&few))
         );
     }
 
