@@ -87,7 +87,10 @@ impl Application {
         let faq = Arc::new(
             crate::faq::signals::FaqSignals::build(
                 &store,
-                crate::faq::cluster::ClusterConfig::default(),
+                crate::faq::cluster::ClusterConfig {
+                    kept_questions: settings.faq_kept_questions,
+                    ..Default::default()
+                },
             )
             .await?,
         );

@@ -136,6 +136,9 @@ pub struct Settings {
     /// background after start: this many comments a batch, with this pause between batches.
     pub faq_placing_batch: usize,
     pub faq_placing_pause_ms: u64,
+    /// Public questions the FAQ state holds in memory, the newest (about 100 bytes each); older
+    /// ones are counted from the store (README, "Memory that stays flat").
+    pub faq_kept_questions: usize,
     pub retention_file: PathBuf,
     /// Outgoing webhooks: receivers and the units conversations are handed to.
     pub integrations_file: PathBuf,

@@ -497,6 +497,24 @@ impl Clusterer {
         true
     }
 
+    /// A forgotten question of `cluster` was placed anew or taken out by an event: its cluster
+    /// no longer counts it (a cluster left with no question at all is gone).
+    pub fn unforget(&mut self, cluster: u64) {
+        let Some(&slot) = self.questions.slot_of.get(&cluster) else {
+            return;
+        };
+        let Some(node) = self.questions.nodes[slot as usize].as_mut() else {
+            return;
+        };
+        node.forgotten = node.forgotten.saturating_sub(1);
+        if node.is_empty() {
+            self.questions.nodes[slot as usize] = None;
+            self.questions.slot_of.remove(&cluster);
+            self.pools.remove(&cluster);
+            self.topics.remove(cluster, &self.config);
+        }
+    }
+
     /// What has been forgotten so far.
     pub fn forgotten(&self) -> Forgotten {
         self.forgotten

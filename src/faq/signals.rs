@@ -86,6 +86,33 @@ struct Inner {
     channels: Numbering<i64>,
     /// Placing questions the store holds without placements; None when none are left.
     placing: Option<Placing>,
+    /// What the store counted of the questions forgotten here, when it was last counted.
+    forgotten: Option<ForgottenCounts>,
+    /// The forgotten questions are to be counted again: more were forgotten, or an event,
+    /// a consolidation or curation changed where some of them count.
+    recount: bool,
+}
+
+/// The store's count of the questions the FAQ state no longer holds (every question up to a
+/// message id), per cluster where they count in the end and channel, and the curation it
+/// was counted by: it answers for figures only while that curation is unchanged.
+struct ForgottenCounts {
+    up_to_id: u64,
+    /// Cluster → (channel, questions, of them asked after the cluster was answered).
+    parts: HashMap<u64, Vec<(i64, usize, usize)>>,
+    /// Cluster → its earliest forgotten question, on any channel.
+    first: HashMap<u64, i64>,
+    moves: HashMap<i64, i64>,
+    merged: HashMap<i64, i64>,
+    answered: HashMap<i64, i64>,
+}
+
+impl ForgottenCounts {
+    fn counted_by(&self, moves: &HashMap<i64, i64>, curations: &[Curation]) -> bool {
+        self.moves == *moves
+            && self.merged == resolved_merges(curations)
+            && self.answered == answered(curations)
+    }
 }
 
 /// Placing in the background: where it is in the store, and how far.
@@ -156,6 +183,23 @@ impl Inner {
         self.clusterer.asked(message as u64).is_some()
     }
 
+    /// A cluster's summary drawn from the questions the reader may read: those on channels
+    /// where they read comments.
+    fn summary(&self, cluster: u64, scope: &ReadScope) -> Option<super::cluster::ClusterSummary> {
+        let readable = |message: u64| {
+            self.clusterer
+                .asked(message)
+                .is_some_and(|m| scope.may_read(COMMENTS, self.channel(m)))
+        };
+        let readable_channel = |channel: u32| {
+            self.channels
+                .value(channel)
+                .is_some_and(|c| scope.may_read(COMMENTS, *c))
+        };
+        self.clusterer
+            .cluster_among_channels(cluster, &readable, &readable_channel)
+    }
+
     /// The channel id of a question's channel number.
     fn channel(&self, asked: &Asked) -> i64 {
         self.channels.value(asked.channel).copied().unwrap_or(0)
@@ -192,6 +236,14 @@ impl Period {
             "quarter" => Some(Period::Quarter),
             _ => None,
         }
+    }
+
+    /// The period ending at `now` and the one before it, as half-open windows [from, to):
+    /// (start, now] against (before, start], one millisecond later.
+    pub fn windows(self, now: i64) -> ((i64, i64), (i64, i64)) {
+        let start = now - self.millis();
+        let before = start - self.millis();
+        ((start + 1, now + 1), (before + 1, start + 1))
     }
 
     pub fn millis(self) -> i64 {
@@ -342,6 +394,8 @@ impl FaqSignals {
             .await?
             .max(0) as u64;
         let mut inner = Inner {
+            forgotten: None,
+            recount: false,
             clusterer,
             seq,
             generation,
@@ -362,6 +416,11 @@ impl FaqSignals {
         };
         for r in &rows {
             inner.remember(r, at[&r.id].placed_seq);
+        }
+        // Placing in the background walks every comment not held: it forgets nothing until
+        // it is done (a forgotten question would be held again).
+        if inner.placing.is_none() && inner.clusterer.forget_oldest() {
+            inner.recount = true;
         }
         let faq = FaqSignals {
             inner: Mutex::new(inner),
@@ -399,6 +458,22 @@ impl FaqSignals {
         let faq = Self::build(store, config).await?;
         while faq.place_some(store, DEFAULT_PLACING_BATCH).await? {}
         Ok(faq)
+    }
+
+    /// The questions held in memory and those forgotten, for /metrics: a store that grows
+    /// shows forgotten questions growing while held ones stay at `faq_kept_questions`.
+    pub fn render_metrics(&self, out: &mut String) {
+        let Some(inner) = self.read() else {
+            return;
+        };
+        out.push_str(&format!(
+            "# HELP tavla_faq_questions Public questions the FAQ state holds in memory, and those it forgot (counted from the store).\n\
+             # TYPE tavla_faq_questions gauge\n\
+             tavla_faq_questions{{state=\"held\"}} {}\n\
+             tavla_faq_questions{{state=\"forgotten\"}} {}\n",
+            inner.clusterer.len(),
+            inner.clusterer.forgotten().count
+        ));
     }
 
     /// How far placing in the background is, or None when every question is placed.
@@ -489,6 +564,7 @@ impl FaqSignals {
         }
         let ids: Vec<i64> = handlings.iter().map(|h| h.message).collect();
         let stored = by_message(store.faq_placements(&ids).await?);
+        self.take_back_forgotten(handlings, &stored)?;
         let mut changes = Vec::new();
         let mut placed_here = HashSet::new();
         let mut next = 0;
@@ -509,6 +585,103 @@ impl FaqSignals {
         let redirects = self.follow_stored(handlings, &stored, &placed_here)?;
         store.change_faq_placements(&redirects).await?;
         Ok(())
+    }
+
+    /// Forgotten questions that events are about to settle (placed anew or taken out) leave
+    /// their clusters' forgotten counts, and the store's count of them is taken again.
+    fn take_back_forgotten(
+        &self,
+        handlings: &[Handling],
+        stored: &HashMap<i64, Placement>,
+    ) -> anyhow::Result<()> {
+        let mut inner = self.lock()?;
+        let inner = &mut *inner;
+        let up_to_id = inner.clusterer.forgotten().up_to_id;
+        for h in handlings {
+            let id = h.message as u64;
+            if id > up_to_id || inner.holds(h.message) {
+                continue;
+            }
+            inner.recount = true;
+            if let Some(p) = stored.get(&h.message) {
+                let cluster = resolve(&inner.merged, p.cluster_id as u64);
+                inner.clusterer.unforget(cluster);
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps memory bounded: forgets the oldest questions beyond what the clusterer keeps,
+    /// then, when they changed, counts the forgotten ones in the store (a second or two at a
+    /// million messages; figures reaching them come from the store meanwhile).
+    pub async fn keep_bounded(&self, store: &Store) -> anyhow::Result<()> {
+        let up_to_id = {
+            let mut inner = self.lock()?;
+            if inner.placing.is_none() && inner.clusterer.forget_oldest() {
+                inner.recount = true;
+                tracing::debug!(
+                    forgotten = inner.clusterer.forgotten().count,
+                    "FAQ: the oldest questions forgotten"
+                );
+            }
+            let f = inner.clusterer.forgotten();
+            if f.count == 0 || !(inner.recount || inner.forgotten.is_none()) {
+                return Ok(());
+            }
+            // Whatever marks it again while counting has it counted once more.
+            inner.recount = false;
+            f.up_to_id
+        };
+        let counted = self.count_forgotten(store, up_to_id).await;
+        let mut inner = self.lock()?;
+        match counted {
+            Ok(counts) if inner.clusterer.forgotten().up_to_id == up_to_id => {
+                inner.forgotten = Some(counts);
+                Ok(())
+            }
+            Ok(_) => {
+                inner.recount = true;
+                Ok(())
+            }
+            Err(e) => {
+                inner.recount = true;
+                Err(e)
+            }
+        }
+    }
+
+    async fn count_forgotten(
+        &self,
+        store: &Store,
+        up_to_id: u64,
+    ) -> anyhow::Result<ForgottenCounts> {
+        let curations = store.curations().await?;
+        let moves = store.faq_moves().await?;
+        let merged = resolved_merges(&curations);
+        let answered = answered(&curations);
+        let parts = store
+            .faq_forgotten_figures(up_to_id as i64, &merged, &answered)
+            .await?;
+        let mut counts = ForgottenCounts {
+            up_to_id,
+            parts: HashMap::new(),
+            first: HashMap::new(),
+            moves,
+            merged,
+            answered,
+        };
+        for p in parts {
+            let cluster = p.cluster as u64;
+            let n = |v: i64| v.max(0) as usize;
+            counts.parts.entry(cluster).or_default().push((
+                p.channel,
+                n(p.total),
+                n(p.after_answer),
+            ));
+            let first = counts.first.entry(cluster).or_insert(i64::MAX);
+            *first = (*first).min(p.first);
+        }
+        Ok(counts)
     }
 
     /// The state for a read. A panic while it was held leaves it poisoned: readers then show
@@ -647,6 +820,7 @@ impl FaqSignals {
         inner.clusterer.regroup_topics();
         inner.merged = merged;
         inner.generation = generation;
+        inner.recount = true;
         Ok(())
     }
 
@@ -655,6 +829,8 @@ impl FaqSignals {
     fn consolidate(&self) -> anyhow::Result<Consolidated> {
         let mut inner = self.lock()?;
         let inner = &mut *inner;
+        // Merges move forgotten questions too (and a count now and then heals one that drifted).
+        inner.recount = true;
         let before: HashMap<u64, u64> = inner.clusterer.placements().into_iter().collect();
         let c = inner.clusterer.consolidate();
         tracing::debug!(
@@ -695,28 +871,6 @@ impl FaqSignals {
         self.read().map(|i| i.seq).unwrap_or(0)
     }
 
-    /// Signals for the period ending at `now`, counted within the reader's channel limit; names,
-    /// labels, terms and examples drawn only from questions the reader may read.
-    pub fn signals(
-        &self,
-        period: Period,
-        now: i64,
-        scope: &ReadScope,
-        curations: &[Curation],
-        moves: &HashMap<i64, i64>,
-    ) -> Vec<Signal> {
-        let start = now - period.millis();
-        let before = start - period.millis();
-        // (start, now] against (before, start]: the half-open windows one millisecond later.
-        self.signals_between(
-            (start + 1, now + 1),
-            (before + 1, start + 1),
-            scope,
-            curations,
-            moves,
-        )
-    }
-
     /// Signals for the window [from, to) against the window `previous` (also [from, to)): what
     /// follow-up reports count per calendar month or quarter. Counted from the questions held
     /// in memory.
@@ -736,6 +890,47 @@ impl FaqSignals {
         signals_of(&inner, figures, window.0, scope, curations, &merged)
     }
 
+    /// Signals for the window [from, to) against `previous`, exact however far back they
+    /// reach: counted from memory when neither period reaches a forgotten question and the
+    /// forgotten ones' stored count answers for the curation as it is; else from the store.
+    pub async fn signals_counted(
+        self: &Arc<Self>,
+        store: &Store,
+        window: (i64, i64),
+        previous: (i64, i64),
+        scope: &ReadScope,
+    ) -> anyhow::Result<Vec<Signal>> {
+        let curations = store.curations().await?;
+        let moves = store.faq_moves().await?;
+        let from_memory = {
+            let Some(mut inner) = self.read() else {
+                return Ok(Vec::new());
+            };
+            let f = inner.clusterer.forgotten();
+            let counted = !inner.recount
+                && inner
+                    .forgotten
+                    .as_ref()
+                    .is_some_and(|c| c.up_to_id == f.up_to_id && c.counted_by(&moves, &curations));
+            if f.count > 0 && !counted {
+                // Curation changed since they were counted: counted again in the background.
+                inner.recount = true;
+            }
+            f.count == 0 || (counted && window.0.min(previous.0) > f.until_ms)
+        };
+        if !from_memory {
+            return self
+                .signals_from_store(store, window, previous, scope, &curations)
+                .await;
+        }
+        let faq = self.clone();
+        let scope = scope.clone();
+        Ok(tokio::task::spawn_blocking(move || {
+            faq.signals_between(window, previous, &scope, &curations, &moves)
+        })
+        .await?)
+    }
+
     /// The same signals as [`FaqSignals::signals_between`], counted from the stored placements
     /// instead of the questions held in memory (names, labels and examples still come from
     /// memory): for periods reaching back past the questions held.
@@ -752,10 +947,7 @@ impl FaqSignals {
             window,
             previous,
             channels: scope.channels(),
-            merged: &merged
-                .keys()
-                .map(|&c| (c as i64, resolve(&merged, c) as i64))
-                .collect(),
+            merged: &resolved_merges(curations),
             answered: &answered(curations),
         };
         let figures: HashMap<u64, Figures> = store
@@ -791,6 +983,99 @@ impl FaqSignals {
             .filter(|id| place(&inner.clusterer, *id, &merged, moves) == Some(cluster))
             .take(limit)
             .map(|id| id as i64)
+            .collect()
+    }
+
+    /// The messages of a cluster (for the search filter), at most `limit`: those held and, when
+    /// questions were forgotten, the stored ones among them.
+    pub async fn members_in(
+        &self,
+        store: &Store,
+        cluster: u64,
+        curations: &[Curation],
+        moves: &HashMap<i64, i64>,
+        limit: usize,
+    ) -> crate::store::Result<Vec<i64>> {
+        let mut out = self.members_of(cluster, curations, moves, limit);
+        let forgotten = self.read().map(|i| i.clusterer.forgotten());
+        let Some(f) = forgotten.filter(|f| f.count > 0) else {
+            return Ok(out);
+        };
+        let merged = merges(curations);
+        let mut sources: Vec<i64> = merged
+            .keys()
+            .filter(|c| resolve(&merged, **c) == cluster)
+            .map(|c| *c as i64)
+            .collect();
+        sources.push(cluster as i64);
+        let stored = store
+            .faq_forgotten_members(&sources, f.up_to_id as i64, limit as i64)
+            .await?;
+        out.extend(stored);
+        out.sort_unstable();
+        out.dedup();
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// The clusters of some messages, after communicators' moves and merges, those forgotten
+    /// here read from their stored placements; messages in none are left out.
+    pub async fn clusters_of_messages(
+        &self,
+        store: &Store,
+        messages: &[i64],
+        curations: &[Curation],
+        moves: &HashMap<i64, i64>,
+    ) -> crate::store::Result<HashMap<i64, u64>> {
+        let merged = merges(curations);
+        let (mut out, asked_store, consolidated) = {
+            let Some(inner) = self.read() else {
+                return Ok(HashMap::new());
+            };
+            let up_to_id = inner.clusterer.forgotten().up_to_id;
+            let mut out = HashMap::new();
+            let mut asked_store = Vec::new();
+            for &m in messages {
+                match place(&inner.clusterer, m as u64, &merged, moves) {
+                    Some(c) => {
+                        out.insert(m, c);
+                    }
+                    None if m as u64 <= up_to_id => asked_store.push(m),
+                    None => {}
+                }
+            }
+            (out, asked_store, inner.merged.clone())
+        };
+        for p in store.faq_placements(&asked_store).await? {
+            let cluster = resolve(&consolidated, p.cluster_id as u64);
+            out.insert(p.message_id, resolve(&merged, cluster));
+        }
+        Ok(out)
+    }
+
+    /// The name each cluster shows a reader: a communicator's, else its most central question
+    /// the reader may read, else `#id`.
+    pub fn names(
+        &self,
+        clusters: &[u64],
+        scope: &ReadScope,
+        curations: &[Curation],
+    ) -> HashMap<u64, String> {
+        let Some(inner) = self.read() else {
+            return HashMap::new();
+        };
+        clusters
+            .iter()
+            .filter_map(|&id| {
+                let summary = inner.summary(id, scope)?;
+                let name = curations
+                    .iter()
+                    .find(|c| c.cluster_id == id as i64)
+                    .and_then(|c| c.name.clone())
+                    .or_else(|| Some(summary.label).filter(|l| !l.is_empty()))
+                    .unwrap_or_else(|| format!("#{id}"));
+                Some((id, name))
+            })
             .collect()
     }
 
@@ -841,6 +1126,15 @@ fn merges(curations: &[Curation]) -> HashMap<u64, u64> {
     curations
         .iter()
         .filter_map(|c| c.merged_into.map(|into| (c.cluster_id as u64, into as u64)))
+        .collect()
+}
+
+/// Communicators' merges, each cluster to where its questions count in the end.
+fn resolved_merges(curations: &[Curation]) -> HashMap<i64, i64> {
+    let merged = merges(curations);
+    merged
+        .keys()
+        .map(|&c| (c as i64, resolve(&merged, c) as i64))
         .collect()
 }
 
@@ -912,20 +1206,45 @@ fn held_figures(
     }
     let answered = answered(curations);
     let mut acc: HashMap<u64, Acc> = HashMap::new();
+    let new_acc = || Acc {
+        count: 0,
+        previous: 0,
+        people: BTreeSet::new(),
+        channels: BTreeSet::new(),
+        posts: BTreeMap::new(),
+        total: 0,
+        after_answer: 0,
+        first: i64::MAX,
+    };
+    // Questions up to the last one forgotten count by the store's count of them (one held
+    // again after it was forgotten included), the others by what is held.
+    let forgotten = inner
+        .forgotten
+        .as_ref()
+        .filter(|_| inner.clusterer.forgotten().count > 0);
+    let up_to_id = forgotten.map_or(0, |f| f.up_to_id);
+    if let Some(f) = forgotten {
+        for (cluster, parts) in &f.parts {
+            let a = acc.entry(*cluster).or_insert_with(new_acc);
+            a.first = a
+                .first
+                .min(f.first.get(cluster).copied().unwrap_or(i64::MAX));
+            for (channel, total, after) in parts {
+                if scope.within_channel(*channel) {
+                    a.total += total;
+                    a.after_answer += after;
+                }
+            }
+        }
+    }
     for (id, m) in inner.clusterer.every_asked() {
+        if id <= up_to_id {
+            continue;
+        }
         let Some(cluster) = place(&inner.clusterer, id, merged, moves) else {
             continue;
         };
-        let a = acc.entry(cluster).or_insert_with(|| Acc {
-            count: 0,
-            previous: 0,
-            people: BTreeSet::new(),
-            channels: BTreeSet::new(),
-            posts: BTreeMap::new(),
-            total: 0,
-            after_answer: 0,
-            first: i64::MAX,
-        });
+        let a = acc.entry(cluster).or_insert_with(new_acc);
         a.first = a.first.min(m.time_ms);
         let channel_id = inner.channel(m);
         if !scope.within_channel(channel_id) {
@@ -981,19 +1300,12 @@ fn signals_of(
     curations: &[Curation],
     merged: &HashMap<u64, u64>,
 ) -> Vec<Signal> {
-    // A question is readable when the reader reads comments on its channel.
-    let readable = |message: u64| {
-        inner
-            .clusterer
-            .asked(message)
-            .is_some_and(|m| scope.may_read(COMMENTS, inner.channel(m)))
-    };
     let mut out: Vec<Signal> = figures
         .into_iter()
         .filter(|(_, a)| a.count > 0 || a.previous > 0)
         .filter(|(id, _)| !merged.contains_key(id))
         .filter_map(|(id, a)| {
-            let summary = inner.clusterer.cluster_among(id, &readable)?;
+            let summary = inner.summary(id, scope)?;
             let curation = curations.iter().find(|c| c.cluster_id == id as i64);
             let (c1, c0) = (a.count as f64, a.previous as f64);
             let z = if c1 + c0 > 0.0 {
@@ -1139,6 +1451,9 @@ pub async fn follow(
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "FAQ could not read the event log"),
+        }
+        if let Err(e) = faq.keep_bounded(&store).await {
+            tracing::warn!(error = %e, "FAQ could not count the questions it forgot; retrying");
         }
         match faq.place_some(&store, pace.batch).await {
             // Consolidation waits until placing is done: it would merge a partial picture.

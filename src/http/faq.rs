@@ -103,15 +103,12 @@ pub async fn clusters(
         Some(p) => Period::parse(p)
             .ok_or_else(|| AppError::bad_request("period must be day, week, month or quarter"))?,
     };
-    let curations = state.store.curations().await?;
-    let moves: std::collections::HashMap<i64, i64> = state.store.faq_moves().await?;
-    let faq = state.faq.clone();
-    let scope = caller.read_scope();
-    let mut items = tokio::task::spawn_blocking(move || {
-        faq.signals(period, now_ms(), &scope, &curations, &moves)
-    })
-    .await
-    .map_err(AppError::internal)?;
+    let (window, previous) = period.windows(now_ms());
+    let mut items = state
+        .faq
+        .signals_counted(&state.store, window, previous, &caller.read_scope())
+        .await
+        .map_err(AppError::internal)?;
     if !q.include_dismissed.unwrap_or(false) {
         items.retain(|s| !s.dismissed);
     }

@@ -351,7 +351,12 @@ pub async fn search(
             Some(c) => {
                 let curations = state.store.curations().await?;
                 let moves = state.store.faq_moves().await?;
-                Some(state.faq.members_of(c, &curations, &moves, 10_000))
+                Some(
+                    state
+                        .faq
+                        .members_in(&state.store, c, &curations, &moves, 10_000)
+                        .await?,
+                )
             }
             None => None,
         },

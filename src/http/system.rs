@@ -269,6 +269,7 @@ async fn render_metrics(
     let mut text = crate::metrics::render(&gauges);
     state.delivery_failures.render(&mut text);
     state.password_hashing.render(&mut text);
+    state.faq.render_metrics(&mut text);
     text.push_str(&format!(
         "# HELP tavla_csp_violations_total Content-Security-Policy violations reported by browsers.\n\
          # TYPE tavla_csp_violations_total counter\ntavla_csp_violations_total {}\n",

@@ -38,14 +38,15 @@ pub async fn question_cluster(
     let moves = store.faq_moves().await?;
     // A public question is in its cluster; a direct message is matched to the nearest one
     // without joining it (communicators never see DM text).
-    Ok(faq
-        .cluster_of_message(last.id, &curations, &moves)
-        .or_else(|| {
-            last.text
-                .as_deref()
-                .filter(|t| crate::faq::question::is_question(t))
-                .and_then(|t| faq.nearest_cluster(t, &curations))
-        }))
+    let placed = faq
+        .clusters_of_messages(store, &[last.id], &curations, &moves)
+        .await?;
+    Ok(placed.get(&last.id).copied().or_else(|| {
+        last.text
+            .as_deref()
+            .filter(|t| crate::faq::question::is_question(t))
+            .and_then(|t| faq.nearest_cluster(t, &curations))
+    }))
 }
 
 /// The saved reply that answers the cluster (its curation's `saved-reply:{id}`), unless archived.

@@ -421,9 +421,13 @@ pub async fn raised_questions(
 ) -> crate::store::Result<Vec<RaisedQuestion>> {
     let curations = store.curations().await?;
     let moves = store.faq_moves().await?;
+    let ids: Vec<i64> = comments.iter().map(|c| c.message_id).collect();
+    let clusters = faq
+        .clusters_of_messages(store, &ids, &curations, &moves)
+        .await?;
     let mut by_cluster: HashMap<u64, (i64, i64)> = HashMap::new();
     for c in comments {
-        if let Some(cluster) = faq.cluster_of_message(c.message_id, &curations, &moves) {
+        if let Some(&cluster) = clusters.get(&c.message_id) {
             let e = by_cluster.entry(cluster).or_default();
             e.0 += 1;
             if c.platform_id
@@ -437,18 +441,8 @@ pub async fn raised_questions(
     if by_cluster.is_empty() {
         return Ok(Vec::new());
     }
-    let names: HashMap<u64, String> = faq
-        .signals_between(
-            (i64::MIN / 4, i64::MAX / 4),
-            (0, 0),
-            scope,
-            &curations,
-            &moves,
-        )
-        .into_iter()
-        .filter(|s| by_cluster.contains_key(&s.id))
-        .map(|s| (s.id, s.name))
-        .collect();
+    let asked: Vec<u64> = by_cluster.keys().copied().collect();
+    let names = faq.names(&asked, scope, &curations);
     let mut out: Vec<RaisedQuestion> = by_cluster
         .into_iter()
         .map(|(id, (questions, replied))| {

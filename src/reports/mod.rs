@@ -934,14 +934,9 @@ async fn faq_figures(
     scope: ReadScope,
     options: &ReportOptions,
 ) -> anyhow::Result<Vec<FaqFigure>> {
-    let curations = store.curations().await?;
-    let moves = store.faq_moves().await?;
     let window = (period.start_ms(), period.end_ms());
     let before = (previous.start_ms(), previous.end_ms());
-    let mut signals = tokio::task::spawn_blocking(move || {
-        faq.signals_between(window, before, &scope, &curations, &moves)
-    })
-    .await?;
+    let mut signals = faq.signals_counted(store, window, before, &scope).await?;
     signals.retain(|s| !s.dismissed && s.count > 0);
     signals.sort_by(|a, b| {
         b.count

@@ -208,3 +208,81 @@ impl Store {
         Ok(out)
     }
 }
+
+/// The forgotten questions' share of one cluster's figures on one channel: every question up to
+/// a message id, counted where it counts now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForgottenPart {
+    pub cluster: i64,
+    pub channel: i64,
+    pub total: i64,
+    /// Asked after the cluster was marked answered.
+    pub after_answer: i64,
+    pub first: i64,
+}
+
+impl Store {
+    /// Per cluster and channel, the stored questions up to message `up_to_id` (those the FAQ
+    /// state no longer holds), placed and merged as [`Store::faq_figures`] places them.
+    pub async fn faq_forgotten_figures(
+        &self,
+        up_to_id: i64,
+        merged: &HashMap<i64, i64>,
+        answered: &HashMap<i64, i64>,
+    ) -> Result<Vec<ForgottenPart>> {
+        let mut q = Bound::new(Marks::of_backend(self.backend));
+        q.text("with q as (select ");
+        q.lookup(PLACED, merged, PLACED);
+        q.text(" as cluster, m.channel_id as channel, m.platform_time as t from ");
+        q.text(PLACEMENTS)
+            .text(" where f.message_id <= ")
+            .value(up_to_id);
+        q.text(") select cluster, channel, count(*) as total, ");
+        if answered.is_empty() {
+            q.text("0");
+        } else {
+            q.text("sum(case when t > (");
+            q.lookup("cluster", answered, "null");
+            q.text(") then 1 else 0 end)");
+        }
+        q.text(" as after_answer, min(t) as first from q group by cluster, channel");
+        let rows = q.query().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ForgottenPart {
+                    cluster: r.try_get("cluster")?,
+                    channel: r.try_get("channel")?,
+                    total: r.try_get("total")?,
+                    after_answer: r.try_get("after_answer")?,
+                    first: r.try_get("first")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Stored questions up to message `up_to_id` that count in one of `clusters` (before
+    /// communicators' merges, which the caller resolved into the list), at most `limit`.
+    pub async fn faq_forgotten_members(
+        &self,
+        clusters: &[i64],
+        up_to_id: i64,
+        limit: i64,
+    ) -> Result<Vec<i64>> {
+        if clusters.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Bound::new(Marks::of_backend(self.backend));
+        q.text("select f.message_id from ").text(PLACEMENTS);
+        q.text(" where f.message_id <= ").value(up_to_id);
+        q.text(" and ").text(PLACED).text(" in (");
+        for (i, c) in clusters.iter().enumerate() {
+            if i > 0 {
+                q.text(", ");
+            }
+            q.value(*c);
+        }
+        q.text(") order by f.message_id limit ").value(limit);
+        let rows = q.query().fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok(r.try_get("message_id")?)).collect()
+    }
+}

@@ -206,8 +206,14 @@ impl TestApp {
 
     /// Another instance on the same database, with a search index of its own.
     pub async fn second_instance(&self) -> TestApp {
+        self.second_instance_with(|_| {}).await
+    }
+
+    /// Another instance on the same database, its settings changed by `adjust` first.
+    pub async fn second_instance_with(&self, adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = self.settings.clone();
+        adjust(&mut settings);
         settings.data_dir = dir.path().to_path_buf();
         if !settings.instance_name.is_empty() {
             settings.instance_name.push_str("-second");
@@ -474,4 +480,19 @@ pub async fn conversation_of(app: &TestApp, platform_id: &str) -> i64 {
         .fetch_one(&app.store.pool)
         .await
         .unwrap_or_else(|e| panic!("message {platform_id} stored: {e}"))
+}
+
+/// A token for a trained staff member limited to one channel.
+pub async fn limited_token(app: &TestApp, username: &str, role: &str, channel: i64) -> String {
+    let token = app.token(username, role).await;
+    let id: i64 = sqlx::query_scalar("select id from staff where username = $1")
+        .bind(username)
+        .fetch_one(&app.store.pool)
+        .await
+        .unwrap();
+    app.store
+        .update_staff(id, None, None, Some(&[channel]), &actor())
+        .await
+        .unwrap();
+    token
 }

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use tavla::access::training::TrainingConfig;
 use tavla::access::{Capability, Role};
 
-use crate::helpers::{actor, TestApp};
+use crate::helpers::{actor, limited_token, TestApp};
 use crate::on_both_backends;
 
 const PAGE_A: &str = "960000000000001";
@@ -922,21 +922,6 @@ async fn planted(app: &TestApp) -> (i64, i64) {
         }
     };
     (id(PAGE_A).await, id(PAGE_B).await)
-}
-
-/// A token for a trained staff member limited to one channel.
-async fn limited_token(app: &TestApp, username: &str, role: &str, channel: i64) -> String {
-    let token = app.token(username, role).await;
-    let id: i64 = sqlx::query_scalar("select id from staff where username = $1")
-        .bind(username)
-        .fetch_one(&app.store.pool)
-        .await
-        .unwrap();
-    app.store
-        .update_staff(id, None, None, Some(&[channel]), &actor())
-        .await
-        .unwrap();
-    token
 }
 
 async fn message_id(app: &TestApp, platform_id: &str) -> (i64, i64) {

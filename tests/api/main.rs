@@ -15,6 +15,7 @@ mod edit_order;
 mod edit_triage;
 mod events;
 mod faq;
+mod faq_memory;
 mod faq_placing;
 mod first_day;
 mod graph_stub;
