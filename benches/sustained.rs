@@ -661,7 +661,9 @@ async fn use_views(client: &reqwest::Client, service: &Service, token: &str) -> 
         )
         .await;
     }
+    let mut faq = Vec::new();
     for period in ["day", "week", "month", "quarter"] {
+        let asked = Instant::now();
         staff_get(
             client,
             service,
@@ -669,7 +671,9 @@ async fn use_views(client: &reqwest::Client, service: &Service, token: &str) -> 
             &format!("/api/v1/faq/clusters?period={period}"),
         )
         .await;
+        faq.push(format!("{period} {:.2}", asked.elapsed().as_secs_f64()));
     }
+    println!("  FAQ views (s): {}", faq.join(", "));
     staff_get(client, service, token, "/api/v1/conversations?limit=50").await;
     caught_up
 }
