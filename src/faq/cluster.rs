@@ -1067,26 +1067,19 @@ impl Clusterer {
                     .map(|&q| (self.questions.size(q), q))
                     .collect();
                 questions.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-                let messages: Vec<u64> = questions
+                let nodes: Vec<&Node> = questions
                     .iter()
                     .filter_map(|(_, q)| self.questions.node(*q))
+                    .collect();
+                let messages: Vec<u64> = nodes
+                    .iter()
                     .flat_map(|n| n.members.iter().copied())
                     .collect();
                 let (authors, first_ms, last_ms) = self.activity(&messages);
-                let forgotten_first = questions
-                    .iter()
-                    .filter_map(|(_, q)| self.questions.node(*q))
-                    .map(|n| n.forgotten_first_ms)
-                    .min()
-                    .unwrap_or(i64::MAX);
-                let first_ms = earliest(first_ms, authors, forgotten_first);
-                let forgotten_last = questions
-                    .iter()
-                    .filter_map(|(_, q)| self.questions.node(*q))
-                    .map(|n| n.forgotten_last_ms)
-                    .max()
-                    .unwrap_or(i64::MIN);
-                let last_ms = latest(last_ms, authors, forgotten_last);
+                let forgotten_first = nodes.iter().map(|n| n.forgotten_first_ms).min();
+                let first_ms = earliest(first_ms, authors, forgotten_first.unwrap_or(i64::MAX));
+                let forgotten_last = nodes.iter().map(|n| n.forgotten_last_ms).max();
+                let last_ms = latest(last_ms, authors, forgotten_last.unwrap_or(i64::MIN));
                 let central = topic
                     .members
                     .iter()

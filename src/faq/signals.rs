@@ -1674,20 +1674,28 @@ mod tests {
             .await
             .unwrap();
         store.migrate().await.unwrap();
+        add_page(&store, "100", "Kommunen").await;
+        (dir, store)
+    }
+
+    async fn add_page(
+        store: &Store,
+        platform_id: &str,
+        name: &str,
+    ) -> crate::store::channels::Channel {
         store
             .add_channel(
                 &crate::store::channels::NewChannel {
                     platform: Some(crate::model::Platform::Facebook),
-                    platform_id: "100".into(),
-                    name: "Kommunen".into(),
+                    platform_id: platform_id.into(),
+                    name: name.into(),
                     approved: true,
                     ..Default::default()
                 },
                 &Actor::command_line(),
             )
             .await
-            .unwrap();
-        (dir, store)
+            .unwrap()
     }
 
     async fn follow_log(faq: &FaqSignals, store: &Store) {
@@ -1790,19 +1798,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn figures_counted_in_the_store_are_those_counted_in_memory() {
         let (_dir, store) = store_with_a_page().await;
-        let second = store
-            .add_channel(
-                &crate::store::channels::NewChannel {
-                    platform: Some(crate::model::Platform::Facebook),
-                    platform_id: "200".into(),
-                    name: "Biblioteket".into(),
-                    approved: true,
-                    ..Default::default()
-                },
-                &Actor::command_line(),
-            )
-            .await
-            .unwrap();
+        let second = add_page(&store, "200", "Biblioteket").await;
         let faq = FaqSignals::build(&store, ClusterConfig::default())
             .await
             .unwrap();

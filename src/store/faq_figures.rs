@@ -103,6 +103,17 @@ impl Bound {
         }
     }
 
+    /// Questions (`t`, in `cluster`) asked after their cluster was answered, those meeting
+    /// `condition` (ending in `and `) only.
+    fn after_answer(&mut self, condition: &str, answered: &HashMap<i64, i64>) -> &mut Bound {
+        if answered.is_empty() {
+            return self.text("0");
+        }
+        self.text("sum(case when ").text(condition).text("t > (");
+        self.lookup("cluster", answered, "null");
+        self.text(") then 1 else 0 end)")
+    }
+
     fn query(&self) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
         let mut q = sqlx::query(&self.sql);
         for v in &self.values {
@@ -144,13 +155,7 @@ impl Store {
         totals.text(" then 1 else 0 end) as n_previous, count(distinct case when s = 1 and t >= ");
         totals.value(r.window.0).text(" and t < ").value(r.window.1);
         totals.text(" then author end) as people, sum(s) as total, ");
-        if r.answered.is_empty() {
-            totals.text("0");
-        } else {
-            totals.text("sum(case when s = 1 and t > (");
-            totals.lookup("cluster", r.answered, "null");
-            totals.text(") then 1 else 0 end)");
-        }
+        totals.after_answer("s = 1 and ", r.answered);
         totals.text(" as after_answer, min(t) as first from q group by cluster");
         let mut out: HashMap<i64, StoredFigures> = HashMap::new();
         for row in totals.query().fetch_all(&self.pool).await? {
@@ -238,13 +243,7 @@ impl Store {
             .text(" where f.message_id <= ")
             .value(up_to_id);
         q.text(") select cluster, channel, count(*) as total, ");
-        if answered.is_empty() {
-            q.text("0");
-        } else {
-            q.text("sum(case when t > (");
-            q.lookup("cluster", answered, "null");
-            q.text(") then 1 else 0 end)");
-        }
+        q.after_answer("", answered);
         q.text(" as after_answer, min(t) as first from q group by cluster, channel");
         let rows = q.query().fetch_all(&self.pool).await?;
         rows.iter()
