@@ -580,47 +580,27 @@ impl Clusterer {
     /// each row put in its cluster (in id order), then the topics. Nothing moves: which cluster
     /// a question is in is the store's, so every instance and every restart agree.
     pub fn restore(rows: &[(Row<'_>, u64)], config: &ClusterConfig) -> Clusterer {
-        let threads = threads(config);
         let mut order: Vec<&(Row<'_>, u64)> = rows.iter().collect();
         order.sort_by_key(|(r, _)| r.id);
         order.dedup_by_key(|(r, _)| r.id);
-        let chunks = par_map(&order, threads, Analyzer::default, |a, (row, _)| {
-            a.learn(&extract(row.text, &config.features));
-        });
-        let mut analyzer = Analyzer::default();
-        for chunk in chunks {
-            analyzer.absorb(chunk.state);
-        }
-        let mut clusterer = Clusterer::new(config.clone());
-        clusterer.analyzer = analyzer;
-        // A part at a time, the oldest vectors let go as the newest come, so the vectors of
-        // every stored question are never in memory at once.
-        for part in order.chunks(PLACE_CHUNK * 8) {
-            let analyzer = &clusterer.analyzer;
-            let vectors: Vec<SparseVec> = par_map(
-                part,
-                threads,
-                || (),
-                |_, (row, _)| {
-                    analyzer.weigh(&extract(row.text, &config.features), &config.features)
-                },
-            )
-            .into_iter()
-            .flatten()
+        let mut restoring = Clusterer::restoring(config);
+        let texts: Vec<&str> = order.iter().map(|(r, _)| r.text).collect();
+        restoring.learn(&texts);
+        let placed: Vec<(Row<'_>, u64, Asked)> = order
+            .iter()
+            .map(|(r, c)| (*r, *c, Asked::by(r.time_ms, r.author)))
             .collect();
-            for ((row, cluster), vector) in part.iter().zip(vectors) {
-                let meta = Asked::by(row.time_ms, row.author);
-                clusterer
-                    .questions
-                    .insert_into(row.id, vector, meta, *cluster, &clusterer.config);
-                clusterer.offer_example(*cluster, row.id, row.text);
-            }
-            clusterer.let_go_old_vectors();
+        restoring.place(&placed);
+        restoring.finish()
+    }
+
+    /// A restore a page of stored questions at a time, so that the questions of a large store
+    /// are never all in memory at once: every page learned first ([`Restoring::learn`]), then
+    /// every page placed in id order ([`Restoring::place`]), forgetting the oldest as it goes.
+    pub fn restoring(config: &ClusterConfig) -> Restoring {
+        Restoring {
+            clusterer: Clusterer::new(config.clone()),
         }
-        clusterer.questions.rebuild(config, threads);
-        clusterer.rehome_examples(&[]);
-        clusterer.rebuild_topics();
-        clusterer
     }
 
     /// Every held message with its question cluster.
@@ -1268,6 +1248,61 @@ impl<S, R> IntoIterator for ChunkResult<S, R> {
 }
 
 // ---- one level of clusters ------------------------------------------------------------------
+
+/// A restore in progress (see [`Clusterer::restoring`]).
+pub struct Restoring {
+    clusterer: Clusterer,
+}
+
+impl Restoring {
+    /// Learns the document frequencies of some stored questions' texts.
+    pub fn learn(&mut self, texts: &[&str]) {
+        let config = &self.clusterer.config;
+        let chunks = par_map(texts, threads(config), Analyzer::default, |a, text| {
+            a.learn(&extract(text, &config.features));
+        });
+        for chunk in chunks {
+            self.clusterer.analyzer.absorb(chunk.state);
+        }
+    }
+
+    /// Puts stored questions (in id order, after every page was learned) in their stored
+    /// clusters with what is kept of each; the oldest vectors are let go and the oldest
+    /// questions forgotten as the newest come.
+    pub fn place(&mut self, rows: &[(Row<'_>, u64, Asked)]) {
+        let c = &mut self.clusterer;
+        let threads = threads(&c.config);
+        for part in rows.chunks(PLACE_CHUNK * 8) {
+            let (analyzer, features) = (&c.analyzer, &c.config.features);
+            let vectors: Vec<SparseVec> = par_map(
+                part,
+                threads,
+                || (),
+                |_, (row, _, _)| analyzer.weigh(&extract(row.text, features), features),
+            )
+            .into_iter()
+            .flatten()
+            .collect();
+            for ((row, cluster, asked), vector) in part.iter().zip(vectors) {
+                c.questions
+                    .insert_into(row.id, vector, *asked, *cluster, &c.config);
+                c.offer_example(*cluster, row.id, row.text);
+            }
+            c.let_go_old_vectors();
+            c.forget_oldest();
+        }
+    }
+
+    /// The restored state: centroids recomputed, examples and topics rebuilt.
+    pub fn finish(mut self) -> Clusterer {
+        let c = &mut self.clusterer;
+        let config = c.config.clone();
+        c.questions.rebuild(&config, threads(&config));
+        c.rehome_examples(&[]);
+        c.rebuild_topics();
+        self.clusterer
+    }
+}
 
 /// A clustered item: its cluster's slot and what the level's owner keeps about it (its vector,
 /// while held, is in `Level::held`: most items have let theirs go, and an empty boxed slice

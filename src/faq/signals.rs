@@ -160,23 +160,7 @@ pub struct PlacingPace {
 impl Inner {
     /// What the clusterer keeps of a question placed by the event `placed_seq`.
     fn asked(&mut self, row: &QuestionRow, placed_seq: i64) -> Asked {
-        Asked {
-            placed_seq,
-            channel: self.channels.number(&row.channel_id),
-            post: row
-                .post_id
-                .as_deref()
-                .map_or(Asked::NO_POST, |p| self.posts.number(p)),
-            ..Asked::by(row.time, &row.author)
-        }
-    }
-
-    /// Completes what the clusterer keeps of a question it holds.
-    fn remember(&mut self, row: &QuestionRow, placed_seq: i64) {
-        let asked = self.asked(row, placed_seq);
-        if let Some(kept) = self.clusterer.asked_mut(row.id as u64) {
-            *kept = asked;
-        }
+        asked_of(&mut self.channels, &mut self.posts, row, placed_seq)
     }
 
     fn holds(&self, message: i64) -> bool {
@@ -203,6 +187,25 @@ impl Inner {
     /// The channel id of a question's channel number.
     fn channel(&self, asked: &Asked) -> i64 {
         self.channels.value(asked.channel).copied().unwrap_or(0)
+    }
+}
+
+/// What the clusterer keeps of a question placed by the event `placed_seq`, its channel and
+/// post numbered by the owner.
+fn asked_of(
+    channels: &mut Numbering<i64>,
+    posts: &mut Numbering<String>,
+    row: &QuestionRow,
+    placed_seq: i64,
+) -> Asked {
+    Asked {
+        placed_seq,
+        channel: channels.number(&row.channel_id),
+        post: row
+            .post_id
+            .as_deref()
+            .map_or(Asked::NO_POST, |p| posts.number(p)),
+        ..Asked::by(row.time, &row.author)
     }
 }
 
@@ -377,33 +380,52 @@ impl FaqSignals {
         let stored = store.all_faq_placements().await?;
         let merged = as_u64(store.faq_cluster_merges().await?);
         let id_floor = store.faq_highest_named_cluster().await?;
-        let at: HashMap<i64, Placement> = stored.iter().map(|p| (p.message_id, *p)).collect();
-        // Only placed questions are held: a store without placements costs nothing here.
-        let rows = if at.is_empty() {
-            Vec::new()
-        } else {
-            placed_questions(store, &at).await?
-        };
-        let placed: Vec<(Row<'_>, u64)> = rows
-            .iter()
-            .map(|r| (row_of(r), resolve(&merged, at[&r.id].cluster_id as u64)))
-            .collect();
-        let clusterer = tokio::task::block_in_place(|| Clusterer::restore(&placed, &config));
+        let mut posts = Numbering::default();
+        let mut channels = Numbering::default();
+        // Each placed question, once read and once placed, a page at a time: the questions of
+        // a large store are never all in memory, and the oldest are forgotten as they come.
+        let mut restoring = Clusterer::restoring(&config);
+        if !stored.is_empty() {
+            let mut after = 0;
+            while let Some(page) = placed_questions_after(store, &mut after, &stored).await? {
+                let texts: Vec<&str> = page.iter().map(|r| r.text.as_str()).collect();
+                tokio::task::block_in_place(|| restoring.learn(&texts));
+            }
+        }
+        // The stored placements are in message order (as read) and looked up by halving (a map
+        // of a million would cost twice the memory at start). Which of them are of messages
+        // that still are questions (the others are settled below):
+        let mut questions = vec![false; stored.len()];
+        let mut after = 0;
+        while let Some(page) = placed_questions_after(store, &mut after, &stored).await? {
+            let rows: Vec<(Row<'_>, u64, Asked)> = page
+                .iter()
+                .filter_map(|r| {
+                    let at = stored.binary_search_by_key(&r.id, |p| p.message_id).ok()?;
+                    questions[at] = true;
+                    let p = &stored[at];
+                    let asked = asked_of(&mut channels, &mut posts, r, p.placed_seq);
+                    Some((row_of(r), resolve(&merged, p.cluster_id as u64), asked))
+                })
+                .collect();
+            tokio::task::block_in_place(|| restoring.place(&rows));
+        }
+        let clusterer = tokio::task::block_in_place(|| restoring.finish());
         let total = store
             .count_unplaced_question_candidates(&ReadScope::operator(), up_to)
             .await?
             .max(0) as u64;
         let mut inner = Inner {
             forgotten: None,
-            recount: false,
+            recount: true,
             clusterer,
             seq,
             generation,
             merged,
             ids: 0..0,
             id_floor,
-            posts: Numbering::default(),
-            channels: Numbering::default(),
+            posts,
+            channels,
             placing: (total > 0).then(|| Placing {
                 after: 0,
                 up_to,
@@ -414,11 +436,9 @@ impl FaqSignals {
                 started: std::time::Instant::now(),
             }),
         };
-        for r in &rows {
-            inner.remember(r, at[&r.id].placed_seq);
-        }
-        // Placing in the background walks every comment not held: it forgets nothing until
-        // it is done (a forgotten question would be held again).
+        // Placing in the background walks every comment not held: until it is done nothing
+        // more is forgotten (a forgotten question would be held again). What the restore
+        // forgot is left to it: placing looks at unplaced comments, never at forgotten ones.
         if inner.placing.is_none() && inner.clusterer.forget_oldest() {
             inner.recount = true;
         }
@@ -432,10 +452,11 @@ impl FaqSignals {
             );
         }
         // Placements of messages that are no questions any more are settled as of now.
-        let questions: HashSet<i64> = rows.iter().map(|r| r.id).collect();
         let settle: Vec<Handling> = stored
             .iter()
-            .filter(|p| !questions.contains(&p.message_id))
+            .zip(&questions)
+            .filter(|(_, question)| !**question)
+            .map(|(p, _)| p)
             .map(|p| Handling {
                 message: p.message_id,
                 seq,
@@ -1609,27 +1630,29 @@ impl FaqSignals {
 
 /// The public questions among the placed messages, as they are now, in pages over the store
 /// (one walk is cheaper than looking each placement up); the others are not kept.
-async fn placed_questions(
+/// The next page of placed public questions after message `after` (moved on), or None at the
+/// end of the store.
+async fn placed_questions_after(
     store: &Store,
-    placed: &HashMap<i64, Placement>,
-) -> anyhow::Result<Vec<QuestionRow>> {
-    let mut rows: Vec<QuestionRow> = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = store
-            .question_candidates_after(&ReadScope::operator(), after, 5000)
-            .await?;
-        let Some(last) = page.last().map(|r| r.id) else {
-            break;
-        };
-        after = last;
-        rows.extend(
-            page.into_iter().filter(|r| {
-                placed.contains_key(&r.id) && is_public(&r.kind) && is_question(&r.text)
-            }),
-        );
-    }
-    Ok(rows)
+    after: &mut i64,
+    stored: &[Placement],
+) -> anyhow::Result<Option<Vec<QuestionRow>>> {
+    let page = store
+        .question_candidates_after(&ReadScope::operator(), *after, 5000)
+        .await?;
+    let Some(last) = page.last().map(|r| r.id) else {
+        return Ok(None);
+    };
+    *after = last;
+    Ok(Some(
+        page.into_iter()
+            .filter(|r| {
+                stored.binary_search_by_key(&r.id, |p| p.message_id).is_ok()
+                    && is_public(&r.kind)
+                    && is_question(&r.text)
+            })
+            .collect(),
+    ))
 }
 
 /// 1234567 as "1,234,567", for the log.
