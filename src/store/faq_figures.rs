@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 
+use futures::TryStreamExt;
 use sqlx::Row;
 
 use super::{Marks, Result, Store};
@@ -39,8 +40,26 @@ pub struct StoredFigures {
     pub first: i64,
     /// Channels asked on in the window, ascending.
     pub channels: Vec<i64>,
-    /// Posts asked under in the window, with how many questions each.
+    /// The posts most asked under in the window (then by id), at most five, with how many
+    /// questions each.
     pub posts: Vec<(String, i64)>,
+}
+
+/// Posts kept for a cluster's figures: the five most asked under, then by id.
+const TOP_POSTS: usize = 5;
+
+/// Keeps `post` among the `TOP_POSTS` most asked under (ties by id).
+fn keep_top_posts(posts: &mut Vec<(String, i64)>, post: String, n: i64) {
+    let before = |a: &(String, i64), b: &(String, i64)| (b.1, &a.0) < (a.1, &b.0);
+    let candidate = (post, n);
+    let at = posts
+        .iter()
+        .position(|kept| before(&candidate, kept))
+        .unwrap_or(posts.len());
+    if at < TOP_POSTS {
+        posts.insert(at, candidate);
+        posts.truncate(TOP_POSTS);
+    }
 }
 
 /// SQL text with its parameters (all integers), marked for the store's engine in the order
@@ -175,37 +194,43 @@ impl Store {
                 },
             );
         }
-        let mut places = Bound::new(marks);
-        places.text("select ");
-        places.lookup(PLACED, r.merged, PLACED);
-        places.text(
-            " as cluster, m.channel_id as channel, coalesce(p.platform_id, '') as post, count(*) as n from ",
-        );
-        places.text(PLACEMENTS).text(
-            " join conversations c on c.id = m.conversation_id left join posts p on p.id = c.post_id \
-             where m.platform_time >= ",
-        );
-        places.value(r.window.0).text(" and m.platform_time < ");
-        places.value(r.window.1).text(" and ");
-        places.within("m.channel_id", r.channels);
-        places.text(" group by 1, 2, 3");
-        for row in places.query().fetch_all(&self.pool).await? {
-            let cluster: i64 = row.try_get("cluster")?;
-            let Some(f) = out.get_mut(&cluster) else {
-                continue;
-            };
-            let channel: i64 = row.try_get("channel")?;
-            if let Err(at) = f.channels.binary_search(&channel) {
-                f.channels.insert(at, channel);
-            }
-            let post: String = row.try_get("post")?;
-            let n: i64 = row.try_get("n")?;
-            if post.is_empty() {
-                continue;
-            }
-            match f.posts.iter_mut().find(|(p, _)| *p == post) {
-                Some(kept) => kept.1 += n,
-                None => f.posts.push((post, n)),
+        // Where they were asked in the window: channels, then posts. Streamed, and only the
+        // five posts most asked under kept of each cluster, since a store of many posts holds
+        // clusters × posts of such rows.
+        for by in ["m.channel_id", "coalesce(p.platform_id, '')"] {
+            let mut places = Bound::new(marks);
+            places.text("select ");
+            places.lookup(PLACED, r.merged, PLACED);
+            places
+                .text(" as cluster, ")
+                .text(by)
+                .text(" as place, count(*) as n from ");
+            places.text(PLACEMENTS).text(
+                " join conversations c on c.id = m.conversation_id left join posts p on p.id = c.post_id \
+                 where m.platform_time >= ",
+            );
+            places.value(r.window.0).text(" and m.platform_time < ");
+            places.value(r.window.1).text(" and ");
+            places.within("m.channel_id", r.channels);
+            places.text(" group by 1, 2");
+            let mut rows = places.query().fetch(&self.pool);
+            while let Some(row) = rows.try_next().await? {
+                let cluster: i64 = row.try_get("cluster")?;
+                let Some(f) = out.get_mut(&cluster) else {
+                    continue;
+                };
+                let n: i64 = row.try_get("n")?;
+                if by == "m.channel_id" {
+                    let channel: i64 = row.try_get("place")?;
+                    if let Err(at) = f.channels.binary_search(&channel) {
+                        f.channels.insert(at, channel);
+                    }
+                    continue;
+                }
+                let post: String = row.try_get("place")?;
+                if !post.is_empty() {
+                    keep_top_posts(&mut f.posts, post, n);
+                }
             }
         }
         let mut out: Vec<StoredFigures> = out.into_values().collect();
@@ -283,5 +308,35 @@ impl Store {
         q.text(") order by f.message_id limit ").value(limit);
         let rows = q.query().fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok(r.try_get("message_id")?)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_five_posts_most_asked_under_are_kept_in_any_order_they_come() {
+        let rows = [
+            ("p1", 3),
+            ("p2", 9),
+            ("p3", 3),
+            ("p4", 1),
+            ("p0", 3),
+            ("p5", 7),
+            ("p6", 2),
+            ("p7", 9),
+        ];
+        let mut expected: Vec<(String, i64)> =
+            rows.iter().map(|(p, n)| (p.to_string(), *n)).collect();
+        expected.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        expected.truncate(TOP_POSTS);
+        for rotation in 0..rows.len() {
+            let mut kept = Vec::new();
+            for (p, n) in rows.iter().cycle().skip(rotation).take(rows.len()) {
+                keep_top_posts(&mut kept, p.to_string(), *n);
+            }
+            assert_eq!(kept, expected, "rotation {rotation}");
+        }
     }
 }
