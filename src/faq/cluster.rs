@@ -253,7 +253,7 @@ pub struct Forgotten {
     /// When the latest forgotten question was asked (`i64::MIN`: none): a period starting
     /// after it holds no forgotten question.
     pub until_ms: i64,
-    /// Questions forgotten in all.
+    /// Questions forgotten and not placed anew or taken out since.
     pub count: u64,
 }
 
@@ -507,6 +507,7 @@ impl Clusterer {
             return;
         };
         node.forgotten = node.forgotten.saturating_sub(1);
+        self.forgotten.count = self.forgotten.count.saturating_sub(1);
         if node.is_empty() {
             self.questions.nodes[slot as usize] = None;
             self.questions.slot_of.remove(&cluster);

@@ -526,13 +526,31 @@ impl FaqSignals {
             .question_candidates_after(&ReadScope::operator(), after, batch.max(1) as i64)
             .await?;
         let last = page.last().map(|r| r.id).filter(|id| *id <= up_to);
-        let unheld: Vec<QuestionRow> = {
+        let (mut unheld, forgotten_up_to): (Vec<QuestionRow>, i64) = {
             let inner = self.lock()?;
-            page.into_iter()
+            let unheld = page
+                .into_iter()
                 .filter(|r| r.id <= up_to && is_public(&r.kind))
                 .filter(|r| !inner.holds(r.id))
-                .collect()
+                .collect();
+            (unheld, inner.clusterer.forgotten().up_to_id as i64)
         };
+        // A question the restore forgot is placed and counted already: left alone, it stays
+        // forgotten (placed again here, it would be held again).
+        let old: Vec<i64> = unheld
+            .iter()
+            .map(|r| r.id)
+            .filter(|id| *id <= forgotten_up_to)
+            .collect();
+        if !old.is_empty() {
+            let placed: HashSet<i64> = store
+                .faq_placements(&old)
+                .await?
+                .iter()
+                .map(|p| p.message_id)
+                .collect();
+            unheld.retain(|r| !placed.contains(&r.id));
+        }
         let looked = unheld.len() as u64;
         let handlings: Vec<Handling> = unheld
             .into_iter()
@@ -1237,8 +1255,9 @@ fn held_figures(
         after_answer: 0,
         first: i64::MAX,
     };
-    // Questions up to the last one forgotten count by the store's count of them (one held
-    // again after it was forgotten included), the others by what is held.
+    // Questions up to the last one forgotten count in totals by the store's count of them (one
+    // held again after it was forgotten, or placed later, included); in the periods, each
+    // held one counts (a forgotten one was asked before every period counted from memory).
     let forgotten = inner
         .forgotten
         .as_ref()
@@ -1259,9 +1278,6 @@ fn held_figures(
         }
     }
     for (id, m) in inner.clusterer.every_asked() {
-        if id <= up_to_id {
-            continue;
-        }
         let Some(cluster) = place(&inner.clusterer, id, merged, moves) else {
             continue;
         };
@@ -1271,12 +1287,14 @@ fn held_figures(
         if !scope.within_channel(channel_id) {
             continue;
         }
-        a.total += 1;
-        if answered
-            .get(&(cluster as i64))
-            .is_some_and(|at| m.time_ms > *at)
-        {
-            a.after_answer += 1;
+        if id > up_to_id {
+            a.total += 1;
+            if answered
+                .get(&(cluster as i64))
+                .is_some_and(|at| m.time_ms > *at)
+            {
+                a.after_answer += 1;
+            }
         }
         if m.time_ms >= window.0 && m.time_ms < window.1 {
             a.count += 1;
