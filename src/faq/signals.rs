@@ -385,12 +385,10 @@ impl FaqSignals {
         // Each placed question, once read and once placed, a page at a time: the questions of
         // a large store are never all in memory, and the oldest are forgotten as they come.
         let mut restoring = Clusterer::restoring(&config);
-        if !stored.is_empty() {
-            let mut after = 0;
-            while let Some(page) = placed_questions_after(store, &mut after, &stored).await? {
-                let texts: Vec<&str> = page.iter().map(|r| r.text.as_str()).collect();
-                tokio::task::block_in_place(|| restoring.learn(&texts));
-            }
+        let mut after = 0;
+        while let Some(page) = placed_questions_after(store, &mut after, &stored).await? {
+            let texts: Vec<&str> = page.iter().map(|r| r.text.as_str()).collect();
+            tokio::task::block_in_place(|| restoring.learn(&texts));
         }
         // The stored placements are in message order (as read) and looked up by halving (a map
         // of a million would cost twice the memory at start). Which of them are of messages
@@ -1649,12 +1647,15 @@ impl FaqSignals {
 /// The public questions among the placed messages, as they are now, in pages over the store
 /// (one walk is cheaper than looking each placement up); the others are not kept.
 /// The next page of placed public questions after message `after` (moved on), or None at the
-/// end of the store.
+/// end of the store. A store without placements is not read (placing in the background does).
 async fn placed_questions_after(
     store: &Store,
     after: &mut i64,
     stored: &[Placement],
 ) -> anyhow::Result<Option<Vec<QuestionRow>>> {
+    if stored.is_empty() {
+        return Ok(None);
+    }
     let page = store
         .question_candidates_after(&ReadScope::operator(), *after, 5000)
         .await?;
