@@ -137,7 +137,7 @@ pub struct Settings {
     pub faq_placing_batch: usize,
     pub faq_placing_pause_ms: u64,
     /// Public questions the FAQ state holds in memory, the newest (about 100 bytes each); older
-    /// ones are counted from the store (README, "Memory that stays flat").
+    /// ones are counted from the store (README, "A window of questions in memory").
     pub faq_kept_questions: usize,
     pub retention_file: PathBuf,
     /// Outgoing webhooks: receivers and the units conversations are handed to.

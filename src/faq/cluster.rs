@@ -73,7 +73,7 @@ pub struct ClusterConfig {
     pub kept_vectors: usize,
     /// Questions held in memory at most (the newest by message id), each about 100 bytes:
     /// beyond it the oldest are forgotten here, counted by their clusters (for sizes) and by
-    /// the store (for figures, see `faq::signals`), so memory stays flat however large the
+    /// the store (for figures, see `faq::signals`), so this state does not grow however large the
     /// store grows (issue 17). The default stays below a doubling of the questions' hash map
     /// (458,752 entries) even with the eighth let in before forgetting.
     #[serde(default = "default_kept_questions")]

@@ -1,4 +1,4 @@
-//! FAQ memory that stays flat: an instance that keeps only the newest questions in memory (here
+//! FAQ memory bounded by a window of questions: an instance that keeps only the newest questions in memory (here
 //! eight) shows the same figures as one that holds every question, for every period and reader,
 //! through a communicator's move and merge, an answer, an erasure and a restart.
 
