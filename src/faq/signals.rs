@@ -1001,8 +1001,8 @@ impl FaqSignals {
         ))
     }
 
-    /// The messages of a cluster (for the search filter), at most `limit`.
-    pub fn members_of(
+    /// The held messages of a cluster, at most `limit` (see [`FaqSignals::members_in`]).
+    fn members_of(
         &self,
         cluster: u64,
         curations: &[Curation],
@@ -1131,18 +1131,6 @@ impl FaqSignals {
             .clusterer
             .nearest_cluster(text)
             .map(|(c, _)| resolve(&merged, c))
-    }
-
-    /// The cluster a message belongs to, after communicators' moves and merges.
-    pub fn cluster_of_message(
-        &self,
-        message: i64,
-        curations: &[Curation],
-        moves: &HashMap<i64, i64>,
-    ) -> Option<u64> {
-        let merged = merges(curations);
-        let inner = self.read()?;
-        place(&inner.clusterer, message as u64, &merged, moves)
     }
 
     /// Topics group question clusters across every channel, and their labels are questions: only
@@ -1948,7 +1936,7 @@ mod tests {
     }
 
     fn held(faq: &FaqSignals, message: i64) -> Option<u64> {
-        faq.cluster_of_message(message, &[], &HashMap::new())
+        faq.lock().unwrap().clusterer.cluster_of(message as u64)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
