@@ -115,6 +115,15 @@ impl ForgottenCounts {
     }
 }
 
+/// Where a view counted in the store takes each cluster's all-time figures (its questions in
+/// all, those after its answer, its first): the store's count reads every stored question, so
+/// while the forgotten ones' count answers for the curation, memory's figures are used.
+pub enum AllTime<'a> {
+    Stored,
+    /// Counted from the questions held and the forgotten ones' count, with these moves.
+    Held(&'a HashMap<i64, i64>),
+}
+
 /// Placing in the background: where it is in the store, and how far.
 struct Placing {
     /// The last message id looked at.
@@ -939,7 +948,7 @@ impl FaqSignals {
     ) -> anyhow::Result<Vec<Signal>> {
         let curations = store.curations().await?;
         let moves = store.faq_moves().await?;
-        let from_memory = {
+        let (from_memory, counted) = {
             let Some(mut inner) = self.read() else {
                 return Ok(Vec::new());
             };
@@ -953,11 +962,17 @@ impl FaqSignals {
                 // Curation changed since they were counted: counted again in the background.
                 inner.recount = true;
             }
-            f.count == 0 || (counted && window.0.min(previous.0) > f.until_ms)
+            let from_memory = f.count == 0 || (counted && window.0.min(previous.0) > f.until_ms);
+            (from_memory, f.count == 0 || counted)
         };
         if !from_memory {
+            let all_time = if counted {
+                AllTime::Held(&moves)
+            } else {
+                AllTime::Stored
+            };
             return self
-                .signals_from_store(store, window, previous, scope, &curations)
+                .signals_from_store(store, window, previous, scope, &curations, all_time)
                 .await;
         }
         let faq = self.clone();
@@ -970,14 +985,16 @@ impl FaqSignals {
 
     /// The same signals as [`FaqSignals::signals_between`], counted from the stored placements
     /// instead of the questions held in memory (names, labels and examples still come from
-    /// memory): for periods reaching back past the questions held.
+    /// memory): for periods reaching back past the questions held. The periods are counted
+    /// from the placements asked within them; the all-time figures as `all_time` says.
     pub async fn signals_from_store(
-        &self,
+        self: &Arc<Self>,
         store: &Store,
         window: (i64, i64),
         previous: (i64, i64),
         scope: &ReadScope,
         curations: &[Curation],
+        all_time: AllTime<'_>,
     ) -> anyhow::Result<Vec<Signal>> {
         let merged = merges(curations);
         let request = FigureRequest {
@@ -987,12 +1004,45 @@ impl FaqSignals {
             merged: &resolved_merges(curations),
             answered: &answered(curations),
         };
-        let figures: HashMap<u64, Figures> = store
-            .faq_figures(&request)
-            .await?
+        let in_periods = store
+            .faq_figures(&request, matches!(all_time, AllTime::Stored))
+            .await?;
+        let mut figures: HashMap<u64, Figures> = in_periods
             .into_iter()
             .map(|f| (f.cluster as u64, Figures::stored(f)))
             .collect();
+        if let AllTime::Held(moves) = all_time {
+            let faq = self.clone();
+            let (reader, curation, moves) = (scope.clone(), curations.to_vec(), moves.clone());
+            let held = tokio::task::spawn_blocking(move || {
+                let inner = faq.read()?;
+                let merged = merges(&curation);
+                Some(held_figures(
+                    &inner, window, previous, &reader, &curation, &merged, &moves,
+                ))
+            })
+            .await?;
+            let Some(held) = held else {
+                return Ok(Vec::new());
+            };
+            if figures.keys().any(|c| !held.contains_key(c)) {
+                // Questions another instance placed that this one has not followed yet: their
+                // clusters' totals are counted in the store.
+                return Box::pin(self.signals_from_store(
+                    store,
+                    window,
+                    previous,
+                    scope,
+                    curations,
+                    AllTime::Stored,
+                ))
+                .await;
+            }
+            for (cluster, f) in &mut figures {
+                let h = &held[cluster];
+                (f.total, f.after_answer, f.first) = (h.total, h.after_answer, h.first);
+            }
+        }
         let Some(inner) = self.read() else {
             return Ok(Vec::new());
         };
@@ -1829,9 +1879,11 @@ mod tests {
     async fn figures_counted_in_the_store_are_those_counted_in_memory() {
         let (_dir, store) = store_with_a_page().await;
         let second = add_page(&store, "200", "Biblioteket").await;
-        let faq = FaqSignals::build(&store, ClusterConfig::default())
-            .await
-            .unwrap();
+        let faq = Arc::new(
+            FaqSignals::build(&store, ClusterConfig::default())
+                .await
+                .unwrap(),
+        );
         let ingest = crate::ingest::Ingestor::start(store.clone(), 10_000, 100, None);
         let now = crate::store::now_ms();
         let day = 86_400_000;
@@ -1911,12 +1963,14 @@ mod tests {
         for scope in &readers {
             for (window, previous) in periods {
                 let held = faq.signals_between(window, previous, scope, &curations, &moves);
-                let stored = faq
-                    .signals_from_store(&store, window, previous, scope, &curations)
-                    .await
-                    .unwrap();
                 let json = |s: &[Signal]| serde_json::to_value(s).unwrap();
-                assert_eq!(json(&held), json(&stored), "{window:?} {previous:?}");
+                for all_time in [AllTime::Stored, AllTime::Held(&moves)] {
+                    let stored = faq
+                        .signals_from_store(&store, window, previous, scope, &curations, all_time)
+                        .await
+                        .unwrap();
+                    assert_eq!(json(&held), json(&stored), "{window:?} {previous:?}");
+                }
                 compared += held.len();
             }
         }

@@ -446,13 +446,15 @@ impl Store {
         let now = now_ms();
         for (message, cluster) in placements {
             sqlx::query(
-                "insert into faq_members (message_id, cluster_id, placed_seq, placed_at) \
-                 values ($1, $2, $3, $4)",
+                "insert into faq_members (message_id, cluster_id, placed_seq, placed_at, \
+                 asked_at, channel_id, author_id) \
+                 select m.id, $1, $2, $3, m.platform_time, m.channel_id, m.author_id \
+                 from messages m where m.id = $4",
             )
-            .bind(message)
             .bind(cluster)
             .bind(seq)
             .bind(now)
+            .bind(message)
             .execute(&mut *tx)
             .await?;
         }
@@ -583,8 +585,15 @@ async fn place_questions(tx: &mut Tx<'_>, places: &[PlacementChange], now: i64) 
                 )
             })
             .collect();
+        // When, where and by whom each question was asked come along from its message (the
+        // store's figures read them here); a message erased meanwhile is placed nowhere.
         let sql = format!(
-            "insert into faq_members (message_id, cluster_id, placed_seq, placed_at) values {} \
+            "with placed (message_id, cluster_id, placed_seq, placed_at) as (values {}) \
+             insert into faq_members (message_id, cluster_id, placed_seq, placed_at, \
+             asked_at, channel_id, author_id) \
+             select p.message_id, p.cluster_id, p.placed_seq, p.placed_at, \
+             m.platform_time, m.channel_id, m.author_id \
+             from placed p join messages m on m.id = p.message_id where true \
              on conflict (message_id) do update set cluster_id = excluded.cluster_id, \
              placed_seq = excluded.placed_seq, placed_at = excluded.placed_at \
              where faq_members.placed_seq < excluded.placed_seq",

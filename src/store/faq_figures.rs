@@ -146,58 +146,90 @@ impl Bound {
 /// after consolidation's merges (stored as where each chain ends).
 const PLACED: &str = "coalesce(mv.cluster_id, cm.into_id, f.cluster_id)";
 
-const PLACEMENTS: &str = "faq_members f join messages m on m.id = f.message_id \
+/// The stored placements, each carrying when, where and by whom its question was asked
+/// (`asked_at`, `channel_id`, `author_id`), so counting them looks up no message.
+const PLACEMENTS: &str = "faq_members f \
      left join faq_moves mv on mv.message_id = f.message_id \
      left join faq_cluster_merges cm on cm.from_id = f.cluster_id";
 
 impl Store {
-    /// The figures of every cluster with a stored question, counted as [`FigureRequest`] says.
-    pub async fn faq_figures(&self, r: &FigureRequest<'_>) -> Result<Vec<StoredFigures>> {
+    /// The figures of every cluster with a stored question in either window (and, with
+    /// `all_time`, of every cluster with a stored question), counted as [`FigureRequest`] says.
+    /// Without `all_time`, `total`, `after_answer` and `first` are left at zero: the caller
+    /// knows them already, and they are the part that reads every stored question.
+    pub async fn faq_figures(
+        &self,
+        r: &FigureRequest<'_>,
+        all_time: bool,
+    ) -> Result<Vec<StoredFigures>> {
         let marks = Marks::of_backend(self.backend);
-        let mut totals = Bound::new(marks);
-        totals.text("with q as (select ");
-        totals.lookup(PLACED, r.merged, PLACED);
-        totals.text(
-            " as cluster, m.platform_time as t, coalesce(m.author_id, 0) as author, case when ",
-        );
-        totals.within("m.channel_id", r.channels);
-        totals
-            .text(" then 1 else 0 end as s from ")
-            .text(PLACEMENTS);
-        totals.text(") select cluster, sum(case when s = 1 and t >= ");
-        totals.value(r.window.0).text(" and t < ").value(r.window.1);
-        totals.text(" then 1 else 0 end) as n_window, sum(case when s = 1 and t >= ");
-        totals
+        let mut out: HashMap<i64, StoredFigures> = HashMap::new();
+        if all_time {
+            let mut totals = Bound::new(marks);
+            totals.text("with q as (select ");
+            totals.lookup(PLACED, r.merged, PLACED);
+            totals.text(" as cluster, f.asked_at as t, case when ");
+            totals.within("f.channel_id", r.channels);
+            totals
+                .text(" then 1 else 0 end as s from ")
+                .text(PLACEMENTS);
+            totals.text(") select cluster, sum(s) as total, ");
+            totals.after_answer("s = 1 and ", r.answered);
+            totals.text(" as after_answer, min(t) as first from q group by cluster");
+            for row in totals.query().fetch_all(&self.pool).await? {
+                let cluster: i64 = row.try_get("cluster")?;
+                out.insert(
+                    cluster,
+                    StoredFigures {
+                        cluster,
+                        total: row.try_get("total")?,
+                        after_answer: row.try_get("after_answer")?,
+                        first: row.try_get("first")?,
+                        ..StoredFigures::default()
+                    },
+                );
+            }
+        }
+        // The windows read only the placements asked within them (by `faq_members_asked_at`).
+        let (from, to) = (r.window.0.min(r.previous.0), r.window.1.max(r.previous.1));
+        let mut periods = Bound::new(marks);
+        periods.text("with q as (select ");
+        periods.lookup(PLACED, r.merged, PLACED);
+        periods.text(" as cluster, f.asked_at as t, coalesce(f.author_id, 0) as author from ");
+        periods.text(PLACEMENTS).text(" where f.asked_at >= ");
+        periods.value(from).text(" and f.asked_at < ").value(to);
+        periods.text(" and ");
+        periods.within("f.channel_id", r.channels);
+        periods.text(") select cluster, sum(case when t >= ");
+        periods
+            .value(r.window.0)
+            .text(" and t < ")
+            .value(r.window.1);
+        periods.text(" then 1 else 0 end) as n_window, sum(case when t >= ");
+        periods
             .value(r.previous.0)
             .text(" and t < ")
             .value(r.previous.1);
-        totals.text(" then 1 else 0 end) as n_previous, count(distinct case when s = 1 and t >= ");
-        totals.value(r.window.0).text(" and t < ").value(r.window.1);
-        totals.text(" then author end) as people, sum(s) as total, ");
-        totals.after_answer("s = 1 and ", r.answered);
-        totals.text(" as after_answer, min(t) as first from q group by cluster");
-        let mut out: HashMap<i64, StoredFigures> = HashMap::new();
-        for row in totals.query().fetch_all(&self.pool).await? {
+        periods.text(" then 1 else 0 end) as n_previous, count(distinct case when t >= ");
+        periods
+            .value(r.window.0)
+            .text(" and t < ")
+            .value(r.window.1);
+        periods.text(" then author end) as people from q group by cluster");
+        for row in periods.query().fetch_all(&self.pool).await? {
             let cluster: i64 = row.try_get("cluster")?;
-            out.insert(
+            let f = out.entry(cluster).or_insert_with(|| StoredFigures {
                 cluster,
-                StoredFigures {
-                    cluster,
-                    count: row.try_get("n_window")?,
-                    previous: row.try_get("n_previous")?,
-                    people: row.try_get("people")?,
-                    total: row.try_get("total")?,
-                    after_answer: row.try_get("after_answer")?,
-                    first: row.try_get("first")?,
-                    channels: Vec::new(),
-                    posts: Vec::new(),
-                },
-            );
+                ..StoredFigures::default()
+            });
+            f.count = row.try_get("n_window")?;
+            f.previous = row.try_get("n_previous")?;
+            f.people = row.try_get("people")?;
         }
         // Where they were asked in the window: channels, then posts. Streamed, and only the
         // five posts most asked under kept of each cluster, since a store of many posts holds
         // clusters × posts of such rows.
-        for by in ["m.channel_id", "coalesce(p.platform_id, '')"] {
+        for by in ["f.channel_id", "coalesce(p.platform_id, '')"] {
             let mut places = Bound::new(marks);
             places.text("select ");
             places.lookup(PLACED, r.merged, PLACED);
@@ -205,13 +237,18 @@ impl Store {
                 .text(" as cluster, ")
                 .text(by)
                 .text(" as place, count(*) as n from ");
-            places.text(PLACEMENTS).text(
-                " join conversations c on c.id = m.conversation_id left join posts p on p.id = c.post_id \
-                 where m.platform_time >= ",
-            );
-            places.value(r.window.0).text(" and m.platform_time < ");
+            places.text(PLACEMENTS);
+            if by != "f.channel_id" {
+                places.text(
+                    " join messages m on m.id = f.message_id \
+                     join conversations c on c.id = m.conversation_id \
+                     left join posts p on p.id = c.post_id",
+                );
+            }
+            places.text(" where f.asked_at >= ");
+            places.value(r.window.0).text(" and f.asked_at < ");
             places.value(r.window.1).text(" and ");
-            places.within("m.channel_id", r.channels);
+            places.within("f.channel_id", r.channels);
             places.text(" group by 1, 2");
             let mut rows = places.query().fetch(&self.pool);
             while let Some(row) = rows.try_next().await? {
@@ -220,7 +257,7 @@ impl Store {
                     continue;
                 };
                 let n: i64 = row.try_get("n")?;
-                if by == "m.channel_id" {
+                if by == "f.channel_id" {
                     let channel: i64 = row.try_get("place")?;
                     if let Err(at) = f.channels.binary_search(&channel) {
                         f.channels.insert(at, channel);
@@ -263,7 +300,7 @@ impl Store {
         let mut q = Bound::new(Marks::of_backend(self.backend));
         q.text("with q as (select ");
         q.lookup(PLACED, merged, PLACED);
-        q.text(" as cluster, m.channel_id as channel, m.platform_time as t from ");
+        q.text(" as cluster, f.channel_id as channel, f.asked_at as t from ");
         q.text(PLACEMENTS)
             .text(" where f.message_id <= ")
             .value(up_to_id);

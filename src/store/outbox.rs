@@ -647,6 +647,10 @@ async fn adopt_platform_id(
             );
             return Ok(());
         }
+        sqlx::query("delete from faq_members where message_id = $1")
+            .bind(copy_id)
+            .execute(&mut **tx)
+            .await?;
         sqlx::query("delete from messages where id = $1")
             .bind(copy_id)
             .execute(&mut **tx)

@@ -436,7 +436,8 @@ fn author_from_row(r: &sqlx::any::AnyRow) -> Result<AuthorRow> {
 }
 
 /// Deletes a message with everything that holds its words: revisions, triage flags, moderation
-/// cases with their evidence and steps (their period has run too), outbox rows and FAQ moves.
+/// cases with their evidence and steps (their period has run too), outbox rows, FAQ moves and
+/// placements.
 /// A conversation left without messages goes as well.
 async fn delete_message(tx: &mut Tx<'_>, id: i64, conversation_id: i64) -> Result<()> {
     for sql in [
@@ -448,6 +449,7 @@ async fn delete_message(tx: &mut Tx<'_>, id: i64, conversation_id: i64) -> Resul
         "delete from message_revisions where message_id = $1",
         "delete from outbox where message_id = $1",
         "delete from faq_moves where message_id = $1",
+        "delete from faq_members where message_id = $1",
         "delete from messages where id = $1",
     ] {
         sqlx::query(sql).bind(id).execute(&mut **tx).await?;

@@ -1,0 +1,15 @@
+-- FAQ figures counted in the store (issue 17): each stored placement carries when, where and
+-- by whom its question was asked (a message's time, channel and author never change), so the
+-- figures of a period read the placements of that period through `faq_members_asked_at`, and
+-- the all-time counts read this narrow table alone instead of looking up every message.
+alter table faq_members add column asked_at bigint;
+alter table faq_members add column channel_id bigint;
+alter table faq_members add column author_id bigint;
+-- A placement whose message was erased counts nowhere (erasure now removes it too).
+delete from faq_members
+where not exists (select 1 from messages m where m.id = faq_members.message_id);
+update faq_members set
+    asked_at = (select m.platform_time from messages m where m.id = faq_members.message_id),
+    channel_id = (select m.channel_id from messages m where m.id = faq_members.message_id),
+    author_id = (select m.author_id from messages m where m.id = faq_members.message_id);
+create index faq_members_asked_at on faq_members (asked_at);
