@@ -5,9 +5,8 @@
 alter table faq_members add column asked_at integer;
 alter table faq_members add column channel_id integer;
 alter table faq_members add column author_id integer;
--- A placement whose message was erased counts nowhere (erasure now removes it too).
-delete from faq_members
-where not exists (select 1 from messages m where m.id = faq_members.message_id);
+-- A placement whose message was erased meanwhile keeps nulls and counts nowhere (its event
+-- removes it as before; erasure now removes it with the message).
 update faq_members set
     asked_at = (select m.platform_time from messages m where m.id = faq_members.message_id),
     channel_id = (select m.channel_id from messages m where m.id = faq_members.message_id),

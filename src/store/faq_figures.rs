@@ -152,6 +152,10 @@ const PLACEMENTS: &str = "faq_members f \
      left join faq_moves mv on mv.message_id = f.message_id \
      left join faq_cluster_merges cm on cm.from_id = f.cluster_id";
 
+/// A placement counts only with its question's time: one whose message was erased before
+/// migration 0041 filled the times in has none (its own event removes it).
+const ASKED: &str = "f.asked_at is not null";
+
 impl Store {
     /// The figures of every cluster with a stored question in either window (and, with
     /// `all_time`, of every cluster with a stored question), counted as [`FigureRequest`] says.
@@ -172,7 +176,9 @@ impl Store {
             totals.within("f.channel_id", r.channels);
             totals
                 .text(" then 1 else 0 end as s from ")
-                .text(PLACEMENTS);
+                .text(PLACEMENTS)
+                .text(" where ")
+                .text(ASKED);
             totals.text(") select cluster, sum(s) as total, ");
             totals.after_answer("s = 1 and ", r.answered);
             totals.text(" as after_answer, min(t) as first from q group by cluster");
@@ -302,7 +308,9 @@ impl Store {
         q.lookup(PLACED, merged, PLACED);
         q.text(" as cluster, f.channel_id as channel, f.asked_at as t from ");
         q.text(PLACEMENTS)
-            .text(" where f.message_id <= ")
+            .text(" where ")
+            .text(ASKED)
+            .text(" and f.message_id <= ")
             .value(up_to_id);
         q.text(") select cluster, channel, count(*) as total, ");
         q.after_answer("", answered);
@@ -334,7 +342,8 @@ impl Store {
         }
         let mut q = Bound::new(Marks::of_backend(self.backend));
         q.text("select f.message_id from ").text(PLACEMENTS);
-        q.text(" where f.message_id <= ").value(up_to_id);
+        q.text(" where ").text(ASKED);
+        q.text(" and f.message_id <= ").value(up_to_id);
         q.text(" and ").text(PLACED).text(" in (");
         for (i, c) in clusters.iter().enumerate() {
             if i > 0 {

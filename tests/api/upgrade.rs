@@ -209,9 +209,42 @@ async fn upgraded(backend: Backend, until: i64) -> Option<TestApp> {
                 );
             }
             assert!(before["messages"] > 0 && before["events"] > 0);
+            if until >= 40 {
+                faq_placements_carry_their_questions(&url).await;
+            }
         },
     )
     .await
+}
+
+/// 0041 gave the stored placement its question's time, channel and author; the one whose
+/// message was erased has none, and stays until its event removes it (which the service, once
+/// started, does).
+async fn faq_placements_carry_their_questions(url: &str) {
+    let pool = connect(url).await;
+    let rows: Vec<(i64, Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "select message_id, asked_at, channel_id, author_id from faq_members order by message_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let comment: (i64, i64, i64, i64) = sqlx::query_as(
+        "select id, platform_time, channel_id, author_id from messages \
+         where platform_id = '810000000000001_9001_77'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let (id, time, channel, author) = comment;
+    assert_eq!(
+        rows,
+        [
+            (id, Some(time), Some(channel), Some(author)),
+            (999_999, None, None, None)
+        ],
+        "0041 filled in each placed question's time, channel and author"
+    );
+    pool.close().await;
 }
 
 /// What every upgraded store must still show through the API.
