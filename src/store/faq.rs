@@ -447,9 +447,10 @@ impl Store {
         for (message, cluster) in placements {
             sqlx::query(
                 "insert into faq_members (message_id, cluster_id, placed_seq, placed_at, \
-                 asked_at, channel_id, author_id) \
-                 select m.id, $1, $2, $3, m.platform_time, m.channel_id, m.author_id \
-                 from messages m where m.id = $4",
+                 asked_at, channel_id, author_id, post_id) \
+                 select m.id, $1, $2, $3, m.platform_time, m.channel_id, m.author_id, c.post_id \
+                 from messages m join conversations c on c.id = m.conversation_id \
+                 where m.id = $4",
             )
             .bind(cluster)
             .bind(seq)
@@ -585,15 +586,17 @@ async fn place_questions(tx: &mut Tx<'_>, places: &[PlacementChange], now: i64) 
                 )
             })
             .collect();
-        // When, where and by whom each question was asked come along from its message (the
-        // store's figures read them here); a message erased meanwhile is placed nowhere.
+        // When, where and by whom each question was asked come along from its message and
+        // conversation (the store's figures read them here); a message erased meanwhile is
+        // placed nowhere.
         let sql = format!(
             "with placed (message_id, cluster_id, placed_seq, placed_at) as (values {}) \
              insert into faq_members (message_id, cluster_id, placed_seq, placed_at, \
-             asked_at, channel_id, author_id) \
+             asked_at, channel_id, author_id, post_id) \
              select p.message_id, p.cluster_id, p.placed_seq, p.placed_at, \
-             m.platform_time, m.channel_id, m.author_id \
-             from placed p join messages m on m.id = p.message_id where true \
+             m.platform_time, m.channel_id, m.author_id, c.post_id \
+             from placed p join messages m on m.id = p.message_id \
+             join conversations c on c.id = m.conversation_id where true \
              on conflict (message_id) do update set cluster_id = excluded.cluster_id, \
              placed_seq = excluded.placed_seq, placed_at = excluded.placed_at \
              where faq_members.placed_seq < excluded.placed_seq",

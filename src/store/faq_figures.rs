@@ -147,7 +147,7 @@ impl Bound {
 const PLACED: &str = "coalesce(mv.cluster_id, cm.into_id, f.cluster_id)";
 
 /// The stored placements, each carrying when, where and by whom its question was asked
-/// (`asked_at`, `channel_id`, `author_id`), so counting them looks up no message.
+/// (`asked_at`, `channel_id`, `post_id`, `author_id`), so counting them looks up no message.
 const PLACEMENTS: &str = "faq_members f \
      left join faq_moves mv on mv.message_id = f.message_id \
      left join faq_cluster_merges cm on cm.from_id = f.cluster_id";
@@ -232,48 +232,51 @@ impl Store {
             f.previous = row.try_get("n_previous")?;
             f.people = row.try_get("people")?;
         }
-        // Where they were asked in the window: channels, then posts. Streamed, and only the
-        // five posts most asked under kept of each cluster, since a store of many posts holds
-        // clusters × posts of such rows.
-        for by in ["f.channel_id", "coalesce(p.platform_id, '')"] {
-            let mut places = Bound::new(marks);
-            places.text("select ");
-            places.lookup(PLACED, r.merged, PLACED);
-            places
-                .text(" as cluster, ")
-                .text(by)
-                .text(" as place, count(*) as n from ");
-            places.text(PLACEMENTS);
-            if by != "f.channel_id" {
-                places.text(
-                    " join messages m on m.id = f.message_id \
-                     join conversations c on c.id = m.conversation_id \
-                     left join posts p on p.id = c.post_id",
-                );
+        // Where they were asked in the window: per cluster, channel and post, only the rows
+        // that name a channel first or one of the five posts most asked under (a store of
+        // many posts holds clusters × posts of such rows). A post is known by its id on the
+        // platform, on whichever channel (as the questions held in memory know it).
+        let mut places = Bound::new(marks);
+        places.text(
+            "select cluster, channel, post, post_n, by_post from (select *, \
+             dense_rank() over (partition by cluster order by post = '', post_n desc, post) \
+             as by_post, row_number() over (partition by cluster, channel order by n desc) \
+             as in_channel from (select *, cast(sum(n) over (partition by cluster, post) as bigint) \
+             as post_n \
+             from (select ",
+        );
+        places.lookup(PLACED, r.merged, PLACED);
+        places.text(
+            " as cluster, f.channel_id as channel, coalesce(p.platform_id, '') as post, \
+             count(*) as n from ",
+        );
+        places
+            .text(PLACEMENTS)
+            .text(" left join posts p on p.id = f.post_id where f.asked_at >= ");
+        places.value(r.window.0).text(" and f.asked_at < ");
+        places.value(r.window.1).text(" and ");
+        places.within("f.channel_id", r.channels);
+        places.text(" group by 1, 2, 3) g) summed) ranked where in_channel = 1 or by_post <= ");
+        places.value(TOP_POSTS as i64);
+        let mut rows = places.query().fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            let cluster: i64 = row.try_get("cluster")?;
+            let Some(f) = out.get_mut(&cluster) else {
+                continue;
+            };
+            let channel: i64 = row.try_get("channel")?;
+            if let Err(at) = f.channels.binary_search(&channel) {
+                f.channels.insert(at, channel);
             }
-            places.text(" where f.asked_at >= ");
-            places.value(r.window.0).text(" and f.asked_at < ");
-            places.value(r.window.1).text(" and ");
-            places.within("f.channel_id", r.channels);
-            places.text(" group by 1, 2");
-            let mut rows = places.query().fetch(&self.pool);
-            while let Some(row) = rows.try_next().await? {
-                let cluster: i64 = row.try_get("cluster")?;
-                let Some(f) = out.get_mut(&cluster) else {
-                    continue;
-                };
-                let n: i64 = row.try_get("n")?;
-                if by == "f.channel_id" {
-                    let channel: i64 = row.try_get("place")?;
-                    if let Err(at) = f.channels.binary_search(&channel) {
-                        f.channels.insert(at, channel);
-                    }
-                    continue;
-                }
-                let post: String = row.try_get("place")?;
-                if !post.is_empty() {
-                    keep_top_posts(&mut f.posts, post, n);
-                }
+            let (post, n, by_post): (String, i64, i64) = (
+                row.try_get("post")?,
+                row.try_get("post_n")?,
+                row.try_get("by_post")?,
+            );
+            // A post asked under on two channels comes once for each.
+            let kept = f.posts.iter().any(|(p, _)| *p == post);
+            if !post.is_empty() && by_post <= TOP_POSTS as i64 && !kept {
+                keep_top_posts(&mut f.posts, post, n);
             }
         }
         let mut out: Vec<StoredFigures> = out.into_values().collect();

@@ -217,32 +217,32 @@ async fn upgraded(backend: Backend, until: i64) -> Option<TestApp> {
     .await
 }
 
-/// 0041 gave the stored placement its question's time, channel and author; the one whose
+/// 0041 gave the stored placement its question's time, channel, author and post; the one whose
 /// message was erased has none, and stays until its event removes it (which the service, once
 /// started, does).
 async fn faq_placements_carry_their_questions(url: &str) {
     let pool = connect(url).await;
-    let rows: Vec<(i64, Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(
-        "select message_id, asked_at, channel_id, author_id from faq_members order by message_id",
+    type Placed = (i64, Option<i64>, Option<i64>, Option<i64>, Option<i64>);
+    let rows: Vec<Placed> = sqlx::query_as(
+        "select message_id, asked_at, channel_id, author_id, post_id from faq_members \
+         order by message_id",
     )
     .fetch_all(&pool)
     .await
     .unwrap();
-    let comment: (i64, i64, i64, i64) = sqlx::query_as(
-        "select id, platform_time, channel_id, author_id from messages \
-         where platform_id = '810000000000001_9001_77'",
+    let comment: Placed = sqlx::query_as(
+        "select m.id, m.platform_time, m.channel_id, m.author_id, c.post_id from messages m \
+         join conversations c on c.id = m.conversation_id \
+         where m.platform_id = '810000000000001_9001_77'",
     )
     .fetch_one(&pool)
     .await
     .unwrap();
-    let (id, time, channel, author) = comment;
+    assert!(comment.4.is_some(), "the comment's post: {comment:?}");
     assert_eq!(
         rows,
-        [
-            (id, Some(time), Some(channel), Some(author)),
-            (999_999, None, None, None)
-        ],
-        "0041 filled in each placed question's time, channel and author"
+        [comment, (999_999, None, None, None, None)],
+        "0041 filled in each placed question's time, channel, author and post"
     );
     pool.close().await;
 }
