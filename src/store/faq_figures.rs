@@ -104,6 +104,12 @@ impl Bound {
         self.text(" else ").text(otherwise).text(" end")
     }
 
+    /// `{column} >= from and {column} < to`: within a half-open window.
+    fn between(&mut self, column: &str, (from, to): (i64, i64)) -> &mut Bound {
+        self.text(column).text(" >= ").value(from);
+        self.text(" and ").text(column).text(" < ").value(to)
+    }
+
     /// `{column} in (…)`, true without a limit and false for an empty one.
     fn within(&mut self, column: &str, channels: Option<&[i64]>) -> &mut Bound {
         match channels {
@@ -202,25 +208,15 @@ impl Store {
         periods.text("with q as (select ");
         periods.lookup(PLACED, r.merged, PLACED);
         periods.text(" as cluster, f.asked_at as t, coalesce(f.author_id, 0) as author from ");
-        periods.text(PLACEMENTS).text(" where f.asked_at >= ");
-        periods.value(from).text(" and f.asked_at < ").value(to);
-        periods.text(" and ");
+        periods.text(PLACEMENTS).text(" where ");
+        periods.between("f.asked_at", (from, to)).text(" and ");
         periods.within("f.channel_id", r.channels);
-        periods.text(") select cluster, sum(case when t >= ");
-        periods
-            .value(r.window.0)
-            .text(" and t < ")
-            .value(r.window.1);
-        periods.text(" then 1 else 0 end) as n_window, sum(case when t >= ");
-        periods
-            .value(r.previous.0)
-            .text(" and t < ")
-            .value(r.previous.1);
-        periods.text(" then 1 else 0 end) as n_previous, count(distinct case when t >= ");
-        periods
-            .value(r.window.0)
-            .text(" and t < ")
-            .value(r.window.1);
+        periods.text(") select cluster, sum(case when ");
+        periods.between("t", r.window);
+        periods.text(" then 1 else 0 end) as n_window, sum(case when ");
+        periods.between("t", r.previous);
+        periods.text(" then 1 else 0 end) as n_previous, count(distinct case when ");
+        periods.between("t", r.window);
         periods.text(" then author end) as people from q group by cluster");
         for row in periods.query().fetch_all(&self.pool).await? {
             let cluster: i64 = row.try_get("cluster")?;
@@ -252,9 +248,8 @@ impl Store {
         );
         places
             .text(PLACEMENTS)
-            .text(" left join posts p on p.id = f.post_id where f.asked_at >= ");
-        places.value(r.window.0).text(" and f.asked_at < ");
-        places.value(r.window.1).text(" and ");
+            .text(" left join posts p on p.id = f.post_id where ");
+        places.between("f.asked_at", r.window).text(" and ");
         places.within("f.channel_id", r.channels);
         places.text(" group by 1, 2, 3) g) summed) ranked where in_channel = 1 or by_post <= ");
         places.value(TOP_POSTS as i64);
