@@ -1503,6 +1503,18 @@ pub async fn follow(
             if let Err(e) = faq.follow_generation(&store).await {
                 tracing::warn!(error = %e, "FAQ could not follow another instance's consolidation");
             }
+            // An instance of a release before 0041 (a rolling upgrade) stores placements
+            // without their question's time, channel, author and post.
+            match store.fill_in_placements().await {
+                // Forgotten ones among them were counted without them.
+                Ok(filled) if filled > 0 => {
+                    if let Ok(mut inner) = faq.inner.lock() {
+                        inner.recount = true;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "FAQ could not fill in older placements"),
+            }
             generation_checked = tokio::time::Instant::now();
         }
         let mut more_events = false;

@@ -280,6 +280,40 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Fills in the time, channel, author and post of placements stored without them (by an
+    /// instance of a release before migration 0041, during a rolling upgrade), so they count
+    /// in the store's figures. Placements of erased messages stay without. Returns how many.
+    pub async fn fill_in_placements(&self) -> Result<u64> {
+        // Read first: this runs every second, and a write would wait for the writer.
+        let unfilled: Option<i64> = sqlx::query_scalar(
+            "select f.message_id from faq_members f join messages m on m.id = f.message_id \
+             where f.asked_at is null limit 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        if unfilled.is_none() {
+            return Ok(0);
+        }
+        let mut tx = self.begin().await?;
+        let filled = sqlx::query(
+            "update faq_members set \
+             asked_at = (select m.platform_time from messages m where m.id = faq_members.message_id), \
+             channel_id = (select m.channel_id from messages m where m.id = faq_members.message_id), \
+             author_id = (select m.author_id from messages m where m.id = faq_members.message_id), \
+             post_id = (select c.post_id from messages m join conversations c \
+             on c.id = m.conversation_id where m.id = faq_members.message_id) \
+             where asked_at is null \
+             and exists (select 1 from messages m where m.id = faq_members.message_id)",
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(filled)
+    }
+}
+
 /// The forgotten questions' share of one cluster's figures on one channel: every question up to
 /// a message id, counted where it counts now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

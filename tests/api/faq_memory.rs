@@ -292,3 +292,56 @@ on_both_backends_with!(
         .await;
     }
 );
+
+on_both_backends_with!(
+    placements_an_older_release_stored_are_filled_in_and_counted,
+    |s| s.faq_kept_questions = 8,
+    |app: TestApp| async move {
+        app.register_channel("facebook", PAGE, "Kommunen").await;
+        app.register_channel("facebook", LIBRARY, "Biblioteket")
+            .await;
+        let admin = app.token("admin", "admin").await;
+        let communicator = app.token("comm", "communicator").await;
+        let now = chrono::Utc::now().timestamp_millis();
+        crate::helpers::ingest(&app, &admin, questions(now)).await;
+        eventually("the oldest questions forgotten", || async {
+            let m = app.metrics().await;
+            (gauge(&m, "held") + gauge(&m, "forgotten") == QUESTIONS as u64
+                && gauge(&m, "held") <= 9)
+                .then_some(())
+        })
+        .await;
+        // A quarter reaches back past the questions held: counted in the store.
+        let before = figures(&app, &communicator, "quarter").await;
+        assert!(!before.is_empty());
+        // What an instance of a release before 0041 stores during a rolling upgrade: placements
+        // without their question's time, channel, author and post.
+        sqlx::query(
+            "update faq_members set asked_at = null, channel_id = null, author_id = null, \
+             post_id = null",
+        )
+        .execute(&app.store.pool)
+        .await
+        .unwrap();
+        eventually("the older placements filled in", || async {
+            let n: i64 = sqlx::query_scalar(
+                "select count(*) from faq_members f \
+                 join messages m on m.id = f.message_id \
+                 join conversations c on c.id = m.conversation_id \
+                 where f.asked_at = m.platform_time and f.channel_id = m.channel_id \
+                 and f.author_id = m.author_id and f.post_id = c.post_id",
+            )
+            .fetch_one(&app.store.pool)
+            .await
+            .unwrap();
+            (n == QUESTIONS as i64).then_some(())
+        })
+        .await;
+        // And they count as before, all-time figures included (counted again once filled).
+        eventually("the quarter's figures as before", || async {
+            let after = figures(&app, &communicator, "quarter").await;
+            (after == before).then_some(())
+        })
+        .await;
+    }
+);
