@@ -1004,13 +1004,11 @@ impl FaqSignals {
             merged: &resolved_merges(curations),
             answered: &answered(curations),
         };
-        let in_periods = store
-            .faq_figures(&request, matches!(all_time, AllTime::Stored))
-            .await?;
-        let mut figures: HashMap<u64, Figures> = in_periods
-            .into_iter()
-            .map(|f| (f.cluster as u64, Figures::stored(f)))
-            .collect();
+        let mut figures = stored_figures(
+            store
+                .faq_figures(&request, matches!(all_time, AllTime::Stored))
+                .await?,
+        );
         if let AllTime::Held(moves) = all_time {
             let faq = self.clone();
             let (reader, curation, moves) = (scope.clone(), curations.to_vec(), moves.clone());
@@ -1028,19 +1026,12 @@ impl FaqSignals {
             if figures.keys().any(|c| !held.contains_key(c)) {
                 // Questions another instance placed that this one has not followed yet: their
                 // clusters' totals are counted in the store.
-                return Box::pin(self.signals_from_store(
-                    store,
-                    window,
-                    previous,
-                    scope,
-                    curations,
-                    AllTime::Stored,
-                ))
-                .await;
-            }
-            for (cluster, f) in &mut figures {
-                let h = &held[cluster];
-                (f.total, f.after_answer, f.first) = (h.total, h.after_answer, h.first);
+                figures = stored_figures(store.faq_figures(&request, true).await?);
+            } else {
+                for (cluster, f) in &mut figures {
+                    let h = &held[cluster];
+                    (f.total, f.after_answer, f.first) = (h.total, h.after_answer, h.first);
+                }
             }
         }
         let Some(inner) = self.read() else {
@@ -1257,6 +1248,14 @@ impl Figures {
         posts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         posts.into_iter().take(5).map(|(p, _)| p.clone()).collect()
     }
+}
+
+/// The store's figures by cluster.
+fn stored_figures(figures: Vec<StoredFigures>) -> HashMap<u64, Figures> {
+    figures
+        .into_iter()
+        .map(|f| (f.cluster as u64, Figures::stored(f)))
+        .collect()
 }
 
 /// The figures of every cluster from the questions held in memory.

@@ -34,6 +34,17 @@ fn questions(now: i64) -> Vec<Value> {
         .collect()
 }
 
+/// Waits until every question is placed and at most nine are held (kept eight, and an eighth
+/// more before forgetting): the rest forgotten.
+async fn all_but_the_newest_forgotten(app: &TestApp) {
+    eventually("the oldest questions forgotten", || async {
+        let m = app.metrics().await;
+        (gauge(&m, "held") + gauge(&m, "forgotten") == QUESTIONS as u64 && gauge(&m, "held") <= 9)
+            .then_some(())
+    })
+    .await;
+}
+
 /// The figures of every cluster a reader sees for a period, by cluster id. Names, labels,
 /// examples, terms and topics are left out: each instance draws them from its own clustering.
 async fn figures(app: &TestApp, token: &str, period: &str) -> BTreeMap<u64, Value> {
@@ -136,14 +147,7 @@ on_both_backends_with!(
             )
             .await;
         assert_eq!(sent.status(), 200);
-        // Every question placed, at most nine held: the rest forgotten.
-        eventually("the oldest questions forgotten", || async {
-            let m = app.metrics().await;
-            (gauge(&m, "held") + gauge(&m, "forgotten") == QUESTIONS as u64
-                && gauge(&m, "held") <= 9)
-                .then_some(())
-        })
-        .await;
+        all_but_the_newest_forgotten(&app).await;
         let holding = app
             .second_instance_with(|s| s.faq_kept_questions = 1_000_000)
             .await;
@@ -304,13 +308,7 @@ on_both_backends_with!(
         let communicator = app.token("comm", "communicator").await;
         let now = chrono::Utc::now().timestamp_millis();
         crate::helpers::ingest(&app, &admin, questions(now)).await;
-        eventually("the oldest questions forgotten", || async {
-            let m = app.metrics().await;
-            (gauge(&m, "held") + gauge(&m, "forgotten") == QUESTIONS as u64
-                && gauge(&m, "held") <= 9)
-                .then_some(())
-        })
-        .await;
+        all_but_the_newest_forgotten(&app).await;
         // A quarter reaches back past the questions held: counted in the store.
         let before = figures(&app, &communicator, "quarter").await;
         assert!(!before.is_empty());
