@@ -13,6 +13,9 @@
 //! each minute, kills the service with SIGKILL and counts the rows: every acknowledged message
 //! must be there.
 //! TAVLA_BENCH_KEEP=1 keeps the database and the service's log for a look afterwards.
+//! TAVLA_BENCH_MEMORY_LIMIT_MIB=N runs the service in a memory cgroup of N MiB (as a container
+//! with a memory limit would; needs a writable /sys/fs/cgroup, v1 or v2) and reports the cgroup's
+//! peak, how often it reached the limit and whether the kernel killed the service for memory.
 //! TAVLA_BENCH_ENGINE=postgres runs the same on a fresh PostgreSQL database
 //! (TAVLA_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres).
 
@@ -282,6 +285,84 @@ struct Service {
     base: String,
     env: Vec<(String, String)>,
     database: Database,
+    limit: Option<MemoryLimit>,
+}
+
+/// A memory cgroup the service runs in (TAVLA_BENCH_MEMORY_LIMIT_MIB). Page cache the service
+/// touches (the database pages it writes, the index's mapped files) is charged to it and
+/// reclaimed from it at the limit; the service's own memory cannot be reclaimed, so a service
+/// that needed more than the limit would be killed by the kernel (`oom_kills`).
+struct MemoryLimit {
+    dir: PathBuf,
+    v2: bool,
+    mib: u64,
+}
+
+impl MemoryLimit {
+    fn from_env() -> anyhow::Result<Option<MemoryLimit>> {
+        let mib = env_u64("TAVLA_BENCH_MEMORY_LIMIT_MIB", 0);
+        if mib == 0 {
+            return Ok(None);
+        }
+        let name = format!("tavla-bench-{}", std::process::id());
+        let v1 = Path::new("/sys/fs/cgroup/memory");
+        let (dir, v2) = if v1.join("memory.limit_in_bytes").exists() {
+            (v1.join(name), false)
+        } else {
+            (Path::new("/sys/fs/cgroup").join(name), true)
+        };
+        let limit_file = if v2 {
+            "memory.max"
+        } else {
+            "memory.limit_in_bytes"
+        };
+        std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::write(dir.join(limit_file), (mib << 20).to_string()))
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "TAVLA_BENCH_MEMORY_LIMIT_MIB needs a memory cgroup it can create ({}): {e}",
+                    dir.display()
+                )
+            })?;
+        Ok(Some(MemoryLimit { dir, v2, mib }))
+    }
+
+    fn read(&self, file: &str) -> String {
+        std::fs::read_to_string(self.dir.join(file)).unwrap_or_default()
+    }
+
+    /// A `name value` line's value in one of the cgroup's files.
+    fn field(&self, file: &str, name: &str) -> u64 {
+        self.read(file)
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The cgroup's peak use (MiB), how often its use reached the limit, and the kills for memory.
+    fn report(&self) -> (u64, u64, u64) {
+        let number = |file: &str| self.read(file).trim().parse::<u64>().unwrap_or(0);
+        if self.v2 {
+            (
+                number("memory.peak") >> 20,
+                self.field("memory.events", "max "),
+                self.field("memory.events", "oom_kill "),
+            )
+        } else {
+            (
+                number("memory.max_usage_in_bytes") >> 20,
+                number("memory.failcnt"),
+                self.field("memory.oom_control", "oom_kill "),
+            )
+        }
+    }
+}
+
+impl Drop for MemoryLimit {
+    fn drop(&mut self) {
+        // Empty once the service is gone (it was killed and waited for before this).
+        let _ = std::fs::remove_dir(&self.dir);
+    }
 }
 
 enum Database {
@@ -399,8 +480,24 @@ async fn start(database: Database, dir: &Path) -> anyhow::Result<(Service, Strin
         None,
     )?;
     let log = std::fs::File::create(dir.join("service.log"))?;
-    let child = Command::new(binary())
-        .arg("serve")
+    let limit = MemoryLimit::from_env()?;
+    let mut command = match &limit {
+        // The shell joins the cgroup and then becomes the service (same process id), so all
+        // the service ever uses is counted there from its first allocation.
+        Some(limit) => {
+            let mut c = Command::new("sh");
+            c.args(["-c", "echo $$ > \"$0\" && exec \"$1\" serve"])
+                .arg(limit.dir.join("cgroup.procs"))
+                .arg(binary());
+            c
+        }
+        None => {
+            let mut c = Command::new(binary());
+            c.arg("serve");
+            c
+        }
+    };
+    let child = command
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(log.try_clone()?)
@@ -411,6 +508,7 @@ async fn start(database: Database, dir: &Path) -> anyhow::Result<(Service, Strin
         base: format!("http://127.0.0.1:{port}"),
         env,
         database,
+        limit,
     };
     let client = reqwest::Client::new();
     for _ in 0..600 {
@@ -490,6 +588,8 @@ fn load_average() -> String {
 struct Sampler {
     wal_peak: AtomicU64,
     rss_peak: AtomicU64,
+    /// The service's own memory (anonymous pages), without the files it maps.
+    anon_peak: AtomicU64,
     stop: AtomicBool,
 }
 
@@ -500,8 +600,9 @@ impl Sampler {
                 if let Some(wal) = &wal {
                     self.wal_peak.fetch_max(file_size(wal), Ordering::Relaxed);
                 }
-                self.rss_peak
-                    .fetch_max(memory(pid).rss_kib, Ordering::Relaxed);
+                let m = memory(pid);
+                self.rss_peak.fetch_max(m.rss_kib, Ordering::Relaxed);
+                self.anon_peak.fetch_max(m.anon_kib, Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(100));
             }
         })
@@ -697,6 +798,7 @@ async fn run(config: &Config, database: Database, dir: &Path) -> anyhow::Result<
     let sampler = Arc::new(Sampler {
         wal_peak: AtomicU64::new(0),
         rss_peak: AtomicU64::new(0),
+        anon_peak: AtomicU64::new(0),
         stop: AtomicBool::new(false),
     });
     let sampling = sampler.clone().run(wal.clone(), pid);
@@ -798,6 +900,15 @@ async fn run(config: &Config, database: Database, dir: &Path) -> anyhow::Result<
         settled.anon_kib / 1024
     );
 
+    // The bar is for a million messages; the steady load that may follow adds more.
+    let peak_at_million = (
+        sampler.rss_peak.load(Ordering::Relaxed) / 1024,
+        sampler.anon_peak.load(Ordering::Relaxed) / 1024,
+    );
+    println!(
+        "peak up to here (the million, search and FAQ views): RSS {} MiB, anonymous {} MiB",
+        peak_at_million.0, peak_at_million.1
+    );
     let steady = steady_load(
         config, &client, &url, &service, &token, &progress, pid, deliveries,
     )
@@ -826,11 +937,20 @@ async fn run(config: &Config, database: Database, dir: &Path) -> anyhow::Result<
         tenth / first.max(1.0)
     );
     println!(
-        "WAL peak {:.1} MiB (DESIGN: < 1 GiB); RSS peak {} MiB; {} POSTs failed and were sent again",
+        "WAL peak {:.1} MiB (DESIGN: < 1 GiB); RSS peak {} MiB (anonymous {}); {} POSTs failed and were sent again",
         mib(wal_peak),
         sampler.rss_peak.load(Ordering::Relaxed) / 1024,
+        sampler.anon_peak.load(Ordering::Relaxed) / 1024,
         progress.failed.load(Ordering::Relaxed)
     );
+    let cgroup = service.limit.as_ref().map(|limit| {
+        let (peak, at_limit, oom_kills) = limit.report();
+        println!(
+            "memory cgroup of {} MiB: peak {peak} MiB (the service's memory and the page cache charged to it), the limit reached {at_limit} times (page cache reclaimed), {oom_kills} kills for memory",
+            limit.mib
+        );
+        json!({"limit_mib": limit.mib, "peak_mib": peak, "limit_reached": at_limit, "oom_kills": oom_kills})
+    });
     println!(
         "after SIGKILL: {rows} message rows, {sent} new messages acknowledged: {}",
         if durable {
@@ -849,6 +969,9 @@ async fn run(config: &Config, database: Database, dir: &Path) -> anyhow::Result<
         "per_post": config.batch, "senders": config.senders, "seconds": elapsed,
         "msg_s": ((deliveries * config.batch) as f64 / elapsed).round(), "tenths": tenths,
         "wal_peak_mib": mib(wal_peak), "rss_peak_mib": sampler.rss_peak.load(Ordering::Relaxed) / 1024,
+        "rss_anon_peak_mib": sampler.anon_peak.load(Ordering::Relaxed) / 1024,
+        "rss_peak_at_million_mib": peak_at_million.0, "rss_anon_peak_at_million_mib": peak_at_million.1,
+        "memory_cgroup": cgroup,
         "rss_after_ingest_mib": after_ingest.rss_kib / 1024,
         "rss_after_views_mib": after_views.rss_kib / 1024,
         "rss_anon_after_views_mib": after_views.anon_kib / 1024,
