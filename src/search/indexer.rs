@@ -255,7 +255,7 @@ pub async fn rebuild(
         {
             let writer = writer(&open)?;
             for m in &page {
-                writer.add_document(open.document(m))?;
+                open.add(&writer, m)?;
             }
         }
         done += page.len() as i64;
