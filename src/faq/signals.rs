@@ -1164,6 +1164,15 @@ impl FaqSignals {
             .is_some_and(|inner| inner.clusterer.cluster(cluster).is_some())
     }
 
+    /// Whether this instance holds the message as a question placed in a cluster: like a
+    /// cluster, a question is placed here a moment before its placement is stored.
+    pub fn holds_question(&self, message: i64) -> bool {
+        message >= 0
+            && self
+                .read()
+                .is_some_and(|inner| inner.clusterer.cluster_of(message as u64).is_some())
+    }
+
     /// The cluster a text would belong to (a direct message, say), after merges; nothing changes.
     pub fn nearest_cluster(&self, text: &str, curations: &[Curation]) -> Option<u64> {
         let merged = merges(curations);
