@@ -906,7 +906,7 @@ async fn run(config: &Config, database: Database, dir: &Path) -> anyhow::Result<
         sampler.anon_peak.load(Ordering::Relaxed) / 1024,
     );
     println!(
-        "peak up to here (the million, search and FAQ views): RSS {} MiB, anonymous {} MiB",
+        "peak up to here (all the messages in, then search and the FAQ views): RSS {} MiB, anonymous {} MiB",
         peak_at_million.0, peak_at_million.1
     );
     let steady = steady_load(
