@@ -1619,9 +1619,9 @@ impl<M: Clone + Send + Sync> Level<M> {
 
     /// Copies the items into a fresh map with room for `most` of them, after a batch of them
     /// was forgotten. A removal from a well-filled hash map leaves a marker that takes its place
-    /// until the map is rebuilt, and the map rebuilds itself only by doubling: measured at a
-    /// million messages, the first insertion after the markers filled it allocated a table
-    /// twice the size beside the old one (+51 MiB resident for a moment, +26 MiB for good;
+    /// until the map is rebuilt, and a map more than half full rebuilds itself by doubling: at a
+    /// million messages (measured) the first insertion after the markers filled it allocated a
+    /// table twice the size beside the old one (+51 MiB resident for a moment, +26 MiB for good;
     /// issue 17). A copy of the same size costs its size for the moment of the copy and keeps
     /// the map at the size its most items need.
     fn compact_items(&mut self, most: usize) {
