@@ -132,6 +132,78 @@ fn term_text(field: Field, value: &str) -> Box<dyn Query> {
     ))
 }
 
+/// One value is a plain term (read lazily); a set is built into a bitset per segment on every
+/// query.
+fn any_of(field: Field, values: &[String]) -> Box<dyn Query> {
+    match values {
+        [one] => term_text(field, one),
+        many => Box::new(TermSetQuery::new(
+            many.iter().map(|v| Term::from_field_text(field, v)),
+        )),
+    }
+}
+
+/// A filter on a field where every message holds exactly one value (its conversation kind, its
+/// state), as clauses of the query: none when every value the index holds is allowed. Most
+/// messages are visible, so "visible only" as a term to intersect with made every search read
+/// most of the million postings of `visible` (each hit seeks its block of that list); the same
+/// filter as "none of the other values" reads only their few postings. Whichever side holds
+/// fewer messages is read. The other values are the field's `known` ones and those the index's
+/// dictionaries hold, so a value this version does not know is excluded too, never let through,
+/// and a known one is excluded even from a segment added after this plan was made.
+fn one_value_of(
+    searcher: &Searcher,
+    field: Field,
+    known: &[&str],
+    allowed: &[String],
+) -> Vec<(Occur, Box<dyn Query>)> {
+    let as_asked = || vec![filter(any_of(field, allowed))];
+    if allowed.is_empty() {
+        return as_asked();
+    }
+    let mut held: std::collections::BTreeSet<String> =
+        known.iter().map(|v| v.to_string()).collect();
+    for segment in searcher.segment_readers() {
+        // A dictionary that cannot be read: the filter as asked, which needs no list of values.
+        let Ok(inverted) = segment.inverted_index(field) else {
+            return as_asked();
+        };
+        let Ok(mut stream) = inverted.terms().stream() else {
+            return as_asked();
+        };
+        while stream.advance() {
+            let Ok(value) = std::str::from_utf8(stream.key()) else {
+                return as_asked();
+            };
+            held.insert(value.to_string());
+        }
+    }
+    let others: Vec<String> = held.into_iter().filter(|v| !allowed.contains(v)).collect();
+    if others.is_empty() {
+        // Every value is allowed (a moderator's states, both kinds).
+        return Vec::new();
+    }
+    let messages = |values: &[String]| -> u64 {
+        values
+            .iter()
+            .map(|v| {
+                searcher
+                    .doc_freq(&Term::from_field_text(field, v))
+                    .unwrap_or(u64::MAX / 8)
+            })
+            .sum()
+    };
+    if messages(allowed) <= messages(&others) {
+        return as_asked();
+    }
+    // Each value its own exclusion: tantivy seeks each term's few postings directly, where a
+    // union of them (or a term set) first gathers every posting of the union (and scores them).
+    others
+        .iter()
+        .map(|v| (Occur::MustNot, term_text(field, v)))
+        .collect()
+}
+
 fn filter(q: Box<dyn Query>) -> (Occur, Box<dyn Query>) {
     (Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0)))
 }
@@ -537,7 +609,7 @@ impl OpenIndex {
         if parsed.words.is_empty() && parsed.phrases.is_empty() {
             clauses.push((Occur::Must, Box::new(AllQuery)));
         }
-        clauses.extend(self.filter_clauses(filters));
+        clauses.extend(self.filter_clauses(filters, &planner.searcher));
         let Planner {
             highlight,
             synonyms,
@@ -550,30 +622,17 @@ impl OpenIndex {
         }
     }
 
-    fn filter_clauses(&self, filters: &Filters) -> Vec<(Occur, Box<dyn Query>)> {
+    fn filter_clauses(
+        &self,
+        filters: &Filters,
+        searcher: &Searcher,
+    ) -> Vec<(Occur, Box<dyn Query>)> {
         let f = &self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        // One value is a plain term (read lazily); a set is built into a bitset per segment on
-        // every query, so a filter that allows every value is left out altogether.
-        let any_of = |field: Field, values: &[String]| -> Box<dyn Query> {
-            match values {
-                [one] => term_text(field, one),
-                many => Box::new(TermSetQuery::new(
-                    many.iter().map(|v| Term::from_field_text(field, v)),
-                )),
-            }
-        };
-        let covers =
-            |values: &[String], all: &[&str]| all.iter().all(|a| values.iter().any(|v| v == a));
-        if !covers(&filters.kinds, &ConversationKind::NAMES) {
-            clauses.push(filter(any_of(f.kind, &filters.kinds)));
-        }
-        if !covers(
-            &filters.states,
-            &["visible", "hidden", "removed", "deleted"],
-        ) {
-            clauses.push(filter(any_of(f.state, &filters.states)));
-        }
+        let kinds = &ConversationKind::NAMES;
+        clauses.extend(one_value_of(searcher, f.kind, kinds, &filters.kinds));
+        let states = &["visible", "hidden", "removed", "deleted"];
+        clauses.extend(one_value_of(searcher, f.state, states, &filters.states));
         if let Some(channels) = &filters.channels {
             let term = |c: &i64| Term::from_field_u64(f.channel_id, *c as u64);
             // One channel is a plain term, read lazily, as `any_of` does for one value.
@@ -762,6 +821,81 @@ mod planned {
             .run(query.as_ref(), SortOrder::Relevance, 20, 0)
             .unwrap();
         hits.ids.iter().map(|(id, _)| *id).collect()
+    }
+
+    /// A filter on kind and state finds the same messages whichever side of it the index reads
+    /// (the allowed values, or none of the others), over two segments; a state this version
+    /// does not know is never let through to a caller allowed only the visible.
+    #[test]
+    fn kind_and_state_filters_find_exactly_the_allowed_messages_however_they_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = OpenIndex::open(dir.path()).unwrap();
+        let shapes = [
+            ("dm", "visible"),
+            ("comments", "visible"),
+            ("dm", "hidden"),
+            ("comments", "removed"),
+            ("dm", "deleted"),
+            ("dm", "quarantined"),
+        ];
+        let mut expected: Vec<(&str, &str, i64)> = Vec::new();
+        {
+            let mut writer = open.writer.lock().unwrap();
+            // Mostly visible DMs, as a real store: the filter "visible DMs only" is then read
+            // as "none of the others"; a few of each other shape, in both segments.
+            for i in 0..90 {
+                let (kind, state) = if i % 10 == 0 {
+                    shapes[1 + (i / 10) % (shapes.len() - 1)]
+                } else {
+                    shapes[0]
+                };
+                let mut m = message(i, "snöröjning på gatan");
+                m.kind = kind.into();
+                m.state = state.into();
+                open.put(&writer, m.id, Some(&m)).unwrap();
+                expected.push((kind, state, m.id));
+                if i == 45 {
+                    open.commit(&mut writer, 1).unwrap();
+                }
+            }
+            open.commit(&mut writer, 2).unwrap();
+        }
+        open.reader.reload().unwrap();
+        assert!(open.reader.searcher().segment_readers().len() >= 2);
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let cases: [(&[&str], &[&str]); 6] = [
+            (&["dm"], &["visible"]),
+            (&["comments"], &["visible"]),
+            (&["dm", "comments"], &["visible"]),
+            (&["dm"], &["visible", "hidden", "removed", "deleted"]),
+            (&["dm", "comments"], &["hidden", "removed"]),
+            (&["dm"], &[]),
+        ];
+        for (kinds, states) in cases {
+            let filters = Filters {
+                kinds: strings(kinds),
+                states: strings(states),
+                ..Filters::default()
+            };
+            for q in ["snöröjning", ""] {
+                let query = open.build(&parse(q, false), &filters);
+                let mut found: Vec<i64> = open
+                    .run(query.as_ref(), SortOrder::Newest, 100, 0)
+                    .unwrap()
+                    .ids
+                    .iter()
+                    .map(|(id, _)| *id)
+                    .collect();
+                found.sort();
+                let mut wanted: Vec<i64> = expected
+                    .iter()
+                    .filter(|(k, s, _)| kinds.contains(k) && states.contains(s))
+                    .map(|(_, _, id)| *id)
+                    .collect();
+                wanted.sort();
+                assert_eq!(found, wanted, "{kinds:?} {states:?} {q:?}");
+            }
+        }
     }
 
     #[test]
