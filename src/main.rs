@@ -8,8 +8,8 @@ use clap::Parser;
 // purging, two arenas, freed pages returned after a second) are compiled in from
 // `.cargo/config.toml`, so what is freed leaves the resident memory within a second. It is built
 // to take the place of `malloc` itself (Cargo.toml), so SQLite, which allocates with `malloc`,
-// uses it too: in the C library's allocator SQLite's memory grew by about 2 MiB a minute under
-// steady load, in up to 14 per-thread arenas that never gave it back (issue 17).
+// uses it too: in the C library's allocator SQLite's memory grew by about 1.7 MiB a minute under
+// steady load, in 14 per-thread arenas that did not give it back (issue 17).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
