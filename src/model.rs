@@ -34,6 +34,10 @@ impl Platform {
     }
 }
 
+/// Every state a message can be in, as stored (`messages.state`): shown to everyone who may read
+/// it, or hidden, removed or deleted by moderation (shown to moderators only).
+pub const MESSAGE_STATES: [&str; 4] = ["visible", "hidden", "removed", "deleted"];
+
 /// `dm`: a direct-message conversation with one person (one per person and channel).
 /// `comments`: the comment thread under one post.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]

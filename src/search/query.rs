@@ -13,7 +13,7 @@ use tantivy::query::{
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, Executor, Order, Searcher, Term};
 
-use crate::model::ConversationKind;
+use crate::model::{ConversationKind, MESSAGE_STATES};
 
 use super::near::Lookup;
 use super::snippet::Highlight;
@@ -568,10 +568,7 @@ impl OpenIndex {
         if !covers(&filters.kinds, &ConversationKind::NAMES) {
             clauses.push(filter(any_of(f.kind, &filters.kinds)));
         }
-        if !covers(
-            &filters.states,
-            &["visible", "hidden", "removed", "deleted"],
-        ) {
+        if !covers(&filters.states, &MESSAGE_STATES) {
             clauses.push(filter(any_of(f.state, &filters.states)));
         }
         if let Some(channels) = &filters.channels {
@@ -808,7 +805,7 @@ mod planned {
             (&["dm"], &["visible"]),
             (&["comments"], &["visible"]),
             (&["dm", "comments"], &["visible"]),
-            (&["dm"], &["visible", "hidden", "removed", "deleted"]),
+            (&["dm"], &MESSAGE_STATES),
             (&["dm", "comments"], &["hidden", "removed"]),
             (&["dm"], &[]),
         ];
@@ -831,9 +828,9 @@ mod planned {
                 // A caller allowed every state there is (a moderator) is given no state
                 // filter at all, so the index shows them an unknown one too; over HTTP the
                 // store's re-check keeps it out (`http::search`).
-                let known = ["visible", "hidden", "removed", "deleted"];
-                let every_state = known.iter().all(|k| states.contains(k));
-                let allowed = |s: &str| states.contains(&s) || (every_state && !known.contains(&s));
+                let every_state = MESSAGE_STATES.iter().all(|k| states.contains(k));
+                let allowed =
+                    |s: &str| states.contains(&s) || (every_state && !MESSAGE_STATES.contains(&s));
                 let mut wanted: Vec<i64> = expected
                     .iter()
                     .filter(|(k, s, _)| kinds.contains(k) && allowed(s))

@@ -149,7 +149,7 @@ impl ReadScope {
     /// The message states whose words this reader sees.
     pub fn readable_states(&self) -> &'static [&'static str] {
         if self.moderated {
-            &["visible", "hidden", "removed", "deleted"]
+            &crate::model::MESSAGE_STATES
         } else {
             &["visible"]
         }
